@@ -1,0 +1,47 @@
+"""flowkit: step flows for data science.
+
+The public API is exactly ``__all__``; everything else is internal. Importing flowkit reads
+no configuration, loads no plugin and touches no file.
+"""
+
+from flowkit.authoring.current import current
+from flowkit.authoring.decorators import catch, resources, retry, step, timeout
+from flowkit.authoring.flowspec import FlowSpec
+from flowkit.authoring.join import Inputs
+from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
+from flowkit.errors import (
+    FlowDefinitionError,
+    FlowkitError,
+    FlowLoadError,
+    LintError,
+    MergeConflictError,
+    NotInTaskError,
+    ParameterError,
+)
+from flowkit.graph.api import check, graph
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FlowDefinitionError",
+    "FlowLoadError",
+    "FlowSpec",
+    "FlowkitError",
+    "IncludeFile",
+    "Inputs",
+    "JSONType",
+    "LintError",
+    "MergeConflictError",
+    "NotInTaskError",
+    "Parameter",
+    "ParameterError",
+    "__version__",
+    "catch",
+    "check",
+    "current",
+    "graph",
+    "resources",
+    "retry",
+    "step",
+    "timeout",
+]

@@ -1,0 +1,1 @@
+"""The authoring layer: what a user writes (FlowSpec, @step, parameters, decorators)."""

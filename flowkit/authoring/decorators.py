@@ -1,0 +1,179 @@
+"""``@step`` and the step decorators (``retry``, ``catch``, ``timeout``, ``resources``).
+
+Decorators only record what they were given on the step function; a bad argument is
+recorded as a problem that lint reports with the step's file and line, so importing a flow
+file never fails halfway through the class body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import FunctionType, MappingProxyType
+from typing import Any, TypeVar, overload
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DECORATORS_ATTR = "_flowkit_decorators"
+PROBLEMS_ATTR = "_flowkit_decorator_problems"
+
+
+@dataclass(frozen=True)
+class DecoratorSpec:
+    """A step decorator as recorded in the graph: its name and every argument's value."""
+
+    name: str
+    args: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "args": dict(self.args)}
+
+
+def _nonneg_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _nonneg_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _positive_number(value: Any) -> bool:
+    return _nonneg_number(value) and value > 0
+
+
+def _optional_str(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.isidentifier())
+
+
+# name -> argument -> (default, check, what a valid value is)
+_KNOWN: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
+    "retry": {
+        "times": (3, _nonneg_int, "a whole number >= 0"),
+        "backoff": (1.0, _nonneg_number, "seconds >= 0"),
+        "max_delay": (60.0, _nonneg_number, "seconds >= 0"),
+        "minutes_between_retries": (None, lambda v: v is None or _nonneg_number(v), "minutes >= 0"),
+    },
+    "catch": {
+        "var": (None, _optional_str, "an artifact name (a Python identifier)"),
+        "print_exception": (True, lambda v: isinstance(v, bool), "True or False"),
+    },
+    "timeout": {
+        "seconds": (0, _nonneg_number, "a number >= 0"),
+        "minutes": (0, _nonneg_number, "a number >= 0"),
+        "hours": (0, _nonneg_number, "a number >= 0"),
+    },
+    "resources": {
+        "cpu": (1, _positive_number, "a number of CPUs > 0"),
+        "memory": (4096, _positive_number, "megabytes > 0"),
+        "gpu": (0, _nonneg_int, "a whole number of GPUs >= 0"),
+        "disk": (None, lambda v: v is None or _positive_number(v), "megabytes > 0"),
+        "shared_memory": (None, lambda v: v is None or _positive_number(v), "megabytes > 0"),
+    },
+}
+
+
+def _record(func: Any, spec: DecoratorSpec | None, problem: str | None) -> None:
+    if not isinstance(func, FunctionType):
+        raise TypeError(f"flowkit decorators apply to step functions, not {type(func).__name__}")
+    if not hasattr(func, DECORATORS_ATTR):
+        setattr(func, DECORATORS_ATTR, [])
+        setattr(func, PROBLEMS_ATTR, [])
+    if problem:
+        getattr(func, PROBLEMS_ATTR).append(problem)
+    if spec is None:
+        return
+    existing = getattr(func, DECORATORS_ATTR)
+    if any(d.name == spec.name for d in existing):
+        getattr(func, PROBLEMS_ATTR).append(f"@{spec.name} is applied twice")
+        return
+    existing.append(spec)
+
+
+def _validated(name: str, kwargs: Mapping[str, Any]) -> tuple[DecoratorSpec, str | None]:
+    known = _KNOWN[name]
+    args = {arg: default for arg, (default, _, _) in known.items()}
+    problems = []
+    for arg, value in kwargs.items():
+        if arg not in known:
+            problems.append(
+                f"@{name} has no argument '{arg}' (it takes {', '.join(sorted(known))})"
+            )
+            continue
+        _, check, wanted = known[arg]
+        if not check(value):
+            problems.append(f"@{name}({arg}={value!r}) is invalid: {arg} must be {wanted}")
+            continue
+        args[arg] = value
+    if name == "timeout" and not problems and _timeout_seconds(args) <= 0:
+        problems.append("@timeout needs a positive duration (seconds=, minutes= or hours=)")
+    spec = DecoratorSpec(name, MappingProxyType(args))
+    return spec, "; ".join(problems) or None
+
+
+def _timeout_seconds(args: Mapping[str, Any]) -> float:
+    return float(args["seconds"]) + 60.0 * float(args["minutes"]) + 3600.0 * float(args["hours"])
+
+
+def timeout_seconds(spec: DecoratorSpec) -> float:
+    """The total duration a ``@timeout`` allows, in seconds."""
+    return _timeout_seconds(spec.args)
+
+
+def _make(name: str) -> Any:
+    @overload
+    def decorator(func: F, /) -> F: ...
+
+    @overload
+    def decorator(**kwargs: Any) -> Callable[[F], F]: ...
+
+    def decorator(func: Any = None, /, **kwargs: Any) -> Any:
+        spec, problem = _validated(name, kwargs)
+        if func is not None:
+            _record(func, spec, problem)
+            return func
+
+        def apply(f: F) -> F:
+            _record(f, spec, problem)
+            return f
+
+        return apply
+
+    decorator.__name__ = decorator.__qualname__ = name
+    return decorator
+
+
+retry = _make("retry")
+retry.__doc__ = """Retry the step ``times`` times with exponential backoff and full jitter.
+
+``@retry`` or ``@retry(times=3, backoff=1.0, max_delay=60.0)``; ``backoff`` is the base delay
+in seconds and ``max_delay`` caps it.
+"""
+catch = _make("catch")
+catch.__doc__ = """After the last attempt, store the exception in artifact ``var`` and go on."""
+timeout = _make("timeout")
+timeout.__doc__ = """Kill the step's whole process group after ``seconds + minutes + hours``."""
+resources = _make("resources")
+resources.__doc__ = """Declare what a task needs: ``cpu``, ``memory`` (MB), ``gpu``."""
+
+
+def step(func: F) -> F:
+    """Mark a method of a :class:`FlowSpec` as a step of the flow."""
+    if not isinstance(func, FunctionType):
+        raise TypeError(
+            f"@step decorates a method defined with 'def', not {type(func).__name__}"
+        )
+    func.is_step = True  # type: ignore[attr-defined]  # the attribute Metaflow uses too
+    if not hasattr(func, DECORATORS_ATTR):
+        setattr(func, DECORATORS_ATTR, [])
+        setattr(func, PROBLEMS_ATTR, [])
+    return func
+
+
+def is_step(obj: Any) -> bool:
+    """Whether ``obj`` is a function marked with :func:`step`."""
+    return isinstance(obj, FunctionType) and getattr(obj, "is_step", False) is True
+
+
+def decorators_of(func: Any) -> tuple[tuple[DecoratorSpec, ...], tuple[str, ...]]:
+    """The decorators recorded on a step function and the problems found with them."""
+    return tuple(getattr(func, DECORATORS_ATTR, ())), tuple(getattr(func, PROBLEMS_ATTR, ()))

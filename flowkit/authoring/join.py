@@ -1,0 +1,106 @@
+"""Join steps: the ``inputs`` a join receives, and ``merge_artifacts``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, overload
+
+from flowkit.errors import FlowkitError, MergeConflictError
+
+if TYPE_CHECKING:
+    from flowkit.authoring.flowspec import FlowSpec
+
+
+class Inputs(Sequence["FlowSpec"]):
+    """What a join step receives: one flow object per incoming task.
+
+    Iterable and indexable; in a static join, ``inputs.train`` is the branch from ``train``.
+    """
+
+    def __init__(self, flows: Sequence[FlowSpec]) -> None:
+        self._flows = list(flows)
+
+    @overload
+    def __getitem__(self, index: int) -> FlowSpec: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[FlowSpec]: ...
+
+    def __getitem__(self, index: int | slice) -> FlowSpec | Sequence[FlowSpec]:
+        return self._flows[index]
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    def __iter__(self) -> Iterator[FlowSpec]:
+        return iter(self._flows)
+
+    def __getattr__(self, step: str) -> FlowSpec:
+        if step.startswith("_"):
+            raise AttributeError(step)
+        for flow in self._flows:
+            if flow.__dict__.get("_flowkit_step_name") == step:
+                return flow
+        names = sorted({str(f.__dict__.get("_flowkit_step_name")) for f in self._flows})
+        raise AttributeError(
+            f"this join has no input from step '{step}'; its inputs come from {', '.join(names)}"
+        )
+
+    def __repr__(self) -> str:
+        names = [f.__dict__.get("_flowkit_step_name") for f in self._flows]
+        return f"<Inputs from {names}>"
+
+
+def merge_into(
+    target: FlowSpec,
+    inputs: Sequence[FlowSpec],
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+) -> None:
+    """Implement :meth:`FlowSpec.merge_artifacts`; see its docstring for the rules."""
+    step = str(target.__dict__.get("_flowkit_step_name") or "<join>")
+    if include is not None and exclude is not None:
+        raise FlowkitError(
+            f"step '{step}': merge_artifacts takes include= or exclude=, not both",
+            "list what to merge with include=[...], or what to skip with exclude=[...]",
+        )
+    if not inputs:
+        raise FlowkitError(f"step '{step}': merge_artifacts was given no inputs")
+    available: set[str] = set()
+    for flow in inputs:
+        available |= flow._flowkit_artifact_names()
+    if include is not None:
+        missing = sorted(set(include) - available)
+        if missing:
+            raise FlowkitError(
+                f"step '{step}': merge_artifacts(include=...) names {', '.join(missing)}, "
+                "which no input has",
+                f"the inputs have: {', '.join(sorted(available)) or 'no artifacts'}",
+            )
+        candidates = set(include)
+    else:
+        candidates = available - set(exclude or ())
+    own = target._flowkit_artifact_names()
+    conflicts: list[str] = []
+    chosen: dict[str, FlowSpec] = {}
+    for attr in sorted(candidates - own):
+        holders = [f for f in inputs if attr in f._flowkit_artifact_names()]
+        digests = {f._flowkit_digest(attr) for f in holders}
+        if len(digests) > 1:
+            conflicts.append(attr)
+        else:
+            chosen[attr] = holders[0]
+    if conflicts:
+        raise MergeConflictError(step, conflicts)
+    for attr, holder in chosen.items():
+        _copy_artifact(holder, target, attr)
+
+
+def _copy_artifact(source: FlowSpec, target: FlowSpec, attr: str) -> None:
+    # Pass by reference when the value was never loaded: merging must not read big data.
+    if attr in source.__dict__:
+        target.__dict__[attr] = source.__dict__[attr]
+    else:
+        target.__dict__["_flowkit_refs"][attr] = source.__dict__["_flowkit_refs"][attr]
+
+

@@ -1,0 +1,88 @@
+"""Loading flow classes from a ``.py`` file by path, with errors that point into the file."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from flowkit.errors import FlowLoadError
+
+
+def load_flow_file(path: str | Path, flow_name: str | None = None) -> type:
+    """The flow class defined in ``path`` (``flow_name`` picks one when there are several).
+
+    The file is imported as a module named after it, with its folder on ``sys.path`` as
+    ``python flow.py`` would have it, so its ``if __name__ == "__main__"`` block does not run.
+    """
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise FlowLoadError(f"no flow file at {path}", "check the path; it should name a .py file")
+    module = _import(file)
+    from flowkit.authoring.flowspec import FlowSpec
+
+    flows = {
+        name: obj
+        for name, obj in vars(module).items()
+        if isinstance(obj, type) and issubclass(obj, FlowSpec) and obj.__module__ == module.__name__
+    }
+    if flow_name is not None:
+        if flow_name not in flows:
+            raise FlowLoadError(
+                f"{path} defines no flow called {flow_name!r}",
+                f"flows in this file: {', '.join(sorted(flows)) or 'none'}",
+            )
+        return flows[flow_name]
+    if not flows:
+        raise FlowLoadError(
+            f"{path} defines no flow",
+            "a flow is a class deriving from flowkit.FlowSpec with @step methods",
+        )
+    if len(flows) > 1:
+        raise FlowLoadError(
+            f"{path} defines several flows: {', '.join(sorted(flows))}",
+            "choose one with --flow NAME",
+        )
+    return next(iter(flows.values()))
+
+
+def _import(file: Path) -> ModuleType:
+    name = file.stem if file.stem.isidentifier() else "flowkit_flow_" + str(abs(hash(file)))
+    existing = sys.modules.get(name)
+    if existing is not None and getattr(existing, "__file__", None) == str(file):
+        return existing
+    if existing is not None:
+        name = f"flowkit_flow_{abs(hash(file))}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise FlowLoadError(f"{file} cannot be imported as Python", "flow files end in .py")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(file.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise FlowLoadError(
+            f"{exc.filename}:{exc.lineno}: {exc.msg}",
+            "fix the syntax error; the flow file must be valid Python",
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - the user's module failed; show its frames only
+        del sys.modules[name]
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_user_frame(f.filename)]
+        where = "".join(traceback.format_list(frames)).rstrip()
+        raise FlowLoadError(
+            f"importing {file} failed: {type(exc).__name__}: {exc}"
+            + (f"\n{where}" if where else ""),
+            "fix the error in the flow file (it runs at import, before any step)",
+        ) from None
+    return module
+
+
+def _is_user_frame(filename: str) -> bool:
+    flowkit_dir = str(Path(__file__).resolve().parent.parent)
+    return not (filename.startswith(flowkit_dir) or filename.startswith("<frozen"))

@@ -1,0 +1,1 @@
+"""The command line: ``python flow.py ...`` per flow, and the ``flowkit`` command."""

@@ -1,0 +1,95 @@
+"""``python flow.py COMMAND``: the command line a flow file gets from ``MyFlow()``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flowkit.authoring.parameters import Parameter, parameters_of, resolve_parameters
+from flowkit.cli.base import FlowkitGroup
+from flowkit.cli.show import describe
+from flowkit.errors import FlowkitError
+from flowkit.graph.api import check, graph
+
+
+def make_cli(flow_cls: type) -> click.Group:
+    """The click group for one flow class: ``check``, ``show`` and ``run``."""
+
+    @click.group(cls=FlowkitGroup, help=_flow_help(flow_cls), no_args_is_help=True)
+    @click.version_option(package_name="flowkit", message="flowkit %(version)s")
+    def cli() -> None:
+        pass
+
+    @cli.command("check", help="Lint the flow: report every problem at once (exit 0 or 1).")
+    def check_cmd() -> None:
+        built = check(flow_cls)
+        click.echo(f"{built.name}: {len(built.steps)} steps, no problems found.")
+
+    @cli.command("show", help="Show the flow's steps, transitions and docstrings.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
+    def show_cmd(as_json: bool) -> None:
+        built = graph(flow_cls)
+        if as_json:
+            click.echo(json.dumps(built.to_json(), indent=2, default=repr))
+        else:
+            click.echo(describe(built))
+
+    @click.pass_context
+    def run_cmd(ctx: click.Context, **given: Any) -> None:
+        check(flow_cls)
+        provided = {k: v for k, v in given.items() if v is not None}
+        values = resolve_parameters(flow_cls, provided)
+        _execute(flow_cls, values)
+
+    cli.add_command(
+        click.Command(
+            "run",
+            callback=run_cmd,
+            params=[_option(p) for p in parameters_of(flow_cls)],
+            help="Run the flow. Each parameter of the flow is an option.",
+        )
+    )
+    return cli
+
+
+def main(flow_cls: type) -> None:
+    """Run the flow's command line on ``sys.argv`` and exit with its status."""
+    cli = make_cli(flow_cls)
+    cli.main(prog_name=Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "flow.py")
+
+
+def _option(param: Parameter) -> click.Option:
+    names = [f"--{param.name}"]
+    dashed = param.name.replace("_", "-")
+    if dashed != param.name:
+        names.append(f"--{dashed}")
+    default = "" if param.default is None else f" [default: {_shown(param.default)}]"
+    required = " [required]" if param.required else ""
+    return click.Option(
+        [*names, str(param.attr)],
+        type=click.STRING,
+        default=None,
+        metavar=param.type_label,
+        help=f"{param.help}{default}{required}".strip(),
+    )
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def _flow_help(flow_cls: type) -> str:
+    doc = (flow_cls.__doc__ or "").strip().splitlines()
+    return f"{flow_cls.__name__}: {doc[0]}" if doc else flow_cls.__name__
+
+
+def _execute(flow_cls: type, values: dict[str, Any]) -> None:
+    raise FlowkitError(
+        f"{flow_cls.__name__} passed lint and its parameters are valid, "
+        "but this flowkit build cannot execute runs yet",
+        "the local runtime arrives with the next release; use 'check' and 'show' meanwhile",
+    )

@@ -1,0 +1,50 @@
+"""``show``: a flow's steps, transitions, decorators and docstrings, as text a person reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flowkit.graph.model import FlowGraph, StepNode
+
+
+def describe(graph: FlowGraph) -> str:
+    """The graph as indented text: the flow, its parameters, then each step in order."""
+    lines = [f"{graph.name}  ({graph.file}:{graph.line})"]
+    if graph.doc:
+        lines += [f"  {row}" for row in graph.doc.splitlines()]
+    if graph.parameters:
+        lines += ["", "Parameters"]
+        for p in graph.parameters:
+            default = "required" if p.required else f"default {p.default!r}"
+            lines.append(f"  --{p.name} {p.kind.upper()}  ({default})  {p.help}".rstrip())
+    lines += ["", "Steps"]
+    width = max((len(s.name) for s in graph.steps.values()), default=0)
+    for node in graph.ordered():
+        decorators = "  ".join(
+            "@" + d.name + _args(d.args) for d in node.decorators
+        )
+        lines.append(f"  {node.name:<{width}}  {_transition(node)}  {decorators}".rstrip())
+        lines += [f"  {'':<{width}}    {row}" for row in node.doc.splitlines()]
+    return "\n".join(lines)
+
+
+def _transition(node: StepNode) -> str:
+    prefix = "join " if node.takes_inputs else ""
+    if node.transition == "end":
+        return prefix + "finishes the flow"
+    if node.transition == "invalid":
+        return prefix + "(transition not understood; run check)"
+    if node.transition == "switch":
+        cases = ", ".join(f"{label!r} -> {target}" for label, target in node.cases)
+        return f"{prefix}switch on '{node.condition}': {cases}"
+    if node.transition == "foreach":
+        return f"{prefix}foreach item of '{node.foreach}' -> {node.targets[0]}"
+    if node.transition == "split":
+        return f"{prefix}split -> {', '.join(node.targets)}"
+    return f"{prefix}-> {node.targets[0]}"
+
+
+def _args(args: Mapping[str, Any]) -> str:
+    shown = ", ".join(f"{k}={v!r}" for k, v in args.items() if v is not None)
+    return f"({shown})" if shown else ""

@@ -1,0 +1,131 @@
+"""The exceptions flowkit raises, and how a user-facing error is worded.
+
+Every error a user can act on derives from :class:`FlowkitError` and carries a hint::
+
+    FlowkitError                 anything flowkit reports to a user
+    ├── FlowDefinitionError      the flow class is written wrongly (names step, file, line)
+    │   └── LintError            every problem lint found, at once (``.problems``)
+    ├── FlowLoadError            a flow file could not be found, imported or chosen
+    ├── ParameterError           a parameter value is missing or does not convert
+    ├── MergeConflictError       ``merge_artifacts`` met different values for one name
+    └── NotInTaskError           ``current`` was read outside a running step
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a flow, located so a user can go straight to it."""
+
+    message: str
+    hint: str = ""
+    step: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def where(self) -> str:
+        """``file:line`` (or as much of it as is known), for the start of a message."""
+        if self.file and self.line:
+            return f"{self.file}:{self.line}"
+        return self.file or "<unknown source>"
+
+    def render(self) -> str:
+        """The problem as a user reads it: location, step, message and hint."""
+        head = self.where()
+        if self.step:
+            head += f": step '{self.step}'"
+        text = f"{head}: {self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
+class FlowkitError(Exception):
+    """Base of every error flowkit reports to a user; ``hint`` says what to do."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def render(self) -> str:
+        """The message a user sees: no traceback, the hint on its own line."""
+        if self.hint:
+            return f"{self.message}\n    hint: {self.hint}"
+        return self.message
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class FlowDefinitionError(FlowkitError):
+    """A flow class (or one of its steps) is written in a way flowkit cannot run."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        step: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.problem = Problem(message, hint, step, file, line)
+        super().__init__(message, hint)
+        self.step, self.file, self.line = step, file, line
+
+    def render(self) -> str:
+        return self.problem.render()
+
+
+class LintError(FlowDefinitionError):
+    """Lint found one or more problems; all of them are in ``problems``."""
+
+    def __init__(self, flow_name: str, problems: Sequence[Problem]) -> None:
+        self.flow_name = flow_name
+        self.problems = tuple(problems)
+        first = self.problems[0]
+        super().__init__(
+            first.message, first.hint, step=first.step, file=first.file, line=first.line
+        )
+
+    def render(self) -> str:
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        body = "\n".join(p.render() for p in self.problems)
+        return f"{self.flow_name} has {count} {noun}; nothing was run.\n{body}"
+
+
+class FlowLoadError(FlowkitError):
+    """A flow file could not be found or imported, or holds no (or several) flows."""
+
+
+class ParameterError(FlowkitError):
+    """A parameter is missing, unknown, or its value does not convert to its type."""
+
+    def __init__(self, message: str, hint: str = "", *, parameter: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.parameter = parameter
+
+
+class MergeConflictError(FlowkitError):
+    """``merge_artifacts`` found artifacts whose values differ between the join's inputs."""
+
+    def __init__(self, step: str, names: Sequence[str]) -> None:
+        self.step = step
+        self.names = tuple(names)
+        listed = ", ".join(repr(n) for n in self.names)
+        super().__init__(
+            f"step '{step}': merge_artifacts found different values for {listed} "
+            "in the join's inputs",
+            f"set {listed} yourself in '{step}' before calling merge_artifacts, "
+            "or leave them out with exclude=[...]",
+        )
+
+
+class NotInTaskError(FlowkitError):
+    """``current`` was read outside a running step, where it has no value."""

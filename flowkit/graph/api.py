@@ -1,0 +1,37 @@
+"""The graph layer's entry points: ``graph(flow)`` to read a flow, ``check(flow)`` to lint it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowkit.errors import FlowkitError, LintError
+from flowkit.graph.build import build_graph
+from flowkit.graph.model import FlowGraph
+
+
+def _flow_class(flow: Any) -> type:
+    from flowkit.authoring.flowspec import FlowSpec
+
+    cls = flow if isinstance(flow, type) else type(flow)
+    if not issubclass(cls, FlowSpec):
+        raise FlowkitError(
+            f"{flow!r} is not a flow",
+            "pass a class that derives from flowkit.FlowSpec (or an instance of one)",
+        )
+    return cls
+
+
+def graph(flow: Any) -> FlowGraph:
+    """The frozen graph of a flow class (or instance), without linting it."""
+    return build_graph(_flow_class(flow))
+
+
+def check(flow: Any) -> FlowGraph:
+    """Lint a flow and return its graph; raise :class:`LintError` listing every problem."""
+    from flowkit.lint import lint
+
+    built = graph(flow)
+    problems = lint(built)
+    if problems:
+        raise LintError(built.name, problems)
+    return built

@@ -1,0 +1,92 @@
+"""Finding a flow's source without running it: files, notebook cells and ``exec``'d code.
+
+A step function knows the file name it was compiled from and its first line; the text comes
+from :mod:`linecache`, which holds real files as well as the cells Jupyter registers there.
+No temporary file is ever written.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import linecache
+import sys
+from functools import lru_cache
+from types import FunctionType
+from typing import Any
+
+
+class SourceUnavailable(Exception):
+    """The source of a step could not be found; the message says why."""
+
+
+def source_lines(filename: str, module_globals: dict[str, Any] | None = None) -> list[str]:
+    """The lines of ``filename`` as Python compiled them, from a file or the line cache."""
+    lines = linecache.getlines(filename, module_globals)
+    if not lines:
+        linecache.checkcache(filename)
+        lines = linecache.getlines(filename, module_globals)
+    return lines
+
+
+@lru_cache(maxsize=64)
+def _parse(text_hash: str, text: str, filename: str) -> ast.Module:
+    return ast.parse(text, filename=filename)
+
+
+def parse_file(filename: str, module_globals: dict[str, Any] | None = None) -> ast.Module:
+    """The syntax tree of ``filename``'s current text (cached by content)."""
+    lines = source_lines(filename, module_globals)
+    if not lines:
+        raise SourceUnavailable(
+            f"the source of {display_name(filename)} is not available"
+        )
+    text = "".join(lines)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return _parse(digest, text, filename)
+
+
+def function_node(func: FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    """The ``def`` of ``func`` in its source, matched by name and first line."""
+    code = func.__code__
+    try:
+        tree = parse_file(code.co_filename, func.__globals__)
+    except SyntaxError as exc:
+        raise SourceUnavailable(
+            f"the source of step '{func.__name__}' in {display_name(code.co_filename)} "
+            f"no longer parses ({exc.msg}, line {exc.lineno})"
+        ) from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == func.__name__:
+            first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+            if first == code.co_firstlineno:
+                return node
+    raise SourceUnavailable(
+        f"the source of step '{func.__name__}' in {display_name(code.co_filename)} "
+        f"has changed since it was defined (no 'def {func.__name__}' at line "
+        f"{code.co_firstlineno})"
+    )
+
+
+def class_node(tree: ast.Module, name: str, inner_line: int) -> ast.ClassDef | None:
+    """The ``class name`` in ``tree`` whose body spans ``inner_line``, if any."""
+    best = None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.ClassDef)
+            and node.name == name
+            and node.lineno <= inner_line <= (node.end_lineno or node.lineno)
+        ):
+            best = node
+    return best
+
+
+def display_name(filename: str) -> str:
+    """How a source file is named to a user: ``Cell In[3]`` for a Jupyter cell."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    shell = get() if callable(get) else None
+    mapping = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    if isinstance(mapping, dict) and filename in mapping:
+        return f"Cell In[{mapping[filename]}]"
+    return filename

@@ -1,0 +1,132 @@
+"""The checks lint runs over a :class:`FlowGraph`; each returns problems, none raises."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+
+from flowkit.authoring.flowspec import RESERVED_NAMES
+from flowkit.errors import Problem
+from flowkit.graph.model import FlowGraph
+from flowkit.graph.structure import Structure, analyze
+
+#: Options the ``run`` command has of its own, which a parameter would shadow.
+CLI_OPTION_NAMES = frozenset({"help", "store", "max_workers", "max_num_splits", "quiet", "tag"})
+
+
+def lint(graph: FlowGraph) -> list[Problem]:
+    """Every problem with ``graph``: what reading it found, then its shape, sorted by line."""
+    problems = list(graph.problems)
+    problems += _start_and_end(graph)
+    problems += _names(graph)
+    problems += _unknown_targets(graph)
+    structure = analyze(graph)
+    problems += _unreachable(graph, structure)
+    problems += structure.problems
+    problems += _parameters(graph)
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.file or "", p.line or 0))
+
+
+def _start_and_end(graph: FlowGraph) -> list[Problem]:
+    out = []
+    if not graph.steps:
+        return [
+            Problem(
+                f"{graph.name} has no steps",
+                "mark methods with @step: at least 'start' and 'end'",
+                file=graph.file,
+                line=graph.line,
+            )
+        ]
+    for name, role in (("start", "the flow begins"), ("end", "the flow finishes")):
+        if name not in graph.steps:
+            out.append(
+                Problem(
+                    f"{graph.name} has no '{name}' step",
+                    f"add '@step def {name}(self)': {role} there",
+                    file=graph.file,
+                    line=graph.line,
+                )
+            )
+    return out
+
+
+def _names(graph: FlowGraph) -> list[Problem]:
+    out = []
+    for node in graph.steps.values():
+        if node.name in RESERVED_NAMES or node.name.startswith("_"):
+            out.append(
+                Problem(
+                    f"'{node.name}' cannot be a step name: flowkit reserves it",
+                    f"rename the step, e.g. '{node.name.strip('_')}_step'",
+                    step=node.name,
+                    file=node.file,
+                    line=node.line,
+                )
+            )
+    return out
+
+
+def _unknown_targets(graph: FlowGraph) -> list[Problem]:
+    out = []
+    for node in graph.steps.values():
+        for target in node.targets:
+            if target in graph.steps:
+                continue
+            close = difflib.get_close_matches(target, list(graph.steps), n=1)
+            hint = f"did you mean self.{close[0]}?" if close else (
+                f"the steps are: {', '.join(sorted(graph.steps))}"
+            )
+            out.append(
+                Problem(
+                    f"self.next() goes to '{target}', which is not a step of {graph.name}",
+                    hint,
+                    step=node.name,
+                    file=node.file,
+                    line=node.next_line or node.line,
+                )
+            )
+    return out
+
+
+def _unreachable(graph: FlowGraph, structure: Structure) -> list[Problem]:
+    if "start" not in graph.steps:
+        return []
+    return [
+        Problem(
+            f"step '{node.name}' can never run: no step leads to it from start",
+            f"reach it with self.next(self.{node.name}) from another step, or delete it",
+            step=node.name,
+            file=node.file,
+            line=node.line,
+        )
+        for node in graph.steps.values()
+        if node.name not in structure.reachable
+    ]
+
+
+def _parameters(graph: FlowGraph) -> list[Problem]:
+    out = []
+    counts = Counter(p.name for p in graph.parameters)
+    for param in graph.parameters:
+        names = {param.attr, param.name}
+        clash = sorted(n for n in names if n in graph.steps)
+        reserved = sorted(n for n in names if n in RESERVED_NAMES or n.replace("-", "_") in CLI_OPTION_NAMES)
+        if clash:
+            message = f"parameter '{param.name}' has the same name as step '{clash[0]}'"
+        elif reserved:
+            message = f"parameter '{param.name}' uses the reserved name '{reserved[0]}'"
+        elif counts[param.name] > 1:
+            message = f"two parameters are called '{param.name}'"
+        else:
+            continue
+        out.append(
+            Problem(
+                message,
+                "give the parameter another name",
+                file=graph.file,
+                line=param.line or graph.line,
+            )
+        )
+    return out

@@ -1,0 +1,118 @@
+"""One settings object, resolved when it is asked for, never at import.
+
+Precedence, highest first: explicit arguments > ``FLOWKIT_*`` environment variables >
+``[tool.flowkit]`` in the nearest ``pyproject.toml`` above the working directory > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from flowkit.errors import FlowkitError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run may be configured with; ``source`` says where each value came from."""
+
+    store: str
+    max_workers: int
+    source: Mapping[str, str]
+
+    @staticmethod
+    def resolve(
+        explicit: Mapping[str, Any] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Settings:
+        """Resolve every setting by the documented precedence."""
+        env = os.environ if environ is None else environ
+        here = Path.cwd() if cwd is None else cwd
+        project_file = find_pyproject(here)
+        project = _project_table(project_file) if project_file else {}
+        defaults = _defaults(env)
+        values: dict[str, Any] = {}
+        source: dict[str, str] = {}
+        for f in fields(Settings):
+            if f.name == "source":
+                continue
+            env_name = f"FLOWKIT_{f.name.upper()}"
+            if explicit and explicit.get(f.name) is not None:
+                values[f.name], source[f.name] = explicit[f.name], "argument"
+            elif env.get(env_name):
+                values[f.name], source[f.name] = env[env_name], env_name
+            elif f.name in project:
+                values[f.name] = project[f.name]
+                source[f.name] = f"[tool.flowkit] in {project_file}"
+                if f.name == "store" and project_file is not None:
+                    values[f.name] = _relative_to(project_file.parent, str(project[f.name]))
+            else:
+                values[f.name], source[f.name] = defaults[f.name], "default"
+        values["max_workers"] = _positive_int("max_workers", values["max_workers"], source)
+        values["store"] = str(values["store"])
+        return Settings(source=source, **values)
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start``, if any."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _project_table(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise FlowkitError(
+            f"could not read settings from {path}: {exc}",
+            "fix the file's TOML syntax, or set FLOWKIT_* environment variables instead",
+        ) from None
+    table = data.get("tool", {}).get("flowkit", {})
+    if not isinstance(table, dict):
+        raise FlowkitError(f"[tool.flowkit] in {path} must be a table")
+    known = {f.name for f in fields(Settings)} - {"source"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise FlowkitError(
+            f"unknown setting(s) {', '.join(unknown)} in [tool.flowkit] of {path}",
+            f"known settings are: {', '.join(sorted(known))}",
+        )
+    return table
+
+
+def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
+    data_home = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return {
+        "store": str(Path(data_home) / "flowkit" / "store"),
+        "max_workers": os.cpu_count() or 1,
+    }
+
+
+def _relative_to(base: Path, value: str) -> str:
+    if "://" in value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _positive_int(name: str, value: Any, source: Mapping[str, str]) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise FlowkitError(
+            f"setting {name} must be a positive integer, got {value!r} (from {source[name]})",
+            f"set {name} to 1 or more",
+        )
+    return number
