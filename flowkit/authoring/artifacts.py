@@ -26,7 +26,7 @@ def value_digest(value: Any) -> str:
     """A digest of a value held in memory, comparable with other in-memory values."""
     try:
         data = pickle.dumps(value, protocol=5)
-    except Exception:  # noqa: BLE001 - objects from __main__ or lambdas need cloudpickle
+    except Exception:
         import cloudpickle
 
         data = cloudpickle.dumps(value, protocol=5)

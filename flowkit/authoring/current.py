@@ -73,7 +73,9 @@ class Current:
 
     @property
     def retry_count(self) -> int:
-        return int(self._get("retry_count"))  # type: ignore[call-overload]
+        value = self._get("retry_count")
+        assert isinstance(value, int)
+        return value
 
     @property
     def origin_run_id(self) -> str | None:

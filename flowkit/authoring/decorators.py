@@ -159,9 +159,7 @@ resources.__doc__ = """Declare what a task needs: ``cpu``, ``memory`` (MB), ``gp
 def step(func: F) -> F:
     """Mark a method of a :class:`FlowSpec` as a step of the flow."""
     if not isinstance(func, FunctionType):
-        raise TypeError(
-            f"@step decorates a method defined with 'def', not {type(func).__name__}"
-        )
+        raise TypeError(f"@step decorates a method defined with 'def', not {type(func).__name__}")
     func.is_step = True  # type: ignore[attr-defined]  # the attribute Metaflow uses too
     if not hasattr(func, DECORATORS_ATTR):
         setattr(func, DECORATORS_ATTR, [])

@@ -46,7 +46,7 @@ class FlowSpec:
     """
 
     def __init__(self, use_cli: bool = True) -> None:
-        state = {
+        state: dict[str, Any] = {
             PARAMETERS_ATTR: {},
             "_flowkit_refs": {},
             "_flowkit_step_name": None,
@@ -127,13 +127,17 @@ class FlowSpec:
         caller = sys._getframe(1)
         where = (caller.f_code.co_filename, caller.f_lineno)
         if self.__dict__.get("_flowkit_transition") is not None:
-            self._fail_next("self.next() was called twice", "call it once, as the last statement", where)
+            self._fail_next(
+                "self.next() was called twice", "call it once, as the last statement", where
+            )
         if condition is not None:
             transition = self._switch(targets, condition, where)
         else:
             names = tuple(self._target_name(t, where) for t in targets)
             if not names:
-                self._fail_next("self.next() needs at least one step", "e.g. self.next(self.end)", where)
+                self._fail_next(
+                    "self.next() needs at least one step", "e.g. self.next(self.end)", where
+                )
             if foreach is not None:
                 self._check_foreach(foreach, where)
             transition = Transition(names, foreach=foreach)
@@ -186,7 +190,11 @@ class FlowSpec:
 
     def _fail_next(self, message: str, hint: str, where: tuple[str, int]) -> NoReturn:
         raise FlowDefinitionError(
-            message, hint, step=self.__dict__.get("_flowkit_step_name"), file=where[0], line=where[1]
+            message,
+            hint,
+            step=self.__dict__.get("_flowkit_step_name"),
+            file=where[0],
+            line=where[1],
         )
 
     # -- joins ----------------------------------------------------------------------------------

@@ -102,5 +102,3 @@ def _copy_artifact(source: FlowSpec, target: FlowSpec, attr: str) -> None:
         target.__dict__[attr] = source.__dict__[attr]
     else:
         target.__dict__["_flowkit_refs"][attr] = source.__dict__["_flowkit_refs"][attr]
-
-

@@ -71,7 +71,7 @@ def _import(file: Path) -> ModuleType:
             f"{exc.filename}:{exc.lineno}: {exc.msg}",
             "fix the syntax error; the flow file must be valid Python",
         ) from None
-    except Exception as exc:  # noqa: BLE001 - the user's module failed; show its frames only
+    except Exception as exc:
         del sys.modules[name]
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_user_frame(f.filename)]
         where = "".join(traceback.format_list(frames)).rstrip()

@@ -38,8 +38,8 @@ class Parameter:
         self,
         name: str,
         default: Any = None,
-        type: Any = None,  # noqa: A002 - Metaflow's keyword
-        help: str | None = None,  # noqa: A002 - Metaflow's keyword
+        type: Any = None,
+        help: str | None = None,
         required: bool = False,
         show_default: bool = True,
     ) -> None:
@@ -133,7 +133,7 @@ class IncludeFile(Parameter):
         default: str | None = None,
         is_text: bool = True,
         encoding: str = "utf-8",
-        help: str | None = None,  # noqa: A002 - Metaflow's keyword
+        help: str | None = None,
         required: bool = False,
     ) -> None:
         self.is_text = is_text
@@ -202,7 +202,7 @@ def _to_bool(raw: Any) -> bool:
 
 
 def _to_int(raw: Any) -> int:
-    if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
         raise ValueError(raw)
     if isinstance(raw, int | float):
         return int(raw)
@@ -228,7 +228,13 @@ def _to_json(raw: Any) -> Any:
     return raw
 
 
-_CONVERTERS = {"str": _to_str, "int": _to_int, "float": _to_float, "bool": _to_bool, "json": _to_json}
+_CONVERTERS = {
+    "str": _to_str,
+    "int": _to_int,
+    "float": _to_float,
+    "bool": _to_bool,
+    "json": _to_json,
+}
 _DESCRIBE = {
     "str": "a string",
     "int": "a whole number",

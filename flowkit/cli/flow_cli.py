@@ -38,8 +38,7 @@ def make_cli(flow_cls: type) -> click.Group:
         else:
             click.echo(describe(built))
 
-    @click.pass_context
-    def run_cmd(ctx: click.Context, **given: Any) -> None:
+    def run_cmd(**given: Any) -> None:
         check(flow_cls)
         provided = {k: v for k, v in given.items() if v is not None}
         values = resolve_parameters(flow_cls, provided)

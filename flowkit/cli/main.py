@@ -11,7 +11,9 @@ from flowkit.cli.base import FlowkitGroup
 from flowkit.cli.show import describe
 from flowkit.graph.api import check, graph
 
-_FLOW_OPTION = click.option("--flow", "flow_name", default=None, help="The flow to use when the file has several.")
+_FLOW_OPTION = click.option(
+    "--flow", "flow_name", default=None, help="The flow to use when the file has several."
+)
 
 
 @click.group(cls=FlowkitGroup, no_args_is_help=True)

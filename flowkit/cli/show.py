@@ -21,9 +21,7 @@ def describe(graph: FlowGraph) -> str:
     lines += ["", "Steps"]
     width = max((len(s.name) for s in graph.steps.values()), default=0)
     for node in graph.ordered():
-        decorators = "  ".join(
-            "@" + d.name + _args(d.args) for d in node.decorators
-        )
+        decorators = "  ".join("@" + d.name + _args(d.args) for d in node.decorators)
         lines.append(f"  {node.name:<{width}}  {_transition(node)}  {decorators}".rstrip())
         lines += [f"  {'':<{width}}    {row}" for row in node.doc.splitlines()]
     return "\n".join(lines)

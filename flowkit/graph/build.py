@@ -45,10 +45,9 @@ def build_graph(flow_cls: type) -> FlowGraph:
         for target in node.targets:
             if target in parents and node.name not in parents[target]:
                 parents[target].append(node.name)
-    steps = {
-        name: replace(node, parents=tuple(parents[name])) for name, node in nodes.items()
-    }
+    steps = {name: replace(node, parents=tuple(parents[name])) for name, node in nodes.items()}
     param_specs = tuple(_parameter_spec(p, cls_node, file, problems) for p in params)
+    problems += _shadowed_by_steps(cls_node, steps, file)
     return FlowGraph(
         name=flow_cls.__name__,
         file=file,
@@ -71,10 +70,15 @@ def _step_node(
     file = display_name(code.co_filename)
     decorators, decorator_problems = decorators_of(func)
     doc = inspect.cleandoc(func.__doc__ or "")
-    base = {"name": name, "file": file, "doc": doc, "decorators": decorators}
     for message in decorator_problems:
         problems.append(
-            Problem(message, "fix the decorator's arguments", step=name, file=file, line=code.co_firstlineno)
+            Problem(
+                message,
+                "fix the decorator's arguments",
+                step=name,
+                file=file,
+                line=code.co_firstlineno,
+            )
         )
     try:
         tree_node = function_node(func)
@@ -84,11 +88,23 @@ def _step_node(
             problems.append(
                 Problem(str(exc), _NO_SOURCE_HINT, step=name, file=file, line=code.co_firstlineno)
             )
-        return StepNode(line=code.co_firstlineno, takes_inputs=False, transition="invalid", **base)
+        return StepNode(
+            name=name,
+            file=file,
+            line=code.co_firstlineno,
+            doc=doc,
+            takes_inputs=False,
+            transition="invalid",
+            decorators=decorators,
+        )
     parsed = parse_step(name, tree_node, file, param_attrs)
     problems.extend(parsed.problems)
     return StepNode(
+        name=name,
+        file=file,
         line=tree_node.lineno,
+        doc=doc,
+        decorators=decorators,
         takes_inputs=parsed.takes_inputs,
         transition=parsed.transition,
         targets=parsed.targets,
@@ -96,7 +112,6 @@ def _step_node(
         condition=parsed.condition,
         cases=parsed.cases,
         next_line=parsed.next_line,
-        **base,
     )
 
 
@@ -146,3 +161,24 @@ def _parameter_line(param: Parameter, cls_node: ast.ClassDef | None) -> int | No
         if any(isinstance(t, ast.Name) and t.id == param.attr for t in targets):
             return stmt.lineno
     return None
+
+
+def _shadowed_by_steps(
+    cls_node: ast.ClassDef | None, steps: dict[str, StepNode], file: str
+) -> list[Problem]:
+    """Class attributes (parameters, usually) that a later ``def`` of a step replaces."""
+    out = []
+    for stmt in cls_node.body if cls_node else ():
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in steps:
+                out.append(
+                    Problem(
+                        f"'{target.id}' is defined here and again as a step, "
+                        "which replaces it; the two need different names",
+                        f"rename this attribute or step '{target.id}'",
+                        file=file,
+                        line=stmt.lineno,
+                    )
+                )
+    return out

@@ -32,7 +32,9 @@ class _StepReader:
         self.name, self.node, self.file = name, node, file
         self.out = ParsedStep()
         args = node.args
-        self.self_name = (args.posonlyargs + args.args)[0].arg if args.posonlyargs + args.args else "self"
+        self.self_name = (
+            (args.posonlyargs + args.args)[0].arg if args.posonlyargs + args.args else "self"
+        )
 
     def problem(self, message: str, hint: str, line: int | None = None) -> None:
         self.out.problems.append(
@@ -63,7 +65,13 @@ class _StepReader:
         if isinstance(node, ast.AsyncFunctionDef):
             self.problem("a step cannot be 'async def'", f"define it as 'def {self.name}(self)'")
         positional = args.posonlyargs + args.args
-        if args.vararg or args.kwarg or args.kwonlyargs or args.defaults or not 1 <= len(positional) <= 2:
+        if (
+            args.vararg
+            or args.kwarg
+            or args.kwonlyargs
+            or args.defaults
+            or not 1 <= len(positional) <= 2
+        ):
             self.problem(
                 f"step '{self.name}' has an unsupported signature",
                 f"a step is 'def {self.name}(self)', or 'def {self.name}(self, inputs)' for a join",
@@ -74,7 +82,7 @@ class _StepReader:
         body = self.node.body
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             body = body[1:]
-        calls = [n for n in ast.walk(self.node) if self.is_next(n)]
+        calls = [n for n in ast.walk(self.node) if isinstance(n, ast.Call) and self.is_next(n)]
         last = body[-1] if body else None
         main = last.value if isinstance(last, ast.Expr) and self.is_next(last.value) else None
         if self.name == "end":
@@ -124,7 +132,11 @@ class _StepReader:
                 )
                 continue
             value = kw.value
-            if not (isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.isidentifier()):
+            if not (
+                isinstance(value, ast.Constant)
+                and isinstance(value.value, str)
+                and value.value.isidentifier()
+            ):
                 ok = False
                 self.problem(
                     f"{kw.arg}= must name an artifact as a string, got {ast.unparse(value)}",
@@ -139,13 +151,20 @@ class _StepReader:
             ok = self.plain_targets(call) and ok
         if ok:
             out.transition = (
-                "switch" if out.condition else "foreach" if out.foreach
-                else "split" if len(out.targets) > 1 else "linear"
+                "switch"
+                if out.condition
+                else "foreach"
+                if out.foreach
+                else "split"
+                if len(out.targets) > 1
+                else "linear"
             )
 
     def switch(self, call: ast.Call) -> bool:
         if self.out.foreach is not None:
-            self.problem("self.next() cannot take both foreach= and condition=", _SWITCH_HINT, call.lineno)
+            self.problem(
+                "self.next() cannot take both foreach= and condition=", _SWITCH_HINT, call.lineno
+            )
             return False
         if len(call.args) != 1 or not isinstance(call.args[0], ast.Dict):
             self.problem("a switch takes exactly one dict of cases", _SWITCH_HINT, call.lineno)
@@ -211,7 +230,9 @@ class _StepReader:
                 targets = [node.target]
             else:
                 continue
-            flat = [e for t in targets for e in (t.elts if isinstance(t, ast.Tuple | ast.List) else [t])]
+            flat = [
+                e for t in targets for e in (t.elts if isinstance(t, ast.Tuple | ast.List) else [t])
+            ]
             for target in flat:
                 attr = self.self_attr(target)
                 if attr in RESERVED_NAMES:

@@ -38,9 +38,7 @@ def parse_file(filename: str, module_globals: dict[str, Any] | None = None) -> a
     """The syntax tree of ``filename``'s current text (cached by content)."""
     lines = source_lines(filename, module_globals)
     if not lines:
-        raise SourceUnavailable(
-            f"the source of {display_name(filename)} is not available"
-        )
+        raise SourceUnavailable(f"the source of {display_name(filename)} is not available")
     text = "".join(lines)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return _parse(digest, text, filename)

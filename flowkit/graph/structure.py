@@ -16,7 +16,9 @@ from flowkit.graph.model import FlowGraph, StepNode
 Frame = tuple[str, str]
 Stack = tuple[Frame, ...]
 
-_JOIN_HINT = "a join is 'def {name}(self, inputs)'; merge branch artifacts with self.merge_artifacts(inputs)"
+_JOIN_HINT = (
+    "a join is 'def {name}(self, inputs)'; merge branch artifacts with self.merge_artifacts(inputs)"
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ class _Analysis:
         order = self.topological(reachable, back_edges)
         stacks, joins = self.nest(order, back_edges)
         self.check_recursion(back_edges, stacks)
-        return Structure(stacks, joins, frozenset(back_edges), frozenset(reachable), tuple(self.problems))
+        return Structure(
+            stacks, joins, frozenset(back_edges), frozenset(reachable), tuple(self.problems)
+        )
 
     def walk(self) -> tuple[set[str], set[tuple[str, str]]]:
         """Depth-first from start: reachable steps and the edges that close a cycle."""
@@ -120,7 +124,9 @@ class _Analysis:
             return (*stacks[parent], (parent, child))
         return stacks[parent]
 
-    def nest(self, order: list[str], back: set[tuple[str, str]]) -> tuple[dict[str, Stack], dict[str, str]]:
+    def nest(
+        self, order: list[str], back: set[tuple[str, str]]
+    ) -> tuple[dict[str, Stack], dict[str, str]]:
         stacks: dict[str, Stack] = {"start": ()}
         joins: dict[str, str] = {}
         for name in order:
@@ -128,7 +134,9 @@ class _Analysis:
             parents = [p for p in node.parents if p in stacks and (p, name) not in back]
             if name == "start":
                 if node.takes_inputs:
-                    self.problem(node, "the start step cannot take inputs", "define it as 'def start(self)'")
+                    self.problem(
+                        node, "the start step cannot take inputs", "define it as 'def start(self)'"
+                    )
                 continue
             incoming = [self.out_stack(p, name, stacks) for p in parents]
             if node.takes_inputs:
@@ -140,14 +148,27 @@ class _Analysis:
                 self.unclosed(split)
         return stacks, joins
 
-    def join_entry(self, node: StepNode, parents: list[str], incoming: list[Stack], joins: dict[str, str]) -> Stack:
-        if not incoming or any(not s for s in incoming):
+    def join_entry(
+        self, node: StepNode, parents: list[str], incoming: list[Stack], joins: dict[str, str]
+    ) -> Stack:
+        if not incoming or all(not s for s in incoming):
             self.problem(
                 node,
                 f"step '{node.name}' takes inputs but is not a join: no split comes before it",
                 f"define it as 'def {node.name}(self)', or make it follow a split or foreach",
             )
-            return min(incoming, key=len) if incoming else ()
+            return ()
+        if any(not s for s in incoming):
+            inside = [p for p, s in zip(parents, incoming, strict=True) if s]
+            outside = [p for p, s in zip(parents, incoming, strict=True) if not s]
+            split = next(s for s in incoming if s)[-1][0]
+            self.problem(
+                node,
+                f"step '{node.name}' receives from inside split '{split}' "
+                f"({', '.join(inside)}) and from outside it ({', '.join(outside)})",
+                "join the branches of each split in a step of their own, then go on",
+            )
+            return ()
         splits = sorted({s[-1][0] for s in incoming})
         prefixes = {s[:-1] for s in incoming}
         if len(splits) > 1 or len(prefixes) > 1:
@@ -183,7 +204,12 @@ class _Analysis:
         # Parents in different branches of an open split meet here without a join.
         deepest = distinct[-1]
         split = next(
-            (a[0] for s in distinct for a, b in zip(s, deepest, strict=False) if a != b and a[0] == b[0]),
+            (
+                a[0]
+                for s in distinct
+                for a, b in zip(s, deepest, strict=False)
+                if a != b and a[0] == b[0]
+            ),
             deepest[-1][0],
         )
         self.reported.add(split)

@@ -19,10 +19,14 @@ def lint(graph: FlowGraph) -> list[Problem]:
     problems = list(graph.problems)
     problems += _start_and_end(graph)
     problems += _names(graph)
-    problems += _unknown_targets(graph)
-    structure = analyze(graph)
-    problems += _unreachable(graph, structure)
-    problems += structure.problems
+    unknown = _unknown_targets(graph)
+    problems += unknown
+    # A transition that could not be read hides where the flow goes; checking the shape
+    # then would only report the consequences, so wait until the transitions are fixed.
+    if not unknown and all(n.transition != "invalid" for n in graph.steps.values()):
+        structure = analyze(graph)
+        problems += _unreachable(graph, structure)
+        problems += structure.problems
     problems += _parameters(graph)
     unique = list(dict.fromkeys(problems))
     return sorted(unique, key=lambda p: (p.file or "", p.line or 0))
@@ -75,8 +79,10 @@ def _unknown_targets(graph: FlowGraph) -> list[Problem]:
             if target in graph.steps:
                 continue
             close = difflib.get_close_matches(target, list(graph.steps), n=1)
-            hint = f"did you mean self.{close[0]}?" if close else (
-                f"the steps are: {', '.join(sorted(graph.steps))}"
+            hint = (
+                f"did you mean self.{close[0]}?"
+                if close
+                else (f"the steps are: {', '.join(sorted(graph.steps))}")
             )
             out.append(
                 Problem(
@@ -112,7 +118,9 @@ def _parameters(graph: FlowGraph) -> list[Problem]:
     for param in graph.parameters:
         names = {param.attr, param.name}
         clash = sorted(n for n in names if n in graph.steps)
-        reserved = sorted(n for n in names if n in RESERVED_NAMES or n.replace("-", "_") in CLI_OPTION_NAMES)
+        reserved = sorted(
+            n for n in names if n in RESERVED_NAMES or n.replace("-", "_") in CLI_OPTION_NAMES
+        )
         if clash:
             message = f"parameter '{param.name}' has the same name as step '{clash[0]}'"
         elif reserved:

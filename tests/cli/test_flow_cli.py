@@ -1,0 +1,101 @@
+"""``python flow.py check|show|run`` in-process (CliRunner) and as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from flowkit.cli.flow_cli import make_cli
+from tests.conftest import FLOWS, run_python
+from tests.flows.all_shapes import AllShapesFlow
+from tests.graph.expected import assert_all_shapes
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(make_cli(AllShapesFlow), list(args), prog_name="all_shapes.py")
+
+
+def test_check_passes_a_good_flow() -> None:
+    result = invoke("check")
+    assert result.exit_code == 0
+    assert result.output == "AllShapesFlow: 13 steps, no problems found.\n"
+
+
+def test_show_lists_steps_in_order_with_transitions_and_docs() -> None:
+    result = invoke("show")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == f"AllShapesFlow  ({FLOWS / 'all_shapes.py'}:7)"
+    assert "  --rounds INT  (default 2)  how often the loop repeats" in lines
+    steps = [
+        row.split()[0] for row in lines[lines.index("Steps") + 1 :] if not row.startswith("     ")
+    ]
+    assert steps == [
+        "start",
+        "left",
+        "right",
+        "merge",
+        "fan",
+        "leaf",
+        "inner_join",
+        "outer_join",
+        "loop",
+        "choose",
+        "big",
+        "small",
+        "end",
+    ]
+    text = result.output
+    assert "start       split -> left, right" in text
+    assert "merge       join foreach item of 'outer' -> fan" in text
+    assert (
+        "loop        switch on 'again': 'yes' -> loop, 'no' -> choose  @catch(var='loop_error'"
+        in text
+    )
+    assert "right       -> merge  @retry(times=2, backoff=1.0, max_delay=60.0)" in text
+    assert "Begin." in text and "Finish." in text
+
+
+def test_show_json_is_the_graph() -> None:
+    result = invoke("show", "--json")
+    assert result.exit_code == 0
+    assert_all_shapes(json.loads(result.output))
+
+
+def test_run_options_come_from_parameters() -> None:
+    result = invoke("run", "--help")
+    assert result.exit_code == 0
+    assert "--rounds INT  how often the loop repeats [default: 2]" in result.output
+
+
+def test_run_rejects_a_bad_parameter_value_without_traceback() -> None:
+    result = invoke("run", "--rounds", "many")
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: parameter 'rounds' expects a whole number, got 'many'\n"
+        "    hint: pass --rounds with a whole number\n"
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_run_says_plainly_that_execution_is_not_available_yet() -> None:
+    result = invoke("run", "--rounds", "3")
+    assert result.exit_code == 1
+    assert "AllShapesFlow passed lint and its parameters are valid" in result.output
+    assert "cannot execute runs yet" in result.output
+
+
+def test_flow_file_as_a_script() -> None:
+    path = FLOWS / "all_shapes.py"
+    help_result = run_python(path, "--help")
+    assert help_result.returncode == 0
+    assert "Usage: all_shapes.py [OPTIONS] COMMAND [ARGS]..." in help_result.stdout
+    assert "AllShapesFlow: A flow that uses every kind of transition." in help_result.stdout
+    for command in ("check", "run", "show"):
+        assert f"  {command} " in help_result.stdout
+    check = run_python(path, "check")
+    assert (check.returncode, check.stdout) == (0, "AllShapesFlow: 13 steps, no problems found.\n")
+    bad = run_python(path, "run", "--rounds", "x")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "parameter 'rounds' expects a whole number, got 'x'" in bad.stderr

@@ -1,0 +1,45 @@
+"""Shared fixtures. Tests that need a service fail instead of skipping in CI."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOWS = ROOT / "tests" / "flows"
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module``, skipping the test when it is missing, unless CI says it must exist."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if os.environ.get("FLOWKIT_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{module} is required here (FLOWKIT_REQUIRE_SERVICES=1): {exc}")
+        pytest.skip(f"{module} is not installed")
+
+
+def run_python(
+    *args: str | Path, cwd: Path = ROOT, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python ARGS`` the way a user would, capturing its output."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def flows_dir() -> Path:
+    return FLOWS
