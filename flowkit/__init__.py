@@ -18,7 +18,7 @@ from flowkit.errors import (
     NotInTaskError,
     ParameterError,
 )
-from flowkit.graph.api import check, graph
+from flowkit.graph.api import check, graph_of
 
 __version__ = "0.1.0"
 
@@ -39,7 +39,7 @@ __all__ = [
     "catch",
     "check",
     "current",
-    "graph",
+    "graph_of",
     "resources",
     "retry",
     "step",

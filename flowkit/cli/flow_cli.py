@@ -13,7 +13,7 @@ from flowkit.authoring.parameters import Parameter, parameters_of, resolve_param
 from flowkit.cli.base import FlowkitGroup
 from flowkit.cli.show import describe
 from flowkit.errors import FlowkitError
-from flowkit.graph.api import check, graph
+from flowkit.graph.api import check, graph_of
 
 
 def make_cli(flow_cls: type) -> click.Group:
@@ -32,7 +32,7 @@ def make_cli(flow_cls: type) -> click.Group:
     @cli.command("show", help="Show the flow's steps, transitions and docstrings.")
     @click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
     def show_cmd(as_json: bool) -> None:
-        built = graph(flow_cls)
+        built = graph_of(flow_cls)
         if as_json:
             click.echo(json.dumps(built.to_json(), indent=2, default=repr))
         else:

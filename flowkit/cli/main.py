@@ -9,7 +9,7 @@ import click
 from flowkit.authoring.loader import load_flow_file
 from flowkit.cli.base import FlowkitGroup
 from flowkit.cli.show import describe
-from flowkit.graph.api import check, graph
+from flowkit.graph.api import check, graph_of
 
 _FLOW_OPTION = click.option(
     "--flow", "flow_name", default=None, help="The flow to use when the file has several."
@@ -37,7 +37,7 @@ def check_cmd(path: str, flow_name: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
 def show_cmd(path: str, flow_name: str | None, as_json: bool) -> None:
     """Show the steps of the flow in PATH."""
-    built = graph(load_flow_file(path, flow_name))
+    built = graph_of(load_flow_file(path, flow_name))
     click.echo(json.dumps(built.to_json(), indent=2, default=repr) if as_json else describe(built))
 
 

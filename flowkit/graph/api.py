@@ -1,4 +1,4 @@
-"""The graph layer's entry points: ``graph(flow)`` to read a flow, ``check(flow)`` to lint it."""
+"""The graph layer's entry points: ``graph_of(flow)`` to read a flow, ``check(flow)`` to lint it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _flow_class(flow: Any) -> type:
     return cls
 
 
-def graph(flow: Any) -> FlowGraph:
+def graph_of(flow: Any) -> FlowGraph:
     """The frozen graph of a flow class (or instance), without linting it."""
     return build_graph(_flow_class(flow))
 
@@ -30,7 +30,7 @@ def check(flow: Any) -> FlowGraph:
     """Lint a flow and return its graph; raise :class:`LintError` listing every problem."""
     from flowkit.lint import lint
 
-    built = graph(flow)
+    built = graph_of(flow)
     problems = lint(built)
     if problems:
         raise LintError(built.name, problems)

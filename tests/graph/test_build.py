@@ -49,7 +49,7 @@ def test_exec_without_source_says_how_to_provide_it() -> None:
 def test_structure_of_all_shapes() -> None:
     from tests.flows.all_shapes import AllShapesFlow
 
-    structure = analyze(flowkit.graph(AllShapesFlow))
+    structure = analyze(flowkit.graph_of(AllShapesFlow))
     assert dict(structure.joins) == {"start": "merge", "merge": "outer_join", "fan": "inner_join"}
     assert structure.back_edges == {("loop", "loop")}
     assert structure.stacks["leaf"] == (("merge", "fan"), ("fan", "leaf"))
@@ -60,7 +60,7 @@ def test_structure_of_all_shapes() -> None:
 def test_graph_is_frozen() -> None:
     from tests.flows.all_shapes import AllShapesFlow
 
-    graph = flowkit.graph(AllShapesFlow)
+    graph = flowkit.graph_of(AllShapesFlow)
     with pytest.raises(AttributeError):
         graph.name = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):

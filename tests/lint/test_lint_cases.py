@@ -30,7 +30,7 @@ def expectations(path: Path) -> list[tuple[int, str | None, str]]:
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
 def test_lint_reports_exactly_the_marked_problems(path: Path) -> None:
-    problems = lint(flowkit.graph(load_flow_file(path)))
+    problems = lint(flowkit.graph_of(load_flow_file(path)))
     got = sorted((p.line, p.step, p.message) for p in problems)
     want = expectations(path)
     assert len(got) == len(want), got
