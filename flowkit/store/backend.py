@@ -1,0 +1,81 @@
+"""The byte-store interface every backend implements: a handful of primitives over keys.
+
+Keys are '/'-separated (see :mod:`flowkit.store.keys`); everything above bytes (blobs,
+records, logs) is built once in the core on top of these primitives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+#: Bytes a backend accepts without copying them first.
+Bytes = bytes | bytearray | memoryview
+
+
+class Reader(Protocol):
+    """What ``Backend.open`` returns: a binary reader that can fill a buffer in place."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: Any, /) -> int | None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> Any: ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A flat namespace of immutable byte objects.
+
+    Contract (checked by :mod:`flowkit.testing`):
+
+    - ``put`` is atomic: a reader sees the whole object or nothing, even if the writer dies.
+    - ``put_new`` is atomic and write-once: it returns False, and changes nothing, when the
+      key exists, also when several processes race for the same key.
+    - ``list`` returns the sorted names directly under a prefix (objects and sub-prefixes
+      alike), and ``[]`` for a prefix that holds nothing.
+    - ``get`` and ``open`` raise :class:`~flowkit.store.errors.KeyNotFoundError` for a
+      missing key; ``delete`` of a missing key does nothing.
+    """
+
+    #: Where the data lives, for messages (a path or a URL).
+    url: str
+
+    def put(self, key: str, parts: Sequence[Bytes]) -> None:
+        """Store the concatenation of ``parts`` under ``key``, replacing any object there."""
+        ...
+
+    def put_new(self, key: str, data: Bytes) -> bool:
+        """Store ``data`` under ``key`` unless it exists; True if this call created it."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The whole object under ``key``."""
+        ...
+
+    def open(self, key: str) -> Reader:
+        """A binary reader (supporting ``readinto``) over the object under ``key``."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+        ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Sorted names of the objects and sub-prefixes directly under ``prefix``."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object under ``key``, if any."""
+        ...

@@ -1,0 +1,183 @@
+"""Content-addressed blobs: the on-disk format, its digest, compression and verified reads.
+
+A blob holds one serialized value (:mod:`flowkit.store.serialize`)::
+
+    header   b"FKBLOB" | version u8 | flags u8 | segment count u32
+    table    per segment: codec u8 | raw length u64 | stored length u64
+    payload  the segments, back to back, each raw or zlib-compressed
+
+The digest is the SHA-256 of the *uncompressed* segments (each preceded by its length), so
+the same value has the same name whether or not it was compressed, and a value that is
+already stored costs one hash and one existence check to "write" again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import zlib
+from collections.abc import Sequence
+
+from flowkit.store.backend import Backend, Bytes, Reader
+from flowkit.store.errors import CorruptBlobError, InvalidKeyError, KeyNotFoundError
+from flowkit.store.serialize import Frames
+
+FORMAT_VERSION = 1
+_MAGIC = b"FKBLOB"
+_HEAD = struct.Struct("<6sBBI")
+_SEGMENT = struct.Struct("<BQQ")
+_LENGTH = struct.Struct("<Q")
+_RAW, _ZLIB = 0, 1
+_FLAG_CLOUDPICKLE = 1
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+#: Segments smaller than this are never worth a compression attempt.
+_MIN_COMPRESS = 4096
+_SAMPLE = 64 << 10
+#: Compress only when a sample shrinks to this fraction or less, and keep the result only
+#: when the whole segment shrinks to ``_KEEP_RATIO`` or less.
+_TRY_RATIO, _KEEP_RATIO = 0.8, 0.9
+_READ_CHUNK = 8 << 20
+
+
+def blob_key(digest: str) -> str:
+    """The backend key of the blob named ``digest``."""
+    if not _DIGEST.fullmatch(digest):
+        raise InvalidKeyError(f"invalid blob digest {digest!r}", "a digest is 64 hex digits")
+    return f"blobs/{digest[:2]}/{digest}"
+
+
+def digest_of(segments: Sequence[Bytes]) -> str:
+    """The content address of a serialized value (see the module docstring)."""
+    hasher = hashlib.sha256(b"flowkit-blob-1\n")
+    for segment in segments:
+        view = memoryview(segment).cast("B")
+        hasher.update(_LENGTH.pack(view.nbytes))
+        hasher.update(view)
+    return hasher.hexdigest()
+
+
+def _pays_to_compress(view: memoryview) -> bool:
+    size = view.nbytes
+    if size < _MIN_COMPRESS:
+        return False
+    if size <= 3 * _SAMPLE:
+        sample = bytes(view)
+    else:
+        middle = size // 2
+        sample = b"".join((view[:_SAMPLE], view[middle : middle + _SAMPLE], view[size - _SAMPLE :]))
+    return len(zlib.compress(sample, 1)) <= _TRY_RATIO * len(sample)
+
+
+def encode(frames: Frames) -> list[Bytes]:
+    """The parts of the blob file for ``frames``: header, table, then each segment."""
+    table: list[bytes] = []
+    payload: list[Bytes] = []
+    for segment in frames.segments:
+        view = memoryview(segment).cast("B")
+        codec, stored = _RAW, view
+        if _pays_to_compress(view):
+            packed = zlib.compress(view, 1)
+            if len(packed) <= _KEEP_RATIO * view.nbytes:
+                codec, stored = _ZLIB, memoryview(packed)
+        table.append(_SEGMENT.pack(codec, view.nbytes, stored.nbytes))
+        payload.append(stored)
+    flags = _FLAG_CLOUDPICKLE if frames.cloudpickled else 0
+    head = _HEAD.pack(_MAGIC, FORMAT_VERSION, flags, len(frames.segments))
+    return [head + b"".join(table), *payload]
+
+
+def _read_exact(fh: Reader, into: memoryview) -> int:
+    done = 0
+    while done < into.nbytes:
+        count = fh.readinto(into[done:])
+        if not count:
+            break
+        done += count
+    return done
+
+
+def _read_segment(fh: Reader, codec: int, raw_len: int, stored_len: int) -> bytearray | None:
+    """One segment, decompressed into writable memory of its own; None if truncated."""
+    out = bytearray(raw_len)
+    if codec == _RAW:
+        return (
+            out if raw_len == stored_len and _read_exact(fh, memoryview(out)) == raw_len else None
+        )
+    inflater = zlib.decompressobj()
+    filled, left = 0, stored_len
+    while left:
+        chunk = fh.read(min(left, _READ_CHUNK))
+        if not chunk:
+            return None
+        left -= len(chunk)
+        piece = inflater.decompress(chunk)
+        out[filled : filled + len(piece)] = piece
+        filled += len(piece)
+    piece = inflater.flush()
+    out[filled : filled + len(piece)] = piece
+    filled += len(piece)
+    return out if filled == raw_len and len(out) == raw_len else None
+
+
+def read_segments(fh: Reader, digest: str, where: str) -> list[bytearray]:
+    """Read and verify a blob; :class:`CorruptBlobError` if anything does not match."""
+    head = fh.read(_HEAD.size)
+    if len(head) != _HEAD.size:
+        raise CorruptBlobError(digest, where, "the header is truncated")
+    magic, version, _flags, count = _HEAD.unpack(head)
+    if magic != _MAGIC:
+        raise CorruptBlobError(digest, where, "it is not a flowkit blob (bad magic bytes)")
+    if version != FORMAT_VERSION:
+        raise CorruptBlobError(digest, where, f"unknown format version {version}")
+    table_bytes = fh.read(_SEGMENT.size * count)
+    if len(table_bytes) != _SEGMENT.size * count:
+        raise CorruptBlobError(digest, where, "the segment table is truncated")
+    segments: list[bytearray] = []
+    for codec, raw_len, stored_len in _SEGMENT.iter_unpack(table_bytes):
+        if codec not in (_RAW, _ZLIB):
+            raise CorruptBlobError(digest, where, f"unknown codec {codec}")
+        try:
+            segment = _read_segment(fh, codec, raw_len, stored_len)
+        except zlib.error as exc:
+            raise CorruptBlobError(digest, where, f"compressed data is damaged ({exc})") from None
+        if segment is None:
+            raise CorruptBlobError(digest, where, "the data is truncated or has the wrong size")
+        segments.append(segment)
+    if fh.read(1):
+        raise CorruptBlobError(digest, where, "there are extra bytes after the data")
+    actual = digest_of(segments)
+    if actual != digest:
+        raise CorruptBlobError(digest, where, f"its contents hash to {actual}")
+    return segments
+
+
+class BlobStore:
+    """Blobs over a backend: idempotent writes, verified reads."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def put(self, frames: Frames) -> tuple[str, bool]:
+        """Store ``frames``; (digest, True) if this call wrote it, (digest, False) if present."""
+        digest = digest_of(frames.segments)
+        key = blob_key(digest)
+        if self.backend.exists(key):
+            return digest, False
+        self.backend.put(key, encode(frames))
+        return digest, True
+
+    def exists(self, digest: str) -> bool:
+        return self.backend.exists(blob_key(digest))
+
+    def read(self, digest: str) -> list[bytearray]:
+        """The verified segments of blob ``digest``."""
+        key = blob_key(digest)
+        where = f"{self.backend.url}/{key}"
+        try:
+            fh = self.backend.open(key)
+        except KeyNotFoundError:
+            raise CorruptBlobError(digest, where, "the blob is missing") from None
+        with fh:
+            return read_segments(fh, digest, where)

@@ -1,0 +1,79 @@
+"""The errors the store and the client raise, each worded for the user who has to act on it.
+
+::
+
+    FlowkitError (flowkit.errors)
+    └── StoreError                  anything wrong with the store or with what was asked of it
+        ├── InvalidKeyError         a name or key that could escape the root or is malformed
+        ├── BadPathspecError        a pathspec that does not parse
+        ├── KeyNotFoundError        a backend key that does not exist
+        ├── NotFoundError           a flow, run, step, task or artifact that is not in the store
+        ├── RecordExistsError       a write-once record was written twice
+        ├── CorruptBlobError        a blob whose bytes no longer match its digest
+        ├── ArtifactNotSerializable a step set an artifact that cannot be pickled
+        └── UnknownStoreError       a store URL whose scheme no installed backend handles
+"""
+
+from __future__ import annotations
+
+from flowkit.errors import FlowkitError
+
+
+class StoreError(FlowkitError):
+    """Base of every store and client error."""
+
+
+class InvalidKeyError(StoreError):
+    """A user-supplied name or a backend key is malformed or could leave the store root."""
+
+
+class BadPathspecError(StoreError):
+    """A pathspec is not ``Flow[/run[/step[/task]]]`` made of safe names."""
+
+
+class KeyNotFoundError(StoreError):
+    """A backend was asked for a key it does not hold."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no such key in the store: {key}")
+        self.key = key
+
+
+class NotFoundError(StoreError):
+    """A flow, run, step, task or artifact the user named is not in the store."""
+
+
+class RecordExistsError(StoreError):
+    """A write-once record already exists; records are never overwritten."""
+
+
+class CorruptBlobError(StoreError):
+    """A blob's bytes do not hash to its name, or its header cannot be read."""
+
+    def __init__(self, digest: str, where: str, why: str) -> None:
+        super().__init__(
+            f"blob {digest} at {where} is corrupt: {why}",
+            "the file was changed or damaged after it was written; delete it and re-run "
+            "the step that produced it (or resume the run) to write it again",
+        )
+        self.digest = digest
+
+
+class ArtifactNotSerializable(StoreError):
+    """A step set an artifact whose value neither pickle nor cloudpickle can serialize."""
+
+    def __init__(self, name: str, type_name: str, step: str | None, cause: BaseException) -> None:
+        where = f"step '{step}'" if step else "a step"
+        super().__init__(
+            f"{where}: artifact '{name}' of type {type_name} cannot be pickled: "
+            f"{type(cause).__name__}: {cause}",
+            f"don't keep it on self (use a local variable), or store something picklable "
+            f"that can rebuild it (a path, a config dict) instead of self.{name}",
+        )
+        self.name = name
+        self.type_name = type_name
+        self.step = step
+
+
+class UnknownStoreError(StoreError):
+    """A store URL names a scheme that no installed backend provides."""

@@ -1,0 +1,81 @@
+"""Where everything lives under a store root; the one place that spells out keys.
+
+::
+
+    blobs/<d[:2]>/<digest>                               a value (content-addressed)
+    runs/<Flow>/<run_id>/run.json                        run record, written at start
+    runs/<Flow>/<run_id>/end.json                        run end record, written at finish
+    runs/<Flow>/<run_id>/index/<step>.json               a step's final task records, written
+                                                         once at finish (a read shortcut)
+    runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.start.json   attempt n started
+    runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.json         attempt n ended (final record)
+    logs/<Flow>/<run_id>/<step>/<task>/<n>/<stream>.<seq>     log chunks, appended in order
+
+Every object is written once and never changed, so no writer needs a lock. Listing a run's
+flows, runs, steps, or a step's task attempts is one ``list`` each.
+"""
+
+from __future__ import annotations
+
+from flowkit.store.keys import check_name
+
+FLOWS = "runs"
+START_SUFFIX = ".start.json"
+FINAL_SUFFIX = ".json"
+
+
+def flow_prefix(flow: str) -> str:
+    return f"{FLOWS}/{check_name('flow', flow)}"
+
+
+def run_prefix(flow: str, run_id: str) -> str:
+    return f"{flow_prefix(flow)}/{check_name('run', run_id)}"
+
+
+def run_key(flow: str, run_id: str) -> str:
+    return f"{run_prefix(flow, run_id)}/run.json"
+
+
+def run_end_key(flow: str, run_id: str) -> str:
+    return f"{run_prefix(flow, run_id)}/end.json"
+
+
+def step_index_key(flow: str, run_id: str, step: str) -> str:
+    return f"{run_prefix(flow, run_id)}/index/{check_name('step', step)}.json"
+
+
+def steps_prefix(flow: str, run_id: str) -> str:
+    return f"{run_prefix(flow, run_id)}/steps"
+
+
+def step_prefix(flow: str, run_id: str, step: str) -> str:
+    return f"{steps_prefix(flow, run_id)}/{check_name('step', step)}"
+
+
+def attempt_key(
+    flow: str, run_id: str, step: str, task_id: str, attempt: int, *, final: bool
+) -> str:
+    name = f"{check_name('task', task_id)}.{int(attempt)}"
+    return f"{step_prefix(flow, run_id, step)}/{name}{FINAL_SUFFIX if final else START_SUFFIX}"
+
+
+def parse_attempt_name(name: str) -> tuple[str, int, bool] | None:
+    """``(task_id, attempt, final)`` for a name under a step prefix; None for anything else."""
+    final = not name.endswith(START_SUFFIX)
+    stem = name[: -len(START_SUFFIX if not final else FINAL_SUFFIX)]
+    if not name.endswith(FINAL_SUFFIX):
+        return None
+    task_id, _, attempt = stem.partition(".")
+    if not attempt.isdigit() or not task_id:
+        return None
+    return task_id, int(attempt), final
+
+
+def log_prefix(flow: str, run_id: str, step: str, task_id: str, attempt: int) -> str:
+    parts = (
+        check_name("flow", flow),
+        check_name("run", run_id),
+        check_name("step", step),
+        check_name("task", task_id),
+    )
+    return "logs/" + "/".join(parts) + f"/{int(attempt)}"

@@ -1,0 +1,188 @@
+"""A task's stdout and stderr in the store, written while it runs and readable meanwhile.
+
+A writer turns output into timestamped entries and flushes them as numbered chunk objects
+(``<stream>.<seq>``, see :mod:`flowkit.store.layout`), at least every ``flush_interval``
+seconds and whenever its buffer fills; each chunk is one atomic ``put``, so a reader in
+another process (``flowkit logs --follow``) sees whole chunks, in order, before the task ends.
+
+An entry is one line: ``<unix time> <flag><text>``, where the flag is ``|`` for a complete
+output line and ``+`` for a fragment whose line continues in the next entry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+
+from flowkit.store.backend import Backend
+
+STREAMS = ("stdout", "stderr")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of output and when it was written (seconds since the epoch)."""
+
+    timestamp: float
+    text: str
+    #: False for a last line the task had not finished (no newline yet).
+    complete: bool = True
+
+
+def _chunk_name(stream: str, seq: int) -> str:
+    return f"{stream}.{seq:010d}"
+
+
+class LogWriter:
+    """Buffers one stream of one task attempt and flushes it to the store in chunks."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        prefix: str,
+        stream: str,
+        *,
+        flush_interval: float = 1.0,
+        max_buffer: int = 256 << 10,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if stream not in STREAMS:
+            raise ValueError(f"stream must be one of {STREAMS}, not {stream!r}")
+        self._backend, self._prefix, self._stream = backend, prefix, stream
+        self._interval, self._max_buffer, self._clock = flush_interval, max_buffer, clock
+        self._lock = threading.Lock()
+        self._entries: list[bytes] = []
+        self._buffered = 0
+        self._partial = b""
+        self._partial_ts = 0.0
+        self._seq = 0
+        self._last_flush = clock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def write(self, data: bytes | str) -> None:
+        """Add output; complete lines are stamped now, a trailing fragment when it began."""
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        if not raw:
+            return
+        with self._lock:
+            now = self._clock()
+            if not self._partial:
+                self._partial_ts = now
+            lines = (self._partial + raw).split(b"\n")
+            self._partial = lines.pop()
+            for i, line in enumerate(lines):
+                self._add(self._partial_ts if i == 0 else now, b"|", line)
+            if lines and self._partial:
+                self._partial_ts = now
+            if self._buffered >= self._max_buffer or now - self._last_flush >= self._interval:
+                self._flush_locked(now)
+
+    def _add(self, ts: float, flag: bytes, text: bytes) -> None:
+        entry = b"%.6f %s%s\n" % (ts, flag, text)
+        self._entries.append(entry)
+        self._buffered += len(entry)
+
+    def _flush_locked(self, now: float) -> None:
+        if self._partial:
+            self._add(self._partial_ts, b"+", self._partial)
+            self._partial = b""
+        self._last_flush = now
+        if not self._entries:
+            return
+        chunk = b"".join(self._entries)
+        self._backend.put(f"{self._prefix}/{_chunk_name(self._stream, self._seq)}", [chunk])
+        self._seq += 1
+        self._entries.clear()
+        self._buffered = 0
+
+    def flush(self) -> None:
+        """Write everything buffered, including a fragment of an unfinished line."""
+        with self._lock:
+            self._flush_locked(self._clock())
+
+    def start(self) -> LogWriter:
+        """Flush in a background thread every ``flush_interval``, so quiet tasks show up too."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="flowkit-log", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the background flusher and write what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
+    def __enter__(self) -> LogWriter:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _parse(chunk: bytes, pending: list[tuple[float, bytes]]) -> Iterator[LogLine]:
+    for entry in chunk.split(b"\n"):
+        stamp, sep, rest = entry.partition(b" ")
+        if not sep or not rest:
+            continue
+        flag, text = rest[:1], rest[1:]
+        pending.append((float(stamp), text))
+        if flag == b"|":
+            yield LogLine(pending[0][0], b"".join(t for _, t in pending).decode(errors="replace"))
+            pending.clear()
+
+
+def _chunk_seqs(backend: Backend, prefix: str, stream: str) -> list[int]:
+    head = stream + "."
+    return sorted(
+        int(name[len(head) :])
+        for name in backend.list(prefix)
+        if name.startswith(head) and name[len(head) :].isdigit()
+    )
+
+
+def read_lines(backend: Backend, prefix: str, stream: str) -> list[LogLine]:
+    """Every line written so far (an unfinished last line included)."""
+    return list(follow(backend, prefix, stream, done=lambda: True))
+
+
+def follow(
+    backend: Backend,
+    prefix: str,
+    stream: str,
+    *,
+    done: Callable[[], bool],
+    poll: float = 0.25,
+) -> Iterator[LogLine]:
+    """Lines as they arrive, until ``done()`` is true and everything before it was read."""
+    next_seq = 0
+    pending: list[tuple[float, bytes]] = []
+    while True:
+        finished = done()
+        for seq in _chunk_seqs(backend, prefix, stream):
+            if seq < next_seq:
+                continue
+            yield from _parse(backend.get(f"{prefix}/{_chunk_name(stream, seq)}"), pending)
+            next_seq = seq + 1
+        if finished:
+            break
+        time.sleep(poll)
+    if pending:
+        text = b"".join(t for _, t in pending).decode(errors="replace")
+        yield LogLine(pending[0][0], text, complete=False)
+
+
+def as_text(lines: list[LogLine]) -> str:
+    """The output as the task printed it (without timestamps)."""
+    return "".join(line.text + ("\n" if line.complete else "") for line in lines)

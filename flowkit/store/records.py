@@ -1,0 +1,162 @@
+"""Write-once JSON records: a run's start and end, and each task attempt's start and end.
+
+Times are seconds since the epoch (UTC floats). A task attempt counts as successful if and
+only if its final record (``status != "running"``) says ``"succeeded"``; a start record
+alone means the attempt is running, or died without a word (``kill -9``, a lost machine).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal, TypeVar
+
+from flowkit.store.errors import StoreError
+
+SCHEMA = 1
+
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+KILLED = "killed"
+CANCELLED = "cancelled"
+
+TaskStatus = Literal["running", "succeeded", "failed", "killed"]
+RunStatus = Literal["succeeded", "failed", "cancelled"]
+TASK_FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, KILLED})
+RUN_END_STATUSES = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """An artifact as a record names it: its blob, serialized size in bytes, and type."""
+
+    digest: str
+    size: int
+    type: str
+
+
+@dataclass(frozen=True)
+class ExceptionInfo:
+    """What a failed attempt raised, as text: reading it never needs the flow's code."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Written once when a run starts."""
+
+    flow: str
+    run_id: str
+    created_at: float
+    parameters: dict[str, Any] = field(default_factory=dict)
+    user: str | None = None
+    tags: tuple[str, ...] = ()
+    code_digest: str | None = None
+    origin_run_id: str | None = None
+    #: The flow's steps in graph order, when the runtime knows them (for display).
+    steps: tuple[str, ...] = ()
+    schema: int = SCHEMA
+
+
+@dataclass(frozen=True)
+class RunEndRecord:
+    """Written once when a run ends, after every task record and step index."""
+
+    flow: str
+    run_id: str
+    status: RunStatus
+    finished_at: float
+    message: str | None = None
+    schema: int = SCHEMA
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One attempt of one task: its start record (``status="running"``) or its final record."""
+
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    status: TaskStatus
+    started_at: float
+    finished_at: float | None = None
+    exit_code: int | None = None
+    exception: ExceptionInfo | None = None
+    cache_key: str | None = None
+    artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
+    #: Foreach indices, outermost first; empty outside a foreach.
+    foreach: tuple[int, ...] = ()
+    #: Pathspecs of the tasks whose artifacts this task received.
+    parents: tuple[str, ...] = ()
+    #: Where a cloned task came from; None for a task that ran in this run.
+    origin_pathspec: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    schema: int = SCHEMA
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+    @property
+    def final(self) -> bool:
+        return self.status != RUNNING
+
+    @property
+    def successful(self) -> bool:
+        return self.status == SUCCEEDED
+
+    def finished(self, status: TaskStatus, **changes: Any) -> TaskRecord:
+        """The final record for this start record."""
+        return replace(self, status=status, **changes)
+
+
+Record = TypeVar("Record", RunRecord, RunEndRecord, TaskRecord)
+
+
+def dumps(record: RunRecord | RunEndRecord | TaskRecord) -> bytes:
+    """The record as compact, key-sorted JSON."""
+    return json.dumps(asdict(record), sort_keys=True, separators=(",", ":")).encode()
+
+
+def from_dict(kind: type[Record], data: Any, where: str = "<record>") -> Record:
+    """Build a record from decoded JSON, ignoring fields a newer flowkit may have added."""
+    if not isinstance(data, dict):
+        raise StoreError(f"{where} is not a flowkit record", "the file was damaged; remove it")
+    known = {f.name for f in fields(kind)}
+    values = {k: v for k, v in data.items() if k in known}
+    for name in ("tags", "steps", "foreach", "parents"):
+        if isinstance(values.get(name), list):
+            values[name] = tuple(values[name])
+    try:
+        if kind is TaskRecord:
+            values["artifacts"] = {
+                name: ArtifactRef(**ref) for name, ref in values.get("artifacts", {}).items()
+            }
+            if values.get("exception") is not None:
+                values["exception"] = ExceptionInfo(**values["exception"])
+        return kind(**values)
+    except (TypeError, AttributeError) as exc:
+        raise StoreError(
+            f"{where} is not a valid {kind.__name__}: {exc}", "the file was damaged; remove it"
+        ) from None
+
+
+def loads(kind: type[Record], data: bytes, where: str = "<record>") -> Record:
+    """Parse a record written by :func:`dumps`."""
+    try:
+        decoded = json.loads(data)
+    except ValueError as exc:
+        raise StoreError(
+            f"{where} is not valid JSON: {exc}", "the file was damaged; remove it"
+        ) from None
+    return from_dict(kind, decoded, where)
