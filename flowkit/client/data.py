@@ -1,0 +1,98 @@
+"""A task's artifacts as the client shows them: names up front, values loaded on access."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from flowkit.store.errors import NotFoundError
+from flowkit.store.records import ArtifactRef
+from flowkit.store.store import Store
+
+
+class ArtifactNotFound(NotFoundError, AttributeError):
+    """A task has no artifact of that name (an AttributeError too, so ``hasattr`` works)."""
+
+
+def _missing(pathspec: str, name: str, names: Mapping[str, ArtifactRef]) -> ArtifactNotFound:
+    known = ", ".join(sorted(names)) or "none"
+    return ArtifactNotFound(
+        f"task {pathspec} has no artifact '{name}'", f"its artifacts are: {known}"
+    )
+
+
+class DataArtifact:
+    """One artifact of one task: its digest, size and type now, its value on ``.data``."""
+
+    def __init__(self, store: Store, pathspec: str, name: str, ref: ArtifactRef) -> None:
+        self._store = store
+        self.pathspec = f"{pathspec}/{name}"
+        self.id = name
+        self.sha = ref.digest
+        self.size = ref.size
+        self.type = ref.type
+
+    @property
+    def data(self) -> Any:
+        """The value, read from the store and verified against its digest."""
+        return self._store.load_value(self.sha)
+
+    def __repr__(self) -> str:
+        return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"
+
+
+class Artifacts:
+    """``task.artifacts``: every artifact by attribute or name, without loading any value."""
+
+    def __init__(self, store: Store, pathspec: str, refs: Mapping[str, ArtifactRef]) -> None:
+        self._store, self._pathspec, self._refs = store, pathspec, refs
+
+    def __getattr__(self, name: str) -> DataArtifact:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        ref = self._refs.get(name)
+        if ref is None:
+            raise _missing(self._pathspec, name, self._refs)
+        return DataArtifact(self._store, self._pathspec, name, ref)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._refs
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return (self[name] for name in sorted(self._refs))
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._refs)
+
+
+class TaskData:
+    """``task.data``: ``task.data.name`` loads that artifact once, on first access."""
+
+    def __init__(self, store: Store, pathspec: str, refs: Mapping[str, ArtifactRef]) -> None:
+        self._store, self._pathspec, self._refs = store, pathspec, refs
+        self._values: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._values:
+            ref = self._refs.get(name)
+            if ref is None:
+                raise _missing(self._pathspec, name, self._refs)
+            self._values[name] = self._store.load_value(ref.digest)
+        return self._values[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._refs
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._refs)
+
+    def __repr__(self) -> str:
+        return f"<TaskData of {self._pathspec}: {', '.join(sorted(self._refs))}>"

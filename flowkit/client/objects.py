@@ -1,0 +1,335 @@
+"""``Flow``, ``Run``, ``Step`` and ``Task``: a read-only view of past and running flows.
+
+Each object takes an optional ``store`` (a :class:`~flowkit.store.Store`, a path or a URL);
+without one, the store is resolved like everywhere else (``FLOWKIT_STORE``, the project's
+``pyproject.toml``, the per-user default). Reading never needs the flow's source.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from flowkit.client.data import Artifacts, DataArtifact, TaskData
+from flowkit.store.errors import NotFoundError
+from flowkit.store.keys import check_name, parse_pathspec
+from flowkit.store.logs import LogLine, as_text
+from flowkit.store.open import open_store
+from flowkit.store.records import SUCCEEDED, ExceptionInfo, RunEndRecord, RunRecord, TaskRecord
+from flowkit.store.store import Store
+
+StoreLike = Store | str | os.PathLike[str] | None
+
+
+def _time(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+
+
+class Flow:
+    """Every run of one flow in the store."""
+
+    def __init__(self, name: str, *, store: StoreLike = None) -> None:
+        self._store = open_store(store)
+        self.id = self.pathspec = check_name("flow", name)
+        if not self._store.list_runs(name):
+            known = ", ".join(self._store.list_flows()[:20]) or "none"
+            raise NotFoundError(
+                f"flow {name} has no runs in the store at {self._store.url}",
+                f"flows there: {known}. Run the flow first, or point at its store with "
+                "--store or FLOWKIT_STORE",
+            )
+
+    def __repr__(self) -> str:
+        return f"Flow('{self.id}')"
+
+    def runs(self, *tags: str) -> Iterator[Run]:
+        """Runs newest first; with ``tags``, only runs carrying all of them."""
+        for run_id in reversed(self._store.list_runs(self.id)):
+            run = Run._from_store(self._store, self.id, run_id)
+            if all(t in run.tags for t in tags):
+                yield run
+
+    def __iter__(self) -> Iterator[Run]:
+        return self.runs()
+
+    def __getitem__(self, run_id: str) -> Run:
+        return Run(f"{self.id}/{run_id}", store=self._store)
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self._store.list_runs(self.id)
+
+    @property
+    def latest_run(self) -> Run | None:
+        """The most recently started run (finished or not)."""
+        return next(self.runs(), None)
+
+    @property
+    def latest_successful_run(self) -> Run | None:
+        """The most recently started run that ended successfully."""
+        return next((r for r in self.runs() if r.successful), None)
+
+
+class Run:
+    """One run: its record, its end state, and its steps."""
+
+    def __init__(self, pathspec: str, *, store: StoreLike = None) -> None:
+        spec = parse_pathspec(pathspec, depth=2)
+        assert spec.run_id is not None
+        self._init(open_store(store), spec.flow, spec.run_id)
+
+    @classmethod
+    def _from_store(cls, store: Store, flow: str, run_id: str) -> Run:
+        run = cls.__new__(cls)
+        run._init(store, flow, run_id)
+        return run
+
+    def _init(self, store: Store, flow: str, run_id: str) -> None:
+        self._store = store
+        self.record: RunRecord = store.get_run(flow, run_id)
+        self.flow_name, self.id = flow, run_id
+        self.pathspec = f"{flow}/{run_id}"
+
+    def __repr__(self) -> str:
+        return f"Run('{self.pathspec}')"
+
+    @property
+    def end_record(self) -> RunEndRecord | None:
+        """Read afresh each time, so a running run is seen finishing."""
+        return self._store.get_run_end(self.flow_name, self.id)
+
+    @property
+    def status(self) -> str:
+        """``running`` until the run ends, then ``succeeded``, ``failed`` or ``cancelled``."""
+        end = self.end_record
+        return "running" if end is None else end.status
+
+    @property
+    def finished(self) -> bool:
+        return self.end_record is not None
+
+    @property
+    def successful(self) -> bool:
+        end = self.end_record
+        return end is not None and end.status == SUCCEEDED
+
+    @property
+    def created_at(self) -> datetime:
+        created = _time(self.record.created_at)
+        assert created is not None
+        return created
+
+    @property
+    def finished_at(self) -> datetime | None:
+        end = self.end_record
+        return None if end is None else _time(end.finished_at)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return frozenset(self.record.tags)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(self.record.parameters)
+
+    @property
+    def origin_run_id(self) -> str | None:
+        return self.record.origin_run_id
+
+    def steps(self) -> Iterator[Step]:
+        """Steps in graph order where the run recorded it, else by name."""
+        present = self._store.list_steps(self.flow_name, self.id)
+        ordered = [s for s in self.record.steps if s in present]
+        ordered += [s for s in present if s not in ordered]
+        return (Step._from_store(self._store, self, name) for name in ordered)
+
+    def __iter__(self) -> Iterator[Step]:
+        return self.steps()
+
+    def __getitem__(self, step: str) -> Step:
+        return Step._from_store(self._store, self, check_name("step", step))
+
+    def __contains__(self, step: object) -> bool:
+        return step in self._store.list_steps(self.flow_name, self.id)
+
+    @property
+    def end_task(self) -> Task | None:
+        """The ``end`` step's task, once it exists."""
+        return self["end"].task if "end" in self else None
+
+    @property
+    def data(self) -> TaskData | None:
+        """The ``end`` step's artifacts (None until the end step has run)."""
+        end = self.end_task
+        return None if end is None else end.data
+
+
+class Step:
+    """One step of a run: an iterable of its tasks."""
+
+    def __init__(self, pathspec: str, *, store: StoreLike = None) -> None:
+        spec = parse_pathspec(pathspec, depth=3)
+        assert spec.run_id is not None and spec.step is not None
+        store_ = open_store(store)
+        self._init(store_, Run._from_store(store_, spec.flow, spec.run_id), spec.step)
+
+    @classmethod
+    def _from_store(cls, store: Store, run: Run, name: str) -> Step:
+        step = cls.__new__(cls)
+        step._init(store, run, name)
+        return step
+
+    def _init(self, store: Store, run: Run, name: str) -> None:
+        self._store, self.run, self.id = store, run, name
+        self.pathspec = f"{run.pathspec}/{name}"
+        self._records = store.list_tasks(run.flow_name, run.id, name)
+        if not self._records:
+            steps = ", ".join(store.list_steps(run.flow_name, run.id)) or "none yet"
+            raise NotFoundError(
+                f"run {run.pathspec} has no step '{name}'", f"its steps are: {steps}"
+            )
+
+    def __repr__(self) -> str:
+        return f"Step('{self.pathspec}')"
+
+    def tasks(self) -> Iterator[Task]:
+        return (Task._from_record(self._store, r) for r in self._records)
+
+    def __iter__(self) -> Iterator[Task]:
+        return self.tasks()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __getitem__(self, task_id: str) -> Task:
+        for record in self._records:
+            if record.task_id == task_id:
+                return Task._from_record(self._store, record)
+        raise NotFoundError(
+            f"step {self.pathspec} has no task '{task_id}'",
+            f"its tasks are: {', '.join(r.task_id for r in self._records)}",
+        )
+
+    @property
+    def task(self) -> Task:
+        """The step's task (the first one, for a step that has several)."""
+        return Task._from_record(self._store, self._records[0])
+
+
+class Task:
+    """The latest attempt of one task: its status, artifacts and logs."""
+
+    def __init__(
+        self, pathspec: str, *, store: StoreLike = None, attempt: int | None = None
+    ) -> None:
+        spec = parse_pathspec(pathspec, depth=4)
+        assert spec.run_id is not None and spec.step is not None and spec.task_id is not None
+        store_ = open_store(store)
+        attempts = store_.task_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
+        record = attempts[-1] if attempt is None else _pick(attempts, attempt, pathspec)
+        self._init(store_, record)
+
+    @classmethod
+    def _from_record(cls, store: Store, record: TaskRecord) -> Task:
+        task = cls.__new__(cls)
+        task._init(store, record)
+        return task
+
+    def _init(self, store: Store, record: TaskRecord) -> None:
+        self._store, self.record = store, record
+        self.id, self.pathspec = record.task_id, record.pathspec
+        self._data: TaskData | None = None
+
+    def __repr__(self) -> str:
+        return f"Task('{self.pathspec}', attempt={self.current_attempt})"
+
+    @property
+    def current_attempt(self) -> int:
+        return self.record.attempt
+
+    @property
+    def successful(self) -> bool:
+        return self.record.successful
+
+    @property
+    def finished(self) -> bool:
+        return self.record.final
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def created_at(self) -> datetime:
+        started = _time(self.record.started_at)
+        assert started is not None
+        return started
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return _time(self.record.finished_at)
+
+    @property
+    def exception(self) -> ExceptionInfo | None:
+        """What the attempt raised (type, message, traceback), as text."""
+        return self.record.exception
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.record.exit_code
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """Where a cloned task came from; None for a task that ran in this run."""
+        return self.record.origin_pathspec
+
+    @property
+    def index(self) -> int | None:
+        """The innermost foreach index, or None outside a foreach."""
+        return self.record.foreach[-1] if self.record.foreach else None
+
+    @property
+    def data(self) -> TaskData:
+        if self._data is None:
+            self._data = TaskData(self._store, self.pathspec, self.record.artifacts)
+        return self._data
+
+    @property
+    def artifacts(self) -> Artifacts:
+        return Artifacts(self._store, self.pathspec, self.record.artifacts)
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        return self.artifacts[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.record.artifacts
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self.artifacts)
+
+    def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime, str]]:
+        """``(time, line)`` for each line the task wrote to ``stream``."""
+        for line in self._store.read_log(self.record, stream):
+            yield datetime.fromtimestamp(line.timestamp, tz=UTC), line.text
+
+    def log_lines(self, stream: str) -> list[LogLine]:
+        return self._store.read_log(self.record, stream)
+
+    @property
+    def stdout(self) -> str:
+        return as_text(self.log_lines("stdout"))
+
+    @property
+    def stderr(self) -> str:
+        return as_text(self.log_lines("stderr"))
+
+
+def _pick(attempts: list[TaskRecord], attempt: int, pathspec: str) -> TaskRecord:
+    for record in attempts:
+        if record.attempt == attempt:
+            return record
+    raise NotFoundError(
+        f"task {pathspec} has no attempt {attempt}",
+        f"its attempts are: {', '.join(str(r.attempt) for r in attempts)}",
+    )

@@ -1,0 +1,178 @@
+"""The contract every byte-store backend must meet, as pytest tests to inherit.
+
+Use it from a backend's own tests::
+
+    from flowkit.testing import BackendConformance
+
+    class TestMyBackend(BackendConformance):
+        @pytest.fixture
+        def backend(self, tmp_path):
+            return MyBackend(...)
+
+Each test gets a fresh, empty backend from the ``backend`` fixture.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from flowkit.store.backend import Backend
+from flowkit.store.blobs import blob_key
+from flowkit.store.errors import (
+    CorruptBlobError,
+    InvalidKeyError,
+    KeyNotFoundError,
+    RecordExistsError,
+)
+from flowkit.store.store import Store
+
+BAD_KEYS = [
+    "",
+    "/etc/passwd",
+    "../outside",
+    "a/../../outside",
+    "a/..",
+    "a//b",
+    "a/./b",
+    "a/",
+    ".hidden",
+    "a/.tmp-1",
+    "a\\b",
+    "a\x00b",
+    "a b",
+    "~/x",
+]
+
+
+class BackendConformance:
+    """Inherit this in a ``Test*`` class and provide a ``backend`` fixture."""
+
+    @pytest.fixture
+    def backend(self) -> Backend:
+        raise NotImplementedError("a conformance test class must provide a backend fixture")
+
+    def test_is_a_backend(self, backend: Backend) -> None:
+        assert isinstance(backend, Backend)
+        assert isinstance(backend.url, str) and backend.url
+
+    def test_put_get_joins_parts(self, backend: Backend) -> None:
+        backend.put("a/b/c", [b"head-", bytearray(b"middle-"), memoryview(b"tail")])
+        assert backend.get("a/b/c") == b"head-middle-tail"
+
+    def test_empty_object(self, backend: Backend) -> None:
+        backend.put("empty", [])
+        assert backend.get("empty") == b""
+        assert backend.exists("empty")
+
+    def test_large_object_roundtrip(self, backend: Backend) -> None:
+        data = bytes(range(256)) * (80 * 1024)  # 20 MiB
+        view = memoryview(data)
+        backend.put("big", [view[:7], view[7:]])
+        with backend.open("big") as fh:
+            into = bytearray(len(data))
+            got = 0
+            while got < len(data):
+                count = fh.readinto(memoryview(into)[got:])
+                assert count
+                got += count
+            assert fh.read(1) == b""
+        assert into == data
+
+    def test_put_replaces(self, backend: Backend) -> None:
+        backend.put("k", [b"one"])
+        backend.put("k", [b"two"])
+        assert backend.get("k") == b"two"
+
+    def test_put_new_is_write_once(self, backend: Backend) -> None:
+        assert backend.put_new("rec/1.json", b"first") is True
+        assert backend.put_new("rec/1.json", b"second") is False
+        assert backend.get("rec/1.json") == b"first"
+
+    def test_put_new_race_has_one_winner(self, backend: Backend) -> None:
+        results: list[bool] = []
+        barrier = threading.Barrier(8)
+
+        def contend(i: int) -> None:
+            barrier.wait()
+            results.append(backend.put_new("race/key", f"writer {i}".encode()))
+
+        threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == [False] * 7 + [True]
+        assert backend.get("race/key").startswith(b"writer ")
+
+    def test_missing_key(self, backend: Backend) -> None:
+        assert not backend.exists("nope")
+        with pytest.raises(KeyNotFoundError, match="nope"):
+            backend.get("nope")
+        with pytest.raises(KeyNotFoundError):
+            backend.open("nope")
+        backend.delete("nope")  # deleting what is not there is fine
+
+    def test_prefix_is_not_an_object(self, backend: Backend) -> None:
+        backend.put("dir/child", [b"x"])
+        assert not backend.exists("dir")
+        with pytest.raises(KeyNotFoundError):
+            backend.get("dir")
+
+    def test_list_immediate_children_sorted(self, backend: Backend) -> None:
+        for key in ("r/b", "r/a/x", "r/a/y", "r/c.json", "other/z"):
+            backend.put(key, [b"."])
+        assert backend.list("r") == ["a", "b", "c.json"]
+        assert backend.list("r/a") == ["x", "y"]
+        assert backend.list("missing") == []
+        assert backend.list("") == ["other", "r"]
+
+    def test_delete(self, backend: Backend) -> None:
+        backend.put("d/1", [b"x"])
+        backend.delete("d/1")
+        assert not backend.exists("d/1")
+        assert backend.list("d") == []
+
+    @pytest.mark.parametrize("key", BAD_KEYS)
+    def test_rejects_escaping_keys(self, backend: Backend, key: str) -> None:
+        calls: list[Any] = [
+            lambda: backend.put(key, [b"x"]),
+            lambda: backend.put_new(key, b"x"),
+            lambda: backend.get(key),
+            lambda: backend.open(key),
+            lambda: backend.exists(key),
+            lambda: backend.delete(key),
+        ]
+        if key:
+            calls.append(lambda: backend.list(key))
+        for call in calls:
+            with pytest.raises(InvalidKeyError):
+                call()
+
+    # -- the store built on the backend -----------------------------------------------------
+
+    def test_values_roundtrip_and_dedupe(self, backend: Backend) -> None:
+        store = Store(backend)
+        value = {"rows": list(range(1000)), "name": "x" * 10_000}
+        first = store.put_value(value)
+        assert store.put_value(dict(value)) == first
+        assert store.load_value(first.digest) == value
+        assert backend.list("blobs") == [first.digest[:2]]
+
+    def test_corrupt_blob_is_detected(self, backend: Backend) -> None:
+        store = Store(backend)
+        ref = store.put_value(list(range(100)))
+        data = bytearray(backend.get(blob_key(ref.digest)))
+        data[-3] ^= 0xFF
+        backend.put(blob_key(ref.digest), [bytes(data)])
+        with pytest.raises(CorruptBlobError, match=f"blob {ref.digest} .* is corrupt"):
+            store.load_value(ref.digest)
+
+    def test_records_are_write_once(self, backend: Backend) -> None:
+        store = Store(backend)
+        run = store.create_run("ConformanceFlow", parameters={"alpha": 0.5})
+        with pytest.raises(RecordExistsError, match="already exists"):
+            store.create_run("ConformanceFlow", run_id=run.run_id)
+        assert store.get_run("ConformanceFlow", run.run_id) == run
