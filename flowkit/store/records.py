@@ -101,6 +101,13 @@ class TaskRecord:
     origin_pathspec: str | None = None
     host: str | None = None
     pid: int | None = None
+    #: The steps this task's ``self.next`` went to (its switch case, for a switch).
+    next_steps: tuple[str, ...] = ()
+    #: How many tasks a foreach step fanned out into; None for other steps.
+    foreach_count: int | None = None
+    #: The open splits around the task, outermost first: [split step, split task, index,
+    #: count, kind] each (see :class:`flowkit.runtime.plan.Branch`).
+    path: tuple[tuple[Any, ...], ...] = ()
     schema: int = SCHEMA
 
     @property
@@ -134,7 +141,7 @@ def from_dict(kind: type[Record], data: Any, where: str = "<record>") -> Record:
         raise StoreError(f"{where} is not a flowkit record", "the file was damaged; remove it")
     known = {f.name for f in fields(kind)}
     values = {k: v for k, v in data.items() if k in known}
-    for name in ("tags", "steps", "foreach", "parents"):
+    for name in ("tags", "steps", "foreach", "parents", "next_steps"):
         if isinstance(values.get(name), list):
             values[name] = tuple(values[name])
     try:
@@ -142,6 +149,7 @@ def from_dict(kind: type[Record], data: Any, where: str = "<record>") -> Record:
             values["artifacts"] = {
                 name: ArtifactRef(**ref) for name, ref in values.get("artifacts", {}).items()
             }
+            values["path"] = tuple(tuple(b) for b in values.get("path", ()))
             if values.get("exception") is not None:
                 values["exception"] = ExceptionInfo(**values["exception"])
         return kind(**values)
