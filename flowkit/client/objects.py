@@ -33,7 +33,7 @@ class Flow:
     def __init__(self, name: str, *, store: StoreLike = None) -> None:
         self._store = open_store(store)
         self.id = self.pathspec = check_name("flow", name)
-        if not self._store.list_runs(name):
+        if next(self._store.iter_runs(name), None) is None:
             known = ", ".join(self._store.list_flows()[:20]) or "none"
             raise NotFoundError(
                 f"flow {name} has no runs in the store at {self._store.url}",
@@ -46,10 +46,9 @@ class Flow:
 
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs newest first; with ``tags``, only runs carrying all of them."""
-        for run_id in reversed(self._store.list_runs(self.id)):
-            run = Run._from_store(self._store, self.id, run_id)
-            if all(t in run.tags for t in tags):
-                yield run
+        for record in self._store.iter_runs(self.id):
+            if all(t in record.tags for t in tags):
+                yield Run._from_record(self._store, record)
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
@@ -77,19 +76,23 @@ class Run:
     def __init__(self, pathspec: str, *, store: StoreLike = None) -> None:
         spec = parse_pathspec(pathspec, depth=2)
         assert spec.run_id is not None
-        self._init(open_store(store), spec.flow, spec.run_id)
+        store_ = open_store(store)
+        self._init(store_, store_.get_run(spec.flow, spec.run_id))
 
     @classmethod
     def _from_store(cls, store: Store, flow: str, run_id: str) -> Run:
+        return cls._from_record(store, store.get_run(flow, run_id))
+
+    @classmethod
+    def _from_record(cls, store: Store, record: RunRecord) -> Run:
         run = cls.__new__(cls)
-        run._init(store, flow, run_id)
+        run._init(store, record)
         return run
 
-    def _init(self, store: Store, flow: str, run_id: str) -> None:
-        self._store = store
-        self.record: RunRecord = store.get_run(flow, run_id)
-        self.flow_name, self.id = flow, run_id
-        self.pathspec = f"{flow}/{run_id}"
+    def _init(self, store: Store, record: RunRecord) -> None:
+        self._store, self.record = store, record
+        self.flow_name, self.id = record.flow, record.run_id
+        self.pathspec = f"{record.flow}/{record.run_id}"
 
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"
@@ -138,11 +141,14 @@ class Run:
         return self.record.origin_run_id
 
     def steps(self) -> Iterator[Step]:
-        """Steps in graph order where the run recorded it, else by name."""
+        """Steps that have tasks, in graph order where the run recorded it, else by name."""
         present = self._store.list_steps(self.flow_name, self.id)
         ordered = [s for s in self.record.steps if s in present]
         ordered += [s for s in present if s not in ordered]
-        return (Step._from_store(self._store, self, name) for name in ordered)
+        for name in ordered:
+            records = self._store.list_tasks(self.flow_name, self.id, name)
+            if records:  # a step whose first start record was never completed is no step
+                yield Step._from_records(self._store, self, name, records)
 
     def __iter__(self) -> Iterator[Step]:
         return self.steps()
@@ -156,7 +162,10 @@ class Run:
     @property
     def end_task(self) -> Task | None:
         """The ``end`` step's task, once it exists."""
-        return self["end"].task if "end" in self else None
+        try:
+            return self["end"].task
+        except NotFoundError:
+            return None
 
     @property
     def data(self) -> TaskData | None:
@@ -180,10 +189,20 @@ class Step:
         step._init(store, run, name)
         return step
 
-    def _init(self, store: Store, run: Run, name: str) -> None:
+    @classmethod
+    def _from_records(cls, store: Store, run: Run, name: str, records: list[TaskRecord]) -> Step:
+        step = cls.__new__(cls)
+        step._init(store, run, name, records)
+        return step
+
+    def _init(
+        self, store: Store, run: Run, name: str, records: list[TaskRecord] | None = None
+    ) -> None:
         self._store, self.run, self.id = store, run, name
         self.pathspec = f"{run.pathspec}/{name}"
-        self._records = store.list_tasks(run.flow_name, run.id, name)
+        if records is None:
+            records = store.list_tasks(run.flow_name, run.id, name)
+        self._records = records
         if not self._records:
             steps = ", ".join(store.list_steps(run.flow_name, run.id)) or "none yet"
             raise NotFoundError(

@@ -9,7 +9,6 @@ and machines the 80 random bits make a collision practically impossible.
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
 
@@ -33,7 +32,7 @@ class IdGenerator:
             if pid != self._pid or now_ms > self._last_ms:
                 # A forked child would otherwise continue its parent's sequence.
                 self._pid, self._last_ms = pid, now_ms
-                self._last_random = secrets.randbits(_RANDOM_BITS)
+                self._last_random = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big")
             else:
                 self._last_random = (self._last_random + 1) % (1 << _RANDOM_BITS)
             value = (self._last_ms << _RANDOM_BITS) | self._last_random

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,7 +47,7 @@ class LocalBackend:
 
     def _write_temp(self, path: str, parts: Sequence[Bytes]) -> str:
         folder = os.path.dirname(path)
-        temp = os.path.join(folder, f".tmp-{os.getpid()}-{secrets.token_hex(6)}")
+        temp = os.path.join(folder, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(temp, flags, 0o644)

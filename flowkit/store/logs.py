@@ -143,44 +143,49 @@ def _parse(chunk: bytes, pending: list[tuple[float, bytes]]) -> Iterator[LogLine
             pending.clear()
 
 
-def _chunk_seqs(backend: Backend, prefix: str, stream: str) -> list[int]:
+def _chunk_seqs(names: list[str], stream: str) -> list[int]:
     head = stream + "."
     return sorted(
         int(name[len(head) :])
-        for name in backend.list(prefix)
+        for name in names
         if name.startswith(head) and name[len(head) :].isdigit()
     )
 
 
 def read_lines(backend: Backend, prefix: str, stream: str) -> list[LogLine]:
     """Every line written so far (an unfinished last line included)."""
-    return list(follow(backend, prefix, stream, done=lambda: True))
+    return [line for _, line in follow(backend, prefix, (stream,), done=lambda: True)]
 
 
 def follow(
     backend: Backend,
     prefix: str,
-    stream: str,
+    streams: tuple[str, ...],
     *,
     done: Callable[[], bool],
     poll: float = 0.25,
-) -> Iterator[LogLine]:
-    """Lines as they arrive, until ``done()`` is true and everything before it was read."""
-    next_seq = 0
-    pending: list[tuple[float, bytes]] = []
+) -> Iterator[tuple[str, LogLine]]:
+    """``(stream, line)`` as lines arrive, until ``done()`` is true and all before it is read."""
+    next_seq = dict.fromkeys(streams, 0)
+    pending: dict[str, list[tuple[float, bytes]]] = {s: [] for s in streams}
     while True:
         finished = done()
-        for seq in _chunk_seqs(backend, prefix, stream):
-            if seq < next_seq:
-                continue
-            yield from _parse(backend.get(f"{prefix}/{_chunk_name(stream, seq)}"), pending)
-            next_seq = seq + 1
+        names = backend.list(prefix)
+        for stream in streams:
+            for seq in _chunk_seqs(names, stream):
+                if seq < next_seq[stream]:
+                    continue
+                chunk = backend.get(f"{prefix}/{_chunk_name(stream, seq)}")
+                for line in _parse(chunk, pending[stream]):
+                    yield stream, line
+                next_seq[stream] = seq + 1
         if finished:
             break
         time.sleep(poll)
-    if pending:
-        text = b"".join(t for _, t in pending).decode(errors="replace")
-        yield LogLine(pending[0][0], text, complete=False)
+    for stream in streams:
+        if pending[stream]:
+            text = b"".join(t for _, t in pending[stream]).decode(errors="replace")
+            yield stream, LogLine(pending[stream][0][0], text, complete=False)
 
 
 def as_text(lines: list[LogLine]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from flowkit.store.backend import Backend
@@ -42,6 +41,8 @@ def backend_for(url: str) -> Backend:
         return LocalBackend(rest)
     if scheme == "memory":
         return _MEMORY.setdefault(rest, MemoryBackend(rest))
+    from importlib.metadata import entry_points  # costly; only for extension schemes
+
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == scheme]
     if not found:
         raise UnknownStoreError(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
@@ -15,7 +14,7 @@ from flowkit.store.backend import Backend
 from flowkit.store.blobs import BlobStore
 from flowkit.store.errors import KeyNotFoundError, NotFoundError, RecordExistsError, StoreError
 from flowkit.store.ids import IdGenerator
-from flowkit.store.logs import LogLine, LogWriter, follow, read_lines
+from flowkit.store.logs import STREAMS, LogLine, LogWriter, follow, read_lines
 from flowkit.store.records import (
     RUN_END_STATUSES,
     TASK_FINAL_STATUSES,
@@ -162,7 +161,7 @@ class Store:
             foreach=tuple(foreach),
             parents=tuple(parents),
             cache_key=cache_key,
-            host=socket.gethostname(),
+            host=_host(),
             pid=os.getpid(),
         )
         self._write_once(self._attempt_key(record, final=False), record)
@@ -209,6 +208,16 @@ class Store:
     def list_runs(self, flow: str) -> list[str]:
         """Run ids of ``flow``, oldest first."""
         return self.backend.list(layout.flow_prefix(flow))
+
+    def iter_runs(self, flow: str) -> Iterator[RunRecord]:
+        """Run records of ``flow``, newest first; a run whose start record was never
+        completed (its writer was killed) is not a run and is skipped."""
+        for run_id in reversed(self.list_runs(flow)):
+            key = layout.run_key(flow, run_id)
+            try:
+                yield self._read(RunRecord, key)
+            except KeyNotFoundError:
+                continue
 
     def get_run(self, flow: str, run_id: str) -> RunRecord:
         try:
@@ -285,17 +294,28 @@ class Store:
         A cloned task has no logs of its own: it shows those of the task it came from.
         """
         if record.origin_pathspec is not None:
-            flow, run_id, step, task_id = record.origin_pathspec.split("/")
-            record = self.get_task(flow, run_id, step, task_id)
+            record = self._origin(record)
         return read_lines(self.backend, _log_prefix(record), stream)
 
+    def _origin(self, record: TaskRecord) -> TaskRecord:
+        assert record.origin_pathspec is not None
+        flow, run_id, step, task_id = record.origin_pathspec.split("/")
+        return self.get_task(flow, run_id, step, task_id)
+
     def follow_log(
-        self, record: TaskRecord, stream: str, *, poll: float = 0.25
-    ) -> Iterator[LogLine]:
-        """Lines of a running attempt as they arrive, until its final record is written."""
+        self, record: TaskRecord, streams: tuple[str, ...] = STREAMS, *, poll: float = 0.25
+    ) -> Iterator[tuple[str, LogLine]]:
+        """``(stream, line)`` of a running attempt as they arrive, until the attempt's final
+        record (or the run's end record, if the attempt died unrecorded) is written."""
+        if record.origin_pathspec is not None:
+            record = self._origin(record)
         final_key = self._attempt_key(record, final=True)
-        done = lambda: self.backend.exists(final_key)  # noqa: E731
-        return follow(self.backend, _log_prefix(record), stream, done=done, poll=poll)
+        end_key = layout.run_end_key(record.flow, record.run_id)
+
+        def done() -> bool:
+            return self.backend.exists(final_key) or self.backend.exists(end_key)
+
+        return follow(self.backend, _log_prefix(record), streams, done=done, poll=poll)
 
     def artifact_source(self, record: TaskRecord) -> StoreArtifacts:
         """The attempt's artifacts as an :class:`~flowkit.authoring.artifacts.ArtifactSource`."""
@@ -306,6 +326,12 @@ def _log_prefix(record: TaskRecord) -> str:
     return layout.log_prefix(
         record.flow, record.run_id, record.step, record.task_id, record.attempt
     )
+
+
+def _host() -> str:
+    import socket  # only task writers need it; keep it off the client's import path
+
+    return socket.gethostname()
 
 
 def _user() -> str | None:

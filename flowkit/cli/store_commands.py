@@ -1,0 +1,184 @@
+"""``flowkit runs``, ``flowkit show PATHSPEC`` and ``flowkit logs``: the store from a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from flowkit.client import Flow, Run, Step, Task
+from flowkit.settings import Settings
+from flowkit.store.errors import BadPathspecError
+from flowkit.store.keys import parse_pathspec
+from flowkit.store.logs import STREAMS
+from flowkit.store.open import open_store
+from flowkit.store.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _store_option(func: F) -> F:
+    option = click.option(
+        "--store",
+        "store_url",
+        default=None,
+        metavar="PATH|URL",
+        help="Store root (default: FLOWKIT_STORE, [tool.flowkit] store, or the user store).",
+    )
+    return option(func)
+
+
+def _open(store_url: str | None) -> Store:
+    return open_store(Settings.resolve({"store": store_url}).store)
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _run_rows(runs: list[Run]) -> str:
+    rows = [["RUN", "STATUS", "STARTED", "FINISHED", "TAGS"]]
+    for run in runs:
+        tags = ",".join(sorted(run.tags))
+        rows.append([run.id, run.status, _when(run.created_at), _when(run.finished_at), tags])
+    return _table(rows)
+
+
+@click.command("runs")
+@click.argument("flow")
+@click.option("--limit", default=20, show_default=True, help="Show at most this many runs.")
+@_store_option
+def runs_cmd(flow: str, limit: int, store_url: str | None) -> None:
+    """List the runs of FLOW, newest first."""
+    store = _open(store_url)
+    runs = []
+    for run in Flow(flow, store=store).runs():
+        if len(runs) == limit:
+            break
+        runs.append(run)
+    click.echo(_run_rows(runs))
+
+
+def _show_run(run: Run) -> str:
+    lines = [
+        f"run {run.pathspec}: {run.status}",
+        f"  started   {_when(run.created_at)}",
+        f"  finished  {_when(run.finished_at)}",
+    ]
+    if run.record.parameters:
+        lines.append("  parameters")
+        lines += [f"    {k} = {v!r}" for k, v in sorted(run.record.parameters.items())]
+    if run.tags:
+        lines.append(f"  tags      {', '.join(sorted(run.tags))}")
+    if run.origin_run_id:
+        lines.append(f"  resumed from {run.origin_run_id}")
+    rows = [["STEP", "TASKS", "SUCCEEDED", "FAILED", "RUNNING"]]
+    for step in run:
+        statuses = [t.status for t in step]
+        rows.append(
+            [step.id, str(len(statuses))]
+            + [str(statuses.count(s)) for s in ("succeeded", "failed", "running")]
+        )
+    return "\n".join(lines) + "\n\n" + _table(rows)
+
+
+def _show_step(step: Step) -> str:
+    rows = [["TASK", "ATTEMPT", "STATUS", "STARTED", "FINISHED", "FOREACH"]]
+    for task in step:
+        foreach = ",".join(map(str, task.record.foreach)) or "-"
+        started, finished = _when(task.created_at), _when(task.finished_at)
+        rows.append([task.id, str(task.current_attempt), task.status, started, finished, foreach])
+    return f"step {step.pathspec}: {len(step)} task(s)\n\n" + _table(rows)
+
+
+def _show_task(task: Task) -> str:
+    lines = [
+        f"task {task.pathspec}: {task.status} (attempt {task.current_attempt})",
+        f"  started   {_when(task.created_at)}",
+        f"  finished  {_when(task.finished_at)}",
+    ]
+    if task.origin_pathspec:
+        lines.append(f"  cloned from {task.origin_pathspec}")
+    if task.exception is not None:
+        lines.append(f"  exception {task.exception}")
+    rows = [["ARTIFACT", "TYPE", "SIZE", "DIGEST"]]
+    rows += [[a.id, a.type, _size(a.size), a.sha[:12]] for a in task.artifacts]
+    body = _table(rows) if len(rows) > 1 else "(no artifacts)"
+    return "\n".join(lines) + "\n\n" + body
+
+
+@click.command("show")
+@click.argument("pathspec")
+@_store_option
+def show_cmd(pathspec: str, store_url: str | None) -> None:
+    """Show a flow's runs, a run's steps, a step's tasks, or a task's artifacts.
+
+    PATHSPEC is Flow, Flow/run, Flow/run/step or Flow/run/step/task.
+    """
+    spec = parse_pathspec(pathspec)
+    store = _open(store_url)
+    if spec.depth == 1:
+        click.echo(_run_rows(list(Flow(spec.flow, store=store).runs())))
+    elif spec.depth == 2:
+        click.echo(_show_run(Run(str(spec), store=store)))
+    elif spec.depth == 3:
+        click.echo(_show_step(Step(str(spec), store=store)))
+    else:
+        click.echo(_show_task(Task(str(spec), store=store)))
+
+
+@click.command("logs")
+@click.argument("pathspec")
+@click.option(
+    "--stream",
+    type=click.Choice(["both", *STREAMS]),
+    default="both",
+    show_default=True,
+    help="Which output to show.",
+)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the task ends.")
+@click.option("--timestamps", "-t", is_flag=True, help="Start each line with its time.")
+@_store_option
+def logs_cmd(
+    pathspec: str, stream: str, follow: bool, timestamps: bool, store_url: str | None
+) -> None:
+    """Print the output of a task (Flow/run/step/task, or a step that has one task)."""
+    spec = parse_pathspec(pathspec)
+    if spec.depth < 3:
+        raise BadPathspecError(
+            f"{pathspec!r} names a {'flow' if spec.depth == 1 else 'run'}, not a task",
+            "give Flow/run/step/task; list a run's tasks with: flowkit show Flow/run/step",
+        )
+    store = _open(store_url)
+    step_or_task = Step(str(spec), store=store) if spec.depth == 3 else None
+    task = step_or_task.task if step_or_task else Task(str(spec), store=store)
+    streams = STREAMS if stream == "both" else (stream,)
+    if follow:
+        lines = store.follow_log(task.record, streams)
+    else:
+        lines = ((s, line) for s in streams for line in store.read_log(task.record, s))
+    for name, line in lines:
+        stamp = _when(datetime.fromtimestamp(line.timestamp)) + " " if timestamps else ""
+        click.echo(stamp + line.text, nl=line.complete, err=name == "stderr")
+
+
+COMMANDS: list[click.Command] = [runs_cmd, show_cmd, logs_cmd]
