@@ -70,7 +70,7 @@ def _run_rows(runs: list[Run]) -> str:
 def runs_cmd(flow: str, limit: int, store_url: str | None) -> None:
     """List the runs of FLOW, newest first."""
     store = _open(store_url)
-    runs = []
+    runs: list[Run] = []
     for run in Flow(flow, store=store).runs():
         if len(runs) == limit:
             break

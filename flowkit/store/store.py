@@ -105,7 +105,7 @@ class Store:
         """Write the start record of a new run; ``parameters`` must be JSON-serializable."""
         record = RunRecord(
             flow=flow,
-            run_id=run_id or self.new_run_id(),
+            run_id=self.new_run_id() if run_id is None else run_id,
             created_at=time.time(),
             parameters=dict(parameters or {}),
             user=user if user is not None else _user(),
@@ -154,7 +154,7 @@ class Store:
             flow=flow,
             run_id=run_id,
             step=step,
-            task_id=task_id or self.new_task_id(),
+            task_id=self.new_task_id() if task_id is None else task_id,
             attempt=attempt,
             status="running",
             started_at=time.time(),

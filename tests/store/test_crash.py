@@ -1,0 +1,120 @@
+"""A writer killed with SIGKILL in the middle of a write leaves nothing half-visible."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from flowkit.client import Flow
+from flowkit.store import KeyNotFoundError, LocalBackend, NotFoundError, Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Patches the local backend's low-level write so that it writes half of what it was given,
+# says so, and hangs: the SIGKILL then lands mid-write, every time.
+_HANG_MID_WRITE = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+import flowkit.store.local as local
+
+real_write_all = local._write_all
+
+def half_then_hang(fd, parts):
+    data = b"".join(bytes(p) for p in parts)
+    real_write_all(fd, [data[: len(data) // 2]])
+    open({ready!r}, "w").close()
+    time.sleep(60)
+
+from flowkit.store import open_store
+store = open_store({root_dir!r})
+"""
+
+
+def _kill_mid_write(tmp_path: Path, action: str) -> Path:
+    ready = tmp_path / "ready"
+    script = _HANG_MID_WRITE.format(root=str(ROOT), ready=str(ready), root_dir=str(tmp_path / "s"))
+    script += textwrap.dedent(action)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            assert proc.poll() is None, "the writer exited before reaching the write"
+            assert time.monotonic() < deadline, "the writer never reached the write"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return tmp_path / "s"
+
+
+def test_kill_mid_blob_leaves_no_blob(tmp_path: Path) -> None:
+    root = _kill_mid_write(
+        tmp_path,
+        """
+        store.put_value(b"x" * 1_000_000)
+        local._write_all = half_then_hang
+        print(store.put_value(bytes(range(256)) * 10_000).digest)
+        """,
+    )
+    store = Store(LocalBackend(root))
+    from flowkit.store.blobs import digest_of
+    from flowkit.store.serialize import to_frames
+
+    lost = digest_of(to_frames(bytes(range(256)) * 10_000).segments)
+    kept = digest_of(to_frames(b"x" * 1_000_000).segments)
+    assert not store.has_value(lost)
+    assert store.has_value(kept) and store.load_value(kept) == b"x" * 1_000_000
+    assert store.backend.list(f"blobs/{lost[:2]}") == ([kept] if kept[:2] == lost[:2] else [])
+    # the half-written bytes exist only as a hidden temporary file
+    temps = [p for p in (root / "blobs").rglob("*") if p.name.startswith(".tmp-")]
+    assert len(temps) == 1 and 0 < temps[0].stat().st_size < 2_560_000
+    # and writing the value again later works
+    assert store.put_value(bytes(range(256)) * 10_000).digest == lost
+
+
+def test_kill_mid_run_record_leaves_no_run(tmp_path: Path) -> None:
+    root = _kill_mid_write(
+        tmp_path,
+        """
+        store.create_run("KillFlow", run_id="first")
+        local._write_all = half_then_hang
+        store.create_run("KillFlow", run_id="second", parameters={"p": "x" * 1000})
+        """,
+    )
+    store = Store(LocalBackend(root))
+    assert [r.run_id for r in store.iter_runs("KillFlow")] == ["first"]
+    assert [r.id for r in Flow("KillFlow", store=store).runs()] == ["first"]
+    with pytest.raises(NotFoundError, match="run KillFlow/second is not in the store"):
+        store.get_run("KillFlow", "second")
+    with pytest.raises(KeyNotFoundError):
+        store.backend.get("runs/KillFlow/second/run.json")
+
+
+def test_kill_mid_task_record_leaves_the_attempt_unfinished(tmp_path: Path) -> None:
+    root = _kill_mid_write(
+        tmp_path,
+        """
+        store.create_run("KillFlow", run_id="r1", steps=["start"])
+        start = store.start_task("KillFlow", "r1", "start", "t1")
+        ref = store.put_value(123)
+        local._write_all = half_then_hang
+        store.finish_task(start.finished("succeeded", artifacts={"x": ref}))
+        """,
+    )
+    store = Store(LocalBackend(root))
+    [task] = store.list_tasks("KillFlow", "r1", "start")
+    assert task.status == "running" and not task.successful and not task.final
+    run = Flow("KillFlow", store=store).latest_run
+    assert run is not None and not run.finished
+    assert [t.successful for t in run["start"]] == [False]
+    # the attempt can still be finished, as a new record (nothing half-written is in the way)
+    store.finish_task(task.finished("killed"))
+    assert store.get_task("KillFlow", "r1", "start", "t1").status == "killed"

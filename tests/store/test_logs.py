@@ -1,0 +1,104 @@
+"""Task output reaches the store while the task runs, with timestamps, in order."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from flowkit.store import LocalBackend, MemoryBackend, Store
+from flowkit.store.logs import LogWriter, as_text, read_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_lines_fragments_and_timestamps_roundtrip() -> None:
+    backend = MemoryBackend()
+    clock = iter([100.0, 101.0, 102.0, 103.0, 104.0, 105.0])
+    writer = LogWriter(backend, "logs/x", "stdout", flush_interval=1000, clock=lambda: next(clock))
+    writer.write("hello\nwor")
+    writer.write(b"ld\n")
+    writer.write("progress 50%\r")
+    writer.close()
+    lines = read_lines(backend, "logs/x", "stdout")
+    assert [(line.timestamp, line.text, line.complete) for line in lines] == [
+        (101.0, "hello", True),
+        (101.0, "world", True),
+        (103.0, "progress 50%\r", False),
+    ]
+    assert as_text(lines) == "hello\nworld\nprogress 50%\r"
+
+
+def test_fragment_flushed_early_joins_its_line() -> None:
+    backend = MemoryBackend()
+    writer = LogWriter(backend, "logs/y", "stderr", flush_interval=1000)
+    writer.write("partial ")
+    writer.flush()  # e.g. the periodic flush ran in the middle of a line
+    assert as_text(read_lines(backend, "logs/y", "stderr")) == "partial "
+    writer.write("line\nnext\n")
+    writer.close()
+    assert backend.list("logs/y") == ["stderr.0000000000", "stderr.0000000001"]
+    assert as_text(read_lines(backend, "logs/y", "stderr")) == "partial line\nnext\n"
+
+
+def test_buffer_limit_flushes_without_waiting() -> None:
+    backend = MemoryBackend()
+    writer = LogWriter(backend, "logs/z", "stdout", flush_interval=1000, max_buffer=100)
+    for i in range(20):
+        writer.write(f"line {i}\n")
+    assert len(backend.list("logs/z")) >= 3  # readable before close
+    writer.close()
+    assert [line.text for line in read_lines(backend, "logs/z", "stdout")] == [
+        f"line {i}" for i in range(20)
+    ]
+
+
+_TASK = """
+import sys, time, os
+sys.path.insert(0, {root!r})
+from flowkit.store import open_store
+store = open_store({store!r})
+start = store.start_task("LogFlow", "r1", "train", "t1")
+with store.log_writer(start, "stdout", flush_interval=0.05) as out:
+    with store.log_writer(start, "stderr", flush_interval=0.05) as err:
+        out.write("loading data\\n")
+        err.write("warning: slow disk\\n")
+        while not os.path.exists({go!r}):
+            time.sleep(0.01)
+        out.write("done\\n")
+store.finish_task(start.finished("succeeded"))
+"""
+
+
+def test_logs_are_readable_by_another_process_before_the_task_ends(tmp_path: Path) -> None:
+    root, go = tmp_path / "store", tmp_path / "go"
+    store = Store(LocalBackend(root))
+    store.create_run("LogFlow", run_id="r1")
+    script = _TASK.format(root=str(ROOT), store=str(root), go=str(go))
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)])
+    try:
+        deadline = time.monotonic() + 20
+        record = None
+        while record is None or not store.read_log(record, "stderr"):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+            tasks = store.list_tasks("LogFlow", "r1", "train")
+            record = tasks[0] if tasks else None
+        assert record.status == "running"  # the task has not ended ...
+        assert as_text(store.read_log(record, "stdout")) == "loading data\n"  # ... yet we read
+        assert [line.text for line in store.read_log(record, "stderr")] == ["warning: slow disk"]
+        go.touch()
+        followed = [(s, line.text) for s, line in store.follow_log(record, poll=0.02)]
+    finally:
+        proc.wait(timeout=20)
+    assert proc.returncode == 0
+    assert followed == [
+        ("stdout", "loading data"),
+        ("stderr", "warning: slow disk"),
+        ("stdout", "done"),
+    ]
+    lines = store.read_log(record, "stdout")
+    assert lines[0].timestamp <= lines[1].timestamp <= time.time()
+    assert store.get_task("LogFlow", "r1", "train", "t1").successful
