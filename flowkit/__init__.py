@@ -9,6 +9,7 @@ from flowkit.authoring.decorators import catch, resources, retry, step, timeout
 from flowkit.authoring.flowspec import FlowSpec
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
+from flowkit.client import Flow, Run, Step, Task
 from flowkit.errors import (
     FlowDefinitionError,
     FlowkitError,
@@ -19,10 +20,12 @@ from flowkit.errors import (
     ParameterError,
 )
 from flowkit.graph.api import check, graph_of
+from flowkit.runtime.api import RunFailed, run
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Flow",
     "FlowDefinitionError",
     "FlowLoadError",
     "FlowSpec",
@@ -35,6 +38,10 @@ __all__ = [
     "NotInTaskError",
     "Parameter",
     "ParameterError",
+    "Run",
+    "RunFailed",
+    "Step",
+    "Task",
     "__version__",
     "catch",
     "check",
@@ -42,6 +49,7 @@ __all__ = [
     "graph_of",
     "resources",
     "retry",
+    "run",
     "step",
     "timeout",
 ]

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from flowkit.authoring.parameters import Parameter, parameters_of, resolve_parameters
+from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.cli.base import FlowkitGroup
+from flowkit.cli.running import RUN_OPTIONS, run_flow, run_options
 from flowkit.cli.show import describe
-from flowkit.errors import FlowkitError
 from flowkit.graph.api import check, graph_of
 
 
@@ -39,16 +39,15 @@ def make_cli(flow_cls: type) -> click.Group:
             click.echo(describe(built))
 
     def run_cmd(**given: Any) -> None:
-        check(flow_cls)
+        options = {name: given.pop(name) for name in RUN_OPTIONS}
         provided = {k: v for k, v in given.items() if v is not None}
-        values = resolve_parameters(flow_cls, provided)
-        _execute(flow_cls, values)
+        run_flow(flow_cls, options, provided)
 
     cli.add_command(
         click.Command(
             "run",
             callback=run_cmd,
-            params=[_option(p) for p in parameters_of(flow_cls)],
+            params=[*(_option(p) for p in parameters_of(flow_cls)), *run_options()],
             help="Run the flow. Each parameter of the flow is an option.",
         )
     )
@@ -84,11 +83,3 @@ def _shown(value: Any) -> str:
 def _flow_help(flow_cls: type) -> str:
     doc = (flow_cls.__doc__ or "").strip().splitlines()
     return f"{flow_cls.__name__}: {doc[0]}" if doc else flow_cls.__name__
-
-
-def _execute(flow_cls: type, values: dict[str, Any]) -> None:
-    raise FlowkitError(
-        f"{flow_cls.__name__} passed lint and its parameters are valid, "
-        "but this flowkit build cannot execute runs yet",
-        "the local runtime arrives with the next release; use 'check' and 'show' meanwhile",
-    )

@@ -10,8 +10,20 @@ from flowkit.errors import Problem
 from flowkit.graph.model import FlowGraph
 from flowkit.graph.structure import Structure, analyze
 
-#: Options the ``run`` command has of its own, which a parameter would shadow.
-CLI_OPTION_NAMES = frozenset({"help", "store", "max_workers", "max_num_splits", "quiet", "tag"})
+#: Options of ``run`` (and keywords of ``flowkit.run``), which a parameter would shadow.
+CLI_OPTION_NAMES = frozenset(
+    {
+        "help",
+        "store",
+        "max_workers",
+        "max_num_splits",
+        "fail_fast",
+        "quiet",
+        "tag",
+        "tags",
+        "progress",
+    }
+)
 
 
 def lint(graph: FlowGraph) -> list[Problem]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from click.testing import CliRunner
 
@@ -66,7 +67,8 @@ def test_show_json_is_the_graph() -> None:
 def test_run_options_come_from_parameters() -> None:
     result = invoke("run", "--help")
     assert result.exit_code == 0
-    assert "--rounds INT  how often the loop repeats [default: 2]" in result.output
+    assert re.search(r"--rounds INT\s+how often the loop repeats \[default: 2\]", result.output)
+    assert result.output.index("--rounds") < result.output.index("--store")
 
 
 def test_run_rejects_a_bad_parameter_value_without_traceback() -> None:
@@ -79,11 +81,27 @@ def test_run_rejects_a_bad_parameter_value_without_traceback() -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-def test_run_says_plainly_that_execution_is_not_available_yet() -> None:
-    result = invoke("run", "--rounds", "3")
-    assert result.exit_code == 1
-    assert "AllShapesFlow passed lint and its parameters are valid" in result.output
-    assert "cannot execute runs yet" in result.output
+def test_run_runs_the_flow_and_prints_the_summary(tmp_path) -> None:
+    result = invoke("run", "--rounds", "3", "--store", str(tmp_path), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "AllShapesFlow/" in result.output and "succeeded" in result.output
+    from flowkit import Flow
+
+    run = Flow("AllShapesFlow", store=str(tmp_path)).latest_run
+    assert run.successful and sorted(t.data.count for t in run["loop"]) == [1, 2, 3]
+
+
+def test_run_options_are_listed_with_the_parameters() -> None:
+    result = invoke("run", "--help")
+    for option in (
+        "--store",
+        "--max-workers",
+        "--max-num-splits",
+        "--fail-fast",
+        "--quiet",
+        "--tag",
+    ):
+        assert option in result.output
 
 
 def test_flow_file_as_a_script() -> None:

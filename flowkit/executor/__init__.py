@@ -1,0 +1,1 @@
+"""The executor layer: where a task's process runs (local warm workers, clusters, ...)."""

@@ -1,0 +1,254 @@
+"""The warm worker: imports flowkit and the flow once, then forks one process per task.
+
+Run as ``python -m flowkit.executor.forkserver`` by :class:`LocalExecutor`. It talks JSON
+lines: requests on stdin, news on its original stdout (the flow's own prints are sent to
+stderr so they can never garble the channel). Each task child gets its own session (so it
+and its children die together), its stdout/stderr piped back here, where the lines are
+timestamped into the store's log and echoed to the scheduler. When stdin closes (the
+scheduler is gone), every task still running is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+_CHUNK = 65536
+
+
+@dataclass
+class _Child:
+    key: str
+    pid: int
+    fds: dict[int, str]
+    writers: dict[str, Any]
+    partial: dict[str, bytes] = field(default_factory=lambda: {"stdout": b"", "stderr": b""})
+    status: int | None = None
+
+
+class ForkServer:
+    def __init__(self, out_fd: int) -> None:
+        self.out_fd = out_fd
+        self.children: dict[int, _Child] = {}
+        self.by_fd: dict[int, _Child] = {}
+        self.inbuf = b""
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler decides what to cancel
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.out_fd, view) :]
+
+    def setup(self, hello: dict[str, Any]) -> None:
+        from flowkit.store import open_store
+        from flowkit.task.code import load_flow_class
+        from flowkit.task.spec import CodeRef
+
+        code = hello["code"]
+        self.store = open_store(hello["store"])
+        self.echo = bool(hello.get("echo", True))
+        ref = CodeRef(code["kind"], code["target"], code["flow"], tuple(code.get("sys_path", ())))
+        self.flow_cls = load_flow_class(ref, self.store)
+        import flowkit.task.execute  # noqa: F401 - imported before forking, not per task
+
+    def serve(self) -> None:
+        while True:
+            fds = [0, self.wake_r, *self.by_fd]
+            try:
+                readable, _, _ = select.select(fds, [], [])
+            except InterruptedError:
+                continue
+            if self.wake_r in readable:
+                os.read(self.wake_r, 512)
+            for fd in readable:
+                if fd in self.by_fd:
+                    self.read_output(fd)
+            self.reap()
+            if 0 in readable and not self.read_requests():
+                self.kill_all()
+                return
+
+    def read_requests(self) -> bool:
+        data = os.read(0, _CHUNK)
+        if not data:
+            return False
+        self.inbuf += data
+        *lines, self.inbuf = self.inbuf.split(b"\n")
+        for line in lines:
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            op = request["op"]
+            if op == "run":
+                self.fork(request["key"], request["spec"], request.get("env", {}))
+            elif op == "cancel":
+                self.kill(request["key"])
+            elif op == "shutdown":
+                self.kill_all()
+                return False
+        return True
+
+    def fork(self, key: str, spec_json: str, env: dict[str, str]) -> None:
+        from flowkit.store.layout import log_prefix
+        from flowkit.store.logs import LogWriter
+        from flowkit.task.spec import TaskSpec
+
+        spec = TaskSpec.from_json(spec_json)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the task
+            try:
+                os.setsid()
+                signal.set_wakeup_fd(-1)
+                for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, signal.SIG_DFL)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                for fd in (
+                    out_r,
+                    out_w,
+                    err_r,
+                    err_w,
+                    devnull,
+                    self.out_fd,
+                    self.wake_r,
+                    self.wake_w,
+                    *self.by_fd,
+                ):
+                    os.close(fd)
+                os.environ.update(env)
+                sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+                sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+                from flowkit.task.execute import run_task
+
+                status = run_task(spec, self.store, self.flow_cls)
+            except BaseException:
+                status = 70
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(status)
+        os.close(out_w)
+        os.close(err_w)
+        prefix = log_prefix(spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt)
+        writers = {s: LogWriter(self.store.backend, prefix, s) for s in ("stdout", "stderr")}
+        child = _Child(key, pid, {out_r: "stdout", err_r: "stderr"}, writers)
+        self.children[pid] = child
+        self.by_fd[out_r] = child
+        self.by_fd[err_r] = child
+        self.send({"op": "started", "key": key, "pid": pid})
+
+    def read_output(self, fd: int) -> bool:
+        child = self.by_fd[fd]
+        stream = child.fds[fd]
+        try:
+            data = os.read(fd, _CHUNK)
+        except OSError:
+            data = b""
+        if not data:
+            del self.by_fd[fd]
+            os.close(fd)
+            return False
+        child.writers[stream].write(data)
+        text = child.partial[stream] + data
+        *lines, child.partial[stream] = text.split(b"\n")
+        if lines and self.echo:
+            decoded = [line.decode(errors="replace") for line in lines]
+            self.send({"op": "log", "key": child.key, "stream": stream, "lines": decoded})
+        return True
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, raw = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue
+            self.finish(child, os.waitstatus_to_exitcode(raw))
+
+    def finish(self, child: _Child, status: int) -> None:
+        # Take what the task printed last; a grandchild holding the pipe open cannot stall us.
+        for fd in [fd for fd, c in self.by_fd.items() if c is child]:
+            os.set_blocking(fd, False)
+            try:
+                while self.read_output(fd):
+                    pass
+            except BlockingIOError:
+                del self.by_fd[fd]
+                os.close(fd)
+        for stream, writer in child.writers.items():
+            if child.partial[stream] and self.echo:
+                text = child.partial[stream].decode(errors="replace")
+                self.send({"op": "log", "key": child.key, "stream": stream, "lines": [text]})
+            writer.flush()
+        self.send({"op": "exit", "key": child.key, "status": status})
+
+    def kill(self, key: str) -> None:
+        for child in self.children.values():
+            if child.key == key:
+                _killpg(child.pid)
+
+    def kill_all(self) -> None:
+        for child in list(self.children.values()):
+            _killpg(child.pid)
+        for pid in list(self.children):
+            try:
+                _, raw = os.waitpid(pid, 0)
+            except ChildProcessError:
+                continue
+            self.finish(self.children.pop(pid), os.waitstatus_to_exitcode(raw))
+
+
+def _killpg(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def main() -> None:
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # anything the flow's module prints goes to stderr, not the channel
+    server = ForkServer(out_fd)
+    first = sys.stdin.buffer.readline()
+    if not first:
+        return
+    try:
+        server.setup(json.loads(first))
+    except BaseException as exc:
+        from flowkit.task.execute import user_traceback
+
+        server.send(
+            {
+                "op": "error",
+                "type": type(exc).__name__,
+                "message": str(exc),
+                "traceback": user_traceback(exc),
+            }
+        )
+        return
+    server.send({"op": "ready", "pid": os.getpid()})
+    server.serve()
+
+
+if __name__ == "__main__":
+    main()

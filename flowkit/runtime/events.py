@@ -1,0 +1,82 @@
+"""What the scheduler tells the surfaces while a run goes: plain, immutable event records.
+
+The scheduler emits events to a :class:`ProgressSink`; the terminal view, the Jupyter widget
+and tests subscribe. Sinks must be quick and must never raise into the scheduler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+TaskStatus = Literal["running", "succeeded", "failed", "killed", "cloned", "retrying"]
+RunStatus = Literal["succeeded", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """A step as the surfaces draw it: its name, where it goes, and what kind it is."""
+
+    name: str
+    targets: tuple[str, ...]
+    transition: str
+    is_join: bool
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    flow: str
+    run_id: str
+    store: str
+    steps: tuple[StepInfo, ...]
+    time: float
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """A task changed state. ``attempt`` counts from 0; ``error`` is a one-line summary."""
+
+    step: str
+    task_id: str
+    status: TaskStatus
+    attempt: int
+    time: float
+    error: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line a task printed, as it printed it (without the newline)."""
+
+    step: str
+    task_id: str
+    stream: Literal["stdout", "stderr"]
+    text: str
+    time: float
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The run ended. ``failure`` holds the failing task's user traceback, if one failed;
+    ``resume_command`` is what the user types to resume (None if it succeeded)."""
+
+    flow: str
+    run_id: str
+    status: RunStatus
+    time: float
+    counts: dict[str, int] = field(default_factory=dict)
+    failure: str | None = None
+    failed_pathspec: str | None = None
+    resume_command: str | None = None
+
+
+Event = RunStarted | TaskEvent | LogLine | RunFinished
+
+
+class ProgressSink(Protocol):
+    """Receives every event of a run, in order, on the scheduler's thread."""
+
+    def handle(self, event: Event) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,311 @@
+"""The scheduler loop: ready tasks to the executor, finished tasks to the plan, until done.
+
+It runs in the calling process (a terminal or a Jupyter kernel) and never runs user code.
+A failure stops only what depends on it: other branches run to completion, then the run
+ends as failed (``fail_fast`` stops launching at the first failure instead). Interrupting
+it (Ctrl-C, SIGTERM, a kernel interrupt) kills the running tasks, records them as killed and
+the run as cancelled.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowkit.executor.base import Executor, Exited, Output, describe_status
+from flowkit.graph.model import FlowGraph
+from flowkit.runtime.events import (
+    Event,
+    LogLine,
+    ProgressSink,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    StepInfo,
+    TaskEvent,
+    TaskStatus,
+)
+from flowkit.runtime.plan import Outcome, PlannedTask, Planner, TooManySplits
+from flowkit.runtime.resources import ResourcePool
+from flowkit.task.spec import CodeRef, StepContract, TaskSpec
+
+if TYPE_CHECKING:
+    from flowkit.store import RunRecord, Store, TaskRecord
+
+#: How long a cancelled run waits for its killed tasks to be reported.
+CANCEL_GRACE = 1.5
+
+
+@dataclass
+class _Task:
+    task_id: str
+    planned: PlannedTask
+    attempt: int = 0
+    not_before: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.planned.step}/{self.task_id}/{self.attempt}"
+
+
+@dataclass
+class RunResult:
+    """How a run ended, for the API to turn into a client ``Run`` or ``RunFailed``."""
+
+    status: RunStatus
+    failures: list[TaskRecord] = field(default_factory=list)
+    message: str | None = None
+
+
+@dataclass
+class Scheduler:
+    graph: FlowGraph
+    store: Store
+    executor: Executor
+    run: RunRecord
+    code: CodeRef
+    parameters: dict[str, tuple[str, int, str]]
+    sink: ProgressSink
+    max_workers: int
+    max_num_splits: int = 10_000
+    fail_fast: bool = False
+    resources: ResourcePool = field(default_factory=lambda: ResourcePool(1e9, []))
+    resume_hint: Callable[[], str] | None = None
+    clock: Callable[[], float] = time.time
+    _ready: list[_Task] = field(default_factory=list)
+    _running: dict[str, _Task] = field(default_factory=dict)
+    _failures: list[TaskRecord] = field(default_factory=list)
+    _stop_launching: bool = False
+    _message: str | None = None
+    _counts: dict[str, int] = field(default_factory=dict)
+    _step_of: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.planner = Planner(self.graph, self.max_num_splits)
+        self.foreach_vars = {n.name: str(n.foreach) for n in self.graph.steps.values() if n.foreach}
+
+    # -- the loop ---------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        steps = tuple(
+            StepInfo(n.name, n.targets, n.transition, n.takes_inputs) for n in self.graph.ordered()
+        )
+        self.emit(RunStarted(self.run.flow, self.run.run_id, self.store.url, steps, self.clock()))
+        self._ready.append(self._new_task(self.planner.first()))
+        try:
+            while self._ready or self._running:
+                self._launch()
+                self._wait()
+        except KeyboardInterrupt:
+            return self._finish("cancelled", "cancelled by the user")
+        return self._finish("failed" if self._failures or self._message else "succeeded")
+
+    def _launch(self) -> None:
+        now = time.monotonic()
+        if self._stop_launching:
+            self._ready.clear()
+            return
+        for task in sorted(self._ready, key=lambda t: t.not_before):
+            if len(self._running) >= self.max_workers:
+                return
+            if task.not_before > now:
+                continue
+            node = self.graph.steps[task.planned.step]
+            spec_resources = node.decorator("resources")
+            cpu, gpu = ResourcePool.request(spec_resources.args if spec_resources else None)
+            why = self.resources.unsatisfiable(cpu, gpu)
+            if why:
+                self._ready.remove(task)
+                self._message = f"step '{node.name}' cannot run here: {why}"
+                self._stop_launching = True
+                return
+            env = self.resources.try_take(task.key, cpu, gpu)
+            if env is None:
+                continue
+            self._ready.remove(task)
+            self._running[task.key] = task
+            self.executor.submit(task.key, self._spec(task), env)
+            self._task_event(task, "running")
+
+    def _wait(self) -> None:
+        if not self._running:
+            soonest = min((t.not_before for t in self._ready), default=time.monotonic())
+            time.sleep(max(0.0, min(0.5, soonest - time.monotonic())))
+            return
+        for message in self.executor.poll(0.5):
+            if isinstance(message, Output):
+                task = self._running.get(message.key)
+                if task is not None:
+                    now = self.clock()
+                    for line in message.lines:
+                        self.emit(
+                            LogLine(task.planned.step, task.task_id, message.stream, line, now)
+                        )
+            elif isinstance(message, Exited):
+                task = self._running.pop(message.key, None)
+                if task is not None:
+                    self.resources.release(task.key)
+                    self._exited(task, message.status)
+
+    # -- a task ended -------------------------------------------------------------------------
+    def _exited(self, task: _Task, status: int) -> None:
+        record = self._final_record(task, status)
+        if record.successful:
+            self._task_event(task, "succeeded", exit_code=0)
+            outcome = Outcome(record.next_steps, record.foreach_count)
+            try:
+                planned = self.planner.after(task.task_id, task.planned, outcome)
+            except TooManySplits as exc:
+                self._message = exc.render()
+                self._stop_launching = True
+                return
+            self._ready += [self._new_task(p) for p in planned]
+            return
+        error = str(record.exception) if record.exception else describe_status(status)
+        node = self.graph.steps[task.planned.step]
+        retry = node.decorator("retry")
+        if retry is not None and task.attempt < int(retry.args["times"]):
+            self._task_event(task, "retrying", error=error, exit_code=record.exit_code)
+            again = time.monotonic() + _delay(retry.args, task.attempt)
+            self._ready.append(_Task(task.task_id, task.planned, task.attempt + 1, again))
+            return
+        self._task_event(task, "failed", error=error, exit_code=record.exit_code)
+        self._failures.append(record)
+        if self.fail_fast:
+            self._stop_launching = True
+
+    def _final_record(self, task: _Task, status: int, *, killed: bool = False) -> TaskRecord:
+        """The attempt's final record; written here when the task died without writing it."""
+        from flowkit.store.errors import NotFoundError
+        from flowkit.store.records import ExceptionInfo
+
+        flow, run_id, step = self.run.flow, self.run.run_id, task.planned.step
+        try:
+            attempts = self.store.task_attempts(flow, run_id, step, task.task_id)
+        except NotFoundError:  # it died before writing its start record
+            attempts = []
+        record = next((a for a in attempts if a.attempt == task.attempt), None)
+        if record is None:
+            record = self.store.start_task(flow, run_id, step, task.task_id, attempt=task.attempt)
+        if record.final:
+            return record
+        how = describe_status(status)
+        info = ExceptionInfo(
+            "TaskKilled" if killed else "TaskCrashed",
+            f"the task was killed ({how})"
+            if killed
+            else f"the task's process ended with {how} "
+            "before it finished (a crash, os._exit or a signal)",
+        )
+        final = record.finished(
+            "killed" if killed else "failed",
+            exit_code=status,
+            exception=info,
+            path=tuple(tuple(b.to_json()) for b in task.planned.path),
+        )
+        return self.store.finish_task(final)
+
+    # -- the end ------------------------------------------------------------------------------
+    def _finish(self, status: RunStatus, message: str | None = None) -> RunResult:
+        if status == "cancelled":
+            for key in list(self._running):
+                self.executor.cancel(key)
+            deadline = time.monotonic() + CANCEL_GRACE
+            while self._running and time.monotonic() < deadline:
+                for message_ in self.executor.poll(0.05):
+                    if isinstance(message_, Exited) and message_.key in self._running:
+                        task = self._running.pop(message_.key)
+                        self._final_record(task, message_.status, killed=True)
+                        self._task_event(task, "killed", exit_code=message_.status)
+            for task in self._running.values():
+                self._final_record(task, -9, killed=True)
+                self._task_event(task, "killed", exit_code=-9)
+            self._running.clear()
+        message = message or self._message
+        self.store.end_run(self.run.flow, self.run.run_id, status, message=message)
+        failed = self._failures[0] if self._failures else None
+        self.emit(
+            RunFinished(
+                self.run.flow,
+                self.run.run_id,
+                status,
+                self.clock(),
+                dict(self._counts),
+                failure=(failed.exception.traceback or str(failed.exception))
+                if failed and failed.exception
+                else message,
+                failed_pathspec=failed.pathspec if failed else None,
+                resume_command=self.resume_hint()
+                if self.resume_hint and status != "succeeded"
+                else None,
+            )
+        )
+        return RunResult(status, list(self._failures), message)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _spec(self, task: _Task) -> TaskSpec:
+        node = self.graph.steps[task.planned.step]
+        return TaskSpec(
+            store=self.store.url,
+            flow=self.run.flow,
+            run_id=self.run.run_id,
+            step=node.name,
+            task_id=task.task_id,
+            attempt=task.attempt,
+            code=self.code,
+            contract=StepContract.of(node),
+            inputs=tuple(self._input_ref(i) for i in task.planned.inputs),
+            path=task.planned.path,
+            foreach_vars={
+                b.split_step: self.foreach_vars[b.split_step]
+                for b in task.planned.path
+                if b.kind == "foreach"
+            },
+            parameters=self.parameters,
+            origin_run_id=self.run.origin_run_id,
+            user=self.run.user,
+        )
+
+    def _new_task(self, planned: PlannedTask) -> _Task:
+        task = _Task(self.store.new_task_id(), planned)
+        self._step_of[task.task_id] = planned.step
+        return task
+
+    def _input_ref(self, task_id: str) -> str:
+        return f"{self._step_of[task_id]}/{task_id}"
+
+    def _task_event(
+        self,
+        task: _Task,
+        status: TaskStatus,
+        *,
+        error: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        if status in ("succeeded", "failed", "killed"):
+            self._counts[status] = self._counts.get(status, 0) + 1
+        self.emit(
+            TaskEvent(
+                task.planned.step,
+                task.task_id,
+                status,
+                task.attempt,
+                self.clock(),
+                error,
+                exit_code,
+            )
+        )
+
+    def emit(self, event: Event) -> None:
+        self.sink.handle(event)
+
+
+def _delay(values: Mapping[str, Any], attempt: int) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(max_delay, backoff * 2**n)]."""
+    base = float(values.get("backoff", 1.0))
+    if values.get("minutes_between_retries") is not None:
+        base = 60.0 * float(values["minutes_between_retries"])
+    cap = min(float(values.get("max_delay", 60.0)), base * (2**attempt))
+    return random.uniform(0.0, cap)

@@ -1,0 +1,191 @@
+"""Running one task attempt in this process: the only place user code runs.
+
+Build the step's ``self`` (parameters, inherited artifacts or a join's ``inputs``, foreach
+frames), call the step, check its ``self.next`` against the graph, store what it assigned
+and write the attempt's final record. A user exception becomes a failed record with the
+user's frames only; the caller turns the result into the process's exit status.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowkit.authoring.current import TaskContext, bound
+from flowkit.authoring.flowspec import FlowSpec, ForeachFrame, Transition, bind_parameters
+from flowkit.authoring.join import Inputs
+from flowkit.errors import FlowDefinitionError
+from flowkit.task.spec import TaskSpec
+
+if TYPE_CHECKING:
+    from flowkit.store import Store, TaskRecord
+
+_FLOWKIT_DIR = str(Path(__file__).resolve().parent.parent)
+
+#: Exit statuses of a task process (anything else came from the user's code or a signal).
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
+    """Run ``spec`` and write its records; the exit status the process should end with."""
+    from flowkit.store.records import ExceptionInfo
+
+    record = store.start_task(
+        spec.flow,
+        spec.run_id,
+        spec.step,
+        spec.task_id,
+        attempt=spec.attempt,
+        foreach=[b.index for b in spec.path if b.kind == "foreach"],
+        parents=[f"{spec.flow}/{spec.run_id}/{i}" for i in spec.inputs],
+    )
+    try:
+        final = _run(spec, store, flow_cls, record)
+    except BaseException as exc:
+        info = ExceptionInfo(type(exc).__name__, _message(exc), user_traceback(exc))
+        path = tuple(tuple(b.to_json()) for b in spec.path)
+        store.finish_task(
+            record.finished("failed", exception=info, exit_code=EXIT_FAILED, path=path)
+        )
+        sys.stderr.write(info.traceback)
+        return EXIT_FAILED
+    store.finish_task(final)
+    return EXIT_OK
+
+
+def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> TaskRecord:
+    flow = flow_cls(use_cli=False)
+    flow.__dict__["_flowkit_step_name"] = spec.step
+    bind_parameters(flow, {a: store.load_value(p[0]) for a, p in spec.parameters.items()})
+    flow.__dict__["_flowkit_frames"] = _frames(spec, store)
+    func = getattr(flow_cls, spec.step)
+    ctx = TaskContext(
+        spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, spec.origin_run_id, spec.user
+    )
+    parents = [_input_record(spec, store, i) for i in spec.inputs]
+    with bound(ctx):
+        if spec.contract.takes_inputs:
+            inputs = Inputs([_input_flow(flow_cls, store, r, spec) for r in parents])
+            func(flow, inputs)
+        else:
+            for parent in parents:
+                flow._flowkit_inherit(store.artifact_source(parent))
+            func(flow)
+    transition = _checked_transition(flow, spec)
+    foreach_count = None
+    if spec.contract.transition == "foreach":
+        foreach_count = len(list(getattr(flow, str(spec.contract.foreach))))
+    artifacts = _persist(flow, store, spec)
+    return record.finished(
+        "succeeded",
+        artifacts=artifacts,
+        exit_code=EXIT_OK,
+        next_steps=transition.targets if transition else (),
+        foreach_count=foreach_count,
+        path=tuple(tuple(b.to_json()) for b in spec.path),
+        finished_at=time.time(),
+    )
+
+
+def _input_record(spec: TaskSpec, store: Store, ref: str) -> TaskRecord:
+    step, task_id = ref.split("/")
+    attempts = store.task_attempts(spec.flow, spec.run_id, step, task_id)
+    done = [a for a in attempts if a.successful]
+    if not done:
+        raise RuntimeError(f"input task {step}/{task_id} of {spec.pathspec} has not succeeded")
+    return done[-1]
+
+
+def _input_flow(flow_cls: type, store: Store, record: TaskRecord, spec: TaskSpec) -> FlowSpec:
+    parent = flow_cls(use_cli=False)
+    parent.__dict__["_flowkit_step_name"] = record.step
+    parent.__dict__["_flowkit_parameters"] = {}
+    parent._flowkit_inherit(store.artifact_source(record))
+    return parent  # type: ignore[no-any-return]
+
+
+def _frames(spec: TaskSpec, store: Store) -> tuple[ForeachFrame, ...]:
+    frames = []
+    for branch in spec.path:
+        if branch.kind != "foreach":
+            continue
+        split = store.get_task(spec.flow, spec.run_id, branch.split_step, branch.split_task)
+        var = spec.foreach_vars[branch.split_step]
+        items = store.load_value(split.artifacts[var].digest)
+        value = items[branch.index] if hasattr(items, "__getitem__") else list(items)[branch.index]
+        frames.append(ForeachFrame(branch.split_step, branch.index, branch.count, value))
+    return tuple(frames)
+
+
+def _checked_transition(flow: FlowSpec, spec: TaskSpec) -> Transition | None:
+    contract = spec.contract
+    transition: Transition | None = flow.__dict__.get("_flowkit_transition")
+    if contract.transition == "end":
+        return None
+    if transition is None:
+        raise FlowDefinitionError(
+            f"step '{spec.step}' returned without calling self.next()",
+            "every path through the step must end with self.next(...)",
+            step=spec.step,
+        )
+    allowed = set(contract.targets)
+    if contract.transition == "switch":
+        ok = transition.condition == contract.condition and set(transition.targets) <= allowed
+    else:
+        ok = transition.targets == contract.targets and transition.foreach == contract.foreach
+    if not ok:
+        raise FlowDefinitionError(
+            f"step '{spec.step}' called self.next() with {_describe(transition)} at run time, "
+            f"but its source says {contract.transition} to {', '.join(contract.targets)}",
+            "make the step's last statement the only self.next() call",
+            step=spec.step,
+        )
+    if contract.transition == "foreach" and not list(getattr(flow, str(contract.foreach))):
+        raise FlowDefinitionError(
+            f"step '{spec.step}' fans out over '{contract.foreach}', which is empty",
+            f"give self.{contract.foreach} at least one item, or route around the foreach",
+            step=spec.step,
+        )
+    return transition
+
+
+def _describe(t: Transition) -> str:
+    text = ", ".join(t.targets)
+    if t.foreach:
+        text += f" (foreach='{t.foreach}')"
+    return text
+
+
+def _persist(flow: FlowSpec, store: Store, spec: TaskSpec) -> dict[str, Any]:
+    """What the task assigned is stored; what it did not touch, and the parameters, are
+    named by reference."""
+    from flowkit.store.records import ArtifactRef
+
+    values = {k: v for k, v in flow.__dict__.items() if not k.startswith("_")}
+    refs = dict(store.put_artifacts(values, step=spec.step))
+    for name, source in flow.__dict__["_flowkit_refs"].items():
+        if name not in refs:
+            refs[name] = source.ref(name)
+    for attr, (digest, size, kind) in spec.parameters.items():
+        refs.setdefault(attr, ArtifactRef(digest, size, kind))
+    return refs
+
+
+def _message(exc: BaseException) -> str:
+    render = getattr(exc, "render", None)
+    return str(render()) if callable(render) else str(exc)
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` with flowkit's own frames left out."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(_FLOWKIT_DIR)
+    ]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)

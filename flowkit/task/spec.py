@@ -1,0 +1,94 @@
+"""``TaskSpec``: everything needed to run one task attempt, as plain JSON-able data.
+
+A spec is self-contained apart from the store: it names the flow's code, the step's contract
+(what its ``self.next`` may do), its input tasks and its place in the open splits, so a task
+can run in a forked warm worker, in ``python -m flowkit.worker``, or on a cluster node.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from flowkit.graph.model import StepNode
+from flowkit.runtime.plan import Branch
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    """Where a worker finds the flow class: a file or module to import, or a class blob."""
+
+    kind: Literal["file", "module", "blob"]
+    target: str
+    flow: str
+    sys_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepContract:
+    """What the graph allows a step's ``self.next`` to do."""
+
+    transition: str
+    targets: tuple[str, ...]
+    takes_inputs: bool
+    foreach: str | None = None
+    condition: str | None = None
+
+    @staticmethod
+    def of(node: StepNode) -> StepContract:
+        return StepContract(
+            node.transition, node.targets, node.takes_inputs, node.foreach, node.condition
+        )
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One attempt of one task. ``inputs`` are ``step/task_id`` of tasks in the same run."""
+
+    store: str
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    code: CodeRef
+    contract: StepContract
+    inputs: tuple[str, ...] = ()
+    path: tuple[Branch, ...] = ()
+    #: For each foreach split step in ``path``: the artifact it fans out over.
+    foreach_vars: dict[str, str] = field(default_factory=dict)
+    #: Parameter attribute -> its stored value as [digest, size, type].
+    parameters: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    origin_run_id: str | None = None
+    user: str | None = None
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["path"] = [b.to_json() for b in self.path]
+        return json.dumps(data, separators=(",", ":"))
+
+    @staticmethod
+    def from_json(text: str | bytes) -> TaskSpec:
+        data: dict[str, Any] = json.loads(text)
+        code = data.pop("code")
+        contract = data.pop("contract")
+        return TaskSpec(
+            code=CodeRef(
+                code["kind"], code["target"], code["flow"], tuple(code.get("sys_path", ()))
+            ),
+            contract=StepContract(
+                contract["transition"],
+                tuple(contract["targets"]),
+                contract["takes_inputs"],
+                contract.get("foreach"),
+                contract.get("condition"),
+            ),
+            inputs=tuple(data.pop("inputs", ())),
+            path=tuple(Branch.from_json(b) for b in data.pop("path", ())),
+            **data,
+        )
