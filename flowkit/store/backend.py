@@ -6,12 +6,13 @@ records, logs) is built once in the core on top of these primitives.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 #: Bytes a backend accepts without copying them first.
-Bytes = bytes | bytearray | memoryview
+Bytes = bytes | bytearray | memoryview | mmap.mmap
 
 
 class Reader(Protocol):
