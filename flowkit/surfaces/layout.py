@@ -1,0 +1,231 @@
+"""Pure text layout of a run's progress: state in, lines out, no terminal involved."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from flowkit.runtime.events import LogLine, TaskEvent, TaskStatus
+from flowkit.surfaces.state import RunState, StepPhase, StepState
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    """The marks the view draws, so a stream that cannot encode Unicode gets ASCII ones."""
+
+    waiting: str
+    running: str
+    done: str
+    failed: str
+    cloned: str
+    not_run: str
+    retrying: str
+    started: str
+    cancelled: str
+    ellipsis: str
+
+    def phase(self, phase: StepPhase) -> str:
+        return {
+            "waiting": self.waiting,
+            "running": self.running,
+            "done": self.done,
+            "failed": self.failed,
+            "cloned": self.cloned,
+            "not run": self.not_run,
+        }[phase]
+
+    def encodable(self, encoding: str) -> bool:
+        try:
+            "".join(vars(self).values()).encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            return False
+        return True
+
+
+UNICODE = Glyphs(
+    waiting="·",
+    running="▸",
+    done="✓",
+    failed="✗",
+    cloned="↺",
+    not_run="-",
+    retrying="↻",
+    started="▶",
+    cancelled="■",
+    ellipsis="…",
+)
+ASCII = Glyphs(
+    waiting=".",
+    running=">",
+    done="+",
+    failed="x",
+    cloned="=",
+    not_run="-",
+    retrying="~",
+    started=">",
+    cancelled="-",
+    ellipsis="~",
+)
+
+# Order in which task counts are listed; "succeeded" reads as "done" to the user.
+_COUNT_WORDS: tuple[tuple[TaskStatus, str], ...] = (
+    ("succeeded", "done"),
+    ("cloned", "cloned"),
+    ("running", "running"),
+    ("retrying", "retrying"),
+    ("failed", "failed"),
+    ("killed", "killed"),
+)
+_STATUSES = frozenset(status for status, _ in _COUNT_WORDS)
+
+
+def pluralize(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def format_duration(seconds: float) -> str:
+    """``0.42s``, ``12.3s``, ``4m05s``, ``2h03m``: short, and precise where it matters."""
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def truncate(line: str, width: int, glyphs: Glyphs = UNICODE) -> str:
+    """Cut ``line`` to ``width`` characters, marking the cut, so it never wraps."""
+    if len(line) <= width:
+        return line
+    if width <= len(glyphs.ellipsis):
+        return line[:width]
+    return line[: width - len(glyphs.ellipsis)] + glyphs.ellipsis
+
+
+def count_text(counts: Counter[TaskStatus]) -> str:
+    """``37 done, 2 running, 1 failed``: only the statuses that occur, in a fixed order."""
+    return ", ".join(f"{counts[status]} {word}" for status, word in _COUNT_WORDS if counts[status])
+
+
+def step_line(step: StepState, name_width: int, now: float, run_over: bool, g: Glyphs) -> str:
+    phase = step.phase(run_over)
+    counts = step.counts()
+    # A lone task that simply runs or succeeds says all it needs with the phase word.
+    plain = len(step.tasks) == 1 and not (counts["failed"] or counts["killed"])
+    detail = "" if plain or not step.tasks else count_text(counts)
+    elapsed = step.elapsed(now)
+    timing = "" if elapsed is None else format_duration(elapsed)
+    return (
+        f"  {g.phase(phase)} {step.name:<{name_width}}  {phase:<7}  {timing:>7}  {detail}".rstrip()
+    )
+
+
+def header_line(state: RunState, now: float, g: Glyphs) -> str:
+    counts = state.task_counts()
+    what = count_text(counts) or "starting"
+    return f"{state.pathspec}  {state.status}  {format_duration(state.run_elapsed(now))}  ({what})"
+
+
+def render(
+    state: RunState, width: int, now: float, glyphs: Glyphs = UNICODE, height: int | None = None
+) -> list[str]:
+    """The live block: a header, then one line per step in graph order, none wider than
+    ``width``. Given a ``height``, steps that are running or failed are kept first and the
+    rest are folded into one closing line."""
+    steps = list(state.steps.values())
+    run_over = state.finished is not None
+    if height is not None and len(steps) + 1 > max(height, 3):
+        steps, hidden = _fit(steps, max(height, 3) - 2, run_over)
+    else:
+        hidden = []
+    name_width = max((len(s.name) for s in state.steps.values()), default=0)
+    lines = [header_line(state, now, glyphs)]
+    lines += [step_line(s, name_width, now, run_over, glyphs) for s in steps]
+    if hidden:
+        phases = Counter(s.phase(run_over) for s in hidden)
+        summary = ", ".join(f"{n} {phase}" for phase, n in sorted(phases.items()))
+        lines.append(f"  {glyphs.ellipsis} {len(hidden)} more steps ({summary})")
+    return [truncate(line, width, glyphs) for line in lines]
+
+
+def _fit(
+    steps: list[StepState], room: int, run_over: bool
+) -> tuple[list[StepState], list[StepState]]:
+    urgent = [s for s in steps if s.phase(run_over) in ("running", "failed")]
+    keep = set(map(id, urgent[:room]))
+    for s in steps:
+        if len(keep) >= room:
+            break
+        keep.add(id(s))
+    return [s for s in steps if id(s) in keep], [s for s in steps if id(s) not in keep]
+
+
+def log_text(line: LogLine) -> str:
+    """A task's output line with its ``step/task_id`` prefix. Carriage-return redraws
+    (progress bars) keep only their last frame, as a terminal would have shown it."""
+    text = line.text.rstrip("\r").rsplit("\r", 1)[-1]
+    return f"[{line.step}/{line.task_id}] {text}"
+
+
+def task_text(event: TaskEvent, g: Glyphs) -> str | None:
+    """The line a failing, retried or killed task earns; None for the ordinary states."""
+    where = f"{event.step}/{event.task_id}"
+    exit_code = "" if event.exit_code is None else f" (exit {event.exit_code})"
+    error = f": {event.error}" if event.error else ""
+    if event.status == "failed":
+        return f"{g.failed} {where} failed{exit_code}{error}"
+    if event.status == "killed":
+        return f"{g.failed} {where} killed{exit_code}"
+    if event.status == "retrying":
+        return (
+            f"{g.retrying} {where} failed{exit_code}, retrying (attempt {event.attempt + 2}){error}"
+        )
+    return None
+
+
+def step_done_text(step: StepState, now: float, g: Glyphs) -> str:
+    """``✓ step train: 100 tasks done in 3.21s``, said once when a step completes."""
+    counts = step.counts()
+    ok = not (counts["failed"] or counts["killed"])
+    n = len(step.tasks)
+    if ok and counts["cloned"] == n:
+        what = pluralize(n, "task") + " cloned"
+    elif ok and counts["cloned"] == 0:
+        what = pluralize(n, "task") + " done"
+    else:
+        what = count_text(counts)
+    elapsed = step.elapsed(now)
+    took = "" if elapsed is None else f" in {format_duration(elapsed)}"
+    return f"{g.done if ok else g.failed} step {step.name}: {what}{took}"
+
+
+def started_text(state: RunState, g: Glyphs) -> str:
+    store = f" (store: {state.store})" if state.store else ""
+    return f"{g.started} {state.pathspec} started{store}"
+
+
+def finished_lines(state: RunState, now: float, g: Glyphs) -> list[str]:
+    """The closing block: the failing task's traceback, one summary line, how to resume."""
+    event = state.finished
+    assert event is not None
+    # The view's own tally sees every task, clones included; the event's serves a late sink.
+    seen = state.task_counts()
+    counts: Counter[str] = Counter(seen) if seen else Counter(event.counts)
+    total = sum(counts.values())
+    breakdown = count_text(Counter({k: v for k, v in counts.items() if k in _STATUSES}))
+    mixed = any(n for status, n in counts.items() if status != "succeeded")
+    tasks = pluralize(total, "task") + (f" ({breakdown})" if mixed and breakdown else "")
+    mark = {"succeeded": g.done, "failed": g.failed, "cancelled": g.cancelled}[event.status]
+    summary = f"{mark} {state.pathspec} {event.status}: {tasks} in {format_duration(state.run_elapsed(now))}"
+    lines: list[str] = []
+    if event.failed_pathspec:
+        lines.append(f"{event.failed_pathspec} failed:")
+    if event.failure:  # a traceback, or the scheduler's own reason when no task failed
+        lines += event.failure.rstrip("\n").splitlines()
+    lines.append(summary)
+    if event.resume_command:
+        lines += ["To resume, run:", f"  {event.resume_command}"]
+    return lines

@@ -1,0 +1,155 @@
+"""The progress of one run as the surfaces see it, folded from the scheduler's events.
+
+Plain mutable data with no I/O, so every surface (terminal, notebook) can share it and tests
+can build any state directly. Times are the surface's own clock readings when an event arrived,
+so "now" and the step timings always come from the same clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+from flowkit.runtime.events import (
+    Event,
+    LogLine,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    TaskEvent,
+    TaskStatus,
+)
+
+StepPhase = Literal["waiting", "running", "done", "failed", "cloned", "not run"]
+
+ACTIVE: frozenset[TaskStatus] = frozenset({"running", "retrying"})
+FAILED: frozenset[TaskStatus] = frozenset({"failed", "killed"})
+
+
+@dataclass
+class StepState:
+    """One step: the latest status of each of its tasks, and when it started and last changed."""
+
+    name: str
+    tasks: dict[str, TaskStatus] = field(default_factory=dict)
+    started: float | None = None
+    changed: float | None = None
+    # Set once no task of the step runs and a successor has started (or the run ended):
+    # only then do we know no more tasks of this step are coming.
+    complete: bool = False
+
+    def counts(self) -> Counter[TaskStatus]:
+        return Counter(self.tasks.values())
+
+    @property
+    def active(self) -> bool:
+        return any(status in ACTIVE for status in self.tasks.values())
+
+    def phase(self, run_over: bool = False) -> StepPhase:
+        if not self.tasks:
+            return "not run" if run_over else "waiting"
+        if not self.complete:
+            return "running"
+        counts = self.counts()
+        if counts["failed"] or counts["killed"]:
+            return "failed"
+        if counts["cloned"] == len(self.tasks):
+            return "cloned"
+        return "done"
+
+    def elapsed(self, now: float) -> float | None:
+        if self.started is None:
+            return None
+        end = self.changed if self.complete and self.changed is not None else now
+        return max(0.0, end - self.started)
+
+
+@dataclass
+class RunState:
+    """A run: its steps in graph order, plus what is known about how it started and ended."""
+
+    flow: str = ""
+    run_id: str = ""
+    store: str = ""
+    steps: dict[str, StepState] = field(default_factory=dict)
+    predecessors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    started: float | None = None
+    finished: RunFinished | None = None
+    started_event: RunStarted | None = None
+
+    @property
+    def pathspec(self) -> str:
+        return f"{self.flow}/{self.run_id}"
+
+    @property
+    def status(self) -> RunStatus | Literal["running"]:
+        return self.finished.status if self.finished else "running"
+
+    def task_counts(self) -> Counter[TaskStatus]:
+        total: Counter[TaskStatus] = Counter()
+        for step in self.steps.values():
+            total.update(step.counts())
+        return total
+
+    def step(self, name: str) -> StepState:
+        if name not in self.steps:
+            self.steps[name] = StepState(name)
+        return self.steps[name]
+
+    def apply(self, event: Event, now: float) -> list[StepState]:
+        """Fold ``event`` in; return the steps that this event showed to be complete."""
+        if isinstance(event, RunStarted):
+            self._start(event, now)
+        elif isinstance(event, TaskEvent):
+            return self._task(event, now)
+        elif isinstance(event, RunFinished):
+            return self._finish(event, now)
+        elif isinstance(event, LogLine):
+            self.step(event.step)
+        return []
+
+    def _start(self, event: RunStarted, now: float) -> None:
+        self.flow, self.run_id, self.store = event.flow, event.run_id, event.store
+        self.started, self.started_event = now, event
+        preds: dict[str, list[str]] = {}
+        for info in event.steps:
+            self.step(info.name)
+            for target in info.targets:
+                preds.setdefault(target, []).append(info.name)
+        self.predecessors = {name: tuple(names) for name, names in preds.items()}
+
+    def _task(self, event: TaskEvent, now: float) -> list[StepState]:
+        step = self.step(event.step)
+        if event.task_id not in step.tasks and step.complete:
+            step.complete = False  # recursion or a later nested fan-out reopened it
+        step.tasks[event.task_id] = event.status
+        step.started = now if step.started is None else step.started
+        step.changed = now
+        if event.status != "running":
+            return []
+        done = []
+        for name in self.predecessors.get(event.step, ()):
+            pred = self.steps[name]
+            if pred.tasks and not pred.complete and not pred.active:
+                pred.complete = True
+                done.append(pred)
+        return done
+
+    def _finish(self, event: RunFinished, now: float) -> list[StepState]:
+        self.finished = event
+        if self.started is None:
+            self.flow, self.run_id, self.started = event.flow, event.run_id, now
+        done = []
+        for step in self.steps.values():
+            if step.tasks and not step.complete:
+                step.complete = True
+                step.changed = now if step.active else step.changed
+                done.append(step)
+        return done
+
+    def run_elapsed(self, now: float) -> float:
+        """Seconds the run took, from the scheduler's own timestamps once it ended."""
+        if self.finished is not None and self.started_event is not None:
+            return max(0.0, self.finished.time - self.started_event.time)
+        return 0.0 if self.started is None else max(0.0, now - self.started)
