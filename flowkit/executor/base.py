@@ -53,16 +53,3 @@ class Executor(Protocol):
     def close(self) -> None:
         """Kill whatever still runs and release the executor's resources."""
         ...
-
-
-def describe_status(status: int) -> str:
-    """``exit code 3`` or ``killed by SIGKILL``, for messages."""
-    if status >= 0:
-        return f"exit code {status}"
-    import signal
-
-    try:
-        name = signal.Signals(-status).name
-    except ValueError:
-        name = f"signal {-status}"
-    return f"killed by {name}"

@@ -11,11 +11,13 @@ scheduler is gone), every task still running is killed.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import select
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,8 +35,11 @@ class _Child:
 
 
 class ForkServer:
-    def __init__(self, out_fd: int) -> None:
+    """Forks tasks and relays their output; ``send`` receives each piece of news."""
+
+    def __init__(self, out_fd: int, relay: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.out_fd = out_fd
+        self.relay = relay
         self.children: dict[int, _Child] = {}
         self.by_fd: dict[int, _Child] = {}
         self.inbuf = b""
@@ -45,6 +50,9 @@ class ForkServer:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the scheduler decides what to cancel
 
     def send(self, message: dict[str, Any]) -> None:
+        if self.relay is not None:
+            self.relay(message)
+            return
         data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
         view = memoryview(data)
         while view:
@@ -60,7 +68,7 @@ class ForkServer:
         self.echo = bool(hello.get("echo", True))
         ref = CodeRef(code["kind"], code["target"], code["flow"], tuple(code.get("sys_path", ())))
         self.flow_cls = load_flow_class(ref, self.store)
-        import flowkit.task.execute  # noqa: F401 - imported before forking, not per task
+        _preload_task_modules()
 
     def serve(self) -> None:
         while True:
@@ -78,6 +86,20 @@ class ForkServer:
             if 0 in readable and not self.read_requests():
                 self.kill_all()
                 return
+
+    def wait_all(self) -> None:
+        """Relay output until every task forked so far has ended."""
+        while self.children:
+            try:
+                readable, _, _ = select.select([self.wake_r, *self.by_fd], [], [], 0.5)
+            except InterruptedError:
+                continue
+            if self.wake_r in readable:
+                os.read(self.wake_r, 512)
+            for fd in readable:
+                if fd in self.by_fd:
+                    self.read_output(fd)
+            self.reap()
 
     def read_requests(self) -> bool:
         data = os.read(0, _CHUNK)
@@ -218,6 +240,21 @@ class ForkServer:
             except ChildProcessError:
                 continue
             self.finish(self.children.pop(pid), os.waitstatus_to_exitcode(raw))
+
+
+def _preload_task_modules() -> None:
+    """Import, once and before any fork, what tasks would otherwise import each time."""
+    import socket  # noqa: F401 - task start records name the host
+
+    import cloudpickle  # noqa: F401 - artifacts of classes defined in __main__
+
+    import flowkit.authoring.join
+    import flowkit.task.execute  # noqa: F401
+
+    # Objects alive now are shared with every task; freezing them keeps the collector from
+    # walking, and so copying, those pages in each child.
+    gc.collect()
+    gc.freeze()
 
 
 def _killpg(pid: int) -> None:

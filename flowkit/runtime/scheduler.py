@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowkit.executor.base import Executor, Exited, Output, describe_status
+from flowkit.executor.base import Executor, Exited, Output
 from flowkit.graph.model import FlowGraph
 from flowkit.runtime.events import (
     Event,
@@ -30,6 +30,7 @@ from flowkit.runtime.events import (
 )
 from flowkit.runtime.plan import Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.resources import ResourcePool
+from flowkit.task.outcome import describe_status, final_record
 from flowkit.task.spec import CodeRef, StepContract, TaskSpec
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class Scheduler:
     _message: str | None = None
     _counts: dict[str, int] = field(default_factory=dict)
     _step_of: dict[str, str] = field(default_factory=dict)
+    _succeeded_attempt: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.graph, self.max_num_splits)
@@ -153,6 +155,7 @@ class Scheduler:
     def _exited(self, task: _Task, status: int) -> None:
         record = self._final_record(task, status)
         if record.successful:
+            self._succeeded_attempt[task.task_id] = task.attempt
             self._task_event(task, "succeeded", exit_code=0)
             outcome = Outcome(record.next_steps, record.foreach_count)
             try:
@@ -177,35 +180,7 @@ class Scheduler:
             self._stop_launching = True
 
     def _final_record(self, task: _Task, status: int, *, killed: bool = False) -> TaskRecord:
-        """The attempt's final record; written here when the task died without writing it."""
-        from flowkit.store.errors import NotFoundError
-        from flowkit.store.records import ExceptionInfo
-
-        flow, run_id, step = self.run.flow, self.run.run_id, task.planned.step
-        try:
-            attempts = self.store.task_attempts(flow, run_id, step, task.task_id)
-        except NotFoundError:  # it died before writing its start record
-            attempts = []
-        record = next((a for a in attempts if a.attempt == task.attempt), None)
-        if record is None:
-            record = self.store.start_task(flow, run_id, step, task.task_id, attempt=task.attempt)
-        if record.final:
-            return record
-        how = describe_status(status)
-        info = ExceptionInfo(
-            "TaskKilled" if killed else "TaskCrashed",
-            f"the task was killed ({how})"
-            if killed
-            else f"the task's process ended with {how} "
-            "before it finished (a crash, os._exit or a signal)",
-        )
-        final = record.finished(
-            "killed" if killed else "failed",
-            exit_code=status,
-            exception=info,
-            path=tuple(tuple(b.to_json()) for b in task.planned.path),
-        )
-        return self.store.finish_task(final)
+        return final_record(self.store, self._spec(task), status, killed=killed)
 
     # -- the end ------------------------------------------------------------------------------
     def _finish(self, status: RunStatus, message: str | None = None) -> RunResult:
@@ -274,7 +249,7 @@ class Scheduler:
         return task
 
     def _input_ref(self, task_id: str) -> str:
-        return f"{self._step_of[task_id]}/{task_id}"
+        return f"{self._step_of[task_id]}/{task_id}/{self._succeeded_attempt[task_id]}"
 
     def _task_event(
         self,

@@ -278,6 +278,19 @@ class Store:
             for a, f in sorted(found.items())
         ]
 
+    def get_attempt(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int
+    ) -> TaskRecord | None:
+        """One attempt by its keys (final record if written, else its start record), without
+        listing the step: what the runtime reads after each task, so it must stay O(1)."""
+        for final in (True, False):
+            key = layout.attempt_key(flow, run_id, step, task_id, attempt, final=final)
+            try:
+                return self._read(TaskRecord, key)
+            except KeyNotFoundError:
+                continue
+        return None
+
     def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord:
         """The latest attempt of one task."""
         return self.task_attempts(flow, run_id, step, task_id)[-1]

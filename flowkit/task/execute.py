@@ -18,15 +18,13 @@ from flowkit.authoring.current import TaskContext, bound
 from flowkit.authoring.flowspec import FlowSpec, ForeachFrame, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
 from flowkit.errors import FlowDefinitionError
+from flowkit.task.outcome import EXIT_FAILED, EXIT_OK
 from flowkit.task.spec import TaskSpec
 
 if TYPE_CHECKING:
     from flowkit.store import Store, TaskRecord
 
 _FLOWKIT_DIR = str(Path(__file__).resolve().parent.parent)
-
-#: Exit statuses of a task process (anything else came from the user's code or a signal).
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
@@ -40,7 +38,7 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
         spec.task_id,
         attempt=spec.attempt,
         foreach=[b.index for b in spec.path if b.kind == "foreach"],
-        parents=[f"{spec.flow}/{spec.run_id}/{i}" for i in spec.inputs],
+        parents=[f"{spec.flow}/{spec.run_id}/{i.rsplit('/', 1)[0]}" for i in spec.inputs],
     )
     try:
         final = _run(spec, store, flow_cls, record)
@@ -91,12 +89,13 @@ def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> Ta
 
 
 def _input_record(spec: TaskSpec, store: Store, ref: str) -> TaskRecord:
-    step, task_id = ref.split("/")
-    attempts = store.task_attempts(spec.flow, spec.run_id, step, task_id)
-    done = [a for a in attempts if a.successful]
-    if not done:
-        raise RuntimeError(f"input task {step}/{task_id} of {spec.pathspec} has not succeeded")
-    return done[-1]
+    step, task_id, attempt = ref.split("/")
+    record = store.get_attempt(spec.flow, spec.run_id, step, task_id, int(attempt))
+    if record is None or not record.successful:
+        raise RuntimeError(
+            f"input task {step}/{task_id} (attempt {attempt}) of {spec.pathspec} has not succeeded"
+        )
+    return record
 
 
 def _input_flow(flow_cls: type, store: Store, record: TaskRecord, spec: TaskSpec) -> FlowSpec:

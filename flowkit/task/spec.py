@@ -44,7 +44,8 @@ class StepContract:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One attempt of one task. ``inputs`` are ``step/task_id`` of tasks in the same run."""
+    """One attempt of one task. ``inputs`` are ``step/task_id/attempt`` of the successful
+    attempts, in the same run, whose artifacts the task receives."""
 
     store: str
     flow: str

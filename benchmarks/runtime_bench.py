@@ -1,0 +1,132 @@
+"""Runtime benchmark: wall time of ``python flow.py run`` as a user runs it.
+
+    python benchmarks/runtime_bench.py [--repeat 3] [--sizes 100,1000]
+
+Scenarios: a 3-step hello flow, a 20-step linear flow, and foreach fan-outs (100 and 1,000
+splits by default) on 2 workers; the per-task overhead is the fan-out's extra time per task.
+Each scenario runs ``--repeat`` times on a fresh store; the median is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HELLO = """
+from flowkit import FlowSpec, step
+
+class HelloFlow(FlowSpec):
+    @step
+    def start(self):
+        self.message = "hello"
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        self.message += " world"
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    HelloFlow()
+"""
+
+FOREACH = """
+from flowkit import FlowSpec, Parameter, step
+
+class FanFlow(FlowSpec):
+    n = Parameter("n", default=10)
+
+    @step
+    def start(self):
+        self.items = list(range(self.n))
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.value = self.input * 2
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.value for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    FanFlow()
+"""
+
+
+def linear(steps: int) -> str:
+    body = ["from flowkit import FlowSpec, step", "", "class LinearFlow(FlowSpec):"]
+    names = ["start", *[f"s{i}" for i in range(1, steps - 1)], "end"]
+    for name, nxt in zip(names, [*names[1:], None], strict=True):
+        body += ["    @step", f"    def {name}(self):"]
+        body += [f"        self.{name}_done = True"]
+        body += [f"        self.next(self.{nxt})" if nxt else "        pass", ""]
+    body += ['if __name__ == "__main__":', "    LinearFlow()"]
+    return "\n".join(body) + "\n"
+
+
+def timed(flow: Path, *args: str) -> float:
+    with tempfile.TemporaryDirectory() as store:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, str(flow), "run", "--quiet", "--store", store, *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", default="100,1000")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "hello.py").write_text(HELLO)
+        (root / "linear20.py").write_text(linear(20))
+        (root / "fan.py").write_text(FOREACH)
+        scenarios = [
+            ("hello (3 steps)", root / "hello.py", []),
+            ("linear 20 steps", root / "linear20.py", []),
+        ]
+        sizes = [int(s) for s in args.sizes.split(",")]
+        for n in sizes:
+            scenarios.append(
+                (f"foreach {n}, 2 workers", root / "fan.py", ["--n", str(n), "--max-workers", "2"])
+            )
+        results = {}
+        print(f"{'scenario':<28} {'median s':>9}  runs")
+        for label, flow, extra in scenarios:
+            runs = [timed(flow, *extra) for _ in range(args.repeat)]
+            results[label] = statistics.median(runs)
+            print(f"{label:<28} {results[label]:>9.3f}  {', '.join(f'{r:.3f}' for r in runs)}")
+        if len(sizes) >= 2:
+            small, big = sizes[0], sizes[-1]
+            extra_time = (
+                results[f"foreach {big}, 2 workers"] - results[f"foreach {small}, 2 workers"]
+            )
+            per_task = extra_time / (big - small) * 2  # two tasks run at once
+            print(
+                f"per-task overhead (2 workers): {per_task * 1000:.1f} ms of worker time per task"
+            )
+
+
+if __name__ == "__main__":
+    main()
