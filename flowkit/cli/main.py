@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
 from flowkit.authoring.loader import load_flow_file
 from flowkit.cli.base import FlowkitGroup
 from flowkit.cli.show import describe
+from flowkit.cli.store_commands import COMMANDS, show_pathspec
 from flowkit.graph.api import check, graph_of
 
 _FLOW_OPTION = click.option(
@@ -32,13 +34,27 @@ def check_cmd(path: str, flow_name: str | None) -> None:
 
 
 @cli.command("show")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("target")
 @_FLOW_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
-def show_cmd(path: str, flow_name: str | None, as_json: bool) -> None:
-    """Show the steps of the flow in PATH."""
-    built = graph_of(load_flow_file(path, flow_name))
-    click.echo(json.dumps(built.to_json(), indent=2, default=repr) if as_json else describe(built))
+@click.option("--json", "as_json", is_flag=True, help="For a flow file: the graph as JSON.")
+@click.option("--store", "store_url", default=None, help="Store root (default: settings).")
+def show_cmd(target: str, flow_name: str | None, as_json: bool, store_url: str | None) -> None:
+    """Show a flow file's steps, or what the store holds for a pathspec.
+
+    TARGET is a flow file (path/to/flow.py), or Flow, Flow/run, Flow/run/step or
+    Flow/run/step/task: a flow's runs, a run's steps, a step's tasks, a task's artifacts.
+    """
+    if target.endswith(".py") or os.path.isfile(target):
+        built = graph_of(load_flow_file(target, flow_name))
+        click.echo(
+            json.dumps(built.to_json(), indent=2, default=repr) if as_json else describe(built)
+        )
+        return
+    show_pathspec(target, store_url)
+
+
+for command in COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -126,11 +126,8 @@ def _show_task(task: Task) -> str:
     return "\n".join(lines) + "\n\n" + body
 
 
-@click.command("show")
-@click.argument("pathspec")
-@_store_option
-def show_cmd(pathspec: str, store_url: str | None) -> None:
-    """Show a flow's runs, a run's steps, a step's tasks, or a task's artifacts.
+def show_pathspec(pathspec: str, store_url: str | None) -> None:
+    """Print a flow's runs, a run's steps, a step's tasks, or a task's artifacts.
 
     PATHSPEC is Flow, Flow/run, Flow/run/step or Flow/run/step/task.
     """
@@ -181,4 +178,5 @@ def logs_cmd(
         click.echo(stamp + line.text, nl=line.complete, err=name == "stderr")
 
 
-COMMANDS: list[click.Command] = [runs_cmd, show_cmd, logs_cmd]
+#: Commands for the ``flowkit`` group; ``show`` is shared with flow files (see cli.main).
+COMMANDS: list[click.Command] = [runs_cmd, logs_cmd]

@@ -207,8 +207,14 @@ def started_text(state: RunState, g: Glyphs) -> str:
     return f"{g.started} {state.pathspec} started{store}"
 
 
-def finished_lines(state: RunState, now: float, g: Glyphs) -> list[str]:
-    """The closing block: the failing task's traceback, one summary line, how to resume."""
+def finished_lines(
+    state: RunState, now: float, g: Glyphs, *, traceback_shown: bool = False
+) -> list[str]:
+    """The closing block: the failing task's traceback, one summary line, how to resume.
+
+    ``traceback_shown``: the task's own output already showed the traceback, so only its
+    last line (the exception) is repeated here.
+    """
     event = state.finished
     assert event is not None
     # The view's own tally sees every task, clones included; the event's serves a late sink.
@@ -224,7 +230,8 @@ def finished_lines(state: RunState, now: float, g: Glyphs) -> list[str]:
     if event.failed_pathspec:
         lines.append(f"{event.failed_pathspec} failed:")
     if event.failure:  # a traceback, or the scheduler's own reason when no task failed
-        lines += event.failure.rstrip("\n").splitlines()
+        failure = event.failure.rstrip("\n").splitlines()
+        lines += [f"  {failure[-1]}  (traceback above)"] if traceback_shown else failure
     lines.append(summary)
     if event.resume_command:
         lines += ["To resume, run:", f"  {event.resume_command}"]

@@ -77,6 +77,7 @@ class TerminalView:
         self._broken = False
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._last_stderr: dict[str, str] = {}  # task id -> its last line echoed from stderr
 
     @property
     def live(self) -> bool:
@@ -92,6 +93,8 @@ class TerminalView:
             elif isinstance(event, LogLine):
                 if not self._quiet:
                     self._print([log_text(event)], now)
+                    if event.stream == "stderr":
+                        self._last_stderr[event.task_id] = event.text
             elif isinstance(event, TaskEvent):
                 self._task(event, completed, now)
             elif isinstance(event, RunFinished):
@@ -148,8 +151,19 @@ class TerminalView:
             # The final block stays on screen above the summary, so it may be taller than it.
             self._redraw(now, fit=False)
             self._drawn = 0
-        lines += finished_lines(self.state, now, self._glyphs)
+        lines += finished_lines(
+            self.state, now, self._glyphs, traceback_shown=self._traceback_shown()
+        )
         self._print(lines, now, redraw=False)
+
+    def _traceback_shown(self) -> bool:
+        """Whether the failed task's echoed stderr already ended with its traceback."""
+        event = self.state.finished
+        if event is None or not event.failure or not event.failed_pathspec:
+            return False
+        task_id = event.failed_pathspec.rsplit("/", 1)[-1]
+        last = event.failure.rstrip("\n").splitlines()[-1]
+        return self._last_stderr.get(task_id) == last
 
     def _progress_lines(self, now: float) -> list[str]:
         """Where long-running steps stand; a step that just began has nothing to report yet."""

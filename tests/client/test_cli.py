@@ -6,18 +6,14 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from flowkit.cli.store_commands import COMMANDS
-from flowkit.errors import FlowkitError
+from flowkit.cli.main import cli as flowkit_cli
 
 from .conftest import Runs
 
 
 @pytest.fixture
 def cli() -> click.Group:
-    group = click.Group("flowkit")
-    for command in COMMANDS:
-        group.add_command(command)
-    return group
+    return flowkit_cli
 
 
 def _invoke(cli: click.Group, runs: Runs, *args: str) -> str:
@@ -79,5 +75,6 @@ def test_user_mistakes_are_flowkit_errors(
     cli: click.Group, runs: Runs, args: list[str], message: str
 ) -> None:
     result = CliRunner().invoke(cli, [*args, "--store", runs.store.url])
-    assert isinstance(result.exception, FlowkitError)
-    assert message in str(result.exception) and result.exception.hint
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and message in result.output
+    assert "\n    hint: " in result.output and "Traceback" not in result.output

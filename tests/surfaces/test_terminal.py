@@ -279,3 +279,27 @@ def test_echo_prints_above_the_live_block() -> None:
         "store: /tmp/store",
         "[start/1] hi",
     ]
+
+
+def test_a_traceback_already_echoed_is_not_printed_again(tmp_path) -> None:
+    import io
+
+    import flowkit
+    from flowkit.surfaces.terminal import TerminalView
+    from tests.flows.crashes import CrashFlow
+
+    out = io.StringIO()
+    with pytest.raises(flowkit.RunFailed):
+        flowkit.run(
+            CrashFlow, store=str(tmp_path), progress=TerminalView(out, live=False), modes="raise"
+        )
+    text = out.getvalue()
+    assert text.count("line 30, in work") == 1, text
+    assert "  ValueError: split 0 was told to fail  (traceback above)" in text
+    quiet = io.StringIO()
+    with pytest.raises(flowkit.RunFailed):
+        flowkit.run(
+            CrashFlow, store=str(tmp_path), progress=TerminalView(quiet, quiet=True), modes="raise"
+        )
+    assert quiet.getvalue().count("line 30, in work") == 1
+    assert "(traceback above)" not in quiet.getvalue()
