@@ -5,7 +5,7 @@ no configuration, loads no plugin and touches no file.
 """
 
 from flowkit.authoring.current import current
-from flowkit.authoring.decorators import catch, resources, retry, step, timeout
+from flowkit.authoring.decorators import catch, no_cache, resources, retry, step, timeout
 from flowkit.authoring.flowspec import FlowSpec
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
@@ -20,7 +20,7 @@ from flowkit.errors import (
     ParameterError,
 )
 from flowkit.graph.api import check, graph_of
-from flowkit.runtime.api import RunFailed, run
+from flowkit.runtime.api import RunFailed, resume, run
 
 __version__ = "0.1.0"
 
@@ -47,7 +47,9 @@ __all__ = [
     "check",
     "current",
     "graph_of",
+    "no_cache",
     "resources",
+    "resume",
     "retry",
     "run",
     "step",

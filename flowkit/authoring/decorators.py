@@ -62,6 +62,7 @@ _KNOWN: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
         "minutes": (0, _nonneg_number, "a number >= 0"),
         "hours": (0, _nonneg_number, "a number >= 0"),
     },
+    "no_cache": {},
     "resources": {
         "cpu": (1, _positive_number, "a number of CPUs > 0"),
         "memory": (4096, _positive_number, "megabytes > 0"),
@@ -152,6 +153,8 @@ catch = _make("catch")
 catch.__doc__ = """After the last attempt, store the exception in artifact ``var`` and go on."""
 timeout = _make("timeout")
 timeout.__doc__ = """Kill the step's whole process group after ``seconds + minutes + hours``."""
+no_cache = _make("no_cache")
+no_cache.__doc__ = """The step reads the outside world: ``run --reuse`` always runs it."""
 resources = _make("resources")
 resources.__doc__ = """Declare what a task needs: ``cpu``, ``memory`` (MB), ``gpu``."""
 

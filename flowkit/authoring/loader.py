@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 import traceback
@@ -50,15 +51,18 @@ def load_flow_file(path: str | Path, flow_name: str | None = None) -> type:
 
 def _import(file: Path) -> ModuleType:
     name = file.stem if file.stem.isidentifier() else "flowkit_flow_" + str(abs(hash(file)))
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
     existing = sys.modules.get(name)
     if existing is not None and getattr(existing, "__file__", None) == str(file):
-        return existing
-    if existing is not None:
+        if getattr(existing, "__flowkit_source__", None) == digest:
+            return existing  # imported already, and the file has not changed since
+    elif existing is not None:
         name = f"flowkit_flow_{abs(hash(file))}"
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise FlowLoadError(f"{file} cannot be imported as Python", "flow files end in .py")
     module = importlib.util.module_from_spec(spec)
+    module.__flowkit_source__ = digest  # type: ignore[attr-defined]
     folder = str(file.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)

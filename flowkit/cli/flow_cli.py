@@ -11,7 +11,14 @@ import click
 
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.cli.base import FlowkitGroup
-from flowkit.cli.running import RUN_OPTIONS, run_flow, run_options
+from flowkit.cli.running import (
+    RUN_OPTIONS,
+    resume_arguments,
+    resume_flow,
+    reuse_options,
+    run_flow,
+    run_options,
+)
 from flowkit.cli.show import describe
 from flowkit.graph.api import check, graph_of
 
@@ -40,15 +47,35 @@ def make_cli(flow_cls: type) -> click.Group:
 
     def run_cmd(**given: Any) -> None:
         options = {name: given.pop(name) for name in RUN_OPTIONS}
+        reuse, dry_run = given.pop("reuse"), given.pop("dry_run")
         provided = {k: v for k, v in given.items() if v is not None}
-        run_flow(flow_cls, options, provided)
+        run_flow(flow_cls, options, provided, reuse=reuse, dry_run=dry_run)
 
+    def resume_cmd(**given: Any) -> None:
+        options = {name: given.pop(name) for name in RUN_OPTIONS}
+        step, origin, dry_run = given.pop("step"), given.pop("origin_run_id"), given.pop("dry_run")
+        provided = {k: v for k, v in given.items() if v is not None}
+        resume_flow(flow_cls, options, provided, step=step, origin=origin, dry_run=dry_run)
+
+    params = [_option(p) for p in parameters_of(flow_cls)]
     cli.add_command(
         click.Command(
             "run",
             callback=run_cmd,
-            params=[*(_option(p) for p in parameters_of(flow_cls)), *run_options()],
+            params=[*params, *run_options(), *reuse_options()],
             help="Run the flow. Each parameter of the flow is an option.",
+        )
+    )
+    cli.add_command(
+        click.Command(
+            "resume",
+            callback=resume_cmd,
+            params=[*resume_arguments(), *params, *run_options()],
+            help=(
+                "Resume a run: without STEP, what failed, never ran or changed runs again; "
+                "with STEP, that step and everything after it. The rest is cloned. "
+                "Parameters default to the origin run's."
+            ),
         )
     )
     return cli

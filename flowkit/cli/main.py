@@ -60,3 +60,7 @@ for command in COMMANDS:
 def main() -> None:
     """Entry point of the ``flowkit`` console script."""
     cli.main(prog_name="flowkit")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -39,13 +39,75 @@ def run_options() -> list[click.Option]:
     ]
 
 
-def run_flow(flow_cls: type, options: dict[str, Any], params: dict[str, Any]) -> None:
-    """Run the flow for the CLI; exit 1 (after the live view has said why) if it fails."""
-    from flowkit.runtime.api import RunFailed, run
+def reuse_options() -> list[click.Option]:
+    """``run``'s options for reusing earlier tasks."""
+    return [
+        click.Option(
+            ["--reuse"],
+            is_flag=True,
+            help="Reuse earlier tasks with the same code, inputs and parameters.",
+        ),
+        click.Option(
+            ["--dry-run"],
+            is_flag=True,
+            help="With --reuse: say which tasks would be reused or run, and why; run nothing.",
+        ),
+    ]
+
+
+def resume_arguments() -> list[click.Parameter]:
+    """``resume``'s own arguments and options."""
+    return [
+        click.Argument(["step"], required=False),
+        click.Option(
+            ["--origin-run-id"],
+            default=None,
+            help="The run to resume (default: the flow's most recent run).",
+        ),
+        click.Option(
+            ["--dry-run"],
+            is_flag=True,
+            help="Say which tasks would be cloned or run, and why; run nothing.",
+        ),
+    ]
+
+
+def run_flow(
+    flow_cls: type, options: dict[str, Any], params: dict[str, Any], *, reuse: bool, dry_run: bool
+) -> None:
+    """``run`` for the CLI; exit 1 (after the live view has said why) if it fails."""
+    from flowkit.runtime.api import run
+
+    _go(run, flow_cls, options, params, reuse=reuse, dry_run=dry_run)
+
+
+def resume_flow(
+    flow_cls: type,
+    options: dict[str, Any],
+    params: dict[str, Any],
+    *,
+    step: str | None,
+    origin: str | None,
+    dry_run: bool,
+) -> None:
+    """``resume`` for the CLI; like :func:`run_flow`."""
+    from flowkit.runtime.api import resume
+
+    _go(resume, flow_cls, options, params, step=step, origin_run_id=origin, dry_run=dry_run)
+
+
+def _go(
+    start: Callable[..., Any],
+    flow_cls: type,
+    options: dict[str, Any],
+    params: dict[str, Any],
+    **extra: Any,
+) -> None:
+    from flowkit.runtime.api import RunFailed
 
     try:
         with sigterm_as_interrupt():
-            run(
+            result = start(
                 flow_cls,
                 store=options["store"],
                 max_workers=options["max_workers"],
@@ -53,11 +115,14 @@ def run_flow(flow_cls: type, options: dict[str, Any], params: dict[str, Any]) ->
                 fail_fast=options["fail_fast"],
                 quiet=options["quiet"],
                 tags=options["tag"],
+                **extra,
                 **params,
             )
     except RunFailed as failed:
         # the terminal view already showed the traceback and how to resume
         sys.exit(130 if failed.cancelled else 1)
+    if extra.get("dry_run"):
+        click.echo(str(result))
 
 
 @contextmanager

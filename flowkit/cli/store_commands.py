@@ -98,7 +98,14 @@ def _show_run(run: Run) -> str:
             [step.id, str(len(statuses))]
             + [str(statuses.count(s)) for s in ("succeeded", "failed", "running")]
         )
-    return "\n".join(lines) + "\n\n" + _table(rows)
+    text = "\n".join(lines) + "\n\n" + _table(rows)
+    decisions = run.explanation
+    if decisions:
+        from flowkit.runtime.reuse import summarize
+
+        text += "\n\nwhy each task ran or was reused\n"
+        text += "\n".join(f"  {line}" for line in summarize(decisions, run.record.steps))
+    return text
 
 
 def _show_step(step: Step) -> str:

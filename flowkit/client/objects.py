@@ -98,6 +98,12 @@ class Run:
         return f"Run('{self.pathspec}')"
 
     @property
+    def explanation(self) -> list[dict[str, Any]]:
+        """Why each task ran, was cloned or was reused: one dict per task (step, task_id,
+        action, reason, origin), for resumed runs and ``run --reuse``; else empty."""
+        return self._store.read_explanation(self.flow_name, self.id)
+
+    @property
     def end_record(self) -> RunEndRecord | None:
         """Read afresh each time, so a running run is seen finishing."""
         return self._store.get_run_end(self.flow_name, self.id)

@@ -11,6 +11,7 @@ from flowkit.authoring.decorators import decorators_of
 from flowkit.authoring.flowspec import step_functions
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.errors import Problem
+from flowkit.graph.code import code_digest, helpers, normalized, parameters_read, statements
 from flowkit.graph.model import FlowGraph, ParameterSpec, StepNode
 from flowkit.graph.parse import parse_step
 from flowkit.graph.source import (
@@ -99,6 +100,7 @@ def _step_node(
         )
     parsed = parse_step(name, tree_node, file, param_attrs)
     problems.extend(parsed.problems)
+    step_code = normalized(tree_node)
     return StepNode(
         name=name,
         file=file,
@@ -112,6 +114,10 @@ def _step_node(
         condition=parsed.condition,
         cases=parsed.cases,
         next_line=parsed.next_line,
+        code=step_code,
+        code_digest=code_digest(step_code, helpers(func)),
+        reads=parameters_read(tree_node, param_attrs),
+        statement_lines=tuple(s.lineno for s in statements(tree_node)),
     )
 
 

@@ -29,6 +29,14 @@ class StepNode:
     next_line: int | None = None
     decorators: tuple[DecoratorSpec, ...] = ()
     parents: tuple[str, ...] = ()
+    #: The step's normalized source (see :mod:`flowkit.graph.code`), for explaining reuse.
+    code: str = ""
+    #: Digest of the normalized source and of the helpers it calls: part of the cache key.
+    code_digest: str = ""
+    #: Parameters the step reads (``self.<parameter>``).
+    reads: tuple[str, ...] = ()
+    #: File line of each statement of the step, in :func:`flowkit.graph.code.statements` order.
+    statement_lines: tuple[int, ...] = ()
 
     @property
     def is_join(self) -> bool:

@@ -21,12 +21,13 @@ class SourceUnavailable(Exception):
 
 
 def source_lines(filename: str, module_globals: dict[str, Any] | None = None) -> list[str]:
-    """The lines of ``filename`` as Python compiled them, from a file or the line cache."""
-    lines = linecache.getlines(filename, module_globals)
-    if not lines:
-        linecache.checkcache(filename)
-        lines = linecache.getlines(filename, module_globals)
-    return lines
+    """The lines of ``filename`` now, from its file or the line cache.
+
+    A file edited since it was cached is read again (cells Jupyter registered have no
+    modification time, so ``checkcache`` keeps them).
+    """
+    linecache.checkcache(filename)
+    return linecache.getlines(filename, module_globals)
 
 
 @lru_cache(maxsize=64)

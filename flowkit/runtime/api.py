@@ -1,19 +1,23 @@
-"""``flowkit.run``: lint, validate parameters, start the run, drive it, return the client Run."""
+"""``flowkit.run`` and ``flowkit.resume``: lint, settle parameters, start the run, drive it,
+and return the client's ``Run`` (or, with ``dry_run``, what would happen)."""
 
 from __future__ import annotations
 
 import getpass
 import os
+import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flowkit.errors import FlowkitError
 
 if TYPE_CHECKING:
     from flowkit.client import Run
+    from flowkit.graph.model import FlowGraph
     from flowkit.runtime.events import ProgressSink
-    from flowkit.store import Store
+    from flowkit.store import RunRecord, Store
 
 
 class RunFailed(FlowkitError):
@@ -29,9 +33,54 @@ class RunFailed(FlowkitError):
         self.cancelled = cancelled
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What a run would do (``dry_run=True``): one decision per task, and a readable summary."""
+
+    flow: str
+    origin: str | None
+    decisions: list[dict[str, Any]]
+    lines: list[str]
+
+    def count(self, action: str) -> int:
+        return sum(1 for d in self.decisions if d["action"] == action)
+
+    def __str__(self) -> str:
+        where = f" from {self.flow}/{self.origin}" if self.origin else ""
+        head = (
+            f"{self.flow}{where}: {self.count('clone')} cloned, {self.count('reuse')} reused, "
+            f"{self.count('run')} to run"
+        )
+        return "\n".join([head, *self.lines])
+
+
+@dataclass
+class _Options:
+    store: str | Store | None
+    max_workers: int | None
+    max_num_splits: int
+    fail_fast: bool
+    quiet: bool
+    progress: ProgressSink | None
+    tags: Iterable[str]
+
+
+FlowLike = type | str | os.PathLike[str]
+
+
+@overload
+def run(flow: FlowLike, *, dry_run: Literal[True], **options: Any) -> Preview: ...
+
+
+@overload
+def run(flow: FlowLike, *, dry_run: Literal[False] = False, **options: Any) -> Run: ...
+
+
 def run(
-    flow: type | str | os.PathLike[str],
+    flow: FlowLike,
     *,
+    reuse: bool = False,
+    dry_run: bool = False,
     store: str | Store | None = None,
     max_workers: int | None = None,
     max_num_splits: int = 10_000,
@@ -40,68 +89,150 @@ def run(
     progress: ProgressSink | None = None,
     tags: Iterable[str] = (),
     **params: Any,
-) -> Run:
+) -> Run | Preview:
     """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``.
 
-    Returns the finished run's client :class:`~flowkit.client.Run`; raises
+    With ``reuse``, any earlier successful task of the flow with the same code, inputs and
+    parameters is reused instead of run. Returns the finished run's client ``Run``; raises
     :class:`~flowkit.errors.LintError` before anything runs if the flow has problems,
-    :class:`~flowkit.errors.ParameterError` for a bad parameter, and :class:`RunFailed`
-    when a task fails or the run is cancelled.
+    :class:`~flowkit.errors.ParameterError` for a bad parameter, and :class:`RunFailed` when
+    a task fails or the run is cancelled. ``dry_run`` returns a :class:`Preview` instead.
     """
+    options = _Options(store, max_workers, max_num_splits, fail_fast, quiet, progress, tags)
+    return _start(flow, params, options, reuse=reuse, dry_run=dry_run)
+
+
+@overload
+def resume(
+    flow: FlowLike, step: str | None = None, *, dry_run: Literal[True], **options: Any
+) -> Preview: ...
+
+
+@overload
+def resume(
+    flow: FlowLike, step: str | None = None, *, dry_run: Literal[False] = False, **options: Any
+) -> Run: ...
+
+
+def resume(
+    flow: FlowLike,
+    step: str | None = None,
+    *,
+    origin_run_id: str | None = None,
+    dry_run: bool = False,
+    store: str | Store | None = None,
+    max_workers: int | None = None,
+    max_num_splits: int = 10_000,
+    fail_fast: bool = False,
+    quiet: bool = False,
+    progress: ProgressSink | None = None,
+    tags: Iterable[str] = (),
+    **params: Any,
+) -> Run | Preview:
+    """Resume a run of ``flow``: the most recent one, or ``origin_run_id``.
+
+    Without ``step``, tasks that failed, never ran, or whose code or parameters changed run
+    again; every other task is cloned (its record copied, never its data). With ``step``,
+    that step and everything after it run again. Parameters default to the origin's.
+    """
+    options = _Options(store, max_workers, max_num_splits, fail_fast, quiet, progress, tags)
+    return _start(
+        flow, params, options, resume_from=origin_run_id or "", restart_step=step, dry_run=dry_run
+    )
+
+
+def _start(
+    flow: FlowLike,
+    params: dict[str, Any],
+    options: _Options,
+    *,
+    reuse: bool = False,
+    resume_from: str | None = None,
+    restart_step: str | None = None,
+    dry_run: bool = False,
+) -> Run | Preview:
     from flowkit.authoring.loader import load_flow_file
-    from flowkit.authoring.parameters import parameters_of, resolve_parameters
-    from flowkit.client import Run
-    from flowkit.executor.local import LocalExecutor
     from flowkit.graph.api import check
-    from flowkit.runtime.resources import ResourcePool, visible_gpus
-    from flowkit.runtime.scheduler import Scheduler
+    from flowkit.runtime.reuse import Decider
     from flowkit.settings import Settings
-    from flowkit.store import open_store
-    from flowkit.task.code import code_ref_for
+    from flowkit.store import Store, open_store
 
     flow_cls = flow if isinstance(flow, type) else load_flow_file(Path(flow))
     graph = check(flow_cls)
-    values = resolve_parameters(flow_cls, params)
     settings = Settings.resolve(
-        {"store": store if isinstance(store, str) else None, "max_workers": max_workers}
+        {
+            "store": options.store if isinstance(options.store, str) else None,
+            "max_workers": options.max_workers,
+        }
     )
-    the_store = store if store is not None and not isinstance(store, str) else open_store(settings)
-    shown = {str(p.attr): _shown(values[str(p.attr)]) for p in parameters_of(flow_cls)}
+    the_store = options.store if isinstance(options.store, Store) else open_store(settings)
+    origin = None if resume_from is None else _origin(the_store, graph, resume_from)
+    if restart_step is not None and restart_step not in graph.steps:
+        raise FlowkitError(
+            f"{graph.name} has no step '{restart_step}' to resume from",
+            f"its steps are: {', '.join(s.name for s in graph.ordered())}",
+        )
+    parameters, shown = _parameters(flow_cls, the_store, params, origin)
+    decider = Decider(
+        the_store, graph, parameters, origin=origin, restart_step=restart_step, reuse=reuse
+    )
+    if dry_run:
+        return _preview(graph, the_store, decider, parameters, origin)
     record = the_store.create_run(
         graph.name,
         parameters=shown,
         user=_user(),
-        tags=tags,
+        tags=options.tags,
         steps=[s.name for s in graph.ordered()],
+        origin_run_id=origin.run_id if origin else None,
+        step_code={s.name: s.code for s in graph.steps.values()},
     )
-    parameters = {}
-    for attr, value in values.items():
-        ref = the_store.put_value(value, name=attr, step="<parameters>")
-        parameters[attr] = (ref.digest, ref.size, ref.type)
-    sink = progress if progress is not None else _default_sink(quiet)
-    code = code_ref_for(flow_cls, the_store)
-    executor = LocalExecutor(the_store.url, code, echo=not quiet)
-    origin = f"--origin-run-id {record.run_id}"
+    return _drive(
+        flow_cls, graph, the_store, record, parameters, decider, settings.max_workers, options
+    )
+
+
+def _drive(
+    flow_cls: type,
+    graph: FlowGraph,
+    store: Store,
+    record: RunRecord,
+    parameters: dict[str, tuple[str, int, str]],
+    decider: Any,
+    max_workers: int,
+    options: _Options,
+) -> Run:
+    from flowkit.client import Run
+    from flowkit.executor.local import LocalExecutor
+    from flowkit.runtime.resources import ResourcePool, visible_gpus
+    from flowkit.runtime.scheduler import Scheduler
+    from flowkit.task.code import code_ref_for
+
+    sink = options.progress if options.progress is not None else _default_sink(options.quiet)
+    code = code_ref_for(flow_cls, store)
+    executor = LocalExecutor(store.url, code, echo=not options.quiet)
+    hint = f"python {_script(flow_cls)} resume --origin-run-id {record.run_id}"
     scheduler = Scheduler(
         graph=graph,
-        store=the_store,
+        store=store,
         executor=executor,
         run=record,
         code=code,
         parameters=parameters,
         sink=sink,
-        max_workers=settings.max_workers,
-        max_num_splits=max_num_splits,
-        fail_fast=fail_fast,
+        max_workers=max_workers,
+        max_num_splits=options.max_num_splits,
+        fail_fast=options.fail_fast,
         resources=ResourcePool(float(os.cpu_count() or 1), visible_gpus()),
-        resume_hint=lambda: f"python {_script(flow_cls)} resume {origin}",
+        resume_hint=lambda: hint,
+        decider=decider,
     )
     try:
         result = scheduler.execute()
     finally:
         executor.close()
         sink.close()
-    client_run = Run(f"{record.flow}/{record.run_id}", store=the_store)
+    client_run = Run(f"{record.flow}/{record.run_id}", store=store)
     if result.status == "succeeded":
         return client_run
     failed = result.failures[0] if result.failures else None
@@ -116,18 +247,89 @@ def run(
         message = f"run {client_run.pathspec} failed: {result.message}"
     raise RunFailed(
         message,
-        f"fix the cause, then resume: python {_script(flow_cls)} resume {origin}",
+        f"fix the cause, then resume: {hint}",
         client_run,
         failed.pathspec if failed else None,
         cancelled=result.status == "cancelled",
     )
 
 
-def _shown(value: Any) -> Any:
-    """A parameter value as the run record shows it (JSON); bytes are summarized."""
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    return value
+def _origin(store: Store, graph: FlowGraph, run_id: str) -> RunRecord:
+    """The run to resume: ``run_id``, or the flow's most recent run when it is empty."""
+    if run_id:
+        return store.get_run(graph.name, run_id)
+    runs = store.list_runs(graph.name)
+    if not runs:
+        raise FlowkitError(
+            f"{graph.name} has no run to resume in the store at {store.url}",
+            "run it first (python flow.py run), or pass --store where its runs are",
+        )
+    return store.get_run(graph.name, runs[-1])
+
+
+def _parameters(
+    flow_cls: type, store: Store, given: dict[str, Any], origin: RunRecord | None
+) -> tuple[dict[str, tuple[str, int, str]], dict[str, Any]]:
+    """Each parameter as a stored value (digest, size, type), and as the run record shows it.
+
+    On a resume, what was not given keeps the origin's value (by digest: nothing is copied).
+    """
+    from flowkit.authoring.parameters import parameters_of, resolve_parameters
+
+    params = parameters_of(flow_cls)
+    inherited = _origin_parameters(store, origin) if origin else {}
+    by_name = {p.name: str(p.attr) for p in params}
+    given_attrs = {by_name.get(k, k) for k in given}
+    values = resolve_parameters(flow_cls, given)
+    stored: dict[str, tuple[str, int, str]] = {}
+    shown: dict[str, Any] = {}
+    for p in params:
+        attr = str(p.attr)
+        if attr in inherited and attr not in given_attrs:
+            stored[attr] = inherited[attr]
+            shown[attr] = origin.parameters.get(attr) if origin else None
+            continue
+        ref = store.put_value(values[attr], name=attr, step="<parameters>")
+        stored[attr] = (ref.digest, ref.size, ref.type)
+        shown[attr] = (
+            f"<{len(values[attr])} bytes>" if isinstance(values[attr], bytes) else values[attr]
+        )
+    return stored, shown
+
+
+def _origin_parameters(store: Store, origin: RunRecord) -> dict[str, tuple[str, int, str]]:
+    if "start" not in store.list_steps(origin.flow, origin.run_id):
+        return {}
+    for record in store.list_tasks(origin.flow, origin.run_id, "start"):
+        return {
+            attr: (ref.digest, ref.size, ref.type)
+            for attr, ref in record.artifacts.items()
+            if attr in origin.parameters
+        }
+    return {}
+
+
+def _preview(
+    graph: FlowGraph,
+    store: Store,
+    decider: Any,
+    parameters: dict[str, tuple[str, int, str]],
+    origin: RunRecord | None,
+) -> Preview:
+    from flowkit.runtime.preview import preview
+    from flowkit.runtime.reuse import summarize
+
+    template_run = origin
+    if template_run is None:
+        runs = store.list_runs(graph.name)
+        template_run = store.get_run(graph.name, runs[-1]) if runs else None
+    template = []
+    if template_run is not None:
+        for step in store.list_steps(template_run.flow, template_run.run_id):
+            template += store.list_tasks(template_run.flow, template_run.run_id, step)
+    decisions = preview(graph, store, decider, parameters, template)
+    lines = summarize(decisions, [s.name for s in graph.ordered()])
+    return Preview(graph.name, origin.run_id if origin else None, decisions, lines)
 
 
 def _user() -> str | None:
@@ -138,8 +340,6 @@ def _user() -> str | None:
 
 
 def _script(flow_cls: type) -> str:
-    import sys
-
     module = sys.modules.get(flow_cls.__module__)
     file = getattr(module, "__file__", None)
     if not file:

@@ -30,6 +30,7 @@ from flowkit.runtime.events import (
 )
 from flowkit.runtime.plan import Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.resources import ResourcePool
+from flowkit.runtime.reuse import Decider, Decision, cache_key
 from flowkit.task.outcome import describe_status, final_record
 from flowkit.task.spec import CodeRef, StepContract, TaskSpec
 
@@ -46,6 +47,7 @@ class _Task:
     planned: PlannedTask
     attempt: int = 0
     not_before: float = 0.0
+    cache_key: str | None = None
 
     @property
     def key(self) -> str:
@@ -75,6 +77,7 @@ class Scheduler:
     fail_fast: bool = False
     resources: ResourcePool = field(default_factory=lambda: ResourcePool(1e9, []))
     resume_hint: Callable[[], str] | None = None
+    decider: Decider | None = None
     clock: Callable[[], float] = time.time
     _ready: list[_Task] = field(default_factory=list)
     _running: dict[str, _Task] = field(default_factory=dict)
@@ -83,7 +86,8 @@ class Scheduler:
     _message: str | None = None
     _counts: dict[str, int] = field(default_factory=dict)
     _step_of: dict[str, str] = field(default_factory=dict)
-    _succeeded_attempt: dict[str, int] = field(default_factory=dict)
+    _succeeded: dict[str, TaskRecord] = field(default_factory=dict)
+    _decisions: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.graph, self.max_num_splits)
@@ -95,7 +99,7 @@ class Scheduler:
             StepInfo(n.name, n.targets, n.transition, n.takes_inputs) for n in self.graph.ordered()
         )
         self.emit(RunStarted(self.run.flow, self.run.run_id, self.store.url, steps, self.clock()))
-        self._ready.append(self._new_task(self.planner.first()))
+        self._admit([self.planner.first()])
         try:
             while self._ready or self._running:
                 self._launch()
@@ -155,16 +159,10 @@ class Scheduler:
     def _exited(self, task: _Task, status: int) -> None:
         record = self._final_record(task, status)
         if record.successful:
-            self._succeeded_attempt[task.task_id] = task.attempt
+            self._succeeded[task.task_id] = record
+            self.store.remember_cache_key(record)
             self._task_event(task, "succeeded", exit_code=0)
-            outcome = Outcome(record.next_steps, record.foreach_count)
-            try:
-                planned = self.planner.after(task.task_id, task.planned, outcome)
-            except TooManySplits as exc:
-                self._message = exc.render()
-                self._stop_launching = True
-                return
-            self._ready += [self._new_task(p) for p in planned]
+            self._admit(self._after(task.task_id, task.planned, record))
             return
         error = str(record.exception) if record.exception else describe_status(status)
         node = self.graph.steps[task.planned.step]
@@ -172,7 +170,9 @@ class Scheduler:
         if retry is not None and task.attempt < int(retry.args["times"]):
             self._task_event(task, "retrying", error=error, exit_code=record.exit_code)
             again = time.monotonic() + _delay(retry.args, task.attempt)
-            self._ready.append(_Task(task.task_id, task.planned, task.attempt + 1, again))
+            self._ready.append(
+                _Task(task.task_id, task.planned, task.attempt + 1, again, task.cache_key)
+            )
             return
         self._task_event(task, "failed", error=error, exit_code=record.exit_code)
         self._failures.append(record)
@@ -199,6 +199,8 @@ class Scheduler:
                 self._task_event(task, "killed", exit_code=-9)
             self._running.clear()
         message = message or self._message
+        if self._decisions:
+            self.store.write_explanation(self.run.flow, self.run.run_id, self._decisions)
         self.store.end_run(self.run.flow, self.run.run_id, status, message=message)
         failed = self._failures[0] if self._failures else None
         self.emit(
@@ -241,15 +243,54 @@ class Scheduler:
             parameters=self.parameters,
             origin_run_id=self.run.origin_run_id,
             user=self.run.user,
+            cache_key=task.cache_key,
         )
 
-    def _new_task(self, planned: PlannedTask) -> _Task:
-        task = _Task(self.store.new_task_id(), planned)
-        self._step_of[task.task_id] = planned.step
-        return task
+    def _after(self, task_id: str, planned: PlannedTask, record: TaskRecord) -> list[PlannedTask]:
+        """What becomes ready once ``record`` (a success) is in; stops the run on a bad fan-out."""
+        try:
+            return self.planner.after(
+                task_id, planned, Outcome(record.next_steps, record.foreach_count)
+            )
+        except TooManySplits as exc:
+            self._message = exc.render()
+            self._stop_launching = True
+            return []
+
+    def _admit(self, planned: list[PlannedTask]) -> None:
+        """Queue ready tasks, or clone the earlier task that stands in for one (and go on)."""
+        work = list(planned)
+        while work:
+            p = work.pop(0)
+            node = self.graph.steps[p.step]
+            inputs = [self._succeeded[i] for i in p.inputs]
+            key = cache_key(node, inputs, self.parameters, p.path)
+            decision = Decision("run", "")
+            if self.decider is not None and self.decider.active:
+                decision = self.decider.decide(node, inputs, p.path, key)
+                if decision.origin is not None and decision.origin.task_id in self._step_of:
+                    decision = Decision("run", "the earlier task already stands in elsewhere")
+            if decision.origin is None:
+                task = _Task(self.store.new_task_id(), p, cache_key=key)
+                self._step_of[task.task_id] = p.step
+                self._note(decision, p.step, task.task_id)
+                self._ready.append(task)
+                continue
+            clone = self.store.clone_task(decision.origin, self.run.run_id)
+            self._step_of[clone.task_id] = p.step
+            self._succeeded[clone.task_id] = clone
+            self._note(decision, p.step, clone.task_id)
+            self.emit(TaskEvent(p.step, clone.task_id, "cloned", 0, self.clock()))
+            self._counts["cloned"] = self._counts.get("cloned", 0) + 1
+            work += self._after(clone.task_id, p, clone)
+
+    def _note(self, decision: Decision, step: str, task_id: str) -> None:
+        if self.decider is not None and self.decider.active:
+            self._decisions.append(decision.to_json(step, task_id))
 
     def _input_ref(self, task_id: str) -> str:
-        return f"{self._step_of[task_id]}/{task_id}/{self._succeeded_attempt[task_id]}"
+        record = self._succeeded[task_id]
+        return f"{record.step}/{task_id}/{record.attempt}"
 
     def _task_event(
         self,

@@ -9,7 +9,10 @@
                                                          once at finish (a read shortcut)
     runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.start.json   attempt n started
     runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.json         attempt n ended (final record)
+    runs/<Flow>/<run_id>/explain.json                    why each task ran or was reused
     logs/<Flow>/<run_id>/<step>/<task>/<n>/<stream>.<seq>     log chunks, appended in order
+    cache/<Flow>/<key[:2]>/<key>.json                    the first successful task with a
+                                                         cache key (for run --reuse)
 
 Every object is written once and never changed, so no writer needs a lock. Listing a run's
 flows, runs, steps, or a step's task attempts is one ``list`` each.
@@ -79,3 +82,11 @@ def log_prefix(flow: str, run_id: str, step: str, task_id: str, attempt: int) ->
         check_name("task", task_id),
     )
     return "logs/" + "/".join(parts) + f"/{int(attempt)}"
+
+
+def explain_key(flow: str, run_id: str) -> str:
+    return f"{run_prefix(flow, run_id)}/explain.json"
+
+
+def cache_key_path(flow: str, key: str) -> str:
+    return f"cache/{check_name('flow', flow)}/{check_name('key', key[:2])}/{check_name('key', key)}.json"

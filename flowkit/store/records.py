@@ -62,6 +62,8 @@ class RunRecord:
     origin_run_id: str | None = None
     #: The flow's steps in graph order, when the runtime knows them (for display).
     steps: tuple[str, ...] = ()
+    #: Each step's normalized source, so a later run can say what changed and where.
+    step_code: dict[str, str] = field(default_factory=dict)
     schema: int = SCHEMA
 
 

@@ -101,6 +101,7 @@ class Store:
         origin_run_id: str | None = None,
         steps: Iterable[str] = (),
         run_id: str | None = None,
+        step_code: Mapping[str, str] | None = None,
     ) -> RunRecord:
         """Write the start record of a new run; ``parameters`` must be JSON-serializable."""
         record = RunRecord(
@@ -113,6 +114,7 @@ class Store:
             code_digest=code_digest,
             origin_run_id=origin_run_id,
             steps=tuple(steps),
+            step_code=dict(step_code or {}),
         )
         try:
             self._write_once(layout.run_key(flow, record.run_id), record)
@@ -193,6 +195,37 @@ class Store:
         )
         self._write_once(self._attempt_key(clone, final=True), clone)
         return clone
+
+    def remember_cache_key(self, record: TaskRecord) -> None:
+        """Index a successful task by its cache key; the first task with a key keeps it."""
+        if record.cache_key and record.successful:
+            body = json.dumps({"pathspec": record.pathspec, "attempt": record.attempt})
+            self.backend.put_new(
+                layout.cache_key_path(record.flow, record.cache_key), body.encode()
+            )
+
+    def lookup_cache_key(self, flow: str, key: str) -> TaskRecord | None:
+        """The successful task indexed under ``key``, if any (and if it still reads back)."""
+        try:
+            entry = json.loads(self.backend.get(layout.cache_key_path(flow, key)))
+        except KeyNotFoundError:
+            return None
+        _, run_id, step, task_id = str(entry["pathspec"]).split("/")
+        record = self.get_attempt(flow, run_id, step, task_id, int(entry["attempt"]))
+        return record if record is not None and record.successful else None
+
+    def write_explanation(self, flow: str, run_id: str, decisions: list[dict[str, Any]]) -> None:
+        """Record, once, why each task of a run ran, was cloned or was reused."""
+        body = json.dumps({"decisions": decisions}, separators=(",", ":"))
+        self.backend.put_new(layout.explain_key(flow, run_id), body.encode())
+
+    def read_explanation(self, flow: str, run_id: str) -> list[dict[str, Any]]:
+        """What :meth:`write_explanation` recorded for a run (empty if nothing was)."""
+        try:
+            data = json.loads(self.backend.get(layout.explain_key(flow, run_id)))
+        except KeyNotFoundError:
+            return []
+        return list(data["decisions"])
 
     @staticmethod
     def _attempt_key(record: TaskRecord, *, final: bool) -> str:

@@ -22,7 +22,9 @@ def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
     # A class the module still holds under its name can be imported again; one redefined
     # in a notebook cell, or made by exec, travels by value.
     if module is not None and file and getattr(module, flow_cls.__name__, None) is flow_cls:
-        if flow_cls.__module__ == "__main__":
+        # A script, or a file flowkit imported by path (maybe under a name of its own making),
+        # is imported by path again; anything else by its module name.
+        if flow_cls.__module__ == "__main__" or hasattr(module, "__flowkit_source__"):
             return CodeRef("file", file, flow_cls.__name__, path)
         return CodeRef("module", flow_cls.__module__, flow_cls.__name__, path)
     ref = store.put_value(flow_cls, name=flow_cls.__name__)

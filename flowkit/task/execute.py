@@ -39,6 +39,7 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
         attempt=spec.attempt,
         foreach=[b.index for b in spec.path if b.kind == "foreach"],
         parents=[f"{spec.flow}/{spec.run_id}/{i.rsplit('/', 1)[0]}" for i in spec.inputs],
+        cache_key=spec.cache_key,
     )
     try:
         final = _run(spec, store, flow_cls, record)

@@ -63,6 +63,7 @@ class TaskSpec:
     parameters: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     origin_run_id: str | None = None
     user: str | None = None
+    cache_key: str | None = None
 
     @property
     def pathspec(self) -> str:

@@ -32,6 +32,7 @@ def test_run_record_fields_and_end(store: Store) -> None:
         "code_digest": "c0de",
         "origin_run_id": "older",
         "steps": ["start", "end"],
+        "step_code": {},
     }
     assert store.get_run_end("RecFlow", run.run_id) is None
     end = store.end_run("RecFlow", run.run_id, "failed", message="train failed")

@@ -1,0 +1,5 @@
+"""``python -m flowkit``: the ``flowkit`` command."""
+
+from flowkit.cli.main import main
+
+main()

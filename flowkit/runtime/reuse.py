@@ -1,0 +1,206 @@
+"""Resume and reuse: for each task the planner makes ready, can an earlier task stand in?
+
+A *position* names a task by its step, its input tasks and its place in the open splits.
+Clones keep their task ids, so a resumed run's positions match its origin's exactly as
+long as nothing before them ran again. A *cache key* hashes what a task's result depends
+on: its step's normalized code (and helpers), the artifacts it receives, the parameters it
+reads and its foreach position.
+
+- ``resume`` (no step): clone the origin's task at the same position if it succeeded and
+  its cache key is unchanged; run it otherwise (it failed, or its code or a parameter it
+  reads changed).
+- ``resume STEP``: run STEP and what follows it; clone everything else that succeeded.
+- ``run --reuse``: reuse any earlier successful task of the flow with the same cache key;
+  steps marked ``@no_cache`` always run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from flowkit.graph.code import first_difference
+from flowkit.graph.model import FlowGraph, StepNode
+from flowkit.runtime.plan import Branch
+
+if TYPE_CHECKING:
+    from flowkit.store import RunRecord, Store, TaskRecord
+
+Position = tuple[str, tuple[str, ...], tuple[tuple[str, str, int], ...]]
+Action = Literal["run", "clone", "reuse"]
+
+
+def position(step: str, inputs: Iterable[str], path: Iterable[Sequence[Any]]) -> Position:
+    """A task's position: its step, its input task ids, and (split step, split task, index)
+    of each open split around it."""
+    return step, tuple(inputs), tuple((str(b[0]), str(b[1]), int(b[2])) for b in path)
+
+
+def record_position(record: TaskRecord) -> Position:
+    return position(record.step, (p.rsplit("/", 1)[-1] for p in record.parents), record.path)
+
+
+def cache_key(
+    node: StepNode,
+    inputs: Sequence[TaskRecord],
+    parameters: Mapping[str, tuple[str, int, str]],
+    path: Sequence[Branch],
+) -> str:
+    """What a task's result depends on, hashed (see the module docstring)."""
+    h = hashlib.sha256(b"flowkit-cache-1\0" + node.code_digest.encode())
+    for record in inputs:
+        h.update(b"\0input")
+        for name in sorted(record.artifacts):
+            if name not in parameters:  # a parameter counts only where it is read
+                h.update(f"\0{name}={record.artifacts[name].digest}".encode())
+    for attr in node.reads:
+        h.update(f"\0param {attr}={parameters[attr][0]}".encode())
+    for branch in path:
+        h.update(f"\0at {branch.split_step}[{branch.index}]".encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a task runs or an earlier one stands in for it, and why."""
+
+    action: Action
+    reason: str
+    origin: TaskRecord | None = None
+
+    def to_json(self, step: str, task_id: str) -> dict[str, Any]:
+        return {
+            "step": step,
+            "task_id": task_id,
+            "action": self.action,
+            "reason": self.reason,
+            "origin": self.origin.origin_pathspec or self.origin.pathspec if self.origin else None,
+        }
+
+
+class Decider:
+    """Answers, for one run, which tasks run and which are cloned or reused."""
+
+    def __init__(
+        self,
+        store: Store,
+        graph: FlowGraph,
+        parameters: Mapping[str, tuple[str, int, str]],
+        *,
+        origin: RunRecord | None = None,
+        restart_step: str | None = None,
+        reuse: bool = False,
+    ) -> None:
+        self.store, self.graph, self.parameters = store, graph, parameters
+        self.origin, self.restart_step, self.reuse = origin, restart_step, reuse
+        self.by_position: dict[Position, TaskRecord] = {}
+        self.origin_ids: dict[str, str] = {}
+        if origin is not None:
+            for step in store.list_steps(origin.flow, origin.run_id):
+                for record in store.list_tasks(origin.flow, origin.run_id, step):
+                    self.by_position[record_position(record)] = record
+                    self.origin_ids[record.task_id] = step
+
+    @property
+    def active(self) -> bool:
+        """Whether anything could be cloned or reused (else every task simply runs)."""
+        return self.origin is not None or self.reuse
+
+    def decide(
+        self, node: StepNode, inputs: Sequence[TaskRecord], path: Sequence[Branch], key: str
+    ) -> Decision:
+        if self.origin is not None:
+            return self._resume(node, inputs, path, key)
+        if self.reuse:
+            return self._reuse(node, key)
+        return Decision("run", "")
+
+    def _resume(
+        self, node: StepNode, inputs: Sequence[TaskRecord], path: Sequence[Branch], key: str
+    ) -> Decision:
+        if node.name == self.restart_step:
+            return Decision("run", f"the resume starts at step '{node.name}'")
+        pos = position(node.name, (r.task_id for r in inputs), (b.to_json() for b in path))
+        old = self.by_position.get(pos)
+        if old is None:
+            rerun = [r for r in inputs if r.task_id not in self.origin_ids]
+            if rerun:
+                return Decision("run", f"its input from step '{rerun[0].step}' ran again")
+            return Decision("run", "the origin run never got to it")
+        if not old.successful:
+            return Decision("run", _failure(old))
+        if self.restart_step is None and old.cache_key and old.cache_key != key:
+            return Decision("run", "; ".join(self._changes(node, old)) or "its inputs changed")
+        return Decision("clone", "unchanged since the origin run", old)
+
+    def _reuse(self, node: StepNode, key: str) -> Decision:
+        if node.decorator("no_cache") is not None:
+            return Decision("run", "@no_cache: it reads the outside world, so it always runs")
+        old = self.store.lookup_cache_key(self.graph.name, key)
+        if old is not None:
+            return Decision("reuse", "same code, inputs and parameters as an earlier run", old)
+        return Decision("run", "no earlier task had the same code, inputs and parameters")
+
+    def _changes(self, node: StepNode, old: TaskRecord) -> list[str]:
+        """Why ``old`` (same position, origin run) no longer stands for the new task."""
+        assert self.origin is not None
+        # Same position means the same input tasks, so only code and parameters can differ.
+        reasons = []
+        before = self.origin.step_code.get(node.name)
+        index = first_difference(before, node.code) if before is not None else None
+        if index is not None:
+            line = node.statement_lines[index] if index < len(node.statement_lines) else node.line
+            reasons.append(f"its code changed at {node.file}:{line}")
+        for attr in node.reads:
+            ref = old.artifacts.get(attr)
+            if ref is None or ref.digest != self.parameters[attr][0]:
+                reasons.append(f"parameter '{attr}' changed{self._values(attr, ref)}")
+        if not reasons and before is not None:
+            reasons.append("a function it calls changed")
+        return reasons
+
+    def _values(self, attr: str, ref: Any) -> str:
+        if ref is None or self.parameters[attr][1] > 4096 or ref.size > 4096:
+            return ""
+        old, new = (
+            self.store.load_value(ref.digest),
+            self.store.load_value(self.parameters[attr][0]),
+        )
+        return f" ({old!r} -> {new!r})"
+
+
+def _failure(record: TaskRecord) -> str:
+    if record.status == "running":
+        return "it never finished in the origin run (the run was interrupted)"
+    if record.status == "killed":
+        return "it was killed in the origin run"
+    what = f": {record.exception}" if record.exception else ""
+    return f"it failed in the origin run{what}"
+
+
+def summarize(decisions: Sequence[Mapping[str, Any]], steps: Sequence[str]) -> list[str]:
+    """Per step (in ``steps`` order): how many tasks ran, were cloned or reused, and why."""
+    lines = []
+    for name in [*steps, *sorted({d["step"] for d in decisions} - set(steps))]:
+        mine = [d for d in decisions if d["step"] == name]
+        if not mine:
+            continue
+        counts: dict[str, int] = {}
+        reasons: dict[str, dict[str, int]] = {}
+        for d in mine:
+            counts[d["action"]] = counts.get(d["action"], 0) + 1
+            reasons.setdefault(d["action"], {}).setdefault(d["reason"], 0)
+            reasons[d["action"]][d["reason"]] += 1
+        head = ", ".join(f"{n} {_verb(a, n)}" for a, n in counts.items())
+        lines.append(f"{name}: {head}")
+        for action, why in reasons.items():
+            for reason, n in why.items():
+                if reason:
+                    lines.append(f"    {_verb(action, n)}{'' if n == 1 else f' ({n})'}: {reason}")
+    return lines
+
+
+def _verb(action: str, n: int) -> str:
+    return {"run": "run", "clone": "cloned", "reuse": "reused"}[action]

@@ -1,0 +1,125 @@
+"""``run --reuse``: exactly the tasks whose code, inputs or parameters changed run again."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import flowkit
+from tests.conftest import FLOWS, run_python
+from tests.runtime.test_shapes import Quiet
+
+
+@pytest.fixture
+def flow_file(tmp_path: Path) -> Path:
+    target = tmp_path / "code" / "reuse_fanout.py"
+    target.parent.mkdir()
+    shutil.copy(FLOWS / "fanout.py", target)
+    return target
+
+
+def _ran(run: flowkit.Run) -> list[str]:
+    return sorted(d["step"] for d in run.explanation if d["action"] == "run")
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_edits_rerun_exactly_what_changed(flow_file: Path, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    first = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=5)
+    assert _ran(first) == sorted(["start", *["work"] * 5, "join", "scaled", "end"])
+    same = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=5)
+    assert _ran(same) == [] and len(same.explanation) == 9
+
+    _edit(
+        flow_file,
+        "    @step\n    def work(self):\n",
+        '    @step\n    def work(self):\n        """Now documented."""\n        # and commented\n',
+    )
+    _edit(
+        flow_file, "self.value = self.input * 10", "self.value = (self.input *   10)  # same code"
+    )
+    commented = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=5)
+    assert _ran(commented) == []
+
+    _edit(
+        flow_file,
+        "self.total = sum(i.value for i in inputs)",
+        "self.total = sum(i.value for i in inputs) + 1",
+    )
+    edited = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=5)
+    assert _ran(edited) == ["end", "join", "scaled"]
+    assert edited.data.result == sum(i * 10 for i in range(5)) + 1
+
+
+def test_a_parameter_reruns_only_the_tasks_that_read_it(flow_file: Path, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=4, scale=1)
+    changed = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=4, scale=3)
+    assert _ran(changed) == ["end", "scaled"]
+    assert changed["scaled"].task.data.result == 3 * sum(i * 10 for i in range(4))
+    reasons = {d["step"]: d["reason"] for d in changed.explanation}
+    assert reasons["work"] == "same code, inputs and parameters as an earlier run"
+    more = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=6, scale=3)
+    assert _ran(more).count("work") == 6  # the list changed, so every split's inputs did
+
+
+def test_resume_with_a_changed_parameter_explains_it(flow_file: Path, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    origin = flowkit.run(flow_file, store=store, progress=Quiet(), n=3, scale=1)
+    resumed = flowkit.resume(flow_file, store=store, progress=Quiet(), scale=2)
+    assert _ran(resumed) == ["end", "scaled"]
+    why = {d["step"]: d["reason"] for d in resumed.explanation}
+    assert why["scaled"] == "parameter 'scale' changed (1 -> 2)"
+    assert resumed.parameters["n"] == 3 and resumed.origin_run_id == origin.id
+
+
+def test_no_cache_steps_always_run(tmp_path: Path) -> None:
+    flow = tmp_path / "ingest_flow.py"
+    flow.write_text(
+        "from flowkit import FlowSpec, no_cache, step\n\n"
+        "class IngestFlow(FlowSpec):\n"
+        "    @no_cache\n    @step\n    def start(self):\n        self.rows = [1, 2]\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n"
+    )
+    store = str(tmp_path / "store")
+    flowkit.run(flow, store=store, progress=Quiet(), reuse=True)
+    again = flowkit.run(flow, store=store, progress=Quiet(), reuse=True)
+    assert _ran(again) == ["start"]
+    assert "@no_cache" in again.explanation[0]["reason"]
+    assert again.explanation[1]["action"] == "reuse"  # its output did not change
+
+
+def test_dry_run_and_show_from_the_command_line(flow_file: Path, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    first = run_python(flow_file, "run", "--store", store, "--quiet", "--n", "3")
+    assert first.returncode == 0, first.stderr
+    _edit(
+        flow_file,
+        "self.result = self.total * self.scale",
+        "self.result = self.total * self.scale * 2",
+    )
+    dry = run_python(flow_file, "resume", "--store", store, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    line = next(i for i, row in enumerate(dry.stdout.splitlines()) if row.startswith("scaled:"))
+    rows = dry.stdout.splitlines()
+    assert rows[line] == "scaled: 1 run"
+    code_line = (
+        flow_file.read_text()
+        .splitlines()
+        .index("        self.result = self.total * self.scale * 2")
+        + 1
+    )
+    assert rows[line + 1] == f"    run: its code changed at {flow_file}:{code_line}"
+    real = run_python(flow_file, "resume", "--store", store, "--quiet")
+    assert real.returncode == 0, real.stderr
+    run_id = flowkit.Flow("FanoutFlow", store=store).latest_run.id
+    shown = run_python("-m", "flowkit", "show", f"FanoutFlow/{run_id}", "--store", store)
+    assert "why each task ran or was reused" in shown.stdout, shown.stderr
+    assert f"run: its code changed at {flow_file}:{code_line}" in shown.stdout
