@@ -53,9 +53,12 @@ def make_cli(flow_cls: type) -> click.Group:
 
     def resume_cmd(**given: Any) -> None:
         options = {name: given.pop(name) for name in RUN_OPTIONS}
-        step, origin, dry_run = given.pop("step"), given.pop("origin_run_id"), given.pop("dry_run")
+        step, origin = given.pop("step"), given.pop("origin_run_id")
+        reuse, dry_run = given.pop("reuse"), given.pop("dry_run")
         provided = {k: v for k, v in given.items() if v is not None}
-        resume_flow(flow_cls, options, provided, step=step, origin=origin, dry_run=dry_run)
+        resume_flow(
+            flow_cls, options, provided, step=step, origin=origin, reuse=reuse, dry_run=dry_run
+        )
 
     params = [_option(p) for p in parameters_of(flow_cls)]
     cli.add_command(

@@ -65,6 +65,11 @@ def resume_arguments() -> list[click.Parameter]:
             help="The run to resume (default: the flow's most recent run).",
         ),
         click.Option(
+            ["--reuse"],
+            is_flag=True,
+            help="Also run again the tasks whose code changed since the origin run.",
+        ),
+        click.Option(
             ["--dry-run"],
             is_flag=True,
             help="Say which tasks would be cloned or run, and why; run nothing.",
@@ -88,12 +93,22 @@ def resume_flow(
     *,
     step: str | None,
     origin: str | None,
+    reuse: bool,
     dry_run: bool,
 ) -> None:
     """``resume`` for the CLI; like :func:`run_flow`."""
     from flowkit.runtime.api import resume
 
-    _go(resume, flow_cls, options, params, step=step, origin_run_id=origin, dry_run=dry_run)
+    _go(
+        resume,
+        flow_cls,
+        options,
+        params,
+        step=step,
+        origin_run_id=origin,
+        reuse=reuse,
+        dry_run=dry_run,
+    )
 
 
 def _go(

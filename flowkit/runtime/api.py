@@ -119,6 +119,7 @@ def resume(
     step: str | None = None,
     *,
     origin_run_id: str | None = None,
+    reuse: bool = False,
     dry_run: bool = False,
     store: str | Store | None = None,
     max_workers: int | None = None,
@@ -131,13 +132,20 @@ def resume(
 ) -> Run | Preview:
     """Resume a run of ``flow``: the most recent one, or ``origin_run_id``.
 
-    Without ``step``, tasks that failed, never ran, or whose code or parameters changed run
-    again; every other task is cloned (its record copied, never its data). With ``step``,
-    that step and everything after it run again. Parameters default to the origin's.
+    Without ``step``, tasks that failed or never ran run again, and so do tasks that read a
+    parameter given a new value; every other task is cloned (its record copied, never its
+    data). ``reuse`` also runs again tasks whose code changed. With ``step``, that step and
+    everything after it run again. Parameters default to the origin's.
     """
     options = _Options(store, max_workers, max_num_splits, fail_fast, quiet, progress, tags)
     return _start(
-        flow, params, options, resume_from=origin_run_id or "", restart_step=step, dry_run=dry_run
+        flow,
+        params,
+        options,
+        reuse=reuse,
+        resume_from=origin_run_id or "",
+        restart_step=step,
+        dry_run=dry_run,
     )
 
 

@@ -7,8 +7,9 @@ on: its step's normalized code (and helpers), the artifacts it receives, the par
 reads and its foreach position.
 
 - ``resume`` (no step): clone the origin's task at the same position if it succeeded and
-  its cache key is unchanged; run it otherwise (it failed, or its code or a parameter it
-  reads changed).
+  no parameter it reads changed; run it otherwise (and what depends on it). A task whose code
+  changed is still cloned, and the explanation says so.
+- ``resume --reuse`` (no step): as ``resume``, but a task whose code changed runs again too.
 - ``resume STEP``: run STEP and what follows it; clone everything else that succeeded.
 - ``run --reuse``: reuse any earlier successful task of the flow with the same cache key;
   steps marked ``@no_cache`` always run.
@@ -132,7 +133,15 @@ class Decider:
         if not old.successful:
             return Decision("run", _failure(old))
         if self.restart_step is None and old.cache_key and old.cache_key != key:
-            return Decision("run", "; ".join(self._changes(node, old)) or "its inputs changed")
+            changes = self._changes(node, old)
+            parameters = [c for c in changes if c.startswith("parameter")]
+            if self.reuse or parameters:
+                return Decision("run", "; ".join(changes if self.reuse else parameters))
+            return Decision(
+                "clone",
+                f"cloned although {'; '.join(changes)} (resume --reuse runs it again)",
+                old,
+            )
         return Decision("clone", "unchanged since the origin run", old)
 
     def _reuse(self, node: StepNode, key: str) -> Decision:

@@ -105,7 +105,10 @@ def test_dry_run_and_show_from_the_command_line(flow_file: Path, tmp_path: Path)
         "self.result = self.total * self.scale",
         "self.result = self.total * self.scale * 2",
     )
-    dry = run_python(flow_file, "resume", "--store", store, "--dry-run")
+    plain = run_python(flow_file, "resume", "--store", store, "--dry-run")
+    assert "    cloned: cloned although its code changed at" in plain.stdout, plain.stdout
+    assert "(resume --reuse runs it again)" in plain.stdout
+    dry = run_python(flow_file, "resume", "--reuse", "--store", store, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     line = next(i for i, row in enumerate(dry.stdout.splitlines()) if row.startswith("scaled:"))
     rows = dry.stdout.splitlines()
@@ -117,7 +120,7 @@ def test_dry_run_and_show_from_the_command_line(flow_file: Path, tmp_path: Path)
         + 1
     )
     assert rows[line + 1] == f"    run: its code changed at {flow_file}:{code_line}"
-    real = run_python(flow_file, "resume", "--store", store, "--quiet")
+    real = run_python(flow_file, "resume", "--reuse", "--store", store, "--quiet")
     assert real.returncode == 0, real.stderr
     run_id = flowkit.Flow("FanoutFlow", store=store).latest_run.id
     shown = run_python("-m", "flowkit", "show", f"FanoutFlow/{run_id}", "--store", store)
