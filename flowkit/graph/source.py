@@ -80,8 +80,22 @@ def class_node(tree: ast.Module, name: str, inner_line: int) -> ast.ClassDef | N
     return best
 
 
+#: Names given by :func:`register_sources` (a worker learns its kernel's cell names there).
+_NAMES: dict[str, str] = {}
+
+
+def register_sources(sources: dict[str, tuple[str, list[str]]]) -> None:
+    """Make ``filename -> (display name, lines)`` readable here, as it was where the code was
+    written (a notebook's cells, for a worker that runs the notebook's flow)."""
+    for filename, (name, lines) in sources.items():
+        linecache.cache[filename] = (sum(map(len, lines)), None, list(lines), filename)
+        _NAMES[filename] = name
+
+
 def display_name(filename: str) -> str:
     """How a source file is named to a user: ``Cell In[3]`` for a Jupyter cell."""
+    if filename in _NAMES:
+        return _NAMES[filename]
     ipython = sys.modules.get("IPython")
     get = getattr(ipython, "get_ipython", None)
     shell = get() if callable(get) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from types import FunctionType
 from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowLoadError
@@ -27,8 +28,39 @@ def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
         if flow_cls.__module__ == "__main__" or hasattr(module, "__flowkit_source__"):
             return CodeRef("file", file, flow_cls.__name__, path)
         return CodeRef("module", flow_cls.__module__, flow_cls.__name__, path)
-    ref = store.put_value(flow_cls, name=flow_cls.__name__)
+    package = {"flow": flow_cls, "sources": _unsaved_sources(flow_cls)}
+    ref = store.put_value(package, name=flow_cls.__name__)
     return CodeRef("blob", ref.digest, flow_cls.__name__, path)
+
+
+def _unsaved_sources(flow_cls: type) -> dict[str, tuple[str, list[str]]]:
+    """Source text that exists only in this process (notebook cells, exec'd code) of the
+    flow's functions and the functions they call, so a worker's tracebacks can quote it."""
+    import linecache
+    import os
+
+    from flowkit.graph.source import display_name
+
+    seen: set[int] = set()
+    todo = [v for k in flow_cls.__mro__ for v in vars(k).values() if isinstance(v, FunctionType)]
+    files: set[str] = set()
+    while todo:
+        func = todo.pop()
+        if id(func) in seen:
+            continue
+        seen.add(id(func))
+        files.add(func.__code__.co_filename)
+        todo += [
+            g
+            for n in func.__code__.co_names
+            if isinstance(g := func.__globals__.get(n), FunctionType)
+        ]
+    out = {}
+    for filename in files:
+        lines = linecache.getlines(filename)
+        if lines and not os.path.exists(filename):
+            out[filename] = (display_name(filename), lines)
+    return out
 
 
 def load_flow_class(ref: CodeRef, store: Store) -> type:
@@ -52,7 +84,11 @@ def load_flow_class(ref: CodeRef, store: Store) -> type:
         if not isinstance(cls, type):
             raise FlowLoadError(f"module {ref.target!r} has no flow class {ref.flow!r}")
         return cls
-    loaded = store.load_value(ref.target)
+    package = store.load_value(ref.target)
+    loaded = package.get("flow") if isinstance(package, dict) else None
     if not isinstance(loaded, type):
         raise FlowLoadError(f"blob {ref.target} does not hold a flow class")
+    from flowkit.graph.source import register_sources
+
+    register_sources(package.get("sources", {}))
     return loaded

@@ -180,12 +180,17 @@ def _message(exc: BaseException) -> str:
 
 
 def user_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` with flowkit's own frames left out."""
+    """The traceback of ``exc`` with flowkit's own frames left out (and notebook cells named
+    as Jupyter names them)."""
+    from flowkit.graph.source import display_name
+
     frames = [
         f
         for f in traceback.extract_tb(exc.__traceback__)
         if not f.filename.startswith(_FLOWKIT_DIR)
     ]
+    for frame in frames:
+        frame.filename = display_name(frame.filename)
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)
