@@ -219,7 +219,7 @@ def _drive(
     sink = options.progress if options.progress is not None else _default_sink(options.quiet)
     code = code_ref_for(flow_cls, store)
     executor = LocalExecutor(store.url, code, echo=not options.quiet)
-    hint = f"python {_script(flow_cls)} resume --origin-run-id {record.run_id}"
+    hint = _resume_hint(flow_cls, record.run_id)
     scheduler = Scheduler(
         graph=graph,
         store=store,
@@ -347,13 +347,16 @@ def _user() -> str | None:
         return None
 
 
-def _script(flow_cls: type) -> str:
+def _resume_hint(flow_cls: type, run_id: str) -> str:
+    """How to resume the run: the command for a flow file, the call for a notebook's flow."""
     module = sys.modules.get(flow_cls.__module__)
     file = getattr(module, "__file__", None)
-    if not file:
-        return "<flow file>"
+    if not file or flow_cls.__module__ != "__main__" and "ipykernel" in sys.modules:
+        return f'flowkit.resume({flow_cls.__name__}, origin_run_id="{run_id}")'
     relative = os.path.relpath(file)
-    return str(file) if relative.startswith("..") else relative
+    return (
+        f"python {file if relative.startswith('..') else relative} resume --origin-run-id {run_id}"
+    )
 
 
 def _default_sink(quiet: bool) -> ProgressSink:
