@@ -360,6 +360,6 @@ def _resume_hint(flow_cls: type, run_id: str) -> str:
 
 
 def _default_sink(quiet: bool) -> ProgressSink:
-    from flowkit.surfaces.terminal import TerminalView
+    from flowkit.surfaces.default import default_view
 
-    return TerminalView(quiet=quiet)
+    return default_view(quiet)
