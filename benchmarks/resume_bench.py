@@ -50,8 +50,10 @@ def main() -> None:
         resume_case("long_linear.py", {"FLOWKIT_TEST_FAIL_AT": "s19"}, [])
         for _ in range(args.repeat)
     ]
-    print(f"resume 20-step flow failing at step 19: {statistics.median(linear):.3f} s "
-          f"(runs: {', '.join(f'{t:.3f}' for t in linear)})")
+    print(
+        f"resume 20-step flow failing at step 19: {statistics.median(linear):.3f} s "
+        f"(runs: {', '.join(f'{t:.3f}' for t in linear)})"
+    )
     with tempfile.TemporaryDirectory() as folder:
         flow = Path(folder) / "fanout_join_fails.py"
         shutil.copy(FLOWS / "fanout.py", flow)
@@ -65,14 +67,29 @@ def main() -> None:
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as store:
                 env = {**os.environ, "PYTHONPATH": str(ROOT), "FAIL_JOIN": "1"}
-                _run([str(flow), "run", "--store", store, "--quiet", "--n", str(args.splits),
-                      "--max-workers", "2"], env, check=False)
+                _run(
+                    [
+                        str(flow),
+                        "run",
+                        "--store",
+                        store,
+                        "--quiet",
+                        "--n",
+                        str(args.splits),
+                        "--max-workers",
+                        "2",
+                    ],
+                    env,
+                    check=False,
+                )
                 clean = {k: v for k, v in env.items() if k != "FAIL_JOIN"}
                 times.append(_run([str(flow), "resume", "--store", store, "--quiet"], clean))
         baseline = statistics.median(linear)
         per_task = (statistics.median(times) - baseline) / (args.splits + 1)
-        print(f"resume of a {args.splits}-split fan-out whose join failed: "
-              f"{statistics.median(times):.3f} s; about {per_task * 1000:.2f} ms per cloned task")
+        print(
+            f"resume of a {args.splits}-split fan-out whose join failed: "
+            f"{statistics.median(times):.3f} s; about {per_task * 1000:.2f} ms per cloned task"
+        )
 
 
 if __name__ == "__main__":
