@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", default=None, help=f"comma-separated subset of: {names}")
     parser.add_argument("--tools", default="flowkit,metaflow")
     parser.add_argument("--keep", type=Path, default=None, help="keep stores and logs here")
+    parser.add_argument(
+        "--flowkit-path",
+        type=Path,
+        default=None,
+        help="import flowkit from this folder (e.g. a commit's tree) instead of the installed one",
+    )
     parser.add_argument("--metaflow-spec", default="metaflow", help="pip requirement to install")
     return parser
 
@@ -52,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
         chosen = [s for s in SCENARIOS if s.name in wanted]
     tool_names = args.tools.split(",")
-    makers = {"flowkit": tools.flowkit, "metaflow": tools.metaflow}
+    makers = {"flowkit": lambda: tools.flowkit(args.flowkit_path), "metaflow": tools.metaflow}
     if not tool_names or set(tool_names) - set(makers):
         raise SystemExit("--tools takes flowkit, metaflow or both")
-    meta: dict[str, object] = {"quick": args.quick}
+    meta: dict[str, object] = {"quick": args.quick, "flowkit_path": str(args.flowkit_path)}
     if "metaflow" in tool_names:
         try:
             meta["metaflow_version"] = metaflow_env.ensure(spec=args.metaflow_spec)

@@ -21,6 +21,7 @@ class Tool:
     name: str
     python: Path
     module: str
+    source_path: Path | None = None  # import the package from here, ahead of the installed one
 
     def source(self, text: str) -> str:
         """The shared source with only its import line(s) swapped to this tool's package."""
@@ -40,6 +41,8 @@ class Tool:
         # installed packages run from bytecode; a stray "don't write .pyc" would tax each start
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.pop("PYTHONPATH", None)
+        if self.source_path is not None:
+            env["PYTHONPATH"] = str(self.source_path)
         if self.module == "flowkit":
             env["FLOWKIT_STORE"] = str(store)
         else:
@@ -67,8 +70,9 @@ class Tool:
         return len(parts) > 2 and parts[0] == ".metaflow" and parts[2] == "data"
 
 
-def flowkit() -> Tool:
-    return Tool("flowkit", Path(sys.executable), "flowkit")
+def flowkit(source_path: Path | None = None) -> Tool:
+    """flowkit from this interpreter, or from ``source_path`` (a tree holding ``flowkit/``)."""
+    return Tool("flowkit", Path(sys.executable), "flowkit", source_path)
 
 
 def metaflow() -> Tool:
