@@ -20,6 +20,8 @@ from flowkit.errors import (
     ParameterError,
 )
 from flowkit.graph.api import check, graph_of
+from flowkit.notebook.debug import debug_task
+from flowkit.notebook.papermill_step import run_notebook
 from flowkit.runtime.api import RunFailed, resume, run
 
 __version__ = "0.1.0"
@@ -46,12 +48,14 @@ __all__ = [
     "catch",
     "check",
     "current",
+    "debug_task",
     "graph_of",
     "no_cache",
     "resources",
     "resume",
     "retry",
     "run",
+    "run_notebook",
     "step",
     "timeout",
 ]

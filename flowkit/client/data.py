@@ -40,6 +40,11 @@ class DataArtifact:
     def __repr__(self) -> str:
         return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"
 
+    def _repr_html_(self) -> str:
+        from flowkit.client.display import artifact_html
+
+        return artifact_html(self)
+
 
 class Artifacts:
     """``task.artifacts``: every artifact by attribute or name, without loading any value."""

@@ -97,6 +97,11 @@ class Run:
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"
 
+    def _repr_html_(self) -> str:
+        from flowkit.client.display import run_html
+
+        return run_html(self)
+
     @property
     def explanation(self) -> list[dict[str, Any]]:
         """Why each task ran, was cloned or was reused: one dict per task (step, task_id,
@@ -218,6 +223,11 @@ class Step:
     def __repr__(self) -> str:
         return f"Step('{self.pathspec}')"
 
+    def _repr_html_(self) -> str:
+        from flowkit.client.display import step_html
+
+        return step_html(self)
+
     def tasks(self) -> Iterator[Task]:
         return (Task._from_record(self._store, r) for r in self._records)
 
@@ -268,6 +278,11 @@ class Task:
 
     def __repr__(self) -> str:
         return f"Task('{self.pathspec}', attempt={self.current_attempt})"
+
+    def _repr_html_(self) -> str:
+        from flowkit.client.display import task_html
+
+        return task_html(self)
 
     @property
     def current_attempt(self) -> int:

@@ -1,0 +1,118 @@
+"""The live view of a run in a Jupyter cell: an ipywidgets HTML widget redrawn as events come.
+
+It shows the DAG with each step's state and task counts, a table of steps with elapsed
+times, and the latest lines the tasks printed; at the end, the summary and, on failure, the
+failing task's traceback and how to resume.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+from flowkit.runtime.events import Event, LogLine, RunFinished, RunStarted
+from flowkit.surfaces.dag import dag_svg
+from flowkit.surfaces.state import RunState, StepState
+
+_LOG_LINES = 12
+
+
+class NotebookView:
+    """A :class:`~flowkit.runtime.events.ProgressSink` drawing into a widget in the cell."""
+
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        refresh_interval: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+        display: Callable[[Any], Any] | None = None,
+    ) -> None:
+        import ipywidgets
+
+        self.widget = ipywidgets.HTML(value="<i>starting…</i>")
+        self.state = RunState()
+        self._quiet = quiet
+        self._interval = refresh_interval
+        self._clock = clock
+        self._last = float("-inf")
+        self._logs: deque[str] = deque(maxlen=_LOG_LINES)
+        self._targets: list[tuple[str, tuple[str, ...]]] = []
+        if display is None:
+            from IPython.display import display as show
+
+            display = show
+        display(self.widget)
+
+    def handle(self, event: Event) -> None:
+        now = self._clock()
+        self.state.apply(event, now)
+        if isinstance(event, RunStarted):
+            self._targets = [(s.name, s.targets) for s in event.steps]
+        elif isinstance(event, LogLine) and not self._quiet:
+            self._logs.append(f"[{event.step}/{event.task_id}] {event.text}")
+        if isinstance(event, RunStarted | RunFinished) or now - self._last >= self._interval:
+            self._last = now
+            self.widget.value = self.render(now)
+
+    def close(self) -> None:
+        self.widget.value = self.render(self._clock())
+
+    def render(self, now: float) -> str:
+        """The whole view as HTML, from the state alone."""
+        state = self.state
+        over = state.finished is not None
+        phases = {name: (s.phase(over), _caption(s)) for name, s in state.steps.items()}
+        head = (
+            f"<b>{escape(state.pathspec)}</b> &middot; {escape(state.status)} &middot; "
+            f"{state.run_elapsed(now):.2f}s &middot; store <code>{escape(state.store)}</code>"
+        )
+        rows = "".join(
+            f"<tr><td>{escape(name)}</td><td>{escape(phases[name][0])}</td>"
+            f"<td>{escape(_caption(s))}</td><td>{_seconds(s.elapsed(now))}</td></tr>"
+            for name, s in state.steps.items()
+        )
+        table = (
+            '<table class="flowkit-steps"><tr><th>step</th><th>state</th><th>tasks</th>'
+            f"<th>elapsed</th></tr>{rows}</table>"
+        )
+        parts = [f'<div class="flowkit-run">{head}', dag_svg(self._targets, phases), table]
+        if self._logs:
+            parts.append(f"<pre>{escape(chr(10).join(self._logs))}</pre>")
+        if state.finished is not None:
+            parts.append(_finished(state))
+        parts.append("</div>")
+        return "".join(parts)
+
+
+def _caption(step: StepState) -> str:
+    counts = step.counts()
+    total = sum(counts.values())
+    if total <= 1:
+        return str(next(iter(counts), ""))
+    done = counts["succeeded"] + counts["cloned"]
+    text = f"{done}/{total} done"
+    if counts["running"]:
+        text += f", {counts['running']} running"
+    if counts["failed"] or counts["killed"]:
+        text += f", {counts['failed'] + counts['killed']} failed"
+    return text
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}s"
+
+
+def _finished(state: RunState) -> str:
+    event = state.finished
+    assert event is not None
+    out = ""
+    if event.failure:
+        where = f"{escape(event.failed_pathspec)} failed:" if event.failed_pathspec else ""
+        out += f'<div class="flowkit-failure">{where}<pre>{escape(event.failure)}</pre></div>'
+    if event.resume_command:
+        out += f"<div>To resume: <code>{escape(event.resume_command)}</code></div>"
+    return out
