@@ -351,12 +351,18 @@ def _resume_hint(flow_cls: type, run_id: str) -> str:
     """How to resume the run: the command for a flow file, the call for a notebook's flow."""
     module = sys.modules.get(flow_cls.__module__)
     file = getattr(module, "__file__", None)
-    if not file or flow_cls.__module__ != "__main__" and "ipykernel" in sys.modules:
+    if not file or (flow_cls.__module__ != "__main__" and _in_notebook()):
         return f'flowkit.resume({flow_cls.__name__}, origin_run_id="{run_id}")'
     relative = os.path.relpath(file)
     return (
         f"python {file if relative.startswith('..') else relative} resume --origin-run-id {run_id}"
     )
+
+
+def _in_notebook() -> bool:
+    from flowkit.surfaces.default import in_notebook
+
+    return in_notebook()
 
 
 def _default_sink(quiet: bool) -> ProgressSink:
