@@ -11,7 +11,7 @@ from collections import Counter
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from flowkit.surfaces.dag import PHASE_COLOURS, dag_svg
+from flowkit.surfaces.dag import PHASE_COLOURS, caption, dag_svg
 
 if TYPE_CHECKING:
     from flowkit.client.data import DataArtifact
@@ -56,7 +56,7 @@ def run_html(run: Run) -> str:
                 else ("cloned" if counts["cloned"] == len(records[step]) else "done")
             )
         )
-        states[step] = (phase, _counts_text(counts))
+        states[step] = (phase, caption(counts))
     dag = dag_svg([(s, sorted(edges[s], key=order.index)) for s in order], states)
     params = "".join(
         f"<tr><td>{escape(k)}</td><td><code>{escape(_short(repr(v)))}</code></td></tr>"
@@ -64,14 +64,15 @@ def run_html(run: Run) -> str:
     )
     rows = "".join(
         f"<tr><td>{escape(s)}</td><td>{escape(states[s][0])}</td><td>{len(records[s])}</td>"
-        f"<td>{escape(states[s][1])}</td></tr>"
+        f"<td>{escape(_counts_text(Counter(_status(r) for r in records[s])))}</td></tr>"
         for s in order
     )
     parts = [
         f'<div class="flowkit-run" style="{_STYLE}">',
-        f"<b>{escape(run.pathspec)}</b> &middot; {escape(run.status)} &middot; "
-        f"started {run.created_at:%Y-%m-%d %H:%M:%S} UTC",
-        f" &middot; resumed from {escape(run.origin_run_id)}" if run.origin_run_id else "",
+        f"<div><b>{escape(run.pathspec)}</b> &middot; {escape(run.status)} &middot; "
+        f"started {run.created_at:%Y-%m-%d %H:%M:%S} UTC"
+        + (f" &middot; resumed from {escape(run.origin_run_id)}" if run.origin_run_id else "")
+        + "</div>",
         dag,
         timeline_svg(records, order),
         f'<table class="flowkit-steps"><tr><th>step</th><th>state</th><th>tasks</th><th></th></tr>{rows}</table>',

@@ -62,8 +62,10 @@ def dag_svg(
     width = _PAD * 2 + (max(layers, default=0) + 1) * (_W + _XGAP) - _XGAP
     height = _PAD * 2 + max((len(v) for v in layers.values()), default=1) * (_H + _YGAP) - _YGAP
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="flowkit-dag" width="{width}" '
-        f'height="{height + 12}" font-family="sans-serif" font-size="12">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="flowkit-dag" '
+        f'viewBox="0 0 {width} {height + 12}" width="{width}" height="{height + 12}" '
+        'style="max-width:100%;height:auto;display:block" '
+        'font-family="sans-serif" font-size="12">'
     ]
     for name, outs in steps:
         x1, y1 = pos[name]
@@ -100,5 +102,21 @@ def dag_svg(
     return "".join(parts)
 
 
-def _fit(text: str, limit: int = 17) -> str:
+def caption(counts: Mapping[str, int]) -> str:
+    """A step's tasks in a few words: ``succeeded``, or ``37/100 done, 2 running, 1 failed``."""
+    total = sum(counts.values())
+    if total <= 1:
+        return next((status for status, n in counts.items() if n), "")
+    done = counts.get("succeeded", 0) + counts.get("cloned", 0)
+    text = f"{done}/{total} done"
+    running = counts.get("running", 0) + counts.get("retrying", 0)
+    failed = counts.get("failed", 0) + counts.get("killed", 0)
+    if running:
+        text += f", {running} running"
+    if failed:
+        text += f", {failed} failed"
+    return text
+
+
+def _fit(text: str, limit: int = 22) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from flowkit.runtime.events import Event, LogLine, RunFinished, RunStarted
-from flowkit.surfaces.dag import dag_svg
+from flowkit.surfaces.dag import caption, dag_svg
 from flowkit.surfaces.state import RunState, StepState
 
 _LOG_LINES = 12
@@ -79,7 +79,11 @@ class NotebookView:
             '<table class="flowkit-steps"><tr><th>step</th><th>state</th><th>tasks</th>'
             f"<th>elapsed</th></tr>{rows}</table>"
         )
-        parts = [f'<div class="flowkit-run">{head}', dag_svg(self._targets, phases), table]
+        parts = [
+            f'<div class="flowkit-run"><div>{head}</div>',
+            dag_svg(self._targets, phases),
+            table,
+        ]
         if self._logs:
             parts.append(f"<pre>{escape(chr(10).join(self._logs))}</pre>")
         if state.finished is not None:
@@ -89,17 +93,7 @@ class NotebookView:
 
 
 def _caption(step: StepState) -> str:
-    counts = step.counts()
-    total = sum(counts.values())
-    if total <= 1:
-        return str(next(iter(counts), ""))
-    done = counts["succeeded"] + counts["cloned"]
-    text = f"{done}/{total} done"
-    if counts["running"]:
-        text += f", {counts['running']} running"
-    if counts["failed"] or counts["killed"]:
-        text += f", {counts['failed'] + counts['killed']} failed"
-    return text
+    return caption(step.counts())
 
 
 def _seconds(value: float | None) -> str:
