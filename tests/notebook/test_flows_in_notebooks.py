@@ -64,6 +64,9 @@ def test_fail_fix_resume_inspect_debug_export(tmp_path: Path) -> None:
             "print('EDITED', edited.data.value, edited.data.input)",
             "from flowkit.notebook.export import export_notebook\n"
             f"print(export_notebook(resumed.pathspec, {str(exported)!r}, store=STORE))",
+            FLOW_CELL.replace("sum(i.value for i in inputs)", "-sum(i.value for i in inputs)"),
+            "again = flowkit.run(CellFlow, store=STORE, quiet=True, n=3)\n"
+            "print('AGAIN', again['join'].task.data.total)",
         ],
         widgets=True,
     )
@@ -97,6 +100,7 @@ def test_fail_fix_resume_inspect_debug_export(tmp_path: Path) -> None:
     assert any("[work/" in v and "scoring 5" in v for v in views)
 
     assert text(nb, 11).strip() == str(exported)
+    assert text(nb, 13).strip().endswith("AGAIN -30")  # the class redefined in cell 12 ran
     explore = execute([cell.source for cell in _cells(exported)])
     assert "CellFlow/" in text(explore, 0) and 'data-step="join"' in text(explore, 0)
     assert 'data-name="total"' in text(explore, 3)
