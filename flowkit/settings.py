@@ -2,10 +2,16 @@
 
 Precedence, highest first: explicit arguments > ``FLOWKIT_*`` environment variables >
 ``[tool.flowkit]`` in the nearest ``pyproject.toml`` above the working directory > defaults.
+
+``retry`` is how many times every step without its own ``@retry`` is retried (0: not at
+all; lost tasks are retried once regardless). ``alerts`` lists alert sinks, each a table
+such as ``{kind = "webhook", url = "https://..."}`` or ``{kind = "command", argv = [...]}``
+(``FLOWKIT_ALERTS`` takes the same list as JSON); see :mod:`flowkit.runtime.alerts`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +29,8 @@ class Settings:
     store: str
     max_workers: int
     source: Mapping[str, str]
+    retry: int = 0
+    alerts: tuple[Mapping[str, Any], ...] = ()
 
     @staticmethod
     def resolve(
@@ -55,6 +63,8 @@ class Settings:
             else:
                 values[f.name], source[f.name] = defaults[f.name], "default"
         values["max_workers"] = _positive_int("max_workers", values["max_workers"], source)
+        values["retry"] = _count("retry", values["retry"], source)
+        values["alerts"] = _alerts(values["alerts"], source)
         values["store"] = str(values["store"])
         return Settings(source=source, **values)
 
@@ -95,6 +105,8 @@ def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "store": str(Path(data_home) / "flowkit" / "store"),
         "max_workers": os.cpu_count() or 1,
+        "retry": 0,
+        "alerts": (),
     }
 
 
@@ -116,3 +128,42 @@ def _positive_int(name: str, value: Any, source: Mapping[str, str]) -> int:
             f"set {name} to 1 or more",
         )
     return number
+
+
+def _count(name: str, value: Any, source: Mapping[str, str]) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0 or isinstance(value, bool):
+        raise FlowkitError(
+            f"setting {name} must be a whole number >= 0, got {value!r} (from {source[name]})",
+            f"set {name} to 0 or more",
+        )
+    return number
+
+
+def _alerts(value: Any, source: Mapping[str, str]) -> tuple[Mapping[str, Any], ...]:
+    """Alert sink tables: a TOML array of tables, or the same as JSON in ``FLOWKIT_ALERTS``."""
+    hint = (
+        'give a list of tables, e.g. [{"kind": "webhook", "url": "https://..."}] '
+        '(kinds: webhook, command, or a "flowkit.alerts" entry point)'
+    )
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise FlowkitError(
+                f"setting alerts is not valid JSON ({exc}) (from {source['alerts']})", hint
+            ) from None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, dict) and isinstance(v.get("kind"), str) for v in value
+    ):
+        raise FlowkitError(
+            f"setting alerts must be a list of tables with a 'kind', got {value!r} "
+            f"(from {source['alerts']})",
+            hint,
+        )
+    return tuple(dict(v) for v in value)

@@ -40,6 +40,6 @@ def test_bad_project_settings_are_reported(tmp_path: Path) -> None:
     cwd = _project(tmp_path, "stoer = 1")
     with pytest.raises(FlowkitError, match=r"unknown setting.*stoer") as info:
         Settings.resolve(environ={}, cwd=cwd)
-    assert "known settings are: max_workers, store" in info.value.render()
+    assert "known settings are: alerts, max_workers, retry, store" in info.value.render()
     with pytest.raises(FlowkitError, match="max_workers must be a positive integer"):
         Settings.resolve(environ={"FLOWKIT_MAX_WORKERS": "zero"}, cwd=tmp_path.parent)

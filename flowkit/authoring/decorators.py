@@ -16,6 +16,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DECORATORS_ATTR = "_flowkit_decorators"
 PROBLEMS_ATTR = "_flowkit_decorator_problems"
+#: Where ``@alert`` keeps a flow class's alert sink tables.
+ALERTS_ATTR = "_flowkit_alerts"
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,43 @@ no_cache = _make("no_cache")
 no_cache.__doc__ = """The step reads the outside world: ``run --reuse`` always runs it."""
 resources = _make("resources")
 resources.__doc__ = """Declare what a task needs: ``cpu``, ``memory`` (MB), ``gpu``."""
+
+
+C = TypeVar("C", bound=type)
+
+
+def alert(
+    *, webhook: str | None = None, command: list[str] | None = None, **config: Any
+) -> Callable[[C], C]:
+    """Send this flow's alerts (run failed, task dead-lettered, run succeeded) to a sink.
+
+    ``@alert(webhook="https://...")``, ``@alert(command=["notify", "--flow"])`` (run without
+    a shell, the event as JSON on stdin), or ``@alert(kind="name", ...)`` for a sink from a
+    ``flowkit.alerts`` entry point; ``on=[...]`` picks events. Stack it for several sinks.
+    """
+    if webhook is not None:
+        config = {"kind": "webhook", "url": webhook, **config}
+    elif command is not None:
+        config = {"kind": "command", "argv": list(command), **config}
+    if not isinstance(config.get("kind"), str):
+        raise TypeError("@alert needs webhook=, command= or kind=")
+
+    def apply(cls: C) -> C:
+        setattr(cls, ALERTS_ATTR, (*cls.__dict__.get(ALERTS_ATTR, ()), dict(config)))
+        return cls
+
+    return apply
+
+
+def decorator_spec(name: str, kwargs: Mapping[str, Any]) -> DecoratorSpec:
+    """A validated step decorator built outside a flow (``--with retry:times=2``); a
+    ValueError says what is wrong."""
+    if name not in _KNOWN:
+        raise ValueError(f"there is no step decorator '{name}'")
+    spec, problem = _validated(name, kwargs)
+    if problem:
+        raise ValueError(problem)
+    return spec
 
 
 def step(func: F) -> F:

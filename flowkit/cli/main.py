@@ -10,6 +10,7 @@ import click
 from flowkit.authoring.loader import load_flow_file
 from flowkit.cli.base import FlowkitGroup
 from flowkit.cli.notebook_commands import notebook_cmd
+from flowkit.cli.ops_commands import COMMANDS as OPS_COMMANDS
 from flowkit.cli.show import describe
 from flowkit.cli.store_commands import COMMANDS, show_pathspec
 from flowkit.graph.api import check, graph_of
@@ -55,6 +56,8 @@ def show_cmd(target: str, flow_name: str | None, as_json: bool, store_url: str |
 
 
 for command in COMMANDS:
+    cli.add_command(command)
+for command in OPS_COMMANDS:
     cli.add_command(command)
 cli.add_command(notebook_cmd)
 

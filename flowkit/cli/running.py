@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-RUN_OPTIONS = ("store", "max_workers", "max_num_splits", "fail_fast", "quiet", "tag")
+RUN_OPTIONS = ("store", "max_workers", "max_num_splits", "fail_fast", "quiet", "tag", "with_")
 
 
 def run_options() -> list[click.Option]:
@@ -36,6 +36,15 @@ def run_options() -> list[click.Option]:
         ),
         click.Option(["--quiet"], is_flag=True, help="Only failures and the final summary."),
         click.Option(["--tag"], multiple=True, help="Tag the run (repeatable)."),
+        click.Option(
+            ["--with", "with_"],
+            multiple=True,
+            metavar="DECORATOR[:ARG=VALUE,...]",
+            help=(
+                "Apply a step decorator (retry, catch, timeout) to every step that lacks it, "
+                "e.g. --with retry or --with retry:times=2,backoff=0.5 (repeatable)."
+            ),
+        ),
     ]
 
 
@@ -130,6 +139,7 @@ def _go(
                 fail_fast=options["fail_fast"],
                 quiet=options["quiet"],
                 tags=options["tag"],
+                with_decorators=options["with_"],
                 **extra,
                 **params,
             )

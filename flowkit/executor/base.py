@@ -26,10 +26,12 @@ class Output:
 
 @dataclass(frozen=True)
 class Exited:
-    """A task's process ended: ``status`` is its exit code, or minus the killing signal."""
+    """A task's process ended: ``status`` is its exit code, or minus the killing signal;
+    ``lost``: the executor lost it (its worker or node died) rather than seeing it end."""
 
     key: str
     status: int
+    lost: bool = False
 
 
 Message = Started | Output | Exited

@@ -1,10 +1,17 @@
-"""The local executor: one warm fork server per run, tasks forked from it in milliseconds."""
+"""The local executor: one warm fork server per run, tasks forked from it in milliseconds.
+
+If the warm worker dies (killed, out of memory), its tasks are lost: the executor kills what
+is left of them (each is its own process group), reports each as an :class:`Exited` with
+``lost=True``, and starts a fresh worker for the next task.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +34,13 @@ class LocalExecutor:
     def __init__(
         self, store_url: str, code: CodeRef, *, echo: bool = True, start_timeout: float = 60.0
     ) -> None:
+        self._hello = {"store": store_url, "code": asdict(code), "echo": echo}
+        self._start_timeout = start_timeout
+        #: Tasks submitted and not yet reported ended: key -> pid (0 until it started).
+        self._tasks: dict[str, int] = {}
+        self._start()
+
+    def _start(self) -> None:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "flowkit.executor.forkserver"],
             stdin=subprocess.PIPE,
@@ -39,8 +53,9 @@ class LocalExecutor:
         self._out = self._proc.stdout.fileno()
         self._buffer = b""
         self._pending: list[dict[str, Any]] = []
-        self._send({"store": store_url, "code": asdict(code), "echo": echo})
-        self._await_ready(start_timeout)
+        self._eof = False
+        self._send(self._hello)
+        self._await_ready(self._start_timeout)
 
     def _send(self, message: dict[str, Any]) -> None:
         self._in.write((json.dumps(message, separators=(",", ":")) + "\n").encode())
@@ -73,13 +88,20 @@ class LocalExecutor:
             return []
         data = os.read(self._out, 1 << 16)
         if not data:
+            self._eof = True
             return []
         self._buffer += data
         *lines, self._buffer = self._buffer.split(b"\n")
         return [json.loads(line) for line in lines if line.strip()]
 
     def submit(self, key: str, spec: TaskSpec, env: Mapping[str, str]) -> None:
-        self._send({"op": "run", "key": key, "spec": spec.to_json(), "env": dict(env)})
+        if self._eof or not self.alive:
+            self._restart()
+        self._tasks[key] = 0
+        try:
+            self._send({"op": "run", "key": key, "spec": spec.to_json(), "env": dict(env)})
+        except BrokenPipeError:
+            self._eof = True  # the worker died; the next poll reports the task lost
 
     def poll(self, timeout: float) -> list[Message]:
         raw, self._pending = self._pending, []
@@ -88,19 +110,40 @@ class LocalExecutor:
         for message in raw:
             op = message["op"]
             if op == "started":
+                self._tasks[message["key"]] = message["pid"]
                 out.append(Started(message["key"], message["pid"]))
             elif op == "log":
                 out.append(Output(message["key"], message["stream"], tuple(message["lines"])))
             elif op == "exit":
+                self._tasks.pop(message["key"], None)
                 out.append(Exited(message["key"], message["status"]))
+        if self._eof:
+            out += self._lost()
         return out
+
+    def _lost(self) -> list[Message]:
+        """The worker is gone: kill its orphaned tasks and report them lost."""
+        for pid in self._tasks.values():
+            if pid > 0:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        lost: list[Message] = [Exited(key, -signal.SIGKILL, lost=True) for key in self._tasks]
+        self._tasks.clear()
+        return lost
+
+    def _restart(self) -> None:
+        self.close()
+        self._start()
 
     @property
     def alive(self) -> bool:
         return self._proc.poll() is None
 
     def cancel(self, key: str) -> None:
-        self._send({"op": "cancel", "key": key})
+        try:
+            self._send({"op": "cancel", "key": key})
+        except BrokenPipeError:
+            self._eof = True
 
     def close(self) -> None:
         if self._proc.poll() is None:
@@ -114,6 +157,8 @@ class LocalExecutor:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self._in.close()
         if self._proc.stdout is not None:
             self._proc.stdout.close()
 

@@ -16,7 +16,9 @@ from flowkit.errors import FlowkitError
 if TYPE_CHECKING:
     from flowkit.client import Run
     from flowkit.graph.model import FlowGraph
+    from flowkit.runtime.alerts import Alerts
     from flowkit.runtime.events import ProgressSink
+    from flowkit.runtime.policy import FailurePolicy
     from flowkit.store import RunRecord, Store
 
 
@@ -63,6 +65,7 @@ class _Options:
     quiet: bool
     progress: ProgressSink | None
     tags: Iterable[str]
+    with_decorators: Iterable[str] = ()
 
 
 FlowLike = type | str | os.PathLike[str]
@@ -88,6 +91,7 @@ def run(
     quiet: bool = False,
     progress: ProgressSink | None = None,
     tags: Iterable[str] = (),
+    with_decorators: Iterable[str] = (),
     **params: Any,
 ) -> Run | Preview:
     """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``.
@@ -97,8 +101,12 @@ def run(
     :class:`~flowkit.errors.LintError` before anything runs if the flow has problems,
     :class:`~flowkit.errors.ParameterError` for a bad parameter, and :class:`RunFailed` when
     a task fails or the run is cancelled. ``dry_run`` returns a :class:`Preview` instead.
+    ``with_decorators`` applies step decorators to every step that lacks them, as
+    ``--with`` does: ``["retry", "timeout:seconds=60"]``.
     """
-    options = _Options(store, max_workers, max_num_splits, fail_fast, quiet, progress, tags)
+    options = _Options(
+        store, max_workers, max_num_splits, fail_fast, quiet, progress, tags, with_decorators
+    )
     return _start(flow, params, options, reuse=reuse, dry_run=dry_run)
 
 
@@ -128,6 +136,7 @@ def resume(
     quiet: bool = False,
     progress: ProgressSink | None = None,
     tags: Iterable[str] = (),
+    with_decorators: Iterable[str] = (),
     **params: Any,
 ) -> Run | Preview:
     """Resume a run of ``flow``: the most recent one, or ``origin_run_id``.
@@ -137,7 +146,9 @@ def resume(
     data). ``reuse`` also runs again tasks whose code changed. With ``step``, that step and
     everything after it run again. Parameters default to the origin's.
     """
-    options = _Options(store, max_workers, max_num_splits, fail_fast, quiet, progress, tags)
+    options = _Options(
+        store, max_workers, max_num_splits, fail_fast, quiet, progress, tags, with_decorators
+    )
     return _start(
         flow,
         params,
@@ -161,6 +172,8 @@ def _start(
 ) -> Run | Preview:
     from flowkit.authoring.loader import load_flow_file
     from flowkit.graph.api import check
+    from flowkit.runtime.alerts import alerts_for
+    from flowkit.runtime.policy import FailurePolicy, parse_with
     from flowkit.runtime.reuse import Decider
     from flowkit.settings import Settings
     from flowkit.store import Store, open_store
@@ -173,6 +186,8 @@ def _start(
             "max_workers": options.max_workers,
         }
     )
+    policy = FailurePolicy(parse_with(options.with_decorators, retry_setting=settings.retry))
+    alerts = alerts_for(flow_cls, settings.alerts)
     the_store = options.store if isinstance(options.store, Store) else open_store(settings)
     origin = None if resume_from is None else _origin(the_store, graph, resume_from)
     if restart_step is not None and restart_step not in graph.steps:
@@ -196,7 +211,15 @@ def _start(
         step_code={s.name: s.code for s in graph.steps.values()},
     )
     return _drive(
-        flow_cls, graph, the_store, record, parameters, decider, settings.max_workers, options
+        flow_cls,
+        graph,
+        the_store,
+        record,
+        parameters,
+        decider,
+        settings.max_workers,
+        options,
+        (policy, alerts),
     )
 
 
@@ -209,6 +232,7 @@ def _drive(
     decider: Any,
     max_workers: int,
     options: _Options,
+    failure: tuple[FailurePolicy, Alerts],
 ) -> Run:
     from flowkit.client import Run
     from flowkit.executor.local import LocalExecutor
@@ -234,6 +258,8 @@ def _drive(
         resources=ResourcePool(float(os.cpu_count() or 1), visible_gpus()),
         resume_hint=lambda: hint,
         decider=decider,
+        policy=failure[0],
+        alerts=failure[1],
     )
     try:
         result = scheduler.execute()

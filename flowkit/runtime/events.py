@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-TaskStatus = Literal["running", "succeeded", "failed", "killed", "cloned", "retrying"]
+TaskStatus = Literal["running", "succeeded", "caught", "failed", "killed", "cloned", "retrying"]
 RunStatus = Literal["succeeded", "failed", "cancelled"]
 
 

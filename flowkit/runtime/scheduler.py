@@ -1,7 +1,9 @@
 """The scheduler loop: ready tasks to the executor, finished tasks to the plan, until done.
 
 It runs in the calling process (a terminal or a Jupyter kernel) and never runs user code.
-A failure stops only what depends on it: other branches run to completion, then the run
+A failed attempt is retried, caught or timed out as :mod:`flowkit.runtime.policy` says; a
+task that fails for good is dead-lettered (:mod:`flowkit.runtime.deadletter`) and alerted
+on. A failure stops only what depends on it: other branches run to completion, then the run
 ends as failed (``fail_fast`` stops launching at the first failure instead). Interrupting
 it (Ctrl-C, SIGTERM, a kernel interrupt) kills the running tasks, records them as killed and
 the run as cancelled.
@@ -9,7 +11,6 @@ the run as cancelled.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.executor.base import Executor, Exited, Output
 from flowkit.graph.model import FlowGraph
+from flowkit.runtime.alerts import Alerts
+from flowkit.runtime.deadletter import dead_letter, run_alert
 from flowkit.runtime.events import (
     Event,
     LogLine,
@@ -29,6 +32,7 @@ from flowkit.runtime.events import (
     TaskStatus,
 )
 from flowkit.runtime.plan import Outcome, PlannedTask, Planner, TooManySplits
+from flowkit.runtime.policy import FailurePolicy
 from flowkit.runtime.resources import ResourcePool
 from flowkit.runtime.reuse import Decider, Decision, cache_key
 from flowkit.task.outcome import describe_status, final_record
@@ -48,6 +52,11 @@ class _Task:
     attempt: int = 0
     not_before: float = 0.0
     cache_key: str | None = None
+    #: When ``@timeout`` ends the attempt (monotonic), and whether it did.
+    deadline: float | None = None
+    timed_out: bool = False
+    #: For the attempt ``@catch`` adds: what it stores (see ``TaskSpec.catch``).
+    catch: dict[str, str | None] | None = None
 
     @property
     def key(self) -> str:
@@ -79,6 +88,8 @@ class Scheduler:
     resume_hint: Callable[[], str] | None = None
     decider: Decider | None = None
     clock: Callable[[], float] = time.time
+    policy: FailurePolicy = field(default_factory=FailurePolicy)
+    alerts: Alerts | None = None
     _ready: list[_Task] = field(default_factory=list)
     _running: dict[str, _Task] = field(default_factory=dict)
     _failures: list[TaskRecord] = field(default_factory=list)
@@ -132,6 +143,8 @@ class Scheduler:
                 continue
             self._ready.remove(task)
             self._running[task.key] = task
+            limit = self.policy.timeout(node)
+            task.deadline = None if limit is None else time.monotonic() + limit
             self.executor.submit(task.key, self._spec(task), env)
             self._task_event(task, "running")
 
@@ -140,7 +153,9 @@ class Scheduler:
             soonest = min((t.not_before for t in self._ready), default=time.monotonic())
             time.sleep(max(0.0, min(0.5, soonest - time.monotonic())))
             return
-        for message in self.executor.poll(0.5):
+        deadlines = [t.deadline for t in self._running.values() if t.deadline and not t.timed_out]
+        wait = min([0.5, *(d - time.monotonic() for d in deadlines)])
+        for message in self.executor.poll(max(0.0, wait)):
             if isinstance(message, Output):
                 task = self._running.get(message.key)
                 if task is not None:
@@ -153,29 +168,47 @@ class Scheduler:
                 task = self._running.pop(message.key, None)
                 if task is not None:
                     self.resources.release(task.key)
-                    self._exited(task, message.status)
+                    self._exited(task, message.status, lost=message.lost)
+        self._time_out()
+
+    def _time_out(self) -> None:
+        """Kill the process group of every attempt past its ``@timeout``."""
+        now = time.monotonic()
+        for key, task in self._running.items():
+            if task.deadline is not None and task.deadline <= now and not task.timed_out:
+                task.timed_out = True
+                self.executor.cancel(key)
 
     # -- a task ended -------------------------------------------------------------------------
-    def _exited(self, task: _Task, status: int) -> None:
-        record = self._final_record(task, status)
+    def _exited(self, task: _Task, status: int, *, lost: bool = False) -> None:
+        node = self.graph.steps[task.planned.step]
+        timeout = self.policy.timeout(node) if task.timed_out else None
+        record = final_record(
+            self.store, self._spec(task), status, timeout=timeout, worker_lost=lost
+        )
         if record.successful:
             self._succeeded[task.task_id] = record
             self.store.remember_cache_key(record)
-            self._task_event(task, "succeeded", exit_code=0)
+            error = str(record.exception) if record.caught else None
+            self._task_event(task, "caught" if record.caught else "succeeded", error=error)
             self._admit(self._after(task.task_id, task.planned, record))
             return
         error = str(record.exception) if record.exception else describe_status(status)
-        node = self.graph.steps[task.planned.step]
-        retry = node.decorator("retry")
-        if retry is not None and task.attempt < int(retry.args["times"]):
+        if task.catch is None and task.attempt < self.policy.retries(node, record):
             self._task_event(task, "retrying", error=error, exit_code=record.exit_code)
-            again = time.monotonic() + _delay(retry.args, task.attempt)
+            again = time.monotonic() + self.policy.delay(node, task.attempt)
             self._ready.append(
                 _Task(task.task_id, task.planned, task.attempt + 1, again, task.cache_key)
             )
             return
+        catch = self.policy.catch(node)
+        if catch is not None and task.catch is None and catch.args.get("var"):
+            self._task_event(task, "retrying", error=error, exit_code=record.exit_code)
+            self._ready.append(_caught_attempt(task, record, catch.args, error))
+            return
         self._task_event(task, "failed", error=error, exit_code=record.exit_code)
         self._failures.append(record)
+        dead_letter(self.store, record, self._spec(task), self.alerts)
         if self.fail_fast:
             self._stop_launching = True
 
@@ -203,6 +236,8 @@ class Scheduler:
             self.store.write_explanation(self.run.flow, self.run.run_id, self._decisions)
         self.store.end_run(self.run.flow, self.run.run_id, status, message=message)
         failed = self._failures[0] if self._failures else None
+        if self.alerts:
+            self.alerts.emit(run_alert(self.store, self.run, status, failed, message))
         self.emit(
             RunFinished(
                 self.run.flow,
@@ -244,6 +279,7 @@ class Scheduler:
             origin_run_id=self.run.origin_run_id,
             user=self.run.user,
             cache_key=task.cache_key,
+            catch=task.catch,
         )
 
     def _after(self, task_id: str, planned: PlannedTask, record: TaskRecord) -> list[PlannedTask]:
@@ -300,7 +336,7 @@ class Scheduler:
         error: str | None = None,
         exit_code: int | None = None,
     ) -> None:
-        if status in ("succeeded", "failed", "killed"):
+        if status in ("succeeded", "caught", "failed", "killed"):
             self._counts[status] = self._counts.get(status, 0) + 1
         self.emit(
             TaskEvent(
@@ -318,10 +354,16 @@ class Scheduler:
         self.sink.handle(event)
 
 
-def _delay(values: Mapping[str, Any], attempt: int) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(max_delay, backoff * 2**n)]."""
-    base = float(values.get("backoff", 1.0))
-    if values.get("minutes_between_retries") is not None:
-        base = 60.0 * float(values["minutes_between_retries"])
-    cap = min(float(values.get("max_delay", 60.0)), base * (2**attempt))
-    return random.uniform(0.0, cap)
+def _caught_attempt(task: _Task, record: TaskRecord, catch: Mapping[str, Any], error: str) -> _Task:
+    """The attempt ``@catch`` adds after the last failure: it stores the failure in ``var``."""
+    info = record.exception
+    caught = _Task(task.task_id, task.planned, task.attempt + 1, 0.0, task.cache_key)
+    caught.catch = {
+        "var": str(catch["var"]),
+        "type": info.type if info else "TaskFailed",
+        "message": info.message if info else error,
+        "traceback": info.traceback if info else "",
+        "failure": record.failure,
+        "print": "yes" if catch.get("print_exception", True) else None,
+    }
+    return caught

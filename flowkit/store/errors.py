@@ -10,6 +10,7 @@
         ├── NotFoundError           a flow, run, step, task or artifact that is not in the store
         ├── RecordExistsError       a write-once record was written twice
         ├── CorruptBlobError        a blob whose bytes no longer match its digest
+        ├── StoreFullError          the disk (or quota) under the store is full
         ├── ArtifactNotSerializable a step set an artifact that cannot be pickled
         └── UnknownStoreError       a store URL whose scheme no installed backend handles
 """
@@ -50,13 +51,30 @@ class RecordExistsError(StoreError):
 class CorruptBlobError(StoreError):
     """A blob's bytes do not hash to its name, or its header cannot be read."""
 
-    def __init__(self, digest: str, where: str, why: str) -> None:
+    def __init__(self, digest: str, where: str, why: str, *, owner: str | None = None) -> None:
+        named = f"{owner}: blob" if owner else "blob"
         super().__init__(
-            f"blob {digest} at {where} is corrupt: {why}",
+            f"{named} {digest} at {where} is corrupt: {why}",
             "the file was changed or damaged after it was written; delete it and re-run "
             "the step that produced it (or resume the run) to write it again",
         )
-        self.digest = digest
+        self.digest, self.where, self.why, self.owner = digest, where, why, owner
+
+    def naming(self, owner: str) -> CorruptBlobError:
+        """The same error, saying which artifact of which task reads the blob."""
+        return CorruptBlobError(self.digest, self.where, self.why, owner=owner)
+
+
+class StoreFullError(StoreError):
+    """A write failed because the disk or quota under the store is full; nothing was kept."""
+
+    def __init__(self, root: str, key: str, cause: OSError) -> None:
+        super().__init__(
+            f"the store at {root} is full: writing {key} failed ({cause.strerror}); "
+            "nothing partial was kept",
+            "free space on that disk (or raise the quota), then resume the run",
+        )
+        self.key = key
 
 
 class ArtifactNotSerializable(StoreError):

@@ -13,6 +13,8 @@
     logs/<Flow>/<run_id>/<step>/<task>/<n>/<stream>.<seq>     log chunks, appended in order
     cache/<Flow>/<key[:2]>/<key>.json                    the first successful task with a
                                                          cache key (for run --reuse)
+    deadletters/<id>/letter.json                         a task that exhausted its retries
+    deadletters/<id>/retry.<run_id>.json                 a retry of it, and how it ended
 
 Every object is written once and never changed, so no writer needs a lock. Listing a run's
 flows, runs, steps, or a step's task attempts is one ``list`` each.
@@ -90,3 +92,14 @@ def explain_key(flow: str, run_id: str) -> str:
 
 def cache_key_path(flow: str, key: str) -> str:
     return f"cache/{check_name('flow', flow)}/{check_name('key', key[:2])}/{check_name('key', key)}.json"
+
+
+DEAD_LETTERS = "deadletters"
+
+
+def dead_letter_key(letter_id: str) -> str:
+    return f"{DEAD_LETTERS}/{check_name('dead letter', letter_id)}/letter.json"
+
+
+def dead_letter_retry_key(letter_id: str, run_id: str) -> str:
+    return f"{DEAD_LETTERS}/{check_name('dead letter', letter_id)}/retry.{check_name('run', run_id)}.json"

@@ -10,16 +10,22 @@ removes old ones.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from flowkit.store import faults
 from flowkit.store.backend import Bytes, Reader
-from flowkit.store.errors import KeyNotFoundError
+from flowkit.store.errors import KeyNotFoundError, StoreFullError
 from flowkit.store.keys import check_key
 
 #: Largest single ``os.write``; large buffers go out in slices, never copied whole.
 _WRITE_SLICE = 64 << 20
+
+
+#: What a full disk or an exhausted quota says.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _write_all(fd: int, parts: Sequence[Bytes]) -> None:
@@ -46,6 +52,14 @@ class LocalBackend:
         return os.path.join(self.root, check_key(key))
 
     def _write_temp(self, path: str, parts: Sequence[Bytes]) -> str:
+        try:
+            return self._write_file(path, parts)
+        except OSError as exc:
+            if exc.errno in _FULL:
+                raise StoreFullError(self.root, os.path.relpath(path, self.root), exc) from None
+            raise
+
+    def _write_file(self, path: str, parts: Sequence[Bytes]) -> str:
         folder = os.path.dirname(path)
         temp = os.path.join(folder, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
@@ -55,7 +69,9 @@ class LocalBackend:
             os.makedirs(folder, exist_ok=True)
             fd = os.open(temp, flags, 0o644)
         try:
-            _write_all(fd, parts)
+            _write_all(fd, parts[:1])
+            faults.inject(os.path.relpath(path, self.root))  # a test hook; see faults.py
+            _write_all(fd, parts[1:])
             if self.durable:
                 os.fsync(fd)
         except BaseException:

@@ -1,8 +1,12 @@
 """Write-once JSON records: a run's start and end, and each task attempt's start and end.
 
 Times are seconds since the epoch (UTC floats). A task attempt counts as successful if and
-only if its final record (``status != "running"``) says ``"succeeded"``; a start record
-alone means the attempt is running, or died without a word (``kill -9``, a lost machine).
+only if its final record (``status != "running"``) says ``"succeeded"`` or ``"caught"`` (the
+step raised, ``@catch`` stored the exception as an artifact and the flow went on); a start
+record alone means the attempt is running, or died without a word (``kill -9``, a lost
+machine). A failed attempt's ``failure`` says why: ``"error"`` (the user's code raised),
+``"lost"`` (its process died before writing its record: a signal, a dead worker),
+``"crashed"`` (it exited on its own without a record, e.g. ``os._exit``) or ``"timeout"``.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 KILLED = "killed"
+CAUGHT = "caught"
 CANCELLED = "cancelled"
 
-TaskStatus = Literal["running", "succeeded", "failed", "killed"]
+TaskStatus = Literal["running", "succeeded", "caught", "failed", "killed"]
+FailureKind = Literal["error", "lost", "crashed", "timeout"]
 RunStatus = Literal["succeeded", "failed", "cancelled"]
-TASK_FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, KILLED})
+TASK_FINAL_STATUSES = frozenset({SUCCEEDED, CAUGHT, FAILED, KILLED})
 RUN_END_STATUSES = frozenset({SUCCEEDED, FAILED, CANCELLED})
 
 
@@ -110,6 +116,8 @@ class TaskRecord:
     #: The open splits around the task, outermost first: [split step, split task, index,
     #: count, kind] each (see :class:`flowkit.runtime.plan.Branch`).
     path: tuple[tuple[Any, ...], ...] = ()
+    #: Why a failed attempt failed (see the module docstring); None otherwise.
+    failure: FailureKind | None = None
     schema: int = SCHEMA
 
     @property
@@ -122,7 +130,12 @@ class TaskRecord:
 
     @property
     def successful(self) -> bool:
-        return self.status == SUCCEEDED
+        return self.status in (SUCCEEDED, CAUGHT)
+
+    @property
+    def caught(self) -> bool:
+        """The step failed and ``@catch`` let the flow go on (``exception`` says with what)."""
+        return self.status == CAUGHT
 
     def finished(self, status: TaskStatus, **changes: Any) -> TaskRecord:
         """The final record for this start record."""

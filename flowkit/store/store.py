@@ -12,7 +12,13 @@ from typing import Any
 from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.blobs import BlobStore
-from flowkit.store.errors import KeyNotFoundError, NotFoundError, RecordExistsError, StoreError
+from flowkit.store.errors import (
+    CorruptBlobError,
+    KeyNotFoundError,
+    NotFoundError,
+    RecordExistsError,
+    StoreError,
+)
 from flowkit.store.ids import IdGenerator
 from flowkit.store.logs import STREAMS, LogLine, LogWriter, follow, read_lines
 from flowkit.store.records import (
@@ -63,9 +69,16 @@ class Store:
         """Store each artifact of a step; the error for an unpicklable one names it."""
         return {name: self.put_value(v, name=name, step=step) for name, v in values.items()}
 
-    def load_value(self, digest: str) -> Any:
-        """The value stored as ``digest``, verified against it."""
-        return from_frames(self.blobs.read(digest))
+    def load_value(self, digest: str, *, owner: str | None = None) -> Any:
+        """The value stored as ``digest``, verified against it; ``owner`` (``artifact 'x' of
+        task F/r/s/t``) words the error when the blob is corrupt or missing."""
+        try:
+            segments = self.blobs.read(digest)
+        except CorruptBlobError as exc:
+            if owner is None:
+                raise
+            raise exc.naming(owner) from None
+        return from_frames(segments)
 
     def has_value(self, digest: str) -> bool:
         return digest in self._known or self.blobs.exists(digest)
@@ -365,7 +378,7 @@ class Store:
 
     def artifact_source(self, record: TaskRecord) -> StoreArtifacts:
         """The attempt's artifacts as an :class:`~flowkit.authoring.artifacts.ArtifactSource`."""
-        return StoreArtifacts(self, record.artifacts)
+        return StoreArtifacts(self, record.artifacts, owner=record.pathspec)
 
 
 def _log_prefix(record: TaskRecord) -> str:
@@ -387,9 +400,12 @@ def _user() -> str | None:
 class StoreArtifacts:
     """A task's artifacts read lazily from the store: names and digests now, values on load."""
 
-    def __init__(self, store: Store, refs: Mapping[str, ArtifactRef]) -> None:
+    def __init__(
+        self, store: Store, refs: Mapping[str, ArtifactRef], *, owner: str | None = None
+    ) -> None:
         self._store = store
         self._refs = dict(refs)
+        self._owner = owner
 
     def names(self) -> Iterable[str]:
         return list(self._refs)
@@ -401,4 +417,5 @@ class StoreArtifacts:
         return self._refs[name].digest
 
     def load(self, name: str) -> Any:
-        return self._store.load_value(self._refs[name].digest)
+        owner = f"artifact '{name}' of task {self._owner}" if self._owner else f"artifact '{name}'"
+        return self._store.load_value(self._refs[name].digest, owner=owner)

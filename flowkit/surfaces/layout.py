@@ -70,6 +70,7 @@ ASCII = Glyphs(
 # Order in which task counts are listed; "succeeded" reads as "done" to the user.
 _COUNT_WORDS: tuple[tuple[TaskStatus, str], ...] = (
     ("succeeded", "done"),
+    ("caught", "caught"),
     ("cloned", "cloned"),
     ("running", "running"),
     ("retrying", "retrying"),
@@ -171,7 +172,7 @@ def log_text(line: LogLine) -> str:
 
 
 def task_text(event: TaskEvent, g: Glyphs) -> str | None:
-    """The line a failing, retried or killed task earns; None for the ordinary states."""
+    """The line a failing, retried, caught or killed task earns; None for the ordinary ones."""
     where = f"{event.step}/{event.task_id}"
     exit_code = "" if event.exit_code is None else f" (exit {event.exit_code})"
     error = f": {event.error}" if event.error else ""
@@ -183,6 +184,8 @@ def task_text(event: TaskEvent, g: Glyphs) -> str | None:
         return (
             f"{g.retrying} {where} failed{exit_code}, retrying (attempt {event.attempt + 2}){error}"
         )
+    if event.status == "caught":
+        return f"{g.retrying} {where} failed and was caught by @catch; the flow goes on{error}"
     return None
 
 

@@ -47,7 +47,9 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
         info = ExceptionInfo(type(exc).__name__, _message(exc), user_traceback(exc))
         path = tuple(tuple(b.to_json()) for b in spec.path)
         store.finish_task(
-            record.finished("failed", exception=info, exit_code=EXIT_FAILED, path=path)
+            record.finished(
+                "failed", exception=info, exit_code=EXIT_FAILED, path=path, failure="error"
+            )
         )
         sys.stderr.write(info.traceback)
         return EXIT_FAILED
@@ -65,6 +67,8 @@ def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> Ta
         spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, spec.origin_run_id, spec.user
     )
     parents = [_input_record(spec, store, i) for i in spec.inputs]
+    if spec.catch is not None:
+        return _caught(spec, store, flow, parents, record)
     with bound(ctx):
         if spec.contract.takes_inputs:
             inputs = Inputs([_input_flow(flow_cls, store, r, spec) for r in parents])
@@ -83,6 +87,58 @@ def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> Ta
         artifacts=artifacts,
         exit_code=EXIT_OK,
         next_steps=transition.targets if transition else (),
+        foreach_count=foreach_count,
+        path=tuple(tuple(b.to_json()) for b in spec.path),
+        finished_at=time.time(),
+    )
+
+
+def _caught(
+    spec: TaskSpec, store: Store, flow: FlowSpec, parents: list[TaskRecord], record: TaskRecord
+) -> TaskRecord:
+    """The attempt ``@catch`` adds: no user code runs; the failure goes into ``var``, what
+    the step inherited passes on (a join inherits nothing), and the flow takes the step's
+    normal transition."""
+    from flowkit.store.records import ExceptionInfo
+    from flowkit.task.caught import CaughtException
+
+    assert spec.catch is not None
+    caught = CaughtException(
+        str(spec.catch["type"]),
+        str(spec.catch["message"]),
+        str(spec.catch.get("traceback") or ""),
+        spec.catch.get("failure"),
+    )
+    if not spec.contract.takes_inputs:
+        for parent in parents:
+            flow._flowkit_inherit(store.artifact_source(parent))
+    if spec.catch.get("print") == "yes":
+        sys.stderr.write(f"@catch stored in '{spec.catch['var']}': {caught}\n")
+    flow.__dict__[str(spec.catch["var"])] = caught
+    contract = spec.contract
+    foreach_count = None
+    if contract.transition == "switch":
+        raise FlowDefinitionError(
+            f"step '{spec.step}' failed and its @catch cannot choose a switch case for it",
+            "put @catch on a step before or after the switch, not on the switch itself",
+            step=spec.step,
+        )
+    if contract.transition == "foreach":
+        if contract.foreach not in flow.__dict__["_flowkit_refs"]:
+            raise FlowDefinitionError(
+                f"step '{spec.step}' failed before setting '{contract.foreach}', so its "
+                "@catch has nothing to fan out over",
+                "put @catch on the foreach's branches instead of the step that fans out",
+                step=spec.step,
+            )
+        foreach_count = len(list(getattr(flow, str(contract.foreach))))
+    return record.finished(
+        "caught",
+        artifacts=_persist(flow, store, spec),
+        exit_code=EXIT_OK,
+        exception=ExceptionInfo(caught.type, caught.message, caught.traceback),
+        failure=caught.failure,
+        next_steps=contract.targets if contract.transition != "end" else (),
         foreach_count=foreach_count,
         path=tuple(tuple(b.to_json()) for b in spec.path),
         finished_at=time.time(),

@@ -10,6 +10,7 @@ from flowkit.task.spec import TaskSpec
 
 if TYPE_CHECKING:
     from flowkit.store import Store, TaskRecord
+    from flowkit.store.records import FailureKind
 
 #: Exit statuses of a task process; anything else came from the user's code or a signal.
 EXIT_OK, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 70
@@ -26,8 +27,22 @@ def describe_status(status: int) -> str:
     return f"killed by {name}"
 
 
-def final_record(store: Store, spec: TaskSpec, status: int, *, killed: bool = False) -> TaskRecord:
-    """The attempt's final record: the one the task wrote, or one written here for it."""
+def final_record(
+    store: Store,
+    spec: TaskSpec,
+    status: int,
+    *,
+    killed: bool = False,
+    timeout: float | None = None,
+    worker_lost: bool = False,
+) -> TaskRecord:
+    """The attempt's final record: the one the task wrote, or one written here for it.
+
+    ``killed``: the run was cancelled; ``timeout``: the attempt ran past its ``@timeout`` of
+    that many seconds and its process group was killed; ``worker_lost``: the warm worker
+    that ran it died. An attempt that died on a signal without a word is *lost* (retried
+    even without ``@retry``); one that exited on its own without a record *crashed*.
+    """
     from flowkit.store.records import ExceptionInfo
 
     record = store.get_attempt(spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt)
@@ -38,9 +53,20 @@ def final_record(store: Store, spec: TaskSpec, status: int, *, killed: bool = Fa
     if record.final:
         return record
     how = describe_status(status)
+    failure: FailureKind | None = None
     if killed:
         info = ExceptionInfo("TaskKilled", f"the task was killed ({how})")
+    elif timeout is not None:
+        failure = "timeout"
+        info = ExceptionInfo(
+            "TaskTimedOut",
+            f"the task ran longer than its @timeout of {timeout:g}s; its process group was killed",
+        )
+    elif worker_lost:
+        failure = "lost"
+        info = ExceptionInfo("TaskLost", "the warm worker running the task died; it was lost")
     else:
+        failure = "lost" if status < 0 else "crashed"
         info = ExceptionInfo(
             "TaskCrashed",
             f"the task's process ended with {how} before it finished "
@@ -50,6 +76,7 @@ def final_record(store: Store, spec: TaskSpec, status: int, *, killed: bool = Fa
         "killed" if killed else "failed",
         exit_code=status,
         exception=info,
+        failure=failure,
         path=tuple(tuple(b.to_json()) for b in spec.path),
     )
     return store.finish_task(final)

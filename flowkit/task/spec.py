@@ -64,6 +64,10 @@ class TaskSpec:
     origin_run_id: str | None = None
     user: str | None = None
     cache_key: str | None = None
+    #: Set on the attempt ``@catch`` adds after the last failure: the artifact name
+    #: (``var``) and the failure (``type``, ``message``, ``traceback``, ``failure``) to store
+    #: instead of running the step's code.
+    catch: dict[str, str | None] | None = None
 
     @property
     def pathspec(self) -> str:

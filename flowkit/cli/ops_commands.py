@@ -1,0 +1,124 @@
+"""``flowkit dlq`` (dead letters: list, show, retry) and ``flowkit fsck`` (store integrity)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from datetime import datetime
+
+import click
+
+from flowkit.settings import Settings
+from flowkit.store.deadletters import DeadLetter, list_letters, read_letter, retries_of
+from flowkit.store.open import open_store
+from flowkit.store.store import Store
+
+_STORE = click.option(
+    "--store",
+    "store_url",
+    default=None,
+    metavar="PATH|URL",
+    help="Store root (default: FLOWKIT_STORE, [tool.flowkit] store, or the user store).",
+)
+
+
+def _open(store_url: str | None) -> Store:
+    return open_store(Settings.resolve({"store": store_url}).store)
+
+
+def _state(store: Store, letter: DeadLetter) -> str:
+    retries = retries_of(store, letter.id)
+    if not retries:
+        return "open"
+    last = retries[-1]
+    return f"retried ({last.status}, run {last.run_id})"
+
+
+@click.group("dlq")
+def dlq() -> None:
+    """Dead letters: tasks that exhausted their retries."""
+
+
+@dlq.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per dead letter.")
+@_STORE
+def list_cmd(as_json: bool, store_url: str | None) -> None:
+    """List the dead letters, oldest first."""
+    store = _open(store_url)
+    letters = list_letters(store)
+    if as_json:
+        rows = [{**asdict(x), "state": _state(store, x)} for x in letters]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not letters:
+        click.echo(f"no dead letters in {store.url}")
+        return
+    for x in letters:
+        when = datetime.fromtimestamp(x.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{x.id}  {when}  {x.pathspec}  {x.exception}  [{_state(store, x)}]")
+
+
+@dlq.command("show")
+@click.argument("letter_id", metavar="ID")
+@_STORE
+def show_cmd(letter_id: str, store_url: str | None) -> None:
+    """Show one dead letter: the task, its inputs, its exception and where its logs are."""
+    store = _open(store_url)
+    x = read_letter(store, letter_id)
+    lines = [
+        f"dead letter {x.id}: {x.pathspec} (attempt {x.attempt}, {x.failure or 'failed'})",
+        f"state: {_state(store, x)}",
+        "inputs: " + (", ".join(f"{x.flow}/{x.run_id}/{i}" for i in x.inputs) or "none"),
+        f"logs: flowkit logs {x.pathspec} --store {store.url}",
+        f"error: {x.exception}",
+    ]
+    if x.exception is not None and x.exception.traceback:
+        lines.append(x.exception.traceback.rstrip())
+    lines.append(f"retry it (after a fix): flowkit dlq retry {x.id} --store {store.url}")
+    click.echo("\n".join(lines))
+
+
+@dlq.command("retry")
+@click.argument("letter_id", metavar="ID")
+@click.option("--quiet", is_flag=True, help="Only failures and the final summary.")
+@_STORE
+def retry_cmd(letter_id: str, quiet: bool, store_url: str | None) -> None:
+    """Run a dead-lettered task again against its recorded inputs (with the flow's code as it
+    is now), then resume its run from it. Exit 1 if it fails again."""
+    from flowkit.cli.running import sigterm_as_interrupt
+    from flowkit.runtime.api import RunFailed
+    from flowkit.runtime.deadletter import retry_dead_letter
+
+    store = _open(store_url)
+    try:
+        with sigterm_as_interrupt():
+            run = retry_dead_letter(store, letter_id, quiet=quiet)
+    except RunFailed as failed:
+        sys.exit(130 if failed.cancelled else 1)
+    click.echo(f"dead letter {letter_id} retried: run {run.pathspec} succeeded")
+
+
+@click.command("fsck")
+@click.option("--json", "as_json", is_flag=True, help="The problems as a JSON list.")
+@_STORE
+def fsck_cmd(as_json: bool, store_url: str | None) -> None:
+    """Check every record and blob of the store (hashes, references); change nothing.
+
+    Exit 0 when the store is sound, 1 when a problem was found.
+    """
+    from flowkit.store.fsck import fsck
+
+    store = _open(store_url)
+    report = fsck(store)
+    if as_json:
+        click.echo(json.dumps([asdict(p) for p in report.problems], indent=2))
+    else:
+        for problem in report.problems:
+            click.echo(f"{problem.key}: {problem.message}")
+        click.echo(report.summary())
+    if report.problems:
+        sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [dlq, fsck_cmd]

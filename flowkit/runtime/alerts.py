@@ -1,0 +1,173 @@
+"""Alerts: tell someone when a run fails, a task is dead-lettered, or a run succeeds.
+
+A sink is configured as a table: ``{kind = "webhook", url = "...", timeout = 10}`` posts the
+event as JSON; ``{kind = "command", argv = ["notify", "--flow"]}`` runs the command (never a
+shell) with the event as JSON on stdin and in ``FLOWKIT_ALERT``; any other ``kind`` names a
+``flowkit.alerts`` entry point, loaded only when a sink asks for it, that is called with the
+table's other keys and returns an object with ``send(event)``. Every table may say
+``on = ["run_failed", ...]`` to pick events (default: all of :data:`EVENTS`).
+
+Sinks come from settings (``alerts``) and from ``@alert(...)`` on the flow class. A sink that
+fails never fails the run: the failure is written to stderr and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol
+
+from flowkit.authoring.decorators import ALERTS_ATTR
+from flowkit.errors import FlowkitError
+
+AlertKind = Literal["run_failed", "task_dead_lettered", "run_succeeded"]
+EVENTS: tuple[AlertKind, ...] = ("run_failed", "task_dead_lettered", "run_succeeded")
+ENTRY_POINT_GROUP = "flowkit.alerts"
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """What a sink receives (as :meth:`to_json`): the event and where it happened."""
+
+    event: AlertKind
+    flow: str
+    run_id: str
+    store: str
+    time: float
+    step: str | None = None
+    task_id: str | None = None
+    pathspec: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    dead_letter: str | None = None
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class AlertSink(Protocol):
+    """Delivers one event; raising means it was not delivered."""
+
+    def send(self, event: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class WebhookSink:
+    """POSTs the event as a JSON body to ``url``."""
+
+    url: str
+    timeout: float = 10.0
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(event).encode(),
+            headers={"Content-Type": "application/json", "User-Agent": "flowkit"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            response.read()
+
+
+@dataclass(frozen=True)
+class CommandSink:
+    """Runs ``argv`` (no shell) with the event as JSON on stdin and in ``FLOWKIT_ALERT``."""
+
+    argv: tuple[str, ...]
+    timeout: float = 30.0
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        body = json.dumps(event)
+        subprocess.run(
+            self.argv,
+            input=body.encode(),
+            env={**os.environ, "FLOWKIT_ALERT": body},
+            stdout=subprocess.DEVNULL,
+            timeout=self.timeout,
+            check=True,
+        )
+
+
+def build_sink(config: Mapping[str, Any]) -> AlertSink:
+    """The sink a configuration table describes; a bad table is the user's to fix."""
+    options = {k: v for k, v in config.items() if k not in ("kind", "on")}
+    kind = config.get("kind")
+    try:
+        if kind == "webhook":
+            return WebhookSink(str(options.pop("url")), **options)
+        if kind == "command":
+            argv = options.pop("argv")
+            if isinstance(argv, str) or not all(isinstance(a, str) for a in argv):
+                raise TypeError("argv must be a list of strings (no shell string)")
+            return CommandSink(tuple(argv), **options)
+    except (KeyError, TypeError) as exc:
+        raise FlowkitError(
+            f"alert sink {dict(config)!r} is not valid: {exc}",
+            'a webhook takes url= (and timeout=); a command takes argv=["prog", "arg", ...]',
+        ) from None
+    return _plugin(str(kind), options)
+
+
+def _plugin(kind: str, options: Mapping[str, Any]) -> AlertSink:
+    from importlib.metadata import entry_points  # costly; only for extension sinks
+
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == kind]
+    if not found:
+        raise FlowkitError(
+            f"no alert sink of kind '{kind}' is installed",
+            f"use kind webhook or command, or install the package that provides the "
+            f"'{kind}' sink (a '{ENTRY_POINT_GROUP}' entry point)",
+        )
+    sink: AlertSink = found[0].load()(**options)
+    return sink
+
+
+class Alerts:
+    """The run's sinks; :meth:`emit` delivers an event to those that want it."""
+
+    def __init__(self, configs: Iterable[Mapping[str, Any]]) -> None:
+        self._sinks: list[tuple[str, frozenset[str], AlertSink]] = []
+        for config in configs:
+            wanted = config.get("on", EVENTS)
+            unknown = set(wanted) - set(EVENTS)
+            if isinstance(wanted, str) or unknown:
+                raise FlowkitError(
+                    f"alert sink {dict(config)!r}: 'on' must list events among {', '.join(EVENTS)}",
+                    'e.g. on = ["run_failed", "task_dead_lettered"]',
+                )
+            self._sinks.append((str(config["kind"]), frozenset(wanted), build_sink(config)))
+
+    def __bool__(self) -> bool:
+        return bool(self._sinks)
+
+    def emit(self, event: AlertEvent) -> list[str]:
+        """Deliver ``event``; the failures (also written to stderr), one line each."""
+        failures = []
+        for kind, wanted, sink in self._sinks:
+            if event.event not in wanted:
+                continue
+            try:
+                sink.send(event.to_json())
+            except Exception as exc:  # any sink, extensions' too: reported, never fatal
+                failures.append(_failed(kind, event, exc))
+        return failures
+
+
+def _failed(kind: str, event: AlertEvent, exc: BaseException) -> str:
+    line = (
+        f"flowkit: the {kind} alert for {event.event} of {event.flow}/{event.run_id} "
+        f"was not delivered: {type(exc).__name__}: {exc}"
+    )
+    print(line, file=sys.stderr, flush=True)
+    return line
+
+
+def alerts_for(flow_cls: type, settings: Iterable[Mapping[str, Any]]) -> Alerts:
+    """The sinks of a run: those in settings, then those ``@alert`` put on the flow."""
+    return Alerts([*settings, *getattr(flow_cls, ALERTS_ATTR, ())])
