@@ -106,7 +106,7 @@ def truncate(line: str, width: int, glyphs: Glyphs = UNICODE) -> str:
     return line[: width - len(glyphs.ellipsis)] + glyphs.ellipsis
 
 
-def count_text(counts: Counter[TaskStatus]) -> str:
+def count_text(counts: Counter[str]) -> str:
     """``37 done, 2 running, 1 failed``: only the statuses that occur, in a fixed order."""
     return ", ".join(f"{counts[status]} {word}" for status, word in _COUNT_WORDS if counts[status])
 

@@ -39,7 +39,7 @@ class StepState:
     # only then do we know no more tasks of this step are coming.
     complete: bool = False
 
-    def counts(self) -> Counter[TaskStatus]:
+    def counts(self) -> Counter[str]:
         return Counter(self.tasks.values())
 
     @property
@@ -86,8 +86,8 @@ class RunState:
     def status(self) -> RunStatus | Literal["running"]:
         return self.finished.status if self.finished else "running"
 
-    def task_counts(self) -> Counter[TaskStatus]:
-        total: Counter[TaskStatus] = Counter()
+    def task_counts(self) -> Counter[str]:
+        total: Counter[str] = Counter()
         for step in self.steps.values():
             total.update(step.counts())
         return total
