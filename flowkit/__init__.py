@@ -5,7 +5,7 @@ no configuration, loads no plugin and touches no file.
 """
 
 from flowkit.authoring.current import current
-from flowkit.authoring.decorators import catch, no_cache, resources, retry, step, timeout
+from flowkit.authoring.decorators import alert, catch, no_cache, resources, retry, step, timeout
 from flowkit.authoring.flowspec import FlowSpec
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
@@ -23,10 +23,12 @@ from flowkit.graph.api import check, graph_of
 from flowkit.notebook.debug import debug_task
 from flowkit.notebook.papermill_step import run_notebook
 from flowkit.runtime.api import RunFailed, resume, run
+from flowkit.task.caught import CaughtException
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CaughtException",
     "Flow",
     "FlowDefinitionError",
     "FlowLoadError",
@@ -45,6 +47,7 @@ __all__ = [
     "Step",
     "Task",
     "__version__",
+    "alert",
     "catch",
     "check",
     "current",

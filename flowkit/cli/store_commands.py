@@ -91,12 +91,12 @@ def _show_run(run: Run) -> str:
         lines.append(f"  tags      {', '.join(sorted(run.tags))}")
     if run.origin_run_id:
         lines.append(f"  resumed from {run.origin_run_id}")
-    rows = [["STEP", "TASKS", "SUCCEEDED", "FAILED", "RUNNING"]]
+    rows = [["STEP", "TASKS", "SUCCEEDED", "CAUGHT", "FAILED", "RUNNING"]]
     for step in run:
         statuses = [t.status for t in step]
         rows.append(
             [step.id, str(len(statuses))]
-            + [str(statuses.count(s)) for s in ("succeeded", "failed", "running")]
+            + [str(statuses.count(s)) for s in ("succeeded", "caught", "failed", "running")]
         )
     text = "\n".join(lines) + "\n\n" + _table(rows)
     decisions = run.explanation

@@ -35,7 +35,8 @@ class DataArtifact:
     @property
     def data(self) -> Any:
         """The value, read from the store and verified against its digest."""
-        return self._store.load_value(self.sha)
+        task, name = self.pathspec.rsplit("/", 1)
+        return self._store.load_value(self.sha, owner=f"artifact '{name}' of task {task}")
 
     def __repr__(self) -> str:
         return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"
@@ -90,7 +91,8 @@ class TaskData:
             ref = self._refs.get(name)
             if ref is None:
                 raise _missing(self._pathspec, name, self._refs)
-            self._values[name] = self._store.load_value(ref.digest)
+            owner = f"artifact '{name}' of task {self._pathspec}"
+            self._values[name] = self._store.load_value(ref.digest, owner=owner)
         return self._values[name]
 
     def __contains__(self, name: object) -> bool:

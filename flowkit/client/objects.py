@@ -320,6 +320,16 @@ class Task:
         return self.record.exit_code
 
     @property
+    def caught(self) -> bool:
+        """The step failed and ``@catch`` let the flow go on (``exception`` says with what)."""
+        return self.record.caught
+
+    @property
+    def failure(self) -> str | None:
+        """How a failed attempt ended: ``error``, ``lost``, ``crashed`` or ``timeout``."""
+        return self.record.failure
+
+    @property
     def origin_pathspec(self) -> str | None:
         """Where a cloned task came from; None for a task that ran in this run."""
         return self.record.origin_pathspec

@@ -107,8 +107,11 @@ def caption(counts: Mapping[str, int]) -> str:
     total = sum(counts.values())
     if total <= 1:
         return next((status for status, n in counts.items() if n), "")
-    done = counts.get("succeeded", 0) + counts.get("cloned", 0)
+    caught = counts.get("caught", 0)
+    done = counts.get("succeeded", 0) + counts.get("cloned", 0) + caught
     text = f"{done}/{total} done"
+    if caught:
+        text += f", {caught} caught"
     running = counts.get("running", 0) + counts.get("retrying", 0)
     failed = counts.get("failed", 0) + counts.get("killed", 0)
     if running:

@@ -37,7 +37,7 @@ def test_show_run_step_and_task(cli: click.Group, runs: Runs) -> None:
     run_out = _invoke(cli, runs, "show", f"TrainFlow/{runs.good.run_id}")
     assert run_out.startswith(f"run TrainFlow/{runs.good.run_id}: succeeded")
     assert "alpha = 0.5" in run_out
-    assert ["train", "2", "2", "0", "0"] in [line.split() for line in run_out.splitlines()]
+    assert ["train", "2", "2", "0", "0", "0"] in [line.split() for line in run_out.splitlines()]
 
     step_out = _invoke(cli, runs, "show", f"TrainFlow/{runs.good.run_id}/train")
     assert step_out.startswith(f"step TrainFlow/{runs.good.run_id}/train: 2 task(s)")

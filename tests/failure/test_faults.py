@@ -119,6 +119,11 @@ def test_a_corrupt_blob_is_reported_with_its_artifact_and_task(tmp_path: Path) -
     assert "1 problem found" in result.stdout
     with pytest.raises(CorruptBlobError, match=f"{owner}: blob .* is corrupt"):
         store.artifact_source(record).load("total")
+    reader = flowkit.Task(join.pathspec, store=str(tmp_path))  # the client names it too
+    with pytest.raises(CorruptBlobError, match=f"{owner}: blob .* is corrupt"):
+        _ = reader.data.total
+    with pytest.raises(CorruptBlobError, match=f"{owner}: blob .* is corrupt"):
+        _ = reader["total"].data
 
 
 def test_a_full_disk_fails_the_task_clearly_and_corrupts_nothing(
