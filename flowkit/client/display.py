@@ -34,10 +34,10 @@ def _status(record: TaskRecord) -> str:
 def run_html(run: Run) -> str:
     """A run: its status, DAG, timeline, steps and why tasks ran or were cloned."""
     records = _records(run)
-    order = [s for s in run.record.steps if s in records] + sorted(
-        set(records) - set(run.record.steps)
-    )
-    edges: dict[str, set[str]] = {s: set() for s in order}
+    known = run.record.graph  # every step and where it goes, when the run recorded them
+    order = [s for s in run.record.steps if s in records or s in known]
+    order += sorted(set(records) - set(order))
+    edges: dict[str, set[str]] = {s: {t for t in known.get(s, ()) if t in order} for s in order}
     for step, tasks in records.items():
         for record in tasks:
             for parent in record.parents:
@@ -46,25 +46,16 @@ def run_html(run: Run) -> str:
                     edges[parent_step].add(step)
     states = {}
     for step in order:
-        counts = Counter(_status(r) for r in records[step])
-        phase = (
-            "failed"
-            if counts["failed"] or counts["killed"]
-            else (
-                "running"
-                if counts["running"]
-                else ("cloned" if counts["cloned"] == len(records[step]) else "done")
-            )
-        )
-        states[step] = (phase, caption(counts))
+        counts = Counter(_status(r) for r in records.get(step, []))
+        states[step] = (_phase(counts), caption(counts))
     dag = dag_svg([(s, sorted(edges[s], key=order.index)) for s in order], states)
     params = "".join(
         f"<tr><td>{escape(k)}</td><td><code>{escape(_short(repr(v)))}</code></td></tr>"
         for k, v in sorted(run.parameters.items())
     )
     rows = "".join(
-        f"<tr><td>{escape(s)}</td><td>{escape(states[s][0])}</td><td>{len(records[s])}</td>"
-        f"<td>{escape(_counts_text(Counter(_status(r) for r in records[s])))}</td></tr>"
+        f"<tr><td>{escape(s)}</td><td>{escape(states[s][0])}</td><td>{len(records.get(s, []))}</td>"
+        f"<td>{escape(_counts_text(Counter(_status(r) for r in records.get(s, []))))}</td></tr>"
         for s in order
     )
     parts = [
@@ -89,6 +80,16 @@ def run_html(run: Run) -> str:
         )
     parts.append("</div>")
     return "".join(parts)
+
+
+def _phase(counts: Counter[str]) -> str:
+    if not counts:
+        return "not run"
+    if counts["failed"] or counts["killed"]:
+        return "failed"
+    if counts["running"]:
+        return "running"
+    return "cloned" if counts["cloned"] == sum(counts.values()) else "done"
 
 
 def _counts_text(counts: Counter[str]) -> str:

@@ -71,18 +71,9 @@ class ForkServer:
         _preload_task_modules()
 
     def serve(self) -> None:
+        """Take requests from stdin and relay the tasks' news until stdin closes."""
         while True:
-            fds = [0, self.wake_r, *self.by_fd]
-            try:
-                readable, _, _ = select.select(fds, [], [])
-            except InterruptedError:
-                continue
-            if self.wake_r in readable:
-                os.read(self.wake_r, 512)
-            for fd in readable:
-                if fd in self.by_fd:
-                    self.read_output(fd)
-            self.reap()
+            readable = self.pump([0])
             if 0 in readable and not self.read_requests():
                 self.kill_all()
                 return
@@ -90,16 +81,22 @@ class ForkServer:
     def wait_all(self) -> None:
         """Relay output until every task forked so far has ended."""
         while self.children:
-            try:
-                readable, _, _ = select.select([self.wake_r, *self.by_fd], [], [], 0.5)
-            except InterruptedError:
-                continue
-            if self.wake_r in readable:
-                os.read(self.wake_r, 512)
-            for fd in readable:
-                if fd in self.by_fd:
-                    self.read_output(fd)
-            self.reap()
+            self.pump([], timeout=0.5)
+
+    def pump(self, extra: list[int], timeout: float | None = None) -> list[int]:
+        """Wait for output, a child's exit or one of ``extra``; relay output, reap exits.
+        The ``extra`` descriptors that are readable are left for the caller."""
+        try:
+            readable, _, _ = select.select([*extra, self.wake_r, *self.by_fd], [], [], timeout)
+        except InterruptedError:
+            return []
+        if self.wake_r in readable:
+            os.read(self.wake_r, 512)
+        for fd in readable:
+            if fd in self.by_fd:
+                self.read_output(fd)
+        self.reap()
+        return [fd for fd in readable if fd in extra]
 
     def read_requests(self) -> bool:
         data = os.read(0, _CHUNK)

@@ -115,16 +115,16 @@ def build_sink(config: Mapping[str, Any]) -> AlertSink:
 
 
 def _plugin(kind: str, options: Mapping[str, Any]) -> AlertSink:
-    from importlib.metadata import entry_points  # costly; only for extension sinks
+    from flowkit.plugins import find_plugin
 
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == kind]
-    if not found:
+    factory = find_plugin(ENTRY_POINT_GROUP, kind)
+    if factory is None:
         raise FlowkitError(
             f"no alert sink of kind '{kind}' is installed",
             f"use kind webhook or command, or install the package that provides the "
             f"'{kind}' sink (a '{ENTRY_POINT_GROUP}' entry point)",
         )
-    sink: AlertSink = found[0].load()(**options)
+    sink: AlertSink = factory(**options)
     return sink
 
 

@@ -209,6 +209,7 @@ def _start(
         steps=[s.name for s in graph.ordered()],
         origin_run_id=origin.run_id if origin else None,
         step_code={s.name: s.code for s in graph.steps.values()},
+        graph={s.name: list(s.targets) for s in graph.steps.values()},
     )
     return _drive(
         flow_cls,

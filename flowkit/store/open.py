@@ -41,15 +41,14 @@ def backend_for(url: str) -> Backend:
         return LocalBackend(rest)
     if scheme == "memory":
         return _MEMORY.setdefault(rest, MemoryBackend(rest))
-    from importlib.metadata import entry_points  # costly; only for extension schemes
+    from flowkit.plugins import find_plugin
 
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == scheme]
-    if not found:
+    factory = find_plugin(ENTRY_POINT_GROUP, scheme)
+    if factory is None:
         raise UnknownStoreError(
             f"no installed store backend handles {scheme}:// (store {url!r})",
             f"install the flowkit extension that provides '{scheme}' stores (it registers "
             f"a '{ENTRY_POINT_GROUP}' entry point), or use a local path",
         )
-    factory = found[0].load()
     backend: Backend = factory(url)
     return backend

@@ -70,6 +70,8 @@ class RunRecord:
     steps: tuple[str, ...] = ()
     #: Each step's normalized source, so a later run can say what changed and where.
     step_code: dict[str, str] = field(default_factory=dict)
+    #: Each step's next steps, so a run's DAG can be drawn with the steps it never reached.
+    graph: dict[str, list[str]] = field(default_factory=dict)
     schema: int = SCHEMA
 
 

@@ -115,6 +115,7 @@ class Store:
         steps: Iterable[str] = (),
         run_id: str | None = None,
         step_code: Mapping[str, str] | None = None,
+        graph: Mapping[str, Iterable[str]] | None = None,
     ) -> RunRecord:
         """Write the start record of a new run; ``parameters`` must be JSON-serializable."""
         record = RunRecord(
@@ -128,6 +129,7 @@ class Store:
             origin_run_id=origin_run_id,
             steps=tuple(steps),
             step_code=dict(step_code or {}),
+            graph={step: list(targets) for step, targets in (graph or {}).items()},
         )
         try:
             self._write_once(layout.run_key(flow, record.run_id), record)

@@ -73,6 +73,8 @@ def test_failed_runs_show_what_failed(tmp_path: Path, monkeypatch: pytest.Monkey
         flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=3)
     html = info.value.run._repr_html_()
     assert 'data-step="work" data-phase="failed"' in html and "1 failed, 2 succeeded" in html
+    for never in ("join", "scaled", "end"):  # drawn from the recorded graph, though never reached
+        assert f'data-step="{never}" data-phase="not run"' in html
     failed = next(t for t in info.value.run["work"] if not t.successful)
     task_html = failed._repr_html_()
     assert "flowkit-exception" in task_html and "split 1 told to fail" in task_html

@@ -33,6 +33,7 @@ def test_run_record_fields_and_end(store: Store) -> None:
         "origin_run_id": "older",
         "steps": ["start", "end"],
         "step_code": {},
+        "graph": {},
     }
     assert store.get_run_end("RecFlow", run.run_id) is None
     end = store.end_run("RecFlow", run.run_id, "failed", message="train failed")
