@@ -117,6 +117,10 @@ class MLPipelineFlow(FlowSpec):
     @step
     def end(self):
         """Done: the run's artifacts say what was trained and whether it shipped."""
+        if self.published:
+            print(f"deployed: alpha={self.published['alpha']}, test R^2 {self.published['r2']}")
+        else:
+            print(f"held back: {self.reason}")
 
 
 if __name__ == "__main__":

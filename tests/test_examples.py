@@ -36,3 +36,30 @@ def test_main_example_shape_and_cli() -> None:
     assert dict(graph["evaluate"].cases) == {"deploy": "deploy", "hold": "hold"}
     shown = run_python(ROOT / "examples" / "ml_pipeline.py", "show")
     assert shown.returncode == 0 and "foreach item of 'alphas' -> train" in shown.stdout
+
+
+def test_main_example_runs_and_deploys_only_above_the_threshold(tmp_path: Path) -> None:
+    flow = load_flow_file(ROOT / "examples" / "ml_pipeline.py")
+    run = flowkit.run(flow, store=str(tmp_path), quiet=True, progress=_Silent())
+    assert run.successful and [t.data.model["alpha"] for t in run["train"]] == [
+        0.01,
+        0.1,
+        1.0,
+        10.0,
+        100.0,
+    ]
+    assert run.data.published["alpha"] == run["pick"].task.data.model["alpha"]
+    assert run.data.published["r2"] > 0.95 and "deployed: alpha=" in run["end"].task.stdout
+    held = flowkit.run(flow, store=str(tmp_path), quiet=True, progress=_Silent(), threshold=0.9999)
+    assert held.data.published is None and [s.id for s in held if s.id in ("deploy", "hold")] == [
+        "hold"
+    ]
+    assert "held back: test R^2" in held["end"].task.stdout
+
+
+class _Silent:
+    def handle(self, event: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
