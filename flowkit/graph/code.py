@@ -35,8 +35,9 @@ def _names(code: CodeType) -> Iterator[str]:
 
 
 def helpers(func: FunctionType) -> dict[str, str]:
-    """Normalized source of every function in ``func``'s module file that it calls, directly
-    or through other such helpers; a helper whose source cannot be read is left out."""
+    """Normalized source of every function of ``func``'s module that it calls, directly or
+    through other such helpers (a notebook's cells are all one module, ``__main__``); library
+    code is not hashed, and a helper whose source cannot be read is left out."""
     found: dict[str, str] = {}
     todo = [func]
     while todo:
@@ -46,7 +47,7 @@ def helpers(func: FunctionType) -> dict[str, str]:
             if (
                 not isinstance(value, FunctionType)
                 or name in found
-                or value.__code__.co_filename != func.__code__.co_filename
+                or value.__module__ != func.__module__
             ):
                 continue
             try:

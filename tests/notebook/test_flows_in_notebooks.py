@@ -110,3 +110,21 @@ def _cells(path: Path) -> list:
     import nbformat
 
     return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.kernel
+def test_reuse_sees_a_helper_changed_in_another_cell(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    nb = execute(
+        [
+            f"import flowkit\nfrom flowkit import FlowSpec, Parameter, step\nSTORE = {store!r}\nFACTOR = 10",
+            "def score(x):\n    return x * FACTOR",
+            FLOW_CELL,
+            "first = flowkit.run(CellFlow, store=STORE, quiet=True, reuse=True, n=3)",
+            "def score(x):\n    return x * FACTOR + 1",
+            "again = flowkit.run(CellFlow, store=STORE, quiet=True, reuse=True, n=3)\n"
+            "print(sorted(d['step'] for d in again.explanation if d['action'] == 'run'), "
+            "again['join'].task.data.total)",
+        ]
+    )
+    assert text(nb, 5).strip() == "['end', 'join', 'work', 'work', 'work'] 33"
