@@ -1,6 +1,6 @@
 """Runtime benchmark: wall time of ``python flow.py run`` as a user runs it.
 
-    python benchmarks/runtime_bench.py [--repeat 3] [--sizes 100,1000]
+    python -m benchmarks.runtime_bench [--repeat 3] [--sizes 100,1000]
 
 Scenarios: a 3-step hello flow, a 20-step linear flow, and foreach fan-outs (100 and 1,000
 splits by default) on 2 workers; the per-task overhead is the fan-out's extra time per task.
@@ -17,67 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HELLO = """
-from flowkit import FlowSpec, step
-
-class HelloFlow(FlowSpec):
-    @step
-    def start(self):
-        self.message = "hello"
-        self.next(self.middle)
-
-    @step
-    def middle(self):
-        self.message += " world"
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-if __name__ == "__main__":
-    HelloFlow()
-"""
-
-FOREACH = """
-from flowkit import FlowSpec, Parameter, step
-
-class FanFlow(FlowSpec):
-    n = Parameter("n", default=10)
-
-    @step
-    def start(self):
-        self.items = list(range(self.n))
-        self.next(self.work, foreach="items")
-
-    @step
-    def work(self):
-        self.value = self.input * 2
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.total = sum(i.value for i in inputs)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-if __name__ == "__main__":
-    FanFlow()
-"""
-
-
-def linear(steps: int) -> str:
-    body = ["from flowkit import FlowSpec, step", "", "class LinearFlow(FlowSpec):"]
-    names = ["start", *[f"s{i}" for i in range(1, steps - 1)], "end"]
-    for name, nxt in zip(names, [*names[1:], None], strict=True):
-        body += ["    @step", f"    def {name}(self):"]
-        body += [f"        self.{name}_done = True"]
-        body += [f"        self.next(self.{nxt})" if nxt else "        pass", ""]
-    body += ['if __name__ == "__main__":', "    LinearFlow()"]
-    return "\n".join(body) + "\n"
+from benchmarks.flows import FOREACH, HELLO, linear
 
 
 def timed(flow: Path, *args: str) -> float:

@@ -9,6 +9,7 @@ import pytest
 import flowkit
 from flowkit.authoring.loader import load_flow_file
 from tests.conftest import ROOT, run_python
+from tests.runtime.test_shapes import Quiet
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
@@ -40,7 +41,7 @@ def test_main_example_shape_and_cli() -> None:
 
 def test_main_example_runs_and_deploys_only_above_the_threshold(tmp_path: Path) -> None:
     flow = load_flow_file(ROOT / "examples" / "ml_pipeline.py")
-    run = flowkit.run(flow, store=str(tmp_path), quiet=True, progress=_Silent())
+    run = flowkit.run(flow, store=str(tmp_path), quiet=True, progress=Quiet())
     assert run.successful and [t.data.model["alpha"] for t in run["train"]] == [
         0.01,
         0.1,
@@ -50,16 +51,8 @@ def test_main_example_runs_and_deploys_only_above_the_threshold(tmp_path: Path) 
     ]
     assert run.data.published["alpha"] == run["pick"].task.data.model["alpha"]
     assert run.data.published["r2"] > 0.95 and "deployed: alpha=" in run["end"].task.stdout
-    held = flowkit.run(flow, store=str(tmp_path), quiet=True, progress=_Silent(), threshold=0.9999)
+    held = flowkit.run(flow, store=str(tmp_path), quiet=True, progress=Quiet(), threshold=0.9999)
     assert held.data.published is None and [s.id for s in held if s.id in ("deploy", "hold")] == [
         "hold"
     ]
     assert "held back: test R^2" in held["end"].task.stdout
-
-
-class _Silent:
-    def handle(self, event: object) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
