@@ -59,13 +59,10 @@ def debug_task(
     notebook defines it); ``step`` replaces the step's function, e.g. an edited copy defined
     in a cell. Exceptions are raised as they are, so ``%debug`` opens at the failing line.
     """
-    from flowkit.authoring.current import TaskContext, bound
-    from flowkit.authoring.flowspec import bind_parameters
-    from flowkit.authoring.join import Inputs
     from flowkit.client import Task
     from flowkit.graph.api import check
     from flowkit.store import open_store
-    from flowkit.task.execute import _frames, _input_flow
+    from flowkit.task.execute import call_step
 
     the_store = open_store(store) if not isinstance(task, Task) else task._store
     target = task if isinstance(task, Task) else Task(task, store=the_store)
@@ -73,22 +70,9 @@ def debug_task(
     flow_cls = flow or _from_main(record.flow)
     if step is not None:
         flow_cls = with_step(flow_cls, record.step, step)
-    graph = check(flow_cls)
-    spec = _spec(the_store, graph, record)
-    obj = flow_cls(use_cli=False)
-    obj.__dict__["_flowkit_step_name"] = record.step
-    bind_parameters(obj, {a: the_store.load_value(p[0]) for a, p in spec.parameters.items()})
-    obj.__dict__["_flowkit_frames"] = _frames(spec, the_store)
+    spec = _spec(the_store, check(flow_cls), record)
     parents = [_parent(the_store, p) for p in record.parents]
-    ctx = TaskContext(record.flow, record.run_id, record.step, record.task_id, record.attempt)
-    func = getattr(flow_cls, record.step)
-    with bound(ctx):
-        if graph[record.step].takes_inputs:
-            func(obj, Inputs([_input_flow(flow_cls, the_store, p, spec) for p in parents]))
-        else:
-            for parent in parents:
-                obj._flowkit_inherit(the_store.artifact_source(parent))
-            func(obj)
+    obj = call_step(spec, the_store, flow_cls, parents)
     transition = obj.__dict__.get("_flowkit_transition")
     return StepDebug(target, flow_cls, obj, transition.targets if transition else ())
 

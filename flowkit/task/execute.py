@@ -57,26 +57,39 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     return EXIT_OK
 
 
-def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> TaskRecord:
-    flow = flow_cls(use_cli=False)
+def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpec:
+    """The ``self`` a step gets: its parameters and foreach frames, no artifacts yet."""
+    flow: FlowSpec = flow_cls(use_cli=False)
     flow.__dict__["_flowkit_step_name"] = spec.step
     bind_parameters(flow, {a: store.load_value(p[0]) for a, p in spec.parameters.items()})
     flow.__dict__["_flowkit_frames"] = _frames(spec, store)
+    return flow
+
+
+def call_step(spec: TaskSpec, store: Store, flow_cls: type, parents: list[TaskRecord]) -> FlowSpec:
+    """Run the step's code (as ``flow_cls`` has it) under ``current``, on what ``parents``
+    passed on: their artifacts, or for a join their flows as ``inputs``. What the step
+    assigned stays on the returned ``self``; its exceptions propagate unchanged."""
+    flow = step_self(spec, store, flow_cls)
     func = getattr(flow_cls, spec.step)
     ctx = TaskContext(
         spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, spec.origin_run_id, spec.user
     )
-    parents = [_input_record(spec, store, i) for i in spec.inputs]
-    if spec.catch is not None:
-        return _caught(spec, store, flow, parents, record)
     with bound(ctx):
         if spec.contract.takes_inputs:
-            inputs = Inputs([_input_flow(flow_cls, store, r, spec) for r in parents])
-            func(flow, inputs)
+            func(flow, Inputs([_input_flow(flow_cls, store, r, spec) for r in parents]))
         else:
             for parent in parents:
                 flow._flowkit_inherit(store.artifact_source(parent))
             func(flow)
+    return flow
+
+
+def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> TaskRecord:
+    parents = [_input_record(spec, store, i) for i in spec.inputs]
+    if spec.catch is not None:
+        return _caught(spec, store, step_self(spec, store, flow_cls), parents, record)
+    flow = call_step(spec, store, flow_cls, parents)
     transition = _checked_transition(flow, spec)
     foreach_count = None
     if spec.contract.transition == "foreach":
