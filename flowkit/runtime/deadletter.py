@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from flowkit.errors import FlowkitError
 from flowkit.runtime.alerts import AlertEvent, Alerts
 from flowkit.store.deadletters import read_letter, record_retry, write_letter
 
@@ -58,12 +59,16 @@ def run_alert(
     )
 
 
+class RetryFailed(FlowkitError):
+    """A dead-lettered task, run again alone, failed again; its run was not resumed."""
+
+
 def retry_dead_letter(store: Store, letter_id: str, **options: Any) -> Run:
-    """Run the letter's task again (with the flow's code as it is now) against its recorded
-    inputs, and resume its run from it: every task of the run that succeeded is cloned, the
-    failed ones (this one included) run again, then what follows them. Records the retry
-    next to the letter either way; raises :class:`~flowkit.runtime.api.RunFailed` if the
-    retry fails again."""
+    """Run the letter's task again, alone (with the flow's code as it is now), against its
+    recorded inputs, as a new attempt in its run; if that succeeds, resume the run from it:
+    every task that succeeded is cloned, this one included, and what failed or follows runs.
+    Records each retry next to the letter; raises :class:`RetryFailed` if the task fails
+    again, or :class:`~flowkit.runtime.api.RunFailed` if the resumed run does."""
     from flowkit.runtime.api import RunFailed, resume
     from flowkit.task.code import load_flow_class
     from flowkit.task.spec import TaskSpec
@@ -71,6 +76,14 @@ def retry_dead_letter(store: Store, letter_id: str, **options: Any) -> Run:
     letter = read_letter(store, letter_id)
     spec = TaskSpec.from_json(letter.spec)
     flow_cls = load_flow_class(spec.code, store)
+    alone = _run_alone(store, spec, quiet=bool(options.get("quiet")))
+    if not alone.successful:
+        name = f"{alone.run_id}-attempt{alone.attempt}"
+        record_retry(store, letter_id, alone.run_id, "failed", name=name)
+        raise RetryFailed(
+            f"task {alone.pathspec} failed again (attempt {alone.attempt}): {alone.exception}",
+            "fix the cause, then: flowkit dlq retry " + letter_id,
+        )
     try:
         run: Run = resume(flow_cls, origin_run_id=letter.run_id, store=store, **options)
     except RunFailed as failed:
@@ -78,3 +91,22 @@ def retry_dead_letter(store: Store, letter_id: str, **options: Any) -> Run:
         raise
     record_retry(store, letter_id, run.id, "succeeded")
     return run
+
+
+def _run_alone(store: Store, spec: TaskSpec, *, quiet: bool) -> TaskRecord:
+    """The letter's task as a new attempt in its own run, through ``python -m flowkit.worker``
+    (the code path every executor uses); its final record."""
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    from flowkit.task.outcome import final_record
+
+    attempts = store.task_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
+    again = replace(spec, attempt=max(a.attempt for a in attempts) + 1, store=store.url)
+    done = subprocess.run(
+        [sys.executable, "-m", "flowkit.worker", again.to_json()],
+        capture_output=quiet,
+        check=False,
+    )
+    return final_record(store, again, done.returncode)

@@ -101,6 +101,10 @@ class Decider:
         if origin is not None:
             for step in store.list_steps(origin.flow, origin.run_id):
                 for record in store.list_tasks(origin.flow, origin.run_id, step):
+                    if not record.successful:  # a later attempt (dlq retry) may have succeeded
+                        record = store.task_attempts(
+                            origin.flow, origin.run_id, step, record.task_id
+                        )[-1]
                     self.by_position[record_position(record)] = record
                     self.origin_ids[record.task_id] = step
 

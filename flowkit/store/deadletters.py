@@ -115,9 +115,13 @@ def letter_from_json(data: Any, where: str) -> DeadLetter:
         raise StoreError(f"{where} is not a valid dead letter: {exc}", "it was damaged") from None
 
 
-def record_retry(store: Store, letter_id: str, run_id: str, status: str) -> DeadLetterRetry:
+def record_retry(
+    store: Store, letter_id: str, run_id: str, status: str, *, name: str | None = None
+) -> DeadLetterRetry:
+    """Record a retry of a letter in ``run_id``; ``name`` tells apart several retries that
+    happened in one run (the task run again alone, attempt after attempt)."""
     retry = DeadLetterRetry(letter_id, run_id, status, time.time())
-    _put(store, layout.dead_letter_retry_key(letter_id, run_id), asdict(retry))
+    _put(store, layout.dead_letter_retry_key(letter_id, name or run_id), asdict(retry))
     return retry
 
 

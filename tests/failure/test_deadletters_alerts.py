@@ -84,8 +84,11 @@ def test_dead_letter_alert_list_show_and_retry_after_the_fix(
     assert f"inputs: FixableFlow/{run_id}/start/{start.task_id}/0" in shown.stdout
     assert "raise RuntimeError" in shown.stdout and "flowkit logs FixableFlow/" in shown.stdout
 
+    runs_before = open_store(str(tmp_path)).list_runs("FixableFlow")
     still = flowkit_cli("dlq", "retry", str(letter["id"]), "--store", tmp_path, "--quiet")
-    assert still.returncode == 1  # not fixed yet: fails again, and says so
+    assert still.returncode == 1  # not fixed yet: the task alone fails again, and says so
+    assert "failed again (attempt " in still.stderr and "Traceback" not in still.stderr
+    assert open_store(str(tmp_path)).list_runs("FixableFlow") == runs_before  # nothing resumed
     retried = flowkit_cli(
         "dlq",
         "retry",
@@ -101,6 +104,8 @@ def test_dead_letter_alert_list_show_and_retry_after_the_fix(
     latest = flowkit.Flow("FixableFlow", store=str(tmp_path)).latest_run
     assert latest is not None and latest.successful and latest.origin_run_id is not None
     assert latest.data.result == 42
+    work = latest["work"].task  # run alone first, then cloned into the resumed run
+    assert work.origin_pathspec is not None and work.origin_pathspec.split("/")[1] == run_id
     assert [e["event"] for e in received][-1] == "run_succeeded"
     (after, *_) = [x for x in letters_json(tmp_path) if x["id"] == letter["id"]]
     assert after["state"] == f"retried (succeeded, run {latest.id})"
