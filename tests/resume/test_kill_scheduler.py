@@ -34,11 +34,18 @@ def _succeeded(store_root: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize(
-    "kill_when",
-    [("start", 1), ("work", 4), ("work", N)],
-    ids=["after-start", "mid-fan-out", "all-splits-done"],
+    ("kill_when", "sig"),
+    [
+        (("start", 1), signal.SIGKILL),
+        (("work", 4), signal.SIGKILL),
+        (("work", N), signal.SIGKILL),
+        (("work", 4), signal.SIGINT),
+    ],
+    ids=["after-start", "mid-fan-out", "all-splits-done", "cancelled-mid-fan-out"],
 )
-def test_resume_after_the_scheduler_was_killed(kill_when: tuple[str, int], tmp_path: Path) -> None:
+def test_resume_after_the_scheduler_was_killed(
+    kill_when: tuple[str, int], sig: signal.Signals, tmp_path: Path
+) -> None:
     psutil = require("psutil")
     env = {
         **os.environ,
@@ -69,14 +76,18 @@ def test_resume_after_the_scheduler_was_killed(kill_when: tuple[str, int], tmp_p
         assert time.monotonic() < deadline and proc.poll() is None, "the run ended too early"
         time.sleep(0.01)
     family = psutil.Process(proc.pid).children(recursive=True)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.kill(proc.pid, sig)
     proc.wait(timeout=10)
     _gone, alive = psutil.wait_procs(family, timeout=5)
     assert alive == [], "the worker or its tasks outlived the killed scheduler"
     finished = _succeeded(tmp_path)
     store = open_store(str(tmp_path))
     (origin,) = store.list_runs("FanoutFlow")
-    assert store.get_run_end("FanoutFlow", origin) is None  # it never got to say it ended
+    end = store.get_run_end("FanoutFlow", origin)
+    if sig == signal.SIGKILL:
+        assert end is None  # it never got to say it ended
+    else:
+        assert end is not None and end.status == "cancelled"
 
     resumed = flowkit.resume(FanoutFlow, store=str(tmp_path), progress=Quiet())
     assert resumed.successful and resumed.origin_run_id == origin
@@ -89,6 +100,7 @@ def test_resume_after_the_scheduler_was_killed(kill_when: tuple[str, int], tmp_p
         d["reason"]
         in (
             "it never finished in the origin run (the run was interrupted)",
+            "it was killed in the origin run",
             "the origin run never got to it",
         )
         or d["reason"].startswith("its input from step")
