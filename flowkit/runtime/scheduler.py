@@ -124,6 +124,8 @@ class Scheduler:
         if self._stop_launching:
             self._ready.clear()
             return
+        if len(self._running) >= self.max_workers:
+            return  # the common case in a big fan-out: don't even look at the queue
         for task in sorted(self._ready, key=lambda t: t.not_before):
             if len(self._running) >= self.max_workers:
                 return
