@@ -23,7 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_PERSIST = """
+#: What both child scripts start with: imports, and a thread sampling peak RSS.
+_SAMPLER = """
 import json, sys, threading, time
 sys.path.insert(0, {root!r})
 import numpy as np, psutil
@@ -36,7 +37,11 @@ def sample():
     while not stop.is_set():
         peak[0] = max(peak[0], proc.memory_info().rss)
         time.sleep(0.002)
+"""
 
+_PERSIST = (
+    _SAMPLER
+    + """
 store = Store(LocalBackend({store!r}, durable={durable}))
 array = np.random.default_rng(0).random({size} // 8)
 before = proc.memory_info().rss
@@ -47,21 +52,11 @@ stop.set(); time.sleep(0.01)
 print(json.dumps(dict(persist_s=t1 - t0, again_s=t3 - t2, rss_before=before, peak_rss=peak[0],
                       digest=ref.digest)))
 """
+)
 
-_LOAD = """
-import json, sys, threading, time
-sys.path.insert(0, {root!r})
-import numpy as np, psutil
-from flowkit.store import LocalBackend, Store
-
-proc = psutil.Process()
-peak = [0]
-stop = threading.Event()
-def sample():
-    while not stop.is_set():
-        peak[0] = max(peak[0], proc.memory_info().rss)
-        time.sleep(0.002)
-
+_LOAD = (
+    _SAMPLER
+    + """
 store = Store(LocalBackend({store!r}))
 before = proc.memory_info().rss
 threading.Thread(target=sample, daemon=True).start()
@@ -70,6 +65,7 @@ stop.set(); time.sleep(0.01)
 assert array.nbytes == {size}
 print(json.dumps(dict(load_s=t1 - t0, rss_before=before, peak_rss=peak[0])))
 """
+)
 
 _FRESH_READ = (
     "from flowkit.client import Flow; "
