@@ -53,8 +53,8 @@ class Settings:
             env_name = f"FLOWKIT_{f.name.upper()}"
             if explicit and explicit.get(f.name) is not None:
                 values[f.name], source[f.name] = explicit[f.name], "argument"
-            elif env.get(env_name):
-                values[f.name], source[f.name] = env[env_name], env_name
+            elif env_name in env:
+                values[f.name], source[f.name] = _not_empty(env_name, env[env_name]), env_name
             elif f.name in project:
                 values[f.name] = project[f.name]
                 source[f.name] = f"[tool.flowkit] in {project_file}"
@@ -115,6 +115,18 @@ def _relative_to(base: Path, value: str) -> str:
         return value
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _not_empty(env_name: str, value: str) -> str:
+    # An empty variable is more often a mistake (an unset shell variable expanded) than a wish
+    # for the default, and falling back silently would send a run somewhere else.
+    if not value.strip():
+        raise FlowkitError(
+            f"{env_name} is set but empty",
+            f"give it a value, or unset it (unset {env_name}) to use the project's "
+            "[tool.flowkit] setting or the default",
+        )
+    return value
 
 
 def _positive_int(name: str, value: Any, source: Mapping[str, str]) -> int:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import flowkit
 from flowkit.errors import FlowkitError
 from flowkit.settings import Settings
+from flowkit.store.errors import StoreError
+from tests.conftest import FLOWS, ROOT
 
 
 def _project(tmp_path: Path, body: str) -> Path:
@@ -43,3 +49,50 @@ def test_bad_project_settings_are_reported(tmp_path: Path) -> None:
     assert "known settings are: alerts, max_workers, retry, store" in info.value.render()
     with pytest.raises(FlowkitError, match="max_workers must be a positive integer"):
         Settings.resolve(environ={"FLOWKIT_MAX_WORKERS": "zero"}, cwd=tmp_path.parent)
+
+
+@pytest.mark.parametrize("name", ["FLOWKIT_STORE", "FLOWKIT_MAX_WORKERS", "FLOWKIT_RETRY"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_variable_is_an_error_not_the_default(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    with pytest.raises(FlowkitError) as info:
+        Settings.resolve(environ={name: value}, cwd=tmp_path)
+    assert info.value.message == f"{name} is set but empty"
+    assert f"unset it (unset {name})" in info.value.hint
+
+
+def _run_long_linear(store_env: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FLOWKIT_STORE": store_env}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    return subprocess.run(
+        [sys.executable, str(FLOWS / "long_linear.py"), "run", "--quiet"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_run_refuses_an_empty_flowkit_store(tmp_path: Path) -> None:
+    result = _run_long_linear("", tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "FLOWKIT_STORE is set but empty" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "xdg").exists()  # nothing went to the default store
+
+
+def test_a_store_that_is_a_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("mine\n")
+    result = _run_long_linear(str(target), tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert f"the store location {target} (from FLOWKIT_STORE) is a file, not a folder" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr and target.read_text() == "mine\n"
+    with pytest.raises(StoreError, match="is a file, not a folder"):
+        flowkit.Flow("LongLinearFlow", store=str(target)).latest_run  # noqa: B018
+    with pytest.raises(StoreError, match="the store location is empty"):
+        flowkit.Flow("LongLinearFlow", store="")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from flowkit.store.backend import Backend
+from flowkit.store.errors import StoreError
 
 STREAMS = ("stdout", "stderr")
 
@@ -131,13 +132,24 @@ class LogWriter:
         self.close()
 
 
-def _parse(chunk: bytes, pending: list[tuple[float, bytes]]) -> Iterator[LogLine]:
-    for entry in chunk.split(b"\n"):
-        stamp, sep, rest = entry.partition(b" ")
-        if not sep or not rest:
+def _parse(chunk: bytes, pending: list[tuple[float, bytes]], where: str) -> Iterator[LogLine]:
+    for number, entry in enumerate(chunk.split(b"\n"), 1):
+        if not entry:
             continue
+        stamp, _, rest = entry.partition(b" ")
         flag, text = rest[:1], rest[1:]
-        pending.append((float(stamp), text))
+        try:
+            when = float(stamp)
+        except ValueError:
+            when = None
+        if when is None or flag not in (b"|", b"+"):
+            raise StoreError(
+                f"log chunk {where} is not in flowkit's log format "
+                f"(line {number}: {entry[:60].decode(errors='replace')!r})",
+                "it was changed or damaged after the task wrote it; remove that file "
+                "(flowkit fsck lists every damaged chunk) and the rest of the log reads",
+            )
+        pending.append((when, text))
         if flag == b"|":
             yield LogLine(pending[0][0], b"".join(t for _, t in pending).decode(errors="replace"))
             pending.clear()
@@ -175,8 +187,8 @@ def follow(
             for seq in _chunk_seqs(names, stream):
                 if seq < next_seq[stream]:
                     continue
-                chunk = backend.get(f"{prefix}/{_chunk_name(stream, seq)}")
-                for line in _parse(chunk, pending[stream]):
+                key = f"{prefix}/{_chunk_name(stream, seq)}"
+                for line in _parse(backend.get(key), pending[stream], f"{backend.url}/{key}"):
                     yield stream, line
                 next_seq[stream] = seq + 1
         if finished:

@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from flowkit.store.backend import Backend
-from flowkit.store.errors import UnknownStoreError
+from flowkit.store.errors import StoreError, UnknownStoreError
 from flowkit.store.local import LocalBackend
 from flowkit.store.memory import MemoryBackend
 from flowkit.store.store import Store
@@ -28,17 +28,19 @@ def open_store(where: Store | Settings | str | os.PathLike[str] | None = None) -
         from flowkit.settings import Settings
 
         where = Settings.resolve()
-    url = where if isinstance(where, str | os.PathLike) else where.store
-    return Store(backend_for(os.fspath(url)))
+    if isinstance(where, str | os.PathLike):
+        return Store(backend_for(os.fspath(where)))
+    return Store(backend_for(where.store, origin=where.source.get("store")))
 
 
-def backend_for(url: str) -> Backend:
-    """The backend for a local path, ``memory://name``, or a URL an extension handles."""
+def backend_for(url: str, *, origin: str | None = None) -> Backend:
+    """The backend for a local path, ``memory://name``, or a URL an extension handles;
+    ``origin`` says where ``url`` came from, for messages."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return LocalBackend(os.path.expanduser(url))
+        return _local(os.path.expanduser(url), url, origin)
     if scheme == "file":
-        return LocalBackend(rest)
+        return _local(rest, url, origin)
     if scheme == "memory":
         return _MEMORY.setdefault(rest, MemoryBackend(rest))
     from flowkit.plugins import find_plugin
@@ -52,3 +54,19 @@ def backend_for(url: str) -> Backend:
         )
     backend: Backend = factory(url)
     return backend
+
+
+def _local(path: str, url: str, origin: str | None) -> LocalBackend:
+    came_from = f" (from {origin})" if origin and origin != "argument" else ""
+    if not path.strip():
+        raise StoreError(
+            f"the store location is empty{came_from}",
+            "give a folder (or a URL such as s3://bucket/prefix) for the store",
+        )
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise StoreError(
+            f"the store location {url}{came_from} is a file, not a folder",
+            "a store is a folder that flowkit creates and fills; point at a folder "
+            "(a new one, or an existing store), not at a file",
+        )
+    return LocalBackend(path)
