@@ -6,10 +6,10 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
-from collections.abc import Collection, Iterator
-from types import CodeType, FunctionType
+from collections.abc import Collection
+from types import FunctionType
 
-from flowkit.graph.source import SourceUnavailable, function_node
+from flowkit.graph.source import SourceUnavailable, code_names, function_node
 
 
 def normalized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -27,13 +27,6 @@ def normalized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return ast.unparse(clean)
 
 
-def _names(code: CodeType) -> Iterator[str]:
-    yield from code.co_names
-    for const in code.co_consts:
-        if isinstance(const, CodeType):
-            yield from _names(const)
-
-
 def helpers(func: FunctionType) -> dict[str, str]:
     """Normalized source of every function of ``func``'s module that it calls, directly or
     through other such helpers (a notebook's cells are all one module, ``__main__``); library
@@ -42,7 +35,7 @@ def helpers(func: FunctionType) -> dict[str, str]:
     todo = [func]
     while todo:
         current = todo.pop()
-        for name in _names(current.__code__):
+        for name in code_names(current.__code__):
             value = current.__globals__.get(name)
             if (
                 not isinstance(value, FunctionType)

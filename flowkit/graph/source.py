@@ -11,8 +11,9 @@ import ast
 import hashlib
 import linecache
 import sys
+from collections.abc import Iterator
 from functools import lru_cache
-from types import FunctionType
+from types import CodeType, FunctionType
 from typing import Any
 
 
@@ -65,6 +66,14 @@ def function_node(func: FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef:
         f"has changed since it was defined (no 'def {func.__name__}' at line "
         f"{code.co_firstlineno})"
     )
+
+
+def code_names(code: CodeType) -> Iterator[str]:
+    """The global and attribute names ``code`` reads, its nested functions' too."""
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from code_names(const)
 
 
 def class_node(tree: ast.Module, name: str, inner_line: int) -> ast.ClassDef | None:

@@ -1,14 +1,22 @@
 """How a flow class travels to a worker: by module or file for code on disk, by value
-(cloudpickle, stored as a content-addressed blob) for classes from a notebook or ``exec``."""
+(cloudpickle, stored as a content-addressed blob) for classes from a notebook or ``exec``.
+
+A class that travels by value takes with it what a serializer may not keep: the source of
+the cells it was written in and each function's file name (cloudpickle 3.1.3 and later
+name every code object ``<dynamic-code>``), so tracebacks in the worker quote the cells.
+"""
 
 from __future__ import annotations
 
 import importlib
+import linecache
+import os
 import sys
-from types import FunctionType
-from typing import TYPE_CHECKING
+from types import CodeType, FunctionType
+from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowLoadError
+from flowkit.graph.source import code_names
 from flowkit.task.spec import CodeRef
 
 if TYPE_CHECKING:
@@ -28,39 +36,85 @@ def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
         if flow_cls.__module__ == "__main__" or hasattr(module, "__flowkit_source__"):
             return CodeRef("file", file, flow_cls.__name__, path)
         return CodeRef("module", flow_cls.__module__, flow_cls.__name__, path)
-    package = {"flow": flow_cls, "sources": _unsaved_sources(flow_cls)}
+    functions = _functions_by_value(flow_cls)
+    package = {
+        "flow": flow_cls,
+        "sources": _unsaved_sources(functions),
+        # The functions themselves, so the worker finds the very objects the class holds
+        # (pickling keeps shared references), each with the file it was compiled from.
+        "filenames": [(f, f.__code__.co_filename) for f in functions],
+    }
     ref = store.put_value(package, name=flow_cls.__name__)
     return CodeRef("blob", ref.digest, flow_cls.__name__, path)
 
 
-def _unsaved_sources(flow_cls: type) -> dict[str, tuple[str, list[str]]]:
-    """Source text that exists only in this process (notebook cells, exec'd code) of the
-    flow's functions and the functions they call, so a worker's tracebacks can quote it."""
-    import linecache
-    import os
-
-    from flowkit.graph.source import display_name
-
-    seen: set[int] = set()
-    todo = [v for k in flow_cls.__mro__ for v in vars(k).values() if isinstance(v, FunctionType)]
-    files: set[str] = set()
+def _functions_by_value(flow_cls: type) -> list[FunctionType]:
+    """The flow's functions that travel by value, and those they call or wrap, transitively."""
+    todo = [f for k in flow_cls.__mro__ for v in vars(k).values() for f in _unwrap(v)]
+    seen: dict[int, FunctionType] = {}
     while todo:
         func = todo.pop()
-        if id(func) in seen:
+        if id(func) in seen or not _travels_by_value(func):
             continue
-        seen.add(id(func))
-        files.add(func.__code__.co_filename)
-        todo += [
-            g
-            for n in func.__code__.co_names
-            if isinstance(g := func.__globals__.get(n), FunctionType)
-        ]
+        seen[id(func)] = func
+        todo += [f for n in code_names(func.__code__) for f in _unwrap(func.__globals__.get(n))]
+        todo += [f for cell in func.__closure__ or () for f in _unwrap(_contents(cell))]
+        todo += _unwrap(getattr(func, "__wrapped__", None))
+    return list(seen.values())
+
+
+def _unwrap(value: Any) -> list[FunctionType]:
+    """The plain functions inside a class attribute (methods, static/class methods, properties)."""
+    if isinstance(value, FunctionType):
+        return [value]
+    if isinstance(value, staticmethod | classmethod):
+        return _unwrap(value.__func__)
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if isinstance(f, FunctionType)]
+    return []
+
+
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a closure variable not assigned yet
+        return None
+
+
+def _travels_by_value(func: FunctionType) -> bool:
+    """False for a function the worker imports by name (library code, a module on disk)."""
+    module = sys.modules.get(func.__module__)
+    if module is None or func.__module__ == "__main__":
+        return True
+    found: Any = module
+    for part in func.__qualname__.split("."):
+        found = getattr(found, part, None)
+    return found is not func
+
+
+def _unsaved_sources(functions: list[FunctionType]) -> dict[str, tuple[str, list[str]]]:
+    """Source text that exists only in this process (notebook cells, exec'd code) of
+    ``functions``, so a worker's tracebacks can quote it."""
+    from flowkit.graph.source import display_name
+
     out = {}
-    for filename in files:
+    for filename in {f.__code__.co_filename for f in functions}:
         lines = linecache.getlines(filename)
         if lines and not os.path.exists(filename):
             out[filename] = (display_name(filename), lines)
     return out
+
+
+def _restore_filenames(filenames: list[tuple[FunctionType, str]]) -> None:
+    """Give each loaded function's code (nested code too) the file name it was compiled from."""
+    for func, filename in filenames:
+        if func.__code__.co_filename != filename:
+            func.__code__ = _renamed(func.__code__, filename)
+
+
+def _renamed(code: CodeType, filename: str) -> CodeType:
+    consts = tuple(_renamed(c, filename) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
 
 
 def load_flow_class(ref: CodeRef, store: Store) -> type:
@@ -91,4 +145,5 @@ def load_flow_class(ref: CodeRef, store: Store) -> type:
     from flowkit.graph.source import register_sources
 
     register_sources(package.get("sources", {}))
+    _restore_filenames(package.get("filenames", []))
     return loaded

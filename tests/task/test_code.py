@@ -1,0 +1,73 @@
+"""A flow class defined in notebook cells (here: ``exec`` under cell-like file names) travels
+to the worker by value and still names its cells and quotes their lines in tracebacks."""
+
+from __future__ import annotations
+
+import linecache
+from pathlib import Path
+
+import pytest
+
+import flowkit
+from tests.runtime.test_shapes import Quiet
+
+HELPER_CELL = """\
+def score(x):
+    return sum(checked(v) for v in [x])
+
+def checked(v):
+    if v == 3:
+        raise ValueError('3 is not allowed yet')
+    return v
+"""
+
+FLOW_CELL = """\
+from flowkit import FlowSpec, step
+
+class CellFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 3]
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.value = score(self.input)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def _define_in_cells() -> type:
+    """Run two 'cells' in one namespace, as a kernel does: their source lives only in the
+    line cache, under names that are no file on disk."""
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    for number, source in ((7, HELPER_CELL), (8, FLOW_CELL)):
+        filename = f"<flowkit-test-cell-{number}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), namespace)
+    flow = namespace["CellFlow"]
+    assert isinstance(flow, type)
+    return flow
+
+
+def test_a_flow_from_cells_quotes_the_cells_in_the_workers_traceback(tmp_path: Path) -> None:
+    flow = _define_in_cells()
+    with pytest.raises(flowkit.RunFailed) as info:
+        flowkit.run(flow, store=str(tmp_path), progress=Quiet())
+    text = info.value.render()
+    assert "ValueError: 3 is not allowed yet" in text
+    assert 'File "<flowkit-test-cell-8>", line 11, in work' in text
+    assert "self.value = score(self.input)" in text
+    assert 'File "<flowkit-test-cell-7>", line 2, in score' in text
+    assert 'File "<flowkit-test-cell-7>", line 2, in <genexpr>' in text
+    assert 'File "<flowkit-test-cell-7>", line 6, in checked' in text
+    assert "raise ValueError('3 is not allowed yet')" in text
+    assert "<dynamic-code>" not in text
