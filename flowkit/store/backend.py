@@ -7,7 +7,8 @@ records, logs) is built once in the core on top of these primitives.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
@@ -47,7 +48,8 @@ class Backend(Protocol):
     - ``list`` returns the sorted names directly under a prefix (objects and sub-prefixes
       alike), and ``[]`` for a prefix that holds nothing.
     - ``get`` and ``open`` raise :class:`~flowkit.store.errors.KeyNotFoundError` for a
-      missing key; ``delete`` of a missing key does nothing.
+      missing key; ``size`` returns None for it; ``delete`` of a missing key does nothing.
+    - ``put`` over an existing key replaces it atomically: that is how a damaged blob heals.
     """
 
     #: Where the data lives, for messages (a path or a URL).
@@ -73,10 +75,40 @@ class Backend(Protocol):
         """Whether an object is stored under ``key``."""
         ...
 
+    def size(self, key: str) -> int | None:
+        """The length in bytes of the object under ``key``; None if there is none. One cheap
+        metadata call (a ``stat``, a ``HEAD``): it never reads the object."""
+        ...
+
     def list(self, prefix: str) -> list[str]:
         """Sorted names of the objects and sub-prefixes directly under ``prefix``."""
         ...
 
     def delete(self, key: str) -> None:
         """Remove the object under ``key``, if any."""
+        ...
+
+
+@dataclass(frozen=True)
+class Temporary:
+    """A staged write's temporary object: a write in progress, or one a killed writer left."""
+
+    #: Where it is, relative to the backend's root (for messages).
+    name: str
+    size: int
+    #: When it was last written to (seconds since the epoch).
+    modified: float
+
+
+@runtime_checkable
+class StagesWrites(Protocol):
+    """Optional: a backend whose writes go through temporary objects (the local one) lists
+    them, so ``fsck`` can report those a killed writer left and remove the old ones."""
+
+    def temporaries(self) -> Iterator[Temporary]:
+        """Every temporary object there is now."""
+        ...
+
+    def remove_temporary(self, temporary: Temporary) -> None:
+        """Delete it (nothing happens if it is already gone)."""
         ...

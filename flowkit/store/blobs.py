@@ -7,8 +7,9 @@ A blob holds one serialized value (:mod:`flowkit.store.serialize`)::
     payload  the segments, back to back, each raw or zlib-compressed
 
 The digest is the SHA-256 of the *uncompressed* segments (each preceded by its length), so
-the same value has the same name whether or not it was compressed, and a value that is
-already stored costs one hash and one existence check to "write" again.
+the same value has the same name whether or not it was compressed. Writing a value that is
+already stored costs its hash, a size check, and one read of the stored copy compared with
+the writer's bytes: a copy that is damaged is replaced (see :meth:`BlobStore.put`).
 """
 
 from __future__ import annotations
@@ -127,8 +128,12 @@ def _read_segment(fh: Reader, codec: int, raw_len: int, stored_len: int) -> byte
     return out if filled == raw_len and len(out) == raw_len else None
 
 
-def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
-    """Read and verify a blob; :class:`CorruptBlobError` if anything does not match."""
+#: One row of a blob's segment table: codec, raw length, stored length.
+Entry = tuple[int, int, int]
+
+
+def _read_table(fh: Reader, digest: str, where: str) -> list[Entry]:
+    """The header and segment table of a blob; :class:`CorruptBlobError` if they are damaged."""
     head = fh.read(_HEAD.size)
     if len(head) != _HEAD.size:
         raise CorruptBlobError(digest, where, "the header is truncated")
@@ -140,10 +145,22 @@ def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
     table_bytes = fh.read(_SEGMENT.size * count)
     if len(table_bytes) != _SEGMENT.size * count:
         raise CorruptBlobError(digest, where, "the segment table is truncated")
+    table: list[Entry] = list(_SEGMENT.iter_unpack(table_bytes))
+    for codec, raw_len, stored_len in table:
+        if codec not in (_RAW, _ZLIB) or (codec == _RAW and raw_len != stored_len):
+            raise CorruptBlobError(digest, where, f"the segment table is damaged (codec {codec})")
+    return table
+
+
+def _stored_size(table: Sequence[Entry]) -> int:
+    """How long a blob with this table is, byte for byte."""
+    return _HEAD.size + _SEGMENT.size * len(table) + sum(stored for _, _, stored in table)
+
+
+def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
+    """Read and verify a blob; :class:`CorruptBlobError` if anything does not match."""
     segments: list[Segment] = []
-    for codec, raw_len, stored_len in _SEGMENT.iter_unpack(table_bytes):
-        if codec not in (_RAW, _ZLIB):
-            raise CorruptBlobError(digest, where, f"unknown codec {codec}")
+    for codec, raw_len, stored_len in _read_table(fh, digest, where):
         try:
             segment = _read_segment(fh, codec, raw_len, stored_len)
         except zlib.error as exc:
@@ -159,23 +176,108 @@ def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
     return segments
 
 
+def _raw_matches(fh: Reader, view: memoryview) -> bool:
+    """Whether the next ``view.nbytes`` stored bytes are ``view``'s (compared, not hashed)."""
+    chunk = bytearray(min(_READ_CHUNK, view.nbytes))
+    done = 0
+    while done < view.nbytes:
+        size = min(len(chunk), view.nbytes - done)
+        into = chunk if size == len(chunk) else bytearray(size)
+        # bytearray == buffer is one memcmp; memoryview == memoryview goes item by item.
+        if _read_exact(fh, memoryview(into)) != size or into != view[done : done + size]:
+            return False
+        done += size
+    return True
+
+
+def _zlib_matches(fh: Reader, view: memoryview, stored_len: int) -> bool:
+    """Whether the next ``stored_len`` bytes inflate to exactly ``view``."""
+    inflater = zlib.decompressobj()
+    filled, left = 0, stored_len
+    while left:
+        data = fh.read(min(left, _READ_CHUNK))
+        if not data:
+            return False
+        left -= len(data)
+        while data:
+            piece = inflater.decompress(data, _READ_CHUNK)  # bounded: a bomb stays small
+            if view[filled : filled + len(piece)].tobytes() != piece:
+                return False
+            filled += len(piece)
+            data = inflater.unconsumed_tail
+    piece = inflater.flush()
+    return view[filled:].tobytes() == piece and inflater.eof
+
+
+def _holds(fh: Reader, digest: str, segments: Sequence[Bytes], size: int) -> bool:
+    """Whether the stored blob (``size`` bytes, open as ``fh``) reads back as ``segments``.
+
+    The table and the size are checked first (they catch truncation and appended bytes
+    without reading the data); then the data is compared with the writer's own bytes, which
+    is what verification against the digest would prove, at the cost of a read and a
+    ``memcmp`` instead of a read and a second SHA-256.
+    """
+    views = [memoryview(s).cast("B") for s in segments]
+    table = _read_table(fh, digest, "")
+    if [raw for _, raw, _ in table] != [v.nbytes for v in views] or _stored_size(table) != size:
+        return False
+    for (codec, _raw, stored_len), view in zip(table, views, strict=True):
+        same = _raw_matches(fh, view) if codec == _RAW else _zlib_matches(fh, view, stored_len)
+        if not same:
+            return False
+    return not fh.read(1)
+
+
 class BlobStore:
-    """Blobs over a backend: idempotent writes, verified reads."""
+    """Blobs over a backend: idempotent writes that heal a damaged copy, verified reads."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
     def put(self, frames: Frames) -> tuple[str, bool]:
-        """Store ``frames``; (digest, True) if this call wrote it, (digest, False) if present."""
+        """Store ``frames``; (digest, True) if this call wrote it, (digest, False) if an
+        intact copy was already stored. A stored copy that is damaged (truncated, extended,
+        bit rot) is replaced, atomically, so damaged data heals on the next write."""
         digest = digest_of(frames.segments)
         key = blob_key(digest)
-        if self.backend.exists(key):
+        size = self.backend.size(key)
+        if size is not None and self._intact(key, digest, frames.segments, size):
             return digest, False
         self.backend.put(key, encode(frames))
         return digest, True
 
+    def _intact(self, key: str, digest: str, segments: Sequence[Bytes], size: int) -> bool:
+        try:
+            with self.backend.open(key) as fh:
+                return _holds(fh, digest, segments, size)
+        except (KeyNotFoundError, CorruptBlobError, zlib.error):
+            return False  # gone since, or damaged: write it (again)
+
     def exists(self, digest: str) -> bool:
         return self.backend.exists(blob_key(digest))
+
+    def damage(self, digest: str, raw_size: int | None = None) -> str | None:
+        """Why blob ``digest`` would not read back, found cheaply: from its size and its
+        header (a ``stat`` and a small read, never the data, so bit rot inside the data
+        goes unseen until a read verifies it). None if it looks whole. ``raw_size`` is the
+        value's serialized size, as an :class:`~flowkit.store.records.ArtifactRef` has it."""
+        key = blob_key(digest)
+        size = self.backend.size(key)
+        if size is None:
+            return "missing"
+        try:
+            with self.backend.open(key) as fh:
+                table = _read_table(fh, digest, "")
+        except KeyNotFoundError:
+            return "missing"
+        except CorruptBlobError as exc:
+            return f"damaged ({exc.why})"
+        expected = _stored_size(table)
+        if size != expected:
+            return f"damaged ({size} bytes stored, {expected} expected)"
+        if raw_size is not None and sum(raw for _, raw, _ in table) != raw_size:
+            return "damaged (its segment table does not match the artifact's size)"
+        return None
 
     def read(self, digest: str) -> list[Segment]:
         """The verified segments of blob ``digest``."""

@@ -3,8 +3,8 @@
 An object becomes visible only when complete: it is written to a dot-named temporary file in
 the same directory, flushed to disk, then renamed into place (``put``) or hard-linked into
 place (``put_new``, which fails atomically if the key exists). A writer killed at any moment
-leaves at most a ``.tmp-*`` file that no read or listing ever sees; garbage collection
-removes old ones.
+leaves at most a ``.tmp-*`` file that no read or listing ever sees; ``fsck`` reports it and
+``fsck --repair`` removes it once it is old enough that no live writer can own it.
 """
 
 from __future__ import annotations
@@ -12,17 +12,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from flowkit.store import faults
-from flowkit.store.backend import Bytes, Reader
+from flowkit.store.backend import Bytes, Reader, Temporary
 from flowkit.store.errors import KeyNotFoundError, StoreFullError
 from flowkit.store.keys import check_key
 
 #: Largest single ``os.write``; large buffers go out in slices, never copied whole.
 _WRITE_SLICE = 64 << 20
 
+
+#: How a staged write's temporary file is named (dot-named: no listing shows it).
+_TEMP_PREFIX = ".tmp-"
 
 #: What a full disk or an exhausted quota says.
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -61,7 +65,7 @@ class LocalBackend:
 
     def _write_file(self, path: str, parts: Sequence[Bytes]) -> str:
         folder = os.path.dirname(path)
-        temp = os.path.join(folder, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
+        temp = os.path.join(folder, f"{_TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(temp, flags, 0o644)
@@ -120,6 +124,13 @@ class LocalBackend:
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
 
+    def size(self, key: str) -> int | None:
+        try:
+            info = os.stat(self._path(key), follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+
     def list(self, prefix: str) -> list[str]:
         folder = self._path(prefix) if prefix else self.root
         try:
@@ -131,6 +142,25 @@ class LocalBackend:
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
+
+    def temporaries(self) -> Iterator[Temporary]:
+        """Every ``.tmp-*`` file under the root: writes in progress, or left by killed writers."""
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
+                if name.startswith(_TEMP_PREFIX):
+                    path = os.path.join(folder, name)
+                    with contextlib.suppress(FileNotFoundError):  # its writer just finished
+                        info = os.stat(path, follow_symlinks=False)
+                        yield Temporary(
+                            os.path.relpath(path, self.root), info.st_size, info.st_mtime
+                        )
+
+    def remove_temporary(self, temporary: Temporary) -> None:
+        path = os.path.join(self.root, temporary.name)
+        if os.path.basename(path).startswith(_TEMP_PREFIX):  # never anything else
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
     def path_of(self, key: str) -> Path:
         """The file that holds ``key`` (for messages and tests; not part of the contract)."""

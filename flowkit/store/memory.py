@@ -49,6 +49,11 @@ class MemoryBackend:
         with self._lock:
             return check_key(key) in self._objects
 
+    def size(self, key: str) -> int | None:
+        with self._lock:
+            data = self._objects.get(check_key(key))
+        return None if data is None else len(data)
+
     def list(self, prefix: str) -> list[str]:
         start = check_key(prefix) + "/" if prefix else ""
         with self._lock:

@@ -14,7 +14,9 @@ Each test gets a fresh, empty backend from the ``backend`` fixture.
 
 from __future__ import annotations
 
+import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,6 +29,7 @@ from flowkit.store.errors import (
     KeyNotFoundError,
     RecordExistsError,
 )
+from flowkit.store.serialize import to_frames
 from flowkit.store.store import Store
 
 BAD_KEYS = [
@@ -45,6 +48,19 @@ BAD_KEYS = [
     "a b",
     "~/x",
 ]
+
+
+#: A value stored raw and one stored compressed, so both ways of storing a segment heal.
+HEALING_VALUES: list[Any] = [random.Random(0).randbytes(20_000), "flowkit " * 4096]
+
+#: Ways a stored blob goes bad; None: it is deleted.
+DAMAGES: dict[str, Callable[[bytes], bytes | None]] = {
+    "truncated": lambda b: b[: len(b) // 2],
+    "bit-flipped": lambda b: b[:-100] + bytes([b[-100] ^ 0x04]) + b[-99:],
+    "appended": lambda b: b + b"\0",
+    "emptied": lambda b: b"",
+    "deleted": lambda b: None,
+}
 
 
 class BackendConformance:
@@ -129,6 +145,21 @@ class BackendConformance:
         assert backend.list("missing") == []
         assert backend.list("") == ["other", "r"]
 
+    def test_size_without_reading(self, backend: Backend) -> None:
+        backend.put("s/one", [b"12345", b"678"])
+        backend.put("s/empty", [])
+        assert backend.size("s/one") == 8
+        assert backend.size("s/empty") == 0
+        assert backend.size("s/missing") is None
+        assert backend.size("s") is None  # a prefix is not an object
+
+    def test_put_replaces_a_damaged_object_atomically(self, backend: Backend) -> None:
+        backend.put("heal/k", [b"whole object"])
+        backend.put("heal/k", [b"whole"])  # damaged: truncated
+        backend.put("heal/k", [b"whole object"])
+        assert backend.get("heal/k") == b"whole object"
+        assert backend.list("heal") == ["k"]  # nothing staged is left in sight
+
     def test_delete(self, backend: Backend) -> None:
         backend.put("d/1", [b"x"])
         backend.delete("d/1")
@@ -169,6 +200,50 @@ class BackendConformance:
         backend.put(blob_key(ref.digest), [bytes(data)])
         with pytest.raises(CorruptBlobError, match=f"blob {ref.digest} .* is corrupt"):
             store.load_value(ref.digest)
+
+    @pytest.mark.parametrize("value", HEALING_VALUES, ids=["raw", "compressed"])
+    @pytest.mark.parametrize("damage", sorted(DAMAGES))
+    def test_a_write_heals_a_damaged_blob(self, backend: Backend, damage: str, value: Any) -> None:
+        store = Store(backend)
+        digest = store.put_value(value).digest
+        key = blob_key(digest)
+        stored = backend.get(key)
+        damaged = DAMAGES[damage](stored)
+        if damaged is None:
+            backend.delete(key)
+        else:
+            backend.put(key, [damaged])
+        with pytest.raises(CorruptBlobError):
+            store.load_value(digest)
+        assert store.blobs.damage(digest) is not None or damage == "bit-flipped"
+        fresh = Store(backend)  # a new run, in another process: it knows nothing
+        assert fresh.blobs.put(to_frames(value)) == (digest, True)
+        assert backend.get(key) == stored
+        assert fresh.load_value(digest) == value  # the read verifies the hash
+        assert fresh.blobs.damage(digest) is None
+
+    @pytest.mark.parametrize("value", HEALING_VALUES, ids=["raw", "compressed"])
+    def test_an_intact_blob_is_not_written_again(self, backend: Backend, value: Any) -> None:
+        store = Store(backend)
+        digest = store.put_value(value).digest
+        assert Store(backend).blobs.put(to_frames(value)) == (digest, False)
+        assert store.blobs.damage(digest, to_frames(value).size) is None
+
+    def test_damage_is_found_from_size_and_header(self, backend: Backend) -> None:
+        store = Store(backend)
+        ref = store.put_value(HEALING_VALUES[0])
+        key = blob_key(ref.digest)
+        stored = backend.get(key)
+        assert store.blobs.damage(ref.digest, ref.size) is None
+        assert store.blobs.damage(ref.digest, ref.size + 1) is not None
+        backend.put(key, [stored[:-1]])
+        assert store.blobs.damage(ref.digest) == (
+            f"damaged ({len(stored) - 1} bytes stored, {len(stored)} expected)"
+        )
+        backend.put(key, [b"NOTABLOB" + stored[8:]])
+        assert "bad magic bytes" in str(store.blobs.damage(ref.digest))
+        backend.delete(key)
+        assert store.blobs.damage(ref.digest) == "missing"
 
     def test_records_are_write_once(self, backend: Backend) -> None:
         store = Store(backend)
