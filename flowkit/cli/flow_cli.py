@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from flowkit.authoring.names import run_option_named
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.cli.base import FlowkitGroup
 from flowkit.cli.running import (
@@ -60,7 +61,9 @@ def make_cli(flow_cls: type) -> click.Group:
             flow_cls, options, provided, step=step, origin=origin, reuse=reuse, dry_run=dry_run
         )
 
-    params = [_option(p) for p in parameters_of(flow_cls)]
+    # A parameter named like a run option is a lint problem, reported when the command
+    # runs; giving click the option twice would only add its warnings before that message.
+    params = [_option(p) for p in parameters_of(flow_cls) if not _shadowed(p)]
     cli.add_command(
         click.Command(
             "run",
@@ -104,6 +107,10 @@ def _option(param: Parameter) -> click.Option:
         metavar=param.type_label,
         help=f"{param.help}{default}{required}".strip(),
     )
+
+
+def _shadowed(param: Parameter) -> bool:
+    return any(run_option_named(n) for n in (param.name, str(param.attr)))
 
 
 def _shown(value: Any) -> str:

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections import Counter
 
 from flowkit.authoring.flowspec import RESERVED_NAMES
+from flowkit.authoring.names import run_option_named
 from flowkit.errors import Problem
 from flowkit.graph.model import FlowGraph
 from flowkit.graph.structure import Structure, analyze
-
-#: Options of ``run`` (and keywords of ``flowkit.run``), which a parameter would shadow.
-CLI_OPTION_NAMES = frozenset(
-    {
-        "help",
-        "store",
-        "max_workers",
-        "max_num_splits",
-        "fail_fast",
-        "quiet",
-        "tag",
-        "tags",
-        "progress",
-    }
-)
+from flowkit.store.keys import is_name, name_rule
 
 
 def lint(graph: FlowGraph) -> list[Problem]:
@@ -70,8 +58,28 @@ def _start_and_end(graph: FlowGraph) -> list[Problem]:
 
 def _names(graph: FlowGraph) -> list[Problem]:
     out = []
+    if not is_name(graph.name):
+        out.append(
+            Problem(
+                f"'{graph.name}' cannot be a flow name: the store could not hold its runs",
+                f"rename the class; {name_rule('flow')}",
+                file=graph.file,
+                line=graph.line,
+            )
+        )
     for node in graph.steps.values():
-        if node.name in RESERVED_NAMES or node.name.startswith("_"):
+        if not is_name(node.name):
+            out.append(
+                Problem(
+                    f"'{_shortened(node.name)}' cannot be a step name: the store could not "
+                    "hold its tasks",
+                    f"rename the step{_suggestion(node.name)}; {name_rule('step')}",
+                    step=node.name,
+                    file=node.file,
+                    line=node.line,
+                )
+            )
+        elif node.name in RESERVED_NAMES or node.name.startswith("_"):
             out.append(
                 Problem(
                     f"'{node.name}' cannot be a step name: flowkit reserves it",
@@ -130,23 +138,34 @@ def _parameters(graph: FlowGraph) -> list[Problem]:
     for param in graph.parameters:
         names = {param.attr, param.name}
         clash = sorted(n for n in names if n in graph.steps)
-        reserved = sorted(
-            n for n in names if n in RESERVED_NAMES or n.replace("-", "_") in CLI_OPTION_NAMES
-        )
+        reserved = sorted(n for n in names if n in RESERVED_NAMES)
+        option = sorted(o for n in names if (o := run_option_named(n)))
+        hint = "give the parameter another name"
         if clash:
             message = f"parameter '{param.name}' has the same name as step '{clash[0]}'"
         elif reserved:
             message = f"parameter '{param.name}' uses the reserved name '{reserved[0]}'"
+        elif option:
+            flag = "--" + option[0].rstrip("_").replace("_", "-")
+            message = f"parameter '{param.name}' has the name of the run option {flag}"
+            hint = (
+                f"give the parameter another name: run and resume take {flag} "
+                f"(flowkit.run(..., {option[0].rstrip('_')}=...)) themselves, so the flow "
+                "would never see it"
+            )
         elif counts[param.name] > 1:
             message = f"two parameters are called '{param.name}'"
         else:
             continue
-        out.append(
-            Problem(
-                message,
-                "give the parameter another name",
-                file=graph.file,
-                line=param.line or graph.line,
-            )
-        )
+        out.append(Problem(message, hint, file=graph.file, line=param.line or graph.line))
     return out
+
+
+def _shortened(name: str) -> str:
+    return name if len(name) <= 40 else f"{name[:37]}..."
+
+
+def _suggestion(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = ascii_name[:128]
+    return f", e.g. '{ascii_name}'" if ascii_name and is_name(ascii_name) else ""

@@ -13,15 +13,24 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}")
 _COMPONENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
 
 
+def is_name(value: object) -> bool:
+    """Whether ``value`` is a safe flow/run/step/task name: the one rule lint checks too."""
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None
+
+
+def name_rule(kind: str) -> str:
+    """The rule :func:`is_name` checks, worded for a ``kind`` of name."""
+    return (
+        f"a {kind} name is 1-128 ASCII letters, digits, '_' or '-', and starts with a letter, "
+        "digit or '_' (no '/', '.', spaces or other characters)"
+    )
+
+
 def check_name(kind: str, value: object) -> str:
     """``value`` if it is a safe flow/run/step/task name, else :class:`InvalidKeyError`."""
-    if isinstance(value, str) and _NAME.fullmatch(value):
-        return value
-    raise InvalidKeyError(
-        f"invalid {kind} name {value!r}",
-        f"a {kind} name is 1-128 letters, digits, '_' or '-', and starts with a letter, "
-        "digit or '_' (no '/', '.', spaces or other characters)",
-    )
+    if is_name(value):
+        return str(value)
+    raise InvalidKeyError(f"invalid {kind} name {value!r}", name_rule(kind))
 
 
 def check_key(key: object) -> str:
