@@ -74,6 +74,7 @@ class FlowSpec:
         if attr in refs:
             value = refs[attr].load(attr)
             self.__dict__[attr] = value
+            self.__dict__.setdefault("_flowkit_loaded", {})[attr] = value
             return value
         known = sorted(self._flowkit_artifact_names())
         step = self.__dict__.get("_flowkit_step_name")
@@ -87,10 +88,21 @@ class FlowSpec:
         own = {k for k in self.__dict__ if not k.startswith("_")}
         return own | set(self.__dict__.get("_flowkit_refs", {}))
 
-    def _flowkit_digest(self, attr: str) -> str:
+    def _flowkit_stored_digest(self, attr: str) -> str | None:
+        """The source's digest of ``attr`` while it still holds the value the source gave
+        (loaded or not); None once the step assigned something else."""
+        refs = self.__dict__.get("_flowkit_refs", {})
+        if attr not in refs:
+            return None
         if attr in self.__dict__:
-            return value_digest(self.__dict__[attr])
-        return str(self.__dict__["_flowkit_refs"][attr].digest(attr))
+            loaded = self.__dict__.get("_flowkit_loaded", {})
+            if attr not in loaded or loaded[attr] is not self.__dict__[attr]:
+                return None
+        return str(refs[attr].digest(attr))
+
+    def _flowkit_value_digest(self, attr: str) -> str:
+        """A digest of ``attr``'s value in memory (loading it if need be)."""
+        return value_digest(getattr(self, attr))
 
     def _flowkit_inherit(self, source: ArtifactSource) -> None:
         """Make every artifact of ``source`` readable here without loading it."""

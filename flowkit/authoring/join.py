@@ -85,8 +85,7 @@ def merge_into(
     chosen: dict[str, FlowSpec] = {}
     for attr in sorted(candidates - own):
         holders = [f for f in inputs if attr in f._flowkit_artifact_names()]
-        digests = {f._flowkit_digest(attr) for f in holders}
-        if len(digests) > 1:
+        if len(_digests(holders, attr)) > 1:
             conflicts.append(attr)
         else:
             chosen[attr] = holders[0]
@@ -94,6 +93,15 @@ def merge_into(
         raise MergeConflictError(step, conflicts)
     for attr, holder in chosen.items():
         _copy_artifact(holder, target, attr)
+
+
+def _digests(holders: Sequence[FlowSpec], attr: str) -> set[str]:
+    # Stored digests and in-memory digests of one value differ, so compare like with like:
+    # the store's while every holder still has what it was given (nothing loads), else values.
+    stored = [f._flowkit_stored_digest(attr) for f in holders]
+    if None not in stored:
+        return {str(d) for d in stored}
+    return {f._flowkit_value_digest(attr) for f in holders}
 
 
 def _copy_artifact(source: FlowSpec, target: FlowSpec, attr: str) -> None:

@@ -159,3 +159,37 @@ def test_merge_artifacts_argument_mistakes() -> None:
         join.merge_artifacts([a, b], include=["x"], exclude=["x"])
     with pytest.raises(FlowkitError, match=r"include=\.\.\.\) names nope, which no input has"):
         join.merge_artifacts([a, b], include=["nope"])
+
+
+class BlobSource(CountingSource):
+    """Digests as a store gives them: of the stored bytes, not comparable with value_digest."""
+
+    def digest(self, name: str) -> str:
+        return "blob-" + super().digest(name)
+
+
+def test_merge_artifacts_after_reading_an_input_compares_like_with_like() -> None:
+    a, b = make("a"), make("b")
+    a._flowkit_inherit(BlobSource({"x": [1, 2], "y": 1}))
+    b._flowkit_inherit(BlobSource({"x": [1, 2], "y": 2}))
+    assert a.x == [1, 2]  # loaded on one side only: still the stored value
+    join = make("join")
+    join.merge_artifacts([a, b], include=["x"])
+    assert join.x == [1, 2]
+    assert b.y == 2
+    with pytest.raises(MergeConflictError) as info:
+        join.merge_artifacts([a, b])
+    assert info.value.names == ("y",)
+
+
+def test_merge_artifacts_compares_a_reassigned_input_by_value() -> None:
+    a, b = make("a"), make("b")
+    a._flowkit_inherit(BlobSource({"x": 1}))
+    b._flowkit_inherit(BlobSource({"x": 1}))
+    a.x = 1  # the same value, assigned anew: not a conflict
+    join = make("join")
+    join.merge_artifacts([a, b])
+    assert join.x == 1
+    a.x = 2
+    with pytest.raises(MergeConflictError):
+        make("join").merge_artifacts([a, b])
