@@ -280,12 +280,13 @@ def _drive(
         )
     else:
         message = f"run {client_run.pathspec} failed: {result.message}"
+    cancelled = result.status == "cancelled"
     raise RunFailed(
         message,
-        f"fix the cause, then resume: {hint}",
+        f"{'nothing finished is lost' if cancelled else 'fix the cause'}, then resume: {hint}",
         client_run,
         failed.pathspec if failed else None,
-        cancelled=result.status == "cancelled",
+        cancelled=cancelled,
     )
 
 

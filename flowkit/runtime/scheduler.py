@@ -205,7 +205,7 @@ class Scheduler:
             return
         catch = self.policy.catch(node)
         if catch is not None and task.catch is None and catch.args.get("var"):
-            self._task_event(task, "retrying", error=error, exit_code=record.exit_code)
+            # Not a retry: one more attempt only stores the exception; it ends as "caught".
             self._ready.append(_caught_attempt(task, record, catch.args, error))
             return
         self._task_event(task, "failed", error=error, exit_code=record.exit_code)

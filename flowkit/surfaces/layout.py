@@ -234,8 +234,25 @@ def finished_lines(
         lines.append(f"{event.failed_pathspec} failed:")
     if event.failure:  # a traceback, or the scheduler's own reason when no task failed
         failure = event.failure.rstrip("\n").splitlines()
-        lines += [f"  {failure[-1]}  (traceback above)"] if traceback_shown else failure
+        if traceback_shown:
+            first, *rest = exception_lines(failure)
+            lines += [f"  {first}  (traceback above)", *(f"  {line}" for line in rest)]
+        else:
+            lines += failure
     lines.append(summary)
     if event.resume_command:
         lines += ["To resume, run:", f"  {event.resume_command}"]
     return lines
+
+
+def exception_lines(traceback: list[str]) -> list[str]:
+    """The exception a traceback ends with, every line of it (a flowkit error's hint too)."""
+    start = len(traceback) - 1
+    for i in range(len(traceback) - 1, -1, -1):
+        if traceback[i].startswith("  File "):
+            start = i + 1
+            # the frame's source line and its ^^^ markers are indented further
+            while start < len(traceback) - 1 and traceback[start].startswith("    "):
+                start += 1
+            break
+    return traceback[start:] or traceback[-1:]

@@ -37,6 +37,9 @@ def test_catch_stores_the_exception_and_the_flow_goes_on(tmp_path: Path) -> None
     ]
     caught = [e for e in progress.events if isinstance(e, TaskEvent) and e.status == "caught"]
     assert len(caught) == 1 and "KeyError" in str(caught[0].error)
+    # the one real retry is announced; the attempt that only stores the exception is not
+    retrying = [e for e in progress.events if isinstance(e, TaskEvent) and e.status == "retrying"]
+    assert [(e.step, e.attempt) for e in retrying] == [("risky", 0)]
     assert_sound(tmp_path)
 
 

@@ -49,7 +49,8 @@ def test_interrupting_the_kernel_cancels_the_run(tmp_path: Path) -> None:
         kc.execute_interactive(SLOW_FLOW, timeout=60)
         msg_id = kc.execute(
             f"try:\n    flowkit.run(SlowFlow, store={store!r}, quiet=True)\n"
-            "except flowkit.RunFailed as e:\n    print('CANCELLED' if e.cancelled else 'OTHER', e.run.id)"
+            "except flowkit.RunFailed as e:\n"
+            "    print('CANCELLED' if e.cancelled else 'OTHER', e.run.id, e.hint)"
         )
         nap_pids = _wait_for_running(Path(store), 2)
         kernel = psutil.Process(km.provisioner.process.pid)
@@ -67,6 +68,7 @@ def test_interrupting_the_kernel_cancels_the_run(tmp_path: Path) -> None:
         assert time.monotonic() - started < 3
         printed = _stdout(kc, msg_id)
         assert printed.startswith("CANCELLED"), printed
+        assert "nothing finished is lost, then resume: flowkit.resume(SlowFlow" in printed
         (run_id,) = open_store(store).list_runs("SlowFlow")
         end = open_store(store).get_run_end("SlowFlow", run_id)
         assert end is not None and end.status == "cancelled"

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from flowkit.runtime.events import Event, RunFinished
+from flowkit.runtime.events import Event, LogLine, RunFinished
 from flowkit.surfaces.terminal import TerminalView
 from tests.surfaces.events import failing_run, log, started, successful_run, task
 from tests.surfaces.vt import Screen
@@ -303,3 +303,41 @@ def test_a_traceback_already_echoed_is_not_printed_again(tmp_path) -> None:
         )
     assert quiet.getvalue().count("line 30, in work") == 1
     assert "(traceback above)" not in quiet.getvalue()
+
+
+FLOWKIT_ERROR_TRACEBACK = """Traceback (most recent call last):
+  File "flow.py", line 21, in join
+    self.merge_artifacts(inputs)
+    ^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+flowkit.errors.MergeConflictError: step 'join': merge_artifacts found different values for 'x'
+    hint: set 'x' yourself in 'join' before calling merge_artifacts"""
+
+
+def test_the_closing_block_repeats_a_flowkit_errors_message_not_only_its_hint() -> None:
+    out = io.StringIO()
+    view = TerminalView(out, live=False)
+    view.handle(started())
+    view.handle(task("start", "1", "running"))
+    for line in FLOWKIT_ERROR_TRACEBACK.splitlines():
+        view.handle(LogLine("start", "1", "stderr", line, 0.1))
+    view.handle(task("start", "1", "failed", error="MergeConflictError: ...", exit_code=1))
+    view.handle(
+        RunFinished(
+            "TrainFlow",
+            "1732442",
+            "failed",
+            0.5,
+            {"failed": 1},
+            failure=FLOWKIT_ERROR_TRACEBACK,
+            failed_pathspec="TrainFlow/1732442/start/1",
+            resume_command="python train.py resume",
+        )
+    )
+    view.close()
+    tail = out.getvalue().split("TrainFlow/1732442/start/1 failed:\n", 1)[1].splitlines()
+    assert tail[:2] == [
+        "  flowkit.errors.MergeConflictError: step 'join': merge_artifacts found different "
+        "values for 'x'  (traceback above)",
+        "      hint: set 'x' yourself in 'join' before calling merge_artifacts",
+    ]
+    assert tail[2].startswith("✗ TrainFlow/1732442 failed")
