@@ -18,12 +18,15 @@ from pathlib import Path
 
 from flowkit.store import faults
 from flowkit.store.backend import Bytes, Reader, Temporary
-from flowkit.store.errors import KeyNotFoundError, StoreFullError
+from flowkit.store.errors import InvalidKeyError, KeyNotFoundError, StoreFullError
 from flowkit.store.keys import check_key
 
 #: Largest single ``os.write``; large buffers go out in slices, never copied whole.
 _WRITE_SLICE = 64 << 20
 
+
+#: Reads never follow a link planted where an object should be.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 #: How a staged write's temporary file is named (dot-named: no listing shows it).
 _TEMP_PREFIX = ".tmp-"
@@ -108,18 +111,28 @@ class LocalBackend:
         return True
 
     def get(self, key: str) -> bytes:
-        try:
-            with open(self._path(key), "rb") as fh:
-                return fh.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise KeyNotFoundError(key) from None
+        with self.open(key) as fh:
+            data: bytes = fh.read()
+        return data
 
     def open(self, key: str) -> Reader:
         path = self._path(key)
         try:
-            return open(path, "rb", buffering=0)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            fd = os.open(path, _READ_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
             raise KeyNotFoundError(key) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidKeyError(
+                    f"{path} is a symbolic link; flowkit does not follow links inside its store",
+                    "links could expose files outside the store: remove it, or replace it "
+                    "with the file it points to",
+                ) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise KeyNotFoundError(key)
+        return open(fd, "rb", buffering=0)
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))

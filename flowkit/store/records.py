@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 from flowkit.store.errors import StoreError
 
 SCHEMA = 1
+DAMAGED = "the file was damaged; remove it"
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -152,10 +153,12 @@ def dumps(record: RunRecord | RunEndRecord | TaskRecord) -> bytes:
     return json.dumps(asdict(record), sort_keys=True, separators=(",", ":")).encode()
 
 
-def from_dict(kind: type[Record], data: Any, where: str = "<record>") -> Record:
+def from_dict(
+    kind: type[Record], data: Any, where: str = "<record>", hint: str = DAMAGED
+) -> Record:
     """Build a record from decoded JSON, ignoring fields a newer flowkit may have added."""
     if not isinstance(data, dict):
-        raise StoreError(f"{where} is not a flowkit record", "the file was damaged; remove it")
+        raise StoreError(f"{where} is not a flowkit record", hint)
     known = {f.name for f in fields(kind)}
     values = {k: v for k, v in data.items() if k in known}
     for name in ("tags", "steps", "foreach", "parents", "next_steps"):
@@ -171,17 +174,17 @@ def from_dict(kind: type[Record], data: Any, where: str = "<record>") -> Record:
                 values["exception"] = ExceptionInfo(**values["exception"])
         return kind(**values)
     except (TypeError, AttributeError) as exc:
-        raise StoreError(
-            f"{where} is not a valid {kind.__name__}: {exc}", "the file was damaged; remove it"
-        ) from None
+        raise StoreError(f"{where} is not a valid {kind.__name__}: {exc}", hint) from None
+
+
+def decode(data: bytes, where: str, hint: str = DAMAGED) -> Any:
+    """JSON from the store, or a :class:`StoreError` that names the damaged file."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise StoreError(f"{where} is not valid JSON: {exc}", hint) from None
 
 
 def loads(kind: type[Record], data: bytes, where: str = "<record>") -> Record:
     """Parse a record written by :func:`dumps`."""
-    try:
-        decoded = json.loads(data)
-    except ValueError as exc:
-        raise StoreError(
-            f"{where} is not valid JSON: {exc}", "the file was damaged; remove it"
-        ) from None
-    return from_dict(kind, decoded, where)
+    return from_dict(kind, decode(data, where), where)

@@ -30,6 +30,7 @@ from flowkit.store.records import (
     RunRecord,
     RunStatus,
     TaskRecord,
+    decode,
     dumps,
     from_dict,
     loads,
@@ -290,11 +291,19 @@ class Store:
         """The latest attempt of every task of a step (its final record if it has one)."""
         key = layout.step_index_key(flow, run_id, step)
         try:
-            data = json.loads(self.backend.get(key))
+            raw = self.backend.get(key)
         except KeyNotFoundError:
             return self._scan_tasks(flow, run_id, step)
         where = f"{self.url}/{key}"
-        return [from_dict(TaskRecord, item, where) for item in data["tasks"]]
+        hint = (
+            f"the index of step '{step}' was damaged after it was written; delete {where} "
+            "and flowkit reads the task records it summarizes instead"
+        )
+        data = decode(raw, where, hint)
+        items = data.get("tasks") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise StoreError(f"{where} is not a flowkit step index", hint)
+        return [from_dict(TaskRecord, item, where, hint) for item in items]
 
     def _scan_tasks(self, flow: str, run_id: str, step: str) -> list[TaskRecord]:
         latest: dict[str, tuple[int, bool]] = {}
