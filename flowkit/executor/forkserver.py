@@ -4,8 +4,10 @@ Run as ``python -m flowkit.executor.forkserver`` by :class:`LocalExecutor`. It t
 lines: requests on stdin, news on its original stdout (the flow's own prints are sent to
 stderr so they can never garble the channel). Each task child gets its own session (so it
 and its children die together), its stdout/stderr piped back here, where the lines are
-timestamped into the store's log and echoed to the scheduler. When stdin closes (the
-scheduler is gone), every task still running is killed.
+timestamped into the store's log and echoed to the scheduler. What a task started outside
+its session is killed when the task ends (see :mod:`flowkit.executor.reaper`). When stdin
+closes or the news cannot be sent (the scheduler is gone), every task still running is
+killed and the worker exits quietly.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from flowkit.executor.reaper import become_subreaper, children_of, kill_tree
 
 _CHUNK = 65536
 
@@ -43,6 +47,10 @@ class ForkServer:
         self.children: dict[int, _Child] = {}
         self.by_fd: dict[int, _Child] = {}
         self.inbuf = b""
+        #: Whether orphaned descendants of tasks come to this process (Linux).
+        self.subreaper = become_subreaper()
+        #: The scheduler stopped reading: nothing more is sent, and the worker winds up.
+        self.scheduler_gone = False
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -53,10 +61,15 @@ class ForkServer:
         if self.relay is not None:
             self.relay(message)
             return
+        if self.scheduler_gone:
+            return
         data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
         view = memoryview(data)
-        while view:
-            view = view[os.write(self.out_fd, view) :]
+        try:
+            while view:
+                view = view[os.write(self.out_fd, view) :]
+        except BrokenPipeError:
+            self.scheduler_gone = True
 
     def setup(self, hello: dict[str, Any]) -> None:
         from flowkit.store import open_store
@@ -74,7 +87,7 @@ class ForkServer:
         """Take requests from stdin and relay the tasks' news until stdin closes."""
         while True:
             readable = self.pump([0])
-            if 0 in readable and not self.read_requests():
+            if self.scheduler_gone or (0 in readable and not self.read_requests()):
                 self.kill_all()
                 return
 
@@ -132,6 +145,8 @@ class ForkServer:
         if pid == 0:  # the task
             try:
                 os.setsid()
+                if self.subreaper:
+                    become_subreaper()  # what the task starts stays below it while it runs
                 signal.set_wakeup_fd(-1)
                 for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
                     signal.signal(sig, signal.SIG_DFL)
@@ -207,6 +222,7 @@ class ForkServer:
             self.finish(child, os.waitstatus_to_exitcode(raw))
 
     def finish(self, child: _Child, status: int) -> None:
+        self.sweep()
         # Take what the task printed last; a grandchild holding the pipe open cannot stall us.
         for fd in [fd for fd, c in self.by_fd.items() if c is child]:
             os.set_blocking(fd, False)
@@ -222,6 +238,17 @@ class ForkServer:
                 self.send({"op": "log", "key": child.key, "stream": stream, "lines": [text]})
             writer.flush()
         self.send({"op": "exit", "key": child.key, "status": status})
+
+    def sweep(self) -> None:
+        """Kill what is left of tasks that ended: their descendants, re-parented to us."""
+        if not self.subreaper:
+            return
+        while strays := [p for p in children_of(os.getpid()) if p not in self.children]:
+            for pid in strays:
+                kill_tree(pid)
+            for pid in strays:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
 
     def kill(self, key: str) -> None:
         for child in self.children.values():

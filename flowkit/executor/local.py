@@ -1,8 +1,9 @@
 """The local executor: one warm fork server per run, tasks forked from it in milliseconds.
 
 If the warm worker dies (killed, out of memory), its tasks are lost: the executor kills what
-is left of them (each is its own process group), reports each as an :class:`Exited` with
-``lost=True``, and starts a fresh worker for the next task.
+is left of them (each is its own process group and, on Linux, holds every process it started
+below it), reports each as an :class:`Exited` with ``lost=True``, and starts a fresh worker
+for the next task.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from flowkit.errors import FlowkitError
 from flowkit.executor.base import Exited, Message, Output, Started
+from flowkit.executor.reaper import kill_tree
 from flowkit.task.spec import CodeRef, TaskSpec
 
 
@@ -125,8 +127,7 @@ class LocalExecutor:
         """The worker is gone: kill its orphaned tasks and report them lost."""
         for pid in self._tasks.values():
             if pid > 0:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
+                _kill_task(pid)
         lost: list[Message] = [Exited(key, -signal.SIGKILL, lost=True) for key in self._tasks]
         self._tasks.clear()
         return lost
@@ -172,3 +173,13 @@ class LocalExecutor:
             if not got and not self.alive:
                 break
         return out
+
+
+def _kill_task(pid: int) -> None:
+    """Kill an orphaned task, its process group and (Linux) everything below it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        # A task leads its own session; a pid that does not is no longer the task's.
+        if os.getsid(pid) == pid:
+            kill_tree(pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)

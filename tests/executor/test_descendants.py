@@ -1,0 +1,94 @@
+"""Every process a task started dies with the task, even one that left the task's process
+group (``setsid``) or was orphaned: when the task succeeds, fails, times out or is cancelled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import flowkit
+from tests.conftest import FLOWS, ROOT, require
+from tests.flows.session_children import SessionChildrenFlow
+from tests.runtime.test_shapes import Quiet
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="descendants are tracked on Linux only"
+)
+
+
+def _alive(pids: list[int]) -> list[int]:
+    psutil = require("psutil")
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+def _spawned(pid_dir: Path, attempts: int = 1) -> list[int]:
+    pids = {int(p.read_text()) for p in pid_dir.glob("*.pid")}
+    assert len(pids) == 2 * attempts
+    return sorted(pids)
+
+
+@pytest.mark.parametrize("mode", ["succeed", "fail", "timeout", "kill-worker"])
+def test_a_tasks_descendants_end_with_it(mode: str, tmp_path: Path) -> None:
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    store = str(tmp_path / "s")
+    try:
+        run = flowkit.run(
+            SessionChildrenFlow, store=store, progress=Quiet(), pid_dir=str(pid_dir), mode=mode
+        )
+        assert mode == "succeed" and run.successful
+    except flowkit.RunFailed as failed:
+        assert mode != "succeed", failed.render()
+        expected = {"fail": "RuntimeError", "timeout": "TaskTimedOut", "kill-worker": "TaskLost"}
+        assert expected[mode] in failed.render()
+    pids = _spawned(pid_dir, 2 if mode == "kill-worker" else 1)  # a lost task is retried
+    try:
+        # They are gone by the time the run has seen its task end: no waiting here.
+        assert _alive(pids) == [], f"descendants outlived their {mode} task"
+    finally:
+        for pid in _alive(pids):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_cancelled_tasks_descendants_end_with_it(tmp_path: Path) -> None:
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(FLOWS / "session_children.py"),
+            "run",
+            *("--store", str(tmp_path / "s"), "--pid_dir", str(pid_dir), "--mode", "hang"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (pid_dir / "ready").exists():
+        assert time.monotonic() < deadline and proc.poll() is None, "the task never started"
+        time.sleep(0.02)
+    pids = _spawned(pid_dir)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=15)
+    try:
+        assert proc.returncode == 130, err
+        assert _alive(pids) == [], "descendants outlived their cancelled task"
+    finally:
+        for pid in _alive(pids):
+            os.kill(pid, signal.SIGKILL)
