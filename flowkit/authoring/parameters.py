@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -257,9 +258,15 @@ def parameters_of(flow_cls: type) -> list[Parameter]:
     return list(seen.values())
 
 
-def resolve_parameters(flow_cls: type, given: dict[str, Any]) -> dict[str, Any]:
+def resolve_parameters(
+    flow_cls: type, given: dict[str, Any], *, kept: Collection[str] = ()
+) -> dict[str, Any]:
     """Every parameter's value for a run (attribute name -> value), from what was given
-    (keyed by attribute or parameter name); unknown and missing ones raise ParameterError."""
+    (keyed by attribute or parameter name); unknown and missing ones raise ParameterError.
+
+    ``kept`` names attributes whose value the run already has (a resume keeps its origin's):
+    unless given, they are left out, so no file is read and no requirement is checked again.
+    """
     params = parameters_of(flow_cls)
     by_key = {p.name: p for p in params} | {str(p.attr): p for p in params}
     unknown = sorted(k for k in given if k not in by_key)
@@ -276,5 +283,7 @@ def resolve_parameters(flow_cls: type, given: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for p in params:
         keys = [k for k in (str(p.attr), p.name) if k in given]
+        if not keys and p.attr in kept:
+            continue
         values[str(p.attr)] = p.resolve(given[keys[0]] if keys else None, is_given=bool(keys))
     return values
