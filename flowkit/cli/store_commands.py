@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from flowkit.client import Flow, Run, Step, Task
+from flowkit.errors import FlowkitError
 from flowkit.settings import Settings
 from flowkit.store.errors import BadPathspecError
 from flowkit.store.keys import parse_pathspec
@@ -79,11 +80,16 @@ def runs_cmd(flow: str, limit: int, store_url: str | None) -> None:
 
 
 def _show_run(run: Run) -> str:
+    status = run.status
     lines = [
-        f"run {run.pathspec}: {run.status}",
+        f"run {run.pathspec}: {status}",
         f"  started   {_when(run.created_at)}",
         f"  finished  {_when(run.finished_at)}",
     ]
+    if status in ("running", "crashed"):
+        lines.append(f"  heartbeat {_when(run.heartbeat_at)}")
+    if status == "crashed":
+        lines.append(f"  {_CRASHED}; resume it: {_resume(run)}")
     if run.record.parameters:
         lines.append("  parameters")
         lines += [f"    {k} = {v!r}" for k, v in sorted(run.record.parameters.items())]
@@ -183,6 +189,38 @@ def logs_cmd(
     for name, line in lines:
         stamp = _when(datetime.fromtimestamp(line.timestamp)) + " " if timestamps else ""
         click.echo(stamp + line.text, nl=line.complete, err=name == "stderr")
+    if follow:
+        _check_finished(store, task)
+
+
+#: What a crashed run is, in words.
+_CRASHED = "its scheduler stopped without ending the run (killed, or its machine or kernel died)"
+
+
+def _resume(run: Run) -> str:
+    return f"python <flow file> resume --origin-run-id {run.id}"
+
+
+def _check_finished(store: Store, task: Task) -> None:
+    """After ``--follow``: a task whose output stopped because it never finished says why."""
+    record = task.record
+    latest = store.get_attempt(
+        record.flow, record.run_id, record.step, record.task_id, record.attempt
+    )
+    if record.origin_pathspec is not None or (latest is not None and latest.final):
+        return
+    run = Run(f"{record.flow}/{record.run_id}", store=store)
+    status = run.status
+    where = f"task {record.pathspec} (attempt {record.attempt}) never finished"
+    if status == "crashed":
+        raise FlowkitError(
+            f"{where}: its run crashed; {_CRASHED}, last heartbeat {_when(run.heartbeat_at)}",
+            f"resume the run: {_resume(run)}",
+        )
+    raise FlowkitError(
+        f"{where}: its run ended ({status}) without recording how the task ended",
+        f"see the run with: flowkit show {run.pathspec}",
+    )
 
 
 #: Commands for the ``flowkit`` group; ``show`` is shared with flow files (see cli.main).

@@ -15,6 +15,7 @@ from typing import Any
 from flowkit.client.data import Artifacts, DataArtifact, TaskData
 from flowkit.store.errors import NotFoundError
 from flowkit.store.keys import check_name, parse_pathspec
+from flowkit.store.lease import RunState
 from flowkit.store.logs import LogLine, as_text
 from flowkit.store.open import open_store
 from flowkit.store.records import SUCCEEDED, ExceptionInfo, RunEndRecord, RunRecord, TaskRecord
@@ -114,10 +115,19 @@ class Run:
         return self._store.get_run_end(self.flow_name, self.id)
 
     @property
-    def status(self) -> str:
-        """``running`` until the run ends, then ``succeeded``, ``failed`` or ``cancelled``."""
-        end = self.end_record
-        return "running" if end is None else end.status
+    def status(self) -> RunState:
+        """``succeeded``, ``failed`` or ``cancelled`` once the run ended; until then
+        ``running`` while its scheduler is alive, and ``crashed`` once the scheduler has
+        stopped renewing the run's lease (it was killed, or its machine or kernel died): a
+        crashed run never ends by itself; resume it. Read afresh each time."""
+        return self._store.run_state(self.record)
+
+    @property
+    def heartbeat_at(self) -> datetime | None:
+        """When the run's scheduler last said it was alive (its clock); None before its first
+        beat. See :mod:`flowkit.store.lease`."""
+        lease = self._store.get_lease(self.flow_name, self.id)
+        return None if lease is None else _time(lease.written_at)
 
     @property
     def finished(self) -> bool:

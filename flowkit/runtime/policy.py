@@ -22,6 +22,9 @@ from flowkit.store.records import TaskRecord
 #: Step decorators that ``--with`` may apply to every step of a flow.
 WITH_DECORATORS = ("retry", "catch", "timeout")
 
+#: The largest exponent backoff uses: 2**64 times any sane base exceeds any sane max_delay.
+_MAX_EXPONENT = 64
+
 
 @dataclass(frozen=True)
 class FailurePolicy:
@@ -57,7 +60,8 @@ def backoff_delay(values: Mapping[str, Any], attempt: int, rng: random.Random) -
     base = float(values.get("backoff", 1.0))
     if values.get("minutes_between_retries") is not None:
         base = 60.0 * float(values["minutes_between_retries"])
-    cap = min(float(values.get("max_delay", 60.0)), base * (2**attempt))
+    # 2**1024 overflows a float; far below that the cap is max_delay anyway.
+    cap = min(float(values.get("max_delay", 60.0)), base * 2.0 ** min(attempt, _MAX_EXPONENT))
     return rng.uniform(0.0, cap)
 
 

@@ -12,10 +12,12 @@ the run as cancelled.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flowkit.errors import FlowkitError
 from flowkit.executor.base import Executor, Exited, Output
 from flowkit.graph.model import FlowGraph
 from flowkit.runtime.alerts import Alerts
@@ -31,6 +33,7 @@ from flowkit.runtime.events import (
     TaskEvent,
     TaskStatus,
 )
+from flowkit.runtime.heartbeat import Heartbeat
 from flowkit.runtime.plan import Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.policy import FailurePolicy
 from flowkit.runtime.resources import ResourcePool
@@ -106,17 +109,31 @@ class Scheduler:
 
     # -- the loop ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
+        """Run to the end; the run's lease is renewed until its end record is written."""
+        heartbeat = Heartbeat(self.store, self.run.flow, self.run.run_id).start()
+        try:
+            return self._execute()
+        finally:
+            heartbeat.stop()
+
+    def _execute(self) -> RunResult:
         steps = tuple(
             StepInfo(n.name, n.targets, n.transition, n.takes_inputs) for n in self.graph.ordered()
         )
-        self.emit(RunStarted(self.run.flow, self.run.run_id, self.store.url, steps, self.clock()))
-        self._admit([self.planner.first()])
         try:
+            self.emit(
+                RunStarted(self.run.flow, self.run.run_id, self.store.url, steps, self.clock())
+            )
+            self._admit([self.planner.first()])
             while self._ready or self._running:
                 self._launch()
                 self._wait()
         except KeyboardInterrupt:
             return self._finish("cancelled", "cancelled by the user")
+        except Exception as exc:
+            # The scheduler's own failure (a bug, a store that refuses a write) ends the run
+            # as failed, with why, instead of leaving it running forever.
+            return self._finish("failed", scheduler_failure(exc), abort=True)
         return self._finish("failed" if self._failures or self._message else "succeeded")
 
     def _launch(self) -> None:
@@ -218,8 +235,11 @@ class Scheduler:
         return final_record(self.store, self._spec(task), status, killed=killed)
 
     # -- the end ------------------------------------------------------------------------------
-    def _finish(self, status: RunStatus, message: str | None = None) -> RunResult:
-        if status == "cancelled":
+    def _finish(
+        self, status: RunStatus, message: str | None = None, *, abort: bool = False
+    ) -> RunResult:
+        """Record the run's end; ``abort`` (or a cancel) first kills the running tasks."""
+        if status == "cancelled" or abort:
             for key in list(self._running):
                 self.executor.cancel(key)
             deadline = time.monotonic() + CANCEL_GRACE
@@ -237,7 +257,9 @@ class Scheduler:
         if self._decisions:
             self.store.write_explanation(self.run.flow, self.run.run_id, self._decisions)
         self.store.end_run(self.run.flow, self.run.run_id, status, message=message)
-        failed = self._failures[0] if self._failures else None
+        # After an abort, the scheduler's failure is what the user must see first.
+        failures = [] if abort else list(self._failures)
+        failed = failures[0] if failures else None
         if self.alerts:
             self.alerts.emit(run_alert(self.store, self.run, status, failed, message))
         self.emit(
@@ -256,7 +278,7 @@ class Scheduler:
                 else None,
             )
         )
-        return RunResult(status, list(self._failures), message)
+        return RunResult(status, failures, message)
 
     # -- helpers ------------------------------------------------------------------------------
     def _spec(self, task: _Task) -> TaskSpec:
@@ -369,3 +391,16 @@ def _caught_attempt(task: _Task, record: TaskRecord, catch: Mapping[str, Any], e
         "print": "yes" if catch.get("print_exception", True) else None,
     }
     return caught
+
+
+def scheduler_failure(exc: Exception) -> str:
+    """Why the scheduler stopped, for the run's end record: a flowkit error as it reads, or,
+    for anything else (a bug in flowkit), what was raised and where."""
+    if isinstance(exc, FlowkitError):
+        return f"the scheduler stopped: {exc.render()}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return (
+        f"the scheduler failed: {type(exc).__name__}: {exc}{where}. This is a bug in flowkit; "
+        "please report it with this message. Finished tasks are recorded: resume the run"
+    )

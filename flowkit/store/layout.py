@@ -11,13 +11,16 @@
     runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.json         attempt n ended (final record)
     runs/<Flow>/<run_id>/explain.json                    why each task ran or was reused
     logs/<Flow>/<run_id>/<step>/<task>/<n>/<stream>.<seq>     log chunks, appended in order
-    cache/<Flow>/<key[:2]>/<key>.json                    the first successful task with a
+    cache/<Flow>/<key[:2]>/<key>.json                    the latest successful task with a
                                                          cache key (for run --reuse)
     deadletters/<id>/letter.json                         a task that exhausted its retries
     deadletters/<id>/retry.<run_id>.json                 a retry of it, and how it ended
+    leases/<Flow>/<run_id>.json                          the run's scheduler is alive until
+                                                         then (overwritten every few seconds)
 
-Every object is written once and never changed, so no writer needs a lock. Listing a run's
-flows, runs, steps, or a step's task attempts is one ``list`` each.
+Every object but a lease is written once and never changed, so no writer needs a lock; a
+lease has one writer (its run's scheduler) and lives apart, under its own prefix. Listing
+a run's flows, runs, steps, or a step's task attempts is one ``list`` each.
 """
 
 from __future__ import annotations
@@ -103,3 +106,10 @@ def dead_letter_key(letter_id: str) -> str:
 
 def dead_letter_retry_key(letter_id: str, run_id: str) -> str:
     return f"{DEAD_LETTERS}/{check_name('dead letter', letter_id)}/retry.{check_name('run', run_id)}.json"
+
+
+LEASES = "leases"
+
+
+def lease_key(flow: str, run_id: str) -> str:
+    return f"{LEASES}/{check_name('flow', flow)}/{check_name('run', run_id)}.json"

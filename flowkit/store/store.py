@@ -20,6 +20,7 @@ from flowkit.store.errors import (
     StoreError,
 )
 from flowkit.store.ids import IdGenerator
+from flowkit.store.lease import LEASE_BEATS, Lease, RunState, clock_skew, heartbeat_interval
 from flowkit.store.logs import STREAMS, LogLine, LogWriter, follow, read_lines
 from flowkit.store.records import (
     RUN_END_STATUSES,
@@ -352,6 +353,47 @@ class Store:
         """The latest attempt of one task."""
         return self.task_attempts(flow, run_id, step, task_id)[-1]
 
+    # -- liveness ---------------------------------------------------------------------------
+
+    def renew_lease(self, flow: str, run_id: str, *, interval: float) -> Lease:
+        """Say that the run's scheduler is alive for ``LEASE_BEATS`` beats of ``interval``
+        seconds more: one atomic overwrite of the run's lease (see :mod:`~flowkit.store.lease`)."""
+        now = time.time()
+        lease = Lease(flow, run_id, now, now + LEASE_BEATS * interval, _host(), os.getpid())
+        self.backend.put(layout.lease_key(flow, run_id), [lease.to_bytes()])
+        return lease
+
+    def get_lease(self, flow: str, run_id: str) -> Lease | None:
+        """The run's lease as its scheduler last wrote it; None before its first beat."""
+        key = layout.lease_key(flow, run_id)
+        try:
+            data = self.backend.get(key)
+        except KeyNotFoundError:
+            return None
+        return Lease.from_bytes(data, f"{self.url}/{key}")
+
+    def scheduler_gone(
+        self, flow: str, run_id: str, created_at: float, *, now: float | None = None
+    ) -> bool:
+        """Whether the run's lease ran out (allowing for clock skew). Before its first beat
+        a run counts from ``created_at``, its creation. Says nothing of finished runs: ask
+        :meth:`run_state` for a run's state."""
+        lease = self.get_lease(flow, run_id)
+        if lease is None:
+            lease = Lease(flow, run_id, created_at, created_at + LEASE_BEATS * heartbeat_interval())
+        return lease.expired(time.time() if now is None else now, clock_skew())
+
+    def run_state(self, run: RunRecord, *, now: float | None = None) -> RunState:
+        """How the run ended (its end record), else ``running`` while its scheduler keeps
+        its lease and ``crashed`` once the lease ran out: a finished run never reads as
+        crashed."""
+        end = self.get_run_end(run.flow, run.run_id)
+        if end is not None:
+            return end.status
+        if self.scheduler_gone(run.flow, run.run_id, run.created_at, now=now):
+            return "crashed"
+        return "running"
+
     # -- logs -------------------------------------------------------------------------------
 
     def log_writer(self, record: TaskRecord, stream: str, **options: Any) -> LogWriter:
@@ -376,14 +418,20 @@ class Store:
         self, record: TaskRecord, streams: tuple[str, ...] = STREAMS, *, poll: float = 0.25
     ) -> Iterator[tuple[str, LogLine]]:
         """``(stream, line)`` of a running attempt as they arrive, until the attempt's final
-        record (or the run's end record, if the attempt died unrecorded) is written."""
+        record is written, or, if the attempt died unrecorded, until its run ended or its
+        scheduler's lease ran out (the run crashed)."""
         if record.origin_pathspec is not None:
             record = self._origin(record)
         final_key = self._attempt_key(record, final=True)
         end_key = layout.run_end_key(record.flow, record.run_id)
+        created_at = self.get_run(record.flow, record.run_id).created_at
 
         def done() -> bool:
-            return self.backend.exists(final_key) or self.backend.exists(end_key)
+            return (
+                self.backend.exists(final_key)
+                or self.backend.exists(end_key)
+                or self.scheduler_gone(record.flow, record.run_id, created_at)
+            )
 
         return follow(self.backend, _log_prefix(record), streams, done=done, poll=poll)
 

@@ -102,6 +102,26 @@ class BackendConformance:
         backend.put("k", [b"two"])
         assert backend.get("k") == b"two"
 
+    def test_put_over_a_key_is_atomic_for_readers(self, backend: Backend) -> None:
+        # A run's lease is overwritten every few seconds while readers poll it: a reader
+        # must see one whole version or the other, never a mix or an empty object.
+        versions = [b"a" * 50_000, b"b" * 10]
+        backend.put("leases/F/1.json", [versions[0]])
+        stop = threading.Event()
+        seen: set[bytes] = set()
+
+        def read() -> None:
+            while not stop.is_set():
+                seen.add(backend.get("leases/F/1.json"))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        for i in range(200):
+            backend.put("leases/F/1.json", [versions[i % 2]])
+        stop.set()
+        reader.join()
+        assert seen <= set(versions) and seen
+
     def test_put_new_is_write_once(self, backend: Backend) -> None:
         assert backend.put_new("rec/1.json", b"first") is True
         assert backend.put_new("rec/1.json", b"second") is False
@@ -251,3 +271,15 @@ class BackendConformance:
         with pytest.raises(RecordExistsError, match="already exists"):
             store.create_run("ConformanceFlow", run_id=run.run_id)
         assert store.get_run("ConformanceFlow", run.run_id) == run
+
+    def test_run_lease_is_renewed_in_place(self, backend: Backend) -> None:
+        store = Store(backend)
+        run = store.create_run("ConformanceFlow")
+        assert store.get_lease("ConformanceFlow", run.run_id) is None
+        first = store.renew_lease("ConformanceFlow", run.run_id, interval=60.0)
+        second = store.renew_lease("ConformanceFlow", run.run_id, interval=60.0)
+        assert store.get_lease("ConformanceFlow", run.run_id) == second != first
+        assert store.run_state(run, now=second.written_at) == "running"
+        assert store.run_state(run, now=second.expires_at + 3600) == "crashed"
+        store.end_run("ConformanceFlow", run.run_id, "succeeded")
+        assert store.run_state(run, now=second.expires_at + 3600) == "succeeded"
