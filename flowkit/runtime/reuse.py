@@ -13,6 +13,10 @@ reads and its foreach position.
 - ``resume STEP``: run STEP and what follows it; clone everything else that succeeded.
 - ``run --reuse``: reuse any earlier successful task of the flow with the same cache key;
   steps marked ``@no_cache`` always run.
+
+Nothing is cloned or reused without its data: a task whose artifacts' blobs are missing or
+damaged runs again (and its write heals the blobs). The check is cheap, a size and a header
+per distinct blob, never a re-hash; a resume checks every blob of its origin in one pass.
 """
 
 from __future__ import annotations
@@ -98,6 +102,9 @@ class Decider:
         self.origin, self.restart_step, self.reuse = origin, restart_step, reuse
         self.by_position: dict[Position, TaskRecord] = {}
         self.origin_ids: dict[str, str] = {}
+        #: Digests whose blobs were found whole: each is checked once. A broken one is checked
+        #: again when asked about, since the task that ran again in its place heals it.
+        self._whole: set[str] = set()
         if origin is not None:
             for step in store.list_steps(origin.flow, origin.run_id):
                 for record in store.list_tasks(origin.flow, origin.run_id, step):
@@ -107,6 +114,7 @@ class Decider:
                         )[-1]
                     self.by_position[record_position(record)] = record
                     self.origin_ids[record.task_id] = step
+            self._check(r for r in self.by_position.values() if r.successful)
 
     @property
     def active(self) -> bool:
@@ -117,10 +125,42 @@ class Decider:
         self, node: StepNode, inputs: Sequence[TaskRecord], path: Sequence[Branch], key: str
     ) -> Decision:
         if self.origin is not None:
-            return self._resume(node, inputs, path, key)
-        if self.reuse:
-            return self._reuse(node, key)
-        return Decision("run", "")
+            decision = self._resume(node, inputs, path, key)
+        elif self.reuse:
+            decision = self._reuse(node, key)
+        else:
+            return Decision("run", "")
+        if decision.origin is not None:
+            lost = self._lost(decision.origin)
+            if lost is not None:
+                return Decision("run", lost)
+        return decision
+
+    def _check(self, records: Iterable[TaskRecord]) -> dict[str, str]:
+        """Check the blobs of ``records``, each distinct blob once (tasks share many); the
+        broken ones, with why."""
+        broken: dict[str, str] = {}
+        for record in records:
+            for ref in record.artifacts.values():
+                if ref.digest in self._whole or ref.digest in broken:
+                    continue
+                why = self.store.blobs.damage(ref.digest, ref.size)
+                if why is None:
+                    self._whole.add(ref.digest)
+                else:
+                    broken[ref.digest] = why
+        return broken
+
+    def _lost(self, record: TaskRecord) -> str | None:
+        """Why ``record`` cannot stand in for a new task: an artifact whose data is gone."""
+        broken = self._check([record])
+        for name, ref in sorted(record.artifacts.items()):
+            why = broken.get(ref.digest)
+            if why == "missing":
+                return f"its artifact '{name}' is missing from the store"
+            if why is not None:
+                return f"its artifact '{name}' is damaged in the store ({why})"
+        return None
 
     def _resume(
         self, node: StepNode, inputs: Sequence[TaskRecord], path: Sequence[Branch], key: str

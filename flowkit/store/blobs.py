@@ -259,8 +259,9 @@ class BlobStore:
     def damage(self, digest: str, raw_size: int | None = None) -> str | None:
         """Why blob ``digest`` would not read back, found cheaply: from its size and its
         header (a ``stat`` and a small read, never the data, so bit rot inside the data
-        goes unseen until a read verifies it). None if it looks whole. ``raw_size`` is the
-        value's serialized size, as an :class:`~flowkit.store.records.ArtifactRef` has it."""
+        goes unseen until a read verifies it): ``"missing"``, what is wrong with it, or None
+        if it looks whole. ``raw_size`` is the value's serialized size, as an
+        :class:`~flowkit.store.records.ArtifactRef` has it."""
         key = blob_key(digest)
         size = self.backend.size(key)
         if size is None:
@@ -271,12 +272,12 @@ class BlobStore:
         except KeyNotFoundError:
             return "missing"
         except CorruptBlobError as exc:
-            return f"damaged ({exc.why})"
+            return exc.why
         expected = _stored_size(table)
         if size != expected:
-            return f"damaged ({size} bytes stored, {expected} expected)"
+            return f"{size} bytes stored, {expected} expected"
         if raw_size is not None and sum(raw for _, raw, _ in table) != raw_size:
-            return "damaged (its segment table does not match the artifact's size)"
+            return "its segment table does not match the artifact's size"
         return None
 
     def read(self, digest: str) -> list[Segment]:

@@ -55,8 +55,9 @@ class CorruptBlobError(StoreError):
         named = f"{owner}: blob" if owner else "blob"
         super().__init__(
             f"{named} {digest} at {where} is corrupt: {why}",
-            "the file was changed or damaged after it was written; delete it and re-run "
-            "the step that produced it (or resume the run) to write it again",
+            "the file was changed or damaged after it was written; remove it (flowkit fsck "
+            "--repair removes every damaged blob), then resume the run: the task that wrote it "
+            "runs again and writes it anew (any run that writes the same value replaces it too)",
         )
         self.digest, self.where, self.why, self.owner = digest, where, why, owner
 

@@ -214,12 +214,11 @@ class Store:
         return clone
 
     def remember_cache_key(self, record: TaskRecord) -> None:
-        """Index a successful task by its cache key; the first task with a key keeps it."""
+        """Index a successful task by its cache key; the latest task with a key takes it over
+        (so a task that ran again because the indexed one had lost its data replaces it)."""
         if record.cache_key and record.successful:
             body = json.dumps({"pathspec": record.pathspec, "attempt": record.attempt})
-            self.backend.put_new(
-                layout.cache_key_path(record.flow, record.cache_key), body.encode()
-            )
+            self.backend.put(layout.cache_key_path(record.flow, record.cache_key), [body.encode()])
 
     def lookup_cache_key(self, flow: str, key: str) -> TaskRecord | None:
         """The successful task indexed under ``key``, if any (and if it still reads back)."""

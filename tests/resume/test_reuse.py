@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import flowkit
+from flowkit.store import open_store
+from flowkit.store.blobs import blob_key, digest_of
+from flowkit.store.serialize import to_frames
 from tests.conftest import FLOWS, run_python
 from tests.runtime.test_shapes import Quiet
 
@@ -126,3 +130,76 @@ def test_dry_run_and_show_from_the_command_line(flow_file: Path, tmp_path: Path)
     shown = run_python("-m", "flowkit", "show", f"FanoutFlow/{run_id}", "--store", store)
     assert "why each task ran or was reused" in shown.stdout, shown.stderr
     assert f"run: its code changed at {flow_file}:{code_line}" in shown.stdout
+
+
+def _blob_of(store: str, value: object) -> Path:
+    """The file of the blob that stores ``value``."""
+    return Path(store) / blob_key(digest_of(to_frames(value).segments))
+
+
+def _break(store: str, *, missing: int, damaged: int) -> str:
+    """Delete the blob of one value and truncate that of another; the damage, as reported.
+    With n=3 and scale=7, only split 2 of ``work`` writes 20 and only ``scaled`` writes 210."""
+    _blob_of(store, missing).unlink()
+    blob = _blob_of(store, damaged)
+    data = blob.read_bytes()
+    blob.write_bytes(data[:-5])
+    return f"{len(data) - 5} bytes stored, {len(data)} expected"
+
+
+def _reasons(decisions: list[dict[str, Any]], action: str) -> list[tuple[str, str]]:
+    return sorted((d["step"], d["reason"]) for d in decisions if d["action"] == action)
+
+
+def test_reuse_runs_again_a_task_whose_data_is_missing_or_damaged(
+    flow_file: Path, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "store")
+    flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=3, scale=7)
+    damage = _break(store, missing=20, damaged=210)
+    preview = flowkit.run(flow_file, store=store, reuse=True, dry_run=True, n=3, scale=7)
+    assert _reasons(preview.decisions, "run") == [
+        ("end", "its input from step 'scaled' runs again"),
+        ("join", "its input from step 'work' runs again"),
+        ("scaled", "its input from step 'join' runs again"),
+        ("work", "its artifact 'value' is missing from the store"),
+    ]
+    assert "    run: its artifact 'value' is missing from the store" in str(preview)
+
+    again = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=3, scale=7)
+    # join and end are reused: the same inputs, and by then scaled's run healed the blob
+    assert _reasons(again.explanation, "run") == [
+        ("scaled", f"its artifact 'result' is damaged in the store ({damage})"),
+        ("work", "its artifact 'value' is missing from the store"),
+    ]
+    assert sorted(t.data.value for t in again["work"]) == [0, 10, 20]
+    assert again.data.result == 210 and again["scaled"].task.data.result == 210
+    assert open_store(store).blobs.damage(digest_of(to_frames(210).segments)) is None
+
+    third = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=3, scale=7)
+    assert _ran(third) == []  # the cache now names the tasks that ran again
+
+
+def test_resume_runs_again_a_cloned_task_whose_data_is_missing_or_damaged(
+    flow_file: Path, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "store")
+    origin = flowkit.run(flow_file, store=store, progress=Quiet(), n=3, scale=7)
+    damage = _break(store, missing=210, damaged=20)
+    work_reason = f"its artifact 'value' is damaged in the store ({damage})"
+    dry = run_python(flow_file, "resume", "--store", store, "--dry-run")
+    assert f"    run: {work_reason}" in dry.stdout, dry.stdout + dry.stderr
+    resumed = flowkit.resume(flow_file, store=store, progress=Quiet())
+    assert resumed.origin_run_id == origin.id
+    assert _reasons(resumed.explanation, "run") == [
+        ("end", "its input from step 'scaled' ran again"),
+        ("join", "its input from step 'work' ran again"),
+        ("scaled", "its input from step 'join' ran again"),
+        ("work", work_reason),
+    ]
+    assert sorted(t.data.value for t in resumed["work"]) == [0, 10, 20]
+    assert resumed.data.result == 210
+    shown = run_python("-m", "flowkit", "show", f"FanoutFlow/{resumed.id}", "--store", store)
+    assert f"    run: {work_reason}" in shown.stdout, shown.stderr
+    again = flowkit.resume(flow_file, store=store, progress=Quiet())
+    assert _ran(again) == []  # healed: the next resume clones everything

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from flowkit.store import ArtifactNotSerializable, CorruptBlobError, LocalBackend, Store
-from flowkit.store.blobs import digest_of
+from flowkit.store.blobs import blob_key, digest_of
 from flowkit.store.serialize import to_frames
 
 from .conftest import blob_file, tree_bytes
@@ -139,3 +139,28 @@ def test_class_from_main_reads_back_in_a_process_without_it(tmp_path: Path) -> N
     digest = done.stdout.strip()
     point = Store(LocalBackend(tmp_path)).load_value(digest)
     assert type(point).__name__ == "Point" and point.norm2() == 25
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda b: b[: len(b) // 2], id="truncated"),
+        pytest.param(lambda b: b[:-2] + bytes([b[-2] ^ 0x10]) + b[-1:], id="bit-flipped"),
+    ],
+)
+def test_a_new_run_writing_the_same_value_heals_a_damaged_blob(
+    tmp_path: Path, damage: object
+) -> None:
+    import flowkit
+    from tests.flows.fanout import FanoutFlow
+    from tests.runtime.test_shapes import Quiet
+
+    first = flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=3, scale=7)
+    path = tmp_path / blob_key(digest_of(to_frames(210).segments))  # scaled's result
+    good = path.read_bytes()
+    path.write_bytes(damage(good))  # type: ignore[operator]
+    with pytest.raises(CorruptBlobError, match="artifact 'result' of task FanoutFlow/"):
+        _ = first["scaled"].task.data.result
+    second = flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=3, scale=7)
+    assert path.read_bytes() == good
+    assert second.data.result == 210 and first["scaled"].task.data.result == 210  # verified

@@ -120,3 +120,16 @@ def test_newer_fields_are_ignored_and_damage_is_reported() -> None:
         loads(TaskRecord, b"{trunc", "x.json")
     with pytest.raises(StoreError, match="is not a valid TaskRecord"):
         loads(TaskRecord, b'{"flow": "F"}', "x.json")
+
+
+def test_the_latest_task_with_a_cache_key_takes_it_over(store: Store) -> None:
+    # the indexed task lost its data, so a later run ran it again: later --reuse runs must
+    # find the task that ran again, not the broken one
+    run = store.create_run("RecFlow")
+    done = []
+    for value in ("first", "second"):
+        start = store.start_task("RecFlow", run.run_id, "train", cache_key="k" * 64)
+        record = start.finished("succeeded", artifacts={"v": store.put_value(value)})
+        done.append(store.finish_task(record))
+        store.remember_cache_key(done[-1])
+    assert store.lookup_cache_key("RecFlow", "k" * 64) == done[1]
