@@ -101,23 +101,42 @@ def retry_cmd(letter_id: str, quiet: bool, store_url: str | None) -> None:
 
 @click.command("fsck")
 @click.option("--json", "as_json", is_flag=True, help="The problems as a JSON list.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Remove what can go safely: damaged blobs and log chunks, broken cache entries, "
+    "temporary files of killed writers (untouched for an hour).",
+)
 @_STORE
-def fsck_cmd(as_json: bool, store_url: str | None) -> None:
-    """Check every record and blob of the store (hashes, references); change nothing.
+def fsck_cmd(as_json: bool, repair: bool, store_url: str | None) -> None:
+    """Check every record, blob and log chunk of the store (hashes, references); change
+    nothing unless --repair is given.
 
-    Exit 0 when the store is sound, 1 when a problem was found.
+    Exit 0 when the store is sound (with --repair: when everything found was repaired),
+    1 otherwise.
     """
-    from flowkit.store.fsck import fsck
+    from flowkit.store import fsck as checker
 
     store = _open(store_url)
-    report = fsck(store)
+    report = checker.fsck(store)
+    removed = checker.repair(store, report) if repair else []
+    left = [p for p in report.problems if p not in removed]
     if as_json:
-        click.echo(json.dumps([asdict(p) for p in report.problems], indent=2))
+        rows = [{**asdict(p), "removed": p in removed} for p in report.problems]
+        click.echo(json.dumps(rows, indent=2))
     else:
         for problem in report.problems:
             click.echo(f"{problem.key}: {problem.message}")
         click.echo(report.summary())
-    if report.problems:
+        for problem in removed:
+            click.echo(f"removed {problem.key}")
+        if removed:
+            click.echo(f"{len(removed)} of {len(report.problems)} problem(s) repaired.")
+        if any(p.key.startswith("blobs/") for p in removed):
+            click.echo("resume the runs that named the removed blobs: their tasks write them anew")
+        if left and not repair and any(p.removable for p in left):
+            click.echo("flowkit fsck --repair removes what can go safely (see --help).")
+    if left:
         sys.exit(1)
 
 

@@ -109,6 +109,6 @@ class StagesWrites(Protocol):
         """Every temporary object there is now."""
         ...
 
-    def remove_temporary(self, temporary: Temporary) -> None:
-        """Delete it (nothing happens if it is already gone)."""
+    def remove_temporary(self, name: str) -> None:
+        """Delete the temporary object ``name`` (nothing happens if it is already gone)."""
         ...

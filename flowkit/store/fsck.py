@@ -1,31 +1,58 @@
-"""``fsck``: read every record and blob of a store and report what does not hold up.
+"""``fsck``: read every record, blob and log chunk of a store and report what does not hold up;
+``repair`` removes what can go safely.
 
 Checks, without changing anything: every blob reads back and hashes to its name; every
 record parses and sits under the key its contents say; every artifact a task record names
 is a blob that exists; step indexes, cache entries and dead letters name records that
-exist. A corrupt blob is reported with the artifacts and tasks that name it.
+exist; every log chunk is in flowkit's format; no temporary file of a killed writer is left
+(backends that stage writes). A corrupt blob is reported with the artifacts and tasks that
+name it.
+
+What ``repair`` removes, and why that is safe:
+
+- a damaged blob: it can never be read; once it is gone, a resume (or ``run --reuse``) runs
+  the tasks that wrote it again, and they write it anew. A blob that verifies is never
+  removed (each is verified again just before removal, in case a write healed it since);
+- a damaged log chunk: the rest of the log reads without it;
+- a broken cache entry (not an entry, or naming a task that is not stored): it is only an
+  index, and the next task with its key writes it again;
+- a temporary file not written to for :data:`TEMPORARY_GRACE` seconds: a live writer writes
+  to its file continuously, so one this old belongs to a writer that was killed. Younger
+  ones are left alone (and are not problems: they may be writes in progress).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from flowkit.store import layout
+from flowkit.store.backend import StagesWrites
 from flowkit.store.blobs import blob_key
 from flowkit.store.deadletters import letter_from_json
 from flowkit.store.errors import CorruptBlobError, StoreError
+from flowkit.store.logs import check_chunk
 from flowkit.store.records import RunEndRecord, RunRecord, TaskRecord, from_dict, loads
 from flowkit.store.store import Store
+
+#: Seconds without a write after which a temporary file cannot belong to a live writer.
+TEMPORARY_GRACE = 3600.0
+
+#: What :func:`repair` does about a problem: remove the object at its key, or the temporary
+#: file at its key; None: it needs a person (or a resume).
+Removal = Literal["object", "temporary"]
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong: the key it is about and what is wrong with it."""
+    """One thing wrong: the key it is about, what is wrong with it, and what repairs it."""
 
     key: str
     message: str
+    removable: Removal | None = None
 
 
 @dataclass
@@ -33,12 +60,20 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     blobs: int = 0
     records: int = 0
+    chunks: int = 0
+    #: Temporary files too young to be strays (writes that may be in progress).
+    young_temporaries: int = 0
 
-    def add(self, key: str, message: str) -> None:
-        self.problems.append(Problem(key, message))
+    def add(self, key: str, message: str, removable: Removal | None = None) -> None:
+        self.problems.append(Problem(key, message, removable))
 
     def summary(self) -> str:
-        what = f"{self.records} records and {self.blobs} blobs checked"
+        what = f"{self.records} records, {self.blobs} blobs and {self.chunks} log chunks checked"
+        if self.young_temporaries:
+            what += (
+                f" ({self.young_temporaries} temporary file(s) written to in the last "
+                f"{TEMPORARY_GRACE / 3600:g} h left alone: writes that may be in progress)"
+            )
         if not self.problems:
             return f"{what}: no problems found."
         return f"{what}: {len(self.problems)} problem{'s' * (len(self.problems) != 1)} found."
@@ -136,23 +171,52 @@ class _Checker:
             except CorruptBlobError as exc:
                 users = self.users.get(digest, [])
                 owner = "; ".join(users) if users else "no artifact names it"
-                self.report.add(key, f"{exc.naming(owner).message}")
+                self.report.add(key, f"{exc.naming(owner).message}", "object")
             except StoreError as exc:
                 self.report.add(key, exc.message)
 
     def cache(self) -> None:
         for key in self.walk("cache"):
-            data = self.read_json(key)
-            if not isinstance(data, dict) or "pathspec" not in data:
-                if data is not None:
-                    self.report.add(key, "not a cache entry")
+            try:
+                data = json.loads(self.store.backend.get(key))
+                self.report.records += 1
+                flow, run_id, step, task_id = str(data["pathspec"]).split("/")
+                target = layout.attempt_key(
+                    flow, run_id, step, task_id, int(data.get("attempt", 0)), final=True
+                )
+            except (ValueError, KeyError, TypeError, AttributeError, StoreError) as exc:
+                why = f"{type(exc).__name__}: {exc}"
+                self.report.add(key, f"a broken cache entry (not a cache entry: {why})", "object")
                 continue
-            flow, run_id, step, task_id = str(data["pathspec"]).split("/")
-            target = layout.attempt_key(
-                flow, run_id, step, task_id, int(data.get("attempt", 0)), final=True
-            )
             if not self.store.backend.exists(target):
-                self.report.add(key, f"names {target}, which is missing")
+                self.report.add(
+                    key, f"a broken cache entry: names {target}, which is missing", "object"
+                )
+
+    def logs(self) -> None:
+        for key in self.walk("logs"):
+            self.report.chunks += 1
+            where = f"{self.store.url}/{key}"
+            try:
+                check_chunk(self.store.backend.get(key), where)
+            except StoreError as exc:
+                self.report.add(key, f"a damaged log chunk: {exc.message}", "object")
+
+    def temporaries(self, now: float) -> None:
+        backend = self.store.backend
+        if not isinstance(backend, StagesWrites):
+            return
+        for temp in backend.temporaries():
+            age = now - temp.modified
+            if age < TEMPORARY_GRACE:
+                self.report.young_temporaries += 1
+                continue
+            self.report.add(
+                temp.name,
+                f"a temporary file of {temp.size} bytes that a killed writer left "
+                f"(last written {age / 3600:.1f} h ago)",
+                "temporary",
+            )
 
     def letters(self) -> None:
         for key in self.walk(layout.DEAD_LETTERS):
@@ -171,11 +235,41 @@ class _Checker:
                 self.report.add(key, f"names {target}, which is missing")
 
 
-def fsck(store: Store) -> Report:
-    """Check the whole store; the report lists every problem (none: the store is sound)."""
+def fsck(store: Store, *, now: float | None = None) -> Report:
+    """Check the whole store; the report lists every problem (none: the store is sound).
+    ``now`` is the time temporary files' ages are taken from (default: the clock's)."""
     checker = _Checker(store)
     checker.runs()
     checker.blobs()
     checker.cache()
     checker.letters()
+    checker.logs()
+    checker.temporaries(time.time() if now is None else now)
     return checker.report
+
+
+def repair(store: Store, report: Report) -> list[Problem]:
+    """Remove what ``report`` found removable (see the module docstring for why each is
+    safe); the problems it removed. A damaged blob that verifies by now is left alone."""
+    removed = []
+    for problem in report.problems:
+        if problem.removable == "temporary":
+            backend = store.backend
+            assert isinstance(backend, StagesWrites)  # only such a backend reports them
+            backend.remove_temporary(problem.key)
+        elif problem.removable == "object":
+            if problem.key.startswith("blobs/") and _verifies(store, problem.key):
+                continue
+            store.backend.delete(problem.key)
+        else:
+            continue
+        removed.append(problem)
+    return removed
+
+
+def _verifies(store: Store, key: str) -> bool:
+    try:
+        store.blobs.read(key.rsplit("/", 1)[-1])
+    except CorruptBlobError:
+        return False
+    return True

@@ -169,9 +169,10 @@ class LocalBackend:
                             os.path.relpath(path, self.root), info.st_size, info.st_mtime
                         )
 
-    def remove_temporary(self, temporary: Temporary) -> None:
-        path = os.path.join(self.root, temporary.name)
-        if os.path.basename(path).startswith(_TEMP_PREFIX):  # never anything else
+    def remove_temporary(self, name: str) -> None:
+        path = os.path.abspath(os.path.join(self.root, name))
+        inside = os.path.commonpath([self.root, path]) == self.root
+        if inside and os.path.basename(path).startswith(_TEMP_PREFIX):  # never anything else
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 

@@ -155,6 +155,12 @@ def _parse(chunk: bytes, pending: list[tuple[float, bytes]], where: str) -> Iter
             pending.clear()
 
 
+def check_chunk(chunk: bytes, where: str) -> None:
+    """Raise the error :func:`follow` would if ``chunk`` is not in flowkit's log format."""
+    for _ in _parse(chunk, [], where):
+        pass
+
+
 def _chunk_seqs(names: list[str], stream: str) -> list[int]:
     head = stream + "."
     return sorted(

@@ -1,0 +1,133 @@
+"""``flowkit fsck`` finds stray temporary files, damaged log chunks, broken cache entries and
+damaged blobs; ``--repair`` removes them, says so, and leaves every good blob alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import flowkit
+from flowkit.cli.main import cli
+from flowkit.store import open_store
+from flowkit.store.blobs import blob_key, digest_of
+from flowkit.store.fsck import TEMPORARY_GRACE, fsck, repair
+from flowkit.store.records import TaskRecord
+from flowkit.store.serialize import to_frames
+from tests.flows.fanout import FanoutFlow
+from tests.runtime.test_shapes import Quiet
+
+
+def _fsck(root: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["fsck", "--store", str(root), *args])
+
+
+def _blobs(root: Path) -> dict[str, bytes]:
+    files = (p for p in (root / "blobs").glob("*/*") if not p.name.startswith("."))
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
+
+
+@pytest.fixture
+def damaged(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A store after a good run, then: an old and a young temporary file, a damaged log
+    chunk, two broken cache entries and a bit-flipped blob. The keys of what is wrong."""
+    root = tmp_path / "store"
+    run = flowkit.run(FanoutFlow, store=str(root), progress=Quiet(), n=3, scale=7)
+    store = open_store(str(root))
+    record = store.get_task("FanoutFlow", run.id, "join", run["join"].task.id)
+    with store.log_writer(record, "stdout", flush_interval=1000) as writer:
+        writer.write("a good line\n")
+        writer.flush()
+        writer.write("a line that will be damaged\n")
+    chunks = sorted((root / "logs").rglob("stdout.*"))
+    assert len(chunks) == 2
+    chunks[1].write_bytes(b"\x00\x01 not a log line\n")
+    old = root / "blobs" / "ab" / ".tmp-4242-0123456789ab"
+    old.parent.mkdir(exist_ok=True)
+    old.write_bytes(b"x" * 69_000)
+    two_hours_ago = time.time() - 2 * TEMPORARY_GRACE
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    (root / "runs" / ".tmp-4243-0123456789ab").write_bytes(b"a write in progress")
+    entries = sorted((root / "cache").rglob("*.json"))
+    entries[0].write_bytes(b"{not json")
+    entries[1].write_text(json.dumps({"pathspec": f"FanoutFlow/{run.id}/join/nope", "attempt": 0}))
+    flipped = root / blob_key(digest_of(to_frames(210).segments))  # scaled's result
+    data = bytearray(flipped.read_bytes())
+    data[-2] ^= 0x10
+    flipped.write_bytes(bytes(data))
+    rel = lambda p: str(p.relative_to(root))  # noqa: E731
+    return root, {
+        "temporary": rel(old),
+        "chunk": rel(chunks[1]),
+        "bad json": rel(entries[0]),
+        "missing task": rel(entries[1]),
+        "blob": rel(flipped),
+    }
+
+
+def test_fsck_finds_each_kind_of_damage(damaged: tuple[Path, dict[str, str]]) -> None:
+    root, keys = damaged
+    report = fsck(open_store(str(root)))
+    found = {p.key: p.message for p in report.problems}
+    assert sorted(found) == sorted(keys.values())
+    assert found[keys["temporary"]].startswith(
+        "a temporary file of 69000 bytes that a killed writer left (last written 2.0 h ago)"
+    )
+    assert found[keys["chunk"]].startswith("a damaged log chunk: log chunk ")
+    assert "is not in flowkit's log format" in found[keys["chunk"]]
+    assert found[keys["bad json"]].startswith("a broken cache entry (not a cache entry: ")
+    assert found[keys["missing task"]].startswith("a broken cache entry: names runs/FanoutFlow/")
+    assert "artifact 'result' of task FanoutFlow/" in found[keys["blob"]]
+    assert report.young_temporaries == 1
+    result = _fsck(root)
+    assert result.exit_code == 1, result.output
+    assert "5 problems found" in result.output
+    assert "1 temporary file(s) written to in the last 1 h left alone" in result.output
+    assert "flowkit fsck --repair removes what can go safely" in result.output
+    assert (root / keys["temporary"]).exists()  # fsck alone changes nothing
+
+
+def test_repair_removes_them_says_so_and_keeps_every_good_blob(
+    damaged: tuple[Path, dict[str, str]],
+) -> None:
+    root, keys = damaged
+    good = {k: v for k, v in _blobs(root).items() if k != keys["blob"]}
+    result = _fsck(root, "--repair")
+    assert result.exit_code == 0, result.output
+    for key in keys.values():
+        assert f"removed {key}\n" in result.output
+        assert not (root / key).exists()
+    assert "5 of 5 problem(s) repaired." in result.output
+    assert "resume the runs that named the removed blobs" in result.output
+    assert _blobs(root) == good
+    assert (root / "runs" / ".tmp-4243-0123456789ab").exists()  # young: maybe a live writer
+    lines = [line.text for line in open_store(str(root)).read_log(_join(root), "stdout")]
+    assert lines == ["a good line"]
+
+    # what is left is the task that names the removed blob: a resume writes it anew
+    after = _fsck(root)
+    assert (
+        after.exit_code == 1 and "names blob" in after.output and "which is missing" in after.output
+    )
+    resumed = flowkit.resume(FanoutFlow, store=str(root), progress=Quiet())
+    assert resumed.data.result == 210
+    assert _fsck(root).exit_code == 0
+
+
+def test_repair_leaves_a_blob_that_verifies_by_then(damaged: tuple[Path, dict[str, str]]) -> None:
+    root, keys = damaged
+    store = open_store(str(root))
+    report = fsck(store)
+    store.put_value(210)  # a run wrote the same value meanwhile: the write healed it
+    removed = {p.key for p in repair(store, report)}
+    assert keys["blob"] not in removed and (root / keys["blob"]).exists()
+    assert store.load_value(digest_of(to_frames(210).segments)) == 210
+
+
+def _join(root: Path) -> TaskRecord:
+    run = flowkit.Flow("FanoutFlow", store=str(root)).latest_run
+    return open_store(str(root)).get_task("FanoutFlow", run.id, "join", run["join"].task.id)
