@@ -100,10 +100,16 @@ def _project_table(path: Path) -> dict[str, Any]:
     return table
 
 
-def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
+def default_store(env: Mapping[str, str]) -> str:
+    """The per-user store, used when no flag, variable or project names one. flowkit makes
+    it private to its user when it creates it (see :func:`flowkit.store.open.backend_for`)."""
     data_home = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(data_home) / "flowkit" / "store")
+
+
+def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
     return {
-        "store": str(Path(data_home) / "flowkit" / "store"),
+        "store": default_store(env),
         "max_workers": os.cpu_count() or 1,
         "retry": 0,
         "alerts": (),

@@ -47,10 +47,14 @@ def _write_all(fd: int, parts: Sequence[Bytes]) -> None:
 class LocalBackend:
     """Objects as files under ``root``; ``durable`` fsyncs each object before it appears."""
 
-    def __init__(self, root: str | os.PathLike[str], *, durable: bool = True) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, durable: bool = True, private: bool = False
+    ) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.url = self.root
         self.durable = durable
+        #: Create the root (when it does not exist yet) readable by its user only.
+        self.private = private
 
     def __repr__(self) -> str:
         return f"LocalBackend({self.root!r})"
@@ -73,7 +77,7 @@ class LocalBackend:
         try:
             fd = os.open(temp, flags, 0o644)
         except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
+            self._make_folder(folder)
             fd = os.open(temp, flags, 0o644)
         try:
             _write_all(fd, parts[:1])
@@ -87,6 +91,13 @@ class LocalBackend:
             raise
         os.close(fd)
         return temp
+
+    def _make_folder(self, folder: str) -> None:
+        if self.private and not os.path.isdir(self.root):
+            os.makedirs(os.path.dirname(self.root), exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self.root, 0o700)
+        os.makedirs(folder, exist_ok=True)
 
     def put(self, key: str, parts: Sequence[Bytes]) -> None:
         path = self._path(key)

@@ -69,4 +69,13 @@ def _local(path: str, url: str, origin: str | None) -> LocalBackend:
             "a store is a folder that flowkit creates and fills; point at a folder "
             "(a new one, or an existing store), not at a file",
         )
-    return LocalBackend(path)
+    return LocalBackend(path, private=_is_default(path))
+
+
+def _is_default(path: str) -> bool:
+    """Whether ``path`` is the per-user default store, which flowkit creates private to its
+    user: artifacts are pickles, so whoever can write them can run code in whoever reads
+    them. A folder that already exists keeps its permissions."""
+    from flowkit.settings import default_store
+
+    return os.path.abspath(path) == os.path.abspath(default_store(os.environ))
