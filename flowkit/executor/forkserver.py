@@ -51,6 +51,8 @@ class ForkServer:
         self.subreaper = become_subreaper()
         #: The scheduler stopped reading: nothing more is sent, and the worker winds up.
         self.scheduler_gone = False
+        #: Processes the flow's module started while it was imported here: not a task's.
+        self.own: set[int] = set()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -82,6 +84,7 @@ class ForkServer:
         ref = CodeRef(code["kind"], code["target"], code["flow"], tuple(code.get("sys_path", ())))
         self.flow_cls = load_flow_class(ref, self.store)
         _preload_task_modules()
+        self.own = set(children_of(os.getpid()))
 
     def serve(self) -> None:
         """Take requests from stdin and relay the tasks' news until stdin closes."""
@@ -243,7 +246,8 @@ class ForkServer:
         """Kill what is left of tasks that ended: their descendants, re-parented to us."""
         if not self.subreaper:
             return
-        while strays := [p for p in children_of(os.getpid()) if p not in self.children]:
+        ours = self.children.keys() | self.own
+        while strays := [p for p in children_of(os.getpid()) if p not in ours]:
             for pid in strays:
                 kill_tree(pid)
             for pid in strays:

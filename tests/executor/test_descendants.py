@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 import flowkit
+from flowkit.runtime.events import TaskEvent
 from tests.conftest import FLOWS, ROOT, require
+from tests.flows.import_helper import ImportHelperFlow
 from tests.flows.session_children import SessionChildrenFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -91,4 +93,28 @@ def test_a_cancelled_tasks_descendants_end_with_it(tmp_path: Path) -> None:
         assert _alive(pids) == [], "descendants outlived their cancelled task"
     finally:
         for pid in _alive(pids):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_process_the_flows_module_started_in_the_worker_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    helper_file = tmp_path / "helper.pid"
+    monkeypatch.setenv("FLOWKIT_TEST_HELPER_PID", str(helper_file))
+    seen: list[tuple[str, list[int]]] = []
+
+    class Watch(Quiet):
+        def handle(self, event: object) -> None:
+            super().handle(event)
+            if isinstance(event, TaskEvent) and event.status == "succeeded":
+                seen.append((event.step, _alive([int(helper_file.read_text())])))
+
+    run = flowkit.run(ImportHelperFlow, store=str(tmp_path / "s"), progress=Watch())
+    assert run.successful
+    helper = int(helper_file.read_text())
+    try:
+        # Alive when each task's end is reported: it is the worker's, not a task's.
+        assert seen == [("start", [helper]), ("end", [helper])]
+    finally:
+        for pid in _alive([helper]):
             os.kill(pid, signal.SIGKILL)
