@@ -3,41 +3,53 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import flowkit
 from flowkit.store import open_store
 from flowkit.task.code import code_ref_for
 from flowkit.task.spec import StepContract, TaskSpec
-from tests.conftest import run_python
+from tests.conftest import require, run_python
 from tests.flows.linear import LinearFlow
+from tests.flows.session_children import SessionChildrenFlow
 from tests.runtime.test_shapes import Quiet
 
 
-def _spec_for_step_a(tmp_path: Path) -> tuple[TaskSpec, str]:
-    run = flowkit.run(LinearFlow, store=str(tmp_path), progress=Quiet(), base=10)
+def _spec_after_start(tmp_path: Path, flow: type, step: str, **params: Any) -> TaskSpec:
+    """A spec for ``step`` (which follows ``start``) in a run of ``flow`` that just ran."""
+    run = flowkit.run(flow, store=str(tmp_path), progress=Quiet(), **params)
     store = open_store(str(tmp_path))
     start = run["start"].task
-    graph = flowkit.graph_of(LinearFlow)
-    params = {
+    graph = flowkit.graph_of(flow)
+    stored = {
         name: (ref.digest, ref.size, ref.type)
-        for name, ref in store.get_task("LinearFlow", run.id, "start", start.id).artifacts.items()
-        if name == "base"
+        for name, ref in store.get_task(graph.name, run.id, "start", start.id).artifacts.items()
+        if name in {p.attr for p in graph.parameters}
     }
-    spec = TaskSpec(
+    return TaskSpec(
         store=str(tmp_path),
-        flow="LinearFlow",
+        flow=graph.name,
         run_id=run.id,
-        step="a",
+        step=step,
         task_id=store.new_task_id(),
         attempt=0,
-        code=code_ref_for(LinearFlow, store),
-        contract=StepContract.of(graph["a"]),
+        code=code_ref_for(flow, store),
+        contract=StepContract.of(graph[step]),
         inputs=(f"start/{start.id}/0",),
-        parameters=params,
+        parameters=stored,
     )
-    return spec, run.id
+
+
+def _spec_for_step_a(tmp_path: Path) -> tuple[TaskSpec, str]:
+    spec = _spec_after_start(tmp_path, LinearFlow, "a", base=10)
+    return spec, spec.run_id
 
 
 def test_worker_runs_one_task_from_the_store(tmp_path: Path) -> None:
@@ -61,3 +73,21 @@ def test_worker_records_a_crash_the_task_could_not(tmp_path: Path) -> None:
     assert record.status == "failed" and record.exception is not None
     assert "does-not-exist" in record.exception.message
     assert json.loads(broken.to_json())["step"] == "a"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="tracked on Linux only")
+def test_the_processes_a_task_started_end_with_it(tmp_path: Path) -> None:
+    psutil = require("psutil")
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    spec = _spec_after_start(tmp_path / "s", SessionChildrenFlow, "spawn", pid_dir=str(pid_dir))
+    for old in pid_dir.glob("*.pid"):
+        old.unlink()  # the run's own task wrote these
+    result = run_python("-m", "flowkit.worker", spec.to_json())
+    assert result.returncode == 0, result.stderr
+    pids = [int(p.read_text()) for p in pid_dir.glob("*.pid")]
+    assert len(pids) == 2
+    alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert alive == [], "a process the task started in a session of its own outlived it"
