@@ -96,6 +96,10 @@ def test_fail_fix_resume_inspect_debug_export(tmp_path: Path) -> None:
 
     views = widget_html(nb)
     assert any("CellFlow/" in v and "failed" in v and "flowkit.resume(CellFlow" in v for v in views)
+    assert any(
+        "Cell In[4]" in v and "Cell In[3]" in v and "raise ValueError" in v for v in views
+    ), "the widget does not quote the cells"
+    assert not any("dynamic-code" in v for v in views)
     assert any('data-step="work"' in v and "6/6 done" in v and "succeeded" in v for v in views)
     assert any("[work/" in v and "scoring 5" in v for v in views)
 

@@ -3,13 +3,14 @@ to the worker by value and still names its cells and quotes their lines in trace
 
 from __future__ import annotations
 
+import io
 import linecache
 from pathlib import Path
 
 import pytest
 
 import flowkit
-from tests.runtime.test_shapes import Quiet
+from flowkit.surfaces.terminal import TerminalView
 
 HELPER_CELL = """\
 def score(x):
@@ -58,11 +59,15 @@ def _define_in_cells() -> type:
     return flow
 
 
-def test_a_flow_from_cells_quotes_the_cells_in_the_workers_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["RunFailed", "terminal"])
+def test_a_flow_from_cells_quotes_the_cells_in_the_workers_traceback(
+    where: str, tmp_path: Path
+) -> None:
     flow = _define_in_cells()
+    terminal = io.StringIO()
     with pytest.raises(flowkit.RunFailed) as info:
-        flowkit.run(flow, store=str(tmp_path), progress=Quiet())
-    text = info.value.render()
+        flowkit.run(flow, store=str(tmp_path), progress=TerminalView(terminal, live=False))
+    text = info.value.render() if where == "RunFailed" else terminal.getvalue()
     assert "ValueError: 3 is not allowed yet" in text
     assert 'File "<flowkit-test-cell-8>", line 11, in work' in text
     assert "self.value = score(self.input)" in text
