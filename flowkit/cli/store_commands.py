@@ -204,10 +204,12 @@ def _resume(run: Run) -> str:
 def _check_finished(store: Store, task: Task) -> None:
     """After ``--follow``: a task whose output stopped because it never finished says why."""
     record = task.record
+    if record.origin_pathspec is not None:
+        return  # a clone finished in the run it came from
     latest = store.get_attempt(
         record.flow, record.run_id, record.step, record.task_id, record.attempt
     )
-    if record.origin_pathspec is not None or (latest is not None and latest.final):
+    if latest is not None and latest.final:
         return
     run = Run(f"{record.flow}/{record.run_id}", store=store)
     status = run.status
