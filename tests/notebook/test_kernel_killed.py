@@ -23,7 +23,7 @@ def test_a_killed_kernel_leaves_a_crashed_run(
 ) -> None:
     require("ipykernel")
     jupyter_client = require("jupyter_client")
-    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "1")
+    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "2")
     env = {**os.environ, "FLOWKIT_HEARTBEAT_SECONDS": "0.5"}
     km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3", env=env)
     store = str(tmp_path / "store")
