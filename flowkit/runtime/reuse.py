@@ -139,16 +139,14 @@ class Decider:
     def _check(self, records: Iterable[TaskRecord]) -> dict[str, str]:
         """Check the blobs of ``records``, each distinct blob once (tasks share many); the
         broken ones, with why."""
-        broken: dict[str, str] = {}
-        for record in records:
-            for ref in record.artifacts.values():
-                if ref.digest in self._whole or ref.digest in broken:
-                    continue
-                why = self.store.blobs.damage(ref.digest, ref.size)
-                if why is None:
-                    self._whole.add(ref.digest)
-                else:
-                    broken[ref.digest] = why
+        sizes = {
+            ref.digest: ref.size
+            for record in records
+            for ref in record.artifacts.values()
+            if ref.digest not in self._whole
+        }
+        broken = self.store.blobs.damages(sizes)
+        self._whole.update(digest for digest in sizes if digest not in broken)
         return broken
 
     def _lost(self, record: TaskRecord) -> str | None:

@@ -19,7 +19,8 @@ import mmap
 import re
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from flowkit.store.backend import Backend, Bytes, Reader
 from flowkit.store.errors import CorruptBlobError, InvalidKeyError, KeyNotFoundError
@@ -46,6 +47,9 @@ _READ_CHUNK = 8 << 20
 _MMAP_FROM = 4 << 20
 
 Segment = bytearray | mmap.mmap
+
+#: Up to this many blobs are checked one after another; more, by this many threads at once.
+_SERIAL_CHECKS, _CHECK_THREADS = 32, 8
 
 
 def blob_key(digest: str) -> str:
@@ -279,6 +283,16 @@ class BlobStore:
         if raw_size is not None and sum(raw for _, raw, _ in table) != raw_size:
             return "its segment table does not match the artifact's size"
         return None
+
+    def damages(self, sizes: Mapping[str, int | None]) -> dict[str, str]:
+        """:meth:`damage` of many blobs (digest -> raw size), those that are not whole. The
+        checks overlap, so a remote store's round trips do not add up one after another."""
+        if len(sizes) <= _SERIAL_CHECKS:
+            found = {digest: self.damage(digest, size) for digest, size in sizes.items()}
+        else:
+            with ThreadPoolExecutor(_CHECK_THREADS, thread_name_prefix="flowkit-check") as pool:
+                found = dict(zip(sizes, pool.map(self.damage, sizes, sizes.values()), strict=True))
+        return {digest: why for digest, why in found.items() if why is not None}
 
     def read(self, digest: str) -> list[Segment]:
         """The verified segments of blob ``digest``."""

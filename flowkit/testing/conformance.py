@@ -266,6 +266,16 @@ class BackendConformance:
         backend.delete(key)
         assert store.blobs.damage(ref.digest) == "missing"
 
+    def test_many_blobs_are_checked_at_once(self, backend: Backend) -> None:
+        store = Store(backend)
+        refs = [store.put_value(f"value {i}") for i in range(40)]
+        backend.delete(blob_key(refs[3].digest))
+        backend.put(blob_key(refs[30].digest), [backend.get(blob_key(refs[30].digest))[:-1]])
+        found = store.blobs.damages({ref.digest: ref.size for ref in refs})
+        assert sorted(found) == sorted([refs[3].digest, refs[30].digest])
+        assert found[refs[3].digest] == "missing"
+        assert found[refs[30].digest].endswith("expected")
+
     def test_records_are_write_once(self, backend: Backend) -> None:
         store = Store(backend)
         run = store.create_run("ConformanceFlow", parameters={"alpha": 0.5})
