@@ -23,7 +23,7 @@ ESCAPES = ["..", "../..", "a/../../etc", "/etc/passwd", "a\x00b", "a\\..\\b", ".
 def test_bad_names_are_rejected_with_a_hint(name: str) -> None:
     with pytest.raises(InvalidKeyError) as info:
         check_name("flow", name)
-    assert info.value.hint.startswith("a flow name is 1-128 letters")
+    assert info.value.hint.startswith("a flow name is 1-128 ASCII letters")
 
 
 @pytest.mark.parametrize("name", ESCAPES)
