@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from flowkit.authoring.artifacts import ArtifactSource, value_digest
@@ -36,6 +36,9 @@ class Transition:
     foreach: str | None = None
     condition: str | None = None
     chosen_case: str | None = None
+    #: Where ``self.next`` was called, for errors about what it chose.
+    file: str | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False)
 
 
 class FlowSpec:
@@ -153,7 +156,7 @@ class FlowSpec:
             if foreach is not None:
                 self._check_foreach(foreach, where)
             transition = Transition(names, foreach=foreach)
-        self.__dict__["_flowkit_transition"] = transition
+        self.__dict__["_flowkit_transition"] = replace(transition, file=where[0], line=where[1])
 
     def _switch(self, targets: Sequence[Any], condition: str, where: tuple[str, int]) -> Transition:
         if len(targets) != 1 or not isinstance(targets[0], dict):

@@ -126,7 +126,6 @@ def _spec(store: Store, graph: Any, record: Any) -> Any:
         code=CodeRef("blob", "", record.flow),
         contract=StepContract.of(graph[record.step]),
         path=tuple(Branch.from_json(list(b)) for b in record.path),
-        foreach_vars={n.name: str(n.foreach) for n in graph.steps.values() if n.foreach},
         parameters={
             a: (r.digest, r.size, r.type) for a, r in record.artifacts.items() if a in params
         },

@@ -8,11 +8,18 @@ branches all line up without special cases.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from flowkit.errors import FlowkitError
+from flowkit.errors import FlowDefinitionError
 from flowkit.graph.model import FlowGraph
+
+if TYPE_CHECKING:
+    from flowkit.store import TaskRecord
+
+#: Where one foreach item is stored: the blob of the chunk holding it, and its slot there.
+ItemRef = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -24,14 +31,19 @@ class Branch:
     index: int
     count: int
     kind: Literal["split", "foreach"]
+    #: For a foreach branch, its item as the split task froze it (None in records written
+    #: before items were frozen).
+    item: ItemRef | None = None
 
     def to_json(self) -> list[Any]:
-        return [self.split_step, self.split_task, self.index, self.count, self.kind]
+        data: list[Any] = [self.split_step, self.split_task, self.index, self.count, self.kind]
+        return data if self.item is None else [*data, *self.item]
 
     @staticmethod
-    def from_json(data: list[Any]) -> Branch:
-        step, task, index, count, kind = data
-        return Branch(str(step), str(task), int(index), int(count), kind)
+    def from_json(data: Sequence[Any]) -> Branch:
+        step, task, index, count, kind, *item = data
+        where = (str(item[0]), int(item[1])) if item else None
+        return Branch(str(step), str(task), int(index), int(count), kind, where)
 
 
 Path = tuple[Branch, ...]
@@ -49,13 +61,30 @@ class PlannedTask:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a successful task chose: the steps it goes to, and its fan-out size if a foreach."""
+    """What a successful task chose: the steps it goes to, and if a foreach, its fan-out
+    size and the chunks its items were frozen into (``[blob digest, item count]`` each)."""
 
     targets: tuple[str, ...]
     foreach_count: int | None = None
+    foreach_items: tuple[tuple[str, int], ...] = ()
+
+    @staticmethod
+    def of(record: TaskRecord) -> Outcome:
+        return Outcome(record.next_steps, record.foreach_count, record.foreach_items)
+
+    def item_refs(self) -> list[ItemRef | None]:
+        """Where each branch's item is stored, in branch order."""
+        refs: list[ItemRef | None] = [
+            (digest, slot) for digest, count in self.foreach_items for slot in range(count)
+        ]
+        return refs or [None] * (self.foreach_count or 0)
 
 
-class TooManySplits(FlowkitError):
+#: What to do about a fan-out over ``max_num_splits``.
+TOO_MANY_SPLITS_HINT = "raise --max-num-splits if this is intended, or fan out over fewer items"
+
+
+class TooManySplits(FlowDefinitionError):
     """A foreach would fan out into more tasks than ``max_num_splits`` allows."""
 
 
@@ -74,19 +103,25 @@ class Planner:
         """The tasks that become ready because ``task`` (id ``task_id``) succeeded."""
         node = self.graph.steps[task.step]
         if node.transition == "foreach":
-            count = outcome.foreach_count or 0
-            if count > self.max_num_splits:
+            items = outcome.item_refs()
+            count = len(items)
+            if count > self.max_num_splits:  # a clone from a run with a higher limit
                 raise TooManySplits(
-                    f"step '{task.step}' fans out into {count} tasks, more than "
-                    f"--max-num-splits {self.max_num_splits}",
-                    "raise --max-num-splits if this is intended, or fan out over fewer items",
+                    f"fans out into {count} tasks, more than --max-num-splits "
+                    f"{self.max_num_splits}",
+                    TOO_MANY_SPLITS_HINT,
+                    step=task.step,
+                    file=node.file,
+                    line=node.next_line or node.line,
                 )
             (target,) = outcome.targets
             planned = [
                 self._arrive(
-                    target, task_id, (*task.path, Branch(task.step, task_id, i, count, "foreach"))
+                    target,
+                    task_id,
+                    (*task.path, Branch(task.step, task_id, i, count, "foreach", item)),
                 )
-                for i in range(count)
+                for i, item in enumerate(items)
             ]
         elif node.transition == "split":
             count = len(outcome.targets)

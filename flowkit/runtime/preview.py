@@ -53,7 +53,7 @@ def preview(
         step_of[task_id] = planned.step
         if decision.origin is not None:
             records[task_id] = decision.origin
-            outcome = Outcome(decision.origin.next_steps, decision.origin.foreach_count)
+            outcome = Outcome.of(decision.origin)
         else:
             would_run.add(task_id)
             outcome_or_none = _expected_outcome(node, by_place, planned)
@@ -77,4 +77,4 @@ def _expected_outcome(
     if not candidates:
         return None
     record = candidates.pop(0)
-    return Outcome(record.next_steps, record.foreach_count)
+    return Outcome.of(record)

@@ -105,7 +105,6 @@ class Scheduler:
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.graph, self.max_num_splits)
-        self.foreach_vars = {n.name: str(n.foreach) for n in self.graph.steps.values() if n.foreach}
 
     # -- the loop ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -294,11 +293,7 @@ class Scheduler:
             contract=StepContract.of(node),
             inputs=tuple(self._input_ref(i) for i in task.planned.inputs),
             path=task.planned.path,
-            foreach_vars={
-                b.split_step: self.foreach_vars[b.split_step]
-                for b in task.planned.path
-                if b.kind == "foreach"
-            },
+            max_num_splits=self.max_num_splits,
             parameters=self.parameters,
             origin_run_id=self.run.origin_run_id,
             user=self.run.user,
@@ -309,9 +304,7 @@ class Scheduler:
     def _after(self, task_id: str, planned: PlannedTask, record: TaskRecord) -> list[PlannedTask]:
         """What becomes ready once ``record`` (a success) is in; stops the run on a bad fan-out."""
         try:
-            return self.planner.after(
-                task_id, planned, Outcome(record.next_steps, record.foreach_count)
-            )
+            return self.planner.after(task_id, planned, Outcome.of(record))
         except TooManySplits as exc:
             self._message = exc.render()
             self._stop_launching = True

@@ -116,8 +116,12 @@ class TaskRecord:
     next_steps: tuple[str, ...] = ()
     #: How many tasks a foreach step fanned out into; None for other steps.
     foreach_count: int | None = None
+    #: A foreach step's items as its task froze them: [blob digest, item count] per chunk,
+    #: in order; each chunk's blob holds a list of that many items. Empty for other steps.
+    foreach_items: tuple[tuple[str, int], ...] = ()
     #: The open splits around the task, outermost first: [split step, split task, index,
-    #: count, kind] each (see :class:`flowkit.runtime.plan.Branch`).
+    #: count, kind] each, and for a foreach its item's chunk digest and slot there (see
+    #: :class:`flowkit.runtime.plan.Branch`).
     path: tuple[tuple[Any, ...], ...] = ()
     #: Why a failed attempt failed (see the module docstring); None otherwise.
     failure: FailureKind | None = None
@@ -170,6 +174,9 @@ def from_dict(
                 name: ArtifactRef(**ref) for name, ref in values.get("artifacts", {}).items()
             }
             values["path"] = tuple(tuple(b) for b in values.get("path", ()))
+            values["foreach_items"] = tuple(
+                (str(d), int(n)) for d, n in values.get("foreach_items", ())
+            )
             if values.get("exception") is not None:
                 values["exception"] = ExceptionInfo(**values["exception"])
         return kind(**values)

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.current import TaskContext, bound
-from flowkit.authoring.flowspec import FlowSpec, ForeachFrame, Transition, bind_parameters
+from flowkit.authoring.flowspec import FlowSpec, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
 from flowkit.errors import FlowDefinitionError
+from flowkit.runtime.plan import Branch
+from flowkit.task.foreach import ForeachFrames, freeze, store_items
 from flowkit.task.outcome import EXIT_FAILED, EXIT_OK
 from flowkit.task.spec import TaskSpec
 
@@ -62,7 +64,7 @@ def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpec:
     flow: FlowSpec = flow_cls(use_cli=False)
     flow.__dict__["_flowkit_step_name"] = spec.step
     bind_parameters(flow, {a: store.load_value(p[0]) for a, p in spec.parameters.items()})
-    flow.__dict__["_flowkit_frames"] = _frames(spec, store)
+    flow.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, spec.path)
     return flow
 
 
@@ -91,19 +93,34 @@ def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> Ta
         return _caught(spec, store, step_self(spec, store, flow_cls), parents, record)
     flow = call_step(spec, store, flow_cls, parents)
     transition = _checked_transition(flow, spec)
-    foreach_count = None
-    if spec.contract.transition == "foreach":
-        foreach_count = len(list(getattr(flow, str(spec.contract.foreach))))
+    foreach: dict[str, Any] = {}
+    if transition is not None and transition.foreach is not None:
+        foreach = _fan_out(flow, store, spec, (transition.file, transition.line))
     artifacts = _persist(flow, store, spec)
     return record.finished(
         "succeeded",
         artifacts=artifacts,
         exit_code=EXIT_OK,
         next_steps=transition.targets if transition else (),
-        foreach_count=foreach_count,
         path=tuple(tuple(b.to_json()) for b in spec.path),
         finished_at=time.time(),
+        **foreach,
     )
+
+
+def _fan_out(
+    flow: FlowSpec, store: Store, spec: TaskSpec, where: tuple[str | None, int | None]
+) -> dict[str, Any]:
+    """Freeze the foreach's items and store them: the record fields that name them."""
+    attr = str(spec.contract.foreach)
+    value = getattr(flow, attr)
+    items = freeze(value, attr, limit=spec.max_num_splits, step=spec.step, where=where)
+    if iter(value) is value:  # a generator or iterator: consumed, and it cannot be stored
+        flow.__dict__[attr] = items
+    return {
+        "foreach_count": len(items),
+        "foreach_items": store_items(store, items, attr, step=spec.step),
+    }
 
 
 def _caught(
@@ -129,7 +146,7 @@ def _caught(
         sys.stderr.write(f"@catch stored in '{spec.catch['var']}': {caught}\n")
     flow.__dict__[str(spec.catch["var"])] = caught
     contract = spec.contract
-    foreach_count = None
+    foreach: dict[str, Any] = {}
     if contract.transition == "switch":
         raise FlowDefinitionError(
             f"step '{spec.step}' failed and its @catch cannot choose a switch case for it",
@@ -144,7 +161,8 @@ def _caught(
                 "put @catch on the foreach's branches instead of the step that fans out",
                 step=spec.step,
             )
-        foreach_count = len(list(getattr(flow, str(contract.foreach))))
+        code = getattr(type(flow), spec.step).__code__
+        foreach = _fan_out(flow, store, spec, (code.co_filename, code.co_firstlineno))
     return record.finished(
         "caught",
         artifacts=_persist(flow, store, spec),
@@ -152,9 +170,9 @@ def _caught(
         exception=ExceptionInfo(caught.type, caught.message, caught.traceback),
         failure=caught.failure,
         next_steps=contract.targets if contract.transition != "end" else (),
-        foreach_count=foreach_count,
         path=tuple(tuple(b.to_json()) for b in spec.path),
         finished_at=time.time(),
+        **foreach,
     )
 
 
@@ -173,20 +191,9 @@ def _input_flow(flow_cls: type, store: Store, record: TaskRecord, spec: TaskSpec
     parent.__dict__["_flowkit_step_name"] = record.step
     parent.__dict__["_flowkit_parameters"] = {}
     parent._flowkit_inherit(store.artifact_source(record))
+    path = [Branch.from_json(b) for b in record.path]
+    parent.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, path)
     return parent  # type: ignore[no-any-return]
-
-
-def _frames(spec: TaskSpec, store: Store) -> tuple[ForeachFrame, ...]:
-    frames = []
-    for branch in spec.path:
-        if branch.kind != "foreach":
-            continue
-        split = store.get_task(spec.flow, spec.run_id, branch.split_step, branch.split_task)
-        var = spec.foreach_vars[branch.split_step]
-        items = store.load_value(split.artifacts[var].digest)
-        value = items[branch.index] if hasattr(items, "__getitem__") else list(items)[branch.index]
-        frames.append(ForeachFrame(branch.split_step, branch.index, branch.count, value))
-    return tuple(frames)
 
 
 def _checked_transition(flow: FlowSpec, spec: TaskSpec) -> Transition | None:
@@ -210,12 +217,6 @@ def _checked_transition(flow: FlowSpec, spec: TaskSpec) -> Transition | None:
             f"step '{spec.step}' called self.next() with {_describe(transition)} at run time, "
             f"but its source says {contract.transition} to {', '.join(contract.targets)}",
             "make the step's last statement the only self.next() call",
-            step=spec.step,
-        )
-    if contract.transition == "foreach" and not list(getattr(flow, str(contract.foreach))):
-        raise FlowDefinitionError(
-            f"step '{spec.step}' fans out over '{contract.foreach}', which is empty",
-            f"give self.{contract.foreach} at least one item, or route around the foreach",
             step=spec.step,
         )
     return transition

@@ -57,8 +57,8 @@ class TaskSpec:
     contract: StepContract
     inputs: tuple[str, ...] = ()
     path: tuple[Branch, ...] = ()
-    #: For each foreach split step in ``path``: the artifact it fans out over.
-    foreach_vars: dict[str, str] = field(default_factory=dict)
+    #: The most items a foreach step of this task may fan out over.
+    max_num_splits: int = 10_000
     #: Parameter attribute -> its stored value as [digest, size, type].
     parameters: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     origin_run_id: str | None = None

@@ -72,7 +72,7 @@ def test_fail_fast_stops_launching(tmp_path: Path) -> None:
 def test_max_num_splits_is_checked_before_the_fan_out(tmp_path: Path) -> None:
     with pytest.raises(flowkit.RunFailed) as info:
         flowkit.run(CrashFlow, store=str(tmp_path), progress=Quiet(), max_num_splits=3)
-    assert "fans out into 6 tasks, more than --max-num-splits 3" in info.value.render()
+    assert "has more than 3 items, the --max-num-splits limit" in info.value.render()
     assert [s.id for s in info.value.run] == ["start"]
 
 
