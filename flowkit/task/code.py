@@ -49,23 +49,30 @@ def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
 
 
 def _functions_by_value(flow_cls: type) -> list[FunctionType]:
-    """The flow's functions that travel by value, and those they call or wrap, transitively."""
-    todo = [f for k in flow_cls.__mro__ for v in vars(k).values() for f in _unwrap(v)]
-    seen: dict[int, FunctionType] = {}
+    """The functions that travel by value with ``flow_cls``: its methods and, transitively,
+    the functions and classes they call, wrap or close over (a notebook's helpers)."""
+    found: list[FunctionType] = []
+    seen: set[int] = set()
+    todo: list[Any] = [flow_cls]
     while todo:
-        func = todo.pop()
-        if id(func) in seen or not _travels_by_value(func):
+        value = todo.pop()
+        if id(value) in seen or not _travels_by_value(value):
             continue
-        seen[id(func)] = func
-        todo += [f for n in code_names(func.__code__) for f in _unwrap(func.__globals__.get(n))]
-        todo += [f for cell in func.__closure__ or () for f in _unwrap(_contents(cell))]
-        todo += _unwrap(getattr(func, "__wrapped__", None))
-    return list(seen.values())
+        seen.add(id(value))
+        if isinstance(value, type):
+            todo += [*value.__bases__, *(f for v in vars(value).values() for f in _unwrap(v))]
+            continue
+        found.append(value)
+        todo += [f for n in code_names(value.__code__) for f in _unwrap(value.__globals__.get(n))]
+        todo += [f for cell in value.__closure__ or () for f in _unwrap(_contents(cell))]
+        todo += _unwrap(getattr(value, "__wrapped__", None))
+    return found
 
 
-def _unwrap(value: Any) -> list[FunctionType]:
-    """The plain functions inside a class attribute (methods, static/class methods, properties)."""
-    if isinstance(value, FunctionType):
+def _unwrap(value: Any) -> list[Any]:
+    """The functions and classes in a value: itself, or what a static or class method or a
+    property holds; nothing for any other value."""
+    if isinstance(value, FunctionType | type):
         return [value]
     if isinstance(value, staticmethod | classmethod):
         return _unwrap(value.__func__)
@@ -81,15 +88,15 @@ def _contents(cell: Any) -> Any:
         return None
 
 
-def _travels_by_value(func: FunctionType) -> bool:
-    """False for a function the worker imports by name (library code, a module on disk)."""
-    module = sys.modules.get(func.__module__)
-    if module is None or func.__module__ == "__main__":
+def _travels_by_value(value: FunctionType | type) -> bool:
+    """False for a function or class the worker imports by name (library code, a module)."""
+    module = sys.modules.get(value.__module__)
+    if module is None or value.__module__ == "__main__":
         return True
     found: Any = module
-    for part in func.__qualname__.split("."):
+    for part in value.__qualname__.split("."):
         found = getattr(found, part, None)
-    return found is not func
+    return found is not value
 
 
 def _unsaved_sources(functions: list[FunctionType]) -> dict[str, tuple[str, list[str]]]:

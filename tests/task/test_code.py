@@ -14,12 +14,13 @@ from flowkit.surfaces.terminal import TerminalView
 
 HELPER_CELL = """\
 def score(x):
-    return sum(checked(v) for v in [x])
+    return sum(Checker().checked(v) for v in [x])
 
-def checked(v):
-    if v == 3:
-        raise ValueError('3 is not allowed yet')
-    return v
+class Checker:
+    def checked(self, v):
+        if v == 3:
+            raise ValueError('3 is not allowed yet')
+        return v
 """
 
 FLOW_CELL = """\
@@ -73,6 +74,6 @@ def test_a_flow_from_cells_quotes_the_cells_in_the_workers_traceback(
     assert "self.value = score(self.input)" in text
     assert 'File "<flowkit-test-cell-7>", line 2, in score' in text
     assert 'File "<flowkit-test-cell-7>", line 2, in <genexpr>' in text
-    assert 'File "<flowkit-test-cell-7>", line 6, in checked' in text
+    assert 'File "<flowkit-test-cell-7>", line 7, in checked' in text
     assert "raise ValueError('3 is not allowed yet')" in text
     assert "<dynamic-code>" not in text
