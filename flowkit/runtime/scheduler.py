@@ -142,7 +142,9 @@ class Scheduler:
             return
         if len(self._running) >= self.max_workers:
             return  # the common case in a big fan-out: don't even look at the queue
-        for task in sorted(self._ready, key=lambda t: t.not_before):
+        # In the order tasks became ready, skipping those not yet due: sorting the whole
+        # queue at each launch made a big fan-out quadratic.
+        for task in list(self._ready):
             if len(self._running) >= self.max_workers:
                 return
             if task.not_before > now:
