@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 import flowkit
 from flowkit.cli.main import cli
-from flowkit.store import open_store
+from flowkit.store import LocalBackend, Store, open_store
 from flowkit.store.blobs import blob_key, digest_of
 from flowkit.store.fsck import TEMPORARY_GRACE, fsck, repair
 from flowkit.store.records import TaskRecord
@@ -131,3 +131,25 @@ def test_repair_leaves_a_blob_that_verifies_by_then(damaged: tuple[Path, dict[st
 def _join(root: Path) -> TaskRecord:
     run = flowkit.Flow("FanoutFlow", store=str(root)).latest_run
     return open_store(str(root)).get_task("FanoutFlow", run.id, "join", run["join"].task.id)
+
+
+def test_a_temporary_file_is_a_stray_once_untouched_for_the_grace_period(tmp_path: Path) -> None:
+    store = Store(LocalBackend(tmp_path / "store"))
+    digest = store.put_value("whole").digest
+    temp = tmp_path / "store" / "blobs" / digest[:2] / ".tmp-1-000000000000"
+    temp.write_bytes(b"half")  # as a writer killed mid-write leaves it
+    assert fsck(store).problems == []
+    later = fsck(store, now=temp.stat().st_mtime + TEMPORARY_GRACE + 1)
+    assert [(p.key, p.removable) for p in later.problems] == [
+        (f"blobs/{digest[:2]}/.tmp-1-000000000000", "temporary")
+    ]
+
+
+def test_remove_temporary_removes_nothing_else(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "store")
+    backend.put("a/b", [b"x"])
+    outside = tmp_path / ".tmp-outside"
+    outside.write_bytes(b"not the store's")
+    backend.remove_temporary("a/b")
+    backend.remove_temporary("../.tmp-outside")
+    assert backend.get("a/b") == b"x" and outside.exists()
