@@ -22,7 +22,7 @@ per distinct blob, never a re-hash; a resume checks every blob of its origin in 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -140,24 +140,24 @@ class Decider:
         """Check the blobs of ``records``, each distinct blob once (tasks share many); the
         broken ones, with why."""
         sizes = {
-            ref.digest: ref.size
+            digest: size
             for record in records
-            for ref in record.artifacts.values()
-            if ref.digest not in self._whole
+            for _, digest, size in _blobs(record)
+            if digest not in self._whole
         }
         broken = self.store.blobs.damages(sizes)
         self._whole.update(digest for digest in sizes if digest not in broken)
         return broken
 
     def _lost(self, record: TaskRecord) -> str | None:
-        """Why ``record`` cannot stand in for a new task: an artifact whose data is gone."""
+        """Why ``record`` cannot stand in for a new task: a blob it names is gone."""
         broken = self._check([record])
-        for name, ref in sorted(record.artifacts.items()):
-            why = broken.get(ref.digest)
+        for what, digest, _ in _blobs(record):
+            why = broken.get(digest)
             if why == "missing":
-                return f"its artifact '{name}' is missing from the store"
+                return f"{what} missing from the store"
             if why is not None:
-                return f"its artifact '{name}' is damaged in the store ({why})"
+                return f"{what} damaged in the store ({why})"
         return None
 
     def _resume(
@@ -220,6 +220,14 @@ class Decider:
             self.store.load_value(self.parameters[attr][0]),
         )
         return f" ({old!r} -> {new!r})"
+
+
+def _blobs(record: TaskRecord) -> Iterator[tuple[str, str, int | None]]:
+    """Every blob a task's record names: (what it is, for a reason; digest; raw size)."""
+    for name, ref in sorted(record.artifacts.items()):
+        yield f"its artifact '{name}' is", ref.digest, ref.size
+    for digest, _count in record.foreach_items:
+        yield "the foreach items it stored are", digest, None
 
 
 def _failure(record: TaskRecord) -> str:

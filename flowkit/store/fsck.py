@@ -146,12 +146,12 @@ class _Checker:
         actual = (record.flow, record.run_id, record.step, record.task_id, record.attempt)
         if parsed is None or actual != expected:
             self.report.add(key, f"the record is of attempt {record.pathspec}.{record.attempt}")
-        for name, ref in record.artifacts.items():
-            self.users.setdefault(ref.digest, []).append(
-                f"artifact '{name}' of task {record.pathspec}"
-            )
-            if record.final and not self.store.blobs.exists(ref.digest):
-                self.report.add(key, f"artifact '{name}' names blob {ref.digest}, which is missing")
+        named = [(f"artifact '{n}'", "names", ref.digest) for n, ref in record.artifacts.items()]
+        named += [("the foreach items", "name", digest) for digest, _ in record.foreach_items]
+        for what, verb, digest in named:
+            self.users.setdefault(digest, []).append(f"{what} of task {record.pathspec}")
+            if record.final and not self.store.blobs.exists(digest):
+                self.report.add(key, f"{what} {verb} blob {digest}, which is missing")
 
     def exists(self, key: str, record: TaskRecord, *, final: bool) -> None:
         target = layout.attempt_key(

@@ -203,3 +203,21 @@ def test_resume_runs_again_a_cloned_task_whose_data_is_missing_or_damaged(
     assert f"    run: {work_reason}" in shown.stdout, shown.stderr
     again = flowkit.resume(flow_file, store=store, progress=Quiet())
     assert _ran(again) == []  # healed: the next resume clones everything
+
+
+def test_resume_runs_the_split_again_when_its_foreach_items_are_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.flows.foreach_kinds import WORDS, ForeachKindsFlow
+
+    store = str(tmp_path / "store")
+    monkeypatch.setenv("FLOWKIT_TEST_FAIL_WORD", "gamma")
+    with pytest.raises(flowkit.RunFailed):
+        flowkit.run(ForeachKindsFlow, store=store, progress=Quiet(), kind="range")
+    monkeypatch.delenv("FLOWKIT_TEST_FAIL_WORD")
+    # the split stored range(6) as the list of its items: a blob no artifact names
+    _blob_of(store, list(range(len(WORDS)))).unlink()
+    resumed = flowkit.resume(ForeachKindsFlow, store=store, progress=Quiet())
+    reasons = dict(_reasons(resumed.explanation, "run"))
+    assert reasons["start"] == "the foreach items it stored are missing from the store"
+    assert resumed["join"].task.data.words == WORDS

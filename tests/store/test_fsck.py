@@ -153,3 +153,15 @@ def test_remove_temporary_removes_nothing_else(tmp_path: Path) -> None:
     backend.remove_temporary("a/b")
     backend.remove_temporary("../.tmp-outside")
     assert backend.get("a/b") == b"x" and outside.exists()
+
+
+def test_fsck_names_a_missing_blob_of_foreach_items(tmp_path: Path) -> None:
+    from tests.flows.foreach_kinds import WORDS, ForeachKindsFlow
+
+    run = flowkit.run(ForeachKindsFlow, store=str(tmp_path), progress=Quiet(), kind="range")
+    digest = digest_of(to_frames(list(range(len(WORDS)))).segments)
+    (tmp_path / blob_key(digest)).unlink()
+    start = f"runs/ForeachKindsFlow/{run.id}/steps/start/"
+    problems = fsck(open_store(str(tmp_path))).problems
+    found = [p.message for p in problems if p.key.startswith(start)]
+    assert found == [f"the foreach items name blob {digest}, which is missing"]
