@@ -4,7 +4,7 @@ A *position* names a task by its step, its input tasks and its place in the open
 Clones keep their task ids, so a resumed run's positions match its origin's exactly as
 long as nothing before them ran again. A *cache key* hashes what a task's result depends
 on: its step's normalized code (and helpers), the artifacts it receives, the parameters it
-reads and its foreach position.
+reads and its foreach position and item (where the split task stored it).
 
 - ``resume`` (no step): clone the origin's task at the same position if it succeeded and
   no parameter it reads changed; run it otherwise (and what depends on it). A task whose code
@@ -64,6 +64,8 @@ def cache_key(
         h.update(f"\0param {attr}={parameters[attr][0]}".encode())
     for branch in path:
         h.update(f"\0at {branch.split_step}[{branch.index}]".encode())
+        if branch.item is not None:  # the very item: a split that ran again may reorder
+            h.update(f"={branch.item[0]}:{branch.item[1]}".encode())
     return h.hexdigest()
 
 
