@@ -188,7 +188,7 @@ class FlowSpec:
             )
         except TypeError:
             self._fail_next(
-                f"foreach='{attr}' is a {type(value).__name__}, which cannot be iterated",
+                f"foreach='{attr}' holds a value of type {type(value).__name__}, which cannot be iterated",
                 f"make self.{attr} a list (or any iterable) of the items to fan out over",
                 where,
             )

@@ -275,9 +275,10 @@ def _drive(
         message = f"run {client_run.pathspec} was cancelled"
     elif failed is not None and failed.exception is not None:
         message = (
-            f"run {client_run.pathspec} failed: task {failed.pathspec} raised "
-            f"{failed.exception}\n{failed.exception.traceback}".rstrip()
+            f"run {client_run.pathspec} failed: task {failed.pathspec} raised {failed.exception}"
         )
+        if failed.exception.traceback.startswith("Traceback"):  # frames of the user's to show
+            message += f"\n{failed.exception.traceback}".rstrip()
     else:
         message = f"run {client_run.pathspec} failed: {result.message}"
     cancelled = result.status == "cancelled"

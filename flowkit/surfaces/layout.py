@@ -236,7 +236,8 @@ def finished_lines(
         failure = event.failure.rstrip("\n").splitlines()
         if traceback_shown:
             first, *rest = exception_lines(failure)
-            lines += [f"  {first}  (traceback above)", *(f"  {line}" for line in rest)]
+            shown = "traceback" if failure[0].startswith("Traceback") else "error"
+            lines += [f"  {first}  ({shown} above)", *(f"  {line}" for line in rest)]
         else:
             lines += failure
     lines.append(summary)
@@ -247,7 +248,7 @@ def finished_lines(
 
 def exception_lines(traceback: list[str]) -> list[str]:
     """The exception a traceback ends with, every line of it (a flowkit error's hint too)."""
-    start = len(traceback) - 1
+    start = 1 if traceback and traceback[0].startswith("Traceback") else 0
     for i in range(len(traceback) - 1, -1, -1):
         if traceback[i].startswith("  File "):
             start = i + 1

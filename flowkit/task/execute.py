@@ -261,6 +261,9 @@ def user_traceback(exc: BaseException) -> str:
     ]
     for frame in frames:
         frame.filename = display_name(frame.filename)
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    # flowkit's own checks after the step returned leave no frame of the user's to show
+    lines = (
+        ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+    )
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)

@@ -35,7 +35,7 @@ def freeze(
         iterator = iter(value)
     except TypeError:
         raise FlowDefinitionError(
-            f"foreach='{attr}' is a {type(value).__name__}, which cannot be iterated",
+            f"foreach='{attr}' holds a value of type {type(value).__name__}, which cannot be iterated",
             f"make self.{attr} a list (or any iterable) of the items to fan out over",
             step=step,
             file=file,

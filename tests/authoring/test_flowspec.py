@@ -83,7 +83,8 @@ def test_next_mistakes_name_the_step_and_the_calling_line() -> None:
     assert (err.step, err.file, err.line) == ("start", __file__, line)
     assert "condition 'mode' is 'third', which is not a case of the switch ('first')" in err.message
     with pytest.raises(
-        FlowDefinitionError, match="foreach='items' is a int, which cannot be iterated"
+        FlowDefinitionError,
+        match="foreach='items' holds a value of type int, which cannot be iterated",
     ):
         flow.next(flow.a, foreach="items")
     with pytest.raises(FlowDefinitionError, match="foreach='missing' names no artifact"):

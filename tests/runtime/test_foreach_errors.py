@@ -22,7 +22,7 @@ WHERE = f"{FILE}:{NEXT_LINE}: step 'start': "
     ("what", "message"),
     [
         ("empty", "fans out over 'items', which is empty"),
-        ("number", "foreach='items' is a int, which cannot be iterated"),
+        ("number", "foreach='items' holds a value of type int, which cannot be iterated"),
         ("five", "foreach='items' has more than 3 items, the --max-num-splits limit"),
     ],
 )
@@ -33,8 +33,13 @@ def test_a_bad_foreach_value_names_the_step_file_and_line(
         flowkit.run(
             ForeachErrorsFlow, store=str(tmp_path), progress=Quiet(), what=what, max_num_splits=3
         )
-    assert WHERE + message in info.value.render()
-    assert "<unknown source>" not in info.value.render()
+    text = info.value.render()
+    assert WHERE + message in text
+    assert "<unknown source>" not in text
+    # a number is refused at self.next, in the user's frame; the others after the step
+    # returned, where no frame of the user's is left: then no empty traceback header
+    assert ("Traceback" in text) == (what == "number")
+    assert text.count(message) == (2 if what == "number" else 1)
     assert [s.id for s in info.value.run] == ["start"]
 
 
