@@ -19,7 +19,7 @@ import mmap
 import re
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from flowkit.store.backend import Backend, Bytes, Reader
@@ -116,20 +116,39 @@ def _read_segment(fh: Reader, codec: int, raw_len: int, stored_len: int) -> byte
         return (
             out if raw_len == stored_len and _read_exact(fh, memoryview(out)) == raw_len else None
         )
-    inflater = zlib.decompressobj()
-    filled, left = 0, stored_len
-    while left:
-        chunk = fh.read(min(left, _READ_CHUNK))
-        if not chunk:
+    filled = 0
+    for piece in _inflate(fh, stored_len, raw_len):
+        if piece is None:
             return None
-        left -= len(chunk)
-        piece = inflater.decompress(chunk)
         out[filled : filled + len(piece)] = piece
         filled += len(piece)
+    return out if filled == raw_len else None
+
+
+def _inflate(fh: Reader, stored_len: int, limit: int) -> Iterator[bytes | None]:
+    """The pieces the next ``stored_len`` stored bytes inflate to, then None if the stream is
+    short, unfinished, or would inflate past ``limit`` bytes (a bomb stays small)."""
+    inflater = zlib.decompressobj()
+    left, total = stored_len, 0
+    while left:
+        data = fh.read(min(left, _READ_CHUNK))
+        if not data:
+            yield None
+            return
+        left -= len(data)
+        while data:
+            piece = inflater.decompress(data, _READ_CHUNK)
+            total += len(piece)
+            if total > limit:
+                yield None
+                return
+            yield piece
+            data = inflater.unconsumed_tail
     piece = inflater.flush()
-    out[filled : filled + len(piece)] = piece
-    filled += len(piece)
-    return out if filled == raw_len and len(out) == raw_len else None
+    if not inflater.eof or total + len(piece) > limit:
+        yield None
+        return
+    yield piece
 
 
 #: One row of a blob's segment table: codec, raw length, stored length.
@@ -196,21 +215,12 @@ def _raw_matches(fh: Reader, view: memoryview) -> bool:
 
 def _zlib_matches(fh: Reader, view: memoryview, stored_len: int) -> bool:
     """Whether the next ``stored_len`` bytes inflate to exactly ``view``."""
-    inflater = zlib.decompressobj()
-    filled, left = 0, stored_len
-    while left:
-        data = fh.read(min(left, _READ_CHUNK))
-        if not data:
+    filled = 0
+    for piece in _inflate(fh, stored_len, view.nbytes):
+        if piece is None or view[filled : filled + len(piece)].tobytes() != piece:
             return False
-        left -= len(data)
-        while data:
-            piece = inflater.decompress(data, _READ_CHUNK)  # bounded: a bomb stays small
-            if view[filled : filled + len(piece)].tobytes() != piece:
-                return False
-            filled += len(piece)
-            data = inflater.unconsumed_tail
-    piece = inflater.flush()
-    return view[filled:].tobytes() == piece and inflater.eof
+        filled += len(piece)
+    return filled == view.nbytes
 
 
 def _holds(fh: Reader, digest: str, segments: Sequence[Bytes], size: int) -> bool:
