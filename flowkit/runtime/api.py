@@ -3,6 +3,7 @@ and return the client's ``Run`` (or, with ``dry_run``, what would happen)."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import sys
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from flowkit.runtime.events import ProgressSink
     from flowkit.runtime.policy import FailurePolicy
     from flowkit.store import RunRecord, Store
+    from flowkit.store.records import RunStatus
 
 
 class RunFailed(FlowkitError):
@@ -237,13 +239,24 @@ def _drive(
 ) -> Run:
     from flowkit.client import Run
     from flowkit.executor.local import LocalExecutor
+    from flowkit.runtime.heartbeat import Heartbeat
     from flowkit.runtime.resources import ResourcePool, visible_gpus
     from flowkit.runtime.scheduler import Scheduler
     from flowkit.task.code import code_ref_for
 
     sink = options.progress if options.progress is not None else _default_sink(options.quiet)
-    code = code_ref_for(flow_cls, store)
-    executor = LocalExecutor(store.url, code, echo=not options.quiet)
+    # The run exists from here on: beat before anything slow (the worker importing a big
+    # flow), so that a reader never takes a run that is starting for one that crashed.
+    heartbeat = Heartbeat(store, record.flow, record.run_id)
+    try:
+        heartbeat.start()
+        code = code_ref_for(flow_cls, store)
+        executor = LocalExecutor(store.url, code, echo=not options.quiet)
+    except BaseException as exc:
+        heartbeat.stop()
+        sink.close()
+        _end_unstarted(store, record, exc)
+        raise
     hint = _resume_hint(flow_cls, record.run_id)
     scheduler = Scheduler(
         graph=graph,
@@ -265,6 +278,7 @@ def _drive(
     try:
         result = scheduler.execute()
     finally:
+        heartbeat.stop()  # after the end record: a finished run never reads as crashed
         executor.close()
         sink.close()
     client_run = Run(f"{record.flow}/{record.run_id}", store=store)
@@ -289,6 +303,19 @@ def _drive(
         failed.pathspec if failed else None,
         cancelled=cancelled,
     )
+
+
+def _end_unstarted(store: Store, record: RunRecord, exc: BaseException) -> None:
+    """Give a run that could not start its end record, so that it reads as failed (or
+    cancelled), not as crashed; the caller raises the error that stopped it."""
+    if isinstance(exc, KeyboardInterrupt):
+        status: RunStatus = "cancelled"
+        why = "cancelled by the user before it started"
+    else:
+        status = "failed"
+        why = f"the run could not start: {getattr(exc, 'message', None) or exc}"
+    with contextlib.suppress(FlowkitError, OSError):  # the store may be why: keep that error
+        store.end_run(record.flow, record.run_id, status, message=why)
 
 
 def _origin(store: Store, graph: FlowGraph, run_id: str) -> RunRecord:

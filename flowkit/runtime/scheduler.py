@@ -33,7 +33,6 @@ from flowkit.runtime.events import (
     TaskEvent,
     TaskStatus,
 )
-from flowkit.runtime.heartbeat import Heartbeat
 from flowkit.runtime.plan import Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.policy import FailurePolicy
 from flowkit.runtime.resources import ResourcePool
@@ -108,14 +107,8 @@ class Scheduler:
 
     # -- the loop ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
-        """Run to the end; the run's lease is renewed until its end record is written."""
-        heartbeat = Heartbeat(self.store, self.run.flow, self.run.run_id).start()
-        try:
-            return self._execute()
-        finally:
-            heartbeat.stop()
-
-    def _execute(self) -> RunResult:
+        """Run to the end and write the run's end record (whoever drives the scheduler keeps
+        the run's lease renewed until then: see :mod:`flowkit.runtime.heartbeat`)."""
         steps = tuple(
             StepInfo(n.name, n.targets, n.transition, n.takes_inputs) for n in self.graph.ordered()
         )

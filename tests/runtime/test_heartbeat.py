@@ -4,6 +4,9 @@ and outlives a beat the store refused."""
 from __future__ import annotations
 
 import errno
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import flowkit
 from flowkit.runtime.heartbeat import Heartbeat
 from flowkit.store import MemoryBackend, Store, open_store
 from flowkit.store.lease import Lease
+from tests.conftest import FLOWS, ROOT
 from tests.flows.fanout import FanoutFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -76,3 +80,53 @@ def test_a_run_renews_its_lease_and_then_reads_as_it_ended(
     lease = store.get_lease("FanoutFlow", run.id)
     assert lease is not None and lease.written_at - run.record.created_at > 0.3
     assert store.run_state(run.record, now=lease.expires_at + 1e6) == "succeeded"
+
+
+def _start_flow(tmp_path: Path, mode: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "FLOWKIT_TEST_WORKER_IMPORT": mode,
+        "FLOWKIT_HEARTBEAT_SECONDS": "0.3",
+        "FLOWKIT_CLOCK_SKEW_SECONDS": "1",
+    }
+    command = [sys.executable, str(FLOWS / "worker_import.py"), "run", "--store", str(tmp_path)]
+    return subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.mark.slow
+def test_a_run_whose_worker_is_slow_to_start_never_reads_as_crashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "1")  # what the reader allows
+    proc = _start_flow(tmp_path, "slow")
+    seen = []
+    while proc.poll() is None:
+        runs = (
+            flowkit.Flow("WorkerImportFlow", store=str(tmp_path)).runs()
+            if (tmp_path / "runs").exists()
+            else []
+        )
+        seen += [r.status for r in runs]
+        time.sleep(0.1)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    assert seen.count("running") > 10  # the worker took 3 s: past the lease and the skew
+    assert "crashed" not in seen
+    assert flowkit.Flow("WorkerImportFlow", store=str(tmp_path)).latest_run.status == "succeeded"
+
+
+def test_a_run_whose_worker_cannot_start_reads_as_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "1")
+    proc = _start_flow(tmp_path, "fail")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "this module refuses to load in the worker" in err
+    run = flowkit.Flow("WorkerImportFlow", store=str(tmp_path)).latest_run
+    time.sleep(2.5)  # past the lease and the skew: it would read as crashed by now
+    assert run.status == "failed"
+    end = open_store(str(tmp_path)).get_run_end("WorkerImportFlow", run.id)
+    assert end is not None and end.message is not None
+    assert end.message.startswith("the run could not start: ")
