@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Collection
 from types import FunctionType
 
-from flowkit.graph.source import SourceUnavailable, code_names, function_node
+from flowkit.graph.source import SourceUnavailable, function_node, global_names
 
 
 def normalized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -35,7 +35,7 @@ def helpers(func: FunctionType) -> dict[str, str]:
     todo = [func]
     while todo:
         current = todo.pop()
-        for name in code_names(current.__code__):
+        for name in global_names(current.__code__):
             value = current.__globals__.get(name)
             if (
                 not isinstance(value, FunctionType)

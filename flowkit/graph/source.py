@@ -8,6 +8,7 @@ No temporary file is ever written.
 from __future__ import annotations
 
 import ast
+import dis
 import hashlib
 import linecache
 import sys
@@ -68,12 +69,21 @@ def function_node(func: FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef:
     )
 
 
-def code_names(code: CodeType) -> Iterator[str]:
-    """The global and attribute names ``code`` reads, its nested functions' too."""
-    yield from code.co_names
+#: The instructions that read a name from a function's globals (``LOAD_NAME``: in a class
+#: body nested in a function, or module code).
+_GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+
+
+def global_names(code: CodeType) -> Iterator[str]:
+    """The global names ``code`` reads, its nested functions', classes' and comprehensions'
+    too (as cloudpickle finds them). Not ``co_names``, which also holds every attribute name:
+    ``"abc".upper()`` does not read a global ``upper``."""
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in _GLOBAL_LOADS:
+            yield instruction.argval
     for const in code.co_consts:
         if isinstance(const, CodeType):
-            yield from code_names(const)
+            yield from global_names(const)
 
 
 def class_node(tree: ast.Module, name: str, inner_line: int) -> ast.ClassDef | None:

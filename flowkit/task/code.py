@@ -12,11 +12,12 @@ import importlib
 import linecache
 import os
 import sys
-from types import CodeType, FunctionType
+from types import CodeType, FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowLoadError
-from flowkit.graph.source import code_names
+from flowkit.graph.source import global_names
+from flowkit.store.errors import ArtifactNotSerializable
 from flowkit.task.spec import CodeRef
 
 if TYPE_CHECKING:
@@ -44,8 +45,63 @@ def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
         # (pickling keeps shared references), each with the file it was compiled from.
         "filenames": [(f, f.__code__.co_filename) for f in functions],
     }
-    ref = store.put_value(package, name=flow_cls.__name__)
+    try:
+        ref = store.put_value(package, name=flow_cls.__name__)
+    except ArtifactNotSerializable as exc:
+        raise _unpicklable(flow_cls, functions, exc.__cause__ or exc) from None
     return CodeRef("blob", ref.digest, flow_cls.__name__, path)
+
+
+def _unpicklable(flow_cls: type, functions: list[FunctionType], cause: BaseException) -> Exception:
+    """The error for a notebook flow whose code cannot be pickled, naming what cannot be:
+    a function and the global (or closure) value it uses, when one is to blame."""
+    from flowkit.graph.source import display_name
+
+    failing = [f for f in functions if not _pickles(f)]
+    blamed = [(f, name, value) for f in failing for name, value in _unpicklable_values(f)]
+    move = "to a module the notebook imports (a worker imports a module instead of unpickling it)"
+    if blamed:
+        func, name, value = blamed[0]
+        code = func.__code__
+        what = (
+            f"function '{func.__qualname__}' ({display_name(code.co_filename)}, line "
+            f"{code.co_firstlineno}) uses {name}, a {type(value).__module__}."
+            f"{type(value).__qualname__}"
+        )
+        hint = f"create {name} inside the step that needs it, or move '{func.__qualname__}' {move}"
+    else:
+        what = f"function '{failing[0].__qualname__}'" if failing else f"class {flow_cls.__name__}"
+        hint = f"create what cannot be pickled inside the step that needs it, or move it {move}"
+    return FlowLoadError(
+        f"the notebook's code of flow {flow_cls.__name__} cannot be pickled for its workers: "
+        f"{what}: {type(cause).__name__}: {cause}",
+        hint,
+    )
+
+
+def _unpicklable_values(func: FunctionType) -> list[tuple[str, Any]]:
+    """The global and closure values ``func`` uses that cannot be pickled (functions,
+    classes and modules aside: they are looked at on their own), named for a message."""
+    code = func.__code__
+    names = dict.fromkeys(n for n in global_names(code) if n in func.__globals__)
+    values = [(f"global '{n}'", func.__globals__[n]) for n in names]
+    cells = zip(code.co_freevars, func.__closure__ or (), strict=False)
+    values += [(f"closure variable '{n}'", _contents(cell)) for n, cell in cells]
+    return [
+        (name, value)
+        for name, value in values
+        if not isinstance(value, FunctionType | type | ModuleType) and not _pickles(value)
+    ]
+
+
+def _pickles(value: Any) -> bool:
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(value)
+    except Exception:  # anything a __reduce__ raises
+        return False
+    return True
 
 
 def _functions_by_value(flow_cls: type) -> list[FunctionType]:
@@ -63,7 +119,7 @@ def _functions_by_value(flow_cls: type) -> list[FunctionType]:
             todo += [*value.__bases__, *(f for v in vars(value).values() for f in _unwrap(v))]
             continue
         found.append(value)
-        todo += [f for n in code_names(value.__code__) for f in _unwrap(value.__globals__.get(n))]
+        todo += [f for n in global_names(value.__code__) for f in _unwrap(value.__globals__.get(n))]
         todo += [f for cell in value.__closure__ or () for f in _unwrap(_contents(cell))]
         todo += _unwrap(getattr(value, "__wrapped__", None))
     return found

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import flowkit
+from flowkit.errors import FlowLoadError
 from flowkit.surfaces.terminal import TerminalView
 
 HELPER_CELL = """\
@@ -77,3 +78,73 @@ def test_a_flow_from_cells_quotes_the_cells_in_the_workers_traceback(
     assert 'File "<flowkit-test-cell-7>", line 7, in checked' in text
     assert "raise ValueError('3 is not allowed yet')" in text
     assert "<dynamic-code>" not in text
+
+
+LOCKED_CELL = """\
+import threading
+
+LOCK = threading.Lock()
+
+def upper(x):
+    with LOCK:
+        return x.upper()
+
+def load(path):
+    with LOCK:
+        return path
+"""
+
+ATTRIBUTE_FLOW_CELL = """\
+from flowkit import FlowSpec, step
+
+class NbFlow(FlowSpec):
+    @step
+    def start(self):
+        self.word = "abc".upper()
+        self.loaded = {"k": 1}.get("k")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+HELPER_FLOW_CELL = ATTRIBUTE_FLOW_CELL.replace('"abc".upper()', 'upper("abc")')
+
+
+def _cells(*sources: str, first: int = 20) -> dict[str, object]:
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    for number, source in enumerate(sources, first):
+        filename = f"<flowkit-test-cell-{number}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+def test_a_notebook_function_named_like_an_attribute_a_step_reads_stays_behind(
+    tmp_path: Path,
+) -> None:
+    """``"abc".upper()`` reads the attribute ``upper``, not the cell's function ``upper``
+    (which holds a lock and cannot be pickled): the flow travels without it."""
+    flow = _cells(LOCKED_CELL, ATTRIBUTE_FLOW_CELL)["NbFlow"]
+    assert isinstance(flow, type)
+    run = flowkit.run(flow, store=str(tmp_path), progress=TerminalView(io.StringIO(), live=False))
+    assert run.successful
+    assert (run.data.word, run.data.loaded) == ("ABC", 1)
+
+
+def test_a_function_the_flow_uses_that_cannot_be_pickled_is_named(tmp_path: Path) -> None:
+    flow = _cells(LOCKED_CELL, HELPER_FLOW_CELL)["NbFlow"]
+    assert isinstance(flow, type)
+    with pytest.raises(FlowLoadError) as info:
+        flowkit.run(flow, store=str(tmp_path), progress=TerminalView(io.StringIO(), live=False))
+    assert info.value.message == (
+        "the notebook's code of flow NbFlow cannot be pickled for its workers: function "
+        "'upper' (<flowkit-test-cell-20>, line 5) uses global 'LOCK', a _thread.lock: "
+        "TypeError: cannot pickle '_thread.lock' object"
+    )
+    assert info.value.hint == (
+        "create global 'LOCK' inside the step that needs it, or move 'upper' to a module the "
+        "notebook imports (a worker imports a module instead of unpickling it)"
+    )
+    assert "artifact" not in info.value.render()
