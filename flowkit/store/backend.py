@@ -88,6 +88,24 @@ class Backend(Protocol):
         """Remove the object under ``key``, if any."""
         ...
 
+    def move(self, key: str, to: str) -> bool:
+        """Move the object under ``key`` to ``to``, a key no other writer uses (anything
+        there is replaced); False, changing nothing, when ``key`` holds no object.
+
+        What a backend must guarantee, so that ``fsck --repair`` can take a damaged object
+        away without taking a good one a writer puts there meanwhile:
+
+        - ``to`` ends up holding exactly one whole object that ``key`` held (never a mix);
+        - a ``put`` or ``put_new`` of ``key`` that races with the move is never lost: it
+          lands before the move (and is what moves) or after it (and stays under ``key``).
+
+        A rename does this (``os.rename`` on a local disk). A copy followed by a plain delete
+        does not (a put between the two would be deleted): an object store copies, then
+        deletes ``key`` only if it still holds the version it copied (a conditional delete
+        on its ETag or version id), leaving a newer object in place.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class Temporary:

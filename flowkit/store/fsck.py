@@ -12,7 +12,11 @@ What ``repair`` removes, and why that is safe:
 
 - a damaged blob: it can never be read; once it is gone, a resume (or ``run --reuse``) runs
   the tasks that wrote it again, and they write it anew. A blob that verifies is never
-  removed (each is verified again just before removal, in case a write healed it since);
+  removed, even one a write heals while repair runs: the blob is moved aside under
+  :data:`QUARANTINE` and the moved copy is checked before it is deleted (see
+  :func:`_remove_blob`);
+- a blob in :data:`QUARANTINE` (a repair was stopped half-way): it goes back if it
+  verifies, else it is deleted;
 - a damaged log chunk: the rest of the log reads without it;
 - a broken cache entry (not an entry, or naming a task that is not stored): it is only an
   index, and the next task with its key writes it again;
@@ -24,6 +28,7 @@ What ``repair`` removes, and why that is safe:
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,12 +36,16 @@ from typing import Literal
 
 from flowkit.store import layout
 from flowkit.store.backend import StagesWrites
-from flowkit.store.blobs import blob_key
+from flowkit.store.blobs import blob_key, read_segments
 from flowkit.store.deadletters import letter_from_json
-from flowkit.store.errors import CorruptBlobError, StoreError
+from flowkit.store.errors import CorruptBlobError, KeyNotFoundError, StoreError
 from flowkit.store.logs import check_chunk
 from flowkit.store.records import RunEndRecord, RunRecord, TaskRecord, from_dict, loads
 from flowkit.store.store import Store
+
+#: Where ``repair`` moves a damaged blob before it deletes it (see :func:`repair`), as
+#: ``quarantine/<digest>.<random>``; what is there was left by a repair that was stopped.
+QUARANTINE = "quarantine"
 
 #: Seconds without a write after which a temporary file cannot belong to a live writer.
 TEMPORARY_GRACE = 3600.0
@@ -218,6 +227,15 @@ class _Checker:
                 "temporary",
             )
 
+    def quarantined(self) -> None:
+        for key in self.walk(QUARANTINE):
+            self.report.add(
+                key,
+                "a blob moved aside by an fsck --repair that was stopped (or is running): "
+                "repair puts it back if it verifies and removes it if not",
+                "object",
+            )
+
     def letters(self) -> None:
         for key in self.walk(layout.DEAD_LETTERS):
             data = self.read_json(key)
@@ -245,6 +263,7 @@ def fsck(store: Store, *, now: float | None = None) -> Report:
     checker.letters()
     checker.logs()
     checker.temporaries(time.time() if now is None else now)
+    checker.quarantined()
     return checker.report
 
 
@@ -257,9 +276,12 @@ def repair(store: Store, report: Report) -> list[Problem]:
             backend = store.backend
             assert isinstance(backend, StagesWrites)  # only such a backend reports them
             backend.remove_temporary(problem.key)
-        elif problem.removable == "object":
-            if problem.key.startswith("blobs/") and _verifies(store, problem.key):
+        elif problem.removable == "object" and problem.key.startswith(f"{QUARANTINE}/"):
+            _settle(store, problem.key)  # gone either way: deleted, or back under its digest
+        elif problem.removable == "object" and problem.key.startswith("blobs/"):
+            if not _remove_blob(store, problem.key):
                 continue
+        elif problem.removable == "object":
             store.backend.delete(problem.key)
         else:
             continue
@@ -267,9 +289,45 @@ def repair(store: Store, report: Report) -> list[Problem]:
     return removed
 
 
-def _verifies(store: Store, key: str) -> bool:
+def _remove_blob(store: Store, key: str) -> bool:
+    """Take the damaged blob under ``key`` away, unless it verifies by now; whether it went.
+
+    A writer heals a blob by replacing it atomically, at any moment, so checking it and then
+    deleting it could delete a copy healed in between. Instead the blob is moved aside
+    first (to a key no reader looks at), and the moved copy is what gets checked: a damaged
+    one is deleted, while a write that came later stays in place; one that verifies (a write
+    healed it before the move) goes back with ``put_new``, unless a writer stored it again
+    meanwhile. Either way no good copy is lost; at worst the blob is missing for a moment.
+    """
+    digest = key.rsplit("/", 1)[-1]
+    if _verifies(store, digest):  # healed since fsck looked: no need to move it at all
+        return False
+    aside = f"{QUARANTINE}/{digest}.{os.urandom(6).hex()}"
+    if not store.backend.move(key, aside):
+        return True  # gone already
+    return _settle(store, aside)
+
+
+def _settle(store: Store, aside: str) -> bool:
+    """Put a blob moved aside to ``aside`` back if it verifies, else delete it; True if it
+    was damaged (or is gone), False if it went back."""
+    digest = aside.rsplit("/", 1)[-1].split(".", 1)[0]
     try:
-        store.blobs.read(key.rsplit("/", 1)[-1])
+        with store.backend.open(aside) as fh:
+            read_segments(fh, digest, f"{store.url}/{aside}")
+    except KeyNotFoundError:
+        return True  # another repair settled it
+    except CorruptBlobError:
+        store.backend.delete(aside)
+        return True
+    store.backend.put_new(blob_key(digest), store.backend.get(aside))
+    store.backend.delete(aside)
+    return False
+
+
+def _verifies(store: Store, digest: str) -> bool:
+    try:
+        store.blobs.read(digest)
     except CorruptBlobError:
         return False
     return True

@@ -167,6 +167,21 @@ class LocalBackend:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
 
+    def move(self, key: str, to: str) -> bool:
+        """A rename: atomic, and a writer's rename into ``key`` lands before or after it."""
+        path, target = self._path(key), self._path(to)
+        try:
+            if not stat.S_ISREG(os.stat(path, follow_symlinks=False).st_mode):
+                return False  # a prefix (a folder) or a link is not an object
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:  # deleted since
+            return False
+        return True
+
     def temporaries(self) -> Iterator[Temporary]:
         """Every ``.tmp-*`` file under the root: writes in progress, or left by killed writers."""
         for folder, dirs, files in os.walk(self.root):

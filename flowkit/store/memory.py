@@ -63,3 +63,12 @@ class MemoryBackend:
     def delete(self, key: str) -> None:
         with self._lock:
             self._objects.pop(check_key(key), None)
+
+    def move(self, key: str, to: str) -> bool:
+        check_key(to)
+        with self._lock:
+            data = self._objects.pop(check_key(key), None)
+            if data is None:
+                return False
+            self._objects[to] = data
+            return True

@@ -186,6 +186,22 @@ class BackendConformance:
         assert not backend.exists("d/1")
         assert backend.list("d") == []
 
+    def test_move_takes_an_object_to_a_new_key(self, backend: Backend) -> None:
+        backend.put("a/b", [b"damaged"])
+        backend.put("aside/old", [b"replaced by the move"])
+        assert backend.move("a/b", "aside/old") is True
+        assert backend.get("aside/old") == b"damaged"
+        assert not backend.exists("a/b") and backend.size("a/b") is None
+        backend.put("a/b", [b"healed"])  # a write after the move stays where it was put
+        assert backend.get("a/b") == b"healed" and backend.get("aside/old") == b"damaged"
+
+    def test_move_of_nothing_changes_nothing(self, backend: Backend) -> None:
+        backend.put("p/x", [b"x"])
+        assert backend.move("missing", "aside/m") is False
+        assert backend.move("p", "aside/p") is False  # a prefix is not an object
+        assert not backend.exists("aside/m") and not backend.exists("aside/p")
+        assert backend.get("p/x") == b"x" and backend.list("aside") == []
+
     @pytest.mark.parametrize("key", BAD_KEYS)
     def test_rejects_escaping_keys(self, backend: Backend, key: str) -> None:
         calls: list[Any] = [
@@ -195,6 +211,8 @@ class BackendConformance:
             lambda: backend.open(key),
             lambda: backend.exists(key),
             lambda: backend.delete(key),
+            lambda: backend.move(key, "aside/k"),
+            lambda: backend.move("k", key),
         ]
         if key:
             calls.append(lambda: backend.list(key))

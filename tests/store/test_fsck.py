@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 import flowkit
 from flowkit.cli.main import cli
-from flowkit.store import LocalBackend, Store, open_store
+from flowkit.store import LocalBackend, MemoryBackend, Store, open_store
 from flowkit.store.blobs import blob_key, digest_of
 from flowkit.store.fsck import TEMPORARY_GRACE, fsck, repair
 from flowkit.store.records import TaskRecord
@@ -165,3 +165,71 @@ def test_fsck_names_a_missing_blob_of_foreach_items(tmp_path: Path) -> None:
     problems = fsck(open_store(str(tmp_path))).problems
     found = [p.message for p in problems if p.key.startswith(start)]
     assert found == [f"the foreach items name blob {digest}, which is missing"]
+
+
+def _damaged_store(kind: str, tmp_path: Path) -> tuple[Store, str]:
+    """A store (local or in memory) holding one value, 210, whose blob is bit-flipped."""
+    store = Store(LocalBackend(tmp_path / "store") if kind == "local" else MemoryBackend())
+    digest = store.put_value(210).digest
+    data = bytearray(store.backend.get(blob_key(digest)))
+    data[-2] ^= 0x10
+    store.backend.put(blob_key(digest), [bytes(data)])
+    return store, digest
+
+
+def _heal_around(store: Store, name: str, *, after: bool) -> list[str]:
+    """Make the backend's ``name`` (move or delete) of a blob heal it (a writer stores 210
+    again) just before the call, or just after it; the calls it saw."""
+    original = getattr(store.backend, name)
+    seen: list[str] = []
+
+    def call(key: str, *args: str) -> object:
+        seen.append(key)
+        if not after and key.startswith("blobs/"):
+            Store(store.backend).put_value(210)
+        result = original(key, *args)
+        if after and key.startswith("blobs/"):
+            Store(store.backend).put_value(210)
+        return result
+
+    setattr(store.backend, name, call)
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["local", "memory"])
+@pytest.mark.parametrize("after", [False, True], ids=["heal-before-removal", "heal-after"])
+def test_repair_never_removes_a_blob_a_write_heals_while_it_runs(
+    kind: str, after: bool, tmp_path: Path
+) -> None:
+    """Whether a writer heals the blob between repair's check and its removal, or just after
+    it, the store ends up holding a good copy; the damaged one is gone either way."""
+    store, digest = _damaged_store(kind, tmp_path)
+    report = fsck(store)
+    assert [p.key for p in report.problems] == [blob_key(digest)]
+    moved = _heal_around(store, "move", after=after)
+    deleted = _heal_around(store, "delete", after=after)
+    removed = repair(store, report)
+    assert store.load_value(digest) == 210
+    assert moved == [blob_key(digest)]
+    assert blob_key(digest) not in deleted  # only the copy moved aside is ever deleted
+    assert store.backend.list("quarantine") == []
+    assert [p.key for p in removed] == ([blob_key(digest)] if after else [])
+    assert fsck(store).problems == []
+
+
+@pytest.mark.parametrize("kind", ["local", "memory"])
+def test_repair_settles_what_a_stopped_repair_moved_aside(kind: str, tmp_path: Path) -> None:
+    store, damaged = _damaged_store(kind, tmp_path)
+    good = store.put_value("good").digest
+    store.backend.move(blob_key(damaged), f"quarantine/{damaged}.000000000000")
+    store.backend.move(blob_key(good), f"quarantine/{good}.000000000001")
+    report = fsck(store)
+    assert sorted(p.key for p in report.problems) == sorted(
+        [f"quarantine/{damaged}.000000000000", f"quarantine/{good}.000000000001"]
+    )
+    assert all("moved aside by an fsck --repair" in p.message for p in report.problems)
+    assert len(repair(store, report)) == 2
+    assert store.load_value(good) == "good"  # put back
+    assert not store.blobs.exists(damaged)  # the damaged copy went
+    assert store.backend.list("quarantine") == []
+    assert fsck(store).problems == []
