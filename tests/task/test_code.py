@@ -130,7 +130,8 @@ def test_a_notebook_function_named_like_an_attribute_a_step_reads_stays_behind(
     assert isinstance(flow, type)
     run = flowkit.run(flow, store=str(tmp_path), progress=TerminalView(io.StringIO(), live=False))
     assert run.successful
-    assert (run.data.word, run.data.loaded) == ("ABC", 1)
+    data = run.data
+    assert data is not None and (data.word, data.loaded) == ("ABC", 1)
 
 
 def test_a_function_the_flow_uses_that_cannot_be_pickled_is_named(tmp_path: Path) -> None:
