@@ -17,6 +17,8 @@ reads and its foreach position and item (where the split task stored it).
 Nothing is cloned or reused without its data: a task whose artifacts' blobs are missing or
 damaged runs again (and its write heals the blobs). The check is cheap, a size and a header
 per distinct blob, never a re-hash; a resume checks every blob of its origin in one pass.
+A foreach split recorded without frozen items (by an older flowkit) runs again too: its
+branches would have no item to load.
 """
 
 from __future__ import annotations
@@ -133,6 +135,9 @@ class Decider:
         else:
             return Decision("run", "")
         if decision.origin is not None:
+            unfrozen = _unfrozen(node, decision.origin)
+            if unfrozen is not None:
+                return Decision("run", unfrozen)
             lost = self._lost(decision.origin)
             if lost is not None:
                 return Decision("run", lost)
@@ -230,6 +235,16 @@ def _blobs(record: TaskRecord) -> Iterator[tuple[str, str, int | None]]:
         yield f"its artifact '{name}' is", ref.digest, ref.size
     for digest, _count in record.foreach_items:
         yield "the foreach items it stored are", digest, None
+
+
+def _unfrozen(node: StepNode, record: TaskRecord) -> str | None:
+    """Why ``record``, a task of foreach step ``node``, has no items for its branches to load,
+    if it has none: an older flowkit recorded only how many there were."""
+    if node.transition != "foreach" or record.foreach_items:
+        return None
+    if record.foreach_count is None:
+        return "it did not fan out when it ran (its self.next changed since)"
+    return "its foreach items were not frozen (recorded by an older flowkit)"
 
 
 def _failure(record: TaskRecord) -> str:
