@@ -19,7 +19,7 @@ from flowkit.authoring.flowspec import FlowSpec, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
 from flowkit.errors import FlowDefinitionError
 from flowkit.runtime.plan import Branch
-from flowkit.task.foreach import ForeachFrames, freeze, store_items
+from flowkit.task.foreach import ChunkCache, ForeachFrames, freeze, store_items
 from flowkit.task.outcome import EXIT_FAILED, EXIT_OK
 from flowkit.task.spec import TaskSpec
 
@@ -79,7 +79,8 @@ def call_step(spec: TaskSpec, store: Store, flow_cls: type, parents: list[TaskRe
     )
     with bound(ctx):
         if spec.contract.takes_inputs:
-            func(flow, Inputs([_input_flow(flow_cls, store, r, spec) for r in parents]))
+            chunks = ChunkCache(store)  # branches of one split share their chunks
+            func(flow, Inputs([_input_flow(flow_cls, store, r, spec, chunks) for r in parents]))
         else:
             for parent in parents:
                 flow._flowkit_inherit(store.artifact_source(parent))
@@ -186,13 +187,15 @@ def _input_record(spec: TaskSpec, store: Store, ref: str) -> TaskRecord:
     return record
 
 
-def _input_flow(flow_cls: type, store: Store, record: TaskRecord, spec: TaskSpec) -> FlowSpec:
+def _input_flow(
+    flow_cls: type, store: Store, record: TaskRecord, spec: TaskSpec, chunks: ChunkCache
+) -> FlowSpec:
     parent = flow_cls(use_cli=False)
     parent.__dict__["_flowkit_step_name"] = record.step
     parent.__dict__["_flowkit_parameters"] = {}
     parent._flowkit_inherit(store.artifact_source(record))
     path = [Branch.from_json(b) for b in record.path]
-    parent.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, path)
+    parent.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, path, chunks)
     return parent  # type: ignore[no-any-return]
 
 

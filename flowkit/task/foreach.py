@@ -4,11 +4,15 @@ The split task iterates the foreach value exactly once, as ``list(value)`` would
 gives its keys, a set the order of that one iteration, a generator is consumed), and stores
 the items in chunks: small items share a blob, a big one has a blob of its own. Its record
 names the chunks; each branch's path names its chunk and slot, so a branch loads only its
-chunk, whichever process or machine runs it and however often the run is resumed.
+chunk, whichever process or machine runs it and however often the run is resumed. Each item
+is pickled once: the frames that measure it are the ones its chunk stores. A join's inputs
+share the chunks they load (:class:`ChunkCache`), so each is read and verified once.
 """
 
 from __future__ import annotations
 
+import pickle
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from flowkit.authoring.flowspec import ForeachFrame
 from flowkit.errors import FlowDefinitionError
 from flowkit.runtime.plan import TOO_MANY_SPLITS_HINT, Branch, TooManySplits
-from flowkit.store.serialize import to_frames
+from flowkit.store.serialize import Frames, to_frames
 
 if TYPE_CHECKING:
     from flowkit.store import Store
@@ -65,31 +69,100 @@ def store_items(
     store: Store, items: Sequence[Any], attr: str, *, step: str
 ) -> tuple[tuple[str, int], ...]:
     """Store ``items`` in chunks; ``[blob digest, item count]`` of each, in order."""
-    return tuple(
-        (store.put_value(chunk, name=f"{attr} (foreach items)", step=step).digest, len(chunk))
-        for chunk in _chunks(items, attr, step)
-    )
+    stored = []
+    for chunk in _chunks(items, attr, step):
+        digest, _ = store.blobs.put(_chunk_frames(chunk))
+        stored.append((digest, len(chunk)))
+    return tuple(stored)
 
 
-def _chunks(items: Sequence[Any], attr: str, step: str) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
+def _chunks(items: Sequence[Any], attr: str, step: str) -> Iterator[list[Frames]]:
+    """Each item serialized once, grouped into chunks by the size of those very frames."""
+    chunk: list[Frames] = []
     size = 0
     for index, item in enumerate(items):
-        item_size = to_frames(item, name=f"{attr}[{index}]", step=step).size
-        if chunk and (len(chunk) >= CHUNK_ITEMS or size + item_size > CHUNK_BYTES):
+        frames = to_frames(item, name=f"{attr}[{index}]", step=step)
+        if chunk and (len(chunk) >= CHUNK_ITEMS or size + frames.size > CHUNK_BYTES):
             yield chunk
             chunk, size = [], 0
-        chunk.append(item)
-        size += item_size
+        chunk.append(frames)
+        size += frames.size
     if chunk:
         yield chunk
 
 
-class ForeachFrames(Sequence[ForeachFrame]):
-    """The foreach frames of a task's path, each item loaded from its chunk on first use."""
+class _Chunk:
+    """Pickles as a call that rebuilds a chunk's items from their own pickles: the item
+    streams back to back in one out-of-band buffer, then each item's buffers. So a chunk is
+    an ordinary blob (loading it gives the list of its items) whose items were serialized
+    only once, when the split task measured them."""
 
-    def __init__(self, store: Store, flow: str, run_id: str, path: Sequence[Branch]) -> None:
-        self._store, self._flow, self._run_id = store, flow, run_id
+    def __init__(self, items: Sequence[Frames]) -> None:
+        self.items = items
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        bounds = []
+        end = 0
+        for frames in self.items:
+            end += memoryview(frames.segments[0]).nbytes
+            bounds.append((end, len(frames.segments) - 1))
+        streams = b"".join(frames.segments[0] for frames in self.items)
+        buffers = [pickle.PickleBuffer(s) for f in self.items for s in f.segments[1:]]
+        return _rebuild, (bounds, pickle.PickleBuffer(streams), *buffers)
+
+
+def _chunk_frames(items: Sequence[Frames]) -> Frames:
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(_Chunk(items), protocol=5, buffer_callback=buffers.append)
+    cloudpickled = any(f.cloudpickled for f in items)
+    return Frames([head, *(b.raw() for b in buffers)], cloudpickled=cloudpickled)
+
+
+def _rebuild(bounds: Sequence[tuple[int, int]], streams: Any, *buffers: Any) -> list[Any]:
+    """The items of a chunk (see :class:`_Chunk`)."""
+    view = memoryview(streams)
+    items = []
+    start = used = 0
+    for end, count in bounds:
+        items.append(pickle.loads(view[start:end], buffers=buffers[used : used + count]))
+        start, used = end, used + count
+    return items
+
+
+class ChunkCache:
+    """The chunks a task has loaded, by digest, so that a join whose inputs share a chunk
+    loads and verifies it once; the ``size`` most recently used are kept."""
+
+    def __init__(self, store: Store, size: int = 64) -> None:
+        self.store, self.size = store, size
+        self._chunks: OrderedDict[str, list[Any]] = OrderedDict()
+
+    def get(self, digest: str, owner: str) -> list[Any]:
+        chunk = self._chunks.get(digest)
+        if chunk is None:
+            chunk = self.store.load_value(digest, owner=owner)
+            self._chunks[digest] = chunk
+            if len(self._chunks) > self.size:
+                self._chunks.popitem(last=False)
+        else:
+            self._chunks.move_to_end(digest)
+        return chunk
+
+
+class ForeachFrames(Sequence[ForeachFrame]):
+    """The foreach frames of a task's path, each item loaded from its chunk on first use
+    (through ``chunks``, which a join's inputs share)."""
+
+    def __init__(
+        self,
+        store: Store,
+        flow: str,
+        run_id: str,
+        path: Sequence[Branch],
+        chunks: ChunkCache | None = None,
+    ) -> None:
+        self._flow, self._run_id = flow, run_id
+        self._chunks = ChunkCache(store, size=1) if chunks is None else chunks
         self._branches = [b for b in path if b.kind == "foreach"]
         self._loaded: dict[int, ForeachFrame] = {}
 
@@ -117,5 +190,4 @@ class ForeachFrames(Sequence[ForeachFrame]):
                 step=branch.split_step,
             )
         digest, slot = branch.item
-        chunk = self._store.load_value(digest, owner=f"foreach item {branch.index} of {split}")
-        return chunk[slot]
+        return self._chunks.get(digest, f"foreach item {branch.index} of {split}")[slot]

@@ -215,8 +215,10 @@ def test_resume_runs_the_split_again_when_its_foreach_items_are_gone(
     with pytest.raises(flowkit.RunFailed):
         flowkit.run(ForeachKindsFlow, store=store, progress=Quiet(), kind="range")
     monkeypatch.delenv("FLOWKIT_TEST_FAIL_WORD")
-    # the split stored range(6) as the list of its items: a blob no artifact names
-    _blob_of(store, list(range(len(WORDS)))).unlink()
+    # the split stored the items of range(6) in a chunk: a blob no artifact names
+    split = flowkit.Flow("ForeachKindsFlow", store=store).latest_run["start"].task.record
+    ((chunk, _),) = split.foreach_items
+    (Path(store) / blob_key(chunk)).unlink()
     resumed = flowkit.resume(ForeachKindsFlow, store=store, progress=Quiet())
     reasons = dict(_reasons(resumed.explanation, "run"))
     assert reasons["start"] == "the foreach items it stored are missing from the store"

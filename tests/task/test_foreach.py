@@ -6,11 +6,14 @@ from typing import Any
 
 import pytest
 
+from flowkit import FlowSpec, step
 from flowkit.errors import FlowDefinitionError
 from flowkit.runtime.plan import Branch, Outcome
-from flowkit.store import Store
+from flowkit.store import Store, TaskRecord
 from flowkit.store.memory import MemoryBackend
-from flowkit.task.foreach import CHUNK_ITEMS, ForeachFrames, freeze, store_items
+from flowkit.task.execute import call_step
+from flowkit.task.foreach import CHUNK_ITEMS, ChunkCache, ForeachFrames, freeze, store_items
+from flowkit.task.spec import CodeRef, StepContract, TaskSpec
 
 WHERE = ("flow.py", 12)
 
@@ -93,3 +96,108 @@ def test_a_branch_recorded_without_frozen_items_says_to_rerun_its_split() -> Non
     )
     with pytest.raises(FlowDefinitionError, match="resume from step 'start'"):
         frames[0]
+
+
+class Counted:
+    """An item that counts how often it is pickled."""
+
+    pickled = 0
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __reduce__(self) -> Any:
+        Counted.pickled += 1
+        return Counted, (self.n,)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Counted) and other.n == self.n
+
+    def __hash__(self) -> int:
+        return self.n
+
+
+def test_each_item_is_pickled_once_and_its_chunk_loads_as_a_list() -> None:
+    store = CountingStore()
+    Counted.pickled = 0
+    items: list[Any] = [Counted(i) for i in range(600)]
+    chunks = store_items(store, items, "xs", step="start")
+    assert Counted.pickled == len(items)
+    assert [n for _, n in chunks] == [256, 256, 88]
+    assert [x for d, _ in chunks for x in store.load_value(d)] == items
+
+
+def test_a_chunk_keeps_what_its_items_hold_out_of_band() -> None:
+    np = pytest.importorskip("numpy")
+    store = Store(MemoryBackend())
+    frozen = np.arange(5)
+    frozen.flags.writeable = False
+    items = [np.arange(100_000.0), "small", frozen, b"b" * 100_000]
+    loaded = [
+        x for d, _ in store_items(store, items, "xs", step="start") for x in store.load_value(d)
+    ]
+    assert (loaded[0] == items[0]).all() and loaded[0].flags.writeable
+    assert loaded[1:2] == ["small"] and loaded[3] == items[3]
+    assert (loaded[2] == frozen).all() and not loaded[2].flags.writeable
+
+
+class JoinFlow(FlowSpec):
+    @step
+    def start(self) -> None:
+        self.xs = list(range(3))
+        self.next(self.each, foreach="xs")
+
+    @step
+    def each(self) -> None:
+        self.next(self.join)
+
+    @step
+    def join(self, inputs: Any) -> None:
+        self.seen = [i.input for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self) -> None:
+        pass
+
+
+def test_a_join_loads_each_chunk_once_for_all_its_inputs() -> None:
+    store = CountingStore()
+    n = 1000
+    chunks = store_items(store, [f"item-{i}" for i in range(n)], "xs", step="start")
+    refs = Outcome(("each",), n, chunks).item_refs()
+    parents = [
+        TaskRecord(
+            "JoinFlow",
+            "r1",
+            "each",
+            f"b{i}",
+            0,
+            "succeeded",
+            0.0,
+            path=(tuple(Branch("start", "t1", i, n, "foreach", refs[i]).to_json()),),
+        )
+        for i in range(n)
+    ]
+    spec = TaskSpec(
+        store=store.url,
+        flow="JoinFlow",
+        run_id="r1",
+        step="join",
+        task_id="t2",
+        attempt=0,
+        code=CodeRef("module", __name__, "JoinFlow"),
+        contract=StepContract("linear", ("end",), True),
+    )
+    flow = call_step(spec, store, JoinFlow, parents)
+    assert flow.seen == [f"item-{i}" for i in range(n)]
+    assert sorted(store.loaded) == sorted(d for d, _ in chunks)  # each chunk once
+
+
+def test_a_chunk_cache_keeps_the_most_recently_used_chunks() -> None:
+    store = CountingStore()
+    digests = [store.put_value([i]).digest for i in range(4)]
+    cache = ChunkCache(store, size=2)
+    for d in [digests[0], digests[1], digests[0], digests[2], digests[0], digests[1]]:
+        cache.get(d, "owner")
+    assert store.loaded == [digests[0], digests[1], digests[2], digests[1]]
