@@ -2,12 +2,14 @@
 
 Run as ``python -m flowkit.executor.forkserver`` by :class:`LocalExecutor`. It talks JSON
 lines: requests on stdin, news on its original stdout (the flow's own prints are sent to
-stderr so they can never garble the channel). Each task child gets its own session (so it
-and its children die together), its stdout/stderr piped back here, where the lines are
-timestamped into the store's log and echoed to the scheduler. What a task started outside
-its session is killed when the task ends (see :mod:`flowkit.executor.reaper`). When stdin
-closes or the news cannot be sent (the scheduler is gone), every task still running is
-killed and the worker exits quietly.
+stderr so they can never garble the channel). For each task it forks a *shepherd*, which
+leads a session of its own, forks the task's process, and runs no user code: it reaps every
+child it gets (the task, and on Linux whatever the task orphaned, see
+:mod:`flowkit.executor.reaper`) and, once the task has ended, kills what is left below it and
+exits as the task did. Cancelling a task kills the shepherd's whole tree. The task's
+stdout/stderr are piped back here, where the lines are timestamped into the store's log and
+echoed to the scheduler. When stdin closes or the news cannot be sent (the scheduler is
+gone), every task still running is killed and the worker exits quietly.
 """
 
 from __future__ import annotations
@@ -16,16 +18,26 @@ import contextlib
 import gc
 import json
 import os
+import resource
 import select
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
-from flowkit.executor.reaper import become_subreaper, children_of, kill_tree
+from flowkit.executor.reaper import (
+    become_subreaper,
+    children_of,
+    die_with_parent,
+    kill_tree,
+    start_time,
+)
 
 _CHUNK = 65536
+#: Signals a shepherd ignores: one the task's code sends its own process group (a polite
+#: SIGTERM, say) reaches the shepherd too, which must outlive the task to clean up after it.
+_SHEPHERD_IGNORES = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 @dataclass
@@ -47,12 +59,8 @@ class ForkServer:
         self.children: dict[int, _Child] = {}
         self.by_fd: dict[int, _Child] = {}
         self.inbuf = b""
-        #: Whether orphaned descendants of tasks come to this process (Linux).
-        self.subreaper = become_subreaper()
         #: The scheduler stopped reading: nothing more is sent, and the worker winds up.
         self.scheduler_gone = False
-        #: Processes the flow's module started while it was imported here: not a task's.
-        self.own: set[int] = set()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -84,7 +92,6 @@ class ForkServer:
         ref = CodeRef(code["kind"], code["target"], code["flow"], tuple(code.get("sys_path", ())))
         self.flow_cls = load_flow_class(ref, self.store)
         _preload_task_modules()
-        self.own = set(children_of(os.getpid()))
 
     def serve(self) -> None:
         """Take requests from stdin and relay the tasks' news until stdin closes."""
@@ -145,14 +152,11 @@ class ForkServer:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
-        if pid == 0:  # the task
+        if pid == 0:  # the shepherd
+            status = 70
             try:
-                os.setsid()
-                if self.subreaper:
-                    become_subreaper()  # what the task starts stays below it while it runs
+                os.setsid()  # its process group and session hold the task's
                 signal.set_wakeup_fd(-1)
-                for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
-                    signal.signal(sig, signal.SIG_DFL)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
                 devnull = os.open(os.devnull, os.O_RDONLY)
@@ -170,16 +174,15 @@ class ForkServer:
                 ):
                     os.close(fd)
                 os.environ.update(env)
-                sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-                sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-                from flowkit.task.execute import run_task
-
-                status = run_task(spec, self.store, self.flow_cls)
-            except BaseException:
-                status = 70
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                for sig in _SHEPHERD_IGNORES:
+                    signal.signal(sig, signal.SIG_IGN)
+                become_subreaper()  # what the task starts stays below the shepherd
+                shepherd = os.getpid()
+                task = os.fork()
+                if task == 0:
+                    self._run_task(spec, shepherd)
+                _shepherd(task)
             finally:
                 os._exit(status)
         os.close(out_w)
@@ -190,7 +193,30 @@ class ForkServer:
         self.children[pid] = child
         self.by_fd[out_r] = child
         self.by_fd[err_r] = child
-        self.send({"op": "started", "key": key, "pid": pid})
+        # Read before the shepherd is reaped, so the pid cannot be another process's yet.
+        self.send({"op": "started", "key": key, "pid": pid, "start": start_time(pid)})
+
+    def _run_task(self, spec: Any, shepherd: int) -> NoReturn:
+        """In the task's process, below its shepherd: run the user's code, exit with its status."""
+        status = 70
+        try:
+            # A shepherd killed by someone else (not flowkit) takes its task with it.
+            if die_with_parent() and os.getppid() != shepherd:
+                os._exit(status)
+            for sig in (signal.SIGCHLD, *_SHEPHERD_IGNORES):
+                signal.signal(sig, signal.SIG_DFL)
+            sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+            sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+            from flowkit.task.execute import run_task
+
+            status = run_task(spec, self.store, self.flow_cls)
+        except BaseException:
+            status = 70
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
 
     def read_output(self, fd: int) -> bool:
         child = self.by_fd[fd]
@@ -212,20 +238,14 @@ class ForkServer:
         return True
 
     def reap(self) -> None:
-        while self.children:
-            try:
-                pid, raw = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            child = self.children.pop(pid, None)
-            if child is None:
-                continue
-            self.finish(child, os.waitstatus_to_exitcode(raw))
+        """Reap the shepherds that exited (only those: a pool the flow's module started here
+        waits for its own processes)."""
+        for pid in list(self.children):
+            status = _reap(pid, os.WNOHANG)
+            if status is not None:
+                self.finish(self.children.pop(pid), status)
 
     def finish(self, child: _Child, status: int) -> None:
-        self.sweep()
         # Take what the task printed last; a grandchild holding the pipe open cannot stall us.
         for fd in [fd for fd, c in self.by_fd.items() if c is child]:
             os.set_blocking(fd, False)
@@ -242,32 +262,18 @@ class ForkServer:
             writer.flush()
         self.send({"op": "exit", "key": child.key, "status": status})
 
-    def sweep(self) -> None:
-        """Kill what is left of tasks that ended: their descendants, re-parented to us."""
-        if not self.subreaper:
-            return
-        ours = self.children.keys() | self.own
-        while strays := [p for p in children_of(os.getpid()) if p not in ours]:
-            for pid in strays:
-                kill_tree(pid)
-            for pid in strays:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
-
     def kill(self, key: str) -> None:
         for child in self.children.values():
             if child.key == key:
-                _killpg(child.pid)
+                _kill(child.pid)
 
     def kill_all(self) -> None:
         for child in list(self.children.values()):
-            _killpg(child.pid)
+            _kill(child.pid)
         for pid in list(self.children):
-            try:
-                _, raw = os.waitpid(pid, 0)
-            except ChildProcessError:
-                continue
-            self.finish(self.children.pop(pid), os.waitstatus_to_exitcode(raw))
+            status = _reap(pid, 0)
+            if status is not None:
+                self.finish(self.children.pop(pid), status)
 
 
 def _preload_task_modules() -> None:
@@ -285,9 +291,62 @@ def _preload_task_modules() -> None:
     gc.freeze()
 
 
-def _killpg(pid: int) -> None:
+def _kill(pid: int) -> None:
+    """Kill a shepherd (a child not yet reaped, so its pid is its own) and all below it."""
+    kill_tree(pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def _reap(pid: int, options: int) -> int | None:
+    """Reap the shepherd ``pid`` if it exited (or wait for it, without ``WNOHANG``); its exit
+    status as :func:`os.waitstatus_to_exitcode` gives it, or None while it runs."""
+    waitid = getattr(os, "waitid", None)
+    try:
+        if waitid is not None:
+            if waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | options) is None:
+                return None
+            # Dead but not reaped, its pid still names its process group: if a third party
+            # killed it, what is left of the group (the task, say) goes with it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        got, raw = os.waitpid(pid, options)
+    except ChildProcessError:
+        return -signal.SIGKILL  # reaped by someone else: its status is lost
+    return None if got == 0 else os.waitstatus_to_exitcode(raw)
+
+
+def _shepherd(task: int) -> NoReturn:
+    """Reap every child until ``task`` exits, kill and reap what is left, exit as it did."""
+    raw = None
+    while raw is None:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:  # not while the task lives; just in case
+            break
+        if pid == task:
+            raw = status
+    me = os.getpid()
+    while leftovers := children_of(me):
+        for pid in leftovers:
+            kill_tree(pid)
+        for pid in leftovers:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    code = 70 if raw is None else os.waitstatus_to_exitcode(raw)
+    if code < 0:  # killed by a signal: die by the same one, without a core file
+        sig = -code
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(sig, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):
+            hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+            resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+        with contextlib.suppress(OSError, ValueError):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+            os.kill(me, sig)
+        os._exit(128 + sig)
+    os._exit(code)
 
 
 def main() -> None:

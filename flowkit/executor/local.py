@@ -1,9 +1,11 @@
 """The local executor: one warm fork server per run, tasks forked from it in milliseconds.
 
 If the warm worker dies (killed, out of memory), its tasks are lost: the executor kills what
-is left of them (each is its own process group and, on Linux, holds every process it started
-below it), reports each as an :class:`Exited` with ``lost=True``, and starts a fresh worker
-for the next task.
+is left of them (each task's shepherd leads its own session and, on Linux, holds every process
+the task started below it), reports each as an :class:`Exited` with ``lost=True``, and starts a
+fresh worker for the next task. A lost task's pid is only signalled while it still names the
+process that started then: once the worker is gone, init reaps the task and may hand its pid
+to anything.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ class LocalExecutor:
     ) -> None:
         self._hello = {"store": store_url, "code": asdict(code), "echo": echo}
         self._start_timeout = start_timeout
-        #: Tasks submitted and not yet reported ended: key -> pid (0 until it started).
-        self._tasks: dict[str, int] = {}
+        #: Tasks submitted and not yet reported ended: key -> (pid, start time); the pid is 0
+        #: until it started, the start time None where the platform does not say.
+        self._tasks: dict[str, tuple[int, int | None]] = {}
         self._start()
 
     def _start(self) -> None:
@@ -99,7 +102,7 @@ class LocalExecutor:
     def submit(self, key: str, spec: TaskSpec, env: Mapping[str, str]) -> None:
         if self._eof or not self.alive:
             self._restart()
-        self._tasks[key] = 0
+        self._tasks[key] = (0, None)
         try:
             self._send({"op": "run", "key": key, "spec": spec.to_json(), "env": dict(env)})
         except BrokenPipeError:
@@ -112,7 +115,7 @@ class LocalExecutor:
         for message in raw:
             op = message["op"]
             if op == "started":
-                self._tasks[message["key"]] = message["pid"]
+                self._tasks[message["key"]] = (message["pid"], message.get("start"))
                 out.append(Started(message["key"], message["pid"]))
             elif op == "log":
                 out.append(Output(message["key"], message["stream"], tuple(message["lines"])))
@@ -125,9 +128,9 @@ class LocalExecutor:
 
     def _lost(self) -> list[Message]:
         """The worker is gone: kill its orphaned tasks and report them lost."""
-        for pid in self._tasks.values():
+        for pid, start in self._tasks.values():
             if pid > 0:
-                _kill_task(pid)
+                _kill_task(pid, start)
         lost: list[Message] = [Exited(key, -signal.SIGKILL, lost=True) for key in self._tasks]
         self._tasks.clear()
         return lost
@@ -175,11 +178,14 @@ class LocalExecutor:
         return out
 
 
-def _kill_task(pid: int) -> None:
-    """Kill an orphaned task, its process group and (Linux) everything below it."""
+def _kill_task(pid: int, start: int | None) -> None:
+    """Kill an orphaned task's shepherd and everything below it, if ``pid`` is still the
+    process that started at ``start``; where start times are not known, if it still leads a
+    session and process group of its own (as a shepherd does)."""
+    if start is not None:
+        kill_tree(pid, start=start)
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        # A task leads its own session; a pid that does not is no longer the task's.
         if os.getsid(pid) == pid:
             kill_tree(pid)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)

@@ -1,11 +1,12 @@
 """Finding and killing every process a task started, even ones that left its process group.
 
-On Linux the warm worker and each task it forks are child subreapers
-(``prctl(PR_SET_CHILD_SUBREAPER)``): a process whose parent dies is re-parented to the
-nearest of them instead of to init. So while a task runs, everything it started (a
-``setsid`` child, a daemon that double-forked) stays below the task; once the task has ended,
-what is left of it is re-parented to the worker, which kills it. Elsewhere (macOS, ...)
-only the task's process group is killed, as it always was.
+Each task runs below a *shepherd*: the process the warm worker forks for the task, which
+runs no user code. On Linux the shepherd is a child subreaper
+(``prctl(PR_SET_CHILD_SUBREAPER)``): a process whose parent dies is re-parented to it instead
+of to init, so everything the task started (a ``setsid`` child, a daemon that double-forked)
+stays below the shepherd, which reaps what it adopts (no zombies pile up) and, once the task
+has ended, kills what is left. Elsewhere (macOS, ...) orphans go to init and only what is
+still below the shepherd, its process group included, is killed.
 """
 
 from __future__ import annotations
@@ -17,18 +18,46 @@ import signal
 import sys
 
 #: From ``<linux/prctl.h>``.
+_PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
+#: Walks of a tree before giving up on it (each walk finds what the previous one missed).
+_MAX_ROUNDS = 100
+
+_libc: ctypes.CDLL | None = None
+
+
+def _prctl(option: int, arg: int) -> bool:
+    global _libc
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        return bool(_libc.prctl(option, arg, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
 
 
 def become_subreaper() -> bool:
     """Make this process adopt its orphaned descendants; False where that is not possible."""
-    if not sys.platform.startswith("linux"):
-        return False
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> bool:
+    """Have ``sig`` sent to this process when its parent dies (Linux); False elsewhere."""
+    return _prctl(_PR_SET_PDEATHSIG, sig)
+
+
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started (field 22 of ``/proc/PID/stat``, clock ticks after boot): with the
+    pid it names one process, not whichever holds the pid now. None where it is not known."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
     except OSError:
-        return False
-    return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+        return None
+    # The command name (in parentheses) may hold spaces; the state (field 3) follows it.
+    return int(stat.rpartition(")")[2].split()[19])
 
 
 def children_of(pid: int) -> list[int]:
@@ -66,23 +95,83 @@ def _children_by_scan(pid: int) -> list[int]:
     return found
 
 
-def kill_tree(pid: int) -> list[int]:
+def kill_tree(pid: int, *, start: int | None = None) -> list[int]:
     """SIGKILL ``pid`` and every process below it; the pids signalled, ``pid`` first.
 
-    Each process is stopped before its children are listed, so none can start another
-    unseen; anything that still slips through is re-parented to a subreaper and found there.
+    ``pid`` is stopped first and killed last. Each process below it is stopped before its
+    children are listed, so none can start another unseen; one whose parent exits before it
+    is stopped is re-parented to ``pid`` when ``pid`` is a subreaper, so the tree is walked
+    again until a walk finds nothing new. With ``start`` (see :func:`start_time`), nothing is
+    signalled unless ``pid`` is still the process that started then (its pid may have been
+    reused): checked through a pidfd where the kernel has them, so the check cannot race.
     """
-    tree: list[int] = []
-    todo = [pid]
-    while todo:
-        current = todo.pop()
+    send = _root_signaller(pid, start)
+    if send is None:
+        return []
+    try:
         try:
-            os.kill(current, signal.SIGSTOP)
+            send(signal.SIGSTOP)
         except (ProcessLookupError, PermissionError):  # gone, or not ours to kill
-            continue
-        tree.append(current)
-        todo += children_of(current)
-    for member in tree:
+            return []
+        tree = [pid]
+        killed: set[int] = set()
+        for _ in range(_MAX_ROUNDS):
+            found: list[int] = []
+            todo = children_of(pid)
+            while todo:
+                current = todo.pop()
+                if current not in killed:
+                    try:
+                        os.kill(current, signal.SIGSTOP)
+                    except (ProcessLookupError, PermissionError):
+                        continue
+                    found.append(current)
+                todo += children_of(current)
+            if not found:
+                break
+            for member in found:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(member, signal.SIGKILL)
+            killed.update(found)
+            tree += found
         with contextlib.suppress(ProcessLookupError):
-            os.kill(member, signal.SIGKILL)
-    return tree
+            send(signal.SIGKILL)
+        return tree
+    finally:
+        send.close()
+
+
+class _Send:
+    def __init__(self, pid: int, fd: int | None) -> None:
+        self.pid, self.fd = pid, fd
+
+    def __call__(self, sig: int) -> None:
+        if self.fd is None:
+            os.kill(self.pid, sig)
+        else:
+            signal.pidfd_send_signal(self.fd, sig)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+
+def _root_signaller(pid: int, start: int | None) -> _Send | None:
+    if start is None:
+        return _Send(pid, None)
+    fd: int | None = None
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is not None and hasattr(signal, "pidfd_send_signal"):
+        try:
+            fd = pidfd_open(pid)
+        except ProcessLookupError:
+            return None
+        except OSError:  # a kernel without pidfds
+            fd = None
+    # Checked after the pidfd is open: if the process holding the pid now started when the
+    # task did, it is the task, and it is also the one the pidfd refers to.
+    if start_time(pid) != start:
+        if fd is not None:
+            os.close(fd)
+        return None
+    return _Send(pid, fd)

@@ -39,5 +39,18 @@ def inject(key: str) -> None:
     if action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), key)
     if action == "kill-parent":
-        os.kill(os.getppid(), signal.SIGKILL)
+        os.kill(_warm_worker(), signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _warm_worker() -> int:
+    """The writer's parent; for a task, the warm worker above the shepherd that leads the
+    task's session."""
+    parent = os.getppid()
+    if os.getsid(0) == parent:
+        try:
+            with open(f"/proc/{parent}/stat") as fh:
+                return int(fh.read().rpartition(")")[2].split()[1])
+        except OSError:
+            pass
+    return parent

@@ -13,10 +13,15 @@ from pathlib import Path
 import pytest
 
 import flowkit
+from flowkit.executor.base import Exited
+from flowkit.executor.local import LocalExecutor
+from flowkit.executor.reaper import start_time
 from flowkit.runtime.events import TaskEvent
 from tests.conftest import FLOWS, ROOT, require
 from tests.flows.import_helper import ImportHelperFlow
+from tests.flows.late_helpers import LateHelpersFlow
 from tests.flows.session_children import SessionChildrenFlow
+from tests.flows.zombies import ZombiesFlow
 from tests.runtime.test_shapes import Quiet
 
 pytestmark = pytest.mark.skipif(
@@ -122,3 +127,57 @@ def test_a_process_the_flows_module_started_in_the_worker_is_left_alone(
     finally:
         for pid in _alive([helper]):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_process_the_flows_module_started_in_the_worker_later_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool replacing a worker, a daemon done double-forking: after the worker's setup."""
+    monkeypatch.setenv("FLOWKIT_TEST_LATE_HELPERS", str(tmp_path))
+    helpers: list[int] = []
+    seen: list[tuple[str, list[int]]] = []
+
+    class Watch(Quiet):
+        def handle(self, event: object) -> None:
+            super().handle(event)
+            if isinstance(event, TaskEvent) and event.status == "succeeded":
+                if not helpers:
+                    helpers.extend(
+                        int((tmp_path / f"{n}.pid").read_text()) for n in ("child", "daemon")
+                    )
+                seen.append((event.step, _alive(helpers)))
+
+    try:
+        run = flowkit.run(LateHelpersFlow, store=str(tmp_path / "s"), progress=Watch())
+        assert run.successful
+        assert seen == [("start", helpers), ("end", helpers)]
+    finally:
+        for pid in _alive(helpers):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_zombies_do_not_pile_up_while_a_task_runs(tmp_path: Path) -> None:
+    run = flowkit.run(ZombiesFlow, store=str(tmp_path), progress=Quiet())
+    data = run["spawn"].task.data
+    assert data.zombies == 0, "the orphans a task left behind were not reaped while it ran"
+    # the task's own children stay its own to wait for
+    assert (data.own_status, data.popen_status) == (3, 5)
+
+
+def test_a_lost_task_whose_pid_was_reused_is_left_alone() -> None:
+    """The worker died; init reaped the task and gave its pid to a new session leader."""
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)  # a shell, tmux, ...
+    try:
+        started = start_time(other.pid)
+        assert started is not None
+        executor = LocalExecutor.__new__(LocalExecutor)
+        executor._tasks = {"lost": (other.pid, started - 1)}  # what the lost task recorded
+        assert executor._lost() == [Exited("lost", -signal.SIGKILL, lost=True)]
+        time.sleep(0.1)
+        assert other.poll() is None, "a process that reused a lost task's pid was killed"
+        executor._tasks = {"lost": (other.pid, started)}  # the task itself: killed
+        executor._lost()
+        assert other.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        other.kill()
+        other.wait()

@@ -19,6 +19,11 @@ DAEMONIZE = (
 )
 
 
+def _parent_of(pid):
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[1])
+
+
 class SessionChildrenFlow(FlowSpec):
     pid_dir = Parameter("pid_dir", default="")
     mode = Parameter("mode", default="succeed")
@@ -39,7 +44,7 @@ class SessionChildrenFlow(FlowSpec):
         if self.mode == "fail":
             raise RuntimeError("failing on purpose")
         if self.mode == "kill-worker":
-            os.kill(os.getppid(), signal.SIGKILL)
+            os.kill(_parent_of(os.getppid()), signal.SIGKILL)  # the task's parent is its shepherd
         if self.mode in ("timeout", "hang", "kill-worker"):
             time.sleep(60)
         self.next(self.end)
