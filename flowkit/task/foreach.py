@@ -4,8 +4,8 @@ The split task iterates the foreach value exactly once, as ``list(value)`` would
 gives its keys, a set the order of that one iteration, a generator is consumed), and stores
 the items in chunks: small items share a blob, a big one has a blob of its own. Its record
 names the chunks; each branch's path names its chunk and slot, so a branch loads only its
-chunk, whichever process or machine runs it and however often the run is resumed. Each item
-is pickled once: the frames that measure it are the ones its chunk stores. A join's inputs
+chunk, whichever process or machine runs it and however often the run is resumed. A big
+item is pickled once: the frames that measured it are what its chunk stores. A join's inputs
 share the chunks they load (:class:`ChunkCache`), so each is read and verified once.
 """
 
@@ -71,62 +71,50 @@ def store_items(
     """Store ``items`` in chunks; ``[blob digest, item count]`` of each, in order."""
     stored = []
     for chunk in _chunks(items, attr, step):
-        digest, _ = store.blobs.put(_chunk_frames(chunk))
+        if len(chunk) == 1:  # often a big item: stored as it was measured, not pickled again
+            frames = _alone(chunk[0][1])
+        else:  # small items: pickling them again together is quick, and more compact
+            frames = to_frames([i for i, _ in chunk], name=f"{attr} (foreach items)", step=step)
+        digest, _ = store.blobs.put(frames)
         stored.append((digest, len(chunk)))
     return tuple(stored)
 
 
-def _chunks(items: Sequence[Any], attr: str, step: str) -> Iterator[list[Frames]]:
-    """Each item serialized once, grouped into chunks by the size of those very frames."""
-    chunk: list[Frames] = []
+def _chunks(items: Sequence[Any], attr: str, step: str) -> Iterator[list[tuple[Any, Frames]]]:
+    """The items with their frames, grouped into chunks by the size of those frames."""
+    chunk: list[tuple[Any, Frames]] = []
     size = 0
     for index, item in enumerate(items):
         frames = to_frames(item, name=f"{attr}[{index}]", step=step)
         if chunk and (len(chunk) >= CHUNK_ITEMS or size + frames.size > CHUNK_BYTES):
             yield chunk
             chunk, size = [], 0
-        chunk.append(frames)
+        chunk.append((item, frames))
         size += frames.size
     if chunk:
         yield chunk
 
 
-class _Chunk:
-    """Pickles as a call that rebuilds a chunk's items from their own pickles: the item
-    streams back to back in one out-of-band buffer, then each item's buffers. So a chunk is
-    an ordinary blob (loading it gives the list of its items) whose items were serialized
-    only once, when the split task measured them."""
+class _Alone:
+    """Pickles as a call that unpickles one item from its own frames (its stream and its
+    buffers, all out of band) into a list: a chunk of one item, written from the frames that
+    measured the item, so a big item is pickled once; loading it gives ``[item]``."""
 
-    def __init__(self, items: Sequence[Frames]) -> None:
-        self.items = items
+    def __init__(self, item: Frames) -> None:
+        self.item = item
 
     def __reduce__(self) -> tuple[Any, ...]:
-        bounds = []
-        end = 0
-        for frames in self.items:
-            end += memoryview(frames.segments[0]).nbytes
-            bounds.append((end, len(frames.segments) - 1))
-        streams = b"".join(frames.segments[0] for frames in self.items)
-        buffers = [pickle.PickleBuffer(s) for f in self.items for s in f.segments[1:]]
-        return _rebuild, (bounds, pickle.PickleBuffer(streams), *buffers)
+        return _unpickle_alone, tuple(pickle.PickleBuffer(s) for s in self.item.segments)
 
 
-def _chunk_frames(items: Sequence[Frames]) -> Frames:
+def _alone(item: Frames) -> Frames:
     buffers: list[pickle.PickleBuffer] = []
-    head = pickle.dumps(_Chunk(items), protocol=5, buffer_callback=buffers.append)
-    cloudpickled = any(f.cloudpickled for f in items)
-    return Frames([head, *(b.raw() for b in buffers)], cloudpickled=cloudpickled)
+    head = pickle.dumps(_Alone(item), protocol=5, buffer_callback=buffers.append)
+    return Frames([head, *(b.raw() for b in buffers)], cloudpickled=item.cloudpickled)
 
 
-def _rebuild(bounds: Sequence[tuple[int, int]], streams: Any, *buffers: Any) -> list[Any]:
-    """The items of a chunk (see :class:`_Chunk`)."""
-    view = memoryview(streams)
-    items = []
-    start = used = 0
-    for end, count in bounds:
-        items.append(pickle.loads(view[start:end], buffers=buffers[used : used + count]))
-        start, used = end, used + count
-    return items
+def _unpickle_alone(stream: Any, *buffers: Any) -> list[Any]:
+    return [pickle.loads(stream, buffers=buffers)]
 
 
 class ChunkCache:

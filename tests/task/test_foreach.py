@@ -12,7 +12,14 @@ from flowkit.runtime.plan import Branch, Outcome
 from flowkit.store import Store, TaskRecord
 from flowkit.store.memory import MemoryBackend
 from flowkit.task.execute import call_step
-from flowkit.task.foreach import CHUNK_ITEMS, ChunkCache, ForeachFrames, freeze, store_items
+from flowkit.task.foreach import (
+    CHUNK_BYTES,
+    CHUNK_ITEMS,
+    ChunkCache,
+    ForeachFrames,
+    freeze,
+    store_items,
+)
 from flowkit.task.spec import CodeRef, StepContract, TaskSpec
 
 WHERE = ("flow.py", 12)
@@ -103,26 +110,35 @@ class Counted:
 
     pickled = 0
 
-    def __init__(self, n: int) -> None:
-        self.n = n
+    def __init__(self, n: int, payload: bytes = b"") -> None:
+        self.n, self.payload = n, payload
 
     def __reduce__(self) -> Any:
         Counted.pickled += 1
-        return Counted, (self.n,)
+        return Counted, (self.n, self.payload)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Counted) and other.n == self.n
+        return isinstance(other, Counted) and (other.n, other.payload) == (self.n, self.payload)
 
     def __hash__(self) -> int:
         return self.n
 
 
-def test_each_item_is_pickled_once_and_its_chunk_loads_as_a_list() -> None:
+def test_a_big_item_is_pickled_once_and_its_chunk_loads_as_a_list() -> None:
     store = CountingStore()
     Counted.pickled = 0
+    big = b"x" * (CHUNK_BYTES + 1)
+    items: list[Any] = [Counted(i, big) for i in range(3)]
+    chunks = store_items(store, items, "xs", step="start")
+    assert Counted.pickled == len(items)  # measured, and stored as measured
+    assert [n for _, n in chunks] == [1, 1, 1]
+    assert [store.load_value(d) for d, _ in chunks] == [[item] for item in items]
+
+
+def test_small_items_share_chunks_of_at_most_chunk_items() -> None:
+    store = CountingStore()
     items: list[Any] = [Counted(i) for i in range(600)]
     chunks = store_items(store, items, "xs", step="start")
-    assert Counted.pickled == len(items)
     assert [n for _, n in chunks] == [256, 256, 88]
     assert [x for d, _ in chunks for x in store.load_value(d)] == items
 
