@@ -22,6 +22,7 @@ import resource
 import select
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -35,6 +36,8 @@ from flowkit.executor.reaper import (
 )
 
 _CHUNK = 65536
+#: Seconds a shepherd has, once all below it was killed, to reap it and exit on its own.
+_SHEPHERD_GRACE = 2.0
 #: Signals a shepherd ignores: one the task's code sends its own process group (a polite
 #: SIGTERM, say) reaches the shepherd too, which must outlive the task to clean up after it.
 _SHEPHERD_IGNORES = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -48,6 +51,10 @@ class _Child:
     writers: dict[str, Any]
     partial: dict[str, bytes] = field(default_factory=lambda: {"stdout": b"", "stderr": b""})
     status: int | None = None
+    #: Whether the task was cancelled (all below its shepherd killed).
+    killed: bool = False
+    #: When its shepherd, if still there, is killed too (monotonic clock).
+    kill_by: float | None = None
 
 
 class ForkServer:
@@ -109,6 +116,10 @@ class ForkServer:
     def pump(self, extra: list[int], timeout: float | None = None) -> list[int]:
         """Wait for output, a child's exit or one of ``extra``; relay output, reap exits.
         The ``extra`` descriptors that are readable are left for the caller."""
+        deadlines = [c.kill_by for c in self.children.values() if c.kill_by is not None]
+        if deadlines:
+            left = max(0.0, min(deadlines) - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
         try:
             readable, _, _ = select.select([*extra, self.wake_r, *self.by_fd], [], [], timeout)
         except InterruptedError:
@@ -119,6 +130,12 @@ class ForkServer:
             if fd in self.by_fd:
                 self.read_output(fd)
         self.reap()
+        if deadlines:
+            now = time.monotonic()
+            for child in self.children.values():
+                if child.kill_by is not None and child.kill_by <= now:
+                    child.kill_by = None
+                    _kill(child.pid)
         return [fd for fd in readable if fd in extra]
 
     def read_requests(self) -> bool:
@@ -264,16 +281,25 @@ class ForkServer:
 
     def kill(self, key: str) -> None:
         for child in self.children.values():
-            if child.key == key:
-                _kill(child.pid)
+            if child.key == key and not child.killed:
+                self.kill_task(child)
+
+    def kill_task(self, child: _Child) -> None:
+        """Kill all below the task's shepherd, which then reaps it and exits as its task did:
+        killed. (Killed itself, it would leave those zombies to init, which in a container
+        may be a process that never reaps.) A shepherd still there after a grace is killed."""
+        kill_tree(child.pid, spare_root=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGCONT)
+        child.killed = True
+        child.kill_by = time.monotonic() + _SHEPHERD_GRACE
 
     def kill_all(self) -> None:
         for child in list(self.children.values()):
-            _kill(child.pid)
-        for pid in list(self.children):
-            status = _reap(pid, 0)
-            if status is not None:
-                self.finish(self.children.pop(pid), status)
+            if not child.killed:
+                self.kill_task(child)
+        while self.children:
+            self.pump([], timeout=0.5)
 
 
 def _preload_task_modules() -> None:
@@ -292,7 +318,8 @@ def _preload_task_modules() -> None:
 
 
 def _kill(pid: int) -> None:
-    """Kill a shepherd (a child not yet reaped, so its pid is its own) and all below it."""
+    """Kill a shepherd (a child not yet reaped, so its pid is its own) and all still below
+    it."""
     kill_tree(pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)

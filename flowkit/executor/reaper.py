@@ -95,10 +95,11 @@ def _children_by_scan(pid: int) -> list[int]:
     return found
 
 
-def kill_tree(pid: int, *, start: int | None = None) -> list[int]:
+def kill_tree(pid: int, *, start: int | None = None, spare_root: bool = False) -> list[int]:
     """SIGKILL ``pid`` and every process below it; the pids signalled, ``pid`` first.
 
-    ``pid`` is stopped first and killed last. Each process below it is stopped before its
+    ``pid`` is stopped first and killed last; with ``spare_root``, it is left stopped instead
+    (a shepherd, continued, then reaps what was killed below it). Each process below it is stopped before its
     children are listed, so none can start another unseen; one whose parent exits before it
     is stopped is re-parented to ``pid`` when ``pid`` is a subreaper, so the tree is walked
     again until a walk finds nothing new. With ``start`` (see :func:`start_time`), nothing is
@@ -134,8 +135,9 @@ def kill_tree(pid: int, *, start: int | None = None) -> list[int]:
                     os.kill(member, signal.SIGKILL)
             killed.update(found)
             tree += found
-        with contextlib.suppress(ProcessLookupError):
-            send(signal.SIGKILL)
+        if not spare_root:
+            with contextlib.suppress(ProcessLookupError):
+                send(signal.SIGKILL)
         return tree
     finally:
         send.close()

@@ -17,7 +17,7 @@ from flowkit.executor.base import Exited
 from flowkit.executor.local import LocalExecutor
 from flowkit.executor.reaper import start_time
 from flowkit.runtime.events import TaskEvent
-from tests.conftest import FLOWS, ROOT, require
+from tests.conftest import FLOWS, ROOT, require, run_python
 from tests.flows.import_helper import ImportHelperFlow
 from tests.flows.late_helpers import LateHelpersFlow
 from tests.flows.session_children import SessionChildrenFlow
@@ -181,3 +181,32 @@ def test_a_lost_task_whose_pid_was_reused_is_left_alone() -> None:
     finally:
         other.kill()
         other.wait()
+
+
+_UNDER_A_REAPER = """
+import os, sys, time
+from flowkit.executor.reaper import become_subreaper, children_of
+assert become_subreaper()  # stands in for init: what is orphaned comes here
+import flowkit
+from tests.flows.session_children import SessionChildrenFlow
+from tests.runtime.test_shapes import Quiet
+try:
+    flowkit.run(SessionChildrenFlow, store=sys.argv[1], progress=Quiet(), pid_dir=sys.argv[2],
+                mode="timeout")
+except flowkit.RunFailed as failed:
+    assert "TaskTimedOut" in failed.render()
+time.sleep(0.5)
+print(children_of(os.getpid()))
+"""
+
+
+@pytest.mark.slow
+def test_a_timed_out_task_leaves_no_zombie_to_init(tmp_path: Path) -> None:
+    """In a container whose init never reaps (the scheduler as PID 1, say), what was killed
+    with a task is reaped by flowkit: nothing of it is orphaned to init."""
+    pid_dir = tmp_path / "pids"
+    pid_dir.mkdir()
+    result = run_python("-c", _UNDER_A_REAPER, tmp_path / "s", pid_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]"], "processes of the killed task were left to init"
+    assert _alive(_spawned(pid_dir)) == []
