@@ -59,7 +59,7 @@ def test_interrupting_the_kernel_cancels_the_run(tmp_path: Path) -> None:
             for p in kernel.children(recursive=True)
             if p.pid in nap_pids or "flowkit.executor.forkserver" in " ".join(p.cmdline())
         ]
-        assert len(watched) == 3  # the warm worker and the two napping tasks
+        assert len(watched) == 5  # the warm worker, the two napping tasks and their shepherds
         started = time.monotonic()
         km.interrupt_kernel()
         reply = kc.get_shell_msg(timeout=10)
