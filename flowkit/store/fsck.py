@@ -28,7 +28,6 @@ What ``repair`` removes, and why that is safe:
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,9 +42,9 @@ from flowkit.store.logs import check_chunk
 from flowkit.store.records import RunEndRecord, RunRecord, TaskRecord, from_dict, loads
 from flowkit.store.store import Store
 
-#: Where ``repair`` moves a damaged blob before it deletes it (see :func:`repair`), as
-#: ``quarantine/<digest>.<random>``; what is there was left by a repair that was stopped.
-QUARANTINE = "quarantine"
+#: Where ``repair`` moves a damaged blob before it deletes it (see :func:`repair`); what is
+#: there was left by a repair that was stopped.
+QUARANTINE = layout.QUARANTINE
 
 #: Seconds without a write after which a temporary file cannot belong to a live writer.
 TEMPORARY_GRACE = 3600.0
@@ -302,7 +301,7 @@ def _remove_blob(store: Store, key: str) -> bool:
     digest = key.rsplit("/", 1)[-1]
     if _verifies(store, digest):  # healed since fsck looked: no need to move it at all
         return False
-    aside = f"{QUARANTINE}/{digest}.{os.urandom(6).hex()}"
+    aside = layout.quarantine_key(digest)
     if not store.backend.move(key, aside):
         return True  # gone already
     return _settle(store, aside)

@@ -17,13 +17,18 @@
     deadletters/<id>/retry.<run_id>.json                 a retry of it, and how it ended
     leases/<Flow>/<run_id>.json                          the run's scheduler is alive until
                                                          then (overwritten every few seconds)
+    quarantine/<digest>.<random>                         a damaged blob fsck --repair moved
+                                                         aside before deleting it
 
-Every object but a lease is written once and never changed, so no writer needs a lock; a
-lease has one writer (its run's scheduler) and lives apart, under its own prefix. Listing
-a run's flows, runs, steps, or a step's task attempts is one ``list`` each.
+Records, blobs and log chunks are written once and never changed, so no writer needs a lock.
+A lease has one writer (its run's scheduler) and lives apart, under its own prefix; a cache
+entry is an index that the latest task with its key takes over (a whole-object ``put``).
+Listing a run's flows, runs, steps, or a step's task attempts is one ``list`` each.
 """
 
 from __future__ import annotations
+
+import os
 
 from flowkit.store.keys import check_name
 
@@ -113,3 +118,11 @@ LEASES = "leases"
 
 def lease_key(flow: str, run_id: str) -> str:
     return f"{LEASES}/{check_name('flow', flow)}/{check_name('run', run_id)}.json"
+
+
+QUARANTINE = "quarantine"
+
+
+def quarantine_key(digest: str) -> str:
+    """A fresh place to move a damaged blob aside to (never the same twice)."""
+    return f"{QUARANTINE}/{digest}.{os.urandom(6).hex()}"
