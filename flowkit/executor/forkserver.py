@@ -18,7 +18,6 @@ import contextlib
 import gc
 import json
 import os
-import resource
 import select
 import signal
 import sys
@@ -32,6 +31,7 @@ from flowkit.executor.reaper import (
     children_of,
     die_with_parent,
     kill_tree,
+    no_core_dump,
     start_time,
 )
 
@@ -354,21 +354,21 @@ def _shepherd(task: int) -> NoReturn:
         if pid == task:
             raw = status
     me = os.getpid()
-    while leftovers := children_of(me):
+    spared: set[int] = set()  # not ours to kill (another user's): left, not waited for
+    while leftovers := [pid for pid in children_of(me) if pid not in spared]:
         for pid in leftovers:
-            kill_tree(pid)
+            if not kill_tree(pid):
+                spared.add(pid)
         for pid in leftovers:
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+                os.waitpid(pid, os.WNOHANG if pid in spared else 0)
     code = 70 if raw is None else os.waitstatus_to_exitcode(raw)
     if code < 0:  # killed by a signal: die by the same one, without a core file
         sig = -code
         if sig not in (signal.SIGKILL, signal.SIGSTOP):
             with contextlib.suppress(OSError, ValueError):
                 signal.signal(sig, signal.SIG_DFL)
-        with contextlib.suppress(OSError, ValueError):
-            hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
-            resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+        no_core_dump()
         with contextlib.suppress(OSError, ValueError):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
             os.kill(me, sig)

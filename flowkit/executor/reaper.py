@@ -14,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import sys
 
 #: From ``<linux/prctl.h>``.
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
 #: Walks of a tree before giving up on it (each walk finds what the previous one missed).
 _MAX_ROUNDS = 100
@@ -46,6 +48,14 @@ def become_subreaper() -> bool:
 def die_with_parent(sig: int = signal.SIGKILL) -> bool:
     """Have ``sig`` sent to this process when its parent dies (Linux); False elsewhere."""
     return _prctl(_PR_SET_PDEATHSIG, sig)
+
+
+def no_core_dump() -> None:
+    """Let this process die by any signal without dumping core, to a file or a pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+    _prctl(_PR_SET_DUMPABLE, 0)  # a core_pattern pipe ignores RLIMIT_CORE
 
 
 def start_time(pid: int) -> int | None:
