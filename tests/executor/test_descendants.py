@@ -1,5 +1,8 @@
 """Every process a task started dies with the task, even one that left the task's process
-group (``setsid``) or was orphaned: when the task succeeds, fails, times out or is cancelled."""
+group (``setsid``) or was orphaned: when the task succeeds, fails, times out or is cancelled.
+While the task runs, its orphans are reaped (no zombies pile up) and its own children stay its
+own to wait for; what the flow's module started in the worker is never taken; a lost task's
+pid is not signalled once it may name another process."""
 
 from __future__ import annotations
 
