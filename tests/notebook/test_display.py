@@ -48,6 +48,7 @@ def test_task_display_previews_small_values_and_skips_large_ones(tmp_path: Path)
     assert "numpy.ndarray" in html
 
 
+@pytest.mark.slow
 def test_run_display_of_a_thousand_tasks_loads_no_artifact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

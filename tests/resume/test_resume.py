@@ -60,6 +60,7 @@ def test_resume_from_a_named_step_reruns_it_and_what_follows(tmp_path: Path) -> 
     assert _actions(again) == {"clone": 20}
 
 
+@pytest.mark.slow
 def test_a_thousand_splits_with_three_failures_reruns_exactly_those(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
