@@ -113,6 +113,8 @@ def _alone(item: Frames) -> Frames:
     return Frames([head, *(b.raw() for b in buffers)], cloudpickled=item.cloudpickled)
 
 
+# Stored chunks name this function (flowkit.task.foreach._unpickle_alone) in their pickle
+# stream: it is part of the store's format, so it keeps this name and place.
 def _unpickle_alone(stream: Any, *buffers: Any) -> list[Any]:
     return [pickle.loads(stream, buffers=buffers)]
 
