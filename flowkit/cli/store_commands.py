@@ -89,7 +89,7 @@ def _show_run(run: Run) -> str:
     if status in ("running", "crashed"):
         lines.append(f"  heartbeat {_when(run.heartbeat_at)}")
     if status == "crashed":
-        lines.append(f"  {_CRASHED}; resume it: {_resume(run)}")
+        lines.append(f"  {_CRASHED}; resume it: {run.resume_hint}")
     if run.record.parameters:
         lines.append("  parameters")
         lines += [f"    {k} = {v!r}" for k, v in sorted(run.record.parameters.items())]
@@ -197,10 +197,6 @@ def logs_cmd(
 _CRASHED = "its scheduler stopped without ending the run (killed, or its machine or kernel died)"
 
 
-def _resume(run: Run) -> str:
-    return f"python <flow file> resume --origin-run-id {run.id}"
-
-
 def _check_finished(store: Store, task: Task) -> None:
     """After ``--follow``: a task whose output stopped because it never finished says why."""
     record = task.record
@@ -217,7 +213,7 @@ def _check_finished(store: Store, task: Task) -> None:
     if status == "crashed":
         raise FlowkitError(
             f"{where}: its run crashed; {_CRASHED}, last heartbeat {_when(run.heartbeat_at)}",
-            f"resume the run: {_resume(run)}",
+            f"resume the run: {run.resume_hint}",
         )
     raise FlowkitError(
         f"{where}: its run ended ({status}) without recording how the task ended",

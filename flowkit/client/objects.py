@@ -161,6 +161,12 @@ class Run:
     def origin_run_id(self) -> str | None:
         return self.record.origin_run_id
 
+    @property
+    def resume_hint(self) -> str:
+        """What to type to resume this run: the command for a flow file, the call for a
+        flow from a notebook."""
+        return resume_hint(self.flow_name, self.id, self.record.source)
+
     def steps(self) -> Iterator[Step]:
         """Steps that have tasks, in graph order where the run recorded it, else by name."""
         present = self._store.list_steps(self.flow_name, self.id)
@@ -383,6 +389,15 @@ class Task:
     @property
     def stderr(self) -> str:
         return as_text(self.log_lines("stderr"))
+
+
+def resume_hint(flow: str, run_id: str, source: str | None) -> str:
+    """How to resume run ``flow/run_id`` started from the flow file ``source`` (a command,
+    relative to here when that is shorter), or from a notebook (``source`` None: a call)."""
+    if source is None:
+        return f'flowkit.resume({flow}, origin_run_id="{run_id}")'
+    relative = os.path.relpath(source)
+    return f"python {source if relative.startswith('..') else relative} resume --origin-run-id {run_id}"
 
 
 def _pick(attempts: list[TaskRecord], attempt: int, pathspec: str) -> TaskRecord:

@@ -212,6 +212,7 @@ def _start(
         origin_run_id=origin.run_id if origin else None,
         step_code={s.name: s.code for s in graph.steps.values()},
         graph={s.name: list(s.targets) for s in graph.steps.values()},
+        source=_source(flow_cls),
     )
     return _drive(
         flow_cls,
@@ -238,6 +239,7 @@ def _drive(
     failure: tuple[FailurePolicy, Alerts],
 ) -> Run:
     from flowkit.client import Run
+    from flowkit.client.objects import resume_hint
     from flowkit.executor.local import LocalExecutor
     from flowkit.runtime.heartbeat import Heartbeat
     from flowkit.runtime.resources import ResourcePool, visible_gpus
@@ -257,7 +259,7 @@ def _drive(
         sink.close()
         _end_unstarted(store, record, exc)
         raise
-    hint = _resume_hint(flow_cls, record.run_id)
+    hint = resume_hint(record.flow, record.run_id, record.source)
     scheduler = Scheduler(
         graph=graph,
         store=store,
@@ -403,16 +405,14 @@ def _user() -> str | None:
         return None
 
 
-def _resume_hint(flow_cls: type, run_id: str) -> str:
-    """How to resume the run: the command for a flow file, the call for a notebook's flow."""
+def _source(flow_cls: type) -> str | None:
+    """The flow file a user would resume the run with; None for a notebook's flow (and for a
+    flow file imported into a notebook: there, the call is what to type)."""
     module = sys.modules.get(flow_cls.__module__)
     file = getattr(module, "__file__", None)
-    if not file or (flow_cls.__module__ != "__main__" and _in_notebook()):
-        return f'flowkit.resume({flow_cls.__name__}, origin_run_id="{run_id}")'
-    relative = os.path.relpath(file)
-    return (
-        f"python {file if relative.startswith('..') else relative} resume --origin-run-id {run_id}"
-    )
+    if not isinstance(file, str) or (flow_cls.__module__ != "__main__" and _in_notebook()):
+        return None
+    return os.path.abspath(file)
 
 
 def _in_notebook() -> bool:

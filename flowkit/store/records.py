@@ -73,6 +73,9 @@ class RunRecord:
     step_code: dict[str, str] = field(default_factory=dict)
     #: Each step's next steps, so a run's DAG can be drawn with the steps it never reached.
     graph: dict[str, list[str]] = field(default_factory=dict)
+    #: The flow file the run was started from (absolute path), so that anyone can be told
+    #: how to resume it; None for a flow from a notebook or ``exec``.
+    source: str | None = None
     schema: int = SCHEMA
 
 

@@ -118,6 +118,7 @@ class Store:
         run_id: str | None = None,
         step_code: Mapping[str, str] | None = None,
         graph: Mapping[str, Iterable[str]] | None = None,
+        source: str | None = None,
     ) -> RunRecord:
         """Write the start record of a new run; ``parameters`` must be JSON-serializable."""
         record = RunRecord(
@@ -132,6 +133,7 @@ class Store:
             steps=tuple(steps),
             step_code=dict(step_code or {}),
             graph={step: list(targets) for step, targets in (graph or {}).items()},
+            source=source,
         )
         try:
             self._write_once(layout.run_key(flow, record.run_id), record)

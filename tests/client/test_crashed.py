@@ -69,7 +69,7 @@ def test_runs_and_show_say_crashed(store: Store, crashed: RunRecord) -> None:
     assert lines[3].startswith("  heartbeat 20")
     assert lines[4] == (
         "  its scheduler stopped without ending the run (killed, or its machine or kernel "
-        f"died); resume it: python <flow file> resume --origin-run-id {crashed.run_id}"
+        f'died); resume it: flowkit.resume({FLOW}, origin_run_id="{crashed.run_id}")'
     )
 
 
@@ -85,9 +85,7 @@ def test_logs_follow_of_a_task_of_a_crashed_run_ends_with_why(
         f"error: task {task.pathspec} (attempt 0) never finished: its run crashed; its "
         "scheduler stopped without ending the run"
     )
-    assert (
-        f"hint: resume the run: python <flow file> resume --origin-run-id {crashed.run_id}" in err
-    )
+    assert f'hint: resume the run: flowkit.resume({FLOW}, origin_run_id="{crashed.run_id}")' in err
 
 
 def test_logs_follow_of_a_finished_task_of_a_crashed_run_just_prints(

@@ -170,7 +170,10 @@ def test_a_killed_scheduler_reads_as_crashed(
     ]
     shown = cli.invoke(flowkit_cli, ["show", run.pathspec, "--store", str(tmp_path)])
     assert shown.exit_code == 0 and shown.output.startswith(f"run {run.pathspec}: crashed\n")
-    assert f"resume it: python <flow file> resume --origin-run-id {run.id}" in shown.output
+    assert (
+        f"resume it: python {os.path.relpath(FLOWS / 'fanout.py')} resume --origin-run-id {run.id}"
+        in shown.output
+    )
 
     started = time.monotonic()
     followed = flowkit_command(
@@ -182,8 +185,9 @@ def test_a_killed_scheduler_reads_as_crashed(
     assert followed.stderr.startswith(
         f"error: task {unfinished.pathspec} (attempt 0) never finished: its run crashed; "
     )
-    assert f"hint: resume the run: python <flow file> resume --origin-run-id {run.id}" in (
-        followed.stderr
+    assert (
+        f"hint: resume the run: python {os.path.relpath(FLOWS / 'fanout.py')} resume --origin-run-id {run.id}"
+        in (followed.stderr)
     )
 
     resumed = flowkit.resume(FanoutFlow, store=str(tmp_path), progress=Quiet())

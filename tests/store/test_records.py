@@ -19,6 +19,7 @@ def test_run_record_fields_and_end(store: Store) -> None:
         code_digest="c0de",
         origin_run_id="older",
         steps=["start", "end"],
+        source="/work/flows/rec.py",
     )
     raw = json.loads(store.backend.get(f"runs/RecFlow/{run.run_id}/run.json"))
     assert raw == {
@@ -34,6 +35,7 @@ def test_run_record_fields_and_end(store: Store) -> None:
         "steps": ["start", "end"],
         "step_code": {},
         "graph": {},
+        "source": "/work/flows/rec.py",
     }
     assert store.get_run_end("RecFlow", run.run_id) is None
     end = store.end_run("RecFlow", run.run_id, "failed", message="train failed")
