@@ -186,14 +186,11 @@ class _Checker:
     def cache(self) -> None:
         for key in self.walk("cache"):
             try:
-                data = json.loads(self.store.backend.get(key))
+                flow, run_id, step, task_id, attempt = self.store.cache_entry(key)
                 self.report.records += 1
-                flow, run_id, step, task_id = str(data["pathspec"]).split("/")
-                target = layout.attempt_key(
-                    flow, run_id, step, task_id, int(data.get("attempt", 0)), final=True
-                )
-            except (ValueError, KeyError, TypeError, AttributeError, StoreError) as exc:
-                why = f"{type(exc).__name__}: {exc}"
+                target = layout.attempt_key(flow, run_id, step, task_id, attempt, final=True)
+            except StoreError as exc:
+                why = f"{type(exc).__name__}: {exc.message}"
                 self.report.add(key, f"a broken cache entry (not a cache entry: {why})", "object")
                 continue
             if not self.store.backend.exists(target):

@@ -223,14 +223,28 @@ class Store:
             self.backend.put(layout.cache_key_path(record.flow, record.cache_key), [body.encode()])
 
     def lookup_cache_key(self, flow: str, key: str) -> TaskRecord | None:
-        """The successful task indexed under ``key``, if any (and if it still reads back)."""
+        """The successful task indexed under ``key``, if any (and if it still reads back).
+        A broken entry is no entry: the task runs, and its own entry replaces the broken one."""
         try:
-            entry = json.loads(self.backend.get(layout.cache_key_path(flow, key)))
-        except KeyNotFoundError:
+            _, run_id, step, task_id, attempt = self.cache_entry(layout.cache_key_path(flow, key))
+        except StoreError:  # missing, or not an entry
             return None
-        _, run_id, step, task_id = str(entry["pathspec"]).split("/")
-        record = self.get_attempt(flow, run_id, step, task_id, int(entry["attempt"]))
+        record = self.get_attempt(flow, run_id, step, task_id, attempt)
         return record if record is not None and record.successful else None
+
+    def cache_entry(self, key: str) -> tuple[str, str, str, str, int]:
+        """The task attempt the cache entry stored under backend key ``key`` names: flow, run
+        id, step, task id, attempt; :class:`StoreError` if it is not an entry."""
+        where = f"{self.url}/{key}"
+        hint = "it is only an index: remove it, and the next task with its key writes it again"
+        data = decode(self.backend.get(key), where, hint)
+        try:
+            flow, run_id, step, task_id = str(data["pathspec"]).split("/")
+            return flow, run_id, step, task_id, int(data.get("attempt", 0))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(
+                f"{where} is not a cache entry ({type(exc).__name__}: {exc})", hint
+            ) from None
 
     def write_explanation(self, flow: str, run_id: str, decisions: list[dict[str, Any]]) -> None:
         """Record, once, why each task of a run ran, was cloned or was reused."""

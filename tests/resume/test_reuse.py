@@ -223,3 +223,17 @@ def test_resume_runs_the_split_again_when_its_foreach_items_are_gone(
     reasons = dict(_reasons(resumed.explanation, "run"))
     assert reasons["start"] == "the foreach items it stored are missing from the store"
     assert resumed["join"].task.data.words == WORDS
+
+
+@pytest.mark.parametrize("damage", [b"garbage", b'{"attempt": 0}', b'{"pathspec": "a/b"}'])
+def test_a_broken_cache_entry_is_no_entry(flow_file: Path, tmp_path: Path, damage: bytes) -> None:
+    store = str(tmp_path / "store")
+    flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=3, scale=7)
+    entries = sorted((tmp_path / "store" / "cache").rglob("*.json"))
+    entries[0].write_bytes(damage)
+    again = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=3, scale=7)
+    assert again.successful and again.data.result == 210
+    assert len(_ran(again)) >= 1  # the task whose entry broke ran (and what reads it)
+    assert entries[0].read_bytes() != damage  # its run wrote the entry anew
+    third = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=3, scale=7)
+    assert _ran(third) == []
