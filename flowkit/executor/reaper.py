@@ -58,16 +58,21 @@ def no_core_dump() -> None:
     _prctl(_PR_SET_DUMPABLE, 0)  # a core_pattern pipe ignores RLIMIT_CORE
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` from the state (field 3) on; None if it cannot be read.
+    (The command name before them, in parentheses, may hold spaces.)"""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
 def start_time(pid: int) -> int | None:
     """When ``pid`` started (field 22 of ``/proc/PID/stat``, clock ticks after boot): with the
     pid it names one process, not whichever holds the pid now. None where it is not known."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    # The command name (in parentheses) may hold spaces; the state (field 3) follows it.
-    return int(stat.rpartition(")")[2].split()[19])
+    fields = _stat(pid)
+    return None if fields is None else int(fields[19])
 
 
 def children_of(pid: int) -> list[int]:
@@ -92,15 +97,8 @@ def children_of(pid: int) -> list[int]:
 def _children_by_scan(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # The command name (in parentheses) may hold spaces; the parent's pid follows it.
-        if int(stat.rpartition(")")[2].split()[1]) == pid:
+        fields = _stat(int(entry)) if entry.isdigit() else None
+        if fields is not None and int(fields[1]) == pid:  # field 4: the parent's pid
             found.append(int(entry))
     return found
 
