@@ -183,7 +183,7 @@ def from_dict(
             if values.get("exception") is not None:
                 values["exception"] = ExceptionInfo(**values["exception"])
         return kind(**values)
-    except (TypeError, AttributeError) as exc:
+    except (TypeError, AttributeError, ValueError) as exc:
         raise StoreError(f"{where} is not a valid {kind.__name__}: {exc}", hint) from None
 
 

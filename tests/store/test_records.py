@@ -122,6 +122,9 @@ def test_newer_fields_are_ignored_and_damage_is_reported() -> None:
         loads(TaskRecord, b"{trunc", "x.json")
     with pytest.raises(StoreError, match="is not a valid TaskRecord"):
         loads(TaskRecord, b'{"flow": "F"}', "x.json")
+    damaged_items = json.dumps({**data, "foreach_items": [["d", "two"]]}).encode()
+    with pytest.raises(StoreError, match="is not a valid TaskRecord: invalid literal"):
+        loads(TaskRecord, damaged_items, "x.json")
 
 
 def test_the_latest_task_with_a_cache_key_takes_it_over(store: Store) -> None:
