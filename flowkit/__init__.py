@@ -19,7 +19,7 @@ from flowkit.errors import (
     NotInTaskError,
     ParameterError,
 )
-from flowkit.graph.api import check, graph_of
+from flowkit.lint.api import check, graph_of
 from flowkit.notebook.debug import debug_task
 from flowkit.notebook.papermill_step import run_notebook
 from flowkit.runtime.api import RunFailed, resume, run

@@ -21,7 +21,7 @@ from flowkit.cli.running import (
     run_options,
 )
 from flowkit.cli.show import describe
-from flowkit.graph.api import check, graph_of
+from flowkit.lint.api import check, graph_of
 
 
 def make_cli(flow_cls: type) -> click.Group:

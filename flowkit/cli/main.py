@@ -13,7 +13,7 @@ from flowkit.cli.notebook_commands import notebook_cmd
 from flowkit.cli.ops_commands import COMMANDS as OPS_COMMANDS
 from flowkit.cli.show import describe
 from flowkit.cli.store_commands import COMMANDS, show_pathspec
-from flowkit.graph.api import check, graph_of
+from flowkit.lint.api import check, graph_of
 
 _FLOW_OPTION = click.option(
     "--flow", "flow_name", default=None, help="The flow to use when the file has several."

@@ -107,7 +107,7 @@ def _show_run(run: Run) -> str:
     text = "\n".join(lines) + "\n\n" + _table(rows)
     decisions = run.explanation
     if decisions:
-        from flowkit.runtime.reuse import summarize
+        from flowkit.plan.reuse import summarize
 
         text += "\n\nwhy each task ran or was reused\n"
         text += "\n".join(f"  {line}" for line in summarize(decisions, run.record.steps))

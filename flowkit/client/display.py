@@ -11,7 +11,7 @@ from collections import Counter
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from flowkit.surfaces.dag import PHASE_COLOURS, caption, dag_svg
+from flowkit.client.dag import PHASE_COLOURS, caption, dag_svg
 
 if TYPE_CHECKING:
     from flowkit.client.data import DataArtifact
@@ -72,7 +72,7 @@ def run_html(run: Run) -> str:
         parts.append(f"<details><summary>parameters</summary><table>{params}</table></details>")
     explanation = run.explanation
     if explanation:
-        from flowkit.runtime.reuse import summarize
+        from flowkit.plan.reuse import summarize
 
         lines = summarize(explanation, order)
         parts.append(

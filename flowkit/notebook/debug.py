@@ -60,7 +60,7 @@ def debug_task(
     in a cell. Exceptions are raised as they are, so ``%debug`` opens at the failing line.
     """
     from flowkit.client import Task
-    from flowkit.graph.api import check
+    from flowkit.lint.api import check
     from flowkit.store import open_store
     from flowkit.task.execute import call_step
 
@@ -112,7 +112,7 @@ def _parent(store: Store, pathspec: str) -> Any:
 
 
 def _spec(store: Store, graph: Any, record: Any) -> Any:
-    from flowkit.runtime.plan import Branch
+    from flowkit.plan.tasks import Branch
     from flowkit.task.spec import CodeRef, StepContract, TaskSpec
 
     params = {p.attr for p in graph.parameters}

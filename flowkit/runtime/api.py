@@ -173,10 +173,10 @@ def _start(
     dry_run: bool = False,
 ) -> Run | Preview:
     from flowkit.authoring.loader import load_flow_file
-    from flowkit.graph.api import check
+    from flowkit.lint.api import check
     from flowkit.runtime.alerts import alerts_for
     from flowkit.runtime.policy import FailurePolicy, parse_with
-    from flowkit.runtime.reuse import Decider
+    from flowkit.plan.reuse import Decider
     from flowkit.settings import Settings
     from flowkit.store import Store, open_store
 
@@ -382,8 +382,8 @@ def _preview(
     parameters: dict[str, tuple[str, int, str]],
     origin: RunRecord | None,
 ) -> Preview:
-    from flowkit.runtime.preview import preview
-    from flowkit.runtime.reuse import summarize
+    from flowkit.plan.preview import preview
+    from flowkit.plan.reuse import summarize
 
     template_run = origin
     if template_run is None:

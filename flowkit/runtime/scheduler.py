@@ -33,10 +33,10 @@ from flowkit.runtime.events import (
     TaskEvent,
     TaskStatus,
 )
-from flowkit.runtime.plan import Outcome, PlannedTask, Planner, TooManySplits
+from flowkit.plan.tasks import Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.policy import FailurePolicy
 from flowkit.runtime.resources import ResourcePool
-from flowkit.runtime.reuse import Decider, Decision, cache_key
+from flowkit.plan.reuse import Decider, Decision, cache_key
 from flowkit.task.outcome import describe_status, final_record
 from flowkit.task.spec import CodeRef, StepContract, TaskSpec
 

@@ -124,7 +124,7 @@ class TaskRecord:
     foreach_items: tuple[tuple[str, int], ...] = ()
     #: The open splits around the task, outermost first: [split step, split task, index,
     #: count, kind] each, and for a foreach its item's chunk digest and slot there (see
-    #: :class:`flowkit.runtime.plan.Branch`).
+    #: :class:`flowkit.plan.tasks.Branch`).
     path: tuple[tuple[Any, ...], ...] = ()
     #: Why a failed attempt failed (see the module docstring); None otherwise.
     failure: FailureKind | None = None

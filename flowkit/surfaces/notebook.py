@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from flowkit.runtime.events import Event, LogLine, RunFinished, RunStarted
-from flowkit.surfaces.dag import caption, dag_svg
+from flowkit.client.dag import caption, dag_svg
 from flowkit.surfaces.state import RunState, StepState
 
 _LOG_LINES = 12

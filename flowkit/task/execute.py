@@ -18,7 +18,7 @@ from flowkit.authoring.current import TaskContext, bound
 from flowkit.authoring.flowspec import FlowSpec, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
 from flowkit.errors import FlowDefinitionError
-from flowkit.runtime.plan import Branch
+from flowkit.plan.tasks import Branch
 from flowkit.task.foreach import ChunkCache, ForeachFrames, freeze, store_items
 from flowkit.task.outcome import EXIT_FAILED, EXIT_OK
 from flowkit.task.spec import TaskSpec

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.flowspec import ForeachFrame
 from flowkit.errors import FlowDefinitionError
-from flowkit.runtime.plan import TOO_MANY_SPLITS_HINT, Branch, TooManySplits
+from flowkit.plan.tasks import TOO_MANY_SPLITS_HINT, Branch, TooManySplits
 from flowkit.store.serialize import Frames, to_frames
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from flowkit.graph.model import StepNode
-from flowkit.runtime.plan import Branch
+from flowkit.plan.tasks import Branch
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 
 from flowkit import FlowSpec, step
 from flowkit.errors import FlowDefinitionError
-from flowkit.runtime.plan import Branch, Outcome
+from flowkit.plan.tasks import Branch, Outcome
 from flowkit.store import Store, TaskRecord
 from flowkit.store.memory import MemoryBackend
 from flowkit.task.execute import call_step

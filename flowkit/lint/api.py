@@ -1,17 +1,17 @@
-"""The graph layer's entry points: ``graph_of(flow)`` to read a flow, ``check(flow)`` to lint it."""
+"""Reading and checking a flow: ``graph_of(flow)`` reads its graph, ``check(flow)`` also lints it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flowkit.authoring.flowspec import FlowSpec
 from flowkit.errors import FlowkitError, LintError
 from flowkit.graph.build import build_graph
 from flowkit.graph.model import FlowGraph
+from flowkit.lint.rules import lint
 
 
 def _flow_class(flow: Any) -> type:
-    from flowkit.authoring.flowspec import FlowSpec
-
     cls = flow if isinstance(flow, type) else type(flow)
     if not issubclass(cls, FlowSpec):
         raise FlowkitError(
@@ -28,8 +28,6 @@ def graph_of(flow: Any) -> FlowGraph:
 
 def check(flow: Any) -> FlowGraph:
     """Lint a flow and return its graph; raise :class:`LintError` listing every problem."""
-    from flowkit.lint import lint
-
     built = graph_of(flow)
     problems = lint(built)
     if problems:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.graph.code import first_difference
 from flowkit.graph.model import FlowGraph, StepNode
-from flowkit.runtime.plan import Branch
+from flowkit.plan.tasks import Branch
 
 if TYPE_CHECKING:
     from flowkit.store import RunRecord, Store, TaskRecord
