@@ -6,9 +6,9 @@ no configuration, loads no plugin and touches no file.
 
 from flowkit.authoring.current import current
 from flowkit.authoring.decorators import alert, catch, no_cache, resources, retry, step, timeout
-from flowkit.authoring.flowspec import FlowSpec
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
+from flowkit.cli.script import FlowSpec
 from flowkit.client import Flow, Run, Step, Task
 from flowkit.errors import (
     FlowDefinitionError,
@@ -22,7 +22,8 @@ from flowkit.errors import (
 from flowkit.lint.api import check, graph_of
 from flowkit.notebook.debug import debug_task
 from flowkit.notebook.papermill_step import run_notebook
-from flowkit.runtime.api import RunFailed, resume, run
+from flowkit.runtime.api import RunFailed
+from flowkit.surfaces.api import resume, run
 from flowkit.task.caught import CaughtException
 
 __version__ = "0.1.0"

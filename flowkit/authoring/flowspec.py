@@ -1,4 +1,4 @@
-"""``FlowSpec``: the base class of every flow, and what a step's ``self`` can do."""
+"""``FlowSpecBase``: what every flow is, and what a step's ``self`` can do."""
 
 from __future__ import annotations
 
@@ -41,14 +41,15 @@ class Transition:
     line: int | None = field(default=None, compare=False)
 
 
-class FlowSpec:
-    """Subclass this and mark methods with ``@step``; ``start`` and ``end`` are required.
-
-    Constructing a flow has no side effects, except ``MyFlow()`` at the bottom of a flow
-    file run as a script, which starts the command line (``python flow.py run``).
+class FlowSpecBase:
+    """What a flow is and what a step's ``self`` can do: artifacts, ``next``, ``input``,
+    ``merge_artifacts``. Flows derive from :class:`flowkit.FlowSpec`, which adds only the
+    command line a flow file gets when run as a script (:mod:`flowkit.cli.script`): the layers
+    below the command line know flows by this class.
     """
 
     def __init__(self, use_cli: bool = True) -> None:
+        # ``use_cli`` is FlowSpec's; accepted here so that any flow class can be built alike.
         state: dict[str, Any] = {
             PARAMETERS_ATTR: {},
             "_flowkit_refs": {},
@@ -57,10 +58,6 @@ class FlowSpec:
             "_flowkit_transition": None,
         }
         self.__dict__.update(state)
-        if use_cli and _launched_as_script(type(self)):
-            from flowkit.cli.flow_cli import main
-
-            main(type(self))
 
     # -- identity -------------------------------------------------------------------------------
     @property
@@ -215,7 +212,7 @@ class FlowSpec:
     # -- joins ----------------------------------------------------------------------------------
     def merge_artifacts(
         self,
-        inputs: Iterable[FlowSpec],
+        inputs: Iterable[FlowSpecBase],
         include: Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
     ) -> None:
@@ -230,19 +227,6 @@ class FlowSpec:
         merge_into(self, list(inputs), include, exclude)
 
 
-def _launched_as_script(cls: type) -> bool:
-    """True when ``cls`` lives in the file Python was started with (``python flow.py``)."""
-    if cls.__module__ != "__main__":
-        return False
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    if not main_file or "ipykernel" in sys.modules:
-        return False
-    for value in vars(cls).values():
-        if is_step(value):
-            return bool(value.__code__.co_filename == main_file)
-    return True
-
-
 def step_functions(flow_cls: type) -> dict[str, Any]:
     """Every step function of a flow class, inherited ones too, by step name."""
     found: dict[str, Any] = {}
@@ -255,11 +239,11 @@ def step_functions(flow_cls: type) -> dict[str, Any]:
     return found
 
 
-def parameter_values(flow: FlowSpec) -> dict[str, Any]:
+def parameter_values(flow: FlowSpecBase) -> dict[str, Any]:
     """The parameter values bound to a flow object (attribute name -> value)."""
     return dict(flow.__dict__[PARAMETERS_ATTR])
 
 
-def bind_parameters(flow: FlowSpec, values: dict[str, Any]) -> None:
+def bind_parameters(flow: FlowSpecBase, values: dict[str, Any]) -> None:
     """Give a flow object its run's parameter values (attribute name -> value)."""
     flow.__dict__[PARAMETERS_ATTR] = dict(values)

@@ -8,34 +8,34 @@ from typing import TYPE_CHECKING, overload
 from flowkit.errors import FlowkitError, MergeConflictError
 
 if TYPE_CHECKING:
-    from flowkit.authoring.flowspec import FlowSpec
+    from flowkit.authoring.flowspec import FlowSpecBase
 
 
-class Inputs(Sequence["FlowSpec"]):
+class Inputs(Sequence["FlowSpecBase"]):
     """What a join step receives: one flow object per incoming task.
 
     Iterable and indexable; in a static join, ``inputs.train`` is the branch from ``train``.
     """
 
-    def __init__(self, flows: Sequence[FlowSpec]) -> None:
+    def __init__(self, flows: Sequence[FlowSpecBase]) -> None:
         self._flows = list(flows)
 
     @overload
-    def __getitem__(self, index: int) -> FlowSpec: ...
+    def __getitem__(self, index: int) -> FlowSpecBase: ...
 
     @overload
-    def __getitem__(self, index: slice) -> Sequence[FlowSpec]: ...
+    def __getitem__(self, index: slice) -> Sequence[FlowSpecBase]: ...
 
-    def __getitem__(self, index: int | slice) -> FlowSpec | Sequence[FlowSpec]:
+    def __getitem__(self, index: int | slice) -> FlowSpecBase | Sequence[FlowSpecBase]:
         return self._flows[index]
 
     def __len__(self) -> int:
         return len(self._flows)
 
-    def __iter__(self) -> Iterator[FlowSpec]:
+    def __iter__(self) -> Iterator[FlowSpecBase]:
         return iter(self._flows)
 
-    def __getattr__(self, step: str) -> FlowSpec:
+    def __getattr__(self, step: str) -> FlowSpecBase:
         if step.startswith("_"):
             raise AttributeError(step)
         for flow in self._flows:
@@ -52,8 +52,8 @@ class Inputs(Sequence["FlowSpec"]):
 
 
 def merge_into(
-    target: FlowSpec,
-    inputs: Sequence[FlowSpec],
+    target: FlowSpecBase,
+    inputs: Sequence[FlowSpecBase],
     include: Sequence[str] | None,
     exclude: Sequence[str] | None,
 ) -> None:
@@ -82,7 +82,7 @@ def merge_into(
         candidates = available - set(exclude or ())
     own = target._flowkit_artifact_names()
     conflicts: list[str] = []
-    chosen: dict[str, FlowSpec] = {}
+    chosen: dict[str, FlowSpecBase] = {}
     for attr in sorted(candidates - own):
         holders = [f for f in inputs if attr in f._flowkit_artifact_names()]
         if len(_digests(holders, attr)) > 1:
@@ -95,7 +95,7 @@ def merge_into(
         _copy_artifact(holder, target, attr)
 
 
-def _digests(holders: Sequence[FlowSpec], attr: str) -> set[str]:
+def _digests(holders: Sequence[FlowSpecBase], attr: str) -> set[str]:
     # Stored digests and in-memory digests of one value differ, so compare like with like:
     # the store's while every holder still has what it was given (nothing loads), else values.
     stored = [f._flowkit_stored_digest(attr) for f in holders]
@@ -104,7 +104,7 @@ def _digests(holders: Sequence[FlowSpec], attr: str) -> set[str]:
     return {f._flowkit_value_digest(attr) for f in holders}
 
 
-def _copy_artifact(source: FlowSpec, target: FlowSpec, attr: str) -> None:
+def _copy_artifact(source: FlowSpecBase, target: FlowSpecBase, attr: str) -> None:
     # Pass by reference when the value was never loaded: merging must not read big data.
     if attr in source.__dict__:
         target.__dict__[attr] = source.__dict__[attr]

@@ -22,12 +22,12 @@ def load_flow_file(path: str | Path, flow_name: str | None = None) -> type:
     if not file.is_file():
         raise FlowLoadError(f"no flow file at {path}", "check the path; it should name a .py file")
     module = _import(file)
-    from flowkit.authoring.flowspec import FlowSpec
+    from flowkit.authoring.flowspec import FlowSpecBase
 
     flows = {
         name: obj
         for name, obj in vars(module).items()
-        if isinstance(obj, type) and issubclass(obj, FlowSpec) and obj.__module__ == module.__name__
+        if isinstance(obj, type) and issubclass(obj, FlowSpecBase) and obj.__module__ == module.__name__
     }
     if flow_name is not None:
         if flow_name not in flows:

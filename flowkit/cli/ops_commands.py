@@ -89,11 +89,12 @@ def retry_cmd(letter_id: str, quiet: bool, store_url: str | None) -> None:
     from flowkit.cli.running import sigterm_as_interrupt
     from flowkit.runtime.api import RunFailed
     from flowkit.runtime.deadletter import retry_dead_letter
+    from flowkit.surfaces.default import default_view
 
     store = _open(store_url)
     try:
         with sigterm_as_interrupt():
-            run = retry_dead_letter(store, letter_id, quiet=quiet)
+            run = retry_dead_letter(store, letter_id, lambda: default_view(quiet), quiet=quiet)
     except RunFailed as failed:
         sys.exit(130 if failed.cancelled else 1)
     click.echo(f"dead letter {letter_id} retried: run {run.pathspec} succeeded")

@@ -90,7 +90,7 @@ def run_flow(
     flow_cls: type, options: dict[str, Any], params: dict[str, Any], *, reuse: bool, dry_run: bool
 ) -> None:
     """``run`` for the CLI; exit 1 (after the live view has said why) if it fails."""
-    from flowkit.runtime.api import run
+    from flowkit.surfaces.api import run
 
     _go(run, flow_cls, options, params, reuse=reuse, dry_run=dry_run)
 
@@ -106,7 +106,7 @@ def resume_flow(
     dry_run: bool,
 ) -> None:
     """``resume`` for the CLI; like :func:`run_flow`."""
-    from flowkit.runtime.api import resume
+    from flowkit.surfaces.api import resume
 
     _go(
         resume,

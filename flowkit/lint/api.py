@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowkit.authoring.flowspec import FlowSpec
+from flowkit.authoring.flowspec import FlowSpecBase
 from flowkit.errors import FlowkitError, LintError
 from flowkit.graph.build import build_graph
 from flowkit.graph.model import FlowGraph
@@ -13,7 +13,7 @@ from flowkit.lint.rules import lint
 
 def _flow_class(flow: Any) -> type:
     cls = flow if isinstance(flow, type) else type(flow)
-    if not issubclass(cls, FlowSpec):
+    if not issubclass(cls, FlowSpecBase):
         raise FlowkitError(
             f"{flow!r} is not a flow",
             "pass a class that derives from flowkit.FlowSpec (or an instance of one)",

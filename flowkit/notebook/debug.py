@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flowkit.errors import FlowkitError
 
 if TYPE_CHECKING:
-    from flowkit.authoring.flowspec import FlowSpec
+    from flowkit.authoring.flowspec import FlowSpecBase
     from flowkit.client import Run, Task
     from flowkit.store import Store
 
@@ -26,7 +26,7 @@ class StepDebug:
 
     task: Task
     flow_cls: type
-    data: FlowSpec
+    data: FlowSpecBase
     next_steps: tuple[str, ...]
 
     @property
@@ -36,7 +36,7 @@ class StepDebug:
 
     def resume(self, **options: Any) -> Run:
         """A new run that resumes the task's run from this step, with the code debugged."""
-        from flowkit.runtime.api import resume
+        from flowkit.surfaces.api import resume
 
         run_id = self.task.pathspec.split("/")[1]
         run = resume(self.flow_cls, self.task.record.step, origin_run_id=run_id, **options)
@@ -92,10 +92,10 @@ def with_step(flow_cls: type, name: str, function: Callable[..., Any]) -> type:
 
 
 def _from_main(flow_name: str) -> type:
-    from flowkit.authoring.flowspec import FlowSpec
+    from flowkit.authoring.flowspec import FlowSpecBase
 
     found = getattr(sys.modules.get("__main__"), flow_name, None)
-    if isinstance(found, type) and issubclass(found, FlowSpec):
+    if isinstance(found, type) and issubclass(found, FlowSpecBase):
         return found
     raise FlowkitError(
         f"no flow class {flow_name} is defined here",

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowkit.graph.model import FlowGraph, StepNode
-from flowkit.plan.tasks import Outcome, PlannedTask, Planner
 from flowkit.plan.reuse import Decider, Decision, cache_key
+from flowkit.plan.tasks import Outcome, PlannedTask, Planner
 
 if TYPE_CHECKING:
     from flowkit.store import Store, TaskRecord

@@ -1,5 +1,6 @@
-"""``flowkit.run`` and ``flowkit.resume``: lint, settle parameters, start the run, drive it,
-and return the client's ``Run`` (or, with ``dry_run``, what would happen)."""
+"""Starting a run: lint, settle parameters, create the run, drive it to its end, and return
+the client's ``Run`` (or, with ``dry_run``, what would happen). :mod:`flowkit.surfaces.api`
+holds the public ``flowkit.run``/``flowkit.resume`` that call it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 import getpass
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -59,113 +60,55 @@ class Preview:
 
 
 @dataclass
-class _Options:
-    store: str | Store | None
-    max_workers: int | None
-    max_num_splits: int
-    fail_fast: bool
-    quiet: bool
-    progress: ProgressSink | None
-    tags: Iterable[str]
+class RunOptions:
+    """How to run, as :func:`flowkit.run` and the command line were told; ``progress`` makes
+    the view the run reports to (the surface that starts the run chooses it), ``notebook``
+    says whether the run starts in a notebook."""
+
+    progress: Callable[[], ProgressSink]
+    store: str | Store | None = None
+    max_workers: int | None = None
+    max_num_splits: int = 10_000
+    fail_fast: bool = False
+    quiet: bool = False
+    tags: Iterable[str] = ()
     with_decorators: Iterable[str] = ()
+    notebook: bool = False
 
 
 FlowLike = type | str | os.PathLike[str]
 
 
 @overload
-def run(flow: FlowLike, *, dry_run: Literal[True], **options: Any) -> Preview: ...
-
-
-@overload
-def run(flow: FlowLike, *, dry_run: Literal[False] = False, **options: Any) -> Run: ...
-
-
-def run(
+def start(
     flow: FlowLike,
+    params: dict[str, Any],
+    options: RunOptions,
     *,
     reuse: bool = False,
-    dry_run: bool = False,
-    store: str | Store | None = None,
-    max_workers: int | None = None,
-    max_num_splits: int = 10_000,
-    fail_fast: bool = False,
-    quiet: bool = False,
-    progress: ProgressSink | None = None,
-    tags: Iterable[str] = (),
-    with_decorators: Iterable[str] = (),
-    **params: Any,
-) -> Run | Preview:
-    """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``.
-
-    With ``reuse``, any earlier successful task of the flow with the same code, inputs and
-    parameters is reused instead of run. Returns the finished run's client ``Run``; raises
-    :class:`~flowkit.errors.LintError` before anything runs if the flow has problems,
-    :class:`~flowkit.errors.ParameterError` for a bad parameter, and :class:`RunFailed` when
-    a task fails or the run is cancelled. ``dry_run`` returns a :class:`Preview` instead.
-    ``with_decorators`` applies step decorators to every step that lacks them, as
-    ``--with`` does: ``["retry", "timeout:seconds=60"]``.
-    """
-    options = _Options(
-        store, max_workers, max_num_splits, fail_fast, quiet, progress, tags, with_decorators
-    )
-    return _start(flow, params, options, reuse=reuse, dry_run=dry_run)
-
-
-@overload
-def resume(
-    flow: FlowLike, step: str | None = None, *, dry_run: Literal[True], **options: Any
-) -> Preview: ...
-
-
-@overload
-def resume(
-    flow: FlowLike, step: str | None = None, *, dry_run: Literal[False] = False, **options: Any
+    resume_from: str | None = None,
+    restart_step: str | None = None,
+    dry_run: Literal[False] = False,
 ) -> Run: ...
 
 
-def resume(
-    flow: FlowLike,
-    step: str | None = None,
-    *,
-    origin_run_id: str | None = None,
-    reuse: bool = False,
-    dry_run: bool = False,
-    store: str | Store | None = None,
-    max_workers: int | None = None,
-    max_num_splits: int = 10_000,
-    fail_fast: bool = False,
-    quiet: bool = False,
-    progress: ProgressSink | None = None,
-    tags: Iterable[str] = (),
-    with_decorators: Iterable[str] = (),
-    **params: Any,
-) -> Run | Preview:
-    """Resume a run of ``flow``: the most recent one, or ``origin_run_id``.
-
-    Without ``step``, tasks that failed or never ran run again, and so do tasks that read a
-    parameter given a new value; every other task is cloned (its record copied, never its
-    data). ``reuse`` also runs again tasks whose code changed. With ``step``, that step and
-    everything after it run again. Parameters default to the origin's.
-    """
-    options = _Options(
-        store, max_workers, max_num_splits, fail_fast, quiet, progress, tags, with_decorators
-    )
-    return _start(
-        flow,
-        params,
-        options,
-        reuse=reuse,
-        resume_from=origin_run_id or "",
-        restart_step=step,
-        dry_run=dry_run,
-    )
-
-
-def _start(
+@overload
+def start(
     flow: FlowLike,
     params: dict[str, Any],
-    options: _Options,
+    options: RunOptions,
+    *,
+    reuse: bool = False,
+    resume_from: str | None = None,
+    restart_step: str | None = None,
+    dry_run: bool,
+) -> Run | Preview: ...
+
+
+def start(
+    flow: FlowLike,
+    params: dict[str, Any],
+    options: RunOptions,
     *,
     reuse: bool = False,
     resume_from: str | None = None,
@@ -174,9 +117,9 @@ def _start(
 ) -> Run | Preview:
     from flowkit.authoring.loader import load_flow_file
     from flowkit.lint.api import check
+    from flowkit.plan.reuse import Decider
     from flowkit.runtime.alerts import alerts_for
     from flowkit.runtime.policy import FailurePolicy, parse_with
-    from flowkit.plan.reuse import Decider
     from flowkit.settings import Settings
     from flowkit.store import Store, open_store
 
@@ -212,7 +155,7 @@ def _start(
         origin_run_id=origin.run_id if origin else None,
         step_code={s.name: s.code for s in graph.steps.values()},
         graph={s.name: list(s.targets) for s in graph.steps.values()},
-        source=_source(flow_cls),
+        source=_source(flow_cls, notebook=options.notebook),
     )
     return _drive(
         flow_cls,
@@ -235,7 +178,7 @@ def _drive(
     parameters: dict[str, tuple[str, int, str]],
     decider: Any,
     max_workers: int,
-    options: _Options,
+    options: RunOptions,
     failure: tuple[FailurePolicy, Alerts],
 ) -> Run:
     from flowkit.client import Run
@@ -246,7 +189,7 @@ def _drive(
     from flowkit.runtime.scheduler import Scheduler
     from flowkit.task.code import code_ref_for
 
-    sink = options.progress if options.progress is not None else _default_sink(options.quiet)
+    sink = options.progress()
     # The run exists from here on: beat before anything slow (the worker importing a big
     # flow), so that a reader never takes a run that is starting for one that crashed.
     heartbeat = Heartbeat(store, record.flow, record.run_id)
@@ -405,23 +348,11 @@ def _user() -> str | None:
         return None
 
 
-def _source(flow_cls: type) -> str | None:
+def _source(flow_cls: type, *, notebook: bool) -> str | None:
     """The flow file a user would resume the run with; None for a notebook's flow (and for a
     flow file imported into a notebook: there, the call is what to type)."""
     module = sys.modules.get(flow_cls.__module__)
     file = getattr(module, "__file__", None)
-    if not isinstance(file, str) or (flow_cls.__module__ != "__main__" and _in_notebook()):
+    if not isinstance(file, str) or (flow_cls.__module__ != "__main__" and notebook):
         return None
     return os.path.abspath(file)
-
-
-def _in_notebook() -> bool:
-    from flowkit.surfaces.default import in_notebook
-
-    return in_notebook()
-
-
-def _default_sink(quiet: bool) -> ProgressSink:
-    from flowkit.surfaces.default import default_view
-
-    return default_view(quiet)

@@ -4,7 +4,8 @@ how a run ended, and retry a dead-lettered task (then resume its run from it).""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowkitError
 from flowkit.runtime.alerts import AlertEvent, Alerts
@@ -12,6 +13,7 @@ from flowkit.store.deadletters import read_letter, record_retry, write_letter
 
 if TYPE_CHECKING:
     from flowkit.client import Run
+    from flowkit.runtime.events import ProgressSink
     from flowkit.store import RunRecord, Store, TaskRecord
     from flowkit.task.spec import TaskSpec
 
@@ -63,20 +65,23 @@ class RetryFailed(FlowkitError):
     """A dead-lettered task, run again alone, failed again; its run was not resumed."""
 
 
-def retry_dead_letter(store: Store, letter_id: str, **options: Any) -> Run:
+def retry_dead_letter(
+    store: Store, letter_id: str, progress: Callable[[], ProgressSink], *, quiet: bool = False
+) -> Run:
     """Run the letter's task again, alone (with the flow's code as it is now), against its
     recorded inputs, as a new attempt in its run; if that succeeds, resume the run from it:
     every task that succeeded is cloned, this one included, and what failed or follows runs.
     Records each retry next to the letter; raises :class:`RetryFailed` if the task fails
-    again, or :class:`~flowkit.runtime.api.RunFailed` if the resumed run does."""
-    from flowkit.runtime.api import RunFailed, resume
+    again, or :class:`~flowkit.runtime.api.RunFailed` if the resumed run does. The resumed run
+    reports to the view ``progress`` makes."""
+    from flowkit.runtime.api import RunFailed, RunOptions, start
     from flowkit.task.code import load_flow_class
     from flowkit.task.spec import TaskSpec
 
     letter = read_letter(store, letter_id)
     spec = TaskSpec.from_json(letter.spec)
     flow_cls = load_flow_class(spec.code, store)
-    alone = _run_alone(store, spec, quiet=bool(options.get("quiet")))
+    alone = _run_alone(store, spec, quiet=quiet)
     if not alone.successful:
         name = f"{alone.run_id}-attempt{alone.attempt}"
         record_retry(store, letter_id, alone.run_id, "failed", name=name)
@@ -85,7 +90,8 @@ def retry_dead_letter(store: Store, letter_id: str, **options: Any) -> Run:
             "fix the cause, then: flowkit dlq retry " + letter_id,
         )
     try:
-        run: Run = resume(flow_cls, origin_run_id=letter.run_id, store=store, **options)
+        options = RunOptions(progress, store, quiet=quiet)
+        run = start(flow_cls, {}, options, resume_from=letter.run_id)
     except RunFailed as failed:
         record_retry(store, letter_id, failed.run.id, "failed")
         raise

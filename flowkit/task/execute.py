@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.current import TaskContext, bound
-from flowkit.authoring.flowspec import FlowSpec, Transition, bind_parameters
+from flowkit.authoring.flowspec import FlowSpecBase, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
 from flowkit.errors import FlowDefinitionError
 from flowkit.plan.tasks import Branch
@@ -59,16 +59,16 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     return EXIT_OK
 
 
-def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpec:
+def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpecBase:
     """The ``self`` a step gets: its parameters and foreach frames, no artifacts yet."""
-    flow: FlowSpec = flow_cls(use_cli=False)
+    flow: FlowSpecBase = flow_cls(use_cli=False)
     flow.__dict__["_flowkit_step_name"] = spec.step
     bind_parameters(flow, {a: store.load_value(p[0]) for a, p in spec.parameters.items()})
     flow.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, spec.path)
     return flow
 
 
-def call_step(spec: TaskSpec, store: Store, flow_cls: type, parents: list[TaskRecord]) -> FlowSpec:
+def call_step(spec: TaskSpec, store: Store, flow_cls: type, parents: list[TaskRecord]) -> FlowSpecBase:
     """Run the step's code (as ``flow_cls`` has it) under ``current``, on what ``parents``
     passed on: their artifacts, or for a join their flows as ``inputs``. What the step
     assigned stays on the returned ``self``; its exceptions propagate unchanged."""
@@ -110,7 +110,7 @@ def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> Ta
 
 
 def _fan_out(
-    flow: FlowSpec, store: Store, spec: TaskSpec, where: tuple[str | None, int | None]
+    flow: FlowSpecBase, store: Store, spec: TaskSpec, where: tuple[str | None, int | None]
 ) -> dict[str, Any]:
     """Freeze the foreach's items and store them: the record fields that name them."""
     attr = str(spec.contract.foreach)
@@ -125,7 +125,7 @@ def _fan_out(
 
 
 def _caught(
-    spec: TaskSpec, store: Store, flow: FlowSpec, parents: list[TaskRecord], record: TaskRecord
+    spec: TaskSpec, store: Store, flow: FlowSpecBase, parents: list[TaskRecord], record: TaskRecord
 ) -> TaskRecord:
     """The attempt ``@catch`` adds: no user code runs; the failure goes into ``var``, what
     the step inherited passes on (a join inherits nothing), and the flow takes the step's
@@ -189,7 +189,7 @@ def _input_record(spec: TaskSpec, store: Store, ref: str) -> TaskRecord:
 
 def _input_flow(
     flow_cls: type, store: Store, record: TaskRecord, spec: TaskSpec, chunks: ChunkCache
-) -> FlowSpec:
+) -> FlowSpecBase:
     parent = flow_cls(use_cli=False)
     parent.__dict__["_flowkit_step_name"] = record.step
     parent.__dict__["_flowkit_parameters"] = {}
@@ -199,7 +199,7 @@ def _input_flow(
     return parent  # type: ignore[no-any-return]
 
 
-def _checked_transition(flow: FlowSpec, spec: TaskSpec) -> Transition | None:
+def _checked_transition(flow: FlowSpecBase, spec: TaskSpec) -> Transition | None:
     contract = spec.contract
     transition: Transition | None = flow.__dict__.get("_flowkit_transition")
     if contract.transition == "end":
@@ -232,7 +232,7 @@ def _describe(t: Transition) -> str:
     return text
 
 
-def _persist(flow: FlowSpec, store: Store, spec: TaskSpec) -> dict[str, Any]:
+def _persist(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, Any]:
     """What the task assigned is stored; what it did not touch, and the parameters, are
     named by reference."""
     from flowkit.store.records import ArtifactRef

@@ -1,0 +1,128 @@
+"""``flowkit.run`` and ``flowkit.resume``, the in-process API: a run started from Python
+reports to the view that fits where it runs (a live widget in a notebook, progress lines in a
+terminal) unless given one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from flowkit.runtime.api import FlowLike, Preview, RunOptions, start
+from flowkit.surfaces.default import default_view, in_notebook
+
+if TYPE_CHECKING:
+    from flowkit.client import Run
+    from flowkit.runtime.events import ProgressSink
+    from flowkit.store import Store
+
+
+@overload
+def run(flow: FlowLike, *, dry_run: Literal[True], **options: Any) -> Preview: ...
+
+
+@overload
+def run(flow: FlowLike, *, dry_run: Literal[False] = False, **options: Any) -> Run: ...
+
+
+def run(
+    flow: FlowLike,
+    *,
+    reuse: bool = False,
+    dry_run: bool = False,
+    store: str | Store | None = None,
+    max_workers: int | None = None,
+    max_num_splits: int = 10_000,
+    fail_fast: bool = False,
+    quiet: bool = False,
+    progress: ProgressSink | None = None,
+    tags: Iterable[str] = (),
+    with_decorators: Iterable[str] = (),
+    **params: Any,
+) -> Run | Preview:
+    """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``.
+
+    With ``reuse``, any earlier successful task of the flow with the same code, inputs and
+    parameters is reused instead of run. Returns the finished run's client ``Run``; raises
+    :class:`~flowkit.errors.LintError` before anything runs if the flow has problems,
+    :class:`~flowkit.errors.ParameterError` for a bad parameter, and :class:`RunFailed` when
+    a task fails or the run is cancelled. ``dry_run`` returns a :class:`Preview` instead.
+    ``with_decorators`` applies step decorators to every step that lacks them, as
+    ``--with`` does: ``["retry", "timeout:seconds=60"]``.
+    """
+    options = _options(
+        progress, store, max_workers, max_num_splits, fail_fast, quiet, tags, with_decorators
+    )
+    return start(flow, params, options, reuse=reuse, dry_run=dry_run)
+
+
+@overload
+def resume(
+    flow: FlowLike, step: str | None = None, *, dry_run: Literal[True], **options: Any
+) -> Preview: ...
+
+
+@overload
+def resume(
+    flow: FlowLike, step: str | None = None, *, dry_run: Literal[False] = False, **options: Any
+) -> Run: ...
+
+
+def resume(
+    flow: FlowLike,
+    step: str | None = None,
+    *,
+    origin_run_id: str | None = None,
+    reuse: bool = False,
+    dry_run: bool = False,
+    store: str | Store | None = None,
+    max_workers: int | None = None,
+    max_num_splits: int = 10_000,
+    fail_fast: bool = False,
+    quiet: bool = False,
+    progress: ProgressSink | None = None,
+    tags: Iterable[str] = (),
+    with_decorators: Iterable[str] = (),
+    **params: Any,
+) -> Run | Preview:
+    """Resume a run of ``flow``: the most recent one, or ``origin_run_id``.
+
+    Without ``step``, tasks that failed or never ran run again, and so do tasks that read a
+    parameter given a new value; every other task is cloned (its record copied, never its
+    data). ``reuse`` also runs again tasks whose code changed. With ``step``, that step and
+    everything after it run again. Parameters default to the origin's.
+    """
+    options = _options(
+        progress, store, max_workers, max_num_splits, fail_fast, quiet, tags, with_decorators
+    )
+    return start(
+        flow,
+        params,
+        options,
+        reuse=reuse,
+        resume_from=origin_run_id or "",
+        restart_step=step,
+        dry_run=dry_run,
+    )
+
+
+def _options(
+    progress: ProgressSink | None,
+    store: str | Store | None,
+    max_workers: int | None,
+    max_num_splits: int,
+    fail_fast: bool,
+    quiet: bool,
+    tags: Iterable[str],
+    with_decorators: Iterable[str],
+) -> RunOptions:
+    return RunOptions(
+        (lambda: progress) if progress is not None else (lambda: default_view(quiet)),
+        store,
+        max_workers,
+        max_num_splits,
+        fail_fast,
+        quiet,
+        tags,
+        with_decorators,
+        notebook=in_notebook(),
+    )
