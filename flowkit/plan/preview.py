@@ -7,26 +7,26 @@ task at the same place (same step and foreach indices) to see what comes after i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowkit.graph.model import FlowGraph, StepNode
-from flowkit.plan.reuse import Decider, Decision, cache_key
+from flowkit.plan.admit import Admission, Admitted, Placed, admit
+from flowkit.plan.reuse import Decider
 from flowkit.plan.tasks import Outcome, PlannedTask, Planner
 
 if TYPE_CHECKING:
-    from flowkit.store import Store, TaskRecord
+    from flowkit.store import TaskRecord
 
 
 def preview(
     graph: FlowGraph,
-    store: Store,
     decider: Decider,
-    parameters: Mapping[str, tuple[str, int, str]],
+    parameters: dict[str, tuple[str, int, str]],
     template: list[TaskRecord],
 ) -> list[dict[str, Any]]:
     """The decisions a run would take, as :meth:`Decision.to_json` dicts, in planning order."""
     planner = Planner(graph)
+    admission = Admission(graph, parameters, decider)
     by_place: dict[tuple[str, tuple[int, ...]], list[TaskRecord]] = {}
     for record in template:
         if record.successful:
@@ -36,32 +36,27 @@ def preview(
     records: dict[str, TaskRecord] = {}
     step_of: dict[str, str] = {}
     would_run: set[str] = set()
-    decisions: list[dict[str, Any]] = []
-    work = [planner.first()]
-    while work:
-        planned = work.pop(0)
-        node = graph.steps[planned.step]
+
+    def decide(planned: PlannedTask) -> Admitted:
         rerun = [i for i in planned.inputs if i in would_run]
         if rerun:
-            decision = Decision("run", f"its input from step '{step_of[rerun[0]]}' runs again")
-        else:
-            inputs = [records[i] for i in planned.inputs]
-            key = cache_key(node, inputs, parameters, planned.path)
-            decision = decider.decide(node, inputs, planned.path, key)
-        task_id = decision.origin.task_id if decision.origin else f"new-{len(decisions)}"
-        decisions.append(decision.to_json(planned.step, task_id))
-        step_of[task_id] = planned.step
-        if decision.origin is not None:
-            records[task_id] = decision.origin
-            outcome = Outcome.of(decision.origin)
-        else:
-            would_run.add(task_id)
-            outcome_or_none = _expected_outcome(node, by_place, planned)
-            if outcome_or_none is None:
-                continue  # where a switch or foreach goes is only known once it runs
-            outcome = outcome_or_none
-        work += planner.after(task_id, planned, outcome)
-    return decisions
+            return admission.decide(planned, [], rerun_input=step_of[rerun[0]])
+        return admission.decide(planned, [records[i] for i in planned.inputs])
+
+    def place(admitted: Admitted) -> Placed:
+        origin = admitted.decision.origin
+        task_id = origin.task_id if origin else f"new-{len(admission.decisions)}"
+        admission.decisions.append(admitted.decision.to_json(admitted.planned.step, task_id))
+        step_of[task_id] = admitted.planned.step
+        if origin is not None:
+            records[task_id] = origin
+            return task_id, Outcome.of(origin)
+        would_run.add(task_id)
+        node = graph.steps[admitted.planned.step]
+        return task_id, _expected_outcome(node, by_place, admitted.planned)
+
+    admit([planner.first()], decide, place, planner.after)
+    return admission.decisions
 
 
 def _expected_outcome(

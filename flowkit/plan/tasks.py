@@ -135,10 +135,6 @@ class Planner:
             planned = [self._arrive(t, task_id, task.path) for t in outcome.targets]
         return [p for p in planned if p is not None]
 
-    def waiting_joins(self) -> list[str]:
-        """Joins that still wait for branches (only non-empty when a branch failed)."""
-        return sorted({key[0] for key in self._arrivals})
-
     def _arrive(self, target: str, task_id: str, path: Path) -> PlannedTask | None:
         if not self.graph.steps[target].takes_inputs:
             return PlannedTask(target, (task_id,), path)

@@ -336,7 +336,7 @@ def _preview(
     if template_run is not None:
         for step in store.list_steps(template_run.flow, template_run.run_id):
             template += store.list_tasks(template_run.flow, template_run.run_id, step)
-    decisions = preview(graph, store, decider, parameters, template)
+    decisions = preview(graph, decider, parameters, template)
     lines = summarize(decisions, [s.name for s in graph.ordered()])
     return Preview(graph.name, origin.run_id if origin else None, decisions, lines)
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from flowkit.store.records import RunStatus, TaskStatus
-
-#: What a task is doing as the surfaces show it: a stored task status, or one that only a
-#: live run has (``cloned`` from the origin run, ``retrying`` after a failed attempt).
-TaskPhase = TaskStatus | Literal["cloned", "retrying"]
+TaskStatus = Literal["running", "succeeded", "caught", "failed", "killed", "cloned", "retrying"]
+RunStatus = Literal["succeeded", "failed", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,7 @@ class TaskEvent:
 
     step: str
     task_id: str
-    status: TaskPhase
+    status: TaskStatus
     attempt: int
     time: float
     error: str | None = None
@@ -49,9 +46,8 @@ class TaskEvent:
 
 
 @dataclass(frozen=True)
-class TaskOutput:
-    """One line a task printed, as it printed it (without the newline); what the store keeps
-    of it is a :class:`flowkit.store.logs.LogLine`."""
+class LogLine:
+    """One line a task printed, as it printed it (without the newline)."""
 
     step: str
     task_id: str
@@ -75,7 +71,7 @@ class RunFinished:
     resume_command: str | None = None
 
 
-Event = RunStarted | TaskEvent | TaskOutput | RunFinished
+Event = RunStarted | TaskEvent | LogLine | RunFinished
 
 
 class ProgressSink(Protocol):
