@@ -11,6 +11,7 @@ such as ``{kind = "webhook", url = "https://..."}`` or ``{kind = "command", argv
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import tomllib
@@ -185,3 +186,13 @@ def _alerts(value: Any, source: Mapping[str, str]) -> tuple[Mapping[str, Any], .
             hint,
         )
     return tuple(dict(v) for v in value)
+
+
+def current_user() -> str | None:
+    """Who starts a run, as its record names them: ``FLOWKIT_USER``, else the login name
+    (``LOGNAME``, ``USER``, ``LNAME``, ``USERNAME``, then the password database); None if
+    nothing says."""
+    try:
+        return os.environ.get("FLOWKIT_USER") or getpass.getuser()
+    except (KeyError, OSError):  # no such variable and no password entry (a bare container)
+        return None

@@ -11,7 +11,7 @@ import pytest
 
 import flowkit
 from flowkit.errors import FlowkitError
-from flowkit.settings import Settings
+from flowkit.settings import Settings, current_user
 from flowkit.store.errors import StoreError
 from tests.conftest import FLOWS, ROOT
 
@@ -96,3 +96,24 @@ def test_a_store_that_is_a_file_is_refused_and_left_alone(tmp_path: Path) -> Non
         flowkit.Flow("LongLinearFlow", store=str(target)).latest_run  # noqa: B018
     with pytest.raises(StoreError, match="the store location is empty"):
         flowkit.Flow("LongLinearFlow", store="")
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"FLOWKIT_USER": "ci-bot", "LOGNAME": "ada"}, "ci-bot"),
+        ({"LOGNAME": "ada", "USER": "other"}, "ada"),  # getpass's order, not just $USER
+    ],
+)
+def test_a_run_record_names_its_user_the_one_way(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, environ: dict[str, str], expected: str
+) -> None:
+    from flowkit.store import open_store
+
+    for name in ("FLOWKIT_USER", "LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert current_user() == expected
+    record = open_store(str(tmp_path / "store")).records.create_run("F")
+    assert record.user == expected
