@@ -24,12 +24,13 @@ from flowkit.notebook.debug import debug_task
 from flowkit.notebook.papermill_step import run_notebook
 from flowkit.runtime.api import RunFailed
 from flowkit.surfaces.api import resume, run
-from flowkit.task.caught import CaughtException
+from flowkit.task.caught import CaughtException, CaughtFailure
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CaughtException",
+    "CaughtFailure",
     "Flow",
     "FlowDefinitionError",
     "FlowLoadError",

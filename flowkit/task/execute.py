@@ -131,10 +131,10 @@ def _caught(
     the step inherited passes on (a join inherits nothing), and the flow takes the step's
     normal transition."""
     from flowkit.store.records import ExceptionInfo
-    from flowkit.task.caught import CaughtException
+    from flowkit.task.caught import CaughtFailure
 
     assert spec.catch is not None
-    caught = CaughtException(
+    caught = CaughtFailure(
         str(spec.catch["type"]),
         str(spec.catch["message"]),
         str(spec.catch.get("traceback") or ""),

@@ -12,7 +12,7 @@ import pytest
 import flowkit
 from flowkit.runtime.events import TaskEvent
 from flowkit.store import open_store
-from flowkit.task.caught import CaughtException
+from flowkit.task.caught import CaughtFailure
 from tests.failure.helpers import assert_sound, attempts
 from tests.flows.failures import CatchFlow, TimeoutFlow
 from tests.runtime.test_shapes import Quiet
@@ -25,7 +25,7 @@ def test_catch_stores_the_exception_and_the_flow_goes_on(tmp_path: Path) -> None
     risky = run["risky"].task
     assert risky.status == "caught" and risky.successful
     error = risky.data.error
-    assert isinstance(error, CaughtException)
+    assert isinstance(error, CaughtFailure)
     assert (error.type, error.message) == ("KeyError", "'attempt 1 has no luck'")
     assert error.failure == "error"
     assert 'failures.py", line' in error.traceback and "in risky" in error.traceback
