@@ -1,14 +1,38 @@
 """The exceptions flowkit raises, and how a user-facing error is worded.
 
-Every error a user can act on derives from :class:`FlowkitError` and carries a hint::
+Every error a user can act on derives from :class:`FlowkitError` and carries a hint. The whole
+tree, with the module of each class defined outside this one in brackets (a test keeps it
+complete)::
 
-    FlowkitError                 anything flowkit reports to a user
-    ├── FlowDefinitionError      the flow class is written wrongly (names step, file, line)
-    │   └── LintError            every problem lint found, at once (``.problems``)
-    ├── FlowLoadError            a flow file could not be found, imported or chosen
-    ├── ParameterError           a parameter value is missing or does not convert
-    ├── MergeConflictError       ``merge_artifacts`` met different values for one name
-    └── NotInTaskError           ``current`` was read outside a running step
+    FlowkitError                    anything flowkit reports to a user
+    ├── FlowDefinitionError         the flow class is written wrongly (names step, file, line)
+    │   ├── LintError               every problem lint found, at once (``.problems``)
+    │   └── TooManySplits           a foreach fans out past max_num_splits [plan.tasks]
+    ├── FlowLoadError               a flow file could not be found, imported or chosen
+    ├── ParameterError              a parameter value is missing or does not convert
+    ├── MergeConflictError          ``merge_artifacts`` met different values for one name
+    ├── NotInTaskError              ``current`` was read outside a running step
+    ├── PluginNotInstalled          no installed package provides a plug-in [plugins]
+    ├── PluginLoadError             a plug-in is installed but failed to import [plugins]
+    ├── StoreError                  the store could not do what was asked [store.errors]
+    │   ├── InvalidKeyError         a name or key is malformed or leaves the root [store.errors]
+    │   ├── BadPathspecError        not Flow[/run[/step[/task]]] [store.errors]
+    │   ├── KeyNotFoundError        a backend holds no such key [store.errors]
+    │   ├── NotFoundError           no such flow, run, step, task or artifact [store.errors]
+    │   │   └── ArtifactNotFound    no such artifact; an AttributeError too [client.data]
+    │   ├── RecordExistsError       a write-once record exists already [store.errors]
+    │   ├── CorruptBlobError        a blob's bytes do not hash to its name [store.errors]
+    │   ├── StoreFullError          the disk or quota under the store is full [store.errors]
+    │   ├── ArtifactNotSerializable  neither pickle nor cloudpickle can save it [store.errors]
+    │   ├── UnknownStoreError       no installed backend has the URL's scheme [store.errors]
+    │   └── UnsharedStoreError      a run's tasks could not see the store (memory://) [store.errors]
+    ├── WorkerStartError            the warm worker could not import the flow [executor.local]
+    ├── RunFailed                   a run ended without succeeding [runtime.api]
+    ├── RetryFailed                 a dead letter, retried alone, failed again [runtime.deadletter]
+    └── NotebookFailed              a notebook cell raised [notebook.papermill_step]
+
+:class:`Problem` is not an error: it is one thing lint found wrong in a flow, and
+:class:`LintError` carries them.
 """
 
 from __future__ import annotations
