@@ -1,33 +1,47 @@
-"""The names ``run`` and ``resume`` take for themselves, which no flow parameter may use.
+"""The options of a run, and so the names no flow parameter may use.
 
-One list, read by lint (which refuses such a parameter), by ``flowkit.run``/``flowkit.resume``
-(whose keywords they are) and by ``python flow.py run|resume`` (whose flags they are, with
-dashes for underscores); a test keeps the API and the CLI to it.
+One table, :data:`RUN_OPTIONS`: the keywords of ``flowkit.run``/``flowkit.resume`` and the
+flags of ``python flow.py run|resume`` (dashes for underscores) are built from it or checked
+against it, and lint refuses a parameter named like any of them.
 """
 
 from __future__ import annotations
 
-#: Keywords of ``flowkit.run``/``flowkit.resume`` and flags of ``run``/``resume``.
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunOption:
+    """One option of a run: its ``keyword`` in the API, and its ``flag`` on the command line
+    (None: the API's alone); ``resume_only`` for what only a resume takes."""
+
+    keyword: str
+    flag: str | None
+    resume_only: bool = False
+
+
+#: Every option of ``run`` and ``resume``, in the order the command line lists them.
+RUN_OPTIONS: tuple[RunOption, ...] = (
+    RunOption("flow", None),  # on the command line, the flow file itself
+    RunOption("step", "step", resume_only=True),  # resume's STEP argument
+    RunOption("origin_run_id", "origin-run-id", resume_only=True),
+    RunOption("store", "store"),
+    RunOption("max_workers", "max-workers"),
+    RunOption("max_num_splits", "max-num-splits"),
+    RunOption("fail_fast", "fail-fast"),
+    RunOption("quiet", "quiet"),
+    RunOption("tags", "tag"),
+    RunOption("with_decorators", "with"),
+    RunOption("reuse", "reuse"),
+    RunOption("dry_run", "dry-run"),
+    RunOption("progress", None),
+)
+
+#: Names a flow parameter may not have: every keyword and flag above, and ``help``.
 RUN_OPTION_NAMES = frozenset(
-    {
-        "dry_run",
-        "fail_fast",
-        "flow",
-        "help",
-        "max_num_splits",
-        "max_workers",
-        "origin_run_id",
-        "progress",
-        "quiet",
-        "reuse",
-        "step",
-        "store",
-        "tag",
-        "tags",
-        "with",
-        "with_",
-        "with_decorators",
-    }
+    {"help"}
+    | {o.keyword for o in RUN_OPTIONS}
+    | {o.flag.replace("-", "_") for o in RUN_OPTIONS if o.flag}
 )
 
 

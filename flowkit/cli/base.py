@@ -1,12 +1,17 @@
-"""What every flowkit command shares: user errors become one message and an exit code."""
+"""What every flowkit command shares: user errors become one message and an exit code, and
+``--store`` is one option, opened one way."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flowkit.errors import FlowkitError, LintError, ParameterError
+
+if TYPE_CHECKING:
+    from flowkit.store.store import Store
 
 
 def exit_code(error: FlowkitError) -> int:
@@ -24,3 +29,28 @@ class FlowkitGroup(click.Group):
             prefix = "" if isinstance(error, LintError) else "error: "
             click.echo(prefix + error.render(), err=True)
             ctx.exit(exit_code(error))
+
+
+class StoreOption(click.Option):
+    """``--store PATH|URL``, the one definition every command that uses a store takes;
+    ``decls`` names the argument it is passed as."""
+
+    def __init__(self, decls: Sequence[str] = ("store_url",)) -> None:
+        super().__init__(
+            ["--store", *decls],
+            default=None,
+            metavar="PATH|URL",
+            help="Store root (default: FLOWKIT_STORE, [tool.flowkit] store, or the user store).",
+        )
+
+
+#: Decorator: the command takes ``--store`` as its ``store_url`` argument.
+store_option = click.option("store_url", cls=StoreOption)
+
+
+def open_store_at(store_url: str | None) -> Store:
+    """The store ``--store`` names, or the one the settings resolve to without it."""
+    from flowkit.settings import Settings
+    from flowkit.store.open import open_store
+
+    return open_store(Settings.resolve({"store": store_url}).store)

@@ -12,16 +12,14 @@ import click
 from flowkit.authoring.names import run_option_named
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.cli.base import FlowkitGroup
+from flowkit.cli.flow_commands import check_flow, show_flow
 from flowkit.cli.running import (
-    RUN_OPTIONS,
     resume_arguments,
     resume_flow,
     reuse_options,
     run_flow,
     run_options,
 )
-from flowkit.cli.show import describe
-from flowkit.lint.api import check, graph_of
 
 
 def make_cli(flow_cls: type) -> click.Group:
@@ -34,32 +32,18 @@ def make_cli(flow_cls: type) -> click.Group:
 
     @cli.command("check", help="Lint the flow: report every problem at once (exit 0 or 1).")
     def check_cmd() -> None:
-        built = check(flow_cls)
-        click.echo(f"{built.name}: {len(built.steps)} steps, no problems found.")
+        check_flow(flow_cls)
 
     @cli.command("show", help="Show the flow's steps, transitions and docstrings.")
     @click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
     def show_cmd(as_json: bool) -> None:
-        built = graph_of(flow_cls)
-        if as_json:
-            click.echo(json.dumps(built.to_json(), indent=2, default=repr))
-        else:
-            click.echo(describe(built))
+        show_flow(flow_cls, as_json=as_json)
 
     def run_cmd(**given: Any) -> None:
-        options = {name: given.pop(name) for name in RUN_OPTIONS}
-        reuse, dry_run = given.pop("reuse"), given.pop("dry_run")
-        provided = {k: v for k, v in given.items() if v is not None}
-        run_flow(flow_cls, options, provided, reuse=reuse, dry_run=dry_run)
+        run_flow(flow_cls, given)
 
     def resume_cmd(**given: Any) -> None:
-        options = {name: given.pop(name) for name in RUN_OPTIONS}
-        step, origin = given.pop("step"), given.pop("origin_run_id")
-        reuse, dry_run = given.pop("reuse"), given.pop("dry_run")
-        provided = {k: v for k, v in given.items() if v is not None}
-        resume_flow(
-            flow_cls, options, provided, step=step, origin=origin, reuse=reuse, dry_run=dry_run
-        )
+        resume_flow(flow_cls, given)
 
     # A parameter named like a run option is a lint problem, reported when the command
     # runs; giving click the option twice would only add its warnings before that message.

@@ -9,22 +9,9 @@ from datetime import datetime
 
 import click
 
-from flowkit.settings import Settings
+from flowkit.cli.base import open_store_at, store_option
 from flowkit.store.deadletters import DeadLetter, list_letters, read_letter, retries_of
-from flowkit.store.open import open_store
 from flowkit.store.store import Store
-
-_STORE = click.option(
-    "--store",
-    "store_url",
-    default=None,
-    metavar="PATH|URL",
-    help="Store root (default: FLOWKIT_STORE, [tool.flowkit] store, or the user store).",
-)
-
-
-def _open(store_url: str | None) -> Store:
-    return open_store(Settings.resolve({"store": store_url}).store)
 
 
 def _state(store: Store, letter: DeadLetter) -> str:
@@ -42,10 +29,10 @@ def dlq() -> None:
 
 @dlq.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per dead letter.")
-@_STORE
+@store_option
 def list_cmd(as_json: bool, store_url: str | None) -> None:
     """List the dead letters, oldest first."""
-    store = _open(store_url)
+    store = open_store_at(store_url)
     letters = list_letters(store)
     if as_json:
         rows = [{**asdict(x), "state": _state(store, x)} for x in letters]
@@ -61,10 +48,10 @@ def list_cmd(as_json: bool, store_url: str | None) -> None:
 
 @dlq.command("show")
 @click.argument("letter_id", metavar="ID")
-@_STORE
+@store_option
 def show_cmd(letter_id: str, store_url: str | None) -> None:
     """Show one dead letter: the task, its inputs, its exception and where its logs are."""
-    store = _open(store_url)
+    store = open_store_at(store_url)
     x = read_letter(store, letter_id)
     lines = [
         f"dead letter {x.id}: {x.pathspec} (attempt {x.attempt}, {x.failure or 'failed'})",
@@ -82,7 +69,7 @@ def show_cmd(letter_id: str, store_url: str | None) -> None:
 @dlq.command("retry")
 @click.argument("letter_id", metavar="ID")
 @click.option("--quiet", is_flag=True, help="Only failures and the final summary.")
-@_STORE
+@store_option
 def retry_cmd(letter_id: str, quiet: bool, store_url: str | None) -> None:
     """Run a dead-lettered task again against its recorded inputs (with the flow's code as it
     is now), then resume its run from it. Exit 1 if it fails again."""
@@ -91,7 +78,7 @@ def retry_cmd(letter_id: str, quiet: bool, store_url: str | None) -> None:
     from flowkit.runtime.deadletter import retry_dead_letter
     from flowkit.surfaces.default import default_view
 
-    store = _open(store_url)
+    store = open_store_at(store_url)
     try:
         with sigterm_as_interrupt():
             run = retry_dead_letter(store, letter_id, lambda: default_view(quiet), quiet=quiet)
@@ -108,7 +95,7 @@ def retry_cmd(letter_id: str, quiet: bool, store_url: str | None) -> None:
     help="Remove what can go safely: damaged blobs and log chunks, broken cache entries, "
     "temporary files of killed writers (untouched for an hour).",
 )
-@_STORE
+@store_option
 def fsck_cmd(as_json: bool, repair: bool, store_url: str | None) -> None:
     """Check every record, blob and log chunk of the store (hashes, references); change
     nothing unless --repair is given.
@@ -118,7 +105,7 @@ def fsck_cmd(as_json: bool, repair: bool, store_url: str | None) -> None:
     """
     from flowkit.store import fsck as checker
 
-    store = _open(store_url)
+    store = open_store_at(store_url)
     report = checker.fsck(store)
     removed = checker.repair(store, report) if repair else []
     left = [p for p in report.problems if p not in removed]

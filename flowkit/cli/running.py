@@ -11,33 +11,32 @@ from typing import Any
 
 import click
 
-RUN_OPTIONS = ("store", "max_workers", "max_num_splits", "fail_fast", "quiet", "tag", "with_")
+from flowkit.authoring.names import RUN_OPTIONS
+from flowkit.cli.base import StoreOption
 
 
 def run_options() -> list[click.Option]:
-    """The options ``run`` has besides the flow's parameters."""
+    """The options ``run`` and ``resume`` have besides the flow's parameters."""
     return [
-        click.Option(["--store"], default=None, help="Store root (default: settings)."),
-        click.Option(
-            ["--max-workers"],
+        StoreOption(["store"]),
+        _option(
+            "max_workers",
             type=click.IntRange(min=1),
             default=None,
             help="Tasks running at once (default: the machine's cores).",
         ),
-        click.Option(
-            ["--max-num-splits"],
+        _option(
+            "max_num_splits",
             type=click.IntRange(min=1),
             default=10_000,
             show_default=True,
             help="Refuse a foreach that fans out into more tasks than this.",
         ),
-        click.Option(
-            ["--fail-fast"], is_flag=True, help="Stop launching tasks at the first failure."
-        ),
-        click.Option(["--quiet"], is_flag=True, help="Only failures and the final summary."),
-        click.Option(["--tag"], multiple=True, help="Tag the run (repeatable)."),
-        click.Option(
-            ["--with", "with_"],
+        _option("fail_fast", is_flag=True, help="Stop launching tasks at the first failure."),
+        _option("quiet", is_flag=True, help="Only failures and the final summary."),
+        _option("tags", multiple=True, help="Tag the run (repeatable)."),
+        _option(
+            "with_decorators",
             multiple=True,
             metavar="DECORATOR[:ARG=VALUE,...]",
             help=(
@@ -51,13 +50,13 @@ def run_options() -> list[click.Option]:
 def reuse_options() -> list[click.Option]:
     """``run``'s options for reusing earlier tasks."""
     return [
-        click.Option(
-            ["--reuse"],
+        _option(
+            "reuse",
             is_flag=True,
             help="Reuse earlier tasks with the same code, inputs and parameters.",
         ),
-        click.Option(
-            ["--dry-run"],
+        _option(
+            "dry_run",
             is_flag=True,
             help="With --reuse: say which tasks would be reused or run, and why; run nothing.",
         ),
@@ -68,85 +67,60 @@ def resume_arguments() -> list[click.Parameter]:
     """``resume``'s own arguments and options."""
     return [
         click.Argument(["step"], required=False),
-        click.Option(
-            ["--origin-run-id"],
+        _option(
+            "origin_run_id",
             default=None,
             help="The run to resume (default: the flow's most recent run).",
         ),
-        click.Option(
-            ["--reuse"],
+        _option(
+            "reuse",
             is_flag=True,
             help="Also run again the tasks whose code changed since the origin run.",
         ),
-        click.Option(
-            ["--dry-run"],
+        _option(
+            "dry_run",
             is_flag=True,
             help="Say which tasks would be cloned or run, and why; run nothing.",
         ),
     ]
 
 
-def run_flow(
-    flow_cls: type, options: dict[str, Any], params: dict[str, Any], *, reuse: bool, dry_run: bool
-) -> None:
-    """``run`` for the CLI; exit 1 (after the live view has said why) if it fails."""
+def run_flow(flow_cls: type, given: dict[str, Any]) -> None:
+    """``run`` for the CLI with what click parsed; exit 1 (after the live view has said why)
+    if it fails."""
     from flowkit.surfaces.api import run
 
-    _go(run, flow_cls, options, params, reuse=reuse, dry_run=dry_run)
+    _go(run, flow_cls, given)
 
 
-def resume_flow(
-    flow_cls: type,
-    options: dict[str, Any],
-    params: dict[str, Any],
-    *,
-    step: str | None,
-    origin: str | None,
-    reuse: bool,
-    dry_run: bool,
-) -> None:
+def resume_flow(flow_cls: type, given: dict[str, Any]) -> None:
     """``resume`` for the CLI; like :func:`run_flow`."""
     from flowkit.surfaces.api import resume
 
-    _go(
-        resume,
-        flow_cls,
-        options,
-        params,
-        step=step,
-        origin_run_id=origin,
-        reuse=reuse,
-        dry_run=dry_run,
-    )
+    _go(resume, flow_cls, given)
 
 
-def _go(
-    start: Callable[..., Any],
-    flow_cls: type,
-    options: dict[str, Any],
-    params: dict[str, Any],
-    **extra: Any,
-) -> None:
+_BY_KEYWORD = {o.keyword: o for o in RUN_OPTIONS}
+
+
+def _option(keyword: str, **attrs: Any) -> click.Option:
+    """The flag of the run option ``keyword``, passed on as that keyword."""
+    return click.Option([f"--{_BY_KEYWORD[keyword].flag}", keyword], **attrs)
+
+
+def _go(start: Callable[..., Any], flow_cls: type, given: dict[str, Any]) -> None:
     from flowkit.runtime.api import RunFailed
 
+    options = {k: v for k, v in given.items() if k in _BY_KEYWORD}
+    # a parameter not given keeps its default (or, on a resume, the origin run's value)
+    params = {k: v for k, v in given.items() if k not in _BY_KEYWORD and v is not None}
     try:
         with sigterm_as_interrupt():
-            result = start(
-                flow_cls,
-                store=options["store"],
-                max_workers=options["max_workers"],
-                max_num_splits=options["max_num_splits"],
-                fail_fast=options["fail_fast"],
-                quiet=options["quiet"],
-                tags=options["tag"],
-                with_decorators=options["with_"],
-                **extra,
-                **params,
-            )
+            result = start(flow_cls, **options, **params)
     except RunFailed as failed:
         # the terminal view already showed the traceback and how to resume
         sys.exit(130 if failed.cancelled else 1)
-    if extra.get("dry_run"):
+    if options.get("dry_run"):
         click.echo(str(result))
 
 

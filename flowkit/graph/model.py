@@ -9,7 +9,7 @@ from typing import Any, Literal
 from flowkit.authoring.decorators import DecoratorSpec
 from flowkit.errors import Problem
 
-Transition = Literal["linear", "split", "foreach", "switch", "end", "invalid"]
+TransitionKind = Literal["linear", "split", "foreach", "switch", "end", "invalid"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class StepNode:
     line: int
     doc: str
     takes_inputs: bool
-    transition: Transition
+    transition: TransitionKind
     targets: tuple[str, ...] = ()
     foreach: str | None = None
     condition: str | None = None

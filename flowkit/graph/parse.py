@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from flowkit.authoring.flowspec import RESERVED_NAMES
 from flowkit.errors import Problem
-from flowkit.graph.model import Transition
+from flowkit.graph.model import TransitionKind
 
 _SWITCH_HINT = 'to choose the next step at run time, use self.next({"a": self.a, "b": self.b}, condition="attr")'
 
@@ -18,7 +18,7 @@ class ParsedStep:
     """What the syntax of one step says about its place in the graph."""
 
     takes_inputs: bool = False
-    transition: Transition = "invalid"
+    transition: TransitionKind = "invalid"
     targets: tuple[str, ...] = ()
     foreach: str | None = None
     condition: str | None = None

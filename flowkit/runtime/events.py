@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-TaskStatus = Literal["running", "succeeded", "caught", "failed", "killed", "cloned", "retrying"]
-RunStatus = Literal["succeeded", "failed", "cancelled"]
+from flowkit.store.records import RunStatus, TaskStatus
+
+#: What a task is doing as the surfaces show it: a stored task status, or one that only a
+#: live run has (``cloned`` from the origin run, ``retrying`` after a failed attempt).
+TaskPhase = TaskStatus | Literal["cloned", "retrying"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class TaskEvent:
 
     step: str
     task_id: str
-    status: TaskStatus
+    status: TaskPhase
     attempt: int
     time: float
     error: str | None = None
@@ -46,8 +49,9 @@ class TaskEvent:
 
 
 @dataclass(frozen=True)
-class LogLine:
-    """One line a task printed, as it printed it (without the newline)."""
+class TaskOutput:
+    """One line a task printed, as it printed it (without the newline); what the store keeps
+    of it is a :class:`flowkit.store.logs.LogLine`."""
 
     step: str
     task_id: str
@@ -71,7 +75,7 @@ class RunFinished:
     resume_command: str | None = None
 
 
-Event = RunStarted | TaskEvent | LogLine | RunFinished
+Event = RunStarted | TaskEvent | TaskOutput | RunFinished
 
 
 class ProgressSink(Protocol):

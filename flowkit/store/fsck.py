@@ -55,8 +55,9 @@ Removal = Literal["object", "temporary"]
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One thing wrong: the key it is about, what is wrong with it, and what repairs it."""
+class Damage:
+    """One thing wrong in the store: the key it is about, what is wrong with it, and what
+    repairs it. (Not :class:`flowkit.errors.Problem`, which is a problem lint found in a flow.)"""
 
     key: str
     message: str
@@ -65,7 +66,7 @@ class Problem:
 
 @dataclass
 class Report:
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Damage] = field(default_factory=list)
     blobs: int = 0
     records: int = 0
     chunks: int = 0
@@ -73,7 +74,7 @@ class Report:
     young_temporaries: int = 0
 
     def add(self, key: str, message: str, removable: Removal | None = None) -> None:
-        self.problems.append(Problem(key, message, removable))
+        self.problems.append(Damage(key, message, removable))
 
     def summary(self) -> str:
         what = f"{self.records} records, {self.blobs} blobs and {self.chunks} log chunks checked"
@@ -263,7 +264,7 @@ def fsck(store: Store, *, now: float | None = None) -> Report:
     return checker.report
 
 
-def repair(store: Store, report: Report) -> list[Problem]:
+def repair(store: Store, report: Report) -> list[Damage]:
     """Remove what ``report`` found removable (see the module docstring for why each is
     safe); the problems it removed. A damaged blob that verifies by now is left alone."""
     removed = []

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from flowkit.runtime.events import LogLine, TaskEvent, TaskStatus
-from flowkit.surfaces.state import RunState, StepPhase, StepState
+from flowkit.runtime.events import TaskEvent, TaskOutput, TaskPhase
+from flowkit.surfaces.state import RunProgress, StepPhase, StepState
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ ASCII = Glyphs(
 )
 
 # Order in which task counts are listed; "succeeded" reads as "done" to the user.
-_COUNT_WORDS: tuple[tuple[TaskStatus, str], ...] = (
+_COUNT_WORDS: tuple[tuple[TaskPhase, str], ...] = (
     ("succeeded", "done"),
     ("caught", "caught"),
     ("cloned", "cloned"),
@@ -124,14 +124,14 @@ def step_line(step: StepState, name_width: int, now: float, run_over: bool, g: G
     )
 
 
-def header_line(state: RunState, now: float, g: Glyphs) -> str:
+def header_line(state: RunProgress, now: float, g: Glyphs) -> str:
     counts = state.task_counts()
     what = count_text(counts) or "starting"
     return f"{state.pathspec}  {state.status}  {format_duration(state.run_elapsed(now))}  ({what})"
 
 
 def render(
-    state: RunState, width: int, now: float, glyphs: Glyphs = UNICODE, height: int | None = None
+    state: RunProgress, width: int, now: float, glyphs: Glyphs = UNICODE, height: int | None = None
 ) -> list[str]:
     """The live block: a header, then one line per step in graph order, none wider than
     ``width``. Given a ``height``, steps that are running or failed are kept first and the
@@ -164,7 +164,7 @@ def _fit(
     return [s for s in steps if id(s) in keep], [s for s in steps if id(s) not in keep]
 
 
-def log_text(line: LogLine) -> str:
+def log_text(line: TaskOutput) -> str:
     """A task's output line with its ``step/task_id`` prefix. Carriage-return redraws
     (progress bars) keep only their last frame, as a terminal would have shown it."""
     text = line.text.rstrip("\r").rsplit("\r", 1)[-1]
@@ -205,13 +205,13 @@ def step_done_text(step: StepState, now: float, g: Glyphs) -> str:
     return f"{g.done if ok else g.failed} step {step.name}: {what}{took}"
 
 
-def started_text(state: RunState, g: Glyphs) -> str:
+def started_text(state: RunProgress, g: Glyphs) -> str:
     store = f" (store: {state.store})" if state.store else ""
     return f"{g.started} {state.pathspec} started{store}"
 
 
 def finished_lines(
-    state: RunState, now: float, g: Glyphs, *, traceback_shown: bool = False
+    state: RunProgress, now: float, g: Glyphs, *, traceback_shown: bool = False
 ) -> list[str]:
     """The closing block: the failing task's traceback, one summary line, how to resume.
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from flowkit.runtime.events import Event, LogLine, RunFinished, RunStarted
 from flowkit.client.dag import caption, dag_svg
-from flowkit.surfaces.state import RunState, StepState
+from flowkit.runtime.events import Event, RunFinished, RunStarted, TaskOutput
+from flowkit.surfaces.state import RunProgress, StepState
 
 _LOG_LINES = 12
 
@@ -34,7 +34,7 @@ class NotebookView:
         import ipywidgets
 
         self.widget = ipywidgets.HTML(value="<i>starting…</i>")
-        self.state = RunState()
+        self.state = RunProgress()
         self._quiet = quiet
         self._interval = refresh_interval
         self._clock = clock
@@ -52,7 +52,7 @@ class NotebookView:
         self.state.apply(event, now)
         if isinstance(event, RunStarted):
             self._targets = [(s.name, s.targets) for s in event.steps]
-        elif isinstance(event, LogLine) and not self._quiet:
+        elif isinstance(event, TaskOutput) and not self._quiet:
             self._logs.append(f"[{event.step}/{event.task_id}] {event.text}")
         if isinstance(event, RunStarted | RunFinished) or now - self._last >= self._interval:
             self._last = now
@@ -100,7 +100,7 @@ def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}s"
 
 
-def _finished(state: RunState) -> str:
+def _finished(state: RunProgress) -> str:
     event = state.finished
     assert event is not None
     out = ""

@@ -13,18 +13,18 @@ from typing import Literal
 
 from flowkit.runtime.events import (
     Event,
-    LogLine,
     RunFinished,
     RunStarted,
-    RunStatus,
     TaskEvent,
-    TaskStatus,
+    TaskOutput,
+    TaskPhase,
 )
+from flowkit.store.records import RunStatus
 
 StepPhase = Literal["waiting", "running", "done", "failed", "cloned", "not run"]
 
-ACTIVE: frozenset[TaskStatus] = frozenset({"running", "retrying"})
-FAILED: frozenset[TaskStatus] = frozenset({"failed", "killed"})
+ACTIVE: frozenset[TaskPhase] = frozenset({"running", "retrying"})
+FAILED: frozenset[TaskPhase] = frozenset({"failed", "killed"})
 
 
 @dataclass
@@ -32,7 +32,7 @@ class StepState:
     """One step: the latest status of each of its tasks, and when it started and last changed."""
 
     name: str
-    tasks: dict[str, TaskStatus] = field(default_factory=dict)
+    tasks: dict[str, TaskPhase] = field(default_factory=dict)
     started: float | None = None
     changed: float | None = None
     # Set once no task of the step runs and a successor has started (or the run ended):
@@ -66,8 +66,9 @@ class StepState:
 
 
 @dataclass
-class RunState:
-    """A run: its steps in graph order, plus what is known about how it started and ended."""
+class RunProgress:
+    """A run as it goes: its steps in graph order, plus what is known about how it started and
+    ended. (What the store says of a finished or crashed run is its ``RunState``.)"""
 
     flow: str = ""
     run_id: str = ""
@@ -105,7 +106,7 @@ class RunState:
             return self._task(event, now)
         elif isinstance(event, RunFinished):
             return self._finish(event, now)
-        elif isinstance(event, LogLine):
+        elif isinstance(event, TaskOutput):
             self.step(event.step)
         return []
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from flowkit.runtime.events import Event, LogLine, RunFinished, RunStarted, TaskEvent
+from flowkit.runtime.events import Event, RunFinished, RunStarted, TaskEvent, TaskOutput
 from flowkit.surfaces.layout import (
     ASCII,
     UNICODE,
@@ -28,7 +28,7 @@ from flowkit.surfaces.layout import (
     step_done_text,
     task_text,
 )
-from flowkit.surfaces.state import RunState, StepState
+from flowkit.surfaces.state import RunProgress, StepState
 
 _UP = "\x1b[{}A"
 _ERASE_LINE = "\x1b[2K"
@@ -68,7 +68,7 @@ class TerminalView:
         self._refresh_interval = refresh_interval
         encoding = getattr(self._stream, "encoding", None)
         self._glyphs: Glyphs = UNICODE if not encoding or UNICODE.encodable(encoding) else ASCII
-        self.state = RunState()
+        self.state = RunProgress()
         self._lock = threading.RLock()
         self._drawn = 0  # lines of the live block now on screen, below the cursor's row
         self._last_draw = float("-inf")
@@ -90,7 +90,7 @@ class TerminalView:
             self._dirty = True
             if isinstance(event, RunStarted):
                 self._started(now)
-            elif isinstance(event, LogLine):
+            elif isinstance(event, TaskOutput):
                 if not self._quiet:
                     self._print([log_text(event)], now)
                     if event.stream == "stderr":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from flowkit.cli.flow_cli import make_cli
@@ -117,3 +119,44 @@ def test_flow_file_as_a_script() -> None:
     bad = run_python(path, "run", "--rounds", "x")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "parameter 'rounds' expects a whole number, got 'x'" in bad.stderr
+
+
+def _started_with(monkeypatch: pytest.MonkeyPatch, command: str, *args: str) -> dict[str, Any]:
+    """What ``python flow.py COMMAND ARGS`` hands the API (``flowkit.run``/``flowkit.resume``)."""
+    import flowkit.surfaces.api
+
+    seen: dict[str, Any] = {}
+
+    def start(flow: type, **given: Any) -> str:
+        seen.update(given, flow=flow)
+        return "nothing ran"
+
+    monkeypatch.setattr(flowkit.surfaces.api, command, start)
+    result = invoke(command, *args)
+    assert result.exit_code == 0, result.output
+    return seen
+
+
+def test_every_run_flag_reaches_the_api_under_its_keyword(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = ["--store", "s", "--max-workers", "2", "--max-num-splits", "5", "--fail-fast"]
+    given += ["--quiet", "--tag", "a", "--tag", "b", "--with", "retry", "--reuse", "--dry-run"]
+    assert _started_with(monkeypatch, "run", *given, "--rounds", "3") == {
+        "flow": AllShapesFlow,
+        "store": "s",
+        "max_workers": 2,
+        "max_num_splits": 5,
+        "fail_fast": True,
+        "quiet": True,
+        "tags": ("a", "b"),
+        "with_decorators": ("retry",),
+        "reuse": True,
+        "dry_run": True,
+        "rounds": "3",
+    }
+
+
+def test_resume_hands_its_step_and_origin_to_the_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _started_with(monkeypatch, "resume", "merge", "--origin-run-id", "r1", "--tag", "x")
+    assert (seen["step"], seen["origin_run_id"], seen["tags"]) == ("merge", "r1", ("x",))
+    assert (seen["reuse"], seen["dry_run"], seen["store"]) == (False, False, None)
+    assert "rounds" not in seen  # not given: the origin run's value is kept

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flowkit.runtime.events import Event, LogLine, RunFinished, RunStarted, StepInfo, TaskEvent
+from flowkit.runtime.events import Event, RunFinished, RunStarted, StepInfo, TaskEvent, TaskOutput
 
 STEPS = (
     StepInfo("start", ("train",), "foreach", False),
@@ -26,8 +26,8 @@ def task(step: str, task_id: str, status: str, t: float = 0.0, **kw: object) -> 
     return TaskEvent(step, task_id, status, kw.pop("attempt", 0), t, **kw)  # type: ignore[arg-type]
 
 
-def log(step: str, task_id: str, text: str, t: float = 0.0) -> LogLine:
-    return LogLine(step, task_id, "stdout", text, t)
+def log(step: str, task_id: str, text: str, t: float = 0.0) -> TaskOutput:
+    return TaskOutput(step, task_id, "stdout", text, t)
 
 
 def successful_run(splits: int = 3) -> Iterator[Event]:

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from flowkit.runtime.events import RunFinished, TaskStatus
+from flowkit.runtime.events import RunFinished, TaskPhase
 from flowkit.surfaces.layout import (
     ASCII,
     UNICODE,
@@ -17,13 +17,13 @@ from flowkit.surfaces.layout import (
     render,
     task_text,
 )
-from flowkit.surfaces.state import RunState
+from flowkit.surfaces.state import RunProgress
 from tests.surfaces.events import log, started, successful_run, task
 
 
-def state_of(*statuses: tuple[str, str, TaskStatus], now: float = 5.0) -> RunState:
+def state_of(*statuses: tuple[str, str, TaskPhase], now: float = 5.0) -> RunProgress:
     """A TrainFlow run in which each (step, task_id, status) happened at t=1."""
-    state = RunState()
+    state = RunProgress()
     state.apply(started(), 0.0)
     for step, task_id, status in statuses:
         state.apply(task(step, task_id, "running"), 1.0)
@@ -115,7 +115,7 @@ def test_durations(seconds: float, text: str) -> None:
 
 
 def test_counts_list_only_what_occurs_in_a_fixed_order() -> None:
-    counts: Counter[TaskStatus] = Counter(failed=1, running=2, succeeded=37)
+    counts: Counter[TaskPhase] = Counter(failed=1, running=2, succeeded=37)
     assert count_text(counts) == "37 done, 2 running, 1 failed"
 
 
@@ -136,7 +136,7 @@ def test_task_lines_for_failures_retries_and_kills() -> None:
 
 
 def test_summary_of_a_successful_run_uses_the_schedulers_clock() -> None:
-    state = RunState()
+    state = RunProgress()
     for event in successful_run(11):
         state.apply(event, 100.0)  # arrival times do not matter: the events' own times do
     assert finished_lines(state, 100.0, UNICODE) == [

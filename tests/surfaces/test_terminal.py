@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from flowkit.runtime.events import Event, LogLine, RunFinished
+from flowkit.runtime.events import Event, RunFinished, TaskOutput
 from flowkit.surfaces.terminal import TerminalView
 from tests.surfaces.events import failing_run, log, started, successful_run, task
 from tests.surfaces.vt import Screen
@@ -319,7 +319,7 @@ def test_the_closing_block_repeats_a_flowkit_errors_message_not_only_its_hint() 
     view.handle(started())
     view.handle(task("start", "1", "running"))
     for line in FLOWKIT_ERROR_TRACEBACK.splitlines():
-        view.handle(LogLine("start", "1", "stderr", line, 0.1))
+        view.handle(TaskOutput("start", "1", "stderr", line, 0.1))
     view.handle(task("start", "1", "failed", error="MergeConflictError: ...", exit_code=1))
     view.handle(
         RunFinished(
