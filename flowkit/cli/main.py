@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
 
 from flowkit.authoring.loader import load_flow_file
-from flowkit.cli.base import FlowkitGroup
+from flowkit.cli.base import FlowkitGroup, store_option
+from flowkit.cli.flow_commands import check_flow, show_flow
 from flowkit.cli.notebook_commands import notebook_cmd
 from flowkit.cli.ops_commands import COMMANDS as OPS_COMMANDS
-from flowkit.cli.show import describe
 from flowkit.cli.store_commands import COMMANDS, show_pathspec
-from flowkit.lint.api import check, graph_of
 
 _FLOW_OPTION = click.option(
     "--flow", "flow_name", default=None, help="The flow to use when the file has several."
@@ -31,15 +29,14 @@ def cli() -> None:
 @_FLOW_OPTION
 def check_cmd(path: str, flow_name: str | None) -> None:
     """Lint the flow in PATH (exit 0 or 1)."""
-    built = check(load_flow_file(path, flow_name))
-    click.echo(f"{built.name}: {len(built.steps)} steps, no problems found.")
+    check_flow(load_flow_file(path, flow_name))
 
 
 @cli.command("show")
 @click.argument("target")
 @_FLOW_OPTION
 @click.option("--json", "as_json", is_flag=True, help="For a flow file: the graph as JSON.")
-@click.option("--store", "store_url", default=None, help="Store root (default: settings).")
+@store_option
 def show_cmd(target: str, flow_name: str | None, as_json: bool, store_url: str | None) -> None:
     """Show a flow file's steps, or what the store holds for a pathspec.
 
@@ -47,10 +44,7 @@ def show_cmd(target: str, flow_name: str | None, as_json: bool, store_url: str |
     Flow/run/step/task: a flow's runs, a run's steps, a step's tasks, a task's artifacts.
     """
     if target.endswith(".py") or os.path.isfile(target):
-        built = graph_of(load_flow_file(target, flow_name))
-        click.echo(
-            json.dumps(built.to_json(), indent=2, default=repr) if as_json else describe(built)
-        )
+        show_flow(load_flow_file(target, flow_name), as_json=as_json)
         return
     show_pathspec(target, store_url)
 

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
 
 import click
 
+from flowkit.cli.base import open_store_at, store_option
 from flowkit.client import Flow, Run, Step, Task
 from flowkit.errors import FlowkitError
-from flowkit.settings import Settings
 from flowkit.store.errors import BadPathspecError
 from flowkit.store.keys import parse_pathspec
 from flowkit.store.logs import STREAMS
-from flowkit.store.open import open_store
 from flowkit.store.store import Store
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _store_option(func: F) -> F:
-    option = click.option(
-        "--store",
-        "store_url",
-        default=None,
-        metavar="PATH|URL",
-        help="Store root (default: FLOWKIT_STORE, [tool.flowkit] store, or the user store).",
-    )
-    return option(func)
-
-
-def _open(store_url: str | None) -> Store:
-    return open_store(Settings.resolve({"store": store_url}).store)
 
 
 def _when(moment: datetime | None) -> str:
@@ -67,10 +47,10 @@ def _run_rows(runs: list[Run]) -> str:
 @click.command("runs")
 @click.argument("flow")
 @click.option("--limit", default=20, show_default=True, help="Show at most this many runs.")
-@_store_option
+@store_option
 def runs_cmd(flow: str, limit: int, store_url: str | None) -> None:
     """List the runs of FLOW, newest first."""
-    store = _open(store_url)
+    store = open_store_at(store_url)
     runs: list[Run] = []
     for run in Flow(flow, store=store).runs():
         if len(runs) == limit:
@@ -145,7 +125,7 @@ def show_pathspec(pathspec: str, store_url: str | None) -> None:
     PATHSPEC is Flow, Flow/run, Flow/run/step or Flow/run/step/task.
     """
     spec = parse_pathspec(pathspec)
-    store = _open(store_url)
+    store = open_store_at(store_url)
     if spec.depth == 1:
         click.echo(_run_rows(list(Flow(spec.flow, store=store).runs())))
     elif spec.depth == 2:
@@ -167,7 +147,7 @@ def show_pathspec(pathspec: str, store_url: str | None) -> None:
 )
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the task ends.")
 @click.option("--timestamps", "-t", is_flag=True, help="Start each line with its time.")
-@_store_option
+@store_option
 def logs_cmd(
     pathspec: str, stream: str, follow: bool, timestamps: bool, store_url: str | None
 ) -> None:
@@ -178,7 +158,7 @@ def logs_cmd(
             f"{pathspec!r} names a {'flow' if spec.depth == 1 else 'run'}, not a task",
             "give Flow/run/step/task; list a run's tasks with: flowkit show Flow/run/step",
         )
-    store = _open(store_url)
+    store = open_store_at(store_url)
     step_or_task = Step(str(spec), store=store) if spec.depth == 3 else None
     task = step_or_task.task if step_or_task else Task(str(spec), store=store)
     streams = STREAMS if stream == "both" else (stream,)
