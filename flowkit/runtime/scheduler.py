@@ -24,15 +24,15 @@ from flowkit.runtime.alerts import Alerts
 from flowkit.runtime.deadletter import dead_letter, run_alert
 from flowkit.runtime.events import (
     Event,
-    LogLine,
+    TaskOutput,
     ProgressSink,
     RunFinished,
     RunStarted,
-    RunStatus,
     StepInfo,
     TaskEvent,
-    TaskStatus,
+    TaskPhase,
 )
+from flowkit.store.records import RunStatus
 from flowkit.plan.tasks import Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.policy import FailurePolicy
 from flowkit.runtime.resources import ResourcePool
@@ -175,7 +175,7 @@ class Scheduler:
                     now = self.clock()
                     for line in message.lines:
                         self.emit(
-                            LogLine(task.planned.step, task.task_id, message.stream, line, now)
+                            TaskOutput(task.planned.step, task.task_id, message.stream, line, now)
                         )
             elif isinstance(message, Exited):
                 task = self._running.pop(message.key, None)
@@ -343,7 +343,7 @@ class Scheduler:
     def _task_event(
         self,
         task: _Task,
-        status: TaskStatus,
+        status: TaskPhase,
         *,
         error: str | None = None,
         exit_code: int | None = None,
