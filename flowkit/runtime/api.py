@@ -5,7 +5,6 @@ holds the public ``flowkit.run``/``flowkit.resume`` that call it."""
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -149,7 +148,6 @@ def start(
     record = the_store.create_run(
         graph.name,
         parameters=shown,
-        user=_user(),
         tags=options.tags,
         steps=[s.name for s in graph.ordered()],
         origin_run_id=origin.run_id if origin else None,
@@ -339,13 +337,6 @@ def _preview(
     decisions = preview(graph, decider, parameters, template)
     lines = summarize(decisions, [s.name for s in graph.ordered()])
     return Preview(graph.name, origin.run_id if origin else None, decisions, lines)
-
-
-def _user() -> str | None:
-    try:
-        return os.environ.get("FLOWKIT_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return None
 
 
 def _source(flow_cls: type, *, notebook: bool) -> str | None:

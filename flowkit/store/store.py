@@ -121,12 +121,14 @@ class Store:
         source: str | None = None,
     ) -> RunRecord:
         """Write the start record of a new run; ``parameters`` must be JSON-serializable."""
+        from flowkit.settings import current_user  # only run starters need it, not readers
+
         record = RunRecord(
             flow=flow,
             run_id=self.new_run_id() if run_id is None else run_id,
             created_at=time.time(),
             parameters=dict(parameters or {}),
-            user=user if user is not None else _user(),
+            user=user if user is not None else current_user(),
             tags=tuple(tags),
             code_digest=code_digest,
             origin_run_id=origin_run_id,
@@ -465,10 +467,6 @@ def _host() -> str:
     import socket  # only task writers need it; keep it off the client's import path
 
     return socket.gethostname()
-
-
-def _user() -> str | None:
-    return os.environ.get("FLOWKIT_USER") or os.environ.get("USER") or os.environ.get("USERNAME")
 
 
 class StoreArtifacts:
