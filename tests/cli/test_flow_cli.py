@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import flowkit
 from flowkit.cli.flow_cli import make_cli
 from tests.conftest import FLOWS, run_python
 from tests.flows.all_shapes import AllShapesFlow
@@ -160,3 +162,14 @@ def test_resume_hands_its_step_and_origin_to_the_api(monkeypatch: pytest.MonkeyP
     assert (seen["step"], seen["origin_run_id"], seen["tags"]) == ("merge", "r1", ("x",))
     assert (seen["reuse"], seen["dry_run"], seen["store"]) == (False, False, None)
     assert "rounds" not in seen  # not given: the origin run's value is kept
+
+
+@pytest.mark.parametrize("command", ["run", "resume"])
+def test_a_flag_not_given_hands_the_api_its_own_default(
+    monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    api = inspect.signature(getattr(flowkit, command)).parameters
+    seen = _started_with(monkeypatch, command)
+    del seen["flow"]
+    assert {"store", "max_num_splits", "tags", "with_decorators", "reuse"} <= set(seen)
+    assert seen == {keyword: api[keyword].default for keyword in seen}
