@@ -46,8 +46,8 @@ store = Store(LocalBackend({store!r}, durable={durable}))
 array = np.random.default_rng(0).random({size} // 8)
 before = proc.memory_info().rss
 threading.Thread(target=sample, daemon=True).start()
-t0 = time.perf_counter(); ref = store.put_value(array, name="array"); t1 = time.perf_counter()
-t2 = time.perf_counter(); store.put_value(array, name="array"); t3 = time.perf_counter()
+t0 = time.perf_counter(); ref = store.values.put(array, name="array"); t1 = time.perf_counter()
+t2 = time.perf_counter(); store.values.put(array, name="array"); t3 = time.perf_counter()
 stop.set(); time.sleep(0.01)
 print(json.dumps(dict(persist_s=t1 - t0, again_s=t3 - t2, rss_before=before, peak_rss=peak[0],
                       digest=ref.digest)))
@@ -60,7 +60,7 @@ _LOAD = (
 store = Store(LocalBackend({store!r}))
 before = proc.memory_info().rss
 threading.Thread(target=sample, daemon=True).start()
-t0 = time.perf_counter(); array = store.load_value({digest!r}); t1 = time.perf_counter()
+t0 = time.perf_counter(); array = store.values.load({digest!r}); t1 = time.perf_counter()
 stop.set(); time.sleep(0.01)
 assert array.nbytes == {size}
 print(json.dumps(dict(load_s=t1 - t0, rss_before=before, peak_rss=peak[0])))
@@ -110,17 +110,17 @@ def setup_runs(store_dir: Path, tasks: int) -> None:
     from flowkit.store import LocalBackend, Store
 
     store = Store(LocalBackend(store_dir, durable=False))
-    run = store.create_run("BenchFlow", steps=["start", "train", "end"])
+    run = store.records.create_run("BenchFlow", steps=["start", "train", "end"])
     for step, count in (("start", 1), ("train", tasks), ("end", 1)):
         for i in range(count):
-            start = store.start_task("BenchFlow", run.run_id, step, foreach=(i,))
+            start = store.records.start_task("BenchFlow", run.run_id, step, foreach=(i,))
             values = {"score": {"task": i, "score": i / 7}}
             if step == "end":
                 values["small"] = {"best": 0.5, "grid": [0.1, 1.0]}
                 values["weights"] = np.random.default_rng(1).random(1_000_000)  # 8 MB
-            refs = store.put_artifacts(values, step=step)
-            store.finish_task(start.finished("succeeded", artifacts=refs))
-    store.end_run("BenchFlow", run.run_id, "succeeded")
+            refs = store.values.put_artifacts(values, step=step)
+            store.records.finish_task(start.finished("succeeded", artifacts=refs))
+    store.records.end_run("BenchFlow", run.run_id, "succeeded")
 
 
 def bench_iteration(store_dir: Path, indexed: bool) -> float:

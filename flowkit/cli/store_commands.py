@@ -9,8 +9,8 @@ import click
 from flowkit.cli.base import open_store_at, store_option
 from flowkit.client import Flow, Run, Step, Task
 from flowkit.errors import FlowkitError
+from flowkit.store import parse_pathspec
 from flowkit.store.errors import BadPathspecError
-from flowkit.store.keys import parse_pathspec
 from flowkit.store.logs import STREAMS
 from flowkit.store.store import Store
 
@@ -163,9 +163,9 @@ def logs_cmd(
     task = step_or_task.task if step_or_task else Task(str(spec), store=store)
     streams = STREAMS if stream == "both" else (stream,)
     if follow:
-        lines = store.follow_log(task.record, streams)
+        lines = store.logs.follow(task.record, streams)
     else:
-        lines = ((s, line) for s in streams for line in store.read_log(task.record, s))
+        lines = ((s, line) for s in streams for line in store.logs.read(task.record, s))
     for name, line in lines:
         stamp = _when(datetime.fromtimestamp(line.timestamp)) + " " if timestamps else ""
         click.echo(stamp + line.text, nl=line.complete, err=name == "stderr")
@@ -182,7 +182,7 @@ def _check_finished(store: Store, task: Task) -> None:
     record = task.record
     if record.origin_pathspec is not None:
         return  # a clone finished in the run it came from
-    latest = store.get_attempt(
+    latest = store.records.get_attempt(
         record.flow, record.run_id, record.step, record.task_id, record.attempt
     )
     if latest is not None and latest.final:

@@ -36,7 +36,7 @@ class DataArtifact:
     def data(self) -> Any:
         """The value, read from the store and verified against its digest."""
         task, name = self.pathspec.rsplit("/", 1)
-        return self._store.load_value(self.sha, owner=f"artifact '{name}' of task {task}")
+        return self._store.values.load(self.sha, owner=f"artifact '{name}' of task {task}")
 
     def __repr__(self) -> str:
         return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"
@@ -92,7 +92,7 @@ class TaskData:
             if ref is None:
                 raise _missing(self._pathspec, name, self._refs)
             owner = f"artifact '{name}' of task {self._pathspec}"
-            self._values[name] = self._store.load_value(ref.digest, owner=owner)
+            self._values[name] = self._store.values.load(ref.digest, owner=owner)
         return self._values[name]
 
     def __contains__(self, name: object) -> bool:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flowkit.client.data import Artifacts, DataArtifact, TaskData
+from flowkit.store import check_name, parse_pathspec
 from flowkit.store.errors import NotFoundError
-from flowkit.store.keys import check_name, parse_pathspec
 from flowkit.store.lease import RunState
 from flowkit.store.logs import LogLine, as_text
 from flowkit.store.open import open_store
@@ -34,8 +34,8 @@ class Flow:
     def __init__(self, name: str, *, store: StoreLike = None) -> None:
         self._store = open_store(store)
         self.id = self.pathspec = check_name("flow", name)
-        if next(self._store.iter_runs(name), None) is None:
-            known = ", ".join(self._store.list_flows()[:20]) or "none"
+        if next(self._store.records.iter_runs(name), None) is None:
+            known = ", ".join(self._store.records.list_flows()[:20]) or "none"
             raise NotFoundError(
                 f"flow {name} has no runs in the store at {self._store.url}",
                 f"flows there: {known}. Run the flow first, or point at its store with "
@@ -47,7 +47,7 @@ class Flow:
 
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs newest first; with ``tags``, only runs carrying all of them."""
-        for record in self._store.iter_runs(self.id):
+        for record in self._store.records.iter_runs(self.id):
             if all(t in record.tags for t in tags):
                 yield Run._from_record(self._store, record)
 
@@ -58,7 +58,7 @@ class Flow:
         return Run(f"{self.id}/{run_id}", store=self._store)
 
     def __contains__(self, run_id: object) -> bool:
-        return run_id in self._store.list_runs(self.id)
+        return run_id in self._store.records.list_runs(self.id)
 
     @property
     def latest_run(self) -> Run | None:
@@ -78,11 +78,11 @@ class Run:
         spec = parse_pathspec(pathspec, depth=2)
         assert spec.run_id is not None
         store_ = open_store(store)
-        self._init(store_, store_.get_run(spec.flow, spec.run_id))
+        self._init(store_, store_.records.get_run(spec.flow, spec.run_id))
 
     @classmethod
     def _from_store(cls, store: Store, flow: str, run_id: str) -> Run:
-        return cls._from_record(store, store.get_run(flow, run_id))
+        return cls._from_record(store, store.records.get_run(flow, run_id))
 
     @classmethod
     def _from_record(cls, store: Store, record: RunRecord) -> Run:
@@ -107,12 +107,12 @@ class Run:
     def explanation(self) -> list[dict[str, Any]]:
         """Why each task ran, was cloned or was reused: one dict per task (step, task_id,
         action, reason, origin), for resumed runs and ``run --reuse``; else empty."""
-        return self._store.read_explanation(self.flow_name, self.id)
+        return self._store.index.read_explanation(self.flow_name, self.id)
 
     @property
     def end_record(self) -> RunEndRecord | None:
         """Read afresh each time, so a running run is seen finishing."""
-        return self._store.get_run_end(self.flow_name, self.id)
+        return self._store.records.get_run_end(self.flow_name, self.id)
 
     @property
     def status(self) -> RunState:
@@ -120,13 +120,13 @@ class Run:
         ``running`` while its scheduler is alive, and ``crashed`` once the scheduler has
         stopped renewing the run's lease (it was killed, or its machine or kernel died): a
         crashed run never ends by itself; resume it. Read afresh each time."""
-        return self._store.run_state(self.record)
+        return self._store.leases.run_state(self.record)
 
     @property
     def heartbeat_at(self) -> datetime | None:
         """When the run's scheduler last said it was alive (its clock); None before its first
         beat. See :mod:`flowkit.store.lease`."""
-        lease = self._store.get_lease(self.flow_name, self.id)
+        lease = self._store.leases.get(self.flow_name, self.id)
         return None if lease is None else _time(lease.written_at)
 
     @property
@@ -169,11 +169,11 @@ class Run:
 
     def steps(self) -> Iterator[Step]:
         """Steps that have tasks, in graph order where the run recorded it, else by name."""
-        present = self._store.list_steps(self.flow_name, self.id)
+        present = self._store.records.list_steps(self.flow_name, self.id)
         ordered = [s for s in self.record.steps if s in present]
         ordered += [s for s in present if s not in ordered]
         for name in ordered:
-            records = self._store.list_tasks(self.flow_name, self.id, name)
+            records = self._store.records.list_tasks(self.flow_name, self.id, name)
             if records:  # a step whose first start record was never completed is no step
                 yield Step._from_records(self._store, self, name, records)
 
@@ -184,7 +184,7 @@ class Run:
         return Step._from_store(self._store, self, check_name("step", step))
 
     def __contains__(self, step: object) -> bool:
-        return step in self._store.list_steps(self.flow_name, self.id)
+        return step in self._store.records.list_steps(self.flow_name, self.id)
 
     @property
     def end_task(self) -> Task | None:
@@ -228,10 +228,10 @@ class Step:
         self._store, self.run, self.id = store, run, name
         self.pathspec = f"{run.pathspec}/{name}"
         if records is None:
-            records = store.list_tasks(run.flow_name, run.id, name)
+            records = store.records.list_tasks(run.flow_name, run.id, name)
         self._records = records
         if not self._records:
-            steps = ", ".join(store.list_steps(run.flow_name, run.id)) or "none yet"
+            steps = ", ".join(store.records.list_steps(run.flow_name, run.id)) or "none yet"
             raise NotFoundError(
                 f"run {run.pathspec} has no step '{name}'", f"its steps are: {steps}"
             )
@@ -277,7 +277,7 @@ class Task:
         spec = parse_pathspec(pathspec, depth=4)
         assert spec.run_id is not None and spec.step is not None and spec.task_id is not None
         store_ = open_store(store)
-        attempts = store_.task_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
+        attempts = store_.records.task_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
         record = attempts[-1] if attempt is None else _pick(attempts, attempt, pathspec)
         self._init(store_, record)
 
@@ -376,11 +376,11 @@ class Task:
 
     def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime, str]]:
         """``(time, line)`` for each line the task wrote to ``stream``."""
-        for line in self._store.read_log(self.record, stream):
+        for line in self._store.logs.read(self.record, stream):
             yield datetime.fromtimestamp(line.timestamp, tz=UTC), line.text
 
     def log_lines(self, stream: str) -> list[LogLine]:
-        return self._store.read_log(self.record, stream)
+        return self._store.logs.read(self.record, stream)
 
     @property
     def stdout(self) -> str:

@@ -159,8 +159,6 @@ class ForkServer:
         return True
 
     def fork(self, key: str, spec_json: str, env: dict[str, str]) -> None:
-        from flowkit.store.layout import log_prefix
-        from flowkit.store.logs import LogWriter
         from flowkit.task.spec import TaskSpec
 
         spec = TaskSpec.from_json(spec_json)
@@ -204,8 +202,7 @@ class ForkServer:
                 os._exit(status)
         os.close(out_w)
         os.close(err_w)
-        prefix = log_prefix(spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt)
-        writers = {s: LogWriter(self.store.backend, prefix, s) for s in ("stdout", "stderr")}
+        writers = self.store.logs.writers(spec)
         child = _Child(key, pid, {out_r: "stdout", err_r: "stderr"}, writers)
         self.children[pid] = child
         self.by_fd[out_r] = child

@@ -11,7 +11,7 @@ from flowkit.authoring.names import run_option_named
 from flowkit.errors import Problem
 from flowkit.graph.model import FlowGraph
 from flowkit.graph.structure import Structure, analyze
-from flowkit.store.keys import is_name, name_rule
+from flowkit.store import is_name, name_rule
 
 
 def lint(graph: FlowGraph) -> list[Problem]:

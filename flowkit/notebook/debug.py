@@ -105,7 +105,7 @@ def _from_main(flow_name: str) -> type:
 
 def _parent(store: Store, pathspec: str) -> Any:
     flow, run_id, step, task_id = pathspec.split("/")
-    done = [a for a in store.task_attempts(flow, run_id, step, task_id) if a.successful]
+    done = [a for a in store.records.task_attempts(flow, run_id, step, task_id) if a.successful]
     if not done:
         raise FlowkitError(f"input task {pathspec} never succeeded, so its step cannot be rebuilt")
     return done[-1]

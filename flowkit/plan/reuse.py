@@ -110,10 +110,10 @@ class Decider:
         #: again when asked about, since the task that ran again in its place heals it.
         self._whole: set[str] = set()
         if origin is not None:
-            for step in store.list_steps(origin.flow, origin.run_id):
-                for record in store.list_tasks(origin.flow, origin.run_id, step):
+            for step in store.records.list_steps(origin.flow, origin.run_id):
+                for record in store.records.list_tasks(origin.flow, origin.run_id, step):
                     if not record.successful:  # a later attempt (dlq retry) may have succeeded
-                        record = store.task_attempts(
+                        record = store.records.task_attempts(
                             origin.flow, origin.run_id, step, record.task_id
                         )[-1]
                     self.by_position[record_position(record)] = record
@@ -152,7 +152,7 @@ class Decider:
             for _, digest, size in _blobs(record)
             if digest not in self._whole
         }
-        broken = self.store.blobs.damages(sizes)
+        broken = self.store.values.damages(sizes)
         self._whole.update(digest for digest in sizes if digest not in broken)
         return broken
 
@@ -196,7 +196,7 @@ class Decider:
     def _reuse(self, node: StepNode, key: str) -> Decision:
         if node.decorator("no_cache") is not None:
             return Decision("run", "@no_cache: it reads the outside world, so it always runs")
-        old = self.store.lookup_cache_key(self.graph.name, key)
+        old = self.store.index.lookup_cache_key(self.graph.name, key)
         if old is not None:
             return Decision("reuse", "same code, inputs and parameters as an earlier run", old)
         return Decision("run", "no earlier task had the same code, inputs and parameters")
@@ -223,8 +223,8 @@ class Decider:
         if ref is None or self.parameters[attr][1] > 4096 or ref.size > 4096:
             return ""
         old, new = (
-            self.store.load_value(ref.digest),
-            self.store.load_value(self.parameters[attr][0]),
+            self.store.values.load(ref.digest),
+            self.store.values.load(self.parameters[attr][0]),
         )
         return f" ({old!r} -> {new!r})"
 

@@ -120,7 +120,7 @@ def start(
     from flowkit.runtime.alerts import alerts_for
     from flowkit.runtime.policy import FailurePolicy, parse_with
     from flowkit.settings import Settings
-    from flowkit.store import Store, open_store
+    from flowkit.store import Store, UnsharedStoreError, open_store
 
     flow_cls = flow if isinstance(flow, type) else load_flow_file(Path(flow))
     graph = check(flow_cls)
@@ -133,6 +133,8 @@ def start(
     policy = FailurePolicy(parse_with(options.with_decorators, retry_setting=settings.retry))
     alerts = alerts_for(flow_cls, settings.alerts)
     the_store = options.store if isinstance(options.store, Store) else open_store(settings)
+    if not (dry_run or the_store.shared):  # every executor runs tasks in other processes
+        raise UnsharedStoreError(the_store.url)
     origin = None if resume_from is None else _origin(the_store, graph, resume_from)
     if restart_step is not None and restart_step not in graph.steps:
         raise FlowkitError(
@@ -145,7 +147,7 @@ def start(
     )
     if dry_run:
         return _preview(graph, the_store, decider, parameters, origin)
-    record = the_store.create_run(
+    record = the_store.records.create_run(
         graph.name,
         parameters=shown,
         tags=options.tags,
@@ -258,20 +260,20 @@ def _end_unstarted(store: Store, record: RunRecord, exc: BaseException) -> None:
         status = "failed"
         why = f"the run could not start: {getattr(exc, 'message', None) or exc}"
     with contextlib.suppress(FlowkitError, OSError):  # the store may be why: keep that error
-        store.end_run(record.flow, record.run_id, status, message=why)
+        store.records.end_run(record.flow, record.run_id, status, message=why)
 
 
 def _origin(store: Store, graph: FlowGraph, run_id: str) -> RunRecord:
     """The run to resume: ``run_id``, or the flow's most recent run when it is empty."""
     if run_id:
-        return store.get_run(graph.name, run_id)
-    runs = store.list_runs(graph.name)
+        return store.records.get_run(graph.name, run_id)
+    runs = store.records.list_runs(graph.name)
     if not runs:
         raise FlowkitError(
             f"{graph.name} has no run to resume in the store at {store.url}",
             "run it first (python flow.py run), or pass --store where its runs are",
         )
-    return store.get_run(graph.name, runs[-1])
+    return store.records.get_run(graph.name, runs[-1])
 
 
 def _parameters(
@@ -296,7 +298,7 @@ def _parameters(
             stored[attr] = inherited[attr]
             shown[attr] = origin.parameters.get(attr) if origin else None
             continue
-        ref = store.put_value(values[attr], name=attr, step="<parameters>")
+        ref = store.values.put(values[attr], name=attr, step="<parameters>")
         stored[attr] = (ref.digest, ref.size, ref.type)
         shown[attr] = (
             f"<{len(values[attr])} bytes>" if isinstance(values[attr], bytes) else values[attr]
@@ -305,9 +307,9 @@ def _parameters(
 
 
 def _origin_parameters(store: Store, origin: RunRecord) -> dict[str, tuple[str, int, str]]:
-    if "start" not in store.list_steps(origin.flow, origin.run_id):
+    if "start" not in store.records.list_steps(origin.flow, origin.run_id):
         return {}
-    for record in store.list_tasks(origin.flow, origin.run_id, "start"):
+    for record in store.records.list_tasks(origin.flow, origin.run_id, "start"):
         return {
             attr: (ref.digest, ref.size, ref.type)
             for attr, ref in record.artifacts.items()
@@ -328,12 +330,12 @@ def _preview(
 
     template_run = origin
     if template_run is None:
-        runs = store.list_runs(graph.name)
-        template_run = store.get_run(graph.name, runs[-1]) if runs else None
+        runs = store.records.list_runs(graph.name)
+        template_run = store.records.get_run(graph.name, runs[-1]) if runs else None
     template = []
     if template_run is not None:
-        for step in store.list_steps(template_run.flow, template_run.run_id):
-            template += store.list_tasks(template_run.flow, template_run.run_id, step)
+        for step in store.records.list_steps(template_run.flow, template_run.run_id):
+            template += store.records.list_tasks(template_run.flow, template_run.run_id, step)
     decisions = preview(graph, decider, parameters, template)
     lines = summarize(decisions, [s.name for s in graph.ordered()])
     return Preview(graph.name, origin.run_id if origin else None, decisions, lines)

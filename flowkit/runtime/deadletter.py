@@ -108,7 +108,7 @@ def _run_alone(store: Store, spec: TaskSpec, *, quiet: bool) -> TaskRecord:
 
     from flowkit.task.outcome import final_record
 
-    attempts = store.task_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
+    attempts = store.records.task_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
     again = replace(spec, attempt=max(a.attempt for a in attempts) + 1, store=store.url)
     done = subprocess.run(
         [sys.executable, "-m", "flowkit.worker", again.to_json()],

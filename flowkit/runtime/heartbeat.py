@@ -54,4 +54,4 @@ class Heartbeat:
                 continue
 
     def _beat(self) -> None:
-        self._store.renew_lease(self._flow, self._run_id, interval=self.interval)
+        self._store.leases.renew(self._flow, self._run_id, interval=self.interval)

@@ -201,7 +201,7 @@ class Scheduler:
         )
         if record.successful:
             self._succeeded[task.task_id] = record
-            self.store.remember_cache_key(record)
+            self.store.index.remember_cache_key(record)
             error = str(record.exception) if record.caught else None
             self._task_event(task, "caught" if record.caught else "succeeded", error=error)
             self._admit(self._after(task.task_id, task.planned, record))
@@ -249,8 +249,8 @@ class Scheduler:
             self._running.clear()
         message = message or self._message
         if self._decisions:
-            self.store.write_explanation(self.run.flow, self.run.run_id, self._decisions)
-        self.store.end_run(self.run.flow, self.run.run_id, status, message=message)
+            self.store.index.write_explanation(self.run.flow, self.run.run_id, self._decisions)
+        self.store.records.end_run(self.run.flow, self.run.run_id, status, message=message)
         # After an abort, the scheduler's failure is what the user must see first.
         failures = [] if abort else list(self._failures)
         failed = failures[0] if failures else None
@@ -319,12 +319,12 @@ class Scheduler:
                 if decision.origin is not None and decision.origin.task_id in self._step_of:
                     decision = Decision("run", "the earlier task already stands in elsewhere")
             if decision.origin is None:
-                task = _Task(self.store.new_task_id(), p, cache_key=key)
+                task = _Task(self.store.records.new_task_id(), p, cache_key=key)
                 self._step_of[task.task_id] = p.step
                 self._note(decision, p.step, task.task_id)
                 self._ready.append(task)
                 continue
-            clone = self.store.clone_task(decision.origin, self.run.run_id)
+            clone = self.store.records.clone_task(decision.origin, self.run.run_id)
             self._step_of[clone.task_id] = p.step
             self._succeeded[clone.task_id] = clone
             self._note(decision, p.step, clone.task_id)

@@ -15,8 +15,9 @@ from flowkit.store.errors import (
     RecordExistsError,
     StoreError,
     UnknownStoreError,
+    UnsharedStoreError,
 )
-from flowkit.store.keys import Pathspec, check_name, parse_pathspec
+from flowkit.store.keys import Pathspec, check_name, is_name, name_rule, parse_pathspec
 from flowkit.store.local import LocalBackend
 from flowkit.store.logs import LogLine, LogWriter
 from flowkit.store.memory import MemoryBackend
@@ -54,8 +55,11 @@ __all__ = [
     "StoreError",
     "TaskRecord",
     "UnknownStoreError",
+    "UnsharedStoreError",
     "backend_for",
     "check_name",
+    "is_name",
+    "name_rule",
     "open_store",
     "parse_pathspec",
 ]

@@ -54,6 +54,9 @@ class Backend(Protocol):
 
     #: Where the data lives, for messages (a path or a URL).
     url: str
+    #: Whether another process (a task, a worker on another machine) that opens ``url``
+    #: sees the same objects; a run needs such a store, as its tasks run in other processes.
+    shared: bool
 
     def put(self, key: str, parts: Sequence[Bytes]) -> None:
         """Store the concatenation of ``parts`` under ``key``, replacing any object there."""

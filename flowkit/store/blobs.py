@@ -15,7 +15,6 @@ the writer's bytes: a copy that is damaged is replaced (see :meth:`BlobStore.put
 from __future__ import annotations
 
 import hashlib
-import mmap
 import re
 import struct
 import zlib
@@ -42,11 +41,7 @@ _SAMPLE = 64 << 10
 #: when the whole segment shrinks to ``_KEEP_RATIO`` or less.
 _TRY_RATIO, _KEEP_RATIO = 0.8, 0.9
 _READ_CHUNK = 8 << 20
-#: Raw segments this large are read into anonymous memory maps: their pages need no zeroing
-#: pass before the read fills them, which makes big arrays load markedly faster.
-_MMAP_FROM = 4 << 20
-
-Segment = bytearray | mmap.mmap
+Segment = bytearray
 
 #: Up to this many blobs are checked one after another; more, by this many threads at once.
 _SERIAL_CHECKS, _CHECK_THREADS = 32, 8

@@ -59,7 +59,7 @@ class DeadLetterRetry:
 def write_letter(store: Store, record: TaskRecord, spec_json: str, inputs: tuple[str, ...]) -> str:
     """Record ``record`` (a final failed attempt) as a dead letter; its id."""
     letter = DeadLetter(
-        id=store.new_task_id(),
+        id=store.records.new_task_id(),
         flow=record.flow,
         run_id=record.run_id,
         step=record.step,

@@ -12,7 +12,8 @@
         ├── CorruptBlobError        a blob whose bytes no longer match its digest
         ├── StoreFullError          the disk (or quota) under the store is full
         ├── ArtifactNotSerializable a step set an artifact that cannot be pickled
-        └── UnknownStoreError       a store URL whose scheme no installed backend handles
+        ├── UnknownStoreError       a store URL whose scheme no installed backend handles
+        └── UnsharedStoreError      a run asked of a store its tasks' processes cannot open
 """
 
 from __future__ import annotations
@@ -96,3 +97,17 @@ class ArtifactNotSerializable(StoreError):
 
 class UnknownStoreError(StoreError):
     """A store URL names a scheme that no installed backend provides."""
+
+
+class UnsharedStoreError(StoreError):
+    """A run was asked of a store that only this process sees (``memory://``): its tasks
+    run in other processes, which could neither read their inputs nor record their results."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"the store {url} lives in this process's memory, and a run's tasks run in other "
+            "processes, which cannot see it",
+            "run the flow on a store in a folder: store='path/to/store' (or file:///path), or "
+            "leave store unset for the default one",
+        )
+        self.url = url

@@ -159,7 +159,7 @@ class _Checker:
         named += [("the foreach items", "name", digest) for digest, _ in record.foreach_items]
         for what, verb, digest in named:
             self.users.setdefault(digest, []).append(f"{what} of task {record.pathspec}")
-            if record.final and not self.store.blobs.exists(digest):
+            if record.final and not self.store.values.blobs.exists(digest):
                 self.report.add(key, f"{what} {verb} blob {digest}, which is missing")
 
     def exists(self, key: str, record: TaskRecord, *, final: bool) -> None:
@@ -176,7 +176,7 @@ class _Checker:
             try:
                 if blob_key(digest) != key:
                     raise StoreError(f"blob {digest} is stored under the wrong prefix")
-                self.store.blobs.read(digest)
+                self.store.values.blobs.read(digest)
             except CorruptBlobError as exc:
                 users = self.users.get(digest, [])
                 owner = "; ".join(users) if users else "no artifact names it"
@@ -187,7 +187,7 @@ class _Checker:
     def cache(self) -> None:
         for key in self.walk("cache"):
             try:
-                flow, run_id, step, task_id, attempt = self.store.cache_entry(key)
+                flow, run_id, step, task_id, attempt = self.store.index.cache_entry(key)
                 self.report.records += 1
                 target = layout.attempt_key(flow, run_id, step, task_id, attempt, final=True)
             except StoreError as exc:
@@ -324,7 +324,7 @@ def _settle(store: Store, aside: str) -> bool:
 
 def _verifies(store: Store, digest: str) -> bool:
     try:
-        store.blobs.read(digest)
+        store.values.blobs.read(digest)
     except CorruptBlobError:
         return False
     return True

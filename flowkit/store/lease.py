@@ -21,10 +21,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from flowkit.store.errors import StoreError
+from flowkit.store import layout
+from flowkit.store.backend import Backend
+from flowkit.store.errors import KeyNotFoundError, StoreError
+from flowkit.store.records import RunRecord
+from flowkit.store.runs import Records, host
 
 #: A lease outlives this many beats, so one slow write never makes a live run look dead.
 LEASE_BEATS = 3
@@ -99,3 +104,50 @@ def _seconds(name: str, default: float, *, allow_zero: bool = False) -> float:
             f"set it to a positive number such as {default:g}, or unset it",
         )
     return value
+
+
+class Leases:
+    """Each run's lease: renewed by its scheduler, read by anyone asking whether it lives."""
+
+    def __init__(self, backend: Backend, records: Records) -> None:
+        self._backend = backend
+        self._records = records
+
+    def renew(self, flow: str, run_id: str, *, interval: float) -> Lease:
+        """Say that the run's scheduler is alive for ``LEASE_BEATS`` beats of ``interval``
+        seconds more: one atomic overwrite of the run's lease."""
+        now = time.time()
+        lease = Lease(flow, run_id, now, now + LEASE_BEATS * interval, host(), os.getpid())
+        self._backend.put(layout.lease_key(flow, run_id), [lease.to_bytes()])
+        return lease
+
+    def get(self, flow: str, run_id: str) -> Lease | None:
+        """The run's lease as its scheduler last wrote it; None before its first beat."""
+        key = layout.lease_key(flow, run_id)
+        try:
+            data = self._backend.get(key)
+        except KeyNotFoundError:
+            return None
+        return Lease.from_bytes(data, f"{self._backend.url}/{key}")
+
+    def scheduler_gone(
+        self, flow: str, run_id: str, created_at: float, *, now: float | None = None
+    ) -> bool:
+        """Whether the run's lease ran out (allowing for clock skew). Before its first beat
+        a run counts from ``created_at``, its creation. Says nothing of finished runs: ask
+        :meth:`run_state` for a run's state."""
+        lease = self.get(flow, run_id)
+        if lease is None:
+            lease = Lease(flow, run_id, created_at, created_at + LEASE_BEATS * heartbeat_interval())
+        return lease.expired(time.time() if now is None else now, clock_skew())
+
+    def run_state(self, run: RunRecord, *, now: float | None = None) -> RunState:
+        """How the run ended (its end record), else ``running`` while its scheduler keeps
+        its lease and ``crashed`` once the lease ran out: a finished run never reads as
+        crashed."""
+        end = self._records.get_run_end(run.flow, run.run_id)
+        if end is not None:
+            return end.status
+        if self.scheduler_gone(run.flow, run.run_id, run.created_at, now=now):
+            return "crashed"
+        return "running"

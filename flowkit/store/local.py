@@ -16,7 +16,6 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from flowkit.store import faults
 from flowkit.store.backend import Bytes, Reader, Temporary
 from flowkit.store.errors import InvalidKeyError, KeyNotFoundError, StoreFullError
 from flowkit.store.keys import check_key
@@ -46,6 +45,8 @@ def _write_all(fd: int, parts: Sequence[Bytes]) -> None:
 
 class LocalBackend:
     """Objects as files under ``root``; ``durable`` fsyncs each object before it appears."""
+
+    shared = True
 
     def __init__(
         self, root: str | os.PathLike[str], *, durable: bool = True, private: bool = False
@@ -80,9 +81,7 @@ class LocalBackend:
             self._make_folder(folder)
             fd = os.open(temp, flags, 0o644)
         try:
-            _write_all(fd, parts[:1])
-            faults.inject(os.path.relpath(path, self.root))  # a test hook; see faults.py
-            _write_all(fd, parts[1:])
+            _write_all(fd, parts)
             if self.durable:
                 os.fsync(fd)
         except BaseException:

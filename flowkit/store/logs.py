@@ -16,9 +16,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any, Protocol
 
+from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.errors import StoreError
+from flowkit.store.lease import Leases
+from flowkit.store.records import TaskRecord
+from flowkit.store.runs import Records
 
 STREAMS = ("stdout", "stderr")
 
@@ -209,3 +214,69 @@ def follow(
 def as_text(lines: list[LogLine]) -> str:
     """The output as the task printed it (without timestamps)."""
     return "".join(line.text + ("\n" if line.complete else "") for line in lines)
+
+
+class Attempt(Protocol):
+    """What names a task attempt's logs: a :class:`~flowkit.store.records.TaskRecord`, or a
+    task spec before its record is written."""
+
+    @property
+    def flow(self) -> str: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+
+
+class Logs:
+    """Each task attempt's streamed stdout and stderr: writers for a running task, readers
+    (a clone shows the logs of the task it came from) for anyone."""
+
+    def __init__(self, backend: Backend, records: Records, leases: Leases) -> None:
+        self._backend = backend
+        self._records = records
+        self._leases = leases
+
+    def writer(self, attempt: Attempt, stream: str, **options: Any) -> LogWriter:
+        """A writer for one stream of ``attempt`` (call ``start()`` or use ``with``)."""
+        return self.writers(attempt, (stream,), **options)[stream]
+
+    def writers(
+        self, attempt: Attempt, streams: tuple[str, ...] = STREAMS, **options: Any
+    ) -> dict[str, LogWriter]:
+        """A writer for each of ``streams`` of ``attempt``, by stream."""
+        prefix = _prefix(attempt)
+        return {stream: LogWriter(self._backend, prefix, stream, **options) for stream in streams}
+
+    def read(self, record: TaskRecord, stream: str) -> list[LogLine]:
+        """The lines of one stream of an attempt, as far as they were written."""
+        return read_lines(self._backend, _prefix(self._records.origin(record)), stream)
+
+    def follow(
+        self, record: TaskRecord, streams: tuple[str, ...] = STREAMS, *, poll: float = 0.25
+    ) -> Iterator[tuple[str, LogLine]]:
+        """``(stream, line)`` of a running attempt as they arrive, until the attempt's final
+        record is written, or, if the attempt died unrecorded, until its run ended or its
+        scheduler's lease ran out (the run crashed)."""
+        record = self._records.origin(record)
+        end_key = layout.run_end_key(record.flow, record.run_id)
+        created_at = self._records.get_run(record.flow, record.run_id).created_at
+
+        def done() -> bool:
+            return (
+                self._records.is_final(record)
+                or self._backend.exists(end_key)
+                or self._leases.scheduler_gone(record.flow, record.run_id, created_at)
+            )
+
+        return follow(self._backend, _prefix(record), streams, done=done, poll=poll)
+
+
+def _prefix(attempt: Attempt) -> str:
+    return layout.log_prefix(
+        attempt.flow, attempt.run_id, attempt.step, attempt.task_id, attempt.attempt
+    )

@@ -14,6 +14,8 @@ from flowkit.store.keys import check_key
 class MemoryBackend:
     """Objects in a dict; shares nothing with other instances or processes."""
 
+    shared = False
+
     def __init__(self, name: str = "memory") -> None:
         self.url = f"memory://{name}"
         self._objects: dict[str, bytes] = {}

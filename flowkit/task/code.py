@@ -46,7 +46,7 @@ def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
         "filenames": [(f, f.__code__.co_filename) for f in functions],
     }
     try:
-        ref = store.put_value(package, name=flow_cls.__name__)
+        ref = store.values.put(package, name=flow_cls.__name__)
     except ArtifactNotSerializable as exc:
         raise _unpicklable(flow_cls, functions, exc.__cause__ or exc) from None
     return CodeRef("blob", ref.digest, flow_cls.__name__, path)
@@ -201,7 +201,7 @@ def load_flow_class(ref: CodeRef, store: Store) -> type:
         if not isinstance(cls, type):
             raise FlowLoadError(f"module {ref.target!r} has no flow class {ref.flow!r}")
         return cls
-    package = store.load_value(ref.target)
+    package = store.values.load(ref.target)
     loaded = package.get("flow") if isinstance(package, dict) else None
     if not isinstance(loaded, type):
         raise FlowLoadError(f"blob {ref.target} does not hold a flow class")

@@ -33,7 +33,7 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     """Run ``spec`` and write its records; the exit status the process should end with."""
     from flowkit.store.records import ExceptionInfo
 
-    record = store.start_task(
+    record = store.records.start_task(
         spec.flow,
         spec.run_id,
         spec.step,
@@ -48,14 +48,14 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     except BaseException as exc:
         info = ExceptionInfo(type(exc).__name__, _message(exc), user_traceback(exc))
         path = tuple(tuple(b.to_json()) for b in spec.path)
-        store.finish_task(
+        store.records.finish_task(
             record.finished(
                 "failed", exception=info, exit_code=EXIT_FAILED, path=path, failure="error"
             )
         )
         sys.stderr.write(info.traceback)
         return EXIT_FAILED
-    store.finish_task(final)
+    store.records.finish_task(final)
     return EXIT_OK
 
 
@@ -63,7 +63,7 @@ def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpecBase:
     """The ``self`` a step gets: its parameters and foreach frames, no artifacts yet."""
     flow: FlowSpecBase = flow_cls(use_cli=False)
     flow.__dict__["_flowkit_step_name"] = spec.step
-    bind_parameters(flow, {a: store.load_value(p[0]) for a, p in spec.parameters.items()})
+    bind_parameters(flow, {a: store.values.load(p[0]) for a, p in spec.parameters.items()})
     flow.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, spec.path)
     return flow
 
@@ -83,7 +83,7 @@ def call_step(spec: TaskSpec, store: Store, flow_cls: type, parents: list[TaskRe
             func(flow, Inputs([_input_flow(flow_cls, store, r, spec, chunks) for r in parents]))
         else:
             for parent in parents:
-                flow._flowkit_inherit(store.artifact_source(parent))
+                flow._flowkit_inherit(store.values.artifact_source(parent))
             func(flow)
     return flow
 
@@ -142,7 +142,7 @@ def _caught(
     )
     if not spec.contract.takes_inputs:
         for parent in parents:
-            flow._flowkit_inherit(store.artifact_source(parent))
+            flow._flowkit_inherit(store.values.artifact_source(parent))
     if spec.catch.get("print") == "yes":
         sys.stderr.write(f"@catch stored in '{spec.catch['var']}': {caught}\n")
     flow.__dict__[str(spec.catch["var"])] = caught
@@ -179,7 +179,7 @@ def _caught(
 
 def _input_record(spec: TaskSpec, store: Store, ref: str) -> TaskRecord:
     step, task_id, attempt = ref.split("/")
-    record = store.get_attempt(spec.flow, spec.run_id, step, task_id, int(attempt))
+    record = store.records.get_attempt(spec.flow, spec.run_id, step, task_id, int(attempt))
     if record is None or not record.successful:
         raise RuntimeError(
             f"input task {step}/{task_id} (attempt {attempt}) of {spec.pathspec} has not succeeded"
@@ -193,7 +193,7 @@ def _input_flow(
     parent = flow_cls(use_cli=False)
     parent.__dict__["_flowkit_step_name"] = record.step
     parent.__dict__["_flowkit_parameters"] = {}
-    parent._flowkit_inherit(store.artifact_source(record))
+    parent._flowkit_inherit(store.values.artifact_source(record))
     path = [Branch.from_json(b) for b in record.path]
     parent.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, path, chunks)
     return parent  # type: ignore[no-any-return]
@@ -238,7 +238,7 @@ def _persist(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, Any]
     from flowkit.store.records import ArtifactRef
 
     values = {k: v for k, v in flow.__dict__.items() if not k.startswith("_")}
-    refs = dict(store.put_artifacts(values, step=spec.step))
+    refs = dict(store.values.put_artifacts(values, step=spec.step))
     for name, source in flow.__dict__["_flowkit_refs"].items():
         if name not in refs:
             refs[name] = source.ref(name)

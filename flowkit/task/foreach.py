@@ -75,8 +75,7 @@ def store_items(
             frames = _alone(chunk[0][1])
         else:  # small items: pickling them again together is quick, and more compact
             frames = to_frames([i for i, _ in chunk], name=f"{attr} (foreach items)", step=step)
-        digest, _ = store.blobs.put(frames)
-        stored.append((digest, len(chunk)))
+        stored.append((store.values.put_frames(frames), len(chunk)))
     return tuple(stored)
 
 
@@ -130,7 +129,7 @@ class ChunkCache:
     def get(self, digest: str, owner: str) -> list[Any]:
         chunk = self._chunks.get(digest)
         if chunk is None:
-            chunk = self.store.load_value(digest, owner=owner)
+            chunk = self.store.values.load(digest, owner=owner)
             self._chunks[digest] = chunk
             if len(self._chunks) > self.size:
                 self._chunks.popitem(last=False)

@@ -45,9 +45,11 @@ def final_record(
     """
     from flowkit.store.records import ExceptionInfo
 
-    record = store.get_attempt(spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt)
+    record = store.records.get_attempt(
+        spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
+    )
     if record is None:  # it died before writing its start record
-        record = store.start_task(
+        record = store.records.start_task(
             spec.flow, spec.run_id, spec.step, spec.task_id, attempt=spec.attempt
         )
     if record.final:
@@ -79,4 +81,4 @@ def final_record(
         failure=failure,
         path=tuple(tuple(b.to_json()) for b in spec.path),
     )
-    return store.finish_task(final)
+    return store.records.finish_task(final)

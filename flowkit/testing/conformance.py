@@ -225,25 +225,25 @@ class BackendConformance:
     def test_values_roundtrip_and_dedupe(self, backend: Backend) -> None:
         store = Store(backend)
         value = {"rows": list(range(1000)), "name": "x" * 10_000}
-        first = store.put_value(value)
-        assert store.put_value(dict(value)) == first
-        assert store.load_value(first.digest) == value
+        first = store.values.put(value)
+        assert store.values.put(dict(value)) == first
+        assert store.values.load(first.digest) == value
         assert backend.list("blobs") == [first.digest[:2]]
 
     def test_corrupt_blob_is_detected(self, backend: Backend) -> None:
         store = Store(backend)
-        ref = store.put_value(list(range(100)))
+        ref = store.values.put(list(range(100)))
         data = bytearray(backend.get(blob_key(ref.digest)))
         data[-3] ^= 0xFF
         backend.put(blob_key(ref.digest), [bytes(data)])
         with pytest.raises(CorruptBlobError, match=f"blob {ref.digest} .* is corrupt"):
-            store.load_value(ref.digest)
+            store.values.load(ref.digest)
 
     @pytest.mark.parametrize("value", HEALING_VALUES, ids=["raw", "compressed"])
     @pytest.mark.parametrize("damage", sorted(DAMAGES))
     def test_a_write_heals_a_damaged_blob(self, backend: Backend, damage: str, value: Any) -> None:
         store = Store(backend)
-        digest = store.put_value(value).digest
+        digest = store.values.put(value).digest
         key = blob_key(digest)
         stored = backend.get(key)
         damaged = DAMAGES[damage](stored)
@@ -252,63 +252,63 @@ class BackendConformance:
         else:
             backend.put(key, [damaged])
         with pytest.raises(CorruptBlobError):
-            store.load_value(digest)
-        assert store.blobs.damage(digest) is not None or damage == "bit-flipped"
+            store.values.load(digest)
+        assert store.values.blobs.damage(digest) is not None or damage == "bit-flipped"
         fresh = Store(backend)  # a new run, in another process: it knows nothing
-        assert fresh.blobs.put(to_frames(value)) == (digest, True)
+        assert fresh.values.blobs.put(to_frames(value)) == (digest, True)
         assert backend.get(key) == stored
-        assert fresh.load_value(digest) == value  # the read verifies the hash
-        assert fresh.blobs.damage(digest) is None
+        assert fresh.values.load(digest) == value  # the read verifies the hash
+        assert fresh.values.blobs.damage(digest) is None
 
     @pytest.mark.parametrize("value", HEALING_VALUES, ids=["raw", "compressed"])
     def test_an_intact_blob_is_not_written_again(self, backend: Backend, value: Any) -> None:
         store = Store(backend)
-        digest = store.put_value(value).digest
-        assert Store(backend).blobs.put(to_frames(value)) == (digest, False)
-        assert store.blobs.damage(digest, to_frames(value).size) is None
+        digest = store.values.put(value).digest
+        assert Store(backend).values.blobs.put(to_frames(value)) == (digest, False)
+        assert store.values.blobs.damage(digest, to_frames(value).size) is None
 
     def test_damage_is_found_from_size_and_header(self, backend: Backend) -> None:
         store = Store(backend)
-        ref = store.put_value(HEALING_VALUES[0])
+        ref = store.values.put(HEALING_VALUES[0])
         key = blob_key(ref.digest)
         stored = backend.get(key)
-        assert store.blobs.damage(ref.digest, ref.size) is None
-        assert store.blobs.damage(ref.digest, ref.size + 1) is not None
+        assert store.values.blobs.damage(ref.digest, ref.size) is None
+        assert store.values.blobs.damage(ref.digest, ref.size + 1) is not None
         backend.put(key, [stored[:-1]])
         assert (
-            store.blobs.damage(ref.digest)
+            store.values.blobs.damage(ref.digest)
             == f"{len(stored) - 1} bytes stored, {len(stored)} expected"
         )
         backend.put(key, [b"NOTABLOB" + stored[8:]])
-        assert "bad magic bytes" in str(store.blobs.damage(ref.digest))
+        assert "bad magic bytes" in str(store.values.blobs.damage(ref.digest))
         backend.delete(key)
-        assert store.blobs.damage(ref.digest) == "missing"
+        assert store.values.blobs.damage(ref.digest) == "missing"
 
     def test_many_blobs_are_checked_at_once(self, backend: Backend) -> None:
         store = Store(backend)
-        refs = [store.put_value(f"value {i}") for i in range(40)]
+        refs = [store.values.put(f"value {i}") for i in range(40)]
         backend.delete(blob_key(refs[3].digest))
         backend.put(blob_key(refs[30].digest), [backend.get(blob_key(refs[30].digest))[:-1]])
-        found = store.blobs.damages({ref.digest: ref.size for ref in refs})
+        found = store.values.blobs.damages({ref.digest: ref.size for ref in refs})
         assert sorted(found) == sorted([refs[3].digest, refs[30].digest])
         assert found[refs[3].digest] == "missing"
         assert found[refs[30].digest].endswith("expected")
 
     def test_records_are_write_once(self, backend: Backend) -> None:
         store = Store(backend)
-        run = store.create_run("ConformanceFlow", parameters={"alpha": 0.5})
+        run = store.records.create_run("ConformanceFlow", parameters={"alpha": 0.5})
         with pytest.raises(RecordExistsError, match="already exists"):
-            store.create_run("ConformanceFlow", run_id=run.run_id)
-        assert store.get_run("ConformanceFlow", run.run_id) == run
+            store.records.create_run("ConformanceFlow", run_id=run.run_id)
+        assert store.records.get_run("ConformanceFlow", run.run_id) == run
 
     def test_run_lease_is_renewed_in_place(self, backend: Backend) -> None:
         store = Store(backend)
-        run = store.create_run("ConformanceFlow")
-        assert store.get_lease("ConformanceFlow", run.run_id) is None
-        first = store.renew_lease("ConformanceFlow", run.run_id, interval=60.0)
-        second = store.renew_lease("ConformanceFlow", run.run_id, interval=60.0)
-        assert store.get_lease("ConformanceFlow", run.run_id) == second != first
-        assert store.run_state(run, now=second.written_at) == "running"
-        assert store.run_state(run, now=second.expires_at + 3600) == "crashed"
-        store.end_run("ConformanceFlow", run.run_id, "succeeded")
-        assert store.run_state(run, now=second.expires_at + 3600) == "succeeded"
+        run = store.records.create_run("ConformanceFlow")
+        assert store.leases.get("ConformanceFlow", run.run_id) is None
+        first = store.leases.renew("ConformanceFlow", run.run_id, interval=60.0)
+        second = store.leases.renew("ConformanceFlow", run.run_id, interval=60.0)
+        assert store.leases.get("ConformanceFlow", run.run_id) == second != first
+        assert store.leases.run_state(run, now=second.written_at) == "running"
+        assert store.leases.run_state(run, now=second.expires_at + 3600) == "crashed"
+        store.records.end_run("ConformanceFlow", run.run_id, "succeeded")
+        assert store.leases.run_state(run, now=second.expires_at + 3600) == "succeeded"

@@ -28,21 +28,21 @@ def write_task(
     store: Store, run: RunRecord, step: str, spec: FakeTask, parents: Sequence[str] = ()
 ) -> TaskRecord:
     """Write every attempt of one task (start record, logs, values, final record)."""
-    task_id = store.new_task_id()
+    task_id = store.records.new_task_id()
     record: TaskRecord | None = None
     for attempt in range(spec.failed_attempts + 1):
         last = attempt == spec.failed_attempts
-        start = store.start_task(
+        start = store.records.start_task(
             run.flow, run.run_id, step, task_id, attempt=attempt,
             foreach=spec.foreach, parents=parents,
         )  # fmt: skip
         for stream, text in (("stdout", spec.stdout), ("stderr", spec.stderr)):
             if text and last:
-                writer = store.log_writer(start, stream)
+                writer = store.logs.writer(start, stream)
                 writer.write(text)
                 writer.close()
         if last:
-            refs = store.put_artifacts(spec.artifacts, step=step)
+            refs = store.values.put_artifacts(spec.artifacts, step=step)
             record = start.finished(
                 spec.status, artifacts=refs, exception=spec.exception,
                 exit_code=0 if spec.status == "succeeded" else 1,
@@ -50,7 +50,7 @@ def write_task(
         else:
             error = ExceptionInfo("RuntimeError", f"attempt {attempt} failed", "Traceback ...")
             record = start.finished("failed", exception=error, exit_code=1)
-        record = store.finish_task(record)
+        record = store.records.finish_task(record)
     assert record is not None
     return record
 
@@ -66,10 +66,10 @@ def write_fake_run(
 ) -> RunRecord:
     """A run whose steps (in order) each have the given tasks; each step's tasks name the
     previous step's tasks as parents. ``finish=None`` leaves the run unfinished."""
-    run = store.create_run(flow, parameters=parameters, tags=tags, steps=list(steps))
+    run = store.records.create_run(flow, parameters=parameters, tags=tags, steps=list(steps))
     parents: list[str] = []
     for step, tasks in steps.items():
         parents = [write_task(store, run, step, spec, parents).pathspec for spec in tasks]
     if finish is not None:
-        store.end_run(flow, run.run_id, finish)
+        store.records.end_run(flow, run.run_id, finish)
     return run

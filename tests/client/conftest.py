@@ -52,5 +52,5 @@ def runs(tmp_path: Path) -> Runs:
         finish="failed",
     )
     running = write_fake_run(store, "TrainFlow", {"start": [FakeTask({"grid": [1]})]}, finish=None)
-    store.renew_lease("TrainFlow", running.run_id, interval=3600)  # its scheduler is alive
+    store.leases.renew("TrainFlow", running.run_id, interval=3600)  # its scheduler is alive
     return Runs(store, good, failed, running)

@@ -42,7 +42,7 @@ def test_show_run_step_and_task(cli: click.Group, runs: Runs) -> None:
     step_out = _invoke(cli, runs, "show", f"TrainFlow/{runs.good.run_id}/train")
     assert step_out.startswith(f"step TrainFlow/{runs.good.run_id}/train: 2 task(s)")
 
-    task = next(iter(runs.store.list_tasks("TrainFlow", runs.good.run_id, "train")))
+    task = next(iter(runs.store.records.list_tasks("TrainFlow", runs.good.run_id, "train")))
     task_out = _invoke(cli, runs, "show", task.pathspec)
     rows = {line.split()[0]: line.split() for line in task_out.splitlines() if line}
     assert rows["model"][1] == "dict"

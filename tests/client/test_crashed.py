@@ -37,7 +37,7 @@ def store(tmp_path: Path) -> Store:
 @pytest.fixture
 def crashed(store: Store) -> RunRecord:
     run = write_fake_run(store, FLOW, {"start": [FakeTask({"grid": [1]})]}, finish=None)
-    store.start_task(FLOW, run.run_id, "train", attempt=0)  # it never finished
+    store.records.start_task(FLOW, run.run_id, "train", attempt=0)  # it never finished
     _lapse(store, run, 60)
     return run
 
@@ -51,7 +51,7 @@ def test_the_client_says_crashed(store: Store, crashed: RunRecord) -> None:
     run = Run(f"{FLOW}/{crashed.run_id}", store=store)
     assert run.status == "crashed"
     assert not run.finished and run.finished_at is None and not run.successful
-    beat = store.get_lease(FLOW, crashed.run_id)
+    beat = store.leases.get(FLOW, crashed.run_id)
     assert beat is not None and beat.host == "gpu-node-7"
     assert run.heartbeat_at == datetime.fromtimestamp(beat.written_at, tz=UTC)
     assert 55 < time.time() - beat.written_at < 65
@@ -80,7 +80,7 @@ def test_logs_follow_of_a_task_of_a_crashed_run_ends_with_why(
     code, out, err = _invoke(store, "logs", "--follow", f"{FLOW}/{crashed.run_id}/train")
     assert time.monotonic() - started < 5
     assert code == 1 and out == ""
-    task = store.list_tasks(FLOW, crashed.run_id, "train")[0]
+    task = store.records.list_tasks(FLOW, crashed.run_id, "train")[0]
     assert err.startswith(
         f"error: task {task.pathspec} (attempt 0) never finished: its run crashed; its "
         "scheduler stopped without ending the run"

@@ -21,9 +21,9 @@ def _running(store_root: Path, count: int) -> None:
     while time.monotonic() < deadline:
         if (store_root / "runs").exists():
             store = open_store(str(store_root))
-            for run_id in store.list_runs("FanoutFlow"):
-                if "work" in store.list_steps("FanoutFlow", run_id):
-                    tasks = store.list_tasks("FanoutFlow", run_id, "work")
+            for run_id in store.records.list_runs("FanoutFlow"):
+                if "work" in store.records.list_steps("FanoutFlow", run_id):
+                    tasks = store.records.list_tasks("FanoutFlow", run_id, "work")
                     if sum(t.status == "running" for t in tasks) >= count:
                         return
         time.sleep(0.02)

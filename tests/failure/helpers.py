@@ -63,10 +63,10 @@ def attempts(store_root: Path, flow: str, step: str) -> list[list[tuple[str, str
     """``[(status, failure), ...]`` of every attempt, for each task of ``step`` in the
     flow's latest run."""
     store = open_store(str(store_root))
-    run_id = store.list_runs(flow)[-1]
+    run_id = store.records.list_runs(flow)[-1]
     return [
-        [(a.status, a.failure) for a in store.task_attempts(flow, run_id, step, t.task_id)]
-        for t in store.list_tasks(flow, run_id, step)
+        [(a.status, a.failure) for a in store.records.task_attempts(flow, run_id, step, t.task_id)]
+        for t in store.records.list_tasks(flow, run_id, step)
     ]
 
 

@@ -63,7 +63,7 @@ def test_timeout_kills_the_process_group_and_is_retried(tmp_path: Path) -> None:
     assert attempts(tmp_path / "s", "TimeoutFlow", "slow") == [
         [("failed", "timeout"), ("failed", "timeout")]
     ]
-    record = open_store(str(tmp_path / "s")).get_task(
+    record = open_store(str(tmp_path / "s")).records.get_task(
         "TimeoutFlow", info.value.run.id, "slow", info.value.run["slow"].task.id
     )
     assert record.exception is not None and record.exception.type == "TaskTimedOut"

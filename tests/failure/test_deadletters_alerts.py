@@ -56,7 +56,7 @@ def test_dead_letter_alert_list_show_and_retry_after_the_fix(
     failed = flow_cli("FixableFlow", "run", "--store", tmp_path, FLOWKIT_ALERTS=alerts)
     assert failed.returncode == 1
     store = open_store(str(tmp_path))
-    (run_id,) = store.list_runs("FixableFlow")
+    (run_id,) = store.records.list_runs("FixableFlow")
 
     by_event = {e["event"]: e for e in received}
     assert set(by_event) == {"task_dead_lettered", "run_failed"}
@@ -70,7 +70,7 @@ def test_dead_letter_alert_list_show_and_retry_after_the_fix(
     assert letter["run_id"] == run_id and letter["step"] == "work" and letter["attempt"] == 1
     assert letter["state"] == "open" and letter["failure"] == "error"
     assert by_event["task_dead_lettered"]["dead_letter"] == letter["id"]
-    (start,) = store.list_tasks("FixableFlow", run_id, "start")
+    (start,) = store.records.list_tasks("FixableFlow", run_id, "start")
     assert letter["inputs"] == [f"start/{start.task_id}/0"]
     listed = flowkit_cli("dlq", "list", "--store", tmp_path)
     assert (
@@ -84,11 +84,12 @@ def test_dead_letter_alert_list_show_and_retry_after_the_fix(
     assert f"inputs: FixableFlow/{run_id}/start/{start.task_id}/0" in shown.stdout
     assert "raise RuntimeError" in shown.stdout and "flowkit logs FixableFlow/" in shown.stdout
 
-    runs_before = open_store(str(tmp_path)).list_runs("FixableFlow")
+    runs_before = open_store(str(tmp_path)).records.list_runs("FixableFlow")
     still = flowkit_cli("dlq", "retry", str(letter["id"]), "--store", tmp_path, "--quiet")
     assert still.returncode == 1  # not fixed yet: the task alone fails again, and says so
     assert "failed again (attempt " in still.stderr and "Traceback" not in still.stderr
-    assert open_store(str(tmp_path)).list_runs("FixableFlow") == runs_before  # nothing resumed
+    # nothing resumed
+    assert open_store(str(tmp_path)).records.list_runs("FixableFlow") == runs_before
     retried = flowkit_cli(
         "dlq",
         "retry",

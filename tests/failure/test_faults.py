@@ -16,9 +16,9 @@ import pytest
 import flowkit
 from flowkit.store import CorruptBlobError, open_store
 from flowkit.store.blobs import blob_key, digest_of
-from flowkit.store.faults import ENV
 from flowkit.store.fsck import fsck
 from flowkit.store.serialize import to_frames
+from flowkit.testing.faults import ENV, faulty_url
 from tests.conftest import ROOT, require
 from tests.failure.helpers import FLOW_FILE, assert_sound, attempts, env, flow_cli, flowkit_cli
 from tests.flows.failures import PAYLOAD, FragileFlow
@@ -50,7 +50,7 @@ def test_a_killed_task_or_worker_is_retried(
 ) -> None:
     monkeypatch.setenv(ENV, f"{fault}:{tmp_path / 'fired'}")
     store = tmp_path / "s"
-    run = flowkit.run(FragileFlow, store=str(store), progress=Quiet())
+    run = flowkit.run(FragileFlow, store=faulty_url(store), progress=Quiet())
     assert (tmp_path / "fired").exists(), "the fault never fired"
     assert run.successful and run["join"].task.data.total == TOTAL
     assert attempts(store, "FragileFlow", "start") == [[failure, ("succeeded", None)]]
@@ -92,13 +92,13 @@ def test_the_scheduler_killed_mid_record(key: str, tmp_path: Path) -> None:
         "FragileFlow",
         "run",
         "--store",
-        store,
+        faulty_url(store),
         "--quiet",
         **{ENV: f"kill:{key}:{tmp_path / 'fired'}"},
     )
     assert result.returncode == -signal.SIGKILL
-    (run_id,) = open_store(str(store)).list_runs("FragileFlow")
-    assert open_store(str(store)).get_run_end("FragileFlow", run_id) is None
+    (run_id,) = open_store(str(store)).records.list_runs("FragileFlow")
+    assert open_store(str(store)).records.get_run_end("FragileFlow", run_id) is None
     _resume_is_whole(store)
 
 
@@ -106,7 +106,7 @@ def test_a_corrupt_blob_is_reported_with_its_artifact_and_task(tmp_path: Path) -
     run = flowkit.run(FragileFlow, store=str(tmp_path), progress=Quiet())
     join = run["join"].task
     store = open_store(str(tmp_path))
-    record = store.get_task("FragileFlow", run.id, "join", join.id)
+    record = store.records.get_task("FragileFlow", run.id, "join", join.id)
     path = tmp_path / blob_key(record.artifacts["total"].digest)
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
@@ -118,7 +118,7 @@ def test_a_corrupt_blob_is_reported_with_its_artifact_and_task(tmp_path: Path) -
     assert result.returncode == 1 and owner in result.stdout
     assert "1 problem found" in result.stdout
     with pytest.raises(CorruptBlobError, match=f"{owner}: blob .* is corrupt"):
-        store.artifact_source(record).load("total")
+        store.values.artifact_source(record).load("total")
     reader = flowkit.Task(join.pathspec, store=str(tmp_path))  # the client names it too
     with pytest.raises(CorruptBlobError, match=f"{owner}: blob .* is corrupt"):
         _ = reader.data.total
@@ -131,7 +131,7 @@ def test_a_full_disk_fails_the_task_clearly_and_corrupts_nothing(
 ) -> None:
     monkeypatch.setenv(ENV, f"enospc:{PAYLOAD_BLOB}")
     with pytest.raises(flowkit.RunFailed) as info:
-        flowkit.run(FragileFlow, store=str(tmp_path), progress=Quiet())
+        flowkit.run(FragileFlow, store=faulty_url(tmp_path), progress=Quiet())
     text = info.value.render()
     assert f"raised StoreFullError: the store at {tmp_path} is full: writing {PAYLOAD_BLOB}" in text
     assert "nothing partial was kept" in text

@@ -26,7 +26,7 @@ def test_debug_a_failed_task_then_resume_with_the_fix(
         flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=3)
     failed = next(t for t in info.value.run["work"] if not t.successful)
     store = open_store(str(tmp_path))
-    before = store.task_attempts("FanoutFlow", info.value.run.id, "work", failed.id)
+    before = store.records.task_attempts("FanoutFlow", info.value.run.id, "work", failed.id)
 
     with pytest.raises(RuntimeError, match="split 1 told to fail"):
         flowkit.debug_task(failed, FanoutFlow)  # the user's exception, raised here
@@ -35,7 +35,7 @@ def test_debug_a_failed_task_then_resume_with_the_fix(
     assert debugged.data.value == 100 and debugged.data.input == 1
     assert debugged.next_steps == ("join",)
     assert "value" in debugged.artifacts and "items" in debugged.artifacts
-    assert store.task_attempts("FanoutFlow", info.value.run.id, "work", failed.id) == before
+    assert store.records.task_attempts("FanoutFlow", info.value.run.id, "work", failed.id) == before
 
     monkeypatch.delenv("FLOWKIT_TEST_FAIL_SPLITS")
     resumed = debugged.resume(store=str(tmp_path), progress=Quiet())

@@ -69,10 +69,12 @@ def test_interrupting_the_kernel_cancels_the_run(tmp_path: Path) -> None:
         printed = _stdout(kc, msg_id)
         assert printed.startswith("CANCELLED"), printed
         assert "nothing finished is lost, then resume: flowkit.resume(SlowFlow" in printed
-        (run_id,) = open_store(store).list_runs("SlowFlow")
-        end = open_store(store).get_run_end("SlowFlow", run_id)
+        (run_id,) = open_store(store).records.list_runs("SlowFlow")
+        end = open_store(store).records.get_run_end("SlowFlow", run_id)
         assert end is not None and end.status == "cancelled"
-        statuses = sorted(t.status for t in open_store(store).list_tasks("SlowFlow", run_id, "nap"))
+        statuses = sorted(
+            t.status for t in open_store(store).records.list_tasks("SlowFlow", run_id, "nap")
+        )
         assert statuses == ["killed", "killed"]
         _, alive = psutil.wait_procs(watched, timeout=5)
         assert alive == [], "the worker or its tasks outlived the cancelled run"
@@ -87,10 +89,12 @@ def _wait_for_running(store: Path, count: int) -> set[int]:
     while time.monotonic() < deadline:
         if (store / "runs").exists():
             s = open_store(str(store))
-            for run_id in s.list_runs("SlowFlow"):
-                if "nap" in s.list_steps("SlowFlow", run_id):
+            for run_id in s.records.list_runs("SlowFlow"):
+                if "nap" in s.records.list_steps("SlowFlow", run_id):
                     running = [
-                        t for t in s.list_tasks("SlowFlow", run_id, "nap") if t.status == "running"
+                        t
+                        for t in s.records.list_tasks("SlowFlow", run_id, "nap")
+                        if t.status == "running"
                     ]
                     if len(running) >= count:
                         return {int(t.pid) for t in running if t.pid}

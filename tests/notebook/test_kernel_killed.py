@@ -34,7 +34,7 @@ def test_a_killed_kernel_leaves_a_crashed_run(
         kc.execute_interactive(SLOW_FLOW, timeout=60)
         kc.execute(f"flowkit.run(SlowFlow, store={store!r}, quiet=True)")
         _wait_for_running(Path(store), 2)
-        (run_id,) = open_store(store).list_runs("SlowFlow")
+        (run_id,) = open_store(store).records.list_runs("SlowFlow")
         run = Run(f"SlowFlow/{run_id}", store=store)
         time.sleep(2.5)  # longer than a lease lasts: only the kernel's beats keep it running
         assert run.status == "running"

@@ -28,11 +28,11 @@ N = 10
 
 def _succeeded(store_root: Path) -> dict[str, list[str]]:
     store = open_store(str(store_root))
-    runs = store.list_runs("FanoutFlow") if (store_root / "runs").exists() else []
+    runs = store.records.list_runs("FanoutFlow") if (store_root / "runs").exists() else []
     done: dict[str, list[str]] = {}
     for run_id in runs:
-        for step in store.list_steps("FanoutFlow", run_id):
-            for record in store.list_tasks("FanoutFlow", run_id, step):
+        for step in store.records.list_steps("FanoutFlow", run_id):
+            for record in store.records.list_tasks("FanoutFlow", run_id, step):
                 if record.successful:
                     done.setdefault(step, []).append(record.task_id)
     return done
@@ -87,8 +87,8 @@ def test_resume_after_the_scheduler_was_killed(
     assert alive == [], "the worker or its tasks outlived the killed scheduler"
     finished = _succeeded(tmp_path)
     store = open_store(str(tmp_path))
-    (origin,) = store.list_runs("FanoutFlow")
-    end = store.get_run_end("FanoutFlow", origin)
+    (origin,) = store.records.list_runs("FanoutFlow")
+    end = store.records.get_run_end("FanoutFlow", origin)
     if sig == signal.SIGKILL:
         assert end is None  # it never got to say it ended
     else:
@@ -114,9 +114,9 @@ def test_resume_after_the_scheduler_was_killed(
 
 
 def _unfinished_work(store: Store, run_id: str) -> TaskRecord | None:
-    if "work" not in store.list_steps("FanoutFlow", run_id):
+    if "work" not in store.records.list_steps("FanoutFlow", run_id):
         return None
-    tasks = store.list_tasks("FanoutFlow", run_id, "work")
+    tasks = store.records.list_tasks("FanoutFlow", run_id, "work")
     return next((t for t in tasks if not t.final), None)
 
 
@@ -147,7 +147,7 @@ def test_a_killed_scheduler_reads_as_crashed(
     while unfinished is None:
         assert time.monotonic() < deadline and proc.poll() is None, "no task started"
         time.sleep(0.05)
-        runs = store.list_runs("FanoutFlow") if (tmp_path / "runs").exists() else []
+        runs = store.records.list_runs("FanoutFlow") if (tmp_path / "runs").exists() else []
         unfinished = _unfinished_work(store, runs[0]) if runs else None
     run = Run(f"FanoutFlow/{unfinished.run_id}", store=store)
     time.sleep(2.5)  # longer than a lease lasts: only beats keep it running
@@ -160,7 +160,7 @@ def test_a_killed_scheduler_reads_as_crashed(
         assert time.monotonic() - killed < 15, "the run still reads as running"
         time.sleep(0.1)
     assert run.status == "crashed" and not run.finished
-    assert store.get_run_end("FanoutFlow", run.id) is None
+    assert store.records.get_run_end("FanoutFlow", run.id) is None
 
     cli = CliRunner()
     listed = cli.invoke(flowkit_cli, ["runs", "FanoutFlow", "--store", str(tmp_path)])

@@ -83,9 +83,9 @@ def test_a_dry_run_explains_without_running(
     with pytest.raises(flowkit.RunFailed):
         flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=6)
     store = open_store(str(tmp_path))
-    runs_before = store.list_runs("FanoutFlow")
+    runs_before = store.records.list_runs("FanoutFlow")
     preview = flowkit.resume(FanoutFlow, store=str(tmp_path), dry_run=True)
-    assert store.list_runs("FanoutFlow") == runs_before
+    assert store.records.list_runs("FanoutFlow") == runs_before
     assert (preview.count("clone"), preview.count("run")) == (6, 4)
     text = str(preview)
     assert "work: 5 cloned, 1 run" in text

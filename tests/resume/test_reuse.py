@@ -174,7 +174,7 @@ def test_reuse_runs_again_a_task_whose_data_is_missing_or_damaged(
     ]
     assert sorted(t.data.value for t in again["work"]) == [0, 10, 20]
     assert again.data.result == 210 and again["scaled"].task.data.result == 210
-    assert open_store(store).blobs.damage(digest_of(to_frames(210).segments)) is None
+    assert open_store(store).values.blobs.damage(digest_of(to_frames(210).segments)) is None
 
     third = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=3, scale=7)
     assert _ran(third) == []  # the cache now names the tasks that ran again

@@ -19,10 +19,12 @@ def _running_tasks(store_path: Path, count: int, timeout: float = 30.0) -> list:
     store = open_store(str(store_path))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for run_id in store.list_runs("CrashFlow") if (store_path / "runs").exists() else []:
+        for run_id in (
+            store.records.list_runs("CrashFlow") if (store_path / "runs").exists() else []
+        ):
             tasks = (
-                store.list_tasks("CrashFlow", run_id, "work")
-                if "work" in store.list_steps("CrashFlow", run_id)
+                store.records.list_tasks("CrashFlow", run_id, "work")
+                if "work" in store.records.list_steps("CrashFlow", run_id)
                 else []
             )
             running = [t for t in tasks if t.status == "running"]
@@ -64,10 +66,10 @@ def test_signal_cancels_the_run(sig: signal.Signals, tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     store = open_store(str(tmp_path))
-    (run_id,) = store.list_runs("CrashFlow")
-    end = store.get_run_end("CrashFlow", run_id)
+    (run_id,) = store.records.list_runs("CrashFlow")
+    end = store.records.get_run_end("CrashFlow", run_id)
     assert end is not None and end.status == "cancelled"
-    tasks = store.list_tasks("CrashFlow", run_id, "work")
+    tasks = store.records.list_tasks("CrashFlow", run_id, "work")
     assert sorted(t.status for t in tasks) == ["killed", "killed"]
     assert all(t.exception.type == "TaskKilled" for t in tasks)
     time.sleep(0.2)

@@ -23,7 +23,7 @@ def test_crashes_are_recorded_and_other_splits_finish(tmp_path: Path) -> None:
         by_mode.setdefault(mode, []).append(task)
     store = open_store(str(tmp_path))
     records = {
-        mode: [store.get_task("CrashFlow", run.id, "work", t.id) for t in tasks]
+        mode: [store.records.get_task("CrashFlow", run.id, "work", t.id) for t in tasks]
         for mode, tasks in by_mode.items()
     }
     assert [r.status for r in records["ok"]] == ["succeeded", "succeeded"]

@@ -15,7 +15,7 @@ import pytest
 import flowkit
 from flowkit.runtime.heartbeat import Heartbeat
 from flowkit.store import MemoryBackend, Store, open_store
-from flowkit.store.lease import Lease
+from flowkit.store.lease import Lease, Leases
 from tests.conftest import FLOWS, ROOT
 from tests.flows.fanout import FanoutFlow
 from tests.runtime.test_shapes import Quiet
@@ -30,7 +30,7 @@ def _beats(store: Store, run_id: str, seconds: float) -> set[float]:
     seen = set()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        lease = store.get_lease("F", run_id)
+        lease = store.leases.get("F", run_id)
         if lease is not None:
             seen.add(lease.written_at)
         time.sleep(0.01)
@@ -39,33 +39,34 @@ def _beats(store: Store, run_id: str, seconds: float) -> set[float]:
 
 def test_it_beats_until_stopped() -> None:
     store = Store(MemoryBackend())
-    run = store.create_run("F")
+    run = store.records.create_run("F")
     heartbeat = Heartbeat(store, "F", run.run_id).start()
     assert heartbeat.interval == 0.05
-    assert store.get_lease("F", run.run_id) is not None  # the first beat is not deferred
+    assert store.leases.get("F", run.run_id) is not None  # the first beat is not deferred
     assert len(_beats(store, run.run_id, 0.5)) >= 3
     heartbeat.stop()
     assert len(_beats(store, run.run_id, 0.3)) == 1
 
 
-class _Flaky(Store):
-    """A store that refuses the second beat, as a full disk would."""
+class _Flaky(Leases):
+    """Leases that refuse the second beat, as a full disk would."""
 
     calls = 0
 
-    def renew_lease(self, flow: str, run_id: str, *, interval: float) -> Lease:
+    def renew(self, flow: str, run_id: str, *, interval: float) -> Lease:
         self.calls += 1
         if self.calls == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return super().renew_lease(flow, run_id, interval=interval)
+        return super().renew(flow, run_id, interval=interval)
 
 
 def test_a_refused_beat_does_not_stop_the_heartbeat() -> None:
-    store = _Flaky(MemoryBackend())
-    run = store.create_run("F")
+    store = Store(MemoryBackend())
+    store.leases = flaky = _Flaky(store.backend, store.records)
+    run = store.records.create_run("F")
     heartbeat = Heartbeat(store, "F", run.run_id).start()
     try:
-        assert len(_beats(store, run.run_id, 0.5)) >= 3 and store.calls > 3
+        assert len(_beats(store, run.run_id, 0.5)) >= 3 and flaky.calls > 3
     finally:
         heartbeat.stop()
 
@@ -77,9 +78,9 @@ def test_a_run_renews_its_lease_and_then_reads_as_it_ended(
     monkeypatch.setenv("FLOWKIT_TEST_SLOW_SECONDS", "0.5")
     run = flowkit.run(FanoutFlow, store=str(tmp_path), n=1, progress=Quiet())
     store = open_store(str(tmp_path))
-    lease = store.get_lease("FanoutFlow", run.id)
+    lease = store.leases.get("FanoutFlow", run.id)
     assert lease is not None and lease.written_at - run.record.created_at > 0.3
-    assert store.run_state(run.record, now=lease.expires_at + 1e6) == "succeeded"
+    assert store.leases.run_state(run.record, now=lease.expires_at + 1e6) == "succeeded"
 
 
 def _start_flow(tmp_path: Path, mode: str) -> subprocess.Popen[str]:
@@ -127,6 +128,6 @@ def test_a_run_whose_worker_cannot_start_reads_as_failed(
     run = flowkit.Flow("WorkerImportFlow", store=str(tmp_path)).latest_run
     time.sleep(2.5)  # past the lease and the skew: it would read as crashed by now
     assert run.status == "failed"
-    end = open_store(str(tmp_path)).get_run_end("WorkerImportFlow", run.id)
+    end = open_store(str(tmp_path)).records.get_run_end("WorkerImportFlow", run.id)
     assert end is not None and end.message is not None
     assert end.message.startswith("the run could not start: ")

@@ -14,6 +14,7 @@ import pytest
 import flowkit
 from flowkit.runtime.policy import FailurePolicy, backoff_delay
 from flowkit.store import open_store
+from flowkit.testing.faults import ENV, faulty_url
 from tests.conftest import FLOWS
 from tests.failure.helpers import env
 from tests.flows.failures import FlakyFlow
@@ -45,7 +46,7 @@ def test_a_scheduler_bug_ends_the_run_as_failed(
     assert "the scheduler tripped" in info.value.message
     # Finished, so it never reads as crashed, however late it is read.
     store = open_store(str(tmp_path))
-    assert store.run_state(run.record, now=time.time() + 1e6) == "failed"
+    assert store.leases.run_state(run.record, now=time.time() + 1e6) == "failed"
 
 
 def _run_file(flow_file: Path, *args: str | Path, timeout: float, **extra: str) -> str:
@@ -66,15 +67,15 @@ def test_a_store_that_refuses_the_scheduler_ends_the_run_as_failed(tmp_path: Pat
     output = _run_file(
         FLOWS / "crashes.py",
         "--store",
-        tmp_path,
+        faulty_url(tmp_path),
         "--modes",
         "raise",
         timeout=120,
-        FLOWKIT_TEST_STORE_FAULT="enospc:deadletters/",
+        **{ENV: "enospc:deadletters/"},
     )
     store = open_store(str(tmp_path))
-    (run_id,) = store.list_runs("CrashFlow")
-    end = store.get_run_end("CrashFlow", run_id)
+    (run_id,) = store.records.list_runs("CrashFlow")
+    end = store.records.get_run_end("CrashFlow", run_id)
     assert end is not None and end.status == "failed" and end.message is not None
     assert end.message.startswith("the scheduler stopped: the store at ")
     assert "is full: writing deadletters/" in end.message
@@ -91,9 +92,9 @@ def test_a_thousand_retries_end_in_a_failed_run(tmp_path: Path) -> None:
     output = _run_file(FLOWS / "endless_retry.py", "--store", tmp_path, "--quiet", timeout=400)
     assert "OverflowError" not in output and "Traceback" not in output.split("boom always")[-1]
     store = open_store(str(tmp_path))
-    (run_id,) = store.list_runs("EndlessRetryFlow")
-    assert store.run_state(store.get_run("EndlessRetryFlow", run_id)) == "failed"
-    (task,) = store.list_tasks("EndlessRetryFlow", run_id, "boom")
+    (run_id,) = store.records.list_runs("EndlessRetryFlow")
+    assert store.leases.run_state(store.records.get_run("EndlessRetryFlow", run_id)) == "failed"
+    (task,) = store.records.list_tasks("EndlessRetryFlow", run_id, "boom")
     assert task.attempt == 1100 and task.status == "failed"
     assert f"EndlessRetryFlow/{run_id} failed" in output
     assert "ValueError: boom always fails" in output

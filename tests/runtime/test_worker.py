@@ -30,7 +30,9 @@ def _spec_after_start(tmp_path: Path, flow: type, step: str, **params: Any) -> T
     graph = flowkit.graph_of(flow)
     stored = {
         name: (ref.digest, ref.size, ref.type)
-        for name, ref in store.get_task(graph.name, run.id, "start", start.id).artifacts.items()
+        for name, ref in store.records.get_task(
+            graph.name, run.id, "start", start.id
+        ).artifacts.items()
         if name in {p.attr for p in graph.parameters}
     }
     return TaskSpec(
@@ -38,7 +40,7 @@ def _spec_after_start(tmp_path: Path, flow: type, step: str, **params: Any) -> T
         flow=graph.name,
         run_id=run.id,
         step=step,
-        task_id=store.new_task_id(),
+        task_id=store.records.new_task_id(),
         attempt=0,
         code=code_ref_for(flow, store),
         contract=StepContract.of(graph[step]),
@@ -58,7 +60,7 @@ def test_worker_runs_one_task_from_the_store(tmp_path: Path) -> None:
     spec_file.write_text(spec.to_json())
     result = run_python("-m", "flowkit.worker", spec_file)
     assert result.returncode == 0, result.stderr
-    record = open_store(str(tmp_path)).get_task("LinearFlow", run_id, "a", spec.task_id)
+    record = open_store(str(tmp_path)).records.get_task("LinearFlow", run_id, "a", spec.task_id)
     assert record.successful and record.next_steps == ("b",)
     task = flowkit.Task(record.pathspec, store=str(tmp_path))
     assert task.data.total == 12 and task.data.seen == ["start", "a"]
@@ -69,7 +71,7 @@ def test_worker_records_a_crash_the_task_could_not(tmp_path: Path) -> None:
     broken = replace(spec, inputs=("start/does-not-exist/0",))
     result = run_python("-m", "flowkit.worker", broken.to_json())
     assert result.returncode == 1
-    record = open_store(str(tmp_path)).get_task("LinearFlow", run_id, "a", spec.task_id)
+    record = open_store(str(tmp_path)).records.get_task("LinearFlow", run_id, "a", spec.task_id)
     assert record.status == "failed" and record.exception is not None
     assert "does-not-exist" in record.exception.message
     assert json.loads(broken.to_json())["step"] == "a"

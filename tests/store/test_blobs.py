@@ -21,18 +21,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_same_200mb_array_twice_adds_no_bytes(store: Store, tmp_path: Path) -> None:
     array = np.random.default_rng(0).random(25_000_000)  # 200 MB, incompressible
-    first = store.put_value(array)
+    first = store.values.put(array)
     blobs = tmp_path / "store" / "blobs"
     size_after_first = tree_bytes(blobs)
     mtime = blob_file(store, first.digest).stat().st_mtime_ns
     fresh = Store(store.backend)  # no in-memory knowledge of what was written
-    second = fresh.put_value(array.copy())
+    second = fresh.values.put(array.copy())
     assert second == first
     assert tree_bytes(blobs) == size_after_first
     assert blob_file(store, first.digest).stat().st_mtime_ns == mtime
     # stored raw: no compression for random floats, just a small header on top
     assert array.nbytes < size_after_first < array.nbytes + 4096
-    back = fresh.load_value(first.digest)
+    back = fresh.values.load(first.digest)
     assert back.dtype == np.float64 and back.flags.writeable and back.flags.aligned
     assert np.array_equal(back, array)
 
@@ -46,17 +46,17 @@ def test_array_is_written_without_copies() -> None:
 
 
 def test_compressible_value_is_compressed(store: Store) -> None:
-    ref = store.put_value(np.zeros(1_000_000))
+    ref = store.values.put(np.zeros(1_000_000))
     assert ref.size > 8_000_000
     assert blob_file(store, ref.digest).stat().st_size < 100_000
-    assert np.array_equal(store.load_value(ref.digest), np.zeros(1_000_000))
+    assert np.array_equal(store.values.load(ref.digest), np.zeros(1_000_000))
 
 
 def test_digest_names_the_uncompressed_bytes(store: Store) -> None:
     value = "abc" * 100_000
-    ref = store.put_value(value)
+    ref = store.values.put(value)
     assert ref.digest == digest_of(to_frames(value).segments)
-    assert store.load_value(ref.digest) == value
+    assert store.values.load(ref.digest) == value
 
 
 @pytest.mark.parametrize(
@@ -70,36 +70,36 @@ def test_digest_names_the_uncompressed_bytes(store: Store) -> None:
     ],
 )
 def test_corrupt_blob_is_detected(store: Store, damage: object) -> None:
-    ref = store.put_value(np.random.default_rng(1).random(1000))
+    ref = store.values.put(np.random.default_rng(1).random(1000))
     path = blob_file(store, ref.digest)
     path.write_bytes(damage(path.read_bytes()))  # type: ignore[operator]
     with pytest.raises(CorruptBlobError) as info:
-        store.load_value(ref.digest)
+        store.values.load(ref.digest)
     text = str(info.value)
     assert f"blob {ref.digest} at {path} is corrupt" in text
     assert "hint: the file was changed or damaged" in text
 
 
 def test_corrupt_compressed_blob_is_detected(store: Store) -> None:
-    ref = store.put_value(np.zeros(100_000))
+    ref = store.values.put(np.zeros(100_000))
     path = blob_file(store, ref.digest)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(CorruptBlobError, match="is corrupt"):
-        store.load_value(ref.digest)
+        store.values.load(ref.digest)
 
 
 def test_missing_blob_is_reported(store: Store) -> None:
     with pytest.raises(CorruptBlobError, match="the blob is missing"):
-        store.load_value("0" * 64)
+        store.values.load("0" * 64)
 
 
 def test_unpicklable_artifact_names_artifact_type_and_step(store: Store) -> None:
     import threading
 
     with pytest.raises(ArtifactNotSerializable) as info:
-        store.put_artifacts({"ok": 1, "lock": threading.Lock()}, step="train")
+        store.values.put_artifacts({"ok": 1, "lock": threading.Lock()}, step="train")
     assert info.value.name == "lock" and info.value.step == "train"
     assert str(info.value).startswith(
         "step 'train': artifact 'lock' of type _thread.lock cannot be pickled"
@@ -112,8 +112,8 @@ def test_lambda_and_local_class_use_cloudpickle(store: Store) -> None:
         def __init__(self) -> None:
             self.x = 41
 
-    ref = store.put_value({"f": lambda v: v + 1, "obj": Local()})
-    back = store.load_value(ref.digest)
+    ref = store.values.put({"f": lambda v: v + 1, "obj": Local()})
+    back = store.values.load(ref.digest)
     assert back["f"](back["obj"].x) == 42
 
 
@@ -130,14 +130,14 @@ def test_class_from_main_reads_back_in_a_process_without_it(tmp_path: Path) -> N
             def norm2(self):
                 return self.x ** 2 + self.y ** 2
 
-        print(open_store({str(tmp_path)!r}).put_value(Point(3, 4)).digest)
+        print(open_store({str(tmp_path)!r}).values.put(Point(3, 4)).digest)
         """
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     digest = done.stdout.strip()
-    point = Store(LocalBackend(tmp_path)).load_value(digest)
+    point = Store(LocalBackend(tmp_path)).values.load(digest)
     assert type(point).__name__ == "Point" and point.norm2() == 25
 
 

@@ -59,9 +59,9 @@ def test_kill_mid_blob_leaves_no_blob(tmp_path: Path) -> None:
     root = _kill_mid_write(
         tmp_path,
         """
-        store.put_value(b"x" * 1_000_000)
+        store.values.put(b"x" * 1_000_000)
         local._write_all = half_then_hang
-        print(store.put_value(bytes(range(256)) * 10_000).digest)
+        print(store.values.put(bytes(range(256)) * 10_000).digest)
         """,
     )
     store = Store(LocalBackend(root))
@@ -70,30 +70,30 @@ def test_kill_mid_blob_leaves_no_blob(tmp_path: Path) -> None:
 
     lost = digest_of(to_frames(bytes(range(256)) * 10_000).segments)
     kept = digest_of(to_frames(b"x" * 1_000_000).segments)
-    assert not store.has_value(lost)
-    assert store.has_value(kept) and store.load_value(kept) == b"x" * 1_000_000
+    assert not store.values.has(lost)
+    assert store.values.has(kept) and store.values.load(kept) == b"x" * 1_000_000
     assert store.backend.list(f"blobs/{lost[:2]}") == ([kept] if kept[:2] == lost[:2] else [])
     # the half-written bytes exist only as a hidden temporary file
     temps = [p for p in (root / "blobs").rglob("*") if p.name.startswith(".tmp-")]
     assert len(temps) == 1 and 0 < temps[0].stat().st_size < 2_560_000
     # and writing the value again later works
-    assert store.put_value(bytes(range(256)) * 10_000).digest == lost
+    assert store.values.put(bytes(range(256)) * 10_000).digest == lost
 
 
 def test_kill_mid_run_record_leaves_no_run(tmp_path: Path) -> None:
     root = _kill_mid_write(
         tmp_path,
         """
-        store.create_run("KillFlow", run_id="first")
+        store.records.create_run("KillFlow", run_id="first")
         local._write_all = half_then_hang
-        store.create_run("KillFlow", run_id="second", parameters={"p": "x" * 1000})
+        store.records.create_run("KillFlow", run_id="second", parameters={"p": "x" * 1000})
         """,
     )
     store = Store(LocalBackend(root))
-    assert [r.run_id for r in store.iter_runs("KillFlow")] == ["first"]
+    assert [r.run_id for r in store.records.iter_runs("KillFlow")] == ["first"]
     assert [r.id for r in Flow("KillFlow", store=store).runs()] == ["first"]
     with pytest.raises(NotFoundError, match="run KillFlow/second is not in the store"):
-        store.get_run("KillFlow", "second")
+        store.records.get_run("KillFlow", "second")
     with pytest.raises(KeyNotFoundError):
         store.backend.get("runs/KillFlow/second/run.json")
 
@@ -102,19 +102,19 @@ def test_kill_mid_task_record_leaves_the_attempt_unfinished(tmp_path: Path) -> N
     root = _kill_mid_write(
         tmp_path,
         """
-        store.create_run("KillFlow", run_id="r1", steps=["start"])
-        start = store.start_task("KillFlow", "r1", "start", "t1")
-        ref = store.put_value(123)
+        store.records.create_run("KillFlow", run_id="r1", steps=["start"])
+        start = store.records.start_task("KillFlow", "r1", "start", "t1")
+        ref = store.values.put(123)
         local._write_all = half_then_hang
-        store.finish_task(start.finished("succeeded", artifacts={"x": ref}))
+        store.records.finish_task(start.finished("succeeded", artifacts={"x": ref}))
         """,
     )
     store = Store(LocalBackend(root))
-    [task] = store.list_tasks("KillFlow", "r1", "start")
+    [task] = store.records.list_tasks("KillFlow", "r1", "start")
     assert task.status == "running" and not task.successful and not task.final
     run = Flow("KillFlow", store=store).latest_run
     assert run is not None and not run.finished
     assert [t.successful for t in run["start"]] == [False]
     # the attempt can still be finished, as a new record (nothing half-written is in the way)
-    store.finish_task(task.finished("killed"))
-    assert store.get_task("KillFlow", "r1", "start", "t1").status == "killed"
+    store.records.finish_task(task.finished("killed"))
+    assert store.records.get_task("KillFlow", "r1", "start", "t1").status == "killed"

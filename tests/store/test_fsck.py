@@ -38,8 +38,8 @@ def damaged(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     root = tmp_path / "store"
     run = flowkit.run(FanoutFlow, store=str(root), progress=Quiet(), n=3, scale=7)
     store = open_store(str(root))
-    record = store.get_task("FanoutFlow", run.id, "join", run["join"].task.id)
-    with store.log_writer(record, "stdout", flush_interval=1000) as writer:
+    record = store.records.get_task("FanoutFlow", run.id, "join", run["join"].task.id)
+    with store.logs.writer(record, "stdout", flush_interval=1000) as writer:
         writer.write("a good line\n")
         writer.flush()
         writer.write("a line that will be damaged\n")
@@ -105,7 +105,7 @@ def test_repair_removes_them_says_so_and_keeps_every_good_blob(
     assert "resume the runs that named the removed blobs" in result.output
     assert _blobs(root) == good
     assert (root / "runs" / ".tmp-4243-0123456789ab").exists()  # young: maybe a live writer
-    lines = [line.text for line in open_store(str(root)).read_log(_join(root), "stdout")]
+    lines = [line.text for line in open_store(str(root)).logs.read(_join(root), "stdout")]
     assert lines == ["a good line"]
 
     # what is left is the task that names the removed blob: a resume writes it anew
@@ -122,20 +122,20 @@ def test_repair_leaves_a_blob_that_verifies_by_then(damaged: tuple[Path, dict[st
     root, keys = damaged
     store = open_store(str(root))
     report = fsck(store)
-    store.put_value(210)  # a run wrote the same value meanwhile: the write healed it
+    store.values.put(210)  # a run wrote the same value meanwhile: the write healed it
     removed = {p.key for p in repair(store, report)}
     assert keys["blob"] not in removed and (root / keys["blob"]).exists()
-    assert store.load_value(digest_of(to_frames(210).segments)) == 210
+    assert store.values.load(digest_of(to_frames(210).segments)) == 210
 
 
 def _join(root: Path) -> TaskRecord:
     run = flowkit.Flow("FanoutFlow", store=str(root)).latest_run
-    return open_store(str(root)).get_task("FanoutFlow", run.id, "join", run["join"].task.id)
+    return open_store(str(root)).records.get_task("FanoutFlow", run.id, "join", run["join"].task.id)
 
 
 def test_a_temporary_file_is_a_stray_once_untouched_for_the_grace_period(tmp_path: Path) -> None:
     store = Store(LocalBackend(tmp_path / "store"))
-    digest = store.put_value("whole").digest
+    digest = store.values.put("whole").digest
     temp = tmp_path / "store" / "blobs" / digest[:2] / ".tmp-1-000000000000"
     temp.write_bytes(b"half")  # as a writer killed mid-write leaves it
     assert fsck(store).problems == []
@@ -171,7 +171,7 @@ def test_fsck_names_a_missing_blob_of_foreach_items(tmp_path: Path) -> None:
 def _damaged_store(kind: str, tmp_path: Path) -> tuple[Store, str]:
     """A store (local or in memory) holding one value, 210, whose blob is bit-flipped."""
     store = Store(LocalBackend(tmp_path / "store") if kind == "local" else MemoryBackend())
-    digest = store.put_value(210).digest
+    digest = store.values.put(210).digest
     data = bytearray(store.backend.get(blob_key(digest)))
     data[-2] ^= 0x10
     store.backend.put(blob_key(digest), [bytes(data)])
@@ -187,10 +187,10 @@ def _heal_around(store: Store, name: str, *, after: bool) -> list[str]:
     def call(key: str, *args: str) -> object:
         seen.append(key)
         if not after and key.startswith("blobs/"):
-            Store(store.backend).put_value(210)
+            Store(store.backend).values.put(210)
         result = original(key, *args)
         if after and key.startswith("blobs/"):
-            Store(store.backend).put_value(210)
+            Store(store.backend).values.put(210)
         return result
 
     setattr(store.backend, name, call)
@@ -210,7 +210,7 @@ def test_repair_never_removes_a_blob_a_write_heals_while_it_runs(
     moved = _heal_around(store, "move", after=after)
     deleted = _heal_around(store, "delete", after=after)
     removed = repair(store, report)
-    assert store.load_value(digest) == 210
+    assert store.values.load(digest) == 210
     assert moved == [blob_key(digest)]
     assert blob_key(digest) not in deleted  # only the copy moved aside is ever deleted
     assert store.backend.list("quarantine") == []
@@ -221,7 +221,7 @@ def test_repair_never_removes_a_blob_a_write_heals_while_it_runs(
 @pytest.mark.parametrize("kind", ["local", "memory"])
 def test_repair_settles_what_a_stopped_repair_moved_aside(kind: str, tmp_path: Path) -> None:
     store, damaged = _damaged_store(kind, tmp_path)
-    good = store.put_value("good").digest
+    good = store.values.put("good").digest
     store.backend.move(blob_key(damaged), f"quarantine/{damaged}.000000000000")
     store.backend.move(blob_key(good), f"quarantine/{good}.000000000001")
     report = fsck(store)
@@ -230,7 +230,7 @@ def test_repair_settles_what_a_stopped_repair_moved_aside(kind: str, tmp_path: P
     )
     assert all("moved aside by an fsck --repair" in p.message for p in report.problems)
     assert len(repair(store, report)) == 2
-    assert store.load_value(good) == "good"  # put back
-    assert not store.blobs.exists(damaged)  # the damaged copy went
+    assert store.values.load(good) == "good"  # put back
+    assert not store.values.blobs.exists(damaged)  # the damaged copy went
     assert store.backend.list("quarantine") == []
     assert fsck(store).problems == []

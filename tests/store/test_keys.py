@@ -30,16 +30,16 @@ def test_bad_names_are_rejected_with_a_hint(name: str) -> None:
 def test_store_calls_refuse_escaping_names(tmp_path: Path, name: str) -> None:
     store = Store(LocalBackend(tmp_path / "store"))
     with pytest.raises(InvalidKeyError):
-        store.create_run(name)
-    run = store.create_run("Safe")
+        store.records.create_run(name)
+    run = store.records.create_run("Safe")
     with pytest.raises(InvalidKeyError):
-        store.start_task("Safe", run.run_id, name)
+        store.records.start_task("Safe", run.run_id, name)
     with pytest.raises(InvalidKeyError):
-        store.start_task("Safe", run.run_id, "step", name)
+        store.records.start_task("Safe", run.run_id, "step", name)
     with pytest.raises(InvalidKeyError):
-        store.list_runs(name)
+        store.records.list_runs(name)
     with pytest.raises(InvalidKeyError):
-        store.load_value(name)
+        store.values.load(name)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
 
 

@@ -21,23 +21,23 @@ def test_a_renewed_lease_reads_running_and_a_lapsed_one_crashed(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "10")
-    run = store.create_run(FLOW)
-    lease = store.renew_lease(FLOW, run.run_id, interval=5.0)
+    run = store.records.create_run(FLOW)
+    lease = store.leases.renew(FLOW, run.run_id, interval=5.0)
     assert lease.expires_at == pytest.approx(lease.written_at + LEASE_BEATS * 5.0)
-    assert store.run_state(run, now=lease.written_at) == "running"
+    assert store.leases.run_state(run, now=lease.written_at) == "running"
     # Past the lease, but within the skew allowed between the two machines' clocks.
-    assert store.run_state(run, now=lease.expires_at + 9.0) == "running"
-    assert store.run_state(run, now=lease.expires_at + 11.0) == "crashed"
-    renewed = store.renew_lease(FLOW, run.run_id, interval=5.0)
-    assert store.run_state(run, now=renewed.written_at) == "running"
+    assert store.leases.run_state(run, now=lease.expires_at + 9.0) == "running"
+    assert store.leases.run_state(run, now=lease.expires_at + 11.0) == "crashed"
+    renewed = store.leases.renew(FLOW, run.run_id, interval=5.0)
+    assert store.leases.run_state(run, now=renewed.written_at) == "running"
 
 
 @pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])
 def test_a_run_that_ended_never_reads_crashed(store: Store, status: str) -> None:
-    run = store.create_run(FLOW)
-    lease = store.renew_lease(FLOW, run.run_id, interval=5.0)
-    store.end_run(FLOW, run.run_id, status)  # type: ignore[arg-type]
-    assert store.run_state(run, now=lease.expires_at + 1e6) == status
+    run = store.records.create_run(FLOW)
+    lease = store.leases.renew(FLOW, run.run_id, interval=5.0)
+    store.records.end_run(FLOW, run.run_id, status)  # type: ignore[arg-type]
+    assert store.leases.run_state(run, now=lease.expires_at + 1e6) == status
 
 
 def test_a_run_whose_scheduler_never_beat_counts_from_its_creation(
@@ -45,24 +45,24 @@ def test_a_run_whose_scheduler_never_beat_counts_from_its_creation(
 ) -> None:
     monkeypatch.setenv("FLOWKIT_HEARTBEAT_SECONDS", "2")
     monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "1")
-    run = store.create_run(FLOW)
-    assert store.get_lease(FLOW, run.run_id) is None
-    assert store.run_state(run, now=run.created_at + 6.5) == "running"
-    assert store.run_state(run, now=run.created_at + 7.5) == "crashed"
+    run = store.records.create_run(FLOW)
+    assert store.leases.get(FLOW, run.run_id) is None
+    assert store.leases.run_state(run, now=run.created_at + 6.5) == "running"
+    assert store.leases.run_state(run, now=run.created_at + 7.5) == "crashed"
 
 
 def test_the_lease_says_where_its_scheduler_runs(store: Store) -> None:
-    run = store.create_run(FLOW)
-    written = store.renew_lease(FLOW, run.run_id, interval=5.0)
-    read = store.get_lease(FLOW, run.run_id)
+    run = store.records.create_run(FLOW)
+    written = store.leases.renew(FLOW, run.run_id, interval=5.0)
+    read = store.leases.get(FLOW, run.run_id)
     assert read == written and read.host and read.pid
 
 
 def test_a_damaged_lease_is_a_clear_error(store: Store) -> None:
-    run = store.create_run(FLOW)
+    run = store.records.create_run(FLOW)
     store.backend.put(f"leases/{FLOW}/{run.run_id}.json", [b"{not json"])
     with pytest.raises(StoreError, match=f"leases/{FLOW}/{run.run_id}.json is not a flowkit"):
-        store.run_state(run)
+        store.leases.run_state(run)
 
 
 def test_durations_are_read_from_the_environment_when_needed(

@@ -60,37 +60,37 @@ import sys, time, os
 sys.path.insert(0, {root!r})
 from flowkit.store import open_store
 store = open_store({store!r})
-start = store.start_task("LogFlow", "r1", "train", "t1")
-with store.log_writer(start, "stdout", flush_interval=0.05) as out:
-    with store.log_writer(start, "stderr", flush_interval=0.05) as err:
+start = store.records.start_task("LogFlow", "r1", "train", "t1")
+with store.logs.writer(start, "stdout", flush_interval=0.05) as out:
+    with store.logs.writer(start, "stderr", flush_interval=0.05) as err:
         out.write("loading data\\n")
         err.write("warning: slow disk\\n")
         while not os.path.exists({go!r}):
             time.sleep(0.01)
         out.write("done\\n")
-store.finish_task(start.finished("succeeded"))
+store.records.finish_task(start.finished("succeeded"))
 """
 
 
 def test_logs_are_readable_by_another_process_before_the_task_ends(tmp_path: Path) -> None:
     root, go = tmp_path / "store", tmp_path / "go"
     store = Store(LocalBackend(root))
-    store.create_run("LogFlow", run_id="r1")
+    store.records.create_run("LogFlow", run_id="r1")
     script = _TASK.format(root=str(ROOT), store=str(root), go=str(go))
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)])
     try:
         deadline = time.monotonic() + 20
         record = None
-        while record is None or not store.read_log(record, "stderr"):
+        while record is None or not store.logs.read(record, "stderr"):
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.02)
-            tasks = store.list_tasks("LogFlow", "r1", "train")
+            tasks = store.records.list_tasks("LogFlow", "r1", "train")
             record = tasks[0] if tasks else None
         assert record.status == "running"  # the task has not ended ...
-        assert as_text(store.read_log(record, "stdout")) == "loading data\n"  # ... yet we read
-        assert [line.text for line in store.read_log(record, "stderr")] == ["warning: slow disk"]
+        assert as_text(store.logs.read(record, "stdout")) == "loading data\n"  # ... yet we read
+        assert [line.text for line in store.logs.read(record, "stderr")] == ["warning: slow disk"]
         go.touch()
-        followed = [(s, line.text) for s, line in store.follow_log(record, poll=0.02)]
+        followed = [(s, line.text) for s, line in store.logs.follow(record, poll=0.02)]
     finally:
         proc.wait(timeout=20)
     assert proc.returncode == 0
@@ -99,6 +99,6 @@ def test_logs_are_readable_by_another_process_before_the_task_ends(tmp_path: Pat
         ("stderr", "warning: slow disk"),
         ("stdout", "done"),
     ]
-    lines = store.read_log(record, "stdout")
+    lines = store.logs.read(record, "stdout")
     assert lines[0].timestamp <= lines[1].timestamp <= time.time()
-    assert store.get_task("LogFlow", "r1", "train", "t1").successful
+    assert store.records.get_task("LogFlow", "r1", "train", "t1").successful

@@ -11,7 +11,7 @@ from flowkit.store.records import TaskRecord, loads
 
 
 def test_run_record_fields_and_end(store: Store) -> None:
-    run = store.create_run(
+    run = store.records.create_run(
         "RecFlow",
         parameters={"alpha": 0.5, "name": "x"},
         user="ada",
@@ -37,78 +37,84 @@ def test_run_record_fields_and_end(store: Store) -> None:
         "graph": {},
         "source": "/work/flows/rec.py",
     }
-    assert store.get_run_end("RecFlow", run.run_id) is None
-    end = store.end_run("RecFlow", run.run_id, "failed", message="train failed")
-    assert store.get_run_end("RecFlow", run.run_id) == end
+    assert store.records.get_run_end("RecFlow", run.run_id) is None
+    end = store.records.end_run("RecFlow", run.run_id, "failed", message="train failed")
+    assert store.records.get_run_end("RecFlow", run.run_id) == end
     assert end.status == "failed" and end.finished_at >= run.created_at
     with pytest.raises(RecordExistsError, match="already exists"):
-        store.end_run("RecFlow", run.run_id, "succeeded")
-    assert store.get_run_end("RecFlow", run.run_id) == end
+        store.records.end_run("RecFlow", run.run_id, "succeeded")
+    assert store.records.get_run_end("RecFlow", run.run_id) == end
 
 
 def test_unserializable_parameters_are_a_clear_error(store: Store) -> None:
     with pytest.raises(StoreError, match="cannot be written as JSON"):
-        store.create_run("RecFlow", parameters={"when": object()})
+        store.records.create_run("RecFlow", parameters={"when": object()})
 
 
 def test_task_attempts_and_final_records(store: Store) -> None:
-    run = store.create_run("RecFlow")
-    first = store.start_task("RecFlow", run.run_id, "train", "t1", foreach=(2,), cache_key="k")
+    run = store.records.create_run("RecFlow")
+    first = store.records.start_task(
+        "RecFlow", run.run_id, "train", "t1", foreach=(2,), cache_key="k"
+    )
     error = ExceptionInfo("ValueError", "bad row", "Traceback (most recent call last): ...")
-    store.finish_task(first.finished("failed", exception=error, exit_code=1))
-    second = store.start_task("RecFlow", run.run_id, "train", "t1", attempt=1, foreach=(2,))
-    assert store.get_task("RecFlow", run.run_id, "train", "t1") == second
-    assert not store.get_task("RecFlow", run.run_id, "train", "t1").successful
-    ref = store.put_value([1, 2, 3])
-    final = store.finish_task(second.finished("succeeded", artifacts={"rows": ref}, exit_code=0))
-    attempts = store.task_attempts("RecFlow", run.run_id, "train", "t1")
+    store.records.finish_task(first.finished("failed", exception=error, exit_code=1))
+    second = store.records.start_task("RecFlow", run.run_id, "train", "t1", attempt=1, foreach=(2,))
+    assert store.records.get_task("RecFlow", run.run_id, "train", "t1") == second
+    assert not store.records.get_task("RecFlow", run.run_id, "train", "t1").successful
+    ref = store.values.put([1, 2, 3])
+    final = store.records.finish_task(
+        second.finished("succeeded", artifacts={"rows": ref}, exit_code=0)
+    )
+    attempts = store.records.task_attempts("RecFlow", run.run_id, "train", "t1")
     assert [(a.attempt, a.status) for a in attempts] == [(0, "failed"), (1, "succeeded")]
     assert attempts[0].exception == error and attempts[0].exit_code == 1
     assert attempts[1] == final and final.finished_at is not None
     assert final.artifacts["rows"].type == "list" and final.foreach == (2,)
     with pytest.raises(RecordExistsError):
-        store.finish_task(second.finished("failed"))
+        store.records.finish_task(second.finished("failed"))
     with pytest.raises(RecordExistsError):
-        store.start_task("RecFlow", run.run_id, "train", "t1", attempt=1)
+        store.records.start_task("RecFlow", run.run_id, "train", "t1", attempt=1)
 
 
 def test_records_only_name_blobs_that_exist(store: Store) -> None:
-    run = store.create_run("RecFlow")
-    start = store.start_task("RecFlow", run.run_id, "train")
-    ghost = store.put_value("real").__class__(digest="ab" * 32, size=1, type="str")
+    run = store.records.create_run("RecFlow")
+    start = store.records.start_task("RecFlow", run.run_id, "train")
+    ghost = store.values.put("real").__class__(digest="ab" * 32, size=1, type="str")
     with pytest.raises(StoreError, match=f"names blob {'ab' * 32}, which is not in"):
-        store.finish_task(start.finished("succeeded", artifacts={"ghost": ghost}))
-    assert not store.get_task("RecFlow", run.run_id, "train", start.task_id).final
+        store.records.finish_task(start.finished("succeeded", artifacts={"ghost": ghost}))
+    assert not store.records.get_task("RecFlow", run.run_id, "train", start.task_id).final
 
 
 def test_a_final_record_needs_a_final_status(store: Store) -> None:
-    run = store.create_run("RecFlow")
-    start = store.start_task("RecFlow", run.run_id, "train")
+    run = store.records.create_run("RecFlow")
+    start = store.records.start_task("RecFlow", run.run_id, "train")
     with pytest.raises(ValueError, match="final task status"):
-        store.finish_task(start)
+        store.records.finish_task(start)
 
 
 def test_step_index_is_written_at_run_end_and_used(store: Store) -> None:
-    run = store.create_run("RecFlow")
+    run = store.records.create_run("RecFlow")
     for i in range(3):
-        t = store.start_task("RecFlow", run.run_id, "train", f"t{i}")
-        store.finish_task(t.finished("succeeded"))
-    scanned = store.list_tasks("RecFlow", run.run_id, "train")
-    store.end_run("RecFlow", run.run_id, "succeeded")
+        t = store.records.start_task("RecFlow", run.run_id, "train", f"t{i}")
+        store.records.finish_task(t.finished("succeeded"))
+    scanned = store.records.list_tasks("RecFlow", run.run_id, "train")
+    store.records.end_run("RecFlow", run.run_id, "succeeded")
     index = json.loads(store.backend.get(f"runs/RecFlow/{run.run_id}/index/train.json"))
     assert [t["task_id"] for t in index["tasks"]] == ["t0", "t1", "t2"]
-    assert store.list_tasks("RecFlow", run.run_id, "train") == scanned
+    assert store.records.list_tasks("RecFlow", run.run_id, "train") == scanned
 
 
 def test_clone_points_back_and_copies_no_data(store: Store) -> None:
-    run = store.create_run("RecFlow")
-    start = store.start_task("RecFlow", run.run_id, "start", "t1")
-    original = store.finish_task(start.finished("succeeded", artifacts={"x": store.put_value(1)}))
-    resumed = store.create_run("RecFlow", origin_run_id=run.run_id)
-    clone = store.clone_task(original, resumed.run_id)
+    run = store.records.create_run("RecFlow")
+    start = store.records.start_task("RecFlow", run.run_id, "start", "t1")
+    original = store.records.finish_task(
+        start.finished("succeeded", artifacts={"x": store.values.put(1)})
+    )
+    resumed = store.records.create_run("RecFlow", origin_run_id=run.run_id)
+    clone = store.records.clone_task(original, resumed.run_id)
     assert clone.origin_pathspec == original.pathspec
     assert clone.artifacts == original.artifacts and clone.run_id == resumed.run_id
-    again = store.clone_task(clone, store.create_run("RecFlow").run_id)
+    again = store.records.clone_task(clone, store.records.create_run("RecFlow").run_id)
     assert again.origin_pathspec == original.pathspec  # always the task that really ran
 
 
@@ -130,11 +136,11 @@ def test_newer_fields_are_ignored_and_damage_is_reported() -> None:
 def test_the_latest_task_with_a_cache_key_takes_it_over(store: Store) -> None:
     # the indexed task lost its data, so a later run ran it again: later --reuse runs must
     # find the task that ran again, not the broken one
-    run = store.create_run("RecFlow")
+    run = store.records.create_run("RecFlow")
     done = []
     for value in ("first", "second"):
-        start = store.start_task("RecFlow", run.run_id, "train", cache_key="k" * 64)
-        record = start.finished("succeeded", artifacts={"v": store.put_value(value)})
-        done.append(store.finish_task(record))
-        store.remember_cache_key(done[-1])
-    assert store.lookup_cache_key("RecFlow", "k" * 64) == done[1]
+        start = store.records.start_task("RecFlow", run.run_id, "train", cache_key="k" * 64)
+        record = start.finished("succeeded", artifacts={"v": store.values.put(value)})
+        done.append(store.records.finish_task(record))
+        store.index.remember_cache_key(done[-1])
+    assert store.index.lookup_cache_key("RecFlow", "k" * 64) == done[1]

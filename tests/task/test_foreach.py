@@ -10,7 +10,9 @@ from flowkit import FlowSpec, step
 from flowkit.errors import FlowDefinitionError
 from flowkit.plan.tasks import Branch, Outcome
 from flowkit.store import Store, TaskRecord
+from flowkit.store.backend import Backend
 from flowkit.store.memory import MemoryBackend
+from flowkit.store.values import Values
 from flowkit.task.execute import call_step
 from flowkit.task.foreach import (
     CHUNK_BYTES,
@@ -25,16 +27,25 @@ from flowkit.task.spec import CodeRef, StepContract, TaskSpec
 WHERE = ("flow.py", 12)
 
 
+class CountingValues(Values):
+    """Values that remember which blobs were loaded."""
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__(backend)
+        self.loaded: list[str] = []
+
+    def load(self, digest: str, *, owner: str | None = None) -> Any:
+        self.loaded.append(digest)
+        return super().load(digest, owner=owner)
+
+
 class CountingStore(Store):
     """A store that remembers which blobs were loaded."""
 
     def __init__(self) -> None:
         super().__init__(MemoryBackend())
-        self.loaded: list[str] = []
-
-    def load_value(self, digest: str, *, owner: str | None = None) -> Any:
-        self.loaded.append(digest)
-        return super().load_value(digest, owner=owner)
+        self.values = CountingValues(self.backend)
+        self.loaded = self.values.loaded
 
 
 class OneShot:
@@ -79,7 +90,7 @@ def test_items_are_stored_in_small_chunks_and_a_big_item_alone() -> None:
     assert sum(counts) == len(items) and max(counts) <= CHUNK_ITEMS
     assert counts[-2:] == [1, 1]  # the big item, then the next chunk starts
     refs = Outcome(("each",), len(items), chunks).item_refs()
-    assert [store.load_value(d)[slot] for d, slot in refs[995:]] == [
+    assert [store.values.load(d)[slot] for d, slot in refs[995:]] == [
         *range(995, 1000),
         big,
         "after",
@@ -132,7 +143,7 @@ def test_a_big_item_is_pickled_once_and_its_chunk_loads_as_a_list() -> None:
     chunks = store_items(store, items, "xs", step="start")
     assert Counted.pickled == len(items)  # measured, and stored as measured
     assert [n for _, n in chunks] == [1, 1, 1]
-    assert [store.load_value(d) for d, _ in chunks] == [[item] for item in items]
+    assert [store.values.load(d) for d, _ in chunks] == [[item] for item in items]
 
 
 def test_small_items_share_chunks_of_at_most_chunk_items() -> None:
@@ -140,7 +151,7 @@ def test_small_items_share_chunks_of_at_most_chunk_items() -> None:
     items: list[Any] = [Counted(i) for i in range(600)]
     chunks = store_items(store, items, "xs", step="start")
     assert [n for _, n in chunks] == [256, 256, 88]
-    assert [x for d, _ in chunks for x in store.load_value(d)] == items
+    assert [x for d, _ in chunks for x in store.values.load(d)] == items
 
 
 def test_a_chunk_keeps_what_its_items_hold_out_of_band() -> None:
@@ -150,7 +161,7 @@ def test_a_chunk_keeps_what_its_items_hold_out_of_band() -> None:
     frozen.flags.writeable = False
     items = [np.arange(100_000.0), "small", frozen, b"b" * 100_000]
     loaded = [
-        x for d, _ in store_items(store, items, "xs", step="start") for x in store.load_value(d)
+        x for d, _ in store_items(store, items, "xs", step="start") for x in store.values.load(d)
     ]
     assert (loaded[0] == items[0]).all() and loaded[0].flags.writeable
     assert loaded[1:2] == ["small"] and loaded[3] == items[3]
@@ -212,7 +223,7 @@ def test_a_join_loads_each_chunk_once_for_all_its_inputs() -> None:
 
 def test_a_chunk_cache_keeps_the_most_recently_used_chunks() -> None:
     store = CountingStore()
-    digests = [store.put_value([i]).digest for i in range(4)]
+    digests = [store.values.put([i]).digest for i in range(4)]
     cache = ChunkCache(store, size=2)
     for d in [digests[0], digests[1], digests[0], digests[2], digests[0], digests[1]]:
         cache.get(d, "owner")
