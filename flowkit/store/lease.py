@@ -38,7 +38,6 @@ SKEW_ENV = "FLOWKIT_CLOCK_SKEW_SECONDS"
 DEFAULT_HEARTBEAT = 5.0
 DEFAULT_SKEW = 10.0
 
-CRASHED = "crashed"
 #: A run as a reader sees it: running, crashed (its scheduler died), or how it ended.
 RunState = Literal["running", "crashed", "succeeded", "failed", "cancelled"]
 
