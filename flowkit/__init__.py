@@ -5,7 +5,17 @@ no configuration, loads no plugin and touches no file.
 """
 
 from flowkit.authoring.current import current
-from flowkit.authoring.decorators import alert, catch, no_cache, resources, retry, step, timeout
+from flowkit.authoring.decorators import (
+    alert,
+    batch,
+    catch,
+    no_cache,
+    resources,
+    retry,
+    slurm,
+    step,
+    timeout,
+)
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
 from flowkit.cli.script import FlowSpec
@@ -50,6 +60,7 @@ __all__ = [
     "Task",
     "__version__",
     "alert",
+    "batch",
     "catch",
     "check",
     "current",
@@ -61,6 +72,7 @@ __all__ = [
     "retry",
     "run",
     "run_notebook",
+    "slurm",
     "step",
     "timeout",
 ]

@@ -1,14 +1,90 @@
-"""Extensions found through entry points: read lazily, on the first lookup that needs one."""
+"""Extensions found through entry points: read lazily, on the first lookup that needs one.
+
+Groups: ``flowkit.stores`` (URL scheme -> backend factory), ``flowkit.executors`` (name ->
+executor factory, the local one included) and ``flowkit.alerts`` (kind -> sink factory).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from flowkit.errors import FlowkitError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+EXECUTORS = "flowkit.executors"
+
+#: The package that provides a backend flowkit knows of but does not ship.
+_PACKAGES = {EXECUTORS: {"slurm": "flowkit-slurm", "batch": "flowkit-aws-batch"}}
+
+
+class PluginNotInstalled(FlowkitError):
+    """No installed package provides the named plug-in."""
+
+    def __init__(self, message: str, hint: str, *, group: str, name: str) -> None:
+        super().__init__(message, hint)
+        self.group = group
+        self.name = name
+
+
+class PluginLoadError(FlowkitError):
+    """A plug-in is installed, but importing it failed."""
 
 
 def find_plugin(group: str, name: str) -> Any | None:
     """The object the entry point ``name`` of ``group`` names, loaded; None if none is
     installed. Reading the installed packages' metadata is slow, so it happens only here."""
+    entry = _entry_points(group, tuple(sys.path)).get(name)
+    return None if entry is None else _load(group, entry)
+
+
+def is_installed(group: str, name: str) -> bool:
+    """Whether an entry point ``name`` of ``group`` exists (nothing is imported)."""
+    return name in _entry_points(group, tuple(sys.path))
+
+
+def load_plugin(group: str, name: str, *, kind: str = "plug-in") -> Any:
+    """Like :func:`find_plugin`, but a missing plug-in raises :class:`PluginNotInstalled`
+    saying which package to install; ``kind`` ("executor") words the message."""
+    found = find_plugin(group, name)
+    if found is None:
+        raise missing(group, name, kind=kind)
+    return found
+
+
+def missing(group: str, name: str, *, kind: str = "plug-in") -> PluginNotInstalled:
+    """The error for a plug-in ``name`` of ``group`` that is not installed."""
+    package = _PACKAGES.get(group, {}).get(name)
+    if package is not None:
+        hint = f"pip install {package}"
+    else:
+        hint = (
+            f"install the package that provides it (it registers a '{group}' entry point '{name}')"
+        )
+    return PluginNotInstalled(f"no {kind} '{name}' is installed", hint, group=group, name=name)
+
+
+def _load(group: str, entry: EntryPoint) -> Any:
+    try:
+        return entry.load()
+    except Exception as exc:  # a plug-in's import can raise anything: say which one failed
+        raise PluginLoadError(
+            f"the plug-in '{entry.name}' ({group} = {entry.value}) failed to load: "
+            f"{type(exc).__name__}: {exc}",
+            "fix or reinstall the package that provides it, or uninstall it",
+        ) from exc
+
+
+@lru_cache(maxsize=16)
+def _entry_points(group: str, path: tuple[str, ...]) -> dict[str, EntryPoint]:
+    """``group``'s entry points by name, read once per import path (a package put on
+    ``sys.path`` later is seen)."""
     from importlib.metadata import entry_points
 
-    found = [ep for ep in entry_points(group=group) if ep.name == name]
-    return found[0].load() if found else None
+    found: dict[str, EntryPoint] = {}
+    for entry in entry_points(group=group):
+        found.setdefault(entry.name, entry)  # the first on the path wins, as imports do
+    return found

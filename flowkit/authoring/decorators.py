@@ -1,4 +1,5 @@
-"""``@step`` and the step decorators (``retry``, ``catch``, ``timeout``, ``resources``).
+"""``@step`` and the step decorators (``retry``, ``catch``, ``timeout``, ``resources``), and
+the executor decorators (``slurm``, ``batch``, any made with :func:`executor_decorator`).
 
 Decorators only record what they were given on the step function; a bad argument is
 recorded as a problem that lint reports with the step's file and line, so importing a flow
@@ -26,9 +27,12 @@ class DecoratorSpec:
 
     name: str
     args: Mapping[str, Any]
+    #: It names the executor the step runs on (``@slurm``), found through the registry.
+    executor: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "args": dict(self.args)}
+        data = {"name": self.name, "args": dict(self.args)}
+        return {**data, "executor": True} if self.executor else data
 
 
 def _nonneg_number(value: Any) -> bool:
@@ -75,6 +79,10 @@ _KNOWN: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
 }
 
 
+#: The step decorators flowkit itself defines (executor decorators aside).
+STEP_DECORATORS = frozenset(_KNOWN)
+
+
 def _record(func: Any, spec: DecoratorSpec | None, problem: str | None) -> None:
     if not isinstance(func, FunctionType):
         raise TypeError(f"flowkit decorators apply to step functions, not {type(func).__name__}")
@@ -88,6 +96,12 @@ def _record(func: Any, spec: DecoratorSpec | None, problem: str | None) -> None:
     existing = getattr(func, DECORATORS_ATTR)
     if any(d.name == spec.name for d in existing):
         getattr(func, PROBLEMS_ATTR).append(f"@{spec.name} is applied twice")
+        return
+    other = next((d for d in existing if d.executor), None)
+    if spec.executor and other is not None:
+        getattr(func, PROBLEMS_ATTR).append(
+            f"@{other.name} and @{spec.name} both say where the step runs; keep one"
+        )
         return
     existing.append(spec)
 
@@ -159,6 +173,74 @@ no_cache = _make("no_cache")
 no_cache.__doc__ = """The step reads the outside world: ``run --reuse`` always runs it."""
 resources = _make("resources")
 resources.__doc__ = """Declare what a task needs: ``cpu``, ``memory`` (MB), ``gpu``."""
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _executor_validated(name: str, kwargs: Mapping[str, Any]) -> tuple[DecoratorSpec, str | None]:
+    bad = sorted(k for k, v in kwargs.items() if not _plain(v))
+    problem = (
+        f"@{name}({bad[0]}=...) is invalid: an executor's arguments must be plain values "
+        "(strings, numbers, booleans, lists, dicts)"
+        if bad
+        else None
+    )
+    return DecoratorSpec(name, MappingProxyType(dict(kwargs)), executor=True), problem
+
+
+def executor_spec(name: str, kwargs: Mapping[str, Any]) -> DecoratorSpec:
+    """The executor decorator ``@name(**kwargs)`` built outside a flow (``--with
+    slurm:partition=gpu``); a ValueError says what is wrong."""
+    spec, problem = _executor_validated(name, kwargs)
+    if problem:
+        raise ValueError(problem)
+    return spec
+
+
+def executor_decorator(name: str, doc: str | None = None) -> Any:
+    """A step decorator that runs the step on the executor ``name`` (an entry point of the
+    ``flowkit.executors`` group): ``slurm = executor_decorator("slurm")``, then
+    ``@slurm(partition="gpu")``. Its arguments go to the executor as they are (plain values:
+    strings, numbers, booleans, lists, dicts); it learns ``@resources`` separately. An
+    extension package makes its own decorator with this."""
+
+    @overload
+    def decorator(func: F, /) -> F: ...
+
+    @overload
+    def decorator(**kwargs: Any) -> Callable[[F], F]: ...
+
+    def decorator(func: Any = None, /, **kwargs: Any) -> Any:
+        spec, problem = _executor_validated(name, kwargs)
+        if func is not None:
+            _record(func, spec, problem)
+            return func
+
+        def apply(f: F) -> F:
+            _record(f, spec, problem)
+            return f
+
+        return apply
+
+    decorator.__name__ = decorator.__qualname__ = name
+    decorator.__doc__ = doc or f"Run the step on the '{name}' executor."
+    return decorator
+
+
+slurm = executor_decorator(
+    "slurm",
+    """Run the step as a Slurm job (``pip install flowkit-slurm``): ``@slurm(partition=...)``.""",
+)
+batch = executor_decorator(
+    "batch",
+    """Run the step on AWS Batch (``pip install flowkit-aws-batch``): ``@batch(queue=...)``.""",
+)
 
 
 C = TypeVar("C", bound=type)

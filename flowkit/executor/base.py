@@ -1,23 +1,79 @@
-"""The executor interface the scheduler drives: submit, poll, cancel, close."""
+"""The executor interface the scheduler drives, and the plain data it passes through it.
+
+An executor runs task specs somewhere (forked from a warm worker here, as a cluster job
+there) and reports what happened to them as typed messages; it never exposes a process id or
+a signal. It owns resource accounting: :meth:`Executor.check` says why a request can never
+be met, and a request that cannot be met *yet* waits in the executor (or the cluster's
+queue). Whether a task succeeded is the store's word, not the executor's: the scheduler
+reads the attempt's final record whatever message ended it.
+
+An executor is found by name through the ``flowkit.executors`` entry-point group (see
+:mod:`flowkit.executor.registry`); the entry point names an :data:`ExecutorFactory`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal, Protocol
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from flowkit.task.spec import TaskSpec
+from flowkit.task.spec import CodeRef, TaskSpec
+
+if TYPE_CHECKING:
+    from flowkit.store import Store
+
+#: The exit status recorded for a task that was killed or lost without one of its own.
+KILLED_STATUS = -int(signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one task asks of the executor that runs it: ``@resources`` (``memory`` and
+    ``disk`` in MB, None where not given) and the arguments of the step's executor
+    decorator (``@slurm(partition="gpu")`` -> ``{"partition": "gpu"}``)."""
+
+    cpu: float = 1.0
+    gpu: int = 0
+    memory: float | None = None
+    disk: float | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def of(
+        resources: Mapping[str, Any] | None, options: Mapping[str, Any] | None = None
+    ) -> Request:
+        """The request of a step with ``@resources(**resources)`` (a step without it needs
+        one CPU) running on an executor given ``options``."""
+        res = resources or {}
+        return Request(
+            cpu=float(res.get("cpu") or 1),
+            gpu=int(res.get("gpu") or 0),
+            memory=res.get("memory"),
+            disk=res.get("disk"),
+            options=dict(options or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One task attempt to run: ``key`` names it in every later message."""
+
+    key: str
+    spec: TaskSpec
+    request: Request = field(default_factory=Request)
 
 
 @dataclass(frozen=True)
 class Started:
+    """The task's process started running (it left any queue)."""
+
     key: str
-    pid: int
 
 
 @dataclass(frozen=True)
 class Output:
-    """Lines a task printed (already stored in its log by the executor)."""
+    """Lines a task printed (already stored in its log by whatever ran it)."""
 
     key: str
     stream: Literal["stdout", "stderr"]
@@ -25,33 +81,92 @@ class Output:
 
 
 @dataclass(frozen=True)
-class Exited:
-    """A task's process ended: ``status`` is its exit code, or minus the killing signal;
-    ``lost``: the executor lost it (its worker or node died) rather than seeing it end."""
+class Succeeded:
+    """The task's process exited with status 0."""
+
+    key: str
+
+    @property
+    def status(self) -> int:
+        return 0
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The task's process ended otherwise: ``status`` is its exit code, or minus the
+    signal that ended it where the backend knows."""
 
     key: str
     status: int
-    lost: bool = False
 
 
-Message = Started | Output | Exited
+@dataclass(frozen=True)
+class Killed:
+    """The task ended because it was cancelled (or it was cancelled before it started)."""
+
+    key: str
+    status: int = KILLED_STATUS
+
+
+@dataclass(frozen=True)
+class Lost:
+    """The executor lost the task (its worker or node died) rather than seeing it end."""
+
+    key: str
+
+    @property
+    def status(self) -> int:
+        return KILLED_STATUS
+
+
+Ended = Succeeded | Failed | Killed | Lost
+Message = Started | Output | Ended
+
+
+def ended(key: str, status: int) -> Succeeded | Failed:
+    """The message for a task process that exited with ``status``."""
+    return Succeeded(key) if status == 0 else Failed(key, status)
+
+
+@dataclass(frozen=True)
+class ExecutorContext:
+    """What an executor is made with: the run's store (where a remote executor puts the
+    specs it submits, see ``Store.put_spec``), the flow's code, and whether the tasks'
+    output is echoed to the console."""
+
+    store: Store
+    code: CodeRef
+    echo: bool = True
 
 
 class Executor(Protocol):
     """Runs task specs somewhere and reports what happened to them."""
 
-    def submit(self, key: str, spec: TaskSpec, env: Mapping[str, str]) -> None:
-        """Start ``spec``; ``key`` names it in later messages; ``env`` adds variables."""
+    def check(self, request: Request) -> str | None:
+        """Why ``request`` can never be met by this executor (``"it asks for 2 GPUs, and
+        this machine has 0"``), or None."""
+        ...
+
+    def submit(self, tasks: Sequence[Submission]) -> None:
+        """Run ``tasks`` (many at once: a backend may make a foreach one array job). A task
+        that does not fit yet waits; it is reported :class:`Started` when it runs."""
         ...
 
     def poll(self, timeout: float) -> list[Message]:
-        """What happened since the last poll, waiting up to ``timeout`` seconds for news."""
+        """What happened since the last poll, waiting up to ``timeout`` seconds for news.
+        Every submitted task is eventually reported ended exactly once."""
         ...
 
     def cancel(self, key: str) -> None:
-        """Kill the task's whole process group; an :class:`Exited` follows."""
+        """Stop the task, all it started with it; a :class:`Killed` (or its real end, if it
+        ended first) follows."""
         ...
 
     def close(self) -> None:
-        """Kill whatever still runs and release the executor's resources."""
+        """Stop whatever still runs and release the executor's resources."""
         ...
+
+
+#: What an entry point of the ``flowkit.executors`` group names: a class or function that
+#: makes the run's executor of that name.
+ExecutorFactory = Callable[[ExecutorContext], Executor]

@@ -1,11 +1,15 @@
 """The local executor: one warm fork server per run, tasks forked from it in milliseconds.
 
+It counts this machine's CPUs and GPUs (:mod:`flowkit.executor.resources`): a submitted
+task that does not fit yet waits here, and one that asks for more GPUs than the machine has
+is refused by :meth:`LocalExecutor.check`. A task given GPUs sees only those, through
+``CUDA_VISIBLE_DEVICES``.
+
 If the warm worker dies (killed, out of memory), its tasks are lost: the executor kills what
 is left of them (each task's shepherd leads its own session and, on Linux, holds every process
-the task started below it), reports each as an :class:`Exited` with ``lost=True``, and starts a
-fresh worker for the next task. A lost task's pid is only signalled while it still names the
-process that started then: once the worker is gone, init reaps the task and may hand its pid
-to anything.
+the task started below it), reports each as :class:`Lost`, and starts a fresh worker for the
+next task. A lost task's pid is only signalled while it still names the process that started
+then: once the worker is gone, init reaps the task and may hand its pid to anything.
 """
 
 from __future__ import annotations
@@ -18,14 +22,24 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from flowkit.errors import FlowkitError
-from flowkit.executor.base import Exited, Message, Output, Started
+from flowkit.executor.base import (
+    ExecutorContext,
+    Killed,
+    Lost,
+    Message,
+    Output,
+    Request,
+    Started,
+    Submission,
+    ended,
+)
 from flowkit.executor.reaper import kill_tree
-from flowkit.task.spec import CodeRef, TaskSpec
+from flowkit.executor.resources import ResourcePool, visible_gpus
 
 
 class WorkerStartError(FlowkitError):
@@ -36,13 +50,27 @@ class LocalExecutor:
     """Runs tasks as children of a warm worker process on this machine."""
 
     def __init__(
-        self, store_url: str, code: CodeRef, *, echo: bool = True, start_timeout: float = 60.0
+        self,
+        context: ExecutorContext,
+        *,
+        start_timeout: float = 60.0,
+        pool: ResourcePool | None = None,
     ) -> None:
-        self._hello = {"store": store_url, "code": asdict(code), "echo": echo}
+        self._hello = {
+            "store": context.store.url,
+            "code": asdict(context.code),
+            "echo": context.echo,
+        }
         self._start_timeout = start_timeout
-        #: Tasks submitted and not yet reported ended: key -> (pid, start time); the pid is 0
-        #: until it started, the start time None where the platform does not say.
+        self._pool = pool or ResourcePool(float(os.cpu_count() or 1), visible_gpus())
+        #: Tasks sent to the worker and not yet reported ended: key -> (pid, start time); the
+        #: pid is 0 until it started, the start time None where the platform does not say.
         self._tasks: dict[str, tuple[int, int | None]] = {}
+        #: Submitted tasks waiting for their CPUs/GPUs, in the order they came.
+        self._waiting: list[Submission] = []
+        self._cancelled: set[str] = set()
+        #: News made here rather than by the worker (a waiting task cancelled).
+        self._news: list[Message] = []
         self._start()
 
     def _start(self) -> None:
@@ -99,40 +127,77 @@ class LocalExecutor:
         *lines, self._buffer = self._buffer.split(b"\n")
         return [json.loads(line) for line in lines if line.strip()]
 
-    def submit(self, key: str, spec: TaskSpec, env: Mapping[str, str]) -> None:
+    def check(self, request: Request) -> str | None:
+        return self._pool.unsatisfiable(request.cpu, request.gpu)
+
+    def submit(self, tasks: Sequence[Submission]) -> None:
+        self._waiting += tasks
+        self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        """Send the worker every waiting task whose CPUs and GPUs are free, in order (one
+        that must wait does not hold up a later one that fits)."""
+        if not self._waiting:
+            return
+        still: list[Submission] = []
+        for task in self._waiting:
+            env = self._pool.try_take(task.key, task.request.cpu, task.request.gpu)
+            if env is None:
+                still.append(task)
+            else:
+                self._run(task, env)
+        self._waiting = still
+
+    def _run(self, task: Submission, env: dict[str, str]) -> None:
         if self._eof or not self.alive:
+            self._news += self._worker_gone()  # reported at the next poll
             self._restart()
-        self._tasks[key] = (0, None)
+        self._tasks[task.key] = (0, None)
         try:
-            self._send({"op": "run", "key": key, "spec": spec.to_json(), "env": dict(env)})
+            self._send({"op": "run", "key": task.key, "spec": task.spec.to_json(), "env": env})
         except BrokenPipeError:
             self._eof = True  # the worker died; the next poll reports the task lost
 
     def poll(self, timeout: float) -> list[Message]:
         raw, self._pending = self._pending, []
-        raw += self._read(0.0 if raw else timeout)
-        out: list[Message] = []
+        out, self._news = self._news, []
+        raw += self._read(0.0 if raw or out else timeout)
         for message in raw:
             op = message["op"]
             if op == "started":
                 self._tasks[message["key"]] = (message["pid"], message.get("start"))
-                out.append(Started(message["key"], message["pid"]))
+                out.append(Started(message["key"]))
             elif op == "log":
                 out.append(Output(message["key"], message["stream"], tuple(message["lines"])))
             elif op == "exit":
-                self._tasks.pop(message["key"], None)
-                out.append(Exited(message["key"], message["status"]))
+                out.append(self._ended(message["key"], message["status"]))
         if self._eof:
-            out += self._lost()
+            out += self._worker_gone()
+        self._start_waiting()
         return out
+
+    def _ended(self, key: str, status: int) -> Message:
+        self._tasks.pop(key, None)
+        self._pool.release(key)
+        if key in self._cancelled:
+            self._cancelled.discard(key)
+            return Killed(key, status)
+        return ended(key, status)
 
     def _lost(self) -> list[Message]:
         """The worker is gone: kill its orphaned tasks and report them lost."""
         for pid, start in self._tasks.values():
             if pid > 0:
                 _kill_task(pid, start)
-        lost: list[Message] = [Exited(key, -signal.SIGKILL, lost=True) for key in self._tasks]
+        lost: list[Message] = [Lost(key) for key in self._tasks]
         self._tasks.clear()
+        return lost
+
+    def _worker_gone(self) -> list[Message]:
+        lost = self._lost()
+        for message in lost:
+            self._pool.release(message.key)
+            self._cancelled.discard(message.key)
         return lost
 
     def _restart(self) -> None:
@@ -144,6 +209,14 @@ class LocalExecutor:
         return self._proc.poll() is None
 
     def cancel(self, key: str) -> None:
+        waiting = [t for t in self._waiting if t.key == key]
+        if waiting:
+            self._waiting.remove(waiting[0])
+            self._news.append(Killed(key))
+            return
+        if key not in self._tasks:
+            return  # it already ended (its end is reported, or about to be)
+        self._cancelled.add(key)
         try:
             self._send({"op": "cancel", "key": key})
         except BrokenPipeError:
@@ -165,17 +238,6 @@ class LocalExecutor:
             self._in.close()
         if self._proc.stdout is not None:
             self._proc.stdout.close()
-
-    def drain(self, timeout: float) -> list[Message]:
-        """Messages until the worker has exited or ``timeout`` passes (after a shutdown)."""
-        deadline = time.monotonic() + timeout
-        out: list[Message] = []
-        while time.monotonic() < deadline:
-            got = self.poll(0.05)
-            out += got
-            if not got and not self.alive:
-                break
-        return out
 
 
 def _kill_task(pid: int, start: int | None) -> None:

@@ -113,18 +113,17 @@ def _parent(store: Store, pathspec: str) -> Any:
 
 def _spec(store: Store, graph: Any, record: Any) -> Any:
     from flowkit.plan.tasks import Branch
-    from flowkit.task.spec import CodeRef, StepContract, TaskSpec
+    from flowkit.task.spec import CodeRef, task_spec
 
     params = {p.attr for p in graph.parameters}
-    return TaskSpec(
+    return task_spec(
+        graph[record.step],
         store=store.url,
         flow=record.flow,
         run_id=record.run_id,
-        step=record.step,
         task_id=record.task_id,
         attempt=record.attempt,
         code=CodeRef("blob", "", record.flow),
-        contract=StepContract.of(graph[record.step]),
         path=tuple(Branch.from_json(list(b)) for b in record.path),
         parameters={
             a: (r.digest, r.size, r.type) for a, r in record.artifacts.items() if a in params

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -16,6 +16,7 @@ from flowkit.errors import FlowkitError
 
 if TYPE_CHECKING:
     from flowkit.client import Run
+    from flowkit.executor.base import ExecutorFactory
     from flowkit.graph.model import FlowGraph
     from flowkit.runtime.alerts import Alerts
     from flowkit.runtime.events import ProgressSink
@@ -115,6 +116,7 @@ def start(
     dry_run: bool = False,
 ) -> Run | Preview:
     from flowkit.authoring.loader import load_flow_file
+    from flowkit.executor.registry import load_executors
     from flowkit.lint.api import check
     from flowkit.plan.reuse import Decider
     from flowkit.runtime.alerts import alerts_for
@@ -131,6 +133,8 @@ def start(
         }
     )
     policy = FailurePolicy(parse_with(options.with_decorators, retry_setting=settings.retry))
+    # Every executor the run needs is installed and loads, or nothing runs.
+    executors = load_executors(graph, policy.executor)
     alerts = alerts_for(flow_cls, settings.alerts)
     the_store = options.store if isinstance(options.store, Store) else open_store(settings)
     if not (dry_run or the_store.shared):  # every executor runs tasks in other processes
@@ -167,6 +171,7 @@ def start(
         settings.max_workers,
         options,
         (policy, alerts),
+        executors,
     )
 
 
@@ -180,12 +185,13 @@ def _drive(
     max_workers: int,
     options: RunOptions,
     failure: tuple[FailurePolicy, Alerts],
+    factories: Mapping[str, ExecutorFactory],
 ) -> Run:
     from flowkit.client import Run
     from flowkit.client.objects import resume_hint
-    from flowkit.executor.local import LocalExecutor
+    from flowkit.executor.base import ExecutorContext
+    from flowkit.executor.registry import LOCAL, Executors
     from flowkit.runtime.heartbeat import Heartbeat
-    from flowkit.runtime.resources import ResourcePool, visible_gpus
     from flowkit.runtime.scheduler import Scheduler
     from flowkit.task.code import code_ref_for
 
@@ -196,7 +202,9 @@ def _drive(
     try:
         heartbeat.start()
         code = code_ref_for(flow_cls, store)
-        executor = LocalExecutor(store.url, code, echo=not options.quiet)
+        executors = Executors(ExecutorContext(store, code, echo=not options.quiet), factories)
+        if LOCAL in factories:
+            executors.get(LOCAL)  # the warm worker starts (and may fail) before any task
     except BaseException as exc:
         heartbeat.stop()
         sink.close()
@@ -206,7 +214,7 @@ def _drive(
     scheduler = Scheduler(
         graph=graph,
         store=store,
-        executor=executor,
+        executors=executors,
         run=record,
         code=code,
         parameters=parameters,
@@ -214,7 +222,6 @@ def _drive(
         max_workers=max_workers,
         max_num_splits=options.max_num_splits,
         fail_fast=options.fail_fast,
-        resources=ResourcePool(float(os.cpu_count() or 1), visible_gpus()),
         resume_hint=lambda: hint,
         decider=decider,
         policy=failure[0],
@@ -224,7 +231,7 @@ def _drive(
         result = scheduler.execute()
     finally:
         heartbeat.stop()  # after the end record: a finished run never reads as crashed
-        executor.close()
+        executors.close()
         sink.close()
     client_run = Run(f"{record.flow}/{record.run_id}", store=store)
     if result.status == "succeeded":

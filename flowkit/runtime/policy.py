@@ -1,8 +1,9 @@
-"""What the runtime does when an attempt fails: retry (when, how often), catch, time out.
+"""What the runtime does when an attempt fails: retry (when, how often), catch, time out;
+and the executor a step without one of its own runs on.
 
-A step's own ``@retry``/``@catch``/``@timeout`` win; otherwise the flow-level defaults apply
-(``--with retry:times=2`` on the command line, ``with_decorators=`` in Python, or the
-``retry`` setting). A *lost* attempt (its process died on a signal, or its worker died, before
+A step's own ``@retry``/``@catch``/``@timeout`` (and ``@slurm``...) win; otherwise the
+flow-level defaults apply (``--with retry:times=2`` or ``--with slurm:partition=gpu`` on the
+command line, ``with_decorators=`` in Python, or the ``retry`` setting). A *lost* attempt (its process died on a signal, or its worker died, before
 it wrote its record) is retried at least once even without ``@retry``: the code may well be
 fine. Delays are exponential backoff with full jitter, from an injectable generator.
 """
@@ -14,7 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowkit.authoring.decorators import DecoratorSpec, decorator_spec, timeout_seconds
+from flowkit.authoring.decorators import (
+    STEP_DECORATORS,
+    DecoratorSpec,
+    decorator_spec,
+    executor_spec,
+    timeout_seconds,
+)
 from flowkit.errors import FlowkitError
 from flowkit.graph.model import StepNode
 from flowkit.store.records import TaskRecord
@@ -54,6 +61,11 @@ class FailurePolicy:
     def catch(self, node: StepNode) -> DecoratorSpec | None:
         return self.decorator(node, "catch")
 
+    @property
+    def executor(self) -> DecoratorSpec | None:
+        """The executor ``--with`` applies to every step without one of its own."""
+        return next((d for d in self.defaults.values() if d.executor), None)
+
 
 def backoff_delay(values: Mapping[str, Any], attempt: int, rng: random.Random) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(max_delay, backoff * 2**n)]."""
@@ -66,24 +78,38 @@ def backoff_delay(values: Mapping[str, Any], attempt: int, rng: random.Random) -
 
 
 def parse_with(items: Iterable[str], *, retry_setting: int = 0) -> dict[str, DecoratorSpec]:
-    """``["retry", "timeout:seconds=30"]`` as default decorators; ``retry_setting`` > 0 adds
-    ``retry(times=N)`` unless ``--with retry`` says otherwise."""
+    """``["retry", "timeout:seconds=30", "slurm:partition=gpu"]`` as default decorators: any
+    name that is not a flowkit step decorator names an executor (checked when the run
+    starts). ``retry_setting`` > 0 adds ``retry(times=N)`` unless ``--with retry`` says
+    otherwise."""
     defaults: dict[str, DecoratorSpec] = {}
     if retry_setting:
         defaults["retry"] = decorator_spec("retry", {"times": retry_setting})
     for item in items:
         name, _, text = item.partition(":")
-        if name not in WITH_DECORATORS:
+        if (name in STEP_DECORATORS and name not in WITH_DECORATORS) or not name.isidentifier():
             raise FlowkitError(
                 f"--with {item}: '{name}' cannot be applied to every step",
-                f"use one of {', '.join(WITH_DECORATORS)}, e.g. --with retry:times=2",
+                f"use one of {', '.join(WITH_DECORATORS)} or an executor's name, "
+                "e.g. --with retry:times=2",
             )
         try:
-            defaults[name] = decorator_spec(name, _arguments(text))
+            arguments = _arguments(text)
+            if name in WITH_DECORATORS:
+                defaults[name] = decorator_spec(name, arguments)
+            else:
+                defaults[name] = executor_spec(name, arguments)
         except ValueError as exc:
             raise FlowkitError(
                 f"--with {item}: {exc}", "write it as NAME or NAME:ARG=VALUE,ARG=VALUE"
             ) from None
+    executors = [d.name for d in defaults.values() if d.executor]
+    if len(executors) > 1:
+        raise FlowkitError(
+            f"--with names {len(executors)} executors ({', '.join(executors)})",
+            "every step runs on one executor: give one --with NAME, and pick others per step "
+            "with a decorator (@slurm, @batch)",
+        )
     return defaults
 
 

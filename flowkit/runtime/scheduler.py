@@ -18,27 +18,36 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowkitError
-from flowkit.executor.base import Executor, Exited, Output
+from flowkit.executor.base import (
+    KILLED_STATUS,
+    Ended,
+    Executor,
+    Lost,
+    Output,
+    Request,
+    Started,
+    Submission,
+)
+from flowkit.executor.registry import LOCAL, Executors, executor_of
 from flowkit.graph.model import FlowGraph
+from flowkit.plan.reuse import Decider, Decision, cache_key
+from flowkit.plan.tasks import Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.alerts import Alerts
 from flowkit.runtime.deadletter import dead_letter, run_alert
 from flowkit.runtime.events import (
     Event,
-    TaskOutput,
     ProgressSink,
     RunFinished,
     RunStarted,
     StepInfo,
     TaskEvent,
+    TaskOutput,
     TaskPhase,
 )
-from flowkit.store.records import RunStatus
-from flowkit.plan.tasks import Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.policy import FailurePolicy
-from flowkit.runtime.resources import ResourcePool
-from flowkit.plan.reuse import Decider, Decision, cache_key
+from flowkit.store.records import RunStatus
 from flowkit.task.outcome import describe_status, final_record
-from flowkit.task.spec import CodeRef, StepContract, TaskSpec
+from flowkit.task.spec import CodeRef, TaskSpec, task_spec
 
 if TYPE_CHECKING:
     from flowkit.store import RunRecord, Store, TaskRecord
@@ -59,6 +68,8 @@ class _Task:
     timed_out: bool = False
     #: For the attempt ``@catch`` adds: what it stores (see ``TaskSpec.catch``).
     catch: dict[str, str | None] | None = None
+    #: The attempt's spec, built once when it is submitted.
+    spec: TaskSpec | None = None
 
     @property
     def key(self) -> str:
@@ -78,7 +89,7 @@ class RunResult:
 class Scheduler:
     graph: FlowGraph
     store: Store
-    executor: Executor
+    executors: Executors
     run: RunRecord
     code: CodeRef
     parameters: dict[str, tuple[str, int, str]]
@@ -86,7 +97,6 @@ class Scheduler:
     max_workers: int
     max_num_splits: int = 10_000
     fail_fast: bool = False
-    resources: ResourcePool = field(default_factory=lambda: ResourcePool(1e9, []))
     resume_hint: Callable[[], str] | None = None
     decider: Decider | None = None
     clock: Callable[[], float] = time.time
@@ -101,6 +111,8 @@ class Scheduler:
     _step_of: dict[str, str] = field(default_factory=dict)
     _succeeded: dict[str, TaskRecord] = field(default_factory=dict)
     _decisions: list[dict[str, Any]] = field(default_factory=list)
+    #: Step -> the executor it runs on and what each of its tasks asks of it.
+    _placement: dict[str, tuple[str, Request]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.graph, self.max_num_splits)
@@ -135,31 +147,38 @@ class Scheduler:
             return
         if len(self._running) >= self.max_workers:
             return  # the common case in a big fan-out: don't even look at the queue
+        batches: dict[str, list[Submission]] = {}
         # In the order tasks became ready, skipping those not yet due: sorting the whole
         # queue at each launch made a big fan-out quadratic.
         for task in list(self._ready):
             if len(self._running) >= self.max_workers:
-                return
+                break
             if task.not_before > now:
                 continue
-            node = self.graph.steps[task.planned.step]
-            spec_resources = node.decorator("resources")
-            cpu, gpu = ResourcePool.request(spec_resources.args if spec_resources else None)
-            why = self.resources.unsatisfiable(cpu, gpu)
+            name, request = self._place(task.planned.step)
+            why = self.executors.get(name).check(request)
             if why:
                 self._ready.remove(task)
-                self._message = f"step '{node.name}' cannot run here: {why}"
+                self._message = f"step '{task.planned.step}' cannot run on {name}: {why}"
                 self._stop_launching = True
-                return
-            env = self.resources.try_take(task.key, cpu, gpu)
-            if env is None:
-                continue
+                break
             self._ready.remove(task)
             self._running[task.key] = task
-            limit = self.policy.timeout(node)
-            task.deadline = None if limit is None else time.monotonic() + limit
-            self.executor.submit(task.key, self._spec(task), env)
-            self._task_event(task, "running")
+            task.spec = self._build_spec(task)
+            batches.setdefault(name, []).append(Submission(task.key, task.spec, request))
+        for name, tasks in batches.items():
+            self.executors.get(name).submit(tasks)
+
+    def _place(self, step: str) -> tuple[str, Request]:
+        """The executor ``step`` runs on, and what each of its tasks asks of it."""
+        placed = self._placement.get(step)
+        if placed is None:
+            node = self.graph.steps[step]
+            spec = executor_of(node, self.policy.executor)
+            resources = node.decorator("resources")
+            request = Request.of(resources.args if resources else None, spec.args if spec else None)
+            placed = self._placement[step] = (spec.name if spec else LOCAL, request)
+        return placed
 
     def _wait(self) -> None:
         if not self._running:
@@ -167,37 +186,54 @@ class Scheduler:
             time.sleep(max(0.0, min(0.5, soonest - time.monotonic())))
             return
         deadlines = [t.deadline for t in self._running.values() if t.deadline and not t.timed_out]
-        wait = min([0.5, *(d - time.monotonic() for d in deadlines)])
-        for message in self.executor.poll(max(0.0, wait)):
-            if isinstance(message, Output):
-                task = self._running.get(message.key)
-                if task is not None:
-                    now = self.clock()
-                    for line in message.lines:
-                        self.emit(
-                            TaskOutput(task.planned.step, task.task_id, message.stream, line, now)
-                        )
-            elif isinstance(message, Exited):
-                task = self._running.pop(message.key, None)
-                if task is not None:
-                    self.resources.release(task.key)
-                    self._exited(task, message.status, lost=message.lost)
+        wait = max(0.0, min([0.5, *(d - time.monotonic() for d in deadlines)]))
+        executors = list(self.executors)
+        if len(executors) > 1:
+            wait = min(wait, 0.05)  # no executor's news may wait on another's
+        for executor in executors:
+            for message in executor.poll(wait):
+                self._news(message)
         self._time_out()
 
+    def _news(self, message: Started | Output | Ended) -> None:
+        task = self._running.get(message.key)
+        if task is None:
+            return
+        if isinstance(message, Output):
+            now = self.clock()
+            for line in message.lines:
+                self.emit(TaskOutput(task.planned.step, task.task_id, message.stream, line, now))
+        elif isinstance(message, Started):
+            limit = self.policy.timeout(self.graph.steps[task.planned.step])
+            task.deadline = None if limit is None else time.monotonic() + limit
+            self._task_event(task, "running")
+        else:
+            del self._running[message.key]
+            self._exited(task, message)
+
     def _time_out(self) -> None:
-        """Kill the process group of every attempt past its ``@timeout``."""
+        """Cancel every attempt past its ``@timeout``: its executor kills all it started."""
         now = time.monotonic()
         for key, task in self._running.items():
             if task.deadline is not None and task.deadline <= now and not task.timed_out:
                 task.timed_out = True
-                self.executor.cancel(key)
+                self._executor_of(task).cancel(key)
+
+    def _executor_of(self, task: _Task) -> Executor:
+        return self.executors.get(self._place(task.planned.step)[0])
 
     # -- a task ended -------------------------------------------------------------------------
-    def _exited(self, task: _Task, status: int, *, lost: bool = False) -> None:
+    def _exited(self, task: _Task, ended: Ended) -> None:
+        """The attempt's process ended; its final record (not ``ended``) says how it went."""
         node = self.graph.steps[task.planned.step]
         timeout = self.policy.timeout(node) if task.timed_out else None
+        status = ended.status
         record = final_record(
-            self.store, self._spec(task), status, timeout=timeout, worker_lost=lost
+            self.store,
+            self._spec(task),
+            status,
+            timeout=timeout,
+            worker_lost=isinstance(ended, Lost),
         )
         if record.successful:
             self._succeeded[task.task_id] = record
@@ -234,18 +270,21 @@ class Scheduler:
     ) -> RunResult:
         """Record the run's end; ``abort`` (or a cancel) first kills the running tasks."""
         if status == "cancelled" or abort:
-            for key in list(self._running):
-                self.executor.cancel(key)
+            for key, task in list(self._running.items()):
+                self._executor_of(task).cancel(key)
             deadline = time.monotonic() + CANCEL_GRACE
             while self._running and time.monotonic() < deadline:
-                for message_ in self.executor.poll(0.05):
-                    if isinstance(message_, Exited) and message_.key in self._running:
-                        task = self._running.pop(message_.key)
-                        self._final_record(task, message_.status, killed=True)
-                        self._task_event(task, "killed", exit_code=message_.status)
+                for executor in list(self.executors):
+                    for message_ in executor.poll(0.05):
+                        if isinstance(message_, Output | Started):
+                            continue
+                        task_ = self._running.pop(message_.key, None)
+                        if task_ is not None:
+                            self._final_record(task_, message_.status, killed=True)
+                            self._task_event(task_, "killed", exit_code=message_.status)
             for task in self._running.values():
-                self._final_record(task, -9, killed=True)
-                self._task_event(task, "killed", exit_code=-9)
+                self._final_record(task, KILLED_STATUS, killed=True)
+                self._task_event(task, "killed", exit_code=KILLED_STATUS)
             self._running.clear()
         message = message or self._message
         if self._decisions:
@@ -276,16 +315,19 @@ class Scheduler:
 
     # -- helpers ------------------------------------------------------------------------------
     def _spec(self, task: _Task) -> TaskSpec:
-        node = self.graph.steps[task.planned.step]
-        return TaskSpec(
+        """The attempt's spec (built once, when it was submitted)."""
+        assert task.spec is not None, "a task's spec is built when it is submitted"
+        return task.spec
+
+    def _build_spec(self, task: _Task) -> TaskSpec:
+        return task_spec(
+            self.graph.steps[task.planned.step],
             store=self.store.url,
             flow=self.run.flow,
             run_id=self.run.run_id,
-            step=node.name,
             task_id=task.task_id,
             attempt=task.attempt,
             code=self.code,
-            contract=StepContract.of(node),
             inputs=tuple(self._input_ref(i) for i in task.planned.inputs),
             path=task.planned.path,
             max_num_splits=self.max_num_splits,

@@ -98,3 +98,30 @@ class TaskSpec:
             path=tuple(Branch.from_json(b) for b in data.pop("path", ())),
             **data,
         )
+
+
+def task_spec(
+    node: StepNode,
+    *,
+    store: str,
+    flow: str,
+    run_id: str,
+    task_id: str,
+    attempt: int,
+    code: CodeRef,
+    **more: Any,
+) -> TaskSpec:
+    """The spec of one attempt of a task of ``node``'s step (its contract comes from the
+    graph); ``more`` sets the other :class:`TaskSpec` fields. The one place the scheduler and
+    the notebook's step debugger build a spec."""
+    return TaskSpec(
+        store=store,
+        flow=flow,
+        run_id=run_id,
+        step=node.name,
+        task_id=task_id,
+        attempt=attempt,
+        code=code,
+        contract=StepContract.of(node),
+        **more,
+    )

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import flowkit
-from flowkit.executor.base import Exited
+from flowkit.executor.base import Lost
 from flowkit.executor.local import LocalExecutor
 from flowkit.executor.reaper import start_time
 from flowkit.runtime.events import TaskEvent
@@ -175,7 +175,7 @@ def test_a_lost_task_whose_pid_was_reused_is_left_alone() -> None:
         assert started is not None
         executor = LocalExecutor.__new__(LocalExecutor)
         executor._tasks = {"lost": (other.pid, started - 1)}  # what the lost task recorded
-        assert executor._lost() == [Exited("lost", -signal.SIGKILL, lost=True)]
+        assert executor._lost() == [Lost("lost")]
         time.sleep(0.1)
         assert other.poll() is None, "a process that reused a lost task's pid was killed"
         executor._tasks = {"lost": (other.pid, started)}  # the task itself: killed

@@ -1,11 +1,10 @@
-"""Local resource accounting: a task starts when its CPUs and GPUs are free."""
+"""The local executor's resource accounting: a task starts when its CPUs and GPUs are free."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 
 def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -29,13 +28,6 @@ class ResourcePool:
     gpus: list[str]
     _used_cpu: float = 0.0
     _held: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
-
-    @staticmethod
-    def request(args: Mapping[str, Any] | None) -> tuple[float, int]:
-        """``(cpu, gpu)`` a ``@resources`` asks for; a step without it needs one CPU."""
-        if not args:
-            return 1.0, 0
-        return float(args.get("cpu") or 1), int(args.get("gpu") or 0)
 
     def unsatisfiable(self, cpu: float, gpu: int) -> str | None:
         """Why a request can never be met here, or None."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import flowkit
-from flowkit.runtime.resources import ResourcePool, visible_gpus
+from flowkit.executor.resources import ResourcePool, visible_gpus
 from tests.flows.gpus import GpuFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -29,7 +29,7 @@ def test_a_request_the_machine_cannot_meet_fails_clearly(
     with pytest.raises(flowkit.RunFailed) as info:
         flowkit.run(GpuFlow, store=str(tmp_path), progress=Quiet())
     assert (
-        "step 'train' cannot run here: it asks for 1 GPU, and this machine has 0"
+        "step 'train' cannot run on local: it asks for 1 GPU, and this machine has 0"
         in info.value.render()
     )
 
