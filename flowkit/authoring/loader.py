@@ -27,7 +27,9 @@ def load_flow_file(path: str | Path, flow_name: str | None = None) -> type:
     flows = {
         name: obj
         for name, obj in vars(module).items()
-        if isinstance(obj, type) and issubclass(obj, FlowSpecBase) and obj.__module__ == module.__name__
+        if isinstance(obj, type)
+        and issubclass(obj, FlowSpecBase)
+        and obj.__module__ == module.__name__
     }
     if flow_name is not None:
         if flow_name not in flows:
