@@ -1,11 +1,18 @@
-"""``show``: a flow's steps, transitions, decorators and docstrings, as text a person reads."""
+"""``show``: a flow's steps, transitions, decorators and docstrings, and the code a run
+ran, as text a person reads."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowkit.graph.model import FlowGraph, StepNode
+
+if TYPE_CHECKING:
+    from flowkit.client import Run
+
+#: What a run from before code packages says about its code.
+NO_PACKAGE = "none stored (the run is older than flowkit's code packages)"
 
 
 def describe(graph: FlowGraph) -> str:
@@ -46,3 +53,16 @@ def _transition(node: StepNode) -> str:
 def _args(args: Mapping[str, Any]) -> str:
     shown = ", ".join(f"{k}={v!r}" for k, v in args.items() if v is not None)
     return f"({shown})" if shown else ""
+
+
+def describe_code(run: Run) -> str:
+    """Which code package a run ran: its digest and how many files it holds."""
+    code = run.code
+    if code is None:
+        return f"  code      {NO_PACKAGE}"
+    count = len(code.files)
+    what = f"flow file {code.flow_file}" if code.flow_file else "a notebook's cells"
+    return (
+        f"  code      package {code.digest[:12]} ({count} file{'s' if count != 1 else ''}, "
+        f"{what}); get it with: flowkit code {run.pathspec} -o DIR"
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from flowkit.cli.base import open_store_at, store_option
+from flowkit.cli.show import describe_code
 from flowkit.client import Flow, Run, Step, Task
 from flowkit.errors import FlowkitError
 from flowkit.store import parse_pathspec
@@ -77,6 +78,7 @@ def _show_run(run: Run) -> str:
         lines.append(f"  tags      {', '.join(sorted(run.tags))}")
     if run.origin_run_id:
         lines.append(f"  resumed from {run.origin_run_id}")
+    lines.append(describe_code(run))
     rows = [["STEP", "TASKS", "SUCCEEDED", "CAUGHT", "FAILED", "RUNNING"]]
     for step in run:
         statuses = [t.status for t in step]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from flowkit.client.code import RunCode
 from flowkit.client.data import Artifacts, DataArtifact, TaskData
 from flowkit.store import check_name, parse_pathspec
 from flowkit.store.errors import NotFoundError
@@ -160,6 +161,14 @@ class Run:
     @property
     def origin_run_id(self) -> str | None:
         return self.record.origin_run_id
+
+    @property
+    def code(self) -> RunCode | None:
+        """The code package the run ran (its files, byte for byte, see
+        :class:`~flowkit.client.code.RunCode`); None for a run from before flowkit stored
+        one. Read from the store each time."""
+        digest = self.record.code_digest
+        return None if digest is None else RunCode(self._store, digest, self.pathspec)
 
     @property
     def resume_hint(self) -> str:

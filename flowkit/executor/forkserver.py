@@ -96,8 +96,7 @@ class ForkServer:
         code = hello["code"]
         self.store = open_store(hello["store"])
         self.echo = bool(hello.get("echo", True))
-        ref = CodeRef(code["kind"], code["target"], code["flow"], tuple(code.get("sys_path", ())))
-        self.flow_cls = load_flow_class(ref, self.store)
+        self.flow_cls = load_flow_class(CodeRef.from_json(code), self.store)
         _preload_task_modules()
 
     def serve(self) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from flowkit.runtime.policy import FailurePolicy
     from flowkit.store import RunRecord, Store
     from flowkit.store.records import RunStatus
+    from flowkit.task.spec import CodeRef
 
 
 class RunFailed(FlowkitError):
@@ -123,6 +124,7 @@ def start(
     from flowkit.runtime.policy import FailurePolicy, parse_with
     from flowkit.settings import Settings
     from flowkit.store import Store, UnsharedStoreError, open_store
+    from flowkit.task.code import code_ref_for
 
     flow_cls = flow if isinstance(flow, type) else load_flow_file(Path(flow))
     graph = check(flow_cls)
@@ -151,9 +153,12 @@ def start(
     )
     if dry_run:
         return _preview(graph, the_store, decider, parameters, origin)
+    # The code as it is now: every task runs this snapshot, whatever is edited meanwhile.
+    code = code_ref_for(flow_cls, the_store)
     record = the_store.records.create_run(
         graph.name,
         parameters=shown,
+        code_digest=code.target,
         tags=options.tags,
         steps=[s.name for s in graph.ordered()],
         origin_run_id=origin.run_id if origin else None,
@@ -171,6 +176,7 @@ def start(
         settings.max_workers,
         options,
         (policy, alerts),
+        code,
         executors,
     )
 
@@ -185,6 +191,7 @@ def _drive(
     max_workers: int,
     options: RunOptions,
     failure: tuple[FailurePolicy, Alerts],
+    code: CodeRef,
     factories: Mapping[str, ExecutorFactory],
 ) -> Run:
     from flowkit.client import Run
@@ -193,7 +200,6 @@ def _drive(
     from flowkit.executor.registry import LOCAL, Executors
     from flowkit.runtime.heartbeat import Heartbeat
     from flowkit.runtime.scheduler import Scheduler
-    from flowkit.task.code import code_ref_for
 
     sink = options.progress()
     # The run exists from here on: beat before anything slow (the worker importing a big
@@ -201,7 +207,6 @@ def _drive(
     heartbeat = Heartbeat(store, record.flow, record.run_id)
     try:
         heartbeat.start()
-        code = code_ref_for(flow_cls, store)
         executors = Executors(ExecutorContext(store, code, echo=not options.quiet), factories)
         if LOCAL in factories:
             executors.get(LOCAL)  # the warm worker starts (and may fail) before any task

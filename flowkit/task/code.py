@@ -1,5 +1,7 @@
-"""How a flow class travels to a worker: by module or file for code on disk, by value
-(cloudpickle, stored as a content-addressed blob) for classes from a notebook or ``exec``.
+"""How a flow class travels to a worker: in the run's code package (see
+:mod:`flowkit.task.package`). A class from code on disk is imported from the package's
+files; a class from a notebook or ``exec`` travels by value (cloudpickle, in a blob of its
+own that the package names, the package holding its cells as files for people to read).
 
 A class that travels by value takes with it what a serializer may not keep: the source of
 the cells it was written in and each function's file name (cloudpickle 3.1.3 and later
@@ -11,13 +13,18 @@ from __future__ import annotations
 import importlib
 import linecache
 import os
+import re
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from types import CodeType, FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowLoadError
 from flowkit.graph.source import global_names
 from flowkit.store.errors import ArtifactNotSerializable
+from flowkit.store.packages import CodePackage
+from flowkit.task.package import extract, snapshot
 from flowkit.task.spec import CodeRef
 
 if TYPE_CHECKING:
@@ -25,31 +32,51 @@ if TYPE_CHECKING:
 
 
 def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
-    """The cheapest way for a worker to get ``flow_cls`` back."""
+    """Snapshot the code of ``flow_cls`` into the store as a package; how a worker finds it."""
     module = sys.modules.get(flow_cls.__module__)
     file = getattr(module, "__file__", None)
     path = tuple(p for p in sys.path if isinstance(p, str))
-    # A class the module still holds under its name can be imported again; one redefined
-    # in a notebook cell, or made by exec, travels by value.
-    if module is not None and file and getattr(module, flow_cls.__name__, None) is flow_cls:
-        # A script, or a file flowkit imported by path (maybe under a name of its own making),
-        # is imported by path again; anything else by its module name.
-        if flow_cls.__module__ == "__main__" or hasattr(module, "__flowkit_source__"):
-            return CodeRef("file", file, flow_cls.__name__, path)
-        return CodeRef("module", flow_cls.__module__, flow_cls.__name__, path)
+    # A class the module still holds under its name is imported from the package's copy of
+    # its file; one redefined in a notebook cell, or made by exec, travels by value.
+    if isinstance(file, str) and getattr(module, flow_cls.__name__, None) is flow_cls:
+        package, root = snapshot(flow_cls, file)
+    else:
+        package, root = _notebook_package(flow_cls, store), ""
+    ref = store.values.put(package.to_value(), name=f"code package of {flow_cls.__name__}")
+    return CodeRef("package", ref.digest, flow_cls.__name__, path, root)
+
+
+def _notebook_package(flow_cls: type, store: Store) -> CodePackage:
+    """A package naming the class blob of a notebook's flow, with its cells as files."""
+    blob = _class_blob(flow_cls, store)
+    files: dict[str, bytes] = {}
+    cells: dict[str, str] = {}
+    for filename, (shown, lines) in sorted(blob[1].items()):
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", shown).strip("_.") or "cell"
+        name = f"cells/{stem}.py"
+        while name in files:
+            name = f"cells/{stem}_{len(files)}.py"
+        files[name] = "".join(lines).encode()
+        cells[filename] = name
+    return CodePackage(flow_cls.__name__, "blob", blob[0], files, (), cells)
+
+
+def _class_blob(flow_cls: type, store: Store) -> tuple[str, dict[str, tuple[str, list[str]]]]:
+    """Store ``flow_cls`` by value; its blob's digest, and the unsaved sources it needs."""
     functions = _functions_by_value(flow_cls)
-    package = {
+    sources = _unsaved_sources(functions)
+    blob = {
         "flow": flow_cls,
-        "sources": _unsaved_sources(functions),
+        "sources": sources,
         # The functions themselves, so the worker finds the very objects the class holds
         # (pickling keeps shared references), each with the file it was compiled from.
         "filenames": [(f, f.__code__.co_filename) for f in functions],
     }
     try:
-        ref = store.values.put(package, name=flow_cls.__name__)
+        ref = store.values.put(blob, name=flow_cls.__name__)
     except ArtifactNotSerializable as exc:
         raise _unpicklable(flow_cls, functions, exc.__cause__ or exc) from None
-    return CodeRef("blob", ref.digest, flow_cls.__name__, path)
+    return ref.digest, sources
 
 
 def _unpicklable(flow_cls: type, functions: list[FunctionType], cause: BaseException) -> Exception:
@@ -185,6 +212,63 @@ def load_flow_class(ref: CodeRef, store: Store) -> type:
     for entry in reversed(ref.sys_path):
         if entry not in sys.path:
             sys.path.insert(0, entry)
+    if ref.kind == "package":
+        return _load_package(ref, store)
+    return _load(ref, store)
+
+
+def _load_package(ref: CodeRef, store: Store) -> type:
+    """Extract the package (once per machine) and load the flow from its files: its folders
+    go first on ``sys.path``, so the project's modules are the package's, not the working
+    tree's. Tracebacks name each file where it was snapshotted from."""
+    where = f"code package {ref.target} of flow {ref.flow}"
+    package = CodePackage.from_value(store.values.load(ref.target, owner=where), where)
+    folder = extract(ref.target, package)
+    for entry in reversed(package.paths):
+        path = os.path.normpath(folder / entry)
+        if path in sys.path:
+            sys.path.remove(path)
+        sys.path.insert(0, path)
+    from flowkit.graph.source import register_sources
+
+    register_sources(
+        {
+            str(folder / name): (os.path.join(ref.root, name) if ref.root else name, lines)
+            for name, lines in _source_lines(package)
+        }
+    )
+    if package.kind == "blob":
+        return _load(CodeRef("blob", package.entry, ref.flow), store)
+    if package.kind == "file":
+        flow_cls = _load(CodeRef("file", str(folder / package.entry), ref.flow), store)
+    else:
+        flow_cls = _load(CodeRef("module", package.entry, ref.flow), store)
+    if ref.root:
+        _point_at_originals(folder, ref.root)
+    return flow_cls
+
+
+def _point_at_originals(folder: Path, root: str) -> None:
+    """Give each module loaded from the package the ``__file__`` it has in the project, so
+    that files the code reads next to itself (a notebook, a config) are found where they
+    are: the package holds the code, not the project's data."""
+    prefix = str(folder) + os.sep
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and file.startswith(prefix):
+            module.__file__ = os.path.join(root, file[len(prefix) :])
+
+
+def _source_lines(package: CodePackage) -> Iterator[tuple[str, list[str]]]:
+    for name, data in package.files.items():
+        if name.endswith(".py"):
+            try:
+                yield name, data.decode().splitlines(keepends=True)
+            except UnicodeDecodeError:  # a source in another encoding: the file is shown
+                continue
+
+
+def _load(ref: CodeRef, store: Store) -> type:
     if ref.kind == "file":
         from flowkit.authoring.loader import load_flow_file
 

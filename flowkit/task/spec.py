@@ -17,12 +17,26 @@ from flowkit.plan.tasks import Branch
 
 @dataclass(frozen=True)
 class CodeRef:
-    """Where a worker finds the flow class: a file or module to import, or a class blob."""
+    """Where a worker finds the flow class: a code package (the run's snapshot of its code,
+    see :mod:`flowkit.task.package`), or, as older specs say, a file or module to import or a
+    class blob."""
 
-    kind: Literal["file", "module", "blob"]
+    kind: Literal["package", "file", "module", "blob"]
     target: str
     flow: str
     sys_path: tuple[str, ...] = ()
+    #: The folder a package's files were snapshotted from, to name them in tracebacks.
+    root: str = ""
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> CodeRef:
+        return CodeRef(
+            data["kind"],
+            data["target"],
+            data["flow"],
+            tuple(data.get("sys_path", ())),
+            data.get("root", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -84,9 +98,7 @@ class TaskSpec:
         code = data.pop("code")
         contract = data.pop("contract")
         return TaskSpec(
-            code=CodeRef(
-                code["kind"], code["target"], code["flow"], tuple(code.get("sys_path", ()))
-            ),
+            code=CodeRef.from_json(code),
             contract=StepContract(
                 contract["transition"],
                 tuple(contract["targets"]),

@@ -1,0 +1,175 @@
+"""Every run carries its code: workers import the run's code package, never the working
+tree, so editing the flow file or a helper module during a run changes no task."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import flowkit
+from flowkit.store import open_store
+from flowkit.store.packages import CodePackage
+from flowkit.task.code import code_ref_for
+from flowkit.task.package import extract, project_root
+from tests.conftest import ROOT
+from tests.runtime.test_shapes import Quiet
+from tests.task.code_project import EDITED, original_results, write_project
+
+
+def _results(run: flowkit.Run) -> dict[str, object]:
+    return {
+        "first": run["start"].task.data.first,
+        "all": run["join"].task.data.all,
+        "last": run["end"].task.data.last,
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the worker in /proc")
+def test_files_edited_during_a_run_change_no_task_nor_a_restarted_worker(tmp_path: Path) -> None:
+    project, store, gate = tmp_path / "proj", tmp_path / "store", tmp_path / "gate"
+    flow = write_project(project, "during")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "FLOWKIT_TEST_GATE": str(gate),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    command = [sys.executable, flow.name, "run", "--store", str(store)]
+    process = subprocess.Popen(
+        command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not Path(f"{gate}.waiting").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout
+        time.sleep(0.02)
+    write_project(project, "during", EDITED)  # the flow file and its helper both change
+    gate.touch()
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    run = flowkit.Flow("EditFlow", store=str(store)).latest_run
+    assert _results(run) == original_results()
+    # 'each' killed the warm worker: the tasks lost with it ran again (attempt 1), as did
+    # 'join' and 'end', in a worker started after the edit
+    assert Path(f"{gate}.restarted").exists()
+    assert 1 in {t.record.attempt for t in run["each"]}
+    # A worker started now, elsewhere, with no extracted copy and no project folder at all
+    # (another machine, say), loads the package as it was when the run started.
+    project.rename(tmp_path / "moved")
+    digest = run.record.code_digest
+    probe = (
+        "import sys; from flowkit.store import open_store; "
+        "from flowkit.task.code import load_flow_class; from flowkit.task.spec import CodeRef; "
+        f"cls = load_flow_class(CodeRef('package', {digest!r}, 'EditFlow'), open_store({str(store)!r})); "
+        "m = sys.modules[cls.__module__]; print(m.MARK, m.helper.VALUE, m.helper.items())"
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    env["XDG_CACHE_HOME"] = str(tmp_path / "fresh-cache")
+    probed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=other, env=env, capture_output=True, text=True
+    )
+    assert (probed.returncode, probed.stdout) == (0, "original original [1, 2, 3]\n"), probed.stderr
+    assert (tmp_path / "fresh-cache" / "flowkit" / "code" / str(digest)).is_dir()
+
+
+def test_unchanged_code_is_one_package_and_changed_code_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    flow = write_project(tmp_path / "proj", "twice")
+    store = str(tmp_path / "store")
+    first = flowkit.run(flow, store=store, progress=Quiet())
+    second = flowkit.run(flow, store=store, progress=Quiet())
+    assert first.record.code_digest is not None
+    assert first.record.code_digest == second.record.code_digest
+    assert first.code is not None and first.code.files == ["flow_twice.py", "helper_twice.py"]
+    # A package made in another process, where modules were imported in another order and
+    # hashes are seeded differently, is the same bytes: the same blob.
+    snapshot = (
+        "import sys; from flowkit.authoring.loader import load_flow_file; "
+        "from flowkit.store import open_store; from flowkit.task.code import code_ref_for; "
+        f"print(code_ref_for(load_flow_file({str(flow)!r}), open_store({store!r})).target)"
+    )
+    made = subprocess.run(
+        [sys.executable, "-c", snapshot],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "7"},
+        capture_output=True,
+        text=True,
+    )
+    assert made.stdout.strip() == first.record.code_digest, made.stderr
+    write_project(tmp_path / "proj", "twice", EDITED)
+    assert code_ref_for(first_class(flow), open_store(store)).target != first.record.code_digest
+
+
+def first_class(flow: Path) -> type:
+    from flowkit.authoring.loader import load_flow_file
+
+    return load_flow_file(flow)
+
+
+def test_a_resume_from_another_folder_runs_the_package_not_that_folders_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    flow = write_project(tmp_path / "proj", "elsewhere")
+    store = str(tmp_path / "store")
+    origin = flowkit.run(flow, store=store, progress=Quiet())
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "helper_elsewhere.py").write_text("VALUE = 'decoy'\n\ndef items():\n    return [0]\n")
+    monkeypatch.chdir(other)
+    monkeypatch.syspath_prepend(str(other))  # the decoy is what a plain import would find
+    resumed = flowkit.resume(flow, "each", store=store, progress=Quiet())
+    assert resumed.origin_run_id == origin.id
+    assert resumed.record.code_digest == origin.record.code_digest
+    assert _results(resumed) == original_results()
+
+
+def test_a_snapshot_holds_the_project_modules_only(tmp_path: Path) -> None:
+    flow = write_project(tmp_path / "proj" / "flows", "scope")
+    (tmp_path / "proj" / ".git").mkdir()
+    assert project_root(str(flow)) == str(tmp_path / "proj" / "flows")  # pyproject.toml there
+    (tmp_path / "proj" / "flows" / "pyproject.toml").unlink()
+    assert project_root(str(flow)) == str(tmp_path / "proj")
+    store = open_store(str(tmp_path / "store"))
+    ref = code_ref_for(first_class(flow), store)
+    package = CodePackage.from_value(store.values.load(ref.target), "package")
+    # pytest, click, the standard library and flowkit itself stay out; the flow and its
+    # helper are there with their paths from the project root
+    assert sorted(package.files) == ["flows/flow_scope.py", "flows/helper_scope.py"]
+    assert (package.kind, package.entry, package.paths) == (
+        "file",
+        "flows/flow_scope.py",
+        ("flows",),
+    )
+    assert ref.root == str(tmp_path / "proj")
+
+
+def test_two_workers_extracting_one_package_both_get_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    package = CodePackage("F", "file", "f.py", {"f.py": b"x = 1\n", "pkg/m.py": b"y = 2\n"})
+    digest = "ab" * 32
+    final = tmp_path / "cache" / "flowkit" / "code" / digest
+    rename = os.rename
+
+    def others_first(source: str, target: str) -> None:
+        theirs = tmp_path / "theirs"
+        package.write_to(theirs)
+        rename(theirs, target)  # the other worker wins the race...
+        rename(source, target)  # ...so this one's rename fails: its folder is not empty
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "rename", others_first)
+        assert extract(digest, package) == final
+    assert [p.name for p in final.parent.iterdir()] == [digest]  # the loser's copy is gone
+    assert (final / "pkg" / "m.py").read_bytes() == b"y = 2\n"
+    assert extract(digest, package) == final  # and from now on, it is simply there
