@@ -59,6 +59,7 @@ class EditFlow(FlowSpec):
     @step
     def end(self):
         self.last = (MARK, helper.VALUE)
+        self.where = __file__  # files next to the flow are found where they are
 
 
 if __name__ == "__main__":

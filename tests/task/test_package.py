@@ -130,6 +130,26 @@ def test_a_resume_from_another_folder_runs_the_package_not_that_folders_modules(
     assert resumed.origin_run_id == origin.id
     assert resumed.record.code_digest == origin.record.code_digest
     assert _results(resumed) == original_results()
+    assert resumed["end"].task.data.where == str(flow)
+
+
+def test_a_traceback_names_the_project_file_and_quotes_the_code_the_run_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    flow = tmp_path / "proj" / "failing_flow.py"
+    flow.parent.mkdir()
+    flow.write_text(
+        "from flowkit import FlowSpec, step\n\n\nclass FailingFlow(FlowSpec):\n"
+        "    @step\n    def start(self):\n        raise ValueError('no')\n"
+        "        self.next(self.end)\n\n    @step\n    def end(self):\n        pass\n"
+    )
+    with pytest.raises(flowkit.RunFailed) as info:
+        flowkit.run(flow, store=str(tmp_path / "store"), progress=Quiet())
+    text = info.value.render()
+    assert f'File "{flow}", line 7, in start' in text
+    assert "raise ValueError('no')" in text
+    assert str(tmp_path / "cache") not in text
 
 
 def test_a_snapshot_holds_the_project_modules_only(tmp_path: Path) -> None:
