@@ -1,9 +1,19 @@
-"""Test support for flowkit and its extensions: the backend conformance suite and fake runs.
+"""Test support for flowkit and its extensions: the backend conformance suite, a backend
+that fails writes on demand, and fake runs.
 
 Importing this package imports pytest; nothing in flowkit itself imports it.
 """
 
 from flowkit.testing.conformance import BAD_KEYS, BackendConformance
 from flowkit.testing.fake_run import FakeTask, write_fake_run, write_task
+from flowkit.testing.faults import FaultyBackend, faulty_url
 
-__all__ = ["BAD_KEYS", "BackendConformance", "FakeTask", "write_fake_run", "write_task"]
+__all__ = [
+    "BAD_KEYS",
+    "BackendConformance",
+    "FakeTask",
+    "FaultyBackend",
+    "faulty_url",
+    "write_fake_run",
+    "write_task",
+]

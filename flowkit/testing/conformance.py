@@ -73,6 +73,7 @@ class BackendConformance:
     def test_is_a_backend(self, backend: Backend) -> None:
         assert isinstance(backend, Backend)
         assert isinstance(backend.url, str) and backend.url
+        assert isinstance(backend.shared, bool)  # whether a run's tasks can open it too
 
     def test_put_get_joins_parts(self, backend: Backend) -> None:
         backend.put("a/b/c", [b"head-", bytearray(b"middle-"), memoryview(b"tail")])
