@@ -6,14 +6,18 @@ What a package holds for a flow from a file: the flow file and every module in
 ``sys.modules`` whose file lies under the project root (the nearest ancestor of the flow
 file with a ``pyproject.toml``, ``setup.py`` or ``.git``, else the flow file's folder),
 except what lies in the interpreter's prefixes, site-packages or the standard library, and
-flowkit itself. Only files already imported are read, so a snapshot costs one read per
-project module: milliseconds, whatever is installed.
+flowkit itself; and the project files those import that were not imported yet (a step's own
+``import helper``, found by reading the import statements). Only project files are read, so
+a snapshot costs milliseconds, whatever is installed. A module imported by a computed name
+(``importlib.import_module(name)``) that was not imported when the run started is still
+found in the working tree.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import site
 import sys
@@ -44,7 +48,8 @@ def snapshot(flow_cls: type, module_file: str) -> tuple[CodePackage, str]:
     root = project_root(flow_file)
     files: dict[str, bytes] = {}
     paths: list[str] = []
-    for name, file, rel in _project_modules(root):
+    excluded = _excluded(root)
+    for name, file, rel in _project_modules(root, excluded):
         try:
             files[rel] = Path(file).read_bytes()
         except OSError:  # a module whose file went away since it was imported
@@ -61,16 +66,87 @@ def snapshot(flow_cls: type, module_file: str) -> tuple[CodePackage, str]:
         files[entry_rel] = Path(flow_file).read_bytes()
         folder = str(PurePosixPath(entry_rel).parent)
         paths = [folder, *(p for p in sorted(paths) if p != folder)]
+        files.update(_not_imported_yet(files, paths, root, excluded))
         return CodePackage(flow_cls.__name__, "file", entry_rel, files, tuple(paths)), root
-    return CodePackage(flow_cls.__name__, "module", module_name, files, tuple(sorted(paths))), root
+    paths.sort()
+    files.update(_not_imported_yet(files, paths, root, excluded))
+    return CodePackage(flow_cls.__name__, "module", module_name, files, tuple(paths)), root
 
 
-def _project_modules(root: str) -> Iterator[tuple[str, str, str]]:
-    """(module name, file, path relative to ``root``) of each imported project module."""
+#: An import statement, at any indent: ``from BASE import NAMES`` or ``import MODULES``.
+_IMPORT = re.compile(
+    rb"^[ \t]*(?:from[ \t]+(?P<base>\.*[\w.]*)[ \t]+import[ \t]+(?P<names>[\w, \t]*)"
+    rb"|import[ \t]+(?P<modules>[\w., \t]+))",
+    re.MULTILINE,
+)
+
+
+def _not_imported_yet(
+    files: dict[str, bytes], paths: list[str], root: str, excluded: tuple[str, ...]
+) -> dict[str, bytes]:
+    """The project files that ``files`` import but that nobody had imported when the run
+    started (a step's own ``import helper``, say), and what those import in turn."""
+    found: dict[str, bytes] = {}
+    missing: set[str] = set()
+    todo = [name for name in files if name.endswith(".py")]
+    while todo:
+        rel = todo.pop()
+        for candidate in _imported_files(rel, files[rel] if rel in files else found[rel], paths):
+            if candidate in files or candidate in found or candidate in missing:
+                continue
+            path = os.path.join(root, candidate)
+            try:
+                if path.startswith(excluded):  # flowkit itself, a virtualenv in the project
+                    raise FileNotFoundError(path)
+                found[candidate] = Path(path).read_bytes()
+            except OSError:  # not a project file (most imports are not)
+                missing.add(candidate)
+                continue
+            todo.append(candidate)
+    return found
+
+
+def _imported_files(rel: str, source: bytes, paths: list[str]) -> Iterator[str]:
+    """Where, relative to the project root, the modules ``source`` imports would be."""
+    for match in _IMPORT.finditer(source):
+        if match["modules"] is not None:
+            for part in match["modules"].decode().split(","):
+                if part.split():
+                    yield from _module_files(part.split()[0], paths)
+            continue
+        base = match["base"].decode()
+        names = [n.split()[0] for n in match["names"].decode().split(",") if n.split()]
+        dots = len(base) - len(base.lstrip("."))
+        roots = paths
+        if dots:  # relative to the importing file's package
+            folder = PurePosixPath(rel).parent
+            for _ in range(dots - 1):
+                folder = folder.parent
+            roots = [str(folder)]
+        for name in ["", *names]:  # the module, and any submodule it names
+            yield from _module_files(".".join(p for p in (base[dots:], name) if p), roots)
+
+
+def _module_files(name: str, roots: list[str]) -> Iterator[str]:
+    parts = name.split(".") if name else []
+    for root in roots:
+        for end in range(1, len(parts) + 1):
+            base = PurePosixPath(root, *parts[:end])
+            yield f"{base}.py"
+            yield str(base / "__init__.py")
+
+
+def _excluded(root: str) -> tuple[str, ...]:
+    """Where, in or out of the project at ``root``, files are not the project's own."""
     roots = {root.rstrip(os.sep) + os.sep, os.path.realpath(root).rstrip(os.sep) + os.sep}
     prefixes, installed = _excluded_prefixes()
     # A project that lies in the interpreter's prefix (/usr/src/app, say) is still a project.
-    excluded = installed + tuple(p for p in prefixes if not any(r.startswith(p) for r in roots))
+    return installed + tuple(p for p in prefixes if not any(r.startswith(p) for r in roots))
+
+
+def _project_modules(root: str, excluded: tuple[str, ...]) -> Iterator[tuple[str, str, str]]:
+    """(module name, file, path relative to ``root``) of each imported project module."""
+    roots = {root.rstrip(os.sep) + os.sep, os.path.realpath(root).rstrip(os.sep) + os.sep}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if not isinstance(file, str) or name == "__main__" or file.startswith(excluded):

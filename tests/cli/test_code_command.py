@@ -24,22 +24,24 @@ def test_code_writes_the_original_files_byte_for_byte_after_they_changed(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     project, store = tmp_path / "proj", str(tmp_path / "store")
     flow = write_project(project, "cli")
-    original = {p.name: p.read_bytes() for p in (flow, project / "helper_cli.py")}
+    original = {
+        p.name: p.read_bytes() for p in (flow, project / "helper_cli.py", project / "lazy_cli.py")
+    }
     run = flowkit.run(flow, store=store, progress=Quiet())
     write_project(project, "cli", EDITED)
     out = tmp_path / "out"
     result = invoke("code", run.pathspec, "-o", str(out), "--store", store)
-    assert (result.exit_code, result.output) == (0, f"wrote 2 files to {out}\n")
+    assert (result.exit_code, result.output) == (0, f"wrote 3 files to {out}\n")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == original
     listed = invoke("code", run.pathspec, "--store", store)
     digest = run.record.code_digest
     assert listed.output == (
-        f"code package {digest} of run {run.pathspec}\n  flow_cli.py\n  helper_cli.py\n"
+        f"code package {digest} of run {run.pathspec}\n  flow_cli.py\n  helper_cli.py\n  lazy_cli.py\n"
     )
     shown = invoke("show", run.pathspec, "--store", store)
     assert shown.exit_code == 0, shown.output
     assert (
-        f"  code      package {str(digest)[:12]} (2 files, flow file flow_cli.py); "
+        f"  code      package {str(digest)[:12]} (3 files, flow file flow_cli.py); "
         f"get it with: flowkit code {run.pathspec} -o DIR"
     ) in shown.output.splitlines()
 

@@ -22,7 +22,8 @@ def test_run_code_gives_back_the_files_as_they_were_when_the_run_started(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     flow = write_project(tmp_path / "proj", "client")
     helper = tmp_path / "proj" / "helper_client.py"
-    original = {flow.name: flow.read_bytes(), helper.name: helper.read_bytes()}
+    lazy = tmp_path / "proj" / "lazy_client.py"
+    original = {p.name: p.read_bytes() for p in (flow, helper, lazy)}
     run = flowkit.run(flow, store=str(tmp_path / "store"), progress=Quiet())
     write_project(tmp_path / "proj", "client", EDITED)
     code = flowkit.Run(run.pathspec, store=str(tmp_path / "store")).code

@@ -1,5 +1,5 @@
-"""A small project for the code-package tests: a flow file and a helper module it imports,
-named after a tag so that projects of different tests never share a module name."""
+"""A small project for the code-package tests: a flow file, a helper module it imports and
+one a step imports, named after a tag so that projects of different tests never share a module name."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ class EditFlow(FlowSpec):
             with open("/proc/%d/stat" % os.getppid()) as stat:
                 os.kill(int(stat.read().rsplit(")", 1)[1].split()[1]), signal.SIGKILL)
             time.sleep(60)
-        self.seen = (MARK, helper.VALUE, self.input)
+        import lazy_{tag} as lazy  # imported by the step only, not when the run starts
+
+        self.seen = (MARK, lazy.VALUE, self.input)
         self.next(self.join)
 
     @step
@@ -76,6 +78,7 @@ def write_project(root: Path, tag: str, version: tuple[str, list[int]] = ORIGINA
     (root / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
     value, items = version
     (root / f"helper_{tag}.py").write_text(HELPER.format(value=value, items=items))
+    (root / f"lazy_{tag}.py").write_text(f'VALUE = "{value}"\n')
     flow = root / f"flow_{tag}.py"
     flow.write_text(FLOW.format(tag=tag, value=value))
     return flow

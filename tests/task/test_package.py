@@ -88,7 +88,11 @@ def test_unchanged_code_is_one_package_and_changed_code_another(
     second = flowkit.run(flow, store=store, progress=Quiet())
     assert first.record.code_digest is not None
     assert first.record.code_digest == second.record.code_digest
-    assert first.code is not None and first.code.files == ["flow_twice.py", "helper_twice.py"]
+    assert first.code is not None and first.code.files == [
+        "flow_twice.py",
+        "helper_twice.py",
+        "lazy_twice.py",
+    ]
     # A package made in another process, where modules were imported in another order and
     # hashes are seeded differently, is the same bytes: the same blob.
     snapshot = (
@@ -163,7 +167,11 @@ def test_a_snapshot_holds_the_project_modules_only(tmp_path: Path) -> None:
     package = CodePackage.from_value(store.values.load(ref.target), "package")
     # pytest, click, the standard library and flowkit itself stay out; the flow and its
     # helper are there with their paths from the project root
-    assert sorted(package.files) == ["flows/flow_scope.py", "flows/helper_scope.py"]
+    assert sorted(package.files) == [
+        "flows/flow_scope.py",
+        "flows/helper_scope.py",
+        "flows/lazy_scope.py",  # imported by a step only
+    ]
     assert (package.kind, package.entry, package.paths) == (
         "file",
         "flows/flow_scope.py",
