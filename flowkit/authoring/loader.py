@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import importlib.util
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
+from typing import Any
 
 from flowkit.errors import FlowLoadError
 
 
-def load_flow_file(path: str | Path, flow_name: str | None = None) -> type:
+def load_flow_file(
+    path: str | Path, flow_name: str | None = None, *, origin: str | None = None
+) -> type:
     """The flow class defined in ``path`` (``flow_name`` picks one when there are several).
 
     The file is imported as a module named after it, with its folder on ``sys.path`` as
     ``python flow.py`` would have it, so its ``if __name__ == "__main__"`` block does not run.
+    ``path`` may be a copy of the file at ``origin`` (a code package's): its code then names
+    ``origin``, as the user knows it, in tracebacks and messages.
     """
     file = Path(path).expanduser().resolve()
     if not file.is_file():
         raise FlowLoadError(f"no flow file at {path}", "check the path; it should name a .py file")
-    module = _import(file)
+    module = _import(file, origin)
     from flowkit.authoring.flowspec import FlowSpecBase
 
     flows = {
@@ -51,7 +58,7 @@ def load_flow_file(path: str | Path, flow_name: str | None = None) -> type:
     return next(iter(flows.values()))
 
 
-def _import(file: Path) -> ModuleType:
+def _import(file: Path, origin: str | None = None) -> ModuleType:
     name = file.stem if file.stem.isidentifier() else "flowkit_flow_" + str(abs(hash(file)))
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     existing = sys.modules.get(name)
@@ -60,7 +67,8 @@ def _import(file: Path) -> ModuleType:
             return existing  # imported already, and the file has not changed since
     elif existing is not None:
         name = f"flowkit_flow_{abs(hash(file))}"
-    spec = importlib.util.spec_from_file_location(name, file)
+    loader = None if origin is None else CopyLoader(name, str(file), origin)
+    spec = importlib.util.spec_from_file_location(name, file, loader=loader)
     if spec is None or spec.loader is None:
         raise FlowLoadError(f"{file} cannot be imported as Python", "flow files end in .py")
     module = importlib.util.module_from_spec(spec)
@@ -92,3 +100,21 @@ def _import(file: Path) -> ModuleType:
 def _is_user_frame(filename: str) -> bool:
     flowkit_dir = str(Path(__file__).resolve().parent.parent)
     return not (filename.startswith(flowkit_dir) or filename.startswith("<frozen"))
+
+
+class CopyLoader(importlib.machinery.SourceFileLoader):
+    """Imports ``path``, a copy of the source file at ``origin``, as if it were that file:
+    its code objects name ``origin``. No bytecode cache is read or written (a cached file
+    would name the copy again)."""
+
+    def __init__(self, fullname: str, path: str, origin: str) -> None:
+        super().__init__(fullname, path)
+        self.origin = origin
+
+    def source_to_code(  # type: ignore[override]
+        self, data: bytes, path: str, *, _optimize: int = -1
+    ) -> CodeType:
+        return compile(data, self.origin, "exec", dont_inherit=True, optimize=_optimize)
+
+    def path_stats(self, path: str) -> Mapping[str, Any]:
+        raise OSError("no bytecode cache for a copy")

@@ -220,32 +220,70 @@ def load_flow_class(ref: CodeRef, store: Store) -> type:
 def _load_package(ref: CodeRef, store: Store) -> type:
     """Extract the package (once per machine) and load the flow from its files: its folders
     go first on ``sys.path``, so the project's modules are the package's, not the working
-    tree's. Tracebacks name each file where it was snapshotted from."""
+    tree's. Its code names each file where it was snapshotted from (under ``ref.root``), and
+    tracebacks quote the file as it was then, whatever it holds now."""
     where = f"code package {ref.target} of flow {ref.flow}"
     package = CodePackage.from_value(store.values.load(ref.target, owner=where), where)
+    if package.kind == "blob":
+        return _load(CodeRef("blob", package.entry, ref.flow), store)
     folder = extract(ref.target, package)
+    root = ref.root or str(folder)
+    if ref.root:
+        _import_as_originals(folder, ref.root)
     for entry in reversed(package.paths):
         path = os.path.normpath(folder / entry)
         if path in sys.path:
             sys.path.remove(path)
         sys.path.insert(0, path)
+        sys.path_importer_cache.pop(path, None)
     from flowkit.graph.source import register_sources
 
     register_sources(
         {
-            str(folder / name): (os.path.join(ref.root, name) if ref.root else name, lines)
+            os.path.join(root, name): (os.path.join(root, name), lines)
             for name, lines in _source_lines(package)
         }
     )
-    if package.kind == "blob":
-        return _load(CodeRef("blob", package.entry, ref.flow), store)
     if package.kind == "file":
-        flow_cls = _load(CodeRef("file", str(folder / package.entry), ref.flow), store)
+        from flowkit.authoring.loader import load_flow_file
+
+        origin = os.path.join(root, package.entry)
+        flow_cls = load_flow_file(folder / package.entry, ref.flow, origin=origin)
     else:
         flow_cls = _load(CodeRef("module", package.entry, ref.flow), store)
     if ref.root:
         _point_at_originals(folder, ref.root)
     return flow_cls
+
+
+def _import_as_originals(folder: Path, root: str) -> None:
+    """Have modules imported from ``folder`` compiled as the files under ``root`` they copy."""
+    from importlib.abc import PathEntryFinder
+    from importlib.machinery import (
+        EXTENSION_SUFFIXES,
+        SOURCE_SUFFIXES,
+        ExtensionFileLoader,
+        FileFinder,
+    )
+
+    from flowkit.authoring.loader import CopyLoader
+
+    prefix = str(folder) + os.sep
+
+    class Copy(CopyLoader):
+        def __init__(self, fullname: str, path: str) -> None:
+            super().__init__(fullname, path, os.path.join(root, path[len(prefix) :]))
+
+    finder = FileFinder.path_hook(
+        (Copy, SOURCE_SUFFIXES), (ExtensionFileLoader, EXTENSION_SUFFIXES)
+    )
+
+    def hook(path: str) -> PathEntryFinder:
+        if path == str(folder) or path.startswith(prefix):
+            return finder(path)
+        raise ImportError(f"{path} is not in the code package")
+
+    sys.path_hooks.insert(0, hook)
 
 
 def _point_at_originals(folder: Path, root: str) -> None:
