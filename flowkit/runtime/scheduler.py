@@ -30,7 +30,8 @@ from flowkit.executor.base import (
 )
 from flowkit.executor.registry import LOCAL, Executors, executor_of
 from flowkit.graph.model import FlowGraph
-from flowkit.plan.reuse import Decider, Decision, cache_key
+from flowkit.plan.admit import Admission, Admitted, Placed, admit
+from flowkit.plan.reuse import Decider
 from flowkit.plan.tasks import Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.alerts import Alerts
 from flowkit.runtime.deadletter import dead_letter, run_alert
@@ -108,14 +109,13 @@ class Scheduler:
     _stop_launching: bool = False
     _message: str | None = None
     _counts: dict[str, int] = field(default_factory=dict)
-    _step_of: dict[str, str] = field(default_factory=dict)
     _succeeded: dict[str, TaskRecord] = field(default_factory=dict)
-    _decisions: list[dict[str, Any]] = field(default_factory=list)
     #: Step -> the executor it runs on and what each of its tasks asks of it.
     _placement: dict[str, tuple[str, Request]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.planner = Planner(self.graph, self.max_num_splits)
+        self.admission = Admission(self.graph, self.parameters, self.decider)
 
     # -- the loop ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -240,7 +240,7 @@ class Scheduler:
             self.store.index.remember_cache_key(record)
             error = str(record.exception) if record.caught else None
             self._task_event(task, "caught" if record.caught else "succeeded", error=error)
-            self._admit(self._after(task.task_id, task.planned, record))
+            self._admit(self._after(task.task_id, task.planned, Outcome.of(record)))
             return
         error = str(record.exception) if record.exception else describe_status(status)
         if task.catch is None and task.attempt < self.policy.retries(node, record):
@@ -287,8 +287,10 @@ class Scheduler:
                 self._task_event(task, "killed", exit_code=KILLED_STATUS)
             self._running.clear()
         message = message or self._message
-        if self._decisions:
-            self.store.index.write_explanation(self.run.flow, self.run.run_id, self._decisions)
+        if self.admission.decisions:
+            self.store.index.write_explanation(
+                self.run.flow, self.run.run_id, self.admission.decisions
+            )
         self.store.records.end_run(self.run.flow, self.run.run_id, status, message=message)
         # After an abort, the scheduler's failure is what the user must see first.
         failures = [] if abort else list(self._failures)
@@ -338,10 +340,11 @@ class Scheduler:
             catch=task.catch,
         )
 
-    def _after(self, task_id: str, planned: PlannedTask, record: TaskRecord) -> list[PlannedTask]:
-        """What becomes ready once ``record`` (a success) is in; stops the run on a bad fan-out."""
+    def _after(self, task_id: str, planned: PlannedTask, outcome: Outcome) -> list[PlannedTask]:
+        """What becomes ready once a task succeeded with ``outcome``; stops the run on a bad
+        fan-out."""
         try:
-            return self.planner.after(task_id, planned, Outcome.of(record))
+            return self.planner.after(task_id, planned, outcome)
         except TooManySplits as exc:
             self._message = exc.render()
             self._stop_launching = True
@@ -349,34 +352,26 @@ class Scheduler:
 
     def _admit(self, planned: list[PlannedTask]) -> None:
         """Queue ready tasks, or clone the earlier task that stands in for one (and go on)."""
-        work = list(planned)
-        while work:
-            p = work.pop(0)
-            node = self.graph.steps[p.step]
-            inputs = [self._succeeded[i] for i in p.inputs]
-            key = cache_key(node, inputs, self.parameters, p.path)
-            decision = Decision("run", "")
-            if self.decider is not None and self.decider.active:
-                decision = self.decider.decide(node, inputs, p.path, key)
-                if decision.origin is not None and decision.origin.task_id in self._step_of:
-                    decision = Decision("run", "the earlier task already stands in elsewhere")
-            if decision.origin is None:
-                task = _Task(self.store.records.new_task_id(), p, cache_key=key)
-                self._step_of[task.task_id] = p.step
-                self._note(decision, p.step, task.task_id)
-                self._ready.append(task)
-                continue
-            clone = self.store.records.clone_task(decision.origin, self.run.run_id)
-            self._step_of[clone.task_id] = p.step
-            self._succeeded[clone.task_id] = clone
-            self._note(decision, p.step, clone.task_id)
-            self.emit(TaskEvent(p.step, clone.task_id, "cloned", 0, self.clock()))
-            self._counts["cloned"] = self._counts.get("cloned", 0) + 1
-            work += self._after(clone.task_id, p, clone)
+        admit(planned, self._decide, self._queue_or_clone, self._after)
 
-    def _note(self, decision: Decision, step: str, task_id: str) -> None:
-        if self.decider is not None and self.decider.active:
-            self._decisions.append(decision.to_json(step, task_id))
+    def _decide(self, planned: PlannedTask) -> Admitted:
+        return self.admission.decide(planned, [self._succeeded[i] for i in planned.inputs])
+
+    def _queue_or_clone(self, admitted: Admitted) -> Placed:
+        origin, step = admitted.decision.origin, admitted.planned.step
+        if origin is None:
+            task = _Task(
+                self.store.records.new_task_id(), admitted.planned, cache_key=admitted.cache_key
+            )
+            self.admission.note(admitted, task.task_id)
+            self._ready.append(task)
+            return task.task_id, None
+        clone = self.store.records.clone_task(origin, self.run.run_id)
+        self._succeeded[clone.task_id] = clone
+        self.admission.note(admitted, clone.task_id)
+        self.emit(TaskEvent(step, clone.task_id, "cloned", 0, self.clock()))
+        self._counts["cloned"] = self._counts.get("cloned", 0) + 1
+        return clone.task_id, Outcome.of(clone)
 
     def _input_ref(self, task_id: str) -> str:
         record = self._succeeded[task_id]
