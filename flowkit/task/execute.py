@@ -68,7 +68,9 @@ def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpecBase:
     return flow
 
 
-def call_step(spec: TaskSpec, store: Store, flow_cls: type, parents: list[TaskRecord]) -> FlowSpecBase:
+def call_step(
+    spec: TaskSpec, store: Store, flow_cls: type, parents: list[TaskRecord]
+) -> FlowSpecBase:
     """Run the step's code (as ``flow_cls`` has it) under ``current``, on what ``parents``
     passed on: their artifacts, or for a join their flows as ``inputs``. What the step
     assigned stays on the returned ``self``; its exceptions propagate unchanged."""
