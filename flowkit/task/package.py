@@ -213,15 +213,19 @@ def extract(digest: str, package: CodePackage) -> Path:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=final.parent)
     except OSError as exc:
-        raise FlowLoadError(
-            f"cannot extract code package {digest} into {final.parent}: {exc}",
-            "make the folder writable, or point XDG_CACHE_HOME at a writable folder",
-        ) from None
+        raise _cannot_extract(final, exc) from None
     try:
         package.write_to(tmp)
         os.rename(tmp, final)
-    except OSError:
+    except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if not final.is_dir():  # not another worker's win: a real failure
-            raise
+            raise _cannot_extract(final, exc) from None
     return final
+
+
+def _cannot_extract(final: Path, exc: OSError) -> FlowLoadError:
+    return FlowLoadError(
+        f"cannot extract code package {final.name} into {final.parent}: {exc}",
+        "make room or make the folder writable, or point XDG_CACHE_HOME at another folder",
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import flowkit
+from flowkit.errors import FlowLoadError
 from flowkit.store import open_store
 from flowkit.store.packages import CodePackage
 from flowkit.task.code import code_ref_for
@@ -201,3 +202,16 @@ def test_two_workers_extracting_one_package_both_get_it_whole(
     assert [p.name for p in final.parent.iterdir()] == [digest]  # the loser's copy is gone
     assert (final / "pkg" / "m.py").read_bytes() == b"y = 2\n"
     assert extract(digest, package) == final  # and from now on, it is simply there
+
+
+def test_a_package_that_cannot_be_extracted_says_where_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(FlowLoadError) as info:
+        extract("cd" * 32, CodePackage("F", "file", "f.py", {"f.py": b""}))
+    assert info.value.message.startswith(
+        f"cannot extract code package {'cd' * 32} into {tmp_path}/cache/flowkit/code: "
+    )
+    assert "XDG_CACHE_HOME" in info.value.hint
