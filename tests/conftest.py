@@ -40,6 +40,13 @@ def run_python(
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _code_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Workers of the test session (subprocesses too) extract runs' code packages into a
+    folder of the session, not into the user's cache."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture
 def flows_dir() -> Path:
     return FLOWS
