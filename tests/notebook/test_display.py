@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import flowkit
-from flowkit.store import Store
+from flowkit.store.values import Values
 from tests.flows.fanout import FanoutFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -54,8 +55,13 @@ def test_run_display_of_a_thousand_tasks_loads_no_artifact(
 ) -> None:
     run = flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=1000, max_workers=2)
     loads: list[str] = []
-    real = Store.load_value
-    monkeypatch.setattr(Store, "load_value", lambda self, d: loads.append(d) or real(self, d))
+    real = Values.load
+
+    def load(self: Values, digest: str, **options: Any) -> Any:
+        loads.append(digest)
+        return real(self, digest, **options)
+
+    monkeypatch.setattr(Values, "load", load)
     fresh = flowkit.Run(run.pathspec, store=str(tmp_path))
     started = time.perf_counter()
     html = fresh._repr_html_()
