@@ -136,7 +136,14 @@ def timeout_seconds(spec: DecoratorSpec) -> float:
     return _timeout_seconds(spec.args)
 
 
-def _make(name: str) -> Any:
+def _make(
+    name: str,
+    validate: Callable[[str, Mapping[str, Any]], tuple[DecoratorSpec, str | None]] | None = None,
+) -> Any:
+    """The step decorator ``@name`` (bare or with arguments), recording what ``validate``
+    makes of its arguments (the step decorators' own checks by default)."""
+    check = validate or _validated
+
     @overload
     def decorator(func: F, /) -> F: ...
 
@@ -144,7 +151,7 @@ def _make(name: str) -> Any:
     def decorator(**kwargs: Any) -> Callable[[F], F]: ...
 
     def decorator(func: Any = None, /, **kwargs: Any) -> Any:
-        spec, problem = _validated(name, kwargs)
+        spec, problem = check(name, kwargs)
         if func is not None:
             _record(func, spec, problem)
             return func
@@ -209,26 +216,7 @@ def executor_decorator(name: str, doc: str | None = None) -> Any:
     ``@slurm(partition="gpu")``. Its arguments go to the executor as they are (plain values:
     strings, numbers, booleans, lists, dicts); it learns ``@resources`` separately. An
     extension package makes its own decorator with this."""
-
-    @overload
-    def decorator(func: F, /) -> F: ...
-
-    @overload
-    def decorator(**kwargs: Any) -> Callable[[F], F]: ...
-
-    def decorator(func: Any = None, /, **kwargs: Any) -> Any:
-        spec, problem = _executor_validated(name, kwargs)
-        if func is not None:
-            _record(func, spec, problem)
-            return func
-
-        def apply(f: F) -> F:
-            _record(f, spec, problem)
-            return f
-
-        return apply
-
-    decorator.__name__ = decorator.__qualname__ = name
+    decorator = _make(name, _executor_validated)
     decorator.__doc__ = doc or f"Run the step on the '{name}' executor."
     return decorator
 
