@@ -74,7 +74,17 @@ def imported(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, in
                 found += [(f"flowkit.{alias.name}", node.lineno) for alias in node.names]
             else:
                 found.append((target, node.lineno))
+        elif isinstance(node, ast.Call) and _imports_by_name(node.func):
+            # importlib.import_module("flowkit.x") / __import__("flowkit.x"): an import still
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.append((first.value, node.lineno))
     return [(name, line) for name, line in found if name.split(".")[0] == "flowkit"]
+
+
+def _imports_by_name(func: ast.expr) -> bool:
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name in ("import_module", "__import__")
 
 
 def upward_imports(root: Path) -> list[str]:
@@ -112,6 +122,8 @@ def test_no_import_points_up() -> None:
             "under TYPE_CHECKING",
         ),
         ("from flowkit import client\n", "a package imported by name"),
+        ("import importlib\nimportlib.import_module('flowkit.runtime.api')\n", "by a string"),
+        ("def f():\n    return __import__('flowkit.cli.main')\n", "by __import__"),
     ],
 )
 def test_an_upward_import_in_a_synthetic_module_is_found(
