@@ -55,6 +55,13 @@ def load_plugin(group: str, name: str, *, kind: str = "plug-in") -> Any:
     return found
 
 
+def entry_point(group: str, name: str) -> str:
+    """Where the plug-in ``name`` of ``group`` comes from, as messages name it
+    (``flowkit.executors = tp_exec:Executor``); ``group`` alone if none is installed."""
+    entry = _entry_points(group, tuple(sys.path)).get(name)
+    return group if entry is None else f"{group} = {entry.value}"
+
+
 def missing(group: str, name: str, *, kind: str = "plug-in") -> PluginNotInstalled:
     """The error for a plug-in ``name`` of ``group`` that is not installed."""
     package = _PACKAGES.get(group, {}).get(name)

@@ -12,8 +12,17 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, cast
 
+from flowkit.errors import FlowkitError
 from flowkit.executor.base import Executor, ExecutorContext, ExecutorFactory
-from flowkit.plugins import EXECUTORS, PluginNotInstalled, is_installed, load_plugin, missing
+from flowkit.plugins import (
+    EXECUTORS,
+    PluginLoadError,
+    PluginNotInstalled,
+    entry_point,
+    is_installed,
+    load_plugin,
+    missing,
+)
 
 if TYPE_CHECKING:
     from flowkit.authoring.decorators import DecoratorSpec
@@ -57,8 +66,13 @@ def _not_installed(name: str, node: StepNode, default: DecoratorSpec | None) -> 
     return PluginNotInstalled(f"{why}, and {error.message}", error.hint, group=EXECUTORS, name=name)
 
 
+class ExecutorStartError(PluginLoadError):
+    """An executor plug-in loaded, but raised when the run made its executor."""
+
+
 class Executors:
-    """The executors of one run, by name: each made on first use, all closed at the end."""
+    """The executors of one run, by name: each made on first use (or all at once, by
+    :meth:`start`), all closed at the end."""
 
     def __init__(self, context: ExecutorContext, factories: Mapping[str, ExecutorFactory]) -> None:
         self._context = context
@@ -68,8 +82,29 @@ class Executors:
     def get(self, name: str) -> Executor:
         executor = self._made.get(name)
         if executor is None:
-            executor = self._made[name] = self._factories[name](self._context)
+            executor = self._made[name] = self._make(name)
         return executor
+
+    def start(self) -> None:
+        """Make every executor of the run now, before any task: one that cannot start
+        stops the run before it starts, not halfway through. The warm worker starts first,
+        as it did before there were plug-ins: the slow start a run's heartbeat covers."""
+        for name in sorted(self._factories, key=lambda n: n != LOCAL):
+            self.get(name)
+
+    def _make(self, name: str) -> Executor:
+        try:
+            return self._factories[name](self._context)
+        except FlowkitError:
+            raise  # it says what to do already (the local executor's WorkerStartError)
+        except Exception as exc:  # a plug-in's own code can raise anything: say whose it is
+            raise ExecutorStartError(
+                f"the executor '{name}' ({entry_point(EXECUTORS, name)}) failed to start: "
+                f"{type(exc).__name__}: {exc}",
+                "the error is the plug-in's: fix what it reports (its backend's tools or "
+                "settings on this machine), or reinstall the package that provides it; "
+                "nothing ran, so run the flow again once it starts",
+            ) from exc
 
     def __iter__(self) -> Iterator[Executor]:
         """The executors made so far."""

@@ -197,7 +197,7 @@ def _drive(
     from flowkit.client import Run
     from flowkit.client.objects import resume_hint
     from flowkit.executor.base import ExecutorContext
-    from flowkit.executor.registry import LOCAL, Executors
+    from flowkit.executor.registry import Executors
     from flowkit.runtime.heartbeat import Heartbeat
     from flowkit.runtime.scheduler import Scheduler
 
@@ -205,39 +205,38 @@ def _drive(
     # The run exists from here on: beat before anything slow (the worker importing a big
     # flow), so that a reader never takes a run that is starting for one that crashed.
     heartbeat = Heartbeat(store, record.flow, record.run_id)
-    try:
-        heartbeat.start()
-        executors = Executors(ExecutorContext(store, code, echo=not options.quiet), factories)
-        if LOCAL in factories:
-            executors.get(LOCAL)  # the warm worker starts (and may fail) before any task
-    except BaseException as exc:
-        heartbeat.stop()
-        sink.close()
-        _end_unstarted(store, record, exc)
-        raise
-    hint = resume_hint(record.flow, record.run_id, record.source)
-    scheduler = Scheduler(
-        graph=graph,
-        store=store,
-        executors=executors,
-        run=record,
-        code=code,
-        parameters=parameters,
-        sink=sink,
-        max_workers=max_workers,
-        max_num_splits=options.max_num_splits,
-        fail_fast=options.fail_fast,
-        resume_hint=lambda: hint,
-        decider=decider,
-        policy=failure[0],
-        alerts=failure[1],
-    )
-    try:
-        result = scheduler.execute()
-    finally:
-        heartbeat.stop()  # after the end record: a finished run never reads as crashed
-        executors.close()
-        sink.close()
+    executors = Executors(ExecutorContext(store, code, echo=not options.quiet), factories)
+    with contextlib.ExitStack() as cleanup:
+        # Last first, each even if one before raised: the heartbeat stops after the end
+        # record (a finished run never reads as crashed), the warm worker and the plug-ins'
+        # executors close, then the view.
+        cleanup.callback(sink.close)
+        cleanup.callback(executors.close)
+        cleanup.callback(heartbeat.stop)
+        try:
+            heartbeat.start()
+            executors.start()  # the warm worker and every plug-in start (or fail) before any task
+            hint = resume_hint(record.flow, record.run_id, record.source)
+            scheduler = Scheduler(
+                graph=graph,
+                store=store,
+                executors=executors,
+                run=record,
+                code=code,
+                parameters=parameters,
+                sink=sink,
+                max_workers=max_workers,
+                max_num_splits=options.max_num_splits,
+                fail_fast=options.fail_fast,
+                resume_hint=lambda: hint,
+                decider=decider,
+                policy=failure[0],
+                alerts=failure[1],
+            )
+        except BaseException as exc:
+            _end_unstarted(store, record, exc)
+            raise
+        result = scheduler.execute()  # from here on, the scheduler writes the end record
     client_run = Run(f"{record.flow}/{record.run_id}", store=store)
     if result.status == "succeeded":
         return client_run

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 import flowkit
+from flowkit.executor.registry import ExecutorStartError
 from flowkit.plugins import PluginLoadError, PluginNotInstalled
 from flowkit.store import open_store
-from tests.conftest import FLOWS, ROOT
+from tests.conftest import FLOWS, ROOT, require
 from tests.flows.gpus import GpuFlow
 from tests.flows.mixed_executors import MixedFlow, SlurmFlow
 from tests.runtime.test_shapes import Quiet
@@ -81,15 +82,21 @@ class Executor:
 '''
 
 _BROKEN = "raise ImportError(\"No module named 'tp_cluster_sdk'\")\n"
+_BAD = """
+class Executor:
+    def __init__(self, context):
+        raise RuntimeError("sbatch: command not found")
+"""
 
 
 def _wheel(folder: Path) -> Path:
-    """``tp_exec``, with entry points ``thirdparty`` (works) and ``tpbroken`` (its module
-    cannot be imported)."""
+    """``tp_exec``, with entry points ``thirdparty`` (works), ``tpbroken`` (its module
+    cannot be imported) and ``tpbad`` (it imports, but making its executor raises)."""
     info = "tp_exec-0.1.dist-info"
     files = {
         "tp_exec/__init__.py": _EXECUTOR,
         "tp_exec/broken.py": _BROKEN,
+        "tp_exec/bad.py": _BAD,
         f"{info}/METADATA": "Metadata-Version: 2.1\nName: tp-exec\nVersion: 0.1\n",
         f"{info}/WHEEL": (
             "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -98,6 +105,7 @@ def _wheel(folder: Path) -> Path:
             "[flowkit.executors]\n"
             "thirdparty = tp_exec:Executor\n"
             "tpbroken = tp_exec.broken:Executor\n"
+            "tpbad = tp_exec.bad:Executor\n"
         ),
     }
     lines = []
@@ -238,6 +246,37 @@ def test_a_plugin_that_fails_to_load_says_which_and_why(third_party: Path, tmp_p
         "the plug-in 'tpbroken' (flowkit.executors = tp_exec.broken:Executor) failed to load: "
         "ImportError: No module named 'tp_cluster_sdk'"
     )
+
+
+def test_an_executor_that_cannot_start_fails_the_run_before_any_task(
+    third_party: Path, tmp_path: Path
+) -> None:
+    psutil = require("psutil")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(ExecutorStartError) as info:
+        flowkit.run(MixedFlow, store=str(tmp_path), progress=Quiet(), with_decorators=["tpbad"])
+    message = (
+        "the executor 'tpbad' (flowkit.executors = tp_exec.bad:Executor) failed to start: "
+        "RuntimeError: sbatch: command not found"
+    )
+    assert info.value.render() == (
+        f"{message}\n    hint: the error is the plug-in's: fix what it reports (its backend's "
+        "tools or settings on this machine), or reinstall the package that provides it; "
+        "nothing ran, so run the flow again once it starts"
+    )
+    run = flowkit.Flow("MixedFlow", store=str(tmp_path)).latest_run
+    records = open_store(str(tmp_path)).records
+    end = records.get_run_end("MixedFlow", run.id)
+    assert run.status == "failed" and end is not None
+    assert end.message == f"the run could not start: {message}"
+    assert records.list_steps("MixedFlow", run.id) == []
+    # join runs locally: the warm worker started first, and was closed with the run
+    left = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE
+    ]
+    assert left == []
 
 
 def test_a_request_the_executor_can_never_meet_fails_the_run_clearly(
