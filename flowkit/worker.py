@@ -5,7 +5,10 @@ The entry point of every remote executor (Slurm, AWS Batch, ...) and the same co
 a local task. SPEC-KEY is the key ``Store.put_spec`` gave the task's spec in the store at
 STORE; SPEC is a TaskSpec as JSON, a file holding it, or ``-`` for stdin. The task's output
 is stored as its log and echoed here; if the task's process dies without writing its final
-record, this writes it. The exit status is the task's.
+record, this writes it. The exit status is the task's (2 if there is no such SPEC-KEY).
+
+With SPEC-KEY, everything happens in the store at STORE, whatever path the spec was written
+through: a shared store may be mounted elsewhere on a cluster's nodes.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowkit.store import Store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,10 +28,21 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     from flowkit.executor.forkserver import ForkServer
+    from flowkit.store import StoreError, open_store
     from flowkit.task.outcome import final_record
     from flowkit.task.spec import TaskSpec
 
-    text = _spec_text(args[0]) if len(args) == 1 else _stored_spec(args[0], args[1])
+    store_url = None  # a spec given whole names its store
+    if len(args) == 2:
+        try:
+            store = open_store(args[0])
+            text = _stored_spec(store, args[1])
+        except StoreError as error:
+            print(f"error: {error.render()}", file=sys.stderr)
+            return 2
+        store_url = store.url
+    else:
+        text = _spec_text(args[0])
     spec = TaskSpec.from_json(text)
     statuses: dict[str, int] = {}
 
@@ -38,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             statuses[message["key"]] = message["status"]
 
     server = ForkServer(os.dup(1), relay)
-    server.setup({"store": spec.store, "code": _code(spec), "echo": True})
+    server.setup({"store": store_url or spec.store, "code": _code(spec), "echo": True})
     server.fork("task", text, {})
     server.wait_all()
     status = statuses["task"]
@@ -54,10 +71,24 @@ def _spec_text(arg: str) -> str:
     return Path(arg).read_text()
 
 
-def _stored_spec(store_url: str, key: str) -> str:
-    from flowkit.store import open_store
+def _stored_spec(store: Store, key: str) -> str:
+    """The spec stored under ``key``; a key that is malformed or names nothing raises a
+    :class:`~flowkit.store.StoreError` saying so (not that the store is damaged)."""
+    from flowkit.store import InvalidKeyError, NotFoundError
 
-    return open_store(store_url).get_spec(key)
+    hint = (
+        "give the key the executor stored the task's spec under (Store.put_spec), and "
+        "the store it used, as this machine reaches it"
+    )
+    try:
+        stored = store.values.has(key)
+    except InvalidKeyError:
+        raise InvalidKeyError(
+            f"'{key}' is not a task spec key (64 hex digits) for the store at {store.url}", hint
+        ) from None
+    if not stored:
+        raise NotFoundError(f"no task spec '{key}' in the store at {store.url}", hint)
+    return store.get_spec(key)
 
 
 def _code(spec: Any) -> dict[str, Any]:

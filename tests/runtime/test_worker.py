@@ -66,6 +66,45 @@ def test_worker_runs_one_task_from_the_store(tmp_path: Path) -> None:
     assert task.data.total == 12 and task.data.seen == ["start", "a"]
 
 
+def test_worker_runs_a_stored_spec_from_the_store_path_it_is_given(tmp_path: Path) -> None:
+    """The spec names the store as the machine that wrote it reached it; a cluster node
+    mounts the same folder elsewhere and passes that path."""
+    (tmp_path / "disk").mkdir()
+    (tmp_path / "head").symlink_to(tmp_path / "disk")
+    spec, run_id = _spec_for_step_a(tmp_path / "head")
+    key = open_store(str(tmp_path / "head")).put_spec(spec.to_json())
+    (tmp_path / "head").unlink()  # not mounted there on the node
+    (tmp_path / "node").symlink_to(tmp_path / "disk")
+    result = run_python("-m", "flowkit.worker", tmp_path / "node", key)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "head").exists(), "the worker used the spec's store path"
+    record = open_store(str(tmp_path / "disk")).records.get_task(
+        "LinearFlow", run_id, "a", spec.task_id
+    )
+    assert record.successful and record.next_steps == ("b",)
+    task = flowkit.Task(record.pathspec, store=str(tmp_path / "disk"))
+    assert task.data.total == 12 and task.data.seen == ["start", "a"]
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("0" * 64, "no task spec '{key}' in the store at {store}"),
+        ("spec.json", "'{key}' is not a task spec key (64 hex digits) for the store at {store}"),
+    ],
+)
+def test_worker_says_which_key_it_did_not_find_where(
+    tmp_path: Path, key: str, message: str
+) -> None:
+    result = run_python("-m", "flowkit.worker", tmp_path, key)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {message.format(key=key, store=tmp_path)}\n    hint: give the key the "
+        "executor stored the task's spec under (Store.put_spec), and the store it used, as "
+        "this machine reaches it\n"
+    )
+
+
 def test_worker_records_a_crash_the_task_could_not(tmp_path: Path) -> None:
     spec, run_id = _spec_for_step_a(tmp_path)
     broken = replace(spec, inputs=("start/does-not-exist/0",))
