@@ -16,10 +16,12 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from importlib.readers import FileReader
 from pathlib import Path
 from types import CodeType, FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any
 
+from flowkit.authoring.loader import CopyLoader
 from flowkit.errors import FlowLoadError
 from flowkit.graph.source import global_names
 from flowkit.store.errors import ArtifactNotSerializable
@@ -266,11 +268,9 @@ def _import_as_originals(folder: Path, root: str) -> None:
         FileFinder,
     )
 
-    from flowkit.authoring.loader import CopyLoader
-
     prefix = str(folder) + os.sep
 
-    class Copy(CopyLoader):
+    class Copy(_PackageFileLoader):
         def __init__(self, fullname: str, path: str) -> None:
             super().__init__(fullname, path, os.path.join(root, path[len(prefix) :]))
 
@@ -284,6 +284,31 @@ def _import_as_originals(folder: Path, root: str) -> None:
         raise ImportError(f"{path} is not in the code package")
 
     sys.path_hooks.insert(0, hook)
+
+
+class _PackageFileLoader(CopyLoader):
+    """Loads a file of an extracted package as the project file it copies. A package keeps
+    its project folder on ``__path__``, after the copy's, so a submodule the package does not
+    hold is imported from the project, as if the package were not there; and its resources
+    (``importlib.resources.files``) are read in the project folder: the package holds the
+    code, not the project's data."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        path = getattr(module, "__path__", None)
+        folder = os.path.dirname(self.origin)
+        if isinstance(path, list) and folder not in path:
+            path.append(folder)
+        super().exec_module(module)
+
+    def get_resource_reader(self, name: str | None = None) -> FileReader:
+        return _ProjectFolderReader(self.origin)
+
+
+class _ProjectFolderReader(FileReader):
+    """The resources of the project folder a package's file was copied from."""
+
+    def __init__(self, origin: str) -> None:
+        self.path = Path(origin).parent
 
 
 def _point_at_originals(folder: Path, root: str) -> None:

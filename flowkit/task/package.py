@@ -7,24 +7,28 @@ What a package holds for a flow from a file: the flow file and every module in
 file with a ``pyproject.toml``, ``setup.py`` or ``.git``, else the flow file's folder),
 except what lies in the interpreter's prefixes, site-packages or the standard library, and
 flowkit itself; and the project files those import that were not imported yet (a step's own
-``import helper``, found by reading the import statements). Only project files are read, so
-a snapshot costs milliseconds, whatever is installed. A module imported by a computed name
+``import helper``, found by parsing the files: import statements, relative ones too, and
+``importlib.import_module`` calls with a literal name). Only project files are read, so a
+snapshot costs milliseconds, whatever is installed. A module imported by a computed name
 (``importlib.import_module(name)``) that was not imported when the run started is still
-found in the working tree.
+found in the working tree, a submodule of a packaged package included: a worker puts each
+package's project folder on its ``__path__``, after the copy.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import os
-import re
 import shutil
 import site
 import sys
 import sysconfig
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from flowkit.errors import FlowLoadError
 from flowkit.store.packages import CodePackage
@@ -73,14 +77,6 @@ def snapshot(flow_cls: type, module_file: str) -> tuple[CodePackage, str]:
     return CodePackage(flow_cls.__name__, "module", module_name, files, tuple(paths)), root
 
 
-#: An import statement, at any indent: ``from BASE import NAMES`` or ``import MODULES``.
-_IMPORT = re.compile(
-    rb"^[ \t]*(?:from[ \t]+(?P<base>\.*[\w.]*)[ \t]+import[ \t]+(?P<names>[\w, \t]*)"
-    rb"|import[ \t]+(?P<modules>[\w., \t]+))",
-    re.MULTILINE,
-)
-
-
 def _not_imported_yet(
     files: dict[str, bytes], paths: list[str], root: str, excluded: tuple[str, ...]
 ) -> dict[str, bytes]:
@@ -108,23 +104,73 @@ def _not_imported_yet(
 
 def _imported_files(rel: str, source: bytes, paths: list[str]) -> Iterator[str]:
     """Where, relative to the project root, the modules ``source`` imports would be."""
-    for match in _IMPORT.finditer(source):
-        if match["modules"] is not None:
-            for part in match["modules"].decode().split(","):
-                if part.split():
-                    yield from _module_files(part.split()[0], paths)
-            continue
-        base = match["base"].decode()
-        names = [n.split()[0] for n in match["names"].decode().split(",") if n.split()]
-        dots = len(base) - len(base.lstrip("."))
+    for module, names, level in _imports(source):
         roots = paths
-        if dots:  # relative to the importing file's package
+        if level:  # relative to the importing file's package
             folder = PurePosixPath(rel).parent
-            for _ in range(dots - 1):
+            for _ in range(level - 1):
                 folder = folder.parent
             roots = [str(folder)]
+            yield str(folder / "__init__.py")
         for name in ["", *names]:  # the module, and any submodule it names
-            yield from _module_files(".".join(p for p in (base[dots:], name) if p), roots)
+            yield from _module_files(".".join(p for p in (module, name) if p), roots)
+
+
+def _imports(source: bytes) -> Iterator[tuple[str, list[str], int]]:
+    """(module, names imported from it, relative level) of each import in ``source``: its
+    import statements, wherever they are and however they are wrapped, and the calls
+    ``import_module("name")`` and ``__import__("name")`` with a literal name."""
+    try:
+        with warnings.catch_warnings():  # the user's invalid escapes are theirs to hear of
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError):  # not Python this interpreter reads: it imports nothing
+        return
+    # Import statements are statements: expressions are walked only for a call to look at.
+    calls = b"import_module" in source or b"__import__" in source
+    for node in ast.walk(tree) if calls else _statements(tree.body):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, [], 0
+        elif isinstance(node, ast.ImportFrom):
+            yield node.module or "", [a.name for a in node.names if a.name != "*"], node.level
+        elif isinstance(node, ast.Call) and _is_import_call(node):
+            yield _called_import(node)
+
+
+def _statements(body: list[Any]) -> Iterator[ast.AST]:
+    """The statements of ``body`` and, in turn, of every block they hold."""
+    for node in body:
+        yield node
+        for block in ("body", "orelse", "finalbody", "handlers", "cases"):
+            yield from _statements(getattr(node, block, []))
+
+
+def _is_import_call(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return (
+        name in ("import_module", "__import__")
+        and bool(call.args)
+        and isinstance(call.args[0], ast.Constant)
+        and isinstance(call.args[0].value, str)
+    )
+
+
+def _called_import(call: ast.Call) -> tuple[str, list[str], int]:
+    """The import an ``import_module(name, package)`` call makes: a relative name is
+    resolved against a literal ``package``, else against the calling file's package."""
+    name = str(getattr(call.args[0], "value", ""))
+    level = len(name) - len(name.lstrip("."))
+    if not level:
+        return name, [], 0
+    package = call.args[1] if len(call.args) > 1 else None
+    package = next((k.value for k in call.keywords if k.arg == "package"), package)
+    if isinstance(package, ast.Constant) and isinstance(package.value, str):
+        parts = package.value.split(".")
+        base = parts[: len(parts) - level + 1]
+        return ".".join([*base, name[level:]]).strip("."), [], 0
+    return name[level:], [], level
 
 
 def _module_files(name: str, roots: list[str]) -> Iterator[str]:

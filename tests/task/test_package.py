@@ -215,3 +215,87 @@ def test_a_package_that_cannot_be_extracted_says_where_and_what_to_do(
         f"cannot extract code package {'cd' * 32} into {tmp_path}/cache/flowkit/code: "
     )
     assert "XDG_CACHE_HOME" in info.value.hint
+
+
+_PKG_FLOW = """\
+import importlib
+from importlib import resources
+
+from flowkit import FlowSpec, step
+
+import {lib}
+
+
+class PkgFlow(FlowSpec):
+    @step
+    def start(self):
+        from {lib} import (
+            wrapped,
+        )
+        from {lib} import \\
+            continued
+
+        literal = importlib.import_module("{lib}.literal")
+        self.found = [wrapped.NAME, continued.NAME, literal.NAME, literal.near.NAME]
+        self.computed = importlib.import_module("{lib}." + "computed").NAME
+        self.path = list({lib}.__path__)
+        self.config = resources.files("{lib}").joinpath("config.txt").read_text()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def _write_package_project(root: Path, lib: str) -> Path:
+    """A project whose flow imports its package's submodules in the ways a regex misses,
+    one by a computed name only, and reads a data file of the package."""
+    package = root / lib
+    package.mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (package / "__init__.py").write_text("")
+    (package / "wrapped.py").write_text("from .sibling import NAME\n")
+    (package / "sibling.py").write_text("NAME = 'wrapped'\n")
+    (package / "continued.py").write_text("NAME = 'continued'\n")
+    (package / "literal.py").write_text(
+        "import importlib\n\nNAME = 'literal'\nnear = importlib.import_module('.near', __package__)\n"
+    )
+    (package / "near.py").write_text("NAME = 'near'\n")
+    (package / "computed.py").write_text("NAME = 'computed'\n")
+    (package / "config.txt").write_text("threshold: 3\n")
+    flow = root / "flow_pkgs.py"
+    flow.write_text(_PKG_FLOW.format(lib=lib))
+    return flow
+
+
+def test_a_snapshot_holds_the_submodules_imported_in_parentheses_continued_lines_or_by_literal_name(
+    tmp_path: Path,
+) -> None:
+    flow = _write_package_project(tmp_path / "proj", "pkgs_scan")
+    store = open_store(str(tmp_path / "store"))
+    ref = code_ref_for(first_class(flow), store)
+    package = CodePackage.from_value(store.values.load(ref.target), "package")
+    assert sorted(package.files) == [
+        "flow_pkgs.py",
+        "pkgs_scan/__init__.py",
+        "pkgs_scan/continued.py",  # from pkgs_scan import \\ continued
+        "pkgs_scan/literal.py",  # importlib.import_module("pkgs_scan.literal")
+        "pkgs_scan/near.py",  # import_module(".near", __package__), in literal.py
+        "pkgs_scan/sibling.py",  # from .sibling import NAME, in wrapped.py
+        "pkgs_scan/wrapped.py",  # from pkgs_scan import (wrapped,)
+    ]
+
+
+def test_a_package_s_unpackaged_submodules_and_data_files_are_found_in_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    flow = _write_package_project(tmp_path / "proj", "pkgs_run")
+    run = flowkit.run(flow, store=str(tmp_path / "store"), progress=Quiet())
+    data = run["start"].task.data
+    assert data.found == ["wrapped", "continued", "literal", "near"]
+    assert data.computed == "computed"  # imported by a computed name: not in the package
+    copy = tmp_path / "cache" / "flowkit" / "code" / str(run.record.code_digest) / "pkgs_run"
+    assert data.path == [str(copy), str(tmp_path / "proj" / "pkgs_run")]  # the copy first
+    assert data.config == "threshold: 3\n"
