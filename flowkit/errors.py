@@ -15,6 +15,7 @@ complete)::
     ├── PluginNotInstalled          no installed package provides a plug-in [plugins]
     ├── PluginLoadError             a plug-in is installed but failed to import [plugins]
     │   └── ExecutorStartError      an executor plug-in raised as a run made it [executor.registry]
+    ├── WouldOverwriteError         written-out code would replace other files [store.packages]
     ├── StoreError                  the store could not do what was asked [store.errors]
     │   ├── InvalidKeyError         a name or key is malformed or leaves the root [store.errors]
     │   ├── BadPathspecError        not Flow[/run[/step[/task]]] [store.errors]

@@ -21,8 +21,11 @@ from flowkit.store.errors import BadPathspecError, NotFoundError
     default=None,
     help="Write the files into this folder (created if missing).",
 )
+@click.option(
+    "--force", is_flag=True, help="With -o: overwrite files there that have other content."
+)
 @store_option
-def code_cmd(pathspec: str, folder: str | None, store_url: str | None) -> None:
+def code_cmd(pathspec: str, folder: str | None, force: bool, store_url: str | None) -> None:
     """List the code package of a run (Flow/run), or write its files into a folder with -o."""
     spec = parse_pathspec(pathspec)
     if spec.depth != 2:
@@ -42,5 +45,5 @@ def code_cmd(pathspec: str, folder: str | None, store_url: str | None) -> None:
         for name in code.files:
             click.echo(f"  {name}")
         return
-    written = code.extract(folder)
+    written = code.extract(folder, force=force)
     click.echo(f"wrote {len(written)} file{'s' if len(written) != 1 else ''} to {folder}")

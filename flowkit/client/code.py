@@ -52,6 +52,7 @@ class RunCode:
         """The text of file ``name`` (UTF-8)."""
         return self.read_bytes(name).decode()
 
-    def extract(self, folder: str | os.PathLike[str]) -> list[Path]:
-        """Write every file under ``folder`` (created if missing); the paths written."""
-        return self._package.write_to(folder)
+    def extract(self, folder: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
+        """Write every file under ``folder`` (created if missing); the paths written. Files
+        there with other content are an error naming them, unless ``force``."""
+        return self._package.write_to(folder, force=force)

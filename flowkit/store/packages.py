@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from flowkit.errors import FlowkitError
 from flowkit.store.errors import StoreError
 
 FORMAT = "flowkit-code/1"
@@ -86,9 +87,20 @@ class CodePackage:
                     return name
         return None
 
-    def write_to(self, folder: str | os.PathLike[str]) -> list[Path]:
-        """Write every file under ``folder`` (created if missing); the paths written."""
+    def write_to(self, folder: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
+        """Write every file under ``folder`` (created if missing); the paths written. Files
+        there already with the same bytes are fine; any other file in the way is an error
+        that names them all, before anything is written, unless ``force``."""
         root = Path(folder)
+        in_the_way = [] if force else self.differing(root)
+        if in_the_way:
+            shown = ", ".join(in_the_way[:10])
+            more = f" and {len(in_the_way) - 10} more" if len(in_the_way) > 10 else ""
+            raise WouldOverwriteError(
+                f"{folder} already holds {len(in_the_way)} of the package's "
+                f"{len(self.files)} files with other content: {shown}{more}",
+                "write into another folder, or overwrite them with --force (force=True in Python)",
+            )
         written = []
         for name, data in self.files.items():
             target = root / name
@@ -96,6 +108,25 @@ class CodePackage:
             target.write_bytes(data)
             written.append(target)
         return written
+
+    def differing(self, folder: Path) -> list[str]:
+        """The package's files that ``folder`` holds with other content (or as something
+        that is not a readable file), sorted."""
+        found = []
+        for name in sorted(self.files):
+            try:
+                same = (folder / name).read_bytes() == self.files[name]
+            except FileNotFoundError:
+                continue
+            except OSError:  # a folder, a file where a folder should be, unreadable
+                same = False
+            if not same:
+                found.append(name)
+        return found
+
+
+class WouldOverwriteError(FlowkitError):
+    """Writing a package's files into a folder would replace files that differ."""
 
 
 def check_relative(name: str) -> str:

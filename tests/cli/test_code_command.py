@@ -65,3 +65,31 @@ def test_a_run_without_a_package_says_so(tmp_path: Path) -> None:
 def test_code_wants_a_run(tmp_path: Path) -> None:
     result = invoke("code", "OldFlow", "--store", str(tmp_path))
     assert result.exit_code == 1 and "'OldFlow' does not name a run" in result.output
+
+
+def test_code_refuses_to_overwrite_other_files_unless_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project, store = tmp_path / "proj", str(tmp_path / "store")
+    flow = write_project(project, "force")
+    run = flowkit.run(flow, store=store, progress=Quiet())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "flow_force.py").write_bytes(flow.read_bytes())  # identical: fine
+    (out / "helper_force.py").write_text("my own work\n")
+    (out / "lazy_force.py").mkdir()  # not even a file
+    refused = invoke("code", run.pathspec, "-o", str(out), "--store", store)
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"error: {out} already holds 2 of the package's 3 files with other content: "
+        "helper_force.py, lazy_force.py\n"
+        "    hint: write into another folder, or overwrite them with --force (force=True in Python)\n"
+    )
+    assert (out / "helper_force.py").read_text() == "my own work\n"  # nothing was written
+    (out / "lazy_force.py").rmdir()
+    forced = invoke("code", run.pathspec, "-o", str(out), "--store", store, "--force")
+    assert (forced.exit_code, forced.output) == (0, f"wrote 3 files to {out}\n")
+    assert (out / "helper_force.py").read_bytes() == (project / "helper_force.py").read_bytes()
+    again = invoke("code", run.pathspec, "-o", str(out), "--store", store)
+    assert (again.exit_code, again.output) == (0, f"wrote 3 files to {out}\n")
