@@ -131,12 +131,15 @@ def ended(key: str, status: int) -> Succeeded | Failed:
 @dataclass(frozen=True)
 class ExecutorContext:
     """What an executor is made with: the run's store (where a remote executor puts the
-    specs it submits, see ``Store.put_spec``), the flow's code, and whether the tasks'
-    output is echoed to the console."""
+    specs it submits, see ``Store.put_spec``), the flow's code, whether the tasks' output
+    is echoed to the console, and the run's ``--max-workers``."""
 
     store: Store
     code: CodeRef
     echo: bool = True
+    #: ``--max-workers``: how many of the run's tasks may run at once. The local executor
+    #: starts no more than that; a cluster one may submit more and let the cluster queue.
+    max_workers: int | None = None
 
 
 class Executor(Protocol):

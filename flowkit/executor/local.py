@@ -66,8 +66,10 @@ class LocalExecutor:
         #: Tasks sent to the worker and not yet reported ended: key -> (pid, start time); the
         #: pid is 0 until it started, the start time None where the platform does not say.
         self._tasks: dict[str, tuple[int, int | None]] = {}
-        #: Submitted tasks waiting for their CPUs/GPUs, in the order they came.
-        self._waiting: list[Submission] = []
+        #: Submitted tasks waiting for a worker slot (``--max-workers``) or their CPUs/GPUs,
+        #: by key, in the order they came.
+        self._waiting: dict[str, Submission] = {}
+        self._limit = context.max_workers or 0
         self._cancelled: set[str] = set()
         #: News made here rather than by the worker (a waiting task cancelled).
         self._news: list[Message] = []
@@ -131,22 +133,22 @@ class LocalExecutor:
         return self._pool.unsatisfiable(request.cpu, request.gpu)
 
     def submit(self, tasks: Sequence[Submission]) -> None:
-        self._waiting += tasks
+        self._waiting.update((task.key, task) for task in tasks)
         self._start_waiting()
 
     def _start_waiting(self) -> None:
-        """Send the worker every waiting task whose CPUs and GPUs are free, in order (one
-        that must wait does not hold up a later one that fits)."""
-        if not self._waiting:
-            return
-        still: list[Submission] = []
-        for task in self._waiting:
-            env = self._pool.try_take(task.key, task.request.cpu, task.request.gpu)
-            if env is None:
-                still.append(task)
-            else:
+        """Send the worker waiting tasks, in order, while a slot is free: each whose CPUs and
+        GPUs are free (one that must wait does not hold up a later one that fits)."""
+        started: list[str] = []
+        for key, task in self._waiting.items():
+            if self._limit and len(self._tasks) >= self._limit:
+                break
+            env = self._pool.try_take(key, task.request.cpu, task.request.gpu)
+            if env is not None:
                 self._run(task, env)
-        self._waiting = still
+                started.append(key)
+        for key in started:
+            del self._waiting[key]
 
     def _run(self, task: Submission, env: dict[str, str]) -> None:
         if self._eof or not self.alive:
@@ -159,6 +161,10 @@ class LocalExecutor:
             self._eof = True  # the worker died; the next poll reports the task lost
 
     def poll(self, timeout: float) -> list[Message]:
+        # Slots freed by tasks reported ended are filled here, on the next poll, not as the
+        # ends are read: the scheduler hears of an end first, and may stop launching (a
+        # failure under --fail-fast) and withdraw what waits.
+        self._start_waiting()
         raw, self._pending = self._pending, []
         out, self._news = self._news, []
         raw += self._read(0.0 if raw or out else timeout)
@@ -173,7 +179,6 @@ class LocalExecutor:
                 out.append(self._ended(message["key"], message["status"]))
         if self._eof:
             out += self._worker_gone()
-        self._start_waiting()
         return out
 
     def _ended(self, key: str, status: int) -> Message:
@@ -209,9 +214,7 @@ class LocalExecutor:
         return self._proc.poll() is None
 
     def cancel(self, key: str) -> None:
-        waiting = [t for t in self._waiting if t.key == key]
-        if waiting:
-            self._waiting.remove(waiting[0])
+        if self._waiting.pop(key, None) is not None:
             self._news.append(Killed(key))
             return
         if key not in self._tasks:

@@ -205,7 +205,9 @@ def _drive(
     # The run exists from here on: beat before anything slow (the worker importing a big
     # flow), so that a reader never takes a run that is starting for one that crashed.
     heartbeat = Heartbeat(store, record.flow, record.run_id)
-    executors = Executors(ExecutorContext(store, code, echo=not options.quiet), factories)
+    executors = Executors(
+        ExecutorContext(store, code, echo=not options.quiet, max_workers=max_workers), factories
+    )
     with contextlib.ExitStack() as cleanup:
         # Last first, each even if one before raised: the heartbeat stops after the end
         # record (a finished run never reads as crashed), the warm worker and the plug-ins'
@@ -225,7 +227,6 @@ def _drive(
                 code=code,
                 parameters=parameters,
                 sink=sink,
-                max_workers=max_workers,
                 max_num_splits=options.max_num_splits,
                 fail_fast=options.fail_fast,
                 resume_hint=lambda: hint,

@@ -71,6 +71,8 @@ class _Task:
     catch: dict[str, str | None] | None = None
     #: The attempt's spec, built once when it is submitted.
     spec: TaskSpec | None = None
+    #: Whether its executor said it started (it may wait in the executor's queue before).
+    started: bool = False
 
     @property
     def key(self) -> str:
@@ -95,7 +97,6 @@ class Scheduler:
     code: CodeRef
     parameters: dict[str, tuple[str, int, str]]
     sink: ProgressSink
-    max_workers: int
     max_num_splits: int = 10_000
     fail_fast: bool = False
     resume_hint: Callable[[], str] | None = None
@@ -104,7 +105,12 @@ class Scheduler:
     policy: FailurePolicy = field(default_factory=FailurePolicy)
     alerts: Alerts | None = None
     _ready: list[_Task] = field(default_factory=list)
+    #: Submitted and not yet ended (started, or waiting in their executor's queue).
     _running: dict[str, _Task] = field(default_factory=dict)
+    #: The part of ``_running`` that started: what ``@timeout`` watches.
+    _started: dict[str, _Task] = field(default_factory=dict)
+    #: Whether tasks still waiting in an executor's queue were withdrawn (launching stopped).
+    _withdrawn: bool = False
     _failures: list[TaskRecord] = field(default_factory=list)
     _stop_launching: bool = False
     _message: str | None = None
@@ -141,33 +147,42 @@ class Scheduler:
         return self._finish("failed" if self._failures or self._message else "succeeded")
 
     def _launch(self) -> None:
-        now = time.monotonic()
+        """Submit every ready task that is due to its executor, which runs it when it fits
+        (``--max-workers`` and resources are the executor's to apply)."""
         if self._stop_launching:
             self._ready.clear()
+            self._withdraw()
             return
-        if len(self._running) >= self.max_workers:
-            return  # the common case in a big fan-out: don't even look at the queue
+        now = time.monotonic()
         batches: dict[str, list[Submission]] = {}
-        # In the order tasks became ready, skipping those not yet due: sorting the whole
-        # queue at each launch made a big fan-out quadratic.
-        for task in list(self._ready):
-            if len(self._running) >= self.max_workers:
-                break
-            if task.not_before > now:
+        # In the order tasks became ready, skipping those not yet due (a retry's backoff).
+        waiting: list[_Task] = []
+        for task in self._ready:
+            if task.not_before > now or self._stop_launching:
+                waiting.append(task)
                 continue
             name, request = self._place(task.planned.step)
             why = self.executors.get(name).check(request)
             if why:
-                self._ready.remove(task)
                 self._message = f"step '{task.planned.step}' cannot run on {name}: {why}"
                 self._stop_launching = True
-                break
-            self._ready.remove(task)
+                continue
             self._running[task.key] = task
             task.spec = self._build_spec(task)
             batches.setdefault(name, []).append(Submission(task.key, task.spec, request))
+        self._ready = waiting
         for name, tasks in batches.items():
             self.executors.get(name).submit(tasks)
+
+    def _withdraw(self) -> None:
+        """Once launching stops (``--fail-fast``, a task that can never run, a bad fan-out),
+        cancel the tasks still waiting in an executor's queue: they never started."""
+        if self._withdrawn:
+            return
+        self._withdrawn = True
+        for key, task in list(self._running.items()):
+            if not task.started:
+                self._executor_of(task).cancel(key)
 
     def _place(self, step: str) -> tuple[str, Request]:
         """The executor ``step`` runs on, and what each of its tasks asks of it."""
@@ -185,7 +200,7 @@ class Scheduler:
             soonest = min((t.not_before for t in self._ready), default=time.monotonic())
             time.sleep(max(0.0, min(0.5, soonest - time.monotonic())))
             return
-        deadlines = [t.deadline for t in self._running.values() if t.deadline and not t.timed_out]
+        deadlines = [t.deadline for t in self._started.values() if t.deadline and not t.timed_out]
         wait = max(0.0, min([0.5, *(d - time.monotonic() for d in deadlines)]))
         executors = list(self.executors)
         if len(executors) > 1:
@@ -204,17 +219,22 @@ class Scheduler:
             for line in message.lines:
                 self.emit(TaskOutput(task.planned.step, task.task_id, message.stream, line, now))
         elif isinstance(message, Started):
+            task.started = True
+            self._started[message.key] = task
             limit = self.policy.timeout(self.graph.steps[task.planned.step])
             task.deadline = None if limit is None else time.monotonic() + limit
             self._task_event(task, "running")
         else:
             del self._running[message.key]
+            self._started.pop(message.key, None)
+            if self._withdrawn and self._never_started(task):
+                return  # withdrawn from a queue: it never ran, so it leaves no record
             self._exited(task, message)
 
     def _time_out(self) -> None:
         """Cancel every attempt past its ``@timeout``: its executor kills all it started."""
         now = time.monotonic()
-        for key, task in self._running.items():
+        for key, task in self._started.items():
             if task.deadline is not None and task.deadline <= now and not task.timed_out:
                 task.timed_out = True
                 self._executor_of(task).cancel(key)
@@ -279,13 +299,15 @@ class Scheduler:
                         if isinstance(message_, Output | Started):
                             continue
                         task_ = self._running.pop(message_.key, None)
-                        if task_ is not None:
+                        if task_ is not None and not self._never_started(task_):
                             self._final_record(task_, message_.status, killed=True)
                             self._task_event(task_, "killed", exit_code=message_.status)
             for task in self._running.values():
-                self._final_record(task, KILLED_STATUS, killed=True)
-                self._task_event(task, "killed", exit_code=KILLED_STATUS)
+                if not self._never_started(task):
+                    self._final_record(task, KILLED_STATUS, killed=True)
+                    self._task_event(task, "killed", exit_code=KILLED_STATUS)
             self._running.clear()
+            self._started.clear()
         message = message or self._message
         if self.admission.decisions:
             self.store.index.write_explanation(
@@ -316,6 +338,17 @@ class Scheduler:
         return RunResult(status, failures, message)
 
     # -- helpers ------------------------------------------------------------------------------
+    def _never_started(self, task: _Task) -> bool:
+        """Whether the attempt never began: no word of it from its executor, nor in the
+        store (an executor may not report starts)."""
+        spec = self._spec(task)
+        return not task.started and (
+            self.store.records.get_attempt(
+                spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
+            )
+            is None
+        )
+
     def _spec(self, task: _Task) -> TaskSpec:
         """The attempt's spec (built once, when it was submitted)."""
         assert task.spec is not None, "a task's spec is built when it is submitted"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+import flowkit
 from flowkit.executor.base import (
     ExecutorContext,
     Failed,
@@ -20,6 +24,8 @@ from flowkit.executor.base import (
 from flowkit.executor.local import LocalExecutor
 from flowkit.executor.resources import ResourcePool
 from flowkit.store import open_store
+from tests.flows.gpu_queue import GpuQueueFlow
+from tests.runtime.test_shapes import Quiet
 from tests.runtime.test_worker import _spec_for_step_a
 
 
@@ -69,3 +75,33 @@ def test_tasks_wait_for_their_gpus_and_end_with_typed_outcomes(tmp_path: Path) -
     for task in (one, two):
         record = store.records.get_task(task.flow, task.run_id, "a", task.task_id)
         assert record.successful
+
+
+def test_tasks_queued_for_a_gpu_leave_the_other_worker_slot_to_cpu_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    run = flowkit.run(GpuQueueFlow, store=str(tmp_path), progress=Quiet(), max_workers=2)
+    gpu = sorted((t.record for t in run["gpu"]), key=lambda r: r.started_at)
+    c = next(iter(run["c"])).record
+    # The GPU tasks ran one at a time; c did not wait behind the two queued for the GPU.
+    assert all(a.finished_at <= b.started_at for a, b in itertools.pairwise(gpu))
+    assert c.finished_at is not None and gpu[0].finished_at is not None
+    assert c.finished_at < gpu[0].finished_at
+
+
+def test_fail_fast_withdraws_tasks_queued_for_a_gpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.setenv("FLOWKIT_TEST_FAIL_GPU", "1")
+    monkeypatch.setenv("FLOWKIT_TEST_GPU_SECONDS", "0")
+    with pytest.raises(flowkit.RunFailed) as info:
+        flowkit.run(
+            GpuQueueFlow, store=str(tmp_path), progress=Quiet(), max_workers=2, fail_fast=True
+        )
+    gpu = list(info.value.run["gpu"])
+    # Only the task that failed ran: the two queued behind it for the GPU were withdrawn,
+    # and left no record (a resume runs them).
+    assert [t.successful for t in gpu] == [False], [(t.pathspec, t.successful) for t in gpu]
+    assert "gpu task 1 told to fail" in info.value.render()
