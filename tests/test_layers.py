@@ -71,7 +71,12 @@ def imported(tree: ast.AST, module: str, is_package: bool) -> list[tuple[str, in
             else:
                 target = node.module or ""
             if target == "flowkit":  # ``from flowkit import x``: x names a module or an export
-                found += [(f"flowkit.{alias.name}", node.lineno) for alias in node.names]
+                # an export (``from flowkit import FlowSpec``) comes from the top: the package
+                known = {name for names in LAYERS for name in names}
+                found += [
+                    (f"flowkit.{alias.name}" if alias.name in known else "flowkit", node.lineno)
+                    for alias in node.names
+                ]
             else:
                 found.append((target, node.lineno))
         elif isinstance(node, ast.Call) and _imports_by_name(node.func):
@@ -124,6 +129,7 @@ def test_no_import_points_up() -> None:
         ("from flowkit import client\n", "a package imported by name"),
         ("import importlib\nimportlib.import_module('flowkit.runtime.api')\n", "by a string"),
         ("def f():\n    return __import__('flowkit.cli.main')\n", "by __import__"),
+        ("from flowkit import FlowSpec\n", "the public API, from the top"),
     ],
 )
 def test_an_upward_import_in_a_synthetic_module_is_found(
