@@ -36,7 +36,7 @@ class RunCode:
     @property
     def flow_source(self) -> str:
         """The flow's source as the run ran it: its file, or a notebook's cells in order."""
-        names = [self.flow_file] if self.flow_file else self.files
+        names = [self.flow_file] if self.flow_file else sorted(self._package.cells.values())
         return "".join(self.read(name) for name in names)
 
     def read_bytes(self, name: str) -> bytes:

@@ -26,7 +26,7 @@ from flowkit.errors import FlowLoadError
 from flowkit.graph.source import global_names
 from flowkit.store.errors import ArtifactNotSerializable
 from flowkit.store.packages import CodePackage
-from flowkit.task.package import extract, snapshot
+from flowkit.task.package import extract, notebook_modules, snapshot
 from flowkit.task.spec import CodeRef
 
 if TYPE_CHECKING:
@@ -43,24 +43,28 @@ def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
     if isinstance(file, str) and getattr(module, flow_cls.__name__, None) is flow_cls:
         package, root = snapshot(flow_cls, file)
     else:
-        package, root = _notebook_package(flow_cls, store), ""
+        package, root = _notebook_package(flow_cls, store)
     ref = store.values.put(package.to_value(), name=f"code package of {flow_cls.__name__}")
     return CodeRef("package", ref.digest, flow_cls.__name__, path, root)
 
 
-def _notebook_package(flow_cls: type, store: Store) -> CodePackage:
-    """A package naming the class blob of a notebook's flow, with its cells as files."""
+def _notebook_package(flow_cls: type, store: Store) -> tuple[CodePackage, str]:
+    """A package naming the class blob of a notebook's flow, with its cells as files and
+    the project modules it imports (those go by reference, not by value), and the project
+    root those modules' names are relative to."""
     blob = _class_blob(flow_cls, store)
-    files: dict[str, bytes] = {}
+    sources = sorted(blob[1].items())
+    texts = ["".join(lines).encode() for _, (_, lines) in sources]
+    files, paths, root = notebook_modules(texts)
     cells: dict[str, str] = {}
-    for filename, (shown, lines) in sorted(blob[1].items()):
+    for (filename, (shown, _)), text in zip(sources, texts, strict=True):
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", shown).strip("_.") or "cell"
         name = f"cells/{stem}.py"
         while name in files:
             name = f"cells/{stem}_{len(files)}.py"
-        files[name] = "".join(lines).encode()
+        files[name] = text
         cells[filename] = name
-    return CodePackage(flow_cls.__name__, "blob", blob[0], files, (), cells)
+    return CodePackage(flow_cls.__name__, "blob", blob[0], files, paths, cells), root
 
 
 def _class_blob(flow_cls: type, store: Store) -> tuple[str, dict[str, tuple[str, list[str]]]]:
@@ -226,7 +230,7 @@ def _load_package(ref: CodeRef, store: Store) -> type:
     tracebacks quote the file as it was then, whatever it holds now."""
     where = f"code package {ref.target} of flow {ref.flow}"
     package = CodePackage.from_value(store.values.load(ref.target, owner=where), where)
-    if package.kind == "blob":
+    if package.kind == "blob" and not package.paths:  # cells only: nothing to import
         return _load(CodeRef("blob", package.entry, ref.flow), store)
     folder = extract(ref.target, package)
     root = ref.root or str(folder)
@@ -251,6 +255,8 @@ def _load_package(ref: CodeRef, store: Store) -> type:
 
         origin = os.path.join(root, package.entry)
         flow_cls = load_flow_file(folder / package.entry, ref.flow, origin=origin)
+    elif package.kind == "blob":  # unpickling it imports its project modules from the copy
+        flow_cls = _load(CodeRef("blob", package.entry, ref.flow), store)
     else:
         flow_cls = _load(CodeRef("module", package.entry, ref.flow), store)
     if ref.root:
@@ -323,8 +329,9 @@ def _point_at_originals(folder: Path, root: str) -> None:
 
 
 def _source_lines(package: CodePackage) -> Iterator[tuple[str, list[str]]]:
+    cells = set(package.cells.values())  # registered under their own names by the blob
     for name, data in package.files.items():
-        if name.endswith(".py"):
+        if name.endswith(".py") and name not in cells:
             try:
                 yield name, data.decode().splitlines(keepends=True)
             except UnicodeDecodeError:  # a source in another encoding: the file is shown

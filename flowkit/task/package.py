@@ -13,6 +13,11 @@ snapshot costs milliseconds, whatever is installed. A module imported by a compu
 (``importlib.import_module(name)``) that was not imported when the run started is still
 found in the working tree, a submodule of a packaged package included: a worker puts each
 package's project folder on its ``__path__``, after the copy.
+
+A notebook's flow (its class travels by value, the project modules it uses by reference)
+gets the same, under the project root of the working directory (the notebook's folder): the
+project modules imported so far, and those its cells, or they, import but had not imported
+yet; so a worker imports them from the package too.
 """
 
 from __future__ import annotations
@@ -50,17 +55,8 @@ def snapshot(flow_cls: type, module_file: str) -> tuple[CodePackage, str]:
     project root its file names are relative to."""
     flow_file = os.path.abspath(module_file)
     root = project_root(flow_file)
-    files: dict[str, bytes] = {}
-    paths: list[str] = []
     excluded = _excluded(root)
-    for name, file, rel in _project_modules(root, excluded):
-        try:
-            files[rel] = Path(file).read_bytes()
-        except OSError:  # a module whose file went away since it was imported
-            continue
-        folder = _import_root(name, rel)
-        if folder is not None and folder not in paths:
-            paths.append(folder)
+    files, paths = _imported_project_files(root, excluded)
     module_name = flow_cls.__module__
     module = sys.modules[module_name]
     entry_rel = _relative(flow_file, root)
@@ -75,6 +71,42 @@ def snapshot(flow_cls: type, module_file: str) -> tuple[CodePackage, str]:
     paths.sort()
     files.update(_not_imported_yet(files, paths, root, excluded))
     return CodePackage(flow_cls.__name__, "module", module_name, files, tuple(paths)), root
+
+
+def notebook_modules(cells: list[bytes]) -> tuple[dict[str, bytes], tuple[str, ...], str]:
+    """For a flow that travels by value (a notebook's, or one made by ``exec``) from the
+    source of ``cells``: the project modules it needs, found as for a flow file's package
+    under the project root of the working directory (the notebook's folder), the imported
+    ones and those the cells or they import; their import roots, sorted; and that root.
+    Nothing when there is no working directory any more."""
+    try:
+        root = project_root(os.path.join(os.getcwd(), "notebook"))
+    except FileNotFoundError:  # the working directory was removed: no project to look in
+        return {}, (), ""
+    excluded = _excluded(root)
+    files, paths = _imported_project_files(root, excluded)
+    # Cells hold no relative imports: a name that is no project file is all they need here.
+    scanned = {**files, **{f"<cell {i}>.py": source for i, source in enumerate(cells)}}
+    files.update(_not_imported_yet(scanned, paths, root, excluded))
+    return files, tuple(sorted(paths)), root
+
+
+def _imported_project_files(
+    root: str, excluded: tuple[str, ...]
+) -> tuple[dict[str, bytes], list[str]]:
+    """The files of the project modules imported so far, by path relative to ``root``, and
+    the folders that, on ``sys.path``, import them under their names."""
+    files: dict[str, bytes] = {}
+    paths: list[str] = []
+    for name, file, rel in _project_modules(root, excluded):
+        try:
+            files[rel] = Path(file).read_bytes()
+        except OSError:  # a module whose file went away since it was imported
+            continue
+        folder = _import_root(name, rel)
+        if folder is not None and folder not in paths:
+            paths.append(folder)
+    return files, paths
 
 
 def _not_imported_yet(

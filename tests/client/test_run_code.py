@@ -37,7 +37,10 @@ def test_run_code_gives_back_the_files_as_they_were_when_the_run_started(
         code.read("nope.py")
 
 
-def test_a_notebook_flow_s_code_is_its_cells(tmp_path: Path) -> None:
+def test_a_notebook_flow_s_code_is_its_cells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a notebook in a folder of its own, importing no module there
     flow = _define_in_cells()
     with pytest.raises(flowkit.RunFailed) as info:  # its second item fails, on purpose
         flowkit.run(flow, store=str(tmp_path), progress=TerminalView(io.StringIO(), live=False))

@@ -3,6 +3,7 @@ tree, so editing the flow file or a helper module during a run changes no task."
 
 from __future__ import annotations
 
+import linecache
 import os
 import subprocess
 import sys
@@ -299,3 +300,90 @@ def test_a_package_s_unpackaged_submodules_and_data_files_are_found_in_the_proje
     copy = tmp_path / "cache" / "flowkit" / "code" / str(run.record.code_digest) / "pkgs_run"
     assert data.path == [str(copy), str(tmp_path / "proj" / "pkgs_run")]  # the copy first
     assert data.config == "threshold: 3\n"
+
+
+_NOTEBOOK_CELL = """\
+from flowkit import FlowSpec, step
+
+import {lib}.helper
+
+
+class NbPkgFlow(FlowSpec):
+    @step
+    def start(self):
+        self.first = {lib}.helper.VALUE
+        for name in ("helper.py", "late.py"):  # the user edits the project meanwhile
+            with open({project!r} + "/{lib}/" + name, "w") as file:
+                file.write("VALUE = 'edited'\\n")
+        self.items = [1, 2]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self):
+        from {lib} import late  # imported by this step only, after the edit
+
+        self.seen = ({lib}.helper.VALUE, late.VALUE, self.input)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.all = sorted(i.seen for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_notebook_flow_s_package_holds_the_project_modules_it_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project, lib = tmp_path / "proj", "nbpkg_edit"
+    (project / lib).mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (project / lib / "__init__.py").write_text("")
+    for name in ("helper.py", "late.py"):
+        (project / lib / name).write_text("VALUE = 'original'\n")
+    # A notebook in the project's folder: its cells are no file, its class travels by value
+    monkeypatch.chdir(project)
+    monkeypatch.syspath_prepend(str(project))
+    source = _NOTEBOOK_CELL.format(lib=lib, project=str(project))
+    filename = "<flowkit-test-notebook-cell>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    exec(compile(source, filename, "exec"), namespace)
+    store = str(tmp_path / "store")
+    run = flowkit.run(namespace["NbPkgFlow"], store=store, progress=Quiet())
+    assert run.code is not None and run.code.files == [
+        "cells/flowkit-test-notebook-cell.py",
+        f"{lib}/__init__.py",
+        f"{lib}/helper.py",  # imported by the cell
+        f"{lib}/late.py",  # imported by a step only
+    ]
+    assert run.code.flow_source == source  # the cells, not the modules
+    assert run["start"].task.data.first == "original"
+    assert run["join"].task.data.all == [("original", "original", 1), ("original", "original", 2)]
+    # Another machine: a fresh worker, no extracted copy, no project folder at all
+    project.rename(tmp_path / "moved")
+    probe = (
+        "import sys; from flowkit.store import open_store; "
+        "from flowkit.task.code import load_flow_class; from flowkit.task.spec import CodeRef; "
+        f"load_flow_class(CodeRef('package', {run.record.code_digest!r}, 'NbPkgFlow', (), "
+        f"{str(project)!r}), open_store({store!r})); "
+        f"m = sys.modules['{lib}.helper']; print(m.VALUE, m.__file__)"
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    probed = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=other,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "fresh")},
+        capture_output=True,
+        text=True,
+    )
+    assert (probed.returncode, probed.stdout) == (
+        0,
+        f"original {project / lib / 'helper.py'}\n",  # the copy's code, under its project name
+    ), probed.stderr
