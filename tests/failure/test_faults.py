@@ -40,7 +40,8 @@ def _resume_is_whole(store_root: Path) -> None:
     ("fault", "failure"),
     [
         (f"kill:{PAYLOAD_BLOB}", ("failed", "lost")),  # a task, mid-blob
-        ("kill:0.json", ("failed", "lost")),  # a task, mid final record
+        # ".0.json" ends only an attempt-0 final record (a lease is "<run_id>.json")
+        ("kill:.0.json", ("failed", "lost")),  # a task, mid final record
         (f"kill-parent:{PAYLOAD_BLOB}", ("failed", "lost")),  # its worker, mid-blob
     ],
     ids=["task-mid-blob", "task-mid-record", "worker-mid-blob"],
