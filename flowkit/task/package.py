@@ -60,6 +60,14 @@ def snapshot(flow_cls: type, module_file: str) -> tuple[CodePackage, str]:
     module_name = flow_cls.__module__
     module = sys.modules[module_name]
     entry_rel = _relative(flow_file, root)
+    run_as = getattr(getattr(module, "__spec__", None), "name", None)
+    if module_name == "__main__" and run_as and entry_rel and _import_root(run_as, entry_rel):
+        # ``python -m pkg.flow``: imported by that name again, so relative imports work
+        files[entry_rel] = Path(flow_file).read_bytes()
+        folder = str(_import_root(run_as, entry_rel))
+        paths = [folder, *(p for p in sorted(paths) if p != folder)]
+        files.update(_not_imported_yet(files, paths, root, excluded))
+        return CodePackage(flow_cls.__name__, "module", run_as, files, tuple(paths)), root
     if module_name == "__main__" or hasattr(module, "__flowkit_source__") or entry_rel is None:
         # A script, or a file imported by path: imported by path again (loader.py's rules).
         entry_rel = entry_rel or os.path.basename(flow_file)

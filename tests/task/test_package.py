@@ -387,3 +387,49 @@ def test_a_notebook_flow_s_package_holds_the_project_modules_it_imports(
         0,
         f"original {project / lib / 'helper.py'}\n",  # the copy's code, under its project name
     ), probed.stderr
+
+
+REL_FLOW = """
+from flowkit import FlowSpec, step
+
+from .util import WORD
+
+
+class RelFlow(FlowSpec):
+    @step
+    def start(self):
+        self.word = WORD
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("word:", self.word)
+
+
+if __name__ == "__main__":
+    RelFlow()
+"""
+
+
+def test_a_flow_run_as_a_module_keeps_its_relative_imports(tmp_path: Path) -> None:
+    # ``python -m pkg.flow run``: the worker imports pkg.flow by that name from the package.
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'rel'\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "util.py").write_text("WORD = 'original'\n")
+    (tmp_path / "pkg" / "flow.py").write_text(REL_FLOW)
+    store = tmp_path / "store"
+    done = subprocess.run(
+        [sys.executable, "-m", "pkg.flow", "run", "--store", str(store)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "word: original" in done.stdout + done.stderr
+    (run_id,) = open_store(str(store)).records.list_runs("RelFlow")
+    code = flowkit.Run(f"RelFlow/{run_id}", store=str(store)).code
+    assert code is not None
+    assert sorted(code.files) == ["pkg/__init__.py", "pkg/flow.py", "pkg/util.py"]
