@@ -225,11 +225,13 @@ class Scheduler:
             task.deadline = None if limit is None else time.monotonic() + limit
             self._task_event(task, "running")
         else:
-            del self._running[message.key]
             self._started.pop(message.key, None)
             if self._withdrawn and self._never_started(task):
+                del self._running[message.key]
                 return  # withdrawn from a queue: it never ran, so it leaves no record
             self._exited(task, message)
+            # Only now: a cancel that lands while its end is handled still finds it running.
+            del self._running[message.key]
 
     def _time_out(self) -> None:
         """Cancel every attempt past its ``@timeout``: its executor kills all it started."""

@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.store import open_store
+import flowkit
+from flowkit.runtime.events import TaskEvent
+from flowkit.store import TaskRecord, open_store
+from flowkit.store.index import Index
 from tests.conftest import FLOWS, ROOT, require
+from tests.flows.fanout import FanoutFlow
 
 
 def _running_tasks(store_path: Path, count: int, timeout: float = 30.0) -> list:
@@ -80,3 +84,35 @@ def test_signal_cancels_the_run(sig: signal.Signals, tmp_path: Path) -> None:
     ]
     assert alive == [], f"orphans left behind: {alive}"
     assert "cancelled" in err
+
+
+def test_a_cancel_that_lands_while_a_task_s_end_is_handled_still_ends_that_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C arrives while the scheduler handles a task's end (here: as it notes its cache
+    # key). That task must still get its end in the progress view, as killed or done.
+    real = Index.remember_cache_key
+    fired: list[str] = []
+
+    def interrupted(self: Index, record: TaskRecord) -> None:
+        if record.step == "work" and not fired:
+            fired.append(record.task_id)
+            raise KeyboardInterrupt
+        real(self, record)
+
+    monkeypatch.setattr(Index, "remember_cache_key", interrupted)
+    events: dict[str, list[str]] = {}
+
+    class Sink:
+        def handle(self, event: object) -> None:
+            if isinstance(event, TaskEvent):
+                events.setdefault(event.task_id, []).append(event.status)
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(flowkit.RunFailed) as info:
+        flowkit.run(FanoutFlow, store=str(tmp_path), progress=Sink(), n=4, max_workers=1)
+    assert info.value.cancelled and fired
+    assert events[fired[0]][-1] == "killed", events[fired[0]]
+    assert all(seen[-1] != "running" for seen in events.values()), events
