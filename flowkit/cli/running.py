@@ -13,6 +13,7 @@ import click
 
 from flowkit.authoring.names import RUN_OPTIONS
 from flowkit.cli.base import StoreOption
+from flowkit.plan.tasks import MAX_NUM_SPLITS
 
 
 def run_options() -> list[click.Option]:
@@ -28,7 +29,7 @@ def run_options() -> list[click.Option]:
         _option(
             "max_num_splits",
             type=click.IntRange(min=1),
-            default=10_000,
+            default=MAX_NUM_SPLITS,
             show_default=True,
             help="Refuse a foreach that fans out into more tasks than this.",
         ),

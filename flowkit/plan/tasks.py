@@ -80,6 +80,9 @@ class Outcome:
         return refs or [None] * (self.foreach_count or 0)
 
 
+#: The most tasks one foreach may fan out into, unless ``--max-num-splits`` says otherwise.
+MAX_NUM_SPLITS = 10_000
+
 #: What to do about a fan-out over ``max_num_splits``.
 TOO_MANY_SPLITS_HINT = "raise --max-num-splits if this is intended, or fan out over fewer items"
 
@@ -93,7 +96,7 @@ class Planner:
     """Tracks joins in progress; ask it what follows each finished task."""
 
     graph: FlowGraph
-    max_num_splits: int = 10_000
+    max_num_splits: int = MAX_NUM_SPLITS
     _arrivals: dict[tuple[str, Path, str], dict[int, str]] = field(default_factory=dict)
 
     def first(self) -> PlannedTask:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flowkit.errors import FlowkitError
+from flowkit.plan.tasks import MAX_NUM_SPLITS
 
 if TYPE_CHECKING:
     from flowkit.client import Run
@@ -69,7 +70,7 @@ class RunOptions:
     progress: Callable[[], ProgressSink]
     store: str | Store | None = None
     max_workers: int | None = None
-    max_num_splits: int = 10_000
+    max_num_splits: int = MAX_NUM_SPLITS
     fail_fast: bool = False
     quiet: bool = False
     tags: Iterable[str] = ()

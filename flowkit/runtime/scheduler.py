@@ -32,7 +32,7 @@ from flowkit.executor.registry import LOCAL, Executors, executor_of
 from flowkit.graph.model import FlowGraph
 from flowkit.plan.admit import Admission, Admitted, Placed, admit
 from flowkit.plan.reuse import Decider
-from flowkit.plan.tasks import Outcome, PlannedTask, Planner, TooManySplits
+from flowkit.plan.tasks import MAX_NUM_SPLITS, Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.alerts import Alerts
 from flowkit.runtime.deadletter import dead_letter, run_alert
 from flowkit.runtime.events import (
@@ -97,7 +97,7 @@ class Scheduler:
     code: CodeRef
     parameters: dict[str, tuple[str, int, str]]
     sink: ProgressSink
-    max_num_splits: int = 10_000
+    max_num_splits: int = MAX_NUM_SPLITS
     fail_fast: bool = False
     resume_hint: Callable[[], str] | None = None
     decider: Decider | None = None

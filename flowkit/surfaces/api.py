@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from flowkit.plan.tasks import MAX_NUM_SPLITS
 from flowkit.runtime.api import FlowLike, Preview, RunOptions, start
 from flowkit.surfaces.default import default_view, in_notebook
 
@@ -31,7 +32,7 @@ def run(
     dry_run: bool = False,
     store: str | Store | None = None,
     max_workers: int | None = None,
-    max_num_splits: int = 10_000,
+    max_num_splits: int = MAX_NUM_SPLITS,
     fail_fast: bool = False,
     quiet: bool = False,
     progress: ProgressSink | None = None,
@@ -76,7 +77,7 @@ def resume(
     dry_run: bool = False,
     store: str | Store | None = None,
     max_workers: int | None = None,
-    max_num_splits: int = 10_000,
+    max_num_splits: int = MAX_NUM_SPLITS,
     fail_fast: bool = False,
     quiet: bool = False,
     progress: ProgressSink | None = None,

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from flowkit.graph.model import StepNode
-from flowkit.plan.tasks import Branch
+from flowkit.plan.tasks import MAX_NUM_SPLITS, Branch
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class TaskSpec:
     inputs: tuple[str, ...] = ()
     path: tuple[Branch, ...] = ()
     #: The most items a foreach step of this task may fan out over.
-    max_num_splits: int = 10_000
+    max_num_splits: int = MAX_NUM_SPLITS
     #: Parameter attribute -> its stored value as [digest, size, type].
     parameters: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     origin_run_id: str | None = None
