@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from flowkit.errors import FlowLoadError
-from flowkit.store.packages import CodePackage
+from flowkit.store.packages import CodePackage, EntryKind
 
 _MARKERS = ("pyproject.toml", "setup.py", ".git")
 
@@ -61,24 +61,24 @@ def snapshot(flow_cls: type, module_file: str) -> tuple[CodePackage, str]:
     module = sys.modules[module_name]
     entry_rel = _relative(flow_file, root)
     run_as = getattr(getattr(module, "__spec__", None), "name", None)
+    kind: EntryKind
+    first: str | None = None  # the folder a worker puts first on sys.path
     if module_name == "__main__" and run_as and entry_rel and _import_root(run_as, entry_rel):
         # ``python -m pkg.flow``: imported by that name again, so relative imports work
-        files[entry_rel] = Path(flow_file).read_bytes()
-        folder = str(_import_root(run_as, entry_rel))
-        paths = [folder, *(p for p in sorted(paths) if p != folder)]
-        files.update(_not_imported_yet(files, paths, root, excluded))
-        return CodePackage(flow_cls.__name__, "module", run_as, files, tuple(paths)), root
-    if module_name == "__main__" or hasattr(module, "__flowkit_source__") or entry_rel is None:
+        kind, entry, first = "module", run_as, _import_root(run_as, entry_rel)
+    elif module_name == "__main__" or hasattr(module, "__flowkit_source__") or not entry_rel:
         # A script, or a file imported by path: imported by path again (loader.py's rules).
-        entry_rel = entry_rel or os.path.basename(flow_file)
-        files[entry_rel] = Path(flow_file).read_bytes()
-        folder = str(PurePosixPath(entry_rel).parent)
-        paths = [folder, *(p for p in sorted(paths) if p != folder)]
-        files.update(_not_imported_yet(files, paths, root, excluded))
-        return CodePackage(flow_cls.__name__, "file", entry_rel, files, tuple(paths)), root
-    paths.sort()
+        kind, entry = "file", entry_rel or os.path.basename(flow_file)
+        first = str(PurePosixPath(entry).parent)
+    else:
+        kind, entry = "module", module_name
+    if first is not None:
+        files[entry_rel or entry] = Path(flow_file).read_bytes()
+        paths = [first, *(p for p in sorted(paths) if p != first)]
+    else:
+        paths.sort()
     files.update(_not_imported_yet(files, paths, root, excluded))
-    return CodePackage(flow_cls.__name__, "module", module_name, files, tuple(paths)), root
+    return CodePackage(flow_cls.__name__, kind, entry, files, tuple(paths)), root
 
 
 def notebook_modules(cells: list[bytes]) -> tuple[dict[str, bytes], tuple[str, ...], str]:
