@@ -16,6 +16,17 @@ from typing import Any, Protocol, runtime_checkable
 Bytes = bytes | bytearray | memoryview | mmap.mmap
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object as a listing sees it, without reading it."""
+
+    #: The full key.
+    key: str
+    size: int
+    #: When it was last written (seconds since the epoch).
+    modified: float
+
+
 class Reader(Protocol):
     """What ``Backend.open`` returns: a binary reader that can fill a buffer in place."""
 
@@ -57,6 +68,10 @@ class Backend(Protocol):
     #: Whether another process (a task, a worker on another machine) that opens ``url``
     #: sees the same objects; a run needs such a store, as its tasks run in other processes.
     shared: bool
+    #: Whether each call is a network round trip (an object store). The core then skips
+    #: probes it can do without: a small blob is written with ``put_new`` straight away and
+    #: checked only when that says it exists, instead of a ``size`` probe before every write.
+    remote: bool
 
     def put(self, key: str, parts: Sequence[Bytes]) -> None:
         """Store the concatenation of ``parts`` under ``key``, replacing any object there."""
@@ -85,6 +100,12 @@ class Backend(Protocol):
 
     def list(self, prefix: str) -> list[str]:
         """Sorted names of the objects and sub-prefixes directly under ``prefix``."""
+        ...
+
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object under ``prefix`` at any depth (``""``: the whole store) with its size
+        and modification time, in no particular order; temporaries of staged writes never
+        appear. One listing call per thousand objects on an object store, not one per object."""
         ...
 
     def delete(self, key: str) -> None:

@@ -16,7 +16,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from flowkit.store.backend import Bytes, Reader, Temporary
+from flowkit.store.backend import Bytes, ObjectInfo, Reader, Temporary
 from flowkit.store.errors import InvalidKeyError, KeyNotFoundError, StoreFullError
 from flowkit.store.keys import check_key
 
@@ -43,10 +43,31 @@ def _write_all(fd: int, parts: Sequence[Bytes]) -> None:
             view = view[written:]
 
 
+def _scan_folder(folder: str, base: str) -> Iterator[ObjectInfo]:
+    """The regular files under ``folder`` (dot-named ones and links aside), keyed ``base`` +
+    their path below it."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _scan_folder(entry.path, f"{base}{entry.name}/")
+            elif entry.is_file(follow_symlinks=False):
+                info = entry.stat(follow_symlinks=False)
+                yield ObjectInfo(base + entry.name, info.st_size, info.st_mtime)
+        except FileNotFoundError:  # removed since the folder was read
+            continue
+
+
 class LocalBackend:
     """Objects as files under ``root``; ``durable`` fsyncs each object before it appears."""
 
     shared = True
+    remote = False
 
     def __init__(
         self, root: str | os.PathLike[str], *, durable: bool = True, private: bool = False
@@ -161,6 +182,12 @@ class LocalBackend:
         except (FileNotFoundError, NotADirectoryError):
             return []
         return sorted(n for n in names if not n.startswith("."))
+
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        """A scandir walk: one ``stat`` per object, from the directory entries it reads."""
+        start = self._path(prefix) if prefix else self.root
+        base = f"{check_key(prefix)}/" if prefix else ""
+        yield from _scan_folder(start, base)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

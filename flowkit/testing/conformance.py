@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +75,7 @@ class BackendConformance:
         assert isinstance(backend, Backend)
         assert isinstance(backend.url, str) and backend.url
         assert isinstance(backend.shared, bool)  # whether a run's tasks can open it too
+        assert isinstance(backend.remote, bool)
 
     def test_put_get_joins_parts(self, backend: Backend) -> None:
         backend.put("a/b/c", [b"head-", bytearray(b"middle-"), memoryview(b"tail")])
@@ -174,6 +176,28 @@ class BackendConformance:
         assert backend.size("s/missing") is None
         assert backend.size("s") is None  # a prefix is not an object
 
+    def test_scan_lists_every_object_below_with_size_and_time(self, backend: Backend) -> None:
+        before = time.time()
+        for key, data in (("t/a", b"1"), ("t/b/c", b"22"), ("t/b/d/e", b"333"), ("u/f", b"")):
+            backend.put(key, [data])
+        backend.put_new("t/g", b"4444")
+        found = {info.key: info for info in backend.scan("t")}
+        sizes = {"t/a": 1, "t/b/c": 2, "t/b/d/e": 3, "t/g": 4}
+        assert {k: i.size for k, i in found.items()} == sizes
+        # an object store keeps whole seconds, and its clock may be a little off ours
+        assert all(before - 5 <= i.modified <= time.time() + 5 for i in found.values())
+        assert {i.key for i in backend.scan("")} == {*found, "u/f"}
+        assert sorted(i.key for i in backend.scan("t/b")) == ["t/b/c", "t/b/d/e"]
+        assert list(backend.scan("missing")) == []
+        backend.delete("t/a")
+        assert "t/a" not in {i.key for i in backend.scan("t")}
+
+    def test_scan_and_list_see_past_a_thousand_objects(self, backend: Backend) -> None:
+        for n in range(1005):
+            backend.put_new(f"many/{n:04d}", b"x")
+        assert len(list(backend.scan("many"))) == 1005
+        assert backend.list("many")[-1] == "1004" and len(backend.list("many")) == 1005
+
     def test_put_replaces_a_damaged_object_atomically(self, backend: Backend) -> None:
         backend.put("heal/k", [b"whole object"])
         backend.put("heal/k", [b"whole"])  # damaged: truncated
@@ -217,6 +241,7 @@ class BackendConformance:
         ]
         if key:
             calls.append(lambda: backend.list(key))
+            calls.append(lambda: list(backend.scan(key)))
         for call in calls:
             with pytest.raises(InvalidKeyError):
                 call()

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from flowkit.store import Backend, Bytes, backend_for
-from flowkit.store.backend import Reader
+from flowkit.store.backend import ObjectInfo, Reader
 from flowkit.store.errors import StoreFullError
 
 ENV = "FLOWKIT_TEST_STORE_FAULT"
@@ -50,6 +50,7 @@ class FaultyBackend:
         self.inner = inner
         self.url = SCHEME + inner.url
         self.shared = inner.shared
+        self.remote = inner.remote
 
     def __repr__(self) -> str:
         return f"FaultyBackend({self.inner!r})"
@@ -81,6 +82,9 @@ class FaultyBackend:
 
     def list(self, prefix: str) -> list[str]:
         return self.inner.list(prefix)
+
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        return self.inner.scan(prefix)
 
     def delete(self, key: str) -> None:
         self.inner.delete(key)
