@@ -15,6 +15,7 @@ the writer's bytes: a copy that is damaged is replaced (see :meth:`BlobStore.put
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import struct
 import zlib
@@ -42,6 +43,10 @@ _SAMPLE = 64 << 10
 _TRY_RATIO, _KEEP_RATIO = 0.8, 0.9
 _READ_CHUNK = 8 << 20
 Segment = bytearray
+
+#: On a remote store, values up to this size (serialized) are written without a probe first;
+#: larger ones are probed, so an upload is never repeated for a value already stored.
+_WRITE_FIRST = 1 << 20
 
 #: Up to this many blobs are checked one after another; more, by this many threads at once.
 _SERIAL_CHECKS, _CHECK_THREADS = 32, 8
@@ -249,11 +254,28 @@ class BlobStore:
         bit rot) is replaced, atomically, so damaged data heals on the next write."""
         digest = digest_of(frames.segments)
         key = blob_key(digest)
+        if self.backend.remote and frames.size <= _WRITE_FIRST:
+            return digest, self._put_small(key, digest, frames)
         size = self.backend.size(key)
         if size is not None and self._intact(key, digest, frames.segments, size):
             return digest, False
         self.backend.put(key, encode(frames))
         return digest, True
+
+    def _put_small(self, key: str, digest: str, frames: Frames) -> bool:
+        """On a remote store, a small blob is written first and checked only if it was there
+        already: one request for a new value instead of a probe and a write."""
+        data = b"".join(encode(frames))
+        if self.backend.put_new(key, data):
+            return True
+        try:
+            stored = self.backend.get(key)
+            if _holds(io.BytesIO(stored), digest, frames.segments, len(stored)):
+                return False
+        except (KeyNotFoundError, CorruptBlobError, zlib.error):
+            pass  # gone since, or damaged: write it (again)
+        self.backend.put(key, [data])
+        return True
 
     def _intact(self, key: str, digest: str, segments: Sequence[Bytes], size: int) -> bool:
         try:

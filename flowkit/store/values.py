@@ -21,7 +21,8 @@ class Values:
 
     def __init__(self, backend: Backend) -> None:
         self.blobs = BlobStore(backend)
-        #: Digests this object wrote or saw stored, so finishing a task checks only the rest.
+        #: Digests this object wrote, read, or saw named by a stored record, so finishing a
+        #: task checks only the rest.
         self._known: set[str] = set()
 
     def put(self, value: Any, *, name: str = "<value>", step: str | None = None) -> ArtifactRef:
@@ -48,6 +49,7 @@ class Values:
             if owner is None:
                 raise
             raise exc.naming(owner) from None
+        self._known.add(digest)
         return from_frames(segments)
 
     def has(self, digest: str) -> bool:
@@ -59,7 +61,10 @@ class Values:
         return self.blobs.damages(sizes)
 
     def artifact_source(self, record: TaskRecord) -> StoreArtifacts:
-        """The attempt's artifacts as an :class:`~flowkit.authoring.artifacts.ArtifactSource`."""
+        """The attempt's artifacts as an :class:`~flowkit.authoring.artifacts.ArtifactSource`.
+        A stored record names only stored blobs, so a task that passes them on by reference
+        need not ask the store for them again (a round trip each on a remote store)."""
+        self._known.update(ref.digest for ref in record.artifacts.values())
         return StoreArtifacts(self, record.artifacts, owner=record.pathspec)
 
 
