@@ -2,7 +2,8 @@
 
 A writer turns output into timestamped entries and flushes them as numbered chunk objects
 (``<stream>.<seq>``, see :mod:`flowkit.store.layout`), at least every ``flush_interval``
-seconds and whenever its buffer fills; each chunk is one atomic ``put``, so a reader in
+seconds (1 s locally, 2 s on a remote store, where each chunk is a request) and whenever its
+buffer fills; each chunk is one atomic ``put``, so a reader in
 another process (``flowkit logs --follow``) sees whole chunks, in order, before the task ends.
 
 An entry is one line: ``<unix time> <flag><text>``, where the flag is ``|`` for a complete
@@ -250,6 +251,8 @@ class Logs:
     ) -> dict[str, LogWriter]:
         """A writer for each of ``streams`` of ``attempt``, by stream."""
         prefix = _prefix(attempt)
+        if self._backend.remote:  # a request costs more than its bytes: fewer, bigger chunks
+            options = {"flush_interval": 2.0, "max_buffer": 8 << 20, **options}
         return {stream: LogWriter(self._backend, prefix, stream, **options) for stream in streams}
 
     def read(self, record: TaskRecord, stream: str) -> list[LogLine]:
@@ -257,7 +260,7 @@ class Logs:
         return read_lines(self._backend, _prefix(self._records.origin(record)), stream)
 
     def follow(
-        self, record: TaskRecord, streams: tuple[str, ...] = STREAMS, *, poll: float = 0.25
+        self, record: TaskRecord, streams: tuple[str, ...] = STREAMS, *, poll: float | None = None
     ) -> Iterator[tuple[str, LogLine]]:
         """``(stream, line)`` of a running attempt as they arrive, until the attempt's final
         record is written, or, if the attempt died unrecorded, until its run ended or its
@@ -273,6 +276,8 @@ class Logs:
                 or self._leases.scheduler_gone(record.flow, record.run_id, created_at)
             )
 
+        if poll is None:  # each poll is a few requests on a remote store
+            poll = 1.0 if self._backend.remote else 0.25
         return follow(self._backend, _prefix(record), streams, done=done, poll=poll)
 
 

@@ -102,3 +102,26 @@ def test_logs_are_readable_by_another_process_before_the_task_ends(tmp_path: Pat
     lines = store.logs.read(record, "stdout")
     assert lines[0].timestamp <= lines[1].timestamp <= time.time()
     assert store.records.get_task("LogFlow", "r1", "train", "t1").successful
+
+
+class _RemoteMemory(MemoryBackend):
+    remote = True
+
+
+def _chunks_for_ten_seconds_of_output(backend: MemoryBackend) -> int:
+    store = Store(backend)
+    start = store.records.start_task("LogFlow", "r1", "train", "t1")
+    now = [1000.0]
+    writer = store.logs.writer(start, "stdout", clock=lambda: now[0])
+    for i in range(100):  # a line every 0.1 s
+        now[0] += 0.1
+        writer.write(f"step {i}\n")
+    writer.close()
+    assert len(read_lines(backend, "logs/LogFlow/r1/train/t1/0", "stdout")) == 100
+    return len(backend.list("logs/LogFlow/r1/train/t1/0"))
+
+
+def test_a_remote_store_gets_fewer_bigger_chunks() -> None:
+    # one request per chunk on an object store: a chunk every 2 s, not every second
+    assert _chunks_for_ten_seconds_of_output(_RemoteMemory()) in (5, 6)
+    assert _chunks_for_ten_seconds_of_output(MemoryBackend()) in (10, 11)
