@@ -20,10 +20,10 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from flowkit.store.backend import Backend, Bytes, Reader
 from flowkit.store.errors import CorruptBlobError, InvalidKeyError, KeyNotFoundError
+from flowkit.store.overlap import overlapped
 from flowkit.store.serialize import Frames
 
 FORMAT_VERSION = 1
@@ -48,8 +48,6 @@ Segment = bytearray
 #: larger ones are probed, so an upload is never repeated for a value already stored.
 _WRITE_FIRST = 1 << 20
 
-#: Up to this many blobs are checked one after another; more, by this many threads at once.
-_SERIAL_CHECKS, _CHECK_THREADS = 32, 8
 
 
 def blob_key(digest: str) -> str:
@@ -314,12 +312,8 @@ class BlobStore:
     def damages(self, sizes: Mapping[str, int | None]) -> dict[str, str]:
         """:meth:`damage` of many blobs (digest -> raw size), those that are not whole. The
         checks overlap, so a remote store's round trips do not add up one after another."""
-        if len(sizes) <= _SERIAL_CHECKS:
-            found = {digest: self.damage(digest, size) for digest, size in sizes.items()}
-        else:
-            with ThreadPoolExecutor(_CHECK_THREADS, thread_name_prefix="flowkit-check") as pool:
-                found = dict(zip(sizes, pool.map(self.damage, sizes, sizes.values()), strict=True))
-        return {digest: why for digest, why in found.items() if why is not None}
+        whys = overlapped(self.backend, lambda item: self.damage(*item), sizes.items())
+        return {digest: why for digest, why in zip(sizes, whys, strict=True) if why is not None}
 
     def read(self, digest: str) -> list[Segment]:
         """The verified segments of blob ``digest``."""

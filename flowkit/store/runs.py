@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -18,6 +18,7 @@ from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.errors import KeyNotFoundError, NotFoundError, RecordExistsError, StoreError
 from flowkit.store.ids import IdGenerator
+from flowkit.store.overlap import overlapped
 from flowkit.store.records import (
     RUN_END_STATUSES,
     TASK_FINAL_STATUSES,
@@ -242,10 +243,11 @@ class Records:
                 continue
             task_id, attempt, final = parsed
             latest[task_id] = max(latest.get(task_id, (-1, False)), (attempt, final))
-        return [
-            self._read(TaskRecord, layout.attempt_key(flow, run_id, step, t, a, final=f))
+        keys = [
+            layout.attempt_key(flow, run_id, step, t, a, final=f)
             for t, (a, f) in sorted(latest.items())
         ]
+        return overlapped(self._backend, lambda key: self._read(TaskRecord, key), keys)
 
     def task_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[TaskRecord]:
         """Every attempt of one task, oldest first (final records where they exist)."""
@@ -276,6 +278,13 @@ class Records:
             except KeyNotFoundError:
                 continue
         return None
+
+    def get_attempts(
+        self, flow: str, run_id: str, attempts: Sequence[tuple[str, str, int]]
+    ) -> list[TaskRecord | None]:
+        """:meth:`get_attempt` of each ``(step, task_id, attempt)``, in order; the reads
+        overlap on a remote store (a join reads every input's record)."""
+        return overlapped(self._backend, lambda a: self.get_attempt(flow, run_id, *a), attempts)
 
     def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord:
         """The latest attempt of one task."""

@@ -91,7 +91,7 @@ def call_step(
 
 
 def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> TaskRecord:
-    parents = [_input_record(spec, store, i) for i in spec.inputs]
+    parents = _input_records(spec, store)
     if spec.catch is not None:
         return _caught(spec, store, step_self(spec, store, flow_cls), parents, record)
     flow = call_step(spec, store, flow_cls, parents)
@@ -179,14 +179,24 @@ def _caught(
     )
 
 
-def _input_record(spec: TaskSpec, store: Store, ref: str) -> TaskRecord:
+def _input_records(spec: TaskSpec, store: Store) -> list[TaskRecord]:
+    wanted = [(step, task, int(attempt)) for step, task, attempt in map(_split, spec.inputs)]
+    parents = []
+    for (step, task_id, attempt), record in zip(
+        wanted, store.records.get_attempts(spec.flow, spec.run_id, wanted), strict=True
+    ):
+        if record is None or not record.successful:
+            raise RuntimeError(
+                f"input task {step}/{task_id} (attempt {attempt}) of {spec.pathspec} "
+                "has not succeeded"
+            )
+        parents.append(record)
+    return parents
+
+
+def _split(ref: str) -> tuple[str, str, str]:
     step, task_id, attempt = ref.split("/")
-    record = store.records.get_attempt(spec.flow, spec.run_id, step, task_id, int(attempt))
-    if record is None or not record.successful:
-        raise RuntimeError(
-            f"input task {step}/{task_id} (attempt {attempt}) of {spec.pathspec} has not succeeded"
-        )
-    return record
+    return step, task_id, attempt
 
 
 def _input_flow(
