@@ -7,6 +7,11 @@ Precedence, highest first: explicit arguments > ``FLOWKIT_*`` environment variab
 all; lost tasks are retried once regardless). ``alerts`` lists alert sinks, each a table
 such as ``{kind = "webhook", url = "https://..."}`` or ``{kind = "command", argv = [...]}``
 (``FLOWKIT_ALERTS`` takes the same list as JSON); see :mod:`flowkit.runtime.alerts`.
+
+``gc_*`` are ``flowkit gc``'s retention rules and grace period (see :mod:`flowkit.store.gc`):
+``gc_keep_last`` (runs per flow), ``gc_keep_newer_than`` and ``gc_grace`` (durations such as
+``30d``, ``12h``, ``90m`` or a number of seconds) and ``gc_keep_tags`` (a list of tags;
+``FLOWKIT_GC_KEEP_TAGS`` takes them comma-separated).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -32,6 +38,12 @@ class Settings:
     source: Mapping[str, str]
     retry: int = 0
     alerts: tuple[Mapping[str, Any], ...] = ()
+    gc_keep_last: int | None = None
+    #: Seconds.
+    gc_keep_newer_than: float | None = None
+    gc_keep_tags: tuple[str, ...] = ()
+    #: Seconds.
+    gc_grace: float = 3600.0
 
     @staticmethod
     def resolve(
@@ -66,6 +78,7 @@ class Settings:
         values["max_workers"] = _positive_int("max_workers", values["max_workers"], source)
         values["retry"] = _count("retry", values["retry"], source)
         values["alerts"] = _alerts(values["alerts"], source)
+        _gc_settings(values, source)
         values["store"] = str(values["store"])
         return Settings(source=source, **values)
 
@@ -114,6 +127,10 @@ def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
         "max_workers": os.cpu_count() or 1,
         "retry": 0,
         "alerts": (),
+        "gc_keep_last": None,
+        "gc_keep_newer_than": None,
+        "gc_keep_tags": (),
+        "gc_grace": 3600.0,
     }
 
 
@@ -186,6 +203,58 @@ def _alerts(value: Any, source: Mapping[str, str]) -> tuple[Mapping[str, Any], .
             hint,
         )
     return tuple(dict(v) for v in value)
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+DURATION_HINT = "write a duration such as 30d, 12h, 90m, 1h30m or 45s (a bare number is seconds)"
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a duration such as ``30d``, ``12h``, ``1h30m`` or ``45`` (seconds); None if
+    ``text`` is not one."""
+    text = text.strip().lower()
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(f"{n}{u}" for n, u in parts) != text.replace(" ", ""):
+            return None
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    return seconds if seconds >= 0 and seconds != float("inf") else None
+
+
+def _gc_settings(values: dict[str, Any], source: Mapping[str, str]) -> None:
+    keep_last = values["gc_keep_last"]
+    if keep_last is not None:
+        values["gc_keep_last"] = _count("gc_keep_last", keep_last, source)
+    for name in ("gc_keep_newer_than", "gc_grace"):
+        value = values[name]
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            seconds = None if value is None else float(value)
+        else:
+            seconds = parse_duration(value) if isinstance(value, str) else None
+            if seconds is None:
+                raise FlowkitError(
+                    f"setting {name} is not a duration: {value!r} (from {source[name]})",
+                    DURATION_HINT,
+                )
+        if seconds is not None and not 0 <= seconds < float("inf"):
+            raise FlowkitError(
+                f"setting {name} must not be negative, got {value!r} (from {source[name]})",
+                DURATION_HINT,
+            )
+        values[name] = seconds
+    tags = values["gc_keep_tags"]
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise FlowkitError(
+            f"setting gc_keep_tags must be a list of tags, got {tags!r} "
+            f"(from {source['gc_keep_tags']})",
+            'give a list such as ["prod", "paper"] (FLOWKIT_GC_KEEP_TAGS=prod,paper)',
+        )
+    values["gc_keep_tags"] = tuple(tags)
 
 
 def current_user() -> str | None:

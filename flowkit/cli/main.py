@@ -10,6 +10,7 @@ from flowkit.authoring.loader import load_flow_file
 from flowkit.cli.base import FlowkitGroup, store_option
 from flowkit.cli.code_command import code_cmd
 from flowkit.cli.flow_commands import check_flow, show_flow
+from flowkit.cli.gc_command import gc_cmd
 from flowkit.cli.notebook_commands import notebook_cmd
 from flowkit.cli.ops_commands import COMMANDS as OPS_COMMANDS
 from flowkit.cli.store_commands import COMMANDS, show_pathspec
@@ -56,6 +57,7 @@ for command in OPS_COMMANDS:
     cli.add_command(command)
 cli.add_command(notebook_cmd)
 cli.add_command(code_cmd)
+cli.add_command(gc_cmd)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from flowkit.store.backend import Backend, Bytes, Reader
 from flowkit.store.errors import CorruptBlobError, InvalidKeyError, KeyNotFoundError
 from flowkit.store.overlap import overlapped
 from flowkit.store.serialize import Frames
+from flowkit.store.trash import restore
 
 FORMAT_VERSION = 1
 _MAGIC = b"FKBLOB"
@@ -283,7 +284,9 @@ class BlobStore:
             return False  # gone since, or damaged: write it (again)
 
     def exists(self, digest: str) -> bool:
-        return self.backend.exists(blob_key(digest))
+        """Whether blob ``digest`` is stored (one that gc moved to the trash is put back)."""
+        key = blob_key(digest)
+        return self.backend.exists(key) or restore(self.backend, digest, key)
 
     def damage(self, digest: str, raw_size: int | None = None) -> str | None:
         """Why blob ``digest`` would not read back, found cheaply: from its size and its
@@ -293,6 +296,8 @@ class BlobStore:
         :class:`~flowkit.store.records.ArtifactRef` has it."""
         key = blob_key(digest)
         size = self.backend.size(key)
+        if size is None and restore(self.backend, digest, key):  # gc took it: back it comes
+            size = self.backend.size(key)
         if size is None:
             return "missing"
         try:
@@ -322,6 +327,8 @@ class BlobStore:
         try:
             fh = self.backend.open(key)
         except KeyNotFoundError:
-            raise CorruptBlobError(digest, where, "the blob is missing") from None
+            if not restore(self.backend, digest, key):  # gc took it (see flowkit.store.trash)
+                raise CorruptBlobError(digest, where, "the blob is missing") from None
+            fh = self.backend.open(key)
         with fh:
             return read_segments(fh, digest, where)

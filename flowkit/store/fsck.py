@@ -6,7 +6,12 @@ record parses and sits under the key its contents say; every artifact a task rec
 is a blob that exists; step indexes, cache entries and dead letters name records that
 exist; every log chunk is in flowkit's format; no temporary file of a killed writer is left
 (backends that stage writes). A corrupt blob is reported with the artifacts and tasks that
-name it.
+name it. The store is listed with ``scan`` (one call per thousand objects on an object
+store), and nothing fsck checks is read through a path that changes the store.
+
+Two states that ``flowkit gc`` (:mod:`flowkit.store.gc`) may leave are not problems: a run
+folder without a ``run.json`` (a gc stopped while deleting a run: it is no run, and the next
+gc removes the rest), and a named blob that waits in gc's trash (a read puts it back).
 
 What ``repair`` removes, and why that is safe:
 
@@ -41,6 +46,7 @@ from flowkit.store.errors import CorruptBlobError, KeyNotFoundError, StoreError
 from flowkit.store.logs import check_chunk
 from flowkit.store.records import RunEndRecord, RunRecord, TaskRecord, from_dict, loads
 from flowkit.store.store import Store
+from flowkit.store.trash import scan_trash
 
 #: Where ``repair`` moves a damaged blob before it deletes it (see :func:`repair`); what is
 #: there was left by a repair that was stopped.
@@ -72,12 +78,20 @@ class Report:
     chunks: int = 0
     #: Temporary files too young to be strays (writes that may be in progress).
     young_temporaries: int = 0
+    #: Artifacts whose blob a gc moved to the trash after a record named it (a read of
+    #: the artifact, or the next gc, puts it back).
+    in_trash: int = 0
 
     def add(self, key: str, message: str, removable: Removal | None = None) -> None:
         self.problems.append(Damage(key, message, removable))
 
     def summary(self) -> str:
         what = f"{self.records} records, {self.blobs} blobs and {self.chunks} log chunks checked"
+        if self.in_trash:
+            what += (
+                f" ({self.in_trash} named blob(s) wait in gc's trash: a read or the next "
+                "flowkit gc puts them back)"
+            )
         if self.young_temporaries:
             what += (
                 f" ({self.young_temporaries} temporary file(s) written to in the last "
@@ -95,14 +109,28 @@ class _Checker:
     #: digest -> "artifact 'x' of task F/r/s/t" for every artifact a task record names.
     users: dict[str, list[str]] = field(default_factory=dict)
 
+    #: Every blob's digest, and every key under ``runs/``, as listed when fsck started:
+    #: what a record names is looked up here, and asked of the store only when missing
+    #: (written since), so a store of many objects costs a listing, not a probe per object.
+    present: set[str] = field(default_factory=set)
+    run_keys: set[str] = field(default_factory=set)
+    #: Digests of the blobs gc moved to the trash (a read puts one back).
+    trashed: set[str] = field(default_factory=set)
+
     def walk(self, prefix: str) -> Iterator[str]:
-        for name in self.store.backend.list(prefix):
-            key = f"{prefix}/{name}"
-            children = self.store.backend.list(key)
-            if children:
-                yield from self.walk(key)
-            elif self.store.backend.exists(key):
-                yield key
+        """Every key under ``prefix``, sorted (one listing per thousand on an object store)."""
+        return iter(sorted(info.key for info in self.store.backend.scan(prefix)))
+
+    def list_store(self) -> None:
+        self.present = {key.rsplit("/", 1)[-1] for key in self.walk("blobs")}
+        self.run_keys = set(self.walk(layout.FLOWS))
+        self.trashed = {t.digest for t in scan_trash(self.store.backend)}
+
+    def has_blob(self, digest: str) -> bool:
+        return digest in self.present or self.store.backend.exists(blob_key(digest))
+
+    def has_key(self, key: str) -> bool:
+        return key in self.run_keys or self.store.backend.exists(key)
 
     def read_json(self, key: str) -> object | None:
         self.report.records += 1
@@ -159,14 +187,18 @@ class _Checker:
         named += [("the foreach items", "name", digest) for digest, _ in record.foreach_items]
         for what, verb, digest in named:
             self.users.setdefault(digest, []).append(f"{what} of task {record.pathspec}")
-            if record.final and not self.store.values.blobs.exists(digest):
+            if not record.final or self.has_blob(digest):
+                continue
+            if digest in self.trashed:  # a race with gc it resolves: not a problem
+                self.report.in_trash += 1
+            else:
                 self.report.add(key, f"{what} {verb} blob {digest}, which is missing")
 
     def exists(self, key: str, record: TaskRecord, *, final: bool) -> None:
         target = layout.attempt_key(
             record.flow, record.run_id, record.step, record.task_id, record.attempt, final=final
         )
-        if not self.store.backend.exists(target):
+        if not self.has_key(target):
             self.report.add(key, f"names {target}, which is missing")
 
     def blobs(self) -> None:
@@ -176,7 +208,10 @@ class _Checker:
             try:
                 if blob_key(digest) != key:
                     raise StoreError(f"blob {digest} is stored under the wrong prefix")
-                self.store.values.blobs.read(digest)
+                with self.store.backend.open(key) as fh:  # not values: a miss restores nothing
+                    read_segments(fh, digest, f"{self.store.url}/{key}")
+            except KeyNotFoundError:
+                continue  # gone since it was listed (moved to the trash by a gc)
             except CorruptBlobError as exc:
                 users = self.users.get(digest, [])
                 owner = "; ".join(users) if users else "no artifact names it"
@@ -194,7 +229,7 @@ class _Checker:
                 why = f"{type(exc).__name__}: {exc.message}"
                 self.report.add(key, f"a broken cache entry (not a cache entry: {why})", "object")
                 continue
-            if not self.store.backend.exists(target):
+            if not self.has_key(target):
                 self.report.add(
                     key, f"a broken cache entry: names {target}, which is missing", "object"
                 )
@@ -246,7 +281,7 @@ class _Checker:
             target = layout.attempt_key(
                 letter.flow, letter.run_id, letter.step, letter.task_id, letter.attempt, final=True
             )
-            if not self.store.backend.exists(target):
+            if not self.has_key(target):
                 self.report.add(key, f"names {target}, which is missing")
 
 
@@ -254,6 +289,7 @@ def fsck(store: Store, *, now: float | None = None) -> Report:
     """Check the whole store; the report lists every problem (none: the store is sound).
     ``now`` is the time temporary files' ages are taken from (default: the clock's)."""
     checker = _Checker(store)
+    checker.list_store()
     checker.runs()
     checker.blobs()
     checker.cache()

@@ -45,3 +45,13 @@ def _encode(value: int) -> str:
         chars.append(_ALPHABET[value & 31])
         value >>= 5
     return "".join(reversed(chars))
+
+
+def id_time(value: str) -> float | None:
+    """When the id ``value`` was made (seconds since the epoch); None if it is not an id."""
+    if len(value) != 26 or any(c not in _ALPHABET for c in value):
+        return None
+    ms = 0
+    for char in value[:10]:
+        ms = ms * 32 + _ALPHABET.index(char)
+    return ms / 1000

@@ -19,6 +19,8 @@
                                                          then (overwritten every few seconds)
     quarantine/<digest>.<random>                         a damaged blob fsck --repair moved
                                                          aside before deleting it
+    trash/<batch>/<digest>                               a blob gc took away; a read puts it
+                                                         back, a later gc deletes it
 
 Records, blobs and log chunks are written once and never changed, so no writer needs a lock.
 A lease has one writer (its run's scheduler) and lives apart, under its own prefix; a cache
@@ -126,3 +128,15 @@ QUARANTINE = "quarantine"
 def quarantine_key(digest: str) -> str:
     """A fresh place to move a damaged blob aside to (never the same twice)."""
     return f"{QUARANTINE}/{digest}.{os.urandom(6).hex()}"
+
+
+TRASH = "trash"
+
+
+def trash_batch_prefix(batch: str) -> str:
+    return f"{TRASH}/{check_name('gc batch', batch)}"
+
+
+def trash_key(batch: str, digest: str) -> str:
+    """Where gc batch ``batch`` puts blob ``digest`` (see :mod:`flowkit.store.trash`)."""
+    return f"{trash_batch_prefix(batch)}/{check_name('digest', digest)}"

@@ -1,0 +1,391 @@
+"""Garbage collection: delete the runs no rule keeps, then free the blobs nothing names.
+
+:func:`collect` plans (:mod:`flowkit.store.gc_plan`: which runs go, which blobs are unnamed
+and old enough), then, unless it is a dry run:
+
+1. takes in runs and records written since it looked: a dropped run that one of them names
+   as its origin (a resume or a reuse that started meanwhile) is kept after all;
+2. deletes the records of the dropped runs, in an order that leaves a store ``fsck``
+   passes wherever gc is killed (a second gc finishes the job): the cache entries and dead
+   letters naming a run, then its ``run.json`` (it vanishes from every listing at once),
+   then its end record and step indexes, its task records, its logs and its lease. Run
+   folders without a ``run.json`` (what a killed gc leaves) and logs, leases and dead
+   letters of runs that are gone go too, once untouched for the grace period;
+3. marks again, with everything written since, and moves each unnamed blob the time rule
+   allows to the trash (:mod:`flowkit.store.trash`), never deleting it outright;
+4. puts back every trashed blob a record names, and deletes the trash batches older than
+   the grace period (all of them with a grace of 0): that is when space is freed;
+5. removes temporaries of killed writers older than the grace period.
+
+Every step uses the backend's primitives only (``scan``, ``get``, ``delete``, ``move``), so
+it works the same on every store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flowkit.store import layout
+from flowkit.store.backend import Backend, StagesWrites
+from flowkit.store.blobs import blob_key
+from flowkit.store.errors import StoreError
+from flowkit.store.gc_names import RunId, group_runs
+from flowkit.store.gc_plan import (
+    Plan,
+    Policy,
+    close_origins,
+    make_plan,
+    mark,
+    read_letters,
+    read_runs,
+)
+from flowkit.store.overlap import overlapped
+from flowkit.store.store import Store
+from flowkit.store.trash import TrashedBlob, batch_time
+
+#: Told each phase and, on long ones, how far it got: ``(phase, done, total)``.
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class GcReport:
+    """What a gc did (or, for a dry run, would do)."""
+
+    dry_run: bool
+    url: str
+    policy: Policy
+    started: float
+    #: Runs whose records went, by flow.
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+    kept: int = 0
+    #: Runs that were to go but that a run created during gc names as its origin.
+    spared: list[str] = field(default_factory=list)
+    #: Leftovers removed: run folders without a start record, and logs, leases and dead
+    #: letters of runs that are gone.
+    leftovers: int = 0
+    trashed: int = 0
+    trashed_bytes: int = 0
+    #: Unnamed blobs the time rule left alone.
+    young: int = 0
+    restored: int = 0
+    freed: int = 0
+    freed_bytes: int = 0
+    waiting: int = 0
+    waiting_bytes: int = 0
+    #: When the last blob waiting in the trash may be deleted (by a gc run then).
+    waiting_until: float | None = None
+    temporaries: int = 0
+    temporaries_bytes: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """The report in words, for a terminal."""
+        dry = self.dry_run
+        would = (lambda verb: f"would be {verb}") if dry else (lambda verb: verb)
+        runs = sum(len(ids) for ids in self.dropped.values())
+        lines = [
+            f"gc of {self.url}" + (" (dry run: nothing was changed)" if dry else ""),
+            f"  kept: {describe(self.policy)}",
+        ]
+        per_flow = ", ".join(f"{len(ids)} of {flow}" for flow, ids in sorted(self.dropped.items()))
+        lines.append(
+            f"  runs: {runs} {would('deleted')}"
+            + (f" ({per_flow})" if runs else "")
+            + f"; {self.kept} kept"
+        )
+        if self.spared:
+            lines.append(
+                f"  runs kept after all, as runs started during gc resume from them: "
+                f"{', '.join(self.spared)}"
+            )
+        if self.leftovers:
+            lines.append(
+                f"  leftovers of deleted runs (partial run folders, logs, leases, dead "
+                f"letters): {self.leftovers} {would('removed')}"
+            )
+        lines.append(
+            f"  blobs: {self.trashed} ({size(self.trashed_bytes)}) {would('moved to the trash')}"
+            + (
+                f"; {self.young} unnamed blob(s) written in the last "
+                f"{duration(self.policy.grace)} or during a running run left alone"
+                if self.young
+                else ""
+            )
+        )
+        if self.restored:
+            lines.append(f"  trash: {self.restored} blob(s) a record names {would('put back')}")
+        lines.append(
+            f"  temporaries of killed writers: {self.temporaries} "
+            f"({size(self.temporaries_bytes)}) {would('removed')}"
+        )
+        lines.append(
+            f"  freed now: {size(self.freed_bytes + self.temporaries_bytes)} "
+            f"({self.freed} blob(s) deleted from the trash"
+            + (", temporaries" if self.temporaries else "")
+            + ")"
+            if not dry
+            else f"  would be freed now: {size(self.freed_bytes + self.temporaries_bytes)} "
+            f"({self.freed} blob(s) deleted from the trash)"
+        )
+        if self.waiting:
+            until = datetime.fromtimestamp(self.waiting_until or self.started)
+            lines.append(
+                f"  {'would wait' if dry else 'waiting'} in the trash: {self.waiting} blob(s), "
+                f"{size(self.waiting_bytes)}, until {until:%Y-%m-%d %H:%M} (the grace period "
+                f"of {duration(self.policy.grace)}): a gc after that frees them, unless a run "
+                "names them again (a read puts a trashed blob back)"
+            )
+        if not dry:
+            lines.append(f"  took {self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def describe(policy: Policy) -> str:
+    """The retention rules in words."""
+    rules = []
+    if policy.keep_last is not None:
+        rules.append(f"the last {policy.keep_last} run(s) of each flow")
+    if policy.keep_newer_than is not None:
+        rules.append(f"runs newer than {duration(policy.keep_newer_than)}")
+    if policy.keep_tags:
+        rules.append(f"runs tagged {', '.join(policy.keep_tags)}")
+    rules.append("running runs and the runs kept runs were resumed or cloned from")
+    where = f" (only {policy.flow}'s runs may go)" if policy.flow else ""
+    return "; ".join(rules) + where
+
+
+def size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def duration(seconds: float) -> str:
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length and seconds % length == 0:
+            return f"{seconds / length:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def collect(
+    store: Store,
+    policy: Policy,
+    *,
+    dry_run: bool = False,
+    progress: Progress = _quiet,
+    now: float | None = None,
+) -> GcReport:
+    """Collect garbage in ``store`` as ``policy`` says (see the module docstring); a dry run
+    reads only and reports what a real one would do."""
+    clock = time.monotonic()
+    progress("listing runs, blobs and records", 0, 0)
+    plan = make_plan(store, policy, now=now)
+    report = GcReport(dry_run, store.url, policy, plan.started, young=plan.young)
+    if dry_run:
+        _report_runs(report, plan)
+        moved = [TrashedBlob(plan.batch, d, s) for d, s in plan.candidates.items()]
+        _trash_outcome(report, plan, plan.marked, moved, plan.started)
+        report.leftovers = _leftover_count(plan)
+        report.temporaries = len(plan.temporaries)
+        report.temporaries_bytes = sum(t.size for t in plan.temporaries)
+        return report
+    backend = store.backend
+    report.spared = _take_in_new_runs(backend, plan)
+    _report_runs(report, plan)
+    report.leftovers = _delete_records(store, plan, progress)
+    _take_in_new_runs(backend, plan, after_delete=True)
+    plan.letters = read_letters(backend)
+    staying = list(plan.folders.values())
+    marked = mark(store, plan, staying)
+    moved = _sweep(backend, plan, marked, progress)
+    progress("emptying the trash", 0, 0)
+    _trash_outcome(report, plan, marked, moved, time.time(), backend=backend)
+    for temp in plan.temporaries:
+        assert isinstance(backend, StagesWrites)
+        backend.remove_temporary(temp.name)
+    report.temporaries = len(plan.temporaries)
+    report.temporaries_bytes = sum(t.size for t in plan.temporaries)
+    report.seconds = time.monotonic() - clock
+    return report
+
+
+def _report_runs(report: GcReport, plan: Plan) -> None:
+    for flow, run_id in sorted(plan.dropped):
+        report.dropped.setdefault(flow, []).append(run_id)
+    report.kept = len(plan.runs) - len(plan.dropped)
+
+
+def _take_in_new_runs(backend: Backend, plan: Plan, *, after_delete: bool = False) -> list[str]:
+    """List the runs again and take in what was written since: new runs are kept, and a
+    dropped run that a kept one now names as its origin is kept after all; the spared runs'
+    pathspecs. After the deletions, the listing simply replaces the old one."""
+    folders = group_runs(backend.scan(layout.FLOWS))
+    new = {r: f for r, f in folders.items() if r not in plan.runs and f.has_record}
+    plan.runs.update(read_runs(backend, new))
+    if after_delete:
+        plan.folders = folders
+        return []
+    for run_id, folder in folders.items():
+        if run_id in plan.folders:
+            plan.folders[run_id].objects.update(folder.objects)
+        else:
+            plan.folders[run_id] = folder
+    assert plan.reader is not None
+    kept = close_origins(plan.reader, plan.folders, plan.runs, plan.kept | set(new), plan.leftovers)
+    spared = plan.dropped & kept
+    plan.kept = kept
+    plan.dropped -= spared
+    return [f"{flow}/{run_id}" for flow, run_id in sorted(spared)]
+
+
+def _delete_all(backend: Backend, keys: Iterable[str]) -> int:
+    todo = sorted(set(keys))
+    overlapped(backend, backend.delete, todo)
+    return len(todo)
+
+
+def _delete_records(store: Store, plan: Plan, progress: Progress) -> int:
+    """Delete the records of dropped runs and leftovers, group by group, in the order the
+    module docstring gives; how many leftovers (not dropped runs) went."""
+    backend = store.backend
+    going = plan.dropped | plan.leftovers
+    orphan_logs = plan.orphans(plan.logs)
+    orphan_leases = plan.orphans(plan.leases)
+    leftovers = len(plan.leftovers) + len(plan.dropped_letters) + len(orphan_logs)
+    leftovers += len(orphan_leases)
+    if going or plan.dropped_letters:
+        progress("deleting cache entries and dead letters of runs that go", 0, len(going))
+        _delete_all(backend, _cache_entries_of(store, going))
+        letters = [plan.letters[x] for x in plan.dropped_letters]
+        # the letter first: a folder without it is no letter, whatever else is left there
+        _delete_all(
+            backend, (o.key for x in letters for o in x.objects if o.key.endswith("/letter.json"))
+        )
+        _delete_all(backend, (o.key for x in letters for o in x.objects))
+    folders = [plan.folders[r] for r in sorted(going) if r in plan.folders]
+    progress("deleting the records of runs that go", 0, len(folders))
+    # run.json first (the run vanishes from every listing at once); the step indexes before
+    # the task records they name, so a store gc stops in still passes fsck
+    for first in (("run.json",), ("end.json", "index/")):
+        _delete_all(
+            backend,
+            (f"{f.prefix}/{rel}" for f in folders for rel in f.objects if rel.startswith(first)),
+        )
+    _delete_all(backend, (f"{f.prefix}/{rel}" for f in folders for rel in f.objects))
+    progress("deleting logs and leases of runs that went", 0, 0)
+    for objects, orphans in ((plan.logs, orphan_logs), (plan.leases, orphan_leases)):
+        runs = [r for r in sorted(going) if r in objects] + orphans
+        _delete_all(backend, (o.key for r in runs for o in objects[r]))
+    return leftovers
+
+
+def _leftover_count(plan: Plan) -> int:
+    return (
+        len(plan.leftovers)
+        + len(plan.dropped_letters)
+        + len(plan.orphans(plan.logs))
+        + len(plan.orphans(plan.leases))
+    )
+
+
+def _cache_entries_of(store: Store, runs: set[RunId]) -> list[str]:
+    """The cache entries (``run --reuse``) that name a task of one of ``runs``."""
+    entries = [info.key for info in store.backend.scan("cache")]
+
+    def names_going(key: str) -> bool:
+        try:
+            flow, run_id, *_ = store.index.cache_entry(key)
+        except StoreError:
+            return False  # a broken entry: fsck --repair removes it
+        return (flow, run_id) in runs
+
+    return [
+        key
+        for key, going in zip(entries, overlapped(store.backend, names_going, entries), strict=True)
+        if going
+    ]
+
+
+def _sweep(backend: Backend, plan: Plan, marked: set[str], progress: Progress) -> list[TrashedBlob]:
+    """Move each unnamed old blob to this gc's trash batch; the ones moved."""
+    todo = [(d, s) for d, s in sorted(plan.candidates.items()) if d not in marked]
+    progress("moving unnamed blobs to the trash", 0, len(todo))
+    done = 0
+
+    def move(item: tuple[str, int]) -> TrashedBlob | None:
+        nonlocal done
+        digest, blob_size = item
+        trashed = TrashedBlob(plan.batch, digest, blob_size)
+        moved = backend.move(blob_key(digest), trashed.key)
+        done += 1
+        if done % 10_000 == 0:
+            progress("moving unnamed blobs to the trash", done, len(todo))
+        return trashed if moved else None
+
+    return [t for t in overlapped(backend, move, todo) if t is not None]
+
+
+def _trash_outcome(
+    report: GcReport,
+    plan: Plan,
+    marked: set[str],
+    moved: list[TrashedBlob],
+    now: float,
+    *,
+    backend: Backend | None = None,
+) -> None:
+    """Put back what a record names, delete old batches' blobs, count what waits (with
+    ``backend`` None: only count, for a dry run)."""
+    report.trashed = len(moved)
+    report.trashed_bytes = sum(t.size for t in moved)
+    grace = plan.policy.grace
+    back: dict[str, TrashedBlob] = {}
+    delete: list[TrashedBlob] = []
+
+    def old(item: TrashedBlob) -> bool:
+        return grace == 0 or batch_time(item.batch) + grace <= now
+
+    for item in plan.trash:
+        if item.digest in marked and item.digest not in back:
+            back[item.digest] = item
+        elif item.digest in marked or old(item):  # a second copy of a blob put back, or old
+            delete.append(item)
+        else:
+            _wait(report, item, grace)
+    for item in moved:  # named by nothing (that is why it moved)
+        if old(item):
+            delete.append(item)
+        else:
+            _wait(report, item, grace)
+    report.restored = len(back)
+    report.freed = len(delete)
+    report.freed_bytes = sum(t.size for t in delete)
+    if backend is None:
+        return
+    present = set(plan.blobs)
+
+    def put_back(item: TrashedBlob) -> None:
+        if item.digest in present:  # written again since: the trashed copy is not needed
+            backend.delete(item.key)
+        else:
+            backend.move(item.key, blob_key(item.digest))
+
+    overlapped(backend, put_back, list(back.values()))
+    _delete_all(backend, (t.key for t in delete))
+
+
+def _wait(report: GcReport, item: TrashedBlob, grace: float) -> None:
+    report.waiting += 1
+    report.waiting_bytes += item.size
+    until = batch_time(item.batch) + grace
+    report.waiting_until = max(report.waiting_until or until, until)
