@@ -200,6 +200,7 @@ def collect(
         report.temporaries_bytes = sum(t.size for t in plan.temporaries)
         return report
     backend = store.backend
+    progress("taking in runs started since", 0, 0)
     report.spared = _take_in_new_runs(backend, plan)
     _report_runs(report, plan)
     report.leftovers = _delete_records(store, plan, progress)

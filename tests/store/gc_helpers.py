@@ -1,0 +1,65 @@
+"""A store with real runs for the gc tests, built once per session and copied per test."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import flowkit
+from flowkit.store import LocalBackend, Store
+from tests.flows.gated import GatedFlow
+from tests.runtime.test_shapes import Quiet
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The run ids of the template store, oldest first: ``tagged`` (tag ``prod``), ``a``,
+    ``b``, ``resumed`` (resumed from ``a`` at ``middle``: it clones ``start`` from ``a``),
+    ``last``."""
+
+    tagged: str
+    a: str
+    b: str
+    resumed: str
+    last: str
+
+    @property
+    def all(self) -> list[str]:
+        return [self.tagged, self.a, self.b, self.resumed, self.last]
+
+
+def build(root: Path) -> Runs:
+    def run(value: int, **options: object) -> str:
+        return flowkit.run(GatedFlow, store=str(root), progress=Quiet(), value=value, **options).id
+
+    tagged = run(1, tags=["prod"])
+    a = run(2)
+    b = run(3)
+    resumed = flowkit.resume(
+        GatedFlow, "middle", origin_run_id=a, store=str(root), progress=Quiet()
+    ).id
+    last = run(5)
+    return Runs(tagged, a, b, resumed, last)
+
+
+def copy(template: Path, to: Path) -> Store:
+    shutil.copytree(template, to)
+    return Store(LocalBackend(to, durable=False))
+
+
+def files(root: Path) -> dict[str, tuple[int, float]]:
+    """Every file under ``root`` with its size and modification time."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def blob_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in (root / "blobs").rglob("*") if p.is_file())
+
+
+def run_ids(store: Store) -> list[str]:
+    return sorted(r.run_id for r in store.records.iter_runs("GatedFlow"))

@@ -1,0 +1,176 @@
+"""gc never takes what a run needs: young blobs stay, trashed blobs come back when a read, a
+write or a later gc needs them, and runs going or created during gc lose nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flowkit.client import Run
+from flowkit.store import LocalBackend, Store
+from flowkit.store.blobs import blob_key
+from flowkit.store.fsck import fsck
+from flowkit.store.gc import collect
+from flowkit.store.gc_plan import Policy
+from flowkit.testing.fake_run import FakeTask, write_fake_run
+from tests.conftest import ROOT
+from tests.store.gc_helpers import build, run_ids
+
+HOUR = 3600.0
+
+
+@pytest.fixture(autouse=True)
+def _no_skew(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "0")
+
+
+def _blob(store: Store, digest: str) -> Path:
+    backend = store.backend
+    assert isinstance(backend, LocalBackend)
+    return backend.path_of(blob_key(digest))
+
+
+def _trashed(store: Store, value: object) -> str:
+    """Store ``value``, named by nothing, and have a gc two hours later move it to the
+    trash (where it waits: the grace period is an hour)."""
+    digest = store.values.put(value).digest
+    report = collect(store, Policy(keep_last=1, grace=HOUR), now=time.time() + 2 * HOUR)
+    assert report.trashed == 1 and report.waiting == 1 and not _blob(store, digest).exists()
+    return digest
+
+
+def test_an_unnamed_blob_younger_than_grace_survives(store: Store) -> None:
+    digest = store.values.put("written a moment ago").digest
+    report = collect(store, Policy(keep_last=1, grace=HOUR))
+    assert report.trashed == 0 and report.young == 1
+    assert "1 unnamed blob(s) written in the last 1h" in report.summary()
+    assert store.values.load(digest) == "written a moment ago"
+    # the same blob, an hour and more later, goes
+    report = collect(store, Policy(keep_last=1, grace=HOUR), now=time.time() + 2 * HOUR)
+    assert report.trashed == 1 and not _blob(store, digest).exists()
+
+
+@pytest.mark.parametrize("how", ["load", "exists", "damage"])
+def test_a_read_puts_a_trashed_blob_back(store: Store, how: str) -> None:
+    digest = _trashed(store, {"big": list(range(1000))})
+    fresh = Store(store.backend)  # another reader: it never saw the blob
+    if how == "load":
+        assert fresh.values.load(digest) == {"big": list(range(1000))}
+    elif how == "exists":
+        assert fresh.values.has(digest)
+    else:
+        assert fresh.values.blobs.damage(digest) is None
+    assert _blob(store, digest).exists()
+    assert [p for p in Path(store.url, "trash").rglob("*") if p.is_file()] == []
+
+
+def _record_naming(store: Store, digest: str, writer: Store) -> None:
+    """A task of a new run whose final record names ``digest``, written by ``writer``."""
+    run = writer.records.create_run("SafeFlow")
+    start = writer.records.start_task("SafeFlow", run.run_id, "start")
+    ref = writer.values.put("the value")
+    assert ref.digest == digest
+    writer.records.finish_task(start.finished("succeeded", artifacts={"x": ref}))
+
+
+def test_a_dedup_write_after_gc_names_the_blob_safely(store: Store) -> None:
+    digest = _trashed(store, "the value")
+    _record_naming(store, digest, Store(store.backend))  # finds nothing, writes it anew
+    assert _blob(store, digest).exists()
+    report = collect(store, Policy(keep_last=1, grace=0))
+    assert report.restored == 1 and report.trashed == 0  # the trashed copy is not needed
+    assert Store(store.backend).values.load(digest) == "the value"
+    assert fsck(store).problems == []
+
+
+def test_a_record_written_after_the_mark_gets_its_blob_back_from_the_next_gc(
+    store: Store,
+) -> None:
+    # the race the trash is for: a task stored its value (or found it stored), gc moved it
+    # to the trash as nothing named it yet, then the task's final record named it
+    writer = Store(store.backend)
+    run = writer.records.create_run("SafeFlow")
+    start = writer.records.start_task("SafeFlow", run.run_id, "start")
+    ref = writer.values.put("raced")
+    collect(store, Policy(keep_last=1, grace=HOUR), now=time.time() + 2 * HOUR)
+    assert not _blob(store, ref.digest).exists()
+    writer.records.finish_task(start.finished("succeeded", artifacts={"x": ref}))
+    report = fsck(store)
+    assert report.problems == [] and report.in_trash == 1
+    assert "1 named blob(s) wait in gc's trash" in report.summary()
+    gc = collect(store, Policy(keep_last=1, grace=0))
+    assert gc.restored == 1 and gc.freed == 0
+    assert _blob(store, ref.digest).exists()  # back without any read
+    assert Store(store.backend).values.load(ref.digest) == "raced"
+
+
+def test_runs_created_during_gc_are_kept(store: Store) -> None:
+    old = write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 1})]})
+    write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 2})]}, tags=["keep"])
+    made: list[str] = []
+
+    def meanwhile(phase: str, done: int, total: int) -> None:
+        if phase.startswith("taking in runs started since") and not made:
+            # a resume of the run gc is about to delete, and a new run: both started now
+            resumed = store.records.create_run("SafeFlow", origin_run_id=old.run_id)
+            [task] = store.records.list_tasks("SafeFlow", old.run_id, "start")
+            store.records.clone_task(task, resumed.run_id)
+            fresh = write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 3})]})
+            made.extend([resumed.run_id, fresh.run_id])
+
+    report = collect(store, Policy(keep_tags=("keep",), grace=0), progress=meanwhile)
+    assert report.spared == [f"SafeFlow/{old.run_id}"] and report.dropped == {}
+    assert "resume from them" in report.summary()
+    assert set(made) < set(run_ids_of(store))
+    resumed = Run(f"SafeFlow/{made[0]}", store=store)
+    assert resumed["start"].task.data.x == 1  # a clone: read through its origin, kept
+    assert Run(f"SafeFlow/{made[1]}", store=store)["start"].task.data.x == 3
+    assert fsck(store).problems == []
+
+
+def run_ids_of(store: Store) -> list[str]:
+    return [r.run_id for r in store.records.iter_runs("SafeFlow")]
+
+
+def test_a_run_going_during_gc_succeeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "store"
+    runs = build(root)
+    gate = tmp_path / "gate"
+    script = (
+        "import flowkit\n"
+        "from tests.flows.gated import GatedFlow\n"
+        f"run = flowkit.run(GatedFlow, store={str(root)!r}, quiet=True, gate={str(gate)!r},"
+        " value=7)\n"
+        "print(run.id)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(f"{gate}.waiting").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+        store = Store(LocalBackend(root, durable=False))
+        # keep nothing by rule, free everything at once: only the running run protects itself
+        report = collect(store, Policy(keep_tags=("nothing",), grace=0))
+        assert report.dropped == {"GatedFlow": sorted(runs.all)}
+        gate.write_text("go")
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    run = Run(f"GatedFlow/{out.split()[-1]}", store=Store(LocalBackend(root)))
+    assert run.successful
+    assert run["start"].task.data.data == list(range(700))
+    assert run["middle"].task.data.fresh == "fresh 7"
+    assert run_ids(store) == [run.id]
+    assert fsck(store).problems == []
