@@ -128,7 +128,7 @@ def test_no_rule_is_refused(copied: tuple[Store, Runs]) -> None:
 def test_dry_run_changes_nothing_and_reports_what_the_real_run_does(
     copied: tuple[Store, Runs],
 ) -> None:
-    store, runs = copied
+    store, _ = copied
     root = Path(store.url)
     (root / "blobs" / "ab").mkdir(exist_ok=True)
     (root / "blobs" / "ab" / ".tmp-1-abc").write_bytes(b"x" * 10)  # a killed writer's
