@@ -57,7 +57,12 @@ _DENIED = frozenset({"AccessDenied", "AllAccessDisabled", "403"})
 _UNAVAILABLE = frozenset(
     {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
 )
-_UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)
+_UNREACHABLE = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
 
 
 class S3StoreError(StoreError):
@@ -123,7 +128,7 @@ def translate(exc: BaseException, url: str, doing: str, endpoint: str | None) ->
             f"no AWS region is set for {where}",
             "set AWS_REGION (or AWS_DEFAULT_REGION, or region in your AWS profile)",
         )
-    if isinstance(exc, _UNREACHABLE | ConnectionClosedError):
+    if isinstance(exc, _UNREACHABLE):
         return S3UnreachableError(
             f"could not reach S3 at {endpoint or 'its endpoint'} while {doing} in {where}: {exc}",
             "check the network and the endpoint: AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3) must "

@@ -4,8 +4,8 @@ objects the suite writes and reads go through multipart uploads and parallel ran
 from __future__ import annotations
 
 import pytest
-from flowkit.testing import BackendConformance
 
+from flowkit.testing import BackendConformance
 from flowkit_s3.backend import S3Backend
 
 MiB = 1 << 20
