@@ -119,6 +119,10 @@ class ForkServer:
         if deadlines:
             left = max(0.0, min(deadlines) - time.monotonic())
             timeout = left if timeout is None else min(timeout, left)
+        # output a task printed before going quiet is in the store within a flush interval
+        dues = [d for w in self._writers() if (d := w.due()) is not None]
+        if dues:
+            timeout = min(dues) if timeout is None else min(timeout, min(dues))
         try:
             readable, _, _ = select.select([*extra, self.wake_r, *self.by_fd], [], [], timeout)
         except InterruptedError:
@@ -128,6 +132,8 @@ class ForkServer:
         for fd in readable:
             if fd in self.by_fd:
                 self.read_output(fd)
+        for writer in self._writers():
+            writer.flush_if_due()
         self.reap()
         if deadlines:
             now = time.monotonic()
@@ -136,6 +142,9 @@ class ForkServer:
                     child.kill_by = None
                     _kill(child.pid)
         return [fd for fd in readable if fd in extra]
+
+    def _writers(self) -> list[Any]:
+        return [w for child in self.children.values() for w in child.writers.values()]
 
     def read_requests(self) -> bool:
         data = os.read(0, _CHUNK)

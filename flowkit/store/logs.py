@@ -106,6 +106,22 @@ class LogWriter:
         self._entries.clear()
         self._buffered = 0
 
+    def due(self) -> float | None:
+        """Seconds until the buffered output is due in the store (0: now); None when nothing
+        is buffered. A writer without its own thread (one process relaying many tasks) waits
+        no longer than this, then calls :meth:`flush_if_due`."""
+        with self._lock:
+            if not self._entries and not self._partial:
+                return None
+            return max(0.0, self._last_flush + self._interval - self._clock())
+
+    def flush_if_due(self) -> None:
+        """Flush if output has waited ``flush_interval`` since the last flush."""
+        with self._lock:
+            now = self._clock()
+            if (self._entries or self._partial) and now - self._last_flush >= self._interval:
+                self._flush_locked(now)
+
     def flush(self) -> None:
         """Write everything buffered, including a fragment of an unfinished line."""
         with self._lock:
