@@ -50,7 +50,6 @@ Segment = bytearray
 _WRITE_FIRST = 1 << 20
 
 
-
 def blob_key(digest: str) -> str:
     """The backend key of the blob named ``digest``."""
     if not _DIGEST.fullmatch(digest):
