@@ -69,8 +69,21 @@ class PartsBody(io.RawIOBase):
 
     def read(self, size: int = -1, /) -> bytes:
         left = self._size - self._pos
-        out = bytearray(left if size < 0 else min(size, left))
-        return bytes(out[: self.readinto(out)])
+        size = left if size < 0 else min(size, left)
+        if (
+            self._index < len(self._views)
+            and self._offset + size <= self._views[self._index].nbytes
+        ):
+            # the usual case, the sender's small reads: one copy, straight from the buffer
+            view = self._views[self._index]
+            data = view[self._offset : self._offset + size].tobytes()
+            self._pos, self._offset = self._pos + size, self._offset + size
+            if self._offset == view.nbytes:
+                self._index, self._offset = self._index + 1, 0
+            return data
+        out = bytearray(size)
+        count = self.readinto(out)
+        return bytes(out) if count == size else bytes(out[:count])
 
 
 def as_views(parts: Sequence[Bytes]) -> list[memoryview]:

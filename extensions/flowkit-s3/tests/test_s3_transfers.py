@@ -13,6 +13,7 @@ from conftest import SHARED_BUCKET, S3Server
 
 from flowkit_s3.backend import S3Backend
 from flowkit_s3.errors import S3AccessDeniedError, S3RequestError, S3UnavailableError
+from flowkit_s3.upload import PartsBody
 
 MiB = 1 << 20
 DATA = random.Random(13).randbytes(12 * MiB + 12345)
@@ -177,3 +178,14 @@ def test_a_conditional_write_conflict_is_retried(backend: S3Backend) -> None:
     attempts = _fail_first(backend, "PutObject", 2, 409, "ConditionalRequestConflict")
     assert backend.put_new("rec/2.json", b"{}") is True
     assert len(attempts) == 3 and backend.get("rec/2.json") == b"{}"
+
+
+def test_a_parts_body_reads_across_buffers_and_rewinds() -> None:
+    body = PartsBody([memoryview(b"abc"), memoryview(b""), memoryview(b"defgh")[1:]])
+    assert len(body) == 7
+    assert [body.read(2), body.read(2), body.read(10), body.read(1)] == [b"ab", b"ce", b"fgh", b""]
+    assert body.seek(2) == 2 and body.read() == b"cefgh"
+    assert body.seek(-3, 2) == 4 and body.read(2) == b"fg" and body.tell() == 6
+    into = bytearray(5)
+    body.seek(1)
+    assert body.readinto(into) == 5 and into == b"bcefg"
