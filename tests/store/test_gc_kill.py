@@ -86,9 +86,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 
 def _contents(root: Path) -> dict[str, int]:
-    return {
-        str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()
-    }
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
 
 
 def _kill_gc_after(root: Path, primitive: str, after: int, tmp_path: Path) -> None:
