@@ -44,10 +44,6 @@ class ObjectReader(io.RawIOBase):
         self._pending: dict[int, Future[bytes]] = {}
         self._current: tuple[int, bytes] | None = None  # (start, data) of the chunk in use
 
-    @property
-    def size(self) -> int:
-        return self._size
-
     def readable(self) -> bool:
         return True
 
