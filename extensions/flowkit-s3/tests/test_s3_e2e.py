@@ -252,3 +252,89 @@ def test_the_readme_example_runs_on_s3(s3_server: S3Server, s3_url: str, tmp_pat
     assert back["successful"] is True
     assert 0.9 < float(back["evaluate.test_score"]) <= 1.0  # type: ignore[arg-type]
     assert back["evaluate.decision"] == "deploy"
+
+
+GC_CHECK = """\
+import json, sys
+from flowkit import Flow
+out = {}
+for run in Flow(sys.argv[1]):
+    out[run.id] = [run.successful, sorted(run.tags), run["join"].task.data.total if run.successful else None]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_gc_on_s3_beside_a_running_flow(
+    s3_server: S3Server, s3_url: str, project: Path, tmp_path: Path
+) -> None:
+    env = _env(s3_server, s3_url)
+    totals = {n: sum(i * i for i in range(n)) for n in (3, 4, 5, 6)}
+    for n, tags in ((3, ["--tag", "keep"]), (4, []), (5, []), (6, [])):
+        done = _run([sys.executable, "s3flow.py", "run", "--n", str(n), *tags], env, project)
+        assert done.returncode == 0, done.stderr
+    runs_before = json.loads(_run([sys.executable, "-c", GC_CHECK, "S3Flow"], env, project).stdout)
+    assert len(runs_before) == 4
+
+    go = tmp_path / "go"
+    talk = subprocess.Popen(
+        [sys.executable, "talk.py", "run", "--quiet"],
+        env={**env, "GO_FILE": str(go)},
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if _flowkit("runs", "TalkFlow", env=env, cwd=project).stdout.count("running"):
+                break
+            time.sleep(0.3)
+        rules = ["--keep-last", "1", "--keep-tag", "keep", "--grace", "0"]
+        # the runs above are seconds old: gc keeps runs that new unless clocks agree
+        gc_env = {**env, "FLOWKIT_CLOCK_SKEW_SECONDS": "0"}
+        dry = _flowkit("gc", *rules, "--dry-run", env=gc_env, cwd=project)
+        assert dry.returncode == 0, dry.stderr
+        assert "runs: 2 would be deleted (2 of S3Flow); 3 kept" in dry.stdout, dry.stdout
+        after_dry = json.loads(
+            _run([sys.executable, "-c", GC_CHECK, "S3Flow"], env, project).stdout
+        )
+        assert after_dry == runs_before  # a dry run changes nothing
+
+        real = _flowkit("gc", *rules, env=gc_env, cwd=project)
+        assert real.returncode == 0, real.stderr
+        assert "runs: 2 deleted (2 of S3Flow); 3 kept" in real.stdout, real.stdout
+        assert "moved to the trash" in real.stdout
+        go.touch()
+        out, err = talk.communicate(timeout=120)
+        assert talk.returncode == 0, out + err  # the run going on during gc lost nothing
+    finally:
+        go.touch()
+        if talk.poll() is None:
+            talk.kill()
+
+    kept = json.loads(_run([sys.executable, "-c", GC_CHECK, "S3Flow"], env, project).stdout)
+    # the newest run and the tagged one stay, and read back; the other two are gone
+    assert sorted(v[2] for v in kept.values()) == [totals[3], totals[6]]
+    assert any(v[1] == ["keep"] for v in kept.values())
+    talk_back = _run(
+        [
+            sys.executable,
+            "-c",
+            "from flowkit import Flow; print(Flow('TalkFlow').latest_run.successful)",
+        ],
+        env,
+        project,
+    )
+    assert talk_back.stdout.strip() == "True", talk_back.stderr
+    # a kept run still resumes (from its join), and the store checks out
+    oldest_kept = min(kept)
+    resumed = _run(
+        [sys.executable, "s3flow.py", "resume", "join", "--origin-run-id", oldest_kept],
+        env,
+        project,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    fsck = _flowkit("fsck", env=env, cwd=project)
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
