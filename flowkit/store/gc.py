@@ -246,6 +246,7 @@ def _take_in_new_runs(backend: Backend, plan: Plan, *, after_delete: bool = Fals
     spared = plan.dropped & kept
     plan.kept = kept
     plan.dropped -= spared
+    plan.dropped_letters = [x for x in plan.dropped_letters if plan.letters[x].run not in spared]
     return [f"{flow}/{run_id}" for flow, run_id in sorted(spared)]
 
 

@@ -14,6 +14,7 @@ import pytest
 from flowkit.client import Run
 from flowkit.store import LocalBackend, Store
 from flowkit.store.blobs import blob_key
+from flowkit.store.deadletters import list_letters, write_letter
 from flowkit.store.fsck import fsck
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
@@ -112,6 +113,8 @@ def test_a_record_written_after_the_mark_gets_its_blob_back_from_the_next_gc(
 def test_runs_created_during_gc_are_kept(store: Store) -> None:
     old = write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 1})]})
     write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 2})]}, tags=["keep"])
+    [failed] = store.records.list_tasks("SafeFlow", old.run_id, "start")
+    letter = write_letter(store, failed, "{}", ())
     made: list[str] = []
 
     def meanwhile(phase: str, done: int, total: int) -> None:
@@ -130,6 +133,7 @@ def test_runs_created_during_gc_are_kept(store: Store) -> None:
     resumed = Run(f"SafeFlow/{made[0]}", store=store)
     assert resumed["start"].task.data.x == 1  # a clone: read through its origin, kept
     assert Run(f"SafeFlow/{made[1]}", store=store)["start"].task.data.x == 3
+    assert [x.id for x in list_letters(store)] == [letter]  # the spared run's, kept with it
     assert fsck(store).problems == []
 
 
