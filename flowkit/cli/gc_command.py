@@ -55,7 +55,7 @@ class _Progress:
     help="Never take a blob written less than this long ago, and empty the trash of blobs "
     "trashed longer ago than this [default: 1h; 0: nothing runs, free space now].",
 )  # fmt: skip
-@click.option("--flow", "flow", default=None, help="Delete runs of this flow only.")
+@click.option("--flow", "flow", default=None, metavar="FLOW", help="Delete runs of this flow only.")
 @click.option("--dry-run", is_flag=True, help="Change nothing; print what would go.")
 @store_option
 def gc_cmd(

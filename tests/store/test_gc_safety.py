@@ -178,3 +178,15 @@ def test_a_run_going_during_gc_succeeds(tmp_path: Path, monkeypatch: pytest.Monk
     assert run["middle"].task.data.fresh == "fresh 7"
     assert run_ids(store) == [run.id]
     assert fsck(store).problems == []
+
+
+def test_nothing_written_since_a_running_run_started_is_taken(store: Store) -> None:
+    running = write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 1})]}, finish=None)
+    store.leases.renew("SafeFlow", running.run_id, interval=60)
+    spec = store.put_spec('{"a queued task": "named by nothing yet"}')
+    report = collect(store, Policy(keep_tags=("none",), grace=0))
+    assert report.dropped == {} and report.trashed == 0 and report.young == 1
+    assert store.get_spec(spec) == '{"a queued task": "named by nothing yet"}'
+    # once its scheduler is gone for good, the run is crashed, not running: it goes
+    report = collect(store, Policy(keep_tags=("none",), grace=0), now=time.time() + 2 * HOUR)
+    assert report.dropped == {"SafeFlow": [running.run_id]} and report.trashed == 2
