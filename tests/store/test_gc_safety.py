@@ -190,3 +190,17 @@ def test_nothing_written_since_a_running_run_started_is_taken(store: Store) -> N
     # once its scheduler is gone for good, the run is crashed, not running: it goes
     report = collect(store, Policy(keep_tags=("none",), grace=0), now=time.time() + 2 * HOUR)
     assert report.dropped == {"SafeFlow": [running.run_id]} and report.trashed == 2
+
+
+def test_temporaries_older_than_grace_are_removed_and_younger_ones_kept(store: Store) -> None:
+    folder = Path(store.url, "blobs", "ab")
+    folder.mkdir(parents=True)
+    old, young = folder / ".tmp-1-0123456789ab", folder / ".tmp-2-0123456789ab"
+    old.write_bytes(b"x" * 100)
+    young.write_bytes(b"y" * 10)
+    two_hours_ago = time.time() - 2 * HOUR
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    report = collect(store, Policy(keep_last=1, grace=HOUR))
+    assert (report.temporaries, report.temporaries_bytes) == (1, 100)
+    assert "temporaries of killed writers: 1 (100 B) removed" in report.summary()
+    assert not old.exists() and young.exists()
