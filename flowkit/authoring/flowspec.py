@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
@@ -239,11 +239,7 @@ def step_functions(flow_cls: type) -> dict[str, Any]:
     return found
 
 
-def parameter_values(flow: FlowSpecBase) -> dict[str, Any]:
-    """The parameter values bound to a flow object (attribute name -> value)."""
-    return dict(flow.__dict__[PARAMETERS_ATTR])
-
-
-def bind_parameters(flow: FlowSpecBase, values: dict[str, Any]) -> None:
-    """Give a flow object its run's parameter values (attribute name -> value)."""
-    flow.__dict__[PARAMETERS_ATTR] = dict(values)
+def bind_parameters(flow: FlowSpecBase, values: Mapping[str, Any]) -> None:
+    """Give a flow object its run's parameter values (attribute name -> value). The mapping
+    is kept as it is, so one that loads each value on first read stays lazy."""
+    flow.__dict__[PARAMETERS_ATTR] = values

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,9 +64,33 @@ def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpecBase:
     """The ``self`` a step gets: its parameters and foreach frames, no artifacts yet."""
     flow: FlowSpecBase = flow_cls(use_cli=False)
     flow.__dict__["_flowkit_step_name"] = spec.step
-    bind_parameters(flow, {a: store.values.load(p[0]) for a, p in spec.parameters.items()})
+    bind_parameters(flow, StoredParameters(store, spec.parameters))
     flow.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, spec.path)
     return flow
+
+
+class StoredParameters(Mapping[str, Any]):
+    """The run's parameter values, each loaded from the store when the step first reads it
+    (most steps read none: a round trip saved per parameter on a remote store)."""
+
+    def __init__(self, store: Store, refs: Mapping[str, tuple[str, int, str]]) -> None:
+        self._store, self._refs = store, refs
+        self._values: dict[str, Any] = {}
+
+    def __getitem__(self, attr: str) -> Any:
+        if attr not in self._values:
+            digest = self._refs[attr][0]
+            self._values[attr] = self._store.values.load(digest, owner=f"parameter '{attr}'")
+        return self._values[attr]
+
+    def __contains__(self, attr: object) -> bool:
+        return attr in self._refs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
 
 
 def call_step(
