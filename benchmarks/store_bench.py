@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--keep", type=Path, default=None, help="Use (and keep) this store dir.")
     args = parser.parse_args()
+    (ROOT / ".flowkit").mkdir(exist_ok=True)  # on the project's disk, not a tmpfs /tmp
     with tempfile.TemporaryDirectory(dir=ROOT / ".flowkit" if args.keep is None else None) as tmp:
         base = args.keep or Path(tmp)
         size = args.size_mb * 10**6 // 8 * 8

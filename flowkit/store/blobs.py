@@ -20,12 +20,16 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from flowkit.store.backend import Backend, Bytes, Reader
 from flowkit.store.errors import CorruptBlobError, InvalidKeyError, KeyNotFoundError
 from flowkit.store.overlap import overlapped
 from flowkit.store.serialize import Frames
 from flowkit.store.trash import restore
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hasher
 
 FORMAT_VERSION = 1
 _MAGIC = b"FKBLOB"
@@ -57,9 +61,13 @@ def blob_key(digest: str) -> str:
     return f"blobs/{digest[:2]}/{digest}"
 
 
+def _hasher() -> Hasher:
+    return hashlib.sha256(b"flowkit-blob-1\n")
+
+
 def digest_of(segments: Sequence[Bytes]) -> str:
     """The content address of a serialized value (see the module docstring)."""
-    hasher = hashlib.sha256(b"flowkit-blob-1\n")
+    hasher = _hasher()
     for segment in segments:
         view = memoryview(segment).cast("B")
         hasher.update(_LENGTH.pack(view.nbytes))
@@ -107,18 +115,29 @@ def _read_exact(fh: Reader, into: memoryview) -> int:
     return done
 
 
-def _read_segment(fh: Reader, codec: int, raw_len: int, stored_len: int) -> bytearray | None:
-    """One segment, decompressed into writable memory of its own; None if truncated."""
+def _read_segment(
+    fh: Reader, codec: int, raw_len: int, stored_len: int, hasher: Hasher
+) -> bytearray | None:
+    """One segment, decompressed into writable memory of its own and fed to ``hasher`` piece
+    by piece as it arrives (so hashing overlaps a remote store's read-ahead); None if
+    truncated."""
     out = bytearray(raw_len)
+    view = memoryview(out)
     if codec == _RAW:
-        return (
-            out if raw_len == stored_len and _read_exact(fh, memoryview(out)) == raw_len else None
-        )
+        if raw_len != stored_len:
+            return None
+        for start in range(0, raw_len, _READ_CHUNK):
+            chunk = view[start : start + _READ_CHUNK]
+            if _read_exact(fh, chunk) != chunk.nbytes:
+                return None
+            hasher.update(chunk)
+        return out
     filled = 0
     for piece in _inflate(fh, stored_len, raw_len):
         if piece is None:
             return None
         out[filled : filled + len(piece)] = piece
+        hasher.update(piece)
         filled += len(piece)
     return out if filled == raw_len else None
 
@@ -181,9 +200,11 @@ def _stored_size(table: Sequence[Entry]) -> int:
 def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
     """Read and verify a blob; :class:`CorruptBlobError` if anything does not match."""
     segments: list[Segment] = []
+    hasher = _hasher()
     for codec, raw_len, stored_len in _read_table(fh, digest, where):
+        hasher.update(_LENGTH.pack(raw_len))
         try:
-            segment = _read_segment(fh, codec, raw_len, stored_len)
+            segment = _read_segment(fh, codec, raw_len, stored_len, hasher)
         except zlib.error as exc:
             raise CorruptBlobError(digest, where, f"compressed data is damaged ({exc})") from None
         if segment is None:
@@ -191,7 +212,7 @@ def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
         segments.append(segment)
     if fh.read(1):
         raise CorruptBlobError(digest, where, "there are extra bytes after the data")
-    actual = digest_of(segments)
+    actual = hasher.hexdigest()
     if actual != digest:
         raise CorruptBlobError(digest, where, f"its contents hash to {actual}")
     return segments
