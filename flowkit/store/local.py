@@ -30,6 +30,9 @@ _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
 #: How a staged write's temporary file is named (dot-named: no listing shows it).
 _TEMP_PREFIX = ".tmp-"
 
+#: How many times a writer makes its folder again when a delete that emptied it removes it.
+_FOLDER_TRIES = 10
+
 #: What a full disk or an exhausted quota says.
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -41,6 +44,17 @@ def _write_all(fd: int, parts: Sequence[Bytes]) -> None:
         while view:
             written = os.write(fd, view[:_WRITE_SLICE])
             view = view[written:]
+
+
+def _make_folders(folder: str) -> None:
+    """``os.makedirs``, again if a delete removes a parent it just made (as emptied)."""
+    for tries_left in range(_FOLDER_TRIES - 1, -1, -1):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            return
+        except (FileNotFoundError, FileExistsError):  # FileExistsError: made, then removed
+            if not tries_left:
+                raise
 
 
 def _scan_folder(folder: str, base: str) -> Iterator[ObjectInfo]:
@@ -96,11 +110,15 @@ class LocalBackend:
         folder = os.path.dirname(path)
         temp = os.path.join(folder, f"{_TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        try:
-            fd = os.open(temp, flags, 0o644)
-        except FileNotFoundError:
-            self._make_folder(folder)
-            fd = os.open(temp, flags, 0o644)
+        for tries_left in range(_FOLDER_TRIES - 1, -1, -1):
+            try:
+                fd = os.open(temp, flags, 0o644)
+                break
+            except FileNotFoundError:
+                # no folder yet, or a delete that emptied it removed it just now
+                if not tries_left:
+                    raise
+                self._make_folder(folder)
         try:
             _write_all(fd, parts)
             if self.durable:
@@ -117,7 +135,7 @@ class LocalBackend:
             os.makedirs(os.path.dirname(self.root), exist_ok=True)
             with contextlib.suppress(FileExistsError):
                 os.mkdir(self.root, 0o700)
-        os.makedirs(folder, exist_ok=True)
+        _make_folders(folder)
 
     def put(self, key: str, parts: Sequence[Bytes]) -> None:
         path = self._path(key)
@@ -190,8 +208,23 @@ class LocalBackend:
         yield from _scan_folder(start, base)
 
     def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._path(key))
+        path = self._path(key)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        self._prune(os.path.dirname(path))
+
+    def _prune(self, folder: str) -> None:
+        """Remove ``folder`` and its parents while they are empty, up to the root: a prefix
+        with no object left is not listed (as on an object store). A writer that finds its
+        folder gone makes it again (see :meth:`_write_file`)."""
+        while folder != self.root and folder.startswith(self.root + os.sep):
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty (or already gone): nothing above is empty either
+                return
+            folder = os.path.dirname(folder)
 
     def move(self, key: str, to: str) -> bool:
         """A rename: atomic, and a writer's rename into ``key`` lands before or after it."""
@@ -201,11 +234,17 @@ class LocalBackend:
                 return False  # a prefix (a folder) or a link is not an object
         except (FileNotFoundError, NotADirectoryError):
             return False
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            os.rename(path, target)
-        except FileNotFoundError:  # deleted since
-            return False
+        for tries_left in range(_FOLDER_TRIES - 1, -1, -1):
+            _make_folders(os.path.dirname(target))
+            try:
+                os.rename(path, target)
+                break
+            except FileNotFoundError:
+                if not os.path.lexists(path):
+                    return False  # deleted since
+                if not tries_left:  # the target's folder, emptied and removed meanwhile
+                    raise
+        self._prune(os.path.dirname(path))
         return True
 
     def temporaries(self) -> Iterator[Temporary]:

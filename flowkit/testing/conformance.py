@@ -211,6 +211,17 @@ class BackendConformance:
         assert not backend.exists("d/1")
         assert backend.list("d") == []
 
+    def test_a_prefix_emptied_takes_new_objects(self, backend: Backend) -> None:
+        backend.put("e/a/b/1", [b"x"])
+        backend.delete("e/a/b/1")
+        assert backend.move("e/a/b/1", "f/1") is False
+        backend.put("e/a/b/1", [b"again"])  # writing under an emptied prefix works
+        assert backend.get("e/a/b/1") == b"again"
+        assert backend.move("e/a/b/1", "f/1") and backend.get("f/1") == b"again"
+        assert backend.put_new("e/a/b/1", b"new") and [i.key for i in backend.scan("e")] == [
+            "e/a/b/1"
+        ]
+
     def test_move_takes_an_object_to_a_new_key(self, backend: Backend) -> None:
         backend.put("a/b", [b"damaged"])
         backend.put("aside/old", [b"replaced by the move"])
