@@ -59,7 +59,7 @@ class Flow:
         return Run(f"{self.id}/{run_id}", store=self._store)
 
     def __contains__(self, run_id: object) -> bool:
-        return run_id in self._store.records.list_runs(self.id)
+        return isinstance(run_id, str) and self._store.records.has_run(self.id, run_id)
 
     @property
     def latest_run(self) -> Run | None:

@@ -280,13 +280,13 @@ def _origin(store: Store, graph: FlowGraph, run_id: str) -> RunRecord:
     """The run to resume: ``run_id``, or the flow's most recent run when it is empty."""
     if run_id:
         return store.records.get_run(graph.name, run_id)
-    runs = store.records.list_runs(graph.name)
-    if not runs:
+    latest = next(store.records.iter_runs(graph.name), None)
+    if latest is None:
         raise FlowkitError(
             f"{graph.name} has no run to resume in the store at {store.url}",
             "run it first (python flow.py run), or pass --store where its runs are",
         )
-    return store.records.get_run(graph.name, runs[-1])
+    return latest
 
 
 def _parameters(
@@ -343,8 +343,7 @@ def _preview(
 
     template_run = origin
     if template_run is None:
-        runs = store.records.list_runs(graph.name)
-        template_run = store.records.get_run(graph.name, runs[-1]) if runs else None
+        template_run = next(store.records.iter_runs(graph.name), None)
     template = []
     if template_run is not None:
         for step in store.records.list_steps(template_run.flow, template_run.run_id):

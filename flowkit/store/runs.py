@@ -18,6 +18,7 @@ from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.errors import KeyNotFoundError, NotFoundError, RecordExistsError, StoreError
 from flowkit.store.ids import IdGenerator
+from flowkit.store.keys import is_name
 from flowkit.store.overlap import overlapped
 from flowkit.store.records import (
     RUN_END_STATUSES,
@@ -197,6 +198,10 @@ class Records:
                 yield self._read(RunRecord, key)
             except KeyNotFoundError:
                 continue
+
+    def has_run(self, flow: str, run_id: str) -> bool:
+        """Whether ``run_id`` is a run of ``flow`` (its start record is stored)."""
+        return is_name(run_id) and self._backend.exists(layout.run_key(flow, run_id))
 
     def get_run(self, flow: str, run_id: str) -> RunRecord:
         try:
