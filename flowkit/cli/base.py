@@ -54,3 +54,14 @@ def open_store_at(store_url: str | None) -> Store:
     from flowkit.store.open import open_store
 
     return open_store(Settings.resolve({"store": store_url}).store)
+
+
+def note_if_empty(store: Store) -> None:
+    """Say so (on stderr) when ``store`` holds no run at all: a mistyped --store is the
+    likeliest reason, and "no problems found" would hide it."""
+    if not store.records.list_flows():
+        click.echo(
+            f"note: the store at {store.url} holds no runs; if yours are elsewhere, point at "
+            "them with --store or FLOWKIT_STORE",
+            err=True,
+        )

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from flowkit.cli.base import store_option
+from flowkit.cli.base import note_if_empty, store_option
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -92,6 +92,7 @@ def gc_cmd(
     policy = Policy.from_settings(settings, flow=None if flow is None else check_name("flow", flow))
     policy.check()  # before opening the store: a missing rule is the first thing to say
     store = open_store(settings.store)
+    note_if_empty(store)
     report = collect(store, policy, dry_run=dry_run, progress=_Progress())
     sys.stderr.flush()
     click.echo(report.summary())

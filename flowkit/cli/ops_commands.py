@@ -9,7 +9,7 @@ from datetime import datetime
 
 import click
 
-from flowkit.cli.base import open_store_at, store_option
+from flowkit.cli.base import note_if_empty, open_store_at, store_option
 from flowkit.store.deadletters import DeadLetter, list_letters, read_letter, retries_of
 from flowkit.store.store import Store
 
@@ -106,6 +106,7 @@ def fsck_cmd(as_json: bool, repair: bool, store_url: str | None) -> None:
     from flowkit.store import fsck as checker
 
     store = open_store_at(store_url)
+    note_if_empty(store)
     report = checker.fsck(store)
     removed = checker.repair(store, report) if repair else []
     left = [p for p in report.problems if p not in removed]
