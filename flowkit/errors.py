@@ -27,6 +27,7 @@ complete)::
     │   ├── StoreFullError          the disk or quota under the store is full [store.errors]
     │   ├── ArtifactNotSerializable  neither pickle nor cloudpickle can save it [store.errors]
     │   ├── UnknownStoreError       no installed backend has the URL's scheme [store.errors]
+    │   ├── NoRetentionRuleError    gc was given no rule saying which runs to keep [store.gc_plan]
     │   └── UnsharedStoreError      a run's tasks could not see the store (memory://) [store.errors]
     ├── WorkerStartError            the warm worker could not import the flow [executor.local]
     ├── RunFailed                   a run ended without succeeding [runtime.api]
