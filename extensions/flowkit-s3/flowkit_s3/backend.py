@@ -30,7 +30,7 @@ from flowkit_s3.errors import (
     translate,
 )
 from flowkit_s3.reader import ObjectReader
-from flowkit_s3.upload import as_views, part_ranges, upload_parts
+from flowkit_s3.upload import as_views, multipart_etag, part_ranges, upload_parts
 from flowkit_s3.url import parse_url
 
 #: How a temporary's name joins the key of an incomplete upload and its upload id (no key
@@ -46,6 +46,11 @@ _MAX_COPY = 5 * 1000**3
 def _missing(exc: ClientError) -> bool:
     """Whether S3 said the key holds no object (a missing bucket is an error of its own)."""
     return status_of(exc) == 404 and error_code(exc) != "NoSuchBucket"
+
+
+def _retries(exc: ClientError) -> int:
+    """How many times botocore retried the request that S3 answered with ``exc``."""
+    return int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
 
 
 def _code_is(*codes: str) -> Callable[[ClientError], bool]:
@@ -115,9 +120,17 @@ class S3Backend:
         except BotoCoreError as exc:
             raise self._error(exc, doing) from None
 
-    def _conditional(self, operation: str, doing: str, **params: Any) -> bool:
+    def _conditional(
+        self, operation: str, doing: str, ours: Callable[[], bool], **params: Any
+    ) -> bool:
         """A write with a precondition: False if S3 says it does not hold (412), after
-        retrying the conflicts (409) that racing conditional writes get."""
+        retrying the conflicts (409) that racing conditional writes get.
+
+        botocore retries a request whose answer was lost (a 500 or a timeout after S3 had
+        stored the object), and the retry then fails the precondition because of the
+        object the first try wrote: after a retry, a 412 means "not written" only if
+        ``ours()`` says the object there is not the one this call wrote."""
+        retried = False
         for attempt in range(_CONFLICT_TRIES):
             try:
                 self._ask(
@@ -127,8 +140,9 @@ class S3Backend:
                     **params,
                 )
             except ClientError as exc:
+                retried = retried or _retries(exc) > 0
                 if error_code(exc) == "PreconditionFailed":
-                    return False
+                    return retried and ours()
                 if attempt == _CONFLICT_TRIES - 1:
                     raise self._error(exc, doing) from None
                 time.sleep(random.uniform(0, 0.05 * 2**attempt))
@@ -155,7 +169,14 @@ class S3Backend:
         only = parts[0] if len(parts) == 1 else None
         body = only if isinstance(only, bytes | bytearray) else b"".join(views)
         if new:
-            return self._conditional("put_object", doing, Key=name, Body=body, **condition)
+            return self._conditional(
+                "put_object",
+                doing,
+                lambda: self._holds(name, body, doing),
+                Key=name,
+                Body=body,
+                **condition,
+            )
         self._ask("put_object", doing, Key=name, Body=body)
         return True
 
@@ -180,6 +201,7 @@ class S3Backend:
             done = self._conditional(
                 "complete_multipart_upload",
                 doing,
+                lambda: self._tagged(name, multipart_etag(parts), size, doing),
                 Key=name,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
@@ -191,6 +213,30 @@ class S3Backend:
         if not done:  # a failed precondition leaves the upload open
             self._abort(name, upload_id)
         return done
+
+    def _holds(self, name: str, body: bytes | bytearray, doing: str) -> bool:
+        """Whether the object ``name`` holds exactly ``body`` (a small one: read whole)."""
+        try:
+            answer = self._ask("get_object", doing, _missing, Key=name)
+        except ClientError:
+            return False
+        if int(answer["ContentLength"]) != len(body):
+            answer["Body"].close()
+            return False
+        try:
+            stored: bytes = answer["Body"].read()
+        except BOTO_ERRORS as exc:
+            raise self._error(exc, doing) from None
+        return stored == body
+
+    def _tagged(self, name: str, etag: str, size: int, doing: str) -> bool:
+        """Whether the object ``name`` is the ``size``-byte multipart object whose ETag S3
+        computes as ``etag`` (from its parts: see :func:`multipart_etag`)."""
+        try:
+            head = self._ask("head_object", doing, _missing, Key=name)
+        except ClientError:
+            return False
+        return bool(head["ETag"] == etag and int(head["ContentLength"]) == size)
 
     def _abort(self, name: str, upload_id: str) -> None:
         # an abort that fails too leaves an incomplete upload, which fsck reports and
@@ -235,7 +281,7 @@ class S3Backend:
             part = self._ask(
                 "get_object",
                 doing,
-                _code_is("PreconditionFailed"),
+                lambda e: _missing(e) or error_code(e) == "PreconditionFailed",
                 Key=name,
                 Range=f"bytes={start}-{end - 1}",
                 IfMatch=etag,
@@ -255,6 +301,11 @@ class S3Backend:
         )
 
     def _read_error(self, exc: BaseException, key: str) -> BaseException:
+        if isinstance(exc, ClientError) and _missing(exc):
+            # deleted (or moved away: gc's trash, fsck's quarantine) after the read began:
+            # missing, as for a key gone before it (locally, a rename does not cut a read
+            # short; here the rest of the object is gone)
+            return KeyNotFoundError(key)
         if isinstance(exc, ClientError) and error_code(exc) == "PreconditionFailed":
             return S3RequestError(
                 f"{key} in the S3 store {self.url} was replaced while it was being read",

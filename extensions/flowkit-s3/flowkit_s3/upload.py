@@ -8,6 +8,7 @@ sees (``S3Backend.temporaries`` lists it, ``fsck --repair`` aborts it once it is
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -109,6 +110,14 @@ def part_ranges(size: int, part_size: int) -> list[tuple[int, int]]:
     S3's 10,000-part limit needs it."""
     part = max(part_size, MIN_PART, -(-size // MAX_PARTS))
     return [(start, min(start + part, size)) for start in range(0, size, part)]
+
+
+def multipart_etag(parts: Sequence[dict[str, Any]]) -> str:
+    """The ETag S3 gives the object that completing an upload of ``parts`` (their
+    ``{"PartNumber", "ETag"}``, as :func:`upload_parts` returns them) makes: the MD5 of the
+    parts' binary MD5s, then "-" and how many parts there are."""
+    md5s = b"".join(bytes.fromhex(p["ETag"].strip('"')) for p in parts)
+    return f'"{hashlib.md5(md5s, usedforsecurity=False).hexdigest()}-{len(parts)}"'
 
 
 def upload_parts(

@@ -11,6 +11,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from conftest import SHARED_BUCKET, S3Server
 
+from flowkit.store.errors import KeyNotFoundError
 from flowkit_s3.backend import S3Backend
 from flowkit_s3.errors import S3AccessDeniedError, S3RequestError, S3UnavailableError
 from flowkit_s3.upload import PartsBody
@@ -136,6 +137,16 @@ def test_an_object_replaced_while_read_is_an_error(backend: S3Backend) -> None:
         backend.put("big", [bytes(reversed(DATA))])
         with pytest.raises(S3RequestError, match=r"big in the S3 store .* was replaced while"):
             fh.read()
+
+
+def test_an_object_moved_away_while_read_is_missing(backend: S3Backend) -> None:
+    backend.put("blobs/ab/big", [DATA])
+    with backend.open("blobs/ab/big") as fh:
+        assert fh.read(10) == DATA[:10]
+        assert backend.move("blobs/ab/big", "trash/1/big")  # what gc does with a blob
+        with pytest.raises(KeyNotFoundError, match="no such key in the store: blobs/ab/big"):
+            fh.read()
+    assert backend.get("trash/1/big") == DATA
 
 
 def test_whole_reads(backend: S3Backend) -> None:
