@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import stat
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -32,6 +34,7 @@ _TEMP_PREFIX = ".tmp-"
 
 #: How many times a writer makes its folder again when a delete that emptied it removes it.
 _FOLDER_TRIES = 10
+_MAKE_TRIES = 50
 
 #: What a full disk or an exhausted quota says.
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -47,14 +50,17 @@ def _write_all(fd: int, parts: Sequence[Bytes]) -> None:
 
 
 def _make_folders(folder: str) -> None:
-    """``os.makedirs``, again if a delete removes a parent it just made (as emptied)."""
-    for tries_left in range(_FOLDER_TRIES - 1, -1, -1):
+    """``os.makedirs``, again if a delete removes a parent it just made (as emptied); after
+    a few such losses, after a short random wait, so writers racing deleters settle."""
+    for attempt in range(_MAKE_TRIES):
         try:
             os.makedirs(folder, exist_ok=True)
             return
         except (FileNotFoundError, FileExistsError):  # FileExistsError: made, then removed
-            if not tries_left:
+            if attempt == _MAKE_TRIES - 1:
                 raise
+            if attempt >= 3:
+                time.sleep(random.uniform(0, 0.0005 * attempt))
 
 
 def _scan_folder(folder: str, base: str) -> Iterator[ObjectInfo]:
