@@ -338,3 +338,24 @@ def test_gc_on_s3_beside_a_running_flow(
     assert resumed.returncode == 0, resumed.stderr
     fsck = _flowkit("fsck", env=env, cwd=project)
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+
+
+def test_every_way_of_naming_the_store_takes_an_s3_url(
+    s3_server: S3Server, s3_url: str, project: Path
+) -> None:
+    env = _env(s3_server, s3_url)
+    del env["FLOWKIT_STORE"]
+    (project / "pyproject.toml").write_text(f'[tool.flowkit]\nstore = "{s3_url}/a"\n')
+    by_project = _run([sys.executable, "s3flow.py", "run", "--n", "2"], env, project)
+    assert by_project.returncode == 0, by_project.stderr
+    by_flag = _run(
+        [sys.executable, "s3flow.py", "run", "--n", "3", "--store", f"{s3_url}/b"], env, project
+    )
+    assert by_flag.returncode == 0, by_flag.stderr
+    read = (
+        "import sys; from flowkit import Flow; "
+        "print(*[Flow('S3Flow', store=u).latest_run['join'].task.data.total for u in sys.argv[1:]])"
+    )
+    done = _run([sys.executable, "-c", read, f"{s3_url}/a", f"{s3_url}/b"], env, project)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "5"]
