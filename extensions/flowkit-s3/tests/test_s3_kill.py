@@ -1,9 +1,12 @@
 """A writer killed with SIGKILL in the middle of a write to S3 leaves nothing half-visible:
 a multipart upload stays incomplete (fsck reports it, repair aborts it once old), and a
-record whose PUT was cut off mid-body never appears."""
+record whose PUT was cut off mid-body never appears. A move killed between its copy and
+its delete leaves the object under both keys, which fsck --repair, the move made again
+and gc all settle."""
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import signal
@@ -18,8 +21,12 @@ from conftest import SHARED_BUCKET, S3Server
 
 from flowkit.client import Flow
 from flowkit.store import NotFoundError, Store
-from flowkit.store.blobs import digest_of
+from flowkit.store.blobs import blob_key, digest_of, read_segments
 from flowkit.store.fsck import TEMPORARY_GRACE, fsck, repair
+from flowkit.store.gc import collect
+from flowkit.store.gc_plan import Policy
+from flowkit.store.ids import IdGenerator
+from flowkit.store.layout import quarantine_key, trash_key
 from flowkit.store.serialize import to_frames
 from flowkit_s3.backend import S3Backend
 
@@ -179,3 +186,68 @@ def test_kill_mid_task_record(s3_url: str, s3_env: dict[str, str], tmp_path: Pat
     assert run is not None and not run.finished
     store.records.finish_task(task.finished("killed"))
     assert store.records.get_task("KillFlow", "r1", "start", "t1").status == "killed"
+
+
+# The mover stops after its conditional copy went through, says so, and hangs: the kill
+# lands before the conditional delete of the source.
+_HANG_AFTER_COPY = """
+import time
+from flowkit_s3.backend import S3Backend
+
+backend = S3Backend({url!r})
+
+def after_copy(**_):
+    open({ready!r}, "w").close()
+    time.sleep(60)
+
+backend._clients().meta.events.register("after-call.s3.CopyObject", after_copy)
+backend.move({key!r}, {to!r})
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aside", ["trash", "quarantine"])
+def test_kill_mid_move(
+    s3_url: str,
+    s3_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    aside: str,
+) -> None:
+    # gc moves an unnamed blob to its trash, fsck --repair a damaged one to its quarantine
+    store = Store(S3Backend(s3_url))
+    value = random.Random(11).randbytes(1000)
+    digest = store.values.put(value).digest
+    key = blob_key(digest)
+    to = trash_key(IdGenerator().new(), digest) if aside == "trash" else quarantine_key(digest)
+    ready = tmp_path / "ready"
+    script = _HANG_AFTER_COPY.format(url=s3_url, ready=str(ready), key=key, to=to)
+    _kill_when_ready(script, s3_env, ready)
+    # copied, not deleted: both keys hold the whole blob
+    backend = S3Backend(s3_url)
+    assert backend.get(key) == backend.get(to)
+    assert read_segments(io.BytesIO(backend.get(to)), digest, to)
+    store = Store(backend)
+    assert store.values.load(digest) == value
+    # whatever fsck finds there, repair fixes
+    report = fsck(store)
+    assert [p.key for p in report.problems] == ([to] if aside == "quarantine" else [])
+    assert all(p.removable for p in report.problems)
+    assert repair(store, report) == report.problems
+    # quarantine: a copy that verifies goes back (the blob is there); trash: gc's to settle
+    assert backend.exists(to) is (aside == "trash")
+    assert fsck(store).problems == []
+    assert store.values.load(digest) == value
+    # the move, made again, completes; the blob comes back the way it would
+    assert backend.move(key, to) and not backend.exists(key)
+    assert read_segments(io.BytesIO(backend.get(to)), digest, to)
+    if aside == "quarantine":
+        assert repair(store, fsck(store)) != []  # it verifies: put back
+    assert store.values.load(digest) == value  # from the trash, a read puts it back
+    assert not backend.exists(to)
+    # and gc completes, leaving a sound store
+    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "0")  # take a blob written just now
+    report = collect(store, Policy(keep_last=1, grace=0), now=time.time() + 2)
+    assert (report.trashed, report.freed) == (1, 1)
+    assert fsck(store).problems == []
+    assert list(backend.scan("")) == []  # named by no run: gc took it
