@@ -3,7 +3,8 @@
 Requests per call: ``put``/``put_new`` of a small object, ``get``, ``size``, ``exists``,
 ``delete``: one each; ``open``: one, plus one per further chunk of a large object;
 ``list``/``scan``: one per 1,000 names; ``move``: three (HEAD, conditional copy,
-conditional delete); a large ``put``: 2 + one per part.
+conditional delete); a large ``put``: 2 + one per part. A ``put_new`` that botocore retried
+and that then failed its precondition adds one (a GET or HEAD: was the object there ours?).
 """
 
 from __future__ import annotations
