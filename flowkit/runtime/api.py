@@ -166,7 +166,10 @@ def start(
         step_code={s.name: s.code for s in graph.steps.values()},
         graph={s.name: list(s.targets) for s in graph.steps.values()},
         source=_source(flow_cls, notebook=options.notebook),
+        parameter_digests={attr: digest for attr, (digest, _, _) in parameters.items()},
     )
+    if origin is not None:
+        _check_origin_kept(the_store, record, origin)
     return _drive(
         flow_cls,
         graph,
@@ -274,6 +277,28 @@ def _end_unstarted(store: Store, record: RunRecord, exc: BaseException) -> None:
         why = f"the run could not start: {getattr(exc, 'message', None) or exc}"
     with contextlib.suppress(FlowkitError, OSError):  # the store may be why: keep that error
         store.records.end_run(record.flow, record.run_id, status, message=why)
+
+
+def _check_origin_kept(store: Store, record: RunRecord, origin: RunRecord) -> None:
+    """Fail the resume ``record`` cleanly if a gc deleted its origin while it started.
+
+    gc deletes a run's ``run.json``, then looks for runs created since that name it as their
+    origin (and writes it back for them); a resume writes its own ``run.json``, then checks
+    that its origin's is still there. Whichever comes second sees the other.
+    """
+    from flowkit.store import NotFoundError
+
+    try:
+        store.records.get_run(origin.flow, origin.run_id)
+    except NotFoundError:
+        error = FlowkitError(
+            f"flowkit gc deleted run {origin.flow}/{origin.run_id} while this resume of it "
+            f"was starting (as {record.flow}/{record.run_id}): nothing ran",
+            "resume from a run that is still there (--origin-run-id; flowkit runs "
+            f"{origin.flow} lists them), or start a new run",
+        )
+        _end_unstarted(store, record, error)
+        raise error from None
 
 
 def _origin(store: Store, graph: FlowGraph, run_id: str) -> RunRecord:

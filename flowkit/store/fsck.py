@@ -2,8 +2,10 @@
 ``repair`` removes what can go safely.
 
 Checks, without changing anything: every blob reads back and hashes to its name; every
-record parses and sits under the key its contents say; every artifact a task record names
-is a blob that exists; step indexes, cache entries and dead letters name records that
+record parses and sits under the key its contents say; every blob a record names exists
+(what a record names is defined once, in :mod:`flowkit.store.gc_names`, for gc's mark and
+for fsck: a run's code package, a notebook flow's class blob and the parameters; a task's
+artifacts and foreach item chunks; a dead letter's); step indexes, cache entries and dead letters name records that
 exist; every log chunk is in flowkit's format; no temporary file of a killed writer is left
 (backends that stage writes). A corrupt blob is reported with the artifacts and tasks that
 name it. The store is listed with ``scan`` (one call per thousand objects on an object
@@ -43,6 +45,7 @@ from flowkit.store.backend import StagesWrites
 from flowkit.store.blobs import blob_key, read_segments
 from flowkit.store.deadletters import letter_from_json
 from flowkit.store.errors import CorruptBlobError, KeyNotFoundError, StoreError
+from flowkit.store.gc_names import letter_names, package_names, run_names, task_names
 from flowkit.store.logs import check_chunk
 from flowkit.store.records import RunEndRecord, RunRecord, TaskRecord, from_dict, loads
 from flowkit.store.store import Store
@@ -114,8 +117,10 @@ class _Checker:
     #: (written since), so a store of many objects costs a listing, not a probe per object.
     present: set[str] = field(default_factory=set)
     run_keys: set[str] = field(default_factory=set)
-    #: Digests of the blobs gc moved to the trash (a read puts one back).
-    trashed: set[str] = field(default_factory=set)
+    #: The blobs gc moved to the trash (a read puts one back): digest -> key there.
+    trashed: dict[str, str] = field(default_factory=dict)
+    #: What each code package read so far names (a notebook flow's class blob).
+    packages: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def walk(self, prefix: str) -> Iterator[str]:
         """Every key under ``prefix``, sorted (one listing per thousand on an object store)."""
@@ -124,7 +129,7 @@ class _Checker:
     def list_store(self) -> None:
         self.present = {key.rsplit("/", 1)[-1] for key in self.walk("blobs")}
         self.run_keys = set(self.walk(layout.FLOWS))
-        self.trashed = {t.digest for t in scan_trash(self.store.backend)}
+        self.trashed = {t.digest: t.key for t in scan_trash(self.store.backend)}
 
     def has_blob(self, digest: str) -> bool:
         return digest in self.present or self.store.backend.exists(blob_key(digest))
@@ -159,7 +164,9 @@ class _Checker:
         data = self.store.backend.get(key)
         self.report.records += 1
         if rest == ["run.json"]:
-            self.same(key, loads(RunRecord, data, key), flow, run_id)
+            run = loads(RunRecord, data, key)
+            self.same(key, run, flow, run_id)
+            self.run_blobs(key, run)
         elif rest == ["end.json"]:
             self.same(key, loads(RunEndRecord, data, key), flow, run_id)
         elif rest[0] == "steps" and len(rest) == 3:
@@ -177,22 +184,44 @@ class _Checker:
         if (record.flow, record.run_id) != (flow, run_id):
             self.report.add(key, f"the record is of run {record.flow}/{record.run_id}")
 
+    def run_blobs(self, key: str, run: RunRecord) -> None:
+        """Check the blobs a run's start record names, and its code package's class blob."""
+        what = {d: f"parameter '{name}'" for name, d in run.parameter_digests.items()}
+        if run.code_digest:
+            what[run.code_digest] = "the code package"
+            if run.code_digest not in self.packages:
+                self.packages[run.code_digest] = package_names(
+                    self.store.backend, run.code_digest, self.trashed
+                )
+            for digest in self.packages[run.code_digest]:
+                what[digest] = "the flow class its code package names"
+        for digest in sorted(run_names(run) | set(what)):
+            self.named(key, what[digest], "is", digest, f"run {run.flow}/{run.run_id}")
+
     def task(self, key: str, record: TaskRecord, flow: str, run_id: str, rest: list[str]) -> None:
         parsed = layout.parse_attempt_name(rest[2])
         expected = (flow, run_id, rest[1], *(parsed or ("?", -1, False))[:2])
         actual = (record.flow, record.run_id, record.step, record.task_id, record.attempt)
         if parsed is None or actual != expected:
             self.report.add(key, f"the record is of attempt {record.pathspec}.{record.attempt}")
-        named = [(f"artifact '{n}'", "names", ref.digest) for n, ref in record.artifacts.items()]
-        named += [("the foreach items", "name", digest) for digest, _ in record.foreach_items]
-        for what, verb, digest in named:
-            self.users.setdefault(digest, []).append(f"{what} of task {record.pathspec}")
-            if not record.final or self.has_blob(digest):
-                continue
-            if digest in self.trashed:  # a race with gc it resolves: not a problem
-                self.report.in_trash += 1
-            else:
-                self.report.add(key, f"{what} {verb} blob {digest}, which is missing")
+        named = {ref.digest: (f"artifact '{n}'", "names") for n, ref in record.artifacts.items()}
+        named.update({digest: ("the foreach items", "name") for digest, _ in record.foreach_items})
+        for digest in task_names(record).digests - set(named):
+            named[digest] = ("the foreach item its path", "names")
+        for digest, (what, verb) in sorted(named.items()):
+            if record.final:
+                self.named(key, what, verb, digest, f"task {record.pathspec}")
+
+    def named(self, key: str, what: str, verb: str, digest: str, owner: str) -> None:
+        """Report blob ``digest`` if it is missing: the record at ``key`` names it as ``what``
+        of ``owner``. One waiting in gc's trash is fine (a read puts it back)."""
+        self.users.setdefault(digest, []).append(f"{what} of {owner}")
+        if self.has_blob(digest):
+            return
+        if digest in self.trashed:  # a race with gc it resolves: not a problem
+            self.report.in_trash += 1
+        else:
+            self.report.add(key, f"{what} {verb} blob {digest}, which is missing")
 
     def exists(self, key: str, record: TaskRecord, *, final: bool) -> None:
         target = layout.attempt_key(
@@ -283,6 +312,13 @@ class _Checker:
             )
             if not self.has_key(target):
                 self.report.add(key, f"names {target}, which is missing")
+            try:
+                digests = letter_names(data)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.report.add(key, f"the task spec of the dead letter does not parse: {exc}")
+                continue
+            for digest in sorted(digests):
+                self.named(key, "its task spec", "names", digest, f"dead letter {letter.id}")
 
 
 def fsck(store: Store, *, now: float | None = None) -> Report:

@@ -6,9 +6,13 @@ and old enough), then, unless it is a dry run:
 1. takes in runs and records written since it looked: a dropped run that one of them names
    as its origin (a resume or a reuse that started meanwhile) is kept after all;
 2. deletes the records of the dropped runs, in an order that leaves a store ``fsck``
-   passes wherever gc is killed (a second gc finishes the job): the cache entries and dead
-   letters naming a run, then its ``run.json`` (it vanishes from every listing at once),
-   then its end record and step indexes, its task records, its logs and its lease. Run
+   passes wherever gc is killed (a second gc finishes the job): the cache entries naming a
+   run, then its ``run.json`` (it vanishes from every listing at once); then it looks at
+   the runs once more, and writes back the ``run.json`` of a run that a resume created
+   since names as its origin (the resume checks after writing its own ``run.json`` that its
+   origin's is still there, see :mod:`flowkit.runtime.api`: one of the two sees the other);
+   then the dead letters naming a run, its end record and step indexes, its task records,
+   its logs and its lease. Run
    folders without a ``run.json`` (what a killed gc leaves) and logs, leases and dead
    letters of runs that are gone go too, once untouched for the grace period;
 3. marks again, with everything written since, and moves each unnamed blob the time rule
@@ -41,7 +45,9 @@ from flowkit.store.gc_plan import (
     read_runs,
 )
 from flowkit.store.gc_report import GcReport
+from flowkit.store.lease import clock_skew
 from flowkit.store.overlap import overlapped
+from flowkit.store.records import dumps
 from flowkit.store.store import Store
 from flowkit.store.trash import TrashedBlob, batch_time
 
@@ -77,9 +83,10 @@ def collect(
         return report
     backend = store.backend
     progress("taking in runs started since", 0, 0)
-    report.spared = _take_in_new_runs(backend, plan)
+    spared = _take_in_new_runs(backend, plan)
+    report.leftovers, spared_late = _delete_records(store, plan, progress)
+    report.spared = [f"{flow}/{run_id}" for flow, run_id in sorted(spared | spared_late)]
     _report_runs(report, plan)
-    report.leftovers = _delete_records(store, plan, progress)
     _take_in_new_runs(backend, plan, after_delete=True)
     plan.letters = read_letters(backend)
     staying = list(plan.folders.values())
@@ -102,16 +109,16 @@ def _report_runs(report: GcReport, plan: Plan) -> None:
     report.kept = len(plan.runs) - len(plan.dropped)
 
 
-def _take_in_new_runs(backend: Backend, plan: Plan, *, after_delete: bool = False) -> list[str]:
+def _take_in_new_runs(backend: Backend, plan: Plan, *, after_delete: bool = False) -> set[RunId]:
     """List the runs again and take in what was written since: new runs are kept, and a
-    dropped run that a kept one now names as its origin is kept after all; the spared runs'
-    pathspecs. After the deletions, the listing simply replaces the old one."""
+    dropped run that a kept one now names as its origin is kept after all; the spared runs.
+    After the deletions, the listing simply replaces the old one."""
     folders = group_runs(backend.scan(layout.FLOWS))
     new = {r: f for r, f in folders.items() if r not in plan.runs and f.has_record}
     plan.runs.update(read_runs(backend, new))
     if after_delete:
         plan.folders = folders
-        return []
+        return set()
     for run_id, folder in folders.items():
         if run_id in plan.folders:
             plan.folders[run_id].objects.update(folder.objects)
@@ -123,7 +130,7 @@ def _take_in_new_runs(backend: Backend, plan: Plan, *, after_delete: bool = Fals
     plan.kept = kept
     plan.dropped -= spared
     plan.dropped_letters = [x for x in plan.dropped_letters if plan.letters[x].run not in spared]
-    return [f"{flow}/{run_id}" for flow, run_id in sorted(spared)]
+    return spared
 
 
 def _delete_all(backend: Backend, keys: Iterable[str]) -> int:
@@ -132,39 +139,56 @@ def _delete_all(backend: Backend, keys: Iterable[str]) -> int:
     return len(todo)
 
 
-def _delete_records(store: Store, plan: Plan, progress: Progress) -> int:
+def _delete_records(store: Store, plan: Plan, progress: Progress) -> tuple[int, set[RunId]]:
     """Delete the records of dropped runs and leftovers, group by group, in the order the
-    module docstring gives; how many leftovers (not dropped runs) went."""
+    module docstring gives; how many leftovers (not dropped runs) went, and the dropped runs
+    spared after all as a resume started since names them as its origin."""
     backend = store.backend
     going = plan.dropped | plan.leftovers
+    if going:
+        progress("deleting cache entries of runs that go", 0, len(going))
+        _delete_all(backend, _cache_entries_of(store, going))
+    folders = [plan.folders[r] for r in sorted(going) if r in plan.folders]
+    progress("deleting the records of runs that go", 0, len(folders))
+    # run.json first: the run vanishes from every listing at once
+    _delete_all(backend, (f"{f.prefix}/run.json" for f in folders if f.has_record))
+    progress("checking for resumes of runs that go", 0, 0)
+    spared = _take_in_new_runs(backend, plan)
+    # a resume read its origin's run.json before gc deleted it: the origin stays, whole
+    overlapped(
+        backend, lambda r: backend.put_new(layout.run_key(*r), dumps(plan.runs[r])), sorted(spared)
+    )
+    going -= spared
+    folders = [f for f in folders if f.id not in spared]
     orphan_logs = plan.orphans(plan.logs)
     orphan_leases = plan.orphans(plan.leases)
     leftovers = len(plan.leftovers) + len(plan.dropped_letters) + len(orphan_logs)
     leftovers += len(orphan_leases)
-    if going or plan.dropped_letters:
-        progress("deleting cache entries and dead letters of runs that go", 0, len(going))
-        _delete_all(backend, _cache_entries_of(store, going))
-        letters = [plan.letters[x] for x in plan.dropped_letters]
-        # the letter first: a folder without it is no letter, whatever else is left there
-        _delete_all(
-            backend, (o.key for x in letters for o in x.objects if o.key.endswith("/letter.json"))
-        )
-        _delete_all(backend, (o.key for x in letters for o in x.objects))
-    folders = [plan.folders[r] for r in sorted(going) if r in plan.folders]
-    progress("deleting the records of runs that go", 0, len(folders))
-    # run.json first (the run vanishes from every listing at once); the step indexes before
-    # the task records they name, so a store gc stops in still passes fsck
-    for first in (("run.json",), ("end.json", "index/")):
-        _delete_all(
-            backend,
-            (f"{f.prefix}/{rel}" for f in folders for rel in f.objects if rel.startswith(first)),
-        )
-    _delete_all(backend, (f"{f.prefix}/{rel}" for f in folders for rel in f.objects))
+    letters = [plan.letters[x] for x in plan.dropped_letters]
+    # the letter first: a folder without it is no letter, whatever else is left there
+    _delete_all(
+        backend, (o.key for x in letters for o in x.objects if o.key.endswith("/letter.json"))
+    )
+    _delete_all(backend, (o.key for x in letters for o in x.objects))
+    # the step indexes before the task records they name, so a store gc stops in still
+    # passes fsck
+    _delete_all(
+        backend,
+        (
+            f"{f.prefix}/{rel}"
+            for f in folders
+            for rel in f.objects
+            if rel.startswith(("end.json", "index/"))
+        ),
+    )
+    _delete_all(
+        backend, (f"{f.prefix}/{rel}" for f in folders for rel in f.objects if rel != "run.json")
+    )
     progress("deleting logs and leases of runs that went", 0, 0)
     for objects, orphans in ((plan.logs, orphan_logs), (plan.leases, orphan_leases)):
         runs = [r for r in sorted(going) if r in objects] + orphans
         _delete_all(backend, (o.key for r in runs for o in objects[r]))
-    return leftovers
+    return leftovers, spared
 
 
 def _leftover_count(plan: Plan) -> int:
@@ -177,8 +201,13 @@ def _leftover_count(plan: Plan) -> int:
 
 
 def _cache_entries_of(store: Store, runs: set[RunId]) -> list[str]:
-    """The cache entries (``run --reuse``) that name a task of one of ``runs``."""
-    entries = [info.key for info in store.backend.scan("cache")]
+    """The cache entries (``run --reuse``) that name a task of one of ``runs`` (only the
+    entries of their flows are read: one GET each on an object store)."""
+    entries = [
+        info.key
+        for flow in sorted({flow for flow, _ in runs})
+        for info in store.backend.scan(f"cache/{flow}")
+    ]
 
     def names_going(key: str) -> bool:
         try:
@@ -227,11 +256,12 @@ def _trash_outcome(
     report.trashed = len(moved)
     report.trashed_bytes = sum(t.size for t in moved)
     grace = plan.policy.grace
+    skew = clock_skew()  # the batch was named by the clock of the machine that ran that gc
     back: dict[str, TrashedBlob] = {}
     delete: list[TrashedBlob] = []
 
     def old(item: TrashedBlob) -> bool:
-        return grace == 0 or batch_time(item.batch) + grace <= now
+        return grace == 0 or batch_time(item.batch) + grace + skew <= now
 
     for item in plan.trash:
         if item.digest in marked and item.digest not in back:
@@ -239,12 +269,12 @@ def _trash_outcome(
         elif item.digest in marked or old(item):  # a second copy of a blob put back, or old
             delete.append(item)
         else:
-            _wait(report, item, grace)
+            _wait(report, item, grace + skew)
     for item in moved:  # named by nothing (that is why it moved)
         if old(item):
             delete.append(item)
         else:
-            _wait(report, item, grace)
+            _wait(report, item, grace + skew)
     report.restored = len(back)
     report.freed = len(delete)
     report.freed_bytes = sum(t.size for t in delete)

@@ -1,5 +1,11 @@
 """What gc must keep because a record names it: blobs, and runs a clone points back to.
 
+The one definition of what each record names, for gc's mark and fsck's checks alike: a
+run's start record (:func:`run_names`: its code package and parameters; a notebook flow's
+package names its class blob, :func:`package_names`), a task record (:func:`task_names`:
+artifacts, foreach chunks, the item chunk its path names) and a dead letter
+(:func:`letter_digests`).
+
 A run's folder is read from a listing (:class:`RunFolder`); its task records are read once
 each (they never change, so a second mark in the same gc reads only what is new): a step's
 index where the run wrote one (one read for every task of the step), and each attempt
@@ -23,12 +29,12 @@ from flowkit.store.blobs import blob_key, read_segments
 from flowkit.store.errors import CorruptBlobError, KeyNotFoundError, StoreError
 from flowkit.store.overlap import overlapped
 from flowkit.store.packages import FORMAT
-from flowkit.store.records import TaskRecord, decode, from_dict, loads
+from flowkit.store.records import RunRecord, TaskRecord, decode, from_dict, loads
 
 #: (flow, run id)
 RunId = tuple[str, str]
 _DIGEST = re.compile(r"[0-9a-f]{64}")
-_DAMAGED_HINT = (
+DAMAGED_HINT = (
     "gc stopped before taking anything, as it cannot tell which blobs the record names: "
     "see what is damaged with flowkit fsck, remove or restore it, then run gc again"
 )
@@ -89,7 +95,17 @@ class Names:
     origins: frozenset[RunId] = frozenset()
 
 
+def run_names(record: RunRecord) -> frozenset[str]:
+    """The blobs a run's start record names: its code package and each parameter's value
+    (the package's own class blob, for a notebook flow: :func:`package_names`)."""
+    digests = set(record.parameter_digests.values())
+    if record.code_digest:
+        digests.add(record.code_digest)
+    return frozenset(digests)
+
+
 def task_names(record: TaskRecord) -> Names:
+    """The blobs a task record names, and the run its clone was copied from."""
     digests = {ref.digest for ref in record.artifacts.values()}
     digests.update(digest for digest, _ in record.foreach_items)
     digests.update(digests_in(record.path))  # a foreach branch's item chunk
@@ -196,9 +212,7 @@ class NameReader:
         try:
             record = loads(TaskRecord, raw, f"{self._backend.url}/{key}")
         except StoreError as exc:
-            raise StoreError(
-                f"gc cannot read a task record: {exc.message}", _DAMAGED_HINT
-            ) from None
+            raise StoreError(f"gc cannot read a task record: {exc.message}", DAMAGED_HINT) from None
         return task_names(record), frozenset()
 
 
@@ -212,11 +226,24 @@ def _union(names: Iterable[Names]) -> Names:
 
 
 def letter_digests(raw: bytes) -> frozenset[str]:
-    """The blobs a dead letter names (its task spec names its inputs and code by digest)."""
+    """The blobs a dead letter names: every digest in its task spec (code package,
+    parameters, the foreach item chunks of its path), but its cache key, which names no
+    blob. Of a letter that does not parse, every digest-like string in it (gc keeps too
+    much rather than too little)."""
     try:
-        return frozenset(digests_in(json.loads(raw)))
-    except ValueError:
+        return letter_names(json.loads(raw))
+    except (ValueError, KeyError, TypeError):
         return frozenset(_DIGEST.findall(raw.decode("utf-8", "replace")))
+
+
+def letter_names(letter: Any) -> frozenset[str]:
+    """The blobs a decoded dead letter names (see :func:`letter_digests`); a ``ValueError``,
+    ``KeyError`` or ``TypeError`` if it is not a letter."""
+    spec = json.loads(letter["spec"])
+    if not isinstance(spec, dict):
+        raise TypeError("a dead letter's spec is not a JSON object")
+    spec.pop("cache_key", None)
+    return frozenset(digests_in(spec))
 
 
 class _PlainData(pickle.Unpickler):

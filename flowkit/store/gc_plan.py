@@ -5,11 +5,13 @@ Retention (a run is kept if any rule keeps it):
 - ``keep_last``: the last N runs of each flow, by run id (ids sort by creation time);
 - ``keep_newer_than``: runs created less than that many seconds before gc started;
 - ``keep_tags``: runs with any of these tags;
-- always: running runs (no end record and a live lease, see :mod:`flowkit.store.lease`; a
-  crashed run is not running), runs created since gc started, runs whose start record
-  cannot be read, runs of other flows than ``flow`` when one is given, and the origins of
-  every kept run (its ``origin_run_id``, and each run its clones were copied from: their
-  logs are read there), and theirs in turn.
+- always: running runs (no end record, and a lease that expired less than ``grace`` and
+  the clock skew ago, see :mod:`flowkit.store.lease`: a scheduler that lost the network or
+  a laptop that slept for a while may still go on; a run crashed longer ago than that is
+  not running), runs created since gc started, runs of other flows than ``flow`` when one
+  is given, and the origins of every kept run (its ``origin_run_id``, and each run its
+  clones were copied from: their logs are read there), and theirs in turn. A start record
+  that cannot be read stops gc (the blobs it names are unknown).
 
 The time rule: nothing modified after :attr:`Plan.cutoff` is taken, named or not: ``grace``
 seconds before gc started, or the start of the oldest running run if that is earlier, less
@@ -26,8 +28,10 @@ from dataclasses import dataclass, field
 from flowkit.settings import Settings
 from flowkit.store import layout
 from flowkit.store.backend import Backend, ObjectInfo, StagesWrites, Temporary
-from flowkit.store.errors import StoreError
+from flowkit.store.errors import KeyNotFoundError, StoreError
+from flowkit.store.fsck import TEMPORARY_GRACE
 from flowkit.store.gc_names import (
+    DAMAGED_HINT,
     NameReader,
     Names,
     RunFolder,
@@ -36,6 +40,7 @@ from flowkit.store.gc_names import (
     group_runs,
     letter_digests,
     package_names,
+    run_names,
 )
 from flowkit.store.ids import IdGenerator
 from flowkit.store.lease import clock_skew
@@ -52,7 +57,7 @@ RULES_HINT = (
 
 
 class NoRetentionRuleError(StoreError):
-    """gc was asked to run with no rule saying which runs to keep."""
+    """gc was asked to run with no rule saying which runs to keep (or keep the last 0)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,13 @@ class Policy:
         )
 
     def check(self) -> None:
+        if self.keep_last is not None and self.keep_last < 1:
+            raise NoRetentionRuleError(
+                f"gc cannot keep the last {self.keep_last} runs of each flow: that deletes "
+                "every finished run",
+                "keep at least the last one (--keep-last 1, gc_keep_last = 1); to keep runs "
+                "by age instead, use --keep-newer-than 30d",
+            )
         if self.keep_last is None and self.keep_newer_than is None and not self.keep_tags:
             raise NoRetentionRuleError(
                 "gc needs a retention rule: nothing says which runs to keep, and gc never "
@@ -157,11 +169,13 @@ def make_plan(store: Store, policy: Policy, *, now: float | None = None) -> Plan
     batch = IdGenerator().new()
     folders = group_runs(backend.scan(layout.FLOWS))
     runs = read_runs(backend, folders)
+    # Deleting a run that still goes cannot be undone: a lease that lapsed for less than
+    # the grace period (a laptop asleep, a network lost for a while) still counts as live.
     running = {
         run_id
         for run_id, record in runs.items()
         if "end.json" not in folders[run_id].objects
-        and not store.leases.scheduler_gone(*run_id, record.created_at, now=started)
+        and not store.leases.scheduler_gone(*run_id, record.created_at, now=started - policy.grace)
     }
     skew = clock_skew()
     oldest = min((runs[r].created_at for r in running), default=started)
@@ -214,7 +228,9 @@ def make_plan(store: Store, policy: Policy, *, now: float | None = None) -> Plan
         else:
             plan.young += 1
     if isinstance(backend, StagesWrites):
-        plan.temporaries = [t for t in backend.temporaries() if t.modified < started - policy.grace]
+        # a live writer (a running task's upload) may pause longer than a short grace
+        quiet_for = max(policy.grace, TEMPORARY_GRACE) + skew
+        plan.temporaries = [t for t in backend.temporaries() if t.modified < started - quiet_for]
     return plan
 
 
@@ -227,8 +243,10 @@ def mark(store: Store, plan: Plan, staying: list[RunFolder] | None = None) -> se
     marked: set[str] = set()
     for names in plan.reader.names(staying).values():
         marked |= names.digests
-    codes = sorted({c for f in staying if (c := _code(plan.runs.get(f.id)))})
-    marked.update(codes)
+    records = [plan.runs[f.id] for f in staying if f.id in plan.runs]
+    for record in records:
+        marked |= run_names(record)
+    codes = sorted({r.code_digest for r in records if r.code_digest})
     trash_keys = {t.digest: t.key for t in plan.trash}
     for named in overlapped(
         store.backend, lambda c: package_names(store.backend, c, trash_keys), codes
@@ -240,27 +258,28 @@ def mark(store: Store, plan: Plan, staying: list[RunFolder] | None = None) -> se
     return marked
 
 
-def _code(record: RunRecord | None) -> str | None:
-    return None if record is None else record.code_digest
-
-
 def read_runs(backend: Backend, folders: dict[RunId, RunFolder]) -> dict[RunId, RunRecord]:
-    """Each folder's start record; one that cannot be read is kept, with what it names."""
+    """Each folder's start record. One deleted since the listing (by another gc) is kept
+    for this gc, naming nothing; one that cannot be read stops gc, as what it names (its
+    code package, its parameters) is unknown."""
     with_record = [f for f in folders.values() if f.has_record]
 
     def read(folder: RunFolder) -> RunRecord | None:
         key = f"{folder.prefix}/run.json"
         try:
             return loads(RunRecord, backend.get(key), f"{backend.url}/{key}")
-        except StoreError:  # missing since the listing, or damaged
+        except KeyNotFoundError:
             return None
+        except StoreError as exc:
+            raise StoreError(
+                f"gc cannot read a run's start record: {exc.message}", DAMAGED_HINT
+            ) from None
 
     found = {}
     for folder, record in zip(with_record, overlapped(backend, read, with_record), strict=True):
-        if record is not None:
-            found[folder.id] = record
-        else:  # unknown: kept, as a run that cannot be read must not lose its blobs
-            found[folder.id] = RunRecord(folder.flow, folder.run_id, created_at=float("inf"))
+        if record is None:  # created_at infinite: kept, as created since gc started
+            record = RunRecord(folder.flow, folder.run_id, created_at=float("inf"))
+        found[folder.id] = record
     return found
 
 

@@ -76,6 +76,9 @@ class RunRecord:
     #: The flow file the run was started from (absolute path), so that anyone can be told
     #: how to resume it; None for a flow from a notebook or ``exec``.
     source: str | None = None
+    #: Each parameter's stored value (attribute -> blob digest). Until the start task's final
+    #: record exists nothing else names them, and gc must keep them all the same.
+    parameter_digests: dict[str, str] = field(default_factory=dict)
     schema: int = SCHEMA
 
 

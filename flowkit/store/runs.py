@@ -82,8 +82,10 @@ class Records:
         step_code: Mapping[str, str] | None = None,
         graph: Mapping[str, Iterable[str]] | None = None,
         source: str | None = None,
+        parameter_digests: Mapping[str, str] | None = None,
     ) -> RunRecord:
-        """Write the start record of a new run; ``parameters`` must be JSON-serializable."""
+        """Write the start record of a new run; ``parameters`` must be JSON-serializable
+        (``parameter_digests``: the blob of each parameter's stored value)."""
         from flowkit.settings import current_user  # only run starters need it, not readers
 
         record = RunRecord(
@@ -99,6 +101,7 @@ class Records:
             step_code=dict(step_code or {}),
             graph={step: list(targets) for step, targets in (graph or {}).items()},
             source=source,
+            parameter_digests=dict(parameter_digests or {}),
         )
         try:
             self._write_once(layout.run_key(flow, record.run_id), record)

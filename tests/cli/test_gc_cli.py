@@ -97,9 +97,20 @@ def test_rules_come_from_the_project_and_the_environment(
     result = _gc(root)
     assert "kept: the last 1 run(s) of each flow; runs tagged other, keep" in result.stdout
     assert "runs: 1 deleted (1 of F); 2 kept" in result.stdout  # the tagged one and the last
-    result = _gc(root, "--keep-last", "0", "--keep-tag", "none")  # and a flag beats both
-    assert "runs: 2 deleted (2 of F); 0 kept" in result.stdout
-    assert _runs(root) == 0
+    result = _gc(root, "--keep-tag", "none")  # and a flag beats both
+    assert "kept: the last 1 run(s) of each flow; runs tagged none" in result.stdout
+    assert "runs: 1 deleted (1 of F); 1 kept" in result.stdout
+    assert _runs(root) == 1
+
+
+def test_keep_last_0_is_refused(root: Path) -> None:
+    result = _gc(root, "--keep-last", "0", "--keep-tag", "none", "--grace", "0")
+    assert result.exit_code == 1
+    assert "gc cannot keep the last 0 runs of each flow: that deletes every finished run" in (
+        result.stderr
+    )
+    assert "--keep-last 1" in result.stderr and "--keep-newer-than 30d" in result.stderr
+    assert _runs(root) == 3
 
 
 @pytest.mark.parametrize("flag", ["--keep-newer-than", "--grace"])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import flowkit
 from flowkit.store import LocalBackend, Store
+from flowkit.store.ids import id_time
 from tests.flows.gated import GatedFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -59,6 +60,21 @@ def files(root: Path) -> dict[str, tuple[int, float]]:
 
 def blob_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in (root / "blobs").rglob("*") if p.is_file())
+
+
+def age_trash(root: Path, seconds: float) -> None:
+    """Make every trash batch of the local store at ``root`` ``seconds`` older: its name (a
+    time-sortable id) says when gc made it."""
+    for batch in (root / "trash").iterdir():
+        made = id_time(batch.name)
+        assert made is not None, batch
+        ms, head = round((made - seconds) * 1000), ""
+        for _ in range(10):  # the id's first ten characters: milliseconds in base 32
+            head, ms = _ID_ALPHABET[ms & 31] + head, ms >> 5
+        batch.rename(batch.with_name(head + batch.name[10:]))
+
+
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
 def run_ids(store: Store) -> list[str]:

@@ -4,6 +4,8 @@ reports the numbers the real run then does."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -57,7 +59,7 @@ def _names(runs: Runs, kept: list[str]) -> list[str]:
         (Policy(keep_last=2, grace=0), ["a", "resumed", "last"]),
         (Policy(keep_tags=("prod",), grace=0), ["tagged"]),
         (Policy(keep_last=1, keep_tags=("prod",), grace=0), ["tagged", "last"]),
-        (Policy(keep_last=0, keep_tags=("nope",), grace=0), []),
+        (Policy(keep_tags=("nope",), grace=0), []),
     ],
     ids=["keep-last", "keep-tag", "last-and-tag", "nothing"],
 )
@@ -112,7 +114,7 @@ def test_a_kept_run_resumes_and_its_origin_stays(copied: tuple[Store, Runs]) -> 
 
 def test_flow_limits_what_goes(copied: tuple[Store, Runs]) -> None:
     store, runs = copied
-    report = collect(store, Policy(keep_last=0, grace=0, flow="OtherFlow"))
+    report = collect(store, Policy(keep_tags=("nope",), grace=0, flow="OtherFlow"))
     assert report.dropped == {} and report.trashed == 0
     assert run_ids(store) == sorted(runs.all)
 
@@ -132,6 +134,8 @@ def test_dry_run_changes_nothing_and_reports_what_the_real_run_does(
     root = Path(store.url)
     (root / "blobs" / "ab").mkdir(exist_ok=True)
     (root / "blobs" / "ab" / ".tmp-1-abc").write_bytes(b"x" * 10)  # a killed writer's
+    two_hours_ago = time.time() - 7200
+    os.utime(root / "blobs" / "ab" / ".tmp-1-abc", (two_hours_ago, two_hours_ago))
     policy = Policy(keep_last=2, grace=0)
     before = files(root)
     dry = collect(store, policy, dry_run=True)
