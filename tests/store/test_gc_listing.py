@@ -4,6 +4,7 @@ with no probe (``exists``, ``size``) per object, which would be a HEAD request e
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -32,6 +33,11 @@ class Counting(MemoryBackend):
     def list(self, prefix: str) -> list[str]:
         self.calls["list"] += 1
         return super().list(prefix)
+
+    def get(self, key: str) -> bytes:
+        if key.startswith("cache/"):
+            self.calls[f"get {key.split('/')[1]} cache"] += 1
+        return super().get(key)
 
 
 @pytest.fixture
@@ -73,3 +79,20 @@ def test_gc_on_a_memory_store_probes_no_object(store: Store) -> None:
                 store.logs.read(task, "stdout")[0].text
             )
     assert fsck(store).problems == []
+
+
+def test_gc_reads_the_cache_entries_of_the_flows_that_lose_runs_only(store: Store) -> None:
+    def entry(flow: str, run_id: str, key: str) -> None:
+        task = store.records.list_tasks(flow, run_id, "start")[0]
+        store.index.remember_cache_key(replace(task, cache_key=key * 32))
+
+    for key in ("ab", "cd", "ef"):  # KeptFlow's three runs are all kept
+        entry("KeptFlow", write_fake_run(store, "KeptFlow", {"start": [FakeTask()]}).run_id, key)
+    oldest = list(store.records.iter_runs("MemFlow"))[-1].run_id
+    entry("MemFlow", oldest, "01")  # gc deletes it with the run
+    _calls(store).clear()
+    report = collect(store, Policy(keep_last=3, grace=0))
+    assert report.dropped["MemFlow"] and "KeptFlow" not in report.dropped
+    assert _calls(store)["get KeptFlow cache"] == 0 and _calls(store)["get MemFlow cache"] == 1
+    assert store.index.lookup_cache_key("MemFlow", "01" * 32) is None
+    assert store.index.lookup_cache_key("KeptFlow", "ab" * 32) is not None

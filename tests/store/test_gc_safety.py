@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flowkit.client import Run
-from flowkit.store import LocalBackend, Store
+from flowkit.store import LocalBackend, Store, StoreError
 from flowkit.store.blobs import blob_key
 from flowkit.store.deadletters import list_letters, write_letter
 from flowkit.store.fsck import fsck
@@ -20,7 +20,7 @@ from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
 from flowkit.testing.fake_run import FakeTask, write_fake_run
 from tests.conftest import ROOT
-from tests.store.gc_helpers import build, run_ids
+from tests.store.gc_helpers import age_trash, build, run_ids
 
 HOUR = 3600.0
 
@@ -204,3 +204,44 @@ def test_temporaries_older_than_grace_are_removed_and_younger_ones_kept(store: S
     assert (report.temporaries, report.temporaries_bytes) == (1, 100)
     assert "temporaries of killed writers: 1 (100 B) removed" in report.summary()
     assert not old.exists() and young.exists()
+
+
+def test_a_temporary_of_a_live_writer_stays_even_with_grace_0(store: Store) -> None:
+    folder = Path(store.url, "blobs", "ab")
+    folder.mkdir(parents=True)
+    paused = folder / ".tmp-1-0123456789ab"  # an upload that paused ten minutes ago
+    paused.write_bytes(b"x" * 100)
+    ten_minutes_ago = time.time() - 600
+    os.utime(paused, (ten_minutes_ago, ten_minutes_ago))
+    report = collect(store, Policy(keep_last=1, grace=0))
+    assert report.temporaries == 0 and paused.exists()
+
+
+def test_the_trash_waits_for_the_clock_skew_too(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest = _trashed(store, "trashed by a gc whose clock was ahead")
+    # its batch is grace and a minute old by this clock; clocks may differ by ten minutes
+    age_trash(Path(store.url), HOUR + 60)
+    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "600")
+    report = collect(store, Policy(keep_last=1, grace=HOUR))
+    assert report.freed == 0 and report.waiting == 1
+    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "0")
+    report = collect(store, Policy(keep_last=1, grace=HOUR))
+    assert report.freed == 1 and report.waiting == 0
+    assert [p for p in Path(store.url, "trash").rglob(digest)] == []
+
+
+def test_a_run_record_that_cannot_be_read_stops_gc_before_it_takes_anything(
+    store: Store,
+) -> None:
+    write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 1})]})
+    damaged = write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 2})]})
+    backend = store.backend
+    assert isinstance(backend, LocalBackend)
+    backend.path_of(f"runs/SafeFlow/{damaged.run_id}/run.json").write_text('{"flow": ')
+    before = sorted(p for p in Path(store.url).rglob("*") if p.is_file())
+    with pytest.raises(StoreError, match="gc cannot read a run's start record") as info:
+        collect(store, Policy(keep_tags=("none",), grace=0), now=time.time() + 2 * HOUR)
+    assert "flowkit fsck" in info.value.hint
+    assert sorted(p for p in Path(store.url).rglob("*") if p.is_file()) == before
