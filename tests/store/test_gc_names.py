@@ -5,6 +5,7 @@ named blob gone missing is reported by fsck."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,14 @@ import pytest
 import flowkit
 from flowkit.client import Run
 from flowkit.runtime.api import RunFailed
-from flowkit.store import LocalBackend, Store
+from flowkit.store import ExceptionInfo, LocalBackend, MemoryBackend, Store
 from flowkit.store.blobs import blob_key
-from flowkit.store.deadletters import list_letters
+from flowkit.store.deadletters import list_letters, write_letter
 from flowkit.store.fsck import fsck
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
+from flowkit.store.packages import CodePackage
+from flowkit.testing.fake_run import FakeTask, write_fake_run
 from tests.runtime.test_shapes import Quiet
 
 FLOW = """
@@ -123,3 +126,35 @@ def test_fsck_reports_a_missing_blob_a_run_record_names(tmp_path: Path, what: st
         assert f"artifact 'fail' names blob {digest}, which is missing" in problems.values()
     else:
         assert len(problems) == 1
+
+
+def test_fsck_reports_a_missing_class_blob_a_notebook_flows_package_names() -> None:
+    store = Store(MemoryBackend("names"))
+    flow_class = store.values.put(b"a notebook flow's class, pickled").digest
+    package = CodePackage("NbFlow", "blob", flow_class, {"cell1.py": b"x = 1\n"}, (), {})
+    code = store.values.put(package.to_value()).digest
+    run = store.records.create_run("NbFlow", code_digest=code)
+    assert fsck(store).problems == []
+    store.backend.delete(blob_key(flow_class))
+    [problem] = fsck(store).problems
+    assert problem.key == f"runs/NbFlow/{run.run_id}/run.json"
+    assert problem.message == (
+        f"the flow class its code package names is blob {flow_class}, which is missing"
+    )
+
+
+def test_fsck_reports_a_missing_blob_a_dead_letter_names_but_not_its_cache_key() -> None:
+    store = Store(MemoryBackend("letters"))
+    failed = ExceptionInfo("ValueError", "two")
+    run = write_fake_run(
+        store, "LetterFlow", {"start": [FakeTask(status="failed", exception=failed)]}
+    )
+    [task] = store.records.list_tasks("LetterFlow", run.run_id, "start")
+    code = store.values.put(b"the code package").digest
+    spec = json.dumps({"code": {"kind": "package", "target": code}, "cache_key": "c" * 64})
+    letter = write_letter(store, task, spec, ())
+    assert fsck(store).problems == []
+    store.backend.delete(blob_key(code))
+    [problem] = fsck(store).problems
+    assert problem.key == f"deadletters/{letter}/letter.json"
+    assert problem.message == f"its task spec names blob {code}, which is missing"
