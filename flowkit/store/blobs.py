@@ -344,11 +344,13 @@ class BlobStore:
         """The verified segments of blob ``digest``."""
         key = blob_key(digest)
         where = f"{self.backend.url}/{key}"
-        try:
-            fh = self.backend.open(key)
-        except KeyNotFoundError:
-            if not restore(self.backend, digest, key):  # gc took it (see flowkit.store.trash)
-                raise CorruptBlobError(digest, where, "the blob is missing") from None
-            fh = self.backend.open(key)
-        with fh:
-            return read_segments(fh, digest, where)
+        for last in (False, True):
+            try:
+                with self.backend.open(key) as fh:
+                    return read_segments(fh, digest, where)
+            except KeyNotFoundError:
+                # gc moved it to its trash, before the read or (a large object on a remote
+                # store, read in parts) during it: put it back and read it again
+                if last or not restore(self.backend, digest, key):
+                    raise CorruptBlobError(digest, where, "the blob is missing") from None
+        raise AssertionError("unreachable")

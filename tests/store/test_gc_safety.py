@@ -3,21 +3,25 @@ write or a later gc needs them, and runs going or created during gc lose nothing
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flowkit.client import Run
-from flowkit.store import LocalBackend, Store, StoreError
+from flowkit.store import KeyNotFoundError, LocalBackend, MemoryBackend, Store, StoreError, layout
+from flowkit.store.backend import Reader
 from flowkit.store.blobs import blob_key
 from flowkit.store.deadletters import list_letters, write_letter
 from flowkit.store.fsck import fsck
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
+from flowkit.store.ids import IdGenerator
 from flowkit.testing.fake_run import FakeTask, write_fake_run
 from tests.conftest import ROOT
 from tests.store.gc_helpers import age_trash, build, run_ids
@@ -245,3 +249,48 @@ def test_a_run_record_that_cannot_be_read_stops_gc_before_it_takes_anything(
         collect(store, Policy(keep_tags=("none",), grace=0), now=time.time() + 2 * HOUR)
     assert "flowkit fsck" in info.value.hint
     assert sorted(p for p in Path(store.url).rglob("*") if p.is_file()) == before
+
+
+class _MovedWhileRead(MemoryBackend):
+    """The first read of a blob stops half-way: gc moved it to its trash meanwhile (a large
+    object read in parts from a remote store)."""
+
+    def __init__(self) -> None:
+        super().__init__("moved-while-read")
+        self.moved = False
+
+    def open(self, key: str) -> Reader:
+        if self.moved or not key.startswith("blobs/"):
+            return super().open(key)
+        self.moved = True
+        return _HalfThenGone(self, key)
+
+
+class _HalfThenGone(io.BytesIO):
+    def __init__(self, backend: MemoryBackend, key: str) -> None:
+        super().__init__(backend.get(key))
+        self.backend, self.key = backend, key
+        self.half = len(backend.get(key)) // 2
+
+    def _left(self) -> int:
+        if self.tell() >= self.half:  # gc moves it now; the rest is not there any more
+            digest = self.key.rsplit("/", 1)[-1]
+            self.backend.move(self.key, layout.trash_key(IdGenerator().new(), digest))
+            raise KeyNotFoundError(self.key)
+        return self.half - self.tell()
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        left = self._left()
+        return super().read(left if size is None or size < 0 else min(size, left))
+
+    def readinto(self, buffer: Any, /) -> int:
+        view = memoryview(buffer).cast("B")
+        return super().readinto(view[: self._left()])
+
+
+def test_a_blob_moved_to_the_trash_while_read_is_put_back_and_read_again() -> None:
+    backend = _MovedWhileRead()
+    value = bytes(range(256)) * 64
+    ref = Store(backend).values.put(value)
+    assert Store(backend).values.load(ref.digest) == value
+    assert backend.moved and backend.exists(blob_key(ref.digest))
