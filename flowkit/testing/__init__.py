@@ -1,5 +1,5 @@
 """Test support for flowkit and its extensions: the backend conformance suite, a backend
-that fails writes on demand, and fake runs.
+that fails writes on demand, fake runs, and killing a script at a chosen moment.
 
 Importing this package imports pytest; nothing in flowkit itself imports it.
 """
@@ -7,6 +7,7 @@ Importing this package imports pytest; nothing in flowkit itself imports it.
 from flowkit.testing.conformance import BAD_KEYS, BackendConformance
 from flowkit.testing.fake_run import FakeTask, write_fake_run, write_task
 from flowkit.testing.faults import FaultyBackend, faulty_url
+from flowkit.testing.kill import kill_when_ready
 
 __all__ = [
     "BAD_KEYS",
@@ -14,6 +15,7 @@ __all__ = [
     "FakeTask",
     "FaultyBackend",
     "faulty_url",
+    "kill_when_ready",
     "write_fake_run",
     "write_task",
 ]

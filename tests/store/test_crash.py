@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from flowkit.client import Flow
 from flowkit.store import KeyNotFoundError, LocalBackend, NotFoundError, Store
+from flowkit.testing.kill import kill_when_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,18 +36,7 @@ store = open_store({root_dir!r})
 def _kill_mid_write(tmp_path: Path, action: str) -> Path:
     ready = tmp_path / "ready"
     script = _HANG_MID_WRITE.format(root=str(ROOT), ready=str(ready), root_dir=str(tmp_path / "s"))
-    script += textwrap.dedent(action)
-    proc = subprocess.Popen([sys.executable, "-c", script])
-    try:
-        deadline = time.monotonic() + 20
-        while not ready.exists():
-            assert proc.poll() is None, "the writer exited before reaching the write"
-            assert time.monotonic() < deadline, "the writer never reached the write"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when_ready(script + textwrap.dedent(action), ready, timeout=20)
     return tmp_path / "s"
 
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +14,7 @@ from flowkit.store.deadletters import write_letter
 from flowkit.store.fsck import fsck
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
+from flowkit.testing.kill import kill_when_ready
 from tests.conftest import ROOT
 from tests.store.gc_helpers import Runs, build
 
@@ -94,17 +91,7 @@ def _kill_gc_after(root: Path, primitive: str, after: int, tmp_path: Path) -> No
     script = _HANG_AFTER.format(
         root=str(ROOT), primitive=primitive, after=after, ready=str(ready), store=str(root)
     )
-    proc = subprocess.Popen([sys.executable, "-c", script])
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert proc.poll() is None, "gc finished before reaching the point"
-            assert time.monotonic() < deadline, "gc never reached the point"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when_ready(script, ready)
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,7 @@ and gc all settle."""
 from __future__ import annotations
 
 import io
-import os
 import random
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -28,6 +24,7 @@ from flowkit.store.gc_plan import Policy
 from flowkit.store.ids import IdGenerator
 from flowkit.store.layout import quarantine_key, trash_key
 from flowkit.store.serialize import to_frames
+from flowkit.testing.kill import kill_when_ready
 from flowkit_s3.backend import S3Backend
 
 MiB = 1 << 20
@@ -97,27 +94,13 @@ store = Store(s3.S3Backend({url!r}))
 """
 
 
-def _kill_when_ready(script: str, env: dict[str, str], ready: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, **env})
-    try:
-        deadline = time.monotonic() + 30
-        while not ready.exists():
-            assert proc.poll() is None, "the writer exited before reaching the write"
-            assert time.monotonic() < deadline, "the writer never reached the write"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-
-
 @pytest.mark.slow
 def test_kill_mid_multipart_upload(
     s3_server: S3Server, s3_url: str, s3_env: dict[str, str], tmp_path: Path
 ) -> None:
     ready = tmp_path / "ready"
     script = _HANG_AFTER_TWO_PARTS.format(url=s3_url, parts=_SMALL_PARTS, ready=str(ready))
-    _kill_when_ready(script, s3_env, ready)
+    kill_when_ready(script, ready, env=s3_env, timeout=30)
     backend = S3Backend(s3_url)
     store = Store(backend)
     digest = digest_of(to_frames(BIG).segments)
@@ -156,7 +139,12 @@ def test_kill_mid_run_record(s3_url: str, s3_env: dict[str, str], tmp_path: Path
     )
     # no checksum is computed up front, so the body is read as it is sent: the kill lands
     # with half of it on the wire
-    _kill_when_ready(script, {**s3_env, "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required"}, ready)
+    kill_when_ready(
+        script,
+        ready,
+        env={**s3_env, "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required"},
+        timeout=30,
+    )
     store = Store(S3Backend(s3_url))
     assert [r.run_id for r in store.records.iter_runs("KillFlow")] == ["first"]
     assert [r.id for r in Flow("KillFlow", store=store).runs()] == ["first"]
@@ -178,7 +166,12 @@ def test_kill_mid_task_record(s3_url: str, s3_env: dict[str, str], tmp_path: Pat
         store.records.finish_task(start.finished("succeeded", artifacts=refs))
         """
     )
-    _kill_when_ready(script, {**s3_env, "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required"}, ready)
+    kill_when_ready(
+        script,
+        ready,
+        env={**s3_env, "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required"},
+        timeout=30,
+    )
     store = Store(S3Backend(s3_url))
     [task] = store.records.list_tasks("KillFlow", "r1", "start")
     assert task.status == "running" and not task.successful and not task.final
@@ -222,7 +215,7 @@ def test_kill_mid_move(
     to = trash_key(IdGenerator().new(), digest) if aside == "trash" else quarantine_key(digest)
     ready = tmp_path / "ready"
     script = _HANG_AFTER_COPY.format(url=s3_url, ready=str(ready), key=key, to=to)
-    _kill_when_ready(script, s3_env, ready)
+    kill_when_ready(script, ready, env=s3_env, timeout=30)
     # copied, not deleted: both keys hold the whole blob
     backend = S3Backend(s3_url)
     assert backend.get(key) == backend.get(to)
