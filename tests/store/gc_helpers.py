@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import flowkit
 from flowkit.store import LocalBackend, Store
 from flowkit.store.ids import id_time
+from tests.conftest import ROOT
 from tests.flows.gated import GatedFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -79,3 +86,40 @@ _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 def run_ids(store: Store) -> list[str]:
     return sorted(r.run_id for r in store.records.iter_runs("GatedFlow"))
+
+
+@contextmanager
+def gated_run(root: Path, gate: Path, flow: str, value: int) -> Iterator[GatedRun]:
+    """Start ``flow`` (``module:Class`` of a gated flow under tests/flows) in a subprocess on
+    the store at ``root`` and wait until it waits at ``gate``; on leaving, open the gate and
+    wait for it to end (killed if it does not). ``GatedRun.run_id`` is set once it ended."""
+    module, cls = flow.split(":")
+    script = (
+        f"import flowkit\nfrom {module} import {cls}\n"
+        f"run = flowkit.run({cls}, store={str(root)!r}, quiet=True, gate={str(gate)!r},"
+        f" value={value})\nprint(run.id)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    going = GatedRun(proc)
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(f"{gate}.waiting").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never started"
+            time.sleep(0.05)
+        yield going
+        gate.write_text("go")
+        out, _ = proc.communicate(timeout=60)
+        going.run_id = out.split()[-1] if out.split() else None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass
+class GatedRun:
+    process: subprocess.Popen[str]
+    run_id: str | None = None

@@ -4,8 +4,6 @@ record names them, and a run whose heartbeat lapsed for a while is not deleted."
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,10 +16,9 @@ from flowkit.store.fsck import fsck
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
 from flowkit.testing.fake_run import FakeTask, write_fake_run
-from tests.conftest import ROOT
 from tests.flows.start_gated import StartGatedFlow
 from tests.runtime.test_shapes import Quiet
-from tests.store.gc_helpers import age_trash
+from tests.store.gc_helpers import age_trash, gated_run
 
 HOUR = 3600.0
 
@@ -40,36 +37,15 @@ def test_a_running_run_keeps_parameter_blobs_stored_long_before(tmp_path: Path) 
         if path.is_file():
             os.utime(path, (three_hours_ago, three_hours_ago))
     gate = tmp_path / "gate"
-    script = (
-        "import flowkit\n"
-        "from tests.flows.start_gated import StartGatedFlow\n"
-        f"run = flowkit.run(StartGatedFlow, store={str(root)!r}, quiet=True, gate={str(gate)!r},"
-        " value=2)\n"
-        "print(run.id)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not Path(f"{gate}.waiting").exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "the run never started"
-            time.sleep(0.05)
+    with gated_run(root, gate, "tests.flows.start_gated:StartGatedFlow", 2) as going:
         # start waits before its final record names the value: only run.json names it
         store = Store(LocalBackend(root, durable=False))
         first = collect(store, Policy(keep_last=1, grace=HOUR))
         assert first.dropped == {"StartGatedFlow": [old]}
         age_trash(root, 2 * HOUR)  # two hours on: a batch would be old enough to be emptied
         collect(store, Policy(keep_last=1, grace=HOUR))
-        gate.write_text("go")
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0
-    run = Run(f"StartGatedFlow/{out.split()[-1]}", store=Store(LocalBackend(root)))
+    assert going.process.returncode == 0
+    run = Run(f"StartGatedFlow/{going.run_id}", store=Store(LocalBackend(root)))
     assert run.successful and run["start"].task.data.got == 20
     assert fsck(store).problems == []
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,7 @@ from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
 from flowkit.store.ids import IdGenerator
 from flowkit.testing.fake_run import FakeTask, write_fake_run
-from tests.conftest import ROOT
-from tests.store.gc_helpers import age_trash, build, run_ids
+from tests.store.gc_helpers import age_trash, build, gated_run, run_ids
 
 HOUR = 3600.0
 
@@ -149,34 +146,13 @@ def test_a_run_going_during_gc_succeeds(tmp_path: Path, monkeypatch: pytest.Monk
     root = tmp_path / "store"
     runs = build(root)
     gate = tmp_path / "gate"
-    script = (
-        "import flowkit\n"
-        "from tests.flows.gated import GatedFlow\n"
-        f"run = flowkit.run(GatedFlow, store={str(root)!r}, quiet=True, gate={str(gate)!r},"
-        " value=7)\n"
-        "print(run.id)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not Path(f"{gate}.waiting").exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "the run never started"
-            time.sleep(0.05)
+    with gated_run(root, gate, "tests.flows.gated:GatedFlow", 7) as going:
         store = Store(LocalBackend(root, durable=False))
         # keep nothing by rule, free everything at once: only the running run protects itself
         report = collect(store, Policy(keep_tags=("nothing",), grace=0))
         assert report.dropped == {"GatedFlow": sorted(runs.all)}
-        gate.write_text("go")
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0
-    run = Run(f"GatedFlow/{out.split()[-1]}", store=Store(LocalBackend(root)))
+    assert going.process.returncode == 0
+    run = Run(f"GatedFlow/{going.run_id}", store=Store(LocalBackend(root)))
     assert run.successful
     assert run["start"].task.data.data == list(range(700))
     assert run["middle"].task.data.fresh == "fresh 7"
