@@ -315,7 +315,13 @@ class Scheduler:
             self.store.index.write_explanation(
                 self.run.flow, self.run.run_id, self.admission.decisions
             )
-        self.store.records.end_run(self.run.flow, self.run.run_id, status, message=message)
+        self.store.records.end_run(
+            self.run.flow,
+            self.run.run_id,
+            status,
+            message=message,
+            known=self._succeeded.values(),
+        )
         # After an abort, the scheduler's failure is what the user must see first.
         failures = [] if abort else list(self._failures)
         failed = failures[0] if failures else None

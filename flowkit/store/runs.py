@@ -113,13 +113,22 @@ class Records:
         return record
 
     def end_run(
-        self, flow: str, run_id: str, status: RunStatus, *, message: str | None = None
+        self,
+        flow: str,
+        run_id: str,
+        status: RunStatus,
+        *,
+        message: str | None = None,
+        known: Iterable[TaskRecord] = (),
     ) -> RunEndRecord:
-        """Write each step's task index, then the run's end record (which makes it final)."""
+        """Write each step's task index, then the run's end record (which makes it final).
+        ``known``: final records the caller holds already (the scheduler has read every
+        task's), which the index takes instead of reading them again."""
         if status not in RUN_END_STATUSES:
             raise ValueError(f"run status must be one of {sorted(RUN_END_STATUSES)}")
+        held = {attempt_key(r, final=True): r for r in known if r.final}
         for step in self.list_steps(flow, run_id):
-            tasks = self._scan_tasks(flow, run_id, step)
+            tasks = self._scan_tasks(flow, run_id, step, held)
             body = json.dumps({"tasks": [asdict(t) for t in tasks]}, separators=(",", ":"))
             self._backend.put_new(layout.step_index_key(flow, run_id, step), body.encode())
         record = RunEndRecord(flow, run_id, status, time.time(), message)
@@ -243,7 +252,9 @@ class Records:
             raise StoreError(f"{where} is not a flowkit step index", hint)
         return [from_dict(TaskRecord, item, where, hint) for item in items]
 
-    def _scan_tasks(self, flow: str, run_id: str, step: str) -> list[TaskRecord]:
+    def _scan_tasks(
+        self, flow: str, run_id: str, step: str, held: Mapping[str, TaskRecord] | None = None
+    ) -> list[TaskRecord]:
         latest: dict[str, tuple[int, bool]] = {}
         for name in self._backend.list(layout.step_prefix(flow, run_id, step)):
             parsed = layout.parse_attempt_name(name)
@@ -255,7 +266,10 @@ class Records:
             layout.attempt_key(flow, run_id, step, t, a, final=f)
             for t, (a, f) in sorted(latest.items())
         ]
-        return overlapped(self._backend, lambda key: self._read(TaskRecord, key), keys)
+        held = held or {}
+        return overlapped(
+            self._backend, lambda key: held.get(key) or self._read(TaskRecord, key), keys
+        )
 
     def task_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[TaskRecord]:
         """Every attempt of one task, oldest first (final records where they exist)."""

@@ -56,3 +56,17 @@ def test_a_local_store_reads_one_after_another() -> None:
     backend.most = 0
     assert all(store.records.get_attempts("F", run_id, wanted))
     assert backend.most == 1
+
+
+def test_ending_a_run_reads_no_record_the_scheduler_holds() -> None:
+    backend = SlowRemote(remote=True)
+    store, run_id, _ = _fan_out(backend)
+    held = store.records.list_tasks("F", run_id, "work")
+    read: list[str] = []
+    real_get = backend.get
+    backend.get = lambda key: read.append(key) or real_get(key)  # type: ignore[method-assign]
+    store.records.end_run("F", run_id, "succeeded", known=held[:-1])
+    assert [k for k in read if "/steps/" in k] == [  # only the one not held
+        f"runs/F/{run_id}/steps/work/{held[-1].task_id}.0.json"
+    ]
+    assert store.records.list_tasks("F", run_id, "work") == held  # the index has them all
