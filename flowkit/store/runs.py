@@ -148,7 +148,35 @@ class Records:
         cache_key: str | None = None,
     ) -> TaskRecord:
         """Write the start record of a task attempt; finish it with :meth:`finish_task`."""
-        record = TaskRecord(
+        record = self.new_attempt(
+            flow,
+            run_id,
+            step,
+            task_id,
+            attempt=attempt,
+            foreach=foreach,
+            parents=parents,
+            cache_key=cache_key,
+        )
+        self.write_start(record)
+        return record
+
+    def new_attempt(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str | None = None,
+        *,
+        attempt: int = 0,
+        foreach: Iterable[int] = (),
+        parents: Iterable[str] = (),
+        cache_key: str | None = None,
+    ) -> TaskRecord:
+        """The start record of a task attempt, not written yet (see :meth:`write_start`):
+        an attempt may end before anyone needs to see it running, and its final record
+        holds everything its start record does."""
+        return TaskRecord(
             flow=flow,
             run_id=run_id,
             step=step,
@@ -162,8 +190,10 @@ class Records:
             host=host(),
             pid=os.getpid(),
         )
+
+    def write_start(self, record: TaskRecord) -> None:
+        """Write ``record`` (from :meth:`new_attempt`) as its attempt's start record."""
         self._write_once(attempt_key(record, final=False), record)
-        return record
 
     def finish_task(self, record: TaskRecord) -> TaskRecord:
         """Write an attempt's final record, once every blob it names is stored."""

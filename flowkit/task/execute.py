@@ -23,6 +23,7 @@ from flowkit.plan.tasks import Branch
 from flowkit.task.foreach import ChunkCache, ForeachFrames, freeze, store_items
 from flowkit.task.outcome import EXIT_FAILED, EXIT_OK
 from flowkit.task.spec import TaskSpec
+from flowkit.task.started import StartRecord
 
 if TYPE_CHECKING:
     from flowkit.store import Store, TaskRecord
@@ -34,21 +35,16 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     """Run ``spec`` and write its records; the exit status the process should end with."""
     from flowkit.store.records import ExceptionInfo
 
-    record = store.records.start_task(
-        spec.flow,
-        spec.run_id,
-        spec.step,
-        spec.task_id,
-        attempt=spec.attempt,
-        foreach=[b.index for b in spec.path if b.kind == "foreach"],
-        parents=[f"{spec.flow}/{spec.run_id}/{i.rsplit('/', 1)[0]}" for i in spec.inputs],
-        cache_key=spec.cache_key,
+    record = store.records.new_attempt(
+        spec.flow, spec.run_id, spec.step, spec.task_id, **spec.attempt_fields()
     )
+    started = StartRecord(store, record)
     try:
         final = _run(spec, store, flow_cls, record)
     except BaseException as exc:
         info = ExceptionInfo(type(exc).__name__, _message(exc), user_traceback(exc))
         path = tuple(tuple(b.to_json()) for b in spec.path)
+        started.settle()
         store.records.finish_task(
             record.finished(
                 "failed", exception=info, exit_code=EXIT_FAILED, path=path, failure="error"
@@ -56,6 +52,7 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
         )
         sys.stderr.write(info.traceback)
         return EXIT_FAILED
+    started.settle()
     store.records.finish_task(final)
     return EXIT_OK
 

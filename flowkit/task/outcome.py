@@ -48,9 +48,9 @@ def final_record(
     record = store.records.get_attempt(
         spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
     )
-    if record is None:  # it died before writing its start record
+    if record is None:  # it died before its start record was written
         record = store.records.start_task(
-            spec.flow, spec.run_id, spec.step, spec.task_id, attempt=spec.attempt
+            spec.flow, spec.run_id, spec.step, spec.task_id, **spec.attempt_fields()
         )
     if record.final:
         return record

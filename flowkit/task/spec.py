@@ -87,6 +87,17 @@ class TaskSpec:
     def pathspec(self) -> str:
         return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
 
+    def attempt_fields(self) -> dict[str, Any]:
+        """What the attempt's start record says of it, beyond its keys: foreach position,
+        parent tasks, cache key (the task writes it; the scheduler, for a task that died
+        before it could)."""
+        return {
+            "attempt": self.attempt,
+            "foreach": [b.index for b in self.path if b.kind == "foreach"],
+            "parents": [f"{self.flow}/{self.run_id}/{i.rsplit('/', 1)[0]}" for i in self.inputs],
+            "cache_key": self.cache_key,
+        }
+
     def to_json(self) -> str:
         data = asdict(self)
         data["path"] = [b.to_json() for b in self.path]

@@ -67,12 +67,17 @@ def test_the_worker_killed_while_tasks_run(tmp_path: Path) -> None:
     def kill_worker() -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if (store / "runs").exists() and list((store / "runs").rglob("work/*.start.json")):
+            # once 'start' has ended, the warm worker's next tasks are the pausing 'work' ones
+            started = store / "runs" / "FragileFlow"
+            if started.exists() and [
+                p for p in started.rglob("steps/start/*.json") if ".start." not in p.name
+            ]:
                 for child in psutil.Process().children():
-                    if "flowkit.executor.forkserver" in " ".join(child.cmdline()):
+                    command = " ".join(child.cmdline())
+                    if "flowkit.executor.forkserver" in command and child.children():
                         child.kill()
                         killed.append(child.pid)
-                return
+                        return
             time.sleep(0.01)
 
     killer = threading.Thread(target=kill_worker)

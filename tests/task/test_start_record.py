@@ -1,0 +1,73 @@
+"""A task's start record is written only once the task has run for a moment: a quick task
+leaves its final record alone, a slow one shows as running, and one that dies before either
+gets both from the scheduler, with its position and parents."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import flowkit
+from flowkit.store import LocalBackend, Store, open_store
+from flowkit.task.started import START_RECORD_DELAY
+from tests.flows.crashes import CrashFlow
+from tests.runtime.test_shapes import Quiet
+
+
+def _records(root: Path, suffix: str) -> list[Path]:
+    return sorted(p for p in (root / "runs").rglob(f"*{suffix}") if p.is_file())
+
+
+def test_quick_tasks_write_only_their_final_record(tmp_path: Path) -> None:
+    run = flowkit.run(CrashFlow, store=str(tmp_path), progress=Quiet(), modes="ok,ok,ok")
+    assert run.successful
+    assert _records(tmp_path, ".start.json") == []
+    finals = _records(tmp_path, ".0.json")
+    assert len(finals) == 6  # start, three branches, join, end
+    tasks = list(run["work"])
+    assert sorted(t.index for t in tasks) == [0, 1, 2]  # positions kept in the final record
+
+
+def test_a_task_that_runs_a_while_shows_as_running(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not seen:
+            store = open_store(str(tmp_path))
+            for run_id in (
+                store.records.list_runs("CrashFlow") if (tmp_path / "runs").exists() else []
+            ):
+                for task in store.records.list_tasks("CrashFlow", run_id, "work"):
+                    seen.append(task.status)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with pytest.raises(flowkit.RunFailed):  # 'sleep' waits 60 s; the timeout below ends it
+        flowkit.run(
+            CrashFlow,
+            store=str(tmp_path),
+            progress=Quiet(),
+            modes="sleep",
+            with_decorators=["timeout:seconds=3"],
+        )
+    watcher.join()
+    assert seen[:1] == ["running"]
+    assert START_RECORD_DELAY < 3
+
+
+def test_a_task_that_dies_at_once_gets_its_records_from_the_scheduler(tmp_path: Path) -> None:
+    with pytest.raises(flowkit.RunFailed) as info:
+        flowkit.run(CrashFlow, store=str(tmp_path), progress=Quiet(), modes="ok,exit")
+    store = Store(LocalBackend(tmp_path))
+    run = info.value.run
+    (start,) = store.records.list_tasks("CrashFlow", run.id, "start")
+    by_index = {r.foreach: r for r in store.records.list_tasks("CrashFlow", run.id, "work")}
+    died = by_index[(1,)]
+    assert died.status == "failed" and died.exit_code == 3
+    assert died.parents == (f"CrashFlow/{run.id}/start/{start.task_id}",)
+    assert died.cache_key is not None
