@@ -7,7 +7,9 @@
     runs/<Flow>/<run_id>/end.json                        run end record, written at finish
     runs/<Flow>/<run_id>/index/<step>.json               a step's final task records, written
                                                          once at finish (a read shortcut)
-    runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.start.json   attempt n started
+    runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.start.json   attempt n started (written
+                                                         once it has run 0.5 s: a quicker
+                                                         one has only its final record)
     runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.json         attempt n ended (final record)
     runs/<Flow>/<run_id>/explain.json                    why each task ran or was reused
     logs/<Flow>/<run_id>/<step>/<task>/<n>/<stream>.<seq>     log chunks, appended in order
