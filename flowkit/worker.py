@@ -1,10 +1,11 @@
-"""``python -m flowkit.worker STORE SPEC-KEY`` (or ``python -m flowkit.worker SPEC``): run
-one task from the store alone.
+"""``python -m flowkit.worker [--quiet] STORE SPEC-KEY`` (or ``python -m flowkit.worker
+SPEC``): run one task from the store alone.
 
 The entry point of every remote executor (Slurm, AWS Batch, ...) and the same code path as
 a local task. SPEC-KEY is the key ``Store.put_spec`` gave the task's spec in the store at
 STORE; SPEC is a TaskSpec as JSON, a file holding it, or ``-`` for stdin. The task's output
-is stored as its log and echoed here; if the task's process dies without writing its final
+is stored as its log and echoed here (``--quiet``: only stored, for a cluster job whose own
+output file would hold a second copy); if the task's process dies without writing its final
 record, this writes it. The exit status is the task's (2 if there is no such SPEC-KEY).
 
 With SPEC-KEY, everything happens in the store at STORE, whatever path the spec was written
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    quiet = bool(args) and args[0] == "--quiet"
+    if quiet:
+        args = args[1:]
     if len(args) not in (1, 2) or args[0] in ("-h", "--help"):
         print(__doc__, file=sys.stderr)
         return 2
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             statuses[message["key"]] = message["status"]
 
     server = ForkServer(os.dup(1), relay)
-    server.setup({"store": store_url or spec.store, "code": _code(spec), "echo": True})
+    server.setup({"store": store_url or spec.store, "code": _code(spec), "echo": not quiet})
     server.fork("task", text, {})
     server.wait_all()
     status = statuses["task"]

@@ -38,13 +38,19 @@ class Request:
     memory: float | None = None
     disk: float | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: The step's ``@timeout`` in seconds: the scheduler cancels the task then; a cluster
+    #: executor may also give the job a time limit a little past it.
+    timeout: float | None = None
 
     @staticmethod
     def of(
-        resources: Mapping[str, Any] | None, options: Mapping[str, Any] | None = None
+        resources: Mapping[str, Any] | None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> Request:
         """The request of a step with ``@resources(**resources)`` (a step without it needs
-        one CPU) running on an executor given ``options``."""
+        one CPU) running on an executor given ``options``, with ``timeout``."""
         res = resources or {}
         return Request(
             cpu=float(res.get("cpu") or 1),
@@ -52,6 +58,7 @@ class Request:
             memory=res.get("memory"),
             disk=res.get("disk"),
             options=dict(options or {}),
+            timeout=timeout,
         )
 
 
@@ -94,10 +101,14 @@ class Succeeded:
 @dataclass(frozen=True)
 class Failed:
     """The task's process ended otherwise: ``status`` is its exit code, or minus the
-    signal that ended it where the backend knows."""
+    signal that ended it where the backend knows. ``reason`` is what the backend knows of
+    why, for a task that ended without writing its final record (a job that died before
+    the worker started: its interpreter missing, its node down); it becomes the task's
+    error."""
 
     key: str
     status: int
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,9 +121,11 @@ class Killed:
 
 @dataclass(frozen=True)
 class Lost:
-    """The executor lost the task (its worker or node died) rather than seeing it end."""
+    """The executor lost the task (its worker or node died) rather than seeing it end;
+    ``reason`` says how, where the backend knows (``"its node failed"``)."""
 
     key: str
+    reason: str | None = None
 
     @property
     def status(self) -> int:
@@ -140,6 +153,9 @@ class ExecutorContext:
     #: ``--max-workers``: how many of the run's tasks may run at once. The local executor
     #: starts no more than that; a cluster one may submit more and let the cluster queue.
     max_workers: int | None = None
+    #: Whether the user chose ``max_workers`` (``--max-workers`` or the setting) rather than
+    #: taking the default, this machine's cores: a cluster executor throttles only then.
+    max_workers_chosen: bool = False
 
 
 class Executor(Protocol):
@@ -167,6 +183,24 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Stop whatever still runs and release the executor's resources."""
+        ...
+
+
+#: What a remote executor runs for a task: ``python -m flowkit.worker STORE SPEC-KEY``.
+WORKER_MODULE = "flowkit.worker"
+#: What it runs for a detached scheduler: ``python -m flowkit.driver STORE SPEC-KEY``.
+DRIVER_MODULE = "flowkit.driver"
+
+
+class Detaches(Protocol):
+    """An executor factory that can also run a run's scheduler as a job (``--detach``)."""
+
+    def detach(self, context: ExecutorContext, key: str, options: Mapping[str, Any]) -> str:
+        """Start ``python -m flowkit.driver STORE KEY`` (:data:`DRIVER_MODULE`; STORE is the
+        store of ``context``, as the job's machine reaches it) as a job of its own, with
+        the executor's ``options`` (``--with NAME:ARG=VALUE``), and return at once, saying
+        where it runs (``"Slurm job 42"``). The job must not be run twice (no requeue after
+        a node failure): a scheduler's work is not idempotent."""
         ...
 
 

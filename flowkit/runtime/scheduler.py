@@ -22,6 +22,7 @@ from flowkit.executor.base import (
     KILLED_STATUS,
     Ended,
     Executor,
+    Failed,
     Lost,
     Output,
     Request,
@@ -191,7 +192,11 @@ class Scheduler:
             node = self.graph.steps[step]
             spec = executor_of(node, self.policy.executor)
             resources = node.decorator("resources")
-            request = Request.of(resources.args if resources else None, spec.args if spec else None)
+            request = Request.of(
+                resources.args if resources else None,
+                spec.args if spec else None,
+                timeout=self.policy.timeout(node),
+            )
             placed = self._placement[step] = (spec.name if spec else LOCAL, request)
         return placed
 
@@ -256,6 +261,7 @@ class Scheduler:
             status,
             timeout=timeout,
             worker_lost=isinstance(ended, Lost),
+            reason=ended.reason if isinstance(ended, Failed | Lost) else None,
         )
         if record.successful:
             self._succeeded[task.task_id] = record

@@ -318,6 +318,19 @@ class Records:
             for a, f in sorted(found.items())
         ]
 
+    def attempt_marks(self, flow: str, run_id: str, step: str) -> dict[tuple[str, int], bool]:
+        """Every attempt of ``step`` with a record, as ``(task_id, attempt)``, and whether
+        that record is its final one: one listing, however many tasks the step has (what a
+        cluster executor polls to learn which of its jobs started and ended, rather than
+        reading a record per job)."""
+        marks: dict[tuple[str, int], bool] = {}
+        for name in self._backend.list(layout.step_prefix(flow, run_id, step)):
+            parsed = layout.parse_attempt_name(name)
+            if parsed is not None:
+                task_id, attempt, final = parsed
+                marks[task_id, attempt] = marks.get((task_id, attempt), False) or final
+        return marks
+
     def get_attempt(
         self, flow: str, run_id: str, step: str, task_id: str, attempt: int
     ) -> TaskRecord | None:

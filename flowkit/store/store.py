@@ -44,12 +44,19 @@ class Store:
         does; ``memory://`` lives in this process only)."""
         return self.backend.shared
 
+    @property
+    def remote(self) -> bool:
+        """Whether each call is a network round trip (an object store): a poller asks less
+        often then."""
+        return self.backend.remote
+
     def __repr__(self) -> str:
         return f"Store({self.backend!r})"
 
     def put_spec(self, spec_json: str) -> str:
         """Store a task spec (its JSON) once by its content; the key to give
-        ``python -m flowkit.worker STORE KEY``."""
+        ``python -m flowkit.worker STORE KEY`` (or a detached scheduler's spec, for
+        ``python -m flowkit.driver STORE KEY``)."""
         return self.values.put(spec_json, name="<task spec>").digest
 
     def get_spec(self, key: str) -> str:

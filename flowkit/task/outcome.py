@@ -35,13 +35,17 @@ def final_record(
     killed: bool = False,
     timeout: float | None = None,
     worker_lost: bool = False,
+    reason: str | None = None,
 ) -> TaskRecord:
     """The attempt's final record: the one the task wrote, or one written here for it.
 
     ``killed``: the run was cancelled; ``timeout``: the attempt ran past its ``@timeout`` of
     that many seconds and its process group was killed; ``worker_lost``: the warm worker
-    that ran it died. An attempt that died on a signal without a word is *lost* (retried
-    even without ``@retry``); one that exited on its own without a record *crashed*.
+    that ran it died (or its executor lost it: a cluster node failed). An attempt that died
+    on a signal without a word is *lost* (retried even without ``@retry``); one that exited
+    on its own without a record *crashed*. ``reason``, the executor's word on why (a job
+    that died before the worker started), replaces the generic message of a lost or
+    crashed attempt.
     """
     from flowkit.store.records import ExceptionInfo
 
@@ -66,12 +70,15 @@ def final_record(
         )
     elif worker_lost:
         failure = "lost"
-        info = ExceptionInfo("TaskLost", "the warm worker running the task died; it was lost")
+        info = ExceptionInfo(
+            "TaskLost", reason or "the warm worker running the task died; it was lost"
+        )
     else:
         failure = "lost" if status < 0 else "crashed"
         info = ExceptionInfo(
             "TaskCrashed",
-            f"the task's process ended with {how} before it finished "
+            reason
+            or f"the task's process ended with {how} before it finished "
             "(a crash, os._exit or a signal)",
         )
     final = record.finished(

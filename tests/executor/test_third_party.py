@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import flowkit
+import flowkit.plugins
 from flowkit.executor.registry import ExecutorStartError
 from flowkit.plugins import PluginLoadError, PluginNotInstalled
 from flowkit.store import open_store
@@ -220,8 +221,17 @@ def test_with_on_the_command_line_picks_the_executor(
 
 
 def test_a_backend_that_is_not_installed_says_what_to_install(
-    third_party: Path, tmp_path: Path
+    third_party: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # as on a machine without flowkit-slurm and flowkit-aws-batch (this one may have them)
+    installed = flowkit.plugins._entry_points
+    monkeypatch.setattr(
+        flowkit.plugins,
+        "_entry_points",
+        lambda group, path: {
+            k: v for k, v in installed(group, path).items() if k not in ("slurm", "batch")
+        },
+    )
     with pytest.raises(PluginNotInstalled) as info:
         flowkit.run(SlurmFlow, store=str(tmp_path), progress=Quiet())
     text = info.value.render()

@@ -80,6 +80,19 @@ def test_task_attempts_and_final_records(store: Store) -> None:
         store.records.start_task("RecFlow", run.run_id, "train", "t1", attempt=1)
 
 
+def test_attempt_marks_say_which_attempts_started_and_ended(store: Store) -> None:
+    run = store.records.create_run("RecFlow")
+    assert store.records.attempt_marks("RecFlow", run.run_id, "train") == {}
+    done = store.records.start_task("RecFlow", run.run_id, "train", "t1")
+    store.records.finish_task(done.finished("failed", exit_code=1))
+    store.records.start_task("RecFlow", run.run_id, "train", "t1", attempt=1)  # still going
+    later = store.records.start_task("RecFlow", run.run_id, "train", "t2")
+    store.records.finish_task(later.finished("succeeded", exit_code=0))
+    store.records.start_task("RecFlow", run.run_id, "other", "t3")
+    marks = store.records.attempt_marks("RecFlow", run.run_id, "train")
+    assert marks == {("t1", 0): True, ("t1", 1): False, ("t2", 0): True}
+
+
 def test_records_only_name_blobs_that_exist(store: Store) -> None:
     run = store.records.create_run("RecFlow")
     start = store.records.start_task("RecFlow", run.run_id, "train")
