@@ -15,8 +15,8 @@ import flowkit
 
 #: Bottom to top. A module may import its own layer and the layers below it, never above.
 #: ``flowkit/errors.py``, ``settings.py`` and ``plugins.py`` are the base every layer may use;
-#: the entry points (``flowkit/__init__.py``, ``__main__.py``, ``worker.py``, ``testing``)
-#: sit on top and may use anything.
+#: the entry points (``flowkit/__init__.py``, ``__main__.py``, ``worker.py``, ``driver.py``,
+#: ``testing``) sit on top and may use anything.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "settings", "plugins"),
     ("store",),
@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("runtime",),
     ("surfaces", "notebook"),
     ("cli",),
-    ("__init__", "__main__", "worker", "testing"),
+    ("__init__", "__main__", "worker", "driver", "testing"),
 )
 
 ROOT = Path(flowkit.__file__).parent

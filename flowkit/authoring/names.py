@@ -34,6 +34,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("with_decorators", "with"),
     RunOption("reuse", "reuse"),
     RunOption("dry_run", "dry-run"),
+    RunOption("detach", "detach"),
     RunOption("progress", None),
 )
 

@@ -46,6 +46,14 @@ def run_options() -> list[click.Option]:
                 "slurm:partition=gpu (repeatable)."
             ),
         ),
+        _option(
+            "detach",
+            is_flag=True,
+            help=(
+                "Run the scheduler as a job of the run's executor (--with slurm) and return "
+                "at once; follow the run with flowkit show/logs."
+            ),
+        ),
     ]
 
 

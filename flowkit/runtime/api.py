@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from flowkit.client import Run
     from flowkit.executor.base import ExecutorFactory
     from flowkit.graph.model import FlowGraph
+    from flowkit.plan.reuse import Decider
     from flowkit.runtime.alerts import Alerts
     from flowkit.runtime.events import ProgressSink
     from flowkit.runtime.policy import FailurePolicy
@@ -76,6 +77,8 @@ class RunOptions:
     tags: Iterable[str] = ()
     with_decorators: Iterable[str] = ()
     notebook: bool = False
+    #: Submit the scheduler as a job of the run's executor and return at once (``--detach``).
+    detach: bool = False
 
 
 FlowLike = type | str | os.PathLike[str]
@@ -170,34 +173,53 @@ def start(
     )
     if origin is not None:
         _check_origin_kept(the_store, record, origin)
-    return _drive(
-        flow_cls,
+    prepared = Prepared(
         graph,
         the_store,
         record,
         parameters,
         decider,
-        settings.max_workers,
-        options,
-        (policy, alerts),
         code,
+        policy,
+        alerts,
         executors,
+        settings.max_workers,
+        max_workers_chosen=settings.source["max_workers"] != "default",
+        retry=settings.retry,
+        alert_settings=settings.alerts,
     )
+    if options.detach:
+        from flowkit.runtime.detach import detach
+
+        return detach(prepared, options)
+    return drive(prepared, options)
 
 
-def _drive(
-    flow_cls: type,
-    graph: FlowGraph,
-    store: Store,
-    record: RunRecord,
-    parameters: dict[str, tuple[str, int, str]],
-    decider: Any,
-    max_workers: int,
-    options: RunOptions,
-    failure: tuple[FailurePolicy, Alerts],
-    code: CodeRef,
-    factories: Mapping[str, ExecutorFactory],
-) -> Run:
+@dataclass(frozen=True)
+class Prepared:
+    """A run created in the store and everything its scheduler needs, wherever it runs: in
+    this process (:func:`drive`) or as a job of its own (``--detach``, see
+    :mod:`flowkit.runtime.detach`); ``retry`` and ``alert_settings`` are the settings that
+    made ``policy`` and ``alerts``, for a detached scheduler to make them again."""
+
+    graph: FlowGraph
+    store: Store
+    record: RunRecord
+    parameters: dict[str, tuple[str, int, str]]
+    decider: Decider
+    code: CodeRef
+    policy: FailurePolicy
+    alerts: Alerts
+    factories: Mapping[str, ExecutorFactory]
+    max_workers: int
+    max_workers_chosen: bool = False
+    retry: int = 0
+    alert_settings: tuple[Mapping[str, Any], ...] = ()
+
+
+def drive(prepared: Prepared, options: RunOptions) -> Run:
+    """Run the scheduler of the run ``prepared`` here to its end: the client's ``Run`` if it
+    succeeded, else :class:`RunFailed`."""
     from flowkit.client import Run
     from flowkit.client.objects import resume_hint
     from flowkit.executor.base import ExecutorContext
@@ -205,13 +227,19 @@ def _drive(
     from flowkit.runtime.heartbeat import Heartbeat
     from flowkit.runtime.scheduler import Scheduler
 
+    store, record, graph = prepared.store, prepared.record, prepared.graph
     sink = options.progress()
     # The run exists from here on: beat before anything slow (the worker importing a big
     # flow), so that a reader never takes a run that is starting for one that crashed.
     heartbeat = Heartbeat(store, record.flow, record.run_id)
-    executors = Executors(
-        ExecutorContext(store, code, echo=not options.quiet, max_workers=max_workers), factories
+    context = ExecutorContext(
+        store,
+        prepared.code,
+        echo=not options.quiet,
+        max_workers=prepared.max_workers,
+        max_workers_chosen=prepared.max_workers_chosen,
     )
+    executors = Executors(context, prepared.factories)
     with contextlib.ExitStack() as cleanup:
         # Last first, each even if one before raised: the heartbeat stops after the end
         # record (a finished run never reads as crashed), the warm worker and the plug-ins'
@@ -228,18 +256,18 @@ def _drive(
                 store=store,
                 executors=executors,
                 run=record,
-                code=code,
-                parameters=parameters,
+                code=prepared.code,
+                parameters=prepared.parameters,
                 sink=sink,
                 max_num_splits=options.max_num_splits,
                 fail_fast=options.fail_fast,
                 resume_hint=lambda: hint,
-                decider=decider,
-                policy=failure[0],
-                alerts=failure[1],
+                decider=prepared.decider,
+                policy=prepared.policy,
+                alerts=prepared.alerts,
             )
         except BaseException as exc:
-            _end_unstarted(store, record, exc)
+            end_unstarted(store, record, exc)
             raise
         result = scheduler.execute()  # from here on, the scheduler writes the end record
     client_run = Run(f"{record.flow}/{record.run_id}", store=store)
@@ -266,7 +294,7 @@ def _drive(
     )
 
 
-def _end_unstarted(store: Store, record: RunRecord, exc: BaseException) -> None:
+def end_unstarted(store: Store, record: RunRecord, exc: BaseException) -> None:
     """Give a run that could not start its end record, so that it reads as failed (or
     cancelled), not as crashed; the caller raises the error that stopped it."""
     if isinstance(exc, KeyboardInterrupt):
@@ -297,7 +325,7 @@ def _check_origin_kept(store: Store, record: RunRecord, origin: RunRecord) -> No
             "resume from a run that is still there (--origin-run-id; flowkit runs "
             f"{origin.flow} lists them), or start a new run",
         )
-        _end_unstarted(store, record, error)
+        end_unstarted(store, record, error)
         raise error from None
 
 

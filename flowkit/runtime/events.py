@@ -75,7 +75,20 @@ class RunFinished:
     resume_command: str | None = None
 
 
-Event = RunStarted | TaskEvent | TaskOutput | RunFinished
+@dataclass(frozen=True)
+class RunDetached:
+    """The run's scheduler was submitted to run elsewhere (``--detach``): as ``where`` on
+    the ``executor`` (``"Slurm job 42"``); the run goes on without this process."""
+
+    flow: str
+    run_id: str
+    store: str
+    executor: str
+    where: str
+    time: float
+
+
+Event = RunStarted | TaskEvent | TaskOutput | RunFinished | RunDetached
 
 
 class ProgressSink(Protocol):

@@ -38,6 +38,7 @@ def run(
     progress: ProgressSink | None = None,
     tags: Iterable[str] = (),
     with_decorators: Iterable[str] = (),
+    detach: bool = False,
     **params: Any,
 ) -> Run | Preview:
     """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``.
@@ -48,11 +49,14 @@ def run(
     :class:`~flowkit.errors.ParameterError` for a bad parameter, and :class:`RunFailed` when
     a task fails or the run is cancelled. ``dry_run`` returns a :class:`Preview` instead.
     ``with_decorators`` applies step decorators to every step that lacks them, as
-    ``--with`` does: ``["retry", "timeout:seconds=60"]``.
+    ``--with`` does: ``["retry", "timeout:seconds=60"]``. ``detach`` submits the run's
+    scheduler as a job of its executor (``with_decorators=["slurm"]``) and returns the
+    ``Run`` at once, while it goes.
     """
     options = _options(
         progress, store, max_workers, max_num_splits, fail_fast, quiet, tags, with_decorators
     )
+    options.detach = detach
     return start(flow, params, options, reuse=reuse, dry_run=dry_run)
 
 
@@ -83,6 +87,7 @@ def resume(
     progress: ProgressSink | None = None,
     tags: Iterable[str] = (),
     with_decorators: Iterable[str] = (),
+    detach: bool = False,
     **params: Any,
 ) -> Run | Preview:
     """Resume a run of ``flow``: the most recent one, or ``origin_run_id``.
@@ -90,11 +95,13 @@ def resume(
     Without ``step``, tasks that failed or never ran run again, and so do tasks that read a
     parameter given a new value; every other task is cloned (its record copied, never its
     data). ``reuse`` also runs again tasks whose code changed. With ``step``, that step and
-    everything after it run again. Parameters default to the origin's.
+    everything after it run again. Parameters default to the origin's. ``detach`` as for
+    :func:`run`.
     """
     options = _options(
         progress, store, max_workers, max_num_splits, fail_fast, quiet, tags, with_decorators
     )
+    options.detach = detach
     return start(
         flow,
         params,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from flowkit.runtime.events import TaskEvent, TaskOutput, TaskPhase
+from flowkit.runtime.events import RunDetached, TaskEvent, TaskOutput, TaskPhase
 from flowkit.surfaces.state import RunProgress, StepPhase, StepState
 
 
@@ -208,6 +208,18 @@ def step_done_text(step: StepState, now: float, g: Glyphs) -> str:
 def started_text(state: RunProgress, g: Glyphs) -> str:
     store = f" (store: {state.store})" if state.store else ""
     return f"{g.started} {state.pathspec} started{store}"
+
+
+def detached_lines(event: RunDetached, g: Glyphs) -> list[str]:
+    """What ``--detach`` prints: where the scheduler went, and how to follow the run."""
+    pathspec = f"{event.flow}/{event.run_id}"
+    return [
+        f"{g.started} {pathspec} detached: its scheduler runs as {event.where} "
+        f"(store: {event.store})",
+        f"  follow it: flowkit show {pathspec}  (tasks: flowkit logs {pathspec}/STEP/TASK "
+        "--follow; runs: "
+        f"flowkit runs {event.flow})",
+    ]
 
 
 def finished_lines(

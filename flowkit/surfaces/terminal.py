@@ -14,12 +14,20 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from flowkit.runtime.events import Event, RunFinished, RunStarted, TaskEvent, TaskOutput
+from flowkit.runtime.events import (
+    Event,
+    RunDetached,
+    RunFinished,
+    RunStarted,
+    TaskEvent,
+    TaskOutput,
+)
 from flowkit.surfaces.layout import (
     ASCII,
     UNICODE,
     Glyphs,
     count_text,
+    detached_lines,
     finished_lines,
     format_duration,
     log_text,
@@ -99,6 +107,8 @@ class TerminalView:
                 self._task(event, completed, now)
             elif isinstance(event, RunFinished):
                 self._finished(completed, now)
+            elif isinstance(event, RunDetached):  # shown even with --quiet: it is the answer
+                self._print(detached_lines(event, self._glyphs), now)
 
     def echo(self, text: str) -> None:
         """Print ``text`` for the user without tearing the live block."""

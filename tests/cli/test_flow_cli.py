@@ -142,6 +142,7 @@ def _started_with(monkeypatch: pytest.MonkeyPatch, command: str, *args: str) -> 
 def test_every_run_flag_reaches_the_api_under_its_keyword(monkeypatch: pytest.MonkeyPatch) -> None:
     given = ["--store", "s", "--max-workers", "2", "--max-num-splits", "5", "--fail-fast"]
     given += ["--quiet", "--tag", "a", "--tag", "b", "--with", "retry", "--reuse", "--dry-run"]
+    given += ["--detach"]
     assert _started_with(monkeypatch, "run", *given, "--rounds", "3") == {
         "flow": AllShapesFlow,
         "store": "s",
@@ -153,6 +154,7 @@ def test_every_run_flag_reaches_the_api_under_its_keyword(monkeypatch: pytest.Mo
         "with_decorators": ("retry",),
         "reuse": True,
         "dry_run": True,
+        "detach": True,
         "rounds": "3",
     }
 
