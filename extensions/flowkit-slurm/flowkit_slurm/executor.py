@@ -1,0 +1,329 @@
+"""The ``slurm`` executor: each task a Slurm job, each foreach one job array.
+
+It submits and detaches: no process waits on a job. What happened is learnt from the store
+first, where each task's worker writes its own records (one listing per step, see
+``Records.attempt_marks``), and from Slurm only to notice a job that ended without its
+final record: one ``squeue`` for all of the run's jobs every :data:`SQUEUE_EVERY` seconds.
+Such a job is *lost* when its node failed (or Slurm forgot it), and *failed* otherwise, with
+what its output file says (a bad interpreter path, a setup line that failed) as the task's
+error. Jobs are submitted with ``--no-requeue``: flowkit retries a lost task as a new
+attempt, so a requeued job can never run an attempt twice.
+
+Dependencies between steps stay with flowkit's scheduler, so retries, ``@catch``, resume
+and reuse behave exactly as locally; ``--max-workers``, when given, throttles each array
+(``--array=0-199%8``); otherwise the cluster's queue decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flowkit.executor.base import (
+    DRIVER_MODULE,
+    WORKER_MODULE,
+    ExecutorContext,
+    Failed,
+    Killed,
+    Message,
+    Request,
+    Started,
+    Submission,
+    ended,
+)
+from flowkit.task.spec import TaskSpec
+from flowkit_slurm.commands import JobState, Slurm, SlurmError
+from flowkit_slurm.options import OptionError, SlurmOptions
+from flowkit_slurm.reasons import explain
+from flowkit_slurm.script import batch_script
+
+#: Seconds between looks at the store for tasks that started or ended (a remote store: more).
+STORE_EVERY, REMOTE_STORE_EVERY = 0.25, 1.0
+#: Seconds between ``squeue`` calls.
+SQUEUE_EVERY = 2.0
+#: How long a job Slurm says ended may take to show its final record (a shared file
+#: system's caches) before it counts as ended without one.
+RECORD_GRACE = 5.0
+#: ``sbatch`` tries for one job before its tasks fail, with backoff (a busy controller, a
+#: submission limit reached: both pass).
+SUBMIT_TRIES = 6
+
+
+@dataclass
+class _Job:
+    """One submitted task attempt: its job (``12``) or array element (``12_3``)."""
+
+    key: str
+    spec: TaskSpec
+    job_id: str
+    output: Path
+    started: bool = False
+    #: What squeue last said of it once it ended (None: it no longer knows the job).
+    last_state: JobState | None = None
+    #: When Slurm first said it ended while the store had no final record (monotonic).
+    ended_at: float | None = None
+
+    @property
+    def array_id(self) -> str:
+        return self.job_id.split("_")[0]
+
+
+@dataclass
+class _Batch:
+    """One ``sbatch`` to make: tasks of one step and attempt that ask for the same."""
+
+    tasks: list[Submission]
+    options: SlurmOptions
+    args: list[str]
+    tries: int = 0
+    not_before: float = 0.0
+
+
+class SlurmExecutor:
+    """Runs tasks as Slurm jobs (``@slurm(...)``, ``--with slurm``)."""
+
+    def __init__(self, context: ExecutorContext) -> None:
+        self._store = context.store
+        self._limit = context.max_workers if context.max_workers_chosen else None
+        self._slurm = Slurm()
+        self._slurm.require()
+        self._jobs: dict[str, _Job] = {}
+        self._batches: list[_Batch] = []
+        self._news: list[Message] = []
+        self._to_cancel: set[str] = set()
+        self._refusals: dict[tuple[str, ...], str | None] = {}
+        self._folders: set[Path] = set()
+        self._store_every = REMOTE_STORE_EVERY if context.store.remote else STORE_EVERY
+        self._next_store = self._next_squeue = 0.0
+
+    @property
+    def calls(self) -> Mapping[str, int]:
+        """How many times each Slurm command ran (``{"sbatch": 3, "squeue": 40}``)."""
+        return dict(self._slurm.calls)
+
+    # -- the executor interface ---------------------------------------------------------------
+    def check(self, request: Request) -> str | None:
+        try:
+            args = SlurmOptions.of(request.options).sbatch_args(request)
+        except OptionError as exc:
+            return str(exc)
+        key = tuple(args)
+        if key not in self._refusals:
+            self._refusals[key] = self._slurm.refusal(args)
+        why = self._refusals[key]
+        return None if why is None else f"sbatch refuses its job ({' '.join(args)}): {why}"
+
+    def submit(self, tasks: Sequence[Submission]) -> None:
+        batches: dict[tuple[Any, ...], _Batch] = {}
+        for task in tasks:
+            options = SlurmOptions.of(task.request.options)
+            args = options.sbatch_args(task.request)
+            spec = task.spec
+            group = (spec.flow, spec.run_id, spec.step, spec.attempt, options, tuple(args))
+            batch = batches.get(group)
+            if batch is None:
+                batch = batches[group] = _Batch([], options, args)
+                self._batches.append(batch)
+            batch.tasks.append(task)
+        self._submit_due()
+
+    def poll(self, timeout: float) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while True:
+            self._cancel_asked()
+            self._submit_due()
+            now = time.monotonic()
+            if now >= self._next_store:
+                self._look_in_store()
+                self._next_store = time.monotonic() + self._store_every
+            if now >= self._next_squeue and self._jobs:
+                self._ask_slurm()
+                self._next_squeue = time.monotonic() + SQUEUE_EVERY
+            now = time.monotonic()
+            if self._news or now >= deadline:
+                news, self._news = self._news, []
+                return news
+            due = [deadline, self._next_store, *(b.not_before for b in self._batches)]
+            if self._jobs:
+                due.append(self._next_squeue)
+            time.sleep(max(0.0, min(due) - now))
+
+    def cancel(self, key: str) -> None:
+        for batch in self._batches:
+            for task in batch.tasks:
+                if task.key == key:  # not submitted yet: nothing to stop
+                    batch.tasks.remove(task)
+                    self._news.append(Killed(key))
+                    return
+        if key in self._jobs:
+            self._to_cancel.add(key)
+
+    def close(self) -> None:
+        self._batches.clear()
+        self._to_cancel |= set(self._jobs)
+        self._cancel_asked()
+        for folder in self._folders:
+            with contextlib.suppress(OSError):  # not empty: a failed job's output stays
+                folder.rmdir()
+
+    @classmethod
+    def detach(cls, context: ExecutorContext, key: str, options: Mapping[str, Any]) -> str:
+        """Submit a run's scheduler (``python -m flowkit.driver STORE KEY``) as a small job of
+        its own, with the ``--with slurm:...`` options; see :mod:`flowkit.runtime.detach`."""
+        opts = SlurmOptions.of(options)
+        folder = opts.output_folder() / "schedulers"
+        folder.mkdir(parents=True, exist_ok=True)
+        args = [
+            *opts.placement_args(),
+            "--cpus-per-task=1",
+            "--job-name=flowkit-scheduler",
+            f"--output={folder}/%j.out",
+            "--no-requeue",
+        ]
+        store = opts.store or context.store.url
+        script = batch_script(opts.python, opts.setup, [DRIVER_MODULE, store, key])
+        slurm = Slurm()
+        slurm.require()
+        job = slurm.submit(args, script)
+        return f"Slurm job {job} (its output: {folder}/{job}.out)"
+
+    # -- submitting ---------------------------------------------------------------------------
+    def _submit_due(self) -> None:
+        now = time.monotonic()
+        for batch in list(self._batches):
+            if batch.not_before > now:
+                continue
+            if batch.tasks:
+                try:
+                    self._sbatch(batch)
+                except SlurmError as exc:
+                    batch.tries += 1
+                    if batch.tries < SUBMIT_TRIES:
+                        batch.not_before = now + min(30.0, 2.0**batch.tries)
+                        continue
+                    reason = f"Slurm took no job for it in {batch.tries} tries: {exc.message}"
+                    self._news += [Failed(t.key, 1, reason) for t in batch.tasks]
+            self._batches.remove(batch)
+
+    def _sbatch(self, batch: _Batch) -> None:
+        tasks, options = batch.tasks, batch.options
+        first = tasks[0].spec
+        keys = [self._store.put_spec(task.spec.to_json()) for task in tasks]
+        folder = options.output_folder() / first.flow / first.run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        self._folders.add(folder)
+        title = f"{first.flow}/{first.run_id}/{first.step}"
+        args = [*batch.args, f"--job-name=flowkit:{title}", "--no-requeue"]
+        if len(tasks) > 1:
+            throttle = f"%{self._limit}" if self._limit and self._limit < len(tasks) else ""
+            args += [f"--array=0-{len(tasks) - 1}{throttle}", f"--output={folder}/%A_%a.out"]
+        else:
+            args.append(f"--output={folder}/%j.out")
+        module = [WORKER_MODULE, "--quiet", options.store or self._store.url]
+        script = batch_script(options.python, options.setup, module, keys, title=title)
+        job = self._slurm.submit(args, script)
+        for index, task in enumerate(tasks):
+            job_id = f"{job}_{index}" if len(tasks) > 1 else job
+            self._jobs[task.key] = _Job(task.key, task.spec, job_id, folder / f"{job_id}.out")
+
+    # -- learning what happened ---------------------------------------------------------------
+    def _look_in_store(self) -> None:
+        """Which jobs started and ended, by their records: one listing per step."""
+        by_step: dict[tuple[str, str, str], list[_Job]] = {}
+        for job in self._jobs.values():
+            by_step.setdefault((job.spec.flow, job.spec.run_id, job.spec.step), []).append(job)
+        for (flow, run_id, step), jobs in by_step.items():
+            marks = self._store.records.attempt_marks(flow, run_id, step)
+            for job in jobs:
+                final = marks.get((job.spec.task_id, job.spec.attempt))
+                if final is not None:
+                    self._started(job)
+                if final:
+                    self._recorded(job)
+
+    def _ask_slurm(self) -> None:
+        """One ``squeue`` for every job: which started, and which ended without a record."""
+        states = self._slurm.states(job.array_id for job in self._jobs.values())
+        if states is None:
+            return  # no answer this time: the store still says what ended
+        now = time.monotonic()
+        for job in list(self._jobs.values()):
+            state = states.get(job.job_id)
+            if state is not None and not state.ended:
+                if state.started:
+                    self._started(job)
+                continue
+            job.last_state = state
+            if job.ended_at is None:
+                job.ended_at = now
+                if self._final_record_written(job):
+                    self._recorded(job)
+            elif now - job.ended_at >= RECORD_GRACE:
+                if self._final_record_written(job):
+                    self._recorded(job)
+                else:
+                    self._unrecorded(job)
+
+    def _started(self, job: _Job) -> None:
+        if not job.started:
+            job.started = True
+            self._news.append(Started(job.key))
+
+    def _final_record_written(self, job: _Job) -> bool:
+        spec = job.spec
+        record = self._store.records.get_attempt(
+            spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
+        )
+        return record is not None and record.final
+
+    def _recorded(self, job: _Job) -> None:
+        """The task wrote its final record: it ended, as the record says."""
+        spec = job.spec
+        record = self._store.records.get_attempt(
+            spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
+        )
+        assert record is not None and record.final
+        self._started(job)
+        status = record.exit_code if record.exit_code is not None else int(not record.successful)
+        self._news.append(ended(job.key, 0 if record.successful else status or 1))
+        del self._jobs[job.key]
+        if record.successful:  # a failed job's output stays for whoever looks into it
+            with contextlib.suppress(OSError):
+                job.output.unlink()
+
+    def _unrecorded(self, job: _Job) -> None:
+        """Slurm says the job ended (or forgot it), and no final record came: say why."""
+        spec = job.spec
+        began = (
+            self._store.records.get_attempt(
+                spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
+            )
+            is not None
+        )
+        self._news.append(explain(job.key, job.job_id, job.last_state, job.output, began))
+        del self._jobs[job.key]
+
+    # -- cancelling ---------------------------------------------------------------------------
+    def _cancel_asked(self) -> None:
+        """One ``scancel`` for every job asked to stop since the last; a whole array by its
+        id."""
+        keys = [k for k in self._to_cancel if k in self._jobs]
+        if not keys:
+            self._to_cancel.clear()
+            return
+        doomed = {self._jobs[k].job_id for k in keys}
+        ids = set()
+        for job_id in doomed:
+            array = job_id.split("_")[0]
+            whole = all(j.job_id in doomed for j in self._jobs.values() if j.array_id == array)
+            ids.add(array if whole else job_id)
+        if not self._slurm.cancel(ids):
+            return  # the controller did not answer: ask again on the next poll
+        for key in keys:
+            self._news.append(Killed(key))
+            del self._jobs[key]
+        self._to_cancel.clear()
