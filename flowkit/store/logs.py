@@ -197,6 +197,41 @@ def read_lines(backend: Backend, prefix: str, stream: str) -> list[LogLine]:
     return [line for _, line in follow(backend, prefix, (stream,), done=lambda: True)]
 
 
+class LogTail:
+    """Reads the streams of one attempt's log as they grow, a call at a time: each
+    :meth:`read` returns the complete lines written since the last (one listing, and one
+    read per new chunk); :meth:`rest` the unfinished last line of each stream, once the
+    attempt ended."""
+
+    def __init__(self, backend: Backend, prefix: str, streams: tuple[str, ...] = STREAMS) -> None:
+        self._backend, self._prefix, self._streams = backend, prefix, streams
+        self._next_seq = dict.fromkeys(streams, 0)
+        self._pending: dict[str, list[tuple[float, bytes]]] = {s: [] for s in streams}
+
+    def read(self) -> list[tuple[str, LogLine]]:
+        lines = []
+        names = self._backend.list(self._prefix)
+        for stream in self._streams:
+            for seq in _chunk_seqs(names, stream):
+                if seq < self._next_seq[stream]:
+                    continue
+                key = f"{self._prefix}/{_chunk_name(stream, seq)}"
+                where = f"{self._backend.url}/{key}"
+                chunk = self._backend.get(key)
+                lines += [(stream, line) for line in _parse(chunk, self._pending[stream], where)]
+                self._next_seq[stream] = seq + 1
+        return lines
+
+    def rest(self) -> list[tuple[str, LogLine]]:
+        rest = []
+        for stream, pending in self._pending.items():
+            if pending:
+                text = b"".join(t for _, t in pending).decode(errors="replace")
+                rest.append((stream, LogLine(pending[0][0], text, complete=False)))
+                pending.clear()
+        return rest
+
+
 def follow(
     backend: Backend,
     prefix: str,
@@ -206,26 +241,14 @@ def follow(
     poll: float = 0.25,
 ) -> Iterator[tuple[str, LogLine]]:
     """``(stream, line)`` as lines arrive, until ``done()`` is true and all before it is read."""
-    next_seq = dict.fromkeys(streams, 0)
-    pending: dict[str, list[tuple[float, bytes]]] = {s: [] for s in streams}
+    tail = LogTail(backend, prefix, streams)
     while True:
         finished = done()
-        names = backend.list(prefix)
-        for stream in streams:
-            for seq in _chunk_seqs(names, stream):
-                if seq < next_seq[stream]:
-                    continue
-                key = f"{prefix}/{_chunk_name(stream, seq)}"
-                for line in _parse(backend.get(key), pending[stream], f"{backend.url}/{key}"):
-                    yield stream, line
-                next_seq[stream] = seq + 1
+        yield from tail.read()
         if finished:
             break
         time.sleep(poll)
-    for stream in streams:
-        if pending[stream]:
-            text = b"".join(t for _, t in pending[stream]).decode(errors="replace")
-            yield stream, LogLine(pending[stream][0][0], text, complete=False)
+    yield from tail.rest()
 
 
 def as_text(lines: list[LogLine]) -> str:
@@ -274,6 +297,11 @@ class Logs:
     def read(self, record: TaskRecord, stream: str) -> list[LogLine]:
         """The lines of one stream of an attempt, as far as they were written."""
         return read_lines(self._backend, _prefix(self._records.origin(record)), stream)
+
+    def tail(self, attempt: Attempt) -> LogTail:
+        """A reader of the attempt's log as it grows (what a cluster executor echoes from),
+        whether or not its records exist yet."""
+        return LogTail(self._backend, _prefix(attempt))
 
     def follow(
         self, record: TaskRecord, streams: tuple[str, ...] = STREAMS, *, poll: float | None = None

@@ -20,6 +20,7 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,13 @@ from flowkit.executor.base import (
     Failed,
     Killed,
     Message,
+    Output,
     Request,
     Started,
     Submission,
     ended,
 )
+from flowkit.store.logs import LogTail
 from flowkit.task.spec import TaskSpec
 from flowkit_slurm.commands import JobState, Slurm, SlurmError
 from flowkit_slurm.options import OptionError, SlurmOptions
@@ -45,6 +48,9 @@ from flowkit_slurm.script import batch_script
 STORE_EVERY, REMOTE_STORE_EVERY = 0.25, 1.0
 #: Seconds between ``squeue`` calls.
 SQUEUE_EVERY = 2.0
+#: Seconds between reads of the running tasks' logs, to echo them (a remote store: more,
+#: as it is a listing per task).
+ECHO_EVERY, REMOTE_ECHO_EVERY = 1.0, 5.0
 #: How long a job Slurm says ended may take to show its final record (a shared file
 #: system's caches) before it counts as ended without one.
 RECORD_GRACE = 5.0
@@ -66,6 +72,8 @@ class _Job:
     last_state: JobState | None = None
     #: When Slurm first said it ended while the store had no final record (monotonic).
     ended_at: float | None = None
+    #: Reads its log as it grows, once it started (when output is echoed).
+    tail: LogTail | None = None
 
     @property
     def array_id(self) -> str:
@@ -97,8 +105,10 @@ class SlurmExecutor:
         self._to_cancel: set[str] = set()
         self._refusals: dict[tuple[str, ...], str | None] = {}
         self._folders: set[Path] = set()
-        self._store_every = REMOTE_STORE_EVERY if context.store.remote else STORE_EVERY
-        self._next_store = self._next_squeue = 0.0
+        remote = context.store.remote
+        self._store_every = REMOTE_STORE_EVERY if remote else STORE_EVERY
+        self._echo_every = (REMOTE_ECHO_EVERY if remote else ECHO_EVERY) if context.echo else None
+        self._next_store = self._next_squeue = self._next_echo = 0.0
 
     @property
     def calls(self) -> Mapping[str, int]:
@@ -140,6 +150,10 @@ class SlurmExecutor:
             if now >= self._next_store:
                 self._look_in_store()
                 self._next_store = time.monotonic() + self._store_every
+            if self._echo_every is not None and now >= self._next_echo:
+                for job in list(self._jobs.values()):
+                    self._echo(job)
+                self._next_echo = time.monotonic() + self._echo_every
             if now >= self._next_squeue and self._jobs:
                 self._ask_slurm()
                 self._next_squeue = time.monotonic() + SQUEUE_EVERY
@@ -272,6 +286,17 @@ class SlurmExecutor:
         if not job.started:
             job.started = True
             self._news.append(Started(job.key))
+            if self._echo_every is not None:
+                job.tail = self._store.logs.tail(job.spec)
+
+    def _echo(self, job: _Job, *, ended: bool = False) -> None:
+        """What the task printed since the last look, as :class:`Output` (all of it once it
+        ended, an unfinished last line too)."""
+        if job.tail is None:
+            return
+        lines = job.tail.read() + (job.tail.rest() if ended else [])
+        for stream, group in groupby(lines, key=lambda pair: pair[0]):
+            self._news.append(Output(job.key, stream, tuple(line.text for _, line in group)))
 
     def _final_record_written(self, job: _Job) -> bool:
         spec = job.spec
@@ -288,6 +313,7 @@ class SlurmExecutor:
         )
         assert record is not None and record.final
         self._started(job)
+        self._echo(job, ended=True)
         status = record.exit_code if record.exit_code is not None else int(not record.successful)
         self._news.append(ended(job.key, 0 if record.successful else status or 1))
         del self._jobs[job.key]
@@ -304,6 +330,7 @@ class SlurmExecutor:
             )
             is not None
         )
+        self._echo(job, ended=True)
         self._news.append(explain(job.key, job.job_id, job.last_state, job.output, began))
         del self._jobs[job.key]
 
