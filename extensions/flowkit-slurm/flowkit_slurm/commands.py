@@ -41,6 +41,8 @@ WAITING_STATES = frozenset(
 #: Variables of an enclosing job's environment that the jobs it submits must not inherit
 #: (a detached scheduler is itself a job): all ``SLURM_*`` but these.
 _KEPT_SLURM_VARIABLES = frozenset({"SLURM_CONF", "SLURM_CLUSTERS"})
+#: Slurm's default ``MaxArraySize``.
+DEFAULT_MAX_ARRAY_SIZE = 1001
 #: How long one command may take before the controller counts as unreachable.
 COMMAND_TIMEOUT = 60.0
 
@@ -120,6 +122,16 @@ class Slurm:
             if len(parts) == 3:
                 found[parts[0]] = JobState(parts[1], parts[2])
         return found
+
+    def max_array_size(self) -> int:
+        """The cluster's ``MaxArraySize``: an array's indexes must stay below it (1001 when
+        ``scontrol`` does not say)."""
+        done = self._run(["scontrol", "show", "config"], None)
+        for line in (done.stdout if done is not None and done.returncode == 0 else "").splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() == "MaxArraySize" and value.strip().isdigit():
+                return int(value.strip())
+        return DEFAULT_MAX_ARRAY_SIZE
 
     def cancel(self, job_ids: Iterable[str]) -> bool:
         """``scancel`` every job (or array element) of ``job_ids`` in one call (one that

@@ -105,6 +105,7 @@ class SlurmExecutor:
         self._to_cancel: set[str] = set()
         self._refusals: dict[tuple[str, ...], str | None] = {}
         self._folders: set[Path] = set()
+        self._max_array: int | None = None  # the cluster's MaxArraySize, asked when needed
         remote = context.store.remote
         self._store_every = REMOTE_STORE_EVERY if remote else STORE_EVERY
         self._echo_every = (REMOTE_ECHO_EVERY if remote else ECHO_EVERY) if context.echo else None
@@ -128,17 +129,19 @@ class SlurmExecutor:
         return None if why is None else f"sbatch refuses its job ({' '.join(args)}): {why}"
 
     def submit(self, tasks: Sequence[Submission]) -> None:
-        batches: dict[tuple[Any, ...], _Batch] = {}
+        groups: dict[tuple[Any, ...], list[Submission]] = {}
         for task in tasks:
             options = SlurmOptions.of(task.request.options)
             args = options.sbatch_args(task.request)
             spec = task.spec
             group = (spec.flow, spec.run_id, spec.step, spec.attempt, options, tuple(args))
-            batch = batches.get(group)
-            if batch is None:
-                batch = batches[group] = _Batch([], options, args)
-                self._batches.append(batch)
-            batch.tasks.append(task)
+            groups.setdefault(group, []).append(task)
+        for (*_, options, args), group_tasks in groups.items():
+            if len(group_tasks) > 1 and self._max_array is None:
+                self._max_array = self._slurm.max_array_size()
+            size = min(self._max_array or 1, len(group_tasks)) if len(group_tasks) > 1 else 1
+            for start in range(0, len(group_tasks), size):  # arrays no bigger than allowed
+                self._batches.append(_Batch(group_tasks[start : start + size], options, list(args)))
         self._submit_due()
 
     def poll(self, timeout: float) -> list[Message]:
