@@ -17,6 +17,7 @@ from flowkit.store import open_store
 from flowkit.task.code import code_ref_for
 from flowkit.task.spec import StepContract, TaskSpec
 from tests.conftest import require, run_python
+from tests.flows.gated import GatedFlow
 from tests.flows.linear import LinearFlow
 from tests.flows.session_children import SessionChildrenFlow
 from tests.runtime.test_shapes import Quiet
@@ -132,3 +133,20 @@ def test_the_processes_a_task_started_end_with_it(tmp_path: Path) -> None:
     for pid in alive:
         os.kill(pid, signal.SIGKILL)
     assert alive == [], "a process the task started in a session of its own outlived it"
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_quiet_stores_the_tasks_output_but_prints_none_of_it(tmp_path: Path, quiet: bool) -> None:
+    spec = _spec_after_start(tmp_path, GatedFlow, "middle", value=7)
+    key = open_store(str(tmp_path)).put_spec(spec.to_json())
+    result = run_python("-m", "flowkit.worker", *(["--quiet"] if quiet else []), tmp_path, key)
+    assert result.returncode == 0, result.stderr
+    record = open_store(str(tmp_path)).records.get_task(
+        "GatedFlow", spec.run_id, "middle", spec.task_id
+    )
+    assert record.successful
+    assert flowkit.Task(record.pathspec, store=str(tmp_path)).stdout == "middle 7\n"
+    if quiet:
+        assert (result.stdout, result.stderr) == ("", "")
+    else:
+        assert "middle 7" in result.stdout
