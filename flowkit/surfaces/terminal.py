@@ -108,7 +108,8 @@ class TerminalView:
             elif isinstance(event, RunFinished):
                 self._finished(completed, now)
             elif isinstance(event, RunDetached):  # shown even with --quiet: it is the answer
-                self._print(detached_lines(event, self._glyphs), now)
+                # no live block after it: no run goes on in this process to draw
+                self._print(detached_lines(event, self._glyphs), now, redraw=False)
 
     def echo(self, text: str) -> None:
         """Print ``text`` for the user without tearing the live block."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from flowkit.runtime.events import Event, RunFinished, TaskOutput
+from flowkit.runtime.events import Event, RunDetached, RunFinished, TaskOutput
 from flowkit.surfaces.terminal import TerminalView
 from tests.surfaces.events import failing_run, log, started, successful_run, task
 from tests.surfaces.vt import Screen
@@ -341,3 +341,19 @@ def test_the_closing_block_repeats_a_flowkit_errors_message_not_only_its_hint() 
         "      hint: set 'x' yourself in 'join' before calling merge_artifacts",
     ]
     assert tail[2].startswith("✗ TrainFlow/1732442 failed")
+
+
+DETACHED_LINES = [
+    "▶ TrainFlow/1732442 detached: its scheduler runs as Slurm job 42 (store: /tmp/store)",
+    "  follow it: flowkit show TrainFlow/1732442  (tasks: flowkit logs "
+    "TrainFlow/1732442/STEP/TASK --follow; runs: flowkit runs TrainFlow)",
+]
+
+
+@pytest.mark.parametrize("options", [{"quiet": True}, {"live": False}, {"live": True}])
+def test_a_detached_run_says_where_its_scheduler_runs_even_when_quiet(
+    options: dict[str, bool],
+) -> None:
+    event = RunDetached("TrainFlow", "1732442", "/tmp/store", "slurm", "Slurm job 42", 1.0)
+    # and no live block under them: no run goes on in this process
+    assert Screen(200).feed(play([event], **options)).text == DETACHED_LINES
