@@ -1,21 +1,18 @@
 """An executor from a third-party package, really installed, runs part of a flow.
 
-The package is a wheel built here by hand and installed with pip into a folder put on the
-import path. Its executor runs each task as ``python -m flowkit.worker STORE SPEC-KEY`` in
-a subprocess (submit and detach, then poll), the way a cluster backend would.
+The package (see conftest.py) is a wheel built here by hand and installed with pip into a
+folder put on the import path. Its executor runs each task as ``python -m flowkit.worker
+STORE SPEC-KEY`` in a subprocess (submit and detach, then poll), the way a cluster backend
+would.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,161 +22,17 @@ from flowkit.executor.registry import ExecutorStartError
 from flowkit.plugins import PluginLoadError, PluginNotInstalled
 from flowkit.store import open_store
 from tests.conftest import FLOWS, ROOT, require
+from tests.executor.conftest import submitted, summary
 from tests.flows.gpus import GpuFlow
 from tests.flows.mixed_executors import MixedFlow, SlurmFlow
 from tests.runtime.test_shapes import Quiet
-
-_EXECUTOR = '''
-"""A throwaway executor: every task is ``python -m flowkit.worker STORE KEY``."""
-import json, os, subprocess, sys, time
-
-from flowkit.executor.base import Killed, Started, ended
-
-
-class Executor:
-    def __init__(self, context):
-        self.store = context.store
-        self.procs = {}
-        self.news = []
-        self.cancelled = set()
-
-    def check(self, request):
-        return f"it asks for {request.gpu} GPU, and thirdparty has none" if request.gpu else None
-
-    def submit(self, tasks):
-        for task in tasks:
-            key = self.store.put_spec(task.spec.to_json())
-            with open(os.environ["TP_EXEC_LOG"], "a") as log:
-                log.write(json.dumps([task.spec.step, dict(task.request.options)]) + "\\n")
-            self.procs[task.key] = subprocess.Popen(
-                [sys.executable, "-m", "flowkit.worker", self.store.url, key],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            self.news.append(Started(task.key))
-
-    def poll(self, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            out, self.news = self.news, []
-            for key, proc in list(self.procs.items()):
-                status = proc.poll()
-                if status is not None:
-                    del self.procs[key]
-                    out.append(Killed(key, status) if key in self.cancelled else ended(key, status))
-            if out or time.monotonic() >= deadline:
-                return out
-            time.sleep(0.01)
-
-    def cancel(self, key):
-        if key in self.procs:
-            self.cancelled.add(key)
-            self.procs[key].kill()
-
-    def close(self):
-        for proc in self.procs.values():
-            proc.kill()
-            proc.wait()
-'''
-
-_BROKEN = "raise ImportError(\"No module named 'tp_cluster_sdk'\")\n"
-_BAD = """
-class Executor:
-    def __init__(self, context):
-        raise RuntimeError("sbatch: command not found")
-"""
-
-
-def _wheel(folder: Path) -> Path:
-    """``tp_exec``, with entry points ``thirdparty`` (works), ``tpbroken`` (its module
-    cannot be imported) and ``tpbad`` (it imports, but making its executor raises)."""
-    info = "tp_exec-0.1.dist-info"
-    files = {
-        "tp_exec/__init__.py": _EXECUTOR,
-        "tp_exec/broken.py": _BROKEN,
-        "tp_exec/bad.py": _BAD,
-        f"{info}/METADATA": "Metadata-Version: 2.1\nName: tp-exec\nVersion: 0.1\n",
-        f"{info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        ),
-        f"{info}/entry_points.txt": (
-            "[flowkit.executors]\n"
-            "thirdparty = tp_exec:Executor\n"
-            "tpbroken = tp_exec.broken:Executor\n"
-            "tpbad = tp_exec.bad:Executor\n"
-        ),
-    }
-    lines = []
-    for name, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        lines.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
-    files[f"{info}/RECORD"] = "\n".join([*lines, f"{info}/RECORD,,"]) + "\n"
-    wheel = folder / "tp_exec-0.1-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return wheel
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The folder pip installed the package into."""
-    root = tmp_path_factory.mktemp("tp_exec")
-    target = root / "site"
-    subprocess.run(
-        [
-            *(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"),
-            *("--target", str(target), str(_wheel(root))),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return target
-
-
-@pytest.fixture
-def third_party(installed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The package on the import path; returns the log of what its executor was given."""
-    monkeypatch.syspath_prepend(str(installed))
-    log = tmp_path / "submitted.jsonl"
-    log.touch()
-    monkeypatch.setenv("TP_EXEC_LOG", str(log))
-    return log
-
-
-def _submitted(log: Path) -> list[tuple[str, dict[str, Any]]]:
-    return sorted(
-        (step, options) for step, options in map(json.loads, log.read_text().splitlines())
-    )
-
-
-def _summary(store_root: Path, flow: str, run_id: str) -> dict[str, Any]:
-    """What must not depend on where tasks ran: per step, each task's success, foreach
-    position, items, next steps and artifact digests (ids and times aside)."""
-    records = open_store(str(store_root)).records
-    summary = {}
-    for step in records.list_steps(flow, run_id):
-        tasks = records.list_tasks(flow, run_id, step)
-        summary[step] = sorted(
-            (
-                t.successful,
-                t.attempt,
-                t.foreach,
-                t.foreach_count,
-                [count for _, count in t.foreach_items],
-                t.next_steps,
-                sorted((name, ref.digest) for name, ref in t.artifacts.items()),
-            )
-            for t in tasks
-        )
-    return summary
 
 
 def test_a_run_mixes_a_third_party_executor_with_the_local_one(
     third_party: Path, tmp_path: Path
 ) -> None:
     local = flowkit.run(MixedFlow, store=str(tmp_path / "a"), progress=Quiet(), n=4)
-    assert _submitted(third_party) == []
+    assert submitted(third_party) == []
     mixed = flowkit.run(
         MixedFlow,
         store=str(tmp_path / "b"),
@@ -188,16 +41,16 @@ def test_a_run_mixes_a_third_party_executor_with_the_local_one(
         with_decorators=["thirdparty:queue=fast"],
     )
     # join is pinned to the local executor; every other step went to the third party's
-    assert _submitted(third_party) == sorted(
+    assert submitted(third_party) == sorted(
         [("start", {"queue": "fast"}), ("end", {"queue": "fast"})]
         + [("work", {"queue": "fast"})] * 4
     )
     assert mixed["join"].task.data.labels == ["ITEM-0", "ITEM-1", "ITEM-2", "ITEM-3"]
     assert mixed["end"].task.data.summary == local["end"].task.data.summary == "60/4"
-    expected = _summary(tmp_path / "a", "MixedFlow", local.id)
+    expected = summary(tmp_path / "a", "MixedFlow", local.id)
     assert set(expected) == {"start", "work", "join", "end"}
     assert len(expected["work"]) == 4 and all(t[0] for ts in expected.values() for t in ts)
-    assert _summary(tmp_path / "b", "MixedFlow", mixed.id) == expected
+    assert summary(tmp_path / "b", "MixedFlow", mixed.id) == expected
 
 
 @pytest.mark.slow
@@ -216,8 +69,8 @@ def test_with_on_the_command_line_picks_the_executor(
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert [s for s, _ in _submitted(third_party)] == ["end", "start", "work", "work"]
-    assert {json.dumps(o) for _, o in _submitted(third_party)} == {'{"queue": "slow"}'}
+    assert [s for s, _ in submitted(third_party)] == ["end", "start", "work", "work"]
+    assert {json.dumps(o) for _, o in submitted(third_party)} == {'{"queue": "slow"}'}
 
 
 def test_a_backend_that_is_not_installed_says_what_to_install(
@@ -298,4 +151,4 @@ def test_a_request_the_executor_can_never_meet_fails_the_run_clearly(
         "step 'train' cannot run on thirdparty: it asks for 1 GPU, and thirdparty has none"
         in info.value.render()
     )
-    assert [s for s, _ in _submitted(third_party)] == ["start"]
+    assert [s for s, _ in submitted(third_party)] == ["start"]
