@@ -4,8 +4,10 @@ before it could write one itself (a crash, ``os._exit``, a signal, a cancel)."""
 from __future__ import annotations
 
 import signal
+import time
 from typing import TYPE_CHECKING
 
+from flowkit.store.errors import StoreError
 from flowkit.task.spec import TaskSpec
 
 if TYPE_CHECKING:
@@ -47,15 +49,19 @@ def final_record(
     that died before the worker started), replaces the generic message of a lost or
     crashed attempt.
     """
+    from flowkit.store import RecordExistsError
     from flowkit.store.records import ExceptionInfo
 
     record = store.records.get_attempt(
         spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
     )
     if record is None:  # it died before its start record was written
-        record = store.records.start_task(
-            spec.flow, spec.run_id, spec.step, spec.task_id, **spec.attempt_fields()
-        )
+        try:
+            record = store.records.start_task(
+                spec.flow, spec.run_id, spec.step, spec.task_id, **spec.attempt_fields()
+            )
+        except RecordExistsError:  # it wrote it meanwhile: a job still ending on its node
+            record = _written(store, spec, final=False)
     if record.final:
         return record
     how = describe_status(status)
@@ -88,4 +94,33 @@ def final_record(
         failure=failure,
         path=tuple(tuple(b.to_json()) for b in spec.path),
     )
-    return store.records.finish_task(final)
+    try:
+        return store.records.finish_task(final)
+    except RecordExistsError:  # the task wrote its own meanwhile: that one is the word
+        return _written(store, spec, final=True)
+
+
+#: How long a record that a write found existing may take to be readable (a shared file
+#: system's caches may answer from before it was written).
+_VISIBLE_WITHIN = 5.0
+
+
+def _written(store: Store, spec: TaskSpec, *, final: bool) -> TaskRecord:
+    """The attempt's record (its ``final`` one) that another writer, the task itself, just
+    wrote."""
+    deadline = time.monotonic() + _VISIBLE_WITHIN
+    while True:
+        record = store.records.get_attempt(
+            spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
+        )
+        if (record is not None and (record.final or not final)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    if record is None or (final and not record.final):
+        raise StoreError(
+            f"task {spec.flow}/{spec.run_id}/{spec.step}/{spec.task_id} attempt "
+            f"{spec.attempt}: its record exists in {store.url} but cannot be read",
+            "the store's file system serves stale reads; check its mount's caching "
+            "(NFS: lookupcache=positive or noac) and resume the run",
+        )
+    return record
