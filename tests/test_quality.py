@@ -34,4 +34,4 @@ def test_tool_is_clean(command: list[str], where: Path) -> None:
 
 
 def test_every_extension_is_found() -> None:
-    assert [e.name for e in EXTENSIONS] == ["flowkit-s3"]
+    assert [e.name for e in EXTENSIONS] == ["flowkit-s3", "flowkit-slurm"]
