@@ -160,6 +160,8 @@ def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -
             f"run {spec.flow}/{spec.run_id} has ended already: its scheduler ran before",
             f"resume it to run it again (python flow.py resume --origin-run-id {spec.run_id})",
         )
+    # a job started twice (a cluster that requeued it) must not drive the run twice
+    store.records.claim_scheduler(spec.flow, spec.run_id)
     try:
         code = CodeRef.from_json(spec.code)
         flow_cls = load_flow_class(code, store)

@@ -12,6 +12,8 @@
                                                          one has only its final record)
     runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.json         attempt n ended (final record)
     runs/<Flow>/<run_id>/explain.json                    why each task ran or was reused
+    runs/<Flow>/<run_id>/scheduler.json                  which process drives a detached run
+                                                         (written once: a second one refuses)
     logs/<Flow>/<run_id>/<step>/<task>/<n>/<stream>.<seq>     log chunks, appended in order
     cache/<Flow>/<key[:2]>/<key>.json                    the latest successful task with a
                                                          cache key (for run --reuse)
@@ -96,6 +98,10 @@ def log_prefix(flow: str, run_id: str, step: str, task_id: str, attempt: int) ->
         check_name("task", task_id),
     )
     return "logs/" + "/".join(parts) + f"/{int(attempt)}"
+
+
+def scheduler_claim_key(flow: str, run_id: str) -> str:
+    return f"{run_prefix(flow, run_id)}/scheduler.json"
 
 
 def explain_key(flow: str, run_id: str) -> str:

@@ -135,6 +135,22 @@ class Records:
         self._write_once(layout.run_end_key(flow, run_id), record)
         return record
 
+    def claim_scheduler(self, flow: str, run_id: str) -> None:
+        """Make this process the one scheduler of a detached run (write-once), or raise
+        :class:`RecordExistsError` saying which process took it."""
+        claim = {"host": host(), "pid": os.getpid(), "at": time.time()}
+        key = layout.scheduler_claim_key(flow, run_id)
+        if not self._backend.put_new(key, json.dumps(claim).encode()):
+            try:
+                held = json.loads(self._backend.get(key))
+                who = f"pid {held['pid']} on {held['host']}"
+            except (ValueError, KeyError, TypeError, StoreError):
+                who = "another process"
+            raise RecordExistsError(
+                f"run {flow}/{run_id} already has its scheduler ({who}); a run is driven once",
+                f"follow it with: flowkit show {flow}/{run_id}; to run it again, resume it",
+            )
+
     def start_task(
         self,
         flow: str,

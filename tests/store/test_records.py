@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -91,6 +92,19 @@ def test_attempt_marks_say_which_attempts_started_and_ended(store: Store) -> Non
     store.records.start_task("RecFlow", run.run_id, "other", "t3")
     marks = store.records.attempt_marks("RecFlow", run.run_id, "train")
     assert marks == {("t1", 0): True, ("t1", 1): False, ("t2", 0): True}
+
+
+def test_a_run_has_one_scheduler_claim(store: Store) -> None:
+    from flowkit.store.fsck import fsck
+
+    run = store.records.create_run("RecFlow")
+    store.records.claim_scheduler("RecFlow", run.run_id)
+    with pytest.raises(RecordExistsError) as info:
+        store.records.claim_scheduler("RecFlow", run.run_id)
+    assert f"run RecFlow/{run.run_id} already has its scheduler (pid {os.getpid()} on " in (
+        info.value.message
+    )
+    assert fsck(store).problems == []  # a claim is an object flowkit knows
 
 
 def test_records_only_name_blobs_that_exist(store: Store) -> None:
