@@ -11,11 +11,14 @@ Nothing above the store touches its backend or its key layout: what it needs is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flowkit.store.backend import Backend
 from flowkit.store.errors import StoreError
 from flowkit.store.index import Index
 from flowkit.store.lease import Leases
 from flowkit.store.logs import Logs
+from flowkit.store.overlap import overlapped
 from flowkit.store.runs import Records
 from flowkit.store.values import StoreArtifacts, Values
 
@@ -58,6 +61,11 @@ class Store:
         ``python -m flowkit.worker STORE KEY`` (or a detached scheduler's spec, for
         ``python -m flowkit.driver STORE KEY``)."""
         return self.values.put(spec_json, name="<task spec>").digest
+
+    def put_specs(self, specs: Sequence[str]) -> list[str]:
+        """:meth:`put_spec` of each, in order; the writes overlap on a remote store (a
+        cluster executor stores a whole foreach's specs before one array job)."""
+        return overlapped(self.backend, self.put_spec, specs)
 
     def get_spec(self, key: str) -> str:
         """The task spec JSON :meth:`put_spec` stored under ``key``, verified against it."""

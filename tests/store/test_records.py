@@ -175,3 +175,10 @@ def test_the_latest_task_with_a_cache_key_takes_it_over(store: Store) -> None:
         done.append(store.records.finish_task(record))
         store.index.remember_cache_key(done[-1])
     assert store.index.lookup_cache_key("RecFlow", "k" * 64) == done[1]
+
+
+def test_specs_are_stored_by_content_many_at_once(store: Store) -> None:
+    specs = [f'{{"task": {i}}}' for i in range(20)]
+    keys = store.put_specs(specs)
+    assert keys == [store.put_spec(s) for s in specs]  # the same keys, in order
+    assert [store.get_spec(k) for k in keys] == specs

@@ -229,7 +229,7 @@ class SlurmExecutor:
     def _sbatch(self, batch: _Batch) -> None:
         tasks, options = batch.tasks, batch.options
         first = tasks[0].spec
-        keys = [self._store.put_spec(task.spec.to_json()) for task in tasks]
+        keys = self._store.put_specs([task.spec.to_json() for task in tasks])
         folder = options.output_folder() / first.flow / first.run_id
         folder.mkdir(parents=True, exist_ok=True)
         self._folders.add(folder)
