@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from flowkit.client.dag import caption, dag_svg
-from flowkit.runtime.events import Event, RunFinished, RunStarted, TaskOutput
+from flowkit.runtime.events import Event, RunDetached, RunFinished, RunStarted, TaskOutput
 from flowkit.surfaces.state import RunProgress, StepState
 
 _LOG_LINES = 12
@@ -41,6 +41,7 @@ class NotebookView:
         self._last = float("-inf")
         self._logs: deque[str] = deque(maxlen=_LOG_LINES)
         self._targets: list[tuple[str, tuple[str, ...]]] = []
+        self._detached: RunDetached | None = None
         if display is None:
             from IPython.display import display as show
 
@@ -48,6 +49,10 @@ class NotebookView:
         display(self.widget)
 
     def handle(self, event: Event) -> None:
+        if isinstance(event, RunDetached):
+            self._detached = event
+            self.widget.value = _detached_html(event)
+            return
         now = self._clock()
         self.state.apply(event, now)
         if isinstance(event, RunStarted):
@@ -59,7 +64,8 @@ class NotebookView:
             self.widget.value = self.render(now)
 
     def close(self) -> None:
-        self.widget.value = self.render(self._clock())
+        if self._detached is None:  # a detached run's view stays what it said
+            self.widget.value = self.render(self._clock())
 
     def render(self, now: float) -> str:
         """The whole view as HTML, from the state alone."""
@@ -110,3 +116,13 @@ def _finished(state: RunProgress) -> str:
     if event.resume_command:
         out += f"<div>To resume: <code>{escape(event.resume_command)}</code></div>"
     return out
+
+
+def _detached_html(event: RunDetached) -> str:
+    """Where a detached run's scheduler went, and how to follow the run from here."""
+    return (
+        f"<b>{escape(event.flow)}/{escape(event.run_id)}</b> &middot; detached: its scheduler "
+        f"runs as {escape(event.where)} &middot; store <code>{escape(event.store)}</code><br>"
+        f"follow it with <code>Flow({event.flow!r})[{event.run_id!r}]</code> "
+        f"or <code>flowkit show {escape(event.flow)}/{escape(event.run_id)}</code>"
+    )

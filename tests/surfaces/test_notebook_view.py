@@ -1,0 +1,20 @@
+"""The notebook widget for a detached run: where its scheduler went and how to follow it,
+kept after the view closes."""
+
+from __future__ import annotations
+
+from tests.conftest import require
+
+
+def test_a_detached_run_says_where_its_scheduler_runs() -> None:
+    require("ipywidgets")
+    from flowkit.runtime.events import RunDetached
+    from flowkit.surfaces.notebook import NotebookView
+
+    view = NotebookView(display=lambda widget: None)
+    view.handle(RunDetached("TrainFlow", "r1", "/shared/store", "slurm", "Slurm job 42", 0.0))
+    view.close()
+    html = view.widget.value
+    assert "<b>TrainFlow/r1</b> &middot; detached: its scheduler runs as Slurm job 42" in html
+    assert "<code>Flow('TrainFlow')['r1']</code>" in html
+    assert "flowkit show TrainFlow/r1" in html
