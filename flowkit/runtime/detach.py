@@ -142,6 +142,24 @@ def _detacher(prepared: Prepared) -> tuple[str, Detaches]:
     return name, cast(Detaches, factory)
 
 
+def _driver_spec(store: Store, key: str) -> DriverSpec:
+    """The spec stored under ``key``; a key that is malformed or names nothing says so (not
+    that the store is damaged)."""
+    from flowkit.store import InvalidKeyError
+
+    try:
+        stored = store.values.has(key)
+    except InvalidKeyError:
+        stored = False
+    if not stored:
+        raise FlowkitError(
+            f"no detached run's scheduler spec '{key}' in the store at {store.url}",
+            "give python -m flowkit.driver the key that --detach stored, and the store as "
+            "this machine reaches it",
+        )
+    return DriverSpec.from_json(store.get_spec(key), f"{store.url} spec {key}")
+
+
 def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -> Run:
     """Drive the detached run whose :class:`DriverSpec` is stored under ``key``, reporting
     to the view ``progress`` makes: what ``python -m flowkit.driver STORE KEY`` does."""
@@ -153,7 +171,7 @@ def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -
     from flowkit.task.code import load_flow_class
     from flowkit.task.spec import CodeRef
 
-    spec = DriverSpec.from_json(store.get_spec(key), f"{store.url} spec {key}")
+    spec = _driver_spec(store, key)
     record = store.records.get_run(spec.flow, spec.run_id)
     if store.records.get_run_end(spec.flow, spec.run_id) is not None:
         raise FlowkitError(

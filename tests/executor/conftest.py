@@ -109,14 +109,15 @@ class Executor:
     def poll(self, timeout):
         deadline = time.monotonic() + timeout
         while True:
+            # what waits starts before ends are seen: the scheduler hears of an end (and may
+            # withdraw what waits, --fail-fast) before a freed slot is filled
+            self._start()
             out, self.news = self.news, []
             for key, proc in list(self.procs.items()):
                 status = proc.poll()
                 if status is not None:
                     del self.procs[key]
                     out.append(Killed(key, status) if key in self.cancelled else ended(key, status))
-            self._start()
-            out, self.news = out + self.news, []
             if out or time.monotonic() >= deadline:
                 return out
             time.sleep(0.01)
