@@ -8,8 +8,8 @@ three, and every job process left, on exit.
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -71,7 +71,7 @@ def _free_ports(count: int) -> list[int]:
 def _config(
     folder: Path, ports: Sequence[int], *, cpus: int, memory_mb: int, min_job_age: int
 ) -> str:
-    user = getpass.getuser()
+    user = pwd.getpwuid(os.getuid()).pw_name
     node = (
         f"NodeName={NODE} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} "
         f"Features={FEATURE} Gres=gpu:{GPUS} State=UNKNOWN"
@@ -277,6 +277,7 @@ def _prepare(folder: Path) -> None:
     key.chmod(0o600)
     gpus = [folder / f"gpu{index}" for index in range(GPUS)]
     for gpu in gpus:
+        gpu.unlink(missing_ok=True)
         gpu.symlink_to("/dev/null")
     (folder / "gres.conf").write_text(f"Name=gpu File={','.join(map(str, gpus))}\n")
 
@@ -299,16 +300,18 @@ _LONGEST_FOLDER = 108 - len("/spool/localhost_4294967295.4294967295") - 1
 def running(
     folder: Path,
     *,
-    cpus: int = 8,
+    cpus: int = 32,
     memory_mb: int = 64000,
     min_job_age: int = 300,
     settings: Mapping[str, str] | None = None,
 ) -> Iterator[SlurmCluster]:
     """A Slurm cluster keeping all its files under ``folder`` (created), stopped on exit.
 
-    The node has ``cpus`` CPUs and ``memory_mb`` of memory whatever the machine has, 2 fake
-    GPUs and the feature ``fast``; squeue forgets a job ``min_job_age`` seconds after it
-    ends; ``settings`` replace or add lines of slurm.conf.
+    The node has ``cpus`` CPUs and ``memory_mb`` of memory whatever the machine has (tests'
+    jobs mostly sleep: on 2 cores, 200 array tasks of ``true`` take about 20 s with 8 CPUs,
+    7 s with 32), 2 fake GPUs and the feature ``fast``. squeue forgets a job ``min_job_age``
+    seconds after it ends (purges run every few seconds). ``settings`` replace or add lines
+    of slurm.conf.
     """
     commands = {name: _which(name) for name in _COMMANDS}
     if len(str(folder.absolute())) > _LONGEST_FOLDER:

@@ -83,6 +83,15 @@ def _snapshot() -> dict[str, int]:
     }
 
 
+def _sleeping_job(cluster: SlurmCluster, *args: str) -> tuple[str, set[int]]:
+    """A job running ``sleep 300``, and its processes: slurmstepd, the batch shell, sleep."""
+    job = _submit(cluster, *args, "--output=/dev/null", "--wrap", "sleep 300")
+    _wait_for_job(cluster, job, "RUNNING")
+    while len(processes := cluster.processes()) < 3:
+        time.sleep(0.05)
+    return job, processes
+
+
 def _gone(pids: set[int], timeout: float = 5) -> bool:
     deadline = time.monotonic() + timeout
     while any(Path(f"/proc/{pid}").exists() for pid in pids):
@@ -190,11 +199,8 @@ def test_a_second_cluster_runs_beside_and_stops_completely(
     before = _snapshot()
     with pytest.raises(KeyboardInterrupt), running(tmp_path_factory.mktemp("slurm")) as second:
         assert set(second.ports).isdisjoint(slurm_cluster.ports)
-        job = _submit(second, "--output=/dev/null", "--wrap", "sleep 300")
-        _wait_for_job(second, job, "RUNNING")
+        _, jobs = _sleeping_job(second)
         pids = set(second.daemon_pids().values())
-        while not (jobs := second.processes()):  # slurmstepd, sh, sleep
-            time.sleep(0.05)
         raise KeyboardInterrupt
     assert _gone(pids | jobs)
     assert second.processes() == set()
@@ -209,10 +215,7 @@ def test_a_killed_slurmd_fails_its_jobs_and_comes_back(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     with running(tmp_path_factory.mktemp("slurm")) as cluster:
-        job = _submit(cluster, "--no-requeue", "--output=/dev/null", "--wrap", "sleep 300")
-        _wait_for_job(cluster, job, "RUNNING")
-        while not (processes := cluster.processes()):
-            time.sleep(0.05)
+        job, processes = _sleeping_job(cluster, "--no-requeue")
         cluster.kill_slurmd()
         assert "slurmd" not in cluster.daemon_pids()
         assert _wait_for_job(cluster, job, "NODE_FAIL", timeout=25) < 20
