@@ -4,10 +4,14 @@ condition with a deadline."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from slurmcluster import SlurmCluster
@@ -91,3 +95,34 @@ def wait_until(
             return value
         assert time.monotonic() < deadline, f"not within {timeout} s: {what or predicate}"
         time.sleep(every)
+
+
+# -- running flowkit as a user would (e2e-B) --------------------------------------------------
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def user_env(cluster: SlurmCluster, folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of a user's command against ``cluster``: flowkit importable from this
+    checkout, none of this process's ``FLOWKIT_*`` settings, Slurm's output files under
+    ``folder`` (``$XDG_CACHE_HOME/flowkit/slurm``), and ``extra``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FLOWKIT_")}
+    return {
+        **base,
+        **cluster.env(),
+        "PYTHONPATH": str(ROOT),
+        "XDG_CACHE_HOME": str(folder / "cache"),
+        **extra,
+    }
+
+
+def python(
+    env: dict[str, str], *args: str | Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` (a flow file and its command, ``-m flowkit.cli.main ...``) in ``env``."""
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
