@@ -87,6 +87,7 @@ class Executor:
         for task in tasks:
             options = dict(task.request.options)
             _log([task.spec.step, options])
+            _log([task.spec.step, task.request.timeout], ".timeouts")
             if task.spec.attempt < options.get("lose", 0):
                 self.news.append(Lost(task.key, LOST_REASON))
             elif task.spec.attempt < options.get("crash", 0):
@@ -206,6 +207,13 @@ def submitted(log: Path) -> list[tuple[str, dict[str, Any]]]:
     return sorted(
         (step, options) for step, options in map(json.loads, log.read_text().splitlines())
     )
+
+
+def logged(log: Path, suffix: str) -> list[list[Any]]:
+    """What the executor logged in ``log`` + ``suffix``: ``.contexts``, each executor's
+    ``[max_workers, max_workers_chosen]``; ``.timeouts``, each task's ``[step, timeout]``."""
+    path = Path(f"{log}{suffix}")
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def summary(store_root: Path, flow: str, run_id: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from flowkit.store import open_store
 from flowkit.store.records import RunEndRecord
 from flowkit.surfaces.layout import UNICODE, detached_lines
 from tests.conftest import FLOWS, ROOT, require, run_python
-from tests.executor.conftest import submitted, summary
+from tests.executor.conftest import logged, submitted, summary
 from tests.flows.crashes import CrashFlow
 from tests.flows.failures import FixableFlow, NoRetryFlakyFlow
 from tests.flows.gated import GatedFlow
@@ -98,11 +98,6 @@ def _detached(sink: Quiet, flow: str, store: Path) -> RunDetached:
     assert isinstance(event, RunDetached)
     assert (event.flow, event.store, event.executor) == (flow, str(store), "thirdparty")
     return event
-
-
-def _contexts(log: Path) -> list[list[object]]:
-    """``[max_workers, max_workers_chosen]`` of each executor the runs made."""
-    return [json.loads(line) for line in Path(f"{log}.contexts").read_text().splitlines()]
 
 
 def _scheduler_output(log: Path) -> tuple[str, str]:
@@ -326,7 +321,7 @@ def test_a_detached_scheduler_keeps_max_workers_fail_fast_and_tags(
     end = _wait_end(tmp_path, "CrashFlow", run.id)
     assert drivers.wait(pid) == 1
     assert end.status == "failed"
-    assert _contexts(third_party) == [[1, True]]  # one at a time, as chosen
+    assert logged(third_party, ".contexts") == [[1, True]]  # one at a time, as chosen
     # the first split failed while the others waited their turn: --fail-fast withdrew them
     tasks = open_store(str(tmp_path)).records.list_tasks("CrashFlow", run.id, "work")
     assert [(t.foreach, t.status) for t in tasks] == [((0,), "failed")]
@@ -350,7 +345,7 @@ def test_a_detached_scheduler_keeps_with_retry(
     assert drivers.wait(pid) == 0
     done = flowkit.Run(f"NoRetryFlakyFlow/{run.id}", store=str(tmp_path))
     assert done["start"].task.data.result == 1  # its second attempt
-    assert _contexts(third_party)[0][1] is False  # --max-workers was not chosen
+    assert logged(third_party, ".contexts")[0][1] is False  # --max-workers was not chosen
 
 
 @pytest.mark.slow

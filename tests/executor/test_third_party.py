@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,9 @@ from flowkit.executor.registry import ExecutorStartError
 from flowkit.plugins import PluginLoadError, PluginNotInstalled
 from flowkit.store import open_store
 from tests.conftest import FLOWS, ROOT, require
-from tests.executor.conftest import submitted, summary
+from tests.executor.conftest import logged, submitted, summary
 from tests.flows.gpus import GpuFlow
+from tests.flows.linear import LinearFlow
 from tests.flows.mixed_executors import MixedFlow, SlurmFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -152,3 +154,25 @@ def test_a_request_the_executor_can_never_meet_fails_the_run_clearly(
         in info.value.render()
     )
     assert [s for s, _ in submitted(third_party)] == ["start"]
+
+
+def test_the_executor_is_told_whether_max_workers_was_chosen(
+    third_party: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster executor throttles only when the user chose --max-workers, not by this
+    machine's cores."""
+    monkeypatch.delenv("FLOWKIT_MAX_WORKERS", raising=False)
+    options: dict[str, Any] = {"store": str(tmp_path), "progress": Quiet()}
+    flowkit.run(LinearFlow, **options, with_decorators=["thirdparty"])
+    flowkit.run(LinearFlow, **options, with_decorators=["thirdparty"], max_workers=2)
+    monkeypatch.setenv("FLOWKIT_MAX_WORKERS", "3")
+    flowkit.run(LinearFlow, **options, with_decorators=["thirdparty"])
+    assert logged(third_party, ".contexts") == [[os.cpu_count(), False], [2, True], [3, True]]
+
+
+def test_a_request_carries_the_steps_timeout(third_party: Path, tmp_path: Path) -> None:
+    options: dict[str, Any] = {"store": str(tmp_path), "progress": Quiet()}
+    flowkit.run(LinearFlow, **options, with_decorators=["thirdparty"])
+    flowkit.run(LinearFlow, **options, with_decorators=["thirdparty", "timeout:seconds=30"])
+    steps = ["start", "a", "b", "end"]
+    assert logged(third_party, ".timeouts") == [[s, None] for s in steps] + [[s, 30] for s in steps]
