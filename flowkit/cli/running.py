@@ -132,6 +132,8 @@ def _go(start: Callable[..., Any], flow_cls: type, given: dict[str, Any]) -> Non
         sys.exit(130 if failed.cancelled else 1)
     if options.get("dry_run"):
         click.echo(str(result))
+    elif options.get("detach"):  # for scripts: RUN=$(python flow.py run --detach)
+        click.echo(result.pathspec)
 
 
 @contextmanager

@@ -163,6 +163,7 @@ def _driver_spec(store: Store, key: str) -> DriverSpec:
 def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -> Run:
     """Drive the detached run whose :class:`DriverSpec` is stored under ``key``, reporting
     to the view ``progress`` makes: what ``python -m flowkit.driver STORE KEY`` does."""
+    from flowkit.client.objects import resume_hint
     from flowkit.executor.registry import load_executors
     from flowkit.lint.api import check
     from flowkit.plan.reuse import Decider
@@ -176,7 +177,7 @@ def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -
     if store.records.get_run_end(spec.flow, spec.run_id) is not None:
         raise FlowkitError(
             f"run {spec.flow}/{spec.run_id} has ended already: its scheduler ran before",
-            f"resume it to run it again (python flow.py resume --origin-run-id {spec.run_id})",
+            f"resume it to run it again: {resume_hint(record.flow, record.run_id, record.source)}",
         )
     # a job started twice (a cluster that requeued it) must not drive the run twice
     store.records.claim_scheduler(spec.flow, spec.run_id)

@@ -175,7 +175,7 @@ def test_detach_on_the_command_line_says_where_the_scheduler_runs(
     pid = drivers.add(where)
     event = RunDetached("MixedFlow", run_id, str(store), "thirdparty", where, 0.0)
     assert result.stderr.splitlines() == detached_lines(event, UNICODE)
-    assert result.stdout == ""
+    assert result.stdout == f"MixedFlow/{run_id}\n"  # alone on stdout, for scripts
     records = open_store(str(store)).records
     assert records.get_run_end("MixedFlow", run_id) is None  # it returned while queued
 
@@ -271,8 +271,8 @@ def test_sigterm_to_a_detached_scheduler_cancels_the_run(
     assert again.returncode == 2
     assert again.stderr == (
         f"error: run GatedFlow/{run.id} has ended already: its scheduler ran before\n"
-        "    hint: resume it to run it again (python flow.py resume --origin-run-id "
-        f"{run.id})\n"
+        "    hint: resume it to run it again: python tests/flows/gated.py resume "
+        f"--origin-run-id {run.id}\n"
     )
     assert records.get_run_end("GatedFlow", run.id) == end
 

@@ -15,7 +15,8 @@ extra          more ``sbatch`` arguments, as a list (``["--exclusive", "--nice=1
 python         the interpreter on the nodes (default: this one, ``sys.executable``: the same
                virtual environment on a shared file system is the common case)
 setup          shell lines run before it, to make the environment (``"module load
-               python/3.11"``, ``"source /shared/venv/bin/activate"``): a string or a list
+               python/3.11"``, ``"source /shared/venv/bin/activate"``): a string or a
+               list; one that fails stops the job (the task's error says which)
 store          the store's URL as the nodes reach it, when they mount it elsewhere
 output_dir     where Slurm's own output files go (default: ``$XDG_CACHE_HOME/flowkit/slurm``)
 gpu_flag       how GPUs are asked for: ``"gres"`` (``--gres=gpu:N``, the default) or

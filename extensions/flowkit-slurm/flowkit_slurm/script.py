@@ -35,7 +35,15 @@ def batch_script(
         lines += ["keys=(", *map(shlex.quote, keys), ")"]
         lines.append('key="${keys[${SLURM_ARRAY_TASK_ID:-0}]}"')
         command.append('"$key"')
-    lines += list(setup)
+    for line in setup:  # a setup that failed would only make the interpreter fail obscurely
+        lines += [
+            f"{{ {line}\n}} || {{",
+            "  status=$?",
+            f"  echo {shlex.quote(f'flowkit-slurm: the setup line failed: {line}')} >&2",
+            f'  echo "{_TRAILER} $status" >&2',
+            '  exit "$status"',
+            "}",
+        ]
     lines += [
         " ".join(command),
         "status=$?",

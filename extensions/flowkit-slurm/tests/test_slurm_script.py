@@ -96,6 +96,22 @@ def test_setup_lines_run_first_in_the_same_shell(fake_python: Path, tmp_path: Pa
     assert script.splitlines()[:2] == ["#!/bin/bash", "# flowkit: t"]
 
 
+def test_a_failing_setup_line_stops_the_job_and_says_which(
+    fake_python: Path, tmp_path: Path
+) -> None:
+    setup = ["export READY=1", "module_load_that_is_missing python/3.11"]
+    script = batch_script(str(fake_python), setup, ["flowkit.worker", "/store"], KEYS)
+    done = _run(script, tmp_path)
+    assert done.returncode == 127
+    assert _args(done.stdout) == []  # the interpreter never ran
+    assert "module_load_that_is_missing: command not found" in done.stderr
+    assert (
+        "flowkit-slurm: the setup line failed: module_load_that_is_missing python/3.11"
+        in done.stderr
+    )
+    assert exit_status(done.stderr) == 127
+
+
 @pytest.mark.parametrize("status", [0, 1, 3, 137])
 def test_the_trailer_gives_the_exit_status(fake_python: Path, tmp_path: Path, status: int) -> None:
     script = batch_script(str(fake_python), [], ["flowkit.worker", "/s"], ["k"])
