@@ -16,6 +16,8 @@ from typing import TypeVar
 
 from slurmcluster import SlurmCluster
 
+from flowkit_slurm.commands import ENDED_STATES
+
 T = TypeVar("T")
 
 #: One ``Key=value`` of ``scontrol show job -o``: a value runs to the next `` Key=`` (a value
@@ -126,3 +128,16 @@ def python(
         text=True,
         timeout=timeout,
     )
+
+
+def ended_jobs(
+    cluster: SlurmCluster, flow: str, run_id: str, timeout: float = 30
+) -> dict[str, list[Job]]:
+    """The run's jobs by step (:func:`run_jobs`, :func:`jobs_by_step`) once every one has
+    ended: a cancelled job is ``COMPLETING`` until its processes are gone."""
+
+    def ended() -> list[Job] | None:
+        jobs = run_jobs(cluster, flow, run_id)
+        return jobs if all(job.state in ENDED_STATES for job in jobs) else None
+
+    return jobs_by_step(wait_until(ended, timeout, what=f"the end of {flow}/{run_id}'s jobs"))
