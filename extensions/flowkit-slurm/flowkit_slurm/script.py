@@ -35,15 +35,15 @@ def batch_script(
         lines += ["keys=(", *map(shlex.quote, keys), ")"]
         lines.append('key="${keys[${SLURM_ARRAY_TASK_ID:-0}]}"')
         command.append('"$key"')
-    for line in setup:  # a setup that failed would only make the interpreter fail obscurely
-        lines += [
-            f"{{ {line}\n}} || {{",
-            "  status=$?",
-            f"  echo {shlex.quote(f'flowkit-slurm: the setup line failed: {line}')} >&2",
-            f'  echo "{_TRAILER} $status" >&2',
-            '  exit "$status"',
-            "}",
-        ]
+    # A setup that failed would only make the interpreter fail obscurely: a line that fails
+    # exits, and the trap (which also catches a line that calls ``exit`` itself) says which.
+    if setup:
+        said = '"flowkit-slurm: the setup line failed: $flowkit_setup"'
+        lines.append(f"trap 'status=$?; echo {said} >&2; echo \"{_TRAILER} $status\" >&2' EXIT")
+    for line in setup:
+        lines += [f"flowkit_setup={shlex.quote(line)}", f"{{ {line}\n}} || exit"]
+    if setup:
+        lines.append("trap - EXIT")
     lines += [
         " ".join(command),
         "status=$?",
