@@ -8,8 +8,6 @@ not kept (scontrol shows ``QOS=(null)``), so only the account is checked by its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from slurm_jobs import job_fields, jobs_by_step, run_jobs
 from slurmcluster import SlurmCluster
@@ -76,7 +74,7 @@ class RequestsFlow(FlowSpec):
 @pytest.fixture(scope="module")
 def requests_run(
     slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Run, dict[str, dict[str, str]]]]:
+) -> tuple[Run, dict[str, dict[str, str]]]:
     """The run, and the ``scontrol show job`` fields of each step's job."""
     folder = tmp_path_factory.mktemp("requests")
     (folder / "requests_flow.py").write_text(FLOW)
@@ -90,7 +88,7 @@ def requests_run(
     assert run.successful
     jobs = jobs_by_step(run_jobs(slurm_cluster, run.flow_name, run.id))
     assert {step: len(found) for step, found in jobs.items()} == {s.id: 1 for s in run}
-    yield run, {step: job_fields(slurm_cluster, found[0].job_id) for step, found in jobs.items()}
+    return run, {step: job_fields(slurm_cluster, found[0].job_id) for step, found in jobs.items()}
 
 
 def _seen(run: Run, step: str) -> dict[str, str | None]:

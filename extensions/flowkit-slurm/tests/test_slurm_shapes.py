@@ -7,7 +7,6 @@ The six runs go at once (a thread each) so that the cluster runs their jobs side
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -33,7 +32,7 @@ SHAPES: dict[str, tuple[dict[str, int], dict | None]] = {
 @pytest.fixture(scope="module")
 def shape_runs(
     slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Run]]:
+) -> dict[str, Run]:
     """Each shape's finished run, all six run at once on the cluster."""
     store = str(tmp_path_factory.mktemp("shapes") / "store")
 
@@ -47,7 +46,7 @@ def shape_runs(
             patch.setenv(name, value)
         with ThreadPoolExecutor(len(SHAPES)) as pool:
             runs = dict(zip(SHAPES, pool.map(run, SHAPES), strict=True))
-    yield runs
+    return runs
 
 
 @pytest.mark.slow
