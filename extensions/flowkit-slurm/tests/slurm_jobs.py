@@ -141,3 +141,12 @@ def ended_jobs(
         return jobs if all(job.state in ENDED_STATES for job in jobs) else None
 
     return jobs_by_step(wait_until(ended, timeout, what=f"the end of {flow}/{run_id}'s jobs"))
+
+
+def alive(pid: int) -> bool:
+    """Whether the process ``pid`` runs (a zombie, awaiting its parent's wait, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from slurm_jobs import jobs_by_step, python, run_jobs, user_env, wait_until
+from slurm_jobs import alive, jobs_by_step, python, run_jobs, user_env, wait_until
 from slurmcluster import SlurmCluster
 
 from flowkit import Run
@@ -55,14 +55,6 @@ if __name__ == "__main__":
 
 #: The array's size, and how many of its elements may run at once (--max-workers).
 ITEMS, THROTTLE = 3, 2
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.slow
@@ -118,7 +110,7 @@ def test_a_signal_cancels_the_array_and_resume_finishes_the_run(
     assert [(j.index, j.state) for j in jobs["work"]] == [(i, "CANCELLED") for i in range(ITEMS)]
     assert [j.state for j in jobs["start"]] == ["COMPLETED"]
     # no task process is left: the workers that ran, and anything under their jobs
-    wait_until(lambda: not any(map(_alive, pids.values())), 30, what="the workers' exit")
+    wait_until(lambda: not any(map(alive, pids.values())), 30, what="the workers' exit")
     wait_until(lambda: not slurm_cluster.processes(), 30, what="no job process left")
 
     end = records.get_run_end("CancelFlow", run_id)
