@@ -32,7 +32,8 @@ def explain(
     if state is None:
         return Lost(key, f"Slurm job {job_id} ended {when} and Slurm no longer knows it{said}")
     if state.state in _MACHINE_FAILED:
-        return Lost(key, f"Slurm job {job_id} ended {when}: {_MACHINE_FAILED[state.state]}{said}")
+        why = f"({state.state}): {_MACHINE_FAILED[state.state]}"
+        return Lost(key, f"Slurm job {job_id} ended {when} {why}{said}")
     head = f"Slurm job {job_id} ended {when} ({state.state}"
     head += f", {state.reason})" if state.reason not in ("", "None") else ")"
     if state.state == "CANCELLED":

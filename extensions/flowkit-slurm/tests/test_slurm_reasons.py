@@ -25,7 +25,8 @@ def test_node_fail_is_lost_with_the_output(output: Path) -> None:
     got = explain("k", "12_3", JobState("NODE_FAIL", "None"), output, began=True)
     assert got == Lost(
         "k",
-        "Slurm job 12_3 ended without the task's final record: its node failed; its output "
+        "Slurm job 12_3 ended without the task's final record (NODE_FAIL): its node failed; "
+        "its output "
         f"({output}):\n/no/python: No such file or directory",
     )
 
@@ -36,7 +37,7 @@ def test_node_fail_is_lost_with_the_output(output: Path) -> None:
 )
 def test_other_machine_failures_are_lost(tmp_path: Path, state: str, why: str) -> None:
     got = explain("k", "7", JobState(state, "None"), tmp_path / "none.out", began=False)
-    assert got == Lost("k", f"Slurm job 7 ended before the task started: {why}")
+    assert got == Lost("k", f"Slurm job 7 ended before the task started ({state}): {why}")
 
 
 def test_a_job_slurm_no_longer_knows_is_lost(tmp_path: Path) -> None:
