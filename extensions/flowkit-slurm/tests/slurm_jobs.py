@@ -136,11 +136,12 @@ def ended_jobs(
     """The run's jobs by step (:func:`run_jobs`, :func:`jobs_by_step`) once every one has
     ended: a cancelled job is ``COMPLETING`` until its processes are gone."""
 
-    def ended() -> list[Job] | None:
+    def ended() -> tuple[list[Job]] | None:  # a tuple: a run may have no job
         jobs = run_jobs(cluster, flow, run_id)
-        return jobs if all(job.state in ENDED_STATES for job in jobs) else None
+        return (jobs,) if all(job.state in ENDED_STATES for job in jobs) else None
 
-    return jobs_by_step(wait_until(ended, timeout, what=f"the end of {flow}/{run_id}'s jobs"))
+    (jobs,) = wait_until(ended, timeout, what=f"the end of {flow}/{run_id}'s jobs")
+    return jobs_by_step(jobs)
 
 
 def alive(pid: int) -> bool:
