@@ -135,6 +135,9 @@ class Scheduler:
             self.emit(
                 RunStarted(self.run.flow, self.run.run_id, self.store.url, steps, self.clock())
             )
+            why = self._never_runnable()
+            if why is not None:  # before any task: a run does not fail halfway for it
+                return self._finish("failed", why)
             self._admit([self.planner.first()])
             while self._ready or self._running:
                 self._launch()
@@ -174,6 +177,16 @@ class Scheduler:
         self._ready = waiting
         for name, tasks in batches.items():
             self.executors.get(name).submit(tasks)
+
+    def _never_runnable(self) -> str | None:
+        """Why a step of the flow can never run where it is placed (its executor's
+        :meth:`~flowkit.executor.base.Executor.check`), asked of every step up front."""
+        for node in self.graph.ordered():
+            name, request = self._place(node.name)
+            why = self.executors.get(name).check(request)
+            if why:
+                return f"step '{node.name}' cannot run on {name}: {why}"
+        return None
 
     def _withdraw(self) -> None:
         """Once launching stops (``--fail-fast``, a task that can never run, a bad fan-out),
@@ -304,6 +317,8 @@ class Scheduler:
             while self._running and time.monotonic() < deadline:
                 for executor in list(self.executors):
                     for message_ in executor.poll(0.05):
+                        if isinstance(message_, Started) and message_.key in self._running:
+                            self._running[message_.key].started = True  # it ran: record it
                         if isinstance(message_, Output | Started):
                             continue
                         task_ = self._running.pop(message_.key, None)
