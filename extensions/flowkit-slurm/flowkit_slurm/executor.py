@@ -52,8 +52,9 @@ SQUEUE_EVERY = 2.0
 #: as it is a listing per task).
 ECHO_EVERY, REMOTE_ECHO_EVERY = 1.0, 5.0
 #: How long a job Slurm says ended may take to show its final record (a shared file
-#: system's caches) before it counts as ended without one.
-RECORD_GRACE = 5.0
+#: system's caches) before it counts as ended without one. Short, since a record that
+#: shows up later still wins: the scheduler's write for the task finds it and keeps it.
+RECORD_GRACE = 2.0
 #: ``sbatch`` tries for one job before its tasks fail, with backoff (a busy controller, a
 #: submission limit reached: both pass).
 SUBMIT_TRIES = 6
@@ -345,6 +346,12 @@ class SlurmExecutor:
         if not keys:
             self._to_cancel.clear()
             return
+        unseen = [self._jobs[k] for k in keys if not self._jobs[k].started]
+        if unseen:  # a job may have started since the last squeue: its task ran, say so
+            states = self._slurm.states(job.array_id for job in unseen) or {}
+            for job in unseen:
+                if (state := states.get(job.job_id)) is not None and state.started:
+                    self._started(job)
         doomed = {self._jobs[k].job_id for k in keys}
         ids = set()
         for job_id in doomed:
