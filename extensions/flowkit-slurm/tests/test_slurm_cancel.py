@@ -57,17 +57,12 @@ if __name__ == "__main__":
 ITEMS, THROTTLE = 3, 2
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_cancels_the_array_and_resume_finishes_the_run(
-    slurm_cluster: SlurmCluster, tmp_path: Path, sig: signal.Signals
-) -> None:
-    flow, store, gate = tmp_path / "flow.py", tmp_path / "store", tmp_path / "gate"
+def _start(env: dict[str, str], flow: Path, store: Path) -> subprocess.Popen[str]:
+    """``python flow.py run --with slurm --max-workers THROTTLE``, started in the background."""
     flow.write_text(FLOW)
-    env = user_env(slurm_cluster, tmp_path, GATE=str(gate), ITEMS=str(ITEMS))
     argv = [flow, "run", "--with", "slurm", "--max-workers", str(THROTTLE), "--store", store]
     # a new session: a background process of a non-interactive shell ignores SIGINT
-    cli = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, *map(str, argv)],
         env=env,
         stdout=subprocess.PIPE,
@@ -75,6 +70,16 @@ def test_a_signal_cancels_the_array_and_resume_finishes_the_run(
         text=True,
         start_new_session=True,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_cancels_the_array_and_resume_finishes_the_run(
+    slurm_cluster: SlurmCluster, tmp_path: Path, sig: signal.Signals
+) -> None:
+    flow, store, gate = tmp_path / "flow.py", tmp_path / "store", tmp_path / "gate"
+    env = user_env(slurm_cluster, tmp_path, GATE=str(gate), ITEMS=str(ITEMS))
+    cli = _start(env, flow, store)
     try:
         records = open_store(str(store)).records
         run_id = wait_until(lambda: records.list_runs("CancelFlow"), 60, what="the run")[0]
@@ -130,3 +135,28 @@ def test_a_signal_cancels_the_array_and_resume_finishes_the_run(
     jobs = jobs_by_step(run_jobs(slurm_cluster, "CancelFlow", new_id))
     assert sorted(jobs) == ["end", "join", "work"]  # start was cloned, not run
     assert len(jobs["work"]) == ITEMS and {j.state for j in jobs["work"]} == {"COMPLETED"}
+
+
+@pytest.mark.slow
+def test_a_task_cancelled_as_soon_as_its_code_runs_is_recorded_as_killed(
+    slurm_cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    """Its job started since the executor last asked Slurm (every 2 s), and the task wrote no
+    start record yet (it does once it ran 0.5 s): it ran all the same."""
+    flow, store, gate = tmp_path / "flow.py", tmp_path / "store", tmp_path / "gate"
+    env = user_env(slurm_cluster, tmp_path, GATE=str(gate), ITEMS=str(ITEMS))
+    cli = _start(env, flow, store)
+    try:
+        wait_until(lambda: len(list(tmp_path.glob("gate.*"))) == THROTTLE, 60, what="tasks")
+        os.kill(cli.pid, signal.SIGTERM)
+        _, err = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode == 130, err
+    records = open_store(str(store)).records
+    (run_id,) = records.list_runs("CancelFlow")
+    work = sorted(records.list_tasks("CancelFlow", run_id, "work"), key=lambda r: r.foreach)
+    assert [(r.foreach, r.status) for r in work] == [((i,), "killed") for i in range(THROTTLE)]
+    assert f"{THROTTLE + 1} tasks" in err  # the summary counts them: start and the killed
