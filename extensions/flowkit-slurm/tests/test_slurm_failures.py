@@ -38,6 +38,12 @@ class DoomedFlow(FlowSpec):
 """
 
 
+@pytest.fixture(autouse=True)
+def _output_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed jobs' output files (kept for whoever looks into them) go under ``tmp_path``."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 @pytest.mark.slow
 def test_a_failing_task_is_retried_as_new_jobs_then_dead_lettered(
     slurm_env: dict[str, str], slurm_cluster: SlurmCluster, tmp_path: Path
