@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from slurm_jobs import ended_jobs, wait_until
+from slurm_jobs import ended_jobs, job_fields, wait_until
 from slurmcluster import SlurmCluster
 from tests.flows.failures import CatchFlow, TimeoutFlow
 from tests.runtime.test_shapes import Quiet
@@ -140,6 +140,8 @@ def test_timeout_cancels_the_job_and_records_the_timeout(
         assert 1 <= attempt.finished_at - attempt.started_at < 4  # a 1 s @timeout (1.5 s seen)
     jobs = ended_jobs(slurm_cluster, "TimeoutFlow", run.id)
     assert [j.state for j in jobs["slow"]] == ["CANCELLED", "CANCELLED"]
+    # Slurm's own limit is only a backstop: the timeout plus 2 minutes, in whole minutes
+    assert {job_fields(slurm_cluster, j.job_id)["TimeLimit"] for j in jobs["slow"]} == {"00:03:00"}
     # the job's processes are gone, the step's grandchild too
     grandchildren = [int(p.read_text()) for p in sorted(pids.iterdir())]
     assert len(grandchildren) == 2
