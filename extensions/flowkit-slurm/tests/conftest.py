@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from slurmcluster import SlurmCluster, SlurmMissing, running
@@ -29,9 +30,13 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmClu
 
 
 @pytest.fixture
-def slurm_env(slurm_cluster: SlurmCluster, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """This process's environment set to use the test cluster (as :meth:`SlurmCluster.env`)."""
-    env = slurm_cluster.env()
+def slurm_env(
+    slurm_cluster: SlurmCluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> dict[str, str]:
+    """This process's environment set to use the test cluster (as :meth:`SlurmCluster.env`),
+    with a cache folder of the test's own: Slurm's output files of failed jobs (and the code
+    packages jobs extract) stay out of the user's ~/.cache."""
+    env = {**slurm_cluster.env(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
