@@ -8,9 +8,7 @@ as S3 does not. :func:`running` starts one and stops it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from flowkit.testing.services import stop_group
 
 ACCESS_KEY, SECRET_KEY = "flowkit-admin", "flowkit-admin-secret"
 READER_KEY, READER_SECRET = "flowkit-reader", "flowkit-reader-secret"
@@ -170,16 +170,6 @@ def _answers(endpoint: str) -> bool:
     return True
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def _start(weed: str, folder: Path) -> S3Server:
     command, endpoint = _command(weed, folder)
     with (folder / "weed.log").open("wb") as log:
@@ -189,7 +179,7 @@ def _start(weed: str, folder: Path) -> S3Server:
     deadline = time.monotonic() + 60
     while not _answers(endpoint):
         if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
+            stop_group(process)
             tail = (folder / "weed.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"SeaweedFS did not start ({' '.join(command)}):\n{tail}")
         time.sleep(0.2)
@@ -226,4 +216,4 @@ def running(folder: Path) -> Iterator[S3Server]:
     try:
         yield server
     finally:
-        _stop(server.process)
+        stop_group(server.process)

@@ -21,6 +21,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowkit.testing.services import stop_group
+
 NODE = "localhost"
 #: ``sbatch --partition=`` values the cluster has; ``debug`` is the default.
 PARTITIONS = ("debug", "cpu", "gpu")
@@ -221,7 +223,7 @@ class SlurmCluster:
         for name in ("slurmd", "slurmctld", "munged"):
             process = self._daemons.pop(name, None)
             if process is not None:
-                _stop(process)
+                stop_group(process)
         deadline = time.monotonic() + 10
         while leftovers := self.processes():
             for pid in leftovers:
@@ -256,16 +258,6 @@ class SlurmCluster:
                     pids.add(pid)
         pids |= {pid for pid, session in sessions.items() if session in stepd_sessions}
         return pids - {os.getpid()}
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _prepare(folder: Path) -> None:
