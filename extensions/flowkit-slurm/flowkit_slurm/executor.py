@@ -196,7 +196,7 @@ class SlurmExecutor:
         folder = opts.output_folder() / "schedulers"
         folder.mkdir(parents=True, exist_ok=True)
         args = [
-            *opts.placement_args(),
+            *opts.scheduler_args(),
             "--cpus-per-task=1",
             "--job-name=flowkit-scheduler",
             f"--output={folder}/%j.out",

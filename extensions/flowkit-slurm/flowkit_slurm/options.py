@@ -9,6 +9,8 @@ qos            ``--qos``
 time           ``--time``: minutes (a number) or Slurm's own form (``"2:00:00"``, ``"1-0"``);
                without it, a step with ``@timeout`` gets its timeout plus a margin, so that
                flowkit's own kill comes first and Slurm's limit is only a backstop
+scheduler_time with ``--detach``: the time limit of the scheduler's own job (default: the
+               partition's); the scheduler's job takes only this, partition, account and qos
 constraint     ``--constraint`` (node features: ``"a100&ib"``)
 extra          more ``sbatch`` arguments, as a list (``["--exclusive", "--nice=10"]``) or
                one string split like a shell would
@@ -46,8 +48,9 @@ from flowkit.executor.base import Request
 TIMEOUT_MARGIN_SECONDS = 120
 
 _STRINGS = ("partition", "account", "qos", "constraint", "python", "store", "output_dir")
+_TIMES = ("time", "scheduler_time")
 _GPU_FLAGS = ("gres", "gpus")
-KNOWN = (*_STRINGS, "time", "extra", "setup", "gpu_flag", "gpu_type")
+KNOWN = (*_STRINGS, *_TIMES, "extra", "setup", "gpu_flag", "gpu_type")
 
 
 class OptionError(ValueError):
@@ -62,6 +65,7 @@ class SlurmOptions:
     account: str | None = None
     qos: str | None = None
     time: str | None = None
+    scheduler_time: str | None = None
     constraint: str | None = None
     extra: tuple[str, ...] = ()
     python: str = field(default_factory=lambda: sys.executable)
@@ -86,8 +90,9 @@ class SlurmOptions:
         for name in _STRINGS:
             if options.get(name) is not None:
                 values[name] = _string(name, options[name])
-        if options.get("time") is not None:
-            values["time"] = _time(options["time"])
+        for name in _TIMES:
+            if options.get(name) is not None:
+                values[name] = _time(name, options[name])
         if options.get("extra") is not None:
             values["extra"] = _words("extra", options["extra"])
         if options.get("setup") is not None:
@@ -132,6 +137,20 @@ class SlurmOptions:
             args.append(f"--time={time_limit}")
         return [*args, *self.extra]
 
+    def scheduler_args(self) -> list[str]:
+        """The flags of a detached run's scheduler job: where it may run and who pays
+        (partition, account, qos), and ``scheduler_time`` as its time limit. The tasks' own
+        ``time``, ``constraint`` and ``extra`` are theirs: a run-wide ``--with slurm:time=30``
+        must not end the scheduler of a run that takes longer."""
+        args = [
+            f"--{name}={value}"
+            for name in ("partition", "account", "qos")
+            if (value := getattr(self, name)) is not None
+        ]
+        if self.scheduler_time is not None:
+            args.append(f"--time={self.scheduler_time}")
+        return args
+
     def output_folder(self) -> Path:
         """Where Slurm's output files of this run's jobs go (read only to explain a job that
         died before its task started)."""
@@ -147,12 +166,12 @@ def _string(name: str, value: Any) -> str:
     return str(value)
 
 
-def _time(value: Any) -> str:
+def _time(name: str, value: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value <= 0:
-            raise OptionError(f"@slurm time={value!r}: give a positive number of minutes")
+            raise OptionError(f"@slurm {name}={value!r}: give a positive number of minutes")
         return str(math.ceil(value))
-    return _string("time", value)
+    return _string(name, value)
 
 
 def _words(name: str, value: Any) -> tuple[str, ...]:

@@ -66,14 +66,14 @@ def env(slurm_cluster: SlurmCluster, tmp_path: Path) -> dict[str, str]:
     return user_env(slurm_cluster, tmp_path, GATE=str(tmp_path / "gate"))
 
 
-def _detach(tmp_path: Path, env: dict[str, str]) -> tuple[str, str, float]:
-    """``python flow.py run --with slurm --detach``: the run's id, its scheduler's job, and
-    how long the command took."""
+def _detach(tmp_path: Path, env: dict[str, str], executor: str = "slurm") -> tuple[str, str, float]:
+    """``python flow.py run --with EXECUTOR --detach``: the run's id, its scheduler's job,
+    and how long the command took."""
     flow = tmp_path / "flow.py"
     flow.write_text(FLOW)
     store = tmp_path / "store"
     began = time.monotonic()
-    done = python(env, flow, "run", "--with", "slurm", "--detach", "--store", store)
+    done = python(env, flow, "run", "--with", executor, "--detach", "--store", store)
     took = time.monotonic() - began
     assert done.returncode == 0, done.stdout + done.stderr
     found = DETACHED.search(done.stderr)  # progress goes to stderr, as a run's does
@@ -98,7 +98,7 @@ def test_detach_returns_at_once_and_the_run_finishes_as_jobs(
     slurm_cluster: SlurmCluster, tmp_path: Path, env: dict[str, str]
 ) -> None:
     store = tmp_path / "store"
-    run_id, scheduler, took = _detach(tmp_path, env)
+    run_id, scheduler, took = _detach(tmp_path, env, "slurm:time=5,scheduler_time=90")
     assert took < 15  # it returned without waiting for the run, which waits on the gate
     records = open_store(str(store)).records
     assert records.get_run_end("DetachFlow", run_id) is None
@@ -107,10 +107,12 @@ def test_detach_returns_at_once_and_the_run_finishes_as_jobs(
     job = job_fields(slurm_cluster, scheduler)
     assert job["JobName"] == "flowkit-scheduler" and job["NumCPUs"] == "1"
     assert job["Requeue"] == "0"
+    assert job["TimeLimit"] == "01:30:00"  # its own limit, not the tasks' time=5
     wait_until(lambda: (tmp_path / "gate.waiting").exists(), 60, what="the wait step's job")
     wait_job = (tmp_path / "gate.waiting").read_text()
     assert wait_job != scheduler
     assert job_fields(slurm_cluster, wait_job)["JobName"] == f"flowkit:DetachFlow/{run_id}/wait"
+    assert job_fields(slurm_cluster, wait_job)["TimeLimit"] == "00:05:00"
     assert job_fields(slurm_cluster, scheduler)["JobState"] == "RUNNING"
     assert _status_in_runs(env, store, run_id) == "running"
 

@@ -77,7 +77,8 @@ def test_an_unknown_option_names_itself_and_the_known_ones() -> None:
         SlurmOptions.of({"partition": "x", "nodes": 2, "mem": "4G"})
     assert str(info.value) == (
         "@slurm has no option 'mem', 'nodes' (it takes: account, constraint, extra, "
-        "gpu_flag, gpu_type, output_dir, partition, python, qos, setup, store, time); give "
+        "gpu_flag, gpu_type, output_dir, partition, python, qos, scheduler_time, setup, store, "
+        "time); give "
         "other sbatch flags as extra=[...]"
     )
 
@@ -162,3 +163,21 @@ def test_placement_flags_in_order_with_extra_last() -> None:
         "--exclusive",
     ]
     assert options.placement_args() == options.sbatch_args(Request.of(None))[1:]
+
+
+def test_the_scheduler_job_takes_where_and_who_pays_but_not_the_tasks_limits() -> None:
+    options = SlurmOptions.of(
+        {
+            "partition": "p",
+            "account": "a",
+            "qos": "q",
+            "time": 30,
+            "constraint": "gpu80g",
+            "extra": ["--gres=gpu:1", "--exclusive"],
+        }
+    )
+    assert options.scheduler_args() == ["--partition=p", "--account=a", "--qos=q"]
+    timed = SlurmOptions.of({"scheduler_time": "3-0", "time": 30})
+    assert timed.scheduler_args() == ["--time=3-0"]
+    with pytest.raises(OptionError, match="scheduler_time=0: give a positive number"):
+        SlurmOptions.of({"scheduler_time": 0})
