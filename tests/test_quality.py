@@ -35,3 +35,17 @@ def test_tool_is_clean(command: list[str], where: Path) -> None:
 
 def test_every_extension_is_found() -> None:
     assert [e.name for e in EXTENSIONS] == ["flowkit-s3", "flowkit-slurm"]
+
+
+def test_no_test_module_imports_a_conftest() -> None:
+    # The extensions' test folders are not packages, so each conftest.py is imported as the
+    # module "conftest": a test that imports from it may get another extension's.
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "extensions").glob("*/tests/*.py"))
+        if any(
+            line.startswith(("from conftest import", "import conftest"))
+            for line in path.read_text().splitlines()
+        )
+    ]
+    assert offenders == []

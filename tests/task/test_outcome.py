@@ -29,9 +29,7 @@ def test_a_record_the_task_wrote_meanwhile_stands(
     # the scheduler looked just before the task wrote: its first read is from before
     first: list[TaskRecord | None] = [None if seen_before == "nothing" else start]
     real = records.get_attempt
-    monkeypatch.setattr(
-        records, "get_attempt", lambda *key: first.pop() if first else real(*key)
-    )
+    monkeypatch.setattr(records, "get_attempt", lambda *key: first.pop() if first else real(*key))
     got = final_record(store, spec, KILLED_STATUS, killed=True)
     assert got == own and got.successful and got.status == "succeeded"
     assert real(spec.flow, spec.run_id, spec.step, spec.task_id, 0) == own

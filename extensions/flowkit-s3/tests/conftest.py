@@ -13,17 +13,11 @@ from collections.abc import Iterator
 
 import pytest
 from seaweedfs import (
-    ACCESS_KEY,
-    READER_KEY,
-    READER_SECRET,
-    SECRET_KEY,
     SHARED_BUCKET,
     S3Server,
     WeedMissing,
     running,
 )
-
-__all__ = ["ACCESS_KEY", "READER_KEY", "READER_SECRET", "SECRET_KEY", "SHARED_BUCKET", "S3Server"]
 
 #: Variables of the environment that would let boto3 reach anything but the test server.
 _AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION")

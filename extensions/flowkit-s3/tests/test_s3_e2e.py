@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import S3Server
+from seaweedfs import S3Server
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import READER_KEY, READER_SECRET, S3Server
+from seaweedfs import READER_KEY, READER_SECRET, S3Server
 
 from flowkit.store import Store
 from flowkit_s3.backend import S3Backend

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_BUCKET, S3Server
+from seaweedfs import SHARED_BUCKET, S3Server
 
 from flowkit.client import Flow
 from flowkit.store import NotFoundError, Store

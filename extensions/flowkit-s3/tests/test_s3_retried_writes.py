@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 import pytest
-from conftest import SHARED_BUCKET, S3Server
+from seaweedfs import SHARED_BUCKET, S3Server
 
 from flowkit.store import Store
 from flowkit.store.errors import RecordExistsError

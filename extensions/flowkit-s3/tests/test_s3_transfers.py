@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from conftest import SHARED_BUCKET, S3Server
+from seaweedfs import SHARED_BUCKET, S3Server
 
 from flowkit.store.errors import KeyNotFoundError
 from flowkit_s3.backend import S3Backend

@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 from slurmcluster import SlurmCluster, SlurmMissing, running
 
-__all__ = ["SlurmCluster"]
-
 
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SlurmCluster
+from slurmcluster import SlurmCluster
 
 ROOT = Path(__file__).resolve().parents[3]
 S3_TESTS = ROOT / "extensions" / "flowkit-s3" / "tests"
