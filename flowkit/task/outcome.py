@@ -47,7 +47,7 @@ def final_record(
     on a signal without a word is *lost* (retried even without ``@retry``); one that exited
     on its own without a record *crashed*. ``reason``, the executor's word on why (a job
     that died before the worker started), replaces the generic message of a lost or
-    crashed attempt.
+    crashed attempt; an explained signal makes the attempt crashed, not lost.
     """
     from flowkit.store import RecordExistsError
     from flowkit.store.records import ExceptionInfo
@@ -80,7 +80,9 @@ def final_record(
             "TaskLost", reason or "the warm worker running the task died; it was lost"
         )
     else:
-        failure = "lost" if status < 0 else "crashed"
+        # a signal nobody explained is a lost task (retried regardless); one the executor
+        # explains (a time limit, out of memory, a cancel outside flowkit) is the task's own
+        failure = "lost" if status < 0 and reason is None else "crashed"
         info = ExceptionInfo(
             "TaskCrashed",
             reason

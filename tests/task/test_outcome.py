@@ -43,3 +43,17 @@ def test_a_task_that_wrote_nothing_gets_the_reason_its_executor_gave(tmp_path: P
     assert record.status == "failed" and record.failure == "crashed"
     assert record.exception is not None and record.exception.message == why
     assert record.exit_code == 127
+
+
+def test_a_signal_its_executor_explains_is_a_crash_not_a_lost_task(tmp_path: Path) -> None:
+    # a job Slurm ended at its time limit, or someone scancelled: running it again as a
+    # lost task (retried even without @retry) would only end the same way
+    spec = _spec_after_start(tmp_path, LinearFlow, "a", base=10)
+    store = open_store(str(tmp_path))
+    why = "Slurm job 12 ended without the task's final record (TIMEOUT): its time limit"
+    record = final_record(store, spec, -9, reason=why)
+    assert record.failure == "crashed" and record.exception is not None
+    assert record.exception.message == why
+    unexplained = _spec_after_start(tmp_path / "again", LinearFlow, "a", base=10)
+    lost = final_record(open_store(str(tmp_path / "again")), unexplained, -9)
+    assert lost.failure == "lost"
