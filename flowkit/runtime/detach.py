@@ -99,8 +99,7 @@ def detach(prepared: Prepared, options: RunOptions) -> Run:
         key = store.put_spec(spec.to_json())
         store.leases.renew(record.flow, record.run_id, interval=QUEUED_LEASE_SECONDS / 3)
         context = ExecutorContext(store, prepared.code, echo=False, max_workers=1)
-        default = prepared.policy.executor
-        where = detaches.detach(context, key, dict(default.args) if default else {})
+        where = detaches.detach(context, key, _scheduler_options(prepared, name))
     except BaseException as exc:
         end_unstarted(store, record, exc)
         raise
@@ -160,6 +159,21 @@ def _driver_spec(store: Store, key: str) -> DriverSpec:
     return DriverSpec.from_json(store.get_spec(key), f"{store.url} spec {key}")
 
 
+def _scheduler_options(prepared: Prepared, name: str) -> dict[str, Any]:
+    """The executor's options for the scheduler's job: ``--with``'s, else those every step
+    on that executor gives alike (``@slurm(account="ml", python=...)`` on each: the job needs
+    the same account and interpreter; options the steps differ on are the steps' own)."""
+    default = prepared.policy.executor
+    if default is not None:
+        return dict(default.args)
+    given = [
+        dict(spec.args)
+        for node in prepared.graph.ordered()
+        if (spec := executor_of(node)) is not None and spec.name == name
+    ]
+    return {k: v for k, v in given[0].items() if all(g.get(k, object()) == v for g in given)}
+
+
 def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -> Run:
     """Drive the detached run whose :class:`DriverSpec` is stored under ``key``, reporting
     to the view ``progress`` makes: what ``python -m flowkit.driver STORE KEY`` does."""
@@ -179,6 +193,17 @@ def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -
             f"run {spec.flow}/{spec.run_id} has ended already: its scheduler ran before",
             f"resume it to run it again: {resume_hint(record.flow, record.run_id, record.source)}",
         )
+    if store.leases.scheduler_gone(spec.flow, spec.run_id, record.created_at):
+        # it waited in the queue past its lease: readers took the run for crashed, and it
+        # may have been resumed since; driving it now would run its tasks a second time
+        error = FlowkitError(
+            f"run {spec.flow}/{spec.run_id} was given up: its scheduler's job started more "
+            f"than {QUEUED_LEASE_SECONDS / 3600:g} h after the run was submitted",
+            "resume it when the cluster's queue is shorter: "
+            + resume_hint(record.flow, record.run_id, record.source),
+        )
+        end_unstarted(store, record, error)
+        raise error
     # a job started twice (a cluster that requeued it) must not drive the run twice
     store.records.claim_scheduler(spec.flow, spec.run_id)
     try:

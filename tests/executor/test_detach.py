@@ -379,3 +379,72 @@ def test_resume_detach_clones_from_its_origin(
     )
     # start was cloned, not run again
     assert [s for s, _ in submitted(third_party)] == ["(scheduler)", "end", "work"]
+
+
+SCHEDULED_FLOW = """\
+from flowkit import FlowSpec, step
+from flowkit.authoring.decorators import executor_decorator
+
+thirdparty = executor_decorator("thirdparty")
+
+
+class ScheduledFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a)
+
+    @thirdparty(account="ml", queue="small", python="/shared/py")
+    @step
+    def a(self):
+        self.next(self.b)
+
+    @thirdparty(account="ml", queue="big", python="/shared/py")
+    @step
+    def b(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+@pytest.mark.slow
+def test_without_with_the_scheduler_gets_the_options_its_steps_share(
+    third_party: Path, tmp_path: Path, drivers: Drivers
+) -> None:
+    flow = tmp_path / "scheduled.py"
+    flow.write_text(SCHEDULED_FLOW)
+    store = tmp_path / "store"
+    sink = Quiet()
+    run = flowkit.run(flow, store=str(store), progress=sink, detach=True)
+    drivers.wait(drivers.add(_detached(sink, "ScheduledFlow", store).where))
+    assert _wait_end(store, "ScheduledFlow", run.id).status == "succeeded"
+    scheduler = [o for step, o in submitted(third_party) if step == "(scheduler)"]
+    # the account and interpreter every step asks for; not the queue they differ on
+    assert scheduler == [{"account": "ml", "python": "/shared/py"}]
+
+
+@pytest.mark.slow
+def test_a_scheduler_that_starts_after_its_run_was_given_up_refuses(
+    third_party: Path, tmp_path: Path, drivers: Drivers, hold: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "0")
+    store, sink = tmp_path / "s", Quiet()
+    run = flowkit.run(
+        LinearFlow, store=str(store), progress=sink, with_decorators=["thirdparty"], detach=True
+    )
+    pid = drivers.add(_detached(sink, "LinearFlow", store).where)
+    # its job waits in the queue past the run's lease: readers take the run for crashed
+    open_store(str(store)).leases.renew("LinearFlow", run.id, interval=0.001)
+    time.sleep(0.05)
+    assert flowkit.Run(run.pathspec, store=str(store)).status == "crashed"
+    hold.touch()
+    assert drivers.wait(pid) == 2
+    records = open_store(str(store)).records
+    end = records.get_run_end("LinearFlow", run.id)
+    assert end is not None and end.status == "failed"
+    assert end.message is not None and "was given up: its scheduler's job started" in end.message
+    assert records.list_steps("LinearFlow", run.id) == []  # no task ran
+    _, printed = _scheduler_output(third_party)
+    assert f"error: run LinearFlow/{run.id} was given up" in printed
