@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ WAITING_STATES = frozenset(
 _KEPT_SLURM_VARIABLES = frozenset({"SLURM_CONF", "SLURM_CLUSTERS"})
 #: Slurm's default ``MaxArraySize``.
 DEFAULT_MAX_ARRAY_SIZE = 1001
-#: How long one command may take before the controller counts as unreachable.
-COMMAND_TIMEOUT = 60.0
+#: How long ``squeue`` and ``scancel`` may take before the controller counts as not
+#: answering (the scheduler asks again), and ``sbatch`` before it counts as down.
+COMMAND_TIMEOUT, SUBMIT_TIMEOUT = 15.0, 60.0
 
 
 class SlurmError(FlowkitError):
@@ -65,7 +67,12 @@ class JobState:
 
     @property
     def started(self) -> bool:
+        """Whether it left the queue (it may have ended since)."""
         return self.state not in WAITING_STATES
+
+    @property
+    def running(self) -> bool:
+        return self.started and not self.ended
 
 
 class Slurm:
@@ -85,16 +92,38 @@ class Slurm:
             if shutil.which(command, path=self.env.get("PATH")) is None:
                 raise _missing(command)
 
-    def submit(self, args: list[str], script: str) -> str:
-        """``sbatch ARGS`` of ``script``; the job's id. Raises :class:`SlurmError` with
-        sbatch's own words when it refuses."""
-        done = self._answered(["sbatch", "--parsable", *args], script)
-        if done.returncode != 0:
-            raise SlurmError(
-                f"sbatch refused the job: {_said(done)}",
-                "fix the @slurm options or @resources it names (sbatch --help lists flags)",
-            )
-        return done.stdout.strip().split(";")[0]
+    def submit(self, args: list[str], script: str, *, name: str) -> str:
+        """``sbatch ARGS`` of ``script`` as the job ``name``; the job's id. Raises
+        :class:`SlurmError` with sbatch's own words when it refuses.
+
+        The job carries a token of its own (``--comment``, before ``args``, so a comment the
+        user gives wins): when sbatch gets no answer, or fails after the controller may have
+        taken the job, the token finds that job instead of submitting a second one."""
+        token = f"flowkit-batch:{uuid.uuid4().hex}"
+        argv = ["sbatch", "--parsable", f"--job-name={name}", f"--comment={token}", *args]
+        done = self._run(argv, script, timeout=SUBMIT_TIMEOUT)
+        if done is not None and done.returncode == 0:
+            return done.stdout.strip().split(";")[0]
+        taken = self._taken(name, token)
+        if taken is not None:
+            return taken
+        if done is None:
+            raise _no_answer("sbatch", SUBMIT_TIMEOUT)
+        raise SlurmError(
+            f"sbatch refused the job: {_said(done)}",
+            "fix the @slurm options or @resources it names (sbatch --help lists flags)",
+        )
+
+    def _taken(self, name: str, token: str) -> str | None:
+        """The id of the job named ``name`` that carries ``token``, if the controller took
+        one."""
+        argv = ["squeue", f"--name={name}", "--states=all", "--noheader", "--format=%F|%k"]
+        done = self._run(argv, None)
+        for line in done.stdout.splitlines() if done is not None else ():
+            job_id, _, comment = line.strip().partition("|")
+            if comment == token:
+                return job_id
+        return None
 
     def refusal(self, args: list[str]) -> str | None:
         """Why sbatch would refuse a job with ``args`` (``sbatch --test-only``: nothing is
@@ -134,14 +163,24 @@ class Slurm:
         return DEFAULT_MAX_ARRAY_SIZE
 
     def cancel(self, job_ids: Iterable[str]) -> bool:
-        """``scancel`` every job (or array element) of ``job_ids`` in one call (one that
-        already ended is no error); False if the controller did not answer."""
+        """Kill every job (or array element) of ``job_ids`` at once, not politely (``scancel
+        --signal=KILL --full``: the running ones and all their processes), then cancel them
+        (``scancel``: the pending ones too), each one call. A job that already ended is no
+        error; False if the controller did not answer or refused: ask again."""
         ids = sorted(set(job_ids))
-        return not ids or self._run(["scancel", *ids], None) is not None
+        if not ids:
+            return True
+        self._run(["scancel", "--signal=KILL", "--full", *ids], None)
+        done = self._run(["scancel", *ids], None)
+        return done is not None and (
+            done.returncode == 0 or all(_gone(line) for line in done.stderr.splitlines())
+        )
 
-    def _run(self, argv: list[str], stdin: str | None) -> subprocess.CompletedProcess[str] | None:
-        """Run one command: what it did, or None if the controller did not answer in time.
-        A missing command raises :class:`SlurmError`."""
+    def _run(
+        self, argv: list[str], stdin: str | None, *, timeout: float = COMMAND_TIMEOUT
+    ) -> subprocess.CompletedProcess[str] | None:
+        """Run one command: what it did, or None if the controller did not answer in
+        ``timeout`` seconds. A missing command raises :class:`SlurmError`."""
         self.calls[argv[0]] += 1
         try:
             return subprocess.run(
@@ -150,7 +189,7 @@ class Slurm:
                 capture_output=True,
                 text=True,
                 env=self.env,
-                timeout=COMMAND_TIMEOUT,
+                timeout=timeout,
             )
         except FileNotFoundError:
             raise _missing(argv[0]) from None
@@ -159,13 +198,24 @@ class Slurm:
 
     def _answered(self, argv: list[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
         """:meth:`_run`, raising :class:`SlurmError` if the controller did not answer."""
-        done = self._run(argv, stdin)
+        done = self._run(argv, stdin, timeout=SUBMIT_TIMEOUT)
         if done is None:
-            raise SlurmError(
-                f"'{argv[0]}' got no answer from the Slurm controller in {COMMAND_TIMEOUT:g}s",
-                "check that slurmctld is up (scontrol ping), then resume the run",
-            )
+            raise _no_answer(argv[0], SUBMIT_TIMEOUT)
         return done
+
+
+def _gone(line: str) -> bool:
+    """Whether a line scancel printed says only that the job had ended already."""
+    return not line.strip() or any(
+        words in line for words in ("Invalid job id", "already completing or completed")
+    )
+
+
+def _no_answer(command: str, timeout: float) -> SlurmError:
+    return SlurmError(
+        f"'{command}' got no answer from the Slurm controller in {timeout:g}s",
+        "check that slurmctld is up (scontrol ping), then resume the run",
+    )
 
 
 def _missing(command: str) -> SlurmError:

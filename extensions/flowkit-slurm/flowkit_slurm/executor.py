@@ -11,7 +11,7 @@ attempt, so a requeued job can never run an attempt twice.
 
 Dependencies between steps stay with flowkit's scheduler, so retries, ``@catch``, resume
 and reuse behave exactly as locally; ``--max-workers``, when given, throttles each array
-(``--array=0-199%8``); otherwise the cluster's queue decides.
+(``--array=0-199%8``: a bound per array, not per run); otherwise the cluster's queue decides.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from flowkit.executor.base import (
     Submission,
     ended,
 )
+from flowkit.store import TaskRecord
 from flowkit.store.logs import LogTail
 from flowkit.task.spec import TaskSpec
 from flowkit_slurm.commands import JobState, Slurm, SlurmError
@@ -120,9 +121,14 @@ class SlurmExecutor:
     # -- the executor interface ---------------------------------------------------------------
     def check(self, request: Request) -> str | None:
         try:
-            args = SlurmOptions.of(request.options).sbatch_args(request)
+            options = SlurmOptions.of(request.options)
+            args = options.sbatch_args(request)
         except OptionError as exc:
             return str(exc)
+        try:
+            _folder(options.output_folder())
+        except SlurmError as exc:
+            return exc.message
         key = tuple(args)
         if key not in self._refusals:
             self._refusals[key] = self._slurm.refusal(args)
@@ -193,20 +199,14 @@ class SlurmExecutor:
         """Submit a run's scheduler (``python -m flowkit.driver STORE KEY``) as a small job of
         its own, with the ``--with slurm:...`` options; see :mod:`flowkit.runtime.detach`."""
         opts = SlurmOptions.of(options)
-        folder = opts.output_folder() / "schedulers"
-        folder.mkdir(parents=True, exist_ok=True)
-        args = [
-            *opts.scheduler_args(),
-            "--cpus-per-task=1",
-            "--job-name=flowkit-scheduler",
-            f"--output={folder}/%j.out",
-            "--no-requeue",
-        ]
+        folder = _folder(opts.output_folder() / "schedulers")
+        args = [*opts.scheduler_args(), "--cpus-per-task=1", f"--output={folder}/%j.out"]
+        args.append("--no-requeue")
         store = opts.store or context.store.url
         script = batch_script(opts.python, opts.setup, [DRIVER_MODULE, store, key])
         slurm = Slurm()
         slurm.require()
-        job = slurm.submit(args, script)
+        job = slurm.submit(args, script, name="flowkit-scheduler")
         return f"Slurm job {job} (its output: {folder}/{job}.out)"
 
     # -- submitting ---------------------------------------------------------------------------
@@ -231,11 +231,10 @@ class SlurmExecutor:
         tasks, options = batch.tasks, batch.options
         first = tasks[0].spec
         keys = self._store.put_specs([task.spec.to_json() for task in tasks])
-        folder = options.output_folder() / first.flow / first.run_id
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _folder(options.output_folder() / first.flow / first.run_id)
         self._folders.add(folder)
         title = f"{first.flow}/{first.run_id}/{first.step}"
-        args = [*batch.args, f"--job-name=flowkit:{title}", "--no-requeue"]
+        args = [*batch.args, "--no-requeue"]
         if len(tasks) > 1:
             throttle = f"%{self._limit}" if self._limit and self._limit < len(tasks) else ""
             args += [f"--array=0-{len(tasks) - 1}{throttle}", f"--output={folder}/%A_%a.out"]
@@ -243,7 +242,7 @@ class SlurmExecutor:
             args.append(f"--output={folder}/%j.out")
         module = [WORKER_MODULE, "--quiet", options.store or self._store.url]
         script = batch_script(options.python, options.setup, module, keys, title=title)
-        job = self._slurm.submit(args, script)
+        job = self._slurm.submit(args, script, name=f"flowkit:{title}")
         for index, task in enumerate(tasks):
             job_id = f"{job}_{index}" if len(tasks) > 1 else job
             self._jobs[task.key] = _Job(task.key, task.spec, job_id, folder / f"{job_id}.out")
@@ -260,8 +259,8 @@ class SlurmExecutor:
                 final = marks.get((job.spec.task_id, job.spec.attempt))
                 if final is not None:
                     self._started(job)
-                if final:
-                    self._recorded(job)
+                if final and (record := self._final_record(job)) is not None:
+                    self._recorded(job, record)
 
     def _ask_slurm(self) -> None:
         """One ``squeue`` for every job: which started, and which ended without a record."""
@@ -278,13 +277,11 @@ class SlurmExecutor:
             job.last_state = state
             if job.ended_at is None:
                 job.ended_at = now
-                if self._final_record_written(job):
-                    self._recorded(job)
+            record = self._record(job)
+            if record is not None and record.final:
+                self._recorded(job, record)
             elif now - job.ended_at >= RECORD_GRACE:
-                if self._final_record_written(job):
-                    self._recorded(job)
-                else:
-                    self._unrecorded(job)
+                self._unrecorded(job, began=record is not None)
 
     def _started(self, job: _Job) -> None:
         if not job.started:
@@ -302,20 +299,19 @@ class SlurmExecutor:
         for stream, group in groupby(lines, key=lambda pair: pair[0]):
             self._news.append(Output(job.key, stream, tuple(line.text for _, line in group)))
 
-    def _final_record_written(self, job: _Job) -> bool:
+    def _record(self, job: _Job) -> TaskRecord | None:
+        """The attempt's record as the store has it now (its final one once written)."""
         spec = job.spec
-        record = self._store.records.get_attempt(
+        return self._store.records.get_attempt(
             spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
         )
-        return record is not None and record.final
 
-    def _recorded(self, job: _Job) -> None:
-        """The task wrote its final record: it ended, as the record says."""
-        spec = job.spec
-        record = self._store.records.get_attempt(
-            spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
-        )
-        assert record is not None and record.final
+    def _final_record(self, job: _Job) -> TaskRecord | None:
+        record = self._record(job)
+        return record if record is not None and record.final else None
+
+    def _recorded(self, job: _Job, record: TaskRecord) -> None:
+        """The task wrote its final ``record``: it ended, as the record says."""
         self._started(job)
         self._echo(job, ended=True)
         status = record.exit_code if record.exit_code is not None else int(not record.successful)
@@ -325,15 +321,9 @@ class SlurmExecutor:
             with contextlib.suppress(OSError):
                 job.output.unlink()
 
-    def _unrecorded(self, job: _Job) -> None:
-        """Slurm says the job ended (or forgot it), and no final record came: say why."""
-        spec = job.spec
-        began = (
-            self._store.records.get_attempt(
-                spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
-            )
-            is not None
-        )
+    def _unrecorded(self, job: _Job, began: bool) -> None:
+        """Slurm says the job ended (or forgot it), and no final record came (``began``: its
+        start record did): say why."""
         self._echo(job, ended=True)
         self._news.append(explain(job.key, job.job_id, job.last_state, job.output, began))
         del self._jobs[job.key]
@@ -348,9 +338,11 @@ class SlurmExecutor:
             return
         unseen = [self._jobs[k] for k in keys if not self._jobs[k].started]
         if unseen:  # a job may have started since the last squeue: its task ran, say so
-            states = self._slurm.states(job.array_id for job in unseen) or {}
+            states = self._slurm.states(job.array_id for job in unseen)
+            if states is None:
+                return  # no answer: scancel would get none either; ask again on the next poll
             for job in unseen:
-                if (state := states.get(job.job_id)) is not None and state.started:
+                if (state := states.get(job.job_id)) is not None and state.running:
                     self._started(job)
         doomed = {self._jobs[k].job_id for k in keys}
         ids = set()
@@ -364,3 +356,16 @@ class SlurmExecutor:
             self._news.append(Killed(key))
             del self._jobs[key]
         self._to_cancel.clear()
+
+
+def _folder(path: Path) -> Path:
+    """``path``, made if missing; a :class:`SlurmError` naming it if it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SlurmError(
+            f"Slurm's output files cannot go to {path}: {exc.strerror or exc}",
+            "give @slurm(output_dir=...) (or --with slurm:output_dir=...) a folder you can "
+            "write, on a file system the nodes share",
+        ) from None
+    return path

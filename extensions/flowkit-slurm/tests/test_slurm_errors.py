@@ -151,6 +151,7 @@ class RefusedFlow(FlowSpec):
         ("gpu=5", "", "Requested node configuration is not available"),
         ("gpu=1", 'gpu_type="a100"', "Requested node configuration is not available"),
         ("", "bogus=1", "@slurm has no option 'bogus'"),
+        ("", 'output_dir="/proc/nope/out"', "Slurm's output files cannot go to /proc/nope/out"),
     ],
 )
 def test_a_request_the_cluster_cannot_meet_stops_the_run_before_any_job(
