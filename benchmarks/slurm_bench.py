@@ -80,6 +80,9 @@ def _floor(folder: Path, env: dict[str, str], splits: int) -> float:
         ).stdout.split()
         if len(states) >= splits and all(s == "COMPLETED" for s in states):
             return time.perf_counter() - started
+        failed = set(states) - {"PENDING", "RUNNING", "COMPLETING", "COMPLETED"}
+        if failed:
+            raise RuntimeError(f"the bare array's jobs ended {', '.join(sorted(failed))}")
         time.sleep(0.1)
 
 

@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sigterm_as_interrupt():
             drive_stored(
-                open_store(args[0]), args[1], lambda: TerminalView(stream=sys.stdout, live=False)
+                open_store(args[0]),
+                args[1],
+                lambda quiet: TerminalView(stream=sys.stdout, live=False, quiet=quiet),
             )
     except RunFailed as failed:
         return 130 if failed.cancelled else 1

@@ -16,6 +16,7 @@ queue), the run's lease says it is alive for :data:`QUEUED_LEASE_SECONDS`.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,7 @@ class DriverSpec:
     fail_fast: bool
     with_decorators: list[str]
     retry: int
+    quiet: bool = False
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -93,6 +95,7 @@ def detach(prepared: Prepared, options: RunOptions) -> Run:
             max_num_splits=options.max_num_splits,
             fail_fast=options.fail_fast,
             with_decorators=list(options.with_decorators),
+            quiet=options.quiet,
             retry=prepared.retry,
             alerts=[dict(a) for a in prepared.alert_settings],
         )
@@ -174,9 +177,10 @@ def _scheduler_options(prepared: Prepared, name: str) -> dict[str, Any]:
     return {k: v for k, v in given[0].items() if all(g.get(k, object()) == v for g in given)}
 
 
-def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -> Run:
+def drive_stored(store: Store, key: str, progress: Callable[[bool], ProgressSink]) -> Run:
     """Drive the detached run whose :class:`DriverSpec` is stored under ``key``, reporting
-    to the view ``progress`` makes: what ``python -m flowkit.driver STORE KEY`` does."""
+    to the view ``progress(quiet)`` makes: what ``python -m flowkit.driver STORE KEY``
+    does."""
     from flowkit.client.objects import resume_hint
     from flowkit.executor.registry import load_executors
     from flowkit.lint.api import check
@@ -235,7 +239,8 @@ def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -
             policy,
             alerts_for(flow_cls, alerts),
             load_executors(graph, policy.executor),
-            spec.max_workers,
+            # the submitting machine's cores say nothing of the scheduler job's
+            spec.max_workers if spec.max_workers_chosen else len(os.sched_getaffinity(0)),
             max_workers_chosen=spec.max_workers_chosen,
             retry=spec.retry,
             alert_settings=alerts,
@@ -244,7 +249,8 @@ def drive_stored(store: Store, key: str, progress: Callable[[], ProgressSink]) -
         end_unstarted(store, record, exc)
         raise
     options = RunOptions(
-        progress,
+        lambda: progress(spec.quiet),
+        quiet=spec.quiet,
         max_num_splits=spec.max_num_splits,
         fail_fast=spec.fail_fast,
         with_decorators=spec.with_decorators,

@@ -135,8 +135,12 @@ class Scheduler:
             self.emit(
                 RunStarted(self.run.flow, self.run.run_id, self.store.url, steps, self.clock())
             )
-            why = self._never_runnable()
-            if why is not None:  # before any task: a run does not fail halfway for it
+            # before any task, so a run does not fail halfway for it; not on a resume or a
+            # reuse, whose tasks of such a step may be cloned (then it is checked at launch)
+            reuse = self.decider is not None and self.decider.reuse
+            cloning = self.run.origin_run_id is not None or reuse
+            why = None if cloning else self._never_runnable()
+            if why is not None:
                 return self._finish("failed", why)
             self._admit([self.planner.first()])
             while self._ready or self._running:

@@ -54,9 +54,16 @@ def run(
     ``Run`` at once, while it goes.
     """
     options = _options(
-        progress, store, max_workers, max_num_splits, fail_fast, quiet, tags, with_decorators
+        progress,
+        store,
+        max_workers,
+        max_num_splits,
+        fail_fast,
+        quiet,
+        tags,
+        with_decorators,
+        detach,
     )
-    options.detach = detach
     return start(flow, params, options, reuse=reuse, dry_run=dry_run)
 
 
@@ -99,9 +106,16 @@ def resume(
     :func:`run`.
     """
     options = _options(
-        progress, store, max_workers, max_num_splits, fail_fast, quiet, tags, with_decorators
+        progress,
+        store,
+        max_workers,
+        max_num_splits,
+        fail_fast,
+        quiet,
+        tags,
+        with_decorators,
+        detach,
     )
-    options.detach = detach
     return start(
         flow,
         params,
@@ -122,6 +136,7 @@ def _options(
     quiet: bool,
     tags: Iterable[str],
     with_decorators: Iterable[str],
+    detach: bool,
 ) -> RunOptions:
     return RunOptions(
         (lambda: progress) if progress is not None else (lambda: default_view(quiet)),
@@ -133,4 +148,5 @@ def _options(
         tags,
         with_decorators,
         notebook=in_notebook(),
+        detach=detach,
     )

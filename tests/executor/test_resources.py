@@ -47,3 +47,20 @@ def test_pool_accounting() -> None:
     assert big.try_take("next", 1, 0) is None
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "2, 3"}) == ["2", "3"]
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+
+
+def test_a_resume_on_a_machine_without_gpus_clones_the_gpu_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a run made where there were GPUs, resumed after them where there are none: the GPU
+    # step is cloned, so the request it can no longer meet stops nothing
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    first = flowkit.run(GpuFlow, store=str(tmp_path), progress=Quiet())
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    again = flowkit.resume(
+        GpuFlow, "join", origin_run_id=first.id, store=str(tmp_path), progress=Quiet()
+    )
+    assert again.successful
+    assert [t.origin_pathspec is not None for t in again["train"]] == [True] * 4
+    with pytest.raises(flowkit.RunFailed, match="this machine has 0"):  # a new run cannot
+        flowkit.run(GpuFlow, store=str(tmp_path), progress=Quiet())
