@@ -1,5 +1,5 @@
-"""``python -m flowkit.worker [--quiet] STORE SPEC-KEY`` (or ``python -m flowkit.worker
-SPEC``): run one task from the store alone.
+"""``python -m flowkit.worker [--quiet] [--index-from VAR] STORE SPEC-KEY`` (or ``python -m
+flowkit.worker SPEC``): run one task from the store alone.
 
 The entry point of every remote executor (Slurm, AWS Batch, ...) and the same code path as
 a local task. SPEC-KEY is the key ``Store.put_spec`` gave the task's spec in the store at
@@ -8,8 +8,10 @@ is stored as its log and echoed here (``--quiet``: only stored, for a cluster jo
 output file would hold a second copy); if the task's process dies without writing its final
 record, this writes it. The exit status is the task's (2 if there is no such SPEC-KEY).
 
-With SPEC-KEY, everything happens in the store at STORE, whatever path the spec was written
-through: a shared store may be mounted elsewhere on a cluster's nodes.
+With ``--index-from VAR``, SPEC-KEY names a list of spec keys (``Store.put_task_list``: an
+array job's, whose elements all run one command) and ``$VAR`` (``AWS_BATCH_JOB_ARRAY_INDEX``)
+picks the task. With SPEC-KEY, everything happens in the store at STORE, whatever path the
+spec was written through: a shared store may be mounted elsewhere on a cluster's nodes.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    quiet = bool(args) and args[0] == "--quiet"
-    if quiet:
-        args = args[1:]
-    if len(args) not in (1, 2) or args[0] in ("-h", "--help"):
+    args = list(sys.argv[1:] if argv is None else argv)
+    quiet = index_from = None
+    while args and args[0] in ("--quiet", "--index-from"):
+        if args.pop(0) == "--quiet":
+            quiet = True
+        elif args:
+            index_from = args.pop(0)
+    if len(args) not in (1, 2) or args[0] in ("-h", "--help") or (index_from and len(args) != 2):
         print(__doc__, file=sys.stderr)
         return 2
     from flowkit.executor.forkserver import ForkServer
@@ -40,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) == 2:
         try:
             store = open_store(args[0])
-            text = _stored_spec(store, args[1])
+            key = args[1] if index_from is None else _listed_key(store, args[1], index_from)
+            text = _stored_spec(store, key)
         except StoreError as error:
             print(f"error: {error.render()}", file=sys.stderr)
             return 2
@@ -67,6 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if record.successful else (status if status > 0 else 1)
 
 
+def _listed_key(store: Store, key: str, variable: str) -> str:
+    """The spec key at the index ``$variable`` names in the task list stored under ``key``
+    (an array job's: each element runs the same command, and its index picks its task)."""
+    from flowkit.store import StoreError
+
+    keys = store.task_list(_stored_key(store, key))
+    raw = os.environ.get(variable, "")
+    if not raw.isdigit() or int(raw) >= len(keys):
+        raise StoreError(
+            f"${variable} is {raw!r}, not an index of the {len(keys)} tasks listed under {key}",
+            f"run it as an element of the array job it was submitted as (0 to {len(keys) - 1})",
+        )
+    return keys[int(raw)]
+
+
 def _spec_text(arg: str) -> str:
     if arg == "-":
         return sys.stdin.read()
@@ -78,6 +99,12 @@ def _spec_text(arg: str) -> str:
 def _stored_spec(store: Store, key: str) -> str:
     """The spec stored under ``key``; a key that is malformed or names nothing raises a
     :class:`~flowkit.store.StoreError` saying so (not that the store is damaged)."""
+    return store.get_spec(_stored_key(store, key))
+
+
+def _stored_key(store: Store, key: str) -> str:
+    """``key``, if it names something stored: else a :class:`~flowkit.store.StoreError`
+    saying that it is malformed or names nothing."""
     from flowkit.store import InvalidKeyError, NotFoundError
 
     hint = (
@@ -92,7 +119,7 @@ def _stored_spec(store: Store, key: str) -> str:
         ) from None
     if not stored:
         raise NotFoundError(f"no task spec '{key}' in the store at {store.url}", hint)
-    return store.get_spec(key)
+    return key
 
 
 def _code(spec: Any) -> dict[str, Any]:

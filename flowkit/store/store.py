@@ -11,6 +11,7 @@ Nothing above the store touches its backend or its key layout: what it needs is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from flowkit.store.backend import Backend
@@ -66,6 +67,25 @@ class Store:
         """:meth:`put_spec` of each, in order; the writes overlap on a remote store (a
         cluster executor stores a whole foreach's specs before one array job)."""
         return overlapped(self.backend, self.put_spec, specs)
+
+    def put_task_list(self, keys: Sequence[str]) -> str:
+        """Store a list of task spec keys (an array job's, in index order) once by its
+        content; the key to give ``python -m flowkit.worker --index-from VAR STORE KEY``,
+        which runs the spec at the index ``$VAR`` says."""
+        return self.put_spec(json.dumps({"task_list": list(keys)}, separators=(",", ":")))
+
+    def task_list(self, key: str) -> list[str]:
+        """The spec keys :meth:`put_task_list` stored under ``key``."""
+        try:
+            keys = json.loads(self.get_spec(key))["task_list"]
+        except (ValueError, KeyError, TypeError):
+            keys = None
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise StoreError(
+                f"{key} in the store at {self.url} is not a list of task specs",
+                "give the key the executor stored the array's task list under",
+            )
+        return keys
 
     def get_spec(self, key: str) -> str:
         """The task spec JSON :meth:`put_spec` stored under ``key``, verified against it."""

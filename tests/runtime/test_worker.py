@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ import flowkit
 from flowkit.store import open_store
 from flowkit.task.code import code_ref_for
 from flowkit.task.spec import StepContract, TaskSpec
-from tests.conftest import require, run_python
+from tests.conftest import ROOT, require, run_python
 from tests.flows.gated import GatedFlow
 from tests.flows.linear import LinearFlow
 from tests.flows.session_children import SessionChildrenFlow
@@ -85,6 +86,33 @@ def test_worker_runs_a_stored_spec_from_the_store_path_it_is_given(tmp_path: Pat
     assert record.successful and record.next_steps == ("b",)
     task = flowkit.Task(record.pathspec, store=str(tmp_path / "disk"))
     assert task.data.total == 12 and task.data.seen == ["start", "a"]
+
+
+def test_an_array_element_runs_the_task_its_index_picks(tmp_path: Path) -> None:
+    spec, run_id = _spec_for_step_a(tmp_path)
+    store = open_store(str(tmp_path))
+    other = store.put_spec('{"not": "run"}')
+    listed = store.put_task_list([other, store.put_spec(spec.to_json())])
+    argv = ("-m", "flowkit.worker", "--quiet", "--index-from", "ARRAY_INDEX", tmp_path, listed)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ARRAY_INDEX": "1"}
+    result = subprocess.run(
+        [sys.executable, *map(str, argv)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    record = store.records.get_task("LinearFlow", run_id, "a", spec.task_id)
+    assert record.successful
+    for index, said in [("2", "'2', not an index of the 2 tasks"), ("", "'', not an index")]:
+        bad = subprocess.run(
+            [sys.executable, *map(str, argv)],
+            env={**env, "ARRAY_INDEX": index},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert bad.returncode == 2 and f"$ARRAY_INDEX is {said}" in bad.stderr, bad.stderr
+    not_a_list = run_python("-m", "flowkit.worker", "--index-from", "X", tmp_path, other)
+    assert not_a_list.returncode == 2
+    assert "is not a list of task specs" in not_a_list.stderr
 
 
 @pytest.mark.parametrize(
