@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Collection
 from types import FunctionType
 
-from flowkit.graph.source import SourceUnavailable, function_node, global_names
+from flowkit.graph.source import SourceUnavailable, function_node, global_names, parse_python
 
 
 def normalized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -83,7 +83,7 @@ def first_difference(old: str, new: str) -> int | None:
     if old == new:
         return None
     try:
-        old_fn, new_fn = ast.parse(old).body[0], ast.parse(new).body[0]
+        old_fn, new_fn = parse_python(old).body[0], parse_python(new).body[0]
     except (SyntaxError, IndexError):
         return 0
     old_stmts = statements(old_fn)

@@ -12,6 +12,7 @@ import dis
 import hashlib
 import linecache
 import sys
+import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from types import CodeType, FunctionType
@@ -32,9 +33,22 @@ def source_lines(filename: str, module_globals: dict[str, Any] | None = None) ->
     return linecache.getlines(filename, module_globals)
 
 
+#: CPython 3.11 keeps ``ast.parse``'s recursion depth in state all threads share: two
+#: threads parsing at once can fail with "SystemError: AST constructor recursion depth
+#: mismatch" (python/cpython#106905), e.g. two runs started from threads. flowkit's own
+#: parses take turns.
+_PARSING = threading.Lock()
+
+
+def parse_python(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse(source)``, safe to call from several threads at once."""
+    with _PARSING:
+        return ast.parse(source, filename=filename)
+
+
 @lru_cache(maxsize=64)
 def _parse(text_hash: str, text: str, filename: str) -> ast.Module:
-    return ast.parse(text, filename=filename)
+    return parse_python(text, filename)
 
 
 def parse_file(filename: str, module_globals: dict[str, Any] | None = None) -> ast.Module:

@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from flowkit.errors import FlowLoadError
+from flowkit.graph.source import parse_python
 from flowkit.store.packages import CodePackage, EntryKind
 
 _MARKERS = ("pyproject.toml", "setup.py", ".git")
@@ -163,7 +164,7 @@ def _imports(source: bytes) -> Iterator[tuple[str, list[str], int]]:
     try:
         with warnings.catch_warnings():  # the user's invalid escapes are theirs to hear of
             warnings.simplefilter("ignore")
-            tree = ast.parse(source)
+            tree = parse_python(source)
     except (SyntaxError, ValueError):  # not Python this interpreter reads: it imports nothing
         return
     # Import statements are statements: expressions are walked only for a call to look at.
