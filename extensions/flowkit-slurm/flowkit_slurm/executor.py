@@ -20,7 +20,6 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +30,11 @@ from flowkit.executor.base import (
     Failed,
     Killed,
     Message,
-    Output,
     Request,
-    Started,
     Submission,
-    ended,
+    Succeeded,
 )
-from flowkit.store import TaskRecord
-from flowkit.store.logs import LogTail
-from flowkit.task.spec import TaskSpec
+from flowkit.executor.watch import StoreWatch
 from flowkit_slurm.commands import JobState, Slurm, SlurmError
 from flowkit_slurm.options import OptionError, SlurmOptions
 from flowkit_slurm.reasons import explain
@@ -66,16 +61,12 @@ class _Job:
     """One submitted task attempt: its job (``12``) or array element (``12_3``)."""
 
     key: str
-    spec: TaskSpec
     job_id: str
     output: Path
-    started: bool = False
     #: What squeue last said of it once it ended (None: it no longer knows the job).
     last_state: JobState | None = None
     #: When Slurm first said it ended while the store had no final record (monotonic).
     ended_at: float | None = None
-    #: Reads its log as it grows, once it started (when output is echoed).
-    tail: LogTail | None = None
 
     @property
     def array_id(self) -> str:
@@ -111,6 +102,7 @@ class SlurmExecutor:
         remote = context.store.remote
         self._store_every = REMOTE_STORE_EVERY if remote else STORE_EVERY
         self._echo_every = (REMOTE_ECHO_EVERY if remote else ECHO_EVERY) if context.echo else None
+        self._watch = StoreWatch(context.store, echo=context.echo)
         self._next_store = self._next_squeue = self._next_echo = 0.0
 
     @property
@@ -161,8 +153,7 @@ class SlurmExecutor:
                 self._look_in_store()
                 self._next_store = time.monotonic() + self._store_every
             if self._echo_every is not None and now >= self._next_echo:
-                for job in list(self._jobs.values()):
-                    self._echo(job)
+                self._news += self._watch.outputs()
                 self._next_echo = time.monotonic() + self._echo_every
             if now >= self._next_squeue and self._jobs:
                 self._ask_slurm()
@@ -245,22 +236,16 @@ class SlurmExecutor:
         job = self._slurm.submit(args, script, name=f"flowkit:{title}")
         for index, task in enumerate(tasks):
             job_id = f"{job}_{index}" if len(tasks) > 1 else job
-            self._jobs[task.key] = _Job(task.key, task.spec, job_id, folder / f"{job_id}.out")
+            self._jobs[task.key] = _Job(task.key, job_id, folder / f"{job_id}.out")
+            self._watch.add(task.key, task.spec)
 
     # -- learning what happened ---------------------------------------------------------------
     def _look_in_store(self) -> None:
-        """Which jobs started and ended, by their records: one listing per step."""
-        by_step: dict[tuple[str, str, str], list[_Job]] = {}
-        for job in self._jobs.values():
-            by_step.setdefault((job.spec.flow, job.spec.run_id, job.spec.step), []).append(job)
-        for (flow, run_id, step), jobs in by_step.items():
-            marks = self._store.records.attempt_marks(flow, run_id, step)
-            for job in jobs:
-                final = marks.get((job.spec.task_id, job.spec.attempt))
-                if final is not None:
-                    self._started(job)
-                if final and (record := self._final_record(job)) is not None:
-                    self._recorded(job, record)
+        """Which jobs started and ended, by their records (see :class:`StoreWatch`)."""
+        for message in self._watch.look():
+            self._news.append(message)
+            if isinstance(message, Succeeded | Failed):
+                self._ended(self._jobs.pop(message.key), successful=message.status == 0)
 
     def _ask_slurm(self) -> None:
         """One ``squeue`` for every job: which started, and which ended without a record."""
@@ -272,61 +257,27 @@ class SlurmExecutor:
             state = states.get(job.job_id)
             if state is not None and not state.ended:
                 if state.started:
-                    self._started(job)
+                    self._news += self._watch.start(job.key)
                 continue
             job.last_state = state
             if job.ended_at is None:
                 job.ended_at = now
-            record = self._record(job)
+            record = self._watch.record(job.key)
             if record is not None and record.final:
-                self._recorded(job, record)
+                self._news += self._watch.recorded(job.key, record)
+                self._ended(self._jobs.pop(job.key), successful=record.successful)
             elif now - job.ended_at >= RECORD_GRACE:
-                self._unrecorded(job, began=record is not None)
+                # Slurm says it ended (or forgot it), and no final record came: say why
+                self._news += self._watch.drop(job.key)
+                began = record is not None
+                self._news.append(explain(job.key, job.job_id, state, job.output, began))
+                del self._jobs[job.key]
 
-    def _started(self, job: _Job) -> None:
-        if not job.started:
-            job.started = True
-            self._news.append(Started(job.key))
-            if self._echo_every is not None:
-                job.tail = self._store.logs.tail(job.spec)
-
-    def _echo(self, job: _Job, *, ended: bool = False) -> None:
-        """What the task printed since the last look, as :class:`Output` (all of it once it
-        ended, an unfinished last line too)."""
-        if job.tail is None:
-            return
-        lines = job.tail.read() + (job.tail.rest() if ended else [])
-        for stream, group in groupby(lines, key=lambda pair: pair[0]):
-            self._news.append(Output(job.key, stream, tuple(line.text for _, line in group)))
-
-    def _record(self, job: _Job) -> TaskRecord | None:
-        """The attempt's record as the store has it now (its final one once written)."""
-        spec = job.spec
-        return self._store.records.get_attempt(
-            spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
-        )
-
-    def _final_record(self, job: _Job) -> TaskRecord | None:
-        record = self._record(job)
-        return record if record is not None and record.final else None
-
-    def _recorded(self, job: _Job, record: TaskRecord) -> None:
-        """The task wrote its final ``record``: it ended, as the record says."""
-        self._started(job)
-        self._echo(job, ended=True)
-        status = record.exit_code if record.exit_code is not None else int(not record.successful)
-        self._news.append(ended(job.key, 0 if record.successful else status or 1))
-        del self._jobs[job.key]
-        if record.successful:  # a failed job's output stays for whoever looks into it
+    @staticmethod
+    def _ended(job: _Job, *, successful: bool) -> None:
+        if successful:  # a failed job's output stays for whoever looks into it
             with contextlib.suppress(OSError):
                 job.output.unlink()
-
-    def _unrecorded(self, job: _Job, began: bool) -> None:
-        """Slurm says the job ended (or forgot it), and no final record came (``began``: its
-        start record did): say why."""
-        self._echo(job, ended=True)
-        self._news.append(explain(job.key, job.job_id, job.last_state, job.output, began))
-        del self._jobs[job.key]
 
     # -- cancelling ---------------------------------------------------------------------------
     def _cancel_asked(self) -> None:
@@ -336,14 +287,14 @@ class SlurmExecutor:
         if not keys:
             self._to_cancel.clear()
             return
-        unseen = [self._jobs[k] for k in keys if not self._jobs[k].started]
+        unseen = [self._jobs[k] for k in keys if not self._watch.started(k)]
         if unseen:  # a job may have started since the last squeue: its task ran, say so
             states = self._slurm.states(job.array_id for job in unseen)
             if states is None:
                 return  # no answer: scancel would get none either; ask again on the next poll
             for job in unseen:
                 if (state := states.get(job.job_id)) is not None and state.running:
-                    self._started(job)
+                    self._news += self._watch.start(job.key)
         doomed = {self._jobs[k].job_id for k in keys}
         ids = set()
         for job_id in doomed:
@@ -353,6 +304,7 @@ class SlurmExecutor:
         if not self._slurm.cancel(ids):
             return  # the controller did not answer: ask again on the next poll
         for key in keys:
+            self._watch.drop(key, drain=False)
             self._news.append(Killed(key))
             del self._jobs[key]
         self._to_cancel.clear()
