@@ -542,6 +542,41 @@ class Runner:
             self._lock.notify_all()
 
 
+class Throttle:
+    """Answers the next ``times`` requests of ``operation`` (``"DescribeJobs"``) on ``client``
+    with Batch's 429 ``TooManyRequestsException`` before they are sent: botocore parses and
+    retries it as a real one (its ``before-send`` event). :attr:`sent` counts every request
+    of that operation, answered here or sent."""
+
+    def __init__(self, client: Any, operation: str, times: int) -> None:
+        self.left, self.sent = times, 0
+        client.meta.events.register(f"before-send.batch.{operation}", self._answer)
+
+    def _answer(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        self.sent += 1
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        body = json.dumps({"message": "Too Many Requests"}).encode()
+        headers = {
+            "x-amzn-ErrorType": "TooManyRequestsException",
+            "Content-Type": "application/json",
+        }
+        return AWSResponse(request.url, 429, headers, _Body(body))
+
+
+class _Body:
+    """The raw body botocore reads a response from."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+
 def combined_env(server: BatchServer, s3_env: Mapping[str, str]) -> dict[str, str]:
     """One environment for Batch on ``server`` and S3 on the server of ``s3_env``.
 
@@ -561,6 +596,7 @@ __all__ = [
     "MotoDidNotStart",
     "MotoMissing",
     "Runner",
+    "Throttle",
     "combined_env",
     "running",
 ]

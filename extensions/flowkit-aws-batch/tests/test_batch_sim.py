@@ -13,7 +13,9 @@ from typing import Any
 import boto3
 import psutil
 import pytest
-from batchsim import QUEUE, SPOT_RECLAIMED, BatchServer, JobRun, Runner, running
+from batchsim import QUEUE, SPOT_RECLAIMED, BatchServer, JobRun, Runner, Throttle, running
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 #: A job's command: what its process sees, as JSON on stdout.
 SHOW = (
@@ -153,6 +155,27 @@ def test_a_job_told_to_die_dies_as_a_reclaimed_spot_instance(batch_runner: Runne
     for job in batch.describe_jobs(jobs=[never, killed])["jobs"]:
         assert job["statusReason"] == SPOT_RECLAIMED
         assert job["status"] == "SUCCEEDED"  # moto keeps it; Batch would say FAILED
+
+
+def test_throttle_answers_429_which_botocore_retries(batch_server: BatchServer) -> None:
+    def client(retries: dict[str, Any]) -> Any:
+        return boto3.client(
+            "batch", endpoint_url=batch_server.endpoint, region_name="us-east-1",
+            aws_access_key_id="a", aws_secret_access_key="b", config=Config(retries=retries),
+        )  # fmt: skip
+
+    once = client({"mode": "standard", "total_max_attempts": 1})
+    throttle = Throttle(once, "DescribeJobs", times=1)
+    with pytest.raises(ClientError) as raised:
+        once.describe_jobs(jobs=["j"])
+    assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert once.describe_jobs(jobs=["j"])["jobs"] == [] and throttle.sent == 2
+    retried = client({"mode": "standard", "total_max_attempts": 3})
+    throttle = Throttle(retried, "DescribeJobs", times=2)
+    answer = retried.describe_jobs(jobs=["j"])
+    assert (throttle.sent, answer["ResponseMetadata"]["RetryAttempts"]) == (3, 2)
+    assert retried.list_jobs(jobQueue=QUEUE)["ResponseMetadata"]["RetryAttempts"] == 0
 
 
 def test_the_server_listens_on_127_0_0_1_only(batch_server: BatchServer) -> None:
