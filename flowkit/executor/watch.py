@@ -9,6 +9,7 @@ tailed), and asks its backend only about tasks that ended without a final record
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from itertools import groupby
 from typing import TYPE_CHECKING
@@ -21,11 +22,19 @@ if TYPE_CHECKING:
     from flowkit.task.spec import TaskSpec
 
 
+#: How long a task's end is held after its final record appears, when its output is echoed:
+#: its worker stores the last of the task's output just after the task wrote that record.
+LINGER = 0.3
+
+
 @dataclass
 class _Watched:
     spec: TaskSpec
     started: bool = False
     tail: LogTail | None = None
+    #: Its final record, once seen, and when its end is reported (monotonic).
+    record: TaskRecord | None = None
+    end_at: float = 0.0
 
 
 class StoreWatch:
@@ -63,13 +72,23 @@ class StoreWatch:
             task.tail = self._store.logs.tail(task.spec)
         return [Started(key)]
 
+    def ending(self, key: str) -> bool:
+        """Whether the task's final record was seen: its end is on the way."""
+        return self._tasks[key].record is not None
+
     def look(self) -> list[Message]:
-        """What the store says since the last look: tasks that started, and those that
-        wrote their final record, which end here as their record says (and leave the
-        watch)."""
+        """What the store says since the last look: tasks that started, and those whose
+        final record was seen a moment ago (see :data:`LINGER`), which end here as that
+        record says (and leave the watch)."""
+        now = time.monotonic()
         news: list[Message] = []
+        for key, task in list(self._tasks.items()):
+            if task.record is not None and now >= task.end_at:
+                news += self._end(key, task.record)
         by_step: dict[tuple[str, str, str], list[str]] = {}
         for key, task in self._tasks.items():
+            if task.record is not None:
+                continue
             spec = task.spec
             by_step.setdefault((spec.flow, spec.run_id, spec.step), []).append(key)
         for (flow, run_id, step), keys in by_step.items():
@@ -81,6 +100,8 @@ class StoreWatch:
                     news += self.start(key)
                 if final and (record := self.record(key)) is not None and record.final:
                     news += self.recorded(key, record)
+                    if not self._echo:
+                        news += self._end(key, record)
         return news
 
     def output(self, key: str, *, ended: bool = False) -> list[Message]:
@@ -107,9 +128,15 @@ class StoreWatch:
         )
 
     def recorded(self, key: str, record: TaskRecord) -> list[Message]:
-        """The task wrote its final ``record``: its last output, then its end as the
-        record says; it leaves the watch."""
-        news = [*self.start(key), *self.output(key, ended=True)]
+        """The task wrote its final ``record``: what it printed so far; :meth:`look`
+        reports its end (as the record says) once its last output had time to arrive."""
+        task = self._tasks[key]
+        if task.record is None:
+            task.record, task.end_at = record, time.monotonic() + (LINGER if self._echo else 0)
+        return [*self.start(key), *self.output(key)]
+
+    def _end(self, key: str, record: TaskRecord) -> list[Message]:
+        news = self.output(key, ended=True)
         status = record.exit_code if record.exit_code is not None else int(not record.successful)
         news.append(ended(key, 0 if record.successful else status or 1))
         del self._tasks[key]

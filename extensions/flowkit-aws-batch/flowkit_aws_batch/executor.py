@@ -259,6 +259,8 @@ class BatchExecutor:
         changed = False
         now = time.monotonic()
         for job in list(self._jobs.values()):
+            if self._watch.ending(job.key):
+                continue  # its record is in: the store's look reports its end
             found = described.get(job.job_id)
             if job.job_id != job.parent and found is None and job.job_id not in suspects:
                 continue  # a child of a healthy array: nothing to learn of it
@@ -274,7 +276,6 @@ class BatchExecutor:
             record = self._watch.record(job.key)
             if record is not None and record.final:
                 self._news += self._watch.recorded(job.key, record)
-                del self._jobs[job.key]
             elif now - job.ended_at >= (FAILED_GRACE if _ended_badly(found) else SUCCEEDED_GRACE):
                 self._news += self._watch.drop(job.key)
                 self._news.append(explain(job.key, job.job_id, found, record is not None))

@@ -254,6 +254,8 @@ class SlurmExecutor:
             return  # no answer this time: the store still says what ended
         now = time.monotonic()
         for job in list(self._jobs.values()):
+            if self._watch.ending(job.key):
+                continue  # its record is in: the store's look reports its end
             state = states.get(job.job_id)
             if state is not None and not state.ended:
                 if state.started:
@@ -265,7 +267,6 @@ class SlurmExecutor:
             record = self._watch.record(job.key)
             if record is not None and record.final:
                 self._news += self._watch.recorded(job.key, record)
-                self._ended(self._jobs.pop(job.key), successful=record.successful)
             elif now - job.ended_at >= RECORD_GRACE:
                 # Slurm says it ended (or forgot it), and no final record came: say why
                 self._news += self._watch.drop(job.key)
