@@ -52,7 +52,7 @@ def definition(options: BatchOptions, request: Request) -> dict[str, Any]:
         container["volumes"], container["mountPoints"] = volumes, mounts
     if options.env:
         container["environment"] = [{"name": k, "value": v} for k, v in options.env]
-    container.update(dict(options.container))
+    container.update({name: json.loads(value) for name, value in options.container})
     found: dict[str, Any] = {"type": "container", "containerProperties": container}
     seconds = attempt_seconds(request.timeout)
     if seconds is not None:

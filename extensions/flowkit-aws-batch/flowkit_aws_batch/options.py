@@ -28,6 +28,7 @@ flowkit's own kill comes first and records why).
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 from collections.abc import Mapping
@@ -61,7 +62,8 @@ class BatchOptions:
     shared_memory: int | None = None
     tmpfs: tuple[tuple[str, int], ...] = ()
     efs: tuple[tuple[tuple[str, str], ...], ...] = ()
-    container: tuple[tuple[str, Any], ...] = ()
+    #: ``(name, JSON of its value)``: hashable whatever the values (lists, dicts).
+    container: tuple[tuple[str, str], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     install: str | None = None
     python: str = "python"
@@ -88,7 +90,7 @@ class BatchOptions:
         if options.get("efs") is not None:
             values["efs"] = _efs(options["efs"])
         if options.get("container") is not None:
-            values["container"] = tuple(sorted(_mapping("container", options["container"])))
+            values["container"] = _container(options["container"])
         if options.get("env") is not None:
             env = _mapping("env", options["env"])
             values["env"] = tuple(sorted((str(k), str(v)) for k, v in env.items()))
@@ -150,6 +152,17 @@ def _mapping(name: str, value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise OptionError(f"@batch {name}={value!r}: give a dict with string keys")
     return value
+
+
+def _container(value: Any) -> tuple[tuple[str, str], ...]:
+    properties = _mapping("container", value)
+    try:
+        return tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in properties.items()))
+    except (TypeError, ValueError):
+        raise OptionError(
+            f"@batch container={value!r}: give values JSON can hold (strings, numbers, "
+            "booleans, lists, dicts), as Batch's containerProperties take"
+        ) from None
 
 
 def _tmpfs(value: Any) -> tuple[tuple[str, int], ...]:
