@@ -44,10 +44,12 @@ from flowkit_aws_batch.reasons import NORMAL_EXIT, explain
 STORE_EVERY, ECHO_EVERY = 1.0, 5.0
 #: ``DescribeJobs`` every POLL_MIN seconds while things change, up to POLL_MAX while not.
 POLL_MIN, POLL_MAX = 2.0, 30.0
-#: How long the store may take to show the final record of a job Batch says ended: a
-#: container that exited 0 has written it (a long wait costs nothing), one that failed may
-#: have died first.
-SUCCEEDED_GRACE, FAILED_GRACE = 30.0, 5.0
+#: How long the store may take to show the final record of a job Batch says ended. A job
+#: SUCCEEDED only if its worker read back a successful final record before exiting 0, so
+#: the record is there: a missing one is a store that lags, waited for long (nothing is
+#: lost by waiting, and a lost task retried would run twice). A job that failed, or that
+#: Batch ended (terminated, its instance reclaimed), may have died before writing it.
+SUCCEEDED_GRACE, FAILED_GRACE = 600.0, 5.0
 #: ``SubmitJob`` tries for one batch before its tasks fail, with backoff.
 SUBMIT_TRIES = 6
 #: Batch's bounds on an array job's size.

@@ -23,7 +23,6 @@ from tests.runtime.test_shapes import Quiet
 import flowkit
 from flowkit.store import open_store
 from flowkit.store.deadletters import list_letters
-from flowkit_aws_batch import executor
 
 
 @dataclass(frozen=True)
@@ -60,14 +59,6 @@ def submissions(monkeypatch: pytest.MonkeyPatch) -> Submissions:
     return Submissions(monkeypatch)
 
 
-@pytest.fixture
-def patient(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto says SUCCEEDED of a job at its submission, before the Runner (4 at a time) has
-    run it; on Batch SUCCEEDED means the container exited, so the executor waits only 30 s
-    for the record. Jobs queued longer in the Runner would read as lost: wait longer."""
-    monkeypatch.setattr(executor, "SUCCEEDED_GRACE", 600.0)
-
-
 def _with_batch(server: BatchServer) -> str:
     return f"batch:queue={server.queue},image=python:3.11"
 
@@ -102,7 +93,6 @@ def test_a_foreach_of_50_is_one_array_job_whose_children_each_run_once(
     batch_store: str,
     batch_runner: Runner,
     submissions: Submissions,
-    patient: None,
 ) -> None:
     run = flowkit.run(
         ForeachFlow,
@@ -139,7 +129,6 @@ def test_max_workers_sends_the_foreach_in_chunks_of_live_jobs(
     batch_store: str,
     batch_env: dict[str, str],
     submissions: Submissions,
-    patient: None,
     tmp_path: Path,
 ) -> None:
     # 8 at once: each chunk starts as soon as it is submitted
