@@ -257,7 +257,7 @@ WIDE = """
     class WideFlow(FlowSpec):
         @step
         def start(self):
-            self.items = list(range(150))
+            self.items = list(range(110))
             self.next(self.each, foreach="items")
 
         @step
@@ -282,8 +282,8 @@ def test_describe_jobs_asks_about_100_ids_at_most_and_never_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # every child dies before it starts (a reclaimed spot instance), its retry too: no
-    # process runs, and the executor must describe all 150 children of each array
-    batch_runner.die(lambda job: job.index is not None, times=300)
+    # process runs, and the executor must describe all 110 children of each array
+    batch_runner.die(lambda job: job.index is not None, times=220)
     calls = _calls(monkeypatch)
     with pytest.raises(flowkit.RunFailed):
         flowkit.run(
@@ -299,7 +299,7 @@ def test_describe_jobs_asks_about_100_ids_at_most_and_never_none(
     ]
     assert len(arrays) == 2  # the first attempt's array, and the retry's
     asked = {job for call in _named(calls, "DescribeJobs") for job in call.params["jobs"]}
-    assert {f"{parent}:{i}" for parent in arrays for i in range(150)} <= asked
+    assert {f"{parent}:{i}" for parent in arrays for i in range(110)} <= asked
 
 
 HANGS = """

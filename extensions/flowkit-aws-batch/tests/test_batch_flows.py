@@ -123,6 +123,10 @@ def test_a_foreach_of_50_is_one_array_job_whose_children_each_run_once(
     assert all(t.status == "succeeded" and t.attempt == 0 for t in tasks)
 
 
+#: The fan-out, and --max-workers: chunks of LIMIT live jobs at most.
+WIDTH, LIMIT = 24, 6
+
+
 @pytest.mark.slow
 def test_max_workers_sends_the_foreach_in_chunks_of_live_jobs(
     batch_server: BatchServer,
@@ -131,24 +135,24 @@ def test_max_workers_sends_the_foreach_in_chunks_of_live_jobs(
     submissions: Submissions,
     tmp_path: Path,
 ) -> None:
-    # 8 at once: each chunk starts as soon as it is submitted
-    with Runner(batch_server, tmp_path / "batch-jobs", batch_env, workers=8) as batch_runner:
+    # LIMIT at once: each chunk starts as soon as it is submitted
+    with Runner(batch_server, tmp_path / "batch-jobs", batch_env, workers=LIMIT) as batch_runner:
         run = flowkit.run(
             ForeachFlow,
             store=batch_store,
             with_decorators=[_with_batch(batch_server)],
-            max_workers=8,
+            max_workers=LIMIT,
             progress=Quiet(),
-            n=50,
+            n=WIDTH,
         )
     assert run.successful
-    assert run["join"].task.data.total == sum(i * i for i in range(50))
-    assert run["join"].task.data.order == list(range(50))
+    assert run["join"].task.data.total == sum(i * i for i in range(WIDTH))
+    assert run["join"].task.data.order == list(range(WIDTH))
 
     chunks = submissions.sizes("square")
-    assert sum(chunks) == 50 and chunks[0] == 8 and max(chunks) == 8, chunks
-    assert len(chunks) > 1 + (50 - 8) // 8  # later ones as room came, not all at once
-    # at every SubmitJob, the run's jobs not yet ended (by their final records) were <= 8
+    assert sum(chunks) == WIDTH and chunks[0] == LIMIT and max(chunks) == LIMIT, chunks
+    assert len(chunks) > 1 + (WIDTH - LIMIT) // LIMIT  # later ones as room came
+    # at every SubmitJob, the run's jobs not yet ended (by their final records) were <= LIMIT
     records = open_store(batch_store).records
     ended = sorted(
         a.finished_at
@@ -157,14 +161,14 @@ def test_max_workers_sends_the_foreach_in_chunks_of_live_jobs(
         for a in records.task_attempts("ForeachFlow", run.id, step, t.task_id)
         if a.finished_at is not None
     )
-    assert len(ended) == 53  # one attempt each: nothing was lost and run twice
+    assert len(ended) == WIDTH + 3  # one attempt each: nothing was lost and run twice
     submitted = 0
     for made in submissions.made:
         submitted += made.size
         live = submitted - sum(1 for at in ended if at < made.at)
-        assert live <= 8, (made, submitted)
+        assert live <= LIMIT, (made, submitted)
     squares = _by_step(batch_runner.runs, "ForeachFlow")["square"]
-    assert len(squares) == 50 and {r.exit_code for r in squares} == {0}
+    assert len(squares) == WIDTH and {r.exit_code for r in squares} == {0}
 
 
 # --- failures -------------------------------------------------------------------------------
