@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     while args and args[0] in ("--quiet", "--index-from"):
         if args.pop(0) == "--quiet":
             quiet = True
-        elif args:
+        elif args and not args[0].startswith("-"):
             index_from = args.pop(0)
+        else:
+            args = []  # --index-from without its variable: say how to use it
     if len(args) not in (1, 2) or args[0] in ("-h", "--help") or (index_from and len(args) != 2):
         print(__doc__, file=sys.stderr)
         return 2

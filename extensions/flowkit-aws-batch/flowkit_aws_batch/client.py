@@ -8,7 +8,7 @@ boto3 loads on first use, never on import, and reads AWS's standard configuratio
 
 from __future__ import annotations
 
-from collections import Counter
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,10 +19,17 @@ from flowkit.errors import FlowkitError
 ATTEMPTS = 10
 #: DescribeJobs takes at most this many ids a call.
 DESCRIBE_LIMIT = 100
+#: The tag that tells one submission's job from another of the same name.
+SUBMISSION_TAG = "flowkit:submission"
 
 
 class BatchError(FlowkitError):
     """AWS Batch refused a call, or could not be reached."""
+
+
+class BatchRefused(BatchError):
+    """AWS Batch refused a call for what it asked (a queue that does not exist, a property
+    it cannot take, access denied): asking again gets the same answer."""
 
 
 class Batch:
@@ -32,14 +39,10 @@ class Batch:
         import boto3
         from botocore.config import Config
 
-        self.calls: Counter[str] = Counter()
         config = Config(retries={"mode": "standard", "max_attempts": ATTEMPTS})
         self._client: Any = boto3.session.Session().client("batch", config=config)
-        self._client.meta.events.register("before-call.batch", self._count)
         self._definitions: dict[str, str] = {}
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
+        self._queues: dict[str, str | None] = {}
 
     def definition(self, name: str, content: dict[str, Any]) -> str:
         """The ARN of the active job definition ``name``, registered first if there is
@@ -59,8 +62,42 @@ class Batch:
         return arn
 
     def submit(self, **arguments: Any) -> str:
-        """``SubmitJob``; the job's id."""
-        return str(self._call("SubmitJob", **arguments)["jobId"])
+        """``SubmitJob``; the job's id. The job is tagged with a token of its own, so that
+        when Batch's answer is lost (the connection dropped after it took the job) the job
+        is found in the queue by its name and token rather than submitted twice."""
+        token = uuid.uuid4().hex
+        tags = {**arguments.pop("tags", {}), SUBMISSION_TAG: token}
+        try:
+            return str(self._call("SubmitJob", **arguments, tags=tags)["jobId"])
+        except BatchRefused:
+            raise
+        except BatchError:
+            listed = self._call(
+                "ListJobs",
+                jobQueue=arguments["jobQueue"],
+                filters=[{"name": "JOB_NAME", "values": [arguments["jobName"]]}],
+            )["jobSummaryList"]
+            for job in self.describe(j["jobId"] for j in listed).values():
+                if (job.get("tags") or {}).get(SUBMISSION_TAG) == token:
+                    return str(job["jobId"])
+            raise
+
+    def queue_problem(self, queue: str) -> str | None:
+        """Why jobs cannot go to ``queue`` (it does not exist, or is disabled or invalid),
+        or None; asked once per queue."""
+        if queue not in self._queues:
+            found = self._call("DescribeJobQueues", jobQueues=[queue])["jobQueues"]
+            if not found:
+                why: str | None = f"AWS Batch has no job queue '{queue}' in this region"
+            elif found[0].get("state") != "ENABLED" or found[0].get("status") == "INVALID":
+                why = (
+                    f"the job queue '{queue}' is {found[0].get('state')} "
+                    f"({found[0].get('status')}: {found[0].get('statusReason', '')})"
+                )
+            else:
+                why = None
+            self._queues[queue] = why
+        return self._queues[queue]
 
     def describe(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Each job Batch still knows, by id, in calls of at most 100 ids."""
@@ -91,15 +128,21 @@ class Batch:
             ) from None
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            raise BatchError(
-                f"AWS Batch refused {operation}: {error.get('Code')}: {error.get('Message')}",
-                _hint(str(error.get("Code"))),
+            code = str(error.get("Code"))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            kind = BatchRefused if 400 <= status < 500 and code not in _TRANSIENT else BatchError
+            raise kind(
+                f"AWS Batch refused {operation}: {code}: {error.get('Message')}", _hint(code)
             ) from None
         except BotoCoreError as exc:
             raise BatchError(
                 f"AWS Batch {operation} failed: {exc}",
                 "check the network, the region (AWS_REGION) and AWS_ENDPOINT_URL_BATCH",
             ) from None
+
+
+#: Codes of a 4xx answer that asking again later may change.
+_TRANSIENT = frozenset({"TooManyRequestsException", "ThrottlingException", "RequestTimeout"})
 
 
 def _snake(operation: str) -> str:

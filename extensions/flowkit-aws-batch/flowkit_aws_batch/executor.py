@@ -35,7 +35,7 @@ from flowkit.executor.base import (
     Submission,
 )
 from flowkit.executor.watch import StoreWatch
-from flowkit_aws_batch.client import Batch, BatchError
+from flowkit_aws_batch.client import Batch, BatchError, BatchRefused
 from flowkit_aws_batch.jobdefs import definition, name_of
 from flowkit_aws_batch.options import BatchOptions, OptionError
 from flowkit_aws_batch.reasons import NORMAL_EXIT, explain
@@ -56,7 +56,9 @@ SUBMIT_TRIES = 6
 MIN_ARRAY, MAX_ARRAY = 2, 10_000
 _ENDED = ("SUCCEEDED", "FAILED")
 
-_RUNNING = ("STARTING", "RUNNING")
+#: Only RUNNING counts as started: STARTING is still pulling the image, which @timeout must
+#: not count.
+_RUNNING = ("RUNNING",)
 _NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -98,12 +100,9 @@ class BatchExecutor:
         self._interval = POLL_MIN
         #: Each array's count of failed children at the last look.
         self._failed: dict[str, int] = {}
+        #: Jobs that can never leave the queue, to terminate.
+        self._stuck: set[str] = set()
         self._next_store = self._next_echo = self._next_poll = 0.0
-
-    @property
-    def calls(self) -> Mapping[str, int]:
-        """How many times each Batch API call was made (``{"SubmitJob": 3, ...}``)."""
-        return dict(self._batch.calls)
 
     # -- the executor interface ---------------------------------------------------------------
     def check(self, request: Request) -> str | None:
@@ -114,9 +113,16 @@ class BatchExecutor:
                 "(pip install flowkit-s3)"
             )
         try:
-            return BatchOptions.of(request.options).missing()
+            options = BatchOptions.of(request.options)
         except OptionError as exc:
             return str(exc)
+        missing = options.missing()
+        if missing is not None or options.queue is None:
+            return missing
+        try:
+            return self._batch.queue_problem(options.queue)
+        except BatchError as exc:
+            return exc.message
 
     def submit(self, tasks: Sequence[Submission]) -> None:
         batches: dict[tuple[Any, ...], _Batch] = {}
@@ -149,7 +155,8 @@ class BatchExecutor:
             if self._news or now >= deadline:
                 news, self._news = self._news, []
                 return news
-            due = [deadline, self._next_store, *(b.not_before for b in self._waiting)]
+            later = [b.not_before for b in self._waiting if b.not_before > now]
+            due = [deadline, self._next_store, *later]
             if self._jobs:
                 due.append(self._next_poll)
             time.sleep(max(0.0, min(due) - now))
@@ -168,6 +175,13 @@ class BatchExecutor:
         self._waiting.clear()
         self._to_cancel |= set(self._jobs)
         self._cancel_asked()
+        if self._to_cancel:
+            left = sorted(self._jobs[k].job_id for k in self._to_cancel)
+            raise BatchError(
+                f"AWS Batch did not take the termination of {len(left)} job(s) of this run: "
+                f"{', '.join(left[:10])}{' ...' if len(left) > 10 else ''}",
+                "terminate them in the AWS Batch console (or aws batch terminate-job)",
+            )
 
     @classmethod
     def detach(cls, context: ExecutorContext, key: str, options: Mapping[str, Any]) -> str:
@@ -177,6 +191,12 @@ class BatchExecutor:
         missing = opts.missing()
         if missing:
             raise BatchError(f"--detach cannot submit the scheduler: {missing}")
+        if not context.store.url.startswith("s3://"):
+            raise BatchError(
+                f"--detach cannot submit the scheduler: its job could not reach this run's "
+                f"store, {context.store.url}",
+                "run with --store s3://BUCKET/PREFIX (pip install flowkit-s3)",
+            )
         batch = Batch()
         content = definition(opts, Request(cpu=1, memory=2048))
         job = batch.submit(
@@ -204,7 +224,7 @@ class BatchExecutor:
                 self._submit(batch, taken)
             except BatchError as exc:
                 batch.tries += 1
-                if batch.tries < SUBMIT_TRIES:
+                if batch.tries < SUBMIT_TRIES and not isinstance(exc, BatchRefused):
                     batch.not_before = now + min(30.0, 2.0**batch.tries)
                     continue
                 reason = f"AWS Batch took no job for it in {batch.tries} tries: {exc.message}"
@@ -250,14 +270,21 @@ class BatchExecutor:
     def _ask_batch(self) -> None:
         """``DescribeJobs`` of the parents, then of the children of arrays that may have
         lost one: which started, and which ended without a record."""
-        parents = self._batch.describe({job.parent for job in self._jobs.values()})
-        doubtful = {p for p in {j.parent for j in self._jobs.values()} if self._doubt(p, parents)}
-        suspects = [
-            job.job_id
-            for job in self._jobs.values()
-            if job.job_id != job.parent and job.parent in doubtful
-        ]
-        described = {**parents, **self._batch.describe(suspects)}
+        try:
+            parents = self._batch.describe({job.parent for job in self._jobs.values()})
+            doubtful = {
+                p for p in {j.parent for j in self._jobs.values()} if self._doubt(p, parents)
+            }
+            suspects = [  # children that may have died, and those already seen ended
+                job.job_id
+                for job in self._jobs.values()
+                if job.job_id != job.parent and (job.parent in doubtful or job.ended_at is not None)
+            ]
+            described = {**parents, **self._batch.describe(suspects)}
+        except BatchError:
+            # throttled past every retry, or unreachable: the store still says what ended
+            self._interval = min(POLL_MAX, self._interval * 2)
+            return
         changed = False
         now = time.monotonic()
         for job in list(self._jobs.values()):
@@ -267,6 +294,16 @@ class BatchExecutor:
             if job.job_id != job.parent and found is None and job.job_id not in suspects:
                 continue  # a child of a healthy array: nothing to learn of it
             status = None if found is None else found.get("status")
+            stuck = _misconfigured(found if found is not None else parents.get(job.parent))
+            if stuck is not None:
+                self._news += self._watch.drop(job.key, drain=False)
+                self._news.append(
+                    Failed(job.key, 1, f"AWS Batch cannot run job {job.job_id}: {stuck}")
+                )
+                self._to_cancel.discard(job.key)
+                del self._jobs[job.key]
+                self._stuck.add(job.parent)
+                continue
             if status in _RUNNING:
                 started = self._watch.start(job.key)
                 changed |= bool(started)
@@ -283,6 +320,12 @@ class BatchExecutor:
                 self._news.append(explain(job.key, job.job_id, found, record is not None))
                 del self._jobs[job.key]
         self._interval = POLL_MIN if changed else min(POLL_MAX, self._interval * 1.5)
+        if self._stuck:  # they would wait in the queue forever
+            never, self._stuck = sorted(self._stuck), set()
+            try:
+                self._batch.terminate(never, "flowkit: the job can never run")
+            except BatchError:
+                self._stuck.update(never)
 
     def _doubt(self, parent: str, described: Mapping[str, Mapping[str, Any]]) -> bool:
         """Whether the children of array ``parent`` must be described one by one: it ended
@@ -329,3 +372,12 @@ def _ended_badly(job: Mapping[str, Any] | None) -> bool:
         return True
     reason = job.get("statusReason")
     return bool(reason) and reason != NORMAL_EXIT
+
+
+def _misconfigured(job: Mapping[str, Any] | None) -> str | None:
+    """Why a job Batch keeps RUNNABLE can never run (``MISCONFIGURATION:...``: a request
+    no compute environment of its queue can meet), or None."""
+    if job is None or job.get("status") != "RUNNABLE":
+        return None
+    reason = str(job.get("statusReason") or "")
+    return reason if reason.startswith("MISCONFIGURATION") else None

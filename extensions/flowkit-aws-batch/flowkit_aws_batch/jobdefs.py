@@ -32,13 +32,14 @@ def definition(options: BatchOptions, request: Request) -> dict[str, Any]:
         container["jobRoleArn"] = options.job_role
     if options.execution_role:
         container["executionRoleArn"] = options.execution_role
-    linux: dict[str, Any] = {}
+    # an init process forwards TerminateJob's SIGTERM to the worker (as PID 1 it would
+    # ignore it for ECS's whole stop timeout), and reaps what the task leaves
+    linux: dict[str, Any] = {"initProcessEnabled": True}
     if options.shared_memory:
         linux["sharedMemorySize"] = options.shared_memory
     if options.tmpfs:
         linux["tmpfs"] = [{"containerPath": p, "size": s} for p, s in options.tmpfs]
-    if linux:
-        container["linuxParameters"] = linux
+    container["linuxParameters"] = linux
     if options.efs:
         volumes, mounts = [], []
         for index, items in enumerate(options.efs):

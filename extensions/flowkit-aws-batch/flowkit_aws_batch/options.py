@@ -8,7 +8,7 @@ queue               the job queue (required)
 image               the container image (required): Python with flowkit and flowkit-s3
 job_role            the IAM role the container runs as (``jobRoleArn``): it must reach the
                     store's bucket
-execution_role      the role ECS pulls the image and writes logs with (Fargate needs one)
+execution_role      the role ECS pulls the image and writes logs with
 shared_memory       ``/dev/shm`` in MiB (``linuxParameters.sharedMemorySize``)
 tmpfs               ``[{"path": "/scratch", "size": 1024}]``: tmpfs mounts (MiB)
 efs                 ``[{"file_system_id": "fs-1", "path": "/data"}]`` (``root_directory``

@@ -18,8 +18,9 @@ from flowkit.executor.base import Failed, Lost
 #: Words of ``statusReason`` or ``container.reason`` that say the image, not the machine,
 #: is at fault.
 _IMAGE_FAULTS = ("CannotPullContainerError", "CannotStartContainerError", "CannotCreateContainer")
-#: Exit statuses of a shell that could not run the command: the image lacks it.
-_NOT_RUN = (126, 127)
+#: Exit statuses of a command that could not run the task: the image lacks the command
+#: (126, 127), or flowkit's worker could not start it (2: no such spec, a bad index).
+_NOT_RUN = (2, 126, 127)
 _TIMED_OUT = "Job attempt duration exceeded timeout"
 #: The ``statusReason`` of a job whose container exited by itself.
 NORMAL_EXIT = "Essential container in task exited"

@@ -197,7 +197,7 @@ def test_without_with_the_steps_shared_batch_options_go_to_the_scheduler(
     assert ran.job.image == "flowkit-py311:shared"
     scheduler_definition = _definition(batch_server, scheduler)["containerProperties"]
     assert scheduler_definition["image"] == "flowkit-py311:shared"
-    assert "linuxParameters" not in scheduler_definition
+    assert "sharedMemorySize" not in scheduler_definition["linuxParameters"]
     (end_job,) = _steps(batch_runner.runs, "SharedFlow")["end"]
     end_definition = _definition(batch_server, end_job.job_id)["containerProperties"]
     assert end_definition["linuxParameters"]["sharedMemorySize"] == 64

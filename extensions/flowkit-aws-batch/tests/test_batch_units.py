@@ -125,6 +125,7 @@ def test_definition_holds_resources_options_and_timeout() -> None:
         "jobRoleArn": "arn:aws:iam::1:role/job",
         "executionRoleArn": "arn:aws:iam::1:role/exec",
         "linuxParameters": {
+            "initProcessEnabled": True,
             "sharedMemorySize": 513,
             "tmpfs": [{"containerPath": "/scratch", "size": 1024}],
         },
@@ -152,6 +153,8 @@ def test_a_plain_definition_has_a_default_memory_and_no_timeout() -> None:
                 {"type": "VCPU", "value": "1"},
                 {"type": "MEMORY", "value": "4096"},
             ],
+            # an init process: TerminateJob's SIGTERM reaches the worker at once
+            "linuxParameters": {"initProcessEnabled": True},
         },
     }
     # container={...} is merged last: it may replace what flowkit sets

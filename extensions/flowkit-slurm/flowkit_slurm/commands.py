@@ -1,6 +1,5 @@
 """Slurm's own commands, the one way flowkit talks to a cluster: ``sbatch`` to submit,
-``squeue`` to ask about many jobs in one call, ``scancel`` to stop them. Each call is
-counted (:attr:`Slurm.calls`), so a benchmark can say what a run cost the controller.
+``squeue`` to ask about many jobs in one call, ``scancel`` to stop them.
 
 Nothing here needs accounting (``sacct`` fails where there is no slurmdbd, common on small
 clusters): ``squeue --states=all`` knows a finished job until the controller forgets it
@@ -13,7 +12,6 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -84,7 +82,6 @@ class Slurm:
         self.env = {
             k: v for k, v in env.items() if not k.startswith("SLURM_") or k in _KEPT_SLURM_VARIABLES
         }
-        self.calls: Counter[str] = Counter()
 
     def require(self) -> None:
         """Raise :class:`SlurmError` unless Slurm's commands are on this machine's PATH."""
@@ -181,7 +178,6 @@ class Slurm:
     ) -> subprocess.CompletedProcess[str] | None:
         """Run one command: what it did, or None if the controller did not answer in
         ``timeout`` seconds. A missing command raises :class:`SlurmError`."""
-        self.calls[argv[0]] += 1
         try:
             return subprocess.run(
                 argv,

@@ -105,11 +105,6 @@ class SlurmExecutor:
         self._watch = StoreWatch(context.store, echo=context.echo)
         self._next_store = self._next_squeue = self._next_echo = 0.0
 
-    @property
-    def calls(self) -> Mapping[str, int]:
-        """How many times each Slurm command ran (``{"sbatch": 3, "squeue": 40}``)."""
-        return dict(self._slurm.calls)
-
     # -- the executor interface ---------------------------------------------------------------
     def check(self, request: Request) -> str | None:
         try:

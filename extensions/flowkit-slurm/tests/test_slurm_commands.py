@@ -71,9 +71,8 @@ def test_a_command_that_is_not_there_says_so_when_run(tmp_path: Path) -> None:
     slurm = Slurm(environ={"PATH": str(tmp_path)})
     with pytest.raises(SlurmError, match="'squeue' is not on this machine's PATH"):
         slurm.states(["1"])
-    assert slurm.calls["squeue"] == 1
+    # nothing to ask about: no command runs (it would raise, as above)
     assert slurm.states([]) == {} and slurm.cancel([]) is True
-    assert slurm.calls["squeue"] == 1 and slurm.calls["scancel"] == 0
 
 
 @pytest.mark.parametrize(
