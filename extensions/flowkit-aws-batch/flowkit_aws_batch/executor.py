@@ -275,11 +275,11 @@ class BatchExecutor:
             doubtful = {
                 p for p in {j.parent for j in self._jobs.values()} if self._doubt(p, parents)
             }
-            suspects = [  # children that may have died, and those already seen ended
+            suspects = {  # children that may have died, and those already seen ended
                 job.job_id
                 for job in self._jobs.values()
                 if job.job_id != job.parent and (job.parent in doubtful or job.ended_at is not None)
-            ]
+            }
             described = {**parents, **self._batch.describe(suspects)}
         except BatchError:
             # throttled past every retry, or unreachable: the store still says what ended
@@ -291,10 +291,11 @@ class BatchExecutor:
             if self._watch.ending(job.key):
                 continue  # its record is in: the store's look reports its end
             found = described.get(job.job_id)
-            if job.job_id != job.parent and found is None and job.job_id not in suspects:
+            # a child of an array Batch cannot place inherits its parent's reason
+            stuck = _misconfigured(found if found is not None else parents.get(job.parent))
+            if stuck is None and job.job_id != job.parent and job.job_id not in suspects:
                 continue  # a child of a healthy array: nothing to learn of it
             status = None if found is None else found.get("status")
-            stuck = _misconfigured(found if found is not None else parents.get(job.parent))
             if stuck is not None:
                 self._news += self._watch.drop(job.key, drain=False)
                 self._news.append(

@@ -66,3 +66,63 @@ def test_a_job_batch_can_never_place_is_told_apart_from_one_that_waits(
     job: dict[str, str] | None, stuck: str | None
 ) -> None:
     assert _misconfigured(job) == stuck
+
+
+UNPLACEABLE = """\
+from flowkit import FlowSpec, batch, resources, step
+
+
+class UnplaceableFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2, 3]
+        self.next(self.work, foreach="items")
+
+    @resources(gpu=8)
+    @batch(queue="{queue}", image="python:3.11")
+    @step
+    def work(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+@pytest.mark.slow
+def test_an_array_batch_can_never_place_fails_its_tasks_with_batchs_reason(
+    batch_server: BatchServer, batch_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto places every job; real Batch keeps one its compute environments cannot take
+    # RUNNABLE, saying why in statusReason: these are Batch's answers, as it gives them
+    from flowkit_aws_batch.client import Batch
+
+    reason = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement is unmet"
+    described = Batch.describe
+
+    def describe(self: Batch, job_ids: object) -> dict[str, dict[str, object]]:
+        found = described(self, job_ids)  # type: ignore[arg-type]
+        return {
+            k: {**job, "status": "RUNNABLE", "statusReason": reason} for k, job in found.items()
+        }
+
+    terminated: list[str] = []
+    monkeypatch.setattr(Batch, "describe", describe)
+    monkeypatch.setattr(Batch, "terminate", lambda self, ids, why: terminated.extend(ids))
+    flow = tmp_path / "unplaceable.py"
+    flow.write_text(UNPLACEABLE.format(queue=batch_server.queue))
+    with pytest.raises(flowkit.RunFailed) as failed:
+        flowkit.run(flow, store=batch_store, progress=Quiet())
+    work = list(failed.value.run["work"])
+    assert len(work) == 3
+    parents = set()
+    for task in work:
+        error = str(task.exception)
+        assert "AWS Batch cannot run job " in error and reason in error, error
+        parents.add(error.split("cannot run job ")[1].split(":")[0])
+    assert len(parents) == 1 and terminated == sorted(parents)  # the array, terminated once
