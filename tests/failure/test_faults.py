@@ -72,12 +72,17 @@ def test_the_worker_killed_while_tasks_run(tmp_path: Path) -> None:
             if started.exists() and [
                 p for p in started.rglob("steps/start/*.json") if ".start." not in p.name
             ]:
-                for child in psutil.Process().children():
-                    command = " ".join(child.cmdline())
-                    if "flowkit.executor.forkserver" in command and child.children():
-                        child.kill()
-                        killed.append(child.pid)
-                        return
+                # this run's warm worker: the newest (one an earlier test left is older)
+                workers = [
+                    child
+                    for child in psutil.Process().children()
+                    if "flowkit.executor.forkserver" in " ".join(child.cmdline())
+                ]
+                newest = max(workers, key=lambda c: c.create_time(), default=None)
+                if newest is not None and newest.children():
+                    newest.kill()
+                    killed.append(newest.pid)
+                    return
             time.sleep(0.01)
 
     killer = threading.Thread(target=kill_worker)
