@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import click
@@ -11,7 +12,7 @@ from flowkit.cli.show import describe_code
 from flowkit.client import Flow, Run, Step, Task
 from flowkit.errors import FlowkitError
 from flowkit.store import parse_pathspec
-from flowkit.store.errors import BadPathspecError
+from flowkit.store.errors import BadPathspecError, NotFoundError
 from flowkit.store.logs import STREAMS
 from flowkit.store.store import Store
 
@@ -161,8 +162,11 @@ def logs_cmd(
             "give Flow/run/step/task; list a run's tasks with: flowkit show Flow/run/step",
         )
     store = open_store_at(store_url)
-    step_or_task = Step(str(spec), store=store) if spec.depth == 3 else None
-    task = step_or_task.task if step_or_task else Task(str(spec), store=store)
+    if spec.depth == 3:
+        step = _await_step(store, str(spec)) if follow else Step(str(spec), store=store)
+        task = step.task
+    else:
+        task = Task(str(spec), store=store)
     streams = STREAMS if stream == "both" else (stream,)
     if follow:
         lines = store.logs.follow(task.record, streams)
@@ -173,6 +177,20 @@ def logs_cmd(
         click.echo(stamp + line.text, nl=line.complete, err=name == "stderr")
     if follow:
         _check_finished(store, task)
+
+
+def _await_step(store: Store, pathspec: str, poll: float = 0.25) -> Step:
+    """The step, once its first task is recorded: ``--follow`` right after a run started
+    waits for it (a task's record appears only once it has run a moment) while the run
+    goes, and says so if the run ends first."""
+    while True:
+        try:
+            return Step(pathspec, store=store)
+        except NotFoundError:
+            flow, run_id = pathspec.split("/")[:2]
+            if Run(f"{flow}/{run_id}", store=store).status != "running":
+                raise
+        time.sleep(poll)
 
 
 #: What a crashed run is, in words.
