@@ -18,6 +18,11 @@ from flowkit.authoring.decorators import (
 )
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
+from flowkit.authoring.user_decorators import (
+    USER_SKIP_STEP,
+    UserStepDecorator,
+    user_step_decorator,
+)
 from flowkit.cli.script import FlowSpec
 from flowkit.client import Flow, Run, Step, Task
 from flowkit.errors import (
@@ -58,6 +63,8 @@ __all__ = [
     "RunFailed",
     "Step",
     "Task",
+    "USER_SKIP_STEP",
+    "UserStepDecorator",
     "__version__",
     "alert",
     "batch",
@@ -75,4 +82,5 @@ __all__ = [
     "slurm",
     "step",
     "timeout",
+    "user_step_decorator",
 ]

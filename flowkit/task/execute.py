@@ -104,12 +104,33 @@ def call_step(
     with bound(ctx):
         if spec.contract.takes_inputs:
             chunks = ChunkCache(store)  # branches of one split share their chunks
-            func(flow, Inputs([_input_flow(flow_cls, store, r, spec, chunks) for r in parents]))
+            inputs = Inputs([_input_flow(flow_cls, store, r, spec, chunks) for r in parents])
+            _call_wrapped(spec, func, flow, inputs)
         else:
             for parent in parents:
                 flow._flowkit_inherit(store.values.artifact_source(parent))
-            func(flow)
+            _call_wrapped(spec, func, flow, None)
     return flow
+
+
+def _call_wrapped(spec: TaskSpec, func: Any, flow: FlowSpecBase, inputs: Inputs | None) -> None:
+    """The step through its user step decorators; when one skipped or replaced it (or
+    swallowed its exception), ``self.next`` is called as the graph says."""
+    from flowkit.authoring.user_decorators import call_wrapped
+
+    skipped = call_wrapped(spec.step, func, flow, inputs)
+    contract = spec.contract
+    if skipped is None or contract.transition == "end":
+        return
+    if contract.transition == "switch":
+        raise FlowDefinitionError(
+            f"a user step decorator skipped step '{spec.step}', a switch, so no case was chosen",
+            "let the switch step run; skip the steps of its cases instead",
+            step=spec.step,
+        )
+    flow.__dict__["_flowkit_transition"] = None
+    args = {"foreach": contract.foreach} if contract.transition == "foreach" else {}
+    flow.next(*(getattr(flow, t) for t in contract.targets), **{**args, **skipped.next_args})
 
 
 def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> TaskRecord:
