@@ -50,6 +50,7 @@ from flowkit.runtime.policy import FailurePolicy
 from flowkit.store.records import RunStatus
 from flowkit.task.outcome import describe_status, final_record
 from flowkit.task.spec import CodeRef, TaskSpec, task_spec
+from flowkit.task.timeout import hard_kill_after
 
 if TYPE_CHECKING:
     from flowkit.store import RunRecord, Store, TaskRecord
@@ -244,7 +245,9 @@ class Scheduler:
             task.started = True
             self._started[message.key] = task
             limit = self.policy.timeout(self.graph.steps[task.planned.step])
-            task.deadline = None if limit is None else time.monotonic() + limit
+            # the step's own exception comes first (see flowkit.task.timeout); this kill
+            # ends one that swallows it or never returns to Python
+            task.deadline = None if limit is None else time.monotonic() + hard_kill_after(limit)
             self._task_event(task, "running")
         else:
             self._started.pop(message.key, None)
@@ -404,7 +407,13 @@ class Scheduler:
             user=self.run.user,
             cache_key=task.cache_key,
             catch=task.catch,
+            catch_var=self._catch_var(task.planned.step),
+            timeout=self.policy.timeout(self.graph.steps[task.planned.step]),
         )
+
+    def _catch_var(self, step: str) -> str | None:
+        catch = self.policy.catch(self.graph.steps[step])
+        return str(catch.args["var"]) if catch is not None and catch.args.get("var") else None
 
     def _after(self, task_id: str, planned: PlannedTask, outcome: Outcome) -> list[PlannedTask]:
         """What becomes ready once a task succeeded with ``outcome``; stops the run on a bad
@@ -479,6 +488,9 @@ def _caught_attempt(task: _Task, record: TaskRecord, catch: Mapping[str, Any], e
         "message": info.message if info else error,
         "traceback": info.traceback if info else "",
         "failure": record.failure,
+        "qualified_type": info.qualified_type if info else None,
+        # what the failed attempt had set (its record names it, if it could store it)
+        "attempt": str(record.attempt),
         "print": "yes" if catch.get("print_exception", True) else None,
     }
     return caught

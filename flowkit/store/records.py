@@ -50,6 +50,9 @@ class ExceptionInfo:
     type: str
     message: str
     traceback: str = ""
+    #: The exception's class as ``module.Name`` (``builtins.ValueError``), as Metaflow names
+    #: it; empty for flowkit's own words for a failure (``TaskLost``) and in older records.
+    qualified_type: str = ""
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"

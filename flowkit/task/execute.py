@@ -20,40 +20,51 @@ from flowkit.authoring.flowspec import FlowSpecBase, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
 from flowkit.errors import FlowDefinitionError
 from flowkit.plan.tasks import Branch
+from flowkit.task.cards import TaskCards
+from flowkit.task.caught import CaughtFailure, qualified_name
 from flowkit.task.foreach import ChunkCache, ForeachFrames, freeze, store_items
 from flowkit.task.outcome import EXIT_FAILED, EXIT_OK
 from flowkit.task.spec import TaskSpec
 from flowkit.task.started import StartRecord
+from flowkit.task.timeout import TaskTimedOut, step_timeout
 
 if TYPE_CHECKING:
     from flowkit.store import Store, TaskRecord
+    from flowkit.store.records import ArtifactRef, ExceptionInfo
 
 _FLOWKIT_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     """Run ``spec`` and write its records; the exit status the process should end with."""
-    from flowkit.store.records import ExceptionInfo
-
     record = store.records.new_attempt(
         spec.flow, spec.run_id, spec.step, spec.task_id, **spec.attempt_fields()
     )
     started = StartRecord(store, record)
+    cards = TaskCards(spec, store, flow_cls)
+    flow: FlowSpecBase | None = None
     try:
-        final = _run(spec, store, flow_cls, record)
+        with cards.collecting():
+            flow = step_self(spec, store, flow_cls)
+            final = _run(spec, store, flow, record)
     except BaseException as exc:
-        info = ExceptionInfo(type(exc).__name__, _message(exc), user_traceback(exc))
-        path = tuple(tuple(b.to_json()) for b in spec.path)
-        started.settle()
-        store.records.finish_task(
-            record.finished(
-                "failed", exception=info, exit_code=EXIT_FAILED, path=path, failure="error"
-            )
-        )
+        info = exception_info(exc)
         sys.stderr.write(info.traceback)
+        # what the step set before it raised is kept (Metaflow keeps it): @catch passes it on
+        kept = _kept(flow, store, spec) if flow is not None and isinstance(exc, Exception) else {}
+        started.settle()
+        failed = record.finished(
+            "failed",
+            exception=info,
+            exit_code=EXIT_FAILED,
+            path=tuple(tuple(b.to_json()) for b in spec.path),
+            failure="timeout" if isinstance(exc, TaskTimedOut) else "error",
+            artifacts=kept,
+        )
+        store.records.finish_task(cards.attach(failed))
         return EXIT_FAILED
     started.settle()
-    store.records.finish_task(final)
+    store.records.finish_task(cards.attach(final))
     return EXIT_OK
 
 
@@ -97,6 +108,13 @@ def call_step(
     passed on: their artifacts, or for a join their flows as ``inputs``. What the step
     assigned stays on the returned ``self``; its exceptions propagate unchanged."""
     flow = step_self(spec, store, flow_cls)
+    run_step(spec, store, flow, parents)
+    return flow
+
+
+def run_step(spec: TaskSpec, store: Store, flow: FlowSpecBase, parents: list[TaskRecord]) -> None:
+    """:func:`call_step` on a ``self`` built already (what it set is there if it raises)."""
+    flow_cls = type(flow)
     func = getattr(flow_cls, spec.step)
     ctx = TaskContext(
         spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, spec.origin_run_id, spec.user
@@ -105,12 +123,13 @@ def call_step(
         if spec.contract.takes_inputs:
             chunks = ChunkCache(store)  # branches of one split share their chunks
             inputs = Inputs([_input_flow(flow_cls, store, r, spec, chunks) for r in parents])
-            _call_wrapped(spec, func, flow, inputs)
+            with step_timeout(spec.timeout, spec.step):
+                _call_wrapped(spec, func, flow, inputs)
         else:
             for parent in parents:
                 flow._flowkit_inherit(store.values.artifact_source(parent))
-            _call_wrapped(spec, func, flow, None)
-    return flow
+            with step_timeout(spec.timeout, spec.step):
+                _call_wrapped(spec, func, flow, None)
 
 
 def _call_wrapped(spec: TaskSpec, func: Any, flow: FlowSpecBase, inputs: Inputs | None) -> None:
@@ -133,11 +152,13 @@ def _call_wrapped(spec: TaskSpec, func: Any, flow: FlowSpecBase, inputs: Inputs 
     flow.next(*(getattr(flow, t) for t in contract.targets), **{**args, **skipped.next_args})
 
 
-def _run(spec: TaskSpec, store: Store, flow_cls: type, record: TaskRecord) -> TaskRecord:
+def _run(spec: TaskSpec, store: Store, flow: FlowSpecBase, record: TaskRecord) -> TaskRecord:
     parents = _input_records(spec, store)
     if spec.catch is not None:
-        return _caught(spec, store, step_self(spec, store, flow_cls), parents, record)
-    flow = call_step(spec, store, flow_cls, parents)
+        return _caught(spec, store, flow, parents, record)
+    run_step(spec, store, flow, parents)
+    if spec.catch_var is not None:
+        flow.__dict__[spec.catch_var] = None  # no exception to catch (as Metaflow says it)
     transition = _checked_transition(flow, spec)
     foreach: dict[str, Any] = {}
     if transition is not None and transition.foreach is not None:
@@ -173,23 +194,29 @@ def _caught(
     spec: TaskSpec, store: Store, flow: FlowSpecBase, parents: list[TaskRecord], record: TaskRecord
 ) -> TaskRecord:
     """The attempt ``@catch`` adds: no user code runs; the failure goes into ``var``, what
-    the step inherited passes on (a join inherits nothing), and the flow takes the step's
-    normal transition."""
+    the failed attempt had set passes on (as Metaflow keeps it; what the step inherited when
+    that attempt died without storing anything, and a join inherits nothing), and the flow
+    takes the step's normal transition."""
     from flowkit.store.records import ExceptionInfo
-    from flowkit.task.caught import CaughtFailure
 
     assert spec.catch is not None
-    caught = CaughtFailure(
+    info = ExceptionInfo(
         str(spec.catch["type"]),
         str(spec.catch["message"]),
         str(spec.catch.get("traceback") or ""),
-        spec.catch.get("failure"),
+        str(spec.catch.get("qualified_type") or ""),
     )
-    if not spec.contract.takes_inputs:
+    caught = caught_failure(info, spec.catch.get("failure"))
+    failed = _failed_attempt(spec, store)
+    if failed is not None and failed.artifacts:
+        flow._flowkit_inherit(store.values.artifact_source(failed))
+    elif not spec.contract.takes_inputs:
         for parent in parents:
             flow._flowkit_inherit(store.values.artifact_source(parent))
     if spec.catch.get("print") == "yes":
-        sys.stderr.write(f"@catch stored in '{spec.catch['var']}': {caught}\n")
+        sys.stderr.write(
+            f"@catch stored in '{spec.catch['var']}': {caught.type}: {caught.message}\n"
+        )
     flow.__dict__[str(spec.catch["var"])] = caught
     contract = spec.contract
     foreach: dict[str, Any] = {}
@@ -213,13 +240,48 @@ def _caught(
         "caught",
         artifacts=_persist(flow, store, spec),
         exit_code=EXIT_OK,
-        exception=ExceptionInfo(caught.type, caught.message, caught.traceback),
+        exception=info,
         failure=caught.failure,
         next_steps=contract.targets if contract.transition != "end" else (),
         path=tuple(tuple(b.to_json()) for b in spec.path),
         finished_at=time.time(),
         **foreach,
     )
+
+
+def _failed_attempt(spec: TaskSpec, store: Store) -> TaskRecord | None:
+    """The attempt whose failure ``spec.catch`` stores."""
+    assert spec.catch is not None
+    attempt = spec.catch.get("attempt")
+    if attempt is None:  # a spec from before it was named
+        return None
+    return store.records.get_attempt(spec.flow, spec.run_id, spec.step, spec.task_id, int(attempt))
+
+
+def caught_failure(info: ExceptionInfo, failure: str | None) -> CaughtFailure:
+    """What ``@catch`` stores for a failed attempt's exception (named as Metaflow names it)."""
+    return CaughtFailure(info.qualified_type or info.type, info.message, info.traceback, failure)
+
+
+def exception_info(exc: BaseException) -> ExceptionInfo:
+    """``exc`` as a record keeps it: type, message, the user's frames of its traceback."""
+    from flowkit.store.records import ExceptionInfo
+
+    cls = type(exc)
+    return ExceptionInfo(cls.__name__, _message(exc), user_traceback(exc), qualified_name(cls))
+
+
+def _kept(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, ArtifactRef]:
+    """What a failed attempt had set, stored, all or nothing: a value that cannot be stored
+    is said on stderr, and the attempt's own exception stays the one its record gives."""
+    try:
+        return _persist(flow, store, spec)
+    except Exception as exc:  # reported: the step's own failure is the news
+        sys.stderr.write(
+            f"flowkit: what step '{spec.step}' set before it failed was not stored: "
+            f"{_message(exc)}\n"
+        )
+        return {}
 
 
 def _input_records(spec: TaskSpec, store: Store) -> list[TaskRecord]:

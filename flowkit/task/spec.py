@@ -82,6 +82,10 @@ class TaskSpec:
     #: (``var``) and the failure (``type``, ``message``, ``traceback``, ``failure``) to store
     #: instead of running the step's code.
     catch: dict[str, str | None] | None = None
+    #: The step's ``@catch(var=...)``: set to None when the step succeeds, as Metaflow does.
+    catch_var: str | None = None
+    #: The step's ``@timeout`` in seconds: the step's code is interrupted after it.
+    timeout: float | None = None
 
     @property
     def pathspec(self) -> str:

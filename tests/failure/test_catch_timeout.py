@@ -26,12 +26,12 @@ def test_catch_stores_the_exception_and_the_flow_goes_on(tmp_path: Path) -> None
     assert risky.status == "caught" and risky.successful
     error = risky.data.error
     assert isinstance(error, CaughtFailure)
-    assert (error.type, error.message) == ("KeyError", "'attempt 1 has no luck'")
+    assert (error.type, error.message) == ("builtins.KeyError", "'attempt 1 has no luck'")
     assert error.failure == "error"
     assert 'failures.py", line' in error.traceback and "in risky" in error.traceback
     assert risky.data.kept == "from start"  # inherited artifacts pass on
-    assert "lost" not in risky.data  # what the failed code set is not kept
-    assert run["end"].task.data.summary == "from start; KeyError"
+    assert risky.data.tried == "attempt 1"  # what the last failed attempt set is kept
+    assert run["end"].task.data.summary == "from start; builtins.KeyError"
     assert attempts(tmp_path, "CatchFlow", "risky") == [
         [("failed", "error"), ("failed", "error"), ("caught", "error")]
     ]

@@ -84,7 +84,7 @@ class CatchFlow(FlowSpec):
     @retry(times=1, backoff=0)
     @step
     def risky(self):
-        self.lost = "never stored"
+        self.tried = f"attempt {current.retry_count}"
         if current.retry_count >= 0:
             raise KeyError(f"attempt {current.retry_count} has no luck")
         self.next(self.end)

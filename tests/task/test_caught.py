@@ -1,9 +1,12 @@
-"""What ``@catch`` stores is a :class:`CaughtFailure`; ``CaughtException`` stays its
-Metaflow-compatible name, for imports and for artifacts pickled before the rename."""
+"""What ``@catch`` stores is a :class:`CaughtFailure`, read as Metaflow's
+``MetaflowExceptionWrapper``; ``CaughtException`` stays its Metaflow-compatible name, for
+imports and for artifacts pickled before the rename (and before it became an exception)."""
 
 from __future__ import annotations
 
 import pickle
+
+import pytest
 
 import flowkit
 from flowkit.task.caught import CaughtFailure
@@ -22,11 +25,29 @@ def test_an_artifact_pickled_under_the_old_name_still_loads() -> None:
     loaded = pickle.loads(_STORED_UNDER_THE_OLD_NAME)
     assert type(loaded) is CaughtFailure
     assert loaded == CaughtFailure("KeyError", "'k'", "Traceback ...", "error")
-    assert str(loaded) == "KeyError: 'k'"
+    assert (loaded.exception, loaded.stacktrace, str(loaded)) == (
+        "'k'",
+        "Traceback ...",
+        "Traceback ...",
+    )
 
 
-def test_the_metaflow_name_is_the_same_class_and_not_an_exception() -> None:
+def test_the_metaflow_name_is_the_same_class_and_an_exception_as_metaflows() -> None:
     assert flowkit.CaughtException is flowkit.CaughtFailure is CaughtFailure
-    assert not issubclass(CaughtFailure, BaseException)
-    fresh = pickle.dumps(CaughtFailure("ValueError", "bad", failure="timeout"))
-    assert b"CaughtFailure" in fresh and pickle.loads(fresh).failure == "timeout"
+    assert issubclass(CaughtFailure, Exception)
+    fresh = pickle.dumps(CaughtFailure("builtins.ValueError", "bad", failure="timeout"))
+    loaded = pickle.loads(fresh)
+    assert b"CaughtFailure" in fresh and loaded.failure == "timeout"
+    assert loaded == CaughtFailure("builtins.ValueError", "bad", "", "timeout")
+
+
+def test_it_reads_as_metaflows_exception_wrapper() -> None:
+    caught = CaughtFailure("builtins.KeyError", "'k'", "Traceback (most recent call last):\n...")
+    assert (caught.type, caught.exception, caught.message) == ("builtins.KeyError", "'k'", "'k'")
+    assert str(caught) == caught.stacktrace == caught.traceback
+    bare = CaughtFailure("TaskLost", "the warm worker died", failure="lost")
+    assert bare.stacktrace is None
+    assert str(bare) == "[no stacktrace]\nTaskLost: the warm worker died"
+    with pytest.raises(CaughtFailure) as raised:  # re-raised by a later step, as Metaflow's
+        raise caught
+    assert raised.value is caught
