@@ -206,6 +206,7 @@ class _Checker:
             self.report.add(key, f"the record is of attempt {record.pathspec}.{record.attempt}")
         named = {ref.digest: (f"artifact '{n}'", "names") for n, ref in record.artifacts.items()}
         named.update({digest: ("the foreach items", "name") for digest, _ in record.foreach_items})
+        named.update({c.digest: (f"its {c.type} card", "names") for c in record.cards})
         for digest in task_names(record).digests - set(named):
             named[digest] = ("the foreach item its path", "names")
         for digest, (what, verb) in sorted(named.items()):

@@ -108,6 +108,7 @@ def task_names(record: TaskRecord) -> Names:
     """The blobs a task record names, and the run its clone was copied from."""
     digests = {ref.digest for ref in record.artifacts.values()}
     digests.update(digest for digest, _ in record.foreach_items)
+    digests.update(card.digest for card in record.cards)
     digests.update(digests_in(record.path))  # a foreach branch's item chunk
     origins: set[RunId] = set()
     if record.origin_pathspec:

@@ -44,6 +44,16 @@ class ArtifactRef:
 
 
 @dataclass(frozen=True)
+class CardRef:
+    """A task's ``@card`` as its final record names it: the card's type, its ``id`` (None
+    when the decorator gave none) and the blob holding its self-contained HTML."""
+
+    type: str
+    id: str | None
+    digest: str
+
+
+@dataclass(frozen=True)
 class ExceptionInfo:
     """What a failed attempt raised, as text: reading it never needs the flow's code."""
 
@@ -134,6 +144,8 @@ class TaskRecord:
     path: tuple[tuple[Any, ...], ...] = ()
     #: Why a failed attempt failed (see the module docstring); None otherwise.
     failure: FailureKind | None = None
+    #: The task's rendered ``@card`` reports, in decorator order (see :mod:`flowkit.task.cards`).
+    cards: tuple[CardRef, ...] = ()
     schema: int = SCHEMA
 
     @property
@@ -188,6 +200,7 @@ def from_dict(
             )
             if values.get("exception") is not None:
                 values["exception"] = ExceptionInfo(**values["exception"])
+            values["cards"] = tuple(CardRef(**card) for card in values.get("cards", ()))
         return kind(**values)
     except (TypeError, AttributeError, ValueError) as exc:
         raise StoreError(f"{where} is not a valid {kind.__name__}: {exc}", hint) from None

@@ -222,6 +222,13 @@ class Records:
                     f"which is not in {self._url}",
                     "store every value (values.put) before the record that names it",
                 )
+        for card in record.cards:
+            if not self._values.has(card.digest):
+                raise StoreError(
+                    f"{record.pathspec}: its {card.type} card names blob {card.digest}, "
+                    f"which is not in {self._url}",
+                    "store the card's HTML (values.put) before the record that names it",
+                )
         if record.finished_at is None:
             record = record.finished(record.status, finished_at=time.time())
         self._write_once(attempt_key(record, final=True), record)
