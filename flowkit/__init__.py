@@ -8,6 +8,7 @@ from flowkit.authoring.current import current
 from flowkit.authoring.decorators import (
     alert,
     batch,
+    card,
     catch,
     no_cache,
     resources,
@@ -68,6 +69,7 @@ __all__ = [
     "__version__",
     "alert",
     "batch",
+    "card",
     "catch",
     "check",
     "current",

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("runtime",),
     ("surfaces", "notebook"),
     ("cli",),
-    ("__init__", "__main__", "worker", "driver", "testing"),
+    ("__init__", "__main__", "worker", "driver", "testing", "cards"),
 )
 
 ROOT = Path(flowkit.__file__).parent

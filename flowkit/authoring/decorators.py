@@ -76,7 +76,18 @@ _KNOWN: dict[str, dict[str, tuple[Any, Callable[[Any], bool], str]]] = {
         "disk": (None, lambda v: v is None or _positive_number(v), "megabytes > 0"),
         "shared_memory": (None, lambda v: v is None or _positive_number(v), "megabytes > 0"),
     },
+    "card": {  # several per step: see _MULTIPLE
+        "type": ("default", lambda v: isinstance(v, str) and v != "", "a card type name"),
+        "id": (None, lambda v: v is None or isinstance(v, str), "a name (letters, digits, _)"),
+        "options": ({}, lambda v: isinstance(v, dict) and _plain(v), "a dict of plain values"),
+        "timeout": (45, _positive_number, "seconds > 0"),
+        "customize": (False, lambda v: isinstance(v, bool), "True or False"),
+        "save_errors": (True, lambda v: isinstance(v, bool), "True or False"),
+        "refresh_interval": (5, _positive_number, "seconds > 0"),
+    },
 }
+#: The step decorators a step may carry more than once (``@card(id=...)`` each).
+_MULTIPLE = frozenset({"card"})
 
 
 #: The step decorators flowkit itself defines (executor decorators aside).
@@ -94,7 +105,7 @@ def _record(func: Any, spec: DecoratorSpec | None, problem: str | None) -> None:
     if spec is None:
         return
     existing = getattr(func, DECORATORS_ATTR)
-    if any(d.name == spec.name for d in existing):
+    if spec.name not in _MULTIPLE and any(d.name == spec.name for d in existing):
         getattr(func, PROBLEMS_ATTR).append(f"@{spec.name} is applied twice")
         return
     other = next((d for d in existing if d.executor), None)
@@ -180,6 +191,10 @@ no_cache = _make("no_cache")
 no_cache.__doc__ = """The step reads the outside world: ``run --reuse`` always runs it."""
 resources = _make("resources")
 resources.__doc__ = """Declare what a task needs: ``cpu``, ``memory`` (MB), ``gpu``."""
+card = _make("card")
+card.__doc__ = """Make an HTML report of the task when it ends: ``@card`` shows its artifacts and
+what ``current.card.append`` added, ``@card(type="blank")`` only the latter; several per step
+with ``id=`` each (``current.card["id"]``). See :mod:`flowkit.cards`."""
 
 
 def _plain(value: Any) -> bool:

@@ -68,6 +68,10 @@ def make_cli(flow_cls: type) -> click.Group:
             ),
         )
     )
+    from flowkit.cli.card_command import card_group, flow_task_resolver
+
+    what = "PATHSPEC is STEP (of the latest run), RUN/STEP or RUN/STEP/TASK."
+    cli.add_command(card_group(flow_task_resolver(flow_cls), what))
     return cli
 
 

@@ -8,6 +8,7 @@ import click
 
 from flowkit.authoring.loader import load_flow_file
 from flowkit.cli.base import FlowkitGroup, store_option
+from flowkit.cli.card_command import card_cmd
 from flowkit.cli.code_command import code_cmd
 from flowkit.cli.flow_commands import check_flow, show_flow
 from flowkit.cli.gc_command import gc_cmd
@@ -58,6 +59,7 @@ for command in OPS_COMMANDS:
 cli.add_command(notebook_cmd)
 cli.add_command(code_cmd)
 cli.add_command(gc_cmd)
+cli.add_command(card_cmd)
 
 
 def main() -> None:

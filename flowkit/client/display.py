@@ -168,6 +168,10 @@ def task_html(task: Task) -> str:
             f"<pre class='flowkit-exception'>{escape(r.exception.traceback or str(r.exception))}</pre>"
         )
     parts.append(artifacts_html(list(task)))
+    if r.cards:
+        from flowkit.client.cards import get_cards
+
+        parts.append(get_cards(task)._repr_html_())
     for stream in ("stdout", "stderr"):
         lines = task.log_lines(stream)
         if lines:

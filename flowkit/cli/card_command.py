@@ -1,0 +1,126 @@
+"""``flowkit card view|get PATHSPEC`` and ``python flow.py card view|get STEP``: a task's
+``@card`` report as an HTML file (opened in a browser) or printed."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from flowkit.cli.base import open_store_at, store_option
+from flowkit.client import Flow, Step, Task
+from flowkit.client.cards import card_of
+from flowkit.lint.api import graph_of
+from flowkit.store import parse_pathspec
+from flowkit.store.errors import BadPathspecError
+from flowkit.store.store import Store
+
+Resolve = Callable[[str, Store], Task]
+
+
+def _task_of_step(step: Step) -> Task:
+    tasks = list(step)
+    if len(tasks) != 1:
+        raise BadPathspecError(
+            f"step {step.pathspec} has {len(tasks)} tasks, so it names no single card",
+            f"give the task too: {step.pathspec}/TASK_ID (list them with: flowkit show {step.pathspec})",
+        )
+    return tasks[0]
+
+
+def task_at_pathspec(pathspec: str, store: Store) -> Task:
+    """``Flow/run/step/task``, or ``Flow/run/step`` of a step that ran one task."""
+    spec = parse_pathspec(pathspec)
+    if spec.depth == 4:
+        return Task(str(spec), store=store)
+    if spec.depth == 3:
+        return _task_of_step(Step(str(spec), store=store))
+    raise BadPathspecError(
+        f"{pathspec!r} names a {'flow' if spec.depth == 1 else 'run'}, not a task",
+        "give Flow/run/step/task (or Flow/run/step for a step of one task)",
+    )
+
+
+def flow_task_resolver(flow_cls: type) -> Resolve:
+    """What ``python flow.py card`` takes: ``STEP`` (of the flow's latest run),
+    ``RUN/STEP`` or ``RUN/STEP/TASK``, as Metaflow's ``card`` command does."""
+    name = graph_of(flow_cls).name
+
+    def resolve(identifier: str, store: Store) -> Task:
+        parts = identifier.split("/")
+        if len(parts) == 1:
+            run = Flow(name, store=store).latest_run
+            assert run is not None  # Flow() refuses a flow without runs
+            parts = [run.id, *parts]
+        if len(parts) not in (2, 3):
+            raise BadPathspecError(
+                f"{identifier!r} is not a step or task of {name}",
+                "give STEP (of the latest run), RUN/STEP or RUN/STEP/TASK",
+            )
+        return task_at_pathspec(f"{name}/{'/'.join(parts)}", store)
+
+    return resolve
+
+
+def _choose(f: Callable[..., None]) -> Callable[..., None]:
+    f = click.option("--id", "card_id", default=None, help="The card with this id.")(f)
+    f = click.option("--type", "card_type", default=None, help="The card of this type.")(f)
+    return store_option(f)
+
+
+def card_group(resolve: Resolve, what: str) -> click.Group:
+    """The ``card`` command group; ``what`` says what its PATHSPEC argument is."""
+
+    @click.group("card", help="A task's @card reports: view or get its HTML.")
+    def card() -> None:
+        pass
+
+    @card.command("view", help=f"Write a task's card to an HTML file and open it. {what}")
+    @click.argument("pathspec")
+    @_choose
+    @click.option("--no-open", is_flag=True, help="Print the file's path only.")
+    def view(
+        pathspec: str,
+        card_id: str | None,
+        card_type: str | None,
+        store_url: str | None,
+        no_open: bool,
+    ) -> None:
+        found = card_of(resolve(pathspec, open_store_at(store_url)), id=card_id, type=card_type)
+        path = found.save()
+        click.echo(str(path))
+        if not no_open and _can_open():
+            found.view()
+
+    @card.command("get", help=f"Print a task's card (or write it to FILE). {what}")
+    @click.argument("pathspec")
+    @click.argument("file", required=False, type=click.Path(dir_okay=False))
+    @_choose
+    def get(
+        pathspec: str,
+        file: str | None,
+        card_id: str | None,
+        card_type: str | None,
+        store_url: str | None,
+    ) -> None:
+        found = card_of(resolve(pathspec, open_store_at(store_url)), id=card_id, type=card_type)
+        if file is None:
+            click.echo(found.html)
+        else:
+            click.echo(str(found.save(Path(file))), err=True)
+
+    return card
+
+
+def _can_open() -> bool:
+    """Whether a browser can show a page here (a machine without a display would start a
+    text browser in the terminal, or nothing)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+card_cmd = card_group(task_at_pathspec, "PATHSPEC is Flow/run/step/task.")

@@ -1,0 +1,110 @@
+"""A task's ``@card`` reports: ``current.card`` while its step runs, and when the task ends
+(succeeded, caught or failed) each card rendered to one HTML page, stored as a blob that
+the task's final record names.
+
+A card that fails to render, or takes longer than its ``timeout``, never fails the task:
+the card says what went wrong instead, and so does the task's stderr (as in Metaflow).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from flowkit.authoring.card_collector import CardCollector, CardSlot, collecting
+from flowkit.authoring.decorators import decorators_of
+from flowkit.client.display import PREVIEW_LIMIT
+from flowkit.store.records import ArtifactRef, CardRef, TaskRecord
+from flowkit.task.card_page import blank_card, default_card, error_card
+
+if TYPE_CHECKING:
+    from flowkit.store import Store
+    from flowkit.task.spec import TaskSpec
+
+
+class TaskCards:
+    """The cards of one task attempt, from its step's ``@card`` decorators."""
+
+    def __init__(self, spec: TaskSpec, store: Store, flow_cls: type) -> None:
+        self._spec, self._store = spec, store
+        decorators, _ = decorators_of(getattr(flow_cls, spec.step, None))
+        slots = [
+            CardSlot(
+                type=str(d.args["type"]),
+                id=d.args["id"],
+                options=dict(d.args["options"]),
+                timeout=float(d.args["timeout"]),
+                customize=bool(d.args["customize"]),
+            )
+            for d in decorators
+            if d.name == "card"
+        ]
+        self.collector = CardCollector(slots, step=spec.step)
+
+    @contextmanager
+    def collecting(self) -> Iterator[CardCollector]:
+        """``current.card`` is this task's collector inside the block."""
+        with collecting(self.collector) as collector:
+            yield collector
+
+    def attach(self, record: TaskRecord) -> TaskRecord:
+        """``record`` (the attempt's final record) naming its rendered, stored cards."""
+        if not self.collector.cards:
+            return record
+        return replace(
+            record, cards=tuple(self._store_card(c, record) for c in self.collector.cards)
+        )
+
+    def _store_card(self, card: CardSlot, record: TaskRecord) -> CardRef:
+        html = self._render_in_time(card, record)
+        ref = self._store.values.put(html, name=f"@card({card.type})", step=record.step)
+        return CardRef(card.type, card.id, ref.digest)
+
+    def _render_in_time(self, card: CardSlot, record: TaskRecord) -> str:
+        """The card's page, rendered in a thread that may take ``card.timeout`` seconds."""
+        result: dict[str, str] = {}
+
+        def work() -> None:
+            try:
+                result["html"] = self.render(card, record)
+            except Exception as exc:  # a card that cannot render must not fail its task
+                result["error"] = "".join(traceback.format_exception(exc))
+
+        worker = threading.Thread(target=work, name="flowkit-card", daemon=True)
+        worker.start()
+        worker.join(card.timeout)
+        if "html" in result:
+            return result["html"]
+        what = f"@card(type='{card.type}'{f', id={card.id!r}' if card.id else ''})"
+        if worker.is_alive():
+            title, detail = f"{what} took more than its timeout of {card.timeout:g}s", ""
+        else:
+            title, detail = f"{what} failed to render", result.get("error", "")
+        sys.stderr.write(f"[@card WARNING] {record.pathspec}: {title}\n{detail}")
+        return error_card(record, title, detail)
+
+    def render(self, card: CardSlot, record: TaskRecord) -> str:
+        """The card's HTML page; a type flowkit does not have renders as a page saying so."""
+        components = list(card.components)
+        if card.type == "blank":
+            return blank_card(record, components)
+        if card.type == "default":
+            limit = card.options.get("max_artifact_size")
+            limit = limit if isinstance(limit, int) and limit >= 0 else PREVIEW_LIMIT
+            return default_card(record, components, self._spec.parameters, self._load, limit)
+        sys.stderr.write(
+            f"[@card WARNING] {record.pathspec}: there is no card type '{card.type}' in flowkit\n"
+        )
+        return error_card(
+            record,
+            f"flowkit has no card type '{card.type}'",
+            "flowkit renders @card(type='default') and @card(type='blank'); use one of them",
+        )
+
+    def _load(self, ref: ArtifactRef) -> Any:
+        return self._store.values.load(ref.digest, owner=f"an artifact of {self._spec.pathspec}")
