@@ -4,6 +4,24 @@ The public API is exactly ``__all__``; everything else is internal. Importing fl
 no configuration, loads no plugin and touches no file.
 """
 
+from flowkit.authoring.compat import (
+    DeployedFlow,
+    Deployer,
+    JSONTypeClass,
+    NBDeployer,
+    NotOfferedError,
+    airflow_external_task_sensor,
+    airflow_s3_key_sensor,
+    exit_hook,
+    inspect_spin,
+    kubernetes,
+    parallel,
+    pytorch_parallel,
+    schedule,
+    secrets,
+    trigger,
+    trigger_on_finish,
+)
 from flowkit.authoring.current import current
 from flowkit.authoring.decorators import (
     alert,
@@ -17,7 +35,9 @@ from flowkit.authoring.decorators import (
     step,
     timeout,
 )
+from flowkit.authoring.environment import conda, conda_base, environment, pypi, pypi_base
 from flowkit.authoring.join import Inputs
+from flowkit.authoring.multicore import parallel_imap_unordered, parallel_map, profile
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
 from flowkit.authoring.user_decorators import (
     USER_SKIP_STEP,
@@ -44,9 +64,11 @@ from flowkit.task.caught import CaughtException, CaughtFailure
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "CaughtException",
     "CaughtFailure",
+    "DeployedFlow",
+    "Deployer",
     "Flow",
     "FlowDefinitionError",
     "FlowLoadError",
@@ -55,9 +77,12 @@ __all__ = [
     "IncludeFile",
     "Inputs",
     "JSONType",
+    "JSONTypeClass",
     "LintError",
     "MergeConflictError",
+    "NBDeployer",
     "NotInTaskError",
+    "NotOfferedError",
     "Parameter",
     "ParameterError",
     "Run",
@@ -67,22 +92,41 @@ __all__ = [
     "USER_SKIP_STEP",
     "UserStepDecorator",
     "__version__",
+    "airflow_external_task_sensor",
+    "airflow_s3_key_sensor",
     "alert",
     "batch",
     "card",
     "catch",
     "check",
+    "conda",
+    "conda_base",
     "current",
     "debug_task",
+    "environment",
+    "exit_hook",
     "graph_of",
+    "inspect_spin",
+    "kubernetes",
     "no_cache",
+    "parallel",
+    "parallel_imap_unordered",
+    "parallel_map",
+    "profile",
+    "pypi",
+    "pypi_base",
+    "pytorch_parallel",
     "resources",
     "resume",
     "retry",
     "run",
     "run_notebook",
+    "schedule",
+    "secrets",
     "slurm",
     "step",
     "timeout",
+    "trigger",
+    "trigger_on_finish",
     "user_step_decorator",
 ]

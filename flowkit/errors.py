@@ -12,6 +12,8 @@ complete)::
     ├── ParameterError              a parameter value is missing or does not convert
     ├── MergeConflictError          ``merge_artifacts`` met different values for one name
     ├── NotInTaskError              ``current`` was read outside a running step
+    ├── NotOfferedError             a Metaflow feature flowkit does not offer [authoring.compat]
+    ├── ParallelMapError            parallel_map's function failed in a child [authoring.multicore]
     ├── PluginNotInstalled          no installed package provides a plug-in [plugins]
     ├── PluginLoadError             a plug-in is installed but failed to import [plugins]
     │   └── ExecutorStartError      an executor plug-in raised as a run made it [executor.registry]

@@ -7,6 +7,7 @@ import inspect
 from dataclasses import replace
 from types import FunctionType, MappingProxyType
 
+from flowkit.authoring.compat import flow_problems_of
 from flowkit.authoring.decorators import decorators_of
 from flowkit.authoring.flowspec import step_functions
 from flowkit.authoring.parameters import Parameter, parameters_of
@@ -49,6 +50,8 @@ def build_graph(flow_cls: type) -> FlowGraph:
     steps = {name: replace(node, parents=tuple(parents[name])) for name, node in nodes.items()}
     param_specs = tuple(_parameter_spec(p, cls_node, file, problems) for p in params)
     problems += _shadowed_by_steps(cls_node, steps, file)
+    for message in flow_problems_of(flow_cls):  # what flow decorators found wrong
+        problems.append(Problem(str(message), getattr(message, "hint", ""), file=file, line=line))
     return FlowGraph(
         name=flow_cls.__name__,
         file=file,
@@ -74,8 +77,8 @@ def _step_node(
     for message in decorator_problems:
         problems.append(
             Problem(
-                message,
-                "fix the decorator's arguments",
+                str(message),
+                getattr(message, "hint", "fix the decorator's arguments"),
                 step=name,
                 file=file,
                 line=code.co_firstlineno,

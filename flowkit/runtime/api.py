@@ -120,6 +120,7 @@ def start(
     restart_step: str | None = None,
     dry_run: bool = False,
 ) -> Run | Preview:
+    from flowkit.authoring.environment import environment_warning
     from flowkit.authoring.loader import load_flow_file
     from flowkit.executor.registry import load_executors
     from flowkit.lint.api import check
@@ -132,6 +133,9 @@ def start(
 
     flow_cls = flow if isinstance(flow, type) else load_flow_file(Path(flow))
     graph = check(flow_cls)
+    warned = environment_warning(flow_cls)  # @conda/@pypi: once, where the packages come from
+    if warned:
+        sys.stderr.write(f"warning: {warned}\n")
     settings = Settings.resolve(
         {
             "store": options.store if isinstance(options.store, str) else None,

@@ -4,6 +4,7 @@ environment, the names flowkit refuses, and ``S3`` without its extension."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,191 @@ def test_a_decorators_exception_fails_the_step(tmp_path: Path) -> None:
     task = flow.latest_run["start"].task
     assert not task.successful
     assert "RuntimeError: boom after start" in task.stderr
+
+
+def test_conda_and_pypi_run_here_with_one_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.metaflow_compat.flows.decorators_env import CondaHereFlow
+
+    run = flowkit.run(CondaHereFlow, store=str(tmp_path), progress=Quiet())
+    assert run.successful and run["start"].task.data.click_major >= 8
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert len(warned) == 1, warned
+    (line,) = warned
+    assert "conda, conda_base, pypi: flowkit creates no environment" in line
+    assert sys.executable in line and "click " in line
+    assert "Versions differ from those asked: cloudpickle" in line and "(asked 0.0.1)" in line
+    assert "python" not in line.split("asked:")[1]  # the python asked for is this one
+
+
+def test_missing_packages_stop_the_run_naming_each_and_how_to_install(tmp_path: Path) -> None:
+    from tests.metaflow_compat.flows.decorators_env import PypiMissingFlow
+
+    with pytest.raises(flowkit.LintError) as caught:
+        flowkit.run(PypiMissingFlow, store=str(tmp_path), progress=Quiet())
+    text = caught.value.render()
+    assert "PypiMissingFlow has 2 problems; nothing was run." in text
+    assert "decorators_env.py:" in text
+    assert "@pypi_base names packages this Python does not have: " in text
+    assert "flowkit-surely-missing-pkg==1.2.3" in text and "click" not in text.split("hint")[0]
+    assert "step 'start': @pypi names packages this Python does not have: another-missing-one>=2"
+    assert "pip install 'another-missing-one>=2'" in text
+    assert "pip install 'flowkit-surely-missing-pkg==1.2.3'" in text
+    assert not list(tmp_path.rglob("*.json"))  # no run was recorded
+
+
+def test_disabled_conda_checks_nothing_and_warns_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.metaflow_compat.flows.decorators_env import DisabledCondaFlow
+
+    assert flowkit.run(DisabledCondaFlow, store=str(tmp_path), progress=Quiet()).successful
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_environment_sets_variables_for_its_step_only(tmp_path: Path) -> None:
+    from tests.metaflow_compat.flows.decorators_env import EnvironmentVarsFlow
+
+    run = flowkit.run(EnvironmentVarsFlow, store=str(tmp_path), progress=Quiet())
+    assert run["start"].task.data.greeting == "hello"
+    assert run["end"].task.data.after is None
+
+
+#: What a Metaflow user imports ``from metaflow import ...`` (Metaflow 2.19's top level, its
+#: step and flow decorators and client; Metaflow's internal-only decorators left out).
+METAFLOW_NAMES = [
+    "Config",
+    "ConfigValue",
+    "DataArtifact",
+    "DeployedFlow",
+    "Deployer",
+    "Flow",
+    "FlowMutator",
+    "FlowSpec",
+    "IncludeFile",
+    "JSONType",
+    "JSONTypeClass",
+    "Metaflow",
+    "NBDeployer",
+    "NBRunner",
+    "Parameter",
+    "Run",
+    "Runner",
+    "S3",
+    "Step",
+    "StepMutator",
+    "Task",
+    "USER_SKIP_STEP",
+    "UserStepDecorator",
+    "airflow_external_task_sensor",
+    "airflow_s3_key_sensor",
+    "batch",
+    "card",
+    "catch",
+    "conda",
+    "conda_base",
+    "config_expr",
+    "current",
+    "default_metadata",
+    "default_namespace",
+    "environment",
+    "exit_hook",
+    "get_metadata",
+    "get_namespace",
+    "inspect_spin",
+    "kubernetes",
+    "metadata",
+    "namespace",
+    "parallel",
+    "parallel_imap_unordered",
+    "parallel_map",
+    "profile",
+    "project",
+    "pypi",
+    "pypi_base",
+    "pytorch_parallel",
+    "resources",
+    "retry",
+    "schedule",
+    "secrets",
+    "step",
+    "timeout",
+    "trigger",
+    "trigger_on_finish",
+    "user_step_decorator",
+]
+
+
+def test_every_name_a_metaflow_user_imports_is_there() -> None:
+    missing = [name for name in METAFLOW_NAMES if not hasattr(flowkit, name)]
+    assert missing == []
+
+
+def test_refused_decorators_are_lint_problems_at_their_lines(tmp_path: Path) -> None:
+    from tests.metaflow_compat.flows.decorators_refused import ScheduledFlow
+
+    with pytest.raises(flowkit.LintError) as caught:
+        flowkit.run(ScheduledFlow, store=str(tmp_path), progress=Quiet())
+    by_message = {p.message: p for p in caught.value.problems}
+    assert set(by_message) == {
+        "@schedule is a Metaflow feature that flowkit does not offer",
+        "@kubernetes is a Metaflow feature that flowkit does not offer",
+        "@secrets is a Metaflow feature that flowkit does not offer",
+    }
+    schedule = by_message["@schedule is a Metaflow feature that flowkit does not offer"]
+    assert schedule.file.endswith("decorators_refused.py") and schedule.line == 7  # the class
+    assert "python flow.py run" in schedule.hint and schedule.step is None
+    kube = by_message["@kubernetes is a Metaflow feature that flowkit does not offer"]
+    assert (kube.step, kube.line) == ("start", 8)
+    assert "@slurm" in kube.hint and "@batch" in kube.hint
+    assert by_message["@secrets is a Metaflow feature that flowkit does not offer"].step == "end"
+
+
+def test_refused_objects_raise_when_used_not_when_imported() -> None:
+    from flowkit import Deployer, NotOfferedError, inspect_spin
+
+    with pytest.raises(NotOfferedError, match="Deployer is a Metaflow feature") as caught:
+        Deployer("flow.py")
+    assert "python flow.py run" in caught.value.hint
+    with pytest.raises(NotOfferedError, match="debug_task"):
+        inspect_spin("Flow/1/start/2")
+
+
+def test_parallel_map_keeps_order_and_forks(tmp_path: Path) -> None:
+    import os
+
+    base = 10
+    assert flowkit.parallel_map(lambda x: x * x + base, range(7), max_parallel=3) == [
+        10,
+        11,
+        14,
+        19,
+        26,
+        35,
+        46,
+    ]
+    pids = set(flowkit.parallel_imap_unordered(lambda _: os.getpid(), range(4), dir=str(tmp_path)))
+    assert len(pids) == 4 and os.getpid() not in pids
+    assert list(tmp_path.iterdir()) == []  # its temporary files are gone
+
+
+def test_parallel_map_says_when_the_function_failed() -> None:
+    def fail_on_two(x: int) -> int:
+        if x == 2:
+            raise ValueError("two")
+        return x
+
+    with pytest.raises(flowkit.FlowkitError, match="failed in a child process"):
+        flowkit.parallel_map(fail_on_two, range(4))
+
+
+def test_profile_prints_or_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    with flowkit.profile("load"):
+        pass
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "PROFILE: load starting" and out[1].startswith("PROFILE: load completed in ")
+    stats: dict[str, int] = {"load": 5}
+    with flowkit.profile("load", stats_dict=stats):
+        pass
+    assert stats["load"] >= 5 and capsys.readouterr().out == ""
