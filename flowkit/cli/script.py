@@ -8,9 +8,12 @@ below know flows only by :class:`~flowkit.authoring.flowspec.FlowSpecBase`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 from flowkit.authoring.decorators import is_step
 from flowkit.authoring.flowspec import FlowSpecBase
+from flowkit.graph.compat import GraphAttribute
 
 
 class FlowSpec(FlowSpecBase):
@@ -20,12 +23,19 @@ class FlowSpec(FlowSpecBase):
     file run as a script, which starts the command line (``python flow.py run``).
     """
 
+    #: Metaflow's graph introspection (``self._graph``, ``MyFlow._graph``), built on first use.
+    _graph = GraphAttribute()
+
     def __init__(self, use_cli: bool = True) -> None:
         super().__init__()
         if use_cli and _launched_as_script(type(self)):
             from flowkit.cli.flow_cli import main
 
             main(type(self))
+
+    def __iter__(self) -> Iterator[Any]:
+        """The flow's step functions in graph order (``for step in self``), as in Metaflow."""
+        return iter([getattr(type(self), node.name) for node in self._graph])
 
 
 def _launched_as_script(cls: type) -> bool:
