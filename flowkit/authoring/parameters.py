@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+import sys
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from flowkit.errors import FlowDefinitionError, ParameterError
 
 PARAMETERS_ATTR = "_flowkit_parameters"
+#: A parameter's default can come from ``FLOWKIT_RUN_<NAME>`` or, as in Metaflow,
+#: ``METAFLOW_RUN_<NAME>`` (flowkit's wins when both are set).
+ENV_PREFIXES = ("FLOWKIT_RUN_", "METAFLOW_RUN_")
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -28,11 +32,19 @@ JSONType = _JSONType()
 _KINDS: dict[Any, str] = {str: "str", int: "int", float: "float", bool: "bool", JSONType: "json"}
 
 
+class ReadOnlyParameterError(FlowDefinitionError, AttributeError):
+    """A step assigned to a parameter; an ``AttributeError``, as Metaflow raises."""
+
+
 class Parameter:
     """A value given to a run (``--name VALUE`` or ``flowkit.run(Flow, name=VALUE)``).
 
     Inside a step the parameter reads like an artifact (``self.alpha``) and cannot be set.
     The type comes from ``type=`` or, failing that, from the default; it is ``str`` otherwise.
+    Not given, the value comes from ``FLOWKIT_RUN_<NAME>`` or ``METAFLOW_RUN_<NAME>`` in the
+    environment of the process that starts the run, else from the default.
+    With ``separator=","`` a string value (the default too) is split into a list of the
+    type's values.
     """
 
     def __init__(
@@ -43,18 +55,24 @@ class Parameter:
         help: str | None = None,
         required: bool = False,
         show_default: bool = True,
+        separator: str | None = None,
     ) -> None:
         self.name = name
         self.default = default
         self.help = help or ""
         self.required = bool(required)
         self.show_default = show_default
+        self.separator = separator or None
         self.attr: str | None = None
-        self.kind = _infer_kind(type, default)
+        self.kind = "str" if self.separator and type is None else _infer_kind(type, default)
         self.problems: list[str] = []
         if type is not None and type not in _KINDS:
             self.problems.append(
                 f"Parameter '{name}' has type={type!r}; use str, int, float, bool or JSONType"
+            )
+        if self.separator and self.kind == "json":
+            self.problems.append(
+                f"Parameter '{name}' has a separator, which a JSON parameter cannot use"
             )
         if callable(default) and not isinstance(default, str | bytes):
             self.problems.append(
@@ -83,9 +101,13 @@ class Parameter:
         return values[self.attr]
 
     def __set__(self, obj: Any, value: Any) -> None:
-        raise FlowDefinitionError(
+        caller = sys._getframe(1)  # the assignment, in the step
+        raise ReadOnlyParameterError(
             f"parameter '{self.name}' is read-only inside a step",
             f"store a new value under another name, e.g. self.{self.attr}_used = ...",
+            step=obj.__dict__.get("_flowkit_step_name"),
+            file=caller.f_code.co_filename,
+            line=caller.f_lineno,
         )
 
     def __repr__(self) -> str:
@@ -98,7 +120,16 @@ class Parameter:
         return {"json": "JSON", "file": "FILE"}.get(self.kind, self.kind.upper())
 
     def convert(self, raw: Any) -> Any:
-        """``raw`` (a command-line string or a Python value) as this parameter's type."""
+        """``raw`` (a command-line string or a Python value) as this parameter's type; with a
+        separator, a string is split into a list of such values (an empty string stays one,
+        as in Metaflow) and a list's items are converted."""
+        if self.separator and isinstance(raw, str) and raw:
+            return [self._convert_one(piece) for piece in raw.split(self.separator)]
+        if self.separator and isinstance(raw, list | tuple):
+            return [self._convert_one(item) for item in raw]
+        return self._convert_one(raw)
+
+    def _convert_one(self, raw: Any) -> Any:
         try:
             return _CONVERTERS[self.kind](raw)
         except (ValueError, TypeError) as exc:
@@ -109,10 +140,36 @@ class Parameter:
                 parameter=self.name,
             ) from None
 
-    def resolve(self, given: Any, *, is_given: bool) -> Any:
-        """The run's value: the given one converted, else the default; errors if required."""
+    def env_names(self) -> tuple[str, ...]:
+        """The environment variables a default may come from, the one that wins first."""
+        suffix = self.name.replace("-", "_").upper()
+        return tuple(prefix + suffix for prefix in ENV_PREFIXES)
+
+    def from_env(self, environ: Mapping[str, str]) -> tuple[str, str] | None:
+        """``(variable, value)`` of the first of :meth:`env_names` set in ``environ``."""
+        for var in self.env_names():
+            if environ.get(var):
+                return var, environ[var]
+        return None
+
+    def resolve(
+        self, given: Any, *, is_given: bool, environ: Mapping[str, str] | None = None
+    ) -> Any:
+        """The run's value: the given one converted, else one from ``environ`` (see
+        :meth:`env_names`), else the default; errors if required."""
         if is_given and given is not None:
             return self.convert(given)
+        found = self.from_env(environ) if environ is not None else None
+        if found is not None:
+            var, raw = found
+            try:
+                return self.convert(raw)
+            except ParameterError as exc:
+                raise ParameterError(
+                    f"{exc.message} (from ${var})",
+                    f"set {var} to {_DESCRIBE[self.kind]}, or unset it",
+                    parameter=self.name,
+                ) from None
         if self.required:
             raise ParameterError(
                 f"parameter '{self.name}' is required",
@@ -172,12 +229,14 @@ class IncludeFile(Parameter):
                 parameter=self.name,
             ) from None
 
-    def resolve(self, given: Any, *, is_given: bool) -> Any:
+    def resolve(
+        self, given: Any, *, is_given: bool, environ: Mapping[str, str] | None = None
+    ) -> Any:
         if is_given and given is not None:
             return self.convert(given)
-        if self.default is not None:
+        if (environ is None or self.from_env(environ) is None) and self.default is not None:
             return self.convert(self.default)
-        return super().resolve(None, is_given=False)
+        return super().resolve(None, is_given=False, environ=environ)
 
 
 def _infer_kind(type_: Any, default: Any) -> str:
@@ -259,10 +318,15 @@ def parameters_of(flow_cls: type) -> list[Parameter]:
 
 
 def resolve_parameters(
-    flow_cls: type, given: dict[str, Any], *, kept: Collection[str] = ()
+    flow_cls: type,
+    given: dict[str, Any],
+    *,
+    kept: Collection[str] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Every parameter's value for a run (attribute name -> value), from what was given
-    (keyed by attribute or parameter name); unknown and missing ones raise ParameterError.
+    (keyed by attribute or parameter name), else ``environ`` (the starting process's
+    environment), else the default; unknown and missing ones raise ParameterError.
 
     ``kept`` names attributes whose value the run already has (a resume keeps its origin's):
     unless given, they are left out, so no file is read and no requirement is checked again.
@@ -285,5 +349,7 @@ def resolve_parameters(
         keys = [k for k in (str(p.attr), p.name) if k in given]
         if not keys and p.attr in kept:
             continue
-        values[str(p.attr)] = p.resolve(given[keys[0]] if keys else None, is_given=bool(keys))
+        values[str(p.attr)] = p.resolve(
+            given[keys[0]] if keys else None, is_given=bool(keys), environ=environ
+        )
     return values

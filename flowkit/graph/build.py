@@ -101,7 +101,7 @@ def _step_node(
             transition="invalid",
             decorators=decorators,
         )
-    parsed = parse_step(name, tree_node, file, param_attrs)
+    parsed = parse_step(name, tree_node, file)
     problems.extend(parsed.problems)
     step_code = normalized(tree_node)
     return StepNode(

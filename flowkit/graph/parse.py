@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from flowkit.authoring.flowspec import RESERVED_NAMES
@@ -222,7 +221,9 @@ class _StepReader:
         self.out.targets = tuple(targets)
         return True
 
-    def assignments(self, parameters: Collection[str]) -> None:
+    def assignments(self) -> None:
+        # Assigning to a parameter is not refused here: as in Metaflow, it raises
+        # AttributeError in the step at run time, where a step may catch it.
         for node in ast.walk(self.node):
             if isinstance(node, ast.Assign):
                 targets: list[ast.expr] = list(node.targets)
@@ -241,23 +242,12 @@ class _StepReader:
                         f"rename the artifact, e.g. self.{attr}_value",
                         node.lineno,
                     )
-                elif attr in parameters:
-                    self.problem(
-                        f"parameter '{attr}' is read-only inside a step",
-                        f"store the new value under another name, e.g. self.{attr}_used",
-                        node.lineno,
-                    )
 
 
-def parse_step(
-    name: str,
-    node: ast.FunctionDef | ast.AsyncFunctionDef,
-    file: str,
-    parameters: Collection[str],
-) -> ParsedStep:
+def parse_step(name: str, node: ast.FunctionDef | ast.AsyncFunctionDef, file: str) -> ParsedStep:
     """Read the ``def`` of step ``name``; problems are collected, never raised."""
     reader = _StepReader(name, node, file)
     reader.signature()
     reader.next_calls()
-    reader.assignments(parameters)
+    reader.assignments()
     return reader.out

@@ -359,7 +359,8 @@ def _parameters(
     inherited = _origin_parameters(store, origin) if origin else {}
     by_name = {p.name: str(p.attr) for p in params}
     given_attrs = {by_name.get(k, k) for k in given}
-    values = resolve_parameters(flow_cls, given, kept=inherited)
+    # Resolved once, here: tasks read the stored values, never their own environment.
+    values = resolve_parameters(flow_cls, given, kept=inherited, environ=os.environ)
     stored: dict[str, tuple[str, int, str]] = {}
     shown: dict[str, Any] = {}
     for p in params:

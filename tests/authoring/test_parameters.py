@@ -126,6 +126,37 @@ def test_parameters_are_read_only_artifacts_inside_steps() -> None:
     assert flow.alpha == 0.1
     with pytest.raises(FlowDefinitionError, match="parameter 'alpha' is read-only"):
         flow.alpha = 2
+    with pytest.raises(AttributeError):  # what a Metaflow step catches
+        flow.alpha = 3
+    assert flow.alpha == 0.1
+
+
+def test_defaults_from_the_environment(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("from env")
+    env = {
+        "METAFLOW_RUN_EPOCHS": "5",
+        "METAFLOW_RUN_RUN_NAME": "mf",  # a required parameter is satisfied by it
+        "FLOWKIT_RUN_RUN_NAME": "fk",  # flowkit's own wins
+        "METAFLOW_RUN_ALPHA": "0.9",
+        "FLOWKIT_RUN_NOTES": str(notes),
+        "METAFLOW_RUN_DEBUG": "",  # empty: not set
+    }
+    values = resolve_parameters(Params, {"alpha": "0.1", "blob": str(notes)}, environ=env)
+    assert (values["epochs"], values["name_"], values["alpha"]) == (5, "fk", 0.1)
+    assert (values["notes"], values["debug"]) == ("from env", False)
+    # kept values (a resume's) never read the environment
+    kept = resolve_parameters(
+        Params,
+        {},
+        kept=[p.attr for p in Params.__dict__.values() if isinstance(p, Parameter)],
+        environ=env,
+    )
+    assert kept == {}
+    with pytest.raises(ParameterError, match=r"got 'ten' \(from \$METAFLOW_RUN_EPOCHS\)") as info:
+        resolve_parameters(Params, {"run_name": "r"}, environ={"METAFLOW_RUN_EPOCHS": "ten"})
+    assert info.value.hint == "set METAFLOW_RUN_EPOCHS to a whole number, or unset it"
+    assert Parameter("my-size").env_names() == ("FLOWKIT_RUN_MY_SIZE", "METAFLOW_RUN_MY_SIZE")
 
 
 def test_bad_declarations_become_problems_not_import_errors() -> None:
