@@ -34,6 +34,7 @@ from flowkit.executor.reaper import (
     no_core_dump,
     start_time,
 )
+from flowkit.task.outcome import describe_status
 
 _CHUNK = 65536
 #: Seconds a shepherd has, once all below it was killed, to reap it and exit on its own.
@@ -277,10 +278,16 @@ class ForkServer:
             except BlockingIOError:
                 del self.by_fd[fd]
                 os.close(fd)
+        # a task that died of a signal cannot say so itself: its log says it for it
+        note = describe_status(status) if status < 0 and not child.killed else None
         for stream, writer in child.writers.items():
             if child.partial[stream] and self.echo:
                 text = child.partial[stream].decode(errors="replace")
                 self.send({"op": "log", "key": child.key, "stream": stream, "lines": [text]})
+            if note is not None and stream == "stderr":
+                writer.write(b"\n" * bool(child.partial[stream]) + note.encode() + b"\n")
+                if self.echo:
+                    self.send({"op": "log", "key": child.key, "stream": stream, "lines": [note]})
             writer.flush()
         self.send({"op": "exit", "key": child.key, "status": status})
 

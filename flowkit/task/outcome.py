@@ -18,15 +18,24 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 70
 
 
+#: Signals a process gets for its own fault (a bad pointer, ``abort()``): the task crashed,
+#: it was not lost, so only ``@retry`` runs it again.
+SELF_INFLICTED = frozenset(
+    {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+)
+
+
 def describe_status(status: int) -> str:
-    """``exit code 3`` or ``killed by SIGKILL``, for messages."""
+    """``exit code 3``, ``killed by signal SIGKILL`` or ``segmentation fault (killed by
+    signal SIGSEGV)``, for messages and the task's log."""
     if status >= 0:
         return f"exit code {status}"
     try:
         name = signal.Signals(-status).name
     except ValueError:
-        name = f"signal {-status}"
-    return f"killed by {name}"
+        name = str(-status)
+    killed = f"killed by signal {name}"
+    return f"segmentation fault ({killed})" if -status == signal.SIGSEGV else killed
 
 
 def final_record(
@@ -81,8 +90,10 @@ def final_record(
         )
     else:
         # a signal nobody explained is a lost task (retried regardless); one the executor
-        # explains (a time limit, out of memory, a cancel outside flowkit) is the task's own
-        failure = "lost" if status < 0 and reason is None else "crashed"
+        # explains (a time limit, out of memory, a cancel outside flowkit), or the process's
+        # own fault (a segfault, abort()), is the task's own
+        lost = status < 0 and -status not in SELF_INFLICTED
+        failure = "lost" if lost and reason is None else "crashed"
         info = ExceptionInfo(
             "TaskCrashed",
             reason

@@ -1,0 +1,159 @@
+"""``@catch``, ``@timeout`` and crashes keep what Metaflow 2.19 keeps: the artifacts a step
+set before it failed go on next to the ``@catch`` variable (those of its last attempt), the
+variable reads as Metaflow's ``MetaflowExceptionWrapper`` and is None when the step
+succeeded, tasks after a caught failure report no exception, a timeout interrupts the step
+where it stands, and a step that dies of a signal says so in its log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import flowkit
+from flowkit.cli.main import cli
+from flowkit.store import TaskRecord, open_store
+from flowkit.task.caught import CaughtFailure
+from tests.failure.helpers import attempts
+from tests.metaflow_compat.flows.catch_flows import (
+    CatchForeachFlow,
+    CatchLinearFlow,
+    CaughtSegfaultFlow,
+    SignalFlow,
+    TimeoutCatchFlow,
+)
+from tests.runtime.test_shapes import Quiet
+
+
+def _record(store: Path, run: Any, step: str) -> TaskRecord:
+    task = run[step].task
+    record = open_store(str(store)).records.get_task("CatchLinearFlow", run.id, step, task.id)
+    assert record is not None
+    return record
+
+
+def test_catch_keeps_what_the_last_attempt_set(tmp_path: Path) -> None:
+    run = flowkit.run(CatchLinearFlow, store=str(tmp_path), progress=Quiet())
+    assert run.successful
+    compute = run["compute"].task
+    assert compute.successful and compute.data.partial == "set by attempt 1"
+    assert compute.data.x == 11  # the last attempt's 1 + 10, not 21: attempts start afresh
+    caught = compute.data.compute_failed
+    assert isinstance(caught, CaughtFailure) and isinstance(caught, Exception)
+    assert caught.type == "builtins.ValueError"
+    assert caught.exception == caught.message == "bad input on attempt 1"
+    assert caught.stacktrace is not None and caught.stacktrace == caught.traceback == str(caught)
+    assert caught.stacktrace.startswith("Traceback (most recent call last):")
+    assert "catch_flows.py" in caught.stacktrace and "in compute" in caught.stacktrace
+    assert caught.stacktrace.rstrip().endswith("ValueError: bad input on attempt 1")
+    assert caught.failure == "error"
+    # a @catch step that succeeded has its variable, set to None (Metaflow sets it so)
+    assert run["fine"].task.data.fine_failed is None
+    assert run["end"].task.data.summary == (11, 22, "set by attempt 1", "builtins.ValueError", None)
+    assert attempts(tmp_path, "CatchLinearFlow", "compute") == [
+        [("failed", "error"), ("failed", "error"), ("caught", "error")]
+    ]
+
+
+def test_the_caught_task_keeps_its_exception_and_the_tasks_after_it_have_none(
+    tmp_path: Path,
+) -> None:
+    run = flowkit.run(CatchLinearFlow, store=str(tmp_path), progress=Quiet())
+    caught = _record(tmp_path, run, "compute")
+    assert caught.status == "caught" and caught.exception is not None
+    assert (caught.exception.type, caught.exception.qualified_type) == (
+        "ValueError",
+        "builtins.ValueError",
+    )
+    for step in ("fine", "end"):
+        record = _record(tmp_path, run, step)
+        assert (record.status, record.exception, record.failure) == ("succeeded", None, None)
+    assert run["end"].task.exception is None and run.successful
+
+
+def test_catch_keeps_what_a_foreach_branch_and_a_join_set(tmp_path: Path) -> None:
+    run = flowkit.run(CatchForeachFlow, store=str(tmp_path), progress=Quiet())
+    assert run.successful
+    branches = sorted(run["work"], key=lambda t: t.index)
+    assert [t.data.square for t in branches] == [1, 4, 9]
+    assert [t.status for t in branches] == ["succeeded", "caught", "succeeded"]
+    assert "ratio" not in branches[1].data  # never assigned: the division raised
+    assert branches[1].data.err.type == "builtins.ZeroDivisionError"
+    join = run["join"].task
+    assert join.status == "caught" and join.data.squares == [1, 4, 9]
+    assert run["end"].task.data.result == (
+        [1, 4, 9],
+        [None, "builtins.ZeroDivisionError", None],
+        "builtins.RuntimeError",
+    )
+    assert run["end"].task.exception is None
+
+
+@pytest.mark.slow
+def test_timeout_with_catch_keeps_what_was_set_before_it_in_either_order(tmp_path: Path) -> None:
+    run = flowkit.run(TimeoutCatchFlow, store=str(tmp_path), progress=Quiet())
+    assert run.successful
+    outside = run["catch_outside"].task
+    assert outside.data.before == "set before the timeout" and "after" not in outside.data
+    assert outside.data.inherited == "from start"
+    timed_out = outside.data.timed_out
+    assert timed_out.type == "flowkit.task.timeout.TaskTimedOut"
+    assert timed_out.failure == "timeout" and "@timeout of 1s" in timed_out.message
+    assert "time.sleep(30)" in timed_out.stacktrace  # where the step stood
+    inside = run["catch_inside"].task
+    assert inside.data.before_too == "set before it too"
+    assert inside.data.timed_out_too.type == "flowkit.task.timeout.TaskTimedOut"
+    # a step that swallows the interruption is killed with its process group: nothing it
+    # set was stored, so what it inherited goes on
+    stubborn = run["stubborn"].task
+    assert stubborn.status == "caught" and "swallowed" not in stubborn.data
+    assert stubborn.data.before_too == "set before it too"
+    assert (stubborn.data.killed.type, stubborn.data.killed.failure) == ("TaskTimedOut", "timeout")
+    assert run["end"].task.exception is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("segv", "segmentation fault (killed by signal SIGSEGV)"),
+        ("abort", "killed by signal SIGABRT"),
+        ("kill", "killed by signal SIGKILL"),
+    ],
+)
+def test_a_step_killed_by_a_signal_says_so_in_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, said: str
+) -> None:
+    monkeypatch.setenv("FLOWKIT_TEST_CRASH", how)
+    with pytest.raises(flowkit.RunFailed) as info:
+        flowkit.run(SignalFlow, store=str(tmp_path), progress=Quiet())
+    task = info.value.run["crash"].task
+    assert task.stderr.splitlines() == [said]
+    assert task.stdout.strip() == "about to crash"
+    assert task.exception is not None and said in task.exception.message
+    # a crash of the process's own is not retried without @retry; SIGKILL from outside is
+    expected = (
+        [("failed", "lost"), ("failed", "lost")] if how == "kill" else [("failed", "crashed")]
+    )
+    assert attempts(tmp_path, "SignalFlow", "crash") == [expected]
+    result = CliRunner().invoke(
+        cli, ["logs", f"SignalFlow/{info.value.run.id}/crash", "--store", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert said in result.output
+
+
+@pytest.mark.slow
+def test_catch_handles_a_segfault(tmp_path: Path) -> None:
+    run = flowkit.run(CaughtSegfaultFlow, store=str(tmp_path), progress=Quiet())
+    assert run.successful
+    crash = run["crash"].task
+    assert crash.status == "caught"
+    caught = crash.data.crashed
+    assert (caught.type, caught.failure) == ("TaskCrashed", "crashed")
+    assert "segmentation fault" in caught.message and caught.stacktrace is None
+    assert str(caught).startswith("[no stacktrace]\nTaskCrashed: ")
+    assert run["end"].task.data.seen == ("from start", "TaskCrashed")
+    assert "segmentation fault" in crash.stderr
