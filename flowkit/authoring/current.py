@@ -1,17 +1,33 @@
-"""``current``: where the running step is (flow, run, step, task, attempt).
+"""``current``: where the running step is (flow, run, step, task, attempt), with Metaflow's
+attributes (``parameter_names``, ``tags``, ``graph``, ``project_name``, ...).
 
 The task layer binds a :class:`TaskContext` around user code; outside a running step every
-attribute raises :class:`~flowkit.errors.NotInTaskError` instead of returning a guess.
+attribute but ``is_running_flow`` raises :class:`~flowkit.errors.NotInTaskError` instead of
+returning a guess.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from flowkit.errors import NotInTaskError
+from flowkit.errors import FlowkitError, NotInTaskError
+
+
+class Parallel(NamedTuple):
+    """``current.parallel``: a task outside ``@parallel`` is node 0 of 1, as in Metaflow."""
+
+    main_ip: str
+    num_nodes: int
+    node_index: int
+    control_task_id: str | None
+
+
+class NotInProjectError(FlowkitError, AttributeError):
+    """A ``current.project_*`` attribute was read in a run that has no ``@project``."""
 
 
 @dataclass(frozen=True)
@@ -25,10 +41,27 @@ class TaskContext:
     retry_count: int = 0
     origin_run_id: str | None = None
     username: str | None = None
+    #: The run's user tags and system tags (``project:NAME``, ``project_branch:BRANCH``).
+    tags: tuple[str, ...] = ()
+    system_tags: tuple[str, ...] = ()
+    #: The run's parameters (attribute names), sorted as Metaflow lists them.
+    parameter_names: tuple[str, ...] = ()
+    #: Builds the flow's graph description (Metaflow's ``_graph_info``) when first asked.
+    graph_info: Callable[[], dict[str, Any]] | None = field(default=None, compare=False)
 
     @property
     def pathspec(self) -> str:
         return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
+
+    @property
+    def namespace(self) -> str | None:
+        return f"user:{self.username}" if self.username else None
+
+    def system_tag(self, prefix: str) -> str | None:
+        """The value of the run's system tag ``prefix:VALUE``, if it has one."""
+        return next(
+            (t[len(prefix) + 1 :] for t in self.system_tags if t.startswith(f"{prefix}:")), None
+        )
 
 
 _CONTEXT: ContextVar[TaskContext | None] = ContextVar("flowkit_current", default=None)
@@ -37,14 +70,28 @@ _CONTEXT: ContextVar[TaskContext | None] = ContextVar("flowkit_current", default
 class Current:
     """The running task's coordinates; see :class:`TaskContext` for the fields."""
 
-    def _get(self, field: str) -> object:
+    def _ctx(self, field: str) -> TaskContext:
         ctx = _CONTEXT.get()
         if ctx is None:
             raise NotInTaskError(
                 f"current.{field} has no value outside a running step",
                 "read current inside a @step method while the flow runs",
             )
-        return getattr(ctx, field)
+        return ctx
+
+    def _get(self, field: str) -> object:
+        return getattr(self._ctx(field), field)
+
+    def __contains__(self, key: str) -> bool:
+        """``"project_name" in current``: whether the attribute has a value here."""
+        return self.get(key) is not None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The attribute ``key``, or ``default`` where it has none (as Metaflow's)."""
+        try:
+            return getattr(self, key)
+        except (AttributeError, NotInTaskError):
+            return default
 
     @property
     def is_running_flow(self) -> bool:
@@ -86,6 +133,75 @@ class Current:
     def username(self) -> str | None:
         value = self._get("username")
         return None if value is None else str(value)
+
+    @property
+    def namespace(self) -> str | None:
+        """``user:<username>``, the namespace the run's tasks read the client in."""
+        return self._ctx("namespace").namespace
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's user tags (``--tag``)."""
+        return frozenset(self._ctx("tags").tags)
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """The names (attributes) of the run's parameters."""
+        return list(self._ctx("parameter_names").parameter_names)
+
+    @property
+    def graph(self) -> dict[str, Any]:
+        """The flow's graph as Metaflow's ``current.graph`` describes it: ``steps`` (name ->
+        type, next steps, line, ...), ``graph_structure``, ``parameters``, ``doc``."""
+        ctx = self._ctx("graph")
+        if ctx.graph_info is None:
+            raise NotInTaskError("current.graph is not available in this task")
+        return ctx.graph_info()
+
+    @property
+    def parallel(self) -> Parallel:
+        """Metaflow's ``current.parallel`` for a task that is not ``@parallel``."""
+        self._ctx("parallel")
+        return Parallel(main_ip="127.0.0.1", num_nodes=1, node_index=0, control_task_id=None)
+
+    @property
+    def is_parallel(self) -> bool:
+        self._ctx("is_parallel")
+        return False
+
+    # -- @project: read from the run's system tags ----------------------------------------------
+    def _project(self, field: str) -> tuple[TaskContext, str, str]:
+        ctx = self._ctx(field)
+        name, branch = ctx.system_tag("project"), ctx.system_tag("project_branch")
+        if name is None or branch is None:
+            raise NotInProjectError(
+                f"current.{field} has no value: flow {ctx.flow_name} has no @project",
+                "decorate the flow with @project(name=...), or read it with "
+                f"current.get('{field}')",
+            )
+        return ctx, name, branch
+
+    @property
+    def project_name(self) -> str:
+        return self._project("project_name")[1]
+
+    @property
+    def branch_name(self) -> str:
+        return self._project("branch_name")[2]
+
+    @property
+    def project_flow_name(self) -> str:
+        ctx, name, branch = self._project("project_flow_name")
+        return f"{name}.{branch}.{ctx.flow_name}"
+
+    @property
+    def is_production(self) -> bool:
+        branch = self._project("is_production")[2]
+        return branch == "prod" or branch.startswith("prod.")
+
+    @property
+    def is_user_branch(self) -> bool:
+        return self._project("is_user_branch")[2].startswith("user.")
 
     def __repr__(self) -> str:
         ctx = _CONTEXT.get()

@@ -405,6 +405,9 @@ class Scheduler:
             parameters=self.parameters,
             origin_run_id=self.run.origin_run_id,
             user=self.run.user,
+            tags=tuple(self.run.tags),
+            # area A adds system_tags to the run record; older records have none
+            system_tags=tuple(getattr(self.run, "system_tags", ())),
             cache_key=task.cache_key,
             catch=task.catch,
             catch_var=self._catch_var(task.planned.step),

@@ -19,6 +19,7 @@ from flowkit.authoring.current import TaskContext, bound
 from flowkit.authoring.flowspec import FlowSpecBase, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
 from flowkit.errors import FlowDefinitionError
+from flowkit.graph.compat import metaflow_graph
 from flowkit.plan.tasks import Branch
 from flowkit.task.cards import TaskCards
 from flowkit.task.caught import CaughtFailure, qualified_name
@@ -117,7 +118,17 @@ def run_step(spec: TaskSpec, store: Store, flow: FlowSpecBase, parents: list[Tas
     flow_cls = type(flow)
     func = getattr(flow_cls, spec.step)
     ctx = TaskContext(
-        spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt, spec.origin_run_id, spec.user
+        spec.flow,
+        spec.run_id,
+        spec.step,
+        spec.task_id,
+        spec.attempt,
+        spec.origin_run_id,
+        spec.user,
+        tags=spec.tags,
+        system_tags=spec.system_tags,
+        parameter_names=tuple(sorted(spec.parameters)),
+        graph_info=lambda: metaflow_graph(flow_cls).info(),
     )
     with bound(ctx):
         if spec.contract.takes_inputs:

@@ -77,6 +77,9 @@ class TaskSpec:
     parameters: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     origin_run_id: str | None = None
     user: str | None = None
+    #: The run's user tags and system tags, for ``current.tags`` and ``current.project_name``.
+    tags: tuple[str, ...] = ()
+    system_tags: tuple[str, ...] = ()
     cache_key: str | None = None
     #: Set on the attempt ``@catch`` adds after the last failure: the artifact name
     #: (``var``) and the failure (``type``, ``message``, ``traceback``, ``failure``) to store
@@ -122,6 +125,8 @@ class TaskSpec:
                 contract.get("condition"),
             ),
             inputs=tuple(data.pop("inputs", ())),
+            tags=tuple(data.pop("tags", ())),
+            system_tags=tuple(data.pop("system_tags", ())),
             path=tuple(Branch.from_json(b) for b in data.pop("path", ())),
             **data,
         )
