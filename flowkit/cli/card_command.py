@@ -68,6 +68,7 @@ def flow_task_resolver(flow_cls: type) -> Resolve:
 def _choose(f: Callable[..., None]) -> Callable[..., None]:
     f = click.option("--id", "card_id", default=None, help="The card with this id.")(f)
     f = click.option("--type", "card_type", default=None, help="The card of this type.")(f)
+    f = click.option("--hash", "card_hash", default=None, help="The card whose hash starts so.")(f)
     return store_option(f)
 
 
@@ -86,10 +87,12 @@ def card_group(resolve: Resolve, what: str) -> click.Group:
         pathspec: str,
         card_id: str | None,
         card_type: str | None,
+        card_hash: str | None,
         store_url: str | None,
         no_open: bool,
     ) -> None:
-        found = card_of(resolve(pathspec, open_store_at(store_url)), id=card_id, type=card_type)
+        task = resolve(pathspec, open_store_at(store_url))
+        found = card_of(task, id=card_id, type=card_type, hash=card_hash)
         path = found.save()
         click.echo(str(path))
         if not no_open and _can_open():
@@ -104,9 +107,11 @@ def card_group(resolve: Resolve, what: str) -> click.Group:
         file: str | None,
         card_id: str | None,
         card_type: str | None,
+        card_hash: str | None,
         store_url: str | None,
     ) -> None:
-        found = card_of(resolve(pathspec, open_store_at(store_url)), id=card_id, type=card_type)
+        task = resolve(pathspec, open_store_at(store_url))
+        found = card_of(task, id=card_id, type=card_type, hash=card_hash)
         if file is None:
             click.echo(found.html)
         else:

@@ -116,6 +116,11 @@ def _show_task(task: Task) -> str:
         lines.append(f"  cloned from {task.origin_pathspec}")
     if task.exception is not None:
         lines.append(f"  exception {task.exception}")
+    cards = task.record.cards
+    for card in cards:  # @card reports, and the command that opens each
+        pick = f" --id {card.id}" if card.id else f" --hash {card.digest[:12]}"
+        pick = pick if len(cards) > 1 else ""
+        lines.append(f"  card {card.type}: flowkit card view {task.pathspec}{pick}")
     rows = [["ARTIFACT", "TYPE", "SIZE", "DIGEST"]]
     rows += [[a.id, a.type, _size(a.size), a.sha[:12]] for a in task.artifacts]
     body = _table(rows) if len(rows) > 1 else "(no artifacts)"

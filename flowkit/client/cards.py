@@ -138,22 +138,26 @@ def get_cards(
     return CardContainer([Card(task._store, task.pathspec, r) for r in refs], origin)
 
 
-def card_of(task: Task, id: str | None = None, type: str | None = None) -> Card:
-    """The one card of ``task`` that :func:`get_cards` finds, or an error listing them."""
-    cards = list(get_cards(task, id=id, type=type))
+def card_of(
+    task: Task, id: str | None = None, type: str | None = None, hash: str | None = None
+) -> Card:
+    """The one card of ``task`` that :func:`get_cards` finds (whose digest starts with
+    ``hash``, when given), or an error listing them."""
+    cards = [c for c in get_cards(task, id=id, type=type) if c.hash.startswith(hash or "")]
     if len(cards) == 1:
         return cards[0]
     every = list(get_cards(task))
     known = ", ".join(f"{c.type}{f' (id {c.id})' if c.id else ''}" for c in every) or "none"
     if not cards:
-        wanted = " ".join(f"{k} {v}" for k, v in (("id", id), ("type", type)) if v) or "at all"
+        given = (("id", id), ("type", type), ("hash", hash))
+        wanted = " ".join(f"{k} {v}" for k, v in given if v) or "at all"
         raise CardNotFoundError(
             f"task {task.pathspec} has no card {wanted}",
             f"its cards: {known}. Add @card to the step to make one"
             if not every
-            else f"its cards: {known}; pick one with --id or --type",
+            else f"its cards: {known}; pick one with --id, --type or --hash",
         )
     raise CardNotFoundError(
         f"task {task.pathspec} has {len(cards)} cards: {known}",
-        "pick one with --id ID or --type TYPE",
+        "pick one with --id ID, --type TYPE or --hash HASH (flowkit show lists them)",
     )
