@@ -12,9 +12,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowkit.errors import FlowkitError, NotInTaskError
+
+if TYPE_CHECKING:
+    from flowkit.authoring.card_collector import CardCollector
 
 
 class Parallel(NamedTuple):
@@ -202,6 +205,15 @@ class Current:
     @property
     def is_user_branch(self) -> bool:
         return self._project("is_user_branch")[2].startswith("user.")
+
+    @property
+    def card(self) -> CardCollector:
+        """The step's ``@card`` reports: ``current.card.append(Markdown(...))``,
+        ``current.card["id"].append(...)``; in a step without ``@card``, appending warns
+        and the step goes on (see :mod:`flowkit.authoring.card_collector`)."""
+        from flowkit.authoring.card_collector import active_collector
+
+        return active_collector(str(self._get("step_name")))
 
     def __repr__(self) -> str:
         ctx = _CONTEXT.get()
