@@ -45,7 +45,19 @@ from flowkit.authoring.user_decorators import (
     user_step_decorator,
 )
 from flowkit.cli.script import FlowSpec
-from flowkit.client import Flow, Run, Step, Task
+from flowkit.client import (
+    Flow,
+    Metaflow,
+    Run,
+    Step,
+    Task,
+    default_metadata,
+    default_namespace,
+    get_metadata,
+    get_namespace,
+    metadata,
+    namespace,
+)
 from flowkit.errors import (
     FlowDefinitionError,
     FlowkitError,
@@ -80,6 +92,7 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "JSONTypeClass",
     "LintError",
     "MergeConflictError",
+    "Metaflow",
     "NBDeployer",
     "NotInTaskError",
     "NotOfferedError",
@@ -103,11 +116,17 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "conda_base",
     "current",
     "debug_task",
+    "default_metadata",
+    "default_namespace",
     "environment",
     "exit_hook",
+    "get_metadata",
+    "get_namespace",
     "graph_of",
     "inspect_spin",
     "kubernetes",
+    "metadata",
+    "namespace",
     "no_cache",
     "parallel",
     "parallel_imap_unordered",

@@ -33,7 +33,7 @@ def code_cmd(pathspec: str, folder: str | None, force: bool, store_url: str | No
             f"{pathspec!r} does not name a run",
             "give Flow/run; list a flow's runs with: flowkit runs Flow",
         )
-    run = Run(str(spec), store=open_store_at(store_url))
+    run = Run(str(spec), store=open_store_at(store_url), _namespace_check=False)
     code = run.code
     if code is None:
         raise NotFoundError(

@@ -15,6 +15,7 @@ from flowkit.cli.gc_command import gc_cmd
 from flowkit.cli.notebook_commands import notebook_cmd
 from flowkit.cli.ops_commands import COMMANDS as OPS_COMMANDS
 from flowkit.cli.store_commands import COMMANDS, show_pathspec
+from flowkit.cli.tag_command import tag_cmd
 
 _FLOW_OPTION = click.option(
     "--flow", "flow_name", default=None, help="The flow to use when the file has several."
@@ -59,6 +60,7 @@ for command in OPS_COMMANDS:
 cli.add_command(notebook_cmd)
 cli.add_command(code_cmd)
 cli.add_command(gc_cmd)
+cli.add_command(tag_cmd)
 cli.add_command(card_cmd)
 
 

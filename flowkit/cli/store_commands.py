@@ -41,7 +41,7 @@ def _table(rows: list[list[str]]) -> str:
 def _run_rows(runs: list[Run]) -> str:
     rows = [["RUN", "STATUS", "STARTED", "FINISHED", "TAGS"]]
     for run in runs:
-        tags = ",".join(sorted(run.tags))
+        tags = ",".join(sorted(run.user_tags))
         rows.append([run.id, run.status, _when(run.created_at), _when(run.finished_at), tags])
     return _table(rows)
 
@@ -54,7 +54,7 @@ def runs_cmd(flow: str, limit: int, store_url: str | None) -> None:
     """List the runs of FLOW, newest first."""
     store = open_store_at(store_url)
     runs: list[Run] = []
-    for run in Flow(flow, store=store).runs():
+    for run in Flow(flow, store=store, _namespace_check=False).runs():
         if len(runs) == limit:
             break
         runs.append(run)
@@ -75,8 +75,10 @@ def _show_run(run: Run) -> str:
     if run.record.parameters:
         lines.append("  parameters")
         lines += [f"    {k} = {v!r}" for k, v in sorted(run.record.parameters.items())]
-    if run.tags:
-        lines.append(f"  tags      {', '.join(sorted(run.tags))}")
+    if run.user_tags:
+        lines.append(f"  tags      {', '.join(sorted(run.user_tags))}")
+    if run.system_tags:
+        lines.append(f"  system    {', '.join(sorted(run.system_tags))}")
     if run.origin_run_id:
         lines.append(f"  resumed from {run.origin_run_id}")
     lines.append(describe_code(run))
@@ -135,13 +137,13 @@ def show_pathspec(pathspec: str, store_url: str | None) -> None:
     spec = parse_pathspec(pathspec)
     store = open_store_at(store_url)
     if spec.depth == 1:
-        click.echo(_run_rows(list(Flow(spec.flow, store=store).runs())))
+        click.echo(_run_rows(list(Flow(spec.flow, store=store, _namespace_check=False).runs())))
     elif spec.depth == 2:
-        click.echo(_show_run(Run(str(spec), store=store)))
+        click.echo(_show_run(Run(str(spec), store=store, _namespace_check=False)))
     elif spec.depth == 3:
-        click.echo(_show_step(Step(str(spec), store=store)))
+        click.echo(_show_step(Step(str(spec), store=store, _namespace_check=False)))
     else:
-        click.echo(_show_task(Task(str(spec), store=store)))
+        click.echo(_show_task(Task(str(spec), store=store, _namespace_check=False)))
 
 
 @click.command("logs")
@@ -168,10 +170,14 @@ def logs_cmd(
         )
     store = open_store_at(store_url)
     if spec.depth == 3:
-        step = _await_step(store, str(spec)) if follow else Step(str(spec), store=store)
+        step = (
+            _await_step(store, str(spec))
+            if follow
+            else Step(str(spec), store=store, _namespace_check=False)
+        )
         task = step.task
     else:
-        task = Task(str(spec), store=store)
+        task = Task(str(spec), store=store, _namespace_check=False)
     streams = STREAMS if stream == "both" else (stream,)
     if follow:
         lines = store.logs.follow(task.record, streams)
@@ -190,10 +196,10 @@ def _await_step(store: Store, pathspec: str, poll: float = 0.25) -> Step:
     goes, and says so if the run ends first."""
     while True:
         try:
-            return Step(pathspec, store=store)
+            return Step(pathspec, store=store, _namespace_check=False)
         except NotFoundError:
             flow, run_id = pathspec.split("/")[:2]
-            if Run(f"{flow}/{run_id}", store=store).status != "running":
+            if Run(f"{flow}/{run_id}", store=store, _namespace_check=False).status != "running":
                 raise
         time.sleep(poll)
 
@@ -212,7 +218,7 @@ def _check_finished(store: Store, task: Task) -> None:
     )
     if latest is not None and latest.final:
         return
-    run = Run(f"{record.flow}/{record.run_id}", store=store)
+    run = Run(f"{record.flow}/{record.run_id}", store=store, _namespace_check=False)
     status = run.status
     where = f"task {record.pathspec} (attempt {record.attempt}) never finished"
     if status == "crashed":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from flowkit.store.errors import NotFoundError
@@ -10,8 +11,14 @@ from flowkit.store.records import ArtifactRef
 from flowkit.store.store import Store
 
 
-class ArtifactNotFound(NotFoundError, AttributeError):
-    """A task has no artifact of that name (an AttributeError too, so ``hasattr`` works)."""
+class ObjectNotFound(NotFoundError, KeyError):
+    """``flow[run_id]``, ``run[step]``, ``step[task_id]`` or ``task[name]`` names nothing
+    there: a KeyError too, as Metaflow's client raises, so ``try/except KeyError`` works."""
+
+
+class ArtifactNotFound(ObjectNotFound, AttributeError):
+    """A task has no artifact of that name (an AttributeError too, so ``hasattr`` works, and
+    a KeyError, for ``task[name]``)."""
 
 
 def _missing(pathspec: str, name: str, names: Mapping[str, ArtifactRef]) -> ArtifactNotFound:
@@ -24,13 +31,24 @@ def _missing(pathspec: str, name: str, names: Mapping[str, ArtifactRef]) -> Arti
 class DataArtifact:
     """One artifact of one task: its digest, size and type now, its value on ``.data``."""
 
-    def __init__(self, store: Store, pathspec: str, name: str, ref: ArtifactRef) -> None:
+    def __init__(
+        self,
+        store: Store,
+        pathspec: str,
+        name: str,
+        ref: ArtifactRef,
+        finished_at: float | None = None,
+    ) -> None:
         self._store = store
         self.pathspec = f"{pathspec}/{name}"
         self.id = name
         self.sha = ref.digest
         self.size = ref.size
         self.type = ref.type
+        #: When the task that stored it finished (Metaflow's ``finished_at``, an alias of
+        #: ``created_at``); None while that task runs.
+        self.finished_at = None if finished_at is None else datetime.fromtimestamp(finished_at, UTC)
+        self.created_at = self.finished_at
 
     @property
     def data(self) -> Any:
@@ -50,8 +68,15 @@ class DataArtifact:
 class Artifacts:
     """``task.artifacts``: every artifact by attribute or name, without loading any value."""
 
-    def __init__(self, store: Store, pathspec: str, refs: Mapping[str, ArtifactRef]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        pathspec: str,
+        refs: Mapping[str, ArtifactRef],
+        finished_at: float | None = None,
+    ) -> None:
         self._store, self._pathspec, self._refs = store, pathspec, refs
+        self._finished_at = finished_at
 
     def __getattr__(self, name: str) -> DataArtifact:
         if name.startswith("_"):
@@ -62,7 +87,7 @@ class Artifacts:
         ref = self._refs.get(name)
         if ref is None:
             raise _missing(self._pathspec, name, self._refs)
-        return DataArtifact(self._store, self._pathspec, name, ref)
+        return DataArtifact(self._store, self._pathspec, name, ref, self._finished_at)
 
     def __contains__(self, name: object) -> bool:
         return name in self._refs

@@ -1,28 +1,40 @@
 """``Flow``, ``Run``, ``Step`` and ``Task``: a read-only view of past and running flows.
 
 Each object takes an optional ``store`` (a :class:`~flowkit.store.Store`, a path or a URL);
-without one, the store is resolved like everywhere else (``FLOWKIT_STORE``, the project's
-``pyproject.toml``, the per-user default). Reading never needs the flow's source.
+without one, the one :func:`~flowkit.client.provider.metadata` chose, else the store resolved
+like everywhere else (``FLOWKIT_STORE``, the project's ``pyproject.toml``, the per-user
+default). Reading never needs the flow's source.
+
+Runs are seen through the current namespace (:mod:`flowkit.client.namespace`): a flow's runs
+are those carrying its tag, and a run asked for by pathspec outside it is an error, unless
+the object is made with ``_namespace_check=False`` (as in Metaflow), as flowkit's own tools do.
+Mapping access (``flow[run_id]``, ``run[step]``, ``step[task_id]``, ``task[name]``) raises a
+:class:`~flowkit.client.data.ObjectNotFound`, a KeyError, for what is not there.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from flowkit.client import lineage
 from flowkit.client.code import RunCode
-from flowkit.client.data import Artifacts, DataArtifact, TaskData
+from flowkit.client.data import Artifacts, DataArtifact, ObjectNotFound, TaskData
+from flowkit.client.failure import TaskException
+from flowkit.client.task_metadata import Metadata, task_metadata
+from flowkit.client.namespace import NamespaceMismatch, get_namespace, in_namespace
+from flowkit.client.provider import StoreLike as StoreLike
+from flowkit.client.provider import client_store, describe
+from flowkit.client.tags import replace_tags
 from flowkit.store import check_name, parse_pathspec
 from flowkit.store.errors import NotFoundError
 from flowkit.store.lease import RunState
 from flowkit.store.logs import LogLine, as_text
-from flowkit.store.open import open_store
-from flowkit.store.records import SUCCEEDED, ExceptionInfo, RunEndRecord, RunRecord, TaskRecord
+from flowkit.store.records import SUCCEEDED, RunEndRecord, RunRecord, TaskRecord
 from flowkit.store.store import Store
-
-StoreLike = Store | str | os.PathLike[str] | None
+from flowkit.store.tags import system_tags
 
 
 def _time(seconds: float | None) -> datetime | None:
@@ -32,9 +44,12 @@ def _time(seconds: float | None) -> datetime | None:
 class Flow:
     """Every run of one flow in the store."""
 
-    def __init__(self, name: str, *, store: StoreLike = None) -> None:
-        self._store = open_store(store)
+    def __init__(
+        self, name: str, *, store: StoreLike = None, _namespace_check: bool = True
+    ) -> None:
+        self._store = client_store(store)
         self.id = self.pathspec = check_name("flow", name)
+        self._ns = get_namespace() if _namespace_check else None
         if next(self._store.records.iter_runs(name), None) is None:
             known = ", ".join(self._store.records.list_flows()[:20]) or "none"
             raise NotFoundError(
@@ -42,21 +57,34 @@ class Flow:
                 f"flows there: {known}. Run the flow first, or point at its store with "
                 "--store or FLOWKIT_STORE",
             )
+        if self._ns is not None and self.latest_run is None:
+            raise NamespaceMismatch(f"flow {name} (none of its runs)", self._ns)
 
     def __repr__(self) -> str:
         return f"Flow('{self.id}')"
 
     def runs(self, *tags: str) -> Iterator[Run]:
-        """Runs newest first; with ``tags``, only runs carrying all of them."""
+        """Runs in the namespace, newest first; with ``tags``, only runs carrying all of them
+        (user or system tags)."""
         for record in self._store.records.iter_runs(self.id):
-            if all(t in record.tags for t in tags):
-                yield Run._from_record(self._store, record)
+            run = Run._from_record(self._store, record, self._ns)
+            if run._in(self._ns) and all(t in run.tags for t in tags):
+                yield run
 
     def __iter__(self) -> Iterator[Run]:
         return self.runs()
 
     def __getitem__(self, run_id: str) -> Run:
-        return Run(f"{self.id}/{run_id}", store=self._store)
+        """The run ``run_id``: a KeyError (:class:`ObjectNotFound`) if the flow has none,
+        :class:`NamespaceMismatch` if it is outside the namespace."""
+        if run_id not in self:
+            raise ObjectNotFound(
+                f"flow {self.id} has no run {run_id!r} in the store at {self._store.url}",
+                f"list its runs with: flowkit runs {self.id}",
+            )
+        run = Run._from_store(self._store, self.id, run_id, self._ns)
+        run._check_namespace()
+        return run
 
     def __contains__(self, run_id: object) -> bool:
         return isinstance(run_id, str) and self._store.records.has_run(self.id, run_id)
@@ -75,26 +103,39 @@ class Flow:
 class Run:
     """One run: its record, its end state, and its steps."""
 
-    def __init__(self, pathspec: str, *, store: StoreLike = None) -> None:
+    def __init__(
+        self, pathspec: str, *, store: StoreLike = None, _namespace_check: bool = True
+    ) -> None:
         spec = parse_pathspec(pathspec, depth=2)
         assert spec.run_id is not None
-        store_ = open_store(store)
-        self._init(store_, store_.records.get_run(spec.flow, spec.run_id))
+        store_ = client_store(store)
+        ns = get_namespace() if _namespace_check else None
+        self._init(store_, store_.records.get_run(spec.flow, spec.run_id), ns)
+        self._check_namespace()
 
     @classmethod
-    def _from_store(cls, store: Store, flow: str, run_id: str) -> Run:
-        return cls._from_record(store, store.records.get_run(flow, run_id))
+    def _from_store(cls, store: Store, flow: str, run_id: str, ns: str | None = None) -> Run:
+        return cls._from_record(store, store.records.get_run(flow, run_id), ns)
 
     @classmethod
-    def _from_record(cls, store: Store, record: RunRecord) -> Run:
+    def _from_record(cls, store: Store, record: RunRecord, ns: str | None = None) -> Run:
         run = cls.__new__(cls)
-        run._init(store, record)
+        run._init(store, record, ns)
         return run
 
-    def _init(self, store: Store, record: RunRecord) -> None:
-        self._store, self.record = store, record
+    def _init(self, store: Store, record: RunRecord, ns: str | None) -> None:
+        self._store, self.record, self._ns = store, record, ns
         self.flow_name, self.id = record.flow, record.run_id
         self.pathspec = f"{record.flow}/{record.run_id}"
+        self._user_tags: frozenset[str] | None = None
+
+    def _in(self, ns: str | None) -> bool:
+        # a system tag never goes away: only a run without it needs its tag changes read
+        return in_namespace(self.system_tags, ns) or in_namespace(self.tags, ns)
+
+    def _check_namespace(self) -> None:
+        if not self._in(self._ns):
+            raise NamespaceMismatch(f"run {self.pathspec}", self._ns)
 
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"
@@ -151,8 +192,52 @@ class Run:
         return None if end is None else _time(end.finished_at)
 
     @property
+    def user_tags(self) -> frozenset[str]:
+        """The tags given at start (``--tag``) as changed since (:meth:`add_tag`, ...)."""
+        if self._user_tags is None:
+            self._user_tags = self._store.tags.user_tags(self.record)
+        return self._user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """The tags flowkit gave the run (``user:NAME``, ``runtime:dev``, ...): fixed."""
+        return system_tags(self.record)
+
+    @property
     def tags(self) -> frozenset[str]:
-        return frozenset(self.record.tags)
+        """User and system tags together."""
+        return self.user_tags | self.system_tags
+
+    def add_tag(self, tag: str | Iterable[str]) -> None:
+        """Add a user tag (one already a system tag is not added, and that is no error)."""
+        self.replace_tags([], [tag] if isinstance(tag, str) else tag)
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        self.replace_tags([], tags)
+
+    def remove_tag(self, tag: str | Iterable[str]) -> None:
+        """Remove a user tag (removing one the run lacks does nothing; a system tag: an
+        error)."""
+        self.replace_tags([tag] if isinstance(tag, str) else tag, [])
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        self.replace_tags(tags, [])
+
+    def replace_tag(
+        self, tag_to_remove: str | Iterable[str], tag_to_add: str | Iterable[str]
+    ) -> None:
+        remove = [tag_to_remove] if isinstance(tag_to_remove, str) else tag_to_remove
+        self.replace_tags(remove, [tag_to_add] if isinstance(tag_to_add, str) else tag_to_add)
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        """Remove, then add, user tags, as one change recorded in the store."""
+        self._user_tags = replace_tags(self._store, self.record, tags_to_remove, tags_to_add)
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """The run this one resumed (``Flow/run_id``); None for a run that resumed none."""
+        origin = self.record.origin_run_id
+        return None if origin is None else f"{self.flow_name}/{origin}"
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -190,6 +275,7 @@ class Run:
         return self.steps()
 
     def __getitem__(self, step: str) -> Step:
+        """The step ``step``: a KeyError (:class:`ObjectNotFound`) if the run has none."""
         return Step._from_store(self._store, self, check_name("step", step))
 
     def __contains__(self, step: object) -> bool:
@@ -213,11 +299,16 @@ class Run:
 class Step:
     """One step of a run: an iterable of its tasks."""
 
-    def __init__(self, pathspec: str, *, store: StoreLike = None) -> None:
+    def __init__(
+        self, pathspec: str, *, store: StoreLike = None, _namespace_check: bool = True
+    ) -> None:
         spec = parse_pathspec(pathspec, depth=3)
         assert spec.run_id is not None and spec.step is not None
-        store_ = open_store(store)
-        self._init(store_, Run._from_store(store_, spec.flow, spec.run_id), spec.step)
+        store_ = client_store(store)
+        ns = get_namespace() if _namespace_check else None
+        run = Run._from_store(store_, spec.flow, spec.run_id, ns)
+        run._check_namespace()
+        self._init(store_, run, spec.step)
 
     @classmethod
     def _from_store(cls, store: Store, run: Run, name: str) -> Step:
@@ -241,7 +332,7 @@ class Step:
         self._records = records
         if not self._records:
             steps = ", ".join(store.records.list_steps(run.flow_name, run.id)) or "none yet"
-            raise NotFoundError(
+            raise ObjectNotFound(
                 f"run {run.pathspec} has no step '{name}'", f"its steps are: {steps}"
             )
 
@@ -266,7 +357,7 @@ class Step:
         for record in self._records:
             if record.task_id == task_id:
                 return Task._from_record(self._store, record)
-        raise NotFoundError(
+        raise ObjectNotFound(
             f"step {self.pathspec} has no task '{task_id}'",
             f"its tasks are: {', '.join(r.task_id for r in self._records)}",
         )
@@ -276,19 +367,42 @@ class Step:
         """The step's task (the first one, for a step that has several)."""
         return Task._from_record(self._store, self._records[0])
 
+    @property
+    def origin_pathspec(self) -> str | None:
+        """This step in the run this one resumed; None for a run that resumed none."""
+        origin = self.run.origin_pathspec
+        return None if origin is None else f"{origin}/{self.id}"
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When its last task finished; None while any task has not."""
+        ends = [r.finished_at for r in self._records]
+        return None if None in ends else _time(max(e for e in ends if e is not None))
+
 
 class Task:
     """The latest attempt of one task: its status, artifacts and logs."""
 
+    #: The attempt asked for by ``Task(..., attempt=N)``; None: the latest.
+    _attempt: int | None
+
     def __init__(
-        self, pathspec: str, *, store: StoreLike = None, attempt: int | None = None
+        self,
+        pathspec: str,
+        *,
+        store: StoreLike = None,
+        attempt: int | None = None,
+        _namespace_check: bool = True,
     ) -> None:
         spec = parse_pathspec(pathspec, depth=4)
         assert spec.run_id is not None and spec.step is not None and spec.task_id is not None
-        store_ = open_store(store)
+        store_ = client_store(store)
+        if _namespace_check:
+            Run._from_store(store_, spec.flow, spec.run_id, get_namespace())._check_namespace()
         attempts = store_.records.task_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
         record = attempts[-1] if attempt is None else _pick(attempts, attempt, pathspec)
         self._init(store_, record)
+        self._attempt = attempt
 
     @classmethod
     def _from_record(cls, store: Store, record: TaskRecord) -> Task:
@@ -300,6 +414,7 @@ class Task:
         self._store, self.record = store, record
         self.id, self.pathspec = record.task_id, record.pathspec
         self._data: TaskData | None = None
+        self._attempt = None
 
     def __repr__(self) -> str:
         return f"Task('{self.pathspec}', attempt={self.current_attempt})"
@@ -336,9 +451,15 @@ class Task:
         return _time(self.record.finished_at)
 
     @property
-    def exception(self) -> ExceptionInfo | None:
-        """What the attempt raised (type, message, traceback), as text."""
-        return self.record.exception
+    def exception(self) -> TaskException | None:
+        """How the attempt failed (Metaflow's ``type``, ``exception``, ``stacktrace``, and
+        flowkit's ``name``, ``message``, ``traceback``, ``failure``); None for a task that did
+        not fail, a step whose failure ``@catch`` handled included (as in Metaflow: the
+        caught exception is the ``@catch`` variable's artifact, and ``caught`` is True)."""
+        info = self.record.exception
+        if info is None or self.record.successful:
+            return None
+        return TaskException.of(info, self.record.failure)
 
     @property
     def exit_code(self) -> int | None:
@@ -360,6 +481,54 @@ class Task:
         return self.record.origin_pathspec
 
     @property
+    def metadata(self) -> list[Metadata]:
+        """Metaflow's metadata entries of every attempt (of the one attempt asked for with
+        ``Task(..., attempt=N)``), made from flowkit's records (see
+        :mod:`flowkit.client.task_metadata`)."""
+        r = self.record
+        if self._attempt is None:
+            attempts = self._store.records.task_attempts(r.flow, r.run_id, r.step, r.task_id)
+        else:
+            attempts = [r]
+        run = self._store.records.get_run(r.flow, r.run_id)
+        ds_type = describe(self._store).split("@", 1)[0]
+        return task_metadata(self, attempts, run, ds_type, self._store.url)
+
+    @property
+    def metadata_dict(self) -> dict[str, str]:
+        """Each metadata name's latest value."""
+        return {m.name: m.value for m in sorted(self.metadata, key=lambda m: m.created_at)}
+
+    @property
+    def parent_task_pathspecs(self) -> Iterator[str]:
+        """The pathspecs of the tasks this one received its artifacts from."""
+        return iter(lineage.parent_pathspecs(self.record))
+
+    @property
+    def child_task_pathspecs(self) -> Iterator[str]:
+        """The pathspecs of the tasks that received this one's artifacts."""
+        r = self.record
+        run = self._store.records.get_run(r.flow, r.run_id)
+        steps = run.graph.get(r.step) or list(r.next_steps)
+        return lineage.child_pathspecs(self._store, r, steps)
+
+    @property
+    def parent_tasks(self) -> Iterator[Task]:
+        for pathspec in self.parent_task_pathspecs:
+            yield Task(pathspec, store=self._store, _namespace_check=False)
+
+    @property
+    def child_tasks(self) -> Iterator[Task]:
+        for pathspec in self.child_task_pathspecs:
+            yield Task(pathspec, store=self._store, _namespace_check=False)
+
+    @property
+    def code(self) -> RunCode | None:
+        """The code package its run ran (see :attr:`Run.code`)."""
+        digest = self._store.records.get_run(self.record.flow, self.record.run_id).code_digest
+        return None if digest is None else RunCode(self._store, digest, self.pathspec)
+
+    @property
     def index(self) -> int | None:
         """The innermost foreach index, or None outside a foreach."""
         return self.record.foreach[-1] if self.record.foreach else None
@@ -372,7 +541,8 @@ class Task:
 
     @property
     def artifacts(self) -> Artifacts:
-        return Artifacts(self._store, self.pathspec, self.record.artifacts)
+        finished = self.record.finished_at if self.record.final else None
+        return Artifacts(self._store, self.pathspec, self.record.artifacts, finished)
 
     def __getitem__(self, name: str) -> DataArtifact:
         return self.artifacts[name]

@@ -65,7 +65,7 @@ def debug_task(
     from flowkit.task.execute import call_step
 
     the_store = open_store(store) if not isinstance(task, Task) else task._store
-    target = task if isinstance(task, Task) else Task(task, store=the_store)
+    target = task if isinstance(task, Task) else Task(task, store=the_store, _namespace_check=False)
     record = target.record
     flow_cls = flow or _from_main(record.flow)
     if step is not None:

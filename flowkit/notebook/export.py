@@ -19,7 +19,7 @@ def export_notebook(
     from flowkit.store import open_store
 
     the_store = open_store(store)
-    run = Run(pathspec, store=the_store)
+    run = Run(pathspec, store=the_store, _namespace_check=False)
     target = Path(path) if path else Path(f"{run.flow_name}-{run.id}.ipynb")
     new_md, new_code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     cells = [

@@ -274,7 +274,7 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
             end_unstarted(store, record, exc)
             raise
         result = scheduler.execute()  # from here on, the scheduler writes the end record
-    client_run = Run(f"{record.flow}/{record.run_id}", store=store)
+    client_run = Run(f"{record.flow}/{record.run_id}", store=store, _namespace_check=False)
     if result.status == "succeeded":
         return client_run
     failed = result.failures[0] if result.failures else None

@@ -111,7 +111,7 @@ def detach(prepared: Prepared, options: RunOptions) -> Run:
         sink.handle(RunDetached(record.flow, record.run_id, store.url, name, where, time.time()))
     finally:
         sink.close()
-    return Run(f"{record.flow}/{record.run_id}", store=store)
+    return Run(f"{record.flow}/{record.run_id}", store=store, _namespace_check=False)
 
 
 def _detacher(prepared: Prepared) -> tuple[str, Detaches]:

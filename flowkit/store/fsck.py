@@ -47,7 +47,14 @@ from flowkit.store.deadletters import letter_from_json
 from flowkit.store.errors import CorruptBlobError, KeyNotFoundError, StoreError
 from flowkit.store.gc_names import letter_names, package_names, run_names, task_names
 from flowkit.store.logs import check_chunk
-from flowkit.store.records import RunEndRecord, RunRecord, TaskRecord, from_dict, loads
+from flowkit.store.records import (
+    RunEndRecord,
+    RunRecord,
+    TagChangeRecord,
+    TaskRecord,
+    from_dict,
+    loads,
+)
 from flowkit.store.store import Store
 from flowkit.store.trash import scan_trash
 
@@ -175,6 +182,10 @@ class _Checker:
             for item in json.loads(data)["tasks"]:
                 record = from_dict(TaskRecord, item, key)
                 self.exists(key, record, final=record.final)
+        elif rest[0] == "tags" and len(rest) == 2:
+            change = loads(TagChangeRecord, data, key)
+            if (change.flow, change.run_id) != (flow, run_id):
+                self.report.add(key, f"the record is of run {change.flow}/{change.run_id}")
         elif rest not in (["explain.json"], ["scheduler.json"]):
             self.report.add(key, "an object flowkit does not know in a run")
         else:

@@ -180,7 +180,8 @@ def make_plan(store: Store, policy: Policy, *, now: float | None = None) -> Plan
     skew = clock_skew()
     oldest = min((runs[r].created_at for r in running), default=started)
     cutoff = min(started - policy.grace, oldest) - skew
-    kept = _retained(folders, runs, running, policy, started - skew)
+    tagged = {r: store.tags.user_tags(runs[r]) for r in _retagged(folders, runs, policy)}
+    kept = _retained(folders, runs, running, policy, started - skew, tagged)
     leftovers = {r for r, f in folders.items() if not f.has_record and f.newest < cutoff}
     reader = NameReader(backend)
     kept = close_origins(reader, folders, runs, kept, leftovers)
@@ -283,12 +284,25 @@ def read_runs(backend: Backend, folders: dict[RunId, RunFolder]) -> dict[RunId, 
     return found
 
 
+def _retagged(
+    folders: dict[RunId, RunFolder], runs: dict[RunId, RunRecord], policy: Policy
+) -> list[RunId]:
+    """The runs whose user tags were changed since they started (``Run.add_tag``, ...),
+    when gc keeps runs by tag: their tags now are what counts."""
+    if not policy.keep_tags:
+        return []
+    return [
+        r for r in runs if r in folders and any(k.startswith("tags/") for k in folders[r].objects)
+    ]
+
+
 def _retained(
     folders: dict[RunId, RunFolder],
     runs: dict[RunId, RunRecord],
     running: set[RunId],
     policy: Policy,
     started: float,
+    tagged: dict[RunId, frozenset[str]],
 ) -> set[RunId]:
     kept = set(running)
     by_flow: dict[str, list[RunId]] = {}
@@ -303,7 +317,11 @@ def _retained(
         newer = started - (policy.keep_newer_than if policy.keep_newer_than is not None else 0)
         tags = set(policy.keep_tags)
         # created since gc started (or unreadable: created_at is infinite), newer, tagged
-        kept.update(r for r in ids if runs[r].created_at >= newer or tags & set(runs[r].tags))
+        kept.update(
+            r
+            for r in ids
+            if runs[r].created_at >= newer or tags & tagged.get(r, frozenset(runs[r].tags))
+        )
     return kept
 
 

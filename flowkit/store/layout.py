@@ -12,6 +12,8 @@
                                                          one has only its final record)
     runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.json         attempt n ended (final record)
     runs/<Flow>/<run_id>/explain.json                    why each task ran or was reused
+    runs/<Flow>/<run_id>/tags/<change_id>.json           one change of the run's user tags
+                                                         (written once; folded in id order)
     runs/<Flow>/<run_id>/scheduler.json                  which process drives a detached run
                                                          (written once: a second one refuses)
     logs/<Flow>/<run_id>/<step>/<task>/<n>/<stream>.<seq>     log chunks, appended in order
@@ -102,6 +104,14 @@ def log_prefix(flow: str, run_id: str, step: str, task_id: str, attempt: int) ->
 
 def scheduler_claim_key(flow: str, run_id: str) -> str:
     return f"{run_prefix(flow, run_id)}/scheduler.json"
+
+
+def tags_prefix(flow: str, run_id: str) -> str:
+    return f"{run_prefix(flow, run_id)}/tags"
+
+
+def tag_change_key(flow: str, run_id: str, change_id: str) -> str:
+    return f"{tags_prefix(flow, run_id)}/{check_name('tag change', change_id)}.json"
 
 
 def explain_key(flow: str, run_id: str) -> str:

@@ -92,6 +92,26 @@ class RunRecord:
     #: Each parameter's stored value (attribute -> blob digest). Until the start task's final
     #: record exists nothing else names them, and gc must keep them all the same.
     parameter_digests: dict[str, str] = field(default_factory=dict)
+    #: Tags flowkit gives the run when it starts (``user:NAME``, ``runtime:dev``,
+    #: ``python_version:X.Y.Z``, ``date:YYYY-MM-DD``, ``flowkit_version:V``, and what the
+    #: runtime adds, e.g. ``project:NAME``): they never change, and no one removes them.
+    #: Empty in records from before flowkit wrote them. ``tags`` are the user's at start.
+    system_tags: tuple[str, ...] = ()
+    schema: int = SCHEMA
+
+
+@dataclass(frozen=True)
+class TagChangeRecord:
+    """One change of a run's user tags, written once under its own time-sorted id: a run's
+    user tags are its start record's ``tags`` with every change applied in id order."""
+
+    flow: str
+    run_id: str
+    change_id: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    at: float = 0.0
+    user: str | None = None
     schema: int = SCHEMA
 
 
@@ -170,10 +190,12 @@ class TaskRecord:
         return replace(self, status=status, **changes)
 
 
-Record = TypeVar("Record", RunRecord, RunEndRecord, TaskRecord)
+Record = TypeVar("Record", RunRecord, RunEndRecord, TaskRecord, TagChangeRecord)
+#: Fields JSON gives back as lists that the records hold as tuples.
+_TUPLES = ("tags", "steps", "foreach", "parents", "next_steps", "system_tags", "added", "removed")
 
 
-def dumps(record: RunRecord | RunEndRecord | TaskRecord) -> bytes:
+def dumps(record: RunRecord | RunEndRecord | TaskRecord | TagChangeRecord) -> bytes:
     """The record as compact, key-sorted JSON."""
     return json.dumps(asdict(record), sort_keys=True, separators=(",", ":")).encode()
 
@@ -186,7 +208,7 @@ def from_dict(
         raise StoreError(f"{where} is not a flowkit record", hint)
     known = {f.name for f in fields(kind)}
     values = {k: v for k, v in data.items() if k in known}
-    for name in ("tags", "steps", "foreach", "parents", "next_steps"):
+    for name in _TUPLES:
         if isinstance(values.get(name), list):
             values[name] = tuple(values[name])
     try:

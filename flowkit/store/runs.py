@@ -7,6 +7,7 @@ live in :mod:`flowkit.store.records`, their keys in :mod:`flowkit.store.layout`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -83,18 +84,23 @@ class Records:
         graph: Mapping[str, Iterable[str]] | None = None,
         source: str | None = None,
         parameter_digests: Mapping[str, str] | None = None,
+        system_tags: Iterable[str] = (),
     ) -> RunRecord:
         """Write the start record of a new run; ``parameters`` must be JSON-serializable
-        (``parameter_digests``: the blob of each parameter's stored value)."""
+        (``parameter_digests``: the blob of each parameter's stored value). The run's system
+        tags are flowkit's own (see :func:`start_tags`) and ``system_tags``."""
         from flowkit.settings import current_user  # only run starters need it, not readers
 
+        created_at = time.time()
+        user = user if user is not None else current_user()
         record = RunRecord(
             flow=flow,
             run_id=self.new_run_id() if run_id is None else run_id,
-            created_at=time.time(),
+            created_at=created_at,
             parameters=dict(parameters or {}),
-            user=user if user is not None else current_user(),
+            user=user,
             tags=tuple(tags),
+            system_tags=tuple(dict.fromkeys([*start_tags(user, created_at), *system_tags])),
             code_digest=code_digest,
             origin_run_id=origin_run_id,
             steps=tuple(steps),
@@ -388,6 +394,28 @@ class Records:
             return record
         flow, run_id, step, task_id = record.origin_pathspec.split("/")
         return self.get_task(flow, run_id, step, task_id)
+
+
+def start_tags(user: str | None, created_at: float) -> list[str]:
+    """The system tags flowkit gives every run, as Metaflow names them."""
+    import platform
+    from datetime import UTC, datetime
+
+    tags = [] if user is None else [f"user:{user}"]
+    tags += ["runtime:dev", f"python_version:{platform.python_version()}"]
+    tags.append(f"date:{datetime.fromtimestamp(created_at, tz=UTC).date().isoformat()}")
+    version = _flowkit_version()
+    return tags if version is None else [*tags, f"flowkit_version:{version}"]
+
+
+@functools.cache
+def _flowkit_version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("flowkit")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return None
 
 
 def attempt_key(record: TaskRecord, *, final: bool) -> str:

@@ -4,7 +4,8 @@
 - ``store.records``: write-once run and task records, and ids (:mod:`flowkit.store.runs`);
 - ``store.logs``: each task's streamed stdout and stderr (:mod:`flowkit.store.logs`);
 - ``store.index``: cache keys and run explanations (:mod:`flowkit.store.index`);
-- ``store.leases``: whether a run's scheduler lives, and a run's state (:mod:`flowkit.store.lease`).
+- ``store.leases``: whether a run's scheduler lives, and a run's state (:mod:`flowkit.store.lease`);
+- ``store.tags``: changes of runs' user tags (:mod:`flowkit.store.tags`).
 
 Nothing above the store touches its backend or its key layout: what it needs is a method here.
 """
@@ -21,6 +22,7 @@ from flowkit.store.lease import Leases
 from flowkit.store.logs import Logs
 from flowkit.store.overlap import overlapped
 from flowkit.store.runs import Records
+from flowkit.store.tags import RunTags
 from flowkit.store.values import StoreArtifacts, Values
 
 __all__ = ["Store", "StoreArtifacts"]
@@ -37,6 +39,7 @@ class Store:
         self.index = Index(backend, self.records)
         self.leases = Leases(backend, self.records)
         self.logs = Logs(backend, self.records, self.leases)
+        self.tags = RunTags(backend)
 
     @property
     def url(self) -> str:

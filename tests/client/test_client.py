@@ -33,7 +33,8 @@ def test_flow_lists_runs_newest_first(runs: Runs) -> None:
 def test_run_state_and_data(runs: Runs) -> None:
     run = Run(f"TrainFlow/{runs.good.run_id}", store=runs.store)
     assert run.successful and run.finished and run.status == "succeeded"
-    assert run.tags == frozenset({"nightly"}) and run.parameters == {"alpha": 0.5}
+    assert run.user_tags == frozenset({"nightly"}) and run.parameters == {"alpha": 0.5}
+    assert run.tags == run.user_tags | run.system_tags and "runtime:dev" in run.system_tags
     assert run.created_at.tzinfo is dt.UTC
     assert run.finished_at is not None and run.finished_at >= run.created_at
     assert run.data is not None and run.data.best == 1.0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import platform
 
 import pytest
 
+import flowkit
 from flowkit.store import ExceptionInfo, RecordExistsError, Store, StoreError
 from flowkit.store.records import RunRecord, TaskRecord, loads
 
@@ -22,8 +25,18 @@ def test_run_record_fields_and_end(store: Store) -> None:
         steps=["start", "end"],
         source="/work/flows/rec.py",
         parameter_digests={"alpha": "a1" * 32, "name": "e2" * 32},
+        system_tags=["project:demo", "user:ada"],
     )
     raw = json.loads(store.backend.get(f"runs/RecFlow/{run.run_id}/run.json"))
+    day = dt.datetime.fromtimestamp(run.created_at, dt.UTC).date().isoformat()
+    assert raw.pop("system_tags") == [
+        "user:ada",
+        "runtime:dev",
+        f"python_version:{platform.python_version()}",
+        f"date:{day}",
+        f"flowkit_version:{flowkit.__version__}",
+        "project:demo",  # the runtime's own, after flowkit's, each once
+    ]
     assert raw == {
         "schema": 1,
         "flow": "RecFlow",
@@ -41,7 +54,8 @@ def test_run_record_fields_and_end(store: Store) -> None:
         "parameter_digests": {"alpha": "a1" * 32, "name": "e2" * 32},
     }
     del raw["parameter_digests"]  # a run recorded before the field existed reads back
-    assert loads(RunRecord, json.dumps(raw).encode()).parameter_digests == {}
+    old = loads(RunRecord, json.dumps(raw).encode())
+    assert old.parameter_digests == {} and old.system_tags == ()
     assert store.records.get_run_end("RecFlow", run.run_id) is None
     end = store.records.end_run("RecFlow", run.run_id, "failed", message="train failed")
     assert store.records.get_run_end("RecFlow", run.run_id) == end
