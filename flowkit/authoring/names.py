@@ -8,16 +8,19 @@ against it, and lint refuses a parameter named like any of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
 class RunOption:
     """One option of a run: its ``keyword`` in the API, and its ``flag`` on the command line
-    (None: the API's alone); ``resume_only`` for what only a resume takes."""
+    (None: the API's alone); ``resume_only`` for what only a resume takes; ``kind`` says how
+    the flag takes its value (``flag``: given or not; ``multiple``: repeatable)."""
 
     keyword: str
     flag: str | None
     resume_only: bool = False
+    kind: Literal["value", "flag", "multiple"] = "value"
 
 
 #: Every option of ``run`` and ``resume``, in the order the command line lists them.
@@ -25,16 +28,19 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("flow", None),  # on the command line, the flow file itself
     RunOption("step", "step", resume_only=True),  # resume's STEP argument
     RunOption("origin_run_id", "origin-run-id", resume_only=True),
+    RunOption("run_id", "run-id", resume_only=True),  # the new run's id, as Metaflow's resume
     RunOption("store", "store"),
     RunOption("max_workers", "max-workers"),
     RunOption("max_num_splits", "max-num-splits"),
-    RunOption("fail_fast", "fail-fast"),
-    RunOption("quiet", "quiet"),
-    RunOption("tags", "tag"),
-    RunOption("with_decorators", "with"),
-    RunOption("reuse", "reuse"),
-    RunOption("dry_run", "dry-run"),
-    RunOption("detach", "detach"),
+    RunOption("fail_fast", "fail-fast", kind="flag"),
+    RunOption("quiet", "quiet", kind="flag"),
+    RunOption("tags", "tag", kind="multiple"),
+    RunOption("with_decorators", "with", kind="multiple"),
+    RunOption("reuse", "reuse", kind="flag"),
+    RunOption("dry_run", "dry-run", kind="flag"),
+    RunOption("detach", "detach", kind="flag"),
+    RunOption("run_id_file", "run-id-file"),
+    RunOption("runner_attribute_file", "runner-attribute-file"),  # for Runner, as Metaflow's
     RunOption("progress", None),
 )
 

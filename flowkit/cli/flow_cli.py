@@ -13,6 +13,7 @@ from flowkit.authoring.names import run_option_named
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.cli.base import FlowkitGroup
 from flowkit.cli.flow_commands import check_flow, show_flow
+from flowkit.cli.pathspec_commands import dump_command, logs_command
 from flowkit.cli.running import (
     resume_arguments,
     resume_flow,
@@ -23,7 +24,8 @@ from flowkit.cli.running import (
 
 
 def make_cli(flow_cls: type) -> click.Group:
-    """The click group for one flow class: ``check``, ``show`` and ``run``."""
+    """The click group for one flow class: ``check``, ``show``, ``run``, ``resume``, and
+    ``dump`` and ``logs`` of its runs' steps and tasks."""
 
     @click.group(cls=FlowkitGroup, help=_flow_help(flow_cls), no_args_is_help=True)
     @click.version_option(package_name="flowkit", message="flowkit %(version)s")
@@ -38,6 +40,9 @@ def make_cli(flow_cls: type) -> click.Group:
     @click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
     def show_cmd(as_json: bool) -> None:
         show_flow(flow_cls, as_json=as_json)
+
+    cli.add_command(dump_command(flow_cls))
+    cli.add_command(logs_command(flow_cls))
 
     def run_cmd(**given: Any) -> None:
         run_flow(flow_cls, given)

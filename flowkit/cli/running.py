@@ -35,7 +35,12 @@ def run_options() -> list[click.Option]:
         ),
         _option("fail_fast", is_flag=True, help="Stop launching tasks at the first failure."),
         _option("quiet", is_flag=True, help="Only failures and the final summary."),
-        _option("tags", multiple=True, help="Tag the run (repeatable)."),
+        _option(
+            "tags",
+            "--tags",  # flowkit's first spelling, kept
+            multiple=True,
+            help="Tag the run (repeatable).",
+        ),
         _option(
             "with_decorators",
             multiple=True,
@@ -53,6 +58,17 @@ def run_options() -> list[click.Option]:
                 "Run the scheduler as a job of the run's executor (--with slurm) and return "
                 "at once; follow the run with flowkit show/logs."
             ),
+        ),
+        _option(
+            "run_id_file",
+            default=None,
+            metavar="PATH",
+            help="Write the run's id to PATH as soon as the run exists.",
+        ),
+        _option(
+            "runner_attribute_file",
+            default=None,
+            hidden=True,  # what Runner reads: the id, flow and store, as JSON
         ),
     ]
 
@@ -81,6 +97,12 @@ def resume_arguments() -> list[click.Parameter]:
             "origin_run_id",
             default=None,
             help="The run to resume (default: the flow's most recent run).",
+        ),
+        _option(
+            "run_id",
+            default=None,
+            hidden=True,  # as Metaflow's: for schedulers that name runs themselves
+            help="The new run's id (default: a new time-sorted id); refused if a run has it.",
         ),
         _option(
             "reuse",
@@ -113,9 +135,10 @@ def resume_flow(flow_cls: type, given: dict[str, Any]) -> None:
 _BY_KEYWORD = {o.keyword: o for o in RUN_OPTIONS}
 
 
-def _option(keyword: str, **attrs: Any) -> click.Option:
-    """The flag of the run option ``keyword``, passed on as that keyword."""
-    return click.Option([f"--{_BY_KEYWORD[keyword].flag}", keyword], **attrs)
+def _option(keyword: str, *aliases: str, **attrs: Any) -> click.Option:
+    """The flag of the run option ``keyword`` (and any ``aliases``), passed on as that
+    keyword."""
+    return click.Option([f"--{_BY_KEYWORD[keyword].flag}", *aliases, keyword], **attrs)
 
 
 def _go(start: Callable[..., Any], flow_cls: type, given: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime
 
 import click
@@ -13,7 +14,7 @@ from flowkit.client import Flow, Run, Step, Task
 from flowkit.errors import FlowkitError
 from flowkit.store import parse_pathspec
 from flowkit.store.errors import BadPathspecError, NotFoundError
-from flowkit.store.logs import STREAMS
+from flowkit.store.logs import STREAMS, LogLine
 from flowkit.store.store import Store
 
 
@@ -183,11 +184,26 @@ def logs_cmd(
         lines = store.logs.follow(task.record, streams)
     else:
         lines = ((s, line) for s in streams for line in store.logs.read(task.record, s))
-    for name, line in lines:
-        stamp = _when(datetime.fromtimestamp(line.timestamp)) + " " if timestamps else ""
-        click.echo(stamp + line.text, nl=line.complete, err=name == "stderr")
+    echo_log_lines(lines, timestamps=timestamps)
     if follow:
         _check_finished(store, task)
+
+
+def echo_log_lines(
+    lines: Iterable[tuple[str, LogLine]],
+    *,
+    timestamps: bool,
+    stderr_apart: bool = True,
+    millis: bool = False,
+) -> None:
+    """Print ``(stream, line)`` pairs as they come, each line started with its local time
+    (to the millisecond with ``millis``) when ``timestamps``; ``stderr_apart`` prints
+    stderr's lines on stderr."""
+    for name, line in lines:
+        when = datetime.fromtimestamp(line.timestamp)
+        shown = _when(when) + (when.strftime(".%f")[:4] if millis else "")
+        stamp = shown + " " if timestamps else ""
+        click.echo(stamp + line.text, nl=line.complete, err=stderr_apart and name == "stderr")
 
 
 def _await_step(store: Store, pathspec: str, poll: float = 0.25) -> Step:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flowkit.errors import FlowkitError
 from flowkit.plan.tasks import MAX_NUM_SPLITS
+from flowkit.runtime.run_id_file import RunIdFiles
 
 if TYPE_CHECKING:
     from flowkit.client import Run
@@ -79,6 +80,12 @@ class RunOptions:
     notebook: bool = False
     #: Submit the scheduler as a job of the run's executor and return at once (``--detach``).
     detach: bool = False
+    #: The new run's id (a resume's ``--run-id``); None: a new time-sorted id.
+    run_id: str | None = None
+    #: Where to write the run's id (``--run-id-file``) and its id, flow and store as JSON
+    #: (``--runner-attribute-file``), as soon as the run exists.
+    run_id_file: str | None = None
+    runner_attribute_file: str | None = None
 
 
 FlowLike = type | str | os.PathLike[str]
@@ -149,6 +156,11 @@ def start(
     the_store = options.store if isinstance(options.store, Store) else open_store(settings)
     if not (dry_run or the_store.shared):  # every executor runs tasks in other processes
         raise UnsharedStoreError(the_store.url)
+    id_files = RunIdFiles(options.run_id_file, options.runner_attribute_file)
+    if not dry_run:
+        id_files.check()
+        if options.run_id is not None:
+            _check_new_run_id(the_store, graph.name, options.run_id)
     origin = None if resume_from is None else _origin(the_store, graph, resume_from)
     if restart_step is not None and restart_step not in graph.steps:
         raise FlowkitError(
@@ -174,7 +186,17 @@ def start(
         graph={s.name: list(s.targets) for s in graph.steps.values()},
         source=_source(flow_cls, notebook=options.notebook),
         parameter_digests={attr: digest for attr, (digest, _, _) in parameters.items()},
+        run_id=options.run_id,
     )
+    try:
+        id_files.write(record.flow, record.run_id, the_store.url)
+    except OSError as exc:
+        error = FlowkitError(
+            f"could not write the id of run {record.flow}/{record.run_id}: {exc}; nothing ran",
+            "give --run-id-file a path in a folder you can write to",
+        )
+        end_unstarted(the_store, record, error)
+        raise error from None
     if origin is not None:
         _check_origin_kept(the_store, record, origin)
     prepared = Prepared(
@@ -331,6 +353,20 @@ def _check_origin_kept(store: Store, record: RunRecord, origin: RunRecord) -> No
         )
         end_unstarted(store, record, error)
         raise error from None
+
+
+def _check_new_run_id(store: Store, flow: str, run_id: str) -> None:
+    """Refuse a chosen run id that is not a valid name or that a run of ``flow`` has."""
+    from flowkit.store import is_name, name_rule
+
+    if not is_name(run_id):
+        raise FlowkitError(f"--run-id {run_id!r} is not a valid run id", name_rule("run"))
+    if store.records.has_run(flow, run_id):
+        raise FlowkitError(
+            f"run {flow}/{run_id} already exists in the store at {store.url}; a run id names "
+            "one run, so nothing ran",
+            "give a new --run-id, or leave it out to get a new id",
+        )
 
 
 def _origin(store: Store, graph: FlowGraph, run_id: str) -> RunRecord:

@@ -1,9 +1,11 @@
-"""``flowkit.run`` and ``flowkit.resume``, the in-process API: a run started from Python
-reports to the view that fits where it runs (a live widget in a notebook, progress lines in a
-terminal) unless given one."""
+"""``flowkit.run`` and ``flowkit.resume``, the in-process API and the recommended way to start
+a run from Python (``Runner``/``NBRunner`` exist for code written for Metaflow): a run started
+from Python reports to the view that fits where it runs (a live widget in a notebook, progress
+lines in a terminal) unless given one."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -39,9 +41,12 @@ def run(
     tags: Iterable[str] = (),
     with_decorators: Iterable[str] = (),
     detach: bool = False,
+    run_id_file: str | os.PathLike[str] | None = None,
+    runner_attribute_file: str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> Run | Preview:
-    """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``.
+    """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``: the
+    recommended way to run one from Python (in a notebook too), over Metaflow's ``Runner``.
 
     With ``reuse``, any earlier successful task of the flow with the same code, inputs and
     parameters is reused instead of run. Returns the finished run's client ``Run``; raises
@@ -51,7 +56,8 @@ def run(
     ``with_decorators`` applies step decorators to every step that lacks them, as
     ``--with`` does: ``["retry", "timeout:seconds=60"]``. ``detach`` submits the run's
     scheduler as a job of its executor (``with_decorators=["slurm"]``) and returns the
-    ``Run`` at once, while it goes.
+    ``Run`` at once, while it goes. ``run_id_file`` gets the run's id as soon as it exists
+    (``runner_attribute_file`` its id, flow and store as JSON), as ``--run-id-file`` does.
     """
     options = _options(
         progress,
@@ -64,6 +70,8 @@ def run(
         with_decorators,
         detach,
     )
+    options.run_id_file = _path(run_id_file)
+    options.runner_attribute_file = _path(runner_attribute_file)
     return start(flow, params, options, reuse=reuse, dry_run=dry_run)
 
 
@@ -84,6 +92,7 @@ def resume(
     step: str | None = None,
     *,
     origin_run_id: str | None = None,
+    run_id: str | None = None,
     reuse: bool = False,
     dry_run: bool = False,
     store: str | Store | None = None,
@@ -95,15 +104,20 @@ def resume(
     tags: Iterable[str] = (),
     with_decorators: Iterable[str] = (),
     detach: bool = False,
+    run_id_file: str | os.PathLike[str] | None = None,
+    runner_attribute_file: str | os.PathLike[str] | None = None,
     **params: Any,
 ) -> Run | Preview:
-    """Resume a run of ``flow``: the most recent one, or ``origin_run_id``.
+    """Resume a run of ``flow``: the most recent one, or ``origin_run_id``; the recommended
+    way to resume from Python.
 
     Without ``step``, tasks that failed or never ran run again, and so do tasks that read a
     parameter given a new value; every other task is cloned (its record copied, never its
     data). ``reuse`` also runs again tasks whose code changed. With ``step``, that step and
-    everything after it run again. Parameters default to the origin's. ``detach`` as for
-    :func:`run`.
+    everything after it run again. Parameters default to the origin's. ``run_id`` names the
+    new run (refused if a run has it; by default a new time-sorted id: a chosen one is listed
+    among the flow's runs by its name, not its time). ``detach``, ``run_id_file`` and
+    ``runner_attribute_file`` as for :func:`run`.
     """
     options = _options(
         progress,
@@ -116,6 +130,9 @@ def resume(
         with_decorators,
         detach,
     )
+    options.run_id = run_id
+    options.run_id_file = _path(run_id_file)
+    options.runner_attribute_file = _path(runner_attribute_file)
     return start(
         flow,
         params,
@@ -125,6 +142,10 @@ def resume(
         restart_step=step,
         dry_run=dry_run,
     )
+
+
+def _path(path: str | os.PathLike[str] | None) -> str | None:
+    return None if path is None else os.fspath(path)
 
 
 def _options(

@@ -142,7 +142,7 @@ def _started_with(monkeypatch: pytest.MonkeyPatch, command: str, *args: str) -> 
 def test_every_run_flag_reaches_the_api_under_its_keyword(monkeypatch: pytest.MonkeyPatch) -> None:
     given = ["--store", "s", "--max-workers", "2", "--max-num-splits", "5", "--fail-fast"]
     given += ["--quiet", "--tag", "a", "--tag", "b", "--with", "retry", "--reuse", "--dry-run"]
-    given += ["--detach"]
+    given += ["--detach", "--run-id-file", "id.txt", "--runner-attribute-file", "run.json"]
     assert _started_with(monkeypatch, "run", *given, "--rounds", "3") == {
         "flow": AllShapesFlow,
         "store": "s",
@@ -155,6 +155,8 @@ def test_every_run_flag_reaches_the_api_under_its_keyword(monkeypatch: pytest.Mo
         "reuse": True,
         "dry_run": True,
         "detach": True,
+        "run_id_file": "id.txt",
+        "runner_attribute_file": "run.json",
         "rounds": "3",
     }
 
@@ -162,6 +164,7 @@ def test_every_run_flag_reaches_the_api_under_its_keyword(monkeypatch: pytest.Mo
 def test_resume_hands_its_step_and_origin_to_the_api(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _started_with(monkeypatch, "resume", "merge", "--origin-run-id", "r1", "--tag", "x")
     assert (seen["step"], seen["origin_run_id"], seen["tags"]) == ("merge", "r1", ("x",))
+    assert seen["run_id"] is None
     assert (seen["reuse"], seen["dry_run"], seen["store"]) == (False, False, None)
     assert "rounds" not in seen  # not given: the origin run's value is kept
 
@@ -175,3 +178,35 @@ def test_a_flag_not_given_hands_the_api_its_own_default(
     del seen["flow"]
     assert {"store", "max_num_splits", "tags", "with_decorators", "reuse"} <= set(seen)
     assert seen == {keyword: api[keyword].default for keyword in seen}
+
+
+def test_tag_is_repeatable_and_tags_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _started_with(monkeypatch, "run", "--tag", "a", "--tags", "b", "--tag", "c")
+    assert seen["tags"] == ("a", "b", "c")
+
+
+def test_resume_hands_its_run_id_and_run_id_file_to_the_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = _started_with(monkeypatch, "resume", "--run-id", "n1", "--run-id-file", "id.txt")
+    assert (seen["run_id"], seen["run_id_file"]) == ("n1", "id.txt")
+
+
+def test_run_has_no_run_id_option_as_metaflow() -> None:
+    result = invoke("run", "--run-id", "n1")
+    assert result.exit_code == 2
+    assert "No such option '--run-id'" in result.output
+
+
+def test_dump_and_logs_are_commands_of_the_flow_file() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "  dump " in result.output and "  logs " in result.output
+    logs = invoke("logs", "--help")
+    for option in ("--stdout / --no-stdout", "--both / --no-both", "--timestamps", "--attempt"):
+        assert option in logs.output
+    dump = invoke("dump", "--help")
+    for option in ("--private / --no-private", "--max-value-size", "--include", "--file"):
+        assert option in dump.output
+    missing = invoke("dump")
+    assert missing.exit_code == 2 and "Missing argument 'INPUT_PATH'" in missing.output
