@@ -10,8 +10,9 @@ from html import escape
 from typing import Any
 
 from flowkit.authoring.cards import Html, data_uri, fragment
+from flowkit.client.dag import dag_svg
 from flowkit.client.display import PREVIEW_LIMIT, value_preview
-from flowkit.store.records import ArtifactRef, TaskRecord
+from flowkit.store.records import ArtifactRef, RunRecord, TaskRecord
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:14px;color:#1f2937;
@@ -68,9 +69,11 @@ def default_card(
     parameters: Iterable[str],
     load: Callable[[ArtifactRef], Any],
     limit: int = PREVIEW_LIMIT,
+    run: RunRecord | None = None,
 ) -> str:
     """The task's status and times, what its code added, its parameters and artifacts (a
-    preview of each up to ``limit`` stored bytes, loaded with ``load``), its exception."""
+    preview of each up to ``limit`` stored bytes, loaded with ``load``), its exception, and
+    the flow's graph with the task's step marked, from ``run``'s record."""
     sections = [section("Task", _metadata(record))]
     if record.exception is not None:
         text = record.exception.traceback or str(record.exception)
@@ -85,7 +88,17 @@ def default_card(
     sections.append(
         section("Artifacts", _artifacts(others, load, limit) if others else "<i>none</i>")
     )
+    if run is not None and run.graph:
+        sections.append(section("Flow", _dag(run, record)))
     return page(record.pathspec, _subtitle(record), sections)
+
+
+def _dag(run: RunRecord, record: TaskRecord) -> str:
+    """The run's steps, this task's coloured by how it ended."""
+    order = [s for s in run.steps if s in run.graph] or sorted(run.graph)
+    phase = "done" if record.successful else record.status
+    states = {step: (phase, "this task") if step == record.step else ("", "") for step in order}
+    return dag_svg([(s, run.graph.get(s, [])) for s in order], states)
 
 
 def error_card(record: TaskRecord, title: str, detail: str) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from flowkit.authoring.card_collector import CardCollector, CardSlot, collecting
 from flowkit.authoring.decorators import decorators_of
 from flowkit.client.display import PREVIEW_LIMIT
-from flowkit.store.records import ArtifactRef, CardRef, TaskRecord
+from flowkit.store.records import ArtifactRef, CardRef, RunRecord, TaskRecord
 from flowkit.task.card_page import blank_card, default_card, error_card
 
 if TYPE_CHECKING:
@@ -96,7 +96,8 @@ class TaskCards:
         if card.type == "default":
             limit = card.options.get("max_artifact_size")
             limit = limit if isinstance(limit, int) and limit >= 0 else PREVIEW_LIMIT
-            return default_card(record, components, self._spec.parameters, self._load, limit)
+            parameters = self._spec.parameters
+            return default_card(record, components, parameters, self._load, limit, self._run())
         sys.stderr.write(
             f"[@card WARNING] {record.pathspec}: there is no card type '{card.type}' in flowkit\n"
         )
@@ -105,6 +106,10 @@ class TaskCards:
             f"flowkit has no card type '{card.type}'",
             "flowkit renders @card(type='default') and @card(type='blank'); use one of them",
         )
+
+    def _run(self) -> RunRecord:
+        """The run's record, for its graph."""
+        return self._store.records.get_run(self._spec.flow, self._spec.run_id)
 
     def _load(self, ref: ArtifactRef) -> Any:
         return self._store.values.load(ref.digest, owner=f"an artifact of {self._spec.pathspec}")

@@ -93,6 +93,14 @@ class FakeAxes:
         return FakeFigure()
 
 
+class FakePILImage:
+    """What Image.from_pil_image uses of a PIL image: save into a file object."""
+
+    def save(self, buffer: io.BytesIO, format: str) -> None:
+        assert format == "PNG"
+        buffer.write(PNG)
+
+
 def test_images_are_embedded_as_data_uris() -> None:
     assert 'src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="' in Image(PNG, "px").render()
     assert "<figcaption>px</figcaption>" in Image(PNG, "px").render()
@@ -102,6 +110,7 @@ def test_images_are_embedded_as_data_uris() -> None:
     assert "`src` cannot be `None`" in Image().render()
     assert "invalid base64 string" in Image("https://example.com/a.png").render()
     assert 'src="data:image/gif;base64,R0lG"' in Image("data:image/gif;base64,R0lG").render()
+    assert "data:image/png" in Image.from_pil_image(FakePILImage(), "pil").render()
     assert "data:image/png" in Image.from_matplotlib(FakeFigure()).render()
     assert "data:image/png" in Image.from_matplotlib(FakeAxes(), label="axes").render()
     updated = Image(b"junk")

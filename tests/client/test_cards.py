@@ -129,3 +129,14 @@ def test_flowkit_show_says_how_to_view_a_tasks_cards(run: flowkit.Run, store: st
     assert picked.exit_code == 0 and "the card without an id" in picked.output
     one = CliRunner().invoke(cli, ["show", run["start"].task.pathspec, "--store", store])
     assert f"card default: flowkit card view {run['start'].task.pathspec}\n" in one.output
+
+
+def test_card_list(run: flowkit.Run, store: str) -> None:
+    task = run["several"].task
+    listed = CliRunner().invoke(cli, ["card", "list", task.pathspec, "--store", store])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split() for line in listed.output.splitlines()] == [
+        [c.type, c.id or "-", c.hash[:12]] for c in get_cards(task)
+    ]
+    none = CliRunner().invoke(cli, ["card", "list", run["plain"].task.pathspec, "--store", store])
+    assert none.exit_code == 0 and "has no cards (add @card" in none.output

@@ -44,6 +44,9 @@ def test_default_card_shows_the_components_and_the_artifacts(run: flowkit.Run) -
     # the task's artifacts, each with its type and a preview: bytes of an image shown as one
     assert "<td><b>rows</b></td><td>list</td>" in html and "<code>[1, 2, 3]</code>" in html
     assert html.count("data:image/png;base64,") == 2
+    # the flow's graph, this task's step marked as done
+    assert '<g class="flowkit-step" data-step="start" data-phase="done">' in html
+    assert '<g class="flowkit-step" data-step="several" data-phase="">' in html
     # values never become markup: the script tag is text wherever it appears
     assert EVIL not in html and html.count("&lt;script&gt;alert(&#x27;x&#x27;)") == 3
 
@@ -104,3 +107,5 @@ def test_a_failed_task_has_its_card(tmp_path: Path) -> None:
     assert "<span class='fk-status-failed'>failed</span>" in html
     assert "RuntimeError: the step broke" in html  # the exception, with its traceback
     assert "<p>appended before the failure</p>" in html  # what the step appended first
+    assert "<td><b>before</b></td><td>str</td>" in html  # what it set first (Metaflow keeps it)
+    assert '<g class="flowkit-step" data-step="start" data-phase="failed">' in html
