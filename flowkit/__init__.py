@@ -72,6 +72,8 @@ from flowkit.notebook.debug import debug_task
 from flowkit.notebook.papermill_step import run_notebook
 from flowkit.runtime.api import RunFailed
 from flowkit.surfaces.api import resume, run
+from flowkit.surfaces.nbrunner import NBRunner
+from flowkit.surfaces.runner import Runner
 from flowkit.task.caught import CaughtException, CaughtFailure
 
 __version__ = "0.1.0"
@@ -94,12 +96,14 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "MergeConflictError",
     "Metaflow",
     "NBDeployer",
+    "NBRunner",
     "NotInTaskError",
     "NotOfferedError",
     "Parameter",
     "ParameterError",
     "Run",
     "RunFailed",
+    "Runner",
     "Step",
     "Task",
     "USER_SKIP_STEP",

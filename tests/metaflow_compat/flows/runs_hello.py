@@ -1,0 +1,41 @@
+"""A Metaflow-style flow for the run, dump, logs and Runner tests: a parameter, output on
+both streams, a large artifact, and a foreach with three tasks."""
+
+import sys
+
+from flowkit import FlowSpec, Parameter, step
+
+
+class RunsHelloFlow(FlowSpec):
+    alpha = Parameter("alpha", default=1)
+    fail_in = Parameter("fail_in", default="", help="name a step to make it fail")
+
+    @step
+    def start(self):
+        print(f"hello {self.alpha}")
+        print("to stderr", file=sys.stderr)
+        self.doubled = self.alpha * 2
+        self.big = "x" * 5000
+        self.items = [1, 2, 3]
+        self.next(self.square, foreach="items")
+
+    @step
+    def square(self):
+        if self.fail_in == "square":
+            raise ValueError("square was told to fail")
+        self.value = self.input**2
+        print(f"square {self.value}")
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.value for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print(f"total {self.total}")
+
+
+if __name__ == "__main__":
+    RunsHelloFlow()

@@ -1,0 +1,99 @@
+"""How ``Runner`` turns Metaflow-style keyword arguments into ``python flow.py run|resume``
+arguments, and what it refuses before starting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowkit.errors import FlowkitError
+from flowkit.surfaces.nbrunner import _api_keywords
+from flowkit.surfaces.runner import Runner, command_line
+
+
+def test_run_options_become_their_flags_and_the_rest_parameters() -> None:
+    top = {"decospecs": ["retry", "catch"], "max_workers": 2, "pylint": False, "tags": "t0"}
+    given = {"alpha": 0.5, "config": {"a": [1]}, "tags": ["t1", "t2"], "fail_fast": True}
+    given |= {"quiet": False, "my_param": "x y", "skip": None}
+    assert command_line("run", top, given) == [
+        "run",
+        "--with",
+        "retry",
+        "--with",
+        "catch",
+        "--max-workers",
+        "2",
+        "--tag",
+        "t0",
+        "--tag",
+        "t1",
+        "--tag",
+        "t2",
+        "--fail-fast",
+        "--alpha",
+        "0.5",
+        "--config",
+        '{"a": [1]}',
+        "--my-param",
+        "x y",
+    ]
+
+
+def test_resume_takes_its_step_origin_and_run_id() -> None:
+    args = command_line(
+        "resume", {}, {"step_to_rerun": "join", "origin_run_id": "r1", "run_id": "n1"}
+    )
+    assert args == ["resume", "--origin-run-id", "r1", "--run-id", "n1", "join"]
+    assert command_line("resume", {}, {"step": "end"}) == ["resume", "end"]
+
+
+@pytest.mark.parametrize(
+    ("command", "top", "given", "message"),
+    [
+        ("run", {"metadata": "x"}, {}, "Runner(...) has no option metadata='x' in flowkit"),
+        (
+            "run",
+            {"origin_run_id": "r"},
+            {},
+            "Runner(...) has no option origin_run_id='r' in flowkit",
+        ),
+        ("run", {}, {"origin_run_id": "r"}, "run() takes no option origin_run_id: run has none"),
+        (
+            "resume",
+            {},
+            {"runner_attribute_file": "f"},
+            "resume() takes no option runner_attribute_file: the Runner gives it itself",
+        ),
+    ],
+)
+def test_options_flowkit_lacks_are_refused(
+    command: str, top: dict[str, object], given: dict[str, object], message: str
+) -> None:
+    with pytest.raises(FlowkitError) as info:
+        command_line(command, top, given)
+    assert info.value.message == message
+    assert info.value.hint
+
+
+def test_runner_refuses_a_missing_file_and_a_profile(tmp_path: Path) -> None:
+    with pytest.raises(FlowkitError, match="Runner: no flow file at"):
+        Runner(str(tmp_path / "nope.py"))
+    (tmp_path / "flow.py").write_text("")
+    with pytest.raises(FlowkitError, match="flowkit has no Metaflow profiles"):
+        Runner(str(tmp_path / "flow.py"), profile="dev")
+    with pytest.raises(FlowkitError, match=r"Runner\(...\) has no option environment='conda'"):
+        Runner(str(tmp_path / "flow.py"), environment="conda")
+
+
+def test_nbrunner_keywords_are_flowkit_run_keywords() -> None:
+    assert _api_keywords({"decospecs": "retry", "tags": "a", "pylint": False}, top_level=True) == {
+        "with_decorators": ["retry"],
+        "tags": ["a"],
+    }
+    assert _api_keywords({"step_to_rerun": "end", "alpha": 1}, top_level=False) == {
+        "step": "end",
+        "alpha": 1,
+    }
+    with pytest.raises(FlowkitError, match=r"NBRunner\(...\) has no option alpha=1"):
+        _api_keywords({"alpha": 1}, top_level=True)
