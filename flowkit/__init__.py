@@ -39,6 +39,7 @@ from flowkit.authoring.environment import conda, conda_base, environment, pypi, 
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.multicore import parallel_imap_unordered, parallel_map, profile
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
+from flowkit.authoring.s3 import S3
 from flowkit.authoring.user_decorators import (
     USER_SKIP_STEP,
     UserStepDecorator,
@@ -104,6 +105,7 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "Run",
     "RunFailed",
     "Runner",
+    "S3",
     "Step",
     "Task",
     "USER_SKIP_STEP",

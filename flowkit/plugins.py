@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 EXECUTORS = "flowkit.executors"
 
 #: The package that provides a backend flowkit knows of but does not ship.
-_PACKAGES = {EXECUTORS: {"slurm": "flowkit-slurm", "batch": "flowkit-aws-batch"}}
+_PACKAGES = {
+    EXECUTORS: {"slurm": "flowkit-slurm", "batch": "flowkit-aws-batch"},
+    "flowkit.datatools": {"s3": "flowkit-s3"},
+}
 
 
 class PluginNotInstalled(FlowkitError):

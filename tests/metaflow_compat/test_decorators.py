@@ -236,3 +236,14 @@ def test_profile_prints_or_counts(capsys: pytest.CaptureFixture[str]) -> None:
     with flowkit.profile("load", stats_dict=stats):
         pass
     assert stats["load"] >= 5 and capsys.readouterr().out == ""
+
+
+def test_s3_without_its_extension_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flowkit.plugins
+
+    monkeypatch.setattr(flowkit.plugins, "_entry_points", lambda group, path: {})
+    from flowkit import S3
+
+    with pytest.raises(flowkit.FlowkitError, match="no data tool 's3' is installed") as caught:
+        S3(s3root="s3://bucket/prefix")
+    assert caught.value.hint == "pip install flowkit-s3"
