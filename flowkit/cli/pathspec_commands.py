@@ -25,7 +25,8 @@ _SHAPE = "<run_id>/<step_name> or <run_id>/<step_name>/<task_id>"
 
 
 def tasks_at(flow_cls: type, input_path: str, store: Store) -> list[Task]:
-    """The tasks ``RUN/STEP`` (all of the step's) or ``RUN/STEP/TASK`` of the flow names."""
+    """The tasks ``RUN/STEP`` (all of the step's) or ``RUN/STEP/TASK`` of the flow names,
+    whoever ran it (a pathspec names one run: no namespace hides it, as in Metaflow)."""
     flow = graph_of(flow_cls).name
     parts = input_path.split("/")
     if len(parts) not in (2, 3):
@@ -35,8 +36,8 @@ def tasks_at(flow_cls: type, input_path: str, store: Store) -> list[Task]:
         )
     spec = parse_pathspec(f"{flow}/{input_path}")
     if spec.task_id is not None:
-        return [Task(str(spec), store=store)]
-    tasks = list(Step(str(spec), store=store))
+        return [Task(str(spec), store=store, _namespace_check=False)]
+    tasks = list(Step(str(spec), store=store, _namespace_check=False))
     if not tasks:
         raise BadPathspecError(
             f"step {spec} has no tasks: none ran or none has started yet",
@@ -155,7 +156,7 @@ def logs_command(flow_cls: type) -> click.Command:
         store = open_store_at(store_url)
         for task in tasks_at(flow_cls, input_path, store):
             if attempt is not None:
-                task = Task(task.pathspec, store=store, attempt=attempt)
+                task = Task(task.pathspec, store=store, attempt=attempt, _namespace_check=False)
             _header("Dumping logs", task)
             for stream in streams:
                 click.secho(stream, bold=True, err=True)

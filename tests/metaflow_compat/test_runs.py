@@ -183,6 +183,16 @@ def test_runner_runs_and_resumes_a_flow_file(tmp_path: Path) -> None:
     assert folders and not any(Path(f).exists() for f in folders)  # cleanup() on exit
 
 
+def test_runner_and_dump_reach_a_run_of_another_user(tmp_path: Path) -> None:
+    env = {"FLOWKIT_STORE": str(tmp_path), "PYTHONPATH": str(ROOT), "FLOWKIT_USER": "someone"}
+    result = Runner(str(FLOW_FILE), show_output=False, env=env).run(alpha=6)
+    assert result.status == "successful" and "user:someone" in result.run.tags
+    assert result.run["start"].task.data.doubled == 12  # outside this user's namespace
+    dumped = _cli(tmp_path, "dump", f"{result.run.id}/start", "--include", "doubled")
+    assert dumped.returncode == 0, dumped.stderr
+    assert re.fullmatch(r"doubled \[size: \d+ type: <class 'int'>\] = 12\n", dumped.stdout)
+
+
 def test_runner_refuses_what_it_cannot_run(tmp_path: Path) -> None:
     with pytest.raises(FlowkitError, match=r"Runner\(...\) has no option metadata='service'"):
         Runner(str(FLOW_FILE), metadata="service")
