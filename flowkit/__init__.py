@@ -22,6 +22,7 @@ from flowkit.authoring.compat import (
     trigger,
     trigger_on_finish,
 )
+from flowkit.authoring.config import Config
 from flowkit.authoring.current import current
 from flowkit.authoring.decorators import (
     alert,
@@ -35,10 +36,12 @@ from flowkit.authoring.decorators import (
     step,
     timeout,
 )
+from flowkit.authoring.delayed import config_expr
 from flowkit.authoring.environment import conda, conda_base, environment, pypi, pypi_base
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.multicore import parallel_imap_unordered, parallel_map, profile
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
+from flowkit.authoring.project import project
 from flowkit.authoring.s3 import S3
 from flowkit.authoring.user_decorators import (
     USER_SKIP_STEP,
@@ -82,6 +85,7 @@ __version__ = "0.1.0"
 __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "CaughtException",
     "CaughtFailure",
+    "Config",
     "DeployedFlow",
     "Deployer",
     "Flow",
@@ -120,6 +124,7 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "check",
     "conda",
     "conda_base",
+    "config_expr",
     "current",
     "debug_task",
     "default_metadata",
@@ -138,6 +143,7 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "parallel_imap_unordered",
     "parallel_map",
     "profile",
+    "project",
     "pypi",
     "pypi_base",
     "pytorch_parallel",

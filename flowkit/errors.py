@@ -10,6 +10,7 @@ complete)::
     │   └── TooManySplits           a foreach fans out past max_num_splits [plan.tasks]
     ├── FlowLoadError               a flow file could not be found, imported or chosen
     ├── ParameterError              a parameter value is missing or does not convert
+    │   └── ConfigError             a config cannot be read, parsed or evaluated [authoring.config]
     ├── MergeConflictError          ``merge_artifacts`` met different values for one name
     ├── NotInTaskError              ``current`` was read outside a running step
     ├── NotOfferedError             a Metaflow feature flowkit does not offer [authoring.compat]

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from types import FunctionType, MappingProxyType
 from typing import Any, TypeVar, overload
 
+from flowkit.authoring.delayed import is_delayed
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 DECORATORS_ATTR = "_flowkit_decorators"
@@ -147,6 +149,16 @@ def timeout_seconds(spec: DecoratorSpec) -> float:
     return _timeout_seconds(spec.args)
 
 
+#: How each decorator made by :func:`_make` checks its arguments, by name.
+_CHECKS: dict[str, Callable[[str, Mapping[str, Any]], tuple[DecoratorSpec, str | None]]] = {}
+
+
+def checked_spec(name: str, kwargs: Mapping[str, Any]) -> tuple[DecoratorSpec, str | None]:
+    """The decorator ``@name(**kwargs)`` checked as applying it checks it, and the problem
+    found, if any: for arguments that were config expressions, once they have values."""
+    return _CHECKS.get(name, _validated)(name, kwargs)
+
+
 def _make(
     name: str,
     validate: Callable[[str, Mapping[str, Any]], tuple[DecoratorSpec, str | None]] | None = None,
@@ -154,6 +166,7 @@ def _make(
     """The step decorator ``@name`` (bare or with arguments), recording what ``validate``
     makes of its arguments (the step decorators' own checks by default)."""
     check = validate or _validated
+    _CHECKS[name] = check
 
     @overload
     def decorator(func: F, /) -> F: ...
@@ -162,7 +175,11 @@ def _make(
     def decorator(**kwargs: Any) -> Callable[[F], F]: ...
 
     def decorator(func: Any = None, /, **kwargs: Any) -> Any:
-        spec, problem = check(name, kwargs)
+        if is_delayed(kwargs):  # config expressions: checked once a run's configs are known
+            executor = check is _executor_validated
+            spec, problem = DecoratorSpec(name, MappingProxyType(kwargs), executor), None
+        else:
+            spec, problem = check(name, kwargs)
         if func is not None:
             _record(func, spec, problem)
             return func

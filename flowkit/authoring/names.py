@@ -42,6 +42,9 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("run_id_file", "run-id-file"),
     RunOption("runner_attribute_file", "runner-attribute-file"),  # for Runner, as Metaflow's
     RunOption("progress", None),
+    # @project's branch: on the command line --branch/--production come before the command
+    RunOption("branch", None),
+    RunOption("production", None),
 )
 
 #: Names a flow parameter may not have: every keyword and flag above, and ``help``.

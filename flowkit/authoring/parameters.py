@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from flowkit.authoring.delayed import is_delayed
 from flowkit.errors import FlowDefinitionError, ParameterError
 
 PARAMETERS_ATTR = "_flowkit_parameters"
@@ -65,6 +66,8 @@ class Parameter:
         self.separator = separator or None
         self.attr: str | None = None
         self.kind = "str" if self.separator and type is None else _infer_kind(type, default)
+        #: Whether ``type=`` was given (else a config expression's value decides the kind).
+        self.type_given = type is not None
         self.problems: list[str] = []
         if type is not None and type not in _KINDS:
             self.problems.append(
@@ -78,6 +81,8 @@ class Parameter:
             self.problems.append(
                 f"Parameter '{name}' has a callable default; flowkit needs a plain value"
             )
+        elif is_delayed(default):
+            pass  # a config expression: converted once the run's configs are known
         elif default is not None and not self.problems:
             try:
                 self.default = self.convert(default)

@@ -9,9 +9,16 @@ from typing import Any
 
 import click
 
+from flowkit.authoring.config import Config
 from flowkit.authoring.names import run_option_named
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.cli.base import FlowkitGroup
+from flowkit.cli.config_options import (
+    configured_for,
+    remember,
+    run_arguments,
+    top_level_options,
+)
 from flowkit.cli.flow_commands import check_flow, show_flow
 from flowkit.cli.pathspec_commands import dump_command, logs_command
 from flowkit.cli.running import (
@@ -27,32 +34,44 @@ def make_cli(flow_cls: type) -> click.Group:
     """The click group for one flow class: ``check``, ``show``, ``run``, ``resume``, and
     ``dump`` and ``logs`` of its runs' steps and tasks."""
 
-    @click.group(cls=FlowkitGroup, help=_flow_help(flow_cls), no_args_is_help=True)
+    @click.group(
+        cls=FlowkitGroup,
+        help=_flow_help(flow_cls),
+        no_args_is_help=True,
+        params=top_level_options(flow_cls),  # --config, --branch: before the command
+    )
     @click.version_option(package_name="flowkit", message="flowkit %(version)s")
-    def cli() -> None:
-        pass
+    @click.pass_context
+    def cli(ctx: click.Context, /, **top_level: Any) -> None:
+        remember(ctx, top_level)
 
     @cli.command("check", help="Lint the flow: report every problem at once (exit 0 or 1).")
-    def check_cmd() -> None:
-        check_flow(flow_cls)
+    @click.pass_context
+    def check_cmd(ctx: click.Context) -> None:
+        check_flow(configured_for(flow_cls, ctx))
 
     @cli.command("show", help="Show the flow's steps, transitions and docstrings.")
     @click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
-    def show_cmd(as_json: bool) -> None:
-        show_flow(flow_cls, as_json=as_json)
+    @click.pass_context
+    def show_cmd(ctx: click.Context, as_json: bool) -> None:
+        show_flow(configured_for(flow_cls, ctx), as_json=as_json)
 
     cli.add_command(dump_command(flow_cls))
     cli.add_command(logs_command(flow_cls))
 
     def run_cmd(**given: Any) -> None:
-        run_flow(flow_cls, given)
+        run_flow(flow_cls, {**given, **run_arguments(click.get_current_context())})
 
     def resume_cmd(**given: Any) -> None:
-        resume_flow(flow_cls, given)
+        resume_flow(flow_cls, {**given, **run_arguments(click.get_current_context())})
 
     # A parameter named like a run option is a lint problem, reported when the command
     # runs; giving click the option twice would only add its warnings before that message.
-    params = [_option(p) for p in parameters_of(flow_cls) if not _shadowed(p)]
+    params = [
+        _option(p)
+        for p in parameters_of(flow_cls)
+        if not _shadowed(p) and not isinstance(p, Config)  # configs: --config NAME FILE
+    ]
     cli.add_command(
         click.Command(
             "run",

@@ -2,7 +2,6 @@
 
 from flowkit.client.data import ArtifactNotFound, Artifacts, DataArtifact, ObjectNotFound, TaskData
 from flowkit.client.failure import TaskException
-from flowkit.client.task_metadata import Metadata
 from flowkit.client.namespace import (
     NamespaceMismatch,
     default_namespace,
@@ -13,6 +12,7 @@ from flowkit.client.objects import Flow, Run, Step, Task
 from flowkit.client.provider import default_metadata, get_metadata, metadata
 from flowkit.client.root import Metaflow
 from flowkit.client.tags import TaggingError
+from flowkit.client.task_metadata import Metadata
 
 __all__ = [
     "ArtifactNotFound",

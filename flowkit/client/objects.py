@@ -23,11 +23,11 @@ from flowkit.client import lineage
 from flowkit.client.code import RunCode
 from flowkit.client.data import Artifacts, DataArtifact, ObjectNotFound, TaskData
 from flowkit.client.failure import TaskException
-from flowkit.client.task_metadata import Metadata, task_metadata
 from flowkit.client.namespace import NamespaceMismatch, get_namespace, in_namespace
 from flowkit.client.provider import StoreLike as StoreLike
 from flowkit.client.provider import client_store, describe
 from flowkit.client.tags import replace_tags
+from flowkit.client.task_metadata import Metadata, task_metadata
 from flowkit.store import check_name, parse_pathspec
 from flowkit.store.errors import NotFoundError
 from flowkit.store.lease import RunState

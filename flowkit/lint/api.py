@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowkit.authoring.config import configured
 from flowkit.authoring.flowspec import FlowSpecBase
 from flowkit.errors import FlowkitError, LintError
 from flowkit.graph.build import build_graph
@@ -22,8 +23,9 @@ def _flow_class(flow: Any) -> type:
 
 
 def graph_of(flow: Any) -> FlowGraph:
-    """The frozen graph of a flow class (or instance), without linting it."""
-    return build_graph(_flow_class(flow))
+    """The frozen graph of a flow class (or instance), without linting it; config expressions
+    in it take their configs' defaults unless the class was configured for a run."""
+    return build_graph(configured(_flow_class(flow)))
 
 
 def check(flow: Any) -> FlowGraph:

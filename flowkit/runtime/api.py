@@ -86,6 +86,9 @@ class RunOptions:
     #: (``--runner-attribute-file``), as soon as the run exists.
     run_id_file: str | None = None
     runner_attribute_file: str | None = None
+    #: ``@project``'s branch (``--branch``) and ``--production``.
+    branch: str | None = None
+    production: bool = False
 
 
 FlowLike = type | str | os.PathLike[str]
@@ -139,7 +142,9 @@ def start(
     from flowkit.task.code import code_ref_for
 
     flow_cls = flow if isinstance(flow, type) else load_flow_file(Path(flow))
-    graph = check(flow_cls)
+    # Configs first: decorators and parameter defaults may be expressions over them.
+    configured, params = _configured(flow_cls, params, options.store, resume_from)
+    graph = check(configured)
     warned = environment_warning(flow_cls)  # @conda/@pypi: once, where the packages come from
     if warned:
         sys.stderr.write(f"warning: {warned}\n")
@@ -167,7 +172,7 @@ def start(
             f"{graph.name} has no step '{restart_step}' to resume from",
             f"its steps are: {', '.join(s.name for s in graph.ordered())}",
         )
-    parameters, shown = _parameters(flow_cls, the_store, params, origin)
+    parameters, shown = _parameters(configured, the_store, params, origin)
     decider = Decider(
         the_store, graph, parameters, origin=origin, restart_step=restart_step, reuse=reuse
     )
@@ -187,6 +192,7 @@ def start(
         source=_source(flow_cls, notebook=options.notebook),
         parameter_digests={attr: digest for attr, (digest, _, _) in parameters.items()},
         run_id=options.run_id,
+        system_tags=_project_tags(configured, options),
     )
     try:
         id_files.write(record.flow, record.run_id, the_store.url)
@@ -353,6 +359,66 @@ def _check_origin_kept(store: Store, record: RunRecord, origin: RunRecord) -> No
         )
         end_unstarted(store, record, error)
         raise error from None
+
+
+def _configured(
+    flow_cls: type, params: dict[str, Any], store: str | Store | None, resume_from: str | None
+) -> tuple[type, dict[str, Any]]:
+    """The flow class with its config expressions evaluated under the run's configs (those
+    given, else a resume's origin's, else their defaults), and ``params`` with every config's
+    value settled in: a run stores its configs as it stores its parameters."""
+    from flowkit.authoring.config import (
+        Settled,
+        configs_of,
+        configure,
+        resolve_configs,
+        split_given,
+    )
+
+    if not configs_of(flow_cls):
+        return configure(flow_cls, {}), params
+    given, rest = split_given(flow_cls, params)
+    kept = None if resume_from is None else _origin_configs(flow_cls, store, resume_from)
+    values = resolve_configs(flow_cls, given, kept)
+    return configure(flow_cls, values), {**rest, **{k: Settled(v) for k, v in values.items()}}
+
+
+def _origin_configs(
+    flow_cls: type, where: str | Store | None, run_id: str
+) -> dict[str, Any] | None:
+    """The configs of the run a resume starts from, as it stored them (None: no such run
+    yet, which the resume reports once it looks for its origin)."""
+    from flowkit.store import open_store
+
+    store = open_store(where)
+    name = flow_cls.__name__
+    origin = (
+        store.records.get_run(name, run_id) if run_id else next(store.records.iter_runs(name), None)
+    )
+    return None if origin is None else stored_configs(flow_cls, store, origin.parameter_digests)
+
+
+def stored_configs(flow_cls: type, store: Store, digests: Mapping[str, str]) -> dict[str, Any]:
+    """The config values a run stored (``digests``: attribute -> blob), by attribute."""
+    from flowkit.authoring.config import configs_of
+
+    attrs = [str(c.attr) for c in configs_of(flow_cls)]
+    return {
+        attr: store.values.load(digests[attr], owner=f"config '{attr}'")
+        for attr in attrs
+        if attr in digests
+    }
+
+
+def _project_tags(flow_cls: type, options: RunOptions) -> tuple[str, ...]:
+    """The system tags of ``@project`` (none without it)."""
+    from flowkit.authoring.project import project_of
+    from flowkit.settings import current_user
+
+    info = project_of(
+        flow_cls, branch=options.branch, production=options.production, user=current_user()
+    )
+    return () if info is None else info.system_tags
 
 
 def _check_new_run_id(store: Store, flow: str, run_id: str) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flowkit.errors import FlowkitError
 from flowkit.executor.base import Detaches, ExecutorContext
 from flowkit.executor.registry import LOCAL, executor_of
-from flowkit.runtime.api import Prepared, RunOptions, drive, end_unstarted
+from flowkit.runtime.api import Prepared, RunOptions, drive, end_unstarted, stored_configs
 from flowkit.runtime.events import ProgressSink, RunDetached
 
 if TYPE_CHECKING:
@@ -181,6 +181,7 @@ def drive_stored(store: Store, key: str, progress: Callable[[bool], ProgressSink
     """Drive the detached run whose :class:`DriverSpec` is stored under ``key``, reporting
     to the view ``progress(quiet)`` makes: what ``python -m flowkit.driver STORE KEY``
     does."""
+    from flowkit.authoring.config import configure
     from flowkit.client.objects import resume_hint
     from flowkit.executor.registry import load_executors
     from flowkit.lint.api import check
@@ -213,7 +214,9 @@ def drive_stored(store: Store, key: str, progress: Callable[[bool], ProgressSink
     try:
         code = CodeRef.from_json(spec.code)
         flow_cls = load_flow_class(code, store)
-        graph = check(flow_cls)
+        # the configs the run was started with, not their defaults
+        configs = stored_configs(flow_cls, store, record.parameter_digests)
+        graph = check(configure(flow_cls, configs))
         policy = FailurePolicy(parse_with(spec.with_decorators, retry_setting=spec.retry))
         origin = (
             None

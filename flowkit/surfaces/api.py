@@ -43,6 +43,8 @@ def run(
     detach: bool = False,
     run_id_file: str | os.PathLike[str] | None = None,
     runner_attribute_file: str | os.PathLike[str] | None = None,
+    branch: str | None = None,
+    production: bool = False,
     **params: Any,
 ) -> Run | Preview:
     """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``: the
@@ -58,6 +60,9 @@ def run(
     scheduler as a job of its executor (``with_decorators=["slurm"]``) and returns the
     ``Run`` at once, while it goes. ``run_id_file`` gets the run's id as soon as it exists
     (``runner_attribute_file`` its id, flow and store as JSON), as ``--run-id-file`` does.
+    A ``Config`` is given by its name like a parameter: a dict, a JSON text, or a
+    ``pathlib.Path`` to read (``cfg=Path("cfg.json")``). ``branch`` and ``production`` choose
+    a ``@project`` flow's branch, as ``--branch`` and ``--production`` do.
     """
     options = _options(
         progress,
@@ -72,6 +77,7 @@ def run(
     )
     options.run_id_file = _path(run_id_file)
     options.runner_attribute_file = _path(runner_attribute_file)
+    options.branch, options.production = branch, production
     return start(flow, params, options, reuse=reuse, dry_run=dry_run)
 
 
@@ -106,6 +112,8 @@ def resume(
     detach: bool = False,
     run_id_file: str | os.PathLike[str] | None = None,
     runner_attribute_file: str | os.PathLike[str] | None = None,
+    branch: str | None = None,
+    production: bool = False,
     **params: Any,
 ) -> Run | Preview:
     """Resume a run of ``flow``: the most recent one, or ``origin_run_id``; the recommended
@@ -133,6 +141,7 @@ def resume(
     options.run_id = run_id
     options.run_id_file = _path(run_id_file)
     options.runner_attribute_file = _path(runner_attribute_file)
+    options.branch, options.production = branch, production
     return start(
         flow,
         params,

@@ -1,0 +1,455 @@
+"""Flow configs, as Metaflow's ``Config``: a value read once when a run starts (a file, a JSON
+text, or the config's default), parsed, frozen with the run and readable in every step as a
+read-only :class:`ConfigValue`; and the configured class, where the config expressions written
+in decorators and parameter defaults have their values.
+
+A config is a parameter whose value is settled before anything else, because the flow's
+decorators may depend on it: the run stores it like a parameter (so a resume keeps it and a
+step that reads it is re-run under reuse when it changes), and its record shows it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FunctionType, MappingProxyType
+from typing import Any, NoReturn
+
+from flowkit.authoring.decorators import (
+    DECORATORS_ATTR,
+    PROBLEMS_ATTR,
+    checked_spec,
+    decorators_of,
+)
+from flowkit.authoring.delayed import (
+    UNPACK_PREFIX,
+    ConfigExprError,
+    DelayedExpr,
+    is_delayed,
+    resolve,
+)
+from flowkit.authoring.flowspec import step_functions
+from flowkit.authoring.parameters import Parameter, _infer_kind, parameters_of
+from flowkit.errors import ParameterError
+
+#: On a configured class: the config values it was made with (attribute -> value).
+CONFIGURED_ATTR = "_flowkit_configured"
+#: Where ``@project`` keeps its arguments on a flow class.
+PROJECT_ATTR = "_flowkit_project"
+
+_IMMUTABLE = "ConfigValue is immutable"
+
+
+class ConfigError(ParameterError):
+    """A config's value is missing, cannot be read or parsed, or an expression over the
+    configs fails."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A config's value as :func:`resolve_configs` settled it, passed on as it is."""
+
+    value: Any
+
+
+class ConfigValue(dict[str, Any]):
+    """A config's value in a step: a read-only dict whose keys read as attributes too
+    (``self.cfg.model.lr`` or ``self.cfg["model"]["lr"]``), nested mappings included."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        dict.__init__(self, {k: _wrap(v) for k, v in data.items()})
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError:
+            keys = ", ".join(repr(k) for k in self) or "none"
+            raise AttributeError(f"the config has no key {key!r} (its keys: {keys})") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The value as plain dicts and lists."""
+        return {k: _unwrap(v) for k, v in self.items()}
+
+    def copy(self) -> ConfigValue:
+        return ConfigValue(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ConfigValue, (self.to_dict(),))
+
+    def _immutable(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(_IMMUTABLE)
+
+    __setattr__ = __delattr__ = __setitem__ = __delitem__ = _immutable
+    clear = update = setdefault = pop = popitem = __ior__ = _immutable
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, ConfigValue):
+        return value
+    if isinstance(value, Mapping):
+        return ConfigValue(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_wrap(v) for v in value)
+    return value
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_unwrap(v) for v in value)
+    return value
+
+
+class Config(Parameter):
+    """A config of the flow, read when a run starts: ``--config NAME FILE``, ``--config-value
+    NAME JSON``, ``flowkit.run(Flow, name={...})`` (a dict, a JSON text, or a ``pathlib.Path``
+    to read), else the ``default`` file (relative to the working directory, then to the flow
+    file) or ``default_value``. JSON unless ``parser`` (a callable, or a dotted name of one)
+    says otherwise; ``plain=True`` keeps the parsed value as it is instead of a ConfigValue.
+
+    In the class body, ``cfg.a.b`` (or ``config_expr("cfg.a.b")``) stands for a value that
+    decorators and parameter defaults get once the run's configs are known.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        default: str | os.PathLike[str] | None = None,
+        default_value: Any = None,
+        help: str | None = None,
+        required: bool | None = None,
+        parser: str | Callable[[str], Any] | None = None,
+        plain: bool = False,
+        show_default: bool = True,
+    ) -> None:
+        super().__init__(name, help=help, required=bool(required), show_default=show_default)
+        self.kind = "config"
+        self.default = None if default is None else os.fspath(default)
+        self.default_value = default_value
+        self.parser = parser
+        self.plain = plain
+        self.expr = DelayedExpr(name)
+        #: The flow's file, where a relative ``default`` is looked for after the working dir.
+        self.flow_file: str | None = None
+        if default is not None and default_value is not None:
+            self.problems.append(
+                f"Config '{name}' has both default= (a file) and default_value=; keep one"
+            )
+
+    # -- in the class body: expressions over the config's value --------------------------------
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.expr, name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.expr[key]
+
+    def keys(self) -> list[str]:
+        """For ``@decorator(**cfg)``: the config's keys, once its value is known."""
+        return self.expr.keys()
+
+    # -- in a step: the run's value, read-only ---------------------------------------------------
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = super().__get__(obj, owner)
+        if self.plain or not isinstance(value, Mapping):
+            return value
+        cache = obj.__dict__.setdefault("_flowkit_config_views", {})
+        if self.attr not in cache or cache[self.attr][0] is not value:
+            cache[self.attr] = (value, ConfigValue(value))
+        return cache[self.attr][1]
+
+    @property
+    def type_label(self) -> str:
+        return "CONFIG"
+
+    def convert(self, raw: Any) -> Any:
+        """What was given (a dict, a JSON text, a ``pathlib.Path``) as the config's value."""
+        if isinstance(raw, Settled):
+            return raw.value
+        if isinstance(raw, os.PathLike):
+            return self.parse(_read(self, Path(raw), "configuration file"))
+        if isinstance(raw, str | bytes):
+            return self.parse(raw.decode() if isinstance(raw, bytes) else raw)
+        return self._checked(raw)
+
+    def resolve(
+        self, given: Any, *, is_given: bool, environ: Mapping[str, str] | None = None
+    ) -> Any:
+        if is_given and given is not None:
+            return self.convert(given)
+        if self.default is not None:
+            return self.parse(_read(self, self._default_path(), "default configuration file"))
+        if self.default_value is not None:
+            return self.convert(self.default_value)
+        if self.required:
+            raise ConfigError(
+                f"missing configuration for '{self.name}'",
+                f"pass --config {self.name} FILE or --config-value {self.name} JSON "
+                f"(or {self.attr}={{...}} to flowkit.run)",
+                parameter=self.name,
+            )
+        return None
+
+    def parse(self, text: str) -> Any:
+        """``text`` parsed with the config's parser (JSON by default)."""
+        if self.parser is not None:
+            parser = _parser(self, self.parser)
+            try:
+                value = parser(text)
+            except Exception as exc:  # the user's parser: whatever it raises is theirs
+                raise ConfigError(
+                    f"the parser of config '{self.name}' failed: {type(exc).__name__}: {exc}",
+                    "fix the configuration, or its parser",
+                    parameter=self.name,
+                ) from None
+            return self._checked(value, f"parser {getattr(parser, '__name__', parser)!r}")
+        if self.plain:
+            return text
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"configuration value for '{self.name}' is not valid JSON: {exc}",
+                "fix the JSON, or give Config(..., parser=...) for another format",
+                parameter=self.name,
+            ) from None
+        return self._checked(value)
+
+    def _checked(self, value: Any, source: str = "the JSON") -> Any:
+        if self.plain:
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"configuration value for '{self.name}' from {source} is "
+                f"{type(value).__name__} {value!r}, not a mapping",
+                "give a JSON object, or declare Config(..., plain=True) to take any value",
+                parameter=self.name,
+            )
+        return _unwrap(value)
+
+    def _default_path(self) -> Path:
+        path = Path(str(self.default)).expanduser()
+        if path.is_absolute() or path.exists():
+            return path
+        flow_file = getattr(self, "flow_file", None)
+        beside = Path(flow_file).parent / path if flow_file else path
+        return beside if beside.exists() else path
+
+
+def _read(config: Config, path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise ConfigError(
+            f"{what} '{path}' could not be read for '{config.name}' ({why})",
+            f"pass --config {config.name} with the path of a readable file",
+            parameter=config.name,
+        ) from None
+
+
+def _parser(config: Config, parser: str | Callable[[str], Any]) -> Callable[[str], Any]:
+    if callable(parser):
+        return parser
+    dotted = f"flowkit{parser}" if parser.startswith(".") else parser
+    module_name, _, attr = dotted.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attr, None) if module_name else None
+    except ImportError as exc:
+        found, why = None, f": {exc}"
+    else:
+        why = ""
+    if not callable(found):
+        raise ConfigError(
+            f"config '{config.name}': cannot locate parser {parser!r}{why}",
+            "give parser= a function, or the dotted name of one (package.module.function)",
+            parameter=config.name,
+        )
+    return found  # type: ignore[no-any-return]
+
+
+def configs_of(flow_cls: type) -> list[Config]:
+    """Every config of a flow class, in definition order."""
+    return [p for p in parameters_of(flow_cls) if isinstance(p, Config)]
+
+
+def split_given(flow_cls: type, given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``given`` (run arguments by attribute or name) as (configs, the rest)."""
+    keys = {k for c in configs_of(flow_cls) for k in (c.name, str(c.attr))}
+    return (
+        {k: v for k, v in given.items() if k in keys},
+        {k: v for k, v in given.items() if k not in keys},
+    )
+
+
+def resolve_configs(
+    flow_cls: type, given: Mapping[str, Any], kept: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every config's value for a run (attribute -> value): from ``given`` (by attribute or
+    name), else ``kept`` (a resume's origin values, by attribute), else its default."""
+    module = sys.modules.get(flow_cls.__module__)
+    flow_file = getattr(module, "__file__", None)
+    values: dict[str, Any] = {}
+    for config in configs_of(flow_cls):
+        attr = str(config.attr)
+        keys = [k for k in (attr, config.name) if k in given]
+        if not keys and kept is not None and attr in kept:
+            values[attr] = kept[attr]
+            continue
+        config.flow_file = flow_file
+        values[attr] = config.resolve(given[keys[0]] if keys else None, is_given=bool(keys))
+    return values
+
+
+def namespace(flow_cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The names config expressions see: each config by attribute and by name, as the steps
+    see it (a ConfigValue unless plain)."""
+    out: dict[str, Any] = {}
+    for config in configs_of(flow_cls):
+        value = values.get(str(config.attr))
+        view = ConfigValue(value) if isinstance(value, Mapping) and not config.plain else value
+        out[str(config.attr)] = out[config.name] = view
+    return out
+
+
+def configured_values(flow_cls: type) -> Mapping[str, Any] | None:
+    """The config values a class was configured with (None: not configured)."""
+    found = getattr(flow_cls, CONFIGURED_ATTR, None)
+    return found if isinstance(found, Mapping) else None
+
+
+def needs_configs(flow_cls: type) -> bool:
+    """Whether something in the class waits for config values: an expression in a step
+    decorator, a parameter default or ``@project``."""
+    if configured_values(flow_cls) is not None:
+        return False
+    if any(is_delayed(p.default) for p in parameters_of(flow_cls) if not isinstance(p, Config)):
+        return True
+    if is_delayed(getattr(flow_cls, PROJECT_ATTR, None)):
+        return True
+    return any(
+        is_delayed(dict(spec.args))
+        for func in step_functions(flow_cls).values()
+        for spec in decorators_of(func)[0]
+    )
+
+
+def configure(flow_cls: type, values: Mapping[str, Any]) -> type:
+    """``flow_cls`` with its config expressions evaluated under ``values`` (attribute ->
+    value): a subclass of the same name whose step decorators, parameter defaults and
+    ``@project`` hold values. What cannot be evaluated is a decorator problem that lint
+    reports with its step, file and line. A class with no expression is returned as it is."""
+    if not needs_configs(flow_cls):
+        return flow_cls
+    names = namespace(flow_cls, values)
+    body: dict[str, Any] = {CONFIGURED_ATTR: MappingProxyType(dict(values))}
+    for attr, func in step_functions(flow_cls).items():
+        if any(is_delayed(dict(s.args)) for s in decorators_of(func)[0]):
+            body[attr] = _resolved_step(func, names)
+    for param in parameters_of(flow_cls):
+        if not isinstance(param, Config) and is_delayed(param.default):
+            body[str(param.attr)] = _resolved_parameter(param, names)
+    project = getattr(flow_cls, PROJECT_ATTR, None)
+    if isinstance(project, Mapping) and is_delayed(dict(project)):
+        body[PROJECT_ATTR] = _resolved_project(flow_cls, project, names)
+    made = type(flow_cls.__name__, (flow_cls,), body)
+    made.__module__, made.__qualname__ = flow_cls.__module__, flow_cls.__qualname__
+    made.__doc__ = flow_cls.__doc__
+    return made
+
+
+def configured(flow_cls: type) -> type:
+    """``flow_cls`` ready to read: configured with its configs' defaults when something in it
+    waits for them (``flowkit check``, ``graph_of``); a configured class as it is."""
+    if not needs_configs(flow_cls):
+        return flow_cls
+    return configure(flow_cls, resolve_configs(flow_cls, {}))
+
+
+def _resolved_step(func: FunctionType, names: Mapping[str, Any]) -> FunctionType:
+    specs, problems = decorators_of(func)
+    made = FunctionType(
+        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+    )
+    made.__dict__.update(func.__dict__)
+    made.__qualname__, made.__doc__, made.__module__ = (
+        func.__qualname__,
+        func.__doc__,
+        func.__module__,
+    )
+    made.__kwdefaults__ = func.__kwdefaults__
+    kept, found = [], list(problems)
+    for spec in specs:
+        if not is_delayed(dict(spec.args)):
+            kept.append(spec)
+            continue
+        kwargs, failed = _resolved_arguments(spec.name, spec.args, names)
+        if failed:
+            found += failed
+            continue
+        resolved, problem = checked_spec(spec.name, kwargs)
+        kept.append(resolved)
+        if problem:
+            found.append(problem)
+    setattr(made, DECORATORS_ATTR, kept)
+    setattr(made, PROBLEMS_ATTR, found)
+    return made
+
+
+def _resolved_arguments(
+    name: str, args: Mapping[str, Any], names: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """A decorator's arguments with their expressions evaluated, and what failed, each
+    naming the argument as written (``@retry(times=config_expr('cfg.retries'))``)."""
+    kwargs: dict[str, Any] = {}
+    failed = []
+    for key, value in args.items():
+        try:
+            kwargs.update(resolve({key: value}, names))
+        except ConfigExprError as exc:
+            shown = f"**{value.text}" if key.startswith(UNPACK_PREFIX) else f"{key}={value!r}"
+            failed.append(f"@{name}({shown}) could not be evaluated: {exc}")
+    return kwargs, failed
+
+
+def _resolved_parameter(param: Parameter, names: Mapping[str, Any]) -> Parameter:
+    made = copy.copy(param)
+    made.problems = list(param.problems)
+    try:
+        value = resolve(param.default, names)
+    except ConfigExprError as exc:
+        made.problems.append(f"the default of Parameter '{param.name}': {exc}")
+        made.default = None
+        return made
+    if not param.type_given:
+        made.kind = _infer_kind(None, value)
+    try:
+        made.default = None if value is None else made.convert(value)
+    except ParameterError as exc:
+        made.problems.append(f"the default of Parameter '{param.name}' is invalid: {exc.message}")
+        made.default = None
+    return made
+
+
+def _resolved_project(
+    flow_cls: type, project: Mapping[str, Any], names: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    try:
+        return MappingProxyType(resolve(dict(project), names))
+    except ConfigExprError as exc:
+        raise ConfigError(
+            f"@project of {flow_cls.__name__}: {exc}",
+            "fix the expression, or the config it reads",
+        ) from None

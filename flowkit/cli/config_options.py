@@ -1,0 +1,89 @@
+"""The options a flow's command line takes before its command, as Metaflow's do:
+``--config NAME FILE`` and ``--config-value NAME JSON`` for a flow with configs, ``--branch``
+and ``--production`` for a ``@project`` flow (``python flow.py --config cfg cfg.json run``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flowkit.authoring.config import PROJECT_ATTR, configs_of, configure, resolve_configs
+
+_META_KEY = "flowkit.top_level"
+
+
+def top_level_options(flow_cls: type) -> list[click.Option]:
+    """The options ``flow_cls``'s command line takes before its command."""
+    options: list[click.Option] = []
+    names = [c.name for c in configs_of(flow_cls)]
+    if names:
+        listed = "\n".join(f"  - {c.name}: {c.help}".rstrip(": ") for c in configs_of(flow_cls))
+        pair = click.Tuple([click.Choice(names), click.STRING])
+        options += [
+            click.Option(
+                ["--config", "config"],
+                type=pair,
+                multiple=True,
+                metavar="NAME FILE",
+                help=f"Read config NAME from FILE (repeatable). The flow's configs:\n{listed}",
+            ),
+            click.Option(
+                ["--config-value", "config_value"],
+                type=pair,
+                multiple=True,
+                metavar="NAME JSON",
+                help="Give config NAME as a JSON text (repeatable).",
+            ),
+        ]
+    if getattr(flow_cls, PROJECT_ATTR, None) is not None:
+        options += [
+            click.Option(
+                ["--branch", "branch"],
+                default=None,
+                help="Run on this @project branch (test.BRANCH; prod.BRANCH with "
+                "--production); by default the user's own, user.NAME.",
+            ),
+            click.Option(
+                ["--production", "production"],
+                is_flag=True,
+                default=False,
+                help="Run on the @project's production branch.",
+            ),
+        ]
+    return options
+
+
+def remember(ctx: click.Context, given: dict[str, Any]) -> None:
+    """Keep what the top-level options were given, for the command to read."""
+    ctx.meta[_META_KEY] = given
+
+
+def run_arguments(ctx: click.Context) -> dict[str, Any]:
+    """What the top-level options were given, as arguments of ``flowkit.run``: each config
+    by name (a ``Path`` to read, or a JSON text), ``branch`` and ``production``."""
+    given = ctx.meta.get(_META_KEY, {})
+    files = dict(given.get("config") or ())
+    values = dict(given.get("config_value") or ())
+    both = sorted(set(files) & set(values))
+    if both:
+        raise click.UsageError(
+            "Cannot provide both a value and a file for the same configuration. "
+            f"Found such values for '{', '.join(both)}'"
+        )
+    out: dict[str, Any] = {name: Path(path) for name, path in files.items()} | values
+    if given.get("branch"):
+        out["branch"] = given["branch"]
+    if given.get("production"):
+        out["production"] = True
+    return out
+
+
+def configured_for(flow_cls: type, ctx: click.Context) -> type:
+    """``flow_cls`` configured with the configs the top-level options give (the defaults
+    for the others), for ``check`` and ``show``."""
+    if not configs_of(flow_cls):
+        return flow_cls
+    given = {k: v for k, v in run_arguments(ctx).items() if k not in ("branch", "production")}
+    return configure(flow_cls, resolve_configs(flow_cls, given))
