@@ -30,7 +30,7 @@ from flowkit.executor.base import (
     Submission,
 )
 from flowkit.executor.registry import LOCAL, Executors, executor_of
-from flowkit.graph.model import FlowGraph
+from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.plan.admit import Admission, Admitted, Placed, admit
 from flowkit.plan.reuse import Decider
 from flowkit.plan.tasks import MAX_NUM_SPLITS, Outcome, PlannedTask, Planner, TooManySplits
@@ -244,10 +244,13 @@ class Scheduler:
         elif isinstance(message, Started):
             task.started = True
             self._started[message.key] = task
-            limit = self.policy.timeout(self.graph.steps[task.planned.step])
-            # the step's own exception comes first (see flowkit.task.timeout); this kill
-            # ends one that swallows it or never returns to Python
-            task.deadline = None if limit is None else time.monotonic() + hard_kill_after(limit)
+            node = self.graph.steps[task.planned.step]
+            limit = self.policy.timeout(node)
+            if limit is not None and self._interrupted(node) is not None:
+                # under @catch the step's own exception comes first (flowkit.task.timeout);
+                # this kill ends one that swallows it or never returns to Python
+                limit = hard_kill_after(limit)
+            task.deadline = None if limit is None else time.monotonic() + limit
             self._task_event(task, "running")
         else:
             self._started.pop(message.key, None)
@@ -299,7 +302,7 @@ class Scheduler:
             )
             return
         catch = self.policy.catch(node)
-        if catch is not None and task.catch is None and catch.args.get("var"):
+        if catch is not None and task.catch is None:
             # Not a retry: one more attempt only stores the exception; it ends as "caught".
             self._ready.append(_caught_attempt(task, record, catch.args, error))
             return
@@ -411,12 +414,18 @@ class Scheduler:
             cache_key=task.cache_key,
             catch=task.catch,
             catch_var=self._catch_var(task.planned.step),
-            timeout=self.policy.timeout(self.graph.steps[task.planned.step]),
+            timeout=self._interrupted(self.graph.steps[task.planned.step]),
         )
 
     def _catch_var(self, step: str) -> str | None:
         catch = self.policy.catch(self.graph.steps[step])
         return str(catch.args["var"]) if catch is not None and catch.args.get("var") else None
+
+    def _interrupted(self, node: StepNode) -> float | None:
+        """The ``@timeout`` after which the step's code is interrupted by an exception: under
+        ``@catch`` only, which passes on what the step set (Metaflow keeps it); otherwise
+        the process group is killed at the timeout, as flowkit's design has it."""
+        return self.policy.timeout(node) if self.policy.catch(node) is not None else None
 
     def _after(self, task_id: str, planned: PlannedTask, outcome: Outcome) -> list[PlannedTask]:
         """What becomes ready once a task succeeded with ``outcome``; stops the run on a bad
@@ -486,7 +495,7 @@ def _caught_attempt(task: _Task, record: TaskRecord, catch: Mapping[str, Any], e
     info = record.exception
     caught = _Task(task.task_id, task.planned, task.attempt + 1, 0.0, task.cache_key)
     caught.catch = {
-        "var": str(catch["var"]),
+        "var": str(catch["var"]) if catch.get("var") else None,
         "type": info.type if info else "TaskFailed",
         "message": info.message if info else error,
         "traceback": info.traceback if info else "",

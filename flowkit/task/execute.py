@@ -224,11 +224,12 @@ def _caught(
     elif not spec.contract.takes_inputs:
         for parent in parents:
             flow._flowkit_inherit(store.values.artifact_source(parent))
+    var = spec.catch.get("var")  # without one, the failure is not stored (as in Metaflow)
     if spec.catch.get("print") == "yes":
-        sys.stderr.write(
-            f"@catch stored in '{spec.catch['var']}': {caught.type}: {caught.message}\n"
-        )
-    flow.__dict__[str(spec.catch["var"])] = caught
+        what = f"stored in '{var}'" if var else "caught"
+        sys.stderr.write(f"@catch {what}: {caught.type}: {caught.message}\n")
+    if var:
+        flow.__dict__[var] = caught
     contract = spec.contract
     foreach: dict[str, Any] = {}
     if contract.transition == "switch":

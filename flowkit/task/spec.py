@@ -87,7 +87,8 @@ class TaskSpec:
     catch: dict[str, str | None] | None = None
     #: The step's ``@catch(var=...)``: set to None when the step succeeds, as Metaflow does.
     catch_var: str | None = None
-    #: The step's ``@timeout`` in seconds: the step's code is interrupted after it.
+    #: The step's ``@timeout`` in seconds, under ``@catch``: the step's code is interrupted
+    #: after it (see :mod:`flowkit.task.timeout`).
     timeout: float | None = None
 
     @property

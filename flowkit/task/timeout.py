@@ -1,7 +1,8 @@
-"""``@timeout`` inside the task's process: the step's code is interrupted by an exception
-where it stands, as Metaflow's is, so what it set so far is stored and ``@catch`` can pass it
-on. The scheduler's kill of the whole process group, a little later, still ends a step that
-swallows the exception or never returns to Python (see :func:`hard_kill_after`)."""
+"""``@timeout`` inside the task's process, for a step under ``@catch``: the step's code is
+interrupted by an exception where it stands, as Metaflow's is, so what it set so far is
+stored and ``@catch`` passes it on. The scheduler's kill of the whole process group, a little
+later, still ends a step that swallows the exception or never returns to Python (see
+:func:`hard_kill_after`); a step without ``@catch`` is only killed, at its timeout."""
 
 from __future__ import annotations
 

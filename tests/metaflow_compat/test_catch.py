@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 import flowkit
 from flowkit.cli.main import cli
+from flowkit.runtime.events import TaskOutput
 from flowkit.store import TaskRecord, open_store
 from flowkit.task.caught import CaughtFailure
 from tests.failure.helpers import attempts
@@ -21,8 +22,10 @@ from tests.metaflow_compat.flows.catch_flows import (
     CatchForeachFlow,
     CatchLinearFlow,
     CaughtSegfaultFlow,
+    FailingFlow,
     SignalFlow,
     TimeoutCatchFlow,
+    UnpicklableCatchFlow,
 )
 from tests.runtime.test_shapes import Quiet
 
@@ -52,6 +55,10 @@ def test_catch_keeps_what_the_last_attempt_set(tmp_path: Path) -> None:
     # a @catch step that succeeded has its variable, set to None (Metaflow sets it so)
     assert run["fine"].task.data.fine_failed is None
     assert run["end"].task.data.summary == (11, 22, "set by attempt 1", "builtins.ValueError", None)
+    # @catch without var: the flow goes on, what the step set too, and no variable is stored
+    quiet = run["quiet"].task
+    assert quiet.status == "caught" and quiet.data.z == 5 and run["end"].task.data.quiet_z == 5
+    assert "quiet" not in quiet.stderr and "@catch" not in quiet.stderr  # print_exception=False
     assert attempts(tmp_path, "CatchLinearFlow", "compute") == [
         [("failed", "error"), ("failed", "error"), ("caught", "error")]
     ]
@@ -89,6 +96,31 @@ def test_catch_keeps_what_a_foreach_branch_and_a_join_set(tmp_path: Path) -> Non
         "builtins.RuntimeError",
     )
     assert run["end"].task.exception is None
+
+
+def test_an_unpicklable_artifact_does_not_hide_the_steps_exception(tmp_path: Path) -> None:
+    progress = Quiet()
+    run = flowkit.run(UnpicklableCatchFlow, store=str(tmp_path), progress=progress)
+    work = run["work"].task
+    assert work.status == "caught"
+    assert (work.data.failure.type, work.data.failure.message) == (
+        "builtins.ValueError",
+        "the real problem",
+    )
+    assert "note" not in work.data and work.data.kept == "from start"
+    records = open_store(str(tmp_path)).records
+    failed = records.get_attempt("UnpicklableCatchFlow", run.id, "work", work.id, 0)
+    assert failed is not None and failed.status == "failed" and failed.artifacts == {}
+    assert failed.exception is not None and failed.exception.message == "the real problem"
+    said = [e.text for e in progress.events if isinstance(e, TaskOutput) and e.step == "work"]
+    assert any("set before it failed was not stored" in line and "'lock'" in line for line in said)
+
+
+def test_a_failed_task_keeps_what_it_set_for_the_client(tmp_path: Path) -> None:
+    with pytest.raises(flowkit.RunFailed) as info:
+        flowkit.run(FailingFlow, store=str(tmp_path), progress=Quiet())
+    work = info.value.run["work"].task
+    assert not work.successful and work.data.progress == 3  # as Metaflow shows it
 
 
 @pytest.mark.slow

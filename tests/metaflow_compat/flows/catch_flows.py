@@ -7,6 +7,7 @@ Run one from the command line with ``FLOWKIT_TEST_FLOW=Name python catch_flows.p
 
 import ctypes
 import os
+import threading
 import time
 
 from flowkit import FlowSpec, catch, current, retry, step, timeout
@@ -33,11 +34,19 @@ class CatchLinearFlow(FlowSpec):
     @step
     def fine(self):
         self.y = self.x * 2
+        self.next(self.quiet)
+
+    @catch(print_exception=False)
+    @step
+    def quiet(self):
+        self.z = 5
+        raise KeyError("caught without a variable")
         self.next(self.end)
 
     @step
     def end(self):
         self.summary = (self.x, self.y, self.partial, self.compute_failed.type, self.fine_failed)
+        self.quiet_z = self.z
 
 
 class CatchForeachFlow(FlowSpec):
@@ -105,6 +114,46 @@ class TimeoutCatchFlow(FlowSpec):
             time.sleep(30)
         except Exception:
             time.sleep(30)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class UnpicklableCatchFlow(FlowSpec):
+    """``work`` sets an artifact pickle refuses, then raises: the step's own exception is the
+    one caught, and nothing of the failed attempt is kept (all or nothing)."""
+
+    @step
+    def start(self):
+        self.kept = "from start"
+        self.next(self.work)
+
+    @catch(var="failure")
+    @step
+    def work(self):
+        self.note = "set before"
+        self.lock = threading.Lock()
+        raise ValueError("the real problem")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class FailingFlow(FlowSpec):
+    """``work`` fails without @catch after setting ``progress``."""
+
+    @step
+    def start(self):
+        self.next(self.work)
+
+    @step
+    def work(self):
+        self.progress = 3
+        raise RuntimeError("stopped at 3")
         self.next(self.end)
 
     @step
