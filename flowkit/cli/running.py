@@ -46,7 +46,7 @@ def run_options() -> list[click.Option]:
             multiple=True,
             metavar="DECORATOR[:ARG=VALUE,...]",
             help=(
-                "Apply a step decorator (retry, catch, timeout) or an executor to every step "
+                "Apply a step decorator (retry, catch, timeout, card) or an executor to every step "
                 "that lacks one, e.g. --with retry:times=2,backoff=0.5 or --with "
                 "slurm:partition=gpu (repeatable)."
             ),

@@ -7,6 +7,7 @@ cards its origin task rendered.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import webbrowser
 from collections.abc import Iterator
@@ -62,7 +63,7 @@ class Card:
                 return target
         else:
             target = Path(path)
-        partial = target.with_name(f".{target.name}.partial")
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")  # whole or not at all
         partial.write_text(self.html, encoding="utf-8")
         partial.replace(target)
         return target

@@ -27,7 +27,7 @@ from flowkit.graph.model import StepNode
 from flowkit.store.records import TaskRecord
 
 #: Step decorators that ``--with`` may apply to every step of a flow.
-WITH_DECORATORS = ("retry", "catch", "timeout")
+WITH_DECORATORS = ("retry", "catch", "timeout", "card")
 
 #: The largest exponent backoff uses: 2**64 times any sane base exceeds any sane max_delay.
 _MAX_EXPONENT = 64

@@ -415,11 +415,17 @@ class Scheduler:
             catch=task.catch,
             catch_var=self._catch_var(task.planned.step),
             timeout=self._interrupted(self.graph.steps[task.planned.step]),
+            with_card=self._with_card(self.graph.steps[task.planned.step]),
         )
 
     def _catch_var(self, step: str) -> str | None:
         catch = self.policy.catch(self.graph.steps[step])
         return str(catch.args["var"]) if catch is not None and catch.args.get("var") else None
+
+    def _with_card(self, node: StepNode) -> dict[str, Any] | None:
+        """``--with card``'s arguments, for a step without a ``@card`` of its own."""
+        card = self.policy.defaults.get("card")
+        return dict(card.args) if card is not None and node.decorator("card") is None else None
 
     def _interrupted(self, node: StepNode) -> float | None:
         """The ``@timeout`` after which the step's code is interrupted by an exception: under

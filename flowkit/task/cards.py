@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -33,18 +33,10 @@ class TaskCards:
     def __init__(self, spec: TaskSpec, store: Store, flow_cls: type) -> None:
         self._spec, self._store = spec, store
         decorators, _ = decorators_of(getattr(flow_cls, spec.step, None))
-        slots = [
-            CardSlot(
-                type=str(d.args["type"]),
-                id=d.args["id"],
-                options=dict(d.args["options"]),
-                timeout=float(d.args["timeout"]),
-                customize=bool(d.args["customize"]),
-            )
-            for d in decorators
-            if d.name == "card"
-        ]
-        self.collector = CardCollector(slots, step=spec.step)
+        cards = [d.args for d in decorators if d.name == "card"]
+        if not cards and spec.with_card is not None:  # run --with card
+            cards = [spec.with_card]
+        self.collector = CardCollector([_slot(c) for c in cards], step=spec.step)
 
     @contextmanager
     def collecting(self) -> Iterator[CardCollector]:
@@ -113,3 +105,14 @@ class TaskCards:
 
     def _load(self, ref: ArtifactRef) -> Any:
         return self._store.values.load(ref.digest, owner=f"an artifact of {self._spec.pathspec}")
+
+
+def _slot(args: Mapping[str, Any]) -> CardSlot:
+    """The card a ``@card``'s (validated) arguments describe."""
+    return CardSlot(
+        type=str(args["type"]),
+        id=args["id"],
+        options=dict(args["options"]),
+        timeout=float(args["timeout"]),
+        customize=bool(args["customize"]),
+    )

@@ -90,6 +90,8 @@ class TaskSpec:
     #: The step's ``@timeout`` in seconds, under ``@catch``: the step's code is interrupted
     #: after it (see :mod:`flowkit.task.timeout`).
     timeout: float | None = None
+    #: ``--with card``'s arguments, for a step without a ``@card`` of its own.
+    with_card: dict[str, Any] | None = None
 
     @property
     def pathspec(self) -> str:

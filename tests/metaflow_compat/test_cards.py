@@ -11,7 +11,7 @@ import pytest
 
 import flowkit
 from flowkit.cards import Card, get_cards
-from tests.metaflow_compat.flows.cards_report import EVIL, CardFlow, FailingCardFlow
+from tests.metaflow_compat.flows.cards_report import EVIL, CardFlow, FailingCardFlow, PlainFlow
 from tests.runtime.test_shapes import Quiet
 
 DATA_URI = re.compile(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"')
@@ -109,3 +109,18 @@ def test_a_failed_task_has_its_card(tmp_path: Path) -> None:
     assert "<p>appended before the failure</p>" in html  # what the step appended first
     assert "<td><b>before</b></td><td>str</td>" in html  # what it set first (Metaflow keeps it)
     assert '<g class="flowkit-step" data-step="start" data-phase="failed">' in html
+
+
+def test_run_with_card_gives_every_step_a_default_card(tmp_path: Path) -> None:
+    run = flowkit.run(PlainFlow, store=str(tmp_path), progress=Quiet(), with_decorators=["card"])
+    for step in ("start", "end"):
+        [card] = get_cards(run[step].task)
+        assert card.type == "default" and "<h2>Artifacts</h2>" in card.html
+    assert "<td><b>answer</b></td><td>int</td>" in get_cards(run["end"].task)[0].html
+    # a step's own @card wins over --with card
+    own = flowkit.run(
+        CardFlow, store=str(tmp_path), progress=Quiet(), with_decorators=["card:type=blank"]
+    )
+    assert [c.type for c in get_cards(own["start"].task)] == ["default"]
+    [blank] = get_cards(own["plain"].task)
+    assert blank.type == "blank" and "<p>no card here</p>" in blank.html

@@ -69,3 +69,16 @@ class FailingCardFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class PlainFlow(FlowSpec):
+    """No @card anywhere: ``run --with card`` gives each step one."""
+
+    @step
+    def start(self):
+        self.answer = 42
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
