@@ -30,6 +30,8 @@ _BY_KEYWORD = {o.keyword: o for o in RUN_OPTIONS if o.flag}
 ALIASES = {"decospecs": "with_decorators", "with": "with_decorators", "step_to_rerun": "step"}
 #: What the Runner passes itself, so a caller may not.
 _OWN = {"runner_attribute_file"}
+#: Seconds a run stopped by ``wait(timeout=)`` has to cancel before it is killed.
+TERMINATION_GRACE = 5.0
 
 
 class RunnerError(FlowkitError, RuntimeError):
@@ -140,15 +142,20 @@ class _Process:
             copier.start()
 
     def wait(self, timeout: float | None = None) -> int:
-        """Wait for the process (killing it past ``timeout``) and for its last output."""
+        """Wait for the process and for its last output; past ``timeout``, stop it as
+        Metaflow does: SIGTERM (the run cancels cleanly), then SIGKILL after a grace."""
         import subprocess
 
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             self.timed_out = True
-            self.popen.kill()
-            self.popen.wait()
+            self.popen.terminate()
+            try:
+                self.popen.wait(TERMINATION_GRACE)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
         for copier in self._copiers:
             copier.join()
         return self.popen.returncode

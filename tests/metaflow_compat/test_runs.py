@@ -223,6 +223,32 @@ def test_runner_async_run_returns_while_the_run_goes(tmp_path: Path) -> None:
     assert any(line.endswith("hello 5") for line in lines)
 
 
+def test_runner_wait_past_its_timeout_kills_the_run(tmp_path: Path) -> None:
+    env = {"FLOWKIT_STORE": str(tmp_path), "PYTHONPATH": str(ROOT)}
+
+    async def go() -> tuple[str, int | None, str]:
+        with Runner(str(FLOW_FILE), env=env) as runner:
+            executing = await runner.async_run(sleep=60)
+            await executing.wait(timeout=1)
+            return executing.status, executing.returncode, executing.run.status
+
+    status, code, run_status = asyncio.run(go())
+    assert status == "timeout" and code == 130  # SIGTERM: the command cancels the run
+    assert run_status == "cancelled"
+
+
+def test_runner_opens_the_store_its_run_used_in_cwd(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.flowkit]\nstore = "kept-here"\n')
+    env = {k: v for k, v in os.environ.items() if k != "FLOWKIT_STORE"}
+    env["PYTHONPATH"] = str(ROOT)
+    result = Runner(str(FLOW_FILE), show_output=False, env=env, cwd=str(project)).run(alpha=7)
+    assert result.status == "successful", result.stderr
+    assert (project / "kept-here").is_dir()  # the run's store, resolved in cwd
+    assert result.run["start"].task.data.doubled == 14  # and the Run reads it from there
+
+
 def test_nbrunner_runs_the_class_in_this_process(tmp_path: Path) -> None:
     runner = NBRunner(RunsHelloFlow, show_output=False, store=str(tmp_path), tags="nb")
     run = runner.nbrun(alpha=4)

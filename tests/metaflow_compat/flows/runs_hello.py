@@ -2,6 +2,7 @@
 both streams, a large artifact, and a foreach with three tasks."""
 
 import sys
+import time
 
 from flowkit import FlowSpec, Parameter, step
 
@@ -9,9 +10,11 @@ from flowkit import FlowSpec, Parameter, step
 class RunsHelloFlow(FlowSpec):
     alpha = Parameter("alpha", default=1)
     fail_in = Parameter("fail_in", default="", help="name a step to make it fail")
+    sleep = Parameter("sleep", default=0.0, help="seconds the start step sleeps")
 
     @step
     def start(self):
+        time.sleep(self.sleep)
         print(f"hello {self.alpha}")
         print("to stderr", file=sys.stderr)
         self.doubled = self.alpha * 2
