@@ -83,7 +83,7 @@ def test_the_caught_task_keeps_its_exception_and_the_tasks_after_it_have_none(
 def test_catch_keeps_what_a_foreach_branch_and_a_join_set(tmp_path: Path) -> None:
     run = flowkit.run(CatchForeachFlow, store=str(tmp_path), progress=Quiet())
     assert run.successful
-    branches = sorted(run["work"], key=lambda t: t.index)
+    branches = sorted(run["work"], key=lambda t: t.index or 0)
     assert [t.data.square for t in branches] == [1, 4, 9]
     assert [t.status for t in branches] == ["succeeded", "caught", "succeeded"]
     assert "ratio" not in branches[1].data  # never assigned: the division raised
