@@ -409,8 +409,7 @@ class Scheduler:
             origin_run_id=self.run.origin_run_id,
             user=self.run.user,
             tags=tuple(self.run.tags),
-            # area A adds system_tags to the run record; older records have none
-            system_tags=tuple(getattr(self.run, "system_tags", ())),
+            system_tags=tuple(self.run.system_tags),
             cache_key=task.cache_key,
             catch=task.catch,
             catch_var=self._catch_var(task.planned.step),

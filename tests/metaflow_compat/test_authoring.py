@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import flowkit
-from flowkit import FlowSpec, NotInTaskError, ParameterError, current, step
+from flowkit import FlowSpec, NotInTaskError, ParameterError, current, project, step
 from flowkit.authoring.current import TaskContext, bound
 from flowkit.store import open_store
 from flowkit.store.packages import CodePackage
@@ -215,6 +215,34 @@ def test_current_project_attributes_come_from_the_system_tags() -> None:
         with pytest.raises(AttributeError, match="flow F has no @project"):
             current.project_name  # noqa: B018
         assert current.get("branch_name") is None and "project_name" not in current
+
+
+@project(name="fraud")
+class ProjectFlow(FlowSpec):
+    @step
+    def start(self):
+        self.project = {
+            "project_name": current.project_name,
+            "branch_name": current.branch_name,
+            "project_flow_name": current.project_flow_name,
+            "is_production": current.is_production,
+        }
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_current_reads_the_project_of_the_run(tmp_path: Path) -> None:
+    run = flowkit.run(ProjectFlow, store=str(tmp_path), progress=Quiet())
+    branch = f"user.{run.record.user}"
+    assert run.data.project == {
+        "project_name": "fraud",
+        "branch_name": branch,
+        "project_flow_name": f"fraud.{branch}.ProjectFlow",
+        "is_production": False,
+    }
 
 
 class BranchFlow(FlowSpec):
