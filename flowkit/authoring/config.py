@@ -58,6 +58,17 @@ class Settled:
     value: Any
 
 
+@dataclass(frozen=True)
+class ConfigContext:
+    """What a function given as a config's ``default`` or ``default_value`` is called with,
+    as Metaflow's ``ParameterContext``: the flow, the user starting the run, the config."""
+
+    flow_name: str
+    user_name: str | None
+    parameter_name: str
+    flow_file: str | None = None
+
+
 class ConfigValue(dict[str, Any]):
     """A config's value in a step: a read-only dict whose keys read as attributes too
     (``self.cfg.model.lr`` or ``self.cfg["model"]["lr"]``), nested mappings included."""
@@ -123,7 +134,7 @@ class Config(Parameter):
     def __init__(
         self,
         name: str,
-        default: str | os.PathLike[str] | None = None,
+        default: str | os.PathLike[str] | Callable[[ConfigContext], str] | None = None,
         default_value: Any = None,
         help: str | None = None,
         required: bool | None = None,
@@ -133,13 +144,11 @@ class Config(Parameter):
     ) -> None:
         super().__init__(name, help=help, required=bool(required), show_default=show_default)
         self.kind = "config"
-        self.default = None if default is None else os.fspath(default)
+        self.default = os.fspath(default) if isinstance(default, os.PathLike) else default
         self.default_value = default_value
         self.parser = parser
         self.plain = plain
         self.expr = DelayedExpr(name)
-        #: The flow's file, where a relative ``default`` is looked for after the working dir.
-        self.flow_file: str | None = None
         if default is not None and default_value is not None:
             self.problems.append(
                 f"Config '{name}' has both default= (a file) and default_value=; keep one"
@@ -187,12 +196,21 @@ class Config(Parameter):
     def resolve(
         self, given: Any, *, is_given: bool, environ: Mapping[str, str] | None = None
     ) -> Any:
+        return self.settle(given, is_given=is_given, context=ConfigContext("", None, self.name))
+
+    def settle(self, given: Any, *, is_given: bool, context: ConfigContext) -> Any:
+        """The run's value: what was given, else the default file, else ``default_value``
+        (a function of them is called with ``context``, as Metaflow's are)."""
         if is_given and given is not None:
             return self.convert(given)
-        if self.default is not None:
-            return self.parse(_read(self, self._default_path(), "default configuration file"))
-        if self.default_value is not None:
-            return self.convert(self.default_value)
+        default = self.default(context) if callable(self.default) else self.default
+        if default is not None:
+            path = self._default_path(str(default), context.flow_file)
+            return self.parse(_read(self, path, "default configuration file"))
+        value = self.default_value
+        value = value(context) if callable(value) else value
+        if value is not None:
+            return self.convert(value)
         if self.required:
             raise ConfigError(
                 f"missing configuration for '{self.name}'",
@@ -239,12 +257,12 @@ class Config(Parameter):
             )
         return _unwrap(value)
 
-    def _default_path(self) -> Path:
-        path = Path(str(self.default)).expanduser()
-        if path.is_absolute() or path.exists():
+    @staticmethod
+    def _default_path(default: str, flow_file: str | None) -> Path:
+        path = Path(default).expanduser()
+        if path.is_absolute() or path.exists() or not flow_file:
             return path
-        flow_file = getattr(self, "flow_file", None)
-        beside = Path(flow_file).parent / path if flow_file else path
+        beside = Path(flow_file).parent / path
         return beside if beside.exists() else path
 
 
@@ -299,6 +317,8 @@ def resolve_configs(
 ) -> dict[str, Any]:
     """Every config's value for a run (attribute -> value): from ``given`` (by attribute or
     name), else ``kept`` (a resume's origin values, by attribute), else its default."""
+    from flowkit.settings import current_user
+
     module = sys.modules.get(flow_cls.__module__)
     flow_file = getattr(module, "__file__", None)
     values: dict[str, Any] = {}
@@ -308,8 +328,10 @@ def resolve_configs(
         if not keys and kept is not None and attr in kept:
             values[attr] = kept[attr]
             continue
-        config.flow_file = flow_file
-        values[attr] = config.resolve(given[keys[0]] if keys else None, is_given=bool(keys))
+        context = ConfigContext(flow_cls.__name__, current_user(), config.name, flow_file)
+        values[attr] = config.settle(
+            given[keys[0]] if keys else None, is_given=bool(keys), context=context
+        )
     return values
 
 

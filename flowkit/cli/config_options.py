@@ -4,6 +4,8 @@ and ``--production`` for a ``@project`` flow (``python flow.py --config cfg cfg.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,29 +14,37 @@ import click
 from flowkit.authoring.config import PROJECT_ATTR, configs_of, configure, resolve_configs
 
 _META_KEY = "flowkit.top_level"
+#: Where each config option is read from when the command line does not give it: a JSON
+#: object of name -> file (or value), flowkit's variable first, then Metaflow's.
+_ENV = {
+    "config": ("FLOWKIT_FLOW_CONFIG", "METAFLOW_FLOW_CONFIG"),
+    "config_value": ("FLOWKIT_FLOW_CONFIG_VALUE", "METAFLOW_FLOW_CONFIG_VALUE"),
+}
 
 
 def top_level_options(flow_cls: type) -> list[click.Option]:
     """The options ``flow_cls``'s command line takes before its command."""
     options: list[click.Option] = []
-    names = [c.name for c in configs_of(flow_cls)]
-    if names:
-        listed = "\n".join(f"  - {c.name}: {c.help}".rstrip(": ") for c in configs_of(flow_cls))
-        pair = click.Tuple([click.Choice(names), click.STRING])
+    configs = configs_of(flow_cls)
+    if configs:
+        listed = "; ".join(f"{c.name} ({c.help})" if c.help else c.name for c in configs)
+        pair = click.Tuple([click.Choice([c.name for c in configs]), click.STRING])
         options += [
             click.Option(
                 ["--config", "config"],
                 type=pair,
                 multiple=True,
                 metavar="NAME FILE",
-                help=f"Read config NAME from FILE (repeatable). The flow's configs:\n{listed}",
+                help=f"Read config NAME from FILE (repeatable; default: ${_ENV['config'][0]}, "
+                f"a JSON object of NAME: FILE). The flow's configs: {listed}.",
             ),
             click.Option(
                 ["--config-value", "config_value"],
                 type=pair,
                 multiple=True,
                 metavar="NAME JSON",
-                help="Give config NAME as a JSON text (repeatable).",
+                help="Give config NAME as a JSON text (repeatable; default: "
+                f"${_ENV['config_value'][0]}, a JSON object of NAME: value).",
             ),
         ]
     if getattr(flow_cls, PROJECT_ATTR, None) is not None:
@@ -64,8 +74,8 @@ def run_arguments(ctx: click.Context) -> dict[str, Any]:
     """What the top-level options were given, as arguments of ``flowkit.run``: each config
     by name (a ``Path`` to read, or a JSON text), ``branch`` and ``production``."""
     given = ctx.meta.get(_META_KEY, {})
-    files = dict(given.get("config") or ())
-    values = dict(given.get("config_value") or ())
+    files = dict(given.get("config") or _from_env("config"))
+    values = dict(given.get("config_value") or _from_env("config_value"))
     both = sorted(set(files) & set(values))
     if both:
         raise click.UsageError(
@@ -87,3 +97,21 @@ def configured_for(flow_cls: type, ctx: click.Context) -> type:
         return flow_cls
     given = {k: v for k, v in run_arguments(ctx).items() if k not in ("branch", "production")}
     return configure(flow_cls, resolve_configs(flow_cls, given))
+
+
+def _from_env(option: str) -> dict[str, Any]:
+    """The option's value from the first of its environment variables that is set."""
+    for var in _ENV[option]:
+        text = os.environ.get(var)
+        if not text:
+            continue
+        try:
+            found = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise click.UsageError(f"${var} is not valid JSON: {exc}") from None
+        if not isinstance(found, dict):
+            raise click.UsageError(f"${var} must be a JSON object of config name -> value")
+        if option == "config":
+            return {k: str(v) for k, v in found.items()}
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in found.items()}
+    return {}

@@ -263,3 +263,21 @@ def test_bad_project_and_branch_names_are_refused() -> None:
     with pytest.raises(ParameterError, match="--branch as both a command-line argument"):
         project_of(branched, branch="two")
     assert project_of(type("Plain", (FlowSpec,), {})) is None
+
+
+def test_a_function_as_default_or_default_value_gets_the_runs_context(tmp_path: Path) -> None:
+    (tmp_path / "Computed.json").write_text('{"from": "file"}')
+
+    class Computed(FlowSpec):
+        f = Config("f", default=lambda ctx: str(tmp_path / f"{ctx.flow_name}.json"))
+        v = Config("v", default_value=lambda ctx: {"name": ctx.parameter_name})
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    assert resolve_configs(Computed, {}) == {"f": {"from": "file"}, "v": {"name": "v"}}

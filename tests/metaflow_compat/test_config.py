@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import flowkit
 from flowkit import LintError, ParameterError, RunFailed
 from flowkit.authoring.config import ConfigError
+from flowkit.cli.flow_cli import make_cli
 from flowkit.settings import current_user
 from flowkit.store import open_store
 from tests.conftest import ROOT
@@ -216,3 +218,30 @@ def test_a_required_config_must_be_given_and_a_plain_one_stays_as_it_is(tmp_path
     run = flowkit.run(ConfigRequiredFlow, store=str(tmp_path), quiet=True, need=need)
     assert run["start"].task.data.raw_seen == "just text"  # plain: no JSON, no ConfigValue
     assert run["start"].task.data.limit_seen == 5  # Parameter(default=need.limits.seconds)
+
+
+def test_check_and_show_see_the_configs_given_before_the_command(tmp_path: Path) -> None:
+    (tmp_path / "c.json").write_text(json.dumps({**DEFAULT, "retries": 5, "cpu": 3}))
+    cli = make_cli(ConfigFlow)
+    shown = CliRunner().invoke(cli, ["--config", "cfg", str(tmp_path / "c.json"), "show", "--json"])
+    assert shown.exit_code == 0, shown.output
+    start = next(s for s in json.loads(shown.output)["steps"] if s["name"] == "start")
+    decorators = {d["name"]: d["args"] for d in start["decorators"]}
+    assert (decorators["retry"]["times"], decorators["resources"]["cpu"]) == (5, 3)
+    lacking = json.dumps({"project": "p", "alpha": 1, "cpu": 1, "model": {}})
+    checked = CliRunner().invoke(cli, ["--config-value", "cfg", lacking, "check"])
+    assert checked.exit_code == 1
+    assert "@retry(times=config_expr('cfg.retries')) could not be evaluated" in checked.output
+
+
+def test_configs_from_metaflows_environment_variables(tmp_path: Path) -> None:
+    env = {
+        "METAFLOW_FLOW_CONFIG_VALUE": json.dumps({"settings": {"greeting": "env", "scale": 1}}),
+        "METAFLOW_FLOW_CONFIG": json.dumps({"cfg": str(FLOW_FILE.parent / "config_default.json")}),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        ran = _cli(tmp_path, "run")
+    assert ran.returncode == 0, ran.stderr
+    assert _latest(tmp_path)["end"].task.data.greeting == "env"
