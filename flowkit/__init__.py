@@ -40,6 +40,7 @@ from flowkit.authoring.delayed import config_expr
 from flowkit.authoring.environment import conda, conda_base, environment, pypi, pypi_base
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.multicore import parallel_imap_unordered, parallel_map, profile
+from flowkit.authoring.mutators import FlowMutator, StepMutator
 from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
 from flowkit.authoring.project import project
 from flowkit.authoring.s3 import S3
@@ -91,6 +92,7 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "Flow",
     "FlowDefinitionError",
     "FlowLoadError",
+    "FlowMutator",
     "FlowSpec",
     "FlowkitError",
     "IncludeFile",
@@ -111,6 +113,7 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "Runner",
     "S3",
     "Step",
+    "StepMutator",
     "Task",
     "USER_SKIP_STEP",
     "UserStepDecorator",

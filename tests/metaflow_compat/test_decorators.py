@@ -247,3 +247,28 @@ def test_s3_without_its_extension_says_what_to_install(monkeypatch: pytest.Monke
     with pytest.raises(flowkit.FlowkitError, match="no data tool 's3' is installed") as caught:
         S3(s3root="s3://bucket/prefix")
     assert caught.value.hint == "pip install flowkit-s3"
+
+
+def test_mutators_add_and_remove_decorators_and_parameters(tmp_path: Path) -> None:
+    from tests.metaflow_compat.flows.decorators_mutators import MutatedFlow
+
+    graph = flowkit.graph_of(MutatedFlow)
+    start, end = graph.steps["start"], graph.steps["end"]
+    # the step mutator's @retry(times=2) came first; the flow mutator's was ignored
+    assert start.decorator("retry") is not None and start.decorator("retry").args["times"] == 2
+    assert end.decorator("timeout") is None  # removed by NoTimeout
+    assert end.decorator("retry").args["times"] == 5  # added by the flow mutator, as text
+    assert [p.attr for p in graph.parameters] == ["alpha"]
+    run = flowkit.run(MutatedFlow, store=str(tmp_path), progress=Quiet())
+    assert run["start"].task.data.attempt == 1  # the added @retry retried it
+    assert run["end"].task.data.seen_alpha == 3  # the added parameter's default
+    assert run["start"].task.data.stamped == "start"  # the added user step decorator ran
+    assert run["end"].task.data.stamped == "end"
+
+
+def test_mutable_flow_configs_say_they_cannot_be_read_at_definition() -> None:
+    from flowkit.authoring.mutators import MutableFlow
+    from tests.metaflow_compat.flows.decorators_mutators import MutatedFlow
+
+    with pytest.raises(flowkit.NotOfferedError, match="cannot read config values"):
+        dict(MutableFlow(MutatedFlow).configs)
