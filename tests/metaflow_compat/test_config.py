@@ -59,6 +59,8 @@ def test_defaults_reach_steps_as_read_only_config_values(tmp_path: Path) -> None
     assert run["end"].task.data.greeting == "hi"
     # recorded with the run, as the run's other parameters are
     assert run["end"].task.data.cfg_seen == DEFAULT
+    assert type(run["end"].task.data.cfg) is dict  # the client reads it as a plain dict
+    assert run["end"].task.data.cfg == DEFAULT
     record = open_store(str(tmp_path)).records.get_run("ConfigFlow", run.id)
     assert record.parameters["cfg"] == DEFAULT
     assert record.parameters["settings"] == {"greeting": "hi", "scale": 2}
