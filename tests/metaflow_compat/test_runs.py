@@ -103,11 +103,12 @@ def test_dump_prints_each_task_artifacts_as_metaflow(done: tuple[Path, str]) -> 
     assert dumped.stderr == f"Dumping output of run_id={run_id} step=start task_id={task_id}\n"
     lines = dumped.stdout.splitlines()
     assert [line.split(" ")[0] for line in lines] == sorted(
-        ["alpha", "big", "doubled", "fail_in", "items"]
+        ["alpha", "big", "doubled", "fail_in", "items", "sleep"]
     )
     assert re.fullmatch(r"alpha \[size: \d+ type: <class 'int'>\] = 3", lines[0])
     assert re.fullmatch(r"big \[size: \d+ type: <class 'str'>\] = < artifact too large >", lines[1])
     assert lines[4].endswith("type: <class 'list'>] = [1, 2, 3]")
+    assert re.fullmatch(r"sleep \[size: \d+ type: <class 'float'>\] = 0.0", lines[5])
     only = _cli(store, "dump", f"{run_id}/square", "--include", "value", "--max-value-size", "0")
     assert only.returncode == 0, only.stderr
     assert only.stdout.count("value [size: ") == 3 and only.stderr.count("Dumping output") == 3
