@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from flowkit.errors import FlowkitError
-from flowkit.surfaces.runner import ALIASES, top_options
+from flowkit.surfaces.runner import ALIASES, NOT_TAKEN, top_options
 
 if TYPE_CHECKING:
     from flowkit.client import Run
@@ -82,6 +82,8 @@ def _api_keywords(kwargs: Mapping[str, Any], *, top_level: bool) -> dict[str, An
         keyword = ALIASES.get(key, key)
         if keyword == "pylint":
             continue  # Metaflow's switch for its pylint pass: flowkit runs none
+        if keyword == "dry_run":
+            raise FlowkitError(f"NBRunner takes no option dry_run: {NOT_TAKEN['dry_run']}")
         if top_level and keyword not in allowed:
             raise FlowkitError(
                 f"NBRunner(...) has no option {key}={value!r} in flowkit",

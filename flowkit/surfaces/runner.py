@@ -28,8 +28,14 @@ if TYPE_CHECKING:
 _BY_KEYWORD = {o.keyword: o for o in RUN_OPTIONS if o.flag}
 #: Metaflow's names for flowkit's options (``Runner(decospecs=[...])``, ``resume(step_to_rerun=)``).
 ALIASES = {"decospecs": "with_decorators", "with": "with_decorators", "step_to_rerun": "step"}
-#: What the Runner passes itself, so a caller may not.
-_OWN = {"runner_attribute_file"}
+#: What the Runner passes itself (or, for a preview, cannot return), so a caller may not.
+_OWN = {"runner_attribute_file", "dry_run"}
+#: Why a runner takes no such option.
+NOT_TAKEN = {
+    "runner_attribute_file": "the Runner gives it itself",
+    "dry_run": "a Runner returns a run, and a dry run starts none; preview with "
+    "flowkit.run(flow, reuse=True, dry_run=True)",
+}
 #: Seconds a run stopped by ``wait(timeout=)`` has to cancel before it is killed.
 TERMINATION_GRACE = 5.0
 
@@ -86,7 +92,7 @@ def command_line(command: str, top_level: Mapping[str, Any], given: Mapping[str,
         keyword = ALIASES.get(key, key)
         option = _BY_KEYWORD.get(keyword)
         if keyword in _OWN or (option is not None and option not in allowed):
-            why = "the Runner gives it itself" if keyword in _OWN else f"{command} has none"
+            why = NOT_TAKEN.get(keyword, f"{command} has none")
             raise FlowkitError(
                 f"{command}() takes no option {key}: {why}",
                 f"its options are: {', '.join(sorted(o.keyword for o in allowed))}",

@@ -65,6 +65,14 @@ def test_resume_takes_its_step_origin_and_run_id() -> None:
             {"runner_attribute_file": "f"},
             "resume() takes no option runner_attribute_file: the Runner gives it itself",
         ),
+        ("run", {"dry_run": True}, {}, "Runner(...) has no option dry_run=True in flowkit"),
+        (
+            "run",
+            {},
+            {"dry_run": True},
+            "run() takes no option dry_run: a Runner returns a run, and a dry run starts none; "
+            "preview with flowkit.run(flow, reuse=True, dry_run=True)",
+        ),
     ],
 )
 def test_options_flowkit_lacks_are_refused(
@@ -97,3 +105,5 @@ def test_nbrunner_keywords_are_flowkit_run_keywords() -> None:
     }
     with pytest.raises(FlowkitError, match=r"NBRunner\(...\) has no option alpha=1"):
         _api_keywords({"alpha": 1}, top_level=True)
+    with pytest.raises(FlowkitError, match="NBRunner takes no option dry_run: a Runner returns"):
+        _api_keywords({"dry_run": True}, top_level=False)
