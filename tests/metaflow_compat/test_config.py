@@ -5,10 +5,13 @@ driving decorators and parameter defaults, and ``@project``'s system tags."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,9 +24,11 @@ from flowkit.cli.flow_cli import make_cli
 from flowkit.settings import current_user
 from flowkit.store import open_store
 from tests.conftest import ROOT
+from tests.executor.conftest import installed, third_party  # noqa: F401  (fixtures)
 from tests.metaflow_compat.flows.config_flow import ConfigFlow
 from tests.metaflow_compat.flows.config_required import ConfigRequiredFlow
 from tests.metaflow_compat.flows.config_retry import ConfigRetryFlow
+from tests.runtime.test_shapes import Quiet
 
 FLOW_FILE = Path(__file__).parent / "flows" / "config_flow.py"
 DEFAULT = json.loads((FLOW_FILE.parent / "config_default.json").read_text())
@@ -247,3 +252,31 @@ def test_configs_from_metaflows_environment_variables(tmp_path: Path) -> None:
         ran = _cli(tmp_path, "run")
     assert ran.returncode == 0, ran.stderr
     assert _latest(tmp_path)["end"].task.data.greeting == "env"
+
+
+@pytest.mark.usefixtures("third_party")
+def test_a_detached_scheduler_uses_the_configs_the_run_was_started_with(tmp_path: Path) -> None:
+    # the default (retries=1) would let the run succeed: the driver must use retries=0
+    sink = Quiet()
+    run = flowkit.run(
+        ConfigRetryFlow,
+        store=str(tmp_path),
+        progress=sink,
+        cfg={"retries": 0},
+        with_decorators=["thirdparty"],
+        detach=True,
+    )
+    (event,) = sink.events
+    pid = int(event.where.split()[-1])
+    try:
+        records = open_store(str(tmp_path)).records
+        deadline = time.monotonic() + 120
+        while (end := records.get_run_end("ConfigRetryFlow", run.id)) is None:
+            assert time.monotonic() < deadline, "the detached run never ended"
+            time.sleep(0.1)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    assert end.status == "failed"
+    (task,) = records.list_tasks("ConfigRetryFlow", run.id, "start")
+    assert task.attempt == 0  # no retry: the run's config said none
