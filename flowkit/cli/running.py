@@ -102,7 +102,10 @@ def resume_arguments() -> list[click.Parameter]:
             "run_id",
             default=None,
             hidden=True,  # as Metaflow's: for schedulers that name runs themselves
-            help="The new run's id (default: a new time-sorted id); refused if a run has it.",
+            help=(
+                "The new run's id (default: a new time-sorted id); refused if a run has it. "
+                "A chosen id is listed among the flow's runs by its name, not its time."
+            ),
         ),
         _option(
             "reuse",
