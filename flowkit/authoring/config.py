@@ -238,9 +238,15 @@ class Config(Parameter):
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
+            hint = "fix the JSON, or give Config(..., parser=...) for another format"
+            if len(text) < 4096 and Path(text).expanduser().is_file():  # a path, given as text
+                hint = (
+                    f"to read the file, give {self.attr}=pathlib.Path({text!r}) "
+                    f"(--config {self.name} FILE on the command line)"
+                )
             raise ConfigError(
                 f"configuration value for '{self.name}' is not valid JSON: {exc}",
-                "fix the JSON, or give Config(..., parser=...) for another format",
+                hint,
                 parameter=self.name,
             ) from None
         return self._checked(value)

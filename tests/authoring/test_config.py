@@ -281,3 +281,26 @@ def test_a_function_as_default_or_default_value_gets_the_runs_context(tmp_path: 
             pass
 
     assert resolve_configs(Computed, {}) == {"f": {"from": "file"}, "v": {"name": "v"}}
+
+
+def test_a_path_given_as_text_is_json_and_the_hint_says_how_to_read_the_file(
+    tmp_path: Path,
+) -> None:
+    class One(FlowSpec):
+        c = Config("c")
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    (tmp_path / "c.json").write_text("{}")
+    with pytest.raises(ConfigError, match="is not valid JSON") as info:
+        resolve_configs(One, {"c": str(tmp_path / "c.json")})
+    assert info.value.hint == (
+        f"to read the file, give c=pathlib.Path('{tmp_path / 'c.json'}') "
+        "(--config c FILE on the command line)"
+    )
