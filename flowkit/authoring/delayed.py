@@ -57,6 +57,11 @@ class DelayedExpr:
     def __setattr__(self, name: str, value: Any) -> None:
         raise TypeError("a config expression is read-only")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a notebook flow's class is pickled with its decorators: keep of the caller's
+        # globals only the names the expression reads, not the whole notebook
+        return (DelayedExpr, (self._source, self._path, _names_read(self._source, self._globals)))
+
     # ``**expr`` in a call: one placeholder key, expanded once the value is known
     def keys(self) -> list[str]:
         return [self._unpack_key()]
@@ -77,6 +82,16 @@ class DelayedExpr:
 
     def __repr__(self) -> str:
         return f"config_expr({self.text!r})"
+
+
+def _names_read(source: str, namespace: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not namespace:
+        return None
+    try:
+        names = compile(source, "<config_expr>", "eval").co_names
+    except SyntaxError:
+        return None
+    return {name: namespace[name] for name in names if name in namespace}
 
 
 def config_expr(expr: str) -> DelayedExpr:

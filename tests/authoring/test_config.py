@@ -304,3 +304,17 @@ def test_a_path_given_as_text_is_json_and_the_hint_says_how_to_read_the_file(
         f"to read the file, give c=pathlib.Path('{tmp_path / 'c.json'}') "
         "(--config c FILE on the command line)"
     )
+
+
+def doubled(n: int) -> int:
+    return 2 * n
+
+
+def test_an_expression_pickles_with_only_the_globals_it_reads() -> None:
+    # a notebook flow's class travels pickled, its decorators' expressions with it
+    expr = config_expr("doubled(cfg.n)")
+    again = pickle.loads(pickle.dumps(expr))
+    assert evaluate(again, {"cfg": ConfigValue({"n": 2})}) == 4
+    assert set(again._globals or {}) == {"doubled"}
+    path = pickle.loads(pickle.dumps(Config("cfg").a["b"]))
+    assert evaluate(path, {"cfg": ConfigValue({"a": {"b": 1}})}) == 1
