@@ -14,6 +14,9 @@ from __future__ import annotations
 import os
 
 from flowkit.errors import FlowkitError
+from flowkit.store.records import RunRecord
+from flowkit.store.store import Store
+from flowkit.store.tags import system_tags
 
 _UNSET = object()
 #: (pid, namespace): a namespace set in another process (before a fork) is not this one's.
@@ -58,3 +61,11 @@ def default_namespace() -> str | None:
 
 def in_namespace(tags: frozenset[str], ns: str | None) -> bool:
     return ns is None or ns in tags
+
+
+def check_run(store: Store, run: RunRecord, ns: str | None) -> None:
+    """Raise :class:`NamespaceMismatch` unless ``run`` carries the tag ``ns`` (a system tag
+    never goes away: only a run without it needs its tag changes read)."""
+    if ns is None or ns in system_tags(run) or ns in store.tags.user_tags(run):
+        return
+    raise NamespaceMismatch(f"run {run.flow}/{run.run_id}", ns)

@@ -16,29 +16,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from flowkit.client import lineage
 from flowkit.client.code import RunCode
-from flowkit.client.data import Artifacts, DataArtifact, ObjectNotFound, TaskData
-from flowkit.client.failure import TaskException
+from flowkit.client.data import ObjectNotFound, TaskData
 from flowkit.client.namespace import NamespaceMismatch, get_namespace, in_namespace
 from flowkit.client.provider import StoreLike as StoreLike
-from flowkit.client.provider import client_store, describe
+from flowkit.client.provider import client_store
 from flowkit.client.tags import replace_tags
-from flowkit.client.task_metadata import Metadata, task_metadata
+from flowkit.client.task import Task as Task
+from flowkit.client.task import as_time
 from flowkit.store import check_name, parse_pathspec
 from flowkit.store.errors import NotFoundError
 from flowkit.store.lease import RunState
-from flowkit.store.logs import LogLine, as_text
 from flowkit.store.records import SUCCEEDED, RunEndRecord, RunRecord, TaskRecord
 from flowkit.store.store import Store
 from flowkit.store.tags import system_tags
-
-
-def _time(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
 class Flow:
@@ -169,7 +163,7 @@ class Run:
         """When the run's scheduler last said it was alive (its clock); None before its first
         beat. See :mod:`flowkit.store.lease`."""
         lease = self._store.leases.get(self.flow_name, self.id)
-        return None if lease is None else _time(lease.written_at)
+        return None if lease is None else as_time(lease.written_at)
 
     @property
     def finished(self) -> bool:
@@ -182,14 +176,14 @@ class Run:
 
     @property
     def created_at(self) -> datetime:
-        created = _time(self.record.created_at)
+        created = as_time(self.record.created_at)
         assert created is not None
         return created
 
     @property
     def finished_at(self) -> datetime | None:
         end = self.end_record
-        return None if end is None else _time(end.finished_at)
+        return None if end is None else as_time(end.finished_at)
 
     @property
     def user_tags(self) -> frozenset[str]:
@@ -232,6 +226,14 @@ class Run:
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         """Remove, then add, user tags, as one change recorded in the store."""
         self._user_tags = replace_tags(self._store, self.record, tags_to_remove, tags_to_add)
+
+    @property
+    def parent(self) -> Flow:
+        return Flow(self.flow_name, store=self._store, _namespace_check=False)
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
 
     @property
     def origin_pathspec(self) -> str | None:
@@ -368,6 +370,28 @@ class Step:
         return Task._from_record(self._store, self._records[0])
 
     @property
+    def parent(self) -> Run:
+        return self.run
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """Its run's tags (as in Metaflow, a step has its run's tags), and below its user and
+        system tags."""
+        return self.run.tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return self.run.user_tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return self.run.system_tags
+
+    @property
     def origin_pathspec(self) -> str | None:
         """This step in the run this one resumed; None for a run that resumed none."""
         origin = self.run.origin_pathspec
@@ -377,197 +401,7 @@ class Step:
     def finished_at(self) -> datetime | None:
         """When its last task finished; None while any task has not."""
         ends = [r.finished_at for r in self._records]
-        return None if None in ends else _time(max(e for e in ends if e is not None))
-
-
-class Task:
-    """The latest attempt of one task: its status, artifacts and logs."""
-
-    #: The attempt asked for by ``Task(..., attempt=N)``; None: the latest.
-    _attempt: int | None
-
-    def __init__(
-        self,
-        pathspec: str,
-        *,
-        store: StoreLike = None,
-        attempt: int | None = None,
-        _namespace_check: bool = True,
-    ) -> None:
-        spec = parse_pathspec(pathspec, depth=4)
-        assert spec.run_id is not None and spec.step is not None and spec.task_id is not None
-        store_ = client_store(store)
-        if _namespace_check:
-            Run._from_store(store_, spec.flow, spec.run_id, get_namespace())._check_namespace()
-        attempts = store_.records.task_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)
-        record = attempts[-1] if attempt is None else _pick(attempts, attempt, pathspec)
-        self._init(store_, record)
-        self._attempt = attempt
-
-    @classmethod
-    def _from_record(cls, store: Store, record: TaskRecord) -> Task:
-        task = cls.__new__(cls)
-        task._init(store, record)
-        return task
-
-    def _init(self, store: Store, record: TaskRecord) -> None:
-        self._store, self.record = store, record
-        self.id, self.pathspec = record.task_id, record.pathspec
-        self._data: TaskData | None = None
-        self._attempt = None
-
-    def __repr__(self) -> str:
-        return f"Task('{self.pathspec}', attempt={self.current_attempt})"
-
-    def _repr_html_(self) -> str:
-        from flowkit.client.display import task_html
-
-        return task_html(self)
-
-    @property
-    def current_attempt(self) -> int:
-        return self.record.attempt
-
-    @property
-    def successful(self) -> bool:
-        return self.record.successful
-
-    @property
-    def finished(self) -> bool:
-        return self.record.final
-
-    @property
-    def status(self) -> str:
-        return self.record.status
-
-    @property
-    def created_at(self) -> datetime:
-        started = _time(self.record.started_at)
-        assert started is not None
-        return started
-
-    @property
-    def finished_at(self) -> datetime | None:
-        return _time(self.record.finished_at)
-
-    @property
-    def exception(self) -> TaskException | None:
-        """How the attempt failed (Metaflow's ``type``, ``exception``, ``stacktrace``, and
-        flowkit's ``name``, ``message``, ``traceback``, ``failure``); None for a task that did
-        not fail, a step whose failure ``@catch`` handled included (as in Metaflow: the
-        caught exception is the ``@catch`` variable's artifact, and ``caught`` is True)."""
-        info = self.record.exception
-        if info is None or self.record.successful:
-            return None
-        return TaskException.of(info, self.record.failure)
-
-    @property
-    def exit_code(self) -> int | None:
-        return self.record.exit_code
-
-    @property
-    def caught(self) -> bool:
-        """The step failed and ``@catch`` let the flow go on (``exception`` says with what)."""
-        return self.record.caught
-
-    @property
-    def failure(self) -> str | None:
-        """How a failed attempt ended: ``error``, ``lost``, ``crashed`` or ``timeout``."""
-        return self.record.failure
-
-    @property
-    def origin_pathspec(self) -> str | None:
-        """Where a cloned task came from; None for a task that ran in this run."""
-        return self.record.origin_pathspec
-
-    @property
-    def metadata(self) -> list[Metadata]:
-        """Metaflow's metadata entries of every attempt (of the one attempt asked for with
-        ``Task(..., attempt=N)``), made from flowkit's records (see
-        :mod:`flowkit.client.task_metadata`)."""
-        r = self.record
-        if self._attempt is None:
-            attempts = self._store.records.task_attempts(r.flow, r.run_id, r.step, r.task_id)
-        else:
-            attempts = [r]
-        run = self._store.records.get_run(r.flow, r.run_id)
-        ds_type = describe(self._store).split("@", 1)[0]
-        return task_metadata(self, attempts, run, ds_type, self._store.url)
-
-    @property
-    def metadata_dict(self) -> dict[str, str]:
-        """Each metadata name's latest value."""
-        return {m.name: m.value for m in sorted(self.metadata, key=lambda m: m.created_at)}
-
-    @property
-    def parent_task_pathspecs(self) -> Iterator[str]:
-        """The pathspecs of the tasks this one received its artifacts from."""
-        return iter(lineage.parent_pathspecs(self.record))
-
-    @property
-    def child_task_pathspecs(self) -> Iterator[str]:
-        """The pathspecs of the tasks that received this one's artifacts."""
-        r = self.record
-        run = self._store.records.get_run(r.flow, r.run_id)
-        steps = run.graph.get(r.step) or list(r.next_steps)
-        return lineage.child_pathspecs(self._store, r, steps)
-
-    @property
-    def parent_tasks(self) -> Iterator[Task]:
-        for pathspec in self.parent_task_pathspecs:
-            yield Task(pathspec, store=self._store, _namespace_check=False)
-
-    @property
-    def child_tasks(self) -> Iterator[Task]:
-        for pathspec in self.child_task_pathspecs:
-            yield Task(pathspec, store=self._store, _namespace_check=False)
-
-    @property
-    def code(self) -> RunCode | None:
-        """The code package its run ran (see :attr:`Run.code`)."""
-        digest = self._store.records.get_run(self.record.flow, self.record.run_id).code_digest
-        return None if digest is None else RunCode(self._store, digest, self.pathspec)
-
-    @property
-    def index(self) -> int | None:
-        """The innermost foreach index, or None outside a foreach."""
-        return self.record.foreach[-1] if self.record.foreach else None
-
-    @property
-    def data(self) -> TaskData:
-        if self._data is None:
-            self._data = TaskData(self._store, self.pathspec, self.record.artifacts)
-        return self._data
-
-    @property
-    def artifacts(self) -> Artifacts:
-        finished = self.record.finished_at if self.record.final else None
-        return Artifacts(self._store, self.pathspec, self.record.artifacts, finished)
-
-    def __getitem__(self, name: str) -> DataArtifact:
-        return self.artifacts[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.record.artifacts
-
-    def __iter__(self) -> Iterator[DataArtifact]:
-        return iter(self.artifacts)
-
-    def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime, str]]:
-        """``(time, line)`` for each line the task wrote to ``stream``."""
-        for line in self._store.logs.read(self.record, stream):
-            yield datetime.fromtimestamp(line.timestamp, tz=UTC), line.text
-
-    def log_lines(self, stream: str) -> list[LogLine]:
-        return self._store.logs.read(self.record, stream)
-
-    @property
-    def stdout(self) -> str:
-        return as_text(self.log_lines("stdout"))
-
-    @property
-    def stderr(self) -> str:
-        return as_text(self.log_lines("stderr"))
+        return None if None in ends else as_time(max(e for e in ends if e is not None))
 
 
 def resume_hint(flow: str, run_id: str, source: str | None) -> str:
@@ -577,13 +411,3 @@ def resume_hint(flow: str, run_id: str, source: str | None) -> str:
         return f'flowkit.resume({flow}, origin_run_id="{run_id}")'
     relative = os.path.relpath(source)
     return f"python {source if relative.startswith('..') else relative} resume --origin-run-id {run_id}"
-
-
-def _pick(attempts: list[TaskRecord], attempt: int, pathspec: str) -> TaskRecord:
-    for record in attempts:
-        if record.attempt == attempt:
-            return record
-    raise NotFoundError(
-        f"task {pathspec} has no attempt {attempt}",
-        f"its attempts are: {', '.join(str(r.attempt) for r in attempts)}",
-    )

@@ -20,7 +20,7 @@ from flowkit.store.records import RunRecord, TaskRecord
 from flowkit.store.tags import system_tags
 
 if TYPE_CHECKING:
-    from flowkit.client.objects import Task
+    from flowkit.client.task import Task
 
 
 class Metadata(NamedTuple):

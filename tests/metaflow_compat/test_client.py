@@ -359,3 +359,12 @@ def test_data_artifact_fields_and_run_shortcuts(runs: Runs) -> None:
     code = run.code
     assert code is not None and "class ClientFlow" in code.flow_source
     assert Step(f"{run.pathspec}/each", store=runs.store).finished_at is not None
+
+
+def test_every_object_knows_its_parent_and_its_runs_tags(runs: Runs) -> None:
+    run = runs.ok
+    task = run["end"].task
+    assert task.parent.pathspec == f"{run.pathspec}/end" and task.parent.parent.id == run.id
+    assert run.parent.id == "ClientFlow" and task.path_components == task.pathspec.split("/")
+    assert task.tags == run.tags == run["end"].tags and task.user_tags == {"nightly"}
+    assert task.runtime_name == "dev" and "runtime:dev" in run["end"].system_tags
