@@ -137,11 +137,29 @@ def test_logs_of_a_step_and_of_one_stream(done: tuple[Path, str]) -> None:
     squares = _cli(store, "logs", f"{run_id}/square", "--stdout", "--timestamps")
     assert squares.returncode == 0, squares.stderr
     lines = squares.stdout.splitlines()
-    assert sorted(line.split(" ", 2)[2] for line in lines) == ["square 1", "square 4", "square 9"]
+    assert sorted(line.split(" ", 2)[2] for line in lines) == [
+        "square 1 attempt 0",
+        "square 4 attempt 0",
+        "square 9 attempt 0",
+    ]
     assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ", line) for line in lines)
     assert squares.stderr.count("Dumping logs") == 3 and "stderr" not in squares.stderr
     err_only = _cli(store, "logs", f"{run_id}/start", "--stderr")
     assert err_only.stdout == "to stderr\n"
+
+
+def test_logs_of_an_earlier_attempt(tmp_path: Path) -> None:
+    id_file = tmp_path / "id"
+    args = ["run", "--fail-in", "first-try", "--with", "retry:times=1,backoff=0"]
+    ran = _cli(tmp_path, *args, "--run-id-file", str(id_file))
+    assert ran.returncode == 0, ran.stderr
+    run_id = id_file.read_text()
+    first = _cli(tmp_path, "logs", f"{run_id}/square", "--stdout", "--attempt", "0")
+    assert sorted(first.stdout.splitlines()) == [f"square {n} attempt 0" for n in (1, 4, 9)]
+    latest = _cli(tmp_path, "logs", f"{run_id}/square", "--stdout")
+    assert sorted(latest.stdout.splitlines()) == [f"square {n} attempt 1" for n in (1, 4, 9)]
+    missing = _cli(tmp_path, "logs", f"{run_id}/square", "--attempt", "5")
+    assert missing.returncode == 1 and "has no attempt 5" in missing.stderr
 
 
 @pytest.mark.parametrize(

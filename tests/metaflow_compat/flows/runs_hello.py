@@ -4,7 +4,7 @@ both streams, a large artifact, and a foreach with three tasks."""
 import sys
 import time
 
-from flowkit import FlowSpec, Parameter, step
+from flowkit import FlowSpec, Parameter, current, step
 
 
 class RunsHelloFlow(FlowSpec):
@@ -27,7 +27,9 @@ class RunsHelloFlow(FlowSpec):
         if self.fail_in == "square":
             raise ValueError("square was told to fail")
         self.value = self.input**2
-        print(f"square {self.value}")
+        print(f"square {self.value} attempt {current.retry_count}")
+        if self.fail_in == "first-try" and current.retry_count == 0:
+            raise ValueError("the first try fails")
         self.next(self.join)
 
     @step
