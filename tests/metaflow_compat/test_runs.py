@@ -242,6 +242,23 @@ def test_runner_async_run_returns_while_the_run_goes(tmp_path: Path) -> None:
     assert any(line.endswith("hello 5") for line in lines)
 
 
+def test_runner_wait_prints_the_stream_it_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"FLOWKIT_STORE": str(tmp_path), "PYTHONPATH": str(ROOT)}
+
+    async def go() -> str:
+        with Runner(str(FLOW_FILE), env=env) as runner:
+            executing = await runner.async_run(alpha=8)
+            await executing.wait(stream="stderr")
+            return executing.status
+
+    assert asyncio.run(go()) == "successful"
+    printed = capsys.readouterr().out.splitlines()
+    assert any(line.endswith("hello 8") for line in printed)
+    assert any("RunsHelloFlow/" in line and "succeeded" in line for line in printed)
+
+
 def test_runner_wait_past_its_timeout_kills_the_run(tmp_path: Path) -> None:
     env = {"FLOWKIT_STORE": str(tmp_path), "PYTHONPATH": str(ROOT)}
 
