@@ -35,7 +35,7 @@ class Everywhere(FlowMutator):
 
     def mutate(self, mutable_flow):
         mutable_flow.add_parameter(self.parameter_name, Parameter(self.parameter_name, default=3))
-        for name, mutable_step in mutable_flow.steps:
+        for _name, mutable_step in mutable_flow.steps:
             mutable_step.add_decorator(stamp)
             mutable_step.add_decorator("retry:times=5,backoff=0")  # kept: a step's own wins
 
