@@ -84,7 +84,7 @@ def _show_run(run: Run) -> str:
         lines.append(f"  resumed from {run.origin_run_id}")
     lines.append(describe_code(run))
     rows = [["STEP", "TASKS", "SUCCEEDED", "CAUGHT", "FAILED", "RUNNING"]]
-    for step in run:
+    for step in run.graph_steps():
         statuses = [t.status for t in step]
         rows.append(
             [step.id, str(len(statuses))]

@@ -263,8 +263,9 @@ class Run:
         flow from a notebook."""
         return resume_hint(self.flow_name, self.id, self.record.source)
 
-    def steps(self) -> Iterator[Step]:
-        """Steps that have tasks, in graph order where the run recorded it, else by name."""
+    def graph_steps(self) -> Iterator[Step]:
+        """Steps that have tasks, in graph order where the run recorded it, else by name
+        (what ``flowkit show`` lists)."""
         present = self._store.records.list_steps(self.flow_name, self.id)
         ordered = [s for s in self.record.steps if s in present]
         ordered += [s for s in present if s not in ordered]
@@ -272,6 +273,18 @@ class Run:
             records = self._store.records.list_tasks(self.flow_name, self.id, name)
             if records:  # a step whose first start record was never completed is no step
                 yield Step._from_records(self._store, self, name, records)
+
+    def steps(self) -> Iterator[Step]:
+        """Steps that have tasks, newest first (the step whose first task started last
+        first: ``end`` before ``start``), as Metaflow's client iterates a run; in graph order:
+        :meth:`graph_steps`."""
+        ordered = list(self.graph_steps())
+        by_start = sorted(
+            range(len(ordered)),
+            key=lambda i: (min(r.started_at for r in ordered[i]._records), i),
+            reverse=True,
+        )
+        return iter([ordered[i] for i in by_start])
 
     def __iter__(self) -> Iterator[Step]:
         return self.steps()

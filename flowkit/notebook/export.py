@@ -32,7 +32,7 @@ def export_notebook(
             f"import flowkit\n\nrun = flowkit.Run({run.pathspec!r}, store={the_store.url!r})\nrun"
         ),
     ]
-    for step in run:
+    for step in run.graph_steps():
         tasks = list(step)
         cells.append(new_md(f"## {step.id}\n\n{len(tasks)} task{'s' * (len(tasks) != 1)}"))
         if len(tasks) == 1:

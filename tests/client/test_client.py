@@ -38,7 +38,8 @@ def test_run_state_and_data(runs: Runs) -> None:
     assert run.created_at.tzinfo is dt.UTC
     assert run.finished_at is not None and run.finished_at >= run.created_at
     assert run.data is not None and run.data.best == 1.0
-    assert [s.id for s in run] == ["start", "train", "end"]
+    assert [s.id for s in run.graph_steps()] == ["start", "train", "end"]
+    assert [s.id for s in run] == [s.id for s in run.steps()] == ["end", "train", "start"]
 
     failed = Run(f"TrainFlow/{runs.failed.run_id}", store=runs.store)
     assert failed.finished and not failed.successful and failed.status == "failed"

@@ -356,6 +356,9 @@ def test_data_artifact_fields_and_run_shortcuts(runs: Runs) -> None:
     assert answer.finished_at == end.finished_at and answer.finished_at is not None
     assert run.data is not None and run.data.answer == 120 and run.data.sides == ["left", "right"]
     assert run.finished_at is not None and run.finished_at >= run.created_at
+    steps = [s.id for s in run]  # newest first, as Metaflow iterates a run
+    assert steps[0] == "end" and steps[-1] == "start" and steps[-2] == "each"
+    assert [s.id for s in run.graph_steps()][:3] == ["start", "each", "gather"]
     code = run.code
     assert code is not None and "class ClientFlow" in code.flow_source
     assert Step(f"{run.pathspec}/each", store=runs.store).finished_at is not None
