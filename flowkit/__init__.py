@@ -22,7 +22,7 @@ from flowkit.authoring.compat import (
     trigger,
     trigger_on_finish,
 )
-from flowkit.authoring.config import Config
+from flowkit.authoring.config import Config, ConfigValue
 from flowkit.authoring.current import current
 from flowkit.authoring.decorators import (
     alert,
@@ -63,6 +63,7 @@ from flowkit.client import (
     metadata,
     namespace,
 )
+from flowkit.client.data import DataArtifact
 from flowkit.errors import (
     FlowDefinitionError,
     FlowkitError,
@@ -87,6 +88,8 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "CaughtException",
     "CaughtFailure",
     "Config",
+    "ConfigValue",
+    "DataArtifact",
     "DeployedFlow",
     "Deployer",
     "Flow",
