@@ -6,7 +6,10 @@ every run. The choice is this process's alone, made only by calling :func:`names
 is read on import); a process forked from it (a running step) starts again from the default,
 as a Metaflow step does.
 
-flowkit's own tools (the CLI, resume, gc, dead letters) do not filter by namespace.
+flowkit's own tools do not filter by namespace: the CLI lists and shows every run, the ``Run``
+that ``flowkit.run``/``Runner`` return and dead-letter retries are read without a check, gc and
+reuse read the store itself, and ``resume`` without ``--origin-run-id`` takes the flow's most
+recent run whoever started it (Metaflow takes the latest in your namespace).
 """
 
 from __future__ import annotations
