@@ -47,6 +47,7 @@ from flowkit.store.lease import clock_skew
 from flowkit.store.overlap import overlapped
 from flowkit.store.records import RunRecord, loads
 from flowkit.store.store import Store
+from flowkit.store.tags import system_tags
 from flowkit.store.trash import TrashedBlob, scan_trash
 
 RULES_HINT = (
@@ -320,7 +321,8 @@ def _retained(
         kept.update(
             r
             for r in ids
-            if runs[r].created_at >= newer or tags & tagged.get(r, frozenset(runs[r].tags))
+            if runs[r].created_at >= newer
+            or tags & (tagged.get(r, frozenset(runs[r].tags)) | system_tags(runs[r]))
         )
     return kept
 

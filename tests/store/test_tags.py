@@ -58,15 +58,17 @@ def test_fsck_reports_a_tag_change_of_another_run(store: Store) -> None:
 
 
 def test_gc_deletes_tag_changes_with_their_run_and_keeps_by_tags_now(store: Store) -> None:
+    by_project = store.records.create_run("TagFlow", steps=["start"], system_tags=["project:x"])
     tagged_later = store.records.create_run("TagFlow", steps=["start"])
     untagged_later = store.records.create_run("TagFlow", tags=["keep"], steps=["start"])
-    for run in (tagged_later, untagged_later):
+    for run in (by_project, tagged_later, untagged_later):
         store.records.end_run("TagFlow", run.run_id, "succeeded")
     store.tags.change(tagged_later, added=["keep"])
     store.tags.change(untagged_later, removed=["keep"])
     later = untagged_later.created_at + 3600  # both runs are old enough to go by then
-    collect(store, Policy(keep_tags=("keep",), grace=0), now=later)
-    assert [r.run_id for r in store.records.iter_runs("TagFlow")] == [tagged_later.run_id]
+    collect(store, Policy(keep_tags=("keep", "project:x"), grace=0), now=later)
+    kept = [r.run_id for r in store.records.iter_runs("TagFlow")]
+    assert kept == [tagged_later.run_id, by_project.run_id]
     root = Path(store.url) / "runs" / "TagFlow" / untagged_later.run_id
     assert not [p for p in root.rglob("*") if p.is_file()]  # its tag change went with it
     assert store.tags.user_tags(tagged_later) == {"keep"} and fsck(store).problems == []
