@@ -34,6 +34,7 @@ from flowkit.authoring.delayed import (
     is_delayed,
     resolve,
 )
+from flowkit.authoring.delayed import plain as plain_value
 from flowkit.authoring.flowspec import step_functions
 from flowkit.authoring.parameters import Parameter, _infer_kind, parameters_of
 from flowkit.errors import ParameterError
@@ -87,7 +88,7 @@ class ConfigValue(dict[str, Any]):
 
     def to_dict(self) -> dict[str, Any]:
         """The value as plain dicts and lists."""
-        return {k: _unwrap(v) for k, v in self.items()}
+        return {k: plain_value(v) for k, v in self.items()}
 
     def copy(self) -> ConfigValue:
         return ConfigValue(self)
@@ -109,14 +110,6 @@ def _wrap(value: Any) -> Any:
         return ConfigValue(value)
     if isinstance(value, list | tuple):
         return type(value)(_wrap(v) for v in value)
-    return value
-
-
-def _unwrap(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _unwrap(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_unwrap(v) for v in value)
     return value
 
 
@@ -261,7 +254,7 @@ class Config(Parameter):
                 "give a JSON object, or declare Config(..., plain=True) to take any value",
                 parameter=self.name,
             )
-        return _unwrap(value)
+        return plain_value(value)
 
     @staticmethod
     def _default_path(default: str, flow_file: str | None) -> Path:

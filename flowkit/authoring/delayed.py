@@ -156,7 +156,7 @@ def resolve(value: Any, configs: Mapping[str, Any]) -> Any:
     """``value`` with every config expression in it evaluated (mappings as plain dicts);
     ``{"_flowkit_unpacked_<id>": expr}`` (from ``**expr``) becomes the keys of its value."""
     if isinstance(value, DelayedExpr):
-        return _plain(evaluate(value, configs))
+        return plain(evaluate(value, configs))
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         for key, item in value.items():
@@ -175,10 +175,10 @@ def resolve(value: Any, configs: Mapping[str, Any]) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Config values (read-only mappings) as plain dicts and lists, for decorators to keep."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_plain(v) for v in value)
+        return type(value)(plain(v) for v in value)
     return value
