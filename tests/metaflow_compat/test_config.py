@@ -194,6 +194,11 @@ def test_project_tags_the_run_with_its_project_and_branch(tmp_path: Path) -> Non
     ran = _cli(tmp_path, "--branch", "feature_1", "run")
     assert ran.returncode == 0, ran.stderr
     assert "project_branch:test.feature_1" in tags(_latest(tmp_path).id)
+    assert _latest(tmp_path)["start"].task.data.project == (
+        "demo_proj",
+        "test.feature_1",
+        "demo_proj.test.feature_1.ConfigFlow",
+    )
     ran = _cli(tmp_path, "--production", "run")
     assert ran.returncode == 0, ran.stderr
     assert "project_branch:prod" in tags(_latest(tmp_path).id)

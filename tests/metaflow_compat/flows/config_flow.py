@@ -1,7 +1,17 @@
 """A Metaflow-style flow with configs: a default file, a default value, a parser given by
 its dotted name, config expressions in decorators, a parameter default and ``@project``."""
 
-from flowkit import Config, FlowSpec, Parameter, config_expr, project, resources, retry, step
+from flowkit import (
+    Config,
+    FlowSpec,
+    Parameter,
+    config_expr,
+    current,
+    project,
+    resources,
+    retry,
+    step,
+)
 
 
 def kv_parser(text):
@@ -27,6 +37,7 @@ class ConfigFlow(FlowSpec):
         self.lr_item = self.cfg["model"]["lr"]
         self.alpha_seen = self.alpha
         self.kv_seen = dict(self.kv)
+        self.project = (current.project_name, current.branch_name, current.project_flow_name)
         try:
             self.cfg.model.lr = 5
         except TypeError as exc:
