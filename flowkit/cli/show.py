@@ -24,7 +24,15 @@ def describe(graph: FlowGraph) -> str:
         lines += ["", "Parameters"]
         for p in graph.parameters:
             default = "required" if p.required else f"default {p.default!r}"
-            lines.append(f"  --{p.name} {p.kind.upper()}  ({default})  {p.help}".rstrip())
+            option = f"--{p.name} {p.kind.upper()}"
+            if p.kind == "config":  # given before the command: --config NAME FILE
+                option = f"--config {p.name} FILE"
+                default = (
+                    "required"
+                    if p.required
+                    else (f"default file {p.default!r}" if p.default else "optional")
+                )
+            lines.append(f"  {option}  ({default})  {p.help}".rstrip())
     lines += ["", "Steps"]
     width = max((len(s.name) for s in graph.steps.values()), default=0)
     for node in graph.ordered():

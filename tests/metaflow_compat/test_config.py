@@ -240,6 +240,10 @@ def test_check_and_show_see_the_configs_given_before_the_command(tmp_path: Path)
     start = next(s for s in json.loads(shown.output)["steps"] if s["name"] == "start")
     decorators = {d["name"]: d["args"] for d in start["decorators"]}
     assert (decorators["retry"]["times"], decorators["resources"]["cpu"]) == (5, 3)
+    described = CliRunner().invoke(cli, ["show"])
+    assert "--config cfg FILE  (default file 'config_default.json')  the flow's settings" in (
+        described.output
+    )
     lacking = json.dumps({"project": "p", "alpha": 1, "cpu": 1, "model": {}})
     checked = CliRunner().invoke(cli, ["--config-value", "cfg", lacking, "check"])
     assert checked.exit_code == 1
