@@ -36,7 +36,7 @@ from flowkit.authoring.delayed import (
 )
 from flowkit.authoring.delayed import plain as plain_value
 from flowkit.authoring.flowspec import step_functions
-from flowkit.authoring.parameters import Parameter, _infer_kind, parameters_of
+from flowkit.authoring.parameters import IncludeFile, Parameter, _infer_kind, parameters_of
 from flowkit.errors import ParameterError
 
 #: On a configured class: the config values it was made with (attribute -> value).
@@ -454,7 +454,10 @@ def _resolved_parameter(param: Parameter, names: Mapping[str, Any]) -> Parameter
         made.problems.append(f"the default of Parameter '{param.name}': {exc}")
         made.default = None
         return made
-    if not param.type_given:
+    if isinstance(param, IncludeFile):  # a path: the file is read when the run starts
+        made.default = value
+        return made
+    if not param.type_given and not param.separator:
         made.kind = _infer_kind(None, value)
     try:
         made.default = None if value is None else made.convert(value)

@@ -14,6 +14,7 @@ from flowkit import (
     Config,
     FlowDefinitionError,
     FlowSpec,
+    IncludeFile,
     LintError,
     Parameter,
     ParameterError,
@@ -33,6 +34,7 @@ from flowkit.authoring.config import (
     resolve_configs,
 )
 from flowkit.authoring.delayed import ConfigExprError, evaluate
+from flowkit.authoring.parameters import resolve_parameters
 from flowkit.authoring.project import project_of
 
 
@@ -318,3 +320,25 @@ def test_an_expression_pickles_with_only_the_globals_it_reads() -> None:
     assert set(again._globals or {}) == {"doubled"}
     path = pickle.loads(pickle.dumps(Config("cfg").a["b"]))
     assert evaluate(path, {"cfg": ConfigValue({"a": {"b": 1}})}) == 1
+
+
+def test_an_include_file_default_from_a_config_is_a_path_read_when_the_run_starts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "notes.txt").write_text("the notes")
+
+    class Including(FlowSpec):
+        cfg = Config("cfg", default_value={"notes": str(tmp_path / "notes.txt")})
+        notes = IncludeFile("notes", default=cfg.notes)
+
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    made = configure(Including, resolve_configs(Including, {}))
+    assert made.notes.default == str(tmp_path / "notes.txt")
+    assert resolve_parameters(made, {"cfg": {}})["notes"] == "the notes"
