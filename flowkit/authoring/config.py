@@ -451,7 +451,10 @@ def _resolved_parameter(param: Parameter, names: Mapping[str, Any]) -> Parameter
     try:
         value = resolve(param.default, names)
     except ConfigExprError as exc:
-        made.problems.append(f"the default of Parameter '{param.name}': {exc}")
+        made.problems.append(
+            f"the default of Parameter '{param.name}' ({param.default!r}) could not be "
+            f"evaluated: {exc}"
+        )
         made.default = None
         return made
     if isinstance(param, IncludeFile):  # a path: the file is read when the run starts

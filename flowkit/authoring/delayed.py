@@ -127,9 +127,7 @@ def evaluate(expr: DelayedExpr, configs: Mapping[str, Any]) -> Any:
         try:
             value = eval(source, dict(expr._globals or {}), dict(configs))
         except Exception as exc:  # the user's expression: any error is theirs to read
-            raise ConfigExprError(
-                f"config_expr({source!r}) could not be evaluated: {type(exc).__name__}: {exc}"
-            ) from None
+            raise ConfigExprError(f"{type(exc).__name__}: {exc}") from None
     walked = source
     for key in path:
         name = evaluate(key, configs) if isinstance(key, DelayedExpr) else key

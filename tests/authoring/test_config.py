@@ -139,7 +139,10 @@ def test_a_bad_expression_is_a_lint_problem_naming_the_decorator_step_and_line()
     assert problems["end"].file and problems["end"].file.endswith("test_config.py")
     assert problems["end"].line == Sized.end.__code__.co_firstlineno
     lr = next(p for p in info.value.problems if "Parameter 'lr'" in p.message)
-    assert "cfg has no key 'model_lr'" in lr.message
+    assert lr.message.startswith(
+        "the default of Parameter 'lr' (config_expr('cfg.model_lr')) could not be evaluated: "
+        "cfg has no key 'model_lr'"
+    )
 
 
 def test_values_come_from_json_text_files_parsers_and_defaults(tmp_path: Path) -> None:
