@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from flowkit.authoring.config import Config
+from flowkit.authoring.delayed import DelayedExpr, is_delayed
 from flowkit.authoring.names import run_option_named
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.cli.base import FlowkitGroup
@@ -116,7 +117,7 @@ def _option(param: Parameter) -> click.Option:
         [*names, str(param.attr)],
         type=click.STRING,
         default=None,
-        metavar=param.type_label,
+        metavar="VALUE" if is_delayed(param.default) and not param.type_given else param.type_label,
         help=f"{param.help}{default}{required}".strip(),
     )
 
@@ -126,6 +127,8 @@ def _shadowed(param: Parameter) -> bool:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, DelayedExpr):  # its value is known once the run's configs are
+        return f"from config, {value.text}"
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -240,6 +241,8 @@ def test_check_and_show_see_the_configs_given_before_the_command(tmp_path: Path)
     start = next(s for s in json.loads(shown.output)["steps"] if s["name"] == "start")
     decorators = {d["name"]: d["args"] for d in start["decorators"]}
     assert (decorators["retry"]["times"], decorators["resources"]["cpu"]) == (5, 3)
+    helped = CliRunner().invoke(cli, ["run", "--help"])
+    assert re.search(r"--alpha VALUE\s+\[default: from config, cfg\.alpha\]", helped.output)
     described = CliRunner().invoke(cli, ["show"])
     assert "--config cfg FILE  (default file 'config_default.json')  the flow's settings" in (
         described.output
