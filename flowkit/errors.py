@@ -7,12 +7,14 @@ complete)::
     FlowkitError                    anything flowkit reports to a user
     ├── FlowDefinitionError         the flow class is written wrongly (names step, file, line)
     │   ├── LintError               every problem lint found, at once (``.problems``)
+    │   ├── ReadOnlyParameterError  a step assigned to a parameter; an AttributeError [authoring.parameters]
     │   └── TooManySplits           a foreach fans out past max_num_splits [plan.tasks]
     ├── FlowLoadError               a flow file could not be found, imported or chosen
     ├── ParameterError              a parameter value is missing or does not convert
     │   └── ConfigError             a config cannot be read, parsed or evaluated [authoring.config]
     ├── MergeConflictError          ``merge_artifacts`` met different values for one name
     ├── NotInTaskError              ``current`` was read outside a running step
+    ├── NotInProjectError           ``current.project_*`` without @project; an AttributeError [authoring.current]
     ├── NotOfferedError             a Metaflow feature flowkit does not offer [authoring.compat]
     ├── ParallelMapError            parallel_map's function failed in a child [authoring.multicore]
     ├── PluginNotInstalled          no installed package provides a plug-in [plugins]
@@ -35,8 +37,10 @@ complete)::
     │   └── UnsharedStoreError      a run's tasks could not see the store (memory://) [store.errors]
     ├── NamespaceMismatch           a run asked for is outside the namespace [client.namespace]
     ├── TaggingError                a run's tags cannot change so [client.tags]
+    ├── CardNotFoundError           a task has no card of that id, type or hash [client.cards]
     ├── WorkerStartError            the warm worker could not import the flow [executor.local]
     ├── RunFailed                   a run ended without succeeding [runtime.api]
+    ├── RunnerError                 Runner's command ended before its run existed [surfaces.runner]
     ├── RetryFailed                 a dead letter, retried alone, failed again [runtime.deadletter]
     └── NotebookFailed              a notebook cell raised [notebook.papermill_step]
 
