@@ -480,15 +480,25 @@ def _parameters(
 
 
 def _origin_parameters(store: Store, origin: RunRecord) -> dict[str, tuple[str, int, str]]:
-    if "start" not in store.records.list_steps(origin.flow, origin.run_id):
-        return {}
-    for record in store.records.list_tasks(origin.flow, origin.run_id, "start"):
-        return {
-            attr: (ref.digest, ref.size, ref.type)
-            for attr, ref in record.artifacts.items()
-            if attr in origin.parameters
-        }
-    return {}
+    """The origin run's own parameter values, as stored. Its run record names them; its start
+    task may not (a resume clones it from an earlier run that had other values)."""
+    from flowkit.store.records import ArtifactRef
+
+    start: dict[str, ArtifactRef] = {}
+    if "start" in store.records.list_steps(origin.flow, origin.run_id):
+        for record in store.records.list_tasks(origin.flow, origin.run_id, "start"):
+            start = dict(record.artifacts)
+            break
+    if not origin.parameter_digests:  # a run recorded before runs named their digests
+        return {a: (r.digest, r.size, r.type) for a, r in start.items() if a in origin.parameters}
+    values: dict[str, tuple[str, int, str]] = {}
+    for attr, digest in origin.parameter_digests.items():
+        ref = start.get(attr)
+        if ref is None or ref.digest != digest:
+            again = store.values.put(store.values.load(digest, owner=f"parameter '{attr}'"))
+            ref = again if again.digest == digest else ArtifactRef(digest, again.size, again.type)
+        values[attr] = (ref.digest, ref.size, ref.type)
+    return values
 
 
 def _preview(

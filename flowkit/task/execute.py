@@ -362,8 +362,8 @@ def _describe(t: Transition) -> str:
 
 
 def _persist(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, Any]:
-    """What the task assigned is stored; what it did not touch, and the parameters, are
-    named by reference."""
+    """What the task assigned is stored; what it did not touch, and the run's parameters,
+    are named by reference."""
     from flowkit.store.records import ArtifactRef
 
     values = {k: v for k, v in flow.__dict__.items() if not k.startswith("_")}
@@ -371,8 +371,9 @@ def _persist(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, Any]
     for name, source in flow.__dict__["_flowkit_refs"].items():
         if name not in refs:
             refs[name] = source.ref(name)
+    # the run's own values: a parent cloned from an earlier run may carry that run's values
     for attr, (digest, size, kind) in spec.parameters.items():
-        refs.setdefault(attr, ArtifactRef(digest, size, kind))
+        refs[attr] = ArtifactRef(digest, size, kind)
     return refs
 
 

@@ -84,6 +84,21 @@ def test_resume_with_a_changed_parameter_explains_it(flow_file: Path, tmp_path: 
     assert resumed.parameters["n"] == 3 and resumed.origin_run_id == origin.id
 
 
+def test_a_resume_of_a_resume_keeps_the_value_its_origin_was_given(
+    flow_file: Path, tmp_path: Path
+) -> None:
+    """The start task of a resume is cloned from the first run, with the first run's value of
+    a parameter start does not read; a later resume and the client still see the new value."""
+    store = str(tmp_path / "store")
+    flowkit.run(flow_file, store=store, progress=Quiet(), n=3, scale=1)
+    resumed = flowkit.resume(flow_file, store=store, progress=Quiet(), scale=2)
+    again = flowkit.resume(flow_file, store=store, progress=Quiet(), origin_run_id=resumed.id)
+    expected = 2 * sum(i * 10 for i in range(3))
+    assert again.parameters["scale"] == 2
+    assert again.data.result == resumed.data.result == expected
+    assert resumed["end"].task.data.scale == again["end"].task.data.scale == 2
+
+
 def test_no_cache_steps_always_run(tmp_path: Path) -> None:
     flow = tmp_path / "ingest_flow.py"
     flow.write_text(
