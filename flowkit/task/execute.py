@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from flowkit.authoring.current import TaskContext, bound
 from flowkit.authoring.flowspec import FlowSpecBase, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
+from flowkit.authoring.parameters import PARAMETERS_ATTR
 from flowkit.errors import FlowDefinitionError
 from flowkit.graph.compat import metaflow_graph
 from flowkit.plan.tasks import Branch
@@ -133,7 +134,10 @@ def run_step(spec: TaskSpec, store: Store, flow: FlowSpecBase, parents: list[Tas
     with bound(ctx):
         if spec.contract.takes_inputs:
             chunks = ChunkCache(store)  # branches of one split share their chunks
-            inputs = Inputs([_input_flow(flow_cls, store, r, spec, chunks) for r in parents])
+            params = flow.__dict__[PARAMETERS_ATTR]
+            inputs = Inputs(
+                [_input_flow(flow_cls, store, r, spec, chunks, params) for r in parents]
+            )
             with step_timeout(spec.timeout, spec.step):
                 _call_wrapped(spec, func, flow, inputs)
         else:
@@ -317,11 +321,16 @@ def _split(ref: str) -> tuple[str, str, str]:
 
 
 def _input_flow(
-    flow_cls: type, store: Store, record: TaskRecord, spec: TaskSpec, chunks: ChunkCache
+    flow_cls: type,
+    store: Store,
+    record: TaskRecord,
+    spec: TaskSpec,
+    chunks: ChunkCache,
+    parameters: Mapping[str, Any],
 ) -> FlowSpecBase:
     parent = flow_cls(use_cli=False)
     parent.__dict__["_flowkit_step_name"] = record.step
-    parent.__dict__["_flowkit_parameters"] = {}
+    bind_parameters(parent, parameters)  # ``inp.alpha`` reads the run's value, as Metaflow
     parent._flowkit_inherit(store.values.artifact_source(record))
     path = [Branch.from_json(b) for b in record.path]
     parent.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, path, chunks)

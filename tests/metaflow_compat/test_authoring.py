@@ -73,6 +73,7 @@ def test_parameters_current_and_graph_in_a_run(tmp_path: Path, clean_env) -> Non
         "label": "from-flowkit",
     }
     assert data.end_names == ["a", "b"] and data.uppers == ["A", "B"]
+    assert data.input_alphas == [0.25, 0.25]
     flow_file = FLOWS / "authoring_params.py"
     assign_line = line_of(flow_file, "self.alpha = 5")
     assert data.assign_error.startswith(f"{flow_file}:{assign_line}: step 'start': ")

@@ -63,6 +63,7 @@ class ParamsFlow(FlowSpec):
     @step
     def join(self, inputs):
         self.uppers = [i.upper for i in inputs]
+        self.input_alphas = [i.alpha for i in inputs]  # a parameter, read on an input
         self.merge_artifacts(inputs, exclude=["upper"])
         self.next(self.end)
 
