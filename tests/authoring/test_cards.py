@@ -29,6 +29,7 @@ from flowkit.authoring.cards import (
 from flowkit.authoring.current import TaskContext, bound
 from flowkit.authoring.decorators import card, decorators_of, retry, step
 from flowkit.errors import NotInTaskError
+from tests.conftest import require
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452")
 EVIL = "<img src=x onerror=alert(1)>"
@@ -72,7 +73,7 @@ def test_table_cells_are_text_numbers_or_components() -> None:
 def test_table_from_dataframe() -> None:
     unsupported = Table.from_dataframe([1, 2]).render()
     assert "Object type builtins.list not supported" in unsupported
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     frame = pd.DataFrame({"x": range(8), "y<": ["a"] * 8})
     html = Table.from_dataframe(frame).render()
     assert "<th></th><th>x</th><th>y&lt;</th>" in html
