@@ -304,7 +304,8 @@ def step(func: F) -> F:
     """Mark a method of a :class:`FlowSpec` as a step of the flow."""
     if not isinstance(func, FunctionType):
         raise TypeError(f"@step decorates a method defined with 'def', not {type(func).__name__}")
-    func.is_step = True  # type: ignore[attr-defined]  # the attribute Metaflow uses too
+    func.is_step = True  # type: ignore[attr-defined]  # the attributes Metaflow sets too
+    func.name = func.__name__  # type: ignore[attr-defined]
     if not hasattr(func, DECORATORS_ATTR):
         setattr(func, DECORATORS_ATTR, [])
         setattr(func, PROBLEMS_ATTR, [])

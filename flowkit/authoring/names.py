@@ -42,9 +42,11 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("run_id_file", "run-id-file"),
     RunOption("runner_attribute_file", "runner-attribute-file"),  # for Runner, as Metaflow's
     RunOption("progress", None),
-    # @project's branch: on the command line --branch/--production come before the command
-    RunOption("branch", None),
-    RunOption("production", None),
+    # @project's branch, --branch/--production before the command on the command line.
+    # Not ``branch``/``production``: those stay free for the flow's own parameters, as in
+    # Metaflow, where the project's options and the run's never meet.
+    RunOption("project_branch", None),
+    RunOption("project_production", None),
 )
 
 #: Names a flow parameter may not have: every keyword and flag above, and ``help``.

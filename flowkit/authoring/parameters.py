@@ -344,10 +344,11 @@ def resolve_parameters(
 
         close = difflib.get_close_matches(unknown[0], list(by_key), n=1)
         known = ", ".join(sorted(p.name for p in params)) or "none"
+        hint = f"did you mean '{close[0]}'?" if close else f"its parameters are: {known}"
+        if unknown[0] in ("branch", "production"):  # --branch before the command, in Python
+            hint = f"for @project's --{unknown[0]}, give project_{unknown[0]}=; {hint}"
         raise ParameterError(
-            f"{flow_cls.__name__} has no parameter '{unknown[0]}'",
-            f"did you mean '{close[0]}'?" if close else f"its parameters are: {known}",
-            parameter=unknown[0],
+            f"{flow_cls.__name__} has no parameter '{unknown[0]}'", hint, parameter=unknown[0]
         )
     values: dict[str, Any] = {}
     for p in params:

@@ -11,9 +11,12 @@ from typing import Any
 
 import click
 
-from flowkit.authoring.config import PROJECT_ATTR, configs_of, configure, resolve_configs
+from flowkit.authoring.config import PROJECT_ATTR, configs_of, resolve_configs
+from flowkit.authoring.configure import configure
 
 _META_KEY = "flowkit.top_level"
+#: ``flowkit.run``'s keywords for ``--branch`` and ``--production``.
+PROJECT_BRANCH, PROJECT_PRODUCTION = "project_branch", "project_production"
 #: Where each config option is read from when the command line does not give it: a JSON
 #: object of name -> file (or value), flowkit's variable first, then Metaflow's.
 _ENV = {
@@ -72,7 +75,8 @@ def remember(ctx: click.Context, given: dict[str, Any]) -> None:
 
 def run_arguments(ctx: click.Context) -> dict[str, Any]:
     """What the top-level options were given, as arguments of ``flowkit.run``: each config
-    by name (a ``Path`` to read, or a JSON text), ``branch`` and ``production``."""
+    by name (a ``Path`` to read, or a JSON text), ``project_branch`` and ``project_production``
+    (not ``branch``/``production``: those are left to the flow's parameters of those names)."""
     given = ctx.meta.get(_META_KEY, {})
     files = dict(given.get("config") or _from_env("config"))
     values = dict(given.get("config_value") or _from_env("config_value"))
@@ -84,9 +88,9 @@ def run_arguments(ctx: click.Context) -> dict[str, Any]:
         )
     out: dict[str, Any] = {name: Path(path) for name, path in files.items()} | values
     if given.get("branch"):
-        out["branch"] = given["branch"]
+        out[PROJECT_BRANCH] = given["branch"]
     if given.get("production"):
-        out["production"] = True
+        out[PROJECT_PRODUCTION] = True
     return out
 
 
@@ -95,7 +99,8 @@ def configured_for(flow_cls: type, ctx: click.Context) -> type:
     for the others), for ``check`` and ``show``."""
     if not configs_of(flow_cls):
         return flow_cls
-    given = {k: v for k, v in run_arguments(ctx).items() if k not in ("branch", "production")}
+    project = (PROJECT_BRANCH, PROJECT_PRODUCTION)
+    given = {k: v for k, v in run_arguments(ctx).items() if k not in project}
     return configure(flow_cls, resolve_configs(flow_cls, given))
 
 

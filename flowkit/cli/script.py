@@ -34,8 +34,15 @@ class FlowSpec(FlowSpecBase):
             main(type(self))
 
     def __iter__(self) -> Iterator[Any]:
-        """The flow's step functions in graph order (``for step in self``), as in Metaflow."""
-        return iter([getattr(type(self), node.name) for node in self._graph])
+        """The flow's step functions in graph order (``for step in self``), as in Metaflow:
+        each with its ``name``, ``is_step`` and ``decorators`` (a read-only view of the step's
+        decorators, ``name`` and ``attributes``, as ``_graph`` has them)."""
+        steps = []
+        for node in self._graph:
+            func = getattr(type(self), node.name)
+            func.decorators = tuple(node.decorators)
+            steps.append(func)
+        return iter(steps)
 
 
 def _launched_as_script(cls: type) -> bool:

@@ -43,8 +43,8 @@ def run(
     detach: bool = False,
     run_id_file: str | os.PathLike[str] | None = None,
     runner_attribute_file: str | os.PathLike[str] | None = None,
-    branch: str | None = None,
-    production: bool = False,
+    project_branch: str | None = None,
+    project_production: bool = False,
     **params: Any,
 ) -> Run | Preview:
     """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``: the
@@ -61,8 +61,11 @@ def run(
     ``Run`` at once, while it goes. ``run_id_file`` gets the run's id as soon as it exists
     (``runner_attribute_file`` its id, flow and store as JSON), as ``--run-id-file`` does.
     A ``Config`` is given by its name like a parameter: a dict, a JSON text, or a
-    ``pathlib.Path`` to read (``cfg=Path("cfg.json")``). ``branch`` and ``production`` choose
-    a ``@project`` flow's branch, as ``--branch`` and ``--production`` do.
+    ``pathlib.Path`` to read (``cfg=Path("cfg.json")``). ``project_branch`` and
+    ``project_production`` choose a ``@project`` flow's branch, as ``--branch`` and
+    ``--production`` before the command do (``project_branch="feat"``: ``test.feat``);
+    ``branch=`` and ``production=`` are the flow's own parameters of those names, as in
+    Metaflow, where a project's options and a run's are apart.
     """
     options = _options(
         progress,
@@ -77,7 +80,7 @@ def run(
     )
     options.run_id_file = _path(run_id_file)
     options.runner_attribute_file = _path(runner_attribute_file)
-    options.branch, options.production = branch, production
+    options.branch, options.production = project_branch, project_production
     return start(flow, params, options, reuse=reuse, dry_run=dry_run)
 
 
@@ -112,8 +115,8 @@ def resume(
     detach: bool = False,
     run_id_file: str | os.PathLike[str] | None = None,
     runner_attribute_file: str | os.PathLike[str] | None = None,
-    branch: str | None = None,
-    production: bool = False,
+    project_branch: str | None = None,
+    project_production: bool = False,
     **params: Any,
 ) -> Run | Preview:
     """Resume a run of ``flow``: the most recent one, or ``origin_run_id``; the recommended
@@ -125,7 +128,8 @@ def resume(
     everything after it run again. Parameters default to the origin's. ``run_id`` names the
     new run (refused if a run has it; by default a new time-sorted id: a chosen one is listed
     among the flow's runs by its name, not its time). ``detach``, ``run_id_file`` and
-    ``runner_attribute_file`` as for :func:`run`.
+    ``runner_attribute_file``, ``project_branch`` and ``project_production`` as for
+    :func:`run`.
     """
     options = _options(
         progress,
@@ -141,7 +145,7 @@ def resume(
     options.run_id = run_id
     options.run_id_file = _path(run_id_file)
     options.runner_attribute_file = _path(runner_attribute_file)
-    options.branch, options.production = branch, production
+    options.branch, options.production = project_branch, project_production
     return start(
         flow,
         params,

@@ -23,6 +23,8 @@ from flowkit.store.packages import CodePackage
 from tests.conftest import ROOT
 from tests.metaflow_compat.flows.authoring_assign import AssignParamFlow
 from tests.metaflow_compat.flows.authoring_params import ParamsFlow
+from tests.metaflow_compat.flows.config_flow import ConfigFlow
+from tests.metaflow_compat.flows.runs_project import PlainBranchFlow, RunsProjectFlow
 from tests.runtime.test_shapes import Quiet
 
 FLOWS = Path(__file__).parent / "flows"
@@ -334,3 +336,55 @@ def test_a_base_flow_class_in_another_module(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     resumed = flow.latest_run
     assert (resumed.data.base_mark, resumed.data.total) == ("v3", 18)
+
+
+def test_parameters_named_branch_and_production_in_and_out_of_a_project(tmp_path: Path) -> None:
+    plain = flowkit.run(
+        PlainBranchFlow, store=str(tmp_path), progress=Quiet(), branch="dev", production=True
+    )
+    assert plain["start"].task.data.seen == ("dev", True, False)
+    assert not any(t.startswith("project") for t in plain.tags)
+    run = flowkit.run(
+        RunsProjectFlow,
+        store=str(tmp_path),
+        progress=Quiet(),
+        branch="dev",
+        project_branch="feat",
+        cfg={"greeting": "yo"},
+    )
+    assert "project_branch:test.feat" in run.tags
+    data = run["start"].task.data
+    assert data.seen == {
+        "branch": "dev",
+        "production": False,
+        "project_branch": "test.feat",
+        "greeting": "yo",
+    }
+    # for step in self: Metaflow's name, is_step and decorators (name, attributes) per step
+    assert [(name, is_step, [d for d, _ in decos]) for name, is_step, decos in data.steps] == [
+        ("start", True, ["retry"]),
+        ("end", True, []),
+    ]
+    assert data.steps[0][2][0][1]["times"] == 2
+    with pytest.raises(ParameterError) as info:  # Metaflow's name for it is a parameter's
+        flowkit.run(ConfigFlow, store=str(tmp_path), progress=Quiet(), branch="feat")
+    assert info.value.message == "ConfigFlow has no parameter 'branch'"
+    assert info.value.hint.startswith("for @project's --branch, give project_branch=; ")
+
+
+@pytest.mark.slow
+def test_a_project_branch_and_a_branch_parameter_on_the_command_line(tmp_path: Path) -> None:
+    script = FLOWS / "runs_project.py"
+    ran = _cli(script, "--branch", "feat", "run", "--branch", "dev", store=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    (run,) = open_store(str(tmp_path)).records.iter_runs("RunsProjectFlow")
+    assert "project_branch:test.feat" in run.system_tags
+    assert run.parameters["branch"] == "dev"
+
+
+def test_step_functions_carry_metaflow_attributes() -> None:
+    assert (BranchFlow.a.name, BranchFlow.a.is_step) == ("a", True)
+    assert [(s.name, s.decorators) for s in BranchFlow(use_cli=False)][:2] == [
+        ("start", ()),
+        ("a", ()),
+    ]

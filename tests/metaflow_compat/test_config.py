@@ -203,7 +203,9 @@ def test_project_tags_the_run_with_its_project_and_branch(tmp_path: Path) -> Non
     ran = _cli(tmp_path, "--production", "run")
     assert ran.returncode == 0, ran.stderr
     assert "project_branch:prod" in tags(_latest(tmp_path).id)
-    run = flowkit.run(ConfigFlow, store=str(tmp_path), quiet=True, branch="b2", production=True)
+    run = flowkit.run(
+        ConfigFlow, store=str(tmp_path), quiet=True, project_branch="b2", project_production=True
+    )
     assert "project_branch:prod.b2" in tags(run.id)
     # the project name came from the config: another config, another project
     other = flowkit.run(
@@ -216,7 +218,7 @@ def test_bad_project_names_are_refused_before_the_run_starts(tmp_path: Path) -> 
     with pytest.raises(flowkit.FlowDefinitionError, match="lowercase alphanumeric"):
         flowkit.run(ConfigFlow, store=str(tmp_path), quiet=True, cfg={**DEFAULT, "project": "A-b"})
     with pytest.raises(ParameterError, match="The branch name must contain only lowercase"):
-        flowkit.run(ConfigFlow, store=str(tmp_path), quiet=True, branch="Feature")
+        flowkit.run(ConfigFlow, store=str(tmp_path), quiet=True, project_branch="Feature")
     assert next(open_store(str(tmp_path)).records.iter_runs("ConfigFlow"), None) is None
     ran = _cli(tmp_path, "--branch", "Feature", "run")
     assert ran.returncode == 2
