@@ -18,7 +18,14 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from flowkit.errors import FlowkitError
-from flowkit.surfaces.runner import ALIASES, NOT_TAKEN, top_options
+from flowkit.surfaces.runner_command import (
+    ALIASES,
+    NOT_TAKEN,
+    TOP_LEVEL,
+    api_keywords,
+    merge_keywords,
+    runner_keyword,
+)
 
 if TYPE_CHECKING:
     from flowkit.client import Run
@@ -75,21 +82,18 @@ class _Tee(io.TextIOBase):
 
 def _api_keywords(kwargs: Mapping[str, Any], *, top_level: bool) -> dict[str, Any]:
     """Metaflow's keyword arguments as :func:`flowkit.run`'s (``decospecs`` ->
-    ``with_decorators``, a single tag as a list); at the top level, run options only."""
-    allowed = {o.keyword for o in top_options()}
+    ``with_decorators``, a single tag as a list); at the top level, run options only, and the
+    options Metaflow takes before the command (configs, ``branch``, ``production``)."""
     out: dict[str, Any] = {}
     for key, value in kwargs.items():
-        keyword = ALIASES.get(key, key)
-        if keyword == "pylint":
+        keyword = runner_keyword(key, value, "NBRunner") if top_level else ALIASES.get(key, key)
+        if keyword is None or keyword == "pylint":
             continue  # Metaflow's switch for its pylint pass: flowkit runs none
         if keyword == "dry_run":
             raise FlowkitError(f"NBRunner takes no option dry_run: {NOT_TAKEN['dry_run']}")
-        if top_level and keyword not in allowed:
-            raise FlowkitError(
-                f"NBRunner(...) has no option {key}={value!r} in flowkit",
-                f"give NBRunner the run options {', '.join(sorted(allowed))} (and Metaflow's "
-                "decospecs); the flow's parameters go to .nbrun(...)",
-            )
+        if top_level and keyword in TOP_LEVEL:
+            out |= api_keywords(keyword, value)
+            continue
         if keyword in ("tags", "with_decorators") and isinstance(value, str):
             value = [value]
         out[keyword] = value
@@ -118,7 +122,10 @@ class NBRunner:
     The run goes in this kernel, through :func:`flowkit.run`. ``show_output=False`` keeps its
     output out of the notebook (``run(...).stdout``/``.stderr`` still have it); ``env`` is set
     while a run goes; other keyword arguments are run options for every run
-    (``decospecs``/``with_decorators``, ``max_workers``, ``tags``, ``store``, ...).
+    (``decospecs``/``with_decorators``, ``max_workers``, ``tags``, ``store``, ...), and
+    Metaflow's options before the command: ``config=[("cfg", "cfg.json")]``,
+    ``config_value=[("cfg", {...})]``, a ``@project`` flow's ``branch`` and ``production``
+    (:func:`flowkit.run`'s ``project_branch`` and ``project_production``).
     ``base_dir`` and ``file_read_timeout`` are accepted for Metaflow's code and unused (no flow
     file is written); ``profile`` is refused.
     """
@@ -182,9 +189,7 @@ class NBRunner:
     def _go(self, start: Any, kwargs: Mapping[str, Any]) -> FinishedRun:
         from flowkit.runtime.api import RunFailed
 
-        keywords = {**self.top_level_kwargs, **_api_keywords(kwargs, top_level=False)}
-        if "tags" in self.top_level_kwargs and "tags" in kwargs:
-            keywords["tags"] = [*self.top_level_kwargs["tags"], *keywords["tags"]]
+        keywords = merge_keywords(self.top_level_kwargs, _api_keywords(kwargs, top_level=False))
         out = _Tee(sys.stdout if self.show_output else None)
         err = _Tee(sys.stderr if self.show_output else None)
         code = 0

@@ -19,8 +19,10 @@ from flowkit import FlowkitError, NBRunner, Run, Runner
 from flowkit.store import open_store
 from tests.conftest import ROOT
 from tests.metaflow_compat.flows.runs_hello import RunsHelloFlow
+from tests.metaflow_compat.flows.runs_project import RunsProjectFlow
 
 FLOW_FILE = Path(__file__).parent / "flows" / "runs_hello.py"
+PROJECT_FILE = FLOW_FILE.with_name("runs_project.py")
 
 pytestmark = pytest.mark.slow
 
@@ -297,3 +299,55 @@ def test_nbrunner_runs_the_class_in_this_process(tmp_path: Path) -> None:
     assert resumed.successful and resumed.origin_run_id == result.run.id
     with pytest.raises(FlowkitError, match="NBRunner takes a flow class"):
         NBRunner(RunsHelloFlow())  # type: ignore[arg-type]
+
+
+def test_runner_gives_metaflow_top_level_options_before_the_command(tmp_path: Path) -> None:
+    env = {"FLOWKIT_STORE": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    runner = Runner(
+        str(PROJECT_FILE),
+        show_output=False,
+        env=env,
+        branch="feat",
+        config_value=[("cfg", {"greeting": "hello"})],
+    )
+    result = runner.run(branch="dev", production=True)  # the flow's own parameters
+    assert result.status == "successful", result.stderr
+    assert "project_branch:test.feat" in result.run.tags
+    assert result.run["start"].task.data.seen == {
+        "branch": "dev",
+        "production": True,
+        "project_branch": "test.feat",
+        "greeting": "hello",
+    }
+    config = tmp_path / "cfg.json"
+    config.write_text('{"greeting": "from a file"}')
+    prod = Runner(
+        str(PROJECT_FILE),
+        show_output=False,
+        env=env,
+        production=True,
+        config=[("cfg", str(config))],
+    )
+    result = prod.run()
+    assert result.status == "successful", result.stderr
+    assert "project_branch:prod" in result.run.tags
+    assert result.run["start"].task.data.seen["greeting"] == "from a file"
+
+
+def test_nbrunner_gives_the_project_branch_and_configs_to_flowkit_run(tmp_path: Path) -> None:
+    runner = NBRunner(
+        RunsProjectFlow,
+        show_output=False,
+        store=str(tmp_path),
+        branch="feat",
+        production=True,
+        config_value=[("cfg", {"greeting": "nb"})],
+    )
+    run = runner.nbrun(branch="dev")
+    assert "project_branch:prod.feat" in run.tags
+    assert run["start"].task.data.seen == {
+        "branch": "dev",
+        "production": False,
+        "project_branch": "prod.feat",
+        "greeting": "nb",
+    }

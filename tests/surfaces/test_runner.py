@@ -10,6 +10,7 @@ import pytest
 from flowkit.errors import FlowkitError
 from flowkit.surfaces.nbrunner import _api_keywords
 from flowkit.surfaces.runner import Runner, command_line
+from flowkit.surfaces.runner_command import merge_keywords
 
 
 def test_run_options_become_their_flags_and_the_rest_parameters() -> None:
@@ -107,3 +108,59 @@ def test_nbrunner_keywords_are_flowkit_run_keywords() -> None:
         _api_keywords({"alpha": 1}, top_level=True)
     with pytest.raises(FlowkitError, match="NBRunner takes no option dry_run: a Runner returns"):
         _api_keywords({"dry_run": True}, top_level=False)
+
+
+def test_metaflow_top_level_options_come_before_the_command() -> None:
+    top = {
+        "config": [("cfg", Path("cfg.json"))],
+        "config_value": {"other": {"a": 1}, "text": '{"b": 2}'},
+        "branch": "feat",
+        "production": True,
+        "max_workers": 2,
+    }
+    assert command_line("run", top, {"branch": "dev"}) == [
+        "--config",
+        "cfg",
+        "cfg.json",
+        "--config-value",
+        "other",
+        '{"a": 1}',
+        "--config-value",
+        "text",
+        '{"b": 2}',
+        "--branch",
+        "feat",
+        "--production",
+        "run",
+        "--max-workers",
+        "2",
+        "--branch",  # the call's branch: the flow's parameter of that name
+        "dev",
+    ]
+    assert command_line("resume", {"production": False}, {}) == ["resume"]
+    with pytest.raises(FlowkitError, match=r"config=\['cfg'\] is not a list of \(name, value\)"):
+        command_line("run", {"config": ["cfg"]}, {})
+
+
+def test_nbrunner_top_level_options_are_flowkit_run_keywords() -> None:
+    top = {"config": [("cfg", "cfg.json")], "config_value": [("other", {"a": 1})]}
+    top |= {"branch": "feat", "production": True}
+    assert _api_keywords(top, top_level=True) == {
+        "cfg": Path("cfg.json"),
+        "other": {"a": 1},
+        "project_branch": "feat",
+        "project_production": True,
+    }
+    # in a call, branch and production are the flow's parameters
+    assert _api_keywords({"branch": "dev", "production": True}, top_level=False) == {
+        "branch": "dev",
+        "production": True,
+    }
+
+
+def test_tags_given_to_the_runner_and_to_the_call_both_tag_the_run() -> None:
+    assert merge_keywords({"tags": "a", "quiet": True}, {"tags": ["b"], "quiet": False}) == {
+        "tags": ["a", "b"],
+        "quiet": False,
+    }
+    assert merge_keywords({"tags": ["a"]}, {}) == {"tags": ["a"]}
