@@ -11,37 +11,14 @@ from pathlib import Path
 import click
 
 from flowkit.cli.base import open_store_at, store_option
-from flowkit.client import Flow, Step, Task
+from flowkit.cli.task_paths import task_at
+from flowkit.client import Flow, Task
 from flowkit.client.cards import card_of, get_cards
 from flowkit.lint.api import graph_of
-from flowkit.store import parse_pathspec
 from flowkit.store.errors import BadPathspecError
 from flowkit.store.store import Store
 
 Resolve = Callable[[str, Store], Task]
-
-
-def _task_of_step(step: Step) -> Task:
-    tasks = list(step)
-    if len(tasks) != 1:
-        raise BadPathspecError(
-            f"step {step.pathspec} has {len(tasks)} tasks, so it names no single card",
-            f"give the task too: {step.pathspec}/TASK_ID (list them with: flowkit show {step.pathspec})",
-        )
-    return tasks[0]
-
-
-def task_at_pathspec(pathspec: str, store: Store) -> Task:
-    """``Flow/run/step/task``, or ``Flow/run/step`` of a step that ran one task."""
-    spec = parse_pathspec(pathspec)
-    if spec.depth == 4:
-        return Task(str(spec), store=store, _namespace_check=False)
-    if spec.depth == 3:
-        return _task_of_step(Step(str(spec), store=store, _namespace_check=False))
-    raise BadPathspecError(
-        f"{pathspec!r} names a {'flow' if spec.depth == 1 else 'run'}, not a task",
-        "give Flow/run/step/task (or Flow/run/step for a step of one task)",
-    )
 
 
 def flow_task_resolver(flow_cls: type) -> Resolve:
@@ -60,7 +37,7 @@ def flow_task_resolver(flow_cls: type) -> Resolve:
                 f"{identifier!r} is not a step or task of {name}",
                 "give STEP (of the latest run), RUN/STEP or RUN/STEP/TASK",
             )
-        return task_at_pathspec(f"{name}/{'/'.join(parts)}", store)
+        return task_at(f"{name}/{'/'.join(parts)}", store)
 
     return resolve
 
@@ -139,4 +116,4 @@ def _can_open() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-card_cmd = card_group(task_at_pathspec, "PATHSPEC is Flow/run/step/task.")
+card_cmd = card_group(task_at, "PATHSPEC is Flow/run/step/task.")

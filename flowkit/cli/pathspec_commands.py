@@ -12,9 +12,9 @@ import click
 
 from flowkit.cli.base import open_store_at, store_option
 from flowkit.cli.store_commands import echo_log_lines
-from flowkit.client import Step, Task
+from flowkit.cli.task_paths import tasks_at as tasks_of_pathspec
+from flowkit.client import Task
 from flowkit.lint.api import graph_of
-from flowkit.store import parse_pathspec
 from flowkit.store.errors import BadPathspecError
 from flowkit.store.store import Store
 
@@ -28,22 +28,12 @@ def tasks_at(flow_cls: type, input_path: str, store: Store) -> list[Task]:
     """The tasks ``RUN/STEP`` (all of the step's) or ``RUN/STEP/TASK`` of the flow names,
     whoever ran it (a pathspec names one run: no namespace hides it, as in Metaflow)."""
     flow = graph_of(flow_cls).name
-    parts = input_path.split("/")
-    if len(parts) not in (2, 3):
+    if len(input_path.split("/")) not in (2, 3):
         raise BadPathspecError(
             f"{input_path!r} is not a step or a task of {flow}: give {_SHAPE}",
             f"for example 01j2xk8q5v3m4n6p7r8s9t0abc/start; list the runs with: flowkit runs {flow}",
         )
-    spec = parse_pathspec(f"{flow}/{input_path}")
-    if spec.task_id is not None:
-        return [Task(str(spec), store=store, _namespace_check=False)]
-    tasks = list(Step(str(spec), store=store, _namespace_check=False))
-    if not tasks:
-        raise BadPathspecError(
-            f"step {spec} has no tasks: none ran or none has started yet",
-            f"see what the run holds with: flowkit show {flow}/{spec.run_id}",
-        )
-    return tasks
+    return tasks_of_pathspec(f"{flow}/{input_path}", store)
 
 
 def _header(what: str, task: Task) -> None:

@@ -10,10 +10,11 @@ import click
 
 from flowkit.cli.base import open_store_at, store_option
 from flowkit.cli.show import describe_code
+from flowkit.cli.task_paths import task_at
 from flowkit.client import Flow, Run, Step, Task
 from flowkit.errors import FlowkitError
 from flowkit.store import parse_pathspec
-from flowkit.store.errors import BadPathspecError, NotFoundError
+from flowkit.store.errors import NotFoundError
 from flowkit.store.logs import STREAMS, LogLine
 from flowkit.store.store import Store
 
@@ -163,22 +164,10 @@ def logs_cmd(
     pathspec: str, stream: str, follow: bool, timestamps: bool, store_url: str | None
 ) -> None:
     """Print the output of a task (Flow/run/step/task, or a step that has one task)."""
-    spec = parse_pathspec(pathspec)
-    if spec.depth < 3:
-        raise BadPathspecError(
-            f"{pathspec!r} names a {'flow' if spec.depth == 1 else 'run'}, not a task",
-            "give Flow/run/step/task; list a run's tasks with: flowkit show Flow/run/step",
-        )
     store = open_store_at(store_url)
-    if spec.depth == 3:
-        step = (
-            _await_step(store, str(spec))
-            if follow
-            else Step(str(spec), store=store, _namespace_check=False)
-        )
-        task = step.task
-    else:
-        task = Task(str(spec), store=store, _namespace_check=False)
+    if follow and parse_pathspec(pathspec).depth == 3:
+        _await_step(store, pathspec)  # the run may have only just started
+    task = task_at(pathspec, store)
     streams = STREAMS if stream == "both" else (stream,)
     if follow:
         lines = store.logs.follow(task.record, streams)
