@@ -1,7 +1,7 @@
 """Flow configs, as Metaflow's ``Config``: a value read once when a run starts (a file, a JSON
 text, or the config's default), parsed, frozen with the run and readable in every step as a
-read-only :class:`ConfigValue`; and the configured class, where the config expressions written
-in decorators and parameter defaults have their values.
+read-only :class:`ConfigValue`. The class configured with a run's configs is
+:mod:`flowkit.authoring.configure`'s.
 
 A config is a parameter whose value is settled before anything else, because the flow's
 decorators may depend on it: the run stores it like a parameter (so a resume keeps it and a
@@ -10,7 +10,6 @@ step that reads it is re-run under reuse when it changes), and its record shows 
 
 from __future__ import annotations
 
-import copy
 import importlib
 import json
 import os
@@ -18,25 +17,11 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import FunctionType, MappingProxyType
 from typing import Any, NoReturn
 
-from flowkit.authoring.decorators import (
-    DECORATORS_ATTR,
-    PROBLEMS_ATTR,
-    checked_spec,
-    decorators_of,
-)
-from flowkit.authoring.delayed import (
-    UNPACK_PREFIX,
-    ConfigExprError,
-    DelayedExpr,
-    is_delayed,
-    resolve,
-)
+from flowkit.authoring.delayed import DelayedExpr
 from flowkit.authoring.delayed import plain as plain_value
-from flowkit.authoring.flowspec import step_functions
-from flowkit.authoring.parameters import IncludeFile, Parameter, _infer_kind, parameters_of
+from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.errors import ParameterError
 
 #: On a configured class: the config values it was made with (attribute -> value).
@@ -349,134 +334,3 @@ def configured_values(flow_cls: type) -> Mapping[str, Any] | None:
     """The config values a class was configured with (None: not configured)."""
     found = getattr(flow_cls, CONFIGURED_ATTR, None)
     return found if isinstance(found, Mapping) else None
-
-
-def needs_configs(flow_cls: type) -> bool:
-    """Whether something in the class waits for config values: an expression in a step
-    decorator, a parameter default or ``@project``."""
-    if configured_values(flow_cls) is not None:
-        return False
-    if any(is_delayed(p.default) for p in parameters_of(flow_cls) if not isinstance(p, Config)):
-        return True
-    if is_delayed(getattr(flow_cls, PROJECT_ATTR, None)):
-        return True
-    return any(
-        is_delayed(dict(spec.args))
-        for func in step_functions(flow_cls).values()
-        for spec in decorators_of(func)[0]
-    )
-
-
-def configure(flow_cls: type, values: Mapping[str, Any]) -> type:
-    """``flow_cls`` with its config expressions evaluated under ``values`` (attribute ->
-    value): a subclass of the same name whose step decorators, parameter defaults and
-    ``@project`` hold values. What cannot be evaluated is a decorator problem that lint
-    reports with its step, file and line. A class with no expression is returned as it is."""
-    if not needs_configs(flow_cls):
-        return flow_cls
-    names = namespace(flow_cls, values)
-    body: dict[str, Any] = {CONFIGURED_ATTR: MappingProxyType(dict(values))}
-    for attr, func in step_functions(flow_cls).items():
-        if any(is_delayed(dict(s.args)) for s in decorators_of(func)[0]):
-            body[attr] = _resolved_step(func, names)
-    for param in parameters_of(flow_cls):
-        if not isinstance(param, Config) and is_delayed(param.default):
-            body[str(param.attr)] = _resolved_parameter(param, names)
-    project = getattr(flow_cls, PROJECT_ATTR, None)
-    if isinstance(project, Mapping) and is_delayed(dict(project)):
-        body[PROJECT_ATTR] = _resolved_project(flow_cls, project, names)
-    made = type(flow_cls.__name__, (flow_cls,), body)
-    made.__module__, made.__qualname__ = flow_cls.__module__, flow_cls.__qualname__
-    made.__doc__ = flow_cls.__doc__
-    return made
-
-
-def configured(flow_cls: type) -> type:
-    """``flow_cls`` ready to read: configured with its configs' defaults when something in it
-    waits for them (``flowkit check``, ``graph_of``); a configured class as it is."""
-    if not needs_configs(flow_cls):
-        return flow_cls
-    return configure(flow_cls, resolve_configs(flow_cls, {}))
-
-
-def _resolved_step(func: FunctionType, names: Mapping[str, Any]) -> FunctionType:
-    specs, problems = decorators_of(func)
-    made = FunctionType(
-        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
-    )
-    made.__dict__.update(func.__dict__)
-    made.__qualname__, made.__doc__, made.__module__ = (
-        func.__qualname__,
-        func.__doc__,
-        func.__module__,
-    )
-    made.__kwdefaults__ = func.__kwdefaults__
-    kept, found = [], list(problems)
-    for spec in specs:
-        if not is_delayed(dict(spec.args)):
-            kept.append(spec)
-            continue
-        kwargs, failed = _resolved_arguments(spec.name, spec.args, names)
-        if failed:
-            found += failed
-            continue
-        resolved, problem = checked_spec(spec.name, kwargs)
-        kept.append(resolved)
-        if problem:
-            found.append(problem)
-    setattr(made, DECORATORS_ATTR, kept)
-    setattr(made, PROBLEMS_ATTR, found)
-    return made
-
-
-def _resolved_arguments(
-    name: str, args: Mapping[str, Any], names: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[str]]:
-    """A decorator's arguments with their expressions evaluated, and what failed, each
-    naming the argument as written (``@retry(times=config_expr('cfg.retries'))``)."""
-    kwargs: dict[str, Any] = {}
-    failed = []
-    for key, value in args.items():
-        try:
-            kwargs.update(resolve({key: value}, names))
-        except ConfigExprError as exc:
-            shown = f"**{value.text}" if key.startswith(UNPACK_PREFIX) else f"{key}={value!r}"
-            failed.append(f"@{name}({shown}) could not be evaluated: {exc}")
-    return kwargs, failed
-
-
-def _resolved_parameter(param: Parameter, names: Mapping[str, Any]) -> Parameter:
-    made = copy.copy(param)
-    made.problems = list(param.problems)
-    try:
-        value = resolve(param.default, names)
-    except ConfigExprError as exc:
-        made.problems.append(
-            f"the default of Parameter '{param.name}' ({param.default!r}) could not be "
-            f"evaluated: {exc}"
-        )
-        made.default = None
-        return made
-    if isinstance(param, IncludeFile):  # a path: the file is read when the run starts
-        made.default = value
-        return made
-    if not param.type_given and not param.separator:
-        made.kind = _infer_kind(None, value)
-    try:
-        made.default = None if value is None else made.convert(value)
-    except ParameterError as exc:
-        made.problems.append(f"the default of Parameter '{param.name}' is invalid: {exc.message}")
-        made.default = None
-    return made
-
-
-def _resolved_project(
-    flow_cls: type, project: Mapping[str, Any], names: Mapping[str, Any]
-) -> Mapping[str, Any]:
-    try:
-        return MappingProxyType(resolve(dict(project), names))
-    except ConfigExprError as exc:
-        raise ConfigError(
-            f"@project of {flow_cls.__name__}: {exc}",
-            "fix the expression, or the config it reads",
-        ) from None

@@ -1,17 +1,19 @@
 """``@conda``, ``@pypi``, ``@conda_base``, ``@pypi_base`` (Metaflow's arguments: ``packages``
 or conda's older ``libraries``, ``python``, ``disabled``) and ``@environment(vars=...)``.
 
-flowkit creates no environment: steps run in the Python that runs flowkit. A package these
-decorators name that is not installed there is a problem lint reports (with the command that
-installs it), so nothing runs; when all are there, :func:`environment_warning` is the one
-warning a run prints, naming where the packages come from and which versions differ.
+flowkit creates no environment: steps run in the Python that runs flowkit. Applying one of
+these decorators only records its arguments (importing a flow file looks nothing up, in a
+worker neither); lint looks the packages up (:func:`missing_packages`), and one that is not
+installed is a problem it reports with the command that installs it, so nothing runs. When
+all are there, :func:`environment_warning` is the one warning a run prints, naming where the
+packages come from and which versions differ.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -129,18 +131,35 @@ def _validated(name: str, kwargs: Mapping[str, Any]) -> tuple[DecoratorSpec, str
         problems.append(f"@{name}(python={python!r}) is invalid: python must be a version string")
     args = {"packages": packages, "python": python, "disabled": bool(kwargs.get("disabled"))}
     spec = DecoratorSpec(name, MappingProxyType(args))
-    if problems:
-        return spec, "; ".join(problems)
-    missing = [] if args["disabled"] else [f for f in _packages(args) if f.version is None]
-    if not missing:
-        return spec, None
-    listed = " ".join(f"'{f.requirement}'" for f in missing)
-    return spec, Hinted(
-        f"@{name} names packages this Python does not have: "
-        + ", ".join(f.requirement for f in missing),
-        f"flowkit runs every step in the current environment ({sys.executable}); install "
-        f"them there with: pip install {listed} (or in conda: conda install {listed})",
-    )
+    return spec, "; ".join(problems) or None
+
+
+def missing_packages(specs: Iterable[DecoratorSpec]) -> list[Hinted]:
+    """For each ``@conda``/``@pypi`` (``_base`` too) among ``specs`` that names packages this
+    Python lacks, the problem lint reports, with the command that installs them."""
+    found = []
+    for spec in specs:
+        if spec.name.removesuffix("_base") not in _ARGUMENTS or spec.args.get("disabled"):
+            continue
+        missing = [f for f in _packages(spec.args) if f.version is None]
+        if not missing:
+            continue
+        listed = " ".join(f"'{f.requirement}'" for f in missing)
+        found.append(
+            Hinted(
+                f"@{spec.name} names packages this Python does not have: "
+                + ", ".join(f.requirement for f in missing),
+                f"flowkit runs every step in the current environment ({sys.executable}); "
+                f"install them there with: pip install {listed} (or in conda: conda install "
+                f"{listed})",
+            )
+        )
+    return found
+
+
+def base_specs(flow_cls: type) -> list[DecoratorSpec]:
+    """The ``@conda_base`` / ``@pypi_base`` of a flow class and its bases, a base's first."""
+    return [s for klass in reversed(flow_cls.__mro__) for s in klass.__dict__.get(BASE_ATTR, ())]
 
 
 conda = _make("conda", _validated)
@@ -177,8 +196,7 @@ pypi_base.__doc__ = """``@pypi`` for every step of the flow (a class decorator).
 def _specs(flow_cls: type) -> Iterator[DecoratorSpec]:
     from flowkit.authoring.flowspec import step_functions
 
-    for klass in reversed(flow_cls.__mro__):
-        yield from klass.__dict__.get(BASE_ATTR, ())
+    yield from base_specs(flow_cls)
     for func in step_functions(flow_cls).values():
         yield from (d for d in decorators_of(func)[0] if d.name in ("conda", "pypi"))
 

@@ -48,12 +48,6 @@ class FlowSpecBase:
     below the command line know flows by this class.
     """
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        from flowkit.authoring.mutators import apply_step_mutators
-
-        apply_step_mutators(cls)  # Metaflow's StepMutators, once the class has its steps
-
     def __init__(self, use_cli: bool = True) -> None:
         # ``use_cli`` is FlowSpec's; accepted here so that any flow class can be built alike.
         state: dict[str, Any] = {

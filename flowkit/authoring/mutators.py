@@ -2,27 +2,30 @@
 class) change a flow's decorators and parameters through :class:`MutableStep` and
 :class:`MutableFlow`.
 
-flowkit applies them when the flow class is defined: step mutators as the class is created
-(:func:`apply_step_mutators`), a flow mutator where its decorator stands. Config values are
-read later, when a run starts, so a mutator cannot see them (``MutableFlow.configs`` says so);
-``config_expr`` in the decorators a mutator adds is evaluated at run start as usual.
+As Metaflow does, applying one only records it (on the step function, on the flow class);
+they run when a run starts, once its configs are read (:func:`apply_mutators`, called by
+:func:`flowkit.authoring.configure.configure`), on the class configured for the run, whose
+step functions are its own copies: the user's classes never change, and
+``MutableFlow.configs`` gives the run's config values. Flow mutators' ``pre_mutate`` run
+first, then the step mutators', then the flow mutators' ``mutate``, then the steps'.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import FunctionType
 from typing import Any
 
-from flowkit.authoring.compat import NotOfferedError
 from flowkit.authoring.decorators import DECORATORS_ATTR, DecoratorSpec, decorators_of
 from flowkit.authoring.user_decorators import WRAPPERS_ATTR, UserDecoratorBase
 from flowkit.errors import FlowDefinitionError
 
 #: Where a step function keeps its step mutators, outermost first.
 MUTATORS_ATTR = "_flowkit_step_mutators"
-#: The mutators that have run on a step function (by id), so a subclass does not rerun them.
+#: Where a flow class keeps the flow mutators applied to it, in the order they were applied.
+FLOW_MUTATORS_ATTR = "_flowkit_flow_mutators"
+#: The step mutators whose ``mutate`` has run on a (configured) step function, by id.
 _APPLIED_ATTR = "_flowkit_mutators_applied"
 
 
@@ -57,6 +60,19 @@ class FlowMutator(metaclass=_FlowMutatorMeta):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._args, self._kwargs = args, kwargs
+        self._initialized = False
+
+    @property
+    def decorator_name(self) -> str:
+        """The mutator's full name, ``module.Name``."""
+        cls = type(self)
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def external_init(self) -> None:
+        """Run :meth:`init` with the mutator's arguments, once."""
+        if not self._initialized:
+            self._initialized = True
+            self.init(*self._args, **self._kwargs)
 
     def init(self, *args: Any, **kwargs: Any) -> None:
         """Override to take arguments (it stands in for ``__init__``)."""
@@ -80,29 +96,60 @@ class FlowMutator(metaclass=_FlowMutatorMeta):
                 f"{type(self).__name__} is a flow mutator: put it on a flow class",
                 "write it above 'class MyFlow(FlowSpec):'",
             )
-        self.init(*self._args, **self._kwargs)
-        flow = MutableFlow(cls)
-        self.pre_mutate(flow)
-        self.mutate(flow)
+        setattr(cls, FLOW_MUTATORS_ATTR, (*cls.__dict__.get(FLOW_MUTATORS_ATTR, ()), self))
         return cls
 
 
-def apply_step_mutators(cls: type) -> None:
-    """Run every step mutator of ``cls`` that has not run yet (a base class's have)."""
+def flow_mutators_of(cls: type) -> list[FlowMutator]:
+    """The flow mutators of ``cls``, a base class's first."""
+    found: list[FlowMutator] = []
+    for klass in reversed(cls.__mro__):
+        found += klass.__dict__.get(FLOW_MUTATORS_ATTR, ())
+    return found
+
+
+def has_mutators(cls: type) -> bool:
+    """Whether a flow mutator or a step mutator waits to run on ``cls``."""
     from flowkit.authoring.flowspec import step_functions
 
-    for name, func in step_functions(cls).items():
-        for mutator in list(getattr(func, MUTATORS_ATTR, ())):
-            _run_step_mutator(mutator, MutableStep(cls, name, func))
+    if flow_mutators_of(cls):
+        return True
+    return any(getattr(f, MUTATORS_ATTR, None) for f in step_functions(cls).values())
 
 
-def _run_step_mutator(mutator: StepMutator, step: MutableStep) -> None:
+def apply_mutators(cls: type, flow_mutators: Iterable[FlowMutator]) -> None:
+    """Run ``flow_mutators`` and the step mutators of ``cls`` (a configured class, whose step
+    functions are its own copies) in Metaflow's order; they see the class's configs."""
+    from flowkit.authoring.flowspec import step_functions
+
+    values = _configs_of(cls)
+    flow_mutators = list(flow_mutators)  # pre_mutate may add more, which run in turn
+    for mutator in flow_mutators:
+        mutator.external_init()
+        mutator.pre_mutate(MutableFlow(cls, values, flow_mutators))
+    steps = [
+        (MutableStep(cls, name, func), list(getattr(func, MUTATORS_ATTR, ())))
+        for name, func in step_functions(cls).items()
+    ]
+    for step, mutators in steps:
+        for mutator in mutators:
+            mutator.external_init()
+            mutator.pre_mutate(step)
+    for mutator in flow_mutators:
+        mutator.mutate(MutableFlow(cls, values, flow_mutators))
+    for step, mutators in steps:
+        for mutator in mutators:
+            _run_step_mutator(mutator, step, pre_mutated=True)
+
+
+def _run_step_mutator(mutator: StepMutator, step: MutableStep, pre_mutated: bool) -> None:
     applied = step._func.__dict__.setdefault(_APPLIED_ATTR, set())
     if id(mutator) in applied:
         return
     applied.add(id(mutator))
     mutator.external_init()
-    mutator.pre_mutate(step)
+    if not pre_mutated:
+        mutator.pre_mutate(step)
     mutator.mutate(step)
 
 
@@ -123,7 +170,7 @@ class MutableStep:
     @property
     def flow(self) -> MutableFlow:
         """The flow the step belongs to."""
-        return MutableFlow(self._cls)
+        return MutableFlow(self._cls, _configs_of(self._cls))
 
     @property
     def decorator_specs(self) -> Iterator[tuple[str, str, list[Any], dict[str, Any]]]:
@@ -173,7 +220,7 @@ class MutableStep:
         made = deco_type(*args, **kwargs) if (args or kwargs or is_user) else deco_type
         made(self._func)
         if isinstance(made, StepMutator):
-            _run_step_mutator(made, self)
+            _run_step_mutator(made, self, pre_mutated=False)
         return made
 
     def remove_decorator(
@@ -195,22 +242,32 @@ class MutableStep:
         specs: list[DecoratorSpec] = getattr(self._func, DECORATORS_ATTR, [])
         kept = [s for s in specs if not matches(s.name, f"flowkit.{s.name}", [], dict(s.args))]
         removed = len(kept) != len(specs)
-        specs[:] = kept
+        setattr(self._func, DECORATORS_ATTR, kept)  # new lists: never one another class holds
         for attr in (WRAPPERS_ATTR, MUTATORS_ATTR):
             decos = getattr(self._func, attr, [])
             left = [
                 d for d in decos if not matches(_short(d), d.decorator_name, *d.get_args_kwargs())
             ]
             removed = removed or len(left) != len(decos)
-            decos[:] = left
+            setattr(self._func, attr, left)
         return removed
 
 
 class MutableFlow:
-    """A flow as a mutator sees it: its steps and parameters."""
+    """A flow as a mutator sees it: its steps, parameters and configs."""
 
-    def __init__(self, cls: type) -> None:
-        self._cls = cls
+    IGNORE = MutableStep.IGNORE
+    ERROR = MutableStep.ERROR
+    OVERRIDE = MutableStep.OVERRIDE
+
+    def __init__(
+        self,
+        cls: type,
+        configs: Iterable[tuple[str, Any]] = (),
+        mutators: list[FlowMutator] | None = None,
+    ) -> None:
+        self._cls, self._configs = cls, tuple(configs)
+        self._mutators = mutators if mutators is not None else flow_mutators_of(cls)
 
     @property
     def steps(self) -> Iterator[tuple[str, MutableStep]]:
@@ -222,28 +279,26 @@ class MutableFlow:
 
     @property
     def parameters(self) -> Iterator[tuple[str, Any]]:
-        """Each parameter, by attribute name."""
+        """Each parameter (configs aside), by attribute name."""
+        from flowkit.authoring.config import Config
         from flowkit.authoring.parameters import parameters_of
 
         for param in parameters_of(self._cls):
-            yield str(param.attr), param
+            if not isinstance(param, Config):
+                yield str(param.attr), param
 
     @property
     def configs(self) -> Iterator[tuple[str, Any]]:
-        """Not available: flowkit runs mutators before config values are read."""
-        raise NotOfferedError(
-            "a mutator cannot read config values under flowkit: it runs when the flow class "
-            "is defined, and configs are read when a run starts",
-            "pass config_expr('...') as a decorator argument in the mutator (evaluated at run "
-            "start), or read the config in the step",
-        )
+        """Each config of the run, as ``(name, value)``: a read-only ConfigValue (the value
+        as it is for a ``plain`` config, or None when it has none)."""
+        yield from self._configs
 
     def add_parameter(self, name: str, value: Any, overwrite: bool = False) -> None:
         """Add the parameter ``value`` as attribute ``name`` (``overwrite`` replaces one)."""
-        if name in dict(self.parameters) and not overwrite:
+        if hasattr(self._cls, name) and not overwrite:
             raise FlowDefinitionError(
-                f"flow {self._cls.__name__} has a parameter '{name}' already",
-                "pass overwrite=True to replace it",
+                f"flow {self._cls.__name__} has a member '{name}' already",
+                "pass overwrite=True to add_parameter to replace it",
             )
         setattr(self._cls, name, value)
         set_name = getattr(value, "__set_name__", None)
@@ -251,13 +306,17 @@ class MutableFlow:
             set_name(self._cls, name)
 
     def remove_parameter(self, parameter_name: str) -> bool:
-        """Remove the parameter ``parameter_name``; whether there was one."""
-        if parameter_name not in dict(self.parameters):
+        """Remove the parameter named ``parameter_name`` (or held by that attribute); whether
+        there was one. Configs cannot be removed."""
+        params = dict(self.parameters)
+        attr = next((a for a, p in params.items() if p.name == parameter_name), None)
+        if attr is None and parameter_name not in params:
             return False
-        for klass in self._cls.__mro__:
-            if parameter_name in vars(klass):
-                setattr(self._cls, parameter_name, None)  # hides an inherited one too
-                break
+        attr = attr or parameter_name
+        if attr in vars(self._cls):
+            delattr(self._cls, attr)
+        if hasattr(self._cls, attr):  # a base class's: hidden on this class only
+            setattr(self._cls, attr, _Removed(attr))
         return True
 
     def add_decorator(
@@ -265,15 +324,78 @@ class MutableFlow:
         deco_type: Any,
         deco_args: list[Any] | None = None,
         deco_kwargs: dict[str, Any] | None = None,
-        duplicates: int = 1,
-    ) -> None:
-        """Apply a flow decorator (``conda_base``, ``project``, ``alert``...) to the flow."""
-        made = (
-            deco_type(*(deco_args or []), **(deco_kwargs or {}))
-            if (deco_args or deco_kwargs)
-            else deco_type
-        )
+        duplicates: int = IGNORE,
+    ) -> Any:
+        """Apply a flow decorator (``conda_base``, ``project``, ``alert``...) or a
+        :class:`FlowMutator` to the flow. ``duplicates`` says what happens when the flow has
+        one of that name: IGNORE keeps it, OVERRIDE replaces it, ERROR raises (``alert``
+        may be applied many times)."""
+        args, kwargs = list(deco_args or []), dict(deco_kwargs or {})
+        if isinstance(deco_type, type) and issubclass(deco_type, FlowMutator):
+            made: Any = deco_type(*args, **kwargs)
+            name = deco_type.__name__
+        else:
+            name = getattr(deco_type, "__name__", str(deco_type))
+            made = deco_type(*args, **kwargs) if (args or kwargs) else deco_type
+        if name != "alert" and name in self._decorator_names():
+            if duplicates == self.IGNORE:
+                return None
+            if duplicates == self.ERROR:
+                raise FlowDefinitionError(
+                    f"flow {self._cls.__name__} has @{name} already",
+                    "add it with duplicates=MutableFlow.OVERRIDE or IGNORE",
+                )
+            self._remove_flow_decorator(name)
+        if isinstance(made, FlowMutator):
+            made.external_init()
+            self._mutators.append(made)  # its pre_mutate runs after those before it
+            return made
         made(self._cls)
+        return made
+
+    def _decorator_names(self) -> set[str]:
+        from flowkit.authoring.config import PROJECT_ATTR
+        from flowkit.authoring.environment import BASE_ATTR
+
+        names = {type(m).__name__ for m in self._mutators}
+        if getattr(self._cls, PROJECT_ATTR, None) is not None:
+            names.add("project")
+        for klass in self._cls.__mro__:
+            names.update(spec.name for spec in klass.__dict__.get(BASE_ATTR, ()))
+        return names
+
+    def _remove_flow_decorator(self, name: str) -> None:
+        from flowkit.authoring.config import PROJECT_ATTR
+        from flowkit.authoring.environment import BASE_ATTR
+
+        self._mutators[:] = [m for m in self._mutators if type(m).__name__ != name]
+        if name == "project":
+            setattr(self._cls, PROJECT_ATTR, None)
+        else:  # @conda_base / @pypi_base written on this class (a base class's stay)
+            own = self._cls.__dict__.get(BASE_ATTR, ())
+            setattr(self._cls, BASE_ATTR, tuple(s for s in own if s.name != name))
+
+
+class _Removed:
+    """What hides a base class's parameter that a mutator removed: reading it is an
+    AttributeError, as for an attribute the class never had."""
+
+    def __init__(self, attr: str) -> None:
+        self._attr = attr
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        raise AttributeError(self._attr)
+
+
+def _configs_of(cls: type) -> tuple[tuple[str, Any], ...]:
+    """The configs a configured class was made with, as ``MutableFlow.configs`` gives them."""
+    from flowkit.authoring.config import configs_of, configured_values, namespace
+
+    values = configured_values(cls)
+    if values is None:
+        return ()
+    names = namespace(cls, values)
+    return tuple((c.name, names[c.name]) for c in configs_of(cls))
 
 
 def _from_text(text: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

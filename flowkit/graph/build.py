@@ -9,6 +9,7 @@ from types import FunctionType, MappingProxyType
 
 from flowkit.authoring.compat import flow_problems_of
 from flowkit.authoring.decorators import decorators_of
+from flowkit.authoring.environment import base_specs, missing_packages
 from flowkit.authoring.flowspec import step_functions
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.errors import Problem
@@ -50,7 +51,8 @@ def build_graph(flow_cls: type) -> FlowGraph:
     steps = {name: replace(node, parents=tuple(parents[name])) for name, node in nodes.items()}
     param_specs = tuple(_parameter_spec(p, cls_node, file, problems) for p in params)
     problems += _shadowed_by_steps(cls_node, steps, file)
-    for message in flow_problems_of(flow_cls):  # what flow decorators found wrong
+    # what flow decorators found wrong; @conda_base/@pypi_base packages are looked up here
+    for message in (*flow_problems_of(flow_cls), *missing_packages(base_specs(flow_cls))):
         problems.append(Problem(str(message), getattr(message, "hint", ""), file=file, line=line))
     return FlowGraph(
         name=flow_cls.__name__,
@@ -74,7 +76,7 @@ def _step_node(
     file = display_name(code.co_filename)
     decorators, decorator_problems = decorators_of(func)
     doc = inspect.cleandoc(func.__doc__ or "")
-    for message in decorator_problems:
+    for message in (*decorator_problems, *missing_packages(decorators)):  # @conda/@pypi
         problems.append(
             Problem(
                 str(message),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowkit.authoring.config import configured
+from flowkit.authoring.configure import configured
 from flowkit.authoring.flowspec import FlowSpecBase
 from flowkit.errors import FlowkitError, LintError
 from flowkit.graph.build import build_graph

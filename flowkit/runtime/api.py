@@ -367,13 +367,8 @@ def _configured(
     """The flow class with its config expressions evaluated under the run's configs (those
     given, else a resume's origin's, else their defaults), and ``params`` with every config's
     value settled in: a run stores its configs as it stores its parameters."""
-    from flowkit.authoring.config import (
-        Settled,
-        configs_of,
-        configure,
-        resolve_configs,
-        split_given,
-    )
+    from flowkit.authoring.config import Settled, configs_of, resolve_configs, split_given
+    from flowkit.authoring.configure import configure
 
     if not configs_of(flow_cls):
         return configure(flow_cls, {}), params

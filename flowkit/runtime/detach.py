@@ -181,7 +181,7 @@ def drive_stored(store: Store, key: str, progress: Callable[[bool], ProgressSink
     """Drive the detached run whose :class:`DriverSpec` is stored under ``key``, reporting
     to the view ``progress(quiet)`` makes: what ``python -m flowkit.driver STORE KEY``
     does."""
-    from flowkit.authoring.config import configure
+    from flowkit.authoring.configure import configure
     from flowkit.client.objects import resume_hint
     from flowkit.executor.registry import load_executors
     from flowkit.lint.api import check

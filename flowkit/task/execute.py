@@ -71,10 +71,14 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
 
 
 def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpecBase:
-    """The ``self`` a step gets: its parameters and foreach frames, no artifacts yet."""
-    flow: FlowSpecBase = flow_cls(use_cli=False)
+    """The ``self`` a step gets: its parameters and foreach frames, no artifacts yet. Its
+    class is configured with the run's configs, as the run's was (mutators, user decorators)."""
+    from flowkit.authoring.configure import configure_from
+
+    params = StoredParameters(store, spec.parameters)
+    flow: FlowSpecBase = configure_from(flow_cls, params)(use_cli=False)
     flow.__dict__["_flowkit_step_name"] = spec.step
-    bind_parameters(flow, StoredParameters(store, spec.parameters))
+    bind_parameters(flow, params)
     flow.__dict__["_flowkit_frames"] = ForeachFrames(store, spec.flow, spec.run_id, spec.path)
     return flow
 

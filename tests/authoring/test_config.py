@@ -29,10 +29,10 @@ from flowkit import (
 from flowkit.authoring.config import (
     ConfigError,
     ConfigValue,
-    configure,
     configured_values,
     resolve_configs,
 )
+from flowkit.authoring.configure import configure
 from flowkit.authoring.delayed import ConfigExprError, evaluate
 from flowkit.authoring.parameters import resolve_parameters
 from flowkit.authoring.project import project_of

@@ -49,3 +49,35 @@ def test_arguments_are_checked_as_metaflow_names_them() -> None:
         "@pypi has no argument 'libraries' (it takes packages, python, disabled)",
     )
     assert [s.name for s in specs] == ["conda", "pypi"]
+
+
+def test_decorating_looks_nothing_up_lint_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowkit import FlowSpec, conda_base
+    from flowkit.authoring import environment
+    from flowkit.authoring.environment import base_specs, missing_packages
+
+    looked_up: list[str] = []
+
+    def spy(name: str, wanted: str = "") -> environment.Found:
+        looked_up.append(name)
+        return environment.Found(name, wanted, None)
+
+    monkeypatch.setattr(environment, "find", spy)
+
+    @conda_base(packages={"numpy": "1.26"})
+    class Flow(FlowSpec):
+        @pypi(packages={"click": ">=8"})
+        @step
+        def start(self) -> None:
+            pass
+
+    assert looked_up == []  # importing a flow file (or a worker loading it) asks nothing
+    assert decorators_of(Flow.start)[1] == ()
+    step_problems = missing_packages(decorators_of(Flow.start)[0])
+    flow_problems = missing_packages(base_specs(Flow))
+    assert looked_up == ["click", "numpy"]
+    assert [str(p) for p in step_problems + flow_problems] == [
+        "@pypi names packages this Python does not have: click>=8",
+        "@conda_base names packages this Python does not have: numpy==1.26",
+    ]
+    assert "pip install 'numpy==1.26'" in flow_problems[0].hint

@@ -76,7 +76,10 @@ def test_missing_packages_stop_the_run_naming_each_and_how_to_install(tmp_path: 
     assert "decorators_env.py:" in text
     assert "@pypi_base names packages this Python does not have: " in text
     assert "flowkit-surely-missing-pkg==1.2.3" in text and "click" not in text.split("hint")[0]
-    assert "step 'start': @pypi names packages this Python does not have: another-missing-one>=2"
+    assert (
+        "step 'start': @pypi names packages this Python does not have: another-missing-one>=2"
+        in text
+    )
     assert "pip install 'another-missing-one>=2'" in text
     assert "pip install 'flowkit-surely-missing-pkg==1.2.3'" in text
     assert not list(tmp_path.rglob("*.json"))  # no run was recorded
@@ -254,8 +257,9 @@ def test_mutators_add_and_remove_decorators_and_parameters(tmp_path: Path) -> No
 
     graph = flowkit.graph_of(MutatedFlow)
     start, end = graph.steps["start"], graph.steps["end"]
-    # the step mutator's @retry(times=2) came first; the flow mutator's was ignored
-    assert start.decorator("retry") is not None and start.decorator("retry").args["times"] == 2
+    # as in Metaflow, the flow mutator's mutate ran first: its @retry(times=5) is there, and
+    # the step mutator's @retry(times=2) was ignored (duplicates=IGNORE)
+    assert start.decorator("retry") is not None and start.decorator("retry").args["times"] == 5
     assert end.decorator("timeout") is None  # removed by NoTimeout
     assert end.decorator("retry").args["times"] == 5  # added by the flow mutator, as text
     assert [p.attr for p in graph.parameters] == ["alpha"]
@@ -266,9 +270,51 @@ def test_mutators_add_and_remove_decorators_and_parameters(tmp_path: Path) -> No
     assert run["end"].task.data.stamped == "end"
 
 
-def test_mutable_flow_configs_say_they_cannot_be_read_at_definition() -> None:
-    from flowkit.authoring.mutators import MutableFlow
-    from tests.metaflow_compat.flows.decorators_mutators import MutatedFlow
+def test_user_decorators_and_environment_get_config_values(tmp_path: Path) -> None:
+    from flowkit.authoring.user_decorators import wrappers_of
+    from tests.metaflow_compat.flows.decorators_configured import ConfiguredDecoratorsFlow
 
-    with pytest.raises(flowkit.NotOfferedError, match="cannot read config values"):
-        dict(MutableFlow(MutatedFlow).configs)
+    run = flowkit.run(ConfiguredDecoratorsFlow, store=str(tmp_path), progress=Quiet())
+    start = run["start"].task.data
+    assert (start.marked, start.stamp_value, start.seen) == (7, "seven", "hi")  # the defaults
+    given = {"n": 3, "v": "three", "greeting": "hello"}
+    run = flowkit.run(ConfiguredDecoratorsFlow, store=str(tmp_path), progress=Quiet(), cfg=given)
+    start = run["start"].task.data
+    assert (start.marked, start.stamp_value, start.seen) == (3, "three", "hello")
+    # the user's class keeps its expressions: each run's values are on a class of its own
+    kwargs = [w.get_args_kwargs()[1] for w in wrappers_of(ConfiguredDecoratorsFlow.start)]
+    assert repr(kwargs[0]["n"]) == "config_expr('cfg.n')"
+
+
+def test_a_user_decorator_expression_that_fails_is_a_lint_problem(tmp_path: Path) -> None:
+    from tests.metaflow_compat.flows.decorators_configured import BadDecoratorExprFlow
+
+    with pytest.raises(flowkit.LintError) as caught:
+        flowkit.run(BadDecoratorExprFlow, store=str(tmp_path), progress=Quiet())
+    (problem,) = caught.value.problems
+    assert problem.message == (
+        "@Mark(n=config_expr('cfg.missing')) could not be evaluated: AttributeError: the config "
+        "has no key 'missing' (its keys: 'n')"
+    )
+    assert problem.step == "start" and problem.file.endswith("decorators_configured.py")
+    assert problem.line == 53
+
+
+def test_a_mutator_reads_the_runs_configs(tmp_path: Path) -> None:
+    from tests.metaflow_compat.flows.decorators_configured import ConfigMutatedFlow
+
+    assert flowkit.graph_of(ConfigMutatedFlow).steps["start"].decorator("retry").args["times"] == 2
+    run = flowkit.run(ConfigMutatedFlow, store=str(tmp_path), progress=Quiet())
+    assert (run["start"].task.data.attempt, run["start"].task.data.extra_seen) == (2, 20)
+    run = flowkit.run(ConfigMutatedFlow, store=str(tmp_path), progress=Quiet(), cfg={"retries": 1})
+    assert (run["start"].task.data.attempt, run["start"].task.data.extra_seen) == (1, 10)
+
+
+def test_a_subclass_mutator_leaves_its_base_class_alone(tmp_path: Path) -> None:
+    from flowkit.authoring.decorators import decorators_of
+    from tests.metaflow_compat.flows.decorators_configured import RetryBase, RetryChild
+
+    assert flowkit.graph_of(RetryChild).steps["start"].decorator("retry") is None
+    assert flowkit.graph_of(RetryBase).steps["start"].decorator("retry").args["times"] == 4
+    assert [d.name for d in decorators_of(RetryBase.start)[0]] == ["retry"]
+    assert flowkit.run(RetryBase, store=str(tmp_path), progress=Quiet()).successful

@@ -33,11 +33,13 @@ class Everywhere(FlowMutator):
     def init(self, parameter_name):
         self.parameter_name = parameter_name
 
-    def mutate(self, mutable_flow):
+    def pre_mutate(self, mutable_flow):
         mutable_flow.add_parameter(self.parameter_name, Parameter(self.parameter_name, default=3))
+
+    def mutate(self, mutable_flow):
         for _name, mutable_step in mutable_flow.steps:
             mutable_step.add_decorator(stamp)
-            mutable_step.add_decorator("retry:times=5,backoff=0")  # kept: a step's own wins
+            mutable_step.add_decorator("retry:times=5,backoff=0")  # runs before step mutators
 
 
 @Everywhere("alpha")
