@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
+from flowkit.authoring.parameters import PARAMETERS_ATTR
 from flowkit.errors import FlowkitError, MergeConflictError
 
 if TYPE_CHECKING:
@@ -80,6 +81,9 @@ def merge_into(
         candidates = set(include)
     else:
         candidates = available - set(exclude or ())
+    # The run's parameters: the join has them itself, and an input reused from a run with
+    # other values (run --reuse) still names those.
+    candidates -= set(target.__dict__.get(PARAMETERS_ATTR, ()))
     own = target._flowkit_artifact_names()
     conflicts: list[str] = []
     chosen: dict[str, FlowSpecBase] = {}
