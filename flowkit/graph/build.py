@@ -12,8 +12,18 @@ from flowkit.authoring.decorators import decorators_of
 from flowkit.authoring.environment import base_specs, missing_packages
 from flowkit.authoring.flowspec import step_functions
 from flowkit.authoring.parameters import Parameter, parameters_of
+from flowkit.authoring.user_decorators import wrappers_of
 from flowkit.errors import Problem
-from flowkit.graph.code import code_digest, helpers, normalized, parameters_read, statements
+from flowkit.graph.code import (
+    code_digest,
+    decorators_code,
+    flow_methods,
+    helpers,
+    methods_code,
+    normalized,
+    parameters_read,
+    statements,
+)
 from flowkit.graph.model import FlowGraph, ParameterSpec, StepNode
 from flowkit.graph.parse import parse_step
 from flowkit.graph.source import (
@@ -39,9 +49,10 @@ def build_graph(flow_cls: type) -> FlowGraph:
     param_attrs = {p.attr for p in params if p.attr}
     file, line, cls_node = _class_location(flow_cls, funcs)
     missing_files: set[str] = set()
+    methods = flow_methods(flow_cls, funcs)
     nodes: dict[str, StepNode] = {}
     for name, func in funcs.items():
-        node = _step_node(name, func, param_attrs, problems, missing_files)
+        node = _step_node(name, func, param_attrs, methods, problems, missing_files)
         nodes[name] = node
     parents: dict[str, list[str]] = {name: [] for name in nodes}
     for node in nodes.values():
@@ -69,6 +80,7 @@ def _step_node(
     name: str,
     func: FunctionType,
     param_attrs: set[str],
+    methods: dict[str, FunctionType],
     problems: list[Problem],
     missing_files: set[str],
 ) -> StepNode:
@@ -106,6 +118,13 @@ def _step_node(
     parsed = parse_step(name, tree_node, file)
     problems.extend(parsed.problems)
     step_code = normalized(tree_node)
+    # What else the step runs: flow methods it calls, and its user step decorators (none:
+    # the digest is the step's and its helpers' alone, as it always was).
+    called = {
+        **helpers(func),
+        **methods_code(tree_node, methods),
+        **decorators_code(wrappers_of(func)),
+    }
     return StepNode(
         name=name,
         file=file,
@@ -120,8 +139,8 @@ def _step_node(
         cases=parsed.cases,
         next_line=parsed.next_line,
         code=step_code,
-        code_digest=code_digest(step_code, helpers(func)),
-        reads=parameters_read(tree_node, param_attrs),
+        code_digest=code_digest(step_code, called),
+        reads=parameters_read(tree_node, param_attrs, methods),
         statement_lines=tuple(s.lineno for s in statements(tree_node)),
     )
 

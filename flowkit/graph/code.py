@@ -1,14 +1,20 @@
 """A step's code as reuse sees it: normalized source, so comments, docstrings and formatting
-never count, plus the module-level helper functions the step calls, transitively."""
+never count, plus the module-level helper functions the step calls, transitively, the
+methods of the flow it calls (``self.helper()``), and the code and arguments of its user step
+decorators (``@user_step_decorator``, :class:`UserStepDecorator`, ``@environment``)."""
 
 from __future__ import annotations
 
 import ast
 import copy
 import hashlib
-from collections.abc import Collection
+import json
+import marshal
+from collections.abc import Collection, Mapping, Sequence
 from types import FunctionType
+from typing import Any
 
+from flowkit.authoring.user_decorators import UserStepDecorator
 from flowkit.graph.source import SourceUnavailable, function_node, global_names, parse_python
 
 
@@ -60,21 +66,128 @@ def code_digest(step_code: str, helper_code: dict[str, str]) -> str:
 
 
 def parameters_read(
-    node: ast.FunctionDef | ast.AsyncFunctionDef, parameters: Collection[str]
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    parameters: Collection[str],
+    methods: Collection[str] = (),
 ) -> tuple[str, ...]:
-    """The parameters the step reads as ``self.<name>``, in order of first use."""
-    args = node.args.posonlyargs + node.args.args
-    self_name = args[0].arg if args else "self"
+    """The parameters (configs too) the step reads as ``self.<name>``, in order of first use.
+
+    Every one of them, sorted, when which it reads cannot be seen in its source: ``self`` is
+    passed to a call (``helper(self)``, ``getattr(self, name)``, ``vars(self)``), aliased,
+    read through a dunder (``self.__dict__``), or one of the flow's own ``methods`` is used
+    (``self.helper()`` may read any). A join counts ``inp.<parameter>`` too. Counting too many only makes a task run again when a
+    parameter it may read changes; counting too few would reuse a stale result."""
+    self_name = _self_name(node)
+    join = len(node.args.posonlyargs + node.args.args) > 1
     seen: dict[str, None] = {}
+    static: set[int] = set()  # ids of the ``self`` names read as ``self.<parameter>`` etc.
     for sub in ast.walk(node):
+        if join and isinstance(sub, ast.Attribute) and sub.attr in parameters:
+            seen[sub.attr] = None  # a join's inputs read the run's parameters (inp.alpha)
         if (
             isinstance(sub, ast.Attribute)
             and isinstance(sub.value, ast.Name)
             and sub.value.id == self_name
-            and sub.attr in parameters
+            and not sub.attr.startswith("__")
+            and sub.attr not in methods
         ):
-            seen[sub.attr] = None
+            static.add(id(sub.value))
+            if sub.attr in parameters:
+                seen[sub.attr] = None
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id == self_name and id(sub) not in static:
+            return tuple(sorted(parameters))
     return tuple(seen)
+
+
+def _self_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    args = node.args.posonlyargs + node.args.args
+    return args[0].arg if args else "self"
+
+
+def flow_methods(flow_cls: type, steps: Collection[str]) -> dict[str, FunctionType]:
+    """The plain methods a flow class defines (or inherits from the user's own classes), not
+    its steps nor flowkit's own: a step may call them as ``self.name(...)``."""
+    found: dict[str, FunctionType] = {}
+    for klass in reversed(flow_cls.__mro__):
+        if klass.__module__.split(".")[0] in ("flowkit", "builtins"):
+            continue
+        for name, value in vars(klass).items():
+            if isinstance(value, FunctionType) and name not in steps:
+                found[name] = value
+    return found
+
+
+def methods_code(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, methods: Mapping[str, FunctionType]
+) -> dict[str, str]:
+    """The code of each flow method ``node`` calls as ``self.name``, transitively (keyed
+    ``self.name``), with the helpers each calls."""
+    found: dict[str, str] = {}
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        self_name = _self_name(current)
+        for sub in ast.walk(current):
+            if not (
+                isinstance(sub, ast.Attribute)
+                and isinstance(sub.value, ast.Name)
+                and sub.value.id == self_name
+                and sub.attr in methods
+                and f"self.{sub.attr}" not in found
+            ):
+                continue
+            func = methods[sub.attr]
+            try:
+                method_node = function_node(func)
+            except (SourceUnavailable, SyntaxError):
+                found[f"self.{sub.attr}"] = _compiled(func)
+                continue
+            found[f"self.{sub.attr}"] = normalized(method_node)
+            found.update(helpers(func))
+            todo.append(method_node)
+    return found
+
+
+def decorators_code(wrappers: Sequence[UserStepDecorator]) -> dict[str, str]:
+    """The code of a step's user step decorators, outermost first, keyed ``@N name``: each
+    one's arguments, and the normalized source of what it runs around the step (the
+    generator of a ``@user_step_decorator``; the methods a :class:`UserStepDecorator`
+    subclass defines, ``pre_step``, ``post_step``, ``init`` and the rest) with its helpers."""
+    found: dict[str, str] = {}
+    for index, wrapper in enumerate(wrappers):
+        args, kwargs = wrapper.get_args_kwargs()
+        parts = [_arguments_text(args, kwargs)]
+        for func in _decorator_functions(type(wrapper)):
+            try:
+                parts.append(normalized(function_node(func)))
+            except (SourceUnavailable, SyntaxError):
+                parts.append(_compiled(func))
+            parts += [f"{name}: {code}" for name, code in sorted(helpers(func).items())]
+        found[f"@{index} {wrapper.decorator_name}"] = "\n".join(parts)
+    return found
+
+
+def _decorator_functions(cls: type) -> list[FunctionType]:
+    generator = vars(cls).get("_generator")
+    if isinstance(generator, staticmethod) and isinstance(generator.__func__, FunctionType):
+        return [generator.__func__]
+    found: list[FunctionType] = []
+    for klass in cls.__mro__:
+        if klass is UserStepDecorator:
+            break
+        found += [f for _, f in sorted(vars(klass).items()) if isinstance(f, FunctionType)]
+    return found
+
+
+def _arguments_text(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """A decorator's arguments as stable text (``repr`` for what JSON does not know)."""
+    return json.dumps([list(args), dict(kwargs)], sort_keys=True, default=repr)
+
+
+def _compiled(func: FunctionType) -> str:
+    """What stands for a function whose source cannot be read: its compiled code."""
+    return marshal.dumps(func.__code__).hex()
 
 
 def first_difference(old: str, new: str) -> int | None:

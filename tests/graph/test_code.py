@@ -3,8 +3,11 @@ shares a name with an attribute it reads."""
 
 from __future__ import annotations
 
+import ast
 import linecache
 from types import FunctionType
+
+import pytest
 
 from flowkit.graph.code import helpers
 
@@ -42,3 +45,33 @@ def test_helpers_called_directly_or_through_helpers_are_hashed() -> None:
         "score": "def score(x):\n    return fit(x) * 2",
         "fit": "def fit(x):\n    return x + 1",
     }
+
+
+def _reads(body: str, parameters: tuple[str, ...] = ("alpha", "beta", "cfg")) -> tuple[str, ...]:
+    from flowkit.graph.code import parameters_read
+    from flowkit.graph.source import parse_python
+
+    node = parse_python(body).body[0]
+    assert isinstance(node, ast.FunctionDef)
+    return parameters_read(node, parameters, methods=("scaled",))
+
+
+@pytest.mark.parametrize(
+    ("body", "reads"),
+    [
+        (
+            "def s(self):\n    self.x = self.beta + self.alpha\n    self.next(self.end)",
+            ("beta", "alpha"),
+        ),
+        ("def s(self):\n    self.x = read(self)", ("alpha", "beta", "cfg")),
+        ("def s(self):\n    self.x = getattr(self, name)", ("alpha", "beta", "cfg")),
+        ("def s(self):\n    flow = self\n    self.x = flow.cfg.x", ("alpha", "beta", "cfg")),
+        ("def s(self):\n    self.x = self.__dict__['alpha']", ("alpha", "beta", "cfg")),
+        ("def s(self):\n    self.x = self.scaled()", ("alpha", "beta", "cfg")),
+        ("def s(self, inputs):\n    self.x = [i.alpha for i in inputs]", ("alpha",)),
+    ],
+)
+def test_parameters_read_through_self_passed_on_count_all(
+    body: str, reads: tuple[str, ...]
+) -> None:
+    assert _reads(body) == reads
