@@ -62,7 +62,8 @@ class Admission:
         """What to do with ``planned`` given its input tasks' records; ``rerun_input`` names
         the step of an input that runs again, in a preview where its outcome is unknown."""
         node = self.graph.steps[planned.step]
-        key = cache_key(node, inputs, self.parameters, planned.path)
+        defaults = self.decider.defaults if self.decider is not None else {}
+        key = cache_key(node, inputs, self.parameters, planned.path, defaults)
         if rerun_input is not None:
             decision = Decision("run", f"its input from step '{rerun_input}' runs again")
         elif not self.explains:

@@ -12,7 +12,14 @@ reads and its foreach position and item (where the split task stored it).
 - ``resume --reuse`` (no step): as ``resume``, but a task whose code changed runs again too.
 - ``resume STEP``: run STEP and what follows it; clone everything else that succeeded.
 - ``run --reuse``: reuse any earlier successful task of the flow with the same cache key;
-  steps marked ``@no_cache`` always run.
+  steps marked ``@no_cache`` always run, and so does a task whose earlier twin failed and
+  was caught by ``@catch`` (the failure may have been transient: reusing it would keep it).
+
+The step decorators that change what a task stores or computes are part of its key, those
+of ``--with`` too (:func:`decorators_text`): ``@catch`` (its ``var``), ``@card``, ``@timeout``
+under ``@catch`` (a timeout then becomes a result), and any decorator flowkit does not know
+to be neutral. User step decorators (``@environment`` among them) are part of the step's
+code digest (:mod:`flowkit.graph.code`).
 
 Nothing is cloned or reused without its data: a task whose artifacts' blobs are missing or
 damaged runs again (and its write heals the blobs). The check is cheap, a size and a header
@@ -24,10 +31,13 @@ branches would have no item to load.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
+from flowkit.authoring.decorators import DecoratorSpec
 from flowkit.graph.code import first_difference
 from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.plan.tasks import Branch
@@ -49,14 +59,48 @@ def record_position(record: TaskRecord) -> Position:
     return position(record.step, (p.rsplit("/", 1)[-1] for p in record.parents), record.path)
 
 
+#: Step decorators that change nothing a successful task stores: where it runs (executor
+#: decorators, ``@resources``), how often it is tried (``@retry``: a reused task succeeded),
+#: the packages flowkit only checks are installed (``@conda``, ``@pypi``), ``@no_cache``
+#: (such a step always runs). Any other decorator is part of the cache key.
+NEUTRAL_DECORATORS = frozenset({"retry", "resources", "conda", "pypi", "no_cache"})
+
+#: Arguments of key decorators that change only what is printed.
+_NEUTRAL_ARGUMENTS = {"catch": frozenset({"print_exception"})}
+
+
+def decorators_text(node: StepNode, defaults: Mapping[str, DecoratorSpec]) -> list[str]:
+    """The step decorators in ``node``'s cache key, each with its resolved arguments, sorted:
+    the step's own and the ``defaults`` (``--with``) it has none of its own for."""
+    specs = [
+        *node.decorators,
+        *(d for name, d in defaults.items() if node.decorator(name) is None),
+    ]
+    caught = any(d.name == "catch" for d in specs)
+    texts = []
+    for spec in specs:
+        if spec.executor or spec.name in NEUTRAL_DECORATORS:
+            continue
+        if spec.name == "timeout" and not caught:  # it only fails a task, never changes one
+            continue
+        neutral = _NEUTRAL_ARGUMENTS.get(spec.name, frozenset())
+        args = {k: v for k, v in spec.args.items() if k not in neutral}
+        texts.append(f"@{spec.name}{json.dumps(args, sort_keys=True, default=repr)}")
+    return sorted(texts)
+
+
 def cache_key(
     node: StepNode,
     inputs: Sequence[TaskRecord],
     parameters: Mapping[str, tuple[str, int, str]],
     path: Sequence[Branch],
+    defaults: Mapping[str, DecoratorSpec] = MappingProxyType({}),
 ) -> str:
-    """What a task's result depends on, hashed (see the module docstring)."""
+    """What a task's result depends on, hashed (see the module docstring); ``defaults`` are
+    the run's ``--with`` decorators."""
     h = hashlib.sha256(b"flowkit-cache-1\0" + node.code_digest.encode())
+    for text in decorators_text(node, defaults):  # none: the key is as it always was
+        h.update(f"\0decorator {text}".encode())
     for record in inputs:
         h.update(b"\0input")
         for name in sorted(record.artifacts):
@@ -101,8 +145,11 @@ class Decider:
         origin: RunRecord | None = None,
         restart_step: str | None = None,
         reuse: bool = False,
+        defaults: Mapping[str, DecoratorSpec] = MappingProxyType({}),
     ) -> None:
         self.store, self.graph, self.parameters = store, graph, parameters
+        #: The run's ``--with`` decorators: those that change results are in the cache key.
+        self.defaults = defaults
         self.origin, self.restart_step, self.reuse = origin, restart_step, reuse
         self.by_position: dict[Position, TaskRecord] = {}
         self.origin_ids: dict[str, str] = {}
@@ -197,6 +244,12 @@ class Decider:
         if node.decorator("no_cache") is not None:
             return Decision("run", "@no_cache: it reads the outside world, so it always runs")
         old = self.store.index.lookup_cache_key(self.graph.name, key)
+        if old is not None and old.caught:  # indexed by an older flowkit
+            return Decision(
+                "run",
+                "the earlier task with the same code, inputs and parameters failed and @catch "
+                "caught it; the failure may have been transient, so it runs again",
+            )
         if old is not None:
             return Decision("reuse", "same code, inputs and parameters as an earlier run", old)
         return Decision("run", "no earlier task had the same code, inputs and parameters")
@@ -216,7 +269,7 @@ class Decider:
             if ref is None or ref.digest != self.parameters[attr][0]:
                 reasons.append(f"parameter '{attr}' changed{self._values(attr, ref)}")
         if not reasons and before is not None:
-            reasons.append("a function it calls changed")
+            reasons.append("a function it calls or one of its decorators changed")
         return reasons
 
     def _values(self, attr: str, ref: Any) -> str:

@@ -174,7 +174,13 @@ def start(
         )
     parameters, shown = _parameters(configured, the_store, params, origin)
     decider = Decider(
-        the_store, graph, parameters, origin=origin, restart_step=restart_step, reuse=reuse
+        the_store,
+        graph,
+        parameters,
+        origin=origin,
+        restart_step=restart_step,
+        reuse=reuse,
+        defaults=policy.defaults,  # cache keys: --with catch/card change results
     )
     if dry_run:
         return _preview(graph, the_store, decider, parameters, origin)

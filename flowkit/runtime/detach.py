@@ -230,6 +230,7 @@ def drive_stored(store: Store, key: str, progress: Callable[[bool], ProgressSink
             origin=origin,
             restart_step=spec.restart_step,
             reuse=spec.reuse,
+            defaults=policy.defaults,  # cache keys: --with catch/card change results
         )
         alerts: tuple[Mapping[str, Any], ...] = tuple(spec.alerts)
         prepared = Prepared(

@@ -25,8 +25,10 @@ class Index:
 
     def remember_cache_key(self, record: TaskRecord) -> None:
         """Index a successful task by its cache key; the latest task with a key takes it over
-        (so a task that ran again because the indexed one had lost its data replaces it)."""
-        if record.cache_key and record.successful:
+        (so a task that ran again because the indexed one had lost its data replaces it). A
+        task ``@catch`` caught is not indexed: its failure may be transient, and reuse would
+        keep it (nor may it push out a task that succeeded with the same key)."""
+        if record.cache_key and record.successful and not record.caught:
             body = json.dumps({"pathspec": record.pathspec, "attempt": record.attempt})
             self._backend.put(layout.cache_key_path(record.flow, record.cache_key), [body.encode()])
 
