@@ -88,14 +88,24 @@ def inline(text: str) -> str:
 
 
 def _format(text: str) -> str:
-    html = escape(text)
-    html = _LINK.sub(_link, html)
+    """Links, bold and italics; emphasis is read in the text and a link's label, never in
+    its address (``http://a_b_c.com/_x_`` stays as written)."""
+    html, out, at = escape(text), [], 0
+    for match in _LINK.finditer(html):
+        out.append(_emphasis(html[at : match.start()]))
+        out.append(_link(match))
+        at = match.end()
+    out.append(_emphasis(html[at:]))
+    return "".join(out)
+
+
+def _emphasis(html: str) -> str:
     html = _BOLD.sub(r"<strong>\2</strong>", html)
     return _ITALIC.sub(r"<em>\2</em>", html)
 
 
 def _link(match: re.Match[str]) -> str:
-    label, url = match.group(1), match.group(2)
+    label, url = _emphasis(match.group(1)), match.group(2)
     if not _SAFE_URL.match(url):
         return label
     return f'<a href="{url}">{label}</a>'

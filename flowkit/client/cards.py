@@ -53,12 +53,10 @@ class Card:
         return self.html
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write the HTML to ``path`` (by default a file named by its digest in the temporary
-        directory, written once); the path written."""
+        """Write the HTML to ``path`` (by default a file named by its digest in this user's
+        own folder of the temporary directory, written once); the path written."""
         if path is None:
-            folder = Path(tempfile.gettempdir()) / "flowkit-cards"
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"{self.hash}.html"
+            target = _own_folder() / f"{self.hash}.html"
             if target.exists():
                 return target
         else:
@@ -162,3 +160,22 @@ def card_of(
         f"task {task.pathspec} has {len(cards)} cards: {known}",
         "pick one with --id ID, --type TYPE or --hash HASH (flowkit show lists them)",
     )
+
+
+def _own_folder() -> Path:
+    """``flowkit-cards-<uid>`` in the temporary directory: created for this user alone
+    (0700), so no one else can read a card or put a file where one will be opened."""
+    folder = Path(tempfile.gettempdir()) / f"flowkit-cards-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if (
+        not folder.is_dir()
+        or folder.is_symlink()
+        or info.st_uid != os.getuid()
+        or info.st_mode & 0o077
+    ):
+        raise FlowkitError(
+            f"{folder} is not a folder of this user's alone (0700), so cards are not saved there",
+            f"remove {folder}, or pass a path: card.save('card.html')",
+        )
+    return folder

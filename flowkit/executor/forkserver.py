@@ -22,6 +22,7 @@ import select
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -235,6 +236,11 @@ class ForkServer:
             status = run_task(spec, self.store, self.flow_cls)
         except BaseException:
             status = 70
+            # a failure in flowkit's own code: never silent (the task's stderr is its log)
+            sys.stderr.write(
+                f"flowkit: task {spec.pathspec} could not be finished (exit status 70): "
+                f"flowkit's own code failed around its step:\n{traceback.format_exc()}"
+            )
         try:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -398,7 +404,7 @@ def main() -> None:
     try:
         server.setup(json.loads(first))
     except BaseException as exc:
-        from flowkit.task.execute import user_traceback
+        from flowkit.task.failure import user_traceback
 
         server.send(
             {

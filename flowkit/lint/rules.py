@@ -28,6 +28,7 @@ def lint(graph: FlowGraph) -> list[Problem]:
         problems += _unreachable(graph, structure)
         problems += structure.problems
     problems += _parameters(graph)
+    problems += _catch_on_fan_out(graph)
     unique = list(dict.fromkeys(problems))
     return sorted(unique, key=lambda p: (p.file or "", p.line or 0))
 
@@ -158,6 +159,28 @@ def _parameters(graph: FlowGraph) -> list[Problem]:
         else:
             continue
         out.append(Problem(message, hint, file=graph.file, line=param.line or graph.line))
+    return out
+
+
+def _catch_on_fan_out(graph: FlowGraph) -> list[Problem]:
+    """``@catch`` on a foreach or a switch step, which Metaflow refuses at the start of a run:
+    a caught failure has no items to fan out over, and no case to choose."""
+    out = []
+    for node in graph.steps.values():
+        if node.decorator("catch") is None or node.transition not in ("foreach", "switch"):
+            continue
+        what = "fans out (foreach)" if node.transition == "foreach" else "chooses a case (switch)"
+        out.append(
+            Problem(
+                f"step '{node.name}' has @catch, but it {what}: a caught failure could not "
+                "say where the flow goes",
+                f"move @catch off '{node.name}': put it on the steps that follow, or handle "
+                "the failure inside the step with try/except",
+                step=node.name,
+                file=node.file,
+                line=node.line,
+            )
+        )
     return out
 
 

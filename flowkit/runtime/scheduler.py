@@ -294,6 +294,13 @@ class Scheduler:
             self._admit(self._after(task.task_id, task.planned, Outcome.of(record)))
             return
         error = str(record.exception) if record.exception else describe_status(status)
+        if task.catch is not None and record.failure == "lost" and not task.catch.get("lost"):
+            # the attempt that stores the failure was lost: run it again, as any lost attempt
+            self._task_event(task, "retrying", error=error, exit_code=record.exit_code)
+            lost = _Task(task.task_id, task.planned, task.attempt + 1, 0.0, task.cache_key)
+            lost.catch = {**task.catch, "lost": "yes"}  # once: its next loss is its end
+            self._ready.append(lost)
+            return
         if task.catch is None and task.attempt < self.policy.retries(node, record):
             self._task_event(task, "retrying", error=error, exit_code=record.exit_code)
             again = time.monotonic() + self.policy.delay(node, task.attempt)
@@ -415,11 +422,23 @@ class Scheduler:
             catch_var=self._catch_var(task.planned.step),
             timeout=self._interrupted(self.graph.steps[task.planned.step]),
             with_card=self._with_card(self.graph.steps[task.planned.step]),
+            print_exception=self._prints_exception(task),
         )
 
     def _catch_var(self, step: str) -> str | None:
         catch = self.policy.catch(self.graph.steps[step])
         return str(catch.args["var"]) if catch is not None and catch.args.get("var") else None
+
+    def _prints_exception(self, task: _Task) -> bool:
+        """False for an attempt ``@catch(print_exception=False)`` catches if it fails: one
+        after its step's ``@retry`` is used up (an earlier one's failure is retried, and
+        said, as Metaflow says it)."""
+        node = self.graph.steps[task.planned.step]
+        catch = self.policy.catch(node)
+        if catch is None or catch.args.get("print_exception", True):
+            return True
+        retry = self.policy.decorator(node, "retry")
+        return task.attempt < (int(retry.args["times"]) if retry is not None else 0)
 
     def _with_card(self, node: StepNode) -> dict[str, Any] | None:
         """``--with card``'s arguments, for a step without a ``@card`` of its own."""

@@ -61,7 +61,8 @@ class ExceptionInfo:
     message: str
     traceback: str = ""
     #: The exception's class as ``module.Name`` (``builtins.ValueError``), as Metaflow names
-    #: it; empty for flowkit's own words for a failure (``TaskLost``) and in older records.
+    #: it (flowkit's own words for a failure too: ``flowkit.task.outcome.TaskLost``); empty
+    #: in older records.
     qualified_type: str = ""
 
     def __str__(self) -> str:
@@ -206,26 +207,37 @@ def from_dict(
     """Build a record from decoded JSON, ignoring fields a newer flowkit may have added."""
     if not isinstance(data, dict):
         raise StoreError(f"{where} is not a flowkit record", hint)
-    known = {f.name for f in fields(kind)}
-    values = {k: v for k, v in data.items() if k in known}
+    values = _known(kind, data)
     for name in _TUPLES:
         if isinstance(values.get(name), list):
             values[name] = tuple(values[name])
     try:
         if kind is TaskRecord:
             values["artifacts"] = {
-                name: ArtifactRef(**ref) for name, ref in values.get("artifacts", {}).items()
+                name: ArtifactRef(**_known(ArtifactRef, ref))
+                for name, ref in values.get("artifacts", {}).items()
             }
             values["path"] = tuple(tuple(b) for b in values.get("path", ()))
             values["foreach_items"] = tuple(
                 (str(d), int(n)) for d, n in values.get("foreach_items", ())
             )
             if values.get("exception") is not None:
-                values["exception"] = ExceptionInfo(**values["exception"])
-            values["cards"] = tuple(CardRef(**card) for card in values.get("cards", ()))
+                values["exception"] = ExceptionInfo(**_known(ExceptionInfo, values["exception"]))
+            values["cards"] = tuple(
+                CardRef(**_known(CardRef, card)) for card in values.get("cards", ())
+            )
         return kind(**values)
     except (TypeError, AttributeError, ValueError) as exc:
         raise StoreError(f"{where} is not a valid {kind.__name__}: {exc}", hint) from None
+
+
+def _known(kind: type, data: Any) -> dict[str, Any]:
+    """The items of ``data`` (a dict) that name fields of ``kind``: a newer flowkit's own
+    fields are left out, so its records stay readable."""
+    if not isinstance(data, dict):
+        raise TypeError(f"its {kind.__name__} is not a JSON object but a {type(data).__name__}")
+    names = {f.name for f in fields(kind)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 def decode(data: bytes, where: str, hint: str = DAMAGED) -> Any:

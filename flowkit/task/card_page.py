@@ -148,6 +148,15 @@ def _artifacts(
 
 
 def _preview(ref: ArtifactRef, load: Callable[[ArtifactRef], Any], limit: int) -> str:
+    """The artifact's value as the card shows it; one that cannot be loaded or shown is an
+    error in its own cell, and the rest of the card stays."""
+    try:
+        return _shown(ref, load, limit)
+    except Exception as exc:  # shown in the cell: one artifact must not cost the whole card
+        return f"<i>not shown: {escape(type(exc).__name__)}: {escape(str(exc))}</i>"
+
+
+def _shown(ref: ArtifactRef, load: Callable[[ArtifactRef], Any], limit: int) -> str:
     if ref.size > limit:
         return f"<i>not shown ({ref.size} bytes, over the card's {limit})</i>"
     value = load(ref)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from flowkit.authoring.decorators import decorators_of
 from flowkit.client.display import PREVIEW_LIMIT
 from flowkit.store.records import ArtifactRef, CardRef, RunRecord, TaskRecord
 from flowkit.task.card_page import blank_card, default_card, error_card
+from flowkit.task.failure import message
 
 if TYPE_CHECKING:
     from flowkit.store import Store
@@ -44,21 +46,32 @@ class TaskCards:
         with collecting(self.collector) as collector:
             yield collector
 
-    def attach(self, record: TaskRecord) -> TaskRecord:
-        """``record`` (the attempt's final record) naming its rendered, stored cards."""
+    def attach(self, record: TaskRecord, *, within: float | None = None) -> TaskRecord:
+        """``record`` (the attempt's final record) naming its rendered, stored cards; all
+        rendered within ``within`` seconds when given (each in its own ``timeout`` too). A
+        card that cannot be stored leaves the record without cards, said on stderr: the
+        step's own outcome (its exception, if it failed) is the news."""
         if not self.collector.cards:
             return record
-        return replace(
-            record, cards=tuple(self._store_card(c, record) for c in self.collector.cards)
-        )
+        deadline = None if within is None else time.monotonic() + within
+        try:
+            cards = tuple(self._store_card(c, record, deadline) for c in self.collector.cards)
+        except Exception as exc:  # reported: a card must never hide or fail its task
+            sys.stderr.write(
+                f"[@card WARNING] {record.pathspec}: its cards were not stored, the task's "
+                f"record names none: {type(exc).__name__}: {message(exc)}\n"
+            )
+            return record
+        return replace(record, cards=cards)
 
-    def _store_card(self, card: CardSlot, record: TaskRecord) -> CardRef:
-        html = self._render_in_time(card, record)
+    def _store_card(self, card: CardSlot, record: TaskRecord, deadline: float | None) -> CardRef:
+        html = self._render_in_time(card, record, deadline)
         ref = self._store.values.put(html, name=f"@card({card.type})", step=record.step)
         return CardRef(card.type, card.id, ref.digest)
 
-    def _render_in_time(self, card: CardSlot, record: TaskRecord) -> str:
-        """The card's page, rendered in a thread that may take ``card.timeout`` seconds."""
+    def _render_in_time(self, card: CardSlot, record: TaskRecord, deadline: float | None) -> str:
+        """The card's page, rendered in a thread that may take ``card.timeout`` seconds (or
+        until ``deadline``, a ``time.monotonic()`` reading, if that comes first)."""
         result: dict[str, str] = {}
 
         def work() -> None:
@@ -67,14 +80,22 @@ class TaskCards:
             except Exception as exc:  # a card that cannot render must not fail its task
                 result["error"] = "".join(traceback.format_exception(exc))
 
+        limit = card.timeout
+        if deadline is not None:
+            limit = max(min(limit, deadline - time.monotonic()), 0.0)
         worker = threading.Thread(target=work, name="flowkit-card", daemon=True)
         worker.start()
-        worker.join(card.timeout)
+        worker.join(limit)
         if "html" in result:
             return result["html"]
         what = f"@card(type='{card.type}'{f', id={card.id!r}' if card.id else ''})"
         if worker.is_alive():
             title, detail = f"{what} took more than its timeout of {card.timeout:g}s", ""
+            if limit < card.timeout:
+                title = (
+                    f"{what} was not rendered in the {limit:g}s the timed-out step had left "
+                    "before its process was killed"
+                )
         else:
             title, detail = f"{what} failed to render", result.get("error", "")
         sys.stderr.write(f"[@card WARNING] {record.pathspec}: {title}\n{detail}")

@@ -72,6 +72,9 @@ class CaughtFailure(Exception):
 CaughtException = CaughtFailure
 
 
-def qualified_name(cls: type) -> str:
-    """``builtins.ValueError``: an exception class named as Metaflow names it."""
-    return f"{cls.__module__}.{cls.__name__}"
+def qualified_name(cls: type, main: str | None = None) -> str:
+    """``builtins.ValueError``: an exception class named as Metaflow names it
+    (``module.Name``); a class of module ``main``, the flow's own file, which Metaflow runs as
+    a script, is ``__main__.Name``."""
+    module = "__main__" if main is not None and cls.__module__ == main else cls.__module__
+    return f"{module}.{cls.__name__}"

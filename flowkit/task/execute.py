@@ -8,11 +8,8 @@ user's frames only; the caller turns the result into the process's exit status.
 
 from __future__ import annotations
 
-import sys
 import time
-import traceback
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.current import TaskContext, bound
@@ -23,22 +20,21 @@ from flowkit.errors import FlowDefinitionError
 from flowkit.graph.compat import metaflow_graph
 from flowkit.plan.tasks import Branch
 from flowkit.task.cards import TaskCards
-from flowkit.task.caught import CaughtFailure, qualified_name
-from flowkit.task.foreach import ChunkCache, ForeachFrames, freeze, store_items
+from flowkit.task.failure import caught_attempt, failed_record
+from flowkit.task.foreach import ChunkCache, ForeachFrames
 from flowkit.task.outcome import EXIT_FAILED, EXIT_OK
+from flowkit.task.persist import fan_out, persist
 from flowkit.task.spec import TaskSpec
 from flowkit.task.started import StartRecord
-from flowkit.task.timeout import TaskTimedOut, step_timeout
+from flowkit.task.timeout import TaskTimedOut, grace_left, step_timeout
 
 if TYPE_CHECKING:
     from flowkit.store import Store, TaskRecord
-    from flowkit.store.records import ArtifactRef, ExceptionInfo
-
-_FLOWKIT_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     """Run ``spec`` and write its records; the exit status the process should end with."""
+    began = time.monotonic()
     record = store.records.new_attempt(
         spec.flow, spec.run_id, spec.step, spec.task_id, **spec.attempt_fields()
     )
@@ -48,25 +44,16 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     try:
         with cards.collecting():
             flow = step_self(spec, store, flow_cls)
-            final = _run(spec, store, flow, record)
+            final = _run(spec, store, flow, record, began)
     except BaseException as exc:
-        info = exception_info(exc)
-        sys.stderr.write(info.traceback)
-        # what the step set before it raised is kept (Metaflow keeps it): @catch passes it on
-        kept = _kept(flow, store, spec) if flow is not None and isinstance(exc, Exception) else {}
+        failed = failed_record(spec, store, flow, record, exc)
         started.settle()
-        failed = record.finished(
-            "failed",
-            exception=info,
-            exit_code=EXIT_FAILED,
-            path=tuple(tuple(b.to_json()) for b in spec.path),
-            failure="timeout" if isinstance(exc, TaskTimedOut) else "error",
-            artifacts=kept,
-        )
-        store.records.finish_task(cards.attach(failed))
+        # a timed-out step's cards render within the grace the scheduler gives it to end
+        within = grace_left(spec.timeout, began) if isinstance(exc, TaskTimedOut) else None
+        store.records.finish_task(cards.attach(failed, within=within))
         return EXIT_FAILED
     started.settle()
-    store.records.finish_task(cards.attach(final))
+    store.records.finish_task(final if final.cards else cards.attach(final))
     return EXIT_OK
 
 
@@ -118,8 +105,15 @@ def call_step(
     return flow
 
 
-def run_step(spec: TaskSpec, store: Store, flow: FlowSpecBase, parents: list[TaskRecord]) -> None:
-    """:func:`call_step` on a ``self`` built already (what it set is there if it raises)."""
+def run_step(
+    spec: TaskSpec,
+    store: Store,
+    flow: FlowSpecBase,
+    parents: list[TaskRecord],
+    began: float | None = None,
+) -> None:
+    """:func:`call_step` on a ``self`` built already (what it set is there if it raises).
+    A ``@timeout`` counts from ``began`` (the attempt's start, as the scheduler counts it)."""
     flow_cls = type(flow)
     func = getattr(flow_cls, spec.step)
     ctx = TaskContext(
@@ -142,12 +136,12 @@ def run_step(spec: TaskSpec, store: Store, flow: FlowSpecBase, parents: list[Tas
             inputs = Inputs(
                 [_input_flow(flow_cls, store, r, spec, chunks, params) for r in parents]
             )
-            with step_timeout(spec.timeout, spec.step):
+            with step_timeout(spec.timeout, spec.step, began):
                 _call_wrapped(spec, func, flow, inputs)
         else:
             for parent in parents:
                 flow._flowkit_inherit(store.values.artifact_source(parent))
-            with step_timeout(spec.timeout, spec.step):
+            with step_timeout(spec.timeout, spec.step, began):
                 _call_wrapped(spec, func, flow, None)
 
 
@@ -171,18 +165,20 @@ def _call_wrapped(spec: TaskSpec, func: Any, flow: FlowSpecBase, inputs: Inputs 
     flow.next(*(getattr(flow, t) for t in contract.targets), **{**args, **skipped.next_args})
 
 
-def _run(spec: TaskSpec, store: Store, flow: FlowSpecBase, record: TaskRecord) -> TaskRecord:
+def _run(
+    spec: TaskSpec, store: Store, flow: FlowSpecBase, record: TaskRecord, began: float
+) -> TaskRecord:
     parents = _input_records(spec, store)
     if spec.catch is not None:
-        return _caught(spec, store, flow, parents, record)
-    run_step(spec, store, flow, parents)
+        return caught_attempt(spec, store, flow, parents, record)
+    run_step(spec, store, flow, parents, began)
     if spec.catch_var is not None:
         flow.__dict__[spec.catch_var] = None  # no exception to catch (as Metaflow says it)
     transition = _checked_transition(flow, spec)
     foreach: dict[str, Any] = {}
     if transition is not None and transition.foreach is not None:
-        foreach = _fan_out(flow, store, spec, (transition.file, transition.line))
-    artifacts = _persist(flow, store, spec)
+        foreach = fan_out(flow, store, spec, (transition.file, transition.line))
+    artifacts = persist(flow, store, spec)
     return record.finished(
         "succeeded",
         artifacts=artifacts,
@@ -192,116 +188,6 @@ def _run(spec: TaskSpec, store: Store, flow: FlowSpecBase, record: TaskRecord) -
         finished_at=time.time(),
         **foreach,
     )
-
-
-def _fan_out(
-    flow: FlowSpecBase, store: Store, spec: TaskSpec, where: tuple[str | None, int | None]
-) -> dict[str, Any]:
-    """Freeze the foreach's items and store them: the record fields that name them."""
-    attr = str(spec.contract.foreach)
-    value = getattr(flow, attr)
-    items = freeze(value, attr, limit=spec.max_num_splits, step=spec.step, where=where)
-    if iter(value) is value:  # a generator or iterator: consumed, and it cannot be stored
-        flow.__dict__[attr] = items
-    return {
-        "foreach_count": len(items),
-        "foreach_items": store_items(store, items, attr, step=spec.step),
-    }
-
-
-def _caught(
-    spec: TaskSpec, store: Store, flow: FlowSpecBase, parents: list[TaskRecord], record: TaskRecord
-) -> TaskRecord:
-    """The attempt ``@catch`` adds: no user code runs; the failure goes into ``var``, what
-    the failed attempt had set passes on (as Metaflow keeps it; what the step inherited when
-    that attempt died without storing anything, and a join inherits nothing), and the flow
-    takes the step's normal transition."""
-    from flowkit.store.records import ExceptionInfo
-
-    assert spec.catch is not None
-    info = ExceptionInfo(
-        str(spec.catch["type"]),
-        str(spec.catch["message"]),
-        str(spec.catch.get("traceback") or ""),
-        str(spec.catch.get("qualified_type") or ""),
-    )
-    caught = caught_failure(info, spec.catch.get("failure"))
-    failed = _failed_attempt(spec, store)
-    if failed is not None and failed.artifacts:
-        flow._flowkit_inherit(store.values.artifact_source(failed))
-    elif not spec.contract.takes_inputs:
-        for parent in parents:
-            flow._flowkit_inherit(store.values.artifact_source(parent))
-    var = spec.catch.get("var")  # without one, the failure is not stored (as in Metaflow)
-    if spec.catch.get("print") == "yes":
-        what = f"stored in '{var}'" if var else "caught"
-        sys.stderr.write(f"@catch {what}: {caught.type}: {caught.message}\n")
-    if var:
-        flow.__dict__[var] = caught
-    contract = spec.contract
-    foreach: dict[str, Any] = {}
-    if contract.transition == "switch":
-        raise FlowDefinitionError(
-            f"step '{spec.step}' failed and its @catch cannot choose a switch case for it",
-            "put @catch on a step before or after the switch, not on the switch itself",
-            step=spec.step,
-        )
-    if contract.transition == "foreach":
-        if contract.foreach not in flow.__dict__["_flowkit_refs"]:
-            raise FlowDefinitionError(
-                f"step '{spec.step}' failed before setting '{contract.foreach}', so its "
-                "@catch has nothing to fan out over",
-                "put @catch on the foreach's branches instead of the step that fans out",
-                step=spec.step,
-            )
-        code = getattr(type(flow), spec.step).__code__
-        foreach = _fan_out(flow, store, spec, (code.co_filename, code.co_firstlineno))
-    return record.finished(
-        "caught",
-        artifacts=_persist(flow, store, spec),
-        exit_code=EXIT_OK,
-        exception=info,
-        failure=caught.failure,
-        next_steps=contract.targets if contract.transition != "end" else (),
-        path=tuple(tuple(b.to_json()) for b in spec.path),
-        finished_at=time.time(),
-        **foreach,
-    )
-
-
-def _failed_attempt(spec: TaskSpec, store: Store) -> TaskRecord | None:
-    """The attempt whose failure ``spec.catch`` stores."""
-    assert spec.catch is not None
-    attempt = spec.catch.get("attempt")
-    if attempt is None:  # a spec from before it was named
-        return None
-    return store.records.get_attempt(spec.flow, spec.run_id, spec.step, spec.task_id, int(attempt))
-
-
-def caught_failure(info: ExceptionInfo, failure: str | None) -> CaughtFailure:
-    """What ``@catch`` stores for a failed attempt's exception (named as Metaflow names it)."""
-    return CaughtFailure(info.qualified_type or info.type, info.message, info.traceback, failure)
-
-
-def exception_info(exc: BaseException) -> ExceptionInfo:
-    """``exc`` as a record keeps it: type, message, the user's frames of its traceback."""
-    from flowkit.store.records import ExceptionInfo
-
-    cls = type(exc)
-    return ExceptionInfo(cls.__name__, _message(exc), user_traceback(exc), qualified_name(cls))
-
-
-def _kept(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, ArtifactRef]:
-    """What a failed attempt had set, stored, all or nothing: a value that cannot be stored
-    is said on stderr, and the attempt's own exception stays the one its record gives."""
-    try:
-        return _persist(flow, store, spec)
-    except Exception as exc:  # reported: the step's own failure is the news
-        sys.stderr.write(
-            f"flowkit: what step '{spec.step}' set before it failed was not stored: "
-            f"{_message(exc)}\n"
-        )
-        return {}
 
 
 def _input_records(spec: TaskSpec, store: Store) -> list[TaskRecord]:
@@ -372,44 +258,3 @@ def _describe(t: Transition) -> str:
     if t.foreach:
         text += f" (foreach='{t.foreach}')"
     return text
-
-
-def _persist(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, Any]:
-    """What the task assigned is stored; what it did not touch, and the run's parameters,
-    are named by reference."""
-    from flowkit.store.records import ArtifactRef
-
-    values = {k: v for k, v in flow.__dict__.items() if not k.startswith("_")}
-    refs = dict(store.values.put_artifacts(values, step=spec.step))
-    for name, source in flow.__dict__["_flowkit_refs"].items():
-        if name not in refs:
-            refs[name] = source.ref(name)
-    # the run's own values: a parent cloned from an earlier run may carry that run's values
-    for attr, (digest, size, kind) in spec.parameters.items():
-        refs[attr] = ArtifactRef(digest, size, kind)
-    return refs
-
-
-def _message(exc: BaseException) -> str:
-    render = getattr(exc, "render", None)
-    return str(render()) if callable(render) else str(exc)
-
-
-def user_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` with flowkit's own frames left out (and notebook cells named
-    as Jupyter names them)."""
-    from flowkit.graph.source import display_name
-
-    frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if not f.filename.startswith(_FLOWKIT_DIR)
-    ]
-    for frame in frames:
-        frame.filename = display_name(frame.filename)
-    # flowkit's own checks after the step returned leave no frame of the user's to show
-    lines = (
-        ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
-    )
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)

@@ -8,14 +8,36 @@ import time
 from typing import TYPE_CHECKING
 
 from flowkit.store.errors import StoreError
+from flowkit.task.caught import qualified_name
 from flowkit.task.spec import TaskSpec
+from flowkit.task.timeout import TaskTimedOut
 
 if TYPE_CHECKING:
     from flowkit.store import Store, TaskRecord
-    from flowkit.store.records import FailureKind
+    from flowkit.store.records import ExceptionInfo, FailureKind
 
 #: Exit statuses of a task process; anything else came from the user's code or a signal.
 EXIT_OK, EXIT_FAILED, EXIT_INTERNAL = 0, 1, 70
+
+
+class TaskCrashed(Exception):
+    """How a record names an attempt whose process ended without writing its own."""
+
+
+class TaskLost(Exception):
+    """How a record names an attempt that its worker or executor lost."""
+
+
+class TaskKilled(Exception):
+    """How a record names an attempt that a cancel killed."""
+
+
+def _info(cls: type[Exception], message: str) -> ExceptionInfo:
+    """The exception a record written for the task names: ``cls``, named as the step's own
+    exceptions are (so ``@catch``'s ``.type`` reads the same, whoever wrote the record)."""
+    from flowkit.store.records import ExceptionInfo
+
+    return ExceptionInfo(cls.__name__, message, "", qualified_name(cls))
 
 
 #: Signals a process gets for its own fault (a bad pointer, ``abort()``): the task crashed,
@@ -59,7 +81,6 @@ def final_record(
     crashed attempt; an explained signal makes the attempt crashed, not lost.
     """
     from flowkit.store import RecordExistsError
-    from flowkit.store.records import ExceptionInfo
 
     record = store.records.get_attempt(
         spec.flow, spec.run_id, spec.step, spec.task_id, spec.attempt
@@ -76,28 +97,26 @@ def final_record(
     how = describe_status(status)
     failure: FailureKind | None = None
     if killed:
-        info = ExceptionInfo("TaskKilled", f"the task was killed ({how})")
+        info = _info(TaskKilled, f"the task was killed ({how})")
     elif timeout is not None:
         failure = "timeout"
-        info = ExceptionInfo(
-            "TaskTimedOut",
+        info = _info(
+            TaskTimedOut,
             f"the task ran longer than its @timeout of {timeout:g}s; its process group was killed",
         )
     elif worker_lost:
         failure = "lost"
-        info = ExceptionInfo(
-            "TaskLost", reason or "the warm worker running the task died; it was lost"
-        )
+        info = _info(TaskLost, reason or "the warm worker running the task died; it was lost")
     else:
         # a signal nobody explained is a lost task (retried regardless); one the executor
         # explains (a time limit, out of memory, a cancel outside flowkit), or the process's
         # own fault (a segfault, abort()), is the task's own
         lost = status < 0 and -status not in SELF_INFLICTED
         failure = "lost" if lost and reason is None else "crashed"
-        info = ExceptionInfo(
-            "TaskCrashed",
+        info = _info(
+            TaskCrashed,
             reason
-            or f"the task's process ended with {how} before it finished "
+            or f"the task's process ended before it finished: {how} "
             "(a crash, os._exit or a signal)",
         )
     final = record.finished(

@@ -92,6 +92,9 @@ class TaskSpec:
     timeout: float | None = None
     #: ``--with card``'s arguments, for a step without a ``@card`` of its own.
     with_card: dict[str, Any] | None = None
+    #: False for an attempt that ``@catch(print_exception=False)`` will catch if it fails:
+    #: its traceback is not echoed (as Metaflow keeps quiet); its record still holds it.
+    print_exception: bool = True
 
     @property
     def pathspec(self) -> str:

@@ -54,10 +54,8 @@ def test_show_lists_steps_in_order_with_transitions_and_docs() -> None:
     text = result.output
     assert "start       split -> left, right" in text
     assert "merge       join foreach item of 'outer' -> fan" in text
-    assert (
-        "loop        switch on 'again': 'yes' -> loop, 'no' -> choose  @catch(var='loop_error'"
-        in text
-    )
+    assert "loop        switch on 'again': 'yes' -> loop, 'no' -> choose\n" in text
+    assert "big         -> end  @catch(var='big_error'" in text
     assert "right       -> merge  @retry(times=2, backoff=1.0, max_delay=60.0)" in text
     assert "Begin." in text and "Finish." in text
 

@@ -3,6 +3,9 @@ notebook display of a task, and ``flowkit card view|get`` / ``python flow.py car
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 from html import unescape
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from flowkit.cards import CardNotFoundError, get_cards
 from flowkit.cli.flow_cli import make_cli
 from flowkit.cli.main import cli
 from flowkit.client.cards import card_of
+from flowkit.errors import FlowkitError
 from tests.metaflow_compat.flows.cards_report import CardFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -50,6 +54,21 @@ def test_a_card_as_a_file_and_in_a_notebook(run: flowkit.Run, tmp_path: Path) ->
     srcdoc = shown.split('srcdoc="', 1)[1].split('" style=', 1)[0]
     assert '"' not in srcdoc and unescape(srcdoc) == card.html
     assert "Card of type default" in get_cards(run["start"].task)._repr_html_()
+
+
+def test_a_card_saved_by_default_goes_to_a_folder_of_this_users_alone(
+    run: flowkit.Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    card = get_cards(run["start"].task)[0]
+    path = card.save()
+    assert path.parent == tmp_path / f"flowkit-cards-{os.getuid()}"
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    path.parent.chmod(0o755)  # readable by others: not used, and the user is told
+    path.unlink()
+    with pytest.raises(FlowkitError, match="is not a folder of this user's alone") as info:
+        card.save()
+    assert "card.save('card.html')" in info.value.hint and not path.exists()
 
 
 def test_a_tasks_notebook_display_shows_its_card(run: flowkit.Run) -> None:

@@ -55,7 +55,6 @@ class AllShapesFlow(FlowSpec):
         self.count = 0
         self.next(self.loop)
 
-    @catch(var="loop_error")
     @step
     def loop(self):
         self.count += 1
@@ -67,6 +66,7 @@ class AllShapesFlow(FlowSpec):
         self.mode = "big" if len(self.all_pairs) > 2 else "small"
         self.next({"big": self.big, "small": self.small}, condition="mode")
 
+    @catch(var="big_error")
     @step
     def big(self):
         self.label = "big"

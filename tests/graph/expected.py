@@ -66,8 +66,8 @@ EXPECTED_OFFSETS = {
     "leaf": 36,
     "inner_join": 41,
     "outer_join": 46,
-    "loop": 53,
-    "choose": 59,
+    "loop": 52,
+    "choose": 58,
     "big": 64,
     "small": 69,
     "end": 74,
@@ -89,9 +89,9 @@ def assert_all_shapes(graph_json: dict[str, Any]) -> None:
     decorators = {
         n: [d["name"] for d in s["decorators"]] for n, s in steps.items() if s["decorators"]
     }
-    assert decorators == {"right": ["retry"], "leaf": ["resources"], "loop": ["catch"]}
+    assert decorators == {"right": ["retry"], "leaf": ["resources"], "big": ["catch"]}
     assert steps["right"]["decorators"][0]["args"]["times"] == 2
-    assert steps["loop"]["decorators"][0]["args"]["var"] == "loop_error"
+    assert steps["big"]["decorators"][0]["args"]["var"] == "big_error"
     assert graph_json["parameters"] == [
         {
             "attr": "rounds",

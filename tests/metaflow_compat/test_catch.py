@@ -6,6 +6,8 @@ where it stands, and a step that dies of a signal says so in its log."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +15,26 @@ import pytest
 from click.testing import CliRunner
 
 import flowkit
+from flowkit.cards import get_cards
 from flowkit.cli.main import cli
 from flowkit.runtime.events import TaskOutput
 from flowkit.store import TaskRecord, open_store
 from flowkit.task.caught import CaughtFailure
-from tests.failure.helpers import attempts
+from tests.failure.helpers import attempts, env
 from tests.metaflow_compat.flows.catch_flows import (
     CatchForeachFlow,
     CatchLinearFlow,
     CaughtSegfaultFlow,
     FailingFlow,
+    OwnErrorFlow,
     SignalFlow,
+    TimeoutCardFlow,
     TimeoutCatchFlow,
     UnpicklableCatchFlow,
 )
 from tests.runtime.test_shapes import Quiet
+
+FLOW_FILE = Path(__file__).parent / "flows" / "catch_flows.py"
 
 
 def _record(store: Path, run: Any, step: str) -> TaskRecord:
@@ -59,6 +66,14 @@ def test_catch_keeps_what_the_last_attempt_set(tmp_path: Path) -> None:
     quiet = run["quiet"].task
     assert quiet.status == "caught" and quiet.data.z == 5 and run["end"].task.data.quiet_z == 5
     assert "quiet" not in quiet.stderr and "@catch" not in quiet.stderr  # print_exception=False
+    # nor did the attempt it caught print its traceback (Metaflow keeps quiet); its record
+    # still holds it
+    failed = flowkit.Task(quiet.pathspec, store=str(tmp_path), attempt=0)
+    assert failed.record.status == "failed" and failed.stderr == ""
+    assert failed.exception is not None and "in quiet" in str(failed.exception.stacktrace)
+    # print_exception=True: the failed attempts' tracebacks are in their logs
+    compute_failed = flowkit.Task(compute.pathspec, store=str(tmp_path), attempt=1)
+    assert "ValueError: bad input on attempt 1" in compute_failed.stderr
     assert attempts(tmp_path, "CatchLinearFlow", "compute") == [
         [("failed", "error"), ("failed", "error"), ("caught", "error")]
     ]
@@ -142,7 +157,9 @@ def test_timeout_with_catch_keeps_what_was_set_before_it_in_either_order(tmp_pat
     stubborn = run["stubborn"].task
     assert stubborn.status == "caught" and "swallowed" not in stubborn.data
     assert stubborn.data.before_too == "set before it too"
-    assert (stubborn.data.killed.type, stubborn.data.killed.failure) == ("TaskTimedOut", "timeout")
+    # the same name whoever wrote the record, the task or the scheduler for it
+    killed = stubborn.data.killed
+    assert (killed.type, killed.failure) == ("flowkit.task.timeout.TaskTimedOut", "timeout")
     assert run["end"].task.exception is None
 
 
@@ -184,8 +201,42 @@ def test_catch_handles_a_segfault(tmp_path: Path) -> None:
     crash = run["crash"].task
     assert crash.status == "caught"
     caught = crash.data.crashed
-    assert (caught.type, caught.failure) == ("TaskCrashed", "crashed")
+    assert (caught.type, caught.failure) == ("flowkit.task.outcome.TaskCrashed", "crashed")
     assert "segmentation fault" in caught.message and caught.stacktrace is None
-    assert str(caught).startswith("[no stacktrace]\nTaskCrashed: ")
-    assert run["end"].task.data.seen == ("from start", "TaskCrashed")
+    assert str(caught).startswith("[no stacktrace]\nflowkit.task.outcome.TaskCrashed: ")
+    assert "ended before it finished: segmentation fault (killed by signal SIGSEGV)" in (
+        caught.message
+    )
+    assert run["end"].task.data.seen == ("from start", "flowkit.task.outcome.TaskCrashed")
     assert "segmentation fault" in crash.stderr
+
+
+@pytest.mark.slow
+def test_a_timed_out_steps_card_gives_way_to_what_it_stores(tmp_path: Path) -> None:
+    run = flowkit.run(TimeoutCardFlow, store=str(tmp_path), progress=Quiet())
+    slow = run["slow"].task
+    assert slow.record.status == "caught" and slow.data.before == "set before the timeout"
+    # the task wrote its own record in its grace: the step's exception, where it stood
+    timed_out = slow.data.timed_out
+    assert timed_out.type == "flowkit.task.timeout.TaskTimedOut"
+    assert timed_out.stacktrace is not None and "time.sleep(30)" in timed_out.stacktrace
+    [card] = get_cards(slow)
+    assert "the timed-out step had left before its process was killed" in card.html
+
+
+def test_an_exception_class_of_the_flows_file_is_named_as_metaflow_names_it(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, str(FLOW_FILE), "run", "--store", str(tmp_path)],
+        env=env(FLOWKIT_TEST_FLOW="OwnErrorFlow"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    run = flowkit.Flow("OwnErrorFlow", store=str(tmp_path)).latest_run
+    assert run["end"].task.data.seen == "__main__.OwnError"
+    # run from Python, the flow's file is still the script Metaflow would have run
+    again = flowkit.run(OwnErrorFlow, store=str(tmp_path), progress=Quiet())
+    assert again["work"].task.data.err.type == "__main__.OwnError"

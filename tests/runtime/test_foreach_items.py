@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import flowkit
-from tests.flows.foreach_caught import ForeachCaughtFlow
 from tests.flows.foreach_kinds import WORDS, ForeachKindsFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -34,10 +33,3 @@ def test_the_split_keeps_its_value_and_each_branch_gets_one_item(
         assert join.words == WORDS  # a dict's keys, a generator's items, in their order
     frozen = run["start"].task.record.foreach_items
     assert sum(count for _, count in frozen) == len(WORDS)
-
-
-def test_a_caught_split_fans_out_over_what_it_inherited(tmp_path: Path) -> None:
-    run = flowkit.run(ForeachCaughtFlow, store=str(tmp_path), progress=Quiet())
-    assert run["split"].task.record.status == "caught"
-    assert run["join"].task.data.items_seen == ["x", "y", "z"]
-    assert run["join"].task.data.caught == ["RuntimeError: split failed"]

@@ -178,6 +178,23 @@ def test_newer_fields_are_ignored_and_damage_is_reported() -> None:
         loads(TaskRecord, damaged_items, "x.json")
 
 
+def test_newer_fields_inside_a_record_are_ignored_too() -> None:
+    data = {
+        "flow": "F", "run_id": "r", "step": "s", "task_id": "t", "attempt": 0,
+        "status": "failed", "started_at": 1.0, "finished_at": 2.0,
+        "artifacts": {"x": {"digest": "d", "size": 1, "type": "int", "codec": "new"}},
+        "exception": {"type": "E", "message": "m", "traceback": "", "notes": ["newer"]},
+        "cards": [{"type": "blank", "id": None, "digest": "c", "title": "newer"}],
+    }  # fmt: skip
+    record = loads(TaskRecord, json.dumps(data).encode())
+    assert record.exception == ExceptionInfo("E", "m", "")
+    assert (record.artifacts["x"].digest, record.cards[0].digest) == ("d", "c")
+    with pytest.raises(
+        StoreError, match="not a valid TaskRecord: its ExceptionInfo is not a JSON object"
+    ):
+        loads(TaskRecord, json.dumps({**data, "exception": "E: m"}).encode(), "x.json")
+
+
 def test_the_latest_task_with_a_cache_key_takes_it_over(store: Store) -> None:
     # the indexed task lost its data, so a later run ran it again: later --reuse runs must
     # find the task that ran again, not the broken one

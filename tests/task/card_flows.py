@@ -25,6 +25,8 @@ class BrokenCardFlow(FlowSpec):
     @step
     def start(self):
         self.odd = Unprintable()
+        self.fine = 42
+        current.card.append(Markdown("IMPORTANT-REPORT"))
         self.next(self.slow)
 
     @card(type="blank", timeout=0.5)

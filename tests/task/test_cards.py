@@ -23,13 +23,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> flowkit.Run:
     return flowkit.run(BrokenCardFlow, store=str(store), progress=Quiet())
 
 
-def test_a_card_that_fails_to_render_does_not_fail_the_task(run: flowkit.Run) -> None:
+def test_an_artifact_that_cannot_be_shown_is_an_error_in_its_own_cell(run: flowkit.Run) -> None:
     task = run["start"].task
     assert task.successful
     [card] = get_cards(task)
-    assert "@card(type=&#x27;default&#x27;) failed to render" in card.html
-    assert "ValueError: no repr for this value" in card.html  # the traceback, in the card
-    assert "[@card WARNING]" in task.stderr and "ValueError: no repr for this value" in task.stderr
+    assert "failed to render" not in card.html and "[@card WARNING]" not in task.stderr
+    assert "<td><i>not shown: ValueError: no repr for this value</i></td>" in card.html
+    assert "<td><b>fine</b></td>" in card.html and "IMPORTANT-REPORT" in card.html  # the rest
 
 
 def test_a_card_over_its_timeout_says_so(run: flowkit.Run) -> None:

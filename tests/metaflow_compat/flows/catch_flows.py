@@ -10,7 +10,8 @@ import os
 import threading
 import time
 
-from flowkit import FlowSpec, catch, current, retry, step, timeout
+from flowkit import FlowSpec, card, catch, current, retry, step, timeout
+from flowkit.cards import CardComponent
 
 
 class CatchLinearFlow(FlowSpec):
@@ -119,6 +120,58 @@ class TimeoutCatchFlow(FlowSpec):
     @step
     def end(self):
         pass
+
+
+class SlowComponent(CardComponent):
+    def render(self):
+        time.sleep(60)
+        return "too late"
+
+
+class TimeoutCardFlow(FlowSpec):
+    """A step that times out with a card that renders slower than what is left of its
+    grace: the card gives way, and the step's own exception is what ``@catch`` stores."""
+
+    @step
+    def start(self):
+        self.next(self.slow)
+
+    @card(type="blank", timeout=45)
+    @catch(var="timed_out")
+    @timeout(seconds=1)
+    @step
+    def slow(self):
+        self.before = "set before the timeout"
+        current.card.append(SlowComponent())
+        time.sleep(30)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class OwnError(Exception):
+    pass
+
+
+class OwnErrorFlow(FlowSpec):
+    """An exception class of the flow's own file: Metaflow, running the file as a script,
+    names it ``__main__.OwnError``."""
+
+    @step
+    def start(self):
+        self.next(self.work)
+
+    @catch(var="err")
+    @step
+    def work(self):
+        raise OwnError("mine")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.seen = self.err.type
 
 
 class UnpicklableCatchFlow(FlowSpec):
