@@ -255,3 +255,41 @@ def test_a_caught_task_indexed_by_an_older_flowkit_runs_again(tmp_path: Path) ->
     again = flowkit.run(flow, store=store, progress=Quiet(), reuse=True)
     reasons = {d["step"]: d["reason"] for d in again.explanation}
     assert "@catch caught it" in reasons["flaky"] and again.data.value == 42
+
+
+CONFIGURED = """\
+from flowkit import Config, FlowSpec, step
+
+
+def threshold(flow):
+    return flow.cfg.threshold
+
+
+class HelperConfigFlow(FlowSpec):
+    cfg = Config("cfg", default_value={"threshold": 1})
+
+    @step
+    def start(self):
+        self.seen = threshold(self)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+@pytest.mark.slow
+def test_a_config_read_only_through_a_helper_is_in_the_key(tmp_path: Path) -> None:
+    flow = tmp_path / "code" / "helper_config_flow.py"
+    flow.parent.mkdir()
+    flow.write_text(CONFIGURED)
+    store = str(tmp_path / "store")
+
+    def run(**configs: object) -> flowkit.Run:
+        return flowkit.run(flow, store=store, progress=Quiet(), reuse=True, **configs)
+
+    assert run()["start"].task.data.seen == 1
+    assert _ran(run()) == []
+    changed = run(cfg={"threshold": 7})
+    assert _ran(changed) == ["end", "start"] and changed["start"].task.data.seen == 7
