@@ -107,14 +107,16 @@ def _self_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
 
 def flow_methods(flow_cls: type, steps: Collection[str]) -> dict[str, FunctionType]:
     """The plain methods a flow class defines (or inherits from the user's own classes), not
-    its steps nor flowkit's own: a step may call them as ``self.name(...)``."""
+    its steps nor flowkit's own, and its properties' getters: a step may call them as
+    ``self.name(...)`` or read ``self.name``, and they may read any parameter."""
     found: dict[str, FunctionType] = {}
     for klass in reversed(flow_cls.__mro__):
         if klass.__module__.split(".")[0] in ("flowkit", "builtins"):
             continue
         for name, value in vars(klass).items():
-            if isinstance(value, FunctionType) and name not in steps:
-                found[name] = value
+            getter = value.fget if isinstance(value, property) else value
+            if isinstance(getter, FunctionType) and name not in steps:
+                found[name] = getter
     return found
 
 

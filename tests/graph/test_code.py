@@ -75,3 +75,33 @@ def test_parameters_read_through_self_passed_on_count_all(
     body: str, reads: tuple[str, ...]
 ) -> None:
     assert _reads(body) == reads
+
+
+def test_a_flow_method_or_property_a_step_uses_is_in_its_key() -> None:
+    from flowkit import FlowSpec, Parameter, step
+    from flowkit.graph.build import build_graph
+
+    class MethodFlow(FlowSpec):
+        alpha = Parameter("alpha", default=1)
+
+        @step
+        def start(self):  # type: ignore[no-untyped-def]
+            self.x = self.scaled()
+            self.next(self.end)
+
+        @step
+        def end(self):  # type: ignore[no-untyped-def]
+            self.y = self.doubled
+
+        def scaled(self):  # type: ignore[no-untyped-def]
+            return self.alpha * 10
+
+        @property
+        def doubled(self):  # type: ignore[no-untyped-def]
+            return self.alpha * 2
+
+    graph = build_graph(MethodFlow)
+    assert graph["start"].reads == ("alpha",) and graph["end"].reads == ("alpha",)
+    plain = build_graph(type("MethodFlow", (MethodFlow,), {"scaled": lambda self: 0}))
+    assert plain["start"].code_digest != graph["start"].code_digest
+    assert plain["end"].code_digest == graph["end"].code_digest
