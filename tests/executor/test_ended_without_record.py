@@ -17,6 +17,7 @@ from flowkit.store import open_store
 from flowkit.store.records import TaskRecord
 from tests.executor.conftest import CRASH_REASON, LOST_REASON, submitted
 from tests.flows.linear import LinearFlow
+from tests.metaflow_compat.flows.catch_flows import AllCaughtFlow
 from tests.runtime.test_shapes import Quiet
 
 
@@ -72,3 +73,25 @@ def test_a_task_lost_twice_fails_without_retry(third_party: Path, tmp_path: Path
     assert [(r.attempt, r.failure) for r in attempts] == [(0, "lost"), (1, "lost")]
     assert all(r.exception and r.exception.message == LOST_REASON for r in attempts)
     assert [s for s, _ in submitted(third_party)] == ["start", "start"]
+
+
+def test_a_lost_caught_attempt_is_run_again(third_party: Path, tmp_path: Path) -> None:
+    """``lose=3``: both attempts of each step are lost, then the attempt ``@catch`` adds is
+    lost too; it runs again, as any lost attempt, and stores the failure."""
+    run = flowkit.run(
+        AllCaughtFlow, store=str(tmp_path), progress=Quiet(), with_decorators=["thirdparty:lose=3"]
+    )
+    assert run.successful
+    records = open_store(str(tmp_path)).records
+    start = run["start"].task
+    attempts = [
+        records.get_attempt("AllCaughtFlow", run.id, "start", start.id, n) for n in range(4)
+    ]
+    assert [(r.status, r.failure) for r in attempts if r is not None] == [
+        ("failed", "lost"),
+        ("failed", "lost"),
+        ("failed", "lost"),
+        ("caught", "lost"),
+    ]
+    assert start.data.start_failed.type == "flowkit.task.outcome.TaskLost"
+    assert start.data.start_failed.message == LOST_REASON

@@ -20,6 +20,8 @@ from flowkit.cli.main import cli
 from flowkit.runtime.events import TaskOutput
 from flowkit.store import TaskRecord, open_store
 from flowkit.task.caught import CaughtFailure
+from flowkit.task.code import code_ref_for
+from flowkit.task.spec import StepContract, TaskSpec
 from tests.failure.helpers import attempts, env
 from tests.metaflow_compat.flows.catch_flows import (
     CatchForeachFlow,
@@ -192,6 +194,37 @@ def test_a_step_killed_by_a_signal_says_so_in_its_log(
     )
     assert result.exit_code == 0, result.output
     assert said in result.output
+
+
+@pytest.mark.slow
+def test_a_segfault_says_so_in_its_log_on_the_worker_path_too(tmp_path: Path) -> None:
+    """``python -m flowkit.worker``, the command Slurm and Batch jobs run."""
+    with pytest.raises(flowkit.RunFailed) as info:
+        flowkit.run(SignalFlow, store=str(tmp_path), progress=Quiet())
+    run, store = info.value.run, open_store(str(tmp_path))
+    spec = TaskSpec(
+        store=str(tmp_path),
+        flow="SignalFlow",
+        run_id=run.id,
+        step="crash",
+        task_id=store.records.new_task_id(),
+        attempt=0,
+        code=code_ref_for(SignalFlow, store),
+        contract=StepContract.of(flowkit.graph_of(SignalFlow)["crash"]),
+        inputs=(f"start/{run['start'].task.id}/0",),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flowkit.worker", spec.to_json()],
+        env=env(FLOWKIT_TEST_CRASH="segv"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    said = "segmentation fault (killed by signal SIGSEGV)"
+    assert result.returncode != 0 and said in result.stderr
+    task = flowkit.Task(spec.pathspec, store=str(tmp_path))
+    assert task.stderr.splitlines() == [said] and task.stdout.strip() == "about to crash"
+    assert task.record.failure == "crashed" and said in str(task.exception)
 
 
 @pytest.mark.slow

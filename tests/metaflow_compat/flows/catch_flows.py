@@ -174,6 +174,20 @@ class OwnErrorFlow(FlowSpec):
         self.seen = self.err.type
 
 
+class AllCaughtFlow(FlowSpec):
+    """Every step under ``@catch``: a run whose tasks are all lost still ends."""
+
+    @catch(var="start_failed")
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @catch(var="end_failed")
+    @step
+    def end(self):
+        pass
+
+
 class UnpicklableCatchFlow(FlowSpec):
     """``work`` sets an artifact pickle refuses, then raises: the step's own exception is the
     one caught, and nothing of the failed attempt is kept (all or nothing)."""
