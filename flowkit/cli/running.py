@@ -103,8 +103,8 @@ def resume_arguments() -> list[click.Parameter]:
             default=None,
             hidden=True,  # as Metaflow's: for schedulers that name runs themselves
             help=(
-                "The new run's id (default: a new time-sorted id); refused if a run has it. "
-                "A chosen id is listed among the flow's runs by its name, not its time."
+                "The new run's id (default: a new time-sorted id); refused if a run has it "
+                "or if it reads as a time-sorted id."
             ),
         ),
         _option(

@@ -132,6 +132,7 @@ def start(
 ) -> Run | Preview:
     from flowkit.authoring.environment import environment_warning
     from flowkit.authoring.loader import load_flow_file
+    from flowkit.client.tags import check_tag_count, check_tags
     from flowkit.executor.registry import load_executors
     from flowkit.lint.api import check
     from flowkit.plan.reuse import Decider
@@ -141,7 +142,10 @@ def start(
     from flowkit.store import Store, UnsharedStoreError, open_store
     from flowkit.task.code import code_ref_for
 
+    # the tag rules of Run.add_tag: a tag refused here could not be removed later
+    tags = sorted(check_tags(options.tags, "the run's tags (--tag)"))
     flow_cls = flow if isinstance(flow, type) else load_flow_file(Path(flow))
+    check_tag_count(len(tags), f"{flow_cls.__name__}'s new run")
     # Configs first: decorators and parameter defaults may be expressions over them.
     configured, params = _configured(flow_cls, params, options.store, resume_from)
     graph = check(configured)
@@ -190,7 +194,7 @@ def start(
         graph.name,
         parameters=shown,
         code_digest=code.target,
-        tags=options.tags,
+        tags=tags,
         steps=[s.name for s in graph.ordered()],
         origin_run_id=origin.run_id if origin else None,
         step_code={s.name: s.code for s in graph.steps.values()},
@@ -225,6 +229,7 @@ def start(
         max_workers_chosen=settings.source["max_workers"] != "default",
         retry=settings.retry,
         alert_settings=settings.alerts,
+        resuming=_defaulted(origin) if origin is not None and not resume_from else None,
     )
     if options.detach:
         from flowkit.runtime.detach import detach
@@ -253,6 +258,8 @@ class Prepared:
     max_workers_chosen: bool = False
     retry: int = 0
     alert_settings: tuple[Mapping[str, Any], ...] = ()
+    #: A resume's origin, described, when the user did not name it (see :func:`_defaulted`).
+    resuming: str | None = None
 
 
 def drive(prepared: Prepared, options: RunOptions) -> Run:
@@ -303,6 +310,7 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
                 decider=prepared.decider,
                 policy=prepared.policy,
                 alerts=prepared.alerts,
+                resuming=prepared.resuming,
             )
         except BaseException as exc:
             end_unstarted(store, record, exc)
@@ -423,11 +431,20 @@ def _project_tags(flow_cls: type, options: RunOptions) -> tuple[str, ...]:
 
 
 def _check_new_run_id(store: Store, flow: str, run_id: str) -> None:
-    """Refuse a chosen run id that is not a valid name or that a run of ``flow`` has."""
+    """Refuse a chosen run id that is not a valid name, that reads as a time-sorted id (it
+    would claim a time it was not made at: runs sort by it) or that a run of ``flow`` has."""
     from flowkit.store import is_name, name_rule
+    from flowkit.store.ids import id_time
 
     if not is_name(run_id):
         raise FlowkitError(f"--run-id {run_id!r} is not a valid run id", name_rule("run"))
+    if id_time(run_id) is not None:
+        raise FlowkitError(
+            f"--run-id {run_id!r} reads as one of flowkit's time-sorted ids (26 letters and "
+            "digits), which would misplace the run among the flow's runs; nothing ran",
+            "choose an id of another length or with a character such as '-' or '_', or leave "
+            "--run-id out to get a new time-sorted id",
+        )
     if store.records.has_run(flow, run_id):
         raise FlowkitError(
             f"run {flow}/{run_id} already exists in the store at {store.url}; a run id names "
@@ -447,6 +464,17 @@ def _origin(store: Store, graph: FlowGraph, run_id: str) -> RunRecord:
             "run it first (python flow.py run), or pass --store where its runs are",
         )
     return latest
+
+
+def _defaulted(origin: RunRecord) -> str:
+    """What a resume says of the origin it took for the user: which run, whose, and when."""
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(origin.created_at, tz=UTC)
+    return (
+        f"{origin.flow}/{origin.run_id} (the most recent run, by {origin.user or 'an unknown user'}"
+        f", {when:%Y-%m-%d %H:%M:%S} UTC)"
+    )
 
 
 def _parameters(

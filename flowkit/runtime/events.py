@@ -28,11 +28,15 @@ class StepInfo:
 
 @dataclass(frozen=True)
 class RunStarted:
+    """The run started; ``resuming`` names the run a resume starts from when the user did not
+    name it (``F/ID (the most recent run, by USER, TIME)``), for the view to say."""
+
     flow: str
     run_id: str
     store: str
     steps: tuple[StepInfo, ...]
     time: float
+    resuming: str | None = None
 
 
 @dataclass(frozen=True)

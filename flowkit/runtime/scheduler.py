@@ -106,6 +106,8 @@ class Scheduler:
     clock: Callable[[], float] = time.time
     policy: FailurePolicy = field(default_factory=FailurePolicy)
     alerts: Alerts | None = None
+    #: The origin of a resume, described, when the user did not name it (see RunStarted).
+    resuming: str | None = None
     _ready: list[_Task] = field(default_factory=list)
     #: Submitted and not yet ended (started, or waiting in their executor's queue).
     _running: dict[str, _Task] = field(default_factory=dict)
@@ -134,7 +136,14 @@ class Scheduler:
         )
         try:
             self.emit(
-                RunStarted(self.run.flow, self.run.run_id, self.store.url, steps, self.clock())
+                RunStarted(
+                    self.run.flow,
+                    self.run.run_id,
+                    self.store.url,
+                    steps,
+                    self.clock(),
+                    self.resuming,
+                )
             )
             # before any task, so a run does not fail halfway for it; not on a resume or a
             # reuse, whose tasks of such a step may be cloned (then it is checked at launch)

@@ -2,7 +2,8 @@
 
 Retention (a run is kept if any rule keeps it):
 
-- ``keep_last``: the last N runs of each flow, by run id (ids sort by creation time);
+- ``keep_last``: the last N runs of each flow, in the order they started (see
+  :func:`~flowkit.store.runs.run_order`);
 - ``keep_newer_than``: runs created less than that many seconds before gc started;
 - ``keep_tags``: runs with any of these tags;
 - always: running runs (no end record, and a lease that expired less than ``grace`` and
@@ -46,6 +47,7 @@ from flowkit.store.ids import IdGenerator
 from flowkit.store.lease import clock_skew
 from flowkit.store.overlap import overlapped
 from flowkit.store.records import RunRecord, loads
+from flowkit.store.runs import run_order
 from flowkit.store.store import Store
 from flowkit.store.tags import system_tags
 from flowkit.store.trash import TrashedBlob, scan_trash
@@ -307,7 +309,7 @@ def _retained(
 ) -> set[RunId]:
     kept = set(running)
     by_flow: dict[str, list[RunId]] = {}
-    for run_id in sorted(runs):
+    for run_id in sorted(runs, key=lambda r: run_order(r[1], runs[r].created_at)):
         by_flow.setdefault(run_id[0], []).append(run_id)
     for flow, ids in by_flow.items():
         if policy.flow is not None and flow != policy.flow:

@@ -8,6 +8,7 @@ live in :mod:`flowkit.store.records`, their keys in :mod:`flowkit.store.layout`.
 from __future__ import annotations
 
 import functools
+import heapq
 import json
 import os
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.errors import KeyNotFoundError, NotFoundError, RecordExistsError, StoreError
-from flowkit.store.ids import IdGenerator
+from flowkit.store.ids import IdGenerator, id_time
 from flowkit.store.keys import is_name
 from flowkit.store.overlap import overlapped
 from flowkit.store.records import (
@@ -257,18 +258,32 @@ class Records:
         return self._backend.list(layout.FLOWS)
 
     def list_runs(self, flow: str) -> list[str]:
-        """Run ids of ``flow``, oldest first."""
+        """Run ids of ``flow``, by name (a time-sorted id by its time; for the runs in the
+        order they started, :meth:`iter_runs`)."""
         return self._backend.list(layout.flow_prefix(flow))
 
     def iter_runs(self, flow: str) -> Iterator[RunRecord]:
-        """Run records of ``flow``, newest first; a run whose start record was never
-        completed (its writer was killed) is not a run and is skipped."""
-        for run_id in reversed(self.list_runs(flow)):
-            key = layout.run_key(flow, run_id)
-            try:
-                yield self._read(RunRecord, key)
-            except KeyNotFoundError:
-                continue
+        """Run records of ``flow``, newest first (see :func:`run_order`); a run whose start
+        record was never completed (its writer was killed) is not a run and is skipped.
+        Time-sorted ids are read one by one as the caller goes on; a chosen id's record is
+        read up front, for its ``created_at``."""
+        timed: list[str] = []
+        chosen: list[str] = []
+        for run_id in self.list_runs(flow):
+            (chosen if id_time(run_id) is None else timed).append(run_id)
+        named = [r for r in (self._read_run(flow, run_id) for run_id in chosen) if r]
+        named.sort(key=lambda r: run_order(r.run_id, r.created_at), reverse=True)
+        lazy = (self._read_run(flow, run_id) for run_id in reversed(timed))
+        found = (r for r in lazy if r is not None)
+        yield from heapq.merge(
+            found, named, key=lambda r: run_order(r.run_id, r.created_at), reverse=True
+        )
+
+    def _read_run(self, flow: str, run_id: str) -> RunRecord | None:
+        try:
+            return self._read(RunRecord, layout.run_key(flow, run_id))
+        except KeyNotFoundError:
+            return None
 
     def has_run(self, flow: str, run_id: str) -> bool:
         """Whether ``run_id`` is a run of ``flow`` (its start record is stored)."""
@@ -394,6 +409,14 @@ class Records:
             return record
         flow, run_id, step, task_id = record.origin_pathspec.split("/")
         return self.get_task(flow, run_id, step, task_id)
+
+
+def run_order(run_id: str, created_at: float) -> tuple[float, str]:
+    """Where a run sorts among its flow's runs, oldest first: by when it started, which a
+    time-sorted id tells by itself and a chosen id (``resume --run-id``) by its record's
+    ``created_at`` (as Metaflow orders runs); runs of the same millisecond by id."""
+    made = id_time(run_id)
+    return (created_at if made is None else made, run_id)
 
 
 def start_tags(user: str | None, created_at: float) -> list[str]:

@@ -126,8 +126,8 @@ def resume(
     parameter given a new value; every other task is cloned (its record copied, never its
     data). ``reuse`` also runs again tasks whose code changed. With ``step``, that step and
     everything after it run again. Parameters default to the origin's. ``run_id`` names the
-    new run (refused if a run has it; by default a new time-sorted id: a chosen one is listed
-    among the flow's runs by its name, not its time). ``detach``, ``run_id_file`` and
+    new run (refused if a run has it or if it reads as a time-sorted id; by default a new
+    time-sorted id). ``detach``, ``run_id_file`` and
     ``runner_attribute_file``, ``project_branch`` and ``project_production`` as for
     :func:`run`.
     """

@@ -206,8 +206,13 @@ def step_done_text(step: StepState, now: float, g: Glyphs) -> str:
 
 
 def started_text(state: RunProgress, g: Glyphs) -> str:
+    """The start line, and the run a resume starts from when the user did not name it."""
     store = f" (store: {state.store})" if state.store else ""
-    return f"{g.started} {state.pathspec} started{store}"
+    text = f"{g.started} {state.pathspec} started{store}"
+    event = state.started_event
+    return (
+        text if event is None or event.resuming is None else f"{text}\n  resuming {event.resuming}"
+    )
 
 
 def detached_lines(event: RunDetached, g: Glyphs) -> list[str]:
