@@ -4,8 +4,9 @@ The store is write-once, so a change of a run's user tags is a record of its own
 (:class:`~flowkit.store.records.TagChangeRecord`, under ``runs/<Flow>/<run_id>/tags/``) named
 by a time-sorted id; a run's user tags are its start record's ``tags`` with every change
 applied in id order. Two processes that change the same run's tags at once both write, and
-neither loses the other's change. ``gc`` deletes the changes with their run (they live in its
-folder); ``fsck`` checks them.
+neither loses the other's change; changes made in the same millisecond, or on machines whose
+clocks disagree, apply in id order, which may not be the order they were made in. ``gc``
+deletes the changes with their run (they live in its folder); ``fsck`` checks them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 
 from flowkit.store import layout
 from flowkit.store.backend import Backend
-from flowkit.store.errors import KeyNotFoundError, RecordExistsError
+from flowkit.store.errors import KeyNotFoundError, NotFoundError, RecordExistsError
 from flowkit.store.ids import IdGenerator
 from flowkit.store.overlap import overlapped
 from flowkit.store.records import RunRecord, TagChangeRecord, dumps, loads
@@ -54,7 +55,14 @@ class RunTags:
         removed: Iterable[str] = (),
         user: str | None = None,
     ) -> TagChangeRecord:
-        """Record one change of ``run``'s user tags (removals apply before additions)."""
+        """Record one change of ``run``'s user tags (removals apply before additions), or
+        :class:`NotFoundError` if the run is gone (gc deleted it)."""
+        if not self._backend.exists(layout.run_key(run.flow, run.run_id)):
+            raise NotFoundError(
+                f"run {run.flow}/{run.run_id} is no longer in the store at {self._backend.url} "
+                "(gc deleted it?); its tags were not changed",
+                f"list the runs there with: flowkit runs {run.flow}",
+            )
         record = TagChangeRecord(
             flow=run.flow,
             run_id=run.run_id,

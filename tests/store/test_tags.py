@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from flowkit.store import Store
+import pytest
+
+from flowkit.store import NotFoundError, Store
 from flowkit.store.fsck import fsck
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
@@ -72,3 +74,18 @@ def test_gc_deletes_tag_changes_with_their_run_and_keeps_by_tags_now(store: Stor
     root = Path(store.url) / "runs" / "TagFlow" / untagged_later.run_id
     assert not [p for p in root.rglob("*") if p.is_file()]  # its tag change went with it
     assert store.tags.user_tags(tagged_later) == {"keep"} and fsck(store).problems == []
+
+
+def test_a_tag_change_of_a_run_gc_deleted_is_refused(store: Store) -> None:
+    gone = store.records.create_run("TagFlow", steps=["start"])
+    kept = store.records.create_run("TagFlow", steps=["start"])
+    for run in (gone, kept):
+        store.records.end_run("TagFlow", run.run_id, "succeeded")
+    collect(store, Policy(keep_last=1, grace=0), now=kept.created_at + 3600)
+    with pytest.raises(NotFoundError) as err:
+        store.tags.change(gone, added=["late"])
+    assert f"run TagFlow/{gone.run_id} is no longer in the store" in err.value.message
+    assert err.value.hint == "list the runs there with: flowkit runs TagFlow"
+    assert store.backend.list(f"runs/TagFlow/{gone.run_id}") == []  # nothing was written
+    store.tags.change(kept, added=["late"])
+    assert store.tags.user_tags(kept) == {"late"}
