@@ -29,7 +29,9 @@ def export_notebook(
             + ".\n\nEach cell loads artifacts lazily: only what you touch is read."
         ),
         new_code(
-            f"import flowkit\n\nrun = flowkit.Run({run.pathspec!r}, store={the_store.url!r})\nrun"
+            "import flowkit\n\n"
+            "flowkit.namespace(None)  # read the run whoever started it (as Metaflow does)\n"
+            f"run = flowkit.Run({run.pathspec!r}, store={the_store.url!r})\nrun"
         ),
     ]
     for step in run.graph_steps():
