@@ -4,7 +4,8 @@
 By default the store settings resolve (``FLOWKIT_STORE``, the project's ``pyproject.toml``,
 the per-user default), read afresh at each use; ``metadata("s3://bucket/prefix")`` or
 ``metadata("/path")`` makes this process's client read that one instead, until
-:func:`default_metadata`. ``get_metadata()`` names it as Metaflow does: ``local@/path``, or
+:func:`default_metadata`; a process forked from it (a running step) starts again from the
+settings, as with namespaces. ``get_metadata()`` names it as Metaflow does: ``local@/path``, or
 ``SCHEME@URL`` for a store behind a URL (``s3@s3://bucket/prefix``).
 """
 
@@ -17,14 +18,16 @@ from flowkit.store.store import Store
 
 StoreLike = Store | str | os.PathLike[str] | None
 
-_selected: Store | None = None
+#: (pid, store): a store chosen in another process (before a fork) is not this one's.
+_selected: tuple[int, Store | None] = (-1, None)
 
 
 def client_store(store: StoreLike) -> Store:
     """The store a client object reads: ``store``, else the one :func:`metadata` chose,
     else the one settings resolve."""
-    if store is None and _selected is not None:
-        return _selected
+    pid, selected = _selected
+    if store is None and selected is not None and pid == os.getpid():
+        return selected
     return open_store(store)
 
 
@@ -43,7 +46,7 @@ def metadata(spec: str) -> str:
     kind, sep, where = spec.partition("@")
     if sep and "://" not in kind and "/" not in kind:
         spec = where
-    _selected = open_store(spec)
+    _selected = (os.getpid(), open_store(spec))
     return get_metadata()
 
 
@@ -55,5 +58,5 @@ def get_metadata() -> str:
 def default_metadata() -> str:
     """Go back to the store settings resolve; what :func:`get_metadata` says now."""
     global _selected
-    _selected = None
+    _selected = (os.getpid(), None)
     return get_metadata()

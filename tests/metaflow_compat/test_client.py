@@ -337,6 +337,24 @@ def test_metadata_selects_the_store_the_client_reads(runs: Runs) -> None:
         Flow("ClientFlow")
 
 
+def test_a_forked_process_reads_the_store_settings_not_its_parents_choice(
+    runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWKIT_STORE", runs.store)
+    metadata("memory://elsewhere")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a running step is forked so: it starts again from the settings
+        os.write(write, get_metadata().encode())
+        os._exit(0)
+    os.close(write)
+    said = os.read(read, 4096).decode()
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert said == f"local@{open_store(runs.store).url}"
+    assert get_metadata() == "memory@memory://elsewhere"  # this process keeps its choice
+
+
 def test_metaflow_lists_the_flows_in_the_namespace(runs: Runs) -> None:
     everything = Metaflow(store=runs.store)
     assert [f.id for f in everything.flows] == ["ClientFlow"] == [f.id for f in everything]
