@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowkitError
 from flowkit.executor.base import (
@@ -30,11 +30,18 @@ from flowkit.executor.base import (
     Submission,
 )
 from flowkit.executor.registry import LOCAL, Executors, executor_of
-from flowkit.graph.model import FlowGraph, StepNode
+from flowkit.graph.model import FlowGraph
 from flowkit.plan.admit import Admission, Admitted, Placed, admit
 from flowkit.plan.reuse import Decider
 from flowkit.plan.tasks import MAX_NUM_SPLITS, Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.alerts import Alerts
+from flowkit.runtime.attempts import (
+    Attempt,
+    caught_attempt,
+    interrupted,
+    lost_caught_again,
+    spec_fields,
+)
 from flowkit.runtime.deadletter import dead_letter, run_alert
 from flowkit.runtime.events import (
     Event,
@@ -57,28 +64,6 @@ if TYPE_CHECKING:
 
 #: How long a cancelled run waits for its killed tasks to be reported.
 CANCEL_GRACE = 1.5
-
-
-@dataclass
-class _Task:
-    task_id: str
-    planned: PlannedTask
-    attempt: int = 0
-    not_before: float = 0.0
-    cache_key: str | None = None
-    #: When ``@timeout`` ends the attempt (monotonic), and whether it did.
-    deadline: float | None = None
-    timed_out: bool = False
-    #: For the attempt ``@catch`` adds: what it stores (see ``TaskSpec.catch``).
-    catch: dict[str, str | None] | None = None
-    #: The attempt's spec, built once when it is submitted.
-    spec: TaskSpec | None = None
-    #: Whether its executor said it started (it may wait in the executor's queue before).
-    started: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"{self.planned.step}/{self.task_id}/{self.attempt}"
 
 
 @dataclass
@@ -108,11 +93,11 @@ class Scheduler:
     alerts: Alerts | None = None
     #: The origin of a resume, described, when the user did not name it (see RunStarted).
     resuming: str | None = None
-    _ready: list[_Task] = field(default_factory=list)
+    _ready: list[Attempt] = field(default_factory=list)
     #: Submitted and not yet ended (started, or waiting in their executor's queue).
-    _running: dict[str, _Task] = field(default_factory=dict)
+    _running: dict[str, Attempt] = field(default_factory=dict)
     #: The part of ``_running`` that started: what ``@timeout`` watches.
-    _started: dict[str, _Task] = field(default_factory=dict)
+    _started: dict[str, Attempt] = field(default_factory=dict)
     #: Whether tasks still waiting in an executor's queue were withdrawn (launching stopped).
     _withdrawn: bool = False
     _failures: list[TaskRecord] = field(default_factory=list)
@@ -174,7 +159,7 @@ class Scheduler:
         now = time.monotonic()
         batches: dict[str, list[Submission]] = {}
         # In the order tasks became ready, skipping those not yet due (a retry's backoff).
-        waiting: list[_Task] = []
+        waiting: list[Attempt] = []
         for task in self._ready:
             if task.not_before > now or self._stop_launching:
                 waiting.append(task)
@@ -255,7 +240,7 @@ class Scheduler:
             self._started[message.key] = task
             node = self.graph.steps[task.planned.step]
             limit = self.policy.timeout(node)
-            if limit is not None and self._interrupted(node) is not None:
+            if limit is not None and interrupted(self.policy, node) is not None:
                 # under @catch the step's own exception comes first (flowkit.task.timeout);
                 # this kill ends one that swallows it or never returns to Python
                 limit = hard_kill_after(limit)
@@ -278,11 +263,11 @@ class Scheduler:
                 task.timed_out = True
                 self._executor_of(task).cancel(key)
 
-    def _executor_of(self, task: _Task) -> Executor:
+    def _executor_of(self, task: Attempt) -> Executor:
         return self.executors.get(self._place(task.planned.step)[0])
 
     # -- a task ended -------------------------------------------------------------------------
-    def _exited(self, task: _Task, ended: Ended) -> None:
+    def _exited(self, task: Attempt, ended: Ended) -> None:
         """The attempt's process ended; its final record (not ``ended``) says how it went."""
         node = self.graph.steps[task.planned.step]
         timeout = self.policy.timeout(node) if task.timed_out else None
@@ -303,24 +288,20 @@ class Scheduler:
             self._admit(self._after(task.task_id, task.planned, Outcome.of(record)))
             return
         error = str(record.exception) if record.exception else describe_status(status)
-        if task.catch is not None and record.failure == "lost" and not task.catch.get("lost"):
-            # the attempt that stores the failure was lost: run it again, as any lost attempt
+        lost = lost_caught_again(task, record)
+        if lost is not None:  # the attempt that stores the failure was lost
             self._task_event(task, "retrying", error=error, exit_code=record.exit_code)
-            lost = _Task(task.task_id, task.planned, task.attempt + 1, 0.0, task.cache_key)
-            lost.catch = {**task.catch, "lost": "yes"}  # once: its next loss is its end
             self._ready.append(lost)
             return
         if task.catch is None and task.attempt < self.policy.retries(node, record):
             self._task_event(task, "retrying", error=error, exit_code=record.exit_code)
             again = time.monotonic() + self.policy.delay(node, task.attempt)
-            self._ready.append(
-                _Task(task.task_id, task.planned, task.attempt + 1, again, task.cache_key)
-            )
+            self._ready.append(task.next(again))
             return
         catch = self.policy.catch(node)
         if catch is not None and task.catch is None:
             # Not a retry: one more attempt only stores the exception; it ends as "caught".
-            self._ready.append(_caught_attempt(task, record, catch.args, error))
+            self._ready.append(caught_attempt(task, record, catch.args, error))
             return
         self._task_event(task, "failed", error=error, exit_code=record.exit_code)
         self._failures.append(record)
@@ -328,7 +309,7 @@ class Scheduler:
         if self.fail_fast:
             self._stop_launching = True
 
-    def _final_record(self, task: _Task, status: int, *, killed: bool = False) -> TaskRecord:
+    def _final_record(self, task: Attempt, status: int, *, killed: bool = False) -> TaskRecord:
         return final_record(self.store, self._spec(task), status, killed=killed)
 
     # -- the end ------------------------------------------------------------------------------
@@ -393,7 +374,7 @@ class Scheduler:
         return RunResult(status, failures, message)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _never_started(self, task: _Task) -> bool:
+    def _never_started(self, task: Attempt) -> bool:
         """Whether the attempt never began: no word of it from its executor, nor in the
         store (an executor may not report starts)."""
         spec = self._spec(task)
@@ -404,12 +385,12 @@ class Scheduler:
             is None
         )
 
-    def _spec(self, task: _Task) -> TaskSpec:
+    def _spec(self, task: Attempt) -> TaskSpec:
         """The attempt's spec (built once, when it was submitted)."""
         assert task.spec is not None, "a task's spec is built when it is submitted"
         return task.spec
 
-    def _build_spec(self, task: _Task) -> TaskSpec:
+    def _build_spec(self, task: Attempt) -> TaskSpec:
         return task_spec(
             self.graph.steps[task.planned.step],
             store=self.store.url,
@@ -428,37 +409,8 @@ class Scheduler:
             system_tags=tuple(self.run.system_tags),
             cache_key=task.cache_key,
             catch=task.catch,
-            catch_var=self._catch_var(task.planned.step),
-            timeout=self._interrupted(self.graph.steps[task.planned.step]),
-            with_card=self._with_card(self.graph.steps[task.planned.step]),
-            print_exception=self._prints_exception(task),
+            **spec_fields(self.policy, self.graph.steps[task.planned.step], task.attempt),
         )
-
-    def _catch_var(self, step: str) -> str | None:
-        catch = self.policy.catch(self.graph.steps[step])
-        return str(catch.args["var"]) if catch is not None and catch.args.get("var") else None
-
-    def _prints_exception(self, task: _Task) -> bool:
-        """False for an attempt ``@catch(print_exception=False)`` catches if it fails: one
-        after its step's ``@retry`` is used up (an earlier one's failure is retried, and
-        said, as Metaflow says it)."""
-        node = self.graph.steps[task.planned.step]
-        catch = self.policy.catch(node)
-        if catch is None or catch.args.get("print_exception", True):
-            return True
-        retry = self.policy.decorator(node, "retry")
-        return task.attempt < (int(retry.args["times"]) if retry is not None else 0)
-
-    def _with_card(self, node: StepNode) -> dict[str, Any] | None:
-        """``--with card``'s arguments, for a step without a ``@card`` of its own."""
-        card = self.policy.defaults.get("card")
-        return dict(card.args) if card is not None and node.decorator("card") is None else None
-
-    def _interrupted(self, node: StepNode) -> float | None:
-        """The ``@timeout`` after which the step's code is interrupted by an exception: under
-        ``@catch`` only, which passes on what the step set (Metaflow keeps it); otherwise
-        the process group is killed at the timeout, as flowkit's design has it."""
-        return self.policy.timeout(node) if self.policy.catch(node) is not None else None
 
     def _after(self, task_id: str, planned: PlannedTask, outcome: Outcome) -> list[PlannedTask]:
         """What becomes ready once a task succeeded with ``outcome``; stops the run on a bad
@@ -480,7 +432,7 @@ class Scheduler:
     def _queue_or_clone(self, admitted: Admitted) -> Placed:
         origin, step = admitted.decision.origin, admitted.planned.step
         if origin is None:
-            task = _Task(
+            task = Attempt(
                 self.store.records.new_task_id(), admitted.planned, cache_key=admitted.cache_key
             )
             self.admission.note(admitted, task.task_id)
@@ -499,7 +451,7 @@ class Scheduler:
 
     def _task_event(
         self,
-        task: _Task,
+        task: Attempt,
         status: TaskPhase,
         *,
         error: str | None = None,
@@ -521,24 +473,6 @@ class Scheduler:
 
     def emit(self, event: Event) -> None:
         self.sink.handle(event)
-
-
-def _caught_attempt(task: _Task, record: TaskRecord, catch: Mapping[str, Any], error: str) -> _Task:
-    """The attempt ``@catch`` adds after the last failure: it stores the failure in ``var``."""
-    info = record.exception
-    caught = _Task(task.task_id, task.planned, task.attempt + 1, 0.0, task.cache_key)
-    caught.catch = {
-        "var": str(catch["var"]) if catch.get("var") else None,
-        "type": info.type if info else "TaskFailed",
-        "message": info.message if info else error,
-        "traceback": info.traceback if info else "",
-        "failure": record.failure,
-        "qualified_type": info.qualified_type if info else None,
-        # what the failed attempt had set (its record names it, if it could store it)
-        "attempt": str(record.attempt),
-        "print": "yes" if catch.get("print_exception", True) else None,
-    }
-    return caught
 
 
 def scheduler_failure(exc: Exception) -> str:
