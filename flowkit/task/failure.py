@@ -127,7 +127,9 @@ def exception_info(exc: BaseException, main: str | None = None) -> ExceptionInfo
     from flowkit.store.records import ExceptionInfo
 
     cls = type(exc)
-    return ExceptionInfo(cls.__name__, message(exc), user_traceback(exc), qualified_name(cls, main))
+    return ExceptionInfo(
+        cls.__name__, message(exc), user_traceback(exc, main), qualified_name(cls, main)
+    )
 
 
 def _kept(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, ArtifactRef]:
@@ -149,9 +151,10 @@ def message(exc: BaseException) -> str:
     return str(render()) if callable(render) else str(exc)
 
 
-def user_traceback(exc: BaseException) -> str:
+def user_traceback(exc: BaseException, main: str | None = None) -> str:
     """The traceback of ``exc`` with flowkit's own frames left out (and notebook cells named
-    as Jupyter names them)."""
+    as Jupyter names them); a class of module ``main`` (the flow's file) is named as Python
+    names one of the script it runs (``MyError``, not ``flow.MyError``)."""
     from flowkit.graph.source import display_name
 
     frames = [
@@ -165,5 +168,8 @@ def user_traceback(exc: BaseException) -> str:
     lines = (
         ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
     )
-    lines += traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)
+    last = traceback.format_exception_only(type(exc), exc)
+    cls = type(exc)
+    if main is not None and cls.__module__ == main and last:
+        last[0] = last[0].replace(f"{main}.{cls.__qualname__}", cls.__qualname__, 1)
+    return "".join(lines + last)

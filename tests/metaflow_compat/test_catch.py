@@ -272,4 +272,6 @@ def test_an_exception_class_of_the_flows_file_is_named_as_metaflow_names_it(
     assert run["end"].task.data.seen == "__main__.OwnError"
     # run from Python, the flow's file is still the script Metaflow would have run
     again = flowkit.run(OwnErrorFlow, store=str(tmp_path), progress=Quiet())
-    assert again["work"].task.data.err.type == "__main__.OwnError"
+    err = again["work"].task.data.err
+    assert err.type == "__main__.OwnError"
+    assert err.stacktrace.splitlines()[-1] == "OwnError: mine"  # as Python prints a script's
