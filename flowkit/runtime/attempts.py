@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Attempt:
+class LiveAttempt:
     task_id: str
     planned: PlannedTask
     attempt: int = 0
@@ -38,14 +38,14 @@ class Attempt:
     def key(self) -> str:
         return f"{self.planned.step}/{self.task_id}/{self.attempt}"
 
-    def next(self, not_before: float = 0.0) -> Attempt:
+    def next(self, not_before: float = 0.0) -> LiveAttempt:
         """The task's next attempt, not started before ``not_before`` (monotonic)."""
-        return Attempt(self.task_id, self.planned, self.attempt + 1, not_before, self.cache_key)
+        return LiveAttempt(self.task_id, self.planned, self.attempt + 1, not_before, self.cache_key)
 
 
 def caught_attempt(
-    task: Attempt, record: TaskRecord, catch: Mapping[str, Any], error: str
-) -> Attempt:
+    task: LiveAttempt, record: TaskRecord, catch: Mapping[str, Any], error: str
+) -> LiveAttempt:
     """The attempt ``@catch`` adds after the last failure: it stores the failure in ``var``."""
     info = record.exception
     caught = task.next()
@@ -63,7 +63,7 @@ def caught_attempt(
     return caught
 
 
-def lost_caught_again(task: Attempt, record: TaskRecord) -> Attempt | None:
+def lost_caught_again(task: LiveAttempt, record: TaskRecord) -> LiveAttempt | None:
     """The attempt that runs a lost ``@catch`` attempt again, as any lost attempt is (once:
     its next loss is its end); None when ``task`` is not one to run again."""
     if task.catch is None or record.failure != "lost" or task.catch.get("lost"):

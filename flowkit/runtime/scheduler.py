@@ -36,7 +36,7 @@ from flowkit.plan.reuse import Decider
 from flowkit.plan.tasks import MAX_NUM_SPLITS, Outcome, PlannedTask, Planner, TooManySplits
 from flowkit.runtime.alerts import Alerts
 from flowkit.runtime.attempts import (
-    Attempt,
+    LiveAttempt,
     caught_attempt,
     interrupted,
     lost_caught_again,
@@ -93,11 +93,11 @@ class Scheduler:
     alerts: Alerts | None = None
     #: The origin of a resume, described, when the user did not name it (see RunStarted).
     resuming: str | None = None
-    _ready: list[Attempt] = field(default_factory=list)
+    _ready: list[LiveAttempt] = field(default_factory=list)
     #: Submitted and not yet ended (started, or waiting in their executor's queue).
-    _running: dict[str, Attempt] = field(default_factory=dict)
+    _running: dict[str, LiveAttempt] = field(default_factory=dict)
     #: The part of ``_running`` that started: what ``@timeout`` watches.
-    _started: dict[str, Attempt] = field(default_factory=dict)
+    _started: dict[str, LiveAttempt] = field(default_factory=dict)
     #: Whether tasks still waiting in an executor's queue were withdrawn (launching stopped).
     _withdrawn: bool = False
     _failures: list[TaskRecord] = field(default_factory=list)
@@ -159,7 +159,7 @@ class Scheduler:
         now = time.monotonic()
         batches: dict[str, list[Submission]] = {}
         # In the order tasks became ready, skipping those not yet due (a retry's backoff).
-        waiting: list[Attempt] = []
+        waiting: list[LiveAttempt] = []
         for task in self._ready:
             if task.not_before > now or self._stop_launching:
                 waiting.append(task)
@@ -263,11 +263,11 @@ class Scheduler:
                 task.timed_out = True
                 self._executor_of(task).cancel(key)
 
-    def _executor_of(self, task: Attempt) -> Executor:
+    def _executor_of(self, task: LiveAttempt) -> Executor:
         return self.executors.get(self._place(task.planned.step)[0])
 
     # -- a task ended -------------------------------------------------------------------------
-    def _exited(self, task: Attempt, ended: Ended) -> None:
+    def _exited(self, task: LiveAttempt, ended: Ended) -> None:
         """The attempt's process ended; its final record (not ``ended``) says how it went."""
         node = self.graph.steps[task.planned.step]
         timeout = self.policy.timeout(node) if task.timed_out else None
@@ -309,7 +309,7 @@ class Scheduler:
         if self.fail_fast:
             self._stop_launching = True
 
-    def _final_record(self, task: Attempt, status: int, *, killed: bool = False) -> TaskRecord:
+    def _final_record(self, task: LiveAttempt, status: int, *, killed: bool = False) -> TaskRecord:
         return final_record(self.store, self._spec(task), status, killed=killed)
 
     # -- the end ------------------------------------------------------------------------------
@@ -374,7 +374,7 @@ class Scheduler:
         return RunResult(status, failures, message)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _never_started(self, task: Attempt) -> bool:
+    def _never_started(self, task: LiveAttempt) -> bool:
         """Whether the attempt never began: no word of it from its executor, nor in the
         store (an executor may not report starts)."""
         spec = self._spec(task)
@@ -385,12 +385,12 @@ class Scheduler:
             is None
         )
 
-    def _spec(self, task: Attempt) -> TaskSpec:
+    def _spec(self, task: LiveAttempt) -> TaskSpec:
         """The attempt's spec (built once, when it was submitted)."""
         assert task.spec is not None, "a task's spec is built when it is submitted"
         return task.spec
 
-    def _build_spec(self, task: Attempt) -> TaskSpec:
+    def _build_spec(self, task: LiveAttempt) -> TaskSpec:
         return task_spec(
             self.graph.steps[task.planned.step],
             store=self.store.url,
@@ -432,7 +432,7 @@ class Scheduler:
     def _queue_or_clone(self, admitted: Admitted) -> Placed:
         origin, step = admitted.decision.origin, admitted.planned.step
         if origin is None:
-            task = Attempt(
+            task = LiveAttempt(
                 self.store.records.new_task_id(), admitted.planned, cache_key=admitted.cache_key
             )
             self.admission.note(admitted, task.task_id)
@@ -451,7 +451,7 @@ class Scheduler:
 
     def _task_event(
         self,
-        task: Attempt,
+        task: LiveAttempt,
         status: TaskPhase,
         *,
         error: str | None = None,

@@ -16,7 +16,7 @@ from tests.runtime.test_shapes import Quiet
 SPLITS = 100
 
 
-class CountedTask(scheduler.Attempt):
+class CountedTask(scheduler.LiveAttempt):
     """A queued task that counts how often the scheduler looks at when it is due."""
 
     looks = 0
@@ -30,7 +30,7 @@ class CountedTask(scheduler.Attempt):
 def test_launching_a_fan_out_looks_at_each_task_a_few_times_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scheduler, "Attempt", CountedTask)
+    monkeypatch.setattr(scheduler, "LiveAttempt", CountedTask)
     CountedTask.looks = 0
     run = flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), max_workers=1, n=SPLITS)
     assert run["join"].task.data.total == sum(i * 10 for i in range(SPLITS))
