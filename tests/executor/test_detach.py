@@ -325,7 +325,7 @@ def test_a_detached_scheduler_keeps_max_workers_fail_fast_and_tags(
     # the first split failed while the others waited their turn: --fail-fast withdrew them
     tasks = open_store(str(tmp_path)).records.list_tasks("CrashFlow", run.id, "work")
     assert [(t.foreach, t.status) for t in tasks] == [((0,), "failed")]
-    assert flowkit.Run(f"CrashFlow/{run.id}", store=str(tmp_path)).tags == {"nightly"}
+    assert flowkit.Run(f"CrashFlow/{run.id}", store=str(tmp_path)).user_tags == {"nightly"}
 
 
 @pytest.mark.slow
@@ -370,7 +370,7 @@ def test_resume_detach_clones_from_its_origin(
     assert _wait_end(tmp_path, "FixableFlow", run.id).status == "succeeded"
     assert drivers.wait(pid) == 0
     done = flowkit.Run(f"FixableFlow/{run.id}", store=str(tmp_path))
-    assert done.data.result == 70 and done.tags == {"fixed"}
+    assert done.data.result == 70 and done.user_tags == {"fixed"}
     records = open_store(str(tmp_path)).records
     assert records.get_run("FixableFlow", run.id).origin_run_id == origin.id
     (start,) = records.list_tasks("FixableFlow", run.id, "start")
