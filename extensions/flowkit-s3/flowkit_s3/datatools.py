@@ -14,99 +14,26 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
-from flowkit import FlowkitError
-from flowkit_s3.client import Clients
+from flowkit_s3.s3_calls import (
+    S3DataError,
+    S3NotFound,
+    clients,
+    http_status,
+    missing,
+    pages,
+    parallel,
+    s3_error,
+    split_url,
+)
+from flowkit_s3.s3_objects import USER_METADATA, S3Object, S3PutObject, put_object
+
+__all__ = ["ROOT_VARIABLES", "S3", "S3DataError", "S3NotFound", "S3Object", "S3PutObject"]
 
 #: Where ``S3(run=...)`` puts a run's keys: ``<root>/<Flow>/<run_id>/<key>``.
 ROOT_VARIABLES = ("FLOWKIT_S3_ROOT", "METAFLOW_DATATOOLS_S3ROOT")
-#: The object metadata key Metaflow keeps user metadata in (JSON), so each reads the other's.
-_USER_METADATA = "metaflow-user-attributes"
-#: Transfers at once in ``*_many``.
-_THREADS = 16
-
-_clients = Clients(pool=_THREADS)
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-class S3DataError(FlowkitError):
-    """``S3`` was used wrongly, or S3 refused what it was asked."""
-
-
-class S3NotFound(S3DataError, KeyError):
-    """No object at the URL asked for (a ``KeyError`` too)."""
-
-    def __str__(self) -> str:
-        return self.render()
-
-
-@dataclass(frozen=True)
-class S3PutObject:
-    """One object for :meth:`S3.put_many` (``value``) or :meth:`S3.put_files` (``path``)."""
-
-    key: str
-    value: Any = None
-    path: str | None = None
-    content_type: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class S3Object:
-    """An object (or, from ``list_paths``, a prefix) in S3, with its local copy once
-    downloaded: ``url``, ``key`` (relative to the client's root), ``blob``, ``text``, ``path``."""
-
-    def __init__(
-        self,
-        prefix: str | None,
-        url: str,
-        path: str | None = None,
-        size: int | None = None,
-        content_type: str | None = None,
-        metadata: dict[str, str] | None = None,
-        last_modified: int | None = None,
-    ) -> None:
-        self._url, self._path, self._size = url, path, size
-        self._content_type, self._last_modified = content_type, last_modified
-        user = (metadata or {}).get(_USER_METADATA)
-        self._metadata = json.loads(user) if user else None
-        if prefix is None or prefix == url:
-            self._prefix, self._key = None, url
-        else:
-            self._prefix, self._key = prefix, url[len(prefix.rstrip("/")) + 1 :].rstrip("/")
-
-    exists = property(lambda self: self._size is not None, doc="It is an object, not a prefix.")
-    downloaded = property(lambda self: bool(self._path), doc="Its content is here, locally.")
-    url = property(lambda self: self._url, doc="``s3://bucket/key``")
-    prefix = property(lambda self: self._prefix, doc="The root its ``key`` is relative to.")
-    key = property(lambda self: self._key, doc="Its key, relative to the client's root.")
-    path = property(lambda self: self._path, doc="Its local copy, once downloaded.")
-    size = property(lambda self: self._size, doc="Its size in bytes.")
-    metadata = property(lambda self: self._metadata, doc="The metadata it was put with.")
-    content_type = property(lambda self: self._content_type, doc="Its content type.")
-    last_modified = property(lambda self: self._last_modified, doc="Seconds since the epoch.")
-    has_info = property(lambda self: self._content_type is not None or self._metadata is not None)
-
-    @property
-    def blob(self) -> bytes | None:
-        """Its content, if downloaded."""
-        if not self._path:
-            return None
-        with open(self._path, "rb") as data:
-            return data.read()
-
-    @property
-    def text(self) -> str | None:
-        """Its content as UTF-8 text, if downloaded."""
-        blob = self.blob
-        return None if blob is None else blob.decode("utf-8")
-
-    def __repr__(self) -> str:
-        return f"<S3Object {self._url}{' (downloaded)' if self._path else ''}>"
 
 
 class S3:
@@ -161,12 +88,12 @@ class S3:
         self, keys: Iterable[Any], return_missing: bool = False, return_info: bool = True
     ) -> list[S3Object]:
         """Download several objects at once, in the order of ``keys``."""
-        return _parallel(lambda url: self._get(url, return_missing), [self._url(k) for k in keys])
+        return parallel(lambda url: self._get(url, return_missing), [self._url(k) for k in keys])
 
     def get_recursive(self, keys: Iterable[Any], return_info: bool = False) -> list[S3Object]:
         """Download every object under each of ``keys``."""
         found = [o.url for o in self.list_recursive(keys)]
-        return _parallel(lambda url: self._get(url, False), found)
+        return parallel(lambda url: self._get(url, False), found)
 
     def get_all(self, return_info: bool = False) -> list[S3Object]:
         """Download every object under the client's root."""
@@ -177,18 +104,18 @@ class S3:
     def info(self, key: Any = None, return_missing: bool = False) -> S3Object:
         """An object's size, content type and metadata, without downloading it."""
         url = self._url(key)
-        bucket, name = _split(url)
+        bucket, name = split_url(url)
         try:
-            head = _clients().head_object(Bucket=bucket, Key=name)
+            head = clients().head_object(Bucket=bucket, Key=name)
         except Exception as exc:
-            if _missing(exc) and return_missing:
+            if missing(exc) and return_missing:
                 return S3Object(self._root, url)
-            raise _error(exc, "read", url) from None
+            raise s3_error(exc, "read", url) from None
         return self._object(url, None, head)
 
     def info_many(self, keys: Iterable[Any], return_missing: bool = False) -> list[S3Object]:
         """:meth:`info` for several keys at once."""
-        return _parallel(lambda key: self.info(key, return_missing), list(keys))
+        return parallel(lambda key: self.info(key, return_missing), list(keys))
 
     def list_paths(self, keys: Iterable[Any] | None = None) -> list[S3Object]:
         """What is directly under each key (the root by default): objects, and prefixes
@@ -196,8 +123,8 @@ class S3:
         out: list[S3Object] = []
         for key in [None] if keys is None else keys:
             base = self._url(key).rstrip("/") + "/"
-            bucket, name = _split(base)
-            for page in _pages(bucket, name, delimiter="/"):
+            bucket, name = split_url(base)
+            for page in pages(bucket, name, delimiter="/"):
                 for sub in page.get("CommonPrefixes", ()):
                     out.append(S3Object(base, f"s3://{bucket}/{sub['Prefix']}"))
                 for obj in page.get("Contents", ()):
@@ -210,8 +137,8 @@ class S3:
         out: list[S3Object] = []
         for key in [None] if keys is None else keys:
             base = self._url(key).rstrip("/") + "/"
-            bucket, name = _split(base)
-            for page in _pages(bucket, name):
+            bucket, name = split_url(base)
+            for page in pages(bucket, name):
                 for obj in page.get("Contents", ()):
                     url = f"s3://{bucket}/{obj['Key']}"
                     out.append(S3Object(self._root or base, url, size=int(obj["Size"])))
@@ -244,8 +171,8 @@ class S3:
     def put_many(self, key_objs: Iterable[Any], overwrite: bool = True) -> list[tuple[str, str]]:
         """Store several ``(key, obj)`` pairs (or :class:`S3PutObject`) at once; each key
         with its URL."""
-        items = [_put_object(item) for item in key_objs]
-        return _parallel(
+        items = [put_object(item) for item in key_objs]
+        return parallel(
             lambda it: (
                 it.key,
                 self.put(it.key, it.value, overwrite, it.content_type, it.metadata),
@@ -256,7 +183,7 @@ class S3:
     def put_files(self, key_paths: Iterable[Any], overwrite: bool = True) -> list[tuple[str, str]]:
         """Upload local files, ``(key, path)`` pairs (or :class:`S3PutObject` with
         ``path``); each key with its URL."""
-        items = [_put_object(item, files=True) for item in key_paths]
+        items = [put_object(item, files=True) for item in key_paths]
         for item in items:
             if not os.path.isfile(str(item.path)):
                 raise S3DataError(f"put_files: no file at {item.path}", "check the local path")
@@ -266,7 +193,7 @@ class S3:
                 url = self.put(item.key, data, overwrite, item.content_type, item.metadata)
             return item.key, url
 
-        return _parallel(one, items)
+        return parallel(one, items)
 
     # -- internals ------------------------------------------------------------------------
     def _url(self, key: Any) -> str:
@@ -290,16 +217,27 @@ class S3:
     def _get(self, url: str, return_missing: bool) -> S3Object:
         if self._tmpdir is None:
             raise S3DataError("this S3 client is closed", "use it inside its 'with' block")
-        bucket, name = _split(url)
+        bucket, name = split_url(url)
         try:
-            answer = _clients().get_object(Bucket=bucket, Key=name)
+            answer = clients().get_object(Bucket=bucket, Key=name)
         except Exception as exc:
-            if _missing(exc) and return_missing:
+            if missing(exc) and return_missing:
                 return S3Object(self._root, url)
-            raise _error(exc, "read", url) from None
+            raise s3_error(exc, "read", url) from None
         fd, path = tempfile.mkstemp(dir=self._tmpdir)
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(answer["Body"], out)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(answer["Body"], out)
+        except BaseException as exc:
+            os.unlink(path)  # no partial copy is left behind, whatever cut the download
+            if isinstance(exc, OSError):
+                raise S3DataError(
+                    f"could not save {url} to {path}: {exc}",
+                    "check the free space and permissions of the S3 client's tmproot",
+                ) from None
+            if isinstance(exc, Exception):
+                raise s3_error(exc, "download", url) from None
+            raise
         return self._object(url, path, answer)
 
     def _object(self, url: str, path: str | None, answer: dict[str, Any]) -> S3Object:
@@ -322,22 +260,22 @@ class S3:
         content_type: str | None,
         metadata: dict[str, Any] | None,
     ) -> None:
-        bucket, name = _split(url)
+        bucket, name = split_url(url)
         args: dict[str, Any] = {"Bucket": bucket, "Key": name, "Body": data}
         if content_type:
             args["ContentType"] = content_type
         if metadata:
-            args["Metadata"] = {_USER_METADATA: json.dumps(metadata)}
+            args["Metadata"] = {USER_METADATA: json.dumps(metadata)}
         if self._encryption:
             args["ServerSideEncryption"] = self._encryption
         if not overwrite:
             args["IfNoneMatch"] = "*"
         try:
-            _clients().put_object(**args)
+            clients().put_object(**args)
         except Exception as exc:
-            if not overwrite and _status(exc) == 412:  # it exists: left as it is
+            if not overwrite and http_status(exc) == 412:  # it exists: left as it is
                 return
-            raise _error(exc, "write", url) from None
+            raise s3_error(exc, "write", url) from None
 
 
 def _run_root(run: Any, bucket: str | None, prefix: str | None) -> str:
@@ -367,56 +305,3 @@ def _run_root(run: Any, bucket: str | None, prefix: str | None) -> str:
         )
     parts = [bucket or root_bucket, (prefix or root_prefix).strip("/"), flow, run_id]
     return "s3://" + "/".join(p for p in parts if p)
-
-
-def _put_object(item: Any, files: bool = False) -> S3PutObject:
-    if isinstance(item, S3PutObject):
-        return item
-    key, value = item
-    return S3PutObject(key, path=value) if files else S3PutObject(key, value=value)
-
-
-def _split(url: str) -> tuple[str, str]:
-    bucket, _, name = url[len("s3://") :].partition("/")
-    return bucket, name
-
-
-def _pages(bucket: str, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
-    args = {"Bucket": bucket, "Prefix": prefix, **({"Delimiter": delimiter} if delimiter else {})}
-    try:
-        yield from _clients().get_paginator("list_objects_v2").paginate(**args)
-    except Exception as exc:
-        raise _error(exc, "list", f"s3://{bucket}/{prefix}") from None
-
-
-def _parallel(func: Callable[[T], R], items: list[T]) -> list[R]:
-    if len(items) <= 1:
-        return [func(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(_THREADS, len(items))) as pool:
-        return list(pool.map(func, items))
-
-
-def _status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    return response.get("ResponseMetadata", {}).get("HTTPStatusCode")  # type: ignore[no-any-return]
-
-
-def _missing(exc: BaseException) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-    return _status(exc) == 404 or code in ("NoSuchKey", "404", "NotFound")
-
-
-def _error(exc: BaseException, doing: str, url: str) -> S3DataError:
-    """What botocore raised, said for a user (the store's own errors word the same cases)."""
-    if _missing(exc):
-        return S3NotFound(f"no object at {url}", "check the key; list_paths() shows what is there")
-    from flowkit_s3.errors import BOTO_ERRORS
-
-    if not isinstance(exc, BOTO_ERRORS):
-        raise exc
-    return S3DataError(
-        f"could not {doing} {url}: {type(exc).__name__}: {exc}",
-        "check the URL, your AWS credentials and their permissions for it",
-    )

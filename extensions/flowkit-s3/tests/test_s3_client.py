@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ResponseStreamingError
 
 import flowkit
 from flowkit import S3, FlowSpec, step
+from flowkit_s3 import datatools, s3_calls
 from flowkit_s3.datatools import S3DataError, S3NotFound, S3PutObject
 
 
@@ -112,3 +115,54 @@ def test_run_needs_a_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWKIT_S3_ROOT", "s3://bucket/x")
     with pytest.raises(S3DataError, match="inside a running step only"):
         S3(run=object())
+
+
+class _CutBody:
+    """A download's body that the network cuts after its first bytes."""
+
+    def __init__(self, body: Any) -> None:
+        self._body, self._sent = body, False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._sent:
+            raise ResponseStreamingError(error="Connection broken: IncompleteRead(4 bytes read)")
+        self._sent = True
+        return self._body.read(4)
+
+
+def test_a_download_cut_partway_leaves_no_partial_copy(s3_url: str, tmp_path: Path) -> None:
+    def cut(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["Body"] = _CutBody(parsed["Body"])
+
+    events = s3_calls.clients().meta.events
+    with S3(s3root=s3_url, tmproot=str(tmp_path)) as s3:
+        s3.put("big.bin", b"0123456789" * 100)
+        folder = Path(s3._tmpdir or "")
+        events.register("after-call.s3.GetObject", cut, unique_id="test-cut-body")
+        try:
+            with pytest.raises(S3DataError) as caught:
+                s3.get("big.bin")
+        finally:
+            events.unregister("after-call.s3.GetObject", unique_id="test-cut-body")
+        assert not isinstance(caught.value, S3NotFound)
+        assert str(caught.value).startswith(f"could not download {s3_url}/big.bin: ")
+        assert "ResponseStreamingError" in str(caught.value)
+        assert list(folder.iterdir()) == []  # the partial copy is gone
+        assert s3.get("big.bin").blob == b"0123456789" * 100  # the next get works
+
+
+def test_a_download_that_cannot_be_saved_names_the_key(
+    s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(source: Any, target: Any) -> None:
+        target.write(source.read(4))
+        raise OSError(28, "No space left on device")
+
+    with S3(s3root=s3_url, tmproot=str(tmp_path)) as s3:
+        s3.put("k.txt", "content")
+        monkeypatch.setattr(datatools.shutil, "copyfileobj", full_disk)
+        with pytest.raises(S3DataError, match=f"could not save {s3_url}/k.txt to ") as caught:
+            s3.get("k.txt")
+        assert "No space left on device" in str(caught.value)
+        assert "tmproot" in caught.value.hint
+        assert list(Path(s3._tmpdir or "").iterdir()) == []
