@@ -283,7 +283,9 @@ class Scheduler:
         if record.successful:
             self._succeeded[task.task_id] = record
             self.store.index.remember_cache_key(record)
-            error = str(record.exception) if record.caught else None
+            # @catch(print_exception=False): the caught line says so, without the exception
+            shown = record.caught and task.catch is not None and task.catch.get("print")
+            error = str(record.exception) if shown else None
             self._task_event(task, "caught" if record.caught else "succeeded", error=error)
             self._admit(self._after(task.task_id, task.planned, Outcome.of(record)))
             return

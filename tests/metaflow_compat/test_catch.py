@@ -17,8 +17,9 @@ from click.testing import CliRunner
 import flowkit
 from flowkit.cards import get_cards
 from flowkit.cli.main import cli
-from flowkit.runtime.events import TaskOutput
+from flowkit.runtime.events import TaskEvent, TaskOutput
 from flowkit.store import TaskRecord, open_store
+from flowkit.surfaces.layout import ASCII, task_text
 from flowkit.task.caught import CaughtFailure
 from flowkit.task.code import code_ref_for
 from flowkit.task.spec import StepContract, TaskSpec
@@ -79,6 +80,25 @@ def test_catch_keeps_what_the_last_attempt_set(tmp_path: Path) -> None:
     assert attempts(tmp_path, "CatchLinearFlow", "compute") == [
         [("failed", "error"), ("failed", "error"), ("caught", "error")]
     ]
+
+
+def test_print_exception_false_keeps_the_exception_out_of_the_caught_line(
+    tmp_path: Path,
+) -> None:
+    progress = Quiet()
+    run = flowkit.run(CatchLinearFlow, store=str(tmp_path), progress=progress)
+    caught = {
+        e.step: task_text(e, ASCII)
+        for e in progress.events
+        if isinstance(e, TaskEvent) and e.status == "caught"
+    }
+    quiet, compute = run["quiet"].task.id, run["compute"].task.id
+    # Metaflow prints nothing of it; the terminal says the step was caught, not with what
+    assert caught["quiet"] == f"~ quiet/{quiet} failed and was caught by @catch; the flow goes on"
+    assert caught["compute"] == (
+        f"~ compute/{compute} failed and was caught by @catch; the flow goes on: "
+        "ValueError: bad input on attempt 1"
+    )
 
 
 def test_the_caught_task_keeps_its_exception_and_the_tasks_after_it_have_none(
