@@ -350,7 +350,11 @@ def test_a_task_past_its_timeout_has_its_job_terminated(
     assert described["statusReason"] == "cancelled by flowkit"
     task = raised.value.run["hang"].task
     assert (task.status, task.failure, task.current_attempt) == ("failed", "timeout", 0)
-    assert task.exception is not None and task.exception.type == "TaskTimedOut"
+    assert task.exception is not None
+    assert (task.exception.type, task.exception.name) == (
+        "flowkit.task.timeout.TaskTimedOut",
+        "TaskTimedOut",
+    )
 
 
 LOSES = """

@@ -90,11 +90,11 @@ def test_catch_stores_the_error_and_the_flow_goes_on(
     store = str(tmp_path / "store")
     run = flowkit.run(CatchFlow, store=store, with_decorators=["slurm"], progress=Quiet())
     assert run.successful
-    assert run["end"].task.data.summary == "from start; KeyError"
+    assert run["end"].task.data.summary == "from start; builtins.KeyError"
     risky = run["risky"].task
     assert risky.status == "caught"
     assert (risky.data.error.type, risky.data.error.message) == (
-        "KeyError",
+        "builtins.KeyError",
         "'attempt 1 has no luck'",
     )
     assert risky.data.kept == "from start" and "lost" not in risky.data
