@@ -209,10 +209,15 @@ def started_text(state: RunProgress, g: Glyphs) -> str:
     """The start line, and the run a resume starts from when the user did not name it."""
     store = f" (store: {state.store})" if state.store else ""
     text = f"{g.started} {state.pathspec} started{store}"
+    resuming = resuming_text(state)
+    return text if resuming is None else f"{text}\n  {resuming}"
+
+
+def resuming_text(state: RunProgress) -> str | None:
+    """``resuming F/ID (the most recent run, by USER, TIME)``: the run a resume starts from,
+    when the user did not name it; None otherwise."""
     event = state.started_event
-    return (
-        text if event is None or event.resuming is None else f"{text}\n  resuming {event.resuming}"
-    )
+    return None if event is None or event.resuming is None else f"resuming {event.resuming}"
 
 
 def detached_lines(event: RunDetached, g: Glyphs) -> list[str]:

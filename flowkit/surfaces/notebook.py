@@ -15,6 +15,7 @@ from typing import Any
 
 from flowkit.client.dag import caption, dag_svg
 from flowkit.runtime.events import Event, RunDetached, RunFinished, RunStarted, TaskOutput
+from flowkit.surfaces.layout import resuming_text
 from flowkit.surfaces.state import RunProgress, StepState
 
 _LOG_LINES = 12
@@ -85,8 +86,10 @@ class NotebookView:
             '<table class="flowkit-steps"><tr><th>step</th><th>state</th><th>tasks</th>'
             f"<th>elapsed</th></tr>{rows}</table>"
         )
+        resuming = resuming_text(state)
         parts = [
             f'<div class="flowkit-run"><div>{head}</div>',
+            "" if resuming is None else f"<div>{escape(resuming)}</div>",
             dag_svg(self._targets, phases),
             table,
         ]
