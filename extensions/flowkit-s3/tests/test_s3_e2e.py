@@ -259,7 +259,7 @@ import json, sys
 from flowkit import Flow
 out = {}
 for run in Flow(sys.argv[1]):
-    out[run.id] = [run.successful, sorted(run.tags), run["join"].task.data.total if run.successful else None]
+    out[run.id] = [run.successful, sorted(run.user_tags), run["join"].task.data.total if run.successful else None]
 print(json.dumps(out))
 """
 
