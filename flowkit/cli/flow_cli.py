@@ -21,6 +21,7 @@ from flowkit.cli.config_options import (
     top_level_options,
 )
 from flowkit.cli.flow_commands import check_flow, show_flow
+from flowkit.cli.flow_tag_command import flow_tag_group
 from flowkit.cli.pathspec_commands import dump_command, logs_command
 from flowkit.cli.running import (
     resume_arguments,
@@ -97,6 +98,7 @@ def make_cli(flow_cls: type) -> click.Group:
 
     what = "PATHSPEC is STEP (of the latest run), RUN/STEP or RUN/STEP/TASK."
     cli.add_command(card_group(flow_task_resolver(flow_cls), what))
+    cli.add_command(flow_tag_group(flow_cls))
     return cli
 
 

@@ -1,6 +1,10 @@
-"""``flowkit tag add|remove|replace|list FLOW/RUN TAG...``: a run's tags, as Metaflow's ``tag``."""
+"""``flowkit tag add|remove|replace|list FLOW/RUN TAG...``: a run's tags, as Metaflow's ``tag``.
+How a change is made and how tags are shown is this module's, for ``python flow.py tag`` too."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import click
 
@@ -20,10 +24,42 @@ def _run(pathspec: str, store_url: str | None) -> Run:
     return Run(str(spec), store=open_store_at(store_url), _namespace_check=False)
 
 
-def _echo(run: Run) -> None:
-    click.echo(f"run {run.pathspec}")
-    click.echo(f"  user tags    {', '.join(sorted(run.user_tags)) or '(none)'}")
-    click.echo(f"  system tags  {', '.join(sorted(run.system_tags)) or '(none)'}")
+GroupBy = Literal["run", "tag"] | None
+
+
+def _joined(tags: Iterable[str]) -> str:
+    return ", ".join(sorted(set(tags))) or "(none)"
+
+
+def echo_tags(runs: Sequence[Run], *, hide_system: bool = False, group_by: GroupBy = None) -> None:
+    """Print the tags of ``runs``: all their tags together (Metaflow's default), each run's
+    (``group_by="run"``) or each tag's runs (``group_by="tag"``); user and system tags apart,
+    as only user tags can change."""
+    if group_by == "tag":
+        owners: dict[tuple[str, str], list[str]] = {}
+        for run in runs:
+            kinds = [("user", run.user_tags)] + (
+                [] if hide_system else [("system", run.system_tags)]
+            )
+            for kind, tags in kinds:
+                for tag in tags:
+                    owners.setdefault((tag, kind), []).append(run.pathspec)
+        for (tag, kind), pathspecs in sorted(owners.items()):
+            click.echo(f"{kind} tag {tag}")
+            click.echo(f"  {', '.join(pathspecs)}")
+        return
+    groups = [[run] for run in runs] if group_by == "run" else [list(runs)]
+    for group in groups:
+        click.echo(f"{'run' if len(group) == 1 else 'runs'} {', '.join(r.pathspec for r in group)}")
+        click.echo(f"  user tags    {_joined(t for r in group for t in r.user_tags)}")
+        if not hide_system:
+            click.echo(f"  system tags  {_joined(t for r in group for t in r.system_tags)}")
+
+
+def change_tags(run: Run, *, remove: Iterable[str] = (), add: Iterable[str] = ()) -> None:
+    """Remove, then add, user tags of ``run`` in one change, and show its tags after it."""
+    run.replace_tags(remove, add)
+    echo_tags([run])
 
 
 @click.group("tag")
@@ -37,9 +73,7 @@ def tag_cmd() -> None:
 @store_option
 def add_cmd(pathspec: str, tags: tuple[str, ...], store_url: str | None) -> None:
     """Add TAGS to the run PATHSPEC (Flow/run)."""
-    run = _run(pathspec, store_url)
-    run.add_tags(tags)
-    _echo(run)
+    change_tags(_run(pathspec, store_url), add=tags)
 
 
 @tag_cmd.command("remove")
@@ -48,9 +82,7 @@ def add_cmd(pathspec: str, tags: tuple[str, ...], store_url: str | None) -> None
 @store_option
 def remove_cmd(pathspec: str, tags: tuple[str, ...], store_url: str | None) -> None:
     """Remove TAGS from the run PATHSPEC (Flow/run)."""
-    run = _run(pathspec, store_url)
-    run.remove_tags(tags)
-    _echo(run)
+    change_tags(_run(pathspec, store_url), remove=tags)
 
 
 @tag_cmd.command("replace")
@@ -60,9 +92,7 @@ def remove_cmd(pathspec: str, tags: tuple[str, ...], store_url: str | None) -> N
 @store_option
 def replace_cmd(pathspec: str, old: str, new: str, store_url: str | None) -> None:
     """Replace the tag OLD by NEW on the run PATHSPEC (Flow/run), in one change."""
-    run = _run(pathspec, store_url)
-    run.replace_tag(old, new)
-    _echo(run)
+    change_tags(_run(pathspec, store_url), remove=[old], add=[new])
 
 
 @tag_cmd.command("list")
@@ -70,4 +100,4 @@ def replace_cmd(pathspec: str, old: str, new: str, store_url: str | None) -> Non
 @store_option
 def list_cmd(pathspec: str, store_url: str | None) -> None:
     """List the user and system tags of the run PATHSPEC (Flow/run)."""
-    _echo(_run(pathspec, store_url))
+    echo_tags([_run(pathspec, store_url)])
