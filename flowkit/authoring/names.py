@@ -35,6 +35,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("fail_fast", "fail-fast", kind="flag"),
     RunOption("quiet", "quiet", kind="flag"),
     RunOption("tags", "tag", kind="multiple"),
+    RunOption("namespace", "namespace"),  # the steps' client namespace; Metaflow reserves it too
     RunOption("with_decorators", "with", kind="multiple"),
     RunOption("reuse", "reuse", kind="flag"),
     RunOption("dry_run", "dry-run", kind="flag"),

@@ -42,6 +42,15 @@ def run_options() -> list[click.Option]:
             help="Tag the run (repeatable).",
         ),
         _option(
+            "namespace",
+            default=None,
+            metavar="TAG",
+            help=(
+                "The namespace the client reads runs in inside the steps (default: "
+                "user:<you>; --namespace= for every run). The run's own tags do not change."
+            ),
+        ),
+        _option(
             "with_decorators",
             multiple=True,
             metavar="DECORATOR[:ARG=VALUE,...]",

@@ -89,6 +89,9 @@ class RunOptions:
     #: ``@project``'s branch (``--branch``) and ``--production``.
     branch: str | None = None
     production: bool = False
+    #: ``--namespace``: the namespace the steps' client reads runs in (``""``: every run);
+    #: None: the default, ``user:<you>``.
+    namespace: str | None = None
 
 
 FlowLike = type | str | os.PathLike[str]
@@ -311,6 +314,7 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
                 policy=prepared.policy,
                 alerts=prepared.alerts,
                 resuming=prepared.resuming,
+                client_namespace=options.namespace,
             )
         except BaseException as exc:
             end_unstarted(store, record, exc)

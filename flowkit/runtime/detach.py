@@ -57,6 +57,7 @@ class DriverSpec:
     retry: int
     quiet: bool = False
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    namespace: str | None = None
 
     def to_json(self) -> str:
         return json.dumps({"driver": asdict(self)}, sort_keys=True, separators=(",", ":"))
@@ -96,6 +97,7 @@ def detach(prepared: Prepared, options: RunOptions) -> Run:
             fail_fast=options.fail_fast,
             with_decorators=list(options.with_decorators),
             quiet=options.quiet,
+            namespace=options.namespace,
             retry=prepared.retry,
             alerts=[dict(a) for a in prepared.alert_settings],
         )
@@ -258,5 +260,6 @@ def drive_stored(store: Store, key: str, progress: Callable[[bool], ProgressSink
         max_num_splits=spec.max_num_splits,
         fail_fast=spec.fail_fast,
         with_decorators=spec.with_decorators,
+        namespace=spec.namespace,
     )
     return drive(prepared, options)

@@ -93,6 +93,8 @@ class Scheduler:
     alerts: Alerts | None = None
     #: The origin of a resume, described, when the user did not name it (see RunStarted).
     resuming: str | None = None
+    #: ``--namespace``: the namespace the steps' client reads runs in (see TaskSpec).
+    client_namespace: str | None = None
     _ready: list[LiveAttempt] = field(default_factory=list)
     #: Submitted and not yet ended (started, or waiting in their executor's queue).
     _running: dict[str, LiveAttempt] = field(default_factory=dict)
@@ -411,6 +413,7 @@ class Scheduler:
             system_tags=tuple(self.run.system_tags),
             cache_key=task.cache_key,
             catch=task.catch,
+            client_namespace=self.client_namespace,
             **spec_fields(self.policy, self.graph.steps[task.planned.step], task.attempt),
         )
 

@@ -45,6 +45,7 @@ def run(
     runner_attribute_file: str | os.PathLike[str] | None = None,
     project_branch: str | None = None,
     project_production: bool = False,
+    namespace: str | None = None,
     **params: Any,
 ) -> Run | Preview:
     """Run a flow (a FlowSpec class, or the path of a flow file) with ``params``: the
@@ -65,7 +66,9 @@ def run(
     ``project_production`` choose a ``@project`` flow's branch, as ``--branch`` and
     ``--production`` before the command do (``project_branch="feat"``: ``test.feat``);
     ``branch=`` and ``production=`` are the flow's own parameters of those names, as in
-    Metaflow, where a project's options and a run's are apart.
+    Metaflow, where a project's options and a run's are apart. ``namespace`` is the
+    namespace the client reads runs in inside the steps, as ``--namespace`` (``""``: every
+    run; by default ``user:<you>``); the run's tags stay as they are.
     """
     options = _options(
         progress,
@@ -81,6 +84,7 @@ def run(
     options.run_id_file = _path(run_id_file)
     options.runner_attribute_file = _path(runner_attribute_file)
     options.branch, options.production = project_branch, project_production
+    options.namespace = namespace
     return start(flow, params, options, reuse=reuse, dry_run=dry_run)
 
 
@@ -117,6 +121,7 @@ def resume(
     runner_attribute_file: str | os.PathLike[str] | None = None,
     project_branch: str | None = None,
     project_production: bool = False,
+    namespace: str | None = None,
     **params: Any,
 ) -> Run | Preview:
     """Resume a run of ``flow``: the most recent one, or ``origin_run_id``; the recommended
@@ -128,8 +133,8 @@ def resume(
     everything after it run again. Parameters default to the origin's. ``run_id`` names the
     new run (refused if a run has it or if it reads as a time-sorted id; by default a new
     time-sorted id). ``detach``, ``run_id_file`` and
-    ``runner_attribute_file``, ``project_branch`` and ``project_production`` as for
-    :func:`run`.
+    ``runner_attribute_file``, ``project_branch``, ``project_production`` and ``namespace``
+    as for :func:`run`.
     """
     options = _options(
         progress,
@@ -146,6 +151,7 @@ def resume(
     options.run_id_file = _path(run_id_file)
     options.runner_attribute_file = _path(runner_attribute_file)
     options.branch, options.production = project_branch, project_production
+    options.namespace = namespace
     return start(
         flow,
         params,

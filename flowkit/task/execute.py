@@ -129,6 +129,10 @@ def run_step(
         parameter_names=tuple(sorted(spec.parameters)),
         graph_info=lambda: metaflow_graph(flow_cls).info(),
     )
+    if spec.client_namespace is not None:  # run --namespace: this task's process only
+        from flowkit.client.namespace import namespace
+
+        namespace(spec.client_namespace or None)
     with bound(ctx):
         if spec.contract.takes_inputs:
             chunks = ChunkCache(store)  # branches of one split share their chunks

@@ -95,6 +95,9 @@ class TaskSpec:
     #: False for an attempt that ``@catch(print_exception=False)`` will catch if it fails:
     #: its traceback is not echoed (as Metaflow keeps quiet); its record still holds it.
     print_exception: bool = True
+    #: ``run --namespace``: the namespace the step's client reads runs in (``""``: every
+    #: run); None: the default, ``user:<you>``. ``current.namespace`` stays ``user:<you>``.
+    client_namespace: str | None = None
 
     @property
     def pathspec(self) -> str:
