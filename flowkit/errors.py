@@ -39,7 +39,7 @@ complete)::
     ├── TaggingError                a run's tags cannot change so [client.tags]
     ├── CardNotFoundError           a task has no card of that id, type or hash [client.cards]
     ├── WorkerStartError            the warm worker could not import the flow [executor.local]
-    ├── RunFailed                   a run ended without succeeding [runtime.api]
+    ├── RunFailed                   a run ended without succeeding [runtime.drive]
     ├── RunnerError                 Runner's command ended before its run existed [surfaces.runner]
     ├── RetryFailed                 a dead letter, retried alone, failed again [runtime.deadletter]
     └── NotebookFailed              a notebook cell raised [notebook.papermill_step]

@@ -72,7 +72,7 @@ def retry_dead_letter(
     recorded inputs, as a new attempt in its run; if that succeeds, resume the run from it:
     every task that succeeded is cloned, this one included, and what failed or follows runs.
     Records each retry next to the letter; raises :class:`RetryFailed` if the task fails
-    again, or :class:`~flowkit.runtime.api.RunFailed` if the resumed run does. The resumed run
+    again, or :class:`~flowkit.runtime.drive.RunFailed` if the resumed run does. The resumed run
     reports to the view ``progress`` makes."""
     from flowkit.runtime.api import RunFailed, RunOptions, start
     from flowkit.task.code import load_flow_class

@@ -6,7 +6,7 @@ task's spec) and asks the executor to run ``python -m flowkit.driver STORE KEY``
 is in the store already, so ``flowkit runs/show/logs`` and the client follow it from
 anywhere that reaches the store. :func:`drive_stored` is that job: it makes the run's graph,
 policy and executors again from the run's code package and the spec, then drives the run
-exactly as :func:`flowkit.runtime.api.drive` does in a terminal.
+exactly as :func:`flowkit.runtime.drive.drive` does in a terminal.
 
 An executor can take the scheduler when its factory has a ``detach`` method (see
 :class:`flowkit.executor.base.Detaches`). Until the job starts (it may wait in the cluster's
@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any, cast
 from flowkit.errors import FlowkitError
 from flowkit.executor.base import Detaches, ExecutorContext
 from flowkit.executor.registry import LOCAL, executor_of
-from flowkit.runtime.api import Prepared, RunOptions, drive, end_unstarted, stored_configs
+from flowkit.runtime.api import RunOptions
+from flowkit.runtime.drive import Prepared, drive, end_unstarted
 from flowkit.runtime.events import ProgressSink, RunDetached
+from flowkit.runtime.origin import stored_configs
 
 if TYPE_CHECKING:
     from flowkit.client import Run

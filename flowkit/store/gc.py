@@ -10,7 +10,7 @@ and old enough), then, unless it is a dry run:
    run, then its ``run.json`` (it vanishes from every listing at once); then it looks at
    the runs once more, and writes back the ``run.json`` of a run that a resume created
    since names as its origin (the resume checks after writing its own ``run.json`` that its
-   origin's is still there, see :mod:`flowkit.runtime.api`: one of the two sees the other);
+   origin's is still there, see :mod:`flowkit.runtime.origin`: one of the two sees the other);
    then the dead letters naming a run, its end record and step indexes, its task records,
    its logs and its lease. Run
    folders without a ``run.json`` (what a killed gc leaves) and logs, leases and dead
