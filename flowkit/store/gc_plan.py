@@ -3,7 +3,7 @@
 Retention (a run is kept if any rule keeps it):
 
 - ``keep_last``: the last N runs of each flow, in the order they started (see
-  :func:`~flowkit.store.runs.run_order`);
+  :func:`~flowkit.store.record_reads.run_order`);
 - ``keep_newer_than``: runs created less than that many seconds before gc started;
 - ``keep_tags``: runs with any of these tags;
 - always: running runs (no end record, and a lease that expired less than ``grace`` and
@@ -46,8 +46,8 @@ from flowkit.store.gc_names import (
 from flowkit.store.ids import IdGenerator
 from flowkit.store.lease import clock_skew
 from flowkit.store.overlap import overlapped
+from flowkit.store.record_reads import run_order
 from flowkit.store.records import RunRecord, loads
-from flowkit.store.runs import run_order
 from flowkit.store.store import Store
 from flowkit.store.tags import system_tags
 from flowkit.store.trash import TrashedBlob, scan_trash
