@@ -7,7 +7,7 @@ import pytest
 from flowkit import Config, FlowMutator, FlowSpec, Parameter, StepMutator, project, retry, step
 from flowkit.authoring.configure import configure
 from flowkit.authoring.decorators import decorators_of
-from flowkit.authoring.mutators import MutableFlow
+from flowkit.authoring.mutable import MutableFlow
 from flowkit.authoring.parameters import parameters_of
 from flowkit.authoring.project import project_of
 from flowkit.errors import FlowDefinitionError
