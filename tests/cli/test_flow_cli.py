@@ -141,6 +141,7 @@ def test_every_run_flag_reaches_the_api_under_its_keyword(monkeypatch: pytest.Mo
     given = ["--store", "s", "--max-workers", "2", "--max-num-splits", "5", "--fail-fast"]
     given += ["--quiet", "--tag", "a", "--tag", "b", "--with", "retry", "--reuse", "--dry-run"]
     given += ["--detach", "--run-id-file", "id.txt", "--runner-attribute-file", "run.json"]
+    given += ["--namespace", "team:x"]
     assert _started_with(monkeypatch, "run", *given, "--rounds", "3") == {
         "flow": AllShapesFlow,
         "store": "s",
@@ -155,6 +156,7 @@ def test_every_run_flag_reaches_the_api_under_its_keyword(monkeypatch: pytest.Mo
         "detach": True,
         "run_id_file": "id.txt",
         "runner_attribute_file": "run.json",
+        "namespace": "team:x",
         "rounds": "3",
     }
 
