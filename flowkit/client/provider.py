@@ -4,8 +4,8 @@
 By default the store settings resolve (``FLOWKIT_STORE``, the project's ``pyproject.toml``,
 the per-user default), read afresh at each use; ``metadata("s3://bucket/prefix")`` or
 ``metadata("/path")`` makes this process's client read that one instead, until
-:func:`default_metadata`; a process forked from it (a running step) starts again from the
-settings, as with namespaces. ``get_metadata()`` names it as Metaflow does: ``local@/path``, or
+:func:`default_metadata`; a process forked from it starts again from the settings, as
+with namespaces, and a running task reads its run's store (:func:`read_from`). ``get_metadata()`` names it as Metaflow does: ``local@/path``, or
 ``SCHEME@URL`` for a store behind a URL (``s3@s3://bucket/prefix``).
 """
 
@@ -46,8 +46,14 @@ def metadata(spec: str) -> str:
     kind, sep, where = spec.partition("@")
     if sep and "://" not in kind and "/" not in kind:
         spec = where
-    _selected = (os.getpid(), open_store(spec))
+    read_from(open_store(spec))
     return get_metadata()
+
+
+def read_from(store: Store) -> None:
+    """Make this process's client read ``store`` (a running task reads its run's store)."""
+    global _selected
+    _selected = (os.getpid(), store)
 
 
 def get_metadata() -> str:

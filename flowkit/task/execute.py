@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     """Run ``spec`` and write its records; the exit status the process should end with."""
     began = time.monotonic()
+    _client_follows_the_run(spec, store)
     record = store.records.new_attempt(
         spec.flow, spec.run_id, spec.step, spec.task_id, **spec.attempt_fields()
     )
@@ -55,6 +56,17 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
     started.settle()
     store.records.finish_task(final if final.cards else cards.attach(final))
     return EXIT_OK
+
+
+def _client_follows_the_run(spec: TaskSpec, store: Store) -> None:
+    """In this task's process, the client (``Flow("Other").latest_run`` in a step) reads the
+    run's store, wherever the settings point, and ``run --namespace``'s namespace if given."""
+    from flowkit.client.namespace import namespace
+    from flowkit.client.provider import read_from
+
+    read_from(store)
+    if spec.client_namespace is not None:
+        namespace(spec.client_namespace or None)
 
 
 def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpecBase:
@@ -129,10 +141,6 @@ def run_step(
         parameter_names=tuple(sorted(spec.parameters)),
         graph_info=lambda: metaflow_graph(flow_cls).info(),
     )
-    if spec.client_namespace is not None:  # run --namespace: this task's process only
-        from flowkit.client.namespace import namespace
-
-        namespace(spec.client_namespace or None)
     with bound(ctx):
         if spec.contract.takes_inputs:
             chunks = ChunkCache(store)  # branches of one split share their chunks

@@ -87,3 +87,18 @@ def test_a_parameter_may_not_be_named_namespace(tmp_path: Path) -> None:
 
     with pytest.raises(LintError, match="namespace"):
         flowkit.run(ParamNamespaceFlow, store=str(tmp_path / "store"))
+
+
+def test_a_steps_client_reads_the_runs_store_not_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in Metaflow, where a step's client reads the metadata its run writes: a run given
+    ``store=`` sees its own runs there, though ``FLOWKIT_STORE`` names another store."""
+    monkeypatch.setenv("FLOWKIT_STORE", str(tmp_path / "elsewhere"))
+    store = str(tmp_path / "store")
+    first = flowkit.run(NamespaceFlow, store=store)
+    second = flowkit.run(NamespaceFlow, store=store)
+    assert first.data.seen == [first.id]
+    assert second.data.seen == sorted([first.id, second.id])
+    assert not (tmp_path / "elsewhere").exists()
+
