@@ -99,7 +99,31 @@ class ForkServer:
         self.store = open_store(hello["store"])
         self.echo = bool(hello.get("echo", True))
         self.flow_cls = load_flow_class(CodeRef.from_json(code), self.store)
+        self.config_attrs = _config_attrs(self.flow_cls)
+        #: The flow class configured for each run's configs (by their digests) seen so far.
+        self.configured: dict[tuple[tuple[str, str], ...], type] = {}
         _preload_task_modules()
+
+    def task_class(self, spec: Any) -> type:
+        """The class ``spec``'s task runs: the flow configured with its run's configs (its
+        mutators run, its config expressions evaluated), made here once per run's configs and
+        inherited by every task forked after, as the run's scheduler made it (same configs).
+        If making it fails, each task makes its own and records the failure as its own."""
+        if self.config_attrs is None:
+            return self.flow_cls
+        key = tuple(
+            (a, str(spec.parameters[a][0])) for a in self.config_attrs if a in spec.parameters
+        )
+        if key not in self.configured:
+            from flowkit.authoring.configure import configure_from
+            from flowkit.task.execute import StoredParameters
+
+            try:
+                params = StoredParameters(self.store, spec.parameters)
+                self.configured[key] = configure_from(self.flow_cls, params)
+            except Exception:  # a user's mutator: the tasks report it, each in its record
+                self.configured[key] = self.flow_cls
+        return self.configured[key]
 
     def serve(self) -> None:
         """Take requests from stdin and relay the tasks' news until stdin closes."""
@@ -172,6 +196,7 @@ class ForkServer:
         from flowkit.task.spec import TaskSpec
 
         spec = TaskSpec.from_json(spec_json)
+        flow_cls = self.task_class(spec)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sys.stdout.flush()
@@ -206,7 +231,7 @@ class ForkServer:
                 shepherd = os.getpid()
                 task = os.fork()
                 if task == 0:
-                    self._run_task(spec, shepherd)
+                    self._run_task(spec, shepherd, flow_cls)
                 _shepherd(task)
             finally:
                 os._exit(status)
@@ -220,7 +245,7 @@ class ForkServer:
         # Read before the shepherd is reaped, so the pid cannot be another process's yet.
         self.send({"op": "started", "key": key, "pid": pid, "start": start_time(pid)})
 
-    def _run_task(self, spec: Any, shepherd: int) -> NoReturn:
+    def _run_task(self, spec: Any, shepherd: int, flow_cls: type) -> NoReturn:
         """In the task's process, below its shepherd: run the user's code, exit with its status."""
         status = 70
         try:
@@ -233,7 +258,7 @@ class ForkServer:
             sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
             from flowkit.task.execute import run_task
 
-            status = run_task(spec, self.store, self.flow_cls)
+            status = run_task(spec, self.store, flow_cls)
         except BaseException:
             status = 70
             # a failure in flowkit's own code: never silent (the task's stderr is its log)
@@ -326,13 +351,26 @@ def _preload_task_modules() -> None:
 
     import cloudpickle  # noqa: F401 - artifacts of classes defined in __main__
 
+    import flowkit.authoring.configure
     import flowkit.authoring.join
+    import flowkit.authoring.mutable
     import flowkit.task.execute  # noqa: F401
 
     # Objects alive now are shared with every task; freezing them keeps the collector from
     # walking, and so copying, those pages in each child.
     gc.collect()
     gc.freeze()
+
+
+def _config_attrs(flow_cls: type) -> tuple[str, ...] | None:
+    """The attributes of the flow's configs, whose values its tasks' class is configured
+    with; None when nothing in the class waits for configs (it runs as it is)."""
+    from flowkit.authoring.config import configs_of
+    from flowkit.authoring.configure import needs_configs
+
+    if not needs_configs(flow_cls):
+        return None
+    return tuple(str(c.attr) for c in configs_of(flow_cls))
 
 
 def _kill(pid: int) -> None:

@@ -71,7 +71,9 @@ def _client_follows_the_run(spec: TaskSpec, store: Store) -> None:
 
 def step_self(spec: TaskSpec, store: Store, flow_cls: type) -> FlowSpecBase:
     """The ``self`` a step gets: its parameters and foreach frames, no artifacts yet. Its
-    class is configured with the run's configs, as the run's was (mutators, user decorators)."""
+    class is configured with the run's configs, as the run's was (mutators, user decorators),
+    unless ``flow_cls`` is configured already (the warm worker's, made once for all its
+    tasks), which is used as it is."""
     from flowkit.authoring.configure import configure_from
 
     params = StoredParameters(store, spec.parameters)
