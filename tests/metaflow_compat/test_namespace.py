@@ -101,4 +101,3 @@ def test_a_steps_client_reads_the_runs_store_not_the_settings(
     assert first.data.seen == [first.id]
     assert second.data.seen == sorted([first.id, second.id])
     assert not (tmp_path / "elsewhere").exists()
-

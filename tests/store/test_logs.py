@@ -81,7 +81,8 @@ def test_logs_are_readable_by_another_process_before_the_task_ends(tmp_path: Pat
     try:
         deadline = time.monotonic() + 20
         record = None
-        while record is None or not store.logs.read(record, "stderr"):
+        # each stream flushes on its own: wait until both have written their first line
+        while record is None or not all(store.logs.read(record, s) for s in ("stdout", "stderr")):
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.02)
             tasks = store.records.list_tasks("LogFlow", "r1", "train")

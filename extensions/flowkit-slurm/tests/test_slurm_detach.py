@@ -99,7 +99,9 @@ def test_detach_returns_at_once_and_the_run_finishes_as_jobs(
 ) -> None:
     store = tmp_path / "store"
     run_id, scheduler, took = _detach(tmp_path, env, "slurm:time=5,scheduler_time=90")
-    assert took < 15  # it returned without waiting for the run, which waits on the gate
+    # it returned without waiting for the run, which waits on the gate (the end record below
+    # proves that; the bound only says it did not sit on the queue, even on a loaded machine)
+    assert took < 45
     records = open_store(str(store)).records
     assert records.get_run_end("DetachFlow", run_id) is None
     assert _status_in_runs(env, store, run_id) == "running"
@@ -154,8 +156,8 @@ def test_scancel_of_the_scheduler_cancels_the_run_cleanly(
     assert wait.status == "killed"
     assert _status_in_runs(env, store, run_id) == "cancelled"
     queue = ("squeue", "--noheader", "--array")
-    wait_until(lambda: slurm_cluster.command(*queue).stdout == "", what="an empty queue")
-    wait_until(lambda: not slurm_cluster.processes(), what="no job process left")
+    wait_until(lambda: slurm_cluster.command(*queue).stdout == "", 90, what="an empty queue")
+    wait_until(lambda: not slurm_cluster.processes(), 90, what="no job process left")
     assert job_fields(slurm_cluster, wait_job)["JobState"] == "CANCELLED"
     assert job_fields(slurm_cluster, scheduler)["JobState"] == "CANCELLED"
 

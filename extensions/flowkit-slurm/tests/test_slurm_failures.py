@@ -138,8 +138,9 @@ def test_timeout_cancels_the_job_and_records_the_timeout(
         assert attempt.exception is not None and attempt.exception.type == "TaskTimedOut"
         assert attempt.finished_at is not None
         # a 1 s @timeout counted from when Slurm started the job, which is before the
-        # task's own start (the interpreter's start-up): at least half of it is the task's
-        assert 0.5 <= attempt.finished_at - attempt.started_at < 4
+        # task's own start (the interpreter's start-up, seconds on a loaded machine): the
+        # task's own span is what is left of it, and the kill came within the limit's margin
+        assert 0 < attempt.finished_at - attempt.started_at < 4
     jobs = ended_jobs(slurm_cluster, "TimeoutFlow", run.id)
     assert [j.state for j in jobs["slow"]] == ["CANCELLED", "CANCELLED"]
     # Slurm's own limit is only a backstop: the timeout plus 2 minutes, in whole minutes
