@@ -18,6 +18,7 @@ from flowkit.runtime.origin import (
     check_origin_kept,
     defaulted_origin,
     find_origin,
+    pick_origin,
     stored_configs,
 )
 from flowkit.runtime.run_id_file import RunIdFiles
@@ -155,8 +156,14 @@ def start(
     tags = sorted(check_tags(options.tags, "the run's tags (--tag)"))
     flow_cls = flow if isinstance(flow, type) else load_flow_file(Path(flow))
     check_tag_count(len(tags), f"{flow_cls.__name__}'s new run")
+    # A resume's origin, picked once: its configs shape the flow, its tasks are cloned.
+    resumed_in: Store | None = None
+    picked = None
+    if resume_from is not None:
+        resumed_in = open_store(options.store)
+        picked = pick_origin(resumed_in, flow_cls.__name__, resume_from)
     # Configs first: decorators and parameter defaults may be expressions over them.
-    configured, params = configured_flow(flow_cls, params, options.store, resume_from)
+    configured, params = configured_flow(flow_cls, params, resumed_in, picked)
     graph = check(configured)
     warned = environment_warning(flow_cls)  # @conda/@pypi: once, where the packages come from
     if warned:
@@ -179,7 +186,7 @@ def start(
         id_files.check()
         if options.run_id is not None:
             check_new_run_id(the_store, graph.name, options.run_id)
-    origin = None if resume_from is None else find_origin(the_store, graph, resume_from)
+    origin = None if resume_from is None else find_origin(the_store, graph, picked)
     if restart_step is not None and restart_step not in graph.steps:
         raise FlowkitError(
             f"{graph.name} has no step '{restart_step}' to resume from",

@@ -14,17 +14,23 @@ if TYPE_CHECKING:
     from flowkit.store import RunRecord, Store
 
 
-def find_origin(store: Store, graph: FlowGraph, run_id: str) -> RunRecord:
-    """The run to resume: ``run_id``, or the flow's most recent run when it is empty."""
+def pick_origin(store: Store, flow: str, run_id: str) -> RunRecord | None:
+    """The run a resume starts from: ``run_id``, or ``flow``'s most recent run when it is
+    empty (None: the flow has no run). Picked once per resume: its configs shape the flow
+    (:func:`origin_configs`), its tasks are what the plan clones (:func:`find_origin`)."""
     if run_id:
-        return store.records.get_run(graph.name, run_id)
-    latest = next(store.records.iter_runs(graph.name), None)
-    if latest is None:
+        return store.records.get_run(flow, run_id)
+    return next(store.records.iter_runs(flow), None)
+
+
+def find_origin(store: Store, graph: FlowGraph, picked: RunRecord | None) -> RunRecord:
+    """The run to resume, as :func:`pick_origin` picked it; fails if the flow had none."""
+    if picked is None:
         raise FlowkitError(
             f"{graph.name} has no run to resume in the store at {store.url}",
             "run it first (python flow.py run), or pass --store where its runs are",
         )
-    return latest
+    return picked
 
 
 def defaulted_origin(origin: RunRecord) -> str:
@@ -60,16 +66,9 @@ def check_origin_kept(store: Store, record: RunRecord, origin: RunRecord) -> Non
         raise error from None
 
 
-def origin_configs(flow_cls: type, where: str | Store | None, run_id: str) -> dict[str, Any] | None:
-    """The configs of the run a resume starts from, as it stored them (None: no such run
-    yet, which the resume reports once it looks for its origin)."""
-    from flowkit.store import open_store
-
-    store = open_store(where)
-    name = flow_cls.__name__
-    origin = (
-        store.records.get_run(name, run_id) if run_id else next(store.records.iter_runs(name), None)
-    )
+def origin_configs(flow_cls: type, store: Store, origin: RunRecord | None) -> dict[str, Any] | None:
+    """The configs of the run a resume starts from (:func:`pick_origin`), as it stored them
+    (None: no such run yet, which the resume reports once it looks for its origin)."""
     return None if origin is None else stored_configs(flow_cls, store, origin.parameter_digests)
 
 

@@ -16,18 +16,19 @@ if TYPE_CHECKING:
 
 
 def configured_flow(
-    flow_cls: type, params: dict[str, Any], store: str | Store | None, resume_from: str | None
+    flow_cls: type, params: dict[str, Any], store: Store | None, origin: RunRecord | None
 ) -> tuple[type, dict[str, Any]]:
     """The flow class with its config expressions evaluated under the run's configs (those
-    given, else a resume's origin's, else their defaults), and ``params`` with every config's
-    value settled in: a run stores its configs as it stores its parameters."""
+    given, else those a resume's ``origin`` stored in ``store``, else their defaults), and
+    ``params`` with every config's value settled in: a run stores its configs as it stores
+    its parameters."""
     from flowkit.authoring.config import Settled, configs_of, resolve_configs, split_given
     from flowkit.authoring.configure import configure
 
     if not configs_of(flow_cls):
         return configure(flow_cls, {}), params
     given, rest = split_given(flow_cls, params)
-    kept = None if resume_from is None else origin_configs(flow_cls, store, resume_from)
+    kept = None if store is None else origin_configs(flow_cls, store, origin)
     values = resolve_configs(flow_cls, given, kept)
     return configure(flow_cls, values), {**rest, **{k: Settled(v) for k, v in values.items()}}
 
