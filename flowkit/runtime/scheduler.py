@@ -54,7 +54,7 @@ from flowkit.runtime.events import (
     TaskPhase,
 )
 from flowkit.runtime.policy import FailurePolicy
-from flowkit.store.records import RunStatus
+from flowkit.store.records import ArtifactRef, RunStatus
 from flowkit.task.outcome import describe_status, final_record
 from flowkit.task.spec import CodeRef, TaskSpec, task_spec
 from flowkit.task.timeout import hard_kill_after
@@ -113,6 +113,8 @@ class Scheduler:
     def __post_init__(self) -> None:
         self.planner = Planner(self.graph, self.max_num_splits)
         self.admission = Admission(self.graph, self.parameters, self.decider)
+        #: The run's parameters and configs, as the records of its clones name them.
+        self._run_values = {attr: ArtifactRef(*ref) for attr, ref in self.parameters.items()}
 
     # -- the loop ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -443,7 +445,7 @@ class Scheduler:
             self.admission.note(admitted, task.task_id)
             self._ready.append(task)
             return task.task_id, None
-        clone = self.store.records.clone_task(origin, self.run.run_id)
+        clone = self.store.records.clone_task(origin, self.run.run_id, self._run_values)
         self._succeeded[clone.task_id] = clone
         self.admission.note(admitted, clone.task_id)
         self.emit(TaskEvent(step, clone.task_id, "cloned", 0, self.clock()))

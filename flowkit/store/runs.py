@@ -24,6 +24,7 @@ from flowkit.store.record_reads import RecordReads, attempt_key
 from flowkit.store.records import (
     RUN_END_STATUSES,
     TASK_FINAL_STATUSES,
+    ArtifactRef,
     RunEndRecord,
     RunRecord,
     RunStatus,
@@ -229,13 +230,22 @@ class Records(RecordReads):
         self._write_once(attempt_key(record, final=True), record)
         return record
 
-    def clone_task(self, origin: TaskRecord, run_id: str) -> TaskRecord:
-        """Copy a successful task into another run by reference (records, never data)."""
+    def clone_task(
+        self, origin: TaskRecord, run_id: str, parameters: Mapping[str, ArtifactRef]
+    ) -> TaskRecord:
+        """Copy a successful task into another run by reference (records, never data).
+
+        ``parameters`` are the run's own parameter and config values (stored when the run
+        settled them): the clone names them in place of the origin's, as a task that runs
+        does, so a clone shows the parameters of the run it is in (its start task, where
+        users read them, above all); the rest of the record stays as it was.
+        """
         clone = origin.finished(
             origin.status,
             run_id=run_id,
             attempt=0,
             origin_pathspec=origin.origin_pathspec or origin.pathspec,
+            artifacts={**origin.artifacts, **parameters},
         )
         self._write_once(attempt_key(clone, final=True), clone)
         return clone

@@ -100,7 +100,7 @@ def test_cloned_task_points_to_its_origin_and_keeps_its_logs(runs: Runs) -> None
     store = runs.store
     origin = Run(f"TrainFlow/{runs.good.run_id}", store=store)["start"].task
     resumed = store.records.create_run("TrainFlow", origin_run_id=runs.good.run_id)
-    store.records.clone_task(origin.record, resumed.run_id)
+    store.records.clone_task(origin.record, resumed.run_id, {})
     clone = Run(f"TrainFlow/{resumed.run_id}", store=store)["start"].task
     assert clone.origin_pathspec == origin.pathspec
     assert clone.data.grid == [0.1, 1.0] and clone.stdout == "loading\n"

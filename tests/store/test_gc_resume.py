@@ -38,7 +38,7 @@ def test_gc_keeps_a_run_a_resume_names_after_gc_deleted_its_start_record(store: 
             assert not store.backend.exists(layout.run_key("SafeFlow", old.run_id))
             resumed = store.records.create_run("SafeFlow", origin_run_id=old.run_id)
             [task] = store.records.list_tasks("SafeFlow", old.run_id, "start")
-            store.records.clone_task(task, resumed.run_id)
+            store.records.clone_task(task, resumed.run_id, {})
             made.append(resumed.run_id)
 
     report = collect(store, Policy(keep_tags=("keep",), grace=0), progress=meanwhile)

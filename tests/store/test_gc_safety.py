@@ -123,7 +123,7 @@ def test_runs_created_during_gc_are_kept(store: Store) -> None:
             # a resume of the run gc is about to delete, and a new run: both started now
             resumed = store.records.create_run("SafeFlow", origin_run_id=old.run_id)
             [task] = store.records.list_tasks("SafeFlow", old.run_id, "start")
-            store.records.clone_task(task, resumed.run_id)
+            store.records.clone_task(task, resumed.run_id, {})
             fresh = write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 3})]})
             made.extend([resumed.run_id, fresh.run_id])
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import platform
+from dataclasses import replace
 
 import pytest
 
@@ -153,13 +154,24 @@ def test_clone_points_back_and_copies_no_data(store: Store) -> None:
     run = store.records.create_run("RecFlow")
     start = store.records.start_task("RecFlow", run.run_id, "start", "t1")
     original = store.records.finish_task(
-        start.finished("succeeded", artifacts={"x": store.values.put(1)})
+        start.finished(
+            "succeeded", artifacts={"x": store.values.put(1), "alpha": store.values.put(1)}
+        )
     )
     resumed = store.records.create_run("RecFlow", origin_run_id=run.run_id)
-    clone = store.records.clone_task(original, resumed.run_id)
+    alpha = store.values.put(7)  # the resumed run's own parameter value
+    clone = store.records.clone_task(original, resumed.run_id, {"alpha": alpha})
     assert clone.origin_pathspec == original.pathspec
-    assert clone.artifacts == original.artifacts and clone.run_id == resumed.run_id
-    again = store.records.clone_task(clone, store.records.create_run("RecFlow").run_id)
+    assert clone.artifacts == {"x": original.artifacts["x"], "alpha": alpha}
+    # nothing else of the record changes
+    assert clone == replace(
+        original,
+        run_id=resumed.run_id,
+        origin_pathspec=original.pathspec,
+        artifacts=clone.artifacts,
+    )
+    assert store.records.get_task("RecFlow", resumed.run_id, "start", "t1") == clone
+    again = store.records.clone_task(clone, store.records.create_run("RecFlow").run_id, {})
     assert again.origin_pathspec == original.pathspec  # always the task that really ran
 
 
