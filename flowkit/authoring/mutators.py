@@ -19,8 +19,21 @@ from typing import TYPE_CHECKING, Any
 from flowkit.authoring.user_decorators import UserDecoratorBase
 from flowkit.errors import FlowDefinitionError
 
-if TYPE_CHECKING:
-    from flowkit.authoring.mutable import MutableFlow, MutableStep
+if TYPE_CHECKING:  # re-exported (see __getattr__): users type-hint their mutators with them
+    from flowkit.authoring.mutable import MutableFlow as MutableFlow
+    from flowkit.authoring.mutable import MutableStep as MutableStep
+
+
+def __getattr__(name: str) -> Any:
+    """``MutableFlow`` and ``MutableStep``, which live in :mod:`flowkit.authoring.mutable`
+    (it imports this module, so they are fetched when first asked for): mutators are
+    type-hinted with them, imported from here."""
+    if name in ("MutableFlow", "MutableStep"):
+        from flowkit.authoring import mutable
+
+        return getattr(mutable, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Where a step function keeps its step mutators, outermost first.
 MUTATORS_ATTR = "_flowkit_step_mutators"

@@ -100,3 +100,19 @@ def test_a_step_mutator_edits_the_run_class_copy_only() -> None:
     assert decorators_of(made.start)[0] == ()
     assert [d.args["times"] for d in decorators_of(Child.start)[0]] == [2]
     assert [d.args["times"] for d in decorators_of(_Base.start)[0]] == [4]
+
+
+def test_mutable_flow_and_step_import_from_mutators_as_users_type_hint_them() -> None:
+    import subprocess
+    import sys
+
+    from flowkit.authoring import mutable, mutators
+    from flowkit.authoring.mutators import MutableFlow as Flow
+    from flowkit.authoring.mutators import MutableStep as Step
+
+    assert (Flow, Step) == (mutable.MutableFlow, mutable.MutableStep)
+    with pytest.raises(AttributeError, match="has no attribute 'MutableThing'"):
+        mutators.MutableThing  # noqa: B018
+    fresh = "from flowkit.authoring.mutators import MutableFlow, MutableStep; print(MutableStep)"
+    done = subprocess.run([sys.executable, "-c", fresh], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "<class 'flowkit.authoring.mutable.MutableStep'>", done.stderr
