@@ -52,7 +52,7 @@ def build_graph(flow_cls: type) -> FlowGraph:
     methods = flow_methods(flow_cls, funcs)
     nodes: dict[str, StepNode] = {}
     for name, func in funcs.items():
-        node = _step_node(name, func, param_attrs, methods, problems, missing_files)
+        node = _step_node(name, func, flow_cls, param_attrs, methods, problems, missing_files)
         nodes[name] = node
     parents: dict[str, list[str]] = {name: [] for name in nodes}
     for node in nodes.values():
@@ -79,6 +79,7 @@ def build_graph(flow_cls: type) -> FlowGraph:
 def _step_node(
     name: str,
     func: FunctionType,
+    flow_cls: type,
     param_attrs: set[str],
     methods: dict[str, FunctionType],
     problems: list[Problem],
@@ -120,11 +121,8 @@ def _step_node(
     step_code = normalized(tree_node)
     # What else the step runs: flow methods it calls, and its user step decorators (none:
     # the digest is the step's and its helpers' alone, as it always was).
-    called = {
-        **helpers(func),
-        **methods_code(tree_node, methods),
-        **decorators_code(wrappers_of(func)),
-    }
+    wrapped, unkeyed = decorators_code(wrappers_of(func))
+    called = {**helpers(func), **methods_code(tree_node, methods, flow_cls), **wrapped}
     return StepNode(
         name=name,
         file=file,
@@ -140,6 +138,7 @@ def _step_node(
         next_line=parsed.next_line,
         code=step_code,
         code_digest=code_digest(step_code, called),
+        unkeyed=unkeyed,
         reads=parameters_read(tree_node, param_attrs, methods),
         statement_lines=tuple(s.lineno for s in statements(tree_node)),
     )

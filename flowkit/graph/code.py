@@ -1,21 +1,28 @@
 """A step's code as reuse sees it: normalized source, so comments, docstrings and formatting
 never count, plus the module-level helper functions the step calls, transitively, the
 methods of the flow it calls (``self.helper()``), and the code and arguments of its user step
-decorators (``@user_step_decorator``, :class:`UserStepDecorator`, ``@environment``)."""
+decorators (``@user_step_decorator``, :class:`UserStepDecorator`, ``@environment``), and the
+values of the module constants and class attributes they read when those are plain data
+(:func:`flowkit.graph.stable.plain_text`)."""
 
 from __future__ import annotations
 
 import ast
 import copy
+import dis
+import functools
 import hashlib
+import inspect
 import json
 import marshal
-from collections.abc import Collection, Mapping, Sequence
-from types import FunctionType
+import os
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from types import CodeType, FunctionType
 from typing import Any
 
 from flowkit.authoring.user_decorators import UserStepDecorator
 from flowkit.graph.source import SourceUnavailable, function_node, global_names, parse_python
+from flowkit.graph.stable import Unstable, plain_text, stable_text
 
 
 def normalized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -36,11 +43,14 @@ def normalized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
 def helpers(func: FunctionType) -> dict[str, str]:
     """Normalized source of every function of ``func``'s module that it calls, directly or
     through other such helpers (a notebook's cells are all one module, ``__main__``); library
-    code is not hashed, and a helper whose source cannot be read is left out."""
+    code is not hashed, and a helper whose source cannot be read is left out. The plain-data
+    module constants each reads (``SCALE``, keyed ``= SCALE``) and attributes of the module's
+    classes (``Limits.X``, keyed ``= Limits.X``) count with their values."""
     found: dict[str, str] = {}
     todo = [func]
     while todo:
         current = todo.pop()
+        found.update(_constants(current, func.__module__))
         for name in global_names(current.__code__):
             value = current.__globals__.get(name)
             if (
@@ -55,6 +65,57 @@ def helpers(func: FunctionType) -> dict[str, str]:
                 continue
             todo.append(value)
     return found
+
+
+def _constants(func: FunctionType, module: str) -> dict[str, str]:
+    """The plain-data globals ``func`` reads, and the plain-data attributes of ``module``'s
+    classes it reads as ``ClassName.X``, as text (dunder names such as ``__file__`` differ
+    between machines and are left out)."""
+    found: dict[str, str] = {}
+    names = func.__globals__
+    for name in global_names(func.__code__):
+        if name in names and not name.startswith("__"):
+            text = plain_text(names[name])
+            if text is not None:
+                found[f"= {name}"] = text
+    for name, attr in _global_attributes(func.__code__):
+        owner = names.get(name)
+        if isinstance(owner, type) and owner.__module__ == module:
+            text = _attribute_text(owner, attr)
+            if text is not None:
+                found[f"= {name}.{attr}"] = text
+    return found
+
+
+def _global_attributes(code: CodeType) -> Iterator[tuple[str, str]]:
+    """``(name, attr)`` for each ``name.attr`` read where ``name`` is a global, nested code too."""
+    previous = None
+    for instruction in dis.get_instructions(code):
+        if (
+            previous is not None
+            and previous.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+            and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD")
+        ):
+            yield previous.argval, instruction.argval
+        previous = instruction
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _global_attributes(const)
+
+
+def _attribute_text(owner: type, attr: str) -> str | None:
+    """The class attribute ``attr`` of ``owner`` (or of one of its own bases, not flowkit's)
+    as text, if it is plain data."""
+    for klass in owner.__mro__:
+        if _is_library(klass):
+            return None
+        if attr in vars(klass):
+            return plain_text(inspect.getattr_static(klass, attr))
+    return None
+
+
+def _is_library(klass: type) -> bool:
+    return klass.__module__.split(".")[0] in ("flowkit", "builtins")
 
 
 def code_digest(step_code: str, helper_code: dict[str, str]) -> str:
@@ -106,25 +167,40 @@ def _self_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
 
 
 def flow_methods(flow_cls: type, steps: Collection[str]) -> dict[str, FunctionType]:
-    """The plain methods a flow class defines (or inherits from the user's own classes), not
-    its steps nor flowkit's own, and its properties' getters: a step may call them as
+    """The methods a flow class defines (or inherits from the user's own classes), not its
+    steps nor flowkit's own: plain ones, static and class methods, and the getters of its
+    properties and ``functools.cached_property`` attributes: a step may call them as
     ``self.name(...)`` or read ``self.name``, and they may read any parameter."""
     found: dict[str, FunctionType] = {}
     for klass in reversed(flow_cls.__mro__):
-        if klass.__module__.split(".")[0] in ("flowkit", "builtins"):
+        if _is_library(klass):
             continue
         for name, value in vars(klass).items():
-            getter = value.fget if isinstance(value, property) else value
-            if isinstance(getter, FunctionType) and name not in steps:
-                found[name] = getter
+            function = _method_function(value)
+            if function is not None and name not in steps:
+                found[name] = function
     return found
 
 
+def _method_function(value: Any) -> FunctionType | None:
+    """The function a class attribute runs when a step uses it, if it is a method."""
+    if isinstance(value, property):
+        value = value.fget
+    elif isinstance(value, staticmethod | classmethod):
+        value = value.__func__
+    elif isinstance(value, functools.cached_property):
+        value = value.func
+    return value if isinstance(value, FunctionType) else None
+
+
 def methods_code(
-    node: ast.FunctionDef | ast.AsyncFunctionDef, methods: Mapping[str, FunctionType]
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    methods: Mapping[str, FunctionType],
+    flow_cls: type | None = None,
 ) -> dict[str, str]:
     """The code of each flow method ``node`` calls as ``self.name``, transitively (keyed
-    ``self.name``), with the helpers each calls."""
+    ``self.name``), with the helpers each calls; and the value of each plain-data class
+    attribute of ``flow_cls`` they read as ``self.NAME`` (keyed ``= self.NAME``)."""
     found: dict[str, str] = {}
     todo = [node]
     while todo:
@@ -135,9 +211,14 @@ def methods_code(
                 isinstance(sub, ast.Attribute)
                 and isinstance(sub.value, ast.Name)
                 and sub.value.id == self_name
-                and sub.attr in methods
-                and f"self.{sub.attr}" not in found
             ):
+                continue
+            if sub.attr not in methods:
+                text = _attribute_text(flow_cls, sub.attr) if flow_cls is not None else None
+                if text is not None:
+                    found[f"= self.{sub.attr}"] = text
+                continue
+            if f"self.{sub.attr}" in found:
                 continue
             func = methods[sub.attr]
             try:
@@ -151,23 +232,60 @@ def methods_code(
     return found
 
 
-def decorators_code(wrappers: Sequence[UserStepDecorator]) -> dict[str, str]:
+def decorators_code(wrappers: Sequence[UserStepDecorator]) -> tuple[dict[str, str], str]:
     """The code of a step's user step decorators, outermost first, keyed ``@N name``: each
-    one's arguments, and the normalized source of what it runs around the step (the
-    generator of a ``@user_step_decorator``; the methods a :class:`UserStepDecorator`
-    subclass defines, ``pre_step``, ``post_step``, ``init`` and the rest) with its helpers."""
+    one's arguments (:func:`key_text`), and the normalized source of what it runs
+    around the step (the generator of a ``@user_step_decorator``; the methods a
+    :class:`UserStepDecorator` subclass defines, ``pre_step``, ``post_step``, ``init`` and the
+    rest) with its helpers. Second, why the step always runs if an argument has no stable
+    form ("" when all have one)."""
     found: dict[str, str] = {}
+    unstable = ""
     for index, wrapper in enumerate(wrappers):
         args, kwargs = wrapper.get_args_kwargs()
-        parts = [_arguments_text(args, kwargs)]
+        text, why = key_text([list(args), dict(kwargs)])
+        if why and not unstable:
+            unstable = unkeyed_reason(wrapper.decorator_name.rsplit(".", 1)[-1], why)
+        parts = [text]
         for func in _decorator_functions(type(wrapper)):
-            try:
-                parts.append(normalized(function_node(func)))
-            except (SourceUnavailable, SyntaxError):
-                parts.append(_compiled(func))
-            parts += [f"{name}: {code}" for name, code in sorted(helpers(func).items())]
+            parts.append(function_text(func))
         found[f"@{index} {wrapper.decorator_name}"] = "\n".join(parts)
-    return found
+    return found, unstable
+
+
+def function_text(func: FunctionType) -> str:
+    """A function as a cache key sees it: its normalized source (its compiled code when the
+    source cannot be read), then its helpers'."""
+    try:
+        parts = [normalized(function_node(func))]
+    except (SourceUnavailable, SyntaxError):
+        parts = [_compiled(func)]
+    parts += [f"{name}: {code}" for name, code in sorted(helpers(func).items())]
+    return "\n".join(parts)
+
+
+def unkeyed_reason(decorator: str, what: str) -> str:
+    """Why a step always runs: an argument of its ``decorator`` holds ``what`` (from
+    :func:`key_text`), which has no stable form."""
+    return (
+        f"an argument of @{decorator} holds {what}, which has no stable form for a cache "
+        "key, so the step always runs"
+    )
+
+
+def key_text(arguments: Any) -> tuple[str, str]:
+    """A decorator's arguments as stable text, and "": JSON when they are JSON data (as they
+    always were), else :func:`flowkit.graph.stable.stable_text` (functions as
+    :func:`function_text`). When one has no stable form: text no other run's matches, and
+    what that argument is."""
+    try:
+        return json.dumps(arguments, sort_keys=True), ""
+    except (TypeError, ValueError):  # sets, functions, objects
+        pass
+    try:
+        return stable_text(arguments, function_text), ""
+    except Unstable as exc:
+        return f"unstable {os.urandom(16).hex()}", str(exc)
 
 
 def _decorator_functions(cls: type) -> list[FunctionType]:
@@ -180,11 +298,6 @@ def _decorator_functions(cls: type) -> list[FunctionType]:
             break
         found += [f for _, f in sorted(vars(klass).items()) if isinstance(f, FunctionType)]
     return found
-
-
-def _arguments_text(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
-    """A decorator's arguments as stable text (``repr`` for what JSON does not know)."""
-    return json.dumps([list(args), dict(kwargs)], sort_keys=True, default=repr)
 
 
 def _compiled(func: FunctionType) -> str:

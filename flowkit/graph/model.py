@@ -33,6 +33,9 @@ class StepNode:
     code: str = ""
     #: Digest of the normalized source and of the helpers it calls: part of the cache key.
     code_digest: str = ""
+    #: Why the step always runs under reuse ("" if it need not): an argument of one of its
+    #: user step decorators has no stable form for a cache key.
+    unkeyed: str = ""
     #: Parameters the step reads (``self.<parameter>``).
     reads: tuple[str, ...] = ()
     #: File line of each statement of the step, in :func:`flowkit.graph.code.statements` order.

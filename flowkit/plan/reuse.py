@@ -31,14 +31,13 @@ branches would have no item to load.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.authoring.decorators import DecoratorSpec
-from flowkit.graph.code import first_difference
+from flowkit.graph.code import first_difference, key_text, unkeyed_reason
 from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.plan.tasks import Branch
 
@@ -72,12 +71,30 @@ _NEUTRAL_ARGUMENTS = {"catch": frozenset({"print_exception"})}
 def decorators_text(node: StepNode, defaults: Mapping[str, DecoratorSpec]) -> list[str]:
     """The step decorators in ``node``'s cache key, each with its resolved arguments, sorted:
     the step's own and the ``defaults`` (``--with``) it has none of its own for."""
+    return sorted(f"@{name}{text}" for name, text, _ in _keyed_decorators(node, defaults))
+
+
+def unkeyed(node: StepNode, defaults: Mapping[str, DecoratorSpec]) -> str:
+    """Why ``node``'s tasks always run under reuse ("" if they need not): an argument of one
+    of its decorators has no stable form for a cache key."""
+    if node.unkeyed:
+        return node.unkeyed
+    return next(
+        (unkeyed_reason(n, why) for n, _, why in _keyed_decorators(node, defaults) if why),
+        "",
+    )
+
+
+def _keyed_decorators(
+    node: StepNode, defaults: Mapping[str, DecoratorSpec]
+) -> Iterator[tuple[str, str, str]]:
+    """(name, arguments as text, why they have no stable form or "") of each decorator in
+    ``node``'s cache key: see :func:`decorators_text`."""
     specs = [
         *node.decorators,
         *(d for name, d in defaults.items() if node.decorator(name) is None),
     ]
     caught = any(d.name == "catch" for d in specs)
-    texts = []
     for spec in specs:
         if spec.executor or spec.name in NEUTRAL_DECORATORS:
             continue
@@ -85,8 +102,7 @@ def decorators_text(node: StepNode, defaults: Mapping[str, DecoratorSpec]) -> li
             continue
         neutral = _NEUTRAL_ARGUMENTS.get(spec.name, frozenset())
         args = {k: v for k, v in spec.args.items() if k not in neutral}
-        texts.append(f"@{spec.name}{json.dumps(args, sort_keys=True, default=repr)}")
-    return sorted(texts)
+        yield (spec.name, *key_text(args))
 
 
 def cache_key(
@@ -243,6 +259,9 @@ class Decider:
     def _reuse(self, node: StepNode, key: str) -> Decision:
         if node.decorator("no_cache") is not None:
             return Decision("run", "@no_cache: it reads the outside world, so it always runs")
+        why = unkeyed(node, self.defaults)
+        if why:
+            return Decision("run", why)
         old = self.store.index.lookup_cache_key(self.graph.name, key)
         if old is not None and old.caught:  # indexed by an older flowkit
             return Decision(
@@ -258,16 +277,15 @@ class Decider:
         """Why ``old`` (same position, origin run) no longer stands for the new task."""
         assert self.origin is not None
         # Same position means the same input tasks, so only code and parameters can differ.
-        reasons = []
+        why = unkeyed(node, self.defaults)
+        reasons = [why] if why else []
         before = self.origin.step_code.get(node.name)
         index = first_difference(before, node.code) if before is not None else None
         if index is not None:
             line = node.statement_lines[index] if index < len(node.statement_lines) else node.line
             reasons.append(f"its code changed at {node.file}:{line}")
-        # the values the task ran with: a clone names its own run's (Records.clone_task)
-        ran = self.store.records.origin(old) if node.reads else old
         for attr in node.reads:
-            ref = ran.artifacts.get(attr)
+            ref = old.artifacts.get(attr)
             if ref is None or ref.digest != self.parameters[attr][0]:
                 reasons.append(f"parameter '{attr}' changed{self._values(attr, ref)}")
         if not reasons and before is not None:

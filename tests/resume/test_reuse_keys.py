@@ -293,3 +293,148 @@ def test_a_config_read_only_through_a_helper_is_in_the_key(tmp_path: Path) -> No
     assert _ran(run()) == []
     changed = run(cfg={"threshold": 7})
     assert _ran(changed) == ["end", "start"] and changed["start"].task.data.seen == 7
+
+
+STALE = """\
+import threading
+
+from flowkit import FlowSpec, step, user_step_decorator
+
+SCALE = 10
+
+
+class Limits:
+    TOP = 5
+
+
+def post(x):
+    return x + 1
+
+
+class Shift:
+    def __init__(self, by):
+        self.by = by
+
+    def __call__(self, x):
+        return x + self.by
+
+
+@user_step_decorator
+def apply(step_name, flow, inputs, attributes):
+    yield
+    setattr(flow, step_name + "_out", attributes["fn"](1))
+
+
+class StaleFlow(FlowSpec):
+    THRESH = 3
+
+    @step
+    def start(self):
+        self.next(self.static, self.decorated, self.shifted, self.constant, self.attrs,
+                  self.locked)
+
+    @step
+    def static(self):
+        self.a = self.scale(3)
+        self.c = self.doubled(3)
+        self.next(self.join)
+
+    @apply(fn=post)
+    @step
+    def decorated(self):
+        self.next(self.join)
+
+    @apply(fn=Shift(2))
+    @step
+    def shifted(self):
+        self.next(self.join)
+
+    @step
+    def constant(self):
+        self.k = SCALE * 2
+        self.next(self.join)
+
+    @step
+    def attrs(self):
+        self.t = (self.THRESH, Limits.TOP)
+        self.next(self.join)
+
+    @apply(fn=lambda x, lock=threading.Lock(): x)
+    @step
+    def locked(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.merge_artifacts(inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+    @staticmethod
+    def scale(x):
+        return x * 10
+
+    @classmethod
+    def doubled(cls, x):
+        return x * 2
+"""
+
+
+@pytest.mark.slow
+def test_static_methods_decorator_functions_and_constants_are_in_the_key(tmp_path: Path) -> None:
+    flow = tmp_path / "code" / "stale_flow.py"
+    flow.parent.mkdir()
+    flow.write_text(STALE)
+    store = str(tmp_path / "store")
+
+    def run() -> flowkit.Run:
+        return flowkit.run(flow, store=store, progress=Quiet(), reuse=True)
+
+    def ran(run: flowkit.Run) -> list[str]:
+        names = _ran(run)
+        assert "locked" in names  # its decorator's argument holds a lock: it always runs
+        return [n for n in names if n != "locked"]
+
+    first = run()
+    assert ran(first) == [
+        *["attrs", "constant", "decorated", "end", "join", "shifted", "start", "static"]
+    ]
+    assert (first.data.a, first.data.c, first.data.k, first.data.t) == (30, 6, 20, (3, 5))
+    assert (first.data.decorated_out, first.data.shifted_out) == (2, 3)
+    again = run()
+    assert ran(again) == []  # a function and an object as decorator arguments are reused
+    reasons = {d["step"]: d["reason"] for d in again.explanation}
+    assert reasons["locked"] == (
+        "an argument of @apply holds a lock (cannot pickle '_thread.lock' object), which has "
+        "no stable form for a cache key, so the step always runs"
+    )
+
+    _edit(flow, "return x * 10", "return x * 100")  # a @staticmethod it calls
+    edited = run()
+    assert ran(edited) == ["end", "join", "static"] and edited.data.a == 300
+    _edit(flow, "return x * 2", "return x * 4")  # a @classmethod
+    edited = run()
+    assert ran(edited) == ["end", "join", "static"] and edited.data.c == 12
+
+    _edit(flow, "return x + 1", "return x + 5")  # the function given to a decorator
+    edited = run()
+    assert ran(edited) == ["decorated", "end", "join"] and edited.data.decorated_out == 6
+    _edit(flow, "fn=Shift(2)", "fn=Shift(4)")  # an object given to a decorator
+    edited = run()
+    assert ran(edited) == ["end", "join", "shifted"] and edited.data.shifted_out == 5
+    _edit(flow, "return x + self.by", "return x + self.by * 10")  # that object's method
+    edited = run()
+    assert ran(edited) == ["end", "join", "shifted"] and edited.data.shifted_out == 41
+
+    _edit(flow, "SCALE = 10", "SCALE = 11")  # a module constant
+    edited = run()
+    assert ran(edited) == ["constant", "end", "join"] and edited.data.k == 22
+    _edit(flow, "THRESH = 3", "THRESH = 4")  # a class attribute read as self.THRESH
+    edited = run()
+    assert ran(edited) == ["attrs", "end", "join"] and edited.data.t == (4, 5)
+    _edit(flow, "TOP = 5", "TOP = 6")  # one read as ClassName.X
+    edited = run()
+    assert ran(edited) == ["attrs", "end", "join"] and edited.data.t == (4, 6)
