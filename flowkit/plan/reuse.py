@@ -284,8 +284,10 @@ class Decider:
         if index is not None:
             line = node.statement_lines[index] if index < len(node.statement_lines) else node.line
             reasons.append(f"its code changed at {node.file}:{line}")
+        # the values the task ran with: a clone names its own run's (Records.clone_task)
+        ran = self.store.records.origin(old) if node.reads else old
         for attr in node.reads:
-            ref = old.artifacts.get(attr)
+            ref = ran.artifacts.get(attr)
             if ref is None or ref.digest != self.parameters[attr][0]:
                 reasons.append(f"parameter '{attr}' changed{self._values(attr, ref)}")
         if not reasons and before is not None:
