@@ -156,29 +156,29 @@ def start(
     tags = sorted(check_tags(options.tags, "the run's tags (--tag)"))
     flow_cls = flow if isinstance(flow, type) else load_flow_file(Path(flow))
     check_tag_count(len(tags), f"{flow_cls.__name__}'s new run")
-    # A resume's origin, picked once: its configs shape the flow, its tasks are cloned.
-    resumed_in: Store | None = None
-    picked = None
-    if resume_from is not None:
-        resumed_in = open_store(options.store)
-        picked = pick_origin(resumed_in, flow_cls.__name__, resume_from)
-    # Configs first: decorators and parameter defaults may be expressions over them.
-    configured, params = configured_flow(flow_cls, params, resumed_in, picked)
-    graph = check(configured)
-    warned = environment_warning(flow_cls)  # @conda/@pypi: once, where the packages come from
-    if warned:
-        sys.stderr.write(f"warning: {warned}\n")
     settings = Settings.resolve(
         {
             "store": options.store if isinstance(options.store, str) else None,
             "max_workers": options.max_workers,
         }
     )
+    where = options.store if isinstance(options.store, Store) else settings
+    # A resume's origin, picked once: its configs shape the flow, its tasks are cloned.
+    resumed_in = None if resume_from is None else open_store(where)
+    picked = None
+    if resumed_in is not None:
+        picked = pick_origin(resumed_in, flow_cls.__name__, resume_from or "")
+    # Configs first: decorators and parameter defaults may be expressions over them.
+    configured, params = configured_flow(flow_cls, params, resumed_in, picked)
+    graph = check(configured)
+    warned = environment_warning(flow_cls)  # @conda/@pypi: once, where the packages come from
+    if warned:
+        sys.stderr.write(f"warning: {warned}\n")
     policy = FailurePolicy(parse_with(options.with_decorators, retry_setting=settings.retry))
     # Every executor the run needs is installed and loads, or nothing runs.
     executors = load_executors(graph, policy.executor)
     alerts = alerts_for(flow_cls, settings.alerts)
-    the_store = options.store if isinstance(options.store, Store) else open_store(settings)
+    the_store = open_store(where) if resumed_in is None else resumed_in  # opened once
     if not (dry_run or the_store.shared):  # every executor runs tasks in other processes
         raise UnsharedStoreError(the_store.url)
     id_files = RunIdFiles(options.run_id_file, options.runner_attribute_file)
