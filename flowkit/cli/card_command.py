@@ -14,7 +14,6 @@ from flowkit.cli.base import open_store_at, store_option
 from flowkit.cli.task_paths import task_at
 from flowkit.client import Flow, Task
 from flowkit.client.cards import card_of, get_cards
-from flowkit.lint.api import graph_of
 from flowkit.store.errors import BadPathspecError
 from flowkit.store.store import Store
 
@@ -24,7 +23,7 @@ Resolve = Callable[[str, Store], Task]
 def flow_task_resolver(flow_cls: type) -> Resolve:
     """What ``python flow.py card`` takes: ``STEP`` (of the flow's latest run),
     ``RUN/STEP`` or ``RUN/STEP/TASK``, as Metaflow's ``card`` command does."""
-    name = graph_of(flow_cls).name
+    name = flow_cls.__name__  # a flow's name; its graph is built only when a command needs it
 
     def resolve(identifier: str, store: Store) -> Task:
         parts = identifier.split("/")

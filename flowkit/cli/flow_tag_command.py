@@ -15,7 +15,6 @@ from flowkit.cli.tag_command import GroupBy, change_tags, echo_tags
 from flowkit.client import Flow, Run
 from flowkit.client.namespace import in_namespace
 from flowkit.errors import ParameterError
-from flowkit.lint.api import graph_of
 from flowkit.settings import current_user
 from flowkit.store.errors import NotFoundError
 from flowkit.store.store import Store
@@ -68,7 +67,7 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def flow_tag_group(flow_cls: type) -> click.Group:
     """The ``tag`` command group of one flow class."""
-    flow = graph_of(flow_cls).name
+    flow = flow_cls.__name__  # a flow's name; its graph is built only when a command needs it
 
     def chosen(run_id: str | None, user_namespace: str | None, store_url: str | None) -> Run:
         ns = user_namespace if user_namespace is not None else _my_namespace()
