@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from slurm_jobs import ended_jobs, job_fields, wait_until
 from slurmcluster import SlurmCluster
-from tests.flows.failures import CatchFlow, TimeoutFlow
+from tests.flows.failures import CatchFlow, SlowStartTimeoutFlow
 from tests.runtime.test_shapes import Quiet
 
 import flowkit
@@ -120,7 +120,7 @@ def test_timeout_cancels_the_job_and_records_the_timeout(
     pids.mkdir()
     with pytest.raises(flowkit.RunFailed) as info:
         flowkit.run(
-            TimeoutFlow,
+            SlowStartTimeoutFlow,
             store=store,
             with_decorators=["slurm"],
             progress=Quiet(),
@@ -128,8 +128,8 @@ def test_timeout_cancels_the_job_and_records_the_timeout(
         )
     run = info.value.run
     records = open_store(store).records
-    (slow,) = records.list_tasks("TimeoutFlow", run.id, "slow")
-    attempts = records.task_attempts("TimeoutFlow", run.id, "slow", slow.task_id)
+    (slow,) = records.list_tasks("SlowStartTimeoutFlow", run.id, "slow")
+    attempts = records.task_attempts("SlowStartTimeoutFlow", run.id, "slow", slow.task_id)
     assert [(a.attempt, a.status, a.failure) for a in attempts] == [
         (0, "failed", "timeout"),
         (1, "failed", "timeout"),
@@ -137,11 +137,11 @@ def test_timeout_cancels_the_job_and_records_the_timeout(
     for attempt in attempts:
         assert attempt.exception is not None and attempt.exception.type == "TaskTimedOut"
         assert attempt.finished_at is not None
-        # a 1 s @timeout counted from when Slurm started the job, which is before the
+        # a 6 s @timeout counted from when Slurm started the job, which is before the
         # task's own start (the interpreter's start-up, seconds on a loaded machine): the
         # task's own span is what is left of it, and the kill came within the limit's margin
-        assert 0 < attempt.finished_at - attempt.started_at < 4
-    jobs = ended_jobs(slurm_cluster, "TimeoutFlow", run.id)
+        assert 0 < attempt.finished_at - attempt.started_at < 9
+    jobs = ended_jobs(slurm_cluster, "SlowStartTimeoutFlow", run.id)
     assert [j.state for j in jobs["slow"]] == ["CANCELLED", "CANCELLED"]
     # Slurm's own limit is only a backstop: the timeout plus 2 minutes, in whole minutes
     assert {job_fields(slurm_cluster, j.job_id)["TimeLimit"] for j in jobs["slow"]} == {"00:03:00"}
