@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("task",),
     ("executor",),
     ("runtime",),
-    ("surfaces", "notebook"),
+    ("surfaces", "notebook", "ui"),
     ("cli",),
     ("__init__", "__main__", "worker", "driver", "testing", "cards"),
 )
