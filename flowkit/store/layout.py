@@ -158,3 +158,28 @@ def trash_batch_prefix(batch: str) -> str:
 def trash_key(batch: str, digest: str) -> str:
     """Where gc batch ``batch`` puts blob ``digest`` (see :mod:`flowkit.store.trash`)."""
     return f"{trash_batch_prefix(batch)}/{check_name('digest', digest)}"
+
+
+#: Top-level prefixes whose every object is written once and never changed (a blob is only
+#: ever replaced by the same bytes when a damaged copy heals).
+_WRITE_ONCE_ROOTS = frozenset({"blobs", "logs", DEAD_LETTERS})
+#: Objects under a run's folder that are written once (``steps/`` and ``index/``,
+#: ``tags/`` hold nothing else).
+_WRITE_ONCE_RUN_FILES = frozenset({"run.json", "end.json", "explain.json", "scheduler.json"})
+_WRITE_ONCE_RUN_FOLDERS = frozenset({"steps", "index", "tags"})
+
+
+def write_once(key: str) -> bool:
+    """Whether the object under ``key`` never changes once written, so a reader may keep it:
+    blobs, log chunks, dead letters and their retries, and a run's start, end, explanation,
+    step index, attempt (start and final) and tag-change records. Not a lease (overwritten
+    every beat), a cache entry (taken over by the latest task), nor anything gc or fsck
+    moves about (trash, quarantine)."""
+    parts = key.split("/")
+    if parts[0] in _WRITE_ONCE_ROOTS:
+        return len(parts) > 1
+    if parts[0] != FLOWS or len(parts) < 4:
+        return False
+    if len(parts) == 4:
+        return parts[3] in _WRITE_ONCE_RUN_FILES
+    return parts[3] in _WRITE_ONCE_RUN_FOLDERS and parts[-1].endswith(".json")
