@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Install, from the system's packages, what flowkit's test suite needs and pip cannot give:
 # Slurm (slurmctld, slurmd, the client commands) and munge, for extensions/flowkit-slurm's
-# tests, which start a private cluster of their own (extensions/flowkit-slurm/tests/slurmcluster.py).
+# tests, which start a private cluster of their own (extensions/flowkit-slurm/tests/slurmcluster.py);
+# Debian's Chromium and a font, for the web UI's browser tests (tests/ui/browser/, driven by
+# Playwright: never `playwright install`, whose downloaded browsers need libraries Debian names
+# otherwise).
 #
 # Does nothing, quickly and quietly, when they are installed. Installs them as root, or through
-# passwordless sudo; otherwise says what to install and exits 0 (the Slurm tests then skip, or
-# fail under FLOWKIT_REQUIRE_SERVICES=1). Never starts a system service: Debian's maintainer
-# scripts would start munge and Slurm's daemons, which the tests neither use nor stop.
+# passwordless sudo; otherwise says what to install and exits 0 (the Slurm and browser tests then
+# skip, or fail under FLOWKIT_REQUIRE_SERVICES=1). Never starts a system service: Debian's
+# maintainer scripts would start munge and Slurm's daemons, which the tests neither use nor stop.
 set -euo pipefail
 
 # slurm-wlm is these three; without recommends, not its dozen heavy extra plugins.
-PACKAGES=(slurmctld slurmd slurm-client munge)
-HOW="apt-get install --no-install-recommends ${PACKAGES[*]}"
+SLURM=(slurmctld slurmd slurm-client munge)
+# Headless Chromium needs no recommends (GL drivers, upower, printing); without a font it draws
+# every character as a box, so one sans and monospace family comes along.
+BROWSER=(chromium fonts-dejavu-core)
 
-installed() {
+slurm_installed() {
     local command
     for command in slurmctld slurmd munged sbatch; do
         # Debian puts the daemons in /usr/sbin, which a non-root PATH lacks.
@@ -21,23 +26,32 @@ installed() {
     done
 }
 
-installed && exit 0
+browser_installed() {
+    command -v chromium >/dev/null &&
+        [ -n "$(find /usr/share/fonts -name DejaVuSans.ttf -print -quit 2>/dev/null)" ]
+}
+
+PACKAGES=()
+slurm_installed || PACKAGES+=("${SLURM[@]}")
+browser_installed || PACKAGES+=("${BROWSER[@]}")
+[ "${#PACKAGES[@]}" -eq 0 ] && exit 0
+HOW="apt-get install --no-install-recommends ${PACKAGES[*]}"
 
 if [ "$(id -u)" -eq 0 ]; then
     as_root=()
 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
     as_root=(sudo -n)
 else
-    echo "install-test-services: Slurm and munge are not installed; as root: $HOW" >&2
+    echo "install-test-services: missing ${PACKAGES[*]}; as root: $HOW" >&2
     exit 0
 fi
 if ! command -v apt-get >/dev/null; then
-    echo "install-test-services: Slurm and munge are not installed and this is not Debian or" \
-        "Ubuntu: install slurmctld, slurmd, Slurm's client commands and munge" >&2
+    echo "install-test-services: missing ${PACKAGES[*]} and this is not Debian or Ubuntu:" \
+        "install Slurm's daemons and client commands, munge, and Chromium as chromium" >&2
     exit 0
 fi
 
-echo "install-test-services: installing ${PACKAGES[*]} (for the Slurm tests)" >&2
+echo "install-test-services: installing ${PACKAGES[*]} (for the Slurm and browser tests)" >&2
 # policy-rc.d answering 101 is Debian's way to keep maintainer scripts from starting services.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
@@ -47,4 +61,4 @@ fi
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
-installed
+slurm_installed && browser_installed
