@@ -1,0 +1,234 @@
+"""Fixtures of the web UI's browser tests: Debian's Chromium driven by Playwright's sync API,
+the UI served by uvicorn on 127.0.0.1 in a thread of its own (Playwright's sync API cannot run
+inside an asyncio loop), a page that fails its test on any console or page error, a live run
+held open by a gate file, and screenshots under test-outputs/ui/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flowkit
+from flowkit.client import Run
+from tests.conftest import ROOT, require
+from tests.flows.ui import UiLiveFlow
+from tests.runtime.test_shapes import Quiet
+from tests.ui.conftest import UiStore
+
+#: Where every test run leaves its screenshots, for a reviewer to look at.
+SHOTS = ROOT / "test-outputs" / "ui"
+#: The screenshots the README shows, refreshed only under FLOWKIT_UPDATE_SCREENSHOTS=1.
+README_SHOTS = {"runs", "run", "task"}
+#: How long a page gets to show what a test waits for (a loaded CI machine is slow).
+WAIT_MS = 15_000
+
+
+def _fail_or_skip(reason: str) -> None:
+    if os.environ.get("FLOWKIT_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (FLOWKIT_REQUIRE_SERVICES=1; scripts/install-test-services.sh)")
+    pytest.skip(reason)
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium (never a browser Playwright downloads)."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    sync_api = require("playwright.sync_api")
+    executable = chromium_path()
+    if executable is None:
+        _fail_or_skip("Chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        sync_api.expect.set_options(timeout=WAIT_MS)
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def expect(target: Any) -> Any:
+    """Playwright's ``expect`` (waiting up to ``WAIT_MS``), imported once a fixture made sure
+    Playwright is there."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+#: The status colours of docs/ui.md, as a browser computes them.
+RED_FILL = "rgb(254, 202, 202)"
+RED_TEXT = "rgb(185, 28, 28)"
+
+
+def colours(locator: Any) -> set[str]:
+    """Every computed background, fill and text colour of the element and what it holds."""
+    found: list[str] = locator.evaluate(
+        """e => [e, ...e.querySelectorAll('*')].flatMap(n => {
+            const s = getComputedStyle(n); return [s.backgroundColor, s.color, s.fill]; })"""
+    )
+    return set(found)
+
+
+class UiServer:
+    """``flowkit ui``'s app over one store, served by uvicorn from a background thread."""
+
+    def __init__(self, store: str | Path) -> None:
+        require("uvicorn")
+        import uvicorn
+
+        from flowkit.store import open_store
+        from flowkit.ui.app import create_app
+        from flowkit.ui.common import UiContext
+
+        app = create_app(UiContext(open_store(str(store))))
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the UI's server did not start")
+            time.sleep(0.02)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def ui_server(ui_store: UiStore) -> Iterator[UiServer]:
+    server = UiServer(ui_store.path)
+    yield server
+    server.stop()
+
+
+@dataclass
+class UiPage:
+    """A browser page on one server, with every console error and page error it met."""
+
+    page: Any
+    base: str
+    errors: list[str] = field(default_factory=list)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base + path)
+
+    def shot(self, name: str) -> Path:
+        """Screenshot into test-outputs/ui/NAME.png (and docs/images/ui-NAME.png for the
+        README's three when FLOWKIT_UPDATE_SCREENSHOTS=1)."""
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        if name in README_SHOTS and os.environ.get("FLOWKIT_UPDATE_SCREENSHOTS") == "1":
+            shutil.copyfile(path, ROOT / "docs" / "images" / f"ui-{name}.png")
+        return path
+
+
+def open_page(browser: Any, base: str) -> Iterator[UiPage]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    ui = UiPage(page, base)
+    page.on("console", lambda m: m.type == "error" and ui.errors.append(f"console: {m.text}"))
+    page.on("pageerror", lambda exc: ui.errors.append(f"page error: {exc}"))
+    yield ui
+    context.close()
+    assert ui.errors == [], f"the page logged errors: {ui.errors}"
+
+
+@pytest.fixture
+def ui(browser: Any, ui_server: UiServer) -> Iterator[UiPage]:
+    """A fresh page on the ``ui_store`` server; its test fails on any JS error."""
+    yield from open_page(browser, ui_server.url)
+
+
+def task_id(store: Path, flow: str, run_id: str, step: str, index: int | None = None) -> str:
+    """The id of ``step``'s task (the one at foreach ``index``), read through the client."""
+    run = Run(f"{flow}/{run_id}", store=str(store), _namespace_check=False)
+    tasks = list(run[step])
+    if index is not None:
+        tasks = [t for t in tasks if t.index == index]
+    assert len(tasks) == 1, f"{flow}/{run_id}/{step}: {len(tasks)} tasks"
+    return tasks[0].id
+
+
+@dataclass
+class LiveRun:
+    """UiLiveFlow running in a thread until ``open_gate``; its run id once it started."""
+
+    store: Path
+    gate: Path
+    run_id: str
+    thread: threading.Thread
+    outcome: list[object]
+
+    def open_gate(self) -> None:
+        self.gate.touch()
+
+
+@pytest.fixture
+def live_run(tmp_path: Path) -> Iterator[LiveRun]:
+    store, gate = tmp_path / "store", tmp_path / "gate"
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(
+                flowkit.run(UiLiveFlow, store=str(store), progress=Quiet(), gate=str(gate))
+            )
+        except BaseException as exc:  # the test reports it; a thread would swallow it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    run_id = _wait_for(lambda: _running_run(store), what="the live run to start")
+    live = LiveRun(store, gate, run_id, thread, outcome)
+    try:
+        yield live
+    finally:
+        live.open_gate()
+        thread.join(timeout=60)
+    assert not thread.is_alive(), "the live run did not end after its gate opened"
+
+
+def _running_run(store: Path) -> str | None:
+    from flowkit.store import open_store
+
+    if not store.exists():
+        return None
+    record = next(open_store(str(store)).records.iter_runs("UiLiveFlow"), None)
+    return None if record is None else record.run_id
+
+
+def _wait_for(probe: Callable[[], str | None], *, what: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def live_ui(browser: Any, live_run: LiveRun) -> Iterator[tuple[UiPage, LiveRun]]:
+    server = UiServer(live_run.store)
+    try:
+        for page in open_page(browser, server.url):
+            yield page, live_run
+    finally:
+        server.stop()
