@@ -1,5 +1,147 @@
-"""(being written)"""
+"""``GET /api/runs/F/RUN/STEP/TASK``: one task attempt as the task page shows it (its
+attempts, error, why it ran, parents and children, artifacts by name, log line counts),
+from records only: no artifact is loaded."""
 
-from starlette.routing import BaseRoute
+from __future__ import annotations
 
-routes: list[BaseRoute] = []
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from flowkit.client import lineage
+from flowkit.store.records import ExceptionInfo, TaskRecord
+from flowkit.ui.attempts import all_attempts, ended, line_counts, log_lines
+from flowkit.ui.common import api_url, context, handler, page_url
+
+#: Parents or children listed at most (a join of 10,000 tasks names them all; a count says
+#: how many there are).
+LINKS_SHOWN = 100
+#: A decision's action (the plan's word) as docs/ui.md words it.
+ACTIONS = {"run": "ran", "clone": "cloned", "reuse": "reused"}
+
+
+def exception_of(record: TaskRecord) -> dict[str, Any] | None:
+    """The Exception shape of docs/ui.md for a failed attempt; None for any other (a step
+    whose failure ``@catch`` handled included, as the client's ``Task.exception``)."""
+    info: ExceptionInfo | None = record.exception
+    if info is None or record.successful:
+        return None
+    return {
+        "type": info.type,
+        "qualified_type": info.qualified_type or info.type,
+        "message": info.message,
+        "traceback": info.traceback,
+    }
+
+
+def duration(record: TaskRecord, now: float) -> float | None:
+    """Seconds the attempt ran; to now while it runs."""
+    if record.finished_at is not None:
+        return record.finished_at - record.started_at
+    return max(0.0, now - record.started_at) if not record.final else None
+
+
+def task_status(record: TaskRecord) -> str:
+    """The attempt's status, or ``cloned`` for a task copied from an earlier run."""
+    return "cloned" if record.origin_pathspec is not None else record.status
+
+
+def with_attempt(url: str, attempt: int | None) -> str:
+    return url if attempt is None else f"{url}?attempt={attempt}"
+
+
+def _links(pathspecs: Iterable[str]) -> tuple[list[dict[str, str]], int]:
+    shown, count = [], 0
+    for pathspec in pathspecs:
+        count += 1
+        if count <= LINKS_SHOWN:
+            shown.append({"pathspec": pathspec, "url": page_url(*pathspec.split("/"))})
+    return shown, count
+
+
+def _why(decisions: list[dict[str, Any]], record: TaskRecord) -> dict[str, Any] | None:
+    for decision in decisions:
+        if decision.get("step") == record.step and decision.get("task_id") == record.task_id:
+            return {
+                "action": ACTIONS.get(str(decision.get("action")), decision.get("action")),
+                "reason": decision.get("reason"),
+                "origin": decision.get("origin"),
+            }
+    return None
+
+
+def task_detail(request: Request) -> dict[str, Any]:
+    store = context(request).store
+    attempts, record = all_attempts(store, request)
+    r = record
+    now = time.time()
+    asked = None if record is attempts[-1] else record.attempt
+    run = store.records.get_run(r.flow, r.run_id)
+    parents, parent_count = _links(lineage.parent_pathspecs(r))
+    next_steps = run.graph.get(r.step) or list(r.next_steps)
+    children, child_count = _links(lineage.child_pathspecs(store, r, next_steps))
+    artifacts = [
+        {
+            "name": name,
+            "type": ref.type,
+            "size": ref.size,
+            "digest": ref.digest,
+            "url": with_attempt(page_url(r.flow, r.run_id, r.step, r.task_id, name), asked),
+            "api": with_attempt(
+                api_url(r.flow, r.run_id, r.step, r.task_id, "artifacts", name), asked
+            ),
+        }
+        for name, ref in sorted(r.artifacts.items())
+        if r.successful  # a failed attempt's artifacts are not a result
+    ]
+    attempt_arg = "" if asked is None else f", attempt={asked}"
+    origin = r.origin_pathspec
+    return {
+        "flow": r.flow,
+        "run_id": r.run_id,
+        "step": r.step,
+        "task_id": r.task_id,
+        "pathspec": r.pathspec,
+        "url": page_url(r.flow, r.run_id, r.step, r.task_id),
+        "status": task_status(r),
+        "attempt": r.attempt,
+        "index": list(r.foreach),
+        "origin_pathspec": origin,
+        "origin_url": None if origin is None else page_url(*origin.split("/")),
+        "host": r.host,
+        "pid": r.pid,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "duration": duration(r, now),
+        "exit_code": r.exit_code,
+        "failure": r.failure,
+        "exception": exception_of(r),
+        "attempts": [
+            {
+                "attempt": a.attempt,
+                "status": task_status(a),
+                "failure": a.failure,
+                "started_at": a.started_at,
+                "finished_at": a.finished_at,
+                "duration": duration(a, now),
+                "exception": exception_of(a),
+            }
+            for a in attempts
+        ],
+        "why": _why(store.index.read_explanation(r.flow, r.run_id), r),
+        "parents": parents,
+        "parent_count": parent_count,
+        "children": children,
+        "child_count": child_count,
+        "artifacts": artifacts,
+        "snippet": f"Task('{r.pathspec}'{attempt_arg}).data",
+        "logs": line_counts(log_lines(store, r, ended(store, r))),
+    }
+
+
+routes: list[BaseRoute] = [
+    Route("/api/runs/{flow}/{run_id}/{step}/{task_id}", handler(task_detail), methods=["GET"]),
+]
