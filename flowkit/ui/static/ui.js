@@ -200,3 +200,16 @@ export function section(title, ...children) {
 export function setTitle(text) {
   document.title = text ? `${text} · flowkit` : "flowkit";
 }
+
+// A size in bytes as "812 B", "4.2 KiB", "3.1 MiB", "1.0 GiB"; "–" when null.
+export function formatBytes(size) {
+  if (size === null || size === undefined) return "–";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = size;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
