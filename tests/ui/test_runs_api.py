@@ -63,9 +63,7 @@ def test_a_status_filter_leaves_total_and_statuses_alone(
     assert ids(answer) == [ui_store.failed]
     assert answer["total"] == 4
     assert answer["statuses"] == {"failed": 1, "succeeded": 3}
-    flow = client.get(
-        "/api/runs", params=[("flow", "UiShowcaseFlow"), ("status", "failed")]
-    ).json()
+    flow = client.get("/api/runs", params=[("flow", "UiShowcaseFlow"), ("status", "failed")]).json()
     assert (ids(flow), flow["total"], flow["statuses"]) == ([], 2, {"succeeded": 2})
 
 
