@@ -1,0 +1,117 @@
+// The artifact page (`/F/RUN/STEP/TASK/NAME`): its type, size and digest, a preview by kind
+// (table, array, image, value; too large or not loadable said plainly), and its client snippet.
+
+import { apiPath, getJSON } from "../api.js";
+import { breadcrumbs, codeWithCopy, errorBox, h, loading, mono, setTitle } from "../ui.js";
+
+export async function render(root, { parts, query }) {
+  const [flow, runId, stepName, taskId, name] = parts;
+  setTitle(`${name} · ${flow}/${runId}/${stepName}`);
+  const attempt = query.get("attempt");
+  root.append(breadcrumbs(parts), loading("artifact"));
+  let art;
+  try {
+    art = await getJSON(artifactApi(flow, runId, stepName, taskId, name), { attempt });
+  } catch (err) {
+    root.lastChild.replaceWith(errorBox(err));
+    return undefined;
+  }
+  root.lastChild.remove();
+  root.append(
+    h("h1", null, h("span", { class: "mono" }, art.name), h("span", { class: "muted art-type" }, art.type)),
+    h("div", { class: "facts" },
+      h("span", null, "size ", h("b", null, formatBytes(art.size))),
+      h("span", null, "digest ", mono(art.digest || "–")),
+      attempt !== null ? h("span", null, "attempt ", h("b", null, attempt)) : null),
+    h("section", { class: "panel" }, h("h2", null, "Load it in Python"),
+      codeWithCopy(art.snippet, "artifact-snippet", "copy-snippet")),
+    h("section", { class: "panel" }, h("h2", null, "Preview"), previewBox(art.preview, art.snippet)),
+  );
+  return undefined;
+}
+
+// The API address of an artifact's preview.
+export function artifactApi(flow, runId, stepName, taskId, name) {
+  return apiPath("runs", flow, runId, stepName, taskId, "artifacts", name);
+}
+
+// A size in bytes as "512 B", "3.4 KiB", "12.0 MiB"; "–" when not known.
+export function formatBytes(size) {
+  if (size === null || size === undefined) return "–";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = size;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+// The [data-testid=artifact-preview] box of a preview (docs/ui.md, the artifact API's `preview`).
+export function previewBox(preview, snippet) {
+  const box = h("div", { testid: "artifact-preview", class: `preview preview-${preview ? preview.kind : "none"}` });
+  if (!preview) {
+    box.append(h("div", { class: "muted" }, "no preview"));
+    return box;
+  }
+  switch (preview.kind) {
+    case "table":
+      box.append(tablePreview(preview));
+      break;
+    case "array":
+      box.append(
+        h("div", { class: "facts" },
+          h("span", null, "shape ", h("b", { class: "mono" }, `(${preview.shape.join(", ")})`)),
+          h("span", null, "dtype ", h("b", { class: "mono" }, preview.dtype)),
+          preview.stats ? ["min", "max", "mean"].map((k) => h("span", null, `${k} `, h("b", { class: "mono" }, num(preview.stats[k]))))
+            : null),
+        h("pre", { class: "code" }, preview.text));
+      break;
+    case "image":
+      box.append(h("img", { src: preview.url, alt: `${preview.format} image, ${preview.width}×${preview.height}`,
+        width: preview.width, height: preview.height, class: "preview-image" }),
+      h("div", { class: "muted" }, `${(preview.format || "").toUpperCase()}, ${preview.width}×${preview.height} px`));
+      break;
+    case "value":
+      box.append(h("pre", { class: "code" }, preview.text),
+        preview.truncated ? h("div", { class: "muted" }, "cut at 10,000 characters: load it with the snippet for all of it") : null);
+      break;
+    case "too_large":
+      box.append(h("div", { class: "note" },
+        `Not previewed: it is larger than ${formatBytes(preview.limit)} stored. Load it in Python with the snippet`,
+        snippet ? [": ", h("code", null, snippet)] : "."));
+      break;
+    case "error":
+      box.append(h("div", { class: "error-box" },
+        h("div", { class: "error-title" }, `This value cannot be loaded here: ${preview.message}`),
+        h("div", { class: "error-hint" },
+          "Load it with the snippet in a Python environment that has the modules its class needs.")));
+      break;
+    default:
+      box.append(h("div", { class: "muted" }, `no preview for a ${preview.kind}`));
+  }
+  return box;
+}
+
+function tablePreview(preview) {
+  const columns = preview.columns || [];
+  const dtypes = preview.dtypes || [];
+  const rows = preview.rows || [];
+  const total = preview.shape ? preview.shape[0] : rows.length;
+  const table = h("table", { class: "data preview-table" },
+    h("thead", null, h("tr", null, columns.map((c, i) =>
+      h("th", null, String(c), dtypes[i] ? h("div", { class: "dtype" }, dtypes[i]) : null)))),
+    h("tbody", null, rows.map((row) => h("tr", null, row.map((cell) =>
+      h("td", { class: cell === null ? "null" : "" }, cell === null ? "null" : String(cell)))))));
+  const shown = rows.length < total || preview.truncated
+    ? `showing ${rows.length} of ${total} rows` : `${total} row${total === 1 ? "" : "s"}`;
+  const cols = preview.shape && preview.shape[1] > columns.length
+    ? `, ${columns.length} of ${preview.shape[1]} columns` : `, ${columns.length} column${columns.length === 1 ? "" : "s"}`;
+  return [h("div", { class: "muted table-note" }, shown + cols), h("div", { class: "table-scroll" }, table)];
+}
+
+function num(value) {
+  if (value === null || value === undefined) return "–";
+  return typeof value === "number" && !Number.isInteger(value) ? value.toPrecision(6).replace(/\.?0+$/, "") : String(value);
+}
