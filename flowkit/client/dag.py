@@ -102,6 +102,19 @@ def dag_svg(
     return "".join(parts)
 
 
+def phase(counts: Mapping[str, int]) -> str:
+    """A step's state from its tasks' statuses (``cloned`` for a copied task): ``not run``,
+    ``failed``, ``running``, ``cloned`` (every task copied) or ``done``; the notebook's
+    display and the web UI draw steps by this one rule."""
+    if not any(counts.values()):
+        return "not run"
+    if counts.get("failed") or counts.get("killed"):
+        return "failed"
+    if counts.get("running"):
+        return "running"
+    return "cloned" if counts.get("cloned", 0) == sum(counts.values()) else "done"
+
+
 def caption(counts: Mapping[str, int]) -> str:
     """A step's tasks in a few words: ``succeeded``, or ``37/100 done, 2 running, 1 failed``."""
     total = sum(counts.values())

@@ -11,7 +11,7 @@ from collections import Counter
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from flowkit.client.dag import PHASE_COLOURS, caption, dag_svg
+from flowkit.client.dag import PHASE_COLOURS, caption, dag_svg, phase
 
 if TYPE_CHECKING:
     from flowkit.client.data import DataArtifact
@@ -47,7 +47,7 @@ def run_html(run: Run) -> str:
     states = {}
     for step in order:
         counts = Counter(_status(r) for r in records.get(step, []))
-        states[step] = (_phase(counts), caption(counts))
+        states[step] = (phase(counts), caption(counts))
     dag = dag_svg([(s, sorted(edges[s], key=order.index)) for s in order], states)
     params = "".join(
         f"<tr><td>{escape(k)}</td><td><code>{escape(_short(repr(v)))}</code></td></tr>"
@@ -80,16 +80,6 @@ def run_html(run: Run) -> str:
         )
     parts.append("</div>")
     return "".join(parts)
-
-
-def _phase(counts: Counter[str]) -> str:
-    if not counts:
-        return "not run"
-    if counts["failed"] or counts["killed"]:
-        return "failed"
-    if counts["running"]:
-        return "running"
-    return "cloned" if counts["cloned"] == sum(counts.values()) else "done"
 
 
 def _counts_text(counts: Counter[str]) -> str:
