@@ -1,0 +1,232 @@
+"""The run page's API (``/api/runs/F/RUN``) and its timeline (``/api/timeline/F/RUN``),
+against real runs: the showcase foreach, FixableFlow's failed run and its resume, and a run
+still in progress."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+import flowkit
+from flowkit.store import open_store
+from flowkit.store.deadletters import list_letters
+from flowkit.ui.app import create_app
+from flowkit.ui.common import UiContext
+from tests.flows.ui import UiLiveFlow
+from tests.runtime.test_shapes import Quiet
+from tests.ui.conftest import UiStore
+
+
+def client_of(path: Path) -> TestClient:
+    return TestClient(create_app(UiContext(open_store(str(path)))))
+
+
+@pytest.fixture(scope="module")
+def client(ui_store: UiStore) -> TestClient:
+    return client_of(ui_store.path)
+
+
+def get(client: TestClient, path: str, status: int = 200) -> dict[str, Any]:
+    answer = client.get(path)
+    assert answer.status_code == status, answer.text
+    data: dict[str, Any] = answer.json()
+    return data
+
+
+def by_name(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in steps}
+
+
+def test_a_foreach_run_shows_its_steps_in_graph_order_with_counts(
+    client: TestClient, ui_store: UiStore
+) -> None:
+    run = get(client, f"/api/runs/UiShowcaseFlow/{ui_store.showcase}")
+    assert run["status"] == "succeeded"
+    assert run["parameters"] == {"label": "'baseline'", "width": "4"}
+    assert [s["name"] for s in run["steps"]] == ["start", "train", "join", "end"]
+    train = by_name(run["steps"])["train"]
+    assert train["counts"] == {"succeeded": 4}
+    assert (train["done"], train["total"], train["foreach"]) == (4, 4, True)
+    assert (train["phase"], train["caption"]) == ("done", "4/4 done")
+    assert train["url"] == f"/UiShowcaseFlow/{ui_store.showcase}/train"
+    assert [(s["depth"], s["row"]) for s in run["steps"]] == [(0, 0), (1, 0), (2, 0), (3, 0)]
+    assert by_name(run["steps"])["start"]["next"] == ["train"]
+    assert by_name(run["steps"])["end"]["next"] == []
+    assert train["finished_at"] >= train["started_at"] > run["created_at"]
+    assert run["failures"] == [] and run["dead_letters"] == []
+    assert run["origin"] is None
+    assert run["source"].endswith("tests/flows/ui.py")
+    assert run["resume"]["command"].endswith(f"ui.py resume --origin-run-id {ui_store.showcase}")
+    assert run["resume"]["python"] == (
+        f"flowkit.resume(UiShowcaseFlow, origin_run_id='{ui_store.showcase}')"
+    )
+    assert run["code"]["flow_file"] == "tests/flows/ui.py"
+    assert "tests/flows/ui.py" in run["code"]["files"]
+    assert run["explanation"] == {"ran": 0, "cloned": 0, "reused": 0}
+    assert run["heartbeat_at"] >= run["created_at"]
+
+
+def test_the_failed_run_names_its_failed_step_exception_and_dead_letter(
+    client: TestClient, ui_store: UiStore
+) -> None:
+    run = get(client, f"/api/runs/FixableFlow/{ui_store.failed}")
+    assert run["status"] == "failed"
+    steps = by_name(run["steps"])
+    assert steps["work"]["phase"] == "failed"
+    assert steps["work"]["counts"] == {"failed": 1}
+    assert steps["end"]["phase"] == "not run"  # the step it never reached is drawn too
+    assert steps["end"]["total"] is None
+    [failure] = run["failures"]
+    assert failure["step"] == "work"
+    assert failure["attempt"] == 1  # @retry(times=1): the second attempt failed for good
+    assert failure["failure"] == "error"
+    assert failure["exception"]["type"] == "RuntimeError"
+    assert failure["exception"]["qualified_type"] == "builtins.RuntimeError"
+    assert failure["exception"]["message"] == "the bug is still there"
+    assert "raise RuntimeError" in failure["exception"]["traceback"]
+    [letter] = [
+        x for x in list_letters(open_store(str(ui_store.path))) if x.run_id == ui_store.failed
+    ]
+    assert failure["dead_letter"] == letter.id
+    [row] = run["dead_letters"]
+    assert (row["id"], row["step"], row["task_id"]) == (letter.id, "work", failure["task_id"])
+    assert row["run_url"] == f"/FixableFlow/{ui_store.failed}"
+    assert row["exception"]["message"] == "the bug is still there"
+
+
+def test_the_resumed_run_names_its_origin_and_its_cloned_start(
+    client: TestClient, ui_store: UiStore
+) -> None:
+    run = get(client, f"/api/runs/FixableFlow/{ui_store.resumed}")
+    assert run["status"] == "succeeded"
+    assert run["origin_run_id"] == ui_store.failed
+    assert run["origin"] == {
+        "pathspec": f"FixableFlow/{ui_store.failed}",
+        "url": f"/FixableFlow/{ui_store.failed}",
+    }
+    steps = by_name(run["steps"])
+    assert (steps["start"]["phase"], steps["start"]["counts"]) == ("cloned", {"cloned": 1})
+    assert steps["work"]["phase"] == "done"
+    assert run["failures"] == []
+    assert run["explanation"] == {"ran": 2, "cloned": 1, "reused": 0}
+
+
+def test_the_version_stays_while_nothing_changes(client: TestClient, ui_store: UiStore) -> None:
+    path = f"/api/runs/UiShowcaseFlow/{ui_store.showcase}"
+    first, second = get(client, path), get(client, path)
+    other = get(client, f"/api/runs/UiShowcaseFlow/{ui_store.wider}")
+    assert first["version"] == second["version"] != other["version"]
+
+
+def test_an_unknown_run_is_a_404_with_a_hint(client: TestClient) -> None:
+    answer = get(client, "/api/runs/UiShowcaseFlow/nosuchrun", status=404)
+    assert "nosuchrun" in answer["error"] and answer["hint"]
+    assert get(client, "/api/timeline/NoFlow/nosuchrun", status=404)["error"]
+
+
+def test_the_timeline_shows_both_failed_attempts_of_the_retried_step(
+    client: TestClient, ui_store: UiStore
+) -> None:
+    tl = get(client, f"/api/timeline/FixableFlow/{ui_store.failed}")
+    assert tl["columns"] == [
+        "step", "lane", "task_id", "attempt", "start", "end", "status", "straggler"
+    ]  # fmt: skip
+    assert [s["name"] for s in tl["steps"]] == ["start", "work"]
+    bars = [dict(zip(tl["columns"], bar, strict=True)) for bar in tl["bars"]]
+    work = [b for b in bars if tl["steps"][b["step"]]["name"] == "work"]
+    assert [(b["attempt"], b["status"]) for b in work] == [(0, "failed"), (1, "failed")]
+    assert work[0]["task_id"] == work[1]["task_id"]
+    assert work[0]["end"] <= work[1]["start"]  # the retry follows: one lane holds both
+    assert [b["lane"] for b in work] == [0, 0] and tl["steps"][1]["lanes"] == 1
+    assert tl["start"] <= min(b["start"] for b in bars) and tl["end"] >= max(b["end"] for b in bars)
+
+
+def test_the_timeline_packs_a_foreach_and_leaves_clones_out(
+    client: TestClient, ui_store: UiStore
+) -> None:
+    tl = get(client, f"/api/timeline/UiShowcaseFlow/{ui_store.showcase}")
+    steps = by_name(tl["steps"])
+    assert steps["train"]["tasks"] == 4
+    train = steps["train"]
+    index = tl["steps"].index(train)
+    bars = [b for b in tl["bars"] if b[0] == index]
+    assert len(bars) == 4 and {b[6] for b in bars} == {"succeeded"}
+    assert 1 <= train["lanes"] <= 4 and {b[1] for b in bars} == set(range(train["lanes"]))
+    resumed = get(client, f"/api/timeline/FixableFlow/{ui_store.resumed}")
+    start = by_name(resumed["steps"])["start"]
+    assert (start["tasks"], start["cloned"]) == (1, 1)
+    assert [b for b in resumed["bars"] if b[0] == resumed["steps"].index(start)] == []
+
+
+@pytest.fixture
+def live_run(tmp_path: Path) -> Iterator[tuple[Path, str, Path]]:
+    """UiLiveFlow running in a thread until its gate file exists: (store, run id, gate),
+    once its ``wait`` task has a start record."""
+    store, gate = tmp_path / "store", tmp_path / "gate"
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(
+                flowkit.run(UiLiveFlow, store=str(store), progress=Quiet(), gate=str(gate))
+            )
+        except BaseException as exc:  # reported below; a thread would swallow it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield store, wait_for_step(store, "wait"), gate
+    finally:
+        gate.touch()
+        thread.join(timeout=60)
+    assert not thread.is_alive(), "the live run did not end after its gate opened"
+    assert not isinstance(outcome[0], BaseException), outcome
+
+
+def wait_for_step(store: Path, step: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.exists():
+            records = open_store(str(store)).records
+            run = next(records.iter_runs("UiLiveFlow"), None)
+            if run is not None and records.list_tasks("UiLiveFlow", run.run_id, step):
+                return run.run_id
+        time.sleep(0.1)
+    raise AssertionError(f"the live run's {step} step did not start in {timeout} s")
+
+
+@pytest.mark.slow
+def test_a_running_run_shows_its_running_step_and_an_open_bar(
+    live_run: tuple[Path, str, Path],
+) -> None:
+    store, run_id, gate = live_run
+    client = client_of(store)
+    run = get(client, f"/api/runs/UiLiveFlow/{run_id}")
+    assert run["status"] == "running"
+    assert run["finished_at"] is None and run["duration"] >= 0
+    steps = by_name(run["steps"])
+    assert steps["start"]["phase"] == "done"
+    assert steps["wait"]["phase"] == "running"
+    assert (steps["wait"]["caption"], steps["wait"]["done"]) == ("running", 0)
+    assert steps["end"]["phase"] == "not run"
+    tl = get(client, f"/api/timeline/UiLiveFlow/{run_id}")
+    wait = [s["name"] for s in tl["steps"]].index("wait")
+    [bar] = [b for b in tl["bars"] if b[0] == wait]
+    assert (bar[5], bar[6]) == (None, "running")
+    assert tl["end"] >= bar[4] and tl["now"] >= bar[4]
+    gate.touch()
+    deadline = time.monotonic() + 60
+    while get(client, f"/api/runs/UiLiveFlow/{run_id}")["status"] == "running":
+        assert time.monotonic() < deadline, "the run did not end after its gate opened"
+        time.sleep(0.1)
+    ended = get(client, f"/api/runs/UiLiveFlow/{run_id}")
+    assert ended["status"] == "succeeded"
+    assert by_name(ended["steps"])["wait"]["phase"] == "done"
+    assert ended["version"] != run["version"]
