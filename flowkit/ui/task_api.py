@@ -53,7 +53,8 @@ def with_attempt(url: str, attempt: int | None) -> str:
     return url if attempt is None else f"{url}?attempt={attempt}"
 
 
-def _links(pathspecs: Iterable[str]) -> tuple[list[dict[str, str]], int]:
+def capped_links(pathspecs: Iterable[str]) -> tuple[list[dict[str, str]], int]:
+    """The first :data:`LINKS_SHOWN` tasks as links, and how many there are."""
     shown, count = [], 0
     for pathspec in pathspecs:
         count += 1
@@ -80,9 +81,9 @@ def task_detail(request: Request) -> dict[str, Any]:
     now = time.time()
     asked = None if record is attempts[-1] else record.attempt
     run = store.records.get_run(r.flow, r.run_id)
-    parents, parent_count = _links(lineage.parent_pathspecs(r))
+    parents, parent_count = capped_links(lineage.parent_pathspecs(r))
     next_steps = run.graph.get(r.step) or list(r.next_steps)
-    children, child_count = _links(lineage.child_pathspecs(store, r, next_steps))
+    children, child_count = capped_links(lineage.child_pathspecs(store, r, next_steps))
     artifacts = [
         {
             "name": name,
