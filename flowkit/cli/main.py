@@ -16,6 +16,7 @@ from flowkit.cli.notebook_commands import notebook_cmd
 from flowkit.cli.ops_commands import COMMANDS as OPS_COMMANDS
 from flowkit.cli.store_commands import COMMANDS, show_pathspec
 from flowkit.cli.tag_command import tag_cmd
+from flowkit.cli.ui_command import ui_cmd
 
 _FLOW_OPTION = click.option(
     "--flow", "flow_name", default=None, help="The flow to use when the file has several."
@@ -62,6 +63,7 @@ cli.add_command(code_cmd)
 cli.add_command(gc_cmd)
 cli.add_command(tag_cmd)
 cli.add_command(card_cmd)
+cli.add_command(ui_cmd)
 
 
 def main() -> None:
