@@ -20,8 +20,8 @@ export function dagSvg(steps) {
   const columns = Math.max(0, ...steps.map((st) => st.depth)) + 1;
   const rows = Math.max(0, ...steps.map((st) => st.row)) + 1;
   const hasBack = steps.some((st) => st.next.some((n) => byName.has(n) && byName.get(n).depth <= st.depth));
-  const width = PAD * 2 + columns * BOX_W + (columns - 1) * GAP_X;
-  const height = PAD * 2 + rows * BOX_H + (rows - 1) * GAP_Y + (hasBack ? 36 : 0);
+  const width = PAD * 2 + 6 + columns * BOX_W + (columns - 1) * GAP_X;
+  const height = PAD * 2 + 6 + rows * BOX_H + (rows - 1) * GAP_Y + (hasBack ? 36 : 0);
   const x = (st) => PAD + st.depth * (BOX_W + GAP_X);
   const y = (st) => PAD + st.row * (BOX_H + GAP_Y);
 
@@ -53,10 +53,16 @@ export function dagSvg(steps) {
 
   for (const st of steps) {
     const c = statusColor(st.phase);
+    // a foreach's box is drawn as a stack: its tasks are many
+    const stack = st.foreach
+      ? [s("rect", { x: x(st) + 6, y: y(st) + 6, width: BOX_W, height: BOX_H, rx: 7, fill: c.fill, opacity: 0.55 }),
+        s("rect", { x: x(st) + 3, y: y(st) + 3, width: BOX_W, height: BOX_H, rx: 7, fill: c.fill, opacity: 0.8 })]
+      : [];
     const box = s("a", { href: st.url },
-      s("title", null, `${st.name}: ${st.phase}${st.caption ? ", " + st.caption : ""}`),
+      s("title", null, `${st.name}${st.foreach ? " (foreach)" : ""}: ${st.phase}${st.caption ? ", " + st.caption : ""}`),
+      ...stack,
       s("rect", { x: x(st), y: y(st), width: BOX_W, height: BOX_H, rx: 7, fill: c.fill }),
-      s("text", { class: "name", x: x(st) + 10, y: y(st) + 19 }, fit(st.name + (st.foreach ? "  ⑂" : ""), 24)),
+      s("text", { class: "name", x: x(st) + 10, y: y(st) + 19 }, fit(st.name, 24)),
       s("text", { class: "caption", x: x(st) + 10, y: y(st) + 36 }, fit(st.caption || st.phase, 28)));
     svg.append(s("g", { class: "dag-step", "data-step": st.name, "data-phase": st.phase }, box));
   }

@@ -6,6 +6,7 @@
 import { formatDuration, formatUtc, navigate, pageUrl, statusColor } from "./ui.js";
 
 const LABEL_W = 170;
+const RIGHT_PAD = 48;
 const AXIS_H = 26;
 const GROUP_GAP = 6;
 
@@ -30,7 +31,7 @@ export function timelineSvg(data, flow, runId, width) {
   const barPad = laneH >= 10 ? 2 : laneH >= 6 ? 1 : 0;
   const start = data.start;
   const end = Math.max(data.end || data.now || start, start + 0.001);
-  const plotW = Math.max(400, width - LABEL_W - 16);
+  const plotW = Math.max(400, width - LABEL_W - RIGHT_PAD);
   const xOf = (t) => LABEL_W + ((t - start) / (end - start)) * plotW;
 
   const groupTop = [];
@@ -41,7 +42,7 @@ export function timelineSvg(data, flow, runId, width) {
   }
   const height = yCursor + 4;
   const out = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" data-testid="timeline" class="timeline" width="${LABEL_W + plotW + 16}" height="${height}">`);
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" data-testid="timeline" class="timeline" width="${LABEL_W + plotW + RIGHT_PAD}" height="${height}">`);
 
   const tick = tickStep(end - start, Math.floor(plotW / 90));
   for (let t = 0; t <= end - start + 1e-9; t += tick) {
@@ -52,7 +53,7 @@ export function timelineSvg(data, flow, runId, width) {
   data.steps.forEach((st, i) => {
     const top = groupTop[i];
     const h = Math.max(1, st.lanes) * laneH;
-    if (i % 2 === 0) out.push(`<rect x="0" y="${top}" width="${LABEL_W + plotW + 16}" height="${h}" fill="#f6f8fa"/>`);
+    if (i % 2 === 0) out.push(`<rect x="0" y="${top}" width="${LABEL_W + plotW + RIGHT_PAD}" height="${h}" fill="#f6f8fa"/>`);
     const note = st.cloned ? ` (${st.cloned} cloned)` : "";
     const label = (st.name.length > 20 ? st.name.slice(0, 19) + "…" : st.name);
     const textY = top + Math.min(h, 20) / 2 + 4;
@@ -74,7 +75,7 @@ export function timelineSvg(data, flow, runId, width) {
       `${formatDuration(barEnd - bar[col.start])}${running}\n${formatUtc(bar[col.start])}`;
     out.push(`<rect class="bar${straggler ? " straggler" : ""}" data-i="${i}" data-step="${esc(step.name)}" data-status="${esc(status)}" ` +
       `x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${laneH - 2 * barPad}" rx="${laneH >= 10 ? 2 : 0}" ` +
-      `fill="${statusColor(status).fill}"><title>${esc(title)}</title></rect>`);
+      `fill="${statusColor(status).fill}" stroke="${statusColor(status).text}" stroke-opacity="0.45"><title>${esc(title)}</title></rect>`);
   }
   if (data.end === null && data.now) {
     const x = xOf(data.now).toFixed(1);

@@ -44,9 +44,9 @@ async function drawHistory(panel, flow) {
 // Bars of a step's span per run (oldest first), coloured by the run's status, each linking to that run's step.
 export function historyBars(points) {
   if (!points.length) return h("span", { class: "muted" }, "never ran (or always cloned)");
-  const width = 6;
-  const gap = 2;
-  const height = 28;
+  const width = 9;
+  const gap = 3;
+  const height = 30;
   const top = Math.max(...points.map((p) => p.span || 0), 1e-9);
   const svg = s("svg", { class: "spark", width: points.length * (width + gap), height, role: "img" });
   points.forEach((p, i) => {

@@ -5,7 +5,7 @@ import { apiPath, getJSON, poll } from "../api.js";
 import { dagSvg } from "../dag.js";
 import { timelineSvg } from "../timeline.js";
 import {
-  badge, breadcrumbs, clear, codeWithCopy, dataTable, errorBox, formatDuration, formatUtc, h, loading, section,
+  append, badge, breadcrumbs, clear, codeWithCopy, dataTable, errorBox, formatDuration, formatUtc, h, loading, section,
   setTitle, statusColor, timeAgo,
 } from "../ui.js";
 
@@ -36,15 +36,15 @@ export async function render(root, { parts, query }) {
     run = data;
     version = data.version;
     clear(header).append(runHeader(data));
-    clear(failures).append(failurePanel(data));
+    append(clear(failures), failurePanel(data));
     if (view === "graph") clear(body).append(graphView(data));
   };
   draw(run);
 
-  let timelineWidth = Math.max(700, root.clientWidth || 1200);
+  let timelineWidth = Math.max(700, (root.clientWidth || 1200) - 44);
   const drawTimeline = async () => {
     const data = await getJSON(apiPath("timeline", flow, runId));
-    timelineWidth = Math.max(700, root.clientWidth || timelineWidth);
+    timelineWidth = Math.max(700, (root.clientWidth || timelineWidth) - 44);
     clear(body).append(timelineView(data, flow, runId, timelineWidth));
   };
   if (view === "timeline") {
@@ -87,7 +87,7 @@ function runHeader(run) {
     run.finished_at ? h("span", null, "finished ", h("b", { title: formatUtc(run.finished_at) }, formatUtc(run.finished_at))) : null,
     h("span", null, "user ", h("b", null, run.user || "–")),
     run.origin ? h("span", null, "resumed from ", h("a", { href: run.origin.url, class: "mono" }, run.origin.pathspec)) : null,
-    run.explanation ? h("span", null, `${run.explanation.ran} ran, ${run.explanation.cloned} cloned, ${run.explanation.reused} reused`) : null,
+    run.explanation && run.origin ? h("span", null, `${run.explanation.ran} ran, ${run.explanation.cloned} cloned, ${run.explanation.reused} reused`) : null,
     live ? h("span", { class: "live" }, "live") : null);
   const tags = h("div", null,
     (run.tags || []).map((t) => h("span", { class: "tag" }, t)),
@@ -107,7 +107,7 @@ function runHeader(run) {
       : h("div", { class: "muted" }, "no code package"),
     code && code.digest ? h("div", { class: "muted mono", style: "font-size:11px" }, `package ${code.digest.slice(0, 16)}`) : null);
   const resume = run.resume
-    ? h("div", null, h("h2", null, "Resume"),
+    ? h("div", { class: "resume" }, h("h2", null, "Resume"),
       codeWithCopy(run.resume.command, "resume-command", "copy-resume-command"),
       run.resume.python ? codeWithCopy(run.resume.python, "resume-python", "copy-resume-python") : null)
     : null;
@@ -116,7 +116,8 @@ function runHeader(run) {
     facts,
     run.message ? h("div", { class: "exc-msg", style: "margin-bottom:8px" }, run.message) : null,
     tags,
-    h("div", { class: "header-grid", style: "margin-top:10px" }, left, middle, resume));
+    h("div", { class: "header-grid", style: "margin-top:10px" }, left, middle),
+    resume);
 }
 
 function failurePanel(run) {
