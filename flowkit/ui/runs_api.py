@@ -42,10 +42,11 @@ def flows(request: Request) -> dict[str, Any]:
     for entry in runs.refresh():
         by_flow.setdefault(entry.record.flow, []).append(entry)
     return {
+        "store": context(request).store.url,
         "flows": [
             {"name": name, "runs": len(entries), "latest": runs.summary(entries[0], now)}
             for name, entries in sorted(by_flow.items())
-        ]
+        ],
     }
 
 

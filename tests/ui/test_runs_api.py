@@ -43,6 +43,10 @@ def test_flows_count_runs_and_name_the_latest(client: TestClient, ui_store: UiSt
     assert latest["FixableFlow"]["url"] == f"/FixableFlow/{ui_store.resumed}"
 
 
+def test_flows_name_the_store_the_top_bar_shows(client: TestClient, ui_store: UiStore) -> None:
+    assert client.get("/api/flows").json()["store"] == str(ui_store.path)
+
+
 def test_runs_newest_first_with_counts(client: TestClient, ui_store: UiStore) -> None:
     answer = client.get("/api/runs").json()
     assert ids(answer) == [ui_store.resumed, ui_store.failed, ui_store.wider, ui_store.showcase]
