@@ -23,9 +23,11 @@ ARTIFACT = "/api/runs/{flow}/{run_id}/{step}/{task_id}/artifacts/{name}"
 def _artifact(store: Store, request: Request) -> tuple[TaskRecord, str, ArtifactRef]:
     _, record = all_attempts(store, request)
     name = request.path_params["name"]
-    ref = record.artifacts.get(name)
+    # a failed attempt's record names what it had, not a result (the task page lists none)
+    refs = record.artifacts if record.successful else {}
+    ref = refs.get(name)
     if ref is None:
-        known = ", ".join(sorted(record.artifacts)) or "none"
+        known = ", ".join(sorted(refs)) or "none"
         raise ApiError(
             404,
             f"task {record.pathspec} attempt {record.attempt} has no artifact '{name}'",
