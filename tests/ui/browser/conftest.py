@@ -138,7 +138,20 @@ class UiPage:
         return path
 
 
-def open_page(browser: Any, base: str) -> Iterator[UiPage]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+def open_page(browser: Any, base: str, node: pytest.Item | None = None) -> Iterator[UiPage]:
+    """A page in a context of its own; when ``node``'s test failed, a screenshot of where it
+    stood goes to test-outputs/ui/failed-NAME.png."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
@@ -146,14 +159,16 @@ def open_page(browser: Any, base: str) -> Iterator[UiPage]:
     page.on("console", lambda m: m.type == "error" and ui.errors.append(f"console: {m.text}"))
     page.on("pageerror", lambda exc: ui.errors.append(f"page error: {exc}"))
     yield ui
+    if node is not None and node.stash.get(_FAILED, False):
+        ui.shot("failed-" + "".join(c if c.isalnum() else "-" for c in node.name))
     context.close()
     assert ui.errors == [], f"the page logged errors: {ui.errors}"
 
 
 @pytest.fixture
-def ui(browser: Any, ui_server: UiServer) -> Iterator[UiPage]:
+def ui(request: pytest.FixtureRequest, browser: Any, ui_server: UiServer) -> Iterator[UiPage]:
     """A fresh page on the ``ui_store`` server; its test fails on any JS error."""
-    yield from open_page(browser, ui_server.url)
+    yield from open_page(browser, ui_server.url, request.node)
 
 
 def task_id(store: Path, flow: str, run_id: str, step: str, index: int | None = None) -> str:
@@ -225,10 +240,12 @@ def _wait_for(probe: Callable[[], str | None], *, what: str, timeout: float = 60
 
 
 @pytest.fixture
-def live_ui(browser: Any, live_run: LiveRun) -> Iterator[tuple[UiPage, LiveRun]]:
+def live_ui(
+    request: pytest.FixtureRequest, browser: Any, live_run: LiveRun
+) -> Iterator[tuple[UiPage, LiveRun]]:
     server = UiServer(live_run.store)
     try:
-        for page in open_page(browser, server.url):
+        for page in open_page(browser, server.url, request.node):
             yield page, live_run
     finally:
         server.stop()

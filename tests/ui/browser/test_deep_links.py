@@ -20,7 +20,7 @@ def page_urls(s: UiStore) -> dict[str, tuple[str, str]]:
         "flow": ("/UiShowcaseFlow", f'tr[data-run="UiShowcaseFlow/{s.showcase}"]'),
         "run": (show, "[data-testid=dag] g.dag-step[data-step=train]"),
         "timeline": (f"{show}?view=timeline", "[data-testid=timeline] rect.bar"),
-        "step": (f"{show}/train", f"[data-testid=tasks-table] tr[data-task={train}]"),
+        "step": (f"{show}/train", f'[data-testid=tasks-table] tr[data-task="{train}"]'),
         "task": (f"{show}/train/{train}", "[data-testid=logs] .log-line"),
         "artifact": (f"{show}/join/{join}/table", "[data-testid=artifact-preview] table"),
         "deadletters": ("/-/deadletters", "[data-testid=deadletters] tr[data-letter]"),

@@ -21,7 +21,7 @@ def test_click_through_step_and_task_to_timestamped_logs(ui: UiPage, ui_store: U
     task = task_id(ui_store.path, "UiShowcaseFlow", ui_store.showcase, "train", index=2)
     rows = ui.page.locator("[data-testid=tasks-table] tr[data-task]")
     expect(rows).to_have_count(4)
-    ui.page.locator(f"tr[data-task={task}] a[href='{run}/train/{task}']").first.click()
+    ui.page.locator(f"tr[data-task=\"{task}\"] a[href='{run}/train/{task}']").first.click()
     expect(ui.page).to_have_url(ui.base + f"{run}/train/{task}")
 
     lines = ui.page.locator("[data-testid=logs] .log-line")
@@ -57,6 +57,7 @@ def test_attempt_selector_switches_attempts_and_the_error_comes_first(
         logs.element_handle(),
     )
     select = ui.page.locator("select[name=attempt]")
+    expect(select.locator("option")).to_have_count(2)
     options = select.locator("option").evaluate_all("os => os.map(o => o.value)")
     assert sorted(options) == ["0", "1"]
     expect(select).to_have_value("1")
@@ -73,6 +74,7 @@ def test_table_artifact_preview_and_snippet(ui: UiPage, ui_store: UiStore) -> No
     task = f"/UiShowcaseFlow/{ui_store.showcase}/join/{join}"
     ui.goto(task)
     artifacts = ui.page.locator("[data-testid=artifacts] tr[data-artifact]")
+    expect(artifacts.first).to_be_visible()
     names = artifacts.evaluate_all("rows => rows.map(r => r.dataset.artifact)")
     assert {"table", "chart", "matrix", "note", "scores"} <= set(names)
     ui.page.locator(f"tr[data-artifact=table] a[href='{task}/table']").first.click()
