@@ -33,7 +33,7 @@ def run_detail(request: Request) -> dict[str, Any]:
     answer = run_summary(run)
     end = run.end_record if answer["status"] not in ("running", "crashed") else None
     beat = run.heartbeat_at
-    tasks = read_tasks(ui.store, record)
+    tasks = read_tasks(ui.store, record, ended=end is not None)
     letters = run_letters(ui.store, run.flow_name, run.id)
     named = {(x.step, x.task_id): x.id for x in letters}
     actions = Counter(str(d.get("action")) for d in run.explanation)
@@ -99,7 +99,7 @@ def run_timeline(request: Request) -> dict[str, Any]:
     end = run.end_record
     return timeline(
         ui.store,
-        read_tasks(ui.store, run.record),
+        read_tasks(ui.store, run.record, ended=end is not None),
         run.record.created_at,
         None if end is None else end.finished_at,
         now,

@@ -4,7 +4,8 @@ read per step, never a task's artifacts): what the run and step pages of the UI 
 from __future__ import annotations
 
 import statistics
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +59,33 @@ class RunTasks:
     tasks: dict[str, list[TaskRecord]]
 
 
-def read_tasks(store: Store, record: RunRecord) -> RunTasks:
-    """The run's steps and tasks: one listing of its steps and one index read per step."""
+#: Runs that ended, read once: their records never change again (the newest kept).
+_ENDED: OrderedDict[tuple[Store, str, str], RunTasks] = OrderedDict()
+ENDED_KEPT = 8
+_ENDED_LOCK = threading.Lock()
+
+
+def read_tasks(store: Store, record: RunRecord, *, ended: bool = False) -> RunTasks:
+    """The run's steps and tasks: one listing of its steps and one index read per step.
+    A run that ``ended`` (its end record exists) is read once and kept: a page polling a
+    finished 10,000-task run does not decode its step indexes again."""
+    if not ended:
+        return _read_tasks(store, record)
+    key = (store, record.flow, record.run_id)
+    with _ENDED_LOCK:
+        found = _ENDED.get(key)
+        if found is not None:
+            _ENDED.move_to_end(key)
+            return found
+    found = _read_tasks(store, record)
+    with _ENDED_LOCK:
+        _ENDED[key] = found
+        while len(_ENDED) > ENDED_KEPT:
+            _ENDED.popitem(last=False)
+    return found
+
+
+def _read_tasks(store: Store, record: RunRecord) -> RunTasks:
     flow, run_id = record.flow, record.run_id
     present = store.records.list_steps(flow, run_id)
     order = list(record.steps)

@@ -32,7 +32,8 @@ def step_detail(request: Request) -> dict[str, Any]:
     ui = context(request)
     flow, run_id, step = (request.path_params[k] for k in ("flow", "run_id", "step"))
     run = open_run(ui, flow, run_id)
-    tasks = read_tasks(ui.store, run.record)
+    status = run.status  # before the tasks: a page stops polling once the run ended
+    tasks = read_tasks(ui.store, run.record, ended=status not in ("running", "crashed"))
     if step not in tasks.order:
         raise ApiError(
             404,
@@ -63,7 +64,7 @@ def step_detail(request: Request) -> dict[str, Any]:
             "step": step,
             "pathspec": f"{flow}/{run_id}/{step}",
             "url": page_url(flow, run_id, step),
-            "run_status": run.status,
+            "run_status": status,
         }
         | step_state(step, records, split_totals(tasks))
         | {

@@ -18,6 +18,7 @@ from flowkit.store import open_store
 from flowkit.store.deadletters import list_letters
 from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
+from flowkit.ui.run_model import read_tasks
 from tests.flows.ui import UiLiveFlow
 from tests.runtime.test_shapes import Quiet
 from tests.ui.conftest import UiStore
@@ -230,3 +231,13 @@ def test_a_running_run_shows_its_running_step_and_an_open_bar(
     assert ended["status"] == "succeeded"
     assert by_name(ended["steps"])["wait"]["phase"] == "done"
     assert ended["version"] != run["version"]
+
+
+def test_an_ended_run_is_read_once_and_a_running_one_each_time(ui_store: UiStore) -> None:
+    store = open_store(str(ui_store.path))
+    record = store.records.get_run("UiShowcaseFlow", ui_store.showcase)
+    first = read_tasks(store, record, ended=True)
+    assert read_tasks(store, record, ended=True) is first
+    assert len(first.tasks["train"]) == 4
+    fresh = read_tasks(store, record)
+    assert fresh is not first and fresh.tasks == first.tasks
