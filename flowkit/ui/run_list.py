@@ -32,6 +32,8 @@ class Entry:
 
     record: RunRecord
     order: tuple[float, str]
+    #: How the run ended, once it has an end record.
+    ended: str | None = None
     final: dict[str, Any] | None = None
     tags: list[str] = field(default_factory=list)
     tags_at: float = 0.0
@@ -82,9 +84,14 @@ class RunList:
         return summary
 
     def status(self, entry: Entry, now: float) -> str:
-        summary = entry.final if entry.final is not None else self.summary(entry, now)
-        status: str = summary["status"]
-        return status
+        """The run's status: its end record's once it has one (read once), else running or
+        crashed as its lease says (no summary is made: most runs are counted, not shown)."""
+        if entry.ended is None:
+            end = self.store.records.get_run_end(entry.record.flow, entry.record.run_id)
+            if end is None:
+                return self.store.leases.run_state(entry.record, now=now)
+            entry.ended = end.status
+        return entry.ended
 
     def tags(self, entry: Entry, now: float) -> list[str]:
         """The run's user tags, read again when older than ``TAG_SECONDS``."""
