@@ -14,11 +14,11 @@ import pytest
 from starlette.testclient import TestClient
 
 import flowkit
-from flowkit.store import open_store
+from flowkit.store import TaskRecord, open_store
 from flowkit.store.deadletters import list_letters
 from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
-from flowkit.ui.run_model import read_tasks
+from flowkit.ui.run_model import RunTasks, read_tasks, steps_json
 from tests.flows.ui import UiLiveFlow
 from tests.runtime.test_shapes import Quiet
 from tests.ui.conftest import UiStore
@@ -241,3 +241,70 @@ def test_an_ended_run_is_read_once_and_a_running_one_each_time(ui_store: UiStore
     assert len(first.tasks["train"]) == 4
     fresh = read_tasks(store, record)
     assert fresh is not first and fresh.tasks == first.tasks
+
+
+def test_a_nested_foreach_counts_every_inner_task(tmp_path: Path) -> None:
+    from tests.flows.nested_foreach import NestedForeachFlow
+
+    run = flowkit.run(NestedForeachFlow, store=str(tmp_path / "store"), progress=Quiet())
+    steps = by_name(
+        get(client_of(tmp_path / "store"), f"/api/runs/NestedForeachFlow/{run.id}")["steps"]
+    )
+    assert (steps["outer"]["done"], steps["outer"]["total"], steps["outer"]["foreach"]) == (
+        3,
+        3,
+        True,
+    )
+    # each of the 3 outer tasks split into 2: the inner step's total sums their counts
+    assert (steps["inner"]["done"], steps["inner"]["total"], steps["inner"]["foreach"]) == (
+        6,
+        6,
+        True,
+    )
+    assert (steps["inner_join"]["total"], steps["inner_join"]["foreach"]) == (3, False)
+    assert [steps[s]["depth"] for s in ("start", "outer", "inner", "inner_join", "end")] == [
+        0, 1, 2, 3, 5
+    ]  # fmt: skip
+
+
+def task(step: str, task_id: str, status: str, **fields: Any) -> TaskRecord:
+    return TaskRecord("F", "r", step, task_id, 0, status, 1.0, **fields)  # type: ignore[arg-type]
+
+
+def test_a_foreach_total_is_known_only_once_every_split_ended() -> None:
+    order = ["start", "outer", "inner"]
+    edges = {"start": ["outer"], "outer": ["inner"], "inner": []}
+    split = {"next_steps": ("inner",), "finished_at": 2.0}
+    running = RunTasks(
+        "F",
+        "r",
+        order,
+        edges,
+        {
+            "start": [task("start", "s", "succeeded", foreach_count=3, next_steps=("outer",))],
+            "outer": [
+                task("outer", "o1", "succeeded", foreach_count=2, **split),
+                task("outer", "o2", "running"),
+            ],
+            "inner": [task("inner", "i1", "succeeded", finished_at=2.0)],
+        },
+    )
+    steps = by_name(steps_json(running))
+    # the outer split's 3 are known; 2 of them started, 1 done
+    assert (steps["outer"]["total"], steps["outer"]["caption"]) == (3, "1/3 done, 1 running")
+    assert steps["outer"]["finished_at"] is None
+    # o2 (and a third outer task) may still split: the inner total is not known yet
+    assert (steps["inner"]["total"], steps["inner"]["done"]) == (None, 1)
+    done = RunTasks(
+        "F",
+        "r",
+        order,
+        edges,
+        running.tasks
+        | {
+            "outer": [
+                task("outer", f"o{i}", "succeeded", foreach_count=i, **split) for i in (1, 2, 3)
+            ]
+        },
+    )
+    assert by_name(steps_json(done))["inner"]["total"] == 1 + 2 + 3
