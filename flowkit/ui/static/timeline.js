@@ -22,8 +22,8 @@ function tickStep(span, count) {
   return nice.find((n) => n >= raw) || Math.ceil(raw / 86400) * 86400;
 }
 
-// The timeline <svg data-testid=timeline> of `data` (the timeline API's answer) for run `flow/runId`, `width` px wide.
-export function timelineSvg(data, flow, runId, width) {
+// A <div> holding the timeline <svg data-testid=timeline> (and its hover tooltip) of `data` (the timeline API's answer) for run `flow/runId`, `width` px wide.
+export function timelineChart(data, flow, runId, width) {
   const col = Object.fromEntries(data.columns.map((name, i) => [name, i]));
   const totalLanes = data.steps.reduce((n, st) => n + Math.max(1, st.lanes), 0);
   // lanes shrink as they multiply, never under 4 px: 1,000 lanes scroll instead of vanishing
@@ -70,12 +70,9 @@ export function timelineSvg(data, flow, runId, width) {
     const w = Math.max(1.5, xOf(barEnd) - x);
     const y = groupTop[bar[col.step]] + bar[col.lane] * laneH + barPad;
     const straggler = bar[col.straggler];
-    const running = bar[col.end] === null ? " (running)" : "";
-    const title = `${step.name}/${bar[col.task_id]}  attempt ${bar[col.attempt]}\n${status}${straggler ? ", straggler" : ""}: ` +
-      `${formatDuration(barEnd - bar[col.start])}${running}\n${formatUtc(bar[col.start])}`;
     out.push(`<rect class="bar${straggler ? " straggler" : ""}" data-i="${i}" data-step="${esc(step.name)}" data-status="${esc(status)}" ` +
       `x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${laneH - 2 * barPad}" rx="${laneH >= 10 ? 2 : 0}" ` +
-      `fill="${statusColor(status).fill}" stroke="${statusColor(status).text}" stroke-opacity="0.45"><title>${esc(title)}</title></rect>`);
+      `fill="${statusColor(status).fill}" stroke="${statusColor(status).text}" stroke-opacity="0.45"/>`);
   }
   if (data.end === null && data.now) {
     const x = xOf(data.now).toFixed(1);
@@ -86,6 +83,26 @@ export function timelineSvg(data, flow, runId, width) {
   const holder = document.createElement("div");
   holder.innerHTML = out.join("");
   const svg = holder.firstChild;
+  // one tooltip for every bar, its text made on hover: 10,000 <title>s would double the page
+  const tip = document.createElement("div");
+  tip.className = "timeline-tip";
+  tip.hidden = true;
+  svg.addEventListener("mousemove", (event) => {
+    const rect = event.target.closest("rect.bar");
+    if (!rect) {
+      tip.hidden = true;
+      return;
+    }
+    const bar = data.bars[Number(rect.dataset.i)];
+    const barEnd = bar[col.end] === null ? data.now : bar[col.end];
+    tip.textContent = `${data.steps[bar[col.step]].name}/${bar[col.task_id]}  attempt ${bar[col.attempt]}\n` +
+      `${bar[col.status]}${bar[col.straggler] ? ", straggler" : ""}: ${formatDuration(barEnd - bar[col.start])}` +
+      `${bar[col.end] === null ? " so far" : ""}\nstarted ${formatUtc(bar[col.start])}`;
+    tip.hidden = false;
+    tip.style.left = `${event.clientX + 14}px`;
+    tip.style.top = `${event.clientY + 14}px`;
+  });
+  svg.addEventListener("mouseleave", () => { tip.hidden = true; });
   svg.addEventListener("click", (event) => {
     const rect = event.target.closest("rect.bar");
     if (!rect) return;
@@ -93,5 +110,7 @@ export function timelineSvg(data, flow, runId, width) {
     const step = data.steps[bar[col.step]].name;
     navigate(`${pageUrl(flow, runId, step, bar[col.task_id])}?attempt=${bar[col.attempt]}`);
   });
-  return svg;
+  const frame = document.createElement("div");
+  frame.append(svg, tip);
+  return frame;
 }

@@ -3,7 +3,7 @@
 
 import { apiPath, getJSON, poll } from "../api.js";
 import { dagSvg } from "../dag.js";
-import { timelineSvg } from "../timeline.js";
+import { timelineChart } from "../timeline.js";
 import {
   append, badge, breadcrumbs, clear, codeWithCopy, dataTable, errorBox, formatDuration, formatUtc, h, loading, section,
   setTitle, statusColor, timeAgo,
@@ -45,7 +45,12 @@ export async function render(root, { parts, query }) {
   const drawTimeline = async () => {
     const data = await getJSON(apiPath("timeline", flow, runId));
     timelineWidth = Math.max(700, (root.clientWidth || timelineWidth) - 44);
+    // a redraw while the run runs keeps where the reader had scrolled to
+    const old = body.querySelector(".timeline-wrap");
+    const at = old ? [old.scrollTop, old.scrollLeft] : null;
     clear(body).append(timelineView(data, flow, runId, timelineWidth));
+    const wrap = body.querySelector(".timeline-wrap");
+    if (at && wrap) [wrap.scrollTop, wrap.scrollLeft] = at;
   };
   if (view === "timeline") {
     try {
@@ -191,5 +196,5 @@ function timelineView(data, flow, runId, width) {
       h("span", null, h("i", { style: `background:${statusColor(p).fill}` }), p)),
     h("span", null, h("i", { style: "border:1.5px solid #9a3412" }), "straggler"),
     h("span", null, `${data.bars.length} attempts, ${formatDuration((data.end || data.now) - data.start)}`));
-  return h("div", null, legend, h("div", { class: "timeline-wrap" }, timelineSvg(data, flow, runId, width)));
+  return h("div", null, legend, h("div", { class: "timeline-wrap" }, timelineChart(data, flow, runId, width)));
 }
