@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from flowkit.store import open_store
+from flowkit.store import Store, open_store
 from flowkit.store.cached import cached
+from flowkit.store.local import LocalBackend
+from flowkit.ui import run_list
 from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
 from tests.ui.conftest import UiStore
@@ -158,3 +160,56 @@ def test_tags_change_with_allow_writes(ui_store: UiStore, tmp_path: Path) -> Non
     assert client.post(url, json={"add": "triaged"}).status_code == 400
     assert client.post(url, content=b"not json").status_code == 400
     assert client.post("/api/tags/FixableFlow/nosuchrun", json={"add": ["a"]}).status_code == 404
+
+
+class CountingBackend(LocalBackend):
+    """A local backend that counts its reads of run records."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.run_reads = 0
+
+    def get(self, key: str) -> bytes:
+        self.run_reads += key.endswith(("/run.json", "/end.json"))
+        return super().get(key)
+
+
+def test_a_second_listing_reads_no_finished_run_again(ui_store: UiStore) -> None:
+    backend = CountingBackend(ui_store.path)
+    client = TestClient(create_app(UiContext(cached(Store(backend)))))
+    assert client.get("/api/runs").json()["total"] == 4
+    assert backend.run_reads == 8  # each run's start and end record, once
+    client.get("/api/runs")
+    client.get("/api/flows")
+    assert backend.run_reads == 8
+
+
+def test_a_running_run_is_seen_ending(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store("memory://ui-runs-running")
+    run = store.records.create_run("LiveFlow", parameters={"n": 1}, tags=["mine"])
+    store.leases.renew("LiveFlow", run.run_id, interval=60)
+    client = TestClient(create_app(UiContext(store)))
+    first = client.get("/api/runs").json()["runs"][0]
+    assert (first["status"], first["finished_at"]) == ("running", None)
+    assert first["tags"] == ["mine"]
+    time.sleep(0.05)
+    assert client.get("/api/runs").json()["runs"][0]["duration"] > first["duration"]
+    store.records.end_run("LiveFlow", run.run_id, "succeeded")
+    ended = client.get("/api/runs").json()
+    assert ended["runs"][0]["status"] == "succeeded"
+    assert ended["statuses"] == {"succeeded": 1}
+
+
+def test_tags_changed_elsewhere_show_once_the_cached_ones_are_old(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = open_store("memory://ui-runs-tags")
+    run = store.records.create_run("TagFlow")
+    store.records.end_run("TagFlow", run.run_id, "succeeded")
+    client = TestClient(create_app(UiContext(store)))
+    assert client.get("/api/runs").json()["runs"][0]["tags"] == []
+    store.tags.change(run, added=["late"])  # as flowkit tag in another process would
+    assert client.get("/api/runs").json()["runs"][0]["tags"] == []  # within TAG_SECONDS
+    monkeypatch.setattr(run_list, "TAG_SECONDS", 0.0)
+    assert client.get("/api/runs").json()["runs"][0]["tags"] == ["late"]
+    assert client.get("/api/runs", params={"tag": "late"}).json()["total"] == 1
