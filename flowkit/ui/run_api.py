@@ -50,7 +50,7 @@ def run_detail(request: Request) -> dict[str, Any]:
         "origin": None
         if origin is None
         else {"pathspec": f"{run.flow_name}/{origin}", "url": page_url(run.flow_name, origin)},
-        "steps": steps_json(tasks),
+        "steps": steps_json(tasks, running=answer["status"] == "running"),
         "failures": failures(tasks, named),
         "dead_letters": [dead_letter_row(ui.store, x) for x in reversed(letters)],
         "explanation": {word: actions[action] for action, word in EXPLAINED.items()},

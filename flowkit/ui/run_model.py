@@ -119,38 +119,35 @@ def split_totals(run: RunTasks) -> dict[str, int | None]:
 
 
 def step_state(
-    step: str, records: list[TaskRecord], totals: dict[str, int | None]
+    step: str,
+    records: list[TaskRecord],
+    totals: dict[str, int | None],
+    *,
+    running: bool = False,
 ) -> dict[str, Any]:
-    """A step's phase, caption, counts, done/total and times (no URL, no place in the DAG)."""
+    """A step's phase, caption, counts, done/total and times (no URL, no place in the DAG);
+    a step without tasks is ``waiting`` while the run runs, else ``not run``."""
     counts = Counter(task_status(r) for r in records)
-    done = sum(counts[s] for s in DONE)
-    foreach = step in totals
-    total = totals[step] if foreach else (len(records) or None)
+    known = totals.get(step)
+    total = len(records) if known is None else max(known, len(records))
     ends = [r.finished_at for r in records]
     finished = None if not ends or None in ends else max(e for e in ends if e is not None)
-    if foreach and total is not None and len(records) < total:
-        finished = None
+    if step in totals and (known is None or len(records) < known):
+        finished = None  # more tasks are to come
+    unstarted = Counter({"waiting": total - len(records)}) if total > len(records) else Counter()
     return {
-        "phase": phase(counts),
-        "caption": _caption(counts, total),
+        "phase": "waiting" if running and not records else phase(counts),
+        "caption": caption(counts + unstarted),
         "counts": dict(sorted(counts.items())),
-        "done": done,
+        "done": sum(counts[s] for s in DONE),
         "total": total,
-        "foreach": foreach,
+        "foreach": step in totals,
         "started_at": min((r.started_at for r in records), default=None),
         "finished_at": finished,
     }
 
 
-def _caption(counts: Counter[str], total: int | None) -> str:
-    text = caption(counts)
-    seen = sum(counts.values())
-    if total is not None and total > seen and "/" in text:  # tasks not started yet
-        text = text.replace(f"/{seen} done", f"/{total} done", 1)
-    return text
-
-
-def steps_json(run: RunTasks) -> list[dict[str, Any]]:
+def steps_json(run: RunTasks, *, running: bool) -> list[dict[str, Any]]:
     """The ``steps`` of the run API: graph order, each with its place in the DAG."""
     totals = split_totals(run)
     depth = depths([(s, run.next[s]) for s in run.order])
@@ -160,7 +157,9 @@ def steps_json(run: RunTasks) -> list[dict[str, Any]]:
         d = depth.get(step, 0)
         place = {"name": step, "url": page_url(run.flow, run.run_id, step), "next": run.next[step]}
         answer.append(
-            place | {"depth": d, "row": rows[d]} | step_state(step, run.tasks.get(step, []), totals)
+            place
+            | {"depth": d, "row": rows[d]}
+            | step_state(step, run.tasks.get(step, []), totals, running=running)
         )
         rows[d] += 1
     return answer

@@ -66,7 +66,7 @@ def step_detail(request: Request) -> dict[str, Any]:
             "url": page_url(flow, run_id, step),
             "run_status": status,
         }
-        | step_state(step, records, split_totals(tasks))
+        | step_state(step, records, split_totals(tasks), running=status == "running")
         | {
             "code": run.record.step_code.get(step),
             "durations": duration_stats([d for d in ran if d is not None]),

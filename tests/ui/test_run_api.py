@@ -82,7 +82,7 @@ def test_the_failed_run_names_its_failed_step_exception_and_dead_letter(
     assert steps["work"]["phase"] == "failed"
     assert steps["work"]["counts"] == {"failed": 1}
     assert steps["end"]["phase"] == "not run"  # the step it never reached is drawn too
-    assert steps["end"]["total"] is None
+    assert steps["end"]["total"] == 0
     [failure] = run["failures"]
     assert failure["step"] == "work"
     assert failure["attempt"] == 1  # @retry(times=1): the second attempt failed for good
@@ -216,7 +216,7 @@ def test_a_running_run_shows_its_running_step_and_an_open_bar(
     assert steps["start"]["phase"] == "done"
     assert steps["wait"]["phase"] == "running"
     assert (steps["wait"]["caption"], steps["wait"]["done"]) == ("running", 0)
-    assert steps["end"]["phase"] == "not run"
+    assert steps["end"]["phase"] == "waiting"  # not reached yet: the run goes on
     tl = get(client, f"/api/timeline/UiLiveFlow/{run_id}")
     wait = [s["name"] for s in tl["steps"]].index("wait")
     [bar] = [b for b in tl["bars"] if b[0] == wait]
@@ -289,12 +289,13 @@ def test_a_foreach_total_is_known_only_once_every_split_ended() -> None:
             "inner": [task("inner", "i1", "succeeded", finished_at=2.0)],
         },
     )
-    steps = by_name(steps_json(running))
+    steps = by_name(steps_json(running, running=True))
     # the outer split's 3 are known; 2 of them started, 1 done
     assert (steps["outer"]["total"], steps["outer"]["caption"]) == (3, "1/3 done, 1 running")
     assert steps["outer"]["finished_at"] is None
-    # o2 (and a third outer task) may still split: the inner total is not known yet
-    assert (steps["inner"]["total"], steps["inner"]["done"]) == (None, 1)
+    # o2 (and a third outer task) may still split: the inner total is the tasks seen so far
+    assert (steps["inner"]["total"], steps["inner"]["done"]) == (1, 1)
+    assert steps["inner"]["finished_at"] is None  # more may come, though i1 ended
     done = RunTasks(
         "F",
         "r",
@@ -307,4 +308,5 @@ def test_a_foreach_total_is_known_only_once_every_split_ended() -> None:
             ]
         },
     )
-    assert by_name(steps_json(done))["inner"]["total"] == 1 + 2 + 3
+    inner = by_name(steps_json(done, running=False))["inner"]
+    assert (inner["total"], inner["caption"]) == (1 + 2 + 3, "1/6 done")
