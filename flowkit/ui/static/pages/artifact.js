@@ -2,7 +2,7 @@
 // (table, array, image, value; too large or not loadable said plainly), and its client snippet.
 
 import { apiPath, getJSON } from "../api.js";
-import { breadcrumbs, codeWithCopy, errorBox, h, loading, mono, setTitle } from "../ui.js";
+import { append, breadcrumbs, codeWithCopy, errorBox, h, loading, mono, setTitle } from "../ui.js";
 
 export async function render(root, { parts, query }) {
   const [flow, runId, stepName, taskId, name] = parts;
@@ -23,9 +23,9 @@ export async function render(root, { parts, query }) {
       h("span", null, "size ", h("b", null, formatBytes(art.size))),
       h("span", null, "digest ", mono(art.digest || "–")),
       attempt !== null ? h("span", null, "attempt ", h("b", null, attempt)) : null),
+    h("section", { class: "panel" }, h("h2", null, "Preview"), previewBox(art.preview, art.snippet)),
     h("section", { class: "panel" }, h("h2", null, "Load it in Python"),
       codeWithCopy(art.snippet, "artifact-snippet", "copy-snippet")),
-    h("section", { class: "panel" }, h("h2", null, "Preview"), previewBox(art.preview, art.snippet)),
   );
   return undefined;
 }
@@ -50,17 +50,17 @@ export function formatBytes(size) {
 
 // The [data-testid=artifact-preview] box of a preview (docs/ui.md, the artifact API's `preview`).
 export function previewBox(preview, snippet) {
-  const box = h("div", { testid: "artifact-preview", class: `preview preview-${preview ? preview.kind : "none"}` });
+  const box = h("div", { testid: "artifact-preview", class: `preview kind-${preview ? preview.kind : "none"}` });
   if (!preview) {
-    box.append(h("div", { class: "muted" }, "no preview"));
+    append(box, h("div", { class: "muted" }, "no preview"));
     return box;
   }
   switch (preview.kind) {
     case "table":
-      box.append(tablePreview(preview));
+      append(box, tablePreview(preview));
       break;
     case "array":
-      box.append(
+      append(box, 
         h("div", { class: "facts" },
           h("span", null, "shape ", h("b", { class: "mono" }, `(${preview.shape.join(", ")})`)),
           h("span", null, "dtype ", h("b", { class: "mono" }, preview.dtype)),
@@ -69,27 +69,27 @@ export function previewBox(preview, snippet) {
         h("pre", { class: "code" }, preview.text));
       break;
     case "image":
-      box.append(h("img", { src: preview.url, alt: `${preview.format} image, ${preview.width}×${preview.height}`,
+      append(box, h("img", { src: preview.url, alt: `${preview.format} image, ${preview.width}×${preview.height}`,
         width: preview.width, height: preview.height, class: "preview-image" }),
       h("div", { class: "muted" }, `${(preview.format || "").toUpperCase()}, ${preview.width}×${preview.height} px`));
       break;
     case "value":
-      box.append(h("pre", { class: "code" }, preview.text),
+      append(box, h("pre", { class: "code" }, preview.text),
         preview.truncated ? h("div", { class: "muted" }, "cut at 10,000 characters: load it with the snippet for all of it") : null);
       break;
     case "too_large":
-      box.append(h("div", { class: "note" },
+      append(box, h("div", { class: "note" },
         `Not previewed: it is larger than ${formatBytes(preview.limit)} stored. Load it in Python with the snippet`,
         snippet ? [": ", h("code", null, snippet)] : "."));
       break;
     case "error":
-      box.append(h("div", { class: "error-box" },
+      append(box, h("div", { class: "error-box" },
         h("div", { class: "error-title" }, `This value cannot be loaded here: ${preview.message}`),
         h("div", { class: "error-hint" },
           "Load it with the snippet in a Python environment that has the modules its class needs.")));
       break;
     default:
-      box.append(h("div", { class: "muted" }, `no preview for a ${preview.kind}`));
+      append(box, h("div", { class: "muted" }, `no preview for a ${preview.kind}`));
   }
   return box;
 }
