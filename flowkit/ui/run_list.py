@@ -27,7 +27,7 @@ TAG_SECONDS = 3.0
 
 
 @dataclass
-class Entry:
+class RunEntry:
     """One run: its start record, its summary once final, its user tags and when read."""
 
     record: RunRecord
@@ -44,10 +44,10 @@ class RunList:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._runs: dict[tuple[str, str], Entry] = {}
+        self._runs: dict[tuple[str, str], RunEntry] = {}
         self._lock = threading.Lock()
 
-    def refresh(self) -> list[Entry]:
+    def refresh(self) -> list[RunEntry]:
         """Every run there is now, newest first (one listing per flow)."""
         seen: set[tuple[str, str]] = set()
         for flow in self.store.records.list_flows():
@@ -69,10 +69,10 @@ class RunList:
             return
         with self._lock:
             self._runs.setdefault(
-                (flow, run_id), Entry(record, run_order(record.run_id, record.created_at))
+                (flow, run_id), RunEntry(record, run_order(record.run_id, record.created_at))
             )
 
-    def summary(self, entry: Entry, now: float) -> dict[str, Any]:
+    def summary(self, entry: RunEntry, now: float) -> dict[str, Any]:
         """The run's RunSummary, with its user tags at most ``TAG_SECONDS`` old."""
         if entry.final is not None:
             self.tags(entry, now)
@@ -83,7 +83,7 @@ class RunList:
         entry.tags, entry.tags_at = summary["tags"], now
         return summary
 
-    def status(self, entry: Entry, now: float) -> str:
+    def status(self, entry: RunEntry, now: float) -> str:
         """The run's status: its end record's once it has one (read once), else running or
         crashed as its lease says (no summary is made: most runs are counted, not shown)."""
         if entry.ended is None:
@@ -93,7 +93,7 @@ class RunList:
             entry.ended = end.status
         return entry.ended
 
-    def tags(self, entry: Entry, now: float) -> list[str]:
+    def tags(self, entry: RunEntry, now: float) -> list[str]:
         """The run's user tags, read again when older than ``TAG_SECONDS``."""
         if now - entry.tags_at >= TAG_SECONDS:
             entry.tags = sorted(self.store.tags.user_tags(entry.record))
@@ -106,7 +106,7 @@ class RunList:
         if entry is not None:
             entry.tags_at = 0.0
 
-    def _run(self, entry: Entry) -> Run:
+    def _run(self, entry: RunEntry) -> Run:
         return Run._from_record(self.store, entry.record)
 
 

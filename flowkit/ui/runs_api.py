@@ -28,7 +28,7 @@ from flowkit.ui.common import (
     run_summary,
 )
 from flowkit.ui.letters import dead_letter_row
-from flowkit.ui.run_list import Entry, RunList, run_list
+from flowkit.ui.run_list import RunEntry, RunList, run_list
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -38,7 +38,7 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M")
 def flows(request: Request) -> dict[str, Any]:
     runs = run_list(context(request).store)
     now = time.time()
-    by_flow: dict[str, list[Entry]] = {}
+    by_flow: dict[str, list[RunEntry]] = {}
     for entry in runs.refresh():
         by_flow.setdefault(entry.record.flow, []).append(entry)
     return {
@@ -87,7 +87,7 @@ def runs(request: Request) -> dict[str, Any]:
     }
 
 
-def _all_tags(listing: RunList, entry: Entry, now: float) -> set[str]:
+def _all_tags(listing: RunList, entry: RunEntry, now: float) -> set[str]:
     return {*listing.tags(entry, now), *system_tags(entry.record)}
 
 
@@ -114,7 +114,7 @@ def _time(raw: str | None, name: str, *, end_of_day: bool) -> float | None:
     )
 
 
-def _make_cursor(entry: Entry) -> str:
+def _make_cursor(entry: RunEntry) -> str:
     return json.dumps(list(entry.order), separators=(",", ":"))
 
 
