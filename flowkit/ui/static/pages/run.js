@@ -108,7 +108,10 @@ function runHeader(run) {
     h("h2", null, "Code"),
     run.source ? h("div", { class: "mono muted", title: "the flow's source file" }, run.source) : null,
     code && code.files && code.files.length
-      ? h("div", { class: "mono", style: "font-size:12px" }, code.files.map((f) => h("div", null, f === code.flow_file ? h("b", null, f) : f)))
+      ? h("details", { class: "code-files", open: code.files.length <= 4 },
+        h("summary", null, `${code.files.length} file${code.files.length === 1 ? "" : "s"} in the code package`),
+        h("div", { class: "mono", style: "font-size:12px" },
+          code.files.map((f) => h("div", null, f === code.flow_file ? h("b", null, f) : f))))
       : h("div", { class: "muted" }, "no code package"),
     code && code.digest ? h("div", { class: "muted mono", style: "font-size:11px" }, `package ${code.digest.slice(0, 16)}`) : null);
   const resume = run.resume

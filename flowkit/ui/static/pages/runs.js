@@ -30,9 +30,11 @@ export async function runsList(root, { query, flow }) {
   root.append(filterBar, summary, message, table, more);
 
   let stopLive = null;
+  let left = false;
   let loadedFlows = [];
   const setLive = (on) => {
-    if (on && !stopLive) stopLive = poll(refresh, LIVE_MS);
+    // an answer landing after the page was left must not start polling again
+    if (on && !stopLive && !left) stopLive = poll(refresh, LIVE_MS);
     if (!on && stopLive) {
       stopLive();
       stopLive = null;
@@ -170,7 +172,10 @@ export async function runsList(root, { query, flow }) {
   }
 
   await load();
-  return () => setLive(false);
+  return () => {
+    left = true;
+    setLive(false);
+  };
 }
 
 function readFilters(query, flow) {
