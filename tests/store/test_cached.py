@@ -128,3 +128,16 @@ def test_cached_store_reads_records_through_the_cache() -> None:
     store.backend.get(RUN)
     store.backend.get(RUN)
     assert inner.gets == [RUN]
+
+
+def test_a_healed_or_removed_blob_is_read_afresh() -> None:
+    inner = CountingBackend()
+    backend = CachedBackend(inner)
+    backend.put("blobs/cc/d1", [b"damaged"])
+    assert backend.get("blobs/cc/d1") == b"damaged"
+    backend.put("blobs/cc/d1", [b"healed"])  # a write over a damaged copy
+    assert backend.get("blobs/cc/d1") == b"healed"
+    assert backend.move("blobs/cc/d1", "trash/b1/d1")
+    assert not backend.exists("blobs/cc/d1")
+    with pytest.raises(KeyNotFoundError):
+        backend.get("blobs/cc/d1")
