@@ -96,12 +96,14 @@ function stepsTable(rows) {
 function artifactSide(side) {
   if (!side) return h("span", { class: "muted" }, "absent");
   return h("div", null,
-    h("div", { class: "mono" }, side.text !== null && side.text !== undefined ? side.text : h("span", { class: "muted" }, `${side.type}`)),
+    side.text !== null && side.text !== undefined
+      ? h("div", { class: "mono art-text" }, side.text)
+      : h("div", { class: "muted" }, "(over 4 KiB: compared by digest)"),
     h("div", { class: "muted mono", style: "font-size:11px" }, `${side.type}, ${formatBytes(side.size)}, ${String(side.digest).slice(0, 12)}`));
 }
 
 function artifactsTable(rows) {
-  const { table, body } = dataTable(["step", "artifact", "A", "B"], { testid: "compare-artifacts" });
+  const { table, body } = dataTable(["step", "artifact", "A", "B"], { testid: "compare-artifacts", class: "data fixed" });
   for (const x of rows) {
     body.append(h("tr", { class: x.same ? "" : "differs", "data-name": `${x.step}.${x.name}` },
       h("td", { class: "mono" }, x.step), h("td", { class: "mono" }, x.name),

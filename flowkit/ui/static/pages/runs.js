@@ -168,7 +168,8 @@ export async function runsList(root, { query, flow }) {
   function openCompare() {
     if (state.picked.length !== 2) return;
     const [a, b] = state.picked;
-    navigate(`/-/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+    const arg = (pathspec) => encodeURIComponent(pathspec).replace(/%2F/g, "/");
+    navigate(`/-/compare?a=${arg(a)}&b=${arg(b)}`);
   }
 
   await load();
