@@ -112,47 +112,64 @@ function logsPanel(api, attempt, task) {
   const search = h("input", { name: "log-search", type: "search", placeholder: "search the log", size: 24 });
   const download = h("a", { href: `${api}/logs.txt?attempt=${attempt}`, testid: "logs-download", download: "" },
     "Download");
-  const counts = task.logs ? `${task.logs.stdout} stdout, ${task.logs.stderr} stderr lines` : "";
+  const counts = h("span", { class: "muted" },
+    task.logs ? `${task.logs.stdout} stdout, ${task.logs.stderr} stderr lines` : "");
   streamSel.addEventListener("change", () => { state.stream = streamSel.value; draw(); });
   search.addEventListener("input", () => { state.search = search.value; draw(); });
-  const panel = h("section", { class: "panel" }, h("h2", null, "Logs ", h("span", { class: "muted" }, counts)),
+  const panel = h("section", { class: "panel" }, h("h2", null, "Logs ", counts),
     h("div", { class: "filters" }, streamSel, search, download), view, note);
 
-  const shown = () => {
+  const matches = (l) => {
     const q = state.search.toLowerCase();
-    return state.lines.filter((l) => (state.stream === "both" || l.stream === state.stream)
-      && (!q || l.text.toLowerCase().includes(q)));
+    return (state.stream === "both" || l.stream === state.stream) && (!q || l.text.toLowerCase().includes(q));
   };
+  const atBottom = () => view.scrollHeight - view.scrollTop - view.clientHeight < 24;
+  // redraw every line (the filter, the search or "show all" changed)
   function draw() {
-    const atBottom = view.scrollHeight - view.scrollTop - view.clientHeight < 24;
-    const lines = shown();
+    const bottom = atBottom();
+    const lines = state.lines.filter(matches);
     const cut = !state.all && lines.length > TAIL_LINES ? lines.length - TAIL_LINES : 0;
     clear(view);
-    view.hidden = lines.length === 0;
     for (let i = cut; i < lines.length; i++) view.append(lineNode(lines[i], state.search));
+    drawNote(lines.length);
+    if (bottom) view.scrollTop = view.scrollHeight;
+  }
+  // a tail's new lines are appended; the oldest drawn go past TAIL_LINES
+  function appendLines(added) {
+    const bottom = atBottom();
+    for (const line of added.filter(matches)) view.append(lineNode(line, state.search));
+    while (!state.all && view.childElementCount > TAIL_LINES) view.firstChild.remove();
+    drawNote(state.lines.filter(matches).length);
+    if (bottom) view.scrollTop = view.scrollHeight;
+  }
+  function drawNote(matching) {
+    view.hidden = view.childElementCount === 0;
     clear(note);
+    const n = { stdout: 0, stderr: 0 };
+    for (const l of state.lines) n[l.stream] = (n[l.stream] || 0) + 1;
+    if (state.lines.length) counts.textContent = `${n.stdout} stdout, ${n.stderr} stderr lines`;
     if (!state.lines.length) note.append(state.final ? "no output" : "no output yet");
-    else if (cut) {
-      note.append(`showing the last ${TAIL_LINES} of ${lines.length} lines `,
+    else if (matching > view.childElementCount) {
+      note.append(`showing the last ${view.childElementCount} of ${matching} lines `,
         h("button", { type: "button", onclick: () => { state.all = true; draw(); } }, "show all"));
-    } else if (state.search || state.stream !== "both") note.append(`${lines.length} of ${state.lines.length} lines`);
-    if (!state.final) note.append(h("span", { class: "live" }, " ● live"));
-    if (atBottom) view.scrollTop = view.scrollHeight;
+    } else if (state.search || state.stream !== "both") note.append(`${matching} of ${state.lines.length} lines`);
+    if (!state.final) note.append(h("span", { class: "live" }, "live"));
   }
   async function fetchLines() {
     const page = await getJSON(`${api}/logs`, { attempt, after: state.cursor });
-    const grew = page.lines.length > 0;
     state.lines = state.lines.concat(page.lines);
     state.cursor = page.cursor;
     const ended = page.final && !state.final;
     state.final = page.final;
-    if (grew || ended) draw();
+    if (drawn && (page.lines.length || ended)) appendLines(page.lines);
     return !state.final;
   }
   let stop = null;
+  let drawn = false;
   view.append(loading("logs"));
   fetchLines().then((more) => {
     draw();
+    drawn = true;
     view.scrollTop = view.scrollHeight;
     if (more) stop = poll(fetchLines, LIVE_MS, (err) => clear(note).append(errorBox(err)));
   }, (err) => clear(view).append(errorBox(err)));
@@ -218,7 +235,8 @@ function artifactsPanel(task, parts, attempt) {
   }
   if (!(task.artifacts || []).length) {
     body.append(h("tr", null, h("td", { colspan: 5, class: "muted" },
-      task.status === "failed" ? "a failed attempt stores no artifact" : "no artifact")));
+      task.status === "failed" ? "a failed attempt stores no artifact"
+        : task.status === "running" ? "none yet: a task stores its artifacts when it ends" : "no artifact")));
   }
   return section("Artifacts", table);
 }
