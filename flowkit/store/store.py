@@ -13,7 +13,8 @@ Nothing above the store touches its backend or its key layout: what it needs is 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from flowkit.store.backend import Backend
 from flowkit.store.errors import StoreError
@@ -26,6 +27,9 @@ from flowkit.store.tags import RunTags
 from flowkit.store.values import StoreArtifacts, Values
 
 __all__ = ["Store", "StoreArtifacts"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Store:
@@ -65,6 +69,11 @@ class Store:
         ``python -m flowkit.worker STORE KEY`` (or a detached scheduler's spec, for
         ``python -m flowkit.driver STORE KEY``)."""
         return self.values.put(spec_json, name="<task spec>").digest
+
+    def overlapped(self, call: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``[call(item) for item in items]``, overlapped on a remote store (many reads of
+        records a reader above the store makes at once: the web UI's runs list)."""
+        return overlapped(self.backend, call, items)
 
     def put_specs(self, specs: Sequence[str]) -> list[str]:
         """:meth:`put_spec` of each, in order; the writes overlap on a remote store (a

@@ -19,7 +19,7 @@ from flowkit.client import Run
 from flowkit.store import Store
 from flowkit.store.errors import NotFoundError
 from flowkit.store.record_reads import run_order
-from flowkit.store.records import RunRecord
+from flowkit.store.records import RunEndRecord, RunRecord
 from flowkit.ui.common import run_summary
 
 #: How long a run's user tags, once read, are taken as they are.
@@ -48,29 +48,40 @@ class RunList:
         self._lock = threading.Lock()
 
     def refresh(self) -> list[RunEntry]:
-        """Every run there is now, newest first (one listing per flow)."""
-        seen: set[tuple[str, str]] = set()
-        for flow in self.store.records.list_flows():
-            for run_id in self.store.records.list_runs(flow):
-                seen.add((flow, run_id))
-                if (flow, run_id) not in self._runs:
-                    self._add(flow, run_id)
+        """Every run there is now, newest first (one listing per flow; the records of runs
+        new since the last call, and the end records of those not known to have ended, are
+        read overlapped on a remote store)."""
+        listed = [
+            (flow, run_id)
+            for flow in self.store.records.list_flows()
+            for run_id in self.store.records.list_runs(flow)
+        ]
+        new = [key for key in listed if key not in self._runs]
+        for key, record in zip(new, self.store.overlapped(self._read, new), strict=True):
+            if record is not None:  # else its start record is not complete yet
+                with self._lock:
+                    self._runs.setdefault(
+                        key, RunEntry(record, run_order(key[1], record.created_at))
+                    )
         with self._lock:
-            for gone in set(self._runs) - seen:  # gc deleted it
+            for gone in set(self._runs) - set(listed):  # gc deleted it
                 del self._runs[gone]
             entries = list(self._runs.values())
+        open_ = [e for e in entries if e.ended is None]
+        for entry, end in zip(open_, self.store.overlapped(self._end, open_), strict=True):
+            if end is not None:
+                entry.ended = end.status
         entries.sort(key=lambda e: e.order, reverse=True)
         return entries
 
-    def _add(self, flow: str, run_id: str) -> None:
+    def _read(self, key: tuple[str, str]) -> RunRecord | None:
         try:
-            record = self.store.records.get_run(flow, run_id)
-        except NotFoundError:  # its start record is not complete yet
-            return
-        with self._lock:
-            self._runs.setdefault(
-                (flow, run_id), RunEntry(record, run_order(record.run_id, record.created_at))
-            )
+            return self.store.records.get_run(*key)
+        except NotFoundError:
+            return None
+
+    def _end(self, entry: RunEntry) -> RunEndRecord | None:
+        return self.store.records.get_run_end(entry.record.flow, entry.record.run_id)
 
     def summary(self, entry: RunEntry, now: float) -> dict[str, Any]:
         """The run's RunSummary, with its user tags at most ``TAG_SECONDS`` old."""
@@ -87,10 +98,7 @@ class RunList:
         """The run's status: its end record's once it has one (read once), else running or
         crashed as its lease says (no summary is made: most runs are counted, not shown)."""
         if entry.ended is None:
-            end = self.store.records.get_run_end(entry.record.flow, entry.record.run_id)
-            if end is None:
-                return self.store.leases.run_state(entry.record, now=now)
-            entry.ended = end.status
+            return self.store.leases.run_state(entry.record, now=now)
         return entry.ended
 
     def tags(self, entry: RunEntry, now: float) -> list[str]:
