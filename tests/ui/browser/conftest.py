@@ -156,7 +156,12 @@ def open_page(browser: Any, base: str, node: pytest.Item | None = None) -> Itera
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     ui = UiPage(page, base)
-    page.on("console", lambda m: m.type == "error" and ui.errors.append(f"console: {m.text}"))
+
+    def console(message: Any) -> None:
+        if message.type == "error":
+            ui.errors.append(f"console: {message.text} ({message.location.get('url')})")
+
+    page.on("console", console)
     page.on("pageerror", lambda exc: ui.errors.append(f"page error: {exc}"))
     yield ui
     if node is not None and node.stash.get(_FAILED, False):
