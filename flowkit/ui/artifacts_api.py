@@ -88,7 +88,12 @@ def artifact_raw(request: Request) -> Response:
         "its preview (the same address without /raw) shows what it is",
     )
     if ref.size > preview.LOAD_LIMIT:
-        raise not_image
+        raise ApiError(
+            404,
+            f"artifact '{name}' of task {record.pathspec} is {ref.size} bytes stored, more "
+            f"than the UI loads ({preview.LOAD_LIMIT})",
+            f"load it with: {snippet(store, record, name, asked_attempt(request))}",
+        )
     found = preview.image_bytes(_load(store, record, name, ref))
     if found is None:
         raise not_image

@@ -136,7 +136,9 @@ def test_a_value_over_the_limit_is_not_loaded(
     assert answer["preview"] == {"kind": "too_large", "limit": 100}
     assert answer["size"] > 100 and answer["snippet"].endswith(".task.data.table")
     assert get(client, join, "note")["preview"]["kind"] == "error"  # small: it was loaded
-    assert client.get(f"/api/runs/{join.pathspec}/artifacts/chart/raw").status_code == 404
+    answer = client.get(f"/api/runs/{join.pathspec}/artifacts/chart/raw")
+    assert answer.status_code == 404 and "more than the UI loads (100)" in answer.json()["error"]
+    assert answer.json()["hint"].endswith(".task.data.chart")
 
 
 class GhostFlow(FlowSpec):
