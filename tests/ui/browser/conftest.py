@@ -81,17 +81,19 @@ def colours(locator: Any) -> set[str]:
 
 
 class UiServer:
-    """``flowkit ui``'s app over one store, served by uvicorn from a background thread."""
+    """``flowkit ui``'s app over one store's cached reads, served by uvicorn from a thread."""
 
     def __init__(self, store: str | Path) -> None:
         require("uvicorn")
         import uvicorn
 
         from flowkit.store import open_store
+        from flowkit.store.cached import cached
         from flowkit.ui.app import create_app
         from flowkit.ui.common import UiContext
 
-        app = create_app(UiContext(open_store(str(store))))
+        # as flowkit ui serves it: write-once reads kept, so a live page sees the run go on
+        app = create_app(UiContext(cached(open_store(str(store)))))
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
