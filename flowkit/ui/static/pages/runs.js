@@ -52,12 +52,13 @@ export async function runsList(root, { query, flow }) {
       state.rows = page.runs;
       state.next = page.next;
       loadedFlows = page.flows || loadedFlows;
-      drawFilters(page);
+      if (!filterBar.firstChild) drawFilters(page);
+      else countStatuses(page);
       drawPage(page);
     } catch (err) {
       clear(body);
       message.append(errorBox(err));
-      drawFilters(null);
+      if (!filterBar.firstChild) drawFilters(null);
     }
   }
 
@@ -100,6 +101,15 @@ export async function runsList(root, { query, flow }) {
     filterBar.append(compare);
     for (const el of filterBar.querySelectorAll("select, input")) {
       el.addEventListener("change", () => applyFilters());
+    }
+  }
+
+  // the bar is drawn once (redrawing it would take the focus from the field just edited);
+  // later answers only renew the status counts
+  function countStatuses(page) {
+    for (const option of filterBar.querySelectorAll("select[name=status] option")) {
+      const n = page.statuses ? page.statuses[option.value] : undefined;
+      if (option.value) option.textContent = n !== undefined ? `${option.value} (${n})` : option.value;
     }
   }
 
