@@ -45,7 +45,7 @@ export function formatBytes(size) {
     value /= 1024;
     unit += 1;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return unit === 0 ? `${value} B` : `${value.toFixed(1).replace(/\.0$/, "")} ${units[unit]}`;
 }
 
 // The [data-testid=artifact-preview] box of a preview (docs/ui.md, the artifact API's `preview`).
