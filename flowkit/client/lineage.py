@@ -8,7 +8,7 @@ read in the task's own run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from flowkit.store.records import TaskRecord
 from flowkit.store.store import Store
@@ -26,11 +26,19 @@ def parent_pathspecs(record: TaskRecord) -> list[str]:
 
 def child_pathspecs(store: Store, record: TaskRecord, next_steps: list[str]) -> Iterator[str]:
     """The tasks of ``next_steps`` that name ``record``'s task as a parent."""
-    me = record.pathspec
     present = store.records.list_steps(record.flow, record.run_id)
     for step in next_steps:
         if step not in present:
             continue
-        for child in store.records.list_tasks(record.flow, record.run_id, step):
-            if me in parent_pathspecs(child):
-                yield child.pathspec
+        yield from children_among(
+            record, store.records.list_tasks(record.flow, record.run_id, step)
+        )
+
+
+def children_among(record: TaskRecord, tasks: Iterable[TaskRecord]) -> Iterator[str]:
+    """The pathspecs of those of ``tasks`` that name ``record``'s task as a parent (for a
+    reader that holds a step's tasks already, e.g. the web UI's for a run that ended)."""
+    me = record.pathspec
+    for child in tasks:
+        if me in parent_pathspecs(child):
+            yield child.pathspec

@@ -5,16 +5,18 @@ from records only: no artifact is loaded."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from flowkit.client import lineage
-from flowkit.store.records import ExceptionInfo, TaskRecord
+from flowkit.store import Store
+from flowkit.store.records import ExceptionInfo, RunRecord, TaskRecord
 from flowkit.ui.attempts import all_attempts, ended, line_counts, log_lines
 from flowkit.ui.common import api_url, context, handler, page_url
+from flowkit.ui.run_model import read_tasks, task_status
 
 #: Parents or children listed at most (a join of 10,000 tasks names them all; a count says
 #: how many there are).
@@ -44,11 +46,6 @@ def duration(record: TaskRecord, now: float) -> float | None:
     return max(0.0, now - record.started_at) if not record.final else None
 
 
-def task_status(record: TaskRecord) -> str:
-    """The attempt's status, or ``cloned`` for a task copied from an earlier run."""
-    return "cloned" if record.origin_pathspec is not None else record.status
-
-
 def with_attempt(url: str, attempt: int | None) -> str:
     return url if attempt is None else f"{url}?attempt={attempt}"
 
@@ -74,6 +71,17 @@ def _why(decisions: list[dict[str, Any]], record: TaskRecord) -> dict[str, Any] 
     return None
 
 
+def _children(store: Store, run: RunRecord, record: TaskRecord) -> Iterator[str]:
+    """The tasks that received this one's artifacts. A run that ended has its tasks read
+    once and kept (the run page's read): a split's 10,000 children are not decoded from
+    their step's index again on each visit."""
+    next_steps = run.graph.get(record.step) or list(record.next_steps)
+    if store.records.get_run_end(run.flow, run.run_id) is None:
+        return lineage.child_pathspecs(store, record, next_steps)
+    tasks = read_tasks(store, run, ended=True).tasks
+    return lineage.children_among(record, (t for s in next_steps for t in tasks.get(s, ())))
+
+
 def task_detail(request: Request) -> dict[str, Any]:
     store = context(request).store
     attempts, record = all_attempts(store, request)
@@ -82,8 +90,7 @@ def task_detail(request: Request) -> dict[str, Any]:
     asked = None if record is attempts[-1] else record.attempt
     run = store.records.get_run(r.flow, r.run_id)
     parents, parent_count = capped_links(lineage.parent_pathspecs(r))
-    next_steps = run.graph.get(r.step) or list(r.next_steps)
-    children, child_count = capped_links(lineage.child_pathspecs(store, r, next_steps))
+    children, child_count = capped_links(_children(store, run, r))
     artifacts = [
         {
             "name": name,
