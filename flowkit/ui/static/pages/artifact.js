@@ -30,8 +30,7 @@ export async function render(root, { parts, query }) {
   return undefined;
 }
 
-// The API address of an artifact's preview.
-export function artifactApi(flow, runId, stepName, taskId, name) {
+function artifactApi(flow, runId, stepName, taskId, name) {
   return apiPath("runs", flow, runId, stepName, taskId, "artifacts", name);
 }
 

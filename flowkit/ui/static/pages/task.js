@@ -7,7 +7,7 @@ import {
   badge, breadcrumbs, clear, copyButton, dataTable, errorBox, formatDuration, formatUtc, h, loading, mono, navigate,
   pageUrl, section, setTitle, timeAgo,
 } from "../ui.js";
-import { artifactApi, formatBytes, previewBox } from "./artifact.js";
+import { formatBytes, previewBox } from "./artifact.js";
 
 const LIVE_MS = 1000;
 // a long log draws its last lines only, until "show all"
@@ -34,7 +34,7 @@ export async function render(root, { parts, query }) {
   if (task.exception) root.append(errorPanel(task.exception, task));
   root.append(whyPanel(task), neighbours(task));
   const logs = logsPanel(api, attempt, task);
-  root.append(logs.panel, artifactsPanel(task, parts, asked !== null ? attempt : null));
+  root.append(logs.panel, artifactsPanel(task));
   const stops = [logs.stop];
   if (task.status === "running") {
     // the header (status, duration) moves on until the attempt ends
@@ -98,8 +98,8 @@ function neighbours(task) {
       more > items.length ? h("span", { class: "muted" }, `and ${more - items.length} more`) : null];
   };
   return h("section", { class: "panel neighbours" },
-    h("div", null, h("span", { class: "muted" }, "parents: "), list(task.parents, task.parents_count)),
-    h("div", null, h("span", { class: "muted" }, "children: "), list(task.children, task.children_count)));
+    h("div", null, h("span", { class: "muted" }, "parents: "), list(task.parents, task.parent_count)),
+    h("div", null, h("span", { class: "muted" }, "children: "), list(task.children, task.child_count)));
 }
 
 // The logs: both streams in time order; stream filter, search, download; tails while the attempt runs.
@@ -203,13 +203,12 @@ function highlight(text, search) {
 }
 
 // The attempt's artifacts: a name links to its page; a click on "preview" opens it in place (loaded then).
-function artifactsPanel(task, parts, attempt) {
-  const [flow, runId, stepName, taskId] = parts;
+function artifactsPanel(task) {
   const { table, body } = dataTable(["name", "type", "size", "", ""], { testid: "artifacts", class: "data artifacts-table" });
   for (const art of task.artifacts || []) {
     const snippet = `${task.snippet}.${art.name}`;
     const row = h("tr", { "data-artifact": art.name },
-      h("td", null, mono(art.name, art.url + (attempt !== null ? `?attempt=${attempt}` : ""))),
+      h("td", null, mono(art.name, art.url)),
       h("td", { class: "mono muted" }, art.type),
       h("td", { class: "num" }, formatBytes(art.size)),
       h("td", null, h("button", { type: "button", class: "preview-toggle", onclick: () => toggle() }, "preview")),
@@ -225,7 +224,7 @@ function artifactsPanel(task, parts, attempt) {
       row.after(open);
       const cell = open.firstChild;
       try {
-        const full = await getJSON(artifactApi(flow, runId, stepName, taskId, art.name), { attempt });
+        const full = await getJSON(art.api);
         clear(cell).append(previewBox(full.preview, full.snippet));
       } catch (err) {
         clear(cell).append(errorBox(err));
