@@ -92,7 +92,7 @@ function drawHead(head, step) {
   clear(head);
   const d = step.durations;
   head.append(
-    h("h1", null, step.step, badge(step.phase), h("span", { class: "muted step-caption" }, step.caption || "")),
+    h("h1", null, step.step, badge(step.phase), step.caption && step.caption !== step.phase ? h("span", { class: "muted step-caption" }, step.caption) : null),
     h("div", { class: "facts" },
       h("span", null, "tasks ", h("b", null, `${step.done ?? "–"}/${step.total ?? step.count}`), " done"),
       d ? ["min", "median", "p95", "max"].map((k) => h("span", null, `${k} `, h("b", null, formatDuration(d[k]))))
