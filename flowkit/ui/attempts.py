@@ -1,12 +1,17 @@
 """What the task page's endpoints share: the task attempt a request names (``?attempt=N``,
-else the latest), and an attempt's log lines (a clone's are its origin's)."""
+else the latest), and an attempt's log lines (a clone's are its origin's), kept between
+requests so a live tail reads only the chunks written since the last poll."""
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 from starlette.requests import Request
 
 from flowkit.store import Store
-from flowkit.store.logs import STREAMS, LogLine
+from flowkit.store.errors import StoreError
+from flowkit.store.logs import STREAMS, LogLine, LogTail
 from flowkit.store.records import TaskRecord
 from flowkit.ui.common import ApiError, query_int
 
@@ -72,15 +77,57 @@ def ended(store: Store, record: TaskRecord) -> bool:
     return store.leases.run_state(run) != "running"
 
 
+class _Log:
+    """One attempt's log as read so far, and the tail that reads what follows."""
+
+    def __init__(self, tail: LogTail) -> None:
+        self.tail = tail
+        self.lines: Lines = []
+        #: The attempt ended and everything was read: nothing more will come.
+        self.done = False
+        self.lock = threading.Lock()
+
+
+#: Logs read lately, by (store, attempt), the most recent last: a poll of a tail reads only
+#: the chunks written since the last one (one listing), and a finished log is not parsed again.
+_LOGS: OrderedDict[tuple[Store, str, int], _Log] = OrderedDict()
+_LOGS_LOCK = threading.Lock()
+#: Lines kept across the logs read lately (the least recent log goes first).
+LINES_KEPT = 1_000_000
+
+
 def log_lines(store: Store, record: TaskRecord, final: bool) -> Lines:
-    """Every complete line of both streams so far, each stream in order (a tail reads every
-    chunk, which the UI's cached store holds once read: chunks are write-once); with
-    ``final``, each stream's unfinished last line too."""
-    tail = store.logs.tail(store.records.origin(record))
-    lines = tail.read()
-    if final:
-        lines += tail.rest()
+    """Every complete line of both streams so far, each stream in order; with ``final``
+    (the attempt ended), each stream's unfinished last line too. A clone's are its origin's."""
+    origin = store.records.origin(record)
+    key = (store, origin.pathspec, origin.attempt)
+    with _LOGS_LOCK:
+        log = _LOGS.get(key)
+        if log is None:
+            log = _LOGS[key] = _Log(store.logs.tail(origin))
+        _LOGS.move_to_end(key)
+    with log.lock:
+        if not log.done:
+            try:
+                log.lines += log.tail.read()
+            except StoreError:  # a damaged chunk: read afresh next time, not past it
+                with _LOGS_LOCK:
+                    _LOGS.pop(key, None)
+                raise
+            if final:
+                log.lines += log.tail.rest()
+                log.done = True
+        lines = list(log.lines)
+    _forget_old()
     return lines
+
+
+def _forget_old() -> None:
+    with _LOGS_LOCK:
+        kept = sum(len(log.lines) for log in _LOGS.values())
+        while len(_LOGS) > 1 and kept > LINES_KEPT:
+            _, log = _LOGS.popitem(last=False)
+            kept -= len(log.lines)
 
 
 def line_counts(lines: Lines) -> dict[str, int]:

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 import flowkit
 from flowkit.store import Store, open_store
+from flowkit.store.logs import LogTail
 from flowkit.store.records import TaskRecord
 from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
@@ -78,6 +79,22 @@ def test_stream_filter_search_and_cursor(
     after = client.get(logs, params={"after": cursor}).json()
     assert after["lines"] == [] and after["cursor"] == cursor
     assert texts(client.get(logs, params={"after": "1.0"}).json()) == [("stderr", "item 1: done")]
+
+
+def test_a_finished_log_is_read_once_then_served_from_memory(
+    client: TestClient, store: Store, ui_store: UiStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = f"/api/runs/{train_task(store, ui_store.showcase, 2).pathspec}/logs"
+    first = client.get(logs).json()
+
+    def no_read(self: LogTail) -> Any:
+        raise AssertionError("a finished log was read again")
+
+    monkeypatch.setattr(LogTail, "read", no_read)
+    monkeypatch.setattr(LogTail, "rest", no_read)
+
+    assert client.get(logs).json() == first
+    assert texts(client.get(logs, params={"q": "done"}).json()) == [("stderr", "item 2: done")]
 
 
 def test_bad_queries_answer_400_and_an_unknown_attempt_404(
