@@ -92,8 +92,8 @@ class _Log:
 #: the chunks written since the last one (one listing), and a finished log is not parsed again.
 _LOGS: OrderedDict[tuple[Store, str, int], _Log] = OrderedDict()
 _LOGS_LOCK = threading.Lock()
-#: Lines kept across the logs read lately (the least recent log goes first).
-LINES_KEPT = 1_000_000
+#: Logs kept, and lines kept across them (the least recent log goes first).
+LOGS_KEPT, LINES_KEPT = 256, 1_000_000
 
 
 def log_lines(store: Store, record: TaskRecord, final: bool) -> Lines:
@@ -125,7 +125,7 @@ def log_lines(store: Store, record: TaskRecord, final: bool) -> Lines:
 def _forget_old() -> None:
     with _LOGS_LOCK:
         kept = sum(len(log.lines) for log in _LOGS.values())
-        while len(_LOGS) > 1 and kept > LINES_KEPT:
+        while len(_LOGS) > 1 and (kept > LINES_KEPT or len(_LOGS) > LOGS_KEPT):
             _, log = _LOGS.popitem(last=False)
             kept -= len(log.lines)
 

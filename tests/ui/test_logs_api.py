@@ -18,6 +18,7 @@ import flowkit
 from flowkit.store import Store, open_store
 from flowkit.store.logs import LogTail
 from flowkit.store.records import TaskRecord
+from flowkit.ui import attempts
 from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
 from tests.flows.gated import GatedFlow
@@ -95,6 +96,18 @@ def test_a_finished_log_is_read_once_then_served_from_memory(
 
     assert client.get(logs).json() == first
     assert texts(client.get(logs, params={"q": "done"}).json()) == [("stderr", "item 2: done")]
+
+
+def test_kept_logs_are_bounded(
+    client: TestClient, store: Store, ui_store: UiStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(attempts, "LOGS_KEPT", 2)
+    for index in range(4):
+        client.get(f"/api/runs/{train_task(store, ui_store.showcase, index).pathspec}/logs")
+
+    kept = [(path.rsplit("/", 1)[1], n) for s, path, n in attempts._LOGS if s is store]
+    assert len(attempts._LOGS) == 2
+    assert kept == [(train_task(store, ui_store.showcase, i).task_id, 0) for i in (2, 3)]
 
 
 def test_bad_queries_answer_400_and_an_unknown_attempt_404(
