@@ -31,6 +31,7 @@ def test_live_run_page_follows_the_run(live_ui: tuple[UiPage, LiveRun]) -> None:
     )
 
     ui.page.go_back()
+    expect(ui.page.locator("[data-testid=tasks-table]")).to_be_visible()
     ui.page.go_back()
     expect(ui.page).to_have_url(ui.base + run)
     expect(status).to_contain_text("running")

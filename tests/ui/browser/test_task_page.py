@@ -98,3 +98,21 @@ def test_image_artifact_loads(ui: UiPage, ui_store: UiStore) -> None:
         " return i && i.complete && i.naturalWidth > 0; }"
     )
     assert image.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [48, 24]
+
+
+def test_back_twice_quickly_shows_only_the_page_arrived_at(ui: UiPage, ui_store: UiStore) -> None:
+    """A page left before its data came must not draw into the next one."""
+    run = f"/UiShowcaseFlow/{ui_store.showcase}"
+    task = task_id(ui_store.path, "UiShowcaseFlow", ui_store.showcase, "train", index=2)
+    ui.goto(run)
+    expect(ui.page.locator("[data-testid=dag]")).to_be_visible()
+    ui.page.locator("[data-testid=dag] g.dag-step[data-step=train]").click()
+    ui.page.locator(f'tr[data-task="{task}"] a[href="{run}/train/{task}"]').first.click()
+    expect(ui.page.locator("[data-testid=logs] .log-line").first).to_be_visible()
+    ui.page.go_back()
+    ui.page.go_back()
+    expect(ui.page).to_have_url(ui.base + run)
+    expect(ui.page.locator("[data-testid=dag]")).to_be_visible()
+    ui.page.wait_for_timeout(1500)  # what a late answer of the step page would draw, it has
+    expect(ui.page.locator("[data-testid=tasks-table]")).to_have_count(0)
+    expect(ui.page.locator("[data-testid=run-header]")).to_have_count(1)
