@@ -22,6 +22,11 @@ function tickStep(span, count) {
   return nice.find((n) => n >= raw) || Math.ceil(raw / 86400) * 86400;
 }
 
+// An axis label: durations as formatDuration writes them, whole minutes and hours without their zeros.
+function tickLabel(seconds) {
+  return formatDuration(seconds).replace(/ 00 [sm]$/, "");
+}
+
 // A <div> holding the timeline <svg data-testid=timeline> (and its hover tooltip) of `data` (the timeline API's answer) for run `flow/runId`, `width` px wide.
 export function timelineChart(data, flow, runId, width) {
   const col = Object.fromEntries(data.columns.map((name, i) => [name, i]));
@@ -48,7 +53,7 @@ export function timelineChart(data, flow, runId, width) {
   for (let t = 0; t <= end - start + 1e-9; t += tick) {
     const x = xOf(start + t).toFixed(1);
     out.push(`<line class="grid" x1="${x}" x2="${x}" y1="${AXIS_H - 6}" y2="${height}"/>`);
-    out.push(`<text x="${x}" y="${AXIS_H - 10}" text-anchor="middle">${esc(t === 0 ? "0" : "+" + formatDuration(t))}</text>`);
+    out.push(`<text x="${x}" y="${AXIS_H - 10}" text-anchor="middle">${esc(t === 0 ? "0" : "+" + tickLabel(t))}</text>`);
   }
   data.steps.forEach((st, i) => {
     const top = groupTop[i];
@@ -72,7 +77,7 @@ export function timelineChart(data, flow, runId, width) {
     const straggler = bar[col.straggler];
     out.push(`<rect class="bar${straggler ? " straggler" : ""}" data-i="${i}" data-step="${esc(step.name)}" data-status="${esc(status)}" ` +
       `x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${laneH - 2 * barPad}" rx="${laneH >= 10 ? 2 : 0}" ` +
-      `fill="${statusColor(status).fill}" stroke="${statusColor(status).text}" stroke-opacity="0.45"/>`);
+      `fill="${statusColor(status).fill}"${w >= 4 ? ` stroke="${statusColor(status).text}" stroke-opacity="0.45"` : ""}/>`);
   }
   if (data.end === null && data.now) {
     const x = xOf(data.now).toFixed(1);

@@ -197,7 +197,7 @@ function timelineView(data, flow, runId, width) {
   const legend = h("div", { class: "legend" },
     ["running", "succeeded", "failed", "caught", "killed"].map((p) =>
       h("span", null, h("i", { style: `background:${statusColor(p).fill}` }), p)),
-    h("span", null, h("i", { style: "border:1.5px solid #9a3412" }), "straggler"),
+    h("span", null, h("i", { style: "border:1px solid #c2410c" }), "straggler"),
     h("span", null, `${data.bars.length} attempts, ${formatDuration((data.end || data.now) - data.start)}`));
   return h("div", null, legend, h("div", { class: "timeline-wrap" }, timelineChart(data, flow, runId, width)));
 }
