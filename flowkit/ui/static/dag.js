@@ -42,7 +42,9 @@ export function dagSvg(steps) {
           "marker-end": "url(#dag-arrow)", "data-from": st.name, "data-to": name }));
       } else {
         // back to an earlier (or the same) column: an arc under the boxes, from bottom to bottom
-        const x1 = x(st) + BOX_W / 2, y1 = y(st) + BOX_H, x2 = x(to) + BOX_W / 2 + (to === st ? 24 : 0), y2 = y(to) + BOX_H + 2;
+        // a step looping to itself leaves and comes back 60 px apart, so the arc reads as a loop
+        const self = to === st ? 30 : 0;
+        const x1 = x(st) + BOX_W / 2 - self, y1 = y(st) + BOX_H, x2 = x(to) + BOX_W / 2 + self, y2 = y(to) + BOX_H + 2;
         const low = Math.max(y1, y2) + 30;
         edges.append(s("path", { class: "dag-edge back", d: `M${x1},${y1} C${x1},${low} ${x2},${low} ${x2},${y2}`,
           "marker-end": "url(#dag-arrow)", "data-from": st.name, "data-to": name }));
