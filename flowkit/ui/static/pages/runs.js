@@ -64,9 +64,16 @@ export async function runsList(root, { query, flow }) {
 
   // re-read what is shown (as many rows as now listed) so running runs move on
   async function refresh() {
-    const page = await getJSON("/api/runs", params(null, Math.min(500, Math.max(PAGE, state.rows.length))));
-    state.rows = page.runs;
-    state.next = page.next;
+    const shown = state.rows.length;
+    const page = await getJSON("/api/runs", params(null, Math.min(500, Math.max(PAGE, shown))));
+    if (shown <= 500) {
+      state.rows = page.runs;
+      state.next = page.next;
+    } else {
+      // more rows than one answer holds: renew the first 500, keep the rest and their cursor
+      const renewed = new Set(page.runs.map((r) => r.pathspec));
+      state.rows = page.runs.concat(state.rows.slice(page.runs.length).filter((r) => !renewed.has(r.pathspec)));
+    }
     drawPage(page);
     return page.runs.some((r) => r.status === "running");
   }
