@@ -51,12 +51,12 @@ def load_error(exc: Exception) -> dict[str, Any]:
 
 def preview(value: Any, raw_url: str) -> dict[str, Any]:
     """The preview of a loaded value; ``raw_url`` is where an image's bytes are served."""
-    pandas = sys.modules.get("pandas")
+    pandas = made_by(value, "pandas")
     if pandas is not None and isinstance(value, pandas.Series):
         value = value.to_frame(name=value.name if value.name is not None else "value")
     if pandas is not None and isinstance(value, pandas.DataFrame):
         return _table(value)
-    numpy = sys.modules.get("numpy")
+    numpy = made_by(value, "numpy")
     if numpy is not None and isinstance(value, numpy.ndarray):
         return _array(numpy, value)
     image = image_size(value)
@@ -66,6 +66,17 @@ def preview(value: Any, raw_url: str) -> dict[str, Any]:
     text = _text(repr, value)
     cut = len(text) > TEXT_CHARS
     return {"kind": "value", "text": text[:TEXT_CHARS] if cut else text, "truncated": cut}
+
+
+def made_by(value: Any, package: str) -> Any:
+    """``package``'s module when one of the value's classes comes from it, else None. Asked
+    of the value, not of ``sys.modules`` alone: another request's unpickling may be importing
+    the package in another thread, and a half-imported module lacks the names used here,
+    whereas a value of its classes exists only once its import has finished."""
+    for kind in type(value).__mro__:
+        if kind.__module__.partition(".")[0] == package:
+            return sys.modules.get(package)
+    return None
 
 
 def _text(render: Callable[[Any], str], value: Any) -> str:
@@ -97,7 +108,7 @@ def cell(value: Any) -> Any:
         if math.isnan(value):
             return None
         return value if math.isfinite(value) else str(value)
-    numpy = sys.modules.get("numpy")
+    numpy = made_by(value, "numpy")
     if numpy is not None and isinstance(value, numpy.generic):
         if value.dtype.kind in "mM":
             return None if numpy.isnat(value) else str(value)

@@ -16,6 +16,9 @@ from flowkit.ui.run_model import RunTasks
 COLUMNS = ["step", "lane", "task_id", "attempt", "start", "end", "status", "straggler"]
 #: A step needs this many tasks before any of them can be a straggler.
 STRAGGLER_MIN_TASKS = 5
+#: A straggler takes at least this many seconds more than the step's median: among
+#: 10,000 tasks of 10 ms, hundreds take twice the median by scheduling noise alone.
+STRAGGLER_MIN_EXCESS = 1.0
 
 
 def pack_lanes(intervals: Sequence[tuple[float, float | None]]) -> tuple[list[int], int]:
@@ -41,13 +44,15 @@ def pack_lanes(intervals: Sequence[tuple[float, float | None]]) -> tuple[list[in
 def stragglers(durations: Sequence[float | None], tasks: int) -> list[bool]:
     """Which successful attempts (their durations; None for any other attempt) are
     stragglers: of a step with at least 5 tasks, slower than twice the median of the
-    successful ones and among their slowest 5 %."""
+    successful ones, by at least :data:`STRAGGLER_MIN_EXCESS` seconds, and among their
+    slowest 5 %."""
     done = sorted(d for d in durations if d is not None)
     if tasks < STRAGGLER_MIN_TASKS or not done:
         return [False] * len(durations)
     cutoff = done[len(done) - max(1, math.ceil(len(done) * 0.05))]
-    twice = 2 * statistics.median(done)
-    return [d is not None and d > twice and d >= cutoff for d in durations]
+    median = statistics.median(done)
+    slow = max(2 * median, median + STRAGGLER_MIN_EXCESS)
+    return [d is not None and d > slow and d >= cutoff for d in durations]
 
 
 def attempts(store: Store, run: RunTasks, step: str) -> list[TaskRecord]:

@@ -181,3 +181,16 @@ def test_previewing_plain_values_imports_neither_pandas_nor_numpy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_package_half_imported_by_another_request_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # another request's unpickling is importing pandas and numpy in another thread: their
+    # modules are in sys.modules without their names yet; a plain value must not touch them
+    import types
+
+    monkeypatch.setitem(sys.modules, "pandas", types.ModuleType("pandas"))
+    monkeypatch.setitem(sys.modules, "numpy", types.ModuleType("numpy"))
+    assert as_json([1, 2]) == {"kind": "value", "text": "[1, 2]", "truncated": False}
+    assert preview.cell(3) == 3

@@ -84,3 +84,11 @@ def test_a_step_with_fewer_than_5_tasks_has_no_straggler() -> None:
 def test_attempts_that_did_not_succeed_are_never_stragglers() -> None:
     marks = stragglers([1.0, None, 1.0, 1.0, 1.0, 1.0, 40.0], tasks=6)
     assert marks == [False] * 6 + [True]
+
+
+def test_tiny_tasks_need_a_second_more_than_the_median_to_straggle() -> None:
+    # 10 ms tasks: scheduling noise makes some take 25 ms, twice the median and in the
+    # slowest 5 %, yet nobody waits on them; 1.5 s does stand out
+    durations: list[float | None] = [0.01] * 95 + [0.025] * 4 + [1.5]
+    marks = stragglers(durations, tasks=100)
+    assert [d for d, m in zip(durations, marks, strict=True) if m] == [1.5]

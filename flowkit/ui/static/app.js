@@ -31,16 +31,19 @@ async function draw() {
   for (const a of document.querySelectorAll(".toplinks a")) {
     a.classList.toggle("active", a.dataset.nav === (name === "deadletters" ? "deadletters" : "runs"));
   }
-  clear(root);
+  // each drawing gets a fresh container: a page left while it still awaits the API draws
+  // into its own detached one, never over the page arrived at
+  const here = document.createElement("div");
+  root.replaceChildren(here);
   if (!name) {
-    root.append(errorBox({ message: `no page at ${location.pathname}`,
+    here.append(errorBox({ message: `no page at ${location.pathname}`,
       hint: "pages are /FLOW, /FLOW/RUN, /FLOW/RUN/STEP, /FLOW/RUN/STEP/TASK, /-/deadletters and /-/compare" }));
     return;
   }
   try {
     const page = await import(`./pages/${name}.js`);
     if (mine !== drawing) return;
-    const stop = await page.render(root, { parts, query });
+    const stop = await page.render(here, { parts, query });
     if (mine !== drawing) {
       if (typeof stop === "function") stop();
       return;
@@ -49,7 +52,7 @@ async function draw() {
   } catch (err) {
     if (mine !== drawing) return;
     console.error(err);
-    clear(root).append(errorBox(err));
+    clear(here).append(errorBox(err));
   }
 }
 
