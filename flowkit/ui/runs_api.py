@@ -124,7 +124,7 @@ def _cursor(raw: str | None) -> tuple[float, str] | None:
     try:
         when, run_id = json.loads(raw)
         return float(when), str(run_id)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: '[[[[...' nested deep
         raise ApiError(
             400,
             f"query parameter cursor={raw!r} is not a cursor",
@@ -147,9 +147,14 @@ async def tags(request: Request) -> Response:
                 "this UI is read-only: run tags cannot be changed here",
                 "start it with: flowkit ui --allow-writes (or use: flowkit tag)",
             )
+        kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if kind != "application/json":
+            # a form or text/plain POST is one any web page can make without asking (CSRF);
+            # application/json from another origin needs a preflight this server never grants
+            raise ApiError(415, "the body must be sent as application/json", _BODY_HINT)
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError(400, "the body is not JSON", _BODY_HINT) from None
         summary = await run_in_threadpool(_change_tags, request, body)
     except Exception as exc:  # error_answer re-raises what it does not know

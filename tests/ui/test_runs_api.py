@@ -17,6 +17,8 @@ from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
 from tests.ui.conftest import UiStore
 
+_JSON = {"content-type": "application/json"}
+
 
 def client_for(path: Path, *, writable: bool = False) -> TestClient:
     return TestClient(create_app(UiContext(cached(open_store(str(path))), writable=writable)))
@@ -158,7 +160,7 @@ def test_tags_change_with_allow_writes(ui_store: UiStore, tmp_path: Path) -> Non
     assert refused.status_code == 400
     assert "system tag" in refused.json()["error"]
     assert client.post(url, json={"add": "triaged"}).status_code == 400
-    assert client.post(url, content=b"not json").status_code == 400
+    assert client.post(url, content=b"not json", headers=_JSON).status_code == 400
     assert client.post("/api/tags/FixableFlow/nosuchrun", json={"add": ["a"]}).status_code == 404
 
 
@@ -213,3 +215,24 @@ def test_tags_changed_elsewhere_show_once_the_cached_ones_are_old(
     monkeypatch.setattr(run_list, "TAG_SECONDS", 0.0)
     assert client.get("/api/runs").json()["runs"][0]["tags"] == ["late"]
     assert client.get("/api/runs", params={"tag": "late"}).json()["total"] == 1
+
+
+def test_a_tag_change_must_be_sent_as_json(ui_store: UiStore, tmp_path: Path) -> None:
+    # a page on another site can POST text/plain or a form here without asking (CSRF)
+    copy = tmp_path / "store"
+    shutil.copytree(ui_store.path, copy)
+    client = client_for(copy, writable=True)
+    url = f"/api/tags/FixableFlow/{ui_store.failed}"
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        sent = client.post(url, content=b'{"add": ["csrf"]}', headers={"content-type": kind})
+        assert sent.status_code == 415
+        assert "application/json" in sent.json()["error"]
+    assert client.get("/api/runs", params={"tag": "csrf"}).json()["total"] == 0
+    deep = client.post(url, content=b"[" * 100_000, headers={"content-type": "application/json"})
+    assert deep.status_code == 400
+
+
+def test_a_deeply_nested_cursor_is_a_400(client: TestClient) -> None:
+    response = client.get("/api/runs", params={"cursor": "[" * 5_000})
+    assert response.status_code == 400
+    assert "cursor" in response.json()["error"]
