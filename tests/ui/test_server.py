@@ -56,11 +56,18 @@ def test_flowkit_ui_serves_and_stops_cleanly(ui_store: UiStore, stop: signal.Sig
         assert [f["name"] for f in flows["flows"]] == ["FixableFlow", "UiShowcaseFlow"]
         page = httpx.get(url + f"UiShowcaseFlow/{ui_store.showcase}", timeout=30)
         assert page.status_code == 200 and "<html" in page.text.lower()
-        tags = httpx.post(url + f"api/tags/FixableFlow/{ui_store.failed}", json={"add": ["x"]})
+        tags = httpx.post(
+            url + f"api/tags/FixableFlow/{ui_store.failed}", json={"add": ["x"]}, timeout=30
+        )  # httpx's default 5 s is short on a loaded machine
         assert tags.status_code == 403
     finally:
         proc.send_signal(stop)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never leave a server behind, even one that ignores the signal
+            proc.communicate(timeout=30)
+            raise
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "GET /api/flows" not in out + err  # no access log

@@ -109,6 +109,7 @@ class UiServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), f"the UI's server at {self.url} did not stop in 30 s"
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,12 @@ def served(ui_store: UiStore) -> Iterator[str]:
         yield found.group(0).rstrip("/")
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave a server behind, even one that hangs on SIGTERM
+            process.wait(timeout=30)
+            raise
 
 
 def test_flowkit_ui_command_serves_the_runs(browser: Any, served: str, ui_store: UiStore) -> None:

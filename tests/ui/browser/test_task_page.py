@@ -4,10 +4,12 @@ attempts and error, and its artifacts' previews."""
 from __future__ import annotations
 
 import re
+import time
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.ui.browser.conftest import UiPage, expect, task_id
+from tests.ui.browser.conftest import WAIT_MS, UiPage, expect, task_id
 from tests.ui.conftest import UiStore
 
 pytestmark = pytest.mark.slow
@@ -109,10 +111,21 @@ def test_back_twice_quickly_shows_only_the_page_arrived_at(ui: UiPage, ui_store:
     ui.page.locator("[data-testid=dag] g.dag-step[data-step=train]").click()
     ui.page.locator(f'tr[data-task="{task}"] a[href="{run}/train/{task}"]').first.click()
     expect(ui.page.locator("[data-testid=logs] .log-line").first).to_be_visible()
+    step_api = f"/api/runs{run}/train"
+    asked, answered = [], []
+    ui.page.on("request", lambda r: asked.append(r) if urlsplit(r.url).path == step_api else 0)
+    ui.page.on("requestfinished", lambda r: answered.append(r))
+    ui.page.on("requestfailed", lambda r: answered.append(r))
     ui.page.go_back()
     ui.page.go_back()
     expect(ui.page).to_have_url(ui.base + run)
     expect(ui.page.locator("[data-testid=dag]")).to_be_visible()
-    ui.page.wait_for_timeout(1500)  # what a late answer of the step page would draw, it has
+    # the step page's answer came (however slow a loaded machine made it), and what it
+    # would draw, it has drawn
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not all(r in answered for r in asked):
+        assert time.monotonic() < deadline, "the step page's API answer never came"
+        ui.page.wait_for_timeout(100)
+    ui.page.wait_for_timeout(500)
     expect(ui.page.locator("[data-testid=tasks-table]")).to_have_count(0)
     expect(ui.page.locator("[data-testid=run-header]")).to_have_count(1)
