@@ -2,20 +2,25 @@
 so a long-lived reader (the web UI) pays each such read once.
 
 Only keys :func:`flowkit.store.layout.write_once` names are kept; a lease or a cache entry is
-read afresh each time, and so is a key found missing (an end record appears later). Memory
-is bounded: least recently used objects go first, and an object larger than
-``max_object`` bytes is never kept.
+read afresh each time, and so is a key found missing (an end record appears later). Whether
+a key exists is always asked of the backend (gc elsewhere may have deleted it). A blob is
+kept only if its bytes hash to its name (a damaged copy healed by a write from another
+process must not be served on). Memory is bounded: least recently used objects go first,
+and an object larger than ``max_object`` bytes is never kept.
 """
 
 from __future__ import annotations
 
 import io
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
 from flowkit.store import layout
 from flowkit.store.backend import Backend, Bytes, ObjectInfo, Reader
+from flowkit.store.blobs import read_segments
+from flowkit.store.errors import CorruptBlobError
 from flowkit.store.store import Store
 
 #: What the cache holds at most, in bytes of objects.
@@ -56,7 +61,7 @@ class CachedBackend:
             return data
 
     def _keep(self, key: str, data: bytes) -> None:
-        if len(data) > self.max_object or not layout.write_once(key):
+        if len(data) > self.max_object or not layout.write_once(key) or _damaged(key, data):
             return
         with self._lock:
             if key in self._kept:
@@ -90,7 +95,8 @@ class CachedBackend:
         return self.backend.open(key)
 
     def exists(self, key: str) -> bool:
-        return self._lookup(key) is not None or self.backend.exists(key)
+        # asked of the backend even when kept: gc in another process may have deleted it
+        return self.backend.exists(key)
 
     def size(self, key: str) -> int | None:
         return self.backend.size(key)
@@ -116,6 +122,19 @@ class CachedBackend:
         self._forget(key)
         self._forget(to)
         return self.backend.move(key, to)
+
+
+def _damaged(key: str, data: bytes) -> bool:
+    """Whether ``data`` is a blob that does not hash to its name: kept, it would outlive its
+    healing by a write from another process."""
+    if not key.startswith("blobs/"):
+        return False
+    digest = key.rsplit("/", 1)[-1]
+    try:
+        read_segments(io.BytesIO(data), digest, key)
+    except (CorruptBlobError, zlib.error):
+        return True
+    return False
 
 
 def cached(store: Store) -> Store:

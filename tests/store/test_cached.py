@@ -8,9 +8,11 @@ import threading
 import pytest
 
 from flowkit.store import layout
+from flowkit.store.blobs import blob_key, digest_of, encode
 from flowkit.store.cached import CachedBackend, cached
 from flowkit.store.errors import KeyNotFoundError
 from flowkit.store.memory import MemoryBackend
+from flowkit.store.serialize import Frames
 from flowkit.store.store import Store
 
 
@@ -24,6 +26,12 @@ class CountingBackend(MemoryBackend):
     def get(self, key: str) -> bytes:
         self.gets.append(key)
         return super().get(key)
+
+
+def blob(payload: bytes) -> tuple[str, bytes]:
+    """A real blob holding ``payload``: its key and its stored bytes."""
+    frames = Frames([payload], cloudpickled=False)
+    return blob_key(digest_of(frames.segments)), b"".join(bytes(p) for p in encode(frames))
 
 
 RUN = layout.run_key("F", "r1")
@@ -85,24 +93,24 @@ def test_a_lease_and_a_missing_end_record_are_read_afresh() -> None:
 def test_memory_stays_within_its_bound() -> None:
     inner = CountingBackend()
     backend = CachedBackend(inner, max_bytes=1000, max_object=300)
-    keys = [f"blobs/aa/{i:04d}" for i in range(10)]
+    keys = [f"logs/aa/{i:04d}" for i in range(10)]
     for key in keys:
         inner.put(key, [b"x" * 250])
         backend.get(key)
-    inner.put("blobs/aa/big", [b"x" * 301])
-    backend.get("blobs/aa/big")
-    backend.get("blobs/aa/big")
+    big = "logs/aa/big"
+    inner.put(big, [b"x" * 301])
+    backend.get(big)
+    backend.get(big)
     assert backend.cached_bytes == 1000
     inner.gets.clear()
     backend.get(keys[-1])  # kept: the most recent
     backend.get(keys[0])  # dropped: the least recent
     assert inner.gets == [keys[0]]
-    assert inner.gets.count("blobs/aa/big") == 0
 
 
 def test_reads_from_many_threads_keep_the_count_right() -> None:
     inner = CountingBackend()
-    keys = [f"blobs/bb/{i:04d}" for i in range(200)]
+    keys = [f"logs/bb/{i:04d}" for i in range(200)]
     for key in keys:
         inner.put(key, [b"y" * 10])
     backend = CachedBackend(inner, max_bytes=1000)
@@ -133,11 +141,33 @@ def test_cached_store_reads_records_through_the_cache() -> None:
 def test_a_healed_or_removed_blob_is_read_afresh() -> None:
     inner = CountingBackend()
     backend = CachedBackend(inner)
-    backend.put("blobs/cc/d1", [b"damaged"])
-    assert backend.get("blobs/cc/d1") == b"damaged"
-    backend.put("blobs/cc/d1", [b"healed"])  # a write over a damaged copy
-    assert backend.get("blobs/cc/d1") == b"healed"
-    assert backend.move("blobs/cc/d1", "trash/b1/d1")
-    assert not backend.exists("blobs/cc/d1")
+    key, intact = blob(b"value")
+    backend.put(key, [b"damaged"])
+    assert backend.get(key) == b"damaged"
+    backend.put(key, [intact])  # a write over a damaged copy
+    assert backend.get(key) == intact
+    assert backend.move(key, "trash/b1/d1")
+    assert not backend.exists(key)
     with pytest.raises(KeyNotFoundError):
-        backend.get("blobs/cc/d1")
+        backend.get(key)
+
+
+def test_a_damaged_blob_healed_by_another_process_is_read_afresh() -> None:
+    inner = CountingBackend()
+    backend = CachedBackend(inner)
+    key, intact = blob(b"value")
+    inner.put(key, [intact[:-1]])  # truncated
+    assert backend.get(key) == intact[:-1]
+    inner.put(key, [intact])  # healed by a write elsewhere: this cache never saw it
+    assert backend.get(key) == intact
+    assert backend.get(key) == intact
+    assert inner.gets == [key, key]  # the intact copy is kept
+
+
+def test_a_kept_record_deleted_elsewhere_no_longer_exists() -> None:
+    inner = CountingBackend()
+    backend = CachedBackend(inner)
+    inner.put(RUN, [b"{}"])
+    assert backend.get(RUN) == b"{}"
+    inner.delete(RUN)  # gc in another process
+    assert not backend.exists(RUN)
