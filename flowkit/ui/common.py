@@ -95,7 +95,14 @@ def api_url(*parts: str) -> str:
 
 
 def open_run(ui: UiContext, flow: str, run_id: str) -> Run:
-    """The run ``flow/run_id`` whatever the namespace (the UI shows every run)."""
+    """The run ``flow/run_id`` whatever the namespace (the UI shows every run), or a 404 for
+    a run not stored: asked of the store each time, since the cache may still hold the
+    records of a run gc deleted from another process."""
+    if not ui.store.records.has_run(flow, run_id):
+        raise NotFoundError(
+            f"run {flow}/{run_id} is not in the store at {ui.store.url}",
+            f"list the runs with: flowkit runs {flow} --store {ui.store.url}",
+        )
     return Run(f"{flow}/{run_id}", store=ui.store, _namespace_check=False)
 
 

@@ -4,6 +4,7 @@ still in progress."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,10 @@ from starlette.testclient import TestClient
 
 import flowkit
 from flowkit.store import TaskRecord, open_store
+from flowkit.store.cached import cached
 from flowkit.store.deadletters import list_letters
+from flowkit.store.gc import collect
+from flowkit.store.gc_plan import Policy
 from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
 from flowkit.ui.run_model import RunTasks, read_tasks, steps_json
@@ -310,3 +314,25 @@ def test_a_foreach_total_is_known_only_once_every_split_ended() -> None:
     )
     inner = by_name(steps_json(done, running=False))["inner"]
     assert (inner["total"], inner["caption"]) == (1 + 2 + 3, "1/6 done")
+
+
+def test_a_run_gc_deleted_while_the_ui_runs_answers_404(ui_store: UiStore, tmp_path: Path) -> None:
+    # the UI's cache holds the run's records; gc in another process deletes them
+    copy = tmp_path / "store"
+    shutil.copytree(ui_store.path, copy)
+    ui = TestClient(create_app(UiContext(cached(open_store(str(copy))))))
+    flow, run_id = "UiShowcaseFlow", ui_store.showcase
+    paths = [
+        f"/api/runs/{flow}/{run_id}",
+        f"/api/timeline/{flow}/{run_id}",
+        f"/api/runs/{flow}/{run_id}/train",
+        f"/api/compare?a={flow}/{run_id}&b={flow}/{ui_store.wider}",
+    ]
+    for path in paths:
+        get(ui, path)
+    policy = Policy(keep_last=1, grace=0.0, flow=flow)
+    report = collect(open_store(str(copy)), policy, now=time.time() + 10**6)
+    assert report.dropped == {flow: [run_id]}
+    for path in paths:
+        gone = get(ui, path, 404)
+        assert f"{flow}/{run_id} is not in the store" in gone["error"]
