@@ -55,12 +55,24 @@ export async function getJSON(path, params) {
 
 // Call async `fn` every `ms` (after the previous call ends) until it returns false or the returned stop() is called;
 // the first call comes after `ms` (the page has just drawn). Errors are passed to `onError` (polling goes on).
+// While the tab is hidden nothing is asked: the next call waits until it is shown again.
 export function poll(fn, ms, onError) {
   let stopped = false;
   let timer = null;
+  let waiting = null;
   const tick = async () => {
     timer = null;
     if (stopped) return;
+    if (document.visibilityState === "hidden") {
+      waiting = () => {
+        if (document.visibilityState === "hidden") return;
+        document.removeEventListener("visibilitychange", waiting);
+        waiting = null;
+        tick();
+      };
+      document.addEventListener("visibilitychange", waiting);
+      return;
+    }
     let again = true;
     try {
       again = (await fn()) !== false;
@@ -73,5 +85,6 @@ export function poll(fn, ms, onError) {
   return () => {
     stopped = true;
     if (timer !== null) clearTimeout(timer);
+    if (waiting) document.removeEventListener("visibilitychange", waiting);
   };
 }
