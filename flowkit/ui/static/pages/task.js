@@ -157,6 +157,7 @@ function logsPanel(api, attempt, task) {
   }
   async function fetchLines() {
     const page = await getJSON(`${api}/logs`, { attempt, after: state.cursor });
+    for (const line of page.lines) line.text = plainText(line.text);
     state.lines = state.lines.concat(page.lines);
     state.cursor = page.cursor;
     const ended = page.final && !state.final;
@@ -181,6 +182,13 @@ function lineNode(line, search) {
     h("span", { class: "log-time", title: formatUtc(line.t) }, clock(line.t)),
     h("span", { class: "log-stream" }, line.stream),
     h("span", { class: "log-text" }, highlight(line.text, search)));
+}
+
+// A log line without its terminal escape sequences (colours, cursor moves), which would show as
+// "\x1b[31m" litter; the download keeps them.
+const ESCAPES = /\x1b\[[0-9;?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
+function plainText(text) {
+  return text.includes("\x1b") ? text.replace(ESCAPES, "") : text;
 }
 
 // "HH:MM:SS.mmm" (UTC) of an epoch time.
