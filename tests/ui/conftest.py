@@ -1,10 +1,13 @@
-"""A store holding real runs for the web UI's tests, made once per test session (per xdist
-worker): a successful foreach run with a DataFrame, an array and an image; a failed run with
-a dead letter, and its resumed run that succeeded."""
+"""A store holding real runs for the web UI's tests, made once per test session (one worker
+makes it for all under xdist): a successful foreach run with a DataFrame, an array and an
+image; a failed run with a dead letter, and its resumed run that succeeded."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +36,25 @@ class UiStore:
 
 @pytest.fixture(scope="session")
 def ui_store(tmp_path_factory: pytest.TempPathFactory) -> UiStore:
-    root = tmp_path_factory.mktemp("ui-store") / "store"
-    store = str(root)
+    """Made once per test session: under ``pytest -n N`` the first worker to need it makes
+    it while the others wait, then all read it (nothing writes to it; a test that writes
+    copies it first)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's folder, above each worker's own
+    folder = shared / "ui-store"
+    with (shared / "ui-store.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = folder / "runs.json"
+        if not made.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed making it
+            ids = _make_runs(str(folder / "store"))
+            made.write_text(json.dumps(ids))
+        return UiStore(folder / "store", *json.loads(made.read_text()))
+
+
+def _make_runs(store: str) -> list[str]:
+    """Run the flows: the ids of the showcase, wider, failed and resumed runs."""
     showcase = flowkit.run(UiShowcaseFlow, store=store, progress=Quiet())
     wider = flowkit.run(UiShowcaseFlow, store=store, progress=Quiet(), width=6, label="wider")
     with pytest.raises(flowkit.RunFailed) as failed:
@@ -44,4 +64,4 @@ def ui_store(tmp_path_factory: pytest.TempPathFactory) -> UiStore:
         resumed = flowkit.resume(FixableFlow, store=store, progress=Quiet())
     finally:
         del os.environ["FLOWKIT_TEST_FIXED"]
-    return UiStore(root, showcase.id, wider.id, failed.value.run.id, resumed.id)
+    return [showcase.id, wider.id, failed.value.run.id, resumed.id]

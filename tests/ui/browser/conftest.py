@@ -69,6 +69,7 @@ def expect(target: Any) -> Any:
 #: The status colours of docs/ui.md, as a browser computes them.
 RED_FILL = "rgb(254, 202, 202)"
 RED_TEXT = "rgb(185, 28, 28)"
+GREEN_FILL = "rgb(187, 247, 208)"
 
 
 def colours(locator: Any) -> set[str]:

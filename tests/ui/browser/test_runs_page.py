@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.ui.browser.conftest import RED_FILL, RED_TEXT, UiPage, colours, expect
+from tests.ui.browser.conftest import GREEN_FILL, RED_FILL, RED_TEXT, UiPage, colours, expect
 from tests.ui.conftest import UiStore
 
 pytestmark = pytest.mark.slow
@@ -31,9 +31,10 @@ def test_runs_newest_first_with_statuses(ui: UiPage, ui_store: UiStore) -> None:
     assert shown_runs(ui) == newest_first
     failed = ui.page.locator(f'tr[data-run="FixableFlow/{ui_store.failed}"] td.status')
     expect(failed).to_have_text(re.compile("failed"))
-    assert colours(failed) & {RED_FILL, RED_TEXT}, "the failed run's status is not red"
+    assert {RED_FILL, RED_TEXT} <= colours(failed), "the failed run's badge is not red"
     succeeded = ui.page.locator(f'tr[data-run="FixableFlow/{ui_store.resumed}"] td.status')
     expect(succeeded).to_have_text(re.compile("succeeded"))
+    assert GREEN_FILL in colours(succeeded), "the succeeded run's badge is not green"
     assert not colours(succeeded) & {RED_FILL, RED_TEXT}
     expect(ui.page.locator("[data-testid=runs-total]")).to_contain_text("4")
     ui.shot("runs")
