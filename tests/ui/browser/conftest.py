@@ -38,7 +38,11 @@ def _fail_or_skip(reason: str) -> None:
 
 
 def chromium_path() -> str | None:
-    """Debian's Chromium (never a browser Playwright downloads)."""
+    """Debian's Chromium (never a browser Playwright downloads), or the executable
+    ``FLOWKIT_TEST_CHROMIUM`` names; None when it is not there."""
+    named = os.environ.get("FLOWKIT_TEST_CHROMIUM")
+    if named:
+        return named if os.access(named, os.X_OK) and Path(named).is_file() else None
     found = shutil.which("chromium")
     if found:
         return found
@@ -50,7 +54,9 @@ def browser() -> Iterator[Any]:
     sync_api = require("playwright.sync_api")
     executable = chromium_path()
     if executable is None:
-        _fail_or_skip("Chromium is not installed (apt-get install chromium)")
+        named = os.environ.get("FLOWKIT_TEST_CHROMIUM")
+        where = f"FLOWKIT_TEST_CHROMIUM={named} is not an executable" if named else "no chromium"
+        _fail_or_skip(f"Chromium is not installed: {where} (apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
         sync_api.expect.set_options(timeout=WAIT_MS)
         launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
