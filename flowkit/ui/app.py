@@ -3,9 +3,11 @@ answered with the single page (its script routes by the path, shaped like a path
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -18,8 +20,12 @@ from flowkit.ui.common import UiContext
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(ui: UiContext, *, token: str | None = None) -> Starlette:
-    """The UI over ``ui.store``; with ``token``, every request must carry it."""
+def create_app(
+    ui: UiContext, *, token: str | None = None, hosts: Sequence[str] | None = None
+) -> Starlette:
+    """The UI over ``ui.store``; with ``token``, every request must carry it; with ``hosts``,
+    a request naming another host in its ``Host`` header answers 400 (a page of another
+    site that rebinds its name to 127.0.0.1 must not read a UI that asks no token)."""
     routes: list[BaseRoute] = [
         *runs_api.routes,
         *compare_api.routes,
@@ -36,6 +42,8 @@ def create_app(ui: UiContext, *, token: str | None = None) -> Starlette:
     app.state.ui = ui
     if token is not None:
         app.add_middleware(TokenMiddleware, token=token)
+    if hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     return app
 
 

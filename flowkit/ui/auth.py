@@ -73,7 +73,8 @@ def _cookie(header: str | None) -> str | None:
 async def _redirect_with_cookie(
     scope: Scope, query: list[tuple[str, str]], send: Send, token: str
 ) -> None:
-    path = scope.get("root_path", "") + scope["path"]
+    # one leading slash: '//evil.example/?token=T' must not redirect to another site
+    path = "/" + (scope.get("root_path", "") + scope["path"]).lstrip("/")
     location = path + ("?" + urlencode(query) if query else "")
     cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
     await send(

@@ -30,6 +30,8 @@ from flowkit.ui.common import UiContext
 
 #: Addresses only this machine reaches: no token is needed there.
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+#: The Host header names a UI without a token answers (an IPv6 address comes in brackets).
+HOST_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -97,7 +99,9 @@ def serve(store: Store, options: UiOptions, say: Callable[[str], None]) -> None:
     """Serve ``store`` until Ctrl-C or SIGTERM; ``say`` prints the address once listening."""
     check_store(store)
     token = token_for(options)
-    app = create_app(UiContext(cached(store), writable=options.writable), token=token)
+    # without a token, only requests that name this machine by a loopback name (DNS rebinding)
+    hosts = HOST_NAMES if token is None else None
+    app = create_app(UiContext(cached(store), writable=options.writable), token=token, hosts=hosts)
     sock = bind(options.host, options.port)
     port = sock.getsockname()[1]
     url = address(options.host, port, token)

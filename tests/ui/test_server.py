@@ -19,6 +19,7 @@ from flowkit.store import open_store
 from flowkit.ui.app import create_app
 from flowkit.ui.auth import COOKIE
 from flowkit.ui.common import UiContext
+from flowkit.ui.server import HOST_NAMES
 from tests.ui.conftest import UiStore
 
 ADDRESS = re.compile(r"^flowkit ui: (http://127\.0\.0\.1:(\d+)/)  \(store: (.+), read-only\)$")
@@ -125,3 +126,39 @@ def test_a_page_opened_with_the_token_gets_a_cookie(guarded: TestClient) -> None
         browser.cookies.set(COOKIE, "s3cret-token")
         assert browser.get("/api/flows").status_code == 200
         assert browser.get("/UiShowcaseFlow").status_code == 200
+
+
+def test_a_token_link_redirects_only_within_the_ui(guarded: TestClient) -> None:
+    fresh = TestClient(guarded.app, follow_redirects=False)  # no cookie yet
+    opened = fresh.get("http://127.0.0.1:8808//evil.example/runs?token=s3cret-token")
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/evil.example/runs"  # a path here, not another site
+
+
+def test_without_a_token_only_loopback_host_names_are_served(ui_store: UiStore) -> None:
+    # a page of another site whose name now resolves to 127.0.0.1 (DNS rebinding) sends its
+    # own name as Host: it must not read a UI that asks no token
+    app = create_app(UiContext(open_store(str(ui_store.path))), hosts=HOST_NAMES)
+    client = TestClient(app, base_url="http://127.0.0.1:8808")
+    for host in ("127.0.0.1:8808", "localhost:8808", "[::1]:8808"):
+        assert client.get("/api/flows", headers={"host": host}).status_code == 200
+    for host in ("evil.example:8808", "127.0.0.1.evil.example"):
+        assert client.get("/api/flows", headers={"host": host}).status_code == 400
+        assert client.get("/-/static/app.js", headers={"host": host}).status_code == 400
+
+
+@pytest.mark.slow
+def test_flowkit_ui_on_loopback_refuses_other_host_names(ui_store: UiStore) -> None:
+    proc, url = start_ui(ui_store.path)
+    try:
+        assert httpx.get(url + "api/flows", timeout=30).status_code == 200
+        rebound = httpx.get(url + "api/flows", headers={"host": "evil.example"}, timeout=30)
+        assert rebound.status_code == 400
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=30)
+            raise
