@@ -97,6 +97,10 @@ def run_timeline(request: Request) -> dict[str, Any]:
     run = open_run(ui, request.path_params["flow"], request.path_params["run_id"])
     now = time.time()
     end = run.end_record
+    beat = run.heartbeat_at
+    if end is None and beat is not None and run.status == "crashed":
+        # nothing was heard of it since: its open attempts end there, not at the clock
+        now = min(now, beat.timestamp())
     return timeline(
         ui.store,
         read_tasks(ui.store, run.record, ended=end is not None),

@@ -15,11 +15,12 @@ import pytest
 from starlette.testclient import TestClient
 
 import flowkit
-from flowkit.store import TaskRecord, open_store
+from flowkit.store import TaskRecord, layout, open_store
 from flowkit.store.cached import cached
 from flowkit.store.deadletters import list_letters
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
+from flowkit.store.lease import Lease
 from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
 from flowkit.ui.run_model import RunTasks, read_tasks, steps_json
@@ -336,3 +337,26 @@ def test_a_run_gc_deleted_while_the_ui_runs_answers_404(ui_store: UiStore, tmp_p
     for path in paths:
         gone = get(ui, path, 404)
         assert f"{flow}/{run_id} is not in the store" in gone["error"]
+
+
+def test_a_crashed_run_s_timeline_stops_at_its_last_heartbeat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "0")
+    store = open_store("memory://ui-crashed-timeline")
+    run = store.records.create_run("CrashedFlow")
+    task = store.records.start_task("CrashedFlow", run.run_id, "start")
+    # the scheduler was kill -9'd: its last beat is the lease's, which ran out long ago
+    beat = task.started_at + 0.01
+    lease = Lease("CrashedFlow", run.run_id, beat, beat + 0.01)
+    store.backend.put(layout.lease_key("CrashedFlow", run.run_id), [lease.to_bytes()])
+    client = TestClient(create_app(UiContext(store)))
+    time.sleep(0.1)
+    summary = get(client, f"/api/runs/CrashedFlow/{run.run_id}")
+    assert summary["status"] == "crashed"
+    assert summary["duration"] == pytest.approx(beat - run.created_at)
+    tl = get(client, f"/api/timeline/CrashedFlow/{run.run_id}")
+    [bar] = tl["bars"]
+    assert (bar[5], bar[6]) == (None, "running")
+    assert tl["now"] == beat
+    assert tl["end"] == beat
