@@ -174,8 +174,12 @@ def open_page(browser: Any, base: str, node: pytest.Item | None = None) -> Itera
     page.on("console", console)
     page.on("pageerror", lambda exc: ui.errors.append(f"page error: {exc}"))
     yield ui
-    if node is not None and node.stash.get(_FAILED, False):
-        ui.shot("failed-" + "".join(c if c.isalnum() else "-" for c in node.name))
+    if node is not None:
+        failed = "failed-" + "".join(c if c.isalnum() else "-" for c in node.name)
+        if node.stash.get(_FAILED, False):
+            ui.shot(failed)
+        else:  # a failure's screenshot of an earlier run is not left to mislead
+            (SHOTS / f"{failed}.png").unlink(missing_ok=True)
     context.close()
     assert ui.errors == [], f"the page logged errors: {ui.errors}"
 
