@@ -34,7 +34,8 @@ def parse_cursor(raw: str | None) -> dict[str, int]:
     if not raw:
         return dict.fromkeys(STREAMS, 0)
     parts = raw.split(".")
-    if len(parts) != len(STREAMS) or not all(p.isdigit() for p in parts):
+    # isdigit alone lets '²' through, which int() refuses
+    if len(parts) != len(STREAMS) or not all(p.isascii() and p.isdigit() for p in parts):
         raise ApiError(
             400,
             f"query parameter after={raw!r} is not a log cursor",

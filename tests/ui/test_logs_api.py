@@ -80,6 +80,10 @@ def test_stream_filter_search_and_cursor(
     after = client.get(logs, params={"after": cursor}).json()
     assert after["lines"] == [] and after["cursor"] == cursor
     assert texts(client.get(logs, params={"after": "1.0"}).json()) == [("stderr", "item 1: done")]
+    for bad in ("1", "1.x", "-1.0", "\u00b2.0"):  # '²' is a digit to str.isdigit, not to int()
+        refused = client.get(logs, params={"after": bad})
+        assert refused.status_code == 400
+        assert "not a log cursor" in refused.json()["error"]
 
 
 def test_a_finished_log_is_read_once_then_served_from_memory(
@@ -236,7 +240,9 @@ def test_a_live_tail_returns_only_newer_lines_until_the_attempt_ends(tmp_path: P
             assert _beats(newer)[0] == _beats(first)[-1] + 1  # nothing seen twice, none missed
             gate.write_text("open")
             cursor, tail = newer["cursor"], []
+            deadline = time.monotonic() + 60
             while True:
+                assert time.monotonic() < deadline, "the attempt never answered final"
                 answer = client.get(logs, params={"after": cursor}).json()
                 tail += texts(answer)
                 cursor = answer["cursor"]
