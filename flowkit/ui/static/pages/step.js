@@ -49,7 +49,7 @@ export async function render(root, { parts, query }) {
       const q = filter.value ? `?status=${encodeURIComponent(filter.value)}` : "";
       navigate(pageUrl(flow, runId, stepName) + q, { replace: true });
     });
-    const { table, body } = dataTable(["status", "task", "index", "started", "duration", "attempt", "failure"],
+    const { frame, body } = dataTable(["status", "task", "index", "started", "duration", "attempt", "failure"],
       { testid: "tasks-table" });
     for (const task of state.rows) body.append(taskRow(task));
     if (!state.rows.length) {
@@ -58,7 +58,7 @@ export async function render(root, { parts, query }) {
     const more = h("div", { class: "more" },
       h("span", { class: "muted" }, `${state.rows.length} of ${step.count} tasks`),
       state.next ? h("button", { type: "button", onclick: loadMore }, "Load more") : null);
-    tasksBox.append(section("Tasks", h("div", { class: "filters" }, filter), table, more));
+    tasksBox.append(section("Tasks", h("div", { class: "filters" }, filter), frame, more));
   }
 
   async function loadMore(event) {
@@ -73,7 +73,9 @@ export async function render(root, { parts, query }) {
     }
   }
 
-  const live = () => step.run_status === "running" || step.phase === "running";
+  // only the run's status says whether anything can still change: a crashed run's step keeps
+  // the phase "running" for ever, and polling it would never stop
+  const live = () => step.run_status === "running";
   async function refresh() {
     // re-read as many rows as are shown, so statuses and durations move on
     const limit = Math.min(2000, Math.max(PAGE, state.rows.length));
