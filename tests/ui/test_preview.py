@@ -178,7 +178,7 @@ def test_previewing_plain_values_imports_neither_pandas_nor_numpy() -> None:
         "print(sorted(m for m in ('pandas', 'numpy', 'PIL', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert out.strip() == "[]"
 

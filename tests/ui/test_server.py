@@ -8,7 +8,6 @@ import selectors
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -76,7 +75,6 @@ def test_flowkit_ui_serves_and_stops_cleanly(ui_store: UiStore, stop: signal.Sig
 
 def test_a_missing_store_is_an_error_before_listening(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "flowkit", "ui", "--store", str(missing), "--port", "0",
          "--no-browser"],
@@ -85,7 +83,6 @@ def test_a_missing_store_is_an_error_before_listening(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert f"there is no store at {missing}" in done.stderr
     assert "flowkit ui:" not in done.stdout
-    assert time.monotonic() - started < 60
     assert not missing.exists()
 
 
