@@ -94,7 +94,16 @@ def artifact_raw(request: Request) -> Response:
             f"than the UI loads ({preview.LOAD_LIMIT})",
             f"load it with: {snippet(store, record, name, asked_attempt(request))}",
         )
-    found = preview.image_bytes(_load(store, record, name, ref))
+    try:
+        value = _load(store, record, name, ref)
+    except Exception as exc:  # as for its preview: any error unpickling it; not an image here
+        raise ApiError(
+            404,
+            f"artifact '{name}' of task {record.pathspec} cannot be loaded here: "
+            f"{preview.load_error(exc)['message']}",
+            f"load it with: {snippet(store, record, name, asked_attempt(request))}",
+        ) from None
+    found = preview.image_bytes(value)
     if found is None:
         raise not_image
     data, media_type = found

@@ -169,6 +169,11 @@ def test_a_value_the_ui_cannot_import_previews_as_an_error(tmp_path: Path) -> No
     with TestClient(create_app(UiContext(store))) as client:
         answer = get(client, start, "ghost")
         task = client.get(f"/api/runs/{start.pathspec}").json()
+        raw = client.get(f"/api/runs/{start.pathspec}/artifacts/ghost/raw")
+
+    assert raw.status_code == 404
+    assert "cannot be loaded here" in raw.json()["error"]
+    assert "module 'ghost_module_for_ui'" in raw.json()["error"]
 
     assert answer["type"] == "ghost_module_for_ui.Ghost"
     assert answer["preview"]["kind"] == "error"
