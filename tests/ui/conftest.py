@@ -8,15 +8,22 @@ import fcntl
 import json
 import os
 import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 import flowkit
+from flowkit.store import open_store
 from tests.flows.failures import FixableFlow
-from tests.flows.ui import UiShowcaseFlow
+from tests.flows.ui import UiLiveFlow, UiShowcaseFlow
 from tests.runtime.test_shapes import Quiet
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,3 +72,69 @@ def _make_runs(store: str) -> list[str]:
     finally:
         del os.environ["FLOWKIT_TEST_FIXED"]
     return [showcase.id, wider.id, failed.value.run.id, resumed.id]
+
+
+@dataclass
+class LiveRun:
+    """UiLiveFlow running in a thread until ``open_gate``; its run id once it started."""
+
+    store: Path
+    gate: Path
+    run_id: str
+    thread: threading.Thread
+    outcome: list[object]
+
+    def open_gate(self) -> None:
+        self.gate.touch()
+
+    def wait_for_step(self, step: str) -> None:
+        """Until ``step`` has a task in the store."""
+        records = open_store(str(self.store)).records
+        _wait_for(
+            lambda: bool(records.list_tasks("UiLiveFlow", self.run_id, step)),
+            what=f"the live run's {step} step to start",
+        )
+
+
+@pytest.fixture
+def live_run(tmp_path: Path) -> Iterator[LiveRun]:
+    """UiLiveFlow running in a thread of the test's own store, once its run record exists;
+    at the end its gate opens and the run must have ended, successfully."""
+    store, gate = tmp_path / "store", tmp_path / "gate"
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(
+                flowkit.run(UiLiveFlow, store=str(store), progress=Quiet(), gate=str(gate))
+            )
+        except BaseException as exc:  # the test reports it; a thread would swallow it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        run_id = _wait_for(lambda: _running_run(store), what="the live run to start")
+        yield LiveRun(store, gate, run_id, thread, outcome)
+    finally:
+        gate.touch()
+        thread.join(timeout=60)
+    assert not thread.is_alive(), "the live run did not end after its gate opened"
+    assert [type(o).__name__ for o in outcome] == ["Run"], outcome
+
+
+def _running_run(store: Path) -> str | None:
+    if not store.exists():
+        return None
+    record = next(open_store(str(store)).records.iter_runs("UiLiveFlow"), None)
+    return None if record is None else record.run_id
+
+
+def _wait_for(probe: Callable[[], T | None], *, what: str, timeout: float = 60) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

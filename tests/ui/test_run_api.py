@@ -5,9 +5,7 @@ still in progress."""
 from __future__ import annotations
 
 import shutil
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +22,8 @@ from flowkit.store.lease import Lease
 from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
 from flowkit.ui.run_model import RunTasks, read_tasks, steps_json
-from tests.flows.ui import UiLiveFlow
 from tests.runtime.test_shapes import Quiet
-from tests.ui.conftest import UiStore
+from tests.ui.conftest import LiveRun, UiStore
 
 
 def client_of(path: Path) -> TestClient:
@@ -170,50 +167,11 @@ def test_the_timeline_packs_a_foreach_and_leaves_clones_out(
     assert [b for b in resumed["bars"] if b[0] == resumed["steps"].index(start)] == []
 
 
-@pytest.fixture
-def live_run(tmp_path: Path) -> Iterator[tuple[Path, str, Path]]:
-    """UiLiveFlow running in a thread until its gate file exists: (store, run id, gate),
-    once its ``wait`` task has a start record."""
-    store, gate = tmp_path / "store", tmp_path / "gate"
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(
-                flowkit.run(UiLiveFlow, store=str(store), progress=Quiet(), gate=str(gate))
-            )
-        except BaseException as exc:  # reported below; a thread would swallow it
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield store, wait_for_step(store, "wait"), gate
-    finally:
-        gate.touch()
-        thread.join(timeout=60)
-    assert not thread.is_alive(), "the live run did not end after its gate opened"
-    assert not isinstance(outcome[0], BaseException), outcome
-
-
-def wait_for_step(store: Path, step: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if store.exists():
-            records = open_store(str(store)).records
-            run = next(records.iter_runs("UiLiveFlow"), None)
-            if run is not None and records.list_tasks("UiLiveFlow", run.run_id, step):
-                return run.run_id
-        time.sleep(0.1)
-    raise AssertionError(f"the live run's {step} step did not start in {timeout} s")
-
-
 @pytest.mark.slow
-def test_a_running_run_shows_its_running_step_and_an_open_bar(
-    live_run: tuple[Path, str, Path],
-) -> None:
-    store, run_id, gate = live_run
-    client = client_of(store)
+def test_a_running_run_shows_its_running_step_and_an_open_bar(live_run: LiveRun) -> None:
+    live_run.wait_for_step("wait")
+    run_id = live_run.run_id
+    client = client_of(live_run.store)
     run = get(client, f"/api/runs/UiLiveFlow/{run_id}")
     assert run["status"] == "running"
     assert run["finished_at"] is None and run["duration"] >= 0
@@ -227,7 +185,7 @@ def test_a_running_run_shows_its_running_step_and_an_open_bar(
     [bar] = [b for b in tl["bars"] if b[0] == wait]
     assert (bar[5], bar[6]) == (None, "running")
     assert tl["end"] >= bar[4] and tl["now"] >= bar[4]
-    gate.touch()
+    live_run.open_gate()
     deadline = time.monotonic() + 60
     while get(client, f"/api/runs/UiLiveFlow/{run_id}")["status"] == "running":
         assert time.monotonic() < deadline, "the run did not end after its gate opened"

@@ -9,19 +9,16 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import flowkit
 from flowkit.client import Run
 from tests.conftest import ROOT, require
-from tests.flows.ui import UiLiveFlow
-from tests.runtime.test_shapes import Quiet
-from tests.ui.conftest import UiStore
+from tests.ui.conftest import LiveRun, UiStore
 
 #: Where every test run leaves its screenshots, for a reviewer to look at.
 SHOTS = ROOT / "test-outputs" / "ui"
@@ -198,64 +195,6 @@ def task_id(store: Path, flow: str, run_id: str, step: str, index: int | None = 
         tasks = [t for t in tasks if t.index == index]
     assert len(tasks) == 1, f"{flow}/{run_id}/{step}: {len(tasks)} tasks"
     return tasks[0].id
-
-
-@dataclass
-class LiveRun:
-    """UiLiveFlow running in a thread until ``open_gate``; its run id once it started."""
-
-    store: Path
-    gate: Path
-    run_id: str
-    thread: threading.Thread
-    outcome: list[object]
-
-    def open_gate(self) -> None:
-        self.gate.touch()
-
-
-@pytest.fixture
-def live_run(tmp_path: Path) -> Iterator[LiveRun]:
-    store, gate = tmp_path / "store", tmp_path / "gate"
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(
-                flowkit.run(UiLiveFlow, store=str(store), progress=Quiet(), gate=str(gate))
-            )
-        except BaseException as exc:  # the test reports it; a thread would swallow it
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    run_id = _wait_for(lambda: _running_run(store), what="the live run to start")
-    live = LiveRun(store, gate, run_id, thread, outcome)
-    try:
-        yield live
-    finally:
-        live.open_gate()
-        thread.join(timeout=60)
-    assert not thread.is_alive(), "the live run did not end after its gate opened"
-
-
-def _running_run(store: Path) -> str | None:
-    from flowkit.store import open_store
-
-    if not store.exists():
-        return None
-    record = next(open_store(str(store)).records.iter_runs("UiLiveFlow"), None)
-    return None if record is None else record.run_id
-
-
-def _wait_for(probe: Callable[[], str | None], *, what: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
