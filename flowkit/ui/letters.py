@@ -12,12 +12,13 @@ from flowkit.ui.common import page_url
 
 
 def exception_json(exc: ExceptionInfo | None) -> dict[str, Any] | None:
-    """An attempt's exception as the API answers it (docs/ui.md, *Exception*)."""
+    """An attempt's exception as the API answers it (docs/ui.md, *Exception*); an older
+    record without a qualified type gives its type there."""
     if exc is None:
         return None
     return {
         "type": exc.type,
-        "qualified_type": exc.qualified_type or None,
+        "qualified_type": exc.qualified_type or exc.type,
         "message": exc.message,
         "traceback": exc.traceback,
     }

@@ -13,9 +13,10 @@ from starlette.routing import BaseRoute, Route
 
 from flowkit.client import lineage
 from flowkit.store import Store
-from flowkit.store.records import ExceptionInfo, RunRecord, TaskRecord
+from flowkit.store.records import RunRecord, TaskRecord
 from flowkit.ui.attempts import all_attempts, ended, line_counts, log_lines
 from flowkit.ui.common import api_url, context, handler, page_url
+from flowkit.ui.letters import exception_json
 from flowkit.ui.run_model import read_tasks, task_status
 
 #: Parents or children listed at most (a join of 10,000 tasks names them all; a count says
@@ -28,15 +29,7 @@ ACTIONS = {"run": "ran", "clone": "cloned", "reuse": "reused"}
 def exception_of(record: TaskRecord) -> dict[str, Any] | None:
     """The Exception shape of docs/ui.md for a failed attempt; None for any other (a step
     whose failure ``@catch`` handled included, as the client's ``Task.exception``)."""
-    info: ExceptionInfo | None = record.exception
-    if info is None or record.successful:
-        return None
-    return {
-        "type": info.type,
-        "qualified_type": info.qualified_type or info.type,
-        "message": info.message,
-        "traceback": info.traceback,
-    }
+    return None if record.successful else exception_json(record.exception)
 
 
 def duration(record: TaskRecord, now: float) -> float | None:

@@ -19,6 +19,7 @@ from flowkit.store.deadletters import list_letters
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
 from flowkit.store.lease import Lease
+from flowkit.store.records import ExceptionInfo
 from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
 from flowkit.ui.run_model import RunTasks, read_tasks, steps_json
@@ -312,9 +313,27 @@ def test_a_crashed_run_s_timeline_stops_at_its_last_heartbeat(
     time.sleep(0.1)
     summary = get(client, f"/api/runs/CrashedFlow/{run.run_id}")
     assert summary["status"] == "crashed"
-    assert summary["duration"] == pytest.approx(beat - run.created_at)
+    # (a heartbeat goes through a datetime: microseconds)
+    assert summary["duration"] == pytest.approx(beat - run.created_at, abs=1e-5)
     tl = get(client, f"/api/timeline/CrashedFlow/{run.run_id}")
     [bar] = tl["bars"]
     assert (bar[5], bar[6]) == (None, "running")
-    assert tl["now"] == beat
-    assert tl["end"] == beat
+    assert tl["now"] == pytest.approx(beat, abs=1e-5)
+    assert tl["end"] == pytest.approx(beat, abs=1e-5)
+
+
+def test_an_older_exception_without_a_qualified_type_reads_alike_everywhere() -> None:
+    store = open_store("memory://ui-old-exception")
+    run = store.records.create_run("OldFlow")
+    task = store.records.start_task("OldFlow", run.run_id, "start")
+    old = ExceptionInfo("ValueError", "bad input", "Traceback ...")  # no qualified_type
+    store.records.finish_task(
+        task.finished("failed", finished_at=task.started_at + 1, exception=old, failure="error")
+    )
+    store.records.end_run("OldFlow", run.run_id, "failed")
+    client = TestClient(create_app(UiContext(store)))
+    [failure] = get(client, f"/api/runs/OldFlow/{run.run_id}")["failures"]
+    shown = get(client, f"/api/runs/{task.pathspec}")
+    assert failure["exception"]["qualified_type"] == "ValueError"
+    assert shown["exception"] == failure["exception"]
+    assert shown["attempts"][0]["exception"] == failure["exception"]
