@@ -75,13 +75,23 @@ def _children(store: Store, run: RunRecord, record: TaskRecord) -> Iterator[str]
     return lineage.children_among(record, (t for s in next_steps for t in tasks.get(s, ())))
 
 
+def _clock(store: Store, run: RunRecord, attempts: list[TaskRecord]) -> float:
+    """What an unfinished attempt's duration runs to: now, or a crashed run's last beat
+    (nothing was heard of it since)."""
+    now = time.time()
+    if all(a.final for a in attempts) or store.leases.run_state(run, now=now) != "crashed":
+        return now
+    lease = store.leases.get(run.flow, run.run_id)
+    return now if lease is None else min(now, lease.written_at)
+
+
 def task_detail(request: Request) -> dict[str, Any]:
     store = context(request).store
     attempts, record = all_attempts(store, request)
     r = record
-    now = time.time()
     asked = None if record is attempts[-1] else record.attempt
     run = store.records.get_run(r.flow, r.run_id)
+    now = _clock(store, run, attempts)
     parents, parent_count = capped_links(lineage.parent_pathspecs(r))
     children, child_count = capped_links(_children(store, run, r))
     artifacts = [

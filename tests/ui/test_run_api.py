@@ -298,7 +298,7 @@ def test_a_run_gc_deleted_while_the_ui_runs_answers_404(ui_store: UiStore, tmp_p
         assert f"{flow}/{run_id} is not in the store" in gone["error"]
 
 
-def test_a_crashed_run_s_timeline_stops_at_its_last_heartbeat(
+def test_a_crashed_run_s_task_and_timeline_stop_at_its_last_heartbeat(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FLOWKIT_CLOCK_SKEW_SECONDS", "0")
@@ -315,6 +315,9 @@ def test_a_crashed_run_s_timeline_stops_at_its_last_heartbeat(
     assert summary["status"] == "crashed"
     # (a heartbeat goes through a datetime: microseconds)
     assert summary["duration"] == pytest.approx(beat - run.created_at, abs=1e-5)
+    shown = get(client, f"/api/runs/{task.pathspec}")
+    assert shown["status"] == "running"
+    assert shown["duration"] == pytest.approx(beat - task.started_at, abs=1e-5)
     tl = get(client, f"/api/timeline/CrashedFlow/{run.run_id}")
     [bar] = tl["bars"]
     assert (bar[5], bar[6]) == (None, "running")
