@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import math
 import time
 from collections import Counter
 from typing import Any
@@ -97,9 +98,12 @@ def _time(raw: str | None, name: str, *, end_of_day: bool) -> float | None:
     if raw is None or raw == "":
         return None
     try:
-        return float(raw)
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        if math.isfinite(seconds):
+            return seconds
     for form in _DATE_FORMATS:
         try:
             parsed = time.strptime(raw, form)
