@@ -183,12 +183,13 @@ export function loading(what) {
   return h("div", { class: "loading muted" }, `Loading ${what || ""}…`);
 }
 
-// A table with a header row of `headers` (strings or nodes) and an empty <tbody>: {table, body}.
+// A table with a header row of `headers` (strings or nodes) and an empty <tbody>: {table, body, frame};
+// a page appends `frame`, the box that scrolls the table sideways when the window is too narrow for it.
 export function dataTable(headers, attrs) {
   const body = h("tbody");
   const table = h("table", { class: "data", ...(attrs || {}) },
     h("thead", null, h("tr", null, headers.map((x) => h("th", null, x)))), body);
-  return { table, body };
+  return { table, body, frame: h("div", { class: "table-frame" }, table) };
 }
 
 // A section with a heading and content.

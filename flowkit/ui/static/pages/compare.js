@@ -64,13 +64,13 @@ function cell(value) {
 }
 
 function parametersTable(rows) {
-  const { table, body } = dataTable(["parameter", "A", "B"], { testid: "compare-parameters" });
+  const { frame, body } = dataTable(["parameter", "A", "B"], { testid: "compare-parameters" });
   for (const p of rows) {
     body.append(h("tr", { class: p.same ? "" : "differs", "data-name": p.name },
       h("td", { class: "mono" }, p.name), h("td", { class: "mono" }, cell(p.a)), h("td", { class: "mono" }, cell(p.b))));
   }
   if (!rows.length) body.append(h("tr", null, h("td", { colspan: 3, class: "muted" }, "Neither run has parameters.")));
-  return table;
+  return frame;
 }
 
 function stepDiffers(st) {
@@ -84,13 +84,13 @@ function stepSide(side, present) {
 }
 
 function stepsTable(rows) {
-  const { table, body } = dataTable(["step", "A", "B", "code"], { testid: "compare-steps" });
+  const { frame, body } = dataTable(["step", "A", "B", "code"], { testid: "compare-steps" });
   for (const st of rows) {
     body.append(h("tr", { class: stepDiffers(st) ? "differs" : "", "data-name": st.name },
       h("td", { class: "mono" }, st.name), h("td", null, stepSide(st.a, st.in_a)), h("td", null, stepSide(st.b, st.in_b)),
       h("td", null, st.code_changed ? h("b", null, "changed") : h("span", { class: "muted" }, "same"))));
   }
-  return table;
+  return frame;
 }
 
 function artifactSide(side) {
@@ -103,12 +103,12 @@ function artifactSide(side) {
 }
 
 function artifactsTable(rows) {
-  const { table, body } = dataTable(["step", "artifact", "A", "B"], { testid: "compare-artifacts", class: "data fixed" });
+  const { frame, body } = dataTable(["step", "artifact", "A", "B"], { testid: "compare-artifacts", class: "data fixed" });
   for (const x of rows) {
     body.append(h("tr", { class: x.same ? "" : "differs", "data-name": `${x.step}.${x.name}` },
       h("td", { class: "mono" }, x.step), h("td", { class: "mono" }, x.name),
       h("td", null, artifactSide(x.a)), h("td", null, artifactSide(x.b))));
   }
   if (!rows.length) body.append(h("tr", null, h("td", { colspan: 4, class: "muted" }, "No step ran a single task in both runs.")));
-  return table;
+  return frame;
 }

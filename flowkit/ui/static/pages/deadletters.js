@@ -16,7 +16,7 @@ export async function render(root) {
     clear(holder).append(errorBox(err));
     return;
   }
-  const { table, body } = dataTable(["when", "flow", "run", "task", "attempt", "failure", "exception", "retried by"],
+  const { frame, body } = dataTable(["when", "flow", "run", "task", "attempt", "failure", "exception", "retried by"],
     { testid: "deadletters" });
   for (const d of data.letters) {
     body.append(h("tr", { "data-letter": d.id },
@@ -33,7 +33,7 @@ export async function render(root) {
   }
   clear(holder).append(
     h("div", { class: "facts" }, h("span", null, h("b", null, String(data.letters.length)), " dead letters")),
-    data.letters.length ? table : h("div", { class: "panel muted" }, "No dead letters: every task that failed was retried or caught."),
+    data.letters.length ? frame : h("div", { class: "panel muted" }, "No dead letters: every task that failed was retried or caught."),
   );
-  if (!data.letters.length) holder.append(table);
+  if (!data.letters.length) holder.append(frame);
 }

@@ -135,7 +135,7 @@ function failurePanel(run) {
   const panel = h("section", { class: "panel failures", testid: "failures" });
   if (failed.length) {
     panel.append(h("h2", null, `${failed.length} failed task${failed.length === 1 ? "" : "s"}`));
-    const { table, body } = dataTable(["task", "attempt", "failure", "exception"]);
+    const { frame, body } = dataTable(["task", "attempt", "failure", "exception"]);
     for (const f of failed) {
       body.append(h("tr", { "data-task": f.task_id },
         h("td", null, h("a", { href: f.url, class: "mono" }, `${f.step}/${f.task_id}`)),
@@ -144,11 +144,11 @@ function failurePanel(run) {
         h("td", null, exceptionLine(f.exception),
           f.dead_letter ? h("span", { class: "tag", title: `dead letter ${f.dead_letter}` }, "dead letter") : null)));
     }
-    panel.append(table);
+    panel.append(frame);
   }
   if (letters.length) {
     panel.append(h("h2", { style: "margin-top:10px" }, `${letters.length} dead letter${letters.length === 1 ? "" : "s"}`));
-    const { table, body } = dataTable(["task", "attempt", "when", "exception", "retried by"]);
+    const { frame, body } = dataTable(["task", "attempt", "when", "exception", "retried by"]);
     for (const d of letters) {
       body.append(h("tr", { "data-letter": d.id },
         h("td", null, h("a", { href: d.url, class: "mono" }, `${d.step}/${d.task_id}`)),
@@ -157,7 +157,7 @@ function failurePanel(run) {
         h("td", null, exceptionLine(d.exception)),
         h("td", null, (d.retries || []).map((r) => h("span", null, h("a", { href: r.url, class: "mono" }, r.run_id), " ", badge(r.status), " ")))));
     }
-    panel.append(table);
+    panel.append(frame);
   }
   return panel;
 }
@@ -174,7 +174,7 @@ function graphView(run) {
   const legend = h("div", { class: "legend" },
     ["waiting", "running", "done", "failed", "cloned", "not run"].map((p) =>
       h("span", null, h("i", { style: `background:${statusColor(p).fill}` }), p)));
-  const { table, body } = dataTable(["step", "phase", "tasks", "started", "span"], { testid: "steps-table" });
+  const { frame, body } = dataTable(["step", "phase", "tasks", "started", "span"], { testid: "steps-table" });
   for (const st of run.steps) {
     const span = st.started_at && st.finished_at ? st.finished_at - st.started_at
       : st.started_at && st.phase === "running" ? Date.now() / 1000 - st.started_at : null;
@@ -185,7 +185,7 @@ function graphView(run) {
       h("td", { class: "num" }, timeAgo(st.started_at)),
       h("td", { class: "num" }, formatDuration(span))));
   }
-  return h("div", null, wrap, legend, section("Steps", table));
+  return h("div", null, wrap, legend, section("Steps", frame));
 }
 
 function timelineView(data, flow, runId, width) {

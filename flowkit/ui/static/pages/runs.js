@@ -22,12 +22,12 @@ export async function runsList(root, { query, flow }) {
   const state = { filters: readFilters(query, flow), rows: [], next: null, picked: [] };
   const filterBar = h("form", { class: "filters", onsubmit: (e) => e.preventDefault() });
   const summary = h("div", { class: "facts" });
-  const { table, body } = dataTable(
+  const { frame, body } = dataTable(
     ["", "status", "flow", "run", "started", "duration", "user", "tags", "parameters"],
     { testid: "runs-table" });
   const more = h("div", { class: "more" });
   const message = h("div");
-  root.append(filterBar, summary, message, table, more);
+  root.append(filterBar, summary, message, frame, more);
 
   let stopLive = null;
   let left = false;

@@ -212,7 +212,7 @@ function highlight(text, search) {
 
 // The attempt's artifacts: a name links to its page; a click on "preview" opens it in place (loaded then).
 function artifactsPanel(task) {
-  const { table, body } = dataTable(["name", "type", "size", "", ""], { testid: "artifacts", class: "data artifacts-table" });
+  const { frame, body } = dataTable(["name", "type", "size", "", ""], { testid: "artifacts", class: "data artifacts-table" });
   for (const art of task.artifacts || []) {
     const snippet = `${task.snippet}.${art.name}`;
     const row = h("tr", { "data-artifact": art.name },
@@ -245,5 +245,5 @@ function artifactsPanel(task) {
       task.status === "failed" ? "a failed attempt stores no artifact"
         : task.status === "running" ? "none yet: a task stores its artifacts when it ends" : "no artifact")));
   }
-  return section("Artifacts", table);
+  return section("Artifacts", frame);
 }
