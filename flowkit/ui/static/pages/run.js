@@ -166,7 +166,7 @@ function failurePanel(run) {
 export function exceptionLine(exc) {
   if (!exc) return h("span", { class: "muted" }, "–");
   const message = exc.message.length > 300 ? exc.message.slice(0, 299) + "…" : exc.message;
-  return h("span", { title: exc.qualified_type }, h("span", { class: "exc-type" }, exc.type), ": ", h("span", { class: "exc-msg" }, message));
+  return h("span", { class: "exc-line", title: exc.qualified_type }, h("span", { class: "exc-type" }, exc.type), ": ", h("span", { class: "exc-msg" }, message));
 }
 
 function graphView(run) {
