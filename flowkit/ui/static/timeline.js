@@ -22,9 +22,9 @@ function tickStep(span, count) {
   return nice.find((n) => n >= raw) || Math.ceil(raw / 86400) * 86400;
 }
 
-// An axis label: durations as formatDuration writes them, whole minutes and hours without their zeros.
+// An axis label: durations as formatDuration writes them, whole seconds, minutes, hours and days without their zeros.
 function tickLabel(seconds) {
-  return formatDuration(seconds).replace(/ 00 [sm]$/, "");
+  return formatDuration(seconds).replace(/ 00 [smh]$/, "").replace(/\.0 s$/, " s");
 }
 
 // A <div> holding the timeline <svg data-testid=timeline> (and its hover tooltip) of `data` (the timeline API's answer) for run `flow/runId`, `width` px wide.
@@ -63,7 +63,7 @@ export function timelineChart(data, flow, runId, width) {
     const label = (st.name.length > 20 ? st.name.slice(0, 19) + "…" : st.name);
     const textY = top + Math.min(h, 20) / 2 + 4;
     out.push(`<a href="${esc(pageUrl(flow, runId, st.name))}"><text class="lane-name" x="6" y="${textY}">${esc(label)}</text></a>`);
-    out.push(`<text x="${LABEL_W - 6}" y="${textY}" text-anchor="end">${st.tasks}${esc(note)}</text>`);
+    out.push(`<text x="${LABEL_W - 6}" y="${textY}" text-anchor="end">${esc(st.tasks)}${esc(note)}</text>`);
   });
 
   for (let i = 0; i < data.bars.length; i++) {
