@@ -51,6 +51,8 @@ class _Child:
     pid: int
     fds: dict[int, str]
     writers: dict[str, Any]
+    #: The task's spec: whose log the writers write (its end is marked once they flushed).
+    spec: Any = None
     partial: dict[str, bytes] = field(default_factory=lambda: {"stdout": b"", "stderr": b""})
     status: int | None = None
     #: Whether the task was cancelled (all below its shepherd killed).
@@ -238,7 +240,7 @@ class ForkServer:
         os.close(out_w)
         os.close(err_w)
         writers = self.store.logs.writers(spec)
-        child = _Child(key, pid, {out_r: "stdout", err_r: "stderr"}, writers)
+        child = _Child(key, pid, {out_r: "stdout", err_r: "stderr"}, writers, spec)
         self.children[pid] = child
         self.by_fd[out_r] = child
         self.by_fd[err_r] = child
@@ -320,6 +322,7 @@ class ForkServer:
                 if self.echo:
                     self.send({"op": "log", "key": child.key, "stream": stream, "lines": [note]})
             writer.flush()
+        self.store.logs.end(child.spec)
         self.send({"op": "exit", "key": child.key, "status": status})
 
     def kill(self, key: str) -> None:

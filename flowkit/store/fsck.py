@@ -277,6 +277,8 @@ class _Checker:
 
     def logs(self) -> None:
         for key in self.walk("logs"):
+            if key.rpartition("/")[2] == layout.LOG_END:
+                continue  # a log's end mark: empty, not a chunk
             self.report.chunks += 1
             where = f"{self.store.url}/{key}"
             try:

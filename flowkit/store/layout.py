@@ -17,6 +17,9 @@
     runs/<Flow>/<run_id>/scheduler.json                  which process drives a detached run
                                                          (written once: a second one refuses)
     logs/<Flow>/<run_id>/<step>/<task>/<n>/<stream>.<seq>     log chunks, appended in order
+    logs/<Flow>/<run_id>/<step>/<task>/<n>/end           the log is complete (written once,
+                                                         empty, after the task's last output:
+                                                         its final record can come before it)
     cache/<Flow>/<key[:2]>/<key>.json                    the latest successful task with a
                                                          cache key (for run --reuse)
     deadletters/<id>/letter.json                         a task that exhausted its retries
@@ -41,6 +44,8 @@ import os
 from flowkit.store.keys import check_name
 
 FLOWS = "runs"
+#: The name, next to an attempt's log chunks, of the mark that its log is complete.
+LOG_END = "end"
 START_SUFFIX = ".start.json"
 FINAL_SUFFIX = ".json"
 
@@ -100,6 +105,11 @@ def log_prefix(flow: str, run_id: str, step: str, task_id: str, attempt: int) ->
         check_name("task", task_id),
     )
     return "logs/" + "/".join(parts) + f"/{int(attempt)}"
+
+
+def log_end_key(flow: str, run_id: str, step: str, task_id: str, attempt: int) -> str:
+    """Written once, empty, after every byte of the attempt's output is in its log."""
+    return f"{log_prefix(flow, run_id, step, task_id, attempt)}/{LOG_END}"
 
 
 def scheduler_claim_key(flow: str, run_id: str) -> str:

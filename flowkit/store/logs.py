@@ -294,6 +294,24 @@ class Logs:
             options = {"flush_interval": 2.0, "max_buffer": 8 << 20, **options}
         return {stream: LogWriter(self._backend, prefix, stream, **options) for stream in streams}
 
+    def end(self, attempt: Attempt) -> None:
+        """Mark the attempt's log complete: called once its writers flushed the task's last
+        output (which the process relaying it may store after the task wrote its final
+        record)."""
+        self._backend.put_new(_end_key(attempt), b"")
+
+    def ended(self, record: TaskRecord) -> bool:
+        """Whether the attempt's log is complete: its end mark is stored, or its run is over
+        (ended, or its scheduler gone), so nothing will write to it any more. A clone's log
+        is its origin's."""
+        record = self._records.origin(record)
+        if self._backend.exists(_end_key(record)):
+            return True
+        if self._backend.exists(layout.run_end_key(record.flow, record.run_id)):
+            return True
+        created_at = self._records.get_run(record.flow, record.run_id).created_at
+        return self._leases.scheduler_gone(record.flow, record.run_id, created_at)
+
     def read(self, record: TaskRecord, stream: str) -> list[LogLine]:
         """The lines of one stream of an attempt, as far as they were written."""
         return read_lines(self._backend, _prefix(self._records.origin(record)), stream)
@@ -306,23 +324,24 @@ class Logs:
     def follow(
         self, record: TaskRecord, streams: tuple[str, ...] = STREAMS, *, poll: float | None = None
     ) -> Iterator[tuple[str, LogLine]]:
-        """``(stream, line)`` of a running attempt as they arrive, until the attempt's final
-        record is written, or, if the attempt died unrecorded, until its run ended or its
+        """``(stream, line)`` of a running attempt as they arrive, until its log is complete
+        (:meth:`ended`: its end mark, not its final record, which can come before the last
+        output is stored), or, if the attempt died unrecorded, until its run ended or its
         scheduler's lease ran out (the run crashed)."""
         record = self._records.origin(record)
-        end_key = layout.run_end_key(record.flow, record.run_id)
-        created_at = self._records.get_run(record.flow, record.run_id).created_at
 
         def done() -> bool:
-            return (
-                self._records.is_final(record)
-                or self._backend.exists(end_key)
-                or self._leases.scheduler_gone(record.flow, record.run_id, created_at)
-            )
+            return self.ended(record)
 
         if poll is None:  # each poll is a few requests on a remote store
             poll = 1.0 if self._backend.remote else 0.25
         return follow(self._backend, _prefix(record), streams, done=done, poll=poll)
+
+
+def _end_key(attempt: Attempt) -> str:
+    return layout.log_end_key(
+        attempt.flow, attempt.run_id, attempt.step, attempt.task_id, attempt.attempt
+    )
 
 
 def _prefix(attempt: Attempt) -> str:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from flowkit.store import LocalBackend, MemoryBackend, Store
 from flowkit.store.logs import LogWriter, as_text, read_lines
@@ -69,6 +72,7 @@ with store.logs.writer(start, "stdout", flush_interval=0.05) as out:
             time.sleep(0.01)
         out.write("done\\n")
 store.records.finish_task(start.finished("succeeded"))
+store.logs.end(start)
 """
 
 
@@ -105,6 +109,42 @@ def test_logs_are_readable_by_another_process_before_the_task_ends(tmp_path: Pat
     assert store.records.get_task("LogFlow", "r1", "train", "t1").successful
 
 
+def test_follow_takes_output_stored_after_the_final_record() -> None:
+    # the process relaying a task's output stores its last lines after the task wrote its
+    # final record; the log's end mark, not the record, says nothing more will come
+    store = Store(MemoryBackend())
+    store.records.create_run("LogFlow", run_id="r1")
+    start = store.records.start_task("LogFlow", "r1", "train", "t1")
+    out = store.logs.writer(start, "stdout")
+    out.write("first\n")
+    out.flush()
+    store.records.finish_task(start.finished("succeeded"))
+    assert not store.logs.ended(start)
+
+    def relay_the_rest() -> None:
+        time.sleep(0.3)
+        out.write("last\n")
+        out.flush()
+        store.logs.end(start)
+
+    relay = threading.Thread(target=relay_the_rest)
+    relay.start()
+    followed = [line.text for _, line in store.logs.follow(start, poll=0.02)]
+    relay.join()
+    assert followed == ["first", "last"]
+    assert store.logs.ended(start)
+
+
+def test_a_log_is_over_once_its_run_ended_even_without_an_end_mark() -> None:
+    # a task killed with its relaying process never gets the mark; its run's end says it
+    store = Store(MemoryBackend())
+    store.records.create_run("LogFlow", run_id="r1")
+    start = store.records.start_task("LogFlow", "r1", "train", "t1")
+    assert not store.logs.ended(start)
+    store.records.end_run("LogFlow", "r1", "failed")
+    assert store.logs.ended(start)
+
+
 class _RemoteMemory(MemoryBackend):
     remote = True
 
@@ -126,3 +166,23 @@ def test_a_remote_store_gets_fewer_bigger_chunks() -> None:
     # one request per chunk on an object store: a chunk every 2 s, not every second
     assert _chunks_for_ten_seconds_of_output(_RemoteMemory()) in (5, 6)
     assert _chunks_for_ten_seconds_of_output(MemoryBackend()) in (10, 11)
+
+
+def test_every_attempt_a_run_ran_has_its_log_end_mark(tmp_path: Path) -> None:
+    import flowkit
+    from flowkit.store import layout
+    from tests.flows.failures import FixableFlow
+    from tests.runtime.test_shapes import Quiet
+
+    store = Store(LocalBackend(tmp_path))
+    with pytest.raises(flowkit.RunFailed):
+        flowkit.run(FixableFlow, store=str(tmp_path), progress=Quiet())
+    (run_id,) = store.records.list_runs("FixableFlow")
+    marked = []
+    for step in store.records.list_steps("FixableFlow", run_id):
+        for task in store.records.list_tasks("FixableFlow", run_id, step):
+            for attempt in range(task.attempt + 1):
+                key = layout.log_end_key("FixableFlow", run_id, step, task.task_id, attempt)
+                marked.append((step, attempt, store.backend.exists(key)))
+    # work failed twice (a retry): each attempt's log was completed, the failed ones too
+    assert sorted(marked) == [("start", 0, True), ("work", 0, True), ("work", 1, True)]
