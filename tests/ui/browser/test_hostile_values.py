@@ -100,3 +100,28 @@ def test_a_hidden_tab_does_not_poll(live_ui: tuple[UiPage, LiveRun]) -> None:
     ui.page.evaluate(set_visibility, "visible")
     ui.page.wait_for_timeout(1500)
     assert asked, "polling goes on once the tab is shown again"
+
+
+def test_a_failed_poll_shows_its_error_until_the_next_answer(
+    live_ui: tuple[UiPage, LiveRun],
+) -> None:
+    ui, live = live_ui
+    run_api = f"**/api/runs/UiLiveFlow/{live.run_id}"
+    ui.goto(f"/UiLiveFlow/{live.run_id}")
+    expect(ui.page.locator("[data-testid=run-status]")).to_contain_text("running")
+    # one answer over and over, one error among them: only the error can make the page redraw
+    same = ui.page.request.get(f"{ui.base}/api/runs/UiLiveFlow/{live.run_id}").json()
+    answers = iter([200, 200, 503])
+
+    def serve(route: Any) -> None:
+        if next(answers, 200) == 503:
+            route.fulfill(status=503, json={"error": "the store is away", "hint": "wait"})
+        else:
+            route.fulfill(status=200, json=same)
+
+    ui.page.route(run_api, serve)
+    box = ui.page.locator(".error-box")
+    expect(box).to_contain_text("the store is away")
+    expect(box).to_have_count(0)
+    # the 503 was the test's own doing, not the page's
+    ui.errors[:] = [e for e in ui.errors if "503" not in e]

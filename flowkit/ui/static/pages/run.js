@@ -72,7 +72,8 @@ export async function render(root, { parts, query }) {
     let timelineDue = 0;
     stops.push(poll(async () => {
       const data = await getJSON(apiPath("runs", flow, runId));
-      if (data.version !== version) draw(data);
+      // after a failed poll its error box sits where the failures go: the next answer redraws them
+      if (data.version !== version || failures.querySelector(".error-box")) draw(data);
       if (view === "timeline" && (data.status === "running" ? ++timelineDue % 2 === 0 : true)) await drawTimeline();
       if (data.status !== "running") {
         clearInterval(ticker);
