@@ -12,7 +12,7 @@ import flowkit
 from tests.flows.ui_hostile import MARKUP, HostileFlow
 from tests.runtime.test_shapes import Quiet
 from tests.ui.browser.conftest import UiPage, UiServer, expect, open_page, task_id
-from tests.ui.conftest import LiveRun
+from tests.ui.conftest import LiveRun, UiStore
 
 pytestmark = pytest.mark.slow
 
@@ -125,3 +125,12 @@ def test_a_failed_poll_shows_its_error_until_the_next_answer(
     expect(box).to_have_count(0)
     # the 503 was the test's own doing, not the page's
     ui.errors[:] = [e for e in ui.errors if "503" not in e]
+
+
+def test_a_table_preview_leads_each_row_with_its_index_label(ui: UiPage, ui_store: UiStore) -> None:
+    join = task_id(ui_store.path, "UiShowcaseFlow", ui_store.showcase, "join")
+    ui.goto(f"/UiShowcaseFlow/{ui_store.showcase}/join/{join}/table")
+    rows = ui.page.locator("[data-testid=artifact-preview] tbody tr")
+    expect(rows).to_have_count(4)
+    assert rows.nth(2).locator("th.index").text_content() == "2"
+    assert rows.nth(2).locator("td").all_text_contents() == ["2", "0.75", "baseline"]

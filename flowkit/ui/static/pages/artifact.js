@@ -98,11 +98,15 @@ function tablePreview(preview) {
   const dtypes = preview.dtypes || [];
   const rows = preview.rows || [];
   const total = preview.shape ? preview.shape[0] : rows.length;
+  // the index labels lead each row (a filtered or dated frame's index is not 0, 1, 2...)
+  const index = preview.index || null;
+  const td = (cell) => h("td", { class: cell === null ? "null" : "" }, cell === null ? "null" : String(cell));
   const table = h("table", { class: "data preview-table" },
-    h("thead", null, h("tr", null, columns.map((c, i) =>
+    h("thead", null, h("tr", null, index ? h("th", { class: "index" }) : null, columns.map((c, i) =>
       h("th", null, String(c), dtypes[i] ? h("div", { class: "dtype" }, dtypes[i]) : null)))),
-    h("tbody", null, rows.map((row) => h("tr", null, row.map((cell) =>
-      h("td", { class: cell === null ? "null" : "" }, cell === null ? "null" : String(cell)))))));
+    h("tbody", null, rows.map((row, r) => h("tr", null,
+      index ? h("th", { class: "index" }, index[r] === null ? "null" : String(index[r])) : null,
+      row.map(td)))));
   const shown = rows.length < total || preview.truncated
     ? `showing ${rows.length} of ${total} rows` : `${total} row${total === 1 ? "" : "s"}`;
   const cols = preview.shape && preview.shape[1] > columns.length
