@@ -157,6 +157,6 @@ async function drawHistory(box, flow, runId, stepName) {
     const run = event.target.getAttribute && event.target.getAttribute("data-run");
     if (run) navigate(pageUrl(flow, run, stepName));
   });
-  box.append(svg, h("div", { class: "muted legend-note" }, `${points.length} runs, oldest first; this run marked ▲; `
+  box.append(svg, h("div", { class: "muted legend-note" }, `${points.length} run${points.length === 1 ? "" : "s"}, oldest first; this run marked ▲; `
     + "a bar's height is the step's span (first task start to last task end)"));
 }
