@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import hmac
 import json
-from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qsl, urlencode
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: The cookie a browser keeps the token in.
@@ -59,15 +59,9 @@ def _bearer(header: str | None) -> str | None:
 
 
 def _cookie(header: str | None) -> str | None:
-    if not header:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except CookieError:  # a malformed header: no cookie
-        return None
-    morsel = jar.get(COOKIE)
-    return None if morsel is None else morsel.value
+    # cookies of every other server on this host come along (they ignore the port); the
+    # standard library's SimpleCookie drops them all at one it cannot parse ('x={"a":1}')
+    return cookie_parser(header).get(COOKIE) if header else None
 
 
 async def _redirect_with_cookie(

@@ -125,6 +125,15 @@ def test_a_page_opened_with_the_token_gets_a_cookie(guarded: TestClient) -> None
         assert browser.get("/UiShowcaseFlow").status_code == 200
 
 
+def test_the_token_cookie_is_found_among_other_servers_cookies(guarded: TestClient) -> None:
+    # browsers send this host's cookies of every port: a notebook server's among them
+    fresh = TestClient(guarded.app, base_url="http://127.0.0.1:8808")
+    jar = f'prefs={{"theme":"dark"}}; session=a b; {COOKIE}=s3cret-token; _xsrf=2|ab|cd'
+    assert fresh.get("/api/flows", headers={"cookie": jar}).status_code == 200
+    wrong = jar.replace("s3cret-token", "s3cret-tokem")
+    assert fresh.get("/api/flows", headers={"cookie": wrong}).status_code == 401
+
+
 def test_a_token_link_redirects_only_within_the_ui(guarded: TestClient) -> None:
     fresh = TestClient(guarded.app, follow_redirects=False)  # no cookie yet
     opened = fresh.get("http://127.0.0.1:8808//evil.example/runs?token=s3cret-token")
