@@ -64,17 +64,10 @@ def _no_attempt(record: TaskRecord, asked: int, known: list[int]) -> ApiError:
 
 
 def ended(store: Store, record: TaskRecord) -> bool:
-    """Whether no more output will come: the attempt has its final record, or its run ended
-    or crashed without one (as ``flowkit logs --follow`` decides)."""
-    if record.final:
-        return True
-    latest = store.records.get_attempt(
-        record.flow, record.run_id, record.step, record.task_id, record.attempt
-    )
-    if latest is not None and latest.final:
-        return True
-    run = store.records.get_run(record.flow, record.run_id)
-    return store.leases.run_state(run) != "running"
+    """Whether no more output will come: the attempt's log is complete (its end mark, which
+    comes after its final record and its last output), or its run is over
+    (:meth:`~flowkit.store.logs.Logs.ended`, as ``flowkit logs --follow`` decides)."""
+    return store.logs.ended(record)
 
 
 class _Log:

@@ -258,3 +258,26 @@ def test_a_live_tail_returns_only_newer_lines_until_the_attempt_ends(tmp_path: P
     seen = _beats(first) + _beats(newer) + [int(t.rsplit(" ", 1)[1]) for _, t in tail[:-1]]
     assert seen == _beats(everything) == list(range(len(seen)))
     assert everything["final"] is True
+
+
+def test_a_tail_is_not_final_until_the_log_is_complete() -> None:
+    # the relay stores a task's last output after the task wrote its final record: a tail
+    # that called the log final at the record would never show those lines
+    from flowkit.store import MemoryBackend
+
+    store = Store(MemoryBackend())
+    store.records.create_run("RelayFlow", run_id="r1")
+    start = store.records.start_task("RelayFlow", "r1", "work", "t1")
+    out = store.logs.writer(start, "stdout")
+    out.write("first\n")
+    out.flush()
+    record = store.records.finish_task(start.finished("succeeded"))
+    path = f"/api/runs/{record.pathspec}/logs"
+    with TestClient(create_app(UiContext(store))) as client:
+        before = client.get(path).json()
+        assert (texts(before), before["final"]) == ([("stdout", "first")], False)
+        out.write("last\n")
+        out.flush()
+        store.logs.end(start)
+        after = client.get(path, params={"after": before["cursor"]}).json()
+    assert (texts(after), after["final"]) == ([("stdout", "last")], True)
