@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from urllib.parse import parse_qsl, urlencode
@@ -11,8 +12,14 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-#: The cookie a browser keeps the token in.
+#: The cookie a browser keeps the token in is this, then a digest of the token: cookies
+#: ignore ports, and two UIs on one host must not overwrite each other's.
 COOKIE = "flowkit_ui_token"
+
+
+def cookie_name(token: str) -> str:
+    return f"{COOKIE}_{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+
 
 _PAGE = (
     b"<!doctype html><meta charset=utf-8><title>flowkit ui: token needed</title>"
@@ -27,6 +34,7 @@ class TokenMiddleware:
     def __init__(self, app: ASGIApp, *, token: str) -> None:
         self.app = app
         self._token = token.encode()
+        self._cookie = cookie_name(token)
 
     def _matches(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given.encode(), self._token)
@@ -37,7 +45,7 @@ class TokenMiddleware:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if self._matches(_bearer(headers.get("authorization"))) or self._matches(
-            _cookie(headers.get("cookie"))
+            _cookie(headers.get("cookie"), self._cookie)
         ):
             await self.app(scope, receive, send)
             return
@@ -58,10 +66,10 @@ def _bearer(header: str | None) -> str | None:
     return value.strip() if kind.lower() == "bearer" else None
 
 
-def _cookie(header: str | None) -> str | None:
+def _cookie(header: str | None, name: str) -> str | None:
     # cookies of every other server on this host come along (they ignore the port); the
     # standard library's SimpleCookie drops them all at one it cannot parse ('x={"a":1}')
-    return cookie_parser(header).get(COOKIE) if header else None
+    return cookie_parser(header).get(name) if header else None
 
 
 async def _redirect_with_cookie(
@@ -70,7 +78,7 @@ async def _redirect_with_cookie(
     # one leading slash: '//evil.example/?token=T' must not redirect to another site
     path = "/" + (scope.get("root_path", "") + scope["path"]).lstrip("/")
     location = path + ("?" + urlencode(query) if query else "")
-    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+    cookie = f"{cookie_name(token)}={token}; Path=/; HttpOnly; SameSite=Strict"
     await send(
         {
             "type": "http.response.start",

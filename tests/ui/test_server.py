@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from flowkit.store import open_store
 from flowkit.ui.app import create_app
-from flowkit.ui.auth import COOKIE
+from flowkit.ui.auth import cookie_name
 from flowkit.ui.common import UiContext
 from flowkit.ui.server import HOST_NAMES
 from tests.ui.conftest import UiStore
@@ -117,10 +117,10 @@ def test_a_page_opened_with_the_token_gets_a_cookie(guarded: TestClient) -> None
     assert opened.status_code == 303
     assert opened.headers["location"] == "/UiShowcaseFlow?status=failed"
     cookie = opened.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE}=s3cret-token;")
+    assert cookie.startswith(f"{cookie_name('s3cret-token')}=s3cret-token;")
     assert "HttpOnly" in cookie
     with TestClient(guarded.app, base_url="http://127.0.0.1:8808") as browser:
-        browser.cookies.set(COOKIE, "s3cret-token")
+        browser.cookies.set(cookie_name("s3cret-token"), "s3cret-token")
         assert browser.get("/api/flows").status_code == 200
         assert browser.get("/UiShowcaseFlow").status_code == 200
 
@@ -128,10 +128,20 @@ def test_a_page_opened_with_the_token_gets_a_cookie(guarded: TestClient) -> None
 def test_the_token_cookie_is_found_among_other_servers_cookies(guarded: TestClient) -> None:
     # browsers send this host's cookies of every port: a notebook server's among them
     fresh = TestClient(guarded.app, base_url="http://127.0.0.1:8808")
-    jar = f'prefs={{"theme":"dark"}}; session=a b; {COOKIE}=s3cret-token; _xsrf=2|ab|cd'
+    jar = f'prefs={{"theme":"dark"}}; session=a b; {cookie_name("s3cret-token")}=s3cret-token; _xsrf=2|ab|cd'
     assert fresh.get("/api/flows", headers={"cookie": jar}).status_code == 200
     wrong = jar.replace("s3cret-token", "s3cret-tokem")
     assert fresh.get("/api/flows", headers={"cookie": wrong}).status_code == 401
+
+
+def test_two_uis_on_one_host_keep_their_own_token_cookies(guarded: TestClient) -> None:
+    # cookies ignore ports: another UI's token cookie comes along and must not be taken
+    fresh = TestClient(guarded.app, base_url="http://127.0.0.1:8808")
+    other = f"{cookie_name('other-token')}=other-token"
+    assert cookie_name("other-token") != cookie_name("s3cret-token")
+    assert fresh.get("/api/flows", headers={"cookie": other}).status_code == 401
+    both = f"{other}; {cookie_name('s3cret-token')}=s3cret-token"
+    assert fresh.get("/api/flows", headers={"cookie": both}).status_code == 200
 
 
 def test_a_token_link_redirects_only_within_the_ui(guarded: TestClient) -> None:
