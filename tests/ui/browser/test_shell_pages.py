@@ -8,6 +8,9 @@ import re
 
 import pytest
 
+import flowkit
+from tests.flows.ui import UiShowcaseFlow
+from tests.runtime.test_shapes import Quiet
 from tests.ui.browser.conftest import LiveRun, UiPage, expect
 from tests.ui.conftest import UiStore
 
@@ -100,8 +103,13 @@ def test_runs_list_follows_a_live_run_to_its_end(live_ui: tuple[UiPage, LiveRun]
     expect(status).to_have_text("running")
     live.open_gate()
     expect(status).to_have_text("succeeded", timeout=60_000)
-    # polling stops once no listed run runs
+    # once no listed run runs, the list is asked for seldom (every 10 s, not 2 s) ...
     requests: list[str] = []
     ui.page.on("request", lambda r: requests.append(r.url))
     ui.page.wait_for_timeout(4_500)
     assert [u for u in requests if "/api/runs" in u] == []
+    # ... yet a run started elsewhere meanwhile shows up without a reload
+    later = flowkit.run(UiShowcaseFlow, store=str(live.store), progress=Quiet())
+    expect(ui.page.locator(f'tr[data-run="UiShowcaseFlow/{later.id}"] td.status')).to_have_text(
+        "succeeded", timeout=30_000
+    )

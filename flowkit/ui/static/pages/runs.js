@@ -10,6 +10,8 @@ const STATUSES = ["running", "succeeded", "failed", "crashed", "cancelled"];
 const FILTERS = ["flow", "status", "tag", "since", "until"];
 const PAGE = 50;
 const LIVE_MS = 2000;
+// with no listed run running, still look now and then: a run started elsewhere shows up
+const IDLE_MS = 10000;
 
 export async function render(root, { query }) {
   setTitle("Runs");
@@ -30,15 +32,17 @@ export async function runsList(root, { query, flow }) {
   root.append(filterBar, summary, message, frame, more);
 
   let stopLive = null;
+  let liveMs = null;
   let left = false;
   let loadedFlows = [];
+  // poll every LIVE_MS while a listed run runs, else every IDLE_MS
   const setLive = (on) => {
+    const ms = on ? LIVE_MS : IDLE_MS;
     // an answer landing after the page was left must not start polling again
-    if (on && !stopLive && !left) stopLive = poll(refresh, LIVE_MS);
-    if (!on && stopLive) {
-      stopLive();
-      stopLive = null;
-    }
+    if (left || ms === liveMs) return;
+    if (stopLive) stopLive();
+    liveMs = ms;
+    stopLive = poll(refresh, ms);
   };
 
   const params = (cursor, limit) => ({ ...state.filters, cursor, limit: limit || PAGE });
@@ -75,7 +79,6 @@ export async function runsList(root, { query, flow }) {
       state.rows = page.runs.concat(state.rows.slice(page.runs.length).filter((r) => !renewed.has(r.pathspec)));
     }
     drawPage(page);
-    return page.runs.some((r) => r.status === "running");
   }
 
   async function loadMore(button) {
@@ -192,7 +195,8 @@ export async function runsList(root, { query, flow }) {
   await load();
   return () => {
     left = true;
-    setLive(false);
+    if (stopLive) stopLive();
+    stopLive = null;
   };
 }
 
