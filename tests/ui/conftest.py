@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from starlette.testclient import TestClient
 
 import flowkit
-from flowkit.store import open_store
+from flowkit.store import Store, open_store
+from flowkit.ui.app import create_app
+from flowkit.ui.common import UiContext
 from tests.flows.failures import FixableFlow
 from tests.flows.ui import UiLiveFlow, UiShowcaseFlow
 from tests.runtime.test_shapes import Quiet
@@ -60,6 +63,23 @@ def ui_store(tmp_path_factory: pytest.TempPathFactory) -> UiStore:
         return UiStore(folder / "store", *json.loads(made.read_text()))
 
 
+def api_client(path: Path) -> TestClient:
+    """A client of the UI's API over the store at ``path``."""
+    return TestClient(create_app(UiContext(open_store(str(path)))))
+
+
+@pytest.fixture(scope="module")
+def store(ui_store: UiStore) -> Store:
+    return open_store(str(ui_store.path))
+
+
+@pytest.fixture(scope="module")
+def client(store: Store) -> Iterator[TestClient]:
+    """The API over the ``ui_store``."""
+    with TestClient(create_app(UiContext(store))) as client:
+        yield client
+
+
 def _make_runs(store: str) -> list[str]:
     """Run the flows: the ids of the showcase, wider, failed and resumed runs."""
     showcase = flowkit.run(UiShowcaseFlow, store=store, progress=Quiet())
@@ -90,7 +110,7 @@ class LiveRun:
     def wait_for_step(self, step: str) -> None:
         """Until ``step`` has a task in the store."""
         records = open_store(str(self.store)).records
-        _wait_for(
+        wait_for(
             lambda: bool(records.list_tasks("UiLiveFlow", self.run_id, step)),
             what=f"the live run's {step} step to start",
         )
@@ -114,7 +134,7 @@ def live_run(tmp_path: Path) -> Iterator[LiveRun]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        run_id = _wait_for(lambda: _running_run(store), what="the live run to start")
+        run_id = wait_for(lambda: _running_run(store), what="the live run to start")
         yield LiveRun(store, gate, run_id, thread, outcome)
     finally:
         gate.touch()
@@ -130,7 +150,7 @@ def _running_run(store: Path) -> str | None:
     return None if record is None else record.run_id
 
 
-def _wait_for(probe: Callable[[], T | None], *, what: str, timeout: float = 60) -> T:
+def wait_for(probe: Callable[[], T | None], *, what: str, timeout: float = 60) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = probe()

@@ -5,7 +5,6 @@ class the UI cannot import; and the 404s."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,6 @@ from flowkit.ui.common import UiContext
 from tests.flows.ui import tiny_png
 from tests.runtime.test_shapes import Quiet
 from tests.ui.conftest import UiStore
-
-
-@pytest.fixture(scope="module")
-def store(ui_store: UiStore) -> Store:
-    return open_store(str(ui_store.path))
-
-
-@pytest.fixture(scope="module")
-def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(UiContext(store))) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from flowkit.store import open_store
-from flowkit.ui.app import create_app
-from flowkit.ui.common import UiContext
 from tests.ui.conftest import UiStore
-
-
-@pytest.fixture(scope="module")
-def client(ui_store: UiStore) -> TestClient:
-    return TestClient(create_app(UiContext(open_store(str(ui_store.path)))))
 
 
 def compare(client: TestClient, a: str, b: str) -> dict:

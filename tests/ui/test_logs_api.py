@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,7 @@ from flowkit.ui.common import UiContext
 from tests.flows.gated import GatedFlow
 from tests.flows.ui import UiLiveFlow
 from tests.runtime.test_shapes import Quiet
-from tests.ui.conftest import UiStore
-
-
-@pytest.fixture(scope="module")
-def store(ui_store: UiStore) -> Store:
-    return open_store(str(ui_store.path))
-
-
-@pytest.fixture(scope="module")
-def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(UiContext(store))) as client:
-        yield client
+from tests.ui.conftest import UiStore, wait_for
 
 
 def train_task(store: Store, run_id: str, index: int) -> TaskRecord:
@@ -180,16 +168,6 @@ def test_a_clone_shows_the_logs_of_the_task_it_came_from(tmp_path: Path) -> None
     assert task["logs"] == {"stdout": 1, "stderr": 0}
 
 
-def _wait_for(what: str, found: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _poll(what: str, get: Any, beats: int = 1) -> dict[str, Any]:
     """The first answer of ``get()`` holding at least ``beats`` beats."""
     deadline = time.monotonic() + 60
@@ -224,9 +202,9 @@ def test_a_live_tail_returns_only_newer_lines_until_the_attempt_ends(tmp_path: P
     thread = threading.Thread(target=go, daemon=True)
     thread.start()
     try:
-        runs = _wait_for("the run", lambda: store.records.list_runs("UiLiveFlow"))
-        (task,) = _wait_for(
-            "the wait task", lambda: store.records.list_tasks("UiLiveFlow", runs[0], "wait")
+        runs = wait_for(lambda: store.records.list_runs("UiLiveFlow"), what="the run")
+        (task,) = wait_for(
+            lambda: store.records.list_tasks("UiLiveFlow", runs[0], "wait"), what="the wait task"
         )
         logs = f"/api/runs/{task.pathspec}/logs"
         with TestClient(create_app(UiContext(store))) as client:

@@ -24,16 +24,7 @@ from flowkit.ui.app import create_app
 from flowkit.ui.common import UiContext
 from flowkit.ui.run_model import RunTasks, read_tasks, steps_json
 from tests.runtime.test_shapes import Quiet
-from tests.ui.conftest import LiveRun, UiStore
-
-
-def client_of(path: Path) -> TestClient:
-    return TestClient(create_app(UiContext(open_store(str(path)))))
-
-
-@pytest.fixture(scope="module")
-def client(ui_store: UiStore) -> TestClient:
-    return client_of(ui_store.path)
+from tests.ui.conftest import LiveRun, UiStore, api_client
 
 
 def get(client: TestClient, path: str, status: int = 200) -> dict[str, Any]:
@@ -172,7 +163,7 @@ def test_the_timeline_packs_a_foreach_and_leaves_clones_out(
 def test_a_running_run_shows_its_running_step_and_an_open_bar(live_run: LiveRun) -> None:
     live_run.wait_for_step("wait")
     run_id = live_run.run_id
-    client = client_of(live_run.store)
+    client = api_client(live_run.store)
     run = get(client, f"/api/runs/UiLiveFlow/{run_id}")
     assert run["status"] == "running"
     assert run["finished_at"] is None and run["duration"] >= 0
@@ -212,7 +203,7 @@ def test_a_nested_foreach_counts_every_inner_task(tmp_path: Path) -> None:
 
     run = flowkit.run(NestedForeachFlow, store=str(tmp_path / "store"), progress=Quiet())
     steps = by_name(
-        get(client_of(tmp_path / "store"), f"/api/runs/NestedForeachFlow/{run.id}")["steps"]
+        get(api_client(tmp_path / "store"), f"/api/runs/NestedForeachFlow/{run.id}")["steps"]
     )
     assert (steps["outer"]["done"], steps["outer"]["total"], steps["outer"]["foreach"]) == (
         3,

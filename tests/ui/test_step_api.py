@@ -9,15 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from flowkit.client import Run
-from flowkit.store import open_store
-from flowkit.ui.app import create_app
-from flowkit.ui.common import UiContext
 from tests.ui.conftest import UiStore
-
-
-@pytest.fixture(scope="module")
-def client(ui_store: UiStore) -> TestClient:
-    return TestClient(create_app(UiContext(open_store(str(ui_store.path)))))
 
 
 def get(client: TestClient, path: str, expect: int = 200, **params: Any) -> dict[str, Any]:

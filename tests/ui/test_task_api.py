@@ -3,28 +3,13 @@ task's attempts and traceback, a clone's origin and why it was cloned, and the 4
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from starlette.testclient import TestClient
 
-from flowkit.store import Store, open_store
+from flowkit.store import Store
 from flowkit.store.records import TaskRecord
-from flowkit.ui.app import create_app
-from flowkit.ui.common import UiContext
 from flowkit.ui.task_api import LINKS_SHOWN, capped_links
 from tests.ui.conftest import UiStore
-
-
-@pytest.fixture(scope="module")
-def store(ui_store: UiStore) -> Store:
-    return open_store(str(ui_store.path))
-
-
-@pytest.fixture(scope="module")
-def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(UiContext(store))) as client:
-        yield client
 
 
 def tasks(store: Store, flow: str, run_id: str, step: str) -> list[TaskRecord]:

@@ -202,7 +202,7 @@ export function setTitle(text) {
   document.title = text ? `${text} · flowkit` : "flowkit";
 }
 
-// A size in bytes as "812 B", "4.2 KiB", "3.1 MiB", "1.0 GiB"; "–" when null.
+// A size in bytes as "812 B", "4.2 KiB", "3.1 MiB", "1 GiB"; "–" when null.
 export function formatBytes(size) {
   if (size === null || size === undefined) return "–";
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -212,5 +212,5 @@ export function formatBytes(size) {
     value /= 1024;
     unit += 1;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return unit === 0 ? `${value} B` : `${value.toFixed(1).replace(/\.0$/, "")} ${units[unit]}`;
 }

@@ -2,7 +2,7 @@
 // (table, array, image, value; too large or not loadable said plainly), and its client snippet.
 
 import { apiPath, getJSON } from "../api.js";
-import { append, breadcrumbs, codeWithCopy, errorBox, h, loading, mono, setTitle } from "../ui.js";
+import { append, breadcrumbs, codeWithCopy, errorBox, formatBytes, h, loading, mono, setTitle } from "../ui.js";
 
 export async function render(root, { parts, query }) {
   const [flow, runId, stepName, taskId, name] = parts;
@@ -32,19 +32,6 @@ export async function render(root, { parts, query }) {
 
 function artifactApi(flow, runId, stepName, taskId, name) {
   return apiPath("runs", flow, runId, stepName, taskId, "artifacts", name);
-}
-
-// A size in bytes as "512 B", "3.4 KiB", "12.0 MiB"; "–" when not known.
-export function formatBytes(size) {
-  if (size === null || size === undefined) return "–";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = size;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1).replace(/\.0$/, "")} ${units[unit]}`;
 }
 
 // The [data-testid=artifact-preview] box of a preview (docs/ui.md, the artifact API's `preview`).

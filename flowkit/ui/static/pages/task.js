@@ -4,10 +4,10 @@
 
 import { apiPath, getJSON, poll } from "../api.js";
 import {
-  badge, breadcrumbs, clear, copyButton, dataTable, errorBox, formatDuration, formatUtc, h, loading, mono, navigate,
-  pageUrl, section, setTitle, timeAgo,
+  badge, breadcrumbs, clear, copyButton, dataTable, errorBox, formatBytes, formatDuration, formatUtc, h, loading, mono,
+  navigate, pageUrl, section, setTitle, timeAgo,
 } from "../ui.js";
-import { formatBytes, previewBox } from "./artifact.js";
+import { previewBox } from "./artifact.js";
 
 const LIVE_MS = 1000;
 // a long log draws its last lines only, until "show all"
