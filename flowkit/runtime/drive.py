@@ -35,6 +35,14 @@ class RunFailed(FlowkitError):
         self.task = task
         self.cancelled = cancelled
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this error in a cell, in place of its traceback: the
+        message (the failing task and its own traceback, the user's frames only) and the
+        hint (how to resume), once. The frames of flowkit's that raised it (``run`` ->
+        ``start`` -> ``drive``) say nothing about the failure, so none is shown."""
+        name = f"\x1b[1;31m{type(self).__name__}\x1b[0m"
+        return f"{name}: {self.render()}".splitlines()
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -122,11 +130,12 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
     if result.status == "cancelled":
         message = f"run {client_run.pathspec} was cancelled"
     elif failed is not None and failed.exception is not None:
-        message = (
-            f"run {client_run.pathspec} failed: task {failed.pathspec} raised {failed.exception}"
-        )
+        raised = str(failed.exception)
         if failed.exception.traceback.startswith("Traceback"):  # frames of the user's to show
-            message += f"\n{failed.exception.traceback}".rstrip()
+            # the traceback ends with the whole exception: its first line is enough here
+            # (a papermill step's message holds the cell's traceback, said once, below)
+            raised = raised.splitlines()[0] + f"\n{failed.exception.traceback}".rstrip()
+        message = f"run {client_run.pathspec} failed: task {failed.pathspec} raised {raised}"
     else:
         message = f"run {client_run.pathspec} failed: {result.message}"
     cancelled = result.status == "cancelled"
