@@ -7,28 +7,38 @@ failing task's traceback and how to resume.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from flowkit.client.dag import caption, dag_svg
+from flowkit.client.dag import dag_svg
 from flowkit.runtime.events import Event, RunDetached, RunFinished, RunStarted, TaskOutput
-from flowkit.surfaces.layout import resuming_text
-from flowkit.surfaces.state import RunProgress, StepState
+from flowkit.surfaces.layout import UNICODE, resuming_text, step_caption
+from flowkit.surfaces.state import RunProgress
 
 _LOG_LINES = 12
 
 
 class NotebookView:
-    """A :class:`~flowkit.runtime.events.ProgressSink` drawing into a widget in the cell."""
+    """A :class:`~flowkit.runtime.events.ProgressSink` drawing into a widget in the cell.
+
+    Events only fold into the state and mark the view stale; a background thread redraws it
+    every ``refresh_interval`` seconds when it is stale, and at least once a second while the
+    run goes, so elapsed times move and a new log line shows within a fraction of a second
+    even while no task changes state, and a 1,000-task foreach costs a few redraws a second,
+    not one per event. (ipywidgets send a changed value to the front end from any thread.)
+    """
+
+    TICK = 1.0  # while the run goes, redraw at least this often: elapsed times move
 
     def __init__(
         self,
         *,
         quiet: bool = False,
-        refresh_interval: float = 0.2,
+        refresh_interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
         display: Callable[[Any], Any] | None = None,
     ) -> None:
@@ -40,6 +50,10 @@ class NotebookView:
         self._interval = refresh_interval
         self._clock = clock
         self._last = float("-inf")
+        self._dirty = False  # the state changed since the widget was last drawn
+        self._lock = threading.Lock()  # the scheduler's thread and the ticker share the state
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
         self._logs: deque[str] = deque(maxlen=_LOG_LINES)
         self._targets: list[tuple[str, tuple[str, ...]]] = []
         self._detached: RunDetached | None = None
@@ -50,36 +64,64 @@ class NotebookView:
         display(self.widget)
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, RunDetached):
-            self._detached = event
-            self.widget.value = _detached_html(event)
-            return
-        now = self._clock()
-        self.state.apply(event, now)
-        if isinstance(event, RunStarted):
-            self._targets = [(s.name, s.targets) for s in event.steps]
-        elif isinstance(event, TaskOutput) and not self._quiet:
-            self._logs.append(f"[{event.step}/{event.task_id}] {event.text}")
-        if isinstance(event, RunStarted | RunFinished) or now - self._last >= self._interval:
-            self._last = now
-            self.widget.value = self.render(now)
+        with self._lock:
+            if isinstance(event, RunDetached):
+                self._detached = event
+                self.widget.value = _detached_html(event)
+                return
+            now = self._clock()
+            self.state.apply(event, now)
+            self._dirty = True
+            if isinstance(event, RunStarted):
+                self._targets = [(s.name, s.targets) for s in event.steps]
+            elif isinstance(event, TaskOutput) and not self._quiet:
+                self._logs.append(f"[{event.step}/{event.task_id}] {event.text}")
+            if isinstance(event, RunStarted | RunFinished):
+                self._draw(now)
+        if isinstance(event, RunStarted) and self._ticker is None:
+            self._ticker = threading.Thread(
+                target=self._tick, name="flowkit-notebook-view", daemon=True
+            )
+            self._ticker.start()
+        elif isinstance(event, RunFinished):
+            self._stop.set()
 
     def close(self) -> None:
-        if self._detached is None:  # a detached run's view stays what it said
-            self.widget.value = self.render(self._clock())
+        self._stop.set()
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None and ticker is not threading.current_thread():
+            ticker.join(timeout=1.0)
+        with self._lock:
+            if self._detached is None:  # a detached run's view stays what it said
+                self._draw(self._clock())
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._interval):
+            with self._lock:
+                now = self._clock()
+                if not self._stop.is_set() and (self._dirty or now - self._last >= self.TICK):
+                    self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        """Redraw from the state; the front end hears of it only if what it shows changed."""
+        html = self.render(now)
+        self._last, self._dirty = now, False
+        if html != self.widget.value:
+            self.widget.value = html
 
     def render(self, now: float) -> str:
         """The whole view as HTML, from the state alone."""
         state = self.state
         over = state.finished is not None
-        phases = {name: (s.phase(over), _caption(s)) for name, s in state.steps.items()}
+        phases = {name: (s.phase(over), step_caption(s)) for name, s in state.steps.items()}
         head = (
             f"<b>{escape(state.pathspec)}</b> &middot; {escape(state.status)} &middot; "
             f"{state.run_elapsed(now):.2f}s &middot; store <code>{escape(state.store)}</code>"
         )
         rows = "".join(
-            f"<tr><td>{escape(name)}</td><td>{escape(phases[name][0])}</td>"
-            f"<td>{escape(_caption(s))}</td><td>{_seconds(s.elapsed(now))}</td></tr>"
+            f'<tr data-phase="{phases[name][0]}"><td>{escape(name)}</td>'
+            f"<td>{UNICODE.phase(phases[name][0])} {escape(phases[name][0])}</td>"
+            f"<td>{escape(phases[name][1])}</td><td>{_seconds(s.elapsed(now))}</td></tr>"
             for name, s in state.steps.items()
         )
         table = (
@@ -101,24 +143,33 @@ class NotebookView:
         return "".join(parts)
 
 
-def _caption(step: StepState) -> str:
-    return caption(step.counts())
-
-
 def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}s"
 
 
 def _finished(state: RunProgress) -> str:
+    # One line: the cell's own error display under the view (RunFailed._render_traceback_)
+    # shows the traceback and the resume call once; that one stays in a saved notebook and
+    # in papermill's output, where a widget's content does not.
     event = state.finished
     assert event is not None
-    out = ""
-    if event.failure:
-        where = f"{escape(event.failed_pathspec)} failed:" if event.failed_pathspec else ""
-        out += f'<div class="flowkit-failure">{where}<pre>{escape(event.failure)}</pre></div>'
-    if event.resume_command:
-        out += f"<div>To resume: <code>{escape(event.resume_command)}</code></div>"
-    return out
+    if not (event.failure or event.resume_command):
+        return ""
+    task = f"{escape(event.failed_pathspec)} failed" if event.failed_pathspec else event.status
+    error = _error_line(event.failure or "")
+    said = f"{task}: <code>{escape(error)}</code>" if error else task
+    return (
+        f'<div class="flowkit-failure">&#10007; {said} &middot; '
+        "the traceback and how to resume are below</div>"
+    )
+
+
+def _error_line(failure: str) -> str:
+    """The exception's first line in a traceback (``ValueError: bad``), after its frames."""
+    for line in failure.splitlines():
+        if line and not line[0].isspace() and not line.startswith("Traceback ("):
+            return line
+    return ""
 
 
 def _detached_html(event: RunDetached) -> str:
