@@ -162,8 +162,14 @@ class Decider:
         restart_step: str | None = None,
         reuse: bool = False,
         defaults: Mapping[str, DecoratorSpec] = MappingProxyType({}),
+        notebook: bool = False,
     ) -> None:
         self.store, self.graph, self.parameters = store, graph, parameters
+        #: How the user asks a resume to re-run changed code, in the words of where the
+        #: run starts: a notebook calls Python, a terminal types the command.
+        self.rerun_changed = (
+            f"flowkit.resume({graph.name}, reuse=True)" if notebook else "resume --reuse"
+        )
         #: The run's ``--with`` decorators: those that change results are in the cache key.
         self.defaults = defaults
         self.origin, self.restart_step, self.reuse = origin, restart_step, reuse
@@ -251,7 +257,7 @@ class Decider:
                 return Decision("run", "; ".join(changes if self.reuse else parameters))
             return Decision(
                 "clone",
-                f"cloned although {'; '.join(changes)} (resume --reuse runs it again)",
+                f"cloned although {'; '.join(changes)} ({self.rerun_changed} runs it again)",
                 old,
             )
         return Decision("clone", "unchanged since the origin run", old)

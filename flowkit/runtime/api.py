@@ -201,6 +201,7 @@ def start(
         restart_step=restart_step,
         reuse=reuse,
         defaults=policy.defaults,  # cache keys: --with catch/card change results
+        notebook=options.notebook,
     )
     if dry_run:
         return _preview(graph, the_store, decider, parameters, origin)
