@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from flowkit.client import Run
+from tests.browser import chromium
 from tests.conftest import ROOT, require
 from tests.ui.conftest import LiveRun, UiStore
 
@@ -28,37 +29,13 @@ README_SHOTS = {"runs", "run", "task"}
 WAIT_MS = 15_000
 
 
-def _fail_or_skip(reason: str) -> None:
-    if os.environ.get("FLOWKIT_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} (FLOWKIT_REQUIRE_SERVICES=1; scripts/install-test-services.sh)")
-    pytest.skip(reason)
-
-
-def chromium_path() -> str | None:
-    """Debian's Chromium (never a browser Playwright downloads), or the executable
-    ``FLOWKIT_TEST_CHROMIUM`` names; None when it is not there."""
-    named = os.environ.get("FLOWKIT_TEST_CHROMIUM")
-    if named:
-        return named if os.access(named, os.X_OK) and Path(named).is_file() else None
-    found = shutil.which("chromium")
-    if found:
-        return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    sync_api = require("playwright.sync_api")
-    executable = chromium_path()
-    if executable is None:
-        named = os.environ.get("FLOWKIT_TEST_CHROMIUM")
-        where = f"FLOWKIT_TEST_CHROMIUM={named} is not an executable" if named else "no chromium"
-        _fail_or_skip(f"Chromium is not installed: {where} (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        sync_api.expect.set_options(timeout=WAIT_MS)
-        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+    with chromium() as launched:
+        from playwright.sync_api import expect as playwright_expect
+
+        playwright_expect.set_options(timeout=WAIT_MS)
         yield launched
-        launched.close()
 
 
 def expect(target: Any) -> Any:
