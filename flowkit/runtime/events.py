@@ -65,6 +65,19 @@ class TaskOutput:
 
 
 @dataclass(frozen=True)
+class FanOut:
+    """Split task ``split_task_id`` of ``step`` ended and fans out into ``count`` tasks of
+    ``body``: the total a view counts the body's tasks against (each split task of a nested
+    foreach adds its own). Sent before any of those tasks starts."""
+
+    step: str
+    split_task_id: str
+    body: str
+    count: int
+    time: float
+
+
+@dataclass(frozen=True)
 class RunFinished:
     """The run ended. ``failure`` holds the failing task's user traceback, if one failed;
     ``resume_command`` is what the user types to resume (None if it succeeded)."""
@@ -92,7 +105,7 @@ class RunDetached:
     time: float
 
 
-Event = RunStarted | TaskEvent | TaskOutput | RunFinished | RunDetached
+Event = RunStarted | TaskEvent | TaskOutput | FanOut | RunFinished | RunDetached
 
 
 class ProgressSink(Protocol):

@@ -45,6 +45,7 @@ from flowkit.runtime.attempts import (
 from flowkit.runtime.deadletter import dead_letter, run_alert
 from flowkit.runtime.events import (
     Event,
+    FanOut,
     ProgressSink,
     RunFinished,
     RunStarted,
@@ -423,11 +424,15 @@ class Scheduler:
         """What becomes ready once a task succeeded with ``outcome``; stops the run on a bad
         fan-out."""
         try:
-            return self.planner.after(task_id, planned, outcome)
+            ready = self.planner.after(task_id, planned, outcome)
         except TooManySplits as exc:
             self._message = exc.render()
             self._stop_launching = True
             return []
+        if outcome.foreach_count is not None:  # the views count the body against this total
+            for body in outcome.targets:
+                self.emit(FanOut(planned.step, task_id, body, outcome.foreach_count, self.clock()))
+        return ready
 
     def _admit(self, planned: list[PlannedTask]) -> None:
         """Queue ready tasks, or clone the earlier task that stands in for one (and go on)."""
