@@ -15,6 +15,7 @@ PHASE_COLOURS = {
     "done": "#bbf7d0",
     "succeeded": "#bbf7d0",
     "failed": "#fecaca",
+    "killed": "#fed7aa",  # stopped by a cancel: not its own failure
     "cloned": "#bfdbfe",
     "not run": "#f6f7f9",
 }

@@ -17,6 +17,7 @@ class Glyphs:
     running: str
     done: str
     failed: str
+    killed: str
     cloned: str
     not_run: str
     retrying: str
@@ -30,6 +31,7 @@ class Glyphs:
             "running": self.running,
             "done": self.done,
             "failed": self.failed,
+            "killed": self.killed,
             "cloned": self.cloned,
             "not run": self.not_run,
         }[phase]
@@ -47,6 +49,7 @@ UNICODE = Glyphs(
     running="▸",
     done="✓",
     failed="✗",
+    killed="⊘",
     cloned="↺",
     not_run="-",
     retrying="↻",
@@ -59,6 +62,7 @@ ASCII = Glyphs(
     running=">",
     done="+",
     failed="x",
+    killed="k",
     cloned="=",
     not_run="-",
     retrying="~",
@@ -106,17 +110,34 @@ def truncate(line: str, width: int, glyphs: Glyphs = UNICODE) -> str:
     return line[: width - len(glyphs.ellipsis)] + glyphs.ellipsis
 
 
-def count_text(counts: Counter[str]) -> str:
-    """``37 done, 2 running, 1 failed``: only the statuses that occur, in a fixed order."""
-    return ", ".join(f"{counts[status]} {word}" for status, word in _COUNT_WORDS if counts[status])
+def count_text(counts: Counter[str], total: int | None = None) -> str:
+    """``37 done, 2 running, 1 failed``: only the statuses that occur, in a fixed order.
+    Given the ``total`` a foreach fans out into: ``37/100 done, 2 running, 1 failed``, where
+    done counts every task that finished well (caught and cloned ones are also named)."""
+    words = _COUNT_WORDS if total is None else _COUNT_WORDS[1:]  # "succeeded" goes in N/total
+    parts = [f"{counts[status]} {word}" for status, word in words if counts[status]]
+    if total is None:
+        return ", ".join(parts)
+    finished = counts["succeeded"] + counts["caught"] + counts["cloned"]
+    return ", ".join([f"{finished}/{total} done", *parts])
+
+
+def step_caption(step: StepState) -> str:
+    """A step's tasks in a few words for the widget: the status of a lone task
+    (``running``), else ``7/10 done, 2 running``, against the fan-out once it is known."""
+    counts = step.counts()
+    if step.total is None and len(step.tasks) <= 1:
+        return next(iter(step.tasks.values()), "")
+    return count_text(counts, len(step.tasks) if step.total is None else step.total)
 
 
 def step_line(step: StepState, name_width: int, now: float, run_over: bool, g: Glyphs) -> str:
     phase = step.phase(run_over)
     counts = step.counts()
     # A lone task that simply runs or succeeds says all it needs with the phase word.
-    plain = len(step.tasks) == 1 and not (counts["failed"] or counts["killed"])
-    detail = "" if plain or not step.tasks else count_text(counts)
+    total = step.total
+    plain = total is None and len(step.tasks) == 1 and not (counts["failed"] or counts["killed"])
+    detail = "" if plain or not (step.tasks or total) else count_text(counts, total)
     elapsed = step.elapsed(now)
     timing = "" if elapsed is None else format_duration(elapsed)
     return (
@@ -155,7 +176,7 @@ def render(
 def _fit(
     steps: list[StepState], room: int, run_over: bool
 ) -> tuple[list[StepState], list[StepState]]:
-    urgent = [s for s in steps if s.phase(run_over) in ("running", "failed")]
+    urgent = [s for s in steps if s.phase(run_over) in ("running", "failed", "killed")]
     keep = set(map(id, urgent[:room]))
     for s in steps:
         if len(keep) >= room:
@@ -179,7 +200,7 @@ def task_text(event: TaskEvent, g: Glyphs) -> str | None:
     if event.status == "failed":
         return f"{g.failed} {where} failed{exit_code}{error}"
     if event.status == "killed":
-        return f"{g.failed} {where} killed{exit_code}"
+        return f"{g.killed} {where} killed{exit_code}"
     if event.status == "retrying":
         return (
             f"{g.retrying} {where} failed{exit_code}, retrying (attempt {event.attempt + 2}){error}"
@@ -193,16 +214,17 @@ def step_done_text(step: StepState, now: float, g: Glyphs) -> str:
     """``✓ step train: 100 tasks done in 3.21s``, said once when a step completes."""
     counts = step.counts()
     ok = not (counts["failed"] or counts["killed"])
+    mark = g.done if ok else g.failed if counts["failed"] else g.killed
     n = len(step.tasks)
     if ok and counts["cloned"] == n:
         what = pluralize(n, "task") + " cloned"
     elif ok and counts["cloned"] == 0:
         what = pluralize(n, "task") + " done"
     else:
-        what = count_text(counts)
+        what = count_text(counts, step.total)
     elapsed = step.elapsed(now)
     took = "" if elapsed is None else f" in {format_duration(elapsed)}"
-    return f"{g.done if ok else g.failed} step {step.name}: {what}{took}"
+    return f"{mark} step {step.name}: {what}{took}"
 
 
 def started_text(state: RunProgress, g: Glyphs) -> str:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from flowkit.runtime.events import (
     Event,
+    FanOut,
     RunFinished,
     RunStarted,
     TaskEvent,
@@ -21,7 +22,7 @@ from flowkit.runtime.events import (
 )
 from flowkit.store.records import RunStatus
 
-StepPhase = Literal["waiting", "running", "done", "failed", "cloned", "not run"]
+StepPhase = Literal["waiting", "running", "done", "failed", "killed", "cloned", "not run"]
 
 ACTIVE: frozenset[TaskPhase] = frozenset({"running", "retrying"})
 FAILED: frozenset[TaskPhase] = frozenset({"failed", "killed"})
@@ -38,6 +39,14 @@ class StepState:
     # Set once no task of the step runs and a successor has started (or the run ended):
     # only then do we know no more tasks of this step are coming.
     complete: bool = False
+    #: A foreach body's fan-out: split task id -> how many tasks it fans out into.
+    splits: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int | None:
+        """How many tasks the step will have, once a split task said so (None before, and
+        for a step that no foreach fans out into)."""
+        return sum(self.splits.values()) if self.splits else None
 
     def counts(self) -> Counter[str]:
         return Counter(self.tasks.values())
@@ -52,8 +61,10 @@ class StepState:
         if not self.complete:
             return "running"
         counts = self.counts()
-        if counts["failed"] or counts["killed"]:
+        if counts["failed"]:
             return "failed"
+        if counts["killed"]:  # stopped by a cancel (Ctrl-C), not by its own failure
+            return "killed"
         if counts["cloned"] == len(self.tasks):
             return "cloned"
         return "done"
@@ -108,6 +119,8 @@ class RunProgress:
             return self._finish(event, now)
         elif isinstance(event, TaskOutput):
             self.step(event.step)
+        elif isinstance(event, FanOut):
+            self.step(event.body).splits[event.split_task_id] = event.count
         return []
 
     def _start(self, event: RunStarted, now: float) -> None:

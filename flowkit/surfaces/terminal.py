@@ -182,7 +182,7 @@ class TerminalView:
         for step in self.state.steps.values():
             elapsed = step.elapsed(now) or 0.0
             if step.tasks and not step.complete and elapsed >= self.PROGRESS_EVERY / 2:
-                counts = count_text(step.counts())
+                counts = count_text(step.counts(), step.total)
                 lines.append(
                     f"{self._glyphs.running} step {step.name}: {counts} ({format_duration(elapsed)})"
                 )

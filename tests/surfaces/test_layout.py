@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from flowkit.runtime.events import RunFinished, TaskPhase
+from flowkit.runtime.events import FanOut, RunFinished, TaskPhase
 from flowkit.surfaces.layout import (
     ASCII,
     UNICODE,
@@ -15,9 +15,11 @@ from flowkit.surfaces.layout import (
     format_duration,
     log_text,
     render,
+    step_caption,
+    step_done_text,
     task_text,
 )
-from flowkit.surfaces.state import RunProgress
+from flowkit.surfaces.state import RunProgress, StepState
 from tests.surfaces.events import log, started, successful_run, task
 
 
@@ -130,7 +132,7 @@ def test_task_lines_for_failures_retries_and_kills() -> None:
     retry = task("train", "7", "retrying", attempt=0, error="OSError: busy")
     assert task_text(retry, ASCII) == "~ train/7 failed, retrying (attempt 2): OSError: busy"
     assert (
-        task_text(task("train", "7", "killed", exit_code=-9), ASCII) == "x train/7 killed (exit -9)"
+        task_text(task("train", "7", "killed", exit_code=-9), ASCII) == "k train/7 killed (exit -9)"
     )
     assert task_text(task("train", "7", "succeeded"), UNICODE) is None
 
@@ -142,3 +144,41 @@ def test_summary_of_a_successful_run_uses_the_schedulers_clock() -> None:
     assert finished_lines(state, 100.0, UNICODE) == [
         "✓ TrainFlow/1732442 succeeded: 14 tasks in 1.42s"
     ]
+
+
+def test_a_fan_out_counts_against_its_total_as_soon_as_the_split_task_ends() -> None:
+    state = state_of(("start", "1", "succeeded"))
+    state.apply(FanOut("start", "1", "train", 10, 2.0), 2.0)
+    # before any of its tasks starts, the body already says how many are coming
+    assert render(state, 80, now=2.5)[2] == "  · train  waiting           0/10 done"
+    for i in range(2):
+        state.apply(task("train", f"t{i}", "running"), 3.0)
+    state.apply(task("train", "t0", "succeeded"), 4.0)
+    assert render(state, 80, now=5.0)[2] == "  ▸ train  running    2.00s  1/10 done, 1 running"
+    assert step_caption(state.steps["train"]) == "1/10 done, 1 running"
+
+
+def test_a_nested_fan_outs_total_sums_over_its_split_tasks() -> None:
+    state = state_of(("start", "1", "succeeded"), ("train", "a", "succeeded"))
+    state.apply(FanOut("train", "a", "pick", 3, 2.0), 2.0)
+    assert state.steps["pick"].total == 3
+    state.apply(FanOut("train", "b", "pick", 4, 2.5), 2.5)
+    state.apply(FanOut("train", "a", "pick", 3, 2.6), 2.6)  # the same split task says it again
+    assert state.steps["pick"].total == 7
+    assert state.steps["end"].total is None  # no foreach fans out into it
+
+
+def test_tasks_killed_by_a_cancel_show_as_killed_not_failed() -> None:
+    state = state_of(("start", "1", "succeeded"), ("train", "2", "succeeded"))
+    state.apply(FanOut("start", "1", "train", 3, 1.5), 1.5)
+    state.apply(task("train", "3", "running"), 1.5)
+    state.apply(task("train", "3", "killed", exit_code=-9), 2.0)
+    state.apply(RunFinished("TrainFlow", "1732442", "cancelled", 2.5, {"killed": 1}), 2.5)
+    train = state.steps["train"]
+    assert train.phase(run_over=True) == "killed"
+    assert render(state, 80, now=3.0)[2] == "  ⊘ train  killed     1.00s  1/3 done, 1 killed"
+    assert render(state, 80, now=3.0, glyphs=ASCII)[2].startswith("  k train  killed")
+    assert step_done_text(train, 3.0, UNICODE) == "⊘ step train: 1/3 done, 1 killed in 1.00s"
+    # a failure of its own outweighs a kill
+    both = StepState("train", {"3": "killed", "4": "failed"}, complete=True)
+    assert both.phase(run_over=True) == "failed"

@@ -138,13 +138,13 @@ def test_retries_are_shown_and_a_cancelled_run_names_its_killed_tasks() -> None:
     ]
     assert play(events, live=False).splitlines()[1:] == [
         "↻ start/1 failed (exit 1), retrying (attempt 2): OSError: busy",
-        "✗ start/1 killed (exit -9)",
-        "✗ step start: 1 killed in 3.00s",
+        "⊘ start/1 killed (exit -9)",  # killed by the cancel, not failed by itself
+        "⊘ step start: 1 killed in 3.00s",
         "■ TrainFlow/1732442 cancelled: 1 task (1 killed) in 3.50s",
         "To resume, run:",
         "  flowkit resume",
     ]
-    assert play(events, quiet=True).splitlines()[0] == "✗ start/1 killed (exit -9)"
+    assert play(events, quiet=True).splitlines()[0] == "⊘ start/1 killed (exit -9)"
 
 
 def test_a_run_that_fails_without_a_failing_task_shows_the_schedulers_reason() -> None:
@@ -357,3 +357,23 @@ def test_a_detached_run_says_where_its_scheduler_runs_even_when_quiet(
     event = RunDetached("TrainFlow", "1732442", "/tmp/store", "slurm", "Slurm job 42", 1.0)
     # and no live block under them: no run goes on in this process
     assert Screen(200).feed(play([event], **options)).text == DETACHED_LINES
+
+
+def test_a_real_nested_foreach_counts_against_the_fan_out_summed_over_split_tasks(
+    tmp_path,
+) -> None:
+    import io
+
+    import flowkit
+    from flowkit.surfaces.terminal import TerminalView
+    from tests.flows.nested_foreach import NestedForeachFlow
+
+    out = io.StringIO()
+    view = TerminalView(out, live=False)
+    flowkit.run(NestedForeachFlow, store=str(tmp_path), progress=view)
+    assert view.state.steps["outer"].total == 3
+    assert view.state.steps["inner"].total == 6  # 3 outer split tasks fan out 2 each
+    assert view.state.steps["inner_join"].total is None
+    text = out.getvalue()
+    assert "✓ step outer: 3 tasks done in " in text
+    assert "✓ step inner: 6 tasks done in " in text
