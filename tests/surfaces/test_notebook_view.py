@@ -3,6 +3,8 @@ kept after the view closes."""
 
 from __future__ import annotations
 
+import time
+
 from tests.conftest import require
 
 
@@ -33,3 +35,80 @@ def test_a_resume_says_which_run_it_starts_from_as_the_terminal_does() -> None:
     named = NotebookView(display=lambda widget: None)  # an origin the user named: no line
     named.handle(RunStarted("TrainFlow", "r2", "/tmp/store", STEPS, 0.0))
     assert "resuming" not in named.widget.value
+
+
+def test_the_widget_ticks_and_shows_new_log_lines_between_task_events() -> None:
+    # The freeze of issue 18: events that came within the redraw interval of the last one
+    # were never drawn, and nothing redrew the view until the next event.
+    require("ipywidgets")
+    from flowkit.surfaces.notebook import NotebookView
+    from tests.surfaces.events import log, started, task
+
+    view = NotebookView(display=lambda widget: None)
+    view.handle(started())
+    view.handle(task("start", "1", "running"))
+    view.handle(log("start", "1", "loading rows"))
+    try:
+        time.sleep(0.6)  # no event comes: the ticker alone must draw both
+        html = view.widget.value
+        assert "[start/1] loading rows" in html
+        assert '<tr data-phase="running"><td>start</td><td>▸ running</td>' in html
+        first = _elapsed(html)
+        time.sleep(1.2)
+        assert _elapsed(view.widget.value) > first  # elapsed times keep moving
+    finally:
+        view.close()
+
+
+def test_a_burst_of_events_costs_a_few_redraws_not_one_each() -> None:
+    require("ipywidgets")
+    from flowkit.runtime.events import FanOut
+    from flowkit.surfaces.notebook import NotebookView
+    from tests.surfaces.events import started, task
+
+    view = NotebookView(display=lambda widget: None)
+    values: list[str] = []
+    view.widget.observe(lambda change: values.append(change["new"]), names="value")
+    view.handle(started())
+    view.handle(task("start", "1", "running"))
+    view.handle(task("start", "1", "succeeded"))
+    view.handle(FanOut("start", "1", "train", 1000, 0.0))
+    for i in range(1000):
+        view.handle(task("train", f"t{i}", "running"))
+        view.handle(task("train", f"t{i}", "succeeded"))
+    time.sleep(0.4)
+    view.close()
+    assert len(values) <= 5, len(values)
+    assert "1000/1000 done" in values[-1]
+
+
+def test_the_widget_counts_against_the_fan_out_and_shows_killed_tasks_as_killed() -> None:
+    require("ipywidgets")
+    from flowkit.client.dag import PHASE_COLOURS
+    from flowkit.runtime.events import FanOut, RunFinished
+    from flowkit.surfaces.notebook import NotebookView
+    from tests.surfaces.events import started, task
+
+    view = NotebookView(display=lambda widget: None, refresh_interval=60)
+    view.handle(started())
+    view.handle(task("start", "1", "running"))
+    view.handle(task("start", "1", "succeeded"))
+    view.handle(FanOut("start", "1", "train", 10, 0.0))
+    view.handle(task("train", "2", "running"))
+    view.handle(task("train", "3", "running"))
+    view.handle(task("train", "2", "succeeded"))
+    html = view.render(1.0)
+    assert "<td>train</td><td>▸ running</td><td>1/10 done, 1 running</td>" in html
+    assert "1/10 done, 1 running</text>" in html  # the DAG's box says it too
+    view.handle(task("train", "3", "killed", exit_code=-9))
+    view.handle(RunFinished("TrainFlow", "1732442", "cancelled", 2.0, {"killed": 1}))
+    view.close()
+    html = view.widget.value
+    assert "<td>train</td><td>⊘ killed</td><td>1/10 done, 1 killed</td>" in html
+    assert 'data-phase="killed"><title>train: killed' in html
+    assert f'fill="{PHASE_COLOURS["killed"]}"' in html
+
+
+def _elapsed(html: str) -> float:
+    """The run's elapsed seconds in the widget's head line."""
+    return float(html.split(" &middot; ")[2].rstrip("s"))
