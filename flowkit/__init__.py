@@ -73,11 +73,12 @@ from flowkit.errors import (
     NotInTaskError,
     ParameterError,
 )
-from flowkit.lint.api import check, graph_of
+from flowkit.lint.api import graph_of
 from flowkit.notebook.debug import debug_task
 from flowkit.notebook.papermill_step import run_notebook
 from flowkit.runtime.api import RunFailed
 from flowkit.surfaces.api import resume, run
+from flowkit.surfaces.checked import check
 from flowkit.surfaces.nbrunner import NBRunner
 from flowkit.surfaces.runner import Runner
 from flowkit.task.caught import CaughtException, CaughtFailure

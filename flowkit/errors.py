@@ -98,6 +98,13 @@ class FlowkitError(Exception):
     def __str__(self) -> str:
         return self.render()
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows in a cell for this error instead of a traceback: its name and
+        :meth:`render`, once. A flowkit error says what is wrong and what to do; the frames
+        of flowkit's that raised it (``run`` -> ``start`` -> ``drive`` for a failed run)
+        say nothing more. A bug of flowkit's is no FlowkitError and keeps its traceback."""
+        return f"\x1b[1;31m{type(self).__name__}\x1b[0m: {self.render()}".splitlines()
+
 
 class FlowDefinitionError(FlowkitError):
     """A flow class (or one of its steps) is written in a way flowkit cannot run."""

@@ -35,14 +35,6 @@ class RunFailed(FlowkitError):
         self.task = task
         self.cancelled = cancelled
 
-    def _render_traceback_(self) -> list[str]:
-        """What IPython shows for this error in a cell, in place of its traceback: the
-        message (the failing task and its own traceback, the user's frames only) and the
-        hint (how to resume), once. The frames of flowkit's that raised it (``run`` ->
-        ``start`` -> ``drive``) say nothing about the failure, so none is shown."""
-        name = f"\x1b[1;31m{type(self).__name__}\x1b[0m"
-        return f"{name}: {self.render()}".splitlines()
-
 
 @dataclass(frozen=True)
 class Prepared:
@@ -96,7 +88,9 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
         # record (a finished run never reads as crashed), the warm worker and the plug-ins'
         # executors close, then the view.
         cleanup.callback(sink.close)
-        cleanup.callback(executors.close)
+        # warm-worker: a run that ended by an exception (an interrupt, an executor that
+        # could not start) shuts its worker down; else it is kept for the next run here.
+        cleanup.push(lambda kind, *_: executors.close(keep_warm=kind is None))
         cleanup.callback(heartbeat.stop)
         try:
             heartbeat.start()
