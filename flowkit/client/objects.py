@@ -57,6 +57,11 @@ class Flow:
     def __repr__(self) -> str:
         return f"Flow('{self.id}')"
 
+    def _repr_html_(self) -> str:
+        from flowkit.client.runs_html import flow_html
+
+        return flow_html(self.id, self.runs())
+
     def runs(self, *tags: str) -> Iterator[Run]:
         """Runs in the namespace, newest first; with ``tags``, only runs carrying all of them
         (user or system tags)."""
