@@ -1,4 +1,7 @@
-"""The local executor: one warm fork server per run, tasks forked from it in milliseconds.
+"""The local executor: a warm fork server per run, tasks forked from it in milliseconds.
+
+A run's worker is kept, idle, for the next run of the same code in this process
+(:mod:`flowkit.executor.warm`).
 
 It counts this machine's CPUs and GPUs (:mod:`flowkit.executor.resources`): a submitted
 task that does not fit yet waits here, and one that asks for more GPUs than the machine has
@@ -27,6 +30,7 @@ from dataclasses import asdict
 from typing import Any
 
 from flowkit.errors import FlowkitError
+from flowkit.executor import warm
 from flowkit.executor.base import (
     ExecutorContext,
     Killed,
@@ -73,10 +77,15 @@ class LocalExecutor:
         self._cancelled: set[str] = set()
         #: News made here rather than by the worker (a waiting task cancelled).
         self._news: list[Message] = []
+        self._closed = False
         self._start()
 
     def _start(self) -> None:
-        self._proc = subprocess.Popen(
+        # A worker an earlier run here left with the same code, store and environment has
+        # done the imports already (see flowkit.executor.warm); else a fresh one does them.
+        self._key = warm.worker_key(self._hello)
+        parked = warm.take(self._key)
+        self._proc = parked or subprocess.Popen(
             [sys.executable, "-m", "flowkit.executor.forkserver"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -89,8 +98,9 @@ class LocalExecutor:
         self._buffer = b""
         self._pending: list[dict[str, Any]] = []
         self._eof = False
-        self._send(self._hello)
-        self._await_ready(self._start_timeout)
+        if parked is None:
+            self._send(self._hello)
+            self._await_ready(self._start_timeout)
 
     def _send(self, message: dict[str, Any]) -> None:
         self._in.write((json.dumps(message, separators=(",", ":")) + "\n").encode())
@@ -103,7 +113,7 @@ class LocalExecutor:
                 if message["op"] == "ready":
                     return
                 if message["op"] == "error":
-                    self.close()
+                    warm.shutdown(self._proc)
                     raise WorkerStartError(
                         f"the worker could not load the flow: {message['type']}: "
                         f"{message['message']}\n{message['traceback']}".rstrip(),
@@ -111,7 +121,7 @@ class LocalExecutor:
                     )
                 self._pending.append(message)
             if time.monotonic() >= deadline or self._proc.poll() is not None:
-                self.close()
+                warm.shutdown(self._proc)
                 raise WorkerStartError(
                     "the warm worker did not start",
                     "see the output above; run 'python -m flowkit.executor.forkserver' to debug",
@@ -206,7 +216,7 @@ class LocalExecutor:
         return lost
 
     def _restart(self) -> None:
-        self.close()
+        warm.shutdown(self._proc)
         self._start()
 
     @property
@@ -226,21 +236,21 @@ class LocalExecutor:
             self._eof = True
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            try:
-                self._send({"op": "shutdown"})
-                self._in.close()
-            except (BrokenPipeError, ValueError):
-                pass
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            self._in.close()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+        """Keep the worker for a later run here if it is idle and healthy, else shut it down."""
+        if self._closed:
+            return
+        self._closed = True
+        idle = not (self._tasks or self._waiting or self._pending or self._buffer)
+        if idle and not self._eof and self.alive:
+            warm.keep(self._key, self._proc)
+        else:
+            warm.shutdown(self._proc)
+
+    def shutdown(self) -> None:
+        """Close, shutting the worker down (it is not kept for a later run)."""
+        if not self._closed:
+            self._closed = True
+            warm.shutdown(self._proc)
 
 
 def _kill_task(pid: int, start: int | None) -> None:

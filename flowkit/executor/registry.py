@@ -110,9 +110,16 @@ class Executors:
         """The executors made so far."""
         return iter(list(self._made.values()))
 
-    def close(self) -> None:
-        """Close every executor made (each once, all of them even if one fails)."""
+    def close(self, *, keep_warm: bool = True) -> None:
+        """Close every executor made (each once, all of them even if one fails). With
+        ``keep_warm`` false (a run that ended by an error or an interrupt) the local
+        executor's warm worker is shut down rather than kept for the next run."""
+        from flowkit.executor.local import LocalExecutor
+
         made, self._made = self._made, {}
         with ExitStack() as closing:
             for executor in made.values():
-                closing.callback(executor.close)
+                if not keep_warm and isinstance(executor, LocalExecutor):
+                    closing.callback(executor.shutdown)
+                else:
+                    closing.callback(executor.close)

@@ -88,8 +88,8 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
         # record (a finished run never reads as crashed), the warm worker and the plug-ins'
         # executors close, then the view.
         cleanup.callback(sink.close)
-        # warm-worker: a run that ended by an exception (an interrupt, an executor that
-        # could not start) shuts its worker down; else it is kept for the next run here.
+        # The warm worker is kept for the next run here, unless the run ended by an
+        # exception (an interrupt, an executor that could not start): then it is shut down.
         cleanup.push(lambda kind, *_: executors.close(keep_warm=kind is None))
         cleanup.callback(heartbeat.stop)
         try:

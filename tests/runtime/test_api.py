@@ -75,8 +75,8 @@ def test_the_view_closes_even_if_closing_an_executor_fails(
 ) -> None:
     close = Executors.close
 
-    def failing(self: Executors) -> None:
-        close(self)
+    def failing(self: Executors, **options: Any) -> None:
+        close(self, **options)
         raise OSError("the backend hung up")
 
     monkeypatch.setattr(Executors, "close", failing)

@@ -1,0 +1,164 @@
+"""Warm workers kept between runs in one long-lived process: the second run of unchanged
+code reuses the first run's worker (its imports are not done again), while an edit of a
+project module on disk or a variable set in ``os.environ`` between runs is always seen."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+_FLOW = '''
+import os
+from flowkit import FlowSpec, step
+import heavymod
+
+
+class WarmFlow(FlowSpec):
+    @step
+    def start(self):
+        self.helper = heavymod.VERSION
+        self.env = os.environ.get("WARM_TEST_VAR")
+        self.worker = _grandparent()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def _grandparent():
+    """The warm worker: the parent of this task's shepherd."""
+    with open(f"/proc/{os.getppid()}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+'''
+
+_HEAVY = """
+import os
+with open(os.environ["WARM_IMPORT_LOG"], "a") as log:
+    log.write(f"{{os.getpid()}}\\n")
+VERSION = {version!r}
+"""
+
+#: Runs the flow in one process four times: unchanged, unchanged, module edited, env changed.
+_SCRIPT = """
+import json, os, sys
+from pathlib import Path
+import flowkit
+from flowkit.executor import warm
+
+project, store = Path(sys.argv[1]), sys.argv[2]
+flow = str(project / "wflow.py")
+seen = []
+def run():
+    data = flowkit.run(flow, store=store, quiet=True)["start"].task.data
+    seen.append({"helper": data.helper, "env": data.env, "worker": data.worker,
+                 "idle": warm.idle_pids()})
+run()
+run()
+(project / "heavymod.py").write_text(sys.argv[3])
+run()
+os.environ["WARM_TEST_VAR"] = "set between runs"
+run()
+print(json.dumps(seen))
+"""
+
+
+def test_a_long_lived_process_reuses_its_warm_worker_and_sees_every_change(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "wflow.py").write_text(_FLOW)
+    (project / "heavymod.py").write_text(_HEAVY.format(version="v1"))
+    imports = tmp_path / "imports.log"
+    env = {
+        **os.environ,
+        "WARM_IMPORT_LOG": str(imports),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)]),
+    }
+    env.pop("WARM_TEST_VAR", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _SCRIPT,
+            str(project),
+            str(tmp_path / "store"),
+            _HEAVY.format(version="v2"),
+        ],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    first, second, edited, env_set = json.loads(done.stdout.splitlines()[-1])
+
+    # Unchanged code: the same worker ran both runs' tasks, and imported the flow once.
+    assert second["worker"] == first["worker"]
+    assert first["idle"] == [first["worker"]]
+    # The module edited on disk: a fresh worker, which sees the edit.
+    assert (first["helper"], edited["helper"]) == ("v1", "v2")
+    assert edited["worker"] != first["worker"]
+    # A variable set in os.environ between runs reaches the task (a fresh worker again).
+    assert (edited["env"], env_set["env"]) == (None, "set between runs")
+    assert env_set["worker"] != edited["worker"]
+    # The first worker imported the flow's modules once for both runs; no task did again.
+    importers = imports.read_text().split()
+    assert importers.count(str(first["worker"])) == 1
+    assert {first["worker"], edited["worker"], env_set["worker"]} <= {int(p) for p in importers}
+    # Parked workers end with the process that kept them.
+    for pid in {first["worker"], edited["worker"], env_set["worker"]}:
+        assert not Path(f"/proc/{pid}").exists() or _zombie(pid), f"worker {pid} outlived it"
+
+
+def _zombie(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_worker_that_is_not_idle_is_not_kept(tmp_path: Path) -> None:
+    """An executor closed with a task whose end it has not read (a run interrupted) shuts its
+    worker down rather than keep it."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from flowkit.executor import warm
+        from flowkit.executor.base import ExecutorContext, Request, Submission
+        from flowkit.executor.local import LocalExecutor
+        from flowkit.store import open_store
+        from tests.runtime.test_worker import _spec_for_step_a
+        from pathlib import Path
+
+        spec, _ = _spec_for_step_a(Path(sys.argv[1]))
+        store = open_store(sys.argv[1])
+        executor = LocalExecutor(ExecutorContext(store, spec.code, echo=False))
+        executor.submit([Submission("one", spec, Request())])  # sent, its end not read
+        worker = executor._proc
+        executor.close()
+        assert worker.pid not in warm.idle_pids(), warm.idle_pids()
+        assert worker.poll() is not None
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
