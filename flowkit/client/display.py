@@ -7,6 +7,9 @@ it is small enough to preview, so a run with 1,000 tasks and large artifacts ope
 
 from __future__ import annotations
 
+import base64
+import io
+import sys
 from collections import Counter
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -20,7 +23,19 @@ if TYPE_CHECKING:
 
 #: Artifacts up to this many stored bytes are loaded for a preview; larger ones are not.
 PREVIEW_LIMIT = 64 << 10
+#: A figure is there to be looked at, and a plot of a few thousand points pickles to more
+#: than PREVIEW_LIMIT, so figures are drawn up to this size.
+FIGURE_PREVIEW_LIMIT = 4 << 20
+FIGURE_TYPE = "matplotlib.figure.Figure"
 _STYLE = "font-family:sans-serif;font-size:13px"
+#: Inline styles (JupyterLab strips <style> blocks from untrusted outputs, and its own rules
+#: right-align every table cell and centre tables): a fixed-width table whose preview column
+#: takes what the name, type and size leave, each preview in a box that scrolls sideways, so
+#: one wide DataFrame never pushes the others off screen.
+_TABLE = "table-layout:fixed;width:100%;max-width:100%;margin-left:0;margin-right:0"
+_CELL = "text-align:left;vertical-align:top;overflow-wrap:break-word"
+_BOX = "overflow-x:auto;max-width:100%;overflow-wrap:break-word"
+_PRE = "overflow-x:auto;max-width:100%;text-align:left"
 
 
 def _records(run: Run) -> dict[str, list[TaskRecord]]:
@@ -148,14 +163,14 @@ def task_html(task: Task) -> str:
     """A task: status, exception, an artifact browser with previews, and its logs."""
     r = task.record
     parts = [
-        f'<div class="flowkit-task" style="{_STYLE}"><b>{escape(task.pathspec)}</b> &middot; '
+        f'<div class="flowkit-task" style="{_STYLE};max-width:100%"><b>{escape(task.pathspec)}</b> &middot; '
         f"{escape(_status(r))} &middot; attempt {r.attempt}"
     ]
     if r.origin_pathspec:
         parts.append(f" &middot; cloned from {escape(r.origin_pathspec)}")
     if r.exception is not None:
         parts.append(
-            f"<pre class='flowkit-exception'>{escape(r.exception.traceback or str(r.exception))}</pre>"
+            f"<pre class='flowkit-exception' style='{_PRE}'>{escape(r.exception.traceback or str(r.exception))}</pre>"
         )
     parts.append(artifacts_html(list(task)))
     if r.cards:
@@ -167,7 +182,8 @@ def task_html(task: Task) -> str:
         if lines:
             tail = "\n".join(line.text for line in lines[-30:])
             parts.append(
-                f"<details><summary>{stream} ({len(lines)} lines)</summary><pre>{escape(tail)}</pre></details>"
+                f"<details><summary>{stream} ({len(lines)} lines)</summary>"
+                f"<pre style='{_PRE}'>{escape(tail)}</pre></details>"
             )
     parts.append("</div>")
     return "".join(parts)
@@ -176,13 +192,17 @@ def task_html(task: Task) -> str:
 def artifacts_html(artifacts: list[DataArtifact]) -> str:
     """A table of artifacts: name, type, size, and a preview of the small ones."""
     rows = "".join(
-        f'<tr class="flowkit-artifact" data-name="{escape(a.id)}"><td><b>{escape(a.id)}</b></td>'
-        f"<td>{escape(a.type)}</td><td>{_size(a.size)}</td><td>{preview(a)}</td></tr>"
+        f'<tr class="flowkit-artifact" data-name="{escape(a.id)}"><td style="{_CELL}">'
+        f'<b>{escape(a.id)}</b></td><td style="{_CELL}">{escape(a.type)}</td>'
+        f'<td style="{_CELL};white-space:nowrap">{_size(a.size)}</td><td style="{_CELL}">'
+        f'<div class="flowkit-preview" style="{_BOX}">{preview(a)}</div></td></tr>'
         for a in sorted(artifacts, key=lambda a: a.id)
     )
+    head = "".join(f'<th style="{_CELL}">{h}</th>' for h in ("artifact", "type", "size", "preview"))
     return (
-        "<table class='flowkit-artifacts'><tr><th>artifact</th><th>type</th><th>size</th>"
-        f"<th>preview</th></tr>{rows}</table>"
+        f'<table class=\'flowkit-artifacts\' style="{_TABLE}"><colgroup><col style="width:16%">'
+        '<col style="width:16%"><col style="width:6em"><col></colgroup>'
+        f"<tr>{head}</tr>{rows}</table>"
     )
 
 
@@ -192,11 +212,28 @@ def artifact_html(artifact: DataArtifact) -> str:
 
 def preview(artifact: DataArtifact) -> str:
     """HTML for a glance at the value: arrays by shape, dtype and a slice; DataFrames by
-    their head; scalars and short text as they are. Large values are not loaded."""
-    if artifact.size > PREVIEW_LIMIT:
+    their head; matplotlib figures as a PNG; scalars and short text as they are. Large
+    values are not loaded."""
+    figure = artifact.type == FIGURE_TYPE
+    if artifact.size > (FIGURE_PREVIEW_LIMIT if figure else PREVIEW_LIMIT):
         return f"<i>not loaded ({_size(artifact.size)})</i>"
     value = artifact.data
-    return value_preview(value)
+    return _figure_preview(value) if figure else value_preview(value)
+
+
+def _figure_preview(figure: Any) -> str:
+    """A loaded matplotlib Figure as a PNG. Unpickling a figure made with pyplot registers it
+    with pyplot's figure manager, and the inline backend would then draw it again under the
+    cell, so it is closed once drawn (it is this preview's own copy, no one else holds it)."""
+    buffer = io.BytesIO()
+    try:
+        figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+    finally:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close(figure)
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img class="flowkit-figure" src="data:image/png;base64,{png}" style="max-width:100%;height:auto">'
 
 
 def value_preview(value: Any) -> str:
