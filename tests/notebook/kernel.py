@@ -7,15 +7,22 @@ from typing import Any
 from tests.conftest import ROOT, require
 
 
-def execute(cells: list[str], *, widgets: bool = False, timeout: int = 120) -> Any:
-    """Execute ``cells`` in a fresh kernel; the executed notebook (outputs filled in)."""
+def execute(
+    cells: list[str], *, widgets: bool = False, timeout: int = 120, allow_errors: bool = False
+) -> Any:
+    """Execute ``cells`` in a fresh kernel; the executed notebook (outputs filled in). With
+    ``allow_errors``, a cell that raises keeps its error output and the next cells run."""
     nbformat = require("nbformat")
     nbclient = require("nbclient")
     require("ipykernel")
     setup = f"import sys\nsys.path.insert(0, {str(ROOT)!r})"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in [setup, *cells]])
     nbclient.NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", store_widget_state=widgets
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        store_widget_state=widgets,
+        allow_errors=allow_errors,
     ).execute()
     return nb
 
