@@ -26,13 +26,13 @@ class NotebookView:
     """A :class:`~flowkit.runtime.events.ProgressSink` drawing into a widget in the cell.
 
     Events only fold into the state and mark the view stale; a background thread redraws it
-    every ``refresh_interval`` seconds when it is stale, and at least once a second while the
+    every ``refresh_interval`` seconds when it is stale, and at least twice a second while the
     run goes, so elapsed times move and a new log line shows within a fraction of a second
     even while no task changes state, and a 1,000-task foreach costs a few redraws a second,
     not one per event. (ipywidgets send a changed value to the front end from any thread.)
     """
 
-    TICK = 1.0  # while the run goes, redraw at least this often: elapsed times move
+    TICK = 0.5  # while the run goes, redraw at least this often: elapsed times move
 
     def __init__(
         self,
