@@ -18,6 +18,9 @@ from tests.runtime.test_shapes import Quiet
 SHOTS = ROOT / "test-outputs" / "notebook"
 
 WIDE = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from flowkit import FlowSpec, step
@@ -25,7 +28,10 @@ from flowkit import FlowSpec, step
 class WideFlow(FlowSpec):
     @step
     def start(self):
+        print("fitting 30 features")
         self.wide = pd.DataFrame({f"feature_{i:02d}": np.arange(5) * i for i in range(30)})
+        self.curve, ax = plt.subplots(figsize=(8, 3))
+        ax.plot(np.sin(np.linspace(0, 20, 500)))
         self.alpha = 0.1
         self.best_params = {"max_depth": 4, "n_estimators": 300, "learning_rate": 0.05}
         self.run_label = "grid-search-" + "x" * 120
@@ -74,11 +80,12 @@ def jupyterlab_page(html: str) -> str:
 @pytest.mark.slow
 def test_previews_stay_on_screen_next_to_a_wide_dataframe(tmp_path: Path) -> None:
     pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
     flow = tmp_path / "wide_flow.py"
     flow.write_text(WIDE)
     run = flowkit.run(flow, store=str(tmp_path / "store"), progress=Quiet())
     html = run["start"].task._repr_html_()
-    assert html.count('class="flowkit-preview"') == 5
+    assert html.count('class="flowkit-preview"') == 6
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with chromium() as browser:
@@ -97,7 +104,14 @@ def test_previews_stay_on_screen_next_to_a_wide_dataframe(tmp_path: Path) -> Non
             'tr[data-name="wide"] .flowkit-preview', "e => [e.scrollWidth, e.clientWidth]"
         )
         page_width = page.evaluate("document.documentElement.scrollWidth")
-    assert {name for name, _ in boxes} == {"alpha", "best_params", "run_label", "scores", "wide"}
+    assert {name for name, _ in boxes} == {
+        "alpha",
+        "best_params",
+        "curve",
+        "run_label",
+        "scores",
+        "wide",
+    }
     off_screen = [(name, right) for name, right in boxes if right > 1000]
     assert off_screen == [], f"previews past the 1000 px viewport: {off_screen}"
     assert aligned == ["left"]
