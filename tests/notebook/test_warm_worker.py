@@ -96,7 +96,7 @@ def test_a_kernel_that_dies_leaves_no_worker_behind(tmp_path: Path) -> None:
     """A kernel killed (no exit handlers run, as in a restart) closes its workers' stdin,
     on which they exit."""
     pids = tmp_path / "worker.pid"
-    with pytest.raises(Exception, match="(?i)dead|died|kernel"):
+    with pytest.raises(Exception, match=r"(?i)dead|died|kernel"):
         execute(
             [
                 SETUP.format(store=str(tmp_path / "store")),
