@@ -122,3 +122,42 @@ def screenshot(html: str, name: str) -> None:
         page.set_content(page_html)
         page.locator(".flowkit-run").screenshot(path=str(SHOTS / f"{name}.png"))
         page.close()
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_after_an_interrupt_the_widget_shows_the_killed_tasks_as_killed(tmp_path: Path) -> None:
+    jupyter_client = require("jupyter_client")
+    require("ipywidgets")
+    from tests.notebook.test_interrupt import SLOW_FLOW, _wait_for_running
+
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    try:
+        store = str(tmp_path / "store")
+        kc.execute_interactive(
+            f"import sys; sys.path.insert(0, {str(ROOT)!r})\nimport flowkit\n"
+            "from flowkit.surfaces.notebook import NotebookView",
+            timeout=60,
+        )
+        kc.execute_interactive(SLOW_FLOW, timeout=60)
+        kc.execute(
+            "view = NotebookView()\n"
+            f"try:\n    flowkit.run(SlowFlow, store={store!r}, progress=view)\n"
+            "except flowkit.RunFailed:\n    pass"
+        )
+        _wait_for_running(Path(store), 2)
+        km.interrupt_kernel()
+        printed: list[str] = []
+        kc.execute_interactive(
+            "print(view.widget.value)",
+            timeout=30,
+            output_hook=lambda msg: printed.append(msg["content"].get("text", "")),
+        )
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    html = "".join(printed)
+    assert row(html, "nap")[:2] == ("killed", "0/2 done, 2 killed"), html
+    assert 'data-step="nap" data-phase="killed"' in html
+    assert row(html, "start")[0] == "done" and row(html, "join")[0] == "not run"
+    screenshot(html, "widget-killed")
