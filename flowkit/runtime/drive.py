@@ -117,6 +117,8 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
             end_unstarted(store, record, exc)
             raise
         result = scheduler.execute()  # from here on, the scheduler writes the end record
+        if result.status == "cancelled":  # interrupted: nothing of it outlives the run
+            executors.close(keep_warm=False)
     client_run = Run(f"{record.flow}/{record.run_id}", store=store, _namespace_check=False)
     if result.status == "succeeded":
         return client_run
