@@ -68,6 +68,7 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
     from flowkit.executor.base import ExecutorContext
     from flowkit.executor.registry import Executors
     from flowkit.runtime.heartbeat import Heartbeat
+    from flowkit.runtime.limits import cpu_limit
     from flowkit.runtime.scheduler import Scheduler
 
     store, record, graph = prepared.store, prepared.record, prepared.graph
@@ -111,6 +112,7 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
                 policy=prepared.policy,
                 alerts=prepared.alerts,
                 resuming=prepared.resuming,
+                limit=cpu_limit(graph, prepared.policy, prepared.max_workers),
                 client_namespace=options.namespace,
             )
         except BaseException as exc:

@@ -37,6 +37,8 @@ class RunStarted:
     steps: tuple[StepInfo, ...]
     time: float
     resuming: str | None = None
+    #: Why fewer tasks than max_workers run at once here (see :mod:`flowkit.runtime.limits`).
+    limit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ class Scheduler:
     alerts: Alerts | None = None
     #: The origin of a resume, described, when the user did not name it (see RunStarted).
     resuming: str | None = None
+    #: Why fewer tasks than max_workers run at once here, for the views (see RunStarted).
+    limit: str | None = None
     #: ``--namespace``: the namespace the steps' client reads runs in (see TaskSpec).
     client_namespace: str | None = None
     _ready: list[LiveAttempt] = field(default_factory=list)
@@ -133,6 +135,7 @@ class Scheduler:
                     steps,
                     self.clock(),
                     self.resuming,
+                    self.limit,
                 )
             )
             # before any task, so a run does not fail halfway for it; not on a resume or a

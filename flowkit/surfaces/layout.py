@@ -231,8 +231,14 @@ def started_text(state: RunProgress, g: Glyphs) -> str:
     """The start line, and the run a resume starts from when the user did not name it."""
     store = f" (store: {state.store})" if state.store else ""
     text = f"{g.started} {state.pathspec} started{store}"
-    resuming = resuming_text(state)
-    return text if resuming is None else f"{text}\n  {resuming}"
+    said = [t for t in (resuming_text(state), limit_text(state)) if t is not None]
+    return "\n  ".join([text, *said])
+
+
+def limit_text(state: RunProgress) -> str | None:
+    """Why fewer tasks than max_workers run at once (``max_workers=4, but ...``); None if not."""
+    event = state.started_event
+    return None if event is None else event.limit
 
 
 def resuming_text(state: RunProgress) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from flowkit.client.dag import dag_svg
 from flowkit.runtime.events import Event, RunDetached, RunFinished, RunStarted, TaskOutput
-from flowkit.surfaces.layout import UNICODE, resuming_text, step_caption
+from flowkit.surfaces.layout import UNICODE, limit_text, resuming_text, step_caption
 from flowkit.surfaces.state import RunProgress
 
 _LOG_LINES = 12
@@ -128,10 +128,11 @@ class NotebookView:
             '<table class="flowkit-steps"><tr><th>step</th><th>state</th><th>tasks</th>'
             f"<th>elapsed</th></tr>{rows}</table>"
         )
-        resuming = resuming_text(state)
+        resuming, limit = resuming_text(state), limit_text(state)
         parts = [
             f'<div class="flowkit-run"><div>{head}</div>',
             "" if resuming is None else f"<div>{escape(resuming)}</div>",
+            "" if limit is None else f'<div class="flowkit-limit">{escape(limit)}</div>',
             dag_svg(self._targets, phases),
             table,
         ]
