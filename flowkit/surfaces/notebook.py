@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from html import escape
 from typing import Any
 
@@ -136,8 +136,9 @@ class NotebookView:
             dag_svg(self._targets, phases),
             table,
         ]
-        if self._logs:
-            parts.append(f"<pre>{escape(chr(10).join(self._logs))}</pre>")
+        tail = _log_tail(self._logs, state)
+        if tail:
+            parts.append(f"<pre>{escape(chr(10).join(tail))}</pre>")
         if state.finished is not None:
             parts.append(_finished(state))
         parts.append("</div>")
@@ -163,6 +164,18 @@ def _finished(state: RunProgress) -> str:
         f'<div class="flowkit-failure">&#10007; {said} &middot; '
         "the traceback and how to resume are below</div>"
     )
+
+
+def _log_tail(logs: Iterable[str], state: RunProgress) -> list[str]:
+    """The latest log lines, less the failed task's traceback once the run ended on it (the
+    task echoed it to stderr): the cell's error display below shows it, once."""
+    event = state.finished
+    if event is None or not event.failure or not event.failed_pathspec:
+        return list(logs)
+    step, task_id = event.failed_pathspec.split("/")[-2:]
+    prefix = f"[{step}/{task_id}] "
+    said = set(event.failure.splitlines())
+    return [line for line in logs if not (line.startswith(prefix) and line[len(prefix) :] in said)]
 
 
 def _error_line(failure: str) -> str:

@@ -89,6 +89,8 @@ def test_the_widget_says_the_failure_in_one_line_pointing_below(notebook: Any) -
     )
     assert "the traceback and how to resume are below" in section
     assert "Traceback" not in section and "<pre>" not in section
+    # nor does the log tail repeat the traceback the task echoed: it is said below, once
+    assert "Traceback" not in failed[0] and "helper(0)" not in failed[0]
 
 
 def test_explanations_in_a_notebook_name_the_python_call(notebook: Any) -> None:
