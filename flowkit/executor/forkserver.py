@@ -192,6 +192,8 @@ class ForkServer:
             elif op == "shutdown":
                 self.kill_all()
                 return False
+            elif op == "modules":
+                self.send({"op": "modules", "files": loaded_files()})
         return True
 
     def fork(self, key: str, spec_json: str, env: dict[str, str]) -> None:
@@ -363,6 +365,20 @@ def _preload_task_modules() -> None:
     # walking, and so copying, those pages in each child.
     gc.collect()
     gc.freeze()
+
+
+def loaded_files() -> dict[str, list[int]]:
+    """The file of every module imported here, with its modification time and size: a
+    worker kept for a later run is used only while none of them changed (a module edited
+    on disk, a package upgraded)."""
+    files: dict[str, list[int]] = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path not in files:
+            with contextlib.suppress(OSError):
+                stat = os.stat(path)
+                files[path] = [stat.st_mtime_ns, stat.st_size]
+    return files
 
 
 def _config_attrs(flow_cls: type) -> tuple[str, ...] | None:

@@ -241,10 +241,26 @@ class LocalExecutor:
             return
         self._closed = True
         idle = not (self._tasks or self._waiting or self._pending or self._buffer)
-        if idle and not self._eof and self.alive:
-            warm.keep(self._key, self._proc)
+        files = self._loaded_files() if idle and not self._eof and self.alive else None
+        if files is not None:
+            warm.keep(self._key, self._proc, files)
         else:
             warm.shutdown(self._proc)
+
+    def _loaded_files(self) -> dict[str, list[int]] | None:
+        """The files of the modules the idle worker imported (see :func:`warm.take`), or
+        None if it does not say within a few seconds."""
+        try:
+            self._send({"op": "modules"})
+        except BrokenPipeError:
+            return None
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and not self._eof:
+            for message in self._read(max(0.0, deadline - time.monotonic())):
+                if message["op"] == "modules":
+                    return dict(message["files"])
+                return None  # news of no task: it is not idle after all
+        return None
 
     def shutdown(self) -> None:
         """Close, shutting the worker down (it is not kept for a later run)."""

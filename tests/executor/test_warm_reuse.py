@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 _FLOW = '''
 import os
 from flowkit import FlowSpec, step
+import extlib
 import heavymod
 
 
@@ -27,6 +28,7 @@ class WarmFlow(FlowSpec):
     @step
     def start(self):
         self.helper = heavymod.VERSION
+        self.lib = extlib.VERSION
         self.env = os.environ.get("WARM_TEST_VAR")
         self.worker = _grandparent()
         self.next(self.end)
@@ -49,7 +51,8 @@ with open(os.environ["WARM_IMPORT_LOG"], "a") as log:
 VERSION = {version!r}
 """
 
-#: Runs the flow in one process four times: unchanged, unchanged, module edited, env changed.
+#: Runs the flow in one process five times: unchanged, unchanged, a project module edited, an
+#: env var set, a module from outside the project (not in the code package) edited.
 _SCRIPT = """
 import json, os, sys
 from pathlib import Path
@@ -61,13 +64,15 @@ flow = str(project / "wflow.py")
 seen = []
 def run():
     data = flowkit.run(flow, store=store, quiet=True)["start"].task.data
-    seen.append({"helper": data.helper, "env": data.env, "worker": data.worker,
-                 "idle": warm.idle_pids()})
+    seen.append({"helper": data.helper, "lib": data.lib, "env": data.env,
+                 "worker": data.worker, "idle": warm.idle_pids()})
 run()
 run()
 (project / "heavymod.py").write_text(sys.argv[3])
 run()
 os.environ["WARM_TEST_VAR"] = "set between runs"
+run()
+Path(sys.argv[4]).write_text("VERSION = 'lib v2, longer'")
 run()
 print(json.dumps(seen))
 """
@@ -80,11 +85,14 @@ def test_a_long_lived_process_reuses_its_warm_worker_and_sees_every_change(
     project.mkdir()
     (project / "wflow.py").write_text(_FLOW)
     (project / "heavymod.py").write_text(_HEAVY.format(version="v1"))
+    lib = tmp_path / "lib"  # on the path, outside the project: like an installed package
+    lib.mkdir()
+    (lib / "extlib.py").write_text("VERSION = 'lib v1'")
     imports = tmp_path / "imports.log"
     env = {
         **os.environ,
         "WARM_IMPORT_LOG": str(imports),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)]),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(project), str(lib)]),
     }
     env.pop("WARM_TEST_VAR", None)
     done = subprocess.run(
@@ -95,6 +103,7 @@ def test_a_long_lived_process_reuses_its_warm_worker_and_sees_every_change(
             str(project),
             str(tmp_path / "store"),
             _HEAVY.format(version="v2"),
+            str(lib / "extlib.py"),
         ],
         env=env,
         cwd=project,
@@ -103,7 +112,7 @@ def test_a_long_lived_process_reuses_its_warm_worker_and_sees_every_change(
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    first, second, edited, env_set = json.loads(done.stdout.splitlines()[-1])
+    first, second, edited, env_set, lib_edited = json.loads(done.stdout.splitlines()[-1])
 
     # Unchanged code: the same worker ran both runs' tasks, and imported the flow once.
     assert second["worker"] == first["worker"]
@@ -114,12 +123,16 @@ def test_a_long_lived_process_reuses_its_warm_worker_and_sees_every_change(
     # A variable set in os.environ between runs reaches the task (a fresh worker again).
     assert (edited["env"], env_set["env"]) == (None, "set between runs")
     assert env_set["worker"] != edited["worker"]
+    # A module the worker imported from outside the code package, changed on disk (as by a
+    # pip upgrade): the worker that imported it is not used again.
+    assert (env_set["lib"], lib_edited["lib"]) == ("lib v1", "lib v2, longer")
+    assert lib_edited["worker"] != env_set["worker"]
     # The first worker imported the flow's modules once for both runs; no task did again.
     importers = imports.read_text().split()
     assert importers.count(str(first["worker"])) == 1
     assert {first["worker"], edited["worker"], env_set["worker"]} <= {int(p) for p in importers}
     # Parked workers end with the process that kept them.
-    for pid in {first["worker"], edited["worker"], env_set["worker"]}:
+    for pid in {first["worker"], edited["worker"], env_set["worker"], lib_edited["worker"]}:
         assert not Path(f"/proc/{pid}").exists() or _zombie(pid), f"worker {pid} outlived it"
 
 
