@@ -160,10 +160,8 @@ def _finished(state: RunProgress) -> str:
     task = f"{escape(event.failed_pathspec)} failed" if event.failed_pathspec else event.status
     error = _error_line(event.failure or "")
     said = f"{task}: <code>{escape(error)}</code>" if error else task
-    return (
-        f'<div class="flowkit-failure">&#10007; {said} &middot; '
-        "the traceback and how to resume are below</div>"
-    )
+    below = "the traceback and how to resume are below" if error else "how to resume is below"
+    return f'<div class="flowkit-failure">&#10007; {said} &middot; {below}</div>'
 
 
 def _log_tail(logs: Iterable[str], state: RunProgress) -> list[str]:

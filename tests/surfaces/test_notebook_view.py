@@ -112,3 +112,30 @@ def test_the_widget_counts_against_the_fan_out_and_shows_killed_tasks_as_killed(
 def _elapsed(html: str) -> float:
     """The run's elapsed seconds in the widget's head line."""
     return float(html.split(" &middot; ")[2].rstrip("s"))
+
+
+def test_a_finished_run_says_its_failure_in_one_line_pointing_below() -> None:
+    require("ipywidgets")
+    from flowkit.runtime.events import RunFinished
+    from flowkit.surfaces.notebook import NotebookView
+    from tests.surfaces.events import TRACEBACK, started
+
+    def ended(**kw: object) -> str:
+        view = NotebookView(display=lambda widget: None)
+        view.handle(started())
+        view.handle(RunFinished("TrainFlow", "1732442", time=1.0, **kw))  # type: ignore[arg-type]
+        view.close()
+        return view.widget.value.split('<div class="flowkit-failure">')[1].split("</div>")[0]
+
+    failed = ended(
+        status="failed",
+        failure=TRACEBACK,
+        failed_pathspec="TrainFlow/1732442/train/3",
+        resume_command="flowkit.resume(TrainFlow)",
+    )
+    assert failed == (
+        "&#10007; TrainFlow/1732442/train/3 failed: <code>ValueError: alpha must be positive"
+        "</code> &middot; the traceback and how to resume are below"
+    )
+    cancelled = ended(status="cancelled", resume_command="flowkit.resume(TrainFlow)")
+    assert cancelled == "&#10007; cancelled &middot; how to resume is below"
