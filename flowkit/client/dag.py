@@ -105,19 +105,23 @@ def dag_svg(
 
 def phase(counts: Mapping[str, int]) -> str:
     """A step's state from its tasks' statuses (``cloned`` for a copied task): ``not run``,
-    ``failed``, ``running``, ``cloned`` (every task copied) or ``done``; the notebook's
-    display and the web UI draw steps by this one rule."""
+    ``failed``, ``killed`` (stopped by a cancel, none failed), ``running``, ``cloned``
+    (every task copied) or ``done``; the notebook's display and the web UI draw steps by
+    this one rule."""
     if not any(counts.values()):
         return "not run"
-    if counts.get("failed") or counts.get("killed"):
+    if counts.get("failed"):
         return "failed"
+    if counts.get("killed"):
+        return "killed"
     if counts.get("running"):
         return "running"
     return "cloned" if counts.get("cloned", 0) == sum(counts.values()) else "done"
 
 
 def caption(counts: Mapping[str, int]) -> str:
-    """A step's tasks in a few words: ``succeeded``, or ``37/100 done, 2 running, 1 failed``."""
+    """A step's tasks in a few words: ``succeeded``, or ``37/100 done, 2 running, 1 failed``
+    (``1 killed`` for a task a cancel stopped)."""
     total = sum(counts.values())
     if total <= 1:
         return next((status for status, n in counts.items() if n), "")
@@ -127,11 +131,11 @@ def caption(counts: Mapping[str, int]) -> str:
     if caught:
         text += f", {caught} caught"
     running = counts.get("running", 0) + counts.get("retrying", 0)
-    failed = counts.get("failed", 0) + counts.get("killed", 0)
     if running:
         text += f", {running} running"
-    if failed:
-        text += f", {failed} failed"
+    for status in ("failed", "killed"):
+        if counts.get(status):
+            text += f", {counts[status]} {status}"
     return text
 
 

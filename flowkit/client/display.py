@@ -36,6 +36,8 @@ _TABLE = "table-layout:fixed;width:100%;max-width:100%;margin-left:0;margin-righ
 _CELL = "text-align:left;vertical-align:top;overflow-wrap:break-word"
 _BOX = "overflow-x:auto;max-width:100%;overflow-wrap:break-word"
 _PRE = "overflow-x:auto;max-width:100%;text-align:left"
+#: A small table of words (a run's steps, its parameters, a step's tasks): kept at the left.
+_LEFT_TABLE = "margin-left:0;margin-right:auto"
 
 
 def _records(run: Run) -> dict[str, list[TaskRecord]]:
@@ -65,12 +67,16 @@ def run_html(run: Run) -> str:
         states[step] = (phase(counts), caption(counts))
     dag = dag_svg([(s, sorted(edges[s], key=order.index)) for s in order], states)
     params = "".join(
-        f"<tr><td>{escape(k)}</td><td><code>{escape(_short(repr(v)))}</code></td></tr>"
+        _row(escape(k), f"<code>{escape(_short(repr(v)))}</code>")
         for k, v in sorted(run.parameters.items())
     )
     rows = "".join(
-        f"<tr><td>{escape(s)}</td><td>{escape(states[s][0])}</td><td>{len(records.get(s, []))}</td>"
-        f"<td>{escape(_counts_text(Counter(_status(r) for r in records.get(s, []))))}</td></tr>"
+        _row(
+            escape(s),
+            escape(states[s][0]),
+            str(len(records.get(s, []))),
+            escape(_counts_text(Counter(_status(r) for r in records.get(s, [])))),
+        )
         for s in order
     )
     parts = [
@@ -81,10 +87,14 @@ def run_html(run: Run) -> str:
         + "</div>",
         dag,
         timeline_svg(records, order),
-        f'<table class="flowkit-steps"><tr><th>step</th><th>state</th><th>tasks</th><th></th></tr>{rows}</table>',
+        f'<table class="flowkit-steps" style="{_LEFT_TABLE}">'
+        f"{_row('step', 'state', 'tasks', '', cell='th')}{rows}</table>",
     ]
     if params:
-        parts.append(f"<details><summary>parameters</summary><table>{params}</table></details>")
+        parts.append(
+            f"<details><summary>parameters</summary>"
+            f'<table style="{_LEFT_TABLE}">{params}</table></details>'
+        )
     explanation = run.explanation
     if explanation:
         from flowkit.plan.reuse import summarize
@@ -95,6 +105,11 @@ def run_html(run: Run) -> str:
         )
     parts.append("</div>")
     return "".join(parts)
+
+
+def _row(*cells: str, cell: str = "td") -> str:
+    """A table row whose cells keep left (JupyterLab right-aligns every table cell)."""
+    return "<tr>" + "".join(f'<{cell} style="{_CELL}">{c}</{cell}>' for c in cells) + "</tr>"
 
 
 def _counts_text(counts: Counter[str]) -> str:
@@ -143,19 +158,26 @@ def step_html(step: Step, limit: int = 100) -> str:
     rows = []
     for i, task in enumerate(step):
         if i >= limit:
-            rows.append(f"<tr><td colspan=5>… and {len(step) - limit} more</td></tr>")
+            rows.append(
+                f'<tr><td colspan=5 style="{_CELL}">… and {len(step) - limit} more</td></tr>'
+            )
             break
         r = task.record
         took = f"{r.finished_at - r.started_at:.3f}s" if r.finished_at else ""
         rows.append(
-            f"<tr><td>{escape(r.task_id)}</td><td>{escape(_status(r))}</td>"
-            f"<td>{'' if task.index is None else task.index}</td><td>{took}</td>"
-            f"<td>{escape(r.origin_pathspec or '')}</td></tr>"
+            _row(
+                escape(r.task_id),
+                escape(_status(r)),
+                "" if task.index is None else str(task.index),
+                took,
+                escape(r.origin_pathspec or ""),
+            )
         )
+    head = _row("task", "status", "index", "took", "cloned from", cell="th")
     return (
         f'<div class="flowkit-step" style="{_STYLE}"><b>{escape(step.pathspec)}</b> &middot; '
-        f"{len(step)} task{'s' * (len(step) != 1)}<table><tr><th>task</th><th>status</th>"
-        f"<th>index</th><th>took</th><th>cloned from</th></tr>{''.join(rows)}</table></div>"
+        f"{len(step)} task{'s' * (len(step) != 1)}"
+        f'<table style="{_LEFT_TABLE}">{head}{"".join(rows)}</table></div>'
     )
 
 
