@@ -152,16 +152,39 @@ def _seconds(value: float | None) -> str:
 def _finished(state: RunProgress) -> str:
     # One line: the cell's own error display under the view (RunFailed._render_traceback_)
     # shows the traceback and the resume call once; that one stays in a saved notebook and
-    # in papermill's output, where a widget's content does not.
+    # in papermill's output, where a widget's content does not. A user who catches RunFailed
+    # sees no error display, so the line also says where the traceback and the call are.
     event = state.finished
     assert event is not None
     if not (event.failure or event.resume_command):
         return ""
-    task = f"{escape(event.failed_pathspec)} failed" if event.failed_pathspec else event.status
-    error = _error_line(event.failure or "")
-    said = f"{task}: <code>{escape(error)}</code>" if error else task
-    below = "the traceback and how to resume are below" if error else "how to resume is below"
-    return f'<div class="flowkit-failure">&#10007; {said} &middot; {below}</div>'
+    caught = "where RunFailed is caught as exc"
+    resume = f"how to resume is below (or in <code>exc.hint</code> {caught})"
+    if event.status == "cancelled":  # no traceback: say why, and that a resume loses nothing
+        reason = event.failure.splitlines()[0] if event.failure else "cancelled"
+        said = reason if reason.startswith("cancelled") else f"cancelled ({reason})"
+        mark, line = (
+            UNICODE.cancelled,
+            f"{escape(said)}: nothing finished is lost &middot; {resume}",
+        )
+    elif event.failed_pathspec:
+        error = _error_line(event.failure or "")
+        step, task_id = event.failed_pathspec.split("/")[-2:]
+        task = escape(f"exc.run[{step!r}][{task_id!r}]")  # its run's store, whichever it is
+        mark, line = (
+            UNICODE.failed,
+            (
+                f"{escape(event.failed_pathspec)} failed"
+                + (f": <code>{escape(error)}</code>" if error else "")
+                + " &middot; the traceback and how to resume are below "
+                f"(or <code>{task}</code> and <code>exc.hint</code> {caught})"
+            ),
+        )
+    else:  # the scheduler's own reason, no task's traceback
+        why = (event.failure or "").strip().splitlines()
+        said = f": <code>{escape(why[0])}</code>" if why else ""
+        mark, line = UNICODE.failed, f"{escape(event.status)}{said} &middot; {resume}"
+    return f'<div class="flowkit-failure">{mark} {line}</div>'
 
 
 def _log_tail(logs: Iterable[str], state: RunProgress) -> list[str]:

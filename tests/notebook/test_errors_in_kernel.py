@@ -52,6 +52,9 @@ def notebook(tmp_path_factory: pytest.TempPathFactory) -> Any:
             "print('WHY', [d['reason'] for d in again.explanation if d['step'] == 'end'])",
             "flowkit.check(BoomFlow)",
             "Flow('BoomFlow', store=STORE)",
+            "def helper(x):\n    return 1 / x\n\ntry:\n    flowkit.run(BoomFlow, store=STORE)\n"
+            "except flowkit.RunFailed as exc:\n    caught = exc\nprint('CAUGHT', caught.task)",
+            "exc = caught\nexc.run['start'][caught.task.split('/')[-1]]",
         ],
         widgets=True,
         allow_errors=True,
@@ -82,15 +85,27 @@ def test_a_failed_run_shows_once_with_the_users_cells_and_the_resume_call(notebo
 
 def test_the_widget_says_the_failure_in_one_line_pointing_below(notebook: Any) -> None:
     failed = [h for h in widget_html(notebook) if "flowkit-failure" in h]
-    assert len(failed) == 1
-    section = failed[0].split('<div class="flowkit-failure">')[1].split("</div>")[0]
-    assert "/start/" in section and "failed: <code>ZeroDivisionError: division by zero</code>" in (
-        section
-    )
-    assert "the traceback and how to resume are below" in section
-    assert "Traceback" not in section and "<pre>" not in section
-    # nor does the log tail repeat the traceback the task echoed: it is said below, once
-    assert "Traceback" not in failed[0] and "helper(0)" not in failed[0]
+    assert len(failed) == 2  # cell 3's, and the run whose RunFailed a later cell caught
+    for html in failed:
+        section = html.split('<div class="flowkit-failure">')[1].split("</div>")[0]
+        assert "/start/" in section
+        assert "failed: <code>ZeroDivisionError: division by zero</code>" in section
+        assert "the traceback and how to resume are below" in section
+        assert "Traceback" not in section and "<pre>" not in section
+        # nor does the log tail repeat the traceback the task echoed: it is said below, once
+        assert "Traceback" not in html and "helper(0)" not in html
+
+
+def test_a_caught_failure_still_says_where_its_traceback_is(notebook: Any) -> None:
+    """A cell that catches RunFailed shows no error display: the widget's line names the
+    task and the call that shows its traceback, and that call does."""
+    assert _errors(notebook, 9) == []
+    step, task_id = text(notebook, 9).split("CAUGHT ")[1].strip().split("/")[-2:]
+    said = f"<code>{escape(f'exc.run[{step!r}][{task_id!r}]')}</code> and <code>exc.hint</code>"
+    assert any(said in html for html in widget_html(notebook))
+    shown = text(notebook, 10)
+    assert "flowkit-exception" in shown and "ZeroDivisionError: division by zero" in shown
+    assert "return 1 / x" in shown
 
 
 def test_explanations_in_a_notebook_name_the_python_call(notebook: Any) -> None:

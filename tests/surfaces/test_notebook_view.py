@@ -114,7 +114,7 @@ def _elapsed(html: str) -> float:
     return float(html.split(" &middot; ")[2].rstrip("s"))
 
 
-def test_a_finished_run_says_its_failure_in_one_line_pointing_below() -> None:
+def test_a_finished_run_says_its_failure_in_one_line_and_where_to_look() -> None:
     require("ipywidgets")
     from flowkit.runtime.events import RunFinished
     from flowkit.surfaces.notebook import NotebookView
@@ -133,9 +133,29 @@ def test_a_finished_run_says_its_failure_in_one_line_pointing_below() -> None:
         failed_pathspec="TrainFlow/1732442/train/3",
         resume_command="flowkit.resume(TrainFlow)",
     )
+    # a user who catches RunFailed gets no error display below: the line says where to look
     assert failed == (
-        "&#10007; TrainFlow/1732442/train/3 failed: <code>ValueError: alpha must be positive"
-        "</code> &middot; the traceback and how to resume are below"
+        "✗ TrainFlow/1732442/train/3 failed: <code>ValueError: alpha must be positive"
+        "</code> &middot; the traceback and how to resume are below (or <code>"
+        "exc.run[&#x27;train&#x27;][&#x27;3&#x27;]</code> and <code>exc.hint</code>"
+        " where RunFailed is caught as exc)"
     )
-    cancelled = ended(status="cancelled", resume_command="flowkit.resume(TrainFlow)")
-    assert cancelled == "&#10007; cancelled &middot; how to resume is below"
+    # a cancel has no traceback: the line does not promise one, nor call it a failure
+    cancelled = ended(
+        status="cancelled",
+        failure="cancelled by the user",
+        resume_command="flowkit.resume(TrainFlow)",
+    )
+    assert cancelled == (
+        "■ cancelled by the user: nothing finished is lost &middot; how to resume is below "
+        "(or in <code>exc.hint</code> where RunFailed is caught as exc)"
+    )
+    # a run that failed with no task to blame: the scheduler's reason, no traceback promised
+    stopped = ended(
+        status="failed",
+        failure="the executor could not start",
+        resume_command="flowkit.resume(TrainFlow)",
+    )
+    assert stopped.startswith(
+        "✗ failed: <code>the executor could not start</code> &middot; how to resume is below"
+    )
