@@ -156,3 +156,56 @@ def test_a_stored_figure_shows_once_as_its_preview(tmp_path: Path) -> None:
     assert images == [], "the figure was drawn again under the task's table"
     assert html.count("<img") == 1 and 'class="flowkit-figure"' in html
     assert 'data-name="fig"' in html and "matplotlib.figure.Figure" in html
+
+
+FANOUT_FLOW = """
+from flowkit import FlowSpec, Parameter, step
+
+class GridFlow(FlowSpec):
+    alpha = Parameter("alpha", default=0.5)
+
+    @step
+    def start(self):
+        self.grid = [1, 2, 3]
+        self.next(self.train, foreach="grid")
+
+    @step
+    def train(self):
+        self.score = self.input * self.alpha
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.best = max(i.score for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+@pytest.mark.slow
+def test_a_runs_tables_keep_left_in_jupyterlab(tmp_path: Path) -> None:
+    """JupyterLab right-aligns every table cell and centres tables: the run's steps table,
+    its parameters and a step's tasks stay at the left, under the DAG, as a person reads."""
+    flow = tmp_path / "grid_flow.py"
+    flow.write_text(FANOUT_FLOW)
+    run = flowkit.run(flow, store=str(tmp_path / "store"), progress=Quiet())
+    html = run._repr_html_().replace("<details>", "<details open>") + run["train"]._repr_html_()
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.set_content(jupyterlab_page(html))
+        page.screenshot(path=str(SHOTS / "run-display.png"), full_page=True)
+        aligned = page.eval_on_selector_all(
+            ".flowkit-run td, .flowkit-run th, .flowkit-step td, .flowkit-step th",
+            "els => [...new Set(els.map(e => getComputedStyle(e).textAlign))]",
+        )
+        lefts = page.eval_on_selector_all(
+            ".flowkit-run table, .flowkit-step table, .flowkit-dag",
+            "els => els.map(e => Math.round(e.getBoundingClientRect().left))",
+        )
+    assert aligned == ["left"]
+    assert len(lefts) == 4 and max(lefts) - min(lefts) <= 8, lefts  # DAG, steps, params, tasks
