@@ -25,8 +25,8 @@ def cpu_limit(
         return None
     least = min(_cpu(n.decorator("resources")) for n in local)
     at_once = max_workers if least <= 0 else min(max_workers, math.floor(cpus / least))
-    if at_once >= max_workers:
-        return None
+    if at_once >= max_workers or _widest(graph) <= at_once:
+        return None  # the CPUs allow every task that could run at once
     each = "1 CPU by default" if least == 1 else f"at least {least:g} CPU"
     return (
         f"max_workers={max_workers}, but this machine has {cpus} CPUs and each step takes "
@@ -36,3 +36,12 @@ def cpu_limit(
 
 def _cpu(resources: DecoratorSpec | None) -> float:
     return float((resources.args.get("cpu") if resources else None) or 1)
+
+
+def _widest(graph: FlowGraph) -> float:
+    """How many tasks of the flow could run at once, at most: unbounded with a foreach, else
+    the branches of its splits (a flow without either runs one task at a time)."""
+    steps = graph.ordered()
+    if any(n.transition == "foreach" for n in steps):
+        return math.inf
+    return max(1, sum(len(n.targets) for n in steps if n.transition == "split"))

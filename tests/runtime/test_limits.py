@@ -28,6 +28,42 @@ class HalfCpuFlow(FlowSpec):
         pass
 
 
+class LinearFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class SplitFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a, self.b, self.c)
+
+    @step
+    def a(self):
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.next(self.join)
+
+    @step
+    def c(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
 def test_more_workers_than_cpus_says_how_many_run_at_once() -> None:
     note = cpu_limit(graph_of(ForeachFlow), FailurePolicy(), max_workers=4, cpus=2)
     assert note == (
@@ -42,8 +78,18 @@ def test_no_note_when_the_cpus_hold_back_nothing() -> None:
     assert cpu_limit(graph, FailurePolicy(), max_workers=1, cpus=8) is None
     # half a CPU a step: 4 fit on 2 cores, 6 do not
     assert cpu_limit(graph_of(HalfCpuFlow), FailurePolicy(), max_workers=4, cpus=2) is None
-    six = cpu_limit(graph_of(HalfCpuFlow), FailurePolicy(), max_workers=6, cpus=2)
-    assert six is not None and "takes at least 0.5 CPU: at most 4 tasks run at once" in six
+    six = cpu_limit(graph_of(ForeachFlow), FailurePolicy(), max_workers=6, cpus=3)
+    assert six is not None and "takes 1 CPU by default: at most 3 tasks run at once" in six
+
+
+def test_no_note_for_a_flow_that_never_runs_more_tasks_at_once_than_fit() -> None:
+    # one task at a time: the CPUs hold nothing back, whatever max_workers says
+    assert cpu_limit(graph_of(HalfCpuFlow), FailurePolicy(), max_workers=6, cpus=2) is None
+    assert cpu_limit(graph_of(LinearFlow), FailurePolicy(), max_workers=4, cpus=2) is None
+    # a split into 3 branches: 2 at once on 2 cores holds one back; on 3 cores, none
+    assert cpu_limit(graph_of(SplitFlow), FailurePolicy(), max_workers=4, cpus=3) is None
+    note = cpu_limit(graph_of(SplitFlow), FailurePolicy(), max_workers=4, cpus=2)
+    assert note is not None and "at most 2 tasks run at once" in note
 
 
 def test_a_run_with_more_workers_than_cpus_reports_the_limit(tmp_path: Path) -> None:
