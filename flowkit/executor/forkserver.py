@@ -98,7 +98,8 @@ class ForkServer:
         from flowkit.task.spec import CodeRef
 
         code = hello["code"]
-        self.store = open_store(hello["store"])
+        self.store_url = str(hello["store"])
+        self.store = open_store(self.store_url)
         self.echo = bool(hello.get("echo", True))
         self.flow_cls = load_flow_class(CodeRef.from_json(code), self.store)
         self.config_attrs = _config_attrs(self.flow_cls)
@@ -194,7 +195,18 @@ class ForkServer:
                 return False
             elif op == "modules":
                 self.send({"op": "modules", "files": loaded_files()})
+            elif op == "renew":
+                self.renew()
         return True
+
+    def renew(self) -> None:
+        """Ready a worker kept from an earlier run for the next: its store opened afresh,
+        so no digest it saw stored then (a gc since may have swept it) is taken for stored
+        by a task forked now; a record names only blobs that are there."""
+        from flowkit.store import open_store
+
+        self.store = open_store(self.store_url)
+        self.send({"op": "ready", "pid": os.getpid()})
 
     def fork(self, key: str, spec_json: str, env: dict[str, str]) -> None:
         from flowkit.task.spec import TaskSpec

@@ -50,6 +50,10 @@ class WorkerStartError(FlowkitError):
     """The warm worker could not import the flow."""
 
 
+#: Seconds a worker kept from an earlier run has to answer before a fresh one is started.
+_RENEW_TIMEOUT = 5.0
+
+
 class LocalExecutor:
     """Runs tasks as children of a warm worker process on this machine."""
 
@@ -82,25 +86,38 @@ class LocalExecutor:
 
     def _start(self) -> None:
         # A worker an earlier run here left with the same code, store and environment has
-        # done the imports already (see flowkit.executor.warm); else a fresh one does them.
+        # done the imports already (see flowkit.executor.warm); it is renewed (its store
+        # opened afresh) and used if it answers in time. Else a fresh one does the imports.
         self._key = warm.worker_key(self._hello)
         parked = warm.take(self._key)
-        self._proc = parked or subprocess.Popen(
-            [sys.executable, "-m", "flowkit.executor.forkserver"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            start_new_session=True,  # terminal signals reach the scheduler, which decides
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        if parked is not None:
+            self._attach(parked)
+            try:
+                self._send({"op": "renew"})
+                self._await_ready(_RENEW_TIMEOUT)
+                return
+            except (WorkerStartError, BrokenPipeError):
+                warm.shutdown(parked)  # wedged or gone since it was parked: start afresh
+        self._attach(
+            subprocess.Popen(
+                [sys.executable, "-m", "flowkit.executor.forkserver"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,  # terminal signals reach the scheduler, which decides
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         )
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._in = self._proc.stdin
-        self._out = self._proc.stdout.fileno()
+        self._send(self._hello)
+        self._await_ready(self._start_timeout)
+
+    def _attach(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self._proc = proc
+        self._in = proc.stdin
+        self._out = proc.stdout.fileno()
         self._buffer = b""
         self._pending: list[dict[str, Any]] = []
         self._eof = False
-        if parked is None:
-            self._send(self._hello)
-            self._await_ready(self._start_timeout)
 
     def _send(self, message: dict[str, Any]) -> None:
         self._in.write((json.dumps(message, separators=(",", ":")) + "\n").encode())

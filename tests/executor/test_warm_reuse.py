@@ -175,3 +175,82 @@ def test_a_worker_that_is_not_idle_is_not_kept(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+#: What each script below starts with: a store and an executor context whose worker loads a
+#: small flow (the same key for every executor made with it).
+_PRELUDE = """
+import json, os, signal, sys, time
+from dataclasses import asdict
+from pathlib import Path
+from flowkit.executor import warm
+from flowkit.executor.base import ExecutorContext
+from flowkit.executor.local import LocalExecutor
+from flowkit.store import open_store
+from tests.runtime.test_worker import _spec_for_step_a
+
+spec, _ = _spec_for_step_a(Path(sys.argv[1]))
+store = open_store(sys.argv[1])
+context = ExecutorContext(store, spec.code, echo=False)
+"""
+
+
+def _script(tmp_path: Path, body: str) -> str:
+    """Run ``_PRELUDE`` + ``body`` in a fresh interpreter; its stdout (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PRELUDE + textwrap.dedent(body), str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_parked_worker_that_does_not_answer_is_replaced(tmp_path: Path) -> None:
+    """A parked worker alive but not answering (stopped, wedged) is not used: the next run
+    would wait forever on its first task. It is shut down and a fresh worker starts."""
+    out = _script(
+        tmp_path,
+        """
+        first = LocalExecutor(context)
+        parked = first._proc.pid
+        first.close()
+        os.kill(parked, signal.SIGSTOP)
+        second = LocalExecutor(context)
+        print(json.dumps([parked, second._proc.pid, second.alive, Path(f"/proc/{parked}").exists()]))
+        second.close()
+        """,
+    )
+    parked, second, alive, stopped_left = json.loads(out)
+    assert second != parked
+    assert alive
+    assert not stopped_left  # the stopped worker was killed and reaped
+
+
+def test_a_renewed_worker_forgets_what_its_store_knew(tmp_path: Path) -> None:
+    """A worker taken for a later run opens its store afresh: a digest it saw stored before
+    (then swept by a gc between the runs) is not taken for stored by the tasks forked from
+    it, so no record can name a blob that is not there."""
+    out = _script(
+        tmp_path,
+        """
+        from flowkit.executor.forkserver import ForkServer
+        from flowkit.store.blobs import blob_key
+
+        sent = []
+        server = ForkServer(os.dup(1), relay=sent.append)
+        server.setup({"store": sys.argv[1], "code": asdict(spec.code), "echo": False})
+        digest = server.store.values.put("a value of an earlier run").digest
+        store.backend.delete(blob_key(digest))  # a gc between the runs
+        before = server.store.values.has(digest)
+        server.renew()
+        print(json.dumps([before, server.store.values.has(digest), sent[-1]["op"]]))
+        """,
+    )
+    before, after, answer = json.loads(out)
+    assert before  # what it remembered: the reason it must forget
+    assert not after
+    assert answer == "ready"
