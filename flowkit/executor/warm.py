@@ -14,7 +14,22 @@ and those from outside it alike (a library on ``PYTHONPATH`` edited, a package u
 
 Parked workers are bounded (:data:`MAX_IDLE`, the oldest goes first) and never outlive this
 process: they are shut down at exit, and a process that dies without running its exit
-handlers (a kernel killed or restarted) closes their stdin, on which they exit.
+handlers (a kernel killed or restarted) closes their stdin, on which they exit. A process
+forked from this one (``multiprocessing`` in a kernel) inherits none of them: it can neither
+take the parent's workers nor shut them down at its exit. One parked worker is taken by one
+run only, even with runs in several threads at once.
+
+A worker taken again is *renewed* before it runs anything (see ``op: renew`` in
+:mod:`flowkit.executor.forkserver`): it opens its store afresh, so nothing it remembered of
+the store (digests it believed stored, which a gc between runs may have swept) survives into
+the next run, and a worker that does not answer is replaced by a fresh one.
+
+What is shared on purpose: the imports themselves. The flow's modules and the libraries they
+import are imported once per worker, not once per run, as a kernel imports a module once for
+all its cells; so whatever they did *at import time* (a global set from the clock, a random
+state seeded then, a connection opened) is the same in every run that reuses the worker, as
+it already was in every task of one run. Python's ``random`` is reseeded in each forked task;
+anything a run needs fresh is made in a step (or seeded there), not at import.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ import os
 import select
 import subprocess
 import sys
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -37,6 +53,26 @@ MAX_IDLE = 2
 #: with its modification time and size then.
 _idle: OrderedDict[str, tuple[subprocess.Popen[bytes], dict[str, list[int]]]] = OrderedDict()
 _at_exit = False
+#: Held while ``_idle`` changes: runs in several threads take and park at once.
+_lock = threading.Lock()
+
+
+def _forget_inherited() -> None:
+    """In a process just forked from this one: the parent's parked workers are not ours.
+    Close our copies of their pipes (so they still see end of file when the parent dies) and
+    forget them, without a word to them."""
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    for proc, _ in _idle.values():
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    os.close(pipe.fileno())
+        proc.returncode = 0  # not ours to wait for
+    _idle.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited)
 
 
 def worker_key(hello: dict[str, Any]) -> str:
@@ -54,7 +90,8 @@ def take(key: str) -> subprocess.Popen[bytes] | None:
     """The idle worker parked under ``key``, removed from the idle ones, if it is still
     alive and silent and no module it imported changed on disk since (else it is shut
     down)."""
-    parked = _idle.pop(key, None)
+    with _lock:
+        parked = _idle.pop(key, None)
     if parked is None:
         return None
     proc, files = parked
@@ -68,26 +105,32 @@ def keep(key: str, proc: subprocess.Popen[bytes], files: dict[str, list[int]]) -
     """Park ``proc`` (idle: it runs no task) under ``key`` for a later run to take, with
     the files of the modules it imported (path -> modification time, size)."""
     global _at_exit
-    if not _at_exit:
-        atexit.register(close_all)
-        _at_exit = True
-    previous = _idle.pop(key, None)
-    if previous is not None:
-        shutdown(previous[0])
-    _idle[key] = (proc, files)
-    while len(_idle) > MAX_IDLE:
-        shutdown(_idle.popitem(last=False)[1][0])
+    with _lock:
+        if not _at_exit:
+            atexit.register(close_all)
+            _at_exit = True
+        previous = _idle.pop(key, None)
+        extra = [previous[0]] if previous is not None else []
+        _idle[key] = (proc, files)
+        while len(_idle) > MAX_IDLE:
+            extra.append(_idle.popitem(last=False)[1][0])
+    for old in extra:
+        shutdown(old)
 
 
 def idle_pids() -> list[int]:
     """The process ids of the parked workers, oldest first."""
-    return [proc.pid for proc, _ in _idle.values()]
+    with _lock:
+        return [proc.pid for proc, _ in _idle.values()]
 
 
 def close_all() -> None:
     """Shut down every parked worker."""
-    while _idle:
-        shutdown(_idle.popitem(last=False)[1][0])
+    with _lock:
+        procs = [proc for proc, _ in _idle.values()]
+        _idle.clear()
+    for proc in procs:
+        shutdown(proc)
 
 
 def shutdown(proc: subprocess.Popen[bytes]) -> None:

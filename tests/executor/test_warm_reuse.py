@@ -209,6 +209,33 @@ def _script(tmp_path: Path, body: str) -> str:
     return done.stdout.strip()
 
 
+def test_a_process_forked_from_a_kernel_neither_takes_nor_shuts_down_its_parked_worker(
+    tmp_path: Path,
+) -> None:
+    """A child forked from the process that parked a worker (``multiprocessing`` in a kernel)
+    inherits none of its parked workers: it cannot take one (two processes writing to one
+    worker), and its exit handlers do not shut them down under the parent."""
+    out = _script(
+        tmp_path,
+        """
+        first = LocalExecutor(context)
+        parked = first._proc.pid
+        first.close()
+        child = os.fork()
+        if child == 0:
+            seen = warm.idle_pids()
+            sys.exit(0 if seen == [] else 3)  # a normal exit: its exit handlers run
+        _, status = os.waitpid(child, 0)
+        second = LocalExecutor(context)
+        print(json.dumps([os.waitstatus_to_exitcode(status), parked, second._proc.pid]))
+        second.close()
+        """,
+    )
+    child_status, parked, second = json.loads(out)
+    assert child_status == 0  # the child saw no parked worker
+    assert second == parked  # and the parent's was still there, for its next run
+
+
 def test_a_parked_worker_that_does_not_answer_is_replaced(tmp_path: Path) -> None:
     """A parked worker alive but not answering (stopped, wedged) is not used: the next run
     would wait forever on its first task. It is shut down and a fresh worker starts."""
