@@ -258,7 +258,11 @@ class LocalExecutor:
             return
         self._closed = True
         idle = not (self._tasks or self._waiting or self._pending or self._buffer)
-        files = self._loaded_files() if idle and not self._eof and self.alive else None
+        try:
+            files = self._loaded_files() if idle and not self._eof and self.alive else None
+        except BaseException:  # interrupted while it asked (Ctrl-C): kept by no one
+            warm.shutdown(self._proc)
+            raise
         if files is not None:
             warm.keep(self._key, self._proc, files)
         else:

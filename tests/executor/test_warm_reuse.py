@@ -281,3 +281,23 @@ def test_a_renewed_worker_forgets_what_its_store_knew(tmp_path: Path) -> None:
     assert before  # what it remembered: the reason it must forget
     assert not after
     assert answer == "ready"
+
+
+def test_a_worker_whose_close_is_interrupted_is_shut_down(tmp_path: Path) -> None:
+    """Ctrl-C while a closing executor asks its worker what it imported: the worker is shut
+    down, not left running, parked by no one, until the process ends."""
+    out = _script(
+        tmp_path,
+        """
+        executor = LocalExecutor(context)
+        worker = executor._proc
+        def interrupted():
+            raise KeyboardInterrupt
+        executor._loaded_files = interrupted
+        try:
+            executor.close()
+        except KeyboardInterrupt:
+            print(json.dumps([worker.poll() is not None, worker.pid in warm.idle_pids()]))
+        """,
+    )
+    assert json.loads(out) == [True, False]
