@@ -301,3 +301,97 @@ def test_a_worker_whose_close_is_interrupted_is_shut_down(tmp_path: Path) -> Non
         """,
     )
     assert json.loads(out) == [True, False]
+
+
+_FAILING_FLOW = """
+import os
+from flowkit import FlowSpec, step
+import rhelper
+
+
+class RetryFlow(FlowSpec):
+    @step
+    def start(self):
+        self.value = rhelper.value()
+        self.worker = _grandparent()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def _grandparent():
+    with open(f"/proc/{os.getppid()}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+"""
+
+#: Fails while the flag file exists (the outside world, not the code).
+_HELPER = """
+import os
+def value():
+    if os.path.exists(os.environ["RETRY_FLAG"]):
+        raise ValueError("the flag is up")
+    return {word!r}
+"""
+
+#: A failed run, resumed with the same code; failed again, resumed after a fix of the helper.
+_RESUME_SCRIPT = """
+import json, os, sys
+from pathlib import Path
+import flowkit
+from flowkit.executor import warm
+from flowkit.runtime.drive import RunFailed
+
+project, store, flag = Path(sys.argv[1]), sys.argv[2], Path(os.environ["RETRY_FLAG"])
+flow = str(project / "rflow.py")
+def fails():
+    try:
+        flowkit.run(flow, store=store, quiet=True)
+    except RunFailed:
+        return warm.idle_pids()[-1]
+    raise AssertionError("the run did not fail")
+def resumed():
+    data = flowkit.resume(flow, store=store, quiet=True)["start"].task.data
+    return [data.value, data.worker]
+flag.write_text("up")
+failed = fails()
+flag.unlink()
+same_code = resumed()
+flag.write_text("up")
+fails()
+(project / "rhelper.py").write_text(sys.argv[3])
+fixed = resumed()
+print(json.dumps([failed, same_code, fixed]))
+"""
+
+
+def test_a_resume_after_a_failed_run_reuses_its_worker_only_for_the_same_code(
+    tmp_path: Path,
+) -> None:
+    """A failed run's worker is kept: a resume of the same code takes it; a resume after
+    the failing helper was fixed runs the fix, in a fresh worker."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "rflow.py").write_text(_FAILING_FLOW)
+    (project / "rhelper.py").write_text(_HELPER.format(word="first"))
+    fixed_helper = "def value():\n    return 'fixed'\n"
+    done = subprocess.run(
+        [sys.executable, "-c", _RESUME_SCRIPT, str(project), str(tmp_path / "store"), fixed_helper],
+        env={
+            **os.environ,
+            "RETRY_FLAG": str(tmp_path / "flag"),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)]),
+        },
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    failed_worker, (value, worker), (fixed_value, fixed_worker) = json.loads(
+        done.stdout.splitlines()[-1]
+    )
+    assert (value, worker) == ("first", failed_worker)
+    assert fixed_value == "fixed"
+    assert fixed_worker != failed_worker
