@@ -160,4 +160,7 @@ def test_after_an_interrupt_the_widget_shows_the_killed_tasks_as_killed(tmp_path
     assert row(html, "nap")[:2] == ("killed", "0/2 done, 2 killed"), html
     assert 'data-step="nap" data-phase="killed"' in html
     assert row(html, "start")[0] == "done" and row(html, "join")[0] == "not run"
+    # a cancel has no traceback: the line says so, not "the traceback ... below"
+    assert "■ cancelled by the user: nothing finished is lost" in html
+    assert "traceback" not in html
     screenshot(html, "widget-killed")
