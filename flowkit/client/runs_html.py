@@ -18,7 +18,15 @@ if TYPE_CHECKING:
 #: How many runs the table lists, newest first.
 RECENT = 10
 _CELL = "text-align:left;padding:2px 10px 2px 0;vertical-align:top"
-_STATUS = {"succeeded": "succeeded", "failed": "failed", "running": "running"}
+#: The DAG colour of a run's status: a cancelled run's like its killed tasks', a crashed
+#: one's like a failure.
+_STATUS = {
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "crashed": "failed",
+    "cancelled": "killed",
+    "running": "running",
+}
 
 
 def flow_html(name: str, runs: Iterable[Run], now: datetime | None = None) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from unittest import mock
 
 from flowkit.client import Flow, runs_html
+from flowkit.client.dag import PHASE_COLOURS
 from flowkit.client.data import DataArtifact
+from flowkit.store import LocalBackend, Store
+from flowkit.testing import FakeTask, write_fake_run
 
 from .conftest import Runs
 
@@ -40,3 +44,11 @@ def test_durations_read_at_a_glance() -> None:
         "4m05s",
         "2h03m",
     ]
+
+
+def test_a_cancelled_run_has_the_colour_of_its_killed_tasks(tmp_path: Path) -> None:
+    store = Store(LocalBackend(tmp_path / "store", durable=False))
+    write_fake_run(store, "TrainFlow", {"start": [FakeTask(status="killed")]}, finish="cancelled")
+    html = Flow("TrainFlow", store=store, _namespace_check=False)._repr_html_()
+    assert f"<span style='background:{PHASE_COLOURS['killed']};" in html
+    assert ">cancelled</span>" in html
