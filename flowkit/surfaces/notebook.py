@@ -20,6 +20,9 @@ from flowkit.surfaces.layout import UNICODE, limit_text, resuming_text, step_cap
 from flowkit.surfaces.state import RunProgress
 
 _LOG_LINES = 12
+#: The steps table: columns set apart, headings over their words (a browser centres a bare
+#: <th>), its text in line with the head line above.
+_TABLE = "text-align:left;border-spacing:14px 2px;margin-left:-14px"
 
 
 class NotebookView:
@@ -125,7 +128,8 @@ class NotebookView:
             for name, s in state.steps.items()
         )
         table = (
-            '<table class="flowkit-steps"><tr><th>step</th><th>state</th><th>tasks</th>'
+            f'<table class="flowkit-steps" style="{_TABLE}"><tr><th>step</th><th>state</th>'
+            "<th>tasks</th>"
             f"<th>elapsed</th></tr>{rows}</table>"
         )
         resuming, limit = resuming_text(state), limit_text(state)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.conftest import require
 
 
@@ -159,3 +161,35 @@ def test_a_finished_run_says_its_failure_in_one_line_and_where_to_look() -> None
     assert stopped.startswith(
         "✗ failed: <code>the executor could not start</code> &middot; how to resume is below"
     )
+
+
+@pytest.mark.slow
+def test_the_steps_table_reads_in_columns_in_a_browser() -> None:
+    """Its headings sit over their words (not centred) and its columns stand apart."""
+    require("ipywidgets")
+    from flowkit.surfaces.notebook import NotebookView
+    from tests.browser import chromium
+    from tests.surfaces.events import successful_run
+
+    view = NotebookView(display=lambda widget: None)
+    for event in successful_run():
+        view.handle(event)
+    view.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 900, "height": 600})
+        page.set_content(f"<body style='font-family:sans-serif'>{view.widget.value}</body>")
+        aligned = page.eval_on_selector_all(
+            ".flowkit-steps th", "els => [...new Set(els.map(e => getComputedStyle(e).textAlign))]"
+        )
+        gaps = page.eval_on_selector(
+            ".flowkit-steps tr:nth-child(2)",
+            "tr => [...tr.cells].slice(1).map((c, i) => c.getBoundingClientRect().left"
+            " - tr.cells[i].getBoundingClientRect().right)",
+        )
+        lefts = page.eval_on_selector_all(
+            ".flowkit-run > div:first-child, .flowkit-steps td:first-child",
+            "els => [...new Set(els.map(e => Math.round(e.getBoundingClientRect().left)))]",
+        )
+    assert aligned == ["left"]
+    assert min(gaps) >= 10, gaps
+    assert len(lefts) == 1, lefts  # the step names line up with the head line
