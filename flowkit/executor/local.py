@@ -90,25 +90,39 @@ class LocalExecutor:
         # opened afresh) and used if it answers in time. Else a fresh one does the imports.
         self._key = warm.worker_key(self._hello)
         parked = warm.take(self._key)
-        if parked is not None:
-            self._attach(parked)
-            try:
-                self._send({"op": "renew"})
-                self._await_ready(_RENEW_TIMEOUT)
-                return
-            except (WorkerStartError, BrokenPipeError):
-                warm.shutdown(parked)  # wedged or gone since it was parked: start afresh
-        self._attach(
-            subprocess.Popen(
-                [sys.executable, "-m", "flowkit.executor.forkserver"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                start_new_session=True,  # terminal signals reach the scheduler, which decides
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        if parked is not None and self._handshake(parked, {"op": "renew"}, _RENEW_TIMEOUT):
+            return
+        fresh = subprocess.Popen(
+            [sys.executable, "-m", "flowkit.executor.forkserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # terminal signals reach the scheduler, which decides
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        self._send(self._hello)
-        self._await_ready(self._start_timeout)
+        if not self._handshake(fresh, self._hello, self._start_timeout):
+            raise WorkerStartError(
+                "the warm worker did not start",
+                "see the output above; run 'python -m flowkit.executor.forkserver' to debug",
+            )
+
+    def _handshake(
+        self, proc: subprocess.Popen[bytes], hello: dict[str, Any], timeout: float
+    ) -> bool:
+        """Make ``proc`` this executor's worker once it answers ``hello`` ready; False (and
+        it shut down) if it is gone or silent. Interrupted meanwhile (Ctrl-C while the flow
+        imports), it is shut down too: a worker no executor holds would live on unused."""
+        self._attach(proc)
+        try:
+            self._send(hello)
+            return self._await_ready(timeout)
+        except BrokenPipeError:
+            warm.shutdown(proc)
+            return False
+        except WorkerStartError:
+            raise  # the flow's import failed: it says why (the worker is shut down)
+        except BaseException:
+            warm.shutdown(proc, grace=0.0)
+            raise
 
     def _attach(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdin is not None and proc.stdout is not None
@@ -123,12 +137,14 @@ class LocalExecutor:
         self._in.write((json.dumps(message, separators=(",", ":")) + "\n").encode())
         self._in.flush()
 
-    def _await_ready(self, timeout: float) -> None:
+    def _await_ready(self, timeout: float) -> bool:
+        """Whether the worker said it is ready within ``timeout`` (if not, it is shut down);
+        :class:`WorkerStartError` if it could not load the flow."""
         deadline = time.monotonic() + timeout
         while True:
             for message in self._read(max(0.0, deadline - time.monotonic())):
                 if message["op"] == "ready":
-                    return
+                    return True
                 if message["op"] == "error":
                     warm.shutdown(self._proc)
                     raise WorkerStartError(
@@ -139,10 +155,7 @@ class LocalExecutor:
                 self._pending.append(message)
             if time.monotonic() >= deadline or self._proc.poll() is not None:
                 warm.shutdown(self._proc)
-                raise WorkerStartError(
-                    "the warm worker did not start",
-                    "see the output above; run 'python -m flowkit.executor.forkserver' to debug",
-                )
+                return False
 
     def _read(self, timeout: float) -> list[dict[str, Any]]:
         readable, _, _ = select.select([self._out], [], [], timeout)

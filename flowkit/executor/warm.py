@@ -133,8 +133,9 @@ def close_all() -> None:
         shutdown(proc)
 
 
-def shutdown(proc: subprocess.Popen[bytes]) -> None:
-    """Ask the worker ``proc`` to kill its tasks and exit; kill it if it has not within 5 s."""
+def shutdown(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Ask the worker ``proc`` to kill its tasks and exit; kill it if it has not within
+    ``grace`` seconds (none for one still importing the flow, which reads no request)."""
     if proc.poll() is None:
         try:
             assert proc.stdin is not None
@@ -144,7 +145,7 @@ def shutdown(proc: subprocess.Popen[bytes]) -> None:
         except (BrokenPipeError, ValueError):
             pass
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -395,3 +395,77 @@ def test_a_resume_after_a_failed_run_reuses_its_worker_only_for_the_same_code(
     assert (value, worker) == ("first", failed_worker)
     assert fixed_value == "fixed"
     assert fixed_worker != failed_worker
+
+
+_SLOW_IMPORT_FLOW = """
+import os, time
+from flowkit import FlowSpec, step
+
+if os.getpid() != int(os.environ["SCHEDULER_PID"]):  # slow in the worker only
+    with open(os.environ["SLOW_WORKER_PID"], "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(60)  # a heavy import (sklearn, torch) the user interrupts
+
+
+class SlowFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+#: Ctrl-C while the worker imports the flow, then the process goes on (a kernel does).
+_INTERRUPT_SCRIPT = """
+import os, signal, sys, threading, time
+from pathlib import Path
+import flowkit
+
+pid_file = Path(os.environ["SLOW_WORKER_PID"])
+os.environ["SCHEDULER_PID"] = str(os.getpid())
+def interrupt():
+    while not pid_file.exists():
+        time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGINT)
+threading.Thread(target=interrupt, daemon=True).start()
+try:
+    flowkit.run(sys.argv[1], store=sys.argv[2], quiet=True)
+except KeyboardInterrupt:
+    pass
+worker = int(pid_file.read_text())
+deadline = time.monotonic() + 3
+while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(Path(f"/proc/{worker}").exists())
+"""
+
+
+def test_a_worker_interrupted_while_it_imports_the_flow_does_not_outlive_it(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C (a kernel interrupt) while a fresh worker still imports the flow: the worker
+    is killed at once, not left importing and then waiting, held by no executor, until the
+    kernel ends."""
+    (tmp_path / "slowflow.py").write_text(_SLOW_IMPORT_FLOW)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _INTERRUPT_SCRIPT,
+            str(tmp_path / "slowflow.py"),
+            str(tmp_path / "store"),
+        ],
+        env={
+            **os.environ,
+            "SLOW_WORKER_PID": str(tmp_path / "worker.pid"),
+            "PYTHONPATH": str(ROOT),
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
