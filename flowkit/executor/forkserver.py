@@ -98,6 +98,8 @@ class ForkServer:
         from flowkit.task.spec import CodeRef
 
         code = hello["code"]
+        _WORKER[0] = os.getpid()
+        sys.addaudithook(_note_read)  # what the flow's import reads, a worker kept depends on
         self.store_url = str(hello["store"])
         self.store = open_store(self.store_url)
         self.echo = bool(hello.get("echo", True))
@@ -379,13 +381,34 @@ def _preload_task_modules() -> None:
     gc.freeze()
 
 
+#: Files opened for reading in this worker (not in its tasks) by their absolute paths: what
+#: the flow's module read as it was imported (a settings file, a table loaded at module level).
+#: A forked task's reads are not (its process is not the worker's).
+_read_here: dict[str, None] = {}
+#: The worker's process id, once it set up.
+_WORKER = [0]
+
+
+def _note_read(event: str, args: tuple[Any, ...]) -> None:
+    """Audit hook: note a file opened read-only in the worker's own process."""
+    if event != "open" or os.getpid() != _WORKER[0]:
+        return
+    path, mode, flags = args
+    if isinstance(path, str) and (
+        (isinstance(mode, str) and "r" in mode and "+" not in mode)
+        or (mode is None and isinstance(flags, int) and flags & os.O_ACCMODE == os.O_RDONLY)
+    ):
+        _read_here[os.path.abspath(path)] = None
+
+
 def loaded_files() -> dict[str, list[int]]:
-    """The file of every module imported here, with its modification time and size: a
-    worker kept for a later run is used only while none of them changed (a module edited
-    on disk, a package upgraded)."""
+    """The file of every module imported here and every file read here, with its
+    modification time and size: a worker kept for a later run is used only while none of
+    them changed (a module edited on disk, a package upgraded, a settings file the flow's
+    module read as it was imported edited)."""
     files: dict[str, list[int]] = {}
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
+    paths = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+    for path in [*paths, *list(_read_here)]:
         if isinstance(path, str) and path not in files:
             with contextlib.suppress(OSError):
                 stat = os.stat(path)

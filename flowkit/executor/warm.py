@@ -10,7 +10,8 @@ environment. A later run takes it only when its own key is identical, so a run n
 stale code: an edited cell or module changes the package's digest, a variable set in
 ``os.environ`` changes the environment, and either starts a fresh worker. So does a change on
 disk (modification time or size) of any file of a module the worker imported, the package's
-and those from outside it alike (a library on ``PYTHONPATH`` edited, a package upgraded).
+and those from outside it alike (a library on ``PYTHONPATH`` edited, a package upgraded), or
+of any file the worker itself read (a settings file the flow's module read at import).
 
 Parked workers are bounded (:data:`MAX_IDLE`, the oldest goes first) and never outlive this
 process: they are shut down at exit, and a process that dies without running its exit
@@ -26,8 +27,8 @@ the next run, and a worker that does not answer is replaced by a fresh one.
 
 What is shared on purpose: the imports themselves. The flow's modules and the libraries they
 import are imported once per worker, not once per run, as a kernel imports a module once for
-all its cells; so whatever they did *at import time* (a global set from the clock, a random
-state seeded then, a connection opened) is the same in every run that reuses the worker, as
+all its cells; so whatever else they did *at import time* (a global set from the clock, a
+random state seeded then, a connection opened) is the same in every run that reuses it, as
 it already was in every task of one run. Python's ``random`` is reseeded in each forked task;
 anything a run needs fresh is made in a step (or seeded there), not at import.
 """

@@ -469,3 +469,59 @@ def test_a_worker_interrupted_while_it_imports_the_flow_does_not_outlive_it(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+_READING_FLOW = """
+from pathlib import Path
+from flowkit import FlowSpec, step
+
+SETTINGS = Path("settings.txt").read_text()  # read once, as the module is imported
+
+
+class ReadingFlow(FlowSpec):
+    @step
+    def start(self):
+        self.settings = SETTINGS
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+_READING_SCRIPT = """
+import json, sys
+from pathlib import Path
+import flowkit
+from flowkit.executor import warm
+
+def run():
+    data = flowkit.run("readflow.py", store=sys.argv[1], quiet=True)["start"].task.data
+    return [data.settings, warm.idle_pids()[-1]]
+seen = [run(), run()]
+Path("settings.txt").write_text("edited")
+seen.append(run())
+print(json.dumps(seen))
+"""
+
+
+def test_a_file_the_flows_module_read_at_import_edited_between_runs_is_seen(
+    tmp_path: Path,
+) -> None:
+    """The flow's module reads a settings file as it is imported: a worker that read it is
+    used again only while the file is unchanged, so the next run sees the edit."""
+    (tmp_path / "readflow.py").write_text(_READING_FLOW)
+    (tmp_path / "settings.txt").write_text("first")
+    done = subprocess.run(
+        [sys.executable, "-c", _READING_SCRIPT, str(tmp_path / "store")],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    (first, worker), (again, reused), (edited, fresh) = json.loads(done.stdout.splitlines()[-1])
+    assert (first, again, edited) == ("first", "first", "edited")
+    assert reused == worker  # unchanged: the worker is used again
+    assert fresh != worker
