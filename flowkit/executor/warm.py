@@ -68,7 +68,7 @@ def _forget_inherited() -> None:
         for pipe in (proc.stdin, proc.stdout):
             if pipe is not None:
                 with contextlib.suppress(OSError):
-                    os.close(pipe.fileno())
+                    pipe.close()  # the file object, so its fd is not closed again later
         proc.returncode = 0  # not ours to wait for
     _idle.clear()
 
