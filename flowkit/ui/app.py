@@ -13,7 +13,16 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from flowkit.ui import artifacts_api, compare_api, logs_api, run_api, runs_api, step_api, task_api
+from flowkit.ui import (
+    artifacts_api,
+    cards_api,
+    compare_api,
+    logs_api,
+    run_api,
+    runs_api,
+    step_api,
+    task_api,
+)
 from flowkit.ui.auth import TokenMiddleware
 from flowkit.ui.common import UiContext
 
@@ -34,6 +43,7 @@ def create_app(
         *task_api.routes,
         *logs_api.routes,
         *artifacts_api.routes,
+        *cards_api.routes,
         Route("/api/{rest:path}", _unknown_api),
         Mount("/-/static", StaticFiles(directory=STATIC), name="static"),
         Route("/{rest:path}", _page),

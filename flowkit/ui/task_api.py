@@ -148,6 +148,16 @@ def task_detail(request: Request) -> dict[str, Any]:
         "children": children,
         "child_count": child_count,
         "artifacts": artifacts,
+        "cards": [
+            {
+                "type": ref.type,
+                "id": ref.id,
+                "url": with_attempt(
+                    api_url(r.flow, r.run_id, r.step, r.task_id, "cards", str(i)), asked
+                ),
+            }
+            for i, ref in enumerate(r.cards)
+        ],
         "snippet": f"Task('{r.pathspec}'{attempt_arg}).data",
         "logs": line_counts(log_lines(store, r, ended(store, r))),
     }

@@ -35,6 +35,7 @@ export async function render(root, { parts, query }) {
   root.append(whyPanel(task), neighbours(task));
   const logs = logsPanel(api, attempt, task);
   root.append(logs.panel, artifactsPanel(task));
+  if ((task.cards || []).length) root.append(cardsPanel(task));
   const stops = [logs.stop];
   if (task.status === "running") {
     // the header (status, duration) moves on until the attempt ends
@@ -211,6 +212,13 @@ function highlight(text, search) {
 }
 
 // The attempt's artifacts: a name links to its page; a click on "preview" opens it in place (loaded then).
+// The task's @card reports: each opens in a new tab, served sandboxed (docs/ui.md).
+function cardsPanel(task) {
+  const links = task.cards.map((c) => h("li", null,
+    h("a", { href: c.url, target: "_blank", rel: "noopener" }, c.id ? `${c.type} (${c.id})` : c.type)));
+  return section("Cards", h("ul", { testid: "task-cards", class: "cards" }, ...links));
+}
+
 function artifactsPanel(task) {
   const { frame, body } = dataTable(["name", "type", "size", "", ""], { testid: "artifacts", class: "data artifacts-table" });
   for (const art of task.artifacts || []) {
