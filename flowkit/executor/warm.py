@@ -29,8 +29,10 @@ What is shared on purpose: the imports themselves. The flow's modules and the li
 import are imported once per worker, not once per run, as a kernel imports a module once for
 all its cells; so whatever else they did *at import time* (a global set from the clock, a
 random state seeded then, a connection opened) is the same in every run that reuses it, as
-it already was in every task of one run. Python's ``random`` is reseeded in each forked task;
-anything a run needs fresh is made in a step (or seeded there), not at import.
+it already was in every task of one run. Python's ``random`` is reseeded in each forked task,
+and numpy's global generator, unless the import seeded or drew from it, seeds itself on first
+use in each task (tests/executor/test_task_rng.py); anything a run needs fresh is made in a
+step (or seeded there), not at import.
 """
 
 from __future__ import annotations
