@@ -11,6 +11,7 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from flowkit.client.dag import PHASE_COLOURS
+from flowkit.client.durations import format_duration
 
 if TYPE_CHECKING:
     from flowkit.client.objects import Run
@@ -55,7 +56,7 @@ def _row(run: Run, now: datetime) -> str:
     colour = PHASE_COLOURS.get(_STATUS.get(status, "not run"), PHASE_COLOURS["not run"])
     started = run.created_at
     ended = run.finished_at or (now if status == "running" else None)
-    duration = "" if ended is None else _duration((ended - started).total_seconds())
+    duration = "" if ended is None else format_duration((ended - started).total_seconds())
     cells = [
         f"<code>{escape(run.id)}</code>",
         f"<span style='background:{colour};padding:0 4px;border-radius:3px'>{escape(status)}</span>",
@@ -63,16 +64,3 @@ def _row(run: Run, now: datetime) -> str:
         escape(duration),
     ]
     return "<tr>" + "".join(f"<td style='{_CELL}'>{c}</td>" for c in cells) + "</tr>"
-
-
-def _duration(seconds: float) -> str:
-    """``0.42s``, ``12.3s``, ``4m05s``, ``2h03m``."""
-    if seconds < 10:
-        return f"{seconds:.2f}s"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"

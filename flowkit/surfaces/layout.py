@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from flowkit.client.durations import format_duration as format_duration
 from flowkit.runtime.events import RunDetached, TaskEvent, TaskOutput, TaskPhase
 from flowkit.surfaces.state import RunProgress, StepPhase, StepState
 
@@ -86,19 +87,6 @@ _STATUSES = frozenset(status for status, _ in _COUNT_WORDS)
 
 def pluralize(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
-
-
-def format_duration(seconds: float) -> str:
-    """``0.42s``, ``12.3s``, ``4m05s``, ``2h03m``: short, and precise where it matters."""
-    if seconds < 10:
-        return f"{seconds:.2f}s"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def truncate(line: str, width: int, glyphs: Glyphs = UNICODE) -> str:

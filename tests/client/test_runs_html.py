@@ -37,15 +37,6 @@ def test_only_the_most_recent_runs_are_listed(runs: Runs) -> None:
     assert "the 2 most recent; all of them: <code>list(Flow(&#x27;TrainFlow&#x27;))</code>" in html
 
 
-def test_durations_read_at_a_glance() -> None:
-    assert [runs_html._duration(s) for s in (0.421, 12.34, 245, 7380)] == [
-        "0.42s",
-        "12.3s",
-        "4m05s",
-        "2h03m",
-    ]
-
-
 def test_a_cancelled_run_has_the_colour_of_its_killed_tasks(tmp_path: Path) -> None:
     store = Store(LocalBackend(tmp_path / "store", durable=False))
     write_fake_run(store, "TrainFlow", {"start": [FakeTask(status="killed")]}, finish="cancelled")
