@@ -17,7 +17,15 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-_FLOW = '''
+#: The warm worker a task runs under (the parent of its shepherd), as flows here record it.
+_GRANDPARENT = """
+
+def _grandparent():
+    with open(f"/proc/{os.getppid()}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+"""
+
+_FLOW = """
 import os
 from flowkit import FlowSpec, step
 import extlib
@@ -37,12 +45,7 @@ class WarmFlow(FlowSpec):
     def end(self):
         pass
 
-
-def _grandparent():
-    """The warm worker: the parent of this task's shepherd."""
-    with open(f"/proc/{os.getppid()}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
-'''
+"""
 
 _HEAVY = """
 import os
@@ -83,7 +86,7 @@ def test_a_long_lived_process_reuses_its_warm_worker_and_sees_every_change(
 ) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    (project / "wflow.py").write_text(_FLOW)
+    (project / "wflow.py").write_text(_FLOW + _GRANDPARENT)
     (project / "heavymod.py").write_text(_HEAVY.format(version="v1"))
     lib = tmp_path / "lib"  # on the path, outside the project: like an installed package
     lib.mkdir()
@@ -320,10 +323,6 @@ class RetryFlow(FlowSpec):
     def end(self):
         pass
 
-
-def _grandparent():
-    with open(f"/proc/{os.getppid()}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
 """
 
 #: Fails while the flag file exists (the outside world, not the code).
@@ -373,7 +372,7 @@ def test_a_resume_after_a_failed_run_reuses_its_worker_only_for_the_same_code(
     the failing helper was fixed runs the fix, in a fresh worker."""
     project = tmp_path / "project"
     project.mkdir()
-    (project / "rflow.py").write_text(_FAILING_FLOW)
+    (project / "rflow.py").write_text(_FAILING_FLOW + _GRANDPARENT)
     (project / "rhelper.py").write_text(_HELPER.format(word="first"))
     fixed_helper = "def value():\n    return 'fixed'\n"
     done = subprocess.run(
