@@ -6,6 +6,7 @@ import importlib
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -26,10 +27,18 @@ def require(module: str) -> ModuleType:
 
 
 def run_python(
-    *args: str | Path, cwd: Path = ROOT, timeout: float = 60
+    *args: str | Path,
+    cwd: Path = ROOT,
+    timeout: float = 60,
+    env: Mapping[str, str | None] | None = None,
+    path: Sequence[Path] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python ARGS`` the way a user would, capturing its output."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """Run ``python ARGS`` the way a user would, capturing its output: with this process's
+    environment changed by ``env`` (a None value removes a variable) and the repo, then
+    ``path``, on its PYTHONPATH."""
+    changes = env or {}
+    env = {k: v for k, v in {**os.environ, **changes}.items() if v is not None}
+    env["PYTHONPATH"] = os.pathsep.join(map(str, [ROOT, *path]))
     return subprocess.run(
         [sys.executable, *map(str, args)],
         cwd=cwd,

@@ -5,15 +5,12 @@ project module on disk or a variable set in ``os.environ`` between runs is alway
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_python
 
 pytestmark = pytest.mark.slow
 
@@ -92,26 +89,16 @@ def test_a_long_lived_process_reuses_its_warm_worker_and_sees_every_change(
     lib.mkdir()
     (lib / "extlib.py").write_text("VERSION = 'lib v1'")
     imports = tmp_path / "imports.log"
-    env = {
-        **os.environ,
-        "WARM_IMPORT_LOG": str(imports),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(project), str(lib)]),
-    }
-    env.pop("WARM_TEST_VAR", None)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _SCRIPT,
-            str(project),
-            str(tmp_path / "store"),
-            _HEAVY.format(version="v2"),
-            str(lib / "extlib.py"),
-        ],
-        env=env,
+    done = run_python(
+        "-c",
+        _SCRIPT,
+        project,
+        tmp_path / "store",
+        _HEAVY.format(version="v2"),
+        lib / "extlib.py",
+        env={"WARM_IMPORT_LOG": str(imports), "WARM_TEST_VAR": None},
+        path=[project, lib],
         cwd=project,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -168,14 +155,7 @@ def test_a_worker_that_is_not_idle_is_not_kept(tmp_path: Path) -> None:
         print("ok")
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_python("-c", script, tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
 
@@ -200,14 +180,7 @@ context = ExecutorContext(store, spec.code, echo=False)
 
 def _script(tmp_path: Path, body: str) -> str:
     """Run ``_PRELUDE`` + ``body`` in a fresh interpreter; its stdout (it must exit 0)."""
-    done = subprocess.run(
-        [sys.executable, "-c", _PRELUDE + textwrap.dedent(body), str(tmp_path)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_python("-c", _PRELUDE + textwrap.dedent(body), tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -375,16 +348,15 @@ def test_a_resume_after_a_failed_run_reuses_its_worker_only_for_the_same_code(
     (project / "rflow.py").write_text(_FAILING_FLOW + _GRANDPARENT)
     (project / "rhelper.py").write_text(_HELPER.format(word="first"))
     fixed_helper = "def value():\n    return 'fixed'\n"
-    done = subprocess.run(
-        [sys.executable, "-c", _RESUME_SCRIPT, str(project), str(tmp_path / "store"), fixed_helper],
-        env={
-            **os.environ,
-            "RETRY_FLAG": str(tmp_path / "flag"),
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(project)]),
-        },
+    done = run_python(
+        "-c",
+        _RESUME_SCRIPT,
+        project,
+        tmp_path / "store",
+        fixed_helper,
+        env={"RETRY_FLAG": str(tmp_path / "flag")},
+        path=[project],
         cwd=project,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -448,23 +420,13 @@ def test_a_worker_interrupted_while_it_imports_the_flow_does_not_outlive_it(
     is killed at once, not left importing and then waiting, held by no executor, until the
     kernel ends."""
     (tmp_path / "slowflow.py").write_text(_SLOW_IMPORT_FLOW)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _INTERRUPT_SCRIPT,
-            str(tmp_path / "slowflow.py"),
-            str(tmp_path / "store"),
-        ],
-        env={
-            **os.environ,
-            "SLOW_WORKER_PID": str(tmp_path / "worker.pid"),
-            "PYTHONPATH": str(ROOT),
-        },
+    done = run_python(
+        "-c",
+        _INTERRUPT_SCRIPT,
+        tmp_path / "slowflow.py",
+        tmp_path / "store",
+        env={"SLOW_WORKER_PID": str(tmp_path / "worker.pid")},
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
@@ -511,14 +473,7 @@ def test_a_file_the_flows_module_read_at_import_edited_between_runs_is_seen(
     used again only while the file is unchanged, so the next run sees the edit."""
     (tmp_path / "readflow.py").write_text(_READING_FLOW)
     (tmp_path / "settings.txt").write_text("first")
-    done = subprocess.run(
-        [sys.executable, "-c", _READING_SCRIPT, str(tmp_path / "store")],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_python("-c", _READING_SCRIPT, tmp_path / "store", cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     (first, worker), (again, reused), (edited, fresh) = json.loads(done.stdout.splitlines()[-1])
     assert (first, again, edited) == ("first", "first", "edited")
