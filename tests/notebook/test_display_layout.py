@@ -4,7 +4,10 @@ plot under the cell."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,6 +80,18 @@ def jupyterlab_page(html: str) -> str:
     )
 
 
+@contextmanager
+def in_jupyterlab(html: str, shot: str) -> Iterator[Any]:
+    """A 1000 px browser page showing ``html`` as a JupyterLab output, screenshot into
+    test-outputs/notebook/SHOT.png."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.set_content(jupyterlab_page(html))
+        page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
+        yield page
+
+
 @pytest.mark.slow
 def test_previews_stay_on_screen_next_to_a_wide_dataframe(tmp_path: Path) -> None:
     pytest.importorskip("pandas")
@@ -87,11 +102,7 @@ def test_previews_stay_on_screen_next_to_a_wide_dataframe(tmp_path: Path) -> Non
     html = run["start"].task._repr_html_()
     assert html.count('class="flowkit-preview"') == 6
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1000, "height": 800})
-        page.set_content(jupyterlab_page(html))
-        page.screenshot(path=str(SHOTS / "task-wide-dataframe.png"), full_page=True)
+    with in_jupyterlab(html, "task-wide-dataframe") as page:
         boxes = page.eval_on_selector_all(
             ".flowkit-preview",
             "els => els.map(e => [e.closest('tr').dataset.name, e.getBoundingClientRect().right])",
@@ -194,11 +205,7 @@ def test_a_runs_tables_keep_left_in_jupyterlab(tmp_path: Path) -> None:
     run = flowkit.run(flow, store=str(tmp_path / "store"), progress=Quiet())
     html = run._repr_html_().replace("<details>", "<details open>") + run["train"]._repr_html_()
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1000, "height": 800})
-        page.set_content(jupyterlab_page(html))
-        page.screenshot(path=str(SHOTS / "run-display.png"), full_page=True)
+    with in_jupyterlab(html, "run-display") as page:
         aligned = page.eval_on_selector_all(
             ".flowkit-run td, .flowkit-run th, .flowkit-step td, .flowkit-step th",
             "els => [...new Set(els.map(e => getComputedStyle(e).textAlign))]",
