@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import types
 
+import pytest
+
 import flowkit
 from tests.conftest import run_python
 
@@ -15,14 +17,22 @@ def test_all_is_sorted_and_unique() -> None:
 
 
 def test_exports_match_all() -> None:
+    # The names are imported on first use (flowkit/lazy.py): resolve each, then compare.
+    for name in flowkit.__all__:
+        getattr(flowkit, name)
     public = {
         name
         for name, value in vars(flowkit).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
     assert public | {"__version__"} == set(flowkit.__all__)
-    for name in flowkit.__all__:
-        assert hasattr(flowkit, name), name
+    listed = {name for name in dir(flowkit) if not name.startswith("_")}
+    assert {n for n in listed if not isinstance(getattr(flowkit, n), types.ModuleType)} == public
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="module 'flowkit' has no attribute 'Flwo'"):
+        flowkit.Flwo  # noqa: B018
 
 
 _PROBE = r"""
@@ -70,6 +80,8 @@ def test_import_has_no_side_effects(tmp_path) -> None:
     assert report["events"] == [], "import flowkit touched files or processes"
     assert report["env_reads"] == [], "import flowkit read FLOWKIT_* settings"
     loaded = set(report["modules"])
+    # The public names are imported on first use: the package itself is all that loads.
+    assert {m for m in loaded if m.startswith("flowkit")} == {"flowkit", "flowkit.lazy"}
     for heavy in (
         "click",
         "cloudpickle",
@@ -77,6 +89,10 @@ def test_import_has_no_side_effects(tmp_path) -> None:
         "flowkit.settings",
         "importlib.metadata",
         "numpy",
+        "dataclasses",
+        "inspect",
+        "pathlib",
+        "urllib.request",
     ):
         assert heavy not in loaded, f"import flowkit loaded {heavy}"
     assert list(tmp_path.iterdir()) == []

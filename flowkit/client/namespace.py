@@ -15,11 +15,13 @@ recent run whoever started it (Metaflow takes the latest in your namespace).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowkitError
-from flowkit.store.records import RunRecord
-from flowkit.store.store import Store
-from flowkit.store.tags import system_tags
+
+if TYPE_CHECKING:
+    from flowkit.store.records import RunRecord
+    from flowkit.store.store import Store
 
 _UNSET = object()
 #: (pid, namespace): a namespace set in another process (before a fork) is not this one's.
@@ -69,6 +71,8 @@ def in_namespace(tags: frozenset[str], ns: str | None) -> bool:
 def check_run(store: Store, run: RunRecord, ns: str | None) -> None:
     """Raise :class:`NamespaceMismatch` unless ``run`` carries the tag ``ns`` (a system tag
     never goes away: only a run without it needs its tag changes read)."""
+    from flowkit.store.tags import system_tags  # here: flowkit.client imports this module early
+
     if ns is None or ns in system_tags(run) or ns in store.tags.user_tags(run):
         return
     raise NamespaceMismatch(f"run {run.flow}/{run.run_id}", ns)
