@@ -8,7 +8,7 @@ can run in a forked warm worker, in ``python -m flowkit.worker``, or on a cluste
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flowkit.graph.model import StepNode
@@ -115,7 +115,11 @@ class TaskSpec:
         }
 
     def to_json(self) -> str:
-        data = asdict(self)
+        # A shallow copy: json writes tuples as lists, and every field is plain data or one
+        # of the two flat dataclasses below (asdict's deep copy was most of a launch's cost).
+        data = dict(vars(self))
+        data["code"] = vars(self.code)
+        data["contract"] = vars(self.contract)
         data["path"] = [b.to_json() for b in self.path]
         return json.dumps(data, separators=(",", ":"))
 
@@ -137,6 +141,7 @@ class TaskSpec:
             tags=tuple(data.pop("tags", ())),
             system_tags=tuple(data.pop("system_tags", ())),
             path=tuple(Branch.from_json(b) for b in data.pop("path", ())),
+            parameters={a: tuple(ref) for a, ref in data.pop("parameters", {}).items()},
             **data,
         )
 
