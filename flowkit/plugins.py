@@ -6,6 +6,7 @@ executor factory, the local one included) and ``flowkit.alerts`` (kind -> sink f
 
 from __future__ import annotations
 
+import importlib
 import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 EXECUTORS = "flowkit.executors"
+
+#: The plug-ins flowkit ships, by group and name, as its pyproject.toml registers them: found
+#: without reading every installed package's metadata (importing importlib.metadata and the
+#: scan take ~60 ms, a large part of a small run's start). tests/test_plugins.py keeps the
+#: two equal. Another package's entry point of the same name does not replace one of these.
+_BUILTIN = {EXECUTORS: {"local": "flowkit.executor.local:LocalExecutor"}}
 
 #: The package that provides a backend flowkit knows of but does not ship.
 _PACKAGES = {
@@ -40,13 +47,17 @@ class PluginLoadError(FlowkitError):
 def find_plugin(group: str, name: str) -> Any | None:
     """The object the entry point ``name`` of ``group`` names, loaded; None if none is
     installed. Reading the installed packages' metadata is slow, so it happens only here."""
+    builtin = _BUILTIN.get(group, {}).get(name)
+    if builtin is not None:
+        module, _, attr = builtin.partition(":")
+        return getattr(importlib.import_module(module), attr)
     entry = _entry_points(group, tuple(sys.path)).get(name)
     return None if entry is None else _load(group, entry)
 
 
 def is_installed(group: str, name: str) -> bool:
     """Whether an entry point ``name`` of ``group`` exists (nothing is imported)."""
-    return name in _entry_points(group, tuple(sys.path))
+    return name in _BUILTIN.get(group, {}) or name in _entry_points(group, tuple(sys.path))
 
 
 def load_plugin(group: str, name: str, *, kind: str = "plug-in") -> Any:
@@ -61,6 +72,9 @@ def load_plugin(group: str, name: str, *, kind: str = "plug-in") -> Any:
 def entry_point(group: str, name: str) -> str:
     """Where the plug-in ``name`` of ``group`` comes from, as messages name it
     (``flowkit.executors = tp_exec:Executor``); ``group`` alone if none is installed."""
+    builtin = _BUILTIN.get(group, {}).get(name)
+    if builtin is not None:
+        return f"{group} = {builtin}"
     entry = _entry_points(group, tuple(sys.path)).get(name)
     return group if entry is None else f"{group} = {entry.value}"
 
