@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from flowkit.store.backend import Backend, Bytes, Reader
 from flowkit.store.errors import CorruptBlobError, InvalidKeyError, KeyNotFoundError
 from flowkit.store.overlap import overlapped
+from flowkit.store.pages import Fill, Pages
 from flowkit.store.serialize import Frames
 from flowkit.store.trash import restore
 
@@ -47,7 +48,8 @@ _SAMPLE = 64 << 10
 #: when the whole segment shrinks to ``_KEEP_RATIO`` or less.
 _TRY_RATIO, _KEEP_RATIO = 0.8, 0.9
 _READ_CHUNK = 8 << 20
-Segment = bytearray
+#: A segment as a read gives it: writable memory of its own.
+Segment = bytearray | Pages
 
 #: On a remote store, values up to this size (serialized) are written without a probe first;
 #: larger ones are probed, so an upload is never repeated for a value already stored.
@@ -116,30 +118,43 @@ def _read_exact(fh: Reader, into: memoryview) -> int:
 
 
 def _read_segment(
-    fh: Reader, codec: int, raw_len: int, stored_len: int, hasher: Hasher
-) -> bytearray | None:
-    """One segment, decompressed into writable memory of its own and fed to ``hasher`` piece
-    by piece as it arrives (so hashing overlaps a remote store's read-ahead); None if
-    truncated."""
-    out = bytearray(raw_len)
-    view = memoryview(out)
+    fh: Reader, codec: int, raw_len: int, stored_len: int, hasher: Hasher, *, track: bool
+) -> Segment | None:
+    """One segment, decompressed into writable memory of its own (with ``track``, a large
+    one into memory that can later be proven unmodified: :mod:`flowkit.store.pages`), fed
+    to ``hasher`` piece by piece as it arrives (so hashing overlaps a remote store's
+    read-ahead); None if truncated."""
+    if codec == _RAW and raw_len != stored_len:
+        return None
+    fill = Fill(raw_len, track=track)
+    try:
+        filled = _fill(fh, codec, stored_len, fill.view, hasher)
+    except BaseException:
+        fill.discard()
+        raise
+    if not filled:
+        fill.discard()
+        return None
+    return fill.seal()
+
+
+def _fill(fh: Reader, codec: int, stored_len: int, view: memoryview, hasher: Hasher) -> bool:
+    """Read one segment into ``view``, hashing it; whether it was all there."""
     if codec == _RAW:
-        if raw_len != stored_len:
-            return None
-        for start in range(0, raw_len, _READ_CHUNK):
+        for start in range(0, view.nbytes, _READ_CHUNK):
             chunk = view[start : start + _READ_CHUNK]
             if _read_exact(fh, chunk) != chunk.nbytes:
-                return None
+                return False
             hasher.update(chunk)
-        return out
+        return True
     filled = 0
-    for piece in _inflate(fh, stored_len, raw_len):
+    for piece in _inflate(fh, stored_len, view.nbytes):
         if piece is None:
-            return None
-        out[filled : filled + len(piece)] = piece
+            return False
+        view[filled : filled + len(piece)] = piece
         hasher.update(piece)
         filled += len(piece)
-    return out if filled == raw_len else None
+    return filled == view.nbytes
 
 
 def _inflate(fh: Reader, stored_len: int, limit: int) -> Iterator[bytes | None]:
@@ -201,10 +216,11 @@ def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
     """Read and verify a blob; :class:`CorruptBlobError` if anything does not match."""
     segments: list[Segment] = []
     hasher = _hasher()
-    for codec, raw_len, stored_len in _read_table(fh, digest, where):
+    for index, (codec, raw_len, stored_len) in enumerate(_read_table(fh, digest, where)):
         hasher.update(_LENGTH.pack(raw_len))
         try:
-            segment = _read_segment(fh, codec, raw_len, stored_len, hasher)
+            # the pickle stream is only ever read: its memory need not be tracked
+            segment = _read_segment(fh, codec, raw_len, stored_len, hasher, track=index > 0)
         except zlib.error as exc:
             raise CorruptBlobError(digest, where, f"compressed data is damaged ({exc})") from None
         if segment is None:

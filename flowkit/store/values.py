@@ -6,14 +6,52 @@ them from; the blob format itself lives in :mod:`flowkit.store.blobs`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flowkit.store.backend import Backend
-from flowkit.store.blobs import BlobStore
+from flowkit.store.blobs import BlobStore, Segment
 from flowkit.store.errors import CorruptBlobError
+from flowkit.store.pages import Pages, address, pristine
 from flowkit.store.records import ArtifactRef, TaskRecord
 from flowkit.store.serialize import Frames, from_frames, to_frames, type_name
+
+#: A loaded value's pickle stream is kept (to recognise the value unchanged when its task
+#: ends) up to this size; a larger one is let go, and such a value is stored as any other.
+_KEEP_STREAM = 64 << 20
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a read of blob ``digest`` gave the value it built: its pickle stream and the
+    memory of its out-of-band buffers, for :meth:`Values.put` to recognise it unchanged."""
+
+    digest: str
+    segments: Sequence[Segment]
+
+    def holds(self, frames: Frames) -> bool:
+        """Whether ``frames`` (the value serialized again) are exactly the stored blob's
+        segments, proven without hashing: the same pickle stream, and each out-of-band
+        buffer the very memory this read filled, with no page of it written since. A buffer
+        in plain memory proves nothing (the value may share it and have changed it), so a
+        value with one is stored as any other."""
+        stream = self.segments[0]  # a bytearray: comparing it is one memcmp
+        if len(frames.segments) != len(self.segments) or stream != frames.segments[0]:
+            return False
+        return all(
+            _unchanged(memoryview(mine), stored)
+            for mine, stored in zip(frames.segments[1:], self.segments[1:], strict=True)
+        )
+
+
+def _unchanged(view: memoryview, stored: Segment) -> bool:
+    return (
+        isinstance(stored, Pages)
+        and view.nbytes == len(stored)
+        and address(view) == stored.address
+        and pristine(stored)
+    )
 
 
 class Values:
@@ -25,10 +63,23 @@ class Values:
         #: task checks only the rest.
         self._known: set[str] = set()
 
-    def put(self, value: Any, *, name: str = "<value>", step: str | None = None) -> ArtifactRef:
-        """Store ``value`` (once per distinct content); ``name``/``step`` word any error."""
+    def put(
+        self,
+        value: Any,
+        *,
+        name: str = "<value>",
+        step: str | None = None,
+        loaded: Loaded | None = None,
+    ) -> ArtifactRef:
+        """Store ``value`` (once per distinct content); ``name``/``step`` word any error.
+        A value still as ``loaded`` read it is named by its digest, neither hashed nor
+        written again: it was verified when it was read."""
         frames = to_frames(value, name=name, step=step)
-        return ArtifactRef(self.put_frames(frames), frames.size, type_name(value))
+        if loaded is not None and loaded.holds(frames):
+            digest = loaded.digest
+        else:
+            digest = self.put_frames(frames)
+        return ArtifactRef(digest, frames.size, type_name(value))
 
     def put_frames(self, frames: Frames) -> str:
         """Store a value already serialized; its digest."""
@@ -36,13 +87,29 @@ class Values:
         self._known.add(digest)
         return digest
 
-    def put_artifacts(self, values: Mapping[str, Any], *, step: str) -> dict[str, ArtifactRef]:
-        """Store each artifact of a step; the error for an unpicklable one names it."""
-        return {name: self.put(v, name=name, step=step) for name, v in values.items()}
+    def put_artifacts(
+        self,
+        values: Mapping[str, Any],
+        *,
+        step: str,
+        loaded: Mapping[str, Loaded] | None = None,
+    ) -> dict[str, ArtifactRef]:
+        """Store each artifact of a step (those still as ``loaded`` read them, by
+        reference); the error for an unpicklable one names it."""
+        loaded = loaded or {}
+        return {
+            name: self.put(v, name=name, step=step, loaded=loaded.get(name))
+            for name, v in values.items()
+        }
 
     def load(self, digest: str, *, owner: str | None = None) -> Any:
         """The value stored as ``digest``, verified against it; ``owner`` (``artifact 'x' of
         task F/r/s/t``) words the error when the blob is corrupt or missing."""
+        return self.read(digest, owner=owner)[0]
+
+    def read(self, digest: str, *, owner: str | None = None) -> tuple[Any, Loaded | None]:
+        """:meth:`load`, with what :meth:`put` needs to recognise the value unchanged (None
+        when its pickle stream is too large to keep)."""
         try:
             segments = self.blobs.read(digest)
         except CorruptBlobError as exc:
@@ -50,7 +117,9 @@ class Values:
                 raise
             raise exc.naming(owner) from None
         self._known.add(digest)
-        return from_frames(segments)
+        value = from_frames(segments)
+        keep = len(segments[0]) <= _KEEP_STREAM
+        return value, Loaded(digest, segments) if keep else None
 
     def has(self, digest: str) -> bool:
         return digest in self._known or self.blobs.exists(digest)
@@ -77,6 +146,8 @@ class StoreArtifacts:
         self._values = values
         self._refs = dict(refs)
         self._owner = owner
+        #: name -> (the value a load gave, what the read knew of it)
+        self._loaded: dict[str, tuple[Any, Loaded]] = {}
 
     def names(self) -> Iterable[str]:
         return list(self._refs)
@@ -89,4 +160,13 @@ class StoreArtifacts:
 
     def load(self, name: str) -> Any:
         owner = f"artifact '{name}' of task {self._owner}" if self._owner else f"artifact '{name}'"
-        return self._values.load(self._refs[name].digest, owner=owner)
+        value, loaded = self._values.read(self._refs[name].digest, owner=owner)
+        if loaded is not None:
+            self._loaded[name] = (value, loaded)
+        return value
+
+    def loaded(self, name: str, value: Any) -> Loaded | None:
+        """What the read of artifact ``name`` knew, if ``value`` is the very object it gave
+        (whether it is still unchanged, :meth:`Loaded.holds` says)."""
+        found = self._loaded.get(name)
+        return found[1] if found is not None and found[0] is value else None

@@ -29,12 +29,20 @@ def fan_out(
 
 def persist(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, Any]:
     """What the task assigned is stored; what it did not touch, and the run's parameters,
-    are named by reference."""
+    are named by reference, and so is what it loaded and left unchanged (proven so without
+    hashing it again: :meth:`flowkit.store.values.Loaded.holds`)."""
     from flowkit.store.records import ArtifactRef
 
     values = {k: v for k, v in flow.__dict__.items() if not k.startswith("_")}
-    refs = dict(store.values.put_artifacts(values, step=spec.step))
-    for name, source in flow.__dict__["_flowkit_refs"].items():
+    sources = flow.__dict__["_flowkit_refs"]
+    loaded = {}
+    for name, value in values.items():
+        reader = getattr(sources.get(name), "loaded", None)  # a store's source knows
+        found = reader(name, value) if reader is not None else None
+        if found is not None:
+            loaded[name] = found
+    refs = dict(store.values.put_artifacts(values, step=spec.step, loaded=loaded))
+    for name, source in sources.items():
         if name not in refs:
             refs[name] = source.ref(name)
     # the run's own values: a parent cloned from an earlier run may carry that run's values
