@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +58,8 @@ def _check_writable(option: str, path: Path) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    import tempfile  # here: ~10 ms of imports (shutil, random) that most runs never need
+
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

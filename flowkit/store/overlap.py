@@ -4,7 +4,6 @@ adding up one after another; a local store, or a handful of reads, stays serial.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from flowkit.store.backend import Backend
@@ -22,5 +21,8 @@ def overlapped(backend: Backend, call: Callable[[T], R], items: Iterable[T]) -> 
     items = list(items)
     if not backend.remote or len(items) <= _SERIAL:
         return [call(item) for item in items]
+    # here: concurrent.futures imports logging (~10 ms), which a local store never needs
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(_THREADS, thread_name_prefix="flowkit-store") as pool:
         return list(pool.map(call, items))
