@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,7 +20,26 @@ def exit_code(error: FlowkitError) -> int:
 
 
 class FlowkitGroup(click.Group):
-    """A click group whose commands report a :class:`FlowkitError` without a traceback."""
+    """A click group whose commands report a :class:`FlowkitError` without a traceback, and
+    whose commands may be made only when asked for (:meth:`add_lazy_command`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy: dict[str, Callable[[], click.Command]] = {}
+
+    def add_lazy_command(self, name: str, make: Callable[[], click.Command]) -> None:
+        """Add the command ``make()`` returns, calling it when ``name`` is first looked up
+        (run, listed in help): its module's imports are paid only by those who use it."""
+        self._lazy[name] = make
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        make = self._lazy.pop(cmd_name, None)
+        if make is not None:
+            self.add_command(make(), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -21,8 +21,6 @@ from flowkit.cli.config_options import (
     top_level_options,
 )
 from flowkit.cli.flow_commands import check_flow, show_flow
-from flowkit.cli.flow_tag_command import flow_tag_group
-from flowkit.cli.pathspec_commands import dump_command, logs_command
 from flowkit.cli.running import (
     resume_arguments,
     resume_flow,
@@ -58,8 +56,7 @@ def make_cli(flow_cls: type) -> click.Group:
     def show_cmd(ctx: click.Context, as_json: bool) -> None:
         show_flow(configured_for(flow_cls, ctx), as_json=as_json)
 
-    cli.add_command(dump_command(flow_cls))
-    cli.add_command(logs_command(flow_cls))
+    _add_store_commands(cli, flow_cls)
 
     def run_cmd(**given: Any) -> None:
         run_flow(flow_cls, {**given, **run_arguments(click.get_current_context())})
@@ -94,12 +91,36 @@ def make_cli(flow_cls: type) -> click.Group:
             ),
         )
     )
-    from flowkit.cli.card_command import card_group, flow_task_resolver
-
-    what = "PATHSPEC is STEP (of the latest run), RUN/STEP or RUN/STEP/TASK."
-    cli.add_command(card_group(flow_task_resolver(flow_cls), what))
-    cli.add_command(flow_tag_group(flow_cls))
     return cli
+
+
+def _add_store_commands(cli: FlowkitGroup, flow_cls: type) -> None:
+    """``dump``, ``logs``, ``card`` and ``tag``, made when one is asked for: their modules
+    import the client, which ``run`` and ``resume`` do not need (tens of ms at start-up)."""
+
+    def dump() -> click.Command:
+        from flowkit.cli.pathspec_commands import dump_command
+
+        return dump_command(flow_cls)
+
+    def logs() -> click.Command:
+        from flowkit.cli.pathspec_commands import logs_command
+
+        return logs_command(flow_cls)
+
+    def card() -> click.Command:
+        from flowkit.cli.card_command import card_group, flow_task_resolver
+
+        what = "PATHSPEC is STEP (of the latest run), RUN/STEP or RUN/STEP/TASK."
+        return card_group(flow_task_resolver(flow_cls), what)
+
+    def tag() -> click.Command:
+        from flowkit.cli.flow_tag_command import flow_tag_group
+
+        return flow_tag_group(flow_cls)
+
+    for name, make in {"dump": dump, "logs": logs, "card": card, "tag": tag}.items():
+        cli.add_lazy_command(name, make)
 
 
 def main(flow_cls: type) -> None:
