@@ -20,7 +20,6 @@ import getpass
 import json
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -93,6 +92,8 @@ def find_pyproject(start: Path) -> Path | None:
 
 
 def _project_table(path: Path) -> dict[str, Any]:
+    import tomllib  # here: ~10 ms of imports, for a project that has a pyproject.toml
+
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)

@@ -13,7 +13,7 @@ import flowkit
 from flowkit.errors import FlowkitError
 from flowkit.settings import Settings, current_user
 from flowkit.store.errors import StoreError
-from tests.conftest import FLOWS, ROOT
+from tests.conftest import FLOWS, ROOT, run_python
 
 
 def _project(tmp_path: Path, body: str) -> Path:
@@ -118,3 +118,15 @@ def test_a_run_record_names_its_user_the_one_way(
     assert current_user() == expected
     record = open_store(str(tmp_path / "store")).records.create_run("F")
     assert record.user == expected
+
+
+def test_without_a_pyproject_no_toml_parser_is_imported(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from flowkit.settings import Settings\n"
+        "settings = Settings.resolve(environ={'FLOWKIT_STORE': 'memory://x'})\n"
+        "print(settings.store, settings.source['max_workers'], 'tomllib' in sys.modules)\n"
+    )
+    result = run_python("-c", probe, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["memory://x", "default", "False"]
