@@ -7,6 +7,7 @@ no configuration, loads no plugin and touches no file.
 import typing
 
 from flowkit import lazy
+from flowkit.version import VERSION as __version__
 
 if typing.TYPE_CHECKING:  # the same names as below, for type checkers and IDEs
     from flowkit.authoring.compat import (
@@ -181,8 +182,6 @@ __getattr__, __dir__ = lazy.lazy_exports(
         ),
     },
 )
-
-__version__ = "0.1.0"
 
 __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "CaughtException",

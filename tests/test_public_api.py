@@ -3,6 +3,7 @@ has no side effects."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import types
 
@@ -28,6 +29,10 @@ def test_exports_match_all() -> None:
     assert public | {"__version__"} == set(flowkit.__all__)
     listed = {name for name in dir(flowkit) if not name.startswith("_")}
     assert {n for n in listed if not isinstance(getattr(flowkit, n), types.ModuleType)} == public
+
+
+def test_the_version_is_the_installed_packages() -> None:
+    assert flowkit.__version__ == importlib.metadata.version("flowkit")
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
@@ -81,7 +86,11 @@ def test_import_has_no_side_effects(tmp_path) -> None:
     assert report["env_reads"] == [], "import flowkit read FLOWKIT_* settings"
     loaded = set(report["modules"])
     # The public names are imported on first use: the package itself is all that loads.
-    assert {m for m in loaded if m.startswith("flowkit")} == {"flowkit", "flowkit.lazy"}
+    assert {m for m in loaded if m.startswith("flowkit")} == {
+        "flowkit",
+        "flowkit.lazy",
+        "flowkit.version",
+    }
     for heavy in (
         "click",
         "cloudpickle",

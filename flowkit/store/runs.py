@@ -8,7 +8,6 @@ live in :mod:`flowkit.store.records`, their keys in :mod:`flowkit.store.layout`.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
@@ -32,6 +31,7 @@ from flowkit.store.records import (
     dumps,
 )
 from flowkit.store.values import Values
+from flowkit.version import VERSION
 
 
 class Records(RecordReads):
@@ -259,18 +259,7 @@ def start_tags(user: str | None, created_at: float) -> list[str]:
     tags = [] if user is None else [f"user:{user}"]
     tags += ["runtime:dev", f"python_version:{platform.python_version()}"]
     tags.append(f"date:{datetime.fromtimestamp(created_at, tz=UTC).date().isoformat()}")
-    version = _flowkit_version()
-    return tags if version is None else [*tags, f"flowkit_version:{version}"]
-
-
-@functools.cache
-def _flowkit_version() -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version("flowkit")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return None
+    return [*tags, f"flowkit_version:{VERSION}"]
 
 
 def host() -> str:
