@@ -50,9 +50,11 @@ class _Child:
     key: str
     pid: int
     fds: dict[int, str]
-    writers: dict[str, Any]
     #: The task's spec: whose log the writers write (its end is marked once they flushed).
     spec: Any = None
+    #: A log writer per stream the task wrote to, made on its first output (most tiny
+    #: tasks print nothing: making writers for them was a tenth of a fork's cost).
+    writers: dict[str, Any] = field(default_factory=dict)
     partial: dict[str, bytes] = field(default_factory=lambda: {"stdout": b"", "stderr": b""})
     status: int | None = None
     #: Whether the task was cancelled (all below its shepherd killed).
@@ -72,6 +74,9 @@ class ForkServer:
         self.inbuf = b""
         #: The scheduler stopped reading: nothing more is sent, and the worker winds up.
         self.scheduler_gone = False
+        #: Tasks that ended, reported, whose log end marks are still to be written: they are
+        #: written when nothing else waits (see :meth:`finish`).
+        self.unmarked: list[Any] = []
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -142,6 +147,7 @@ class ForkServer:
         """Relay output until every task forked so far has ended."""
         while self.children:
             self.pump([], timeout=0.5)
+        self.mark_ended()
 
     def pump(self, extra: list[int], timeout: float | None = None) -> list[int]:
         """Wait for output, a child's exit or one of ``extra``; relay output, reap exits.
@@ -154,10 +160,11 @@ class ForkServer:
         dues = [d for w in self._writers() if (d := w.due()) is not None]
         if dues:
             timeout = min(dues) if timeout is None else min(timeout, min(dues))
-        try:
-            readable, _, _ = select.select([*extra, self.wake_r, *self.by_fd], [], [], timeout)
-        except InterruptedError:
-            return []
+        fds = [*extra, self.wake_r, *self.by_fd]
+        readable = _select(fds, 0.0 if self.unmarked else timeout)
+        if self.unmarked and not readable:  # idle: the end marks that wait (see finish)
+            self.mark_ended()
+            readable = _select(fds, timeout)
         if self.wake_r in readable:
             os.read(self.wake_r, 512)
         for fd in readable:
@@ -195,7 +202,8 @@ class ForkServer:
             elif op == "shutdown":
                 self.kill_all()
                 return False
-            elif op == "modules":
+            elif op == "modules":  # the run is over: its logs end before the answer
+                self.mark_ended()
                 self.send({"op": "modules", "files": loaded_files()})
             elif op == "renew":
                 self.renew()
@@ -255,8 +263,7 @@ class ForkServer:
                 os._exit(status)
         os.close(out_w)
         os.close(err_w)
-        writers = self.store.logs.writers(spec)
-        child = _Child(key, pid, {out_r: "stdout", err_r: "stderr"}, writers, spec)
+        child = _Child(key, pid, {out_r: "stdout", err_r: "stderr"}, spec)
         self.children[pid] = child
         self.by_fd[out_r] = child
         self.by_fd[err_r] = child
@@ -301,7 +308,7 @@ class ForkServer:
             del self.by_fd[fd]
             os.close(fd)
             return False
-        child.writers[stream].write(data)
+        self._writer(child, stream).write(data)
         text = child.partial[stream] + data
         *lines, child.partial[stream] = text.split(b"\n")
         if lines and self.echo:
@@ -329,17 +336,33 @@ class ForkServer:
                 os.close(fd)
         # a task that died of a signal cannot say so itself: its log says it for it
         note = describe_status(status) if status < 0 and not child.killed else None
-        for stream, writer in child.writers.items():
-            if child.partial[stream] and self.echo:
-                text = child.partial[stream].decode(errors="replace")
+        for stream, partial in child.partial.items():
+            if partial and self.echo:
+                text = partial.decode(errors="replace")
                 self.send({"op": "log", "key": child.key, "stream": stream, "lines": [text]})
             if note is not None and stream == "stderr":
-                writer.write(b"\n" * bool(child.partial[stream]) + note.encode() + b"\n")
+                line = b"\n" * bool(partial) + note.encode() + b"\n"
+                self._writer(child, stream).write(line)
                 if self.echo:
                     self.send({"op": "log", "key": child.key, "stream": stream, "lines": [note]})
+        for writer in child.writers.values():
             writer.flush()
-        self.store.logs.end(child.spec)
+        # The output is stored: the scheduler may go on (and end the run, which ends every
+        # log of it for its readers too). The end mark, a file of its own, is written once
+        # this worker is idle, off the path from this task's end to the next task's start.
         self.send({"op": "exit", "key": child.key, "status": status})
+        self.unmarked.append(child.spec)
+
+    def mark_ended(self) -> None:
+        """Write the log end marks of the tasks that ended since the last time."""
+        while self.unmarked:
+            self.store.logs.end(self.unmarked.pop(0))
+
+    def _writer(self, child: _Child, stream: str) -> Any:
+        writer = child.writers.get(stream)
+        if writer is None:
+            writer = child.writers[stream] = self.store.logs.writers(child.spec, (stream,))[stream]
+        return writer
 
     def kill(self, key: str) -> None:
         for child in self.children.values():
@@ -362,6 +385,15 @@ class ForkServer:
                 self.kill_task(child)
         while self.children:
             self.pump([], timeout=0.5)
+        self.mark_ended()
+
+
+def _select(fds: list[int], timeout: float | None) -> list[int]:
+    """The readable ones of ``fds`` (none when a signal interrupts the wait)."""
+    try:
+        return select.select(fds, [], [], timeout)[0]
+    except InterruptedError:
+        return []
 
 
 def _preload_task_modules() -> None:

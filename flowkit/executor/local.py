@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -75,8 +76,9 @@ class LocalExecutor:
         #: pid is 0 until it started, the start time None where the platform does not say.
         self._tasks: dict[str, tuple[int, int | None]] = {}
         #: Submitted tasks waiting for a worker slot (``--max-workers``) or their CPUs/GPUs,
-        #: by key, in the order they came.
-        self._waiting: dict[str, Submission] = {}
+        #: by key, in the order they came. Ordered, not a dict: a dict taken from its front
+        #: (as slots free) is walked past every removed entry, quadratic over a big fan-out.
+        self._waiting: OrderedDict[str, Submission] = OrderedDict()
         self._limit = context.max_workers or 0
         self._cancelled: set[str] = set()
         #: News made here rather than by the worker (a waiting task cancelled).

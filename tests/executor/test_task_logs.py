@@ -60,3 +60,42 @@ def test_a_line_printed_before_a_long_quiet_spell_is_readable_at_once(tmp_path: 
         go.touch()
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+LOUD_THEN_QUIET = """\
+from flowkit import FlowSpec, step
+
+
+class LogFlow(FlowSpec):
+    @step
+    def start(self):
+        print("hello from start")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_every_log_ends_by_the_time_the_run_returns(tmp_path: Path) -> None:
+    """The worker marks a task's log complete after it reported the task's end (off the
+    path to the next task's start), yet before it answers the end of the run: a run that
+    returned has every log of its tasks ended, with all their output; a task that printed
+    nothing has no log chunk at all, only its end mark."""
+    import flowkit
+    from flowkit.store import layout
+
+    (tmp_path / "logflow.py").write_text(LOUD_THEN_QUIET)
+    store_dir = tmp_path / "store"
+    run = flowkit.run(str(tmp_path / "logflow.py"), store=str(store_dir), quiet=True)
+    store = open_store(str(store_dir))
+    files = {}
+    for step in ("start", "end"):
+        (task,) = store.records.list_tasks("LogFlow", run.id, step)
+        where = layout.log_prefix("LogFlow", run.id, step, task.task_id, task.attempt)
+        files[step] = sorted(p.name for p in (store_dir / where).iterdir())
+        if step == "start":
+            assert as_text(store.logs.read(task, "stdout")) == "hello from start\n"
+    assert files["start"] == [layout.LOG_END, "stdout.0000000000"]
+    assert files["end"] == [layout.LOG_END]
