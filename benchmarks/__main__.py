@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         except metaflow_env.MetaflowUnavailable as exc:
             print(exc, file=sys.stderr)
             return EXIT_NO_METAFLOW
+    if args.quick:
+        chosen = [s for s in chosen if not s.full_only]
     sizes = QUICK if args.quick else FULL
     repeat = args.repeat or (1 if args.quick else 3)
     meta.update(repeat=repeat, repeat_big=min(repeat, args.repeat_big), sizes=sizes.__dict__)
@@ -92,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     if any(r.name in report.STORE_ROWS for r in rows):
         print()
         print(report.store_table(rows, tool_names))
+    if any(r.median_overhead(t) for r in rows for t in tool_names):
+        print()
+        print(report.overhead_table(rows, tool_names))
     if args.json:
         report.write_json(args.json, report.to_json(rows, tool_names, meta))
     return 0

@@ -87,6 +87,17 @@ if __name__ == "__main__":
     ArrayFlow()
 """
 
+#: The array flow's work in plain Python, no flowkit: the floor its overhead is measured from.
+ARRAY_PLAIN = """\
+import sys
+
+import numpy as np
+
+count = int(sys.argv[1]) * 10**6 // 8
+array = np.random.default_rng(0).random(count)
+total = float(array.sum())
+"""
+
 LINEAR_HEAD = """\
 import os
 

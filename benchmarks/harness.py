@@ -23,8 +23,35 @@ class Row:
     scenario: str
     samples: dict[str, list[Sample]] = field(default_factory=dict)
 
+    def has(self, tool: str) -> bool:
+        """Whether ``tool`` ran this row (a flowkit-only scenario leaves the others out)."""
+        return bool(self.samples.get(tool))
+
     def median_seconds(self, tool: str) -> float:
         return statistics.median(s.seconds for s in self.samples[tool])
+
+    def median_cpu(self, tool: str) -> float:
+        return statistics.median(s.cpu_seconds for s in self.samples[tool])
+
+    @property
+    def tasks(self) -> int | None:
+        """How many tasks each run of a fan-out ran (None for other rows)."""
+        counts = {s.tasks for samples in self.samples.values() for s in samples}
+        return counts.pop() if len(counts) == 1 else None
+
+    def baselines(self, tool: str) -> list[Sample]:
+        """The plain Python runs measured alongside ``tool``'s (none for most rows)."""
+        return [s.baseline for s in self.samples.get(tool, []) if s.baseline is not None]
+
+    def median_overhead(self, tool: str) -> tuple[float, float] | None:
+        """``tool``'s time over plain Python's, wall and CPU: each run less the plain run
+        made just before it, median of those; None for a row without a baseline."""
+        pairs = [(s, s.baseline) for s in self.samples.get(tool, []) if s.baseline is not None]
+        if not pairs:
+            return None
+        wall = statistics.median(s.seconds - b.seconds for s, b in pairs)
+        cpu = statistics.median(s.cpu_seconds - b.cpu_seconds for s, b in pairs)
+        return wall, cpu
 
     def median_peak(self, tool: str) -> int:
         return int(statistics.median(s.peak_rss for s in self.samples[tool]))
@@ -62,11 +89,14 @@ def run_all(
         times = min(repeat, repeat_big) if scenario.big else repeat
         for attempt in range(times):
             for ctx in contexts:
+                if scenario.only is not None and ctx.tool.name not in scenario.only:
+                    continue
                 for name, sample in scenario.run(ctx).items():
                     mine[name].samples.setdefault(ctx.tool.name, []).append(sample)
                     print(
                         f"  {name:<16} {ctx.tool.name:<9} #{attempt + 1}: "
-                        f"{sample.seconds:8.3f} s  peak {sample.peak_rss / 2**20:7.0f} MiB",
+                        f"{sample.seconds:8.3f} s  CPU {sample.cpu_seconds:8.3f} s  "
+                        f"peak {sample.peak_rss / 2**20:7.0f} MiB",
                         file=log,
                         flush=True,
                     )

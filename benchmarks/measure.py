@@ -1,4 +1,5 @@
-"""Measuring one command: wall time, peak memory of its process tree, and a store's size."""
+"""Measuring one command: wall time, CPU time and peak memory of its process tree, and a
+store's size."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ class CommandFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Measured:
-    """One command's wall time, peak RSS (summed over its process tree) and exit status."""
+    """One command's wall time, CPU time (user + system) and peak RSS (both summed over its
+    process tree) and exit status."""
 
     seconds: float
     peak_rss: int
     returncode: int
+    cpu_seconds: float
 
 
 def _tree_rss(root: psutil.Process) -> int:
@@ -71,8 +74,10 @@ def run_measured(
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        # wait4's ru_maxrss is the largest single process (child or a waited-for descendant):
-        # a floor for commands too short for the sampler to catch at their peak
+        # wait4's usage covers the child and every descendant waited for below it (a fork
+        # server's tasks, a scheduler's workers): CPU time is the whole tree's, which a
+        # loaded machine inflates far less than wall time. Its ru_maxrss is the largest
+        # single process: a floor for commands too short for the sampler to catch at peak.
         _pid, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
         returncode = child.returncode = os.waitstatus_to_exitcode(status)
@@ -82,7 +87,8 @@ def run_measured(
         tail = log.read_text(errors="replace")[-3000:]
         raise CommandFailed(f"{' '.join(map(str, argv))} exited with {returncode}:\n{tail}")
     peak_rss = max(peak[0], usage.ru_maxrss * 1024)  # Linux reports KiB
-    return Measured(seconds=seconds, peak_rss=peak_rss, returncode=returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(seconds=seconds, peak_rss=peak_rss, returncode=returncode, cpu_seconds=cpu)
 
 
 @dataclass(frozen=True)

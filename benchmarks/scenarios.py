@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from benchmarks import flows
@@ -21,19 +21,33 @@ class Sizes:
     foreach_large: int
     array_mb: int
     client_runs: int
+    #: The full run's largest fan-out (flowkit only); a quick run leaves it out.
+    foreach_huge: int = 0
 
 
-FULL = Sizes(linear_steps=20, foreach_small=100, foreach_large=1000, array_mb=500, client_runs=50)
+FULL = Sizes(
+    linear_steps=20,
+    foreach_small=100,
+    foreach_large=1000,
+    array_mb=500,
+    client_runs=50,
+    foreach_huge=10_000,
+)
 QUICK = Sizes(linear_steps=6, foreach_small=5, foreach_large=20, array_mb=8, client_runs=4)
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One timed command: wall seconds, peak RSS of its process tree, what it wrote."""
+    """One timed command: wall seconds, CPU seconds (user + system) and peak RSS of its
+    process tree, what it wrote; for a fan-out, how many tasks it ran; for a scenario with
+    one, the same work in plain Python (no flowkit), measured just before."""
 
     seconds: float
     peak_rss: int
     written: StoreSize
+    cpu_seconds: float = 0.0
+    tasks: int | None = None
+    baseline: Sample | None = None
 
 
 @dataclass
@@ -78,7 +92,7 @@ class Context:
             expect_failure=expect_failure,
         )
         written = store_size(store, self.tool.is_data) - before
-        return Sample(measured.seconds, measured.peak_rss, written)
+        return Sample(measured.seconds, measured.peak_rss, written, measured.cpu_seconds)
 
     def run(self, folder: Path, flow: Path, *args: str, **kwargs) -> Sample:
         return self.measure(folder, self.tool.command(flow, "run", *args), **kwargs)
@@ -95,6 +109,10 @@ class Scenario:
     labels: Callable[[Sizes], dict[str, str]]
     run: Callable[[Context], Rows]
     big: bool = False
+    #: The tools it runs under, if not every one (the others' columns show "-").
+    only: tuple[str, ...] | None = None
+    #: Left out of a quick run.
+    full_only: bool = False
 
 
 def hello(ctx: Context) -> Rows:
@@ -108,13 +126,17 @@ def linear(ctx: Context) -> Rows:
     return {"linear": ctx.run(folder, flow)}
 
 
-def _foreach(ctx: Context, row: str, splits: int) -> Rows:
+def _foreach(ctx: Context, row: str, splits: int, *, keep: bool = True) -> Rows:
     folder = ctx.fresh(row)
     sample = ctx.run(folder, ctx.flow(folder, "fan_flow.py", flows.FOREACH), "--n", str(splits))
     if row in ctx.kept:
         shutil.rmtree(ctx.kept[row].parent)
-    ctx.kept[row] = folder / "store"
-    return {row: sample}
+    if keep:
+        ctx.kept[row] = folder / "store"
+    else:
+        shutil.rmtree(folder)
+    # start, the splits, join and end
+    return {row: replace(sample, tasks=splits + 3)}
 
 
 def foreach_small(ctx: Context) -> Rows:
@@ -125,11 +147,22 @@ def foreach_large(ctx: Context) -> Rows:
     return _foreach(ctx, "foreach-large", ctx.sizes.foreach_large)
 
 
+def foreach_huge(ctx: Context) -> Rows:
+    return _foreach(ctx, "foreach-huge", ctx.sizes.foreach_huge, keep=False)
+
+
 def array(ctx: Context) -> Rows:
     folder = ctx.fresh("array")
+    plain = folder / "array_plain.py"
+    plain.write_text(flows.ARRAY_PLAIN)  # no flowkit in it: the same for every tool
+    mb = str(ctx.sizes.array_mb)
+    baseline = ctx.measure(folder, [str(ctx.tool.python), str(plain), mb])
     flow = ctx.flow(folder, "array_flow.py", flows.ARRAY)
-    size = ("--megabytes", str(ctx.sizes.array_mb))
-    rows = {"array": ctx.run(folder, flow, *size), "array-again": ctx.run(folder, flow, *size)}
+    size = ("--megabytes", mb)
+    rows = {
+        "array": replace(ctx.run(folder, flow, *size), baseline=baseline),
+        "array-again": replace(ctx.run(folder, flow, *size), baseline=baseline),
+    }
     shutil.rmtree(folder)  # hundreds of MB per repetition and tool
     return rows
 
@@ -185,6 +218,15 @@ SCENARIOS = [
         lambda s: {"foreach-large": f"foreach, {s.foreach_large:,} splits, 2 workers"},
         foreach_large,
         big=True,
+    ),
+    Scenario(
+        "foreach-huge",
+        lambda s: {"foreach-huge": f"foreach, {s.foreach_huge:,} splits, 2 workers"},
+        foreach_huge,
+        big=True,
+        # Metaflow would take about 25 minutes
+        only=("flowkit",),
+        full_only=True,
     ),
     Scenario(
         "array",

@@ -68,7 +68,18 @@ def test_quick_run_reports_every_scenario_for_both_tools(
             measured = scenarios[row]["tools"][tool]
             assert measured["seconds"] > 0, (row, tool)
             assert measured["peak_rss"] > 0, (row, tool)
+            assert measured["cpu_seconds"] > 0, (row, tool)
         assert scenarios[row]["speedup"] > 0, row
+    assert "foreach-huge" not in scenarios  # the full run's alone
+    for tool in TOOLS:
+        fanout = scenarios["foreach-large"]["tools"][tool]
+        assert fanout["tasks"] == 23 and fanout["cpu_ms_per_task"] > 0, tool
+        for row in ("array", "array-again"):
+            measured = scenarios[row]["tools"][tool]
+            plain = measured["plain_python"]
+            assert 0 < plain["seconds"] < measured["seconds"], (row, tool)
+            assert measured["overhead"]["seconds"] > 0, (row, tool)
+    assert "flowkit over plain Python" in done.stdout
     for row in ROWS[:7]:  # everything that runs a flow writes to its store
         for tool in TOOLS:
             assert scenarios[row]["tools"][tool]["written"]["bytes"] > 0, (row, tool)
