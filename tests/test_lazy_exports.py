@@ -90,3 +90,13 @@ def test_a_name_that_is_also_a_submodule_stays_the_export(tmp_path, monkeypatch)
     finally:
         for name in ("pkg_with_clash", "pkg_with_clash.namespace", "pkg_with_clash.other"):
             sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("package", LAZY)
+def test_a_star_import_brings_every_name_in_all(package: str) -> None:
+    module = importlib.import_module(package)
+    namespace: dict[str, object] = {}
+    exec(f"from {package} import *", namespace)
+    assert {name: namespace[name] for name in module.__all__} == {
+        name: getattr(module, name) for name in module.__all__
+    }
