@@ -65,19 +65,18 @@ class Fill:
         self._fd: int | None = None
         self._shared: mmap.mmap | None = None
         self._plain: bytearray | None = None
+        self.size = size
         if track and size >= TRACKED_MIN and tracking():
-            self._fd = os.memfd_create("flowkit-segment", os.MFD_CLOEXEC)
             try:
+                self._fd = os.memfd_create("flowkit-segment", os.MFD_CLOEXEC)
                 os.ftruncate(self._fd, size)
                 self._shared = mmap.mmap(self._fd, size, flags=mmap.MAP_SHARED)
-            except BaseException:
+                self.view = memoryview(self._shared)
+                return
+            except OSError:  # out of descriptors or mappings: plain memory reads as well
                 self.discard()
-                raise
-            self.view = memoryview(self._shared)
-        else:
-            self._plain = bytearray(size)
-            self.view = memoryview(self._plain)
-        self.size = size
+        self._plain = bytearray(size)
+        self.view = memoryview(self._plain)
 
     def seal(self) -> Pages | bytearray:
         """The filled segment, for the value to use (and write to, if it likes)."""
@@ -101,6 +100,7 @@ class Fill:
             self.view.release()
         if self._shared is not None:
             self._shared.close()
+            self._shared = None
         self._close_fd()
 
     def _close_fd(self) -> None:

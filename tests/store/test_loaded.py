@@ -143,6 +143,20 @@ def test_small_or_untracked_segments_are_plain_memory(monkeypatch: pytest.Monkey
     assert isinstance(Fill(TRACKED_MIN).seal(), bytearray)
 
 
+@needs_tracking
+def test_without_descriptors_to_spare_a_segment_is_plain_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def exhausted(name: str, flags: int = 0) -> int:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(os, "memfd_create", exhausted)
+    fill = Fill(TRACKED_MIN)
+    fill.view[:3] = b"abc"
+    segment = fill.seal()
+    assert isinstance(segment, bytearray) and segment[:3] == b"abc"
+
+
 def test_a_read_only_buffer_has_no_known_address() -> None:
     assert address(memoryview(b"abc")) == -1
     assert address(memoryview(bytearray(3))) > 0
