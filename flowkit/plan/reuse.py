@@ -178,6 +178,8 @@ class Decider:
         #: Digests whose blobs were found whole: each is checked once. A broken one is checked
         #: again when asked about, since the task that ran again in its place heals it.
         self._whole: set[str] = set()
+        #: Earlier tasks by cache key, read a step at a time (``run --reuse``).
+        self.cached = store.index.reuse_keys(graph.name)
         if origin is not None:
             for step in store.records.list_steps(origin.flow, origin.run_id):
                 for record in store.records.list_tasks(origin.flow, origin.run_id, step):
@@ -268,7 +270,7 @@ class Decider:
         why = unkeyed(node, self.defaults)
         if why:
             return Decision("run", why)
-        old = self.store.index.lookup_cache_key(self.graph.name, key)
+        old = self.cached.lookup(node.name, key)
         if old is not None and old.caught:  # indexed by an older flowkit
             return Decision(
                 "run",

@@ -290,7 +290,6 @@ class Scheduler:
         )
         if record.successful:
             self._succeeded[task.task_id] = record
-            self.store.index.remember_cache_key(record)
             # @catch(print_exception=False): the caught line says so, without the exception
             shown = record.caught and task.catch is not None and task.catch.get("print")
             error = str(record.exception) if shown else None

@@ -25,8 +25,8 @@ What ``repair`` removes, and why that is safe:
 - a blob in :data:`QUARANTINE` (a repair was stopped half-way): it goes back if it
   verifies, else it is deleted;
 - a damaged log chunk: the rest of the log reads without it;
-- a broken cache entry (not an entry, or naming a task that is not stored): it is only an
-  index, and the next task with its key writes it again;
+- a broken cache entry, or a step's broken cache index (not one, or naming a task that is
+  not stored): it is only an index, and the next run of the step enters its tasks again;
 - a temporary file not written to for :data:`TEMPORARY_GRACE` seconds: a live writer writes
   to its file continuously, so one this old belongs to a writer that was killed. Younger
   ones are left alone (and are not problems: they may be writes in progress).
@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from flowkit.store import layout
+from flowkit.store import layout, reuse_keys
 from flowkit.store.backend import StagesWrites
 from flowkit.store.blobs import blob_key, read_segments
 from flowkit.store.deadletters import letter_from_json
@@ -52,9 +52,10 @@ from flowkit.store.records import (
     RunRecord,
     TagChangeRecord,
     TaskRecord,
-    from_dict,
+    decode,
     loads,
 )
+from flowkit.store.step_index import index_records
 from flowkit.store.store import Store
 from flowkit.store.trash import scan_trash
 
@@ -179,8 +180,7 @@ class _Checker:
         elif rest[0] == "steps" and len(rest) == 3:
             self.task(key, loads(TaskRecord, data, key), flow, run_id, rest)
         elif rest[0] == "index" and len(rest) == 2:
-            for item in json.loads(data)["tasks"]:
-                record = from_dict(TaskRecord, item, key)
+            for record in index_records(decode(data, key), key):
                 self.exists(key, record, final=record.final)
         elif rest[0] == "tags" and len(rest) == 2:
             change = loads(TagChangeRecord, data, key)
@@ -262,18 +262,31 @@ class _Checker:
 
     def cache(self) -> None:
         for key in self.walk("cache"):
+            self.report.records += 1
             try:
-                flow, run_id, step, task_id, attempt = self.store.index.cache_entry(key)
-                self.report.records += 1
-                target = layout.attempt_key(flow, run_id, step, task_id, attempt, final=True)
+                targets = self.cache_targets(key)
             except StoreError as exc:
                 why = f"{type(exc).__name__}: {exc.message}"
                 self.report.add(key, f"a broken cache entry (not a cache entry: {why})", "object")
                 continue
-            if not self.has_key(target):
+            missing = [t for t in targets if not self.has_key(t)]
+            if missing:
                 self.report.add(
-                    key, f"a broken cache entry: names {target}, which is missing", "object"
+                    key, f"a broken cache entry: names {missing[0]}, which is missing", "object"
                 )
+
+    def cache_targets(self, key: str) -> list[str]:
+        """The final records a step's cache index, or an older flowkit's entry, names."""
+        parts = key.split("/")
+        if len(parts) == 4 and parts[2] == layout.CACHE_STEPS and parts[3].endswith(".json"):
+            flow, step = parts[1], parts[3].removesuffix(".json")
+            entries = reuse_keys.parse(self.store.backend.get(key), f"{self.store.url}/{key}")
+            return [
+                layout.attempt_key(flow, run_id, step, task_id, n, final=True)
+                for run_id, task_id, n in entries.values()
+            ]
+        flow, run_id, step, task_id, attempt = self.store.index.cache_entry(key)
+        return [layout.attempt_key(flow, run_id, step, task_id, attempt, final=True)]
 
     def logs(self) -> None:
         for key in self.walk("logs"):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from flowkit.store import layout
+from flowkit.store import layout, reuse_keys
 from flowkit.store.backend import Backend, StagesWrites
 from flowkit.store.blobs import blob_key
 from flowkit.store.errors import StoreError
@@ -147,7 +147,7 @@ def _delete_records(store: Store, plan: Plan, progress: Progress) -> tuple[int, 
     going = plan.dropped | plan.leftovers
     if going:
         progress("deleting cache entries of runs that go", 0, len(going))
-        _delete_all(backend, _cache_entries_of(store, going))
+        _delete_all(backend, _forget_cache_of(store, going))
     folders = [plan.folders[r] for r in sorted(going) if r in plan.folders]
     progress("deleting the records of runs that go", 0, len(folders))
     # run.json first: the run vanishes from every listing at once
@@ -200,14 +200,18 @@ def _leftover_count(plan: Plan) -> int:
     )
 
 
-def _cache_entries_of(store: Store, runs: set[RunId]) -> list[str]:
-    """The cache entries (``run --reuse``) that name a task of one of ``runs`` (only the
-    entries of their flows are read: one GET each on an object store)."""
-    entries = [
-        info.key
-        for flow in sorted({flow for flow, _ in runs})
-        for info in store.backend.scan(f"cache/{flow}")
-    ]
+def _forget_cache_of(store: Store, runs: set[RunId]) -> list[str]:
+    """Take the tasks of ``runs`` out of their flows' step cache indexes; the entries an
+    older flowkit wrote (one per key) that name one of them, for the caller to delete (only
+    the cache of their flows is read: one GET an object on an object store)."""
+    entries = []
+    for flow in sorted({flow for flow, _ in runs}):
+        steps = layout.cache_steps_prefix(flow) + "/"
+        keys = [info.key for info in store.backend.scan(f"cache/{flow}")]
+        indexes = [key.removeprefix(steps) for key in keys if key.startswith(steps)]
+        going = {run_id for f, run_id in runs if f == flow}
+        reuse_keys.forget_runs(store.backend, flow, indexes, going)
+        entries += [key for key in keys if not key.startswith(steps)]
 
     def names_going(key: str) -> bool:
         try:

@@ -29,7 +29,8 @@ from flowkit.store.blobs import blob_key, read_segments
 from flowkit.store.errors import CorruptBlobError, KeyNotFoundError, StoreError
 from flowkit.store.overlap import overlapped
 from flowkit.store.packages import FORMAT
-from flowkit.store.records import RunRecord, TaskRecord, decode, from_dict, loads
+from flowkit.store.records import RunRecord, TaskRecord, decode, loads
+from flowkit.store.step_index import index_records
 
 #: (flow, run id)
 RunId = tuple[str, str]
@@ -196,9 +197,8 @@ class NameReader:
         if raw is None:
             return Names(), frozenset()
         try:
-            items = decode(raw, where)["tasks"]
-            records = [from_dict(TaskRecord, item, where) for item in items]
-        except (StoreError, KeyError, TypeError):
+            records = index_records(decode(raw, where), where)
+        except StoreError:
             return Names(), frozenset()  # damaged: the attempt records it covers are read
         covered = frozenset(
             layout.attempt_key(r.flow, r.run_id, r.step, r.task_id, r.attempt, final=r.final)

@@ -12,7 +12,8 @@ from typing import Any
 from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.errors import KeyNotFoundError, StoreError
-from flowkit.store.records import TaskRecord, decode
+from flowkit.store.records import TaskRecord
+from flowkit.store.reuse_keys import Entry, old_entry, read_step
 from flowkit.store.runs import Records
 
 
@@ -23,38 +24,15 @@ class Index:
         self._backend = backend
         self._records = records
 
-    def remember_cache_key(self, record: TaskRecord) -> None:
-        """Index a successful task by its cache key; the latest task with a key takes it over
-        (so a task that ran again because the indexed one had lost its data replaces it). A
-        task ``@catch`` caught is not indexed: its failure may be transient, and reuse would
-        keep it (nor may it push out a task that succeeded with the same key)."""
-        if record.cache_key and record.successful and not record.caught:
-            body = json.dumps({"pathspec": record.pathspec, "attempt": record.attempt})
-            self._backend.put(layout.cache_key_path(record.flow, record.cache_key), [body.encode()])
-
-    def lookup_cache_key(self, flow: str, key: str) -> TaskRecord | None:
-        """The successful task indexed under ``key``, if any (and if it still reads back).
-        A broken entry is no entry: the task runs, and its own entry replaces the broken one."""
-        try:
-            _, run_id, step, task_id, attempt = self.cache_entry(layout.cache_key_path(flow, key))
-        except StoreError:  # missing, or not an entry
-            return None
-        record = self._records.get_attempt(flow, run_id, step, task_id, attempt)
-        return record if record is not None and record.successful else None
+    def reuse_keys(self, flow: str) -> ReuseKeys:
+        """The successful tasks of ``flow`` by cache key, read a step at a time as asked."""
+        return ReuseKeys(self._backend, self._records, flow)
 
     def cache_entry(self, key: str) -> tuple[str, str, str, str, int]:
-        """The task attempt the cache entry stored under backend key ``key`` names: flow, run
-        id, step, task id, attempt; :class:`StoreError` if it is not an entry."""
-        where = f"{self._backend.url}/{key}"
-        hint = "it is only an index: remove it, and the next task with its key writes it again"
-        data = decode(self._backend.get(key), where, hint)
-        try:
-            flow, run_id, step, task_id = str(data["pathspec"]).split("/")
-            return flow, run_id, step, task_id, int(data.get("attempt", 0))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StoreError(
-                f"{where} is not a cache entry ({type(exc).__name__}: {exc})", hint
-            ) from None
+        """The task attempt an older flowkit's cache entry (one object per key) stored under
+        backend key ``key`` names: flow, run id, step, task id, attempt; :class:`StoreError`
+        if it is not an entry."""
+        return old_entry(self._backend, key)
 
     def write_explanation(self, flow: str, run_id: str, decisions: list[dict[str, Any]]) -> None:
         """Record, once, why each task of a run ran, was cloned or was reused."""
@@ -68,3 +46,41 @@ class Index:
         except KeyNotFoundError:
             return []
         return list(data["decisions"])
+
+
+class ReuseKeys:
+    """The latest successful task with a cache key, by step (see
+    :mod:`flowkit.store.reuse_keys`): each step's index is read once, on its first lookup,
+    so planning a run reads one object per step, however many tasks it has. Entries an older
+    flowkit wrote (one object per key) are read after it, where the flow has any."""
+
+    def __init__(self, backend: Backend, records: Records, flow: str) -> None:
+        self._backend, self._records, self._flow = backend, records, flow
+        self._steps: dict[str, dict[str, Entry]] = {}
+        self._old: bool | None = None
+
+    def lookup(self, step: str, key: str) -> TaskRecord | None:
+        """The successful task of ``step`` with cache key ``key``, if any still reads back
+        (a broken or dangling entry is no entry: the task runs, and its run enters it)."""
+        if step not in self._steps:
+            self._steps[step] = read_step(self._backend, self._flow, step)
+        entry = self._steps[step].get(key)
+        if entry is not None:
+            record = self._records.get_attempt(self._flow, entry[0], step, *entry[1:])
+            if record is not None and record.successful:
+                return record
+        return self._older(key)
+
+    def _older(self, key: str) -> TaskRecord | None:
+        if self._old is None:  # one listing tells whether an older flowkit left entries
+            names = self._backend.list(f"cache/{self._flow}")
+            self._old = any(name != layout.CACHE_STEPS for name in names)
+        if not self._old:
+            return None
+        try:
+            entry = old_entry(self._backend, layout.cache_key_path(self._flow, key))
+        except StoreError:  # missing, or not an entry
+            return None
+        _, run_id, step, task_id, attempt = entry
+        record = self._records.get_attempt(self._flow, run_id, step, task_id, attempt)
+        return record if record is not None and record.successful else None

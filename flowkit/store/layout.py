@@ -20,8 +20,12 @@
     logs/<Flow>/<run_id>/<step>/<task>/<n>/end           the log is complete (written once,
                                                          empty, after the task's last output:
                                                          its final record can come before it)
-    cache/<Flow>/<key[:2]>/<key>.json                    the latest successful task with a
-                                                         cache key (for run --reuse)
+    cache/<Flow>/steps/<step>.json                       each cache key of the step's tasks
+                                                         -> the latest successful task with
+                                                         it (for run --reuse; merged in as a
+                                                         run ends)
+    cache/<Flow>/<key[:2]>/<key>.json                    one such task, as an older flowkit
+                                                         wrote it (still read)
     deadletters/<id>/letter.json                         a task that exhausted its retries
     deadletters/<id>/retry.<run_id>.json                 a retry of it, and how it ended
     leases/<Flow>/<run_id>.json                          the run's scheduler is alive until
@@ -32,8 +36,8 @@
                                                          back, a later gc deletes it
 
 Records, blobs and log chunks are written once and never changed, so no writer needs a lock.
-A lease has one writer (its run's scheduler) and lives apart, under its own prefix; a cache
-entry is an index that the latest task with its key takes over (a whole-object ``put``).
+A lease has one writer (its run's scheduler) and lives apart, under its own prefix; a step's
+cache entries are an index that each run ending merges its tasks into (a whole-object ``put``).
 Listing a run's flows, runs, steps, or a step's task attempts is one ``list`` each.
 """
 
@@ -126,6 +130,18 @@ def tag_change_key(flow: str, run_id: str, change_id: str) -> str:
 
 def explain_key(flow: str, run_id: str) -> str:
     return f"{run_prefix(flow, run_id)}/explain.json"
+
+
+#: The folder, next to an older flowkit's ``<key[:2]>`` folders, of each step's cache index.
+CACHE_STEPS = "steps"
+
+
+def cache_steps_prefix(flow: str) -> str:
+    return f"cache/{check_name('flow', flow)}/{CACHE_STEPS}"
+
+
+def step_cache_key(flow: str, step: str) -> str:
+    return f"{cache_steps_prefix(flow)}/{check_name('step', step)}.json"
 
 
 def cache_key_path(flow: str, key: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from flowkit.store import layout
 from flowkit.store.backend import Backend
-from flowkit.store.errors import KeyNotFoundError, NotFoundError, StoreError
+from flowkit.store.errors import KeyNotFoundError, NotFoundError
 from flowkit.store.ids import id_time
 from flowkit.store.keys import is_name
 from flowkit.store.overlap import overlapped
@@ -22,9 +22,9 @@ from flowkit.store.records import (
     RunRecord,
     TaskRecord,
     decode,
-    from_dict,
     loads,
 )
+from flowkit.store.step_index import index_records
 from flowkit.store.values import Values
 
 
@@ -108,11 +108,7 @@ class RecordReads:
             f"the index of step '{step}' was damaged after it was written; delete {where} "
             "and flowkit reads the task records it summarizes instead"
         )
-        data = decode(raw, where, hint)
-        items = data.get("tasks") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise StoreError(f"{where} is not a flowkit step index", hint)
-        return [from_dict(TaskRecord, item, where, hint) for item in items]
+        return index_records(decode(raw, where, hint), where, hint)
 
     def _scan_tasks(
         self, flow: str, run_id: str, step: str, held: Mapping[str, TaskRecord] | None = None

@@ -12,7 +12,7 @@ machine). A failed attempt's ``failure`` says why: ``"error"`` (the user's code 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from functools import cache
 from typing import Any, Literal, TypeVar
 
@@ -198,8 +198,50 @@ _TUPLES = ("tags", "steps", "foreach", "parents", "next_steps", "system_tags", "
 
 
 def dumps(record: RunRecord | RunEndRecord | TaskRecord | TagChangeRecord) -> bytes:
-    """The record as compact, key-sorted JSON."""
-    return json.dumps(asdict(record), sort_keys=True, separators=(",", ":")).encode()
+    """The record as compact JSON: fields at their defaults are left out (readers default
+    them, as they do for records older than a field)."""
+    return json.dumps(compact(record), separators=(",", ":"), default=nested).encode()
+
+
+def compact(record: Any, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``record``'s fields (a record's or a nested one's, e.g. :class:`ArtifactRef`) that
+    differ from their defaults, less ``leave_out``: what :func:`from_dict` needs to build it
+    again. Nested records stay objects: :func:`nested` as ``json.dumps``'s ``default``.
+    (``dataclasses.asdict`` deep-copies every value first: the larger part of a task's
+    record write.)"""
+    values = record.__dict__
+    kind: type = type(record)
+    out = {}
+    for name, default in _defaults(kind):
+        value = values[name]
+        changed = default is _REQUIRED or not (value is default or value == default)
+        if changed and name not in leave_out:
+            out[name] = value
+    return out
+
+
+def nested(value: Any) -> dict[str, Any]:
+    """``json.dumps``'s ``default`` for records: a nested record compacted; anything else
+    not JSON (a run parameter's value, say) a :class:`TypeError`, as ``json`` raises."""
+    if not is_dataclass(value) or isinstance(value, type):
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    return compact(value)
+
+
+_REQUIRED = object()
+
+
+@cache
+def _defaults(kind: type) -> tuple[tuple[str, Any], ...]:
+    found = []
+    for f in fields(kind):
+        if f.default is not MISSING:
+            found.append((f.name, f.default))
+        elif f.default_factory is not MISSING:
+            found.append((f.name, f.default_factory()))
+        else:
+            found.append((f.name, _REQUIRED))
+    return tuple(found)
 
 
 def from_dict(

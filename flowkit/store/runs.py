@@ -12,10 +12,9 @@ import json
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
 from typing import Any
 
-from flowkit.store import layout
+from flowkit.store import layout, reuse_keys
 from flowkit.store.backend import Backend
 from flowkit.store.errors import RecordExistsError, StoreError
 from flowkit.store.ids import IdGenerator
@@ -30,6 +29,7 @@ from flowkit.store.records import (
     TaskRecord,
     dumps,
 )
+from flowkit.store.step_index import index_body
 from flowkit.store.values import Values
 from flowkit.version import VERSION
 
@@ -117,7 +117,8 @@ class Records(RecordReads):
         message: str | None = None,
         known: Iterable[TaskRecord] = (),
     ) -> RunEndRecord:
-        """Write each step's task index, then the run's end record (which makes it final).
+        """Write each step's task index and merge its tasks into the step's cache index
+        (:mod:`flowkit.store.reuse_keys`), then the run's end record (which makes it final).
         ``known``: final records the caller holds already (the scheduler has read every
         task's), which the index takes instead of reading them again."""
         if status not in RUN_END_STATUSES:
@@ -125,8 +126,9 @@ class Records(RecordReads):
         held = {attempt_key(r, final=True): r for r in known if r.final}
         for step in self.list_steps(flow, run_id):
             tasks = self._scan_tasks(flow, run_id, step, held)
-            body = json.dumps({"tasks": [asdict(t) for t in tasks]}, separators=(",", ":"))
-            self._backend.put_new(layout.step_index_key(flow, run_id, step), body.encode())
+            body = index_body(flow, run_id, step, tasks)
+            self._backend.put_new(layout.step_index_key(flow, run_id, step), body)
+            reuse_keys.remember(self._backend, flow, run_id, step, tasks)
         record = RunEndRecord(flow, run_id, status, time.time(), message)
         self._write_once(layout.run_end_key(flow, run_id), record)
         return record

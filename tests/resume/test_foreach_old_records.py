@@ -32,16 +32,14 @@ def _make_old(store: Path, flow: str = "ForeachKindsFlow") -> int:
         data = json.loads(file.read_text())
         if "tasks" in data:
             data["tasks"] = [_old(t) for t in data["tasks"]]
-        elif "foreach_items" in data:
+        elif "task_id" in data:  # a task record
             data = _old(data)
         else:
             continue
         file.chmod(0o600)
         file.write_text(json.dumps(data))
         rewritten += 1
-    for entry in (store / "cache" / flow).rglob("*.json"):
-        if "/each/" in json.loads(entry.read_text())["pathspec"]:
-            entry.unlink()
+    (store / "cache" / flow / "steps" / "each.json").unlink()
     return rewritten
 
 

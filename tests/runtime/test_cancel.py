@@ -8,13 +8,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import flowkit
+from flowkit.runtime import scheduler
 from flowkit.runtime.events import TaskEvent
 from flowkit.store import TaskRecord, open_store
-from flowkit.store.index import Index
 from tests.conftest import FLOWS, ROOT, require
 from tests.flows.fanout import FanoutFlow
 
@@ -89,18 +90,20 @@ def test_signal_cancels_the_run(sig: signal.Signals, tmp_path: Path) -> None:
 def test_a_cancel_that_lands_while_a_task_s_end_is_handled_still_ends_that_task(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Ctrl-C arrives while the scheduler handles a task's end (here: as it notes its cache
-    # key). That task must still get its end in the progress view, as killed or done.
-    real = Index.remember_cache_key
+    # Ctrl-C arrives while the scheduler handles a task's end (here: once it has read the
+    # task's final record). That task must still get its end in the progress view, as killed
+    # or done.
+    real = scheduler.final_record
     fired: list[str] = []
 
-    def interrupted(self: Index, record: TaskRecord) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> TaskRecord:
+        record = real(*args, **kwargs)
         if record.step == "work" and not fired:
             fired.append(record.task_id)
             raise KeyboardInterrupt
-        real(self, record)
+        return record
 
-    monkeypatch.setattr(Index, "remember_cache_key", interrupted)
+    monkeypatch.setattr(scheduler, "final_record", interrupted)
     events: dict[str, list[str]] = {}
 
     class Sink:

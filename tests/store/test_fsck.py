@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 import flowkit
 from flowkit.cli.main import cli
-from flowkit.store import LocalBackend, MemoryBackend, Store, open_store
+from flowkit.store import LocalBackend, MemoryBackend, Store, layout, open_store
 from flowkit.store.blobs import blob_key, digest_of
 from flowkit.store.fsck import TEMPORARY_GRACE, fsck, repair
 from flowkit.store.records import TaskRecord
@@ -52,9 +52,11 @@ def damaged(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     two_hours_ago = time.time() - 2 * TEMPORARY_GRACE
     os.utime(old, (two_hours_ago, two_hours_ago))
     (root / "runs" / ".tmp-4243-0123456789ab").write_bytes(b"a write in progress")
-    entries = sorted((root / "cache").rglob("*.json"))
+    entries = sorted((root / "cache").rglob("*.json"))  # each step's cache index
     entries[0].write_bytes(b"{not json")
-    entries[1].write_text(json.dumps({"pathspec": f"FanoutFlow/{run.id}/join/nope", "attempt": 0}))
+    older = root / layout.cache_key_path("FanoutFlow", "ab" * 32)  # an older flowkit's entry
+    older.parent.mkdir(parents=True)
+    older.write_text(json.dumps({"pathspec": f"FanoutFlow/{run.id}/join/nope", "attempt": 0}))
     flipped = root / blob_key(digest_of(to_frames(210).segments))  # scaled's result
     data = bytearray(flipped.read_bytes())
     data[-2] ^= 0x10
@@ -64,7 +66,7 @@ def damaged(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "temporary": rel(old),
         "chunk": rel(chunks[1]),
         "bad json": rel(entries[0]),
-        "missing task": rel(entries[1]),
+        "missing task": rel(older),
         "blob": rel(flipped),
     }
 

@@ -12,6 +12,7 @@ from flowkit.store import MemoryBackend, Store
 from flowkit.store.fsck import fsck
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
+from flowkit.store.reuse_keys import remember
 from flowkit.testing.fake_run import FakeTask, write_fake_run
 
 
@@ -84,7 +85,7 @@ def test_gc_on_a_memory_store_probes_no_object(store: Store) -> None:
 def test_gc_reads_the_cache_entries_of_the_flows_that_lose_runs_only(store: Store) -> None:
     def entry(flow: str, run_id: str, key: str) -> None:
         task = store.records.list_tasks(flow, run_id, "start")[0]
-        store.index.remember_cache_key(replace(task, cache_key=key * 32))
+        remember(store.backend, flow, run_id, "start", [replace(task, cache_key=key * 32)])
 
     for key in ("ab", "cd", "ef"):  # KeptFlow's three runs are all kept
         entry("KeptFlow", write_fake_run(store, "KeptFlow", {"start": [FakeTask()]}).run_id, key)
@@ -94,5 +95,5 @@ def test_gc_reads_the_cache_entries_of_the_flows_that_lose_runs_only(store: Stor
     report = collect(store, Policy(keep_last=3, grace=0))
     assert report.dropped["MemFlow"] and "KeptFlow" not in report.dropped
     assert _calls(store)["get KeptFlow cache"] == 0 and _calls(store)["get MemFlow cache"] == 1
-    assert store.index.lookup_cache_key("MemFlow", "01" * 32) is None
-    assert store.index.lookup_cache_key("KeptFlow", "ab" * 32) is not None
+    assert store.index.reuse_keys("MemFlow").lookup("start", "01" * 32) is None
+    assert store.index.reuse_keys("KeptFlow").lookup("start", "ab" * 32) is not None

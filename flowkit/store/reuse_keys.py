@@ -1,0 +1,101 @@
+"""Successful tasks by cache key (``run --reuse``): one index per step of a flow.
+
+``cache/<Flow>/steps/<step>.json`` maps each cache key of the step to the latest successful
+task that had it (run id, task id, attempt). A run merges its step's tasks in as it ends,
+with its step indexes, so a task costs no store write of its own, and ``run --reuse`` reads
+one object per step, not one per task. Like every index it may lag or lose entries (a run
+killed before its end adds none; two runs that end at once may each drop the other's
+merge): a task that could have been reused then runs again, and its run enters it anew.
+A task ``@catch`` caught is not entered (its failure may be transient, and reuse would keep
+it), nor is a clone (the task it was copied from is, by the run it ran in).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from flowkit.store import layout
+from flowkit.store.backend import Backend
+from flowkit.store.errors import KeyNotFoundError, StoreError
+from flowkit.store.records import TaskRecord, decode
+
+#: A task as its step's cache index names it: run id, task id, attempt.
+Entry = tuple[str, str, int]
+
+HINT = "it is only an index: remove it, and the next runs of the step enter their tasks again"
+
+
+def remember(
+    backend: Backend, flow: str, run_id: str, step: str, tasks: Iterable[TaskRecord]
+) -> None:
+    """Merge the reusable ones of ``tasks`` (a step's, of run ``run_id``) into the step's
+    cache index, taking over their keys from earlier runs."""
+    fresh = {
+        t.cache_key: (run_id, t.task_id, t.attempt)
+        for t in tasks
+        if t.cache_key and t.successful and not t.caught and t.origin_pathspec is None
+    }
+    if fresh:
+        _write(backend, flow, step, {**read_step(backend, flow, step), **fresh})
+
+
+def read_step(backend: Backend, flow: str, step: str) -> dict[str, Entry]:
+    """The step's cache index; empty if there is none, or it is broken (a broken one is
+    replaced by the next merge)."""
+    key = layout.step_cache_key(flow, step)
+    try:
+        return parse(backend.get(key), f"{backend.url}/{key}")
+    except (KeyNotFoundError, StoreError):
+        return {}
+
+
+def parse(raw: bytes, where: str) -> dict[str, Entry]:
+    """A step's cache index from its stored bytes, or a :class:`StoreError` naming ``where``."""
+    data = decode(raw, where, HINT)
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    if not isinstance(tasks, dict):
+        raise StoreError(f"{where} is not a step's cache index", HINT)
+    try:
+        return {str(k): (str(run), str(task), int(n)) for k, (run, task, n) in tasks.items()}
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{where} is not a step's cache index: {exc}", HINT) from None
+
+
+def old_entry(backend: Backend, key: str) -> tuple[str, str, str, str, int]:
+    """What an older flowkit's entry (``cache/<Flow>/<key[:2]>/<key>.json``, one per key)
+    names: flow, run id, step, task id, attempt; :class:`StoreError` if it is no entry."""
+    where = f"{backend.url}/{key}"
+    data = decode(backend.get(key), where, HINT)
+    try:
+        flow, run_id, step, task_id = str(data["pathspec"]).split("/")
+        return flow, run_id, step, task_id, int(data.get("attempt", 0))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(
+            f"{where} is not a cache entry ({type(exc).__name__}: {exc})", HINT
+        ) from None
+
+
+def forget_runs(
+    backend: Backend, flow: str, names: Iterable[str], run_ids: Collection[str]
+) -> None:
+    """Take the tasks of ``run_ids`` (runs gc deletes) out of the step cache indexes named
+    ``names`` (``<step>.json`` each, as listed under ``cache/<Flow>/steps``)."""
+    for name in names:
+        step = name.removesuffix(".json")
+        entries = read_step(backend, flow, step)
+        kept = {k: e for k, e in entries.items() if e[0] not in run_ids}
+        if len(kept) == len(entries):
+            continue
+        if kept:
+            _write(backend, flow, step, kept)
+        else:
+            backend.delete(layout.step_cache_key(flow, step))
+
+
+def _write(backend: Backend, flow: str, step: str, entries: dict[str, Entry]) -> None:
+    body: dict[str, Any] = {"flow": flow, "step": step, "tasks": entries}
+    backend.put(
+        layout.step_cache_key(flow, step), [json.dumps(body, separators=(",", ":")).encode()]
+    )

@@ -1,0 +1,43 @@
+"""A step's index: its tasks' final records in one object, written once when the run ends.
+
+Each entry is its record less the fields the index holds once (flow, run id, step) and less
+the fields at their defaults; an index from before that (every record in full) reads too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from flowkit.store.errors import StoreError
+from flowkit.store.records import DAMAGED, TaskRecord, compact, from_dict, nested
+
+#: What every entry of one step's index shares, written once at its top.
+_SHARED = ("flow", "run_id", "step")
+_LEFT_OUT = frozenset(_SHARED)
+
+
+def index_body(flow: str, run_id: str, step: str, tasks: Iterable[TaskRecord]) -> bytes:
+    """The index of ``step`` of run ``flow/run_id`` holding ``tasks``."""
+    body = {
+        "flow": flow,
+        "run_id": run_id,
+        "step": step,
+        "tasks": [compact(t, _LEFT_OUT) for t in tasks],
+    }
+    return json.dumps(body, separators=(",", ":"), default=nested).encode()
+
+
+def index_records(data: Any, where: str, hint: str = DAMAGED) -> list[TaskRecord]:
+    """The records in a decoded step index, or a :class:`StoreError` naming ``where``."""
+    items = data.get("tasks") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise StoreError(f"{where} is not a flowkit step index", hint)
+    shared = {name: data[name] for name in _SHARED if name in data}
+    if not shared:  # an index written before entries left out what they share
+        return [from_dict(TaskRecord, item, where, hint) for item in items]
+    return [
+        from_dict(TaskRecord, {**shared, **item} if isinstance(item, dict) else item, where, hint)
+        for item in items
+    ]

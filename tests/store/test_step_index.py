@@ -1,0 +1,62 @@
+"""A step's index: compact entries, and indexes an older flowkit wrote still read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from flowkit.store import Store, StoreError
+from flowkit.store.records import ArtifactRef, ExceptionInfo, TaskRecord
+from flowkit.store.step_index import index_body, index_records
+
+
+def _records() -> list[TaskRecord]:
+    ok = TaskRecord(
+        "IdxFlow", "r1", "work", "t1", 0, "succeeded", 1.0, 2.0, exit_code=0,
+        cache_key="k" * 64, artifacts={"x": ArtifactRef("d" * 64, 5, "int")},
+        foreach=(3,), path=(("start", "t0", 3, 5, "foreach", "c" * 64, 3),),
+    )  # fmt: skip
+    failed = TaskRecord(
+        "IdxFlow", "r1", "work", "t2", 1, "failed", 1.0, 2.5, exit_code=1,
+        exception=ExceptionInfo("ValueError", "no"), failure="error",
+    )  # fmt: skip
+    return [ok, failed]
+
+
+def test_entries_leave_out_what_they_share_and_read_back_whole() -> None:
+    body = json.loads(index_body("IdxFlow", "r1", "work", _records()))
+    assert (body["flow"], body["run_id"], body["step"]) == ("IdxFlow", "r1", "work")
+    assert body["tasks"][1] == {
+        "task_id": "t2",
+        "attempt": 1,
+        "status": "failed",
+        "started_at": 1.0,
+        "finished_at": 2.5,
+        "exit_code": 1,
+        "exception": {"type": "ValueError", "message": "no"},
+        "failure": "error",
+    }
+    assert index_records(body, "i.json") == _records()
+
+
+def test_an_index_of_whole_records_still_reads() -> None:
+    old = {"tasks": [asdict(r) for r in _records()]}  # what an older flowkit wrote
+    assert index_records(json.loads(json.dumps(old)), "i.json") == _records()
+
+
+@pytest.mark.parametrize("data", [[], {"tasks": {}}, {"flow": "F", "tasks": ["x"]}])
+def test_a_broken_index_names_its_file(data: object) -> None:
+    with pytest.raises(StoreError, match=r"i\.json"):
+        index_records(data, "i.json")
+
+
+def test_end_run_writes_the_compact_index(store: Store) -> None:
+    run = store.records.create_run("IdxFlow")
+    start = store.records.start_task("IdxFlow", run.run_id, "work", cache_key="k" * 64)
+    done = store.records.finish_task(start.finished("succeeded", exit_code=0))
+    store.records.end_run("IdxFlow", run.run_id, "succeeded")
+    raw = json.loads(store.backend.get(f"runs/IdxFlow/{run.run_id}/index/work.json"))
+    assert "flow" not in raw["tasks"][0] and raw["run_id"] == run.run_id
+    assert store.records.list_tasks("IdxFlow", run.run_id, "work") == [done]
