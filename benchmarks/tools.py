@@ -10,7 +10,8 @@ from pathlib import Path
 from benchmarks import metaflow_env
 
 WORKERS = "2"
-MAX_SPLITS = "5000"
+#: Above the largest fan-out (``Sizes.foreach_huge``): both tools refuse more splits than this.
+MAX_SPLITS = "20000"
 _OWN_IMPORT = "from flowkit import "
 
 
