@@ -52,10 +52,9 @@ from flowkit.store.records import (
     RunRecord,
     TagChangeRecord,
     TaskRecord,
-    decode,
     loads,
 )
-from flowkit.store.step_index import index_records
+from flowkit.store.step_index import read_index
 from flowkit.store.store import Store
 from flowkit.store.trash import scan_trash
 
@@ -180,7 +179,7 @@ class _Checker:
         elif rest[0] == "steps" and len(rest) == 3:
             self.task(key, loads(TaskRecord, data, key), flow, run_id, rest)
         elif rest[0] == "index" and len(rest) == 2:
-            for record in index_records(decode(data, key), key):
+            for record in read_index(data, key):
                 self.exists(key, record, final=record.final)
         elif rest[0] == "tags" and len(rest) == 2:
             change = loads(TagChangeRecord, data, key)

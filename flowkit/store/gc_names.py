@@ -29,8 +29,8 @@ from flowkit.store.blobs import blob_key, read_segments
 from flowkit.store.errors import CorruptBlobError, KeyNotFoundError, StoreError
 from flowkit.store.overlap import overlapped
 from flowkit.store.packages import FORMAT
-from flowkit.store.records import RunRecord, TaskRecord, decode, loads
-from flowkit.store.step_index import index_records
+from flowkit.store.records import RunRecord, TaskRecord, loads
+from flowkit.store.step_index import read_index
 
 #: (flow, run id)
 RunId = tuple[str, str]
@@ -197,7 +197,7 @@ class NameReader:
         if raw is None:
             return Names(), frozenset()
         try:
-            records = index_records(decode(raw, where), where)
+            records = read_index(raw, where)
         except StoreError:
             return Names(), frozenset()  # damaged: the attempt records it covers are read
         covered = frozenset(

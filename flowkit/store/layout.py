@@ -6,7 +6,9 @@
     runs/<Flow>/<run_id>/run.json                        run record, written at start
     runs/<Flow>/<run_id>/end.json                        run end record, written at finish
     runs/<Flow>/<run_id>/index/<step>.json               a step's final task records, written
-                                                         once at finish (a read shortcut)
+                                                         once at finish (a read shortcut;
+                                                         zlib-compressed JSON, or plain JSON
+                                                         from an older flowkit)
     runs/<Flow>/<run_id>/steps/<step>/<task>.<n>.start.json   attempt n started (written
                                                          once it has run 0.5 s: a quicker
                                                          one has only its final record)
@@ -23,7 +25,7 @@
     cache/<Flow>/steps/<step>.json                       each cache key of the step's tasks
                                                          -> the latest successful task with
                                                          it (for run --reuse; merged in as a
-                                                         run ends)
+                                                         run ends; zlib-compressed JSON)
     cache/<Flow>/<key[:2]>/<key>.json                    one such task, as an older flowkit
                                                          wrote it (still read)
     deadletters/<id>/letter.json                         a task that exhausted its retries

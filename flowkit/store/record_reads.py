@@ -21,10 +21,9 @@ from flowkit.store.records import (
     RunEndRecord,
     RunRecord,
     TaskRecord,
-    decode,
     loads,
 )
-from flowkit.store.step_index import index_records
+from flowkit.store.step_index import read_index
 from flowkit.store.values import Values
 
 
@@ -108,7 +107,7 @@ class RecordReads:
             f"the index of step '{step}' was damaged after it was written; delete {where} "
             "and flowkit reads the task records it summarizes instead"
         )
-        return index_records(decode(raw, where, hint), where, hint)
+        return read_index(raw, where, hint)
 
     def _scan_tasks(
         self, flow: str, run_id: str, step: str, held: Mapping[str, TaskRecord] | None = None

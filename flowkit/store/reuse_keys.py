@@ -6,8 +6,9 @@ with its step indexes, so a task costs no store write of its own, and ``run --re
 one object per step, not one per task. Like every index it may lag or lose entries (a run
 killed before its end adds none; two runs that end at once may each drop the other's
 merge): a task that could have been reused then runs again, and its run enters it anew.
-A task ``@catch`` caught is not entered (its failure may be transient, and reuse would keep
-it), nor is a clone (the task it was copied from is, by the run it ran in).
+The JSON is compressed (:func:`~flowkit.store.records.packed`). A task ``@catch`` caught is
+not entered (its failure may be transient, and reuse would keep it), nor is a clone (the
+task it was copied from is, by the run it ran in).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.errors import KeyNotFoundError, StoreError
-from flowkit.store.records import TaskRecord, decode
+from flowkit.store.records import TaskRecord, decode, packed
 
 #: A task as its step's cache index names it: run id, task id, attempt.
 Entry = tuple[str, str, int]
@@ -96,6 +97,5 @@ def forget_runs(
 
 def _write(backend: Backend, flow: str, step: str, entries: dict[str, Entry]) -> None:
     body: dict[str, Any] = {"flow": flow, "step": step, "tasks": entries}
-    backend.put(
-        layout.step_cache_key(flow, step), [json.dumps(body, separators=(",", ":")).encode()]
-    )
+    text = json.dumps(body, separators=(",", ":")).encode()
+    backend.put(layout.step_cache_key(flow, step), [packed(text)])

@@ -13,6 +13,7 @@ import pytest
 import flowkit
 from flowkit.store import ExceptionInfo, RecordExistsError, Store, StoreError
 from flowkit.store.records import RunRecord, TaskRecord, loads
+from flowkit.store.step_index import read_index
 
 
 def test_run_record_fields_and_end(store: Store) -> None:
@@ -147,8 +148,8 @@ def test_step_index_is_written_at_run_end_and_used(store: Store) -> None:
         store.records.finish_task(t.finished("succeeded"))
     scanned = store.records.list_tasks("RecFlow", run.run_id, "train")
     store.records.end_run("RecFlow", run.run_id, "succeeded")
-    index = json.loads(store.backend.get(f"runs/RecFlow/{run.run_id}/index/train.json"))
-    assert [t["task_id"] for t in index["tasks"]] == ["t0", "t1", "t2"]
+    index = read_index(store.backend.get(f"runs/RecFlow/{run.run_id}/index/train.json"), "i")
+    assert [t.task_id for t in index] == ["t0", "t1", "t2"]
     assert store.records.list_tasks("RecFlow", run.run_id, "train") == scanned
 
 

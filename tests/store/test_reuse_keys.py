@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 
 from flowkit.store import Store, layout
 from flowkit.store.fsck import fsck
@@ -29,7 +30,7 @@ def _run(store: Store, *done: tuple[str, str]) -> tuple[str, list[TaskRecord]]:
 
 
 def _index(store: Store) -> dict[str, list[object]]:
-    data = json.loads(store.backend.get(layout.step_cache_key("RkFlow", "train")))
+    data = json.loads(zlib.decompress(store.backend.get(layout.step_cache_key("RkFlow", "train"))))
     return dict(data["tasks"])
 
 

@@ -1,15 +1,16 @@
-"""A step's index: compact entries, and indexes an older flowkit wrote still read."""
+"""A step's index: compact, compressed entries, and indexes an older flowkit wrote still read."""
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import asdict
 
 import pytest
 
 from flowkit.store import Store, StoreError
 from flowkit.store.records import ArtifactRef, ExceptionInfo, TaskRecord
-from flowkit.store.step_index import index_body, index_records
+from flowkit.store.step_index import index_body, read_index
 
 
 def _records() -> list[TaskRecord]:
@@ -26,7 +27,8 @@ def _records() -> list[TaskRecord]:
 
 
 def test_entries_leave_out_what_they_share_and_read_back_whole() -> None:
-    body = json.loads(index_body("IdxFlow", "r1", "work", _records()))
+    raw = index_body("IdxFlow", "r1", "work", _records())
+    body = json.loads(zlib.decompress(raw))
     assert (body["flow"], body["run_id"], body["step"]) == ("IdxFlow", "r1", "work")
     assert body["tasks"][1] == {
         "task_id": "t2",
@@ -38,18 +40,27 @@ def test_entries_leave_out_what_they_share_and_read_back_whole() -> None:
         "exception": {"type": "ValueError", "message": "no"},
         "failure": "error",
     }
-    assert index_records(body, "i.json") == _records()
+    assert read_index(raw, "i.json") == _records()
 
 
 def test_an_index_of_whole_records_still_reads() -> None:
     old = {"tasks": [asdict(r) for r in _records()]}  # what an older flowkit wrote
-    assert index_records(json.loads(json.dumps(old)), "i.json") == _records()
+    assert read_index(json.dumps(old).encode(), "i.json") == _records()
 
 
-@pytest.mark.parametrize("data", [[], {"tasks": {}}, {"flow": "F", "tasks": ["x"]}])
-def test_a_broken_index_names_its_file(data: object) -> None:
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[]",
+        b'{"tasks": {}}',
+        zlib.compress(b'{"flow": "F", "tasks": ["x"]}'),
+        zlib.compress(b"{not json"),
+        b"\x78\x01garbage",
+    ],
+)
+def test_a_broken_index_names_its_file(raw: bytes) -> None:
     with pytest.raises(StoreError, match=r"i\.json"):
-        index_records(data, "i.json")
+        read_index(raw, "i.json")
 
 
 def test_end_run_writes_the_compact_index(store: Store) -> None:
@@ -57,6 +68,8 @@ def test_end_run_writes_the_compact_index(store: Store) -> None:
     start = store.records.start_task("IdxFlow", run.run_id, "work", cache_key="k" * 64)
     done = store.records.finish_task(start.finished("succeeded", exit_code=0))
     store.records.end_run("IdxFlow", run.run_id, "succeeded")
-    raw = json.loads(store.backend.get(f"runs/IdxFlow/{run.run_id}/index/work.json"))
+    raw = json.loads(
+        zlib.decompress(store.backend.get(f"runs/IdxFlow/{run.run_id}/index/work.json"))
+    )
     assert "flow" not in raw["tasks"][0] and raw["run_id"] == run.run_id
     assert store.records.list_tasks("IdxFlow", run.run_id, "work") == [done]
