@@ -9,7 +9,7 @@ from dataclasses import asdict
 import pytest
 
 from flowkit.store import Store, StoreError
-from flowkit.store.records import ArtifactRef, ExceptionInfo, TaskRecord
+from flowkit.store.records import ArtifactRef, ExceptionInfo, TaskRecord, compact, nested
 from flowkit.store.step_index import index_body, read_index
 
 
@@ -41,6 +41,18 @@ def test_entries_leave_out_what_they_share_and_read_back_whole() -> None:
         "failure": "error",
     }
     assert read_index(raw, "i.json") == _records()
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_an_index_encoded_entry_by_entry_is_the_json_of_them_all(count: int) -> None:
+    tasks = (_records() * 2)[:count]
+    body = json.loads(zlib.decompress(index_body("IdxFlow", "r1", "work", iter(tasks))))
+    shared = frozenset(("flow", "run_id", "step"))
+    entries = [json.loads(json.dumps(compact(t, shared), default=nested)) for t in tasks]
+    assert body == {"flow": "IdxFlow", "run_id": "r1", "step": "work", "tasks": entries}
+    assert [t.task_id for t in read_index(index_body("IdxFlow", "r1", "work", tasks), "i")] == [
+        t.task_id for t in tasks
+    ]
 
 
 def test_an_index_of_whole_records_still_reads() -> None:
