@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 ItemRef = tuple[str, int]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Branch:
     """One open split around a task: which split task opened it and which branch this is."""
 
@@ -49,7 +49,7 @@ class Branch:
 Path = tuple[Branch, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedTask:
     """A task the scheduler should run: its step, its input tasks (in branch order for a
     join) and its path."""
@@ -59,7 +59,7 @@ class PlannedTask:
     path: Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What a successful task chose: the steps it goes to, and if a foreach, its fan-out
     size and the chunks its items were frozen into (``[blob digest, item count]`` each)."""

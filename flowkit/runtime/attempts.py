@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from flowkit.store import TaskRecord
 
 
-@dataclass
+@dataclass(slots=True)
 class LiveAttempt:
+    """An attempt the scheduler holds: slotted, as a fan-out holds one per branch."""
+
     task_id: str
     planned: PlannedTask
     attempt: int = 0
