@@ -8,6 +8,7 @@ its own copies: the user's class and functions are never changed.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Mapping
 from types import FunctionType, MappingProxyType
 from typing import Any
@@ -40,9 +41,24 @@ from flowkit.errors import ParameterError
 _LISTS = (DECORATORS_ATTR, PROBLEMS_ATTR, WRAPPERS_ATTR, MUTATORS_ATTR)
 
 
+#: :func:`needs_configs` of each class asked about. A flow class's steps, parameters and
+#: decorators are all in place once its class statement (and class decorators) ran, so the
+#: answer never changes; walking the class was ~1 ms of every task's CPU (most of it going
+#: through every attribute for the steps), and the warm worker's answer, made before it
+#: forks, is every task's.
+_NEEDS_CONFIGS: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
 def needs_configs(flow_cls: type) -> bool:
     """Whether the class waits for its run's configs: it has mutators, or a config
     expression in a step decorator, a user decorator, a parameter default or ``@project``."""
+    known = _NEEDS_CONFIGS.get(flow_cls)
+    if known is None:
+        known = _NEEDS_CONFIGS[flow_cls] = _waits_for_configs(flow_cls)
+    return known
+
+
+def _waits_for_configs(flow_cls: type) -> bool:
     if configured_values(flow_cls) is not None:
         return False
     if has_mutators(flow_cls):

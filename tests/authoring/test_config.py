@@ -32,7 +32,7 @@ from flowkit.authoring.config import (
     configured_values,
     resolve_configs,
 )
-from flowkit.authoring.configure import configure
+from flowkit.authoring.configure import configure, needs_configs
 from flowkit.authoring.delayed import ConfigExprError, evaluate
 from flowkit.authoring.parameters import resolve_parameters
 from flowkit.authoring.project import project_of
@@ -124,6 +124,43 @@ def test_decorators_and_parameter_defaults_get_values_when_the_class_is_configur
     assert (spec.kind, spec.default) == ("float", 0.5)
     # the original class keeps its expressions for the next run
     assert repr(Sized.lr.default) == "config_expr('cfg.model_lr')"
+
+
+def test_whether_a_class_waits_for_configs_is_worked_out_once_per_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    import flowkit.authoring.configure as configure_module
+
+    walked: list[type] = []
+    walk = configure_module._waits_for_configs
+
+    def counted(flow_cls: type) -> bool:
+        walked.append(flow_cls)
+        return walk(flow_cls)
+
+    monkeypatch.setattr(configure_module, "_waits_for_configs", counted)
+
+    class Plain(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    assert [needs_configs(Plain), needs_configs(Plain)] == [False, False]
+    made = configure(Sized, {"cfg": {"cpu": 1, "retry": {"times": 1}, "res": {}}})
+    assert [needs_configs(Sized), needs_configs(Sized), needs_configs(made)] == [True, True, False]
+    assert walked.count(Plain) == 1 and walked.count(made) == 1
+    assert walked.count(Sized) <= 1  # once, here or before this test
+    # a class made for a run (a notebook's, redefined) is not kept alive by the answer
+    count = len(configure_module._NEEDS_CONFIGS)
+    del made
+    gc.collect()
+    assert len(configure_module._NEEDS_CONFIGS) == count - 1
 
 
 def test_a_bad_expression_is_a_lint_problem_naming_the_decorator_step_and_line() -> None:
