@@ -16,6 +16,8 @@ from flowkit.authoring.current import TaskContext, bound
 from flowkit.authoring.flowspec import FlowSpecBase, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
 from flowkit.authoring.parameters import PARAMETERS_ATTR
+from flowkit.client.namespace import namespace
+from flowkit.client.provider import read_from
 from flowkit.errors import FlowDefinitionError
 from flowkit.graph.compat import metaflow_graph
 from flowkit.plan.tasks import Branch
@@ -60,10 +62,8 @@ def run_task(spec: TaskSpec, store: Store, flow_cls: type) -> int:
 
 def _client_follows_the_run(spec: TaskSpec, store: Store) -> None:
     """In this task's process, the client (``Flow("Other").latest_run`` in a step) reads the
-    run's store, wherever the settings point, and ``run --namespace``'s namespace if given."""
-    from flowkit.client.namespace import namespace
-    from flowkit.client.provider import read_from
-
+    run's store, wherever the settings point, and ``run --namespace``'s namespace if given.
+    (Imported with this module, so the warm worker imports them once, not each task.)"""
     read_from(store)
     if spec.client_namespace is not None:
         namespace(spec.client_namespace or None)

@@ -10,8 +10,8 @@ record is written gets both from the scheduler (:func:`flowkit.task.outcome.fina
 
 from __future__ import annotations
 
+import _thread
 import sys
-import threading
 from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowkitError
@@ -29,12 +29,19 @@ class StartRecord:
 
     def __init__(self, store: Store, record: TaskRecord, delay: float = START_RECORD_DELAY) -> None:
         self._store, self._record = store, record
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._settled = False
-        self._timer = threading.Timer(delay, self._write)
-        self._timer.daemon = True
-        self._timer.name = "flowkit-start-record"
-        self._timer.start()
+        # Held until settle: the waiting thread's timed acquire of it is its sleep, which
+        # settle cuts short. A bare thread, not a threading.Timer: Thread.start waits until
+        # the new thread runs (a switch to it and back, with the Timer's Event and Condition
+        # made first), about a tenth of a tiny task's own CPU.
+        self._pending = _thread.allocate_lock()
+        self._pending.acquire()
+        _thread.start_new_thread(self._wait, (delay,))
+
+    def _wait(self, delay: float) -> None:
+        if not self._pending.acquire(timeout=delay):
+            self._write()
 
     def _write(self) -> None:
         with self._lock:
@@ -48,6 +55,7 @@ class StartRecord:
 
     def settle(self) -> None:
         """No start record from now on; one being written is finished first."""
-        self._timer.cancel()
         with self._lock:
             self._settled = True
+            if self._pending.locked():  # wake the waiting thread (a second settle: it woke)
+                self._pending.release()

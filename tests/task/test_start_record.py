@@ -12,7 +12,7 @@ import pytest
 
 import flowkit
 from flowkit.store import LocalBackend, Store, open_store
-from flowkit.task.started import START_RECORD_DELAY
+from flowkit.task.started import START_RECORD_DELAY, StartRecord
 from tests.flows.crashes import CrashFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -71,3 +71,46 @@ def test_a_task_that_dies_at_once_gets_its_records_from_the_scheduler(tmp_path: 
     assert died.status == "failed" and died.exit_code == 3
     assert died.parents == (f"CrashFlow/{run.id}/start/{start.task_id}",)
     assert died.cache_key is not None
+
+
+class _Recorder:
+    """A store whose ``records.write_start`` notes what it was given, taking ``pause`` s."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.records = self
+        self.written: list[object] = []
+        self.pause = pause
+        self.entered = threading.Event()
+
+    def write_start(self, record: object) -> None:
+        self.entered.set()
+        time.sleep(self.pause)
+        self.written.append(record)
+
+
+def test_the_start_record_is_written_after_its_delay_once() -> None:
+    store = _Recorder()
+    started = StartRecord(store, "rec", delay=0.05)  # type: ignore[arg-type]
+    assert store.entered.wait(10)
+    started.settle()
+    started.settle()  # a second settle changes nothing and does not raise
+    time.sleep(0.1)
+    assert store.written == ["rec"]
+
+
+def test_settled_before_its_delay_no_start_record_is_written() -> None:
+    store = _Recorder()
+    started = StartRecord(store, "rec", delay=0.2)  # type: ignore[arg-type]
+    started.settle()
+    started.settle()
+    time.sleep(0.4)
+    assert store.written == []
+    assert not store.entered.is_set()
+
+
+def test_settle_waits_for_a_start_record_being_written() -> None:
+    store = _Recorder(pause=0.3)
+    started = StartRecord(store, "rec", delay=0.0)  # type: ignore[arg-type]
+    assert store.entered.wait(10)
+    started.settle()  # the final record must not come before the start record
+    assert store.written == ["rec"]
