@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import random
 import stat
 import time
 from collections.abc import Iterator, Sequence
@@ -60,6 +59,8 @@ def _make_folders(folder: str) -> None:
             if attempt == _MAKE_TRIES - 1:
                 raise
             if attempt >= 3:
+                import random  # here: rarely needed, and every process opens a store
+
                 time.sleep(random.uniform(0, 0.0005 * attempt))
 
 

@@ -25,11 +25,9 @@ from __future__ import annotations
 import ast
 import functools
 import os
-import shutil
 import site
 import sys
 import sysconfig
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -296,6 +294,11 @@ def extract(digest: str, package: CodePackage) -> Path:
     final = cache_folder() / digest
     if final.is_dir():
         return final
+    # here: tempfile and shutil (with random, fnmatch, ...) cost every scheduler and warm
+    # worker ~5 ms to import, and a package is extracted once per digest
+    import shutil
+    import tempfile
+
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=final.parent)

@@ -12,6 +12,7 @@ import pytest
 import flowkit
 from flowkit.errors import FlowLoadError
 from flowkit.surfaces.terminal import TerminalView
+from tests.conftest import run_python
 
 HELPER_CELL = """\
 def score(x):
@@ -149,3 +150,18 @@ def test_a_function_the_flow_uses_that_cannot_be_pickled_is_named(tmp_path: Path
         "notebook imports (a worker imports a module instead of unpickling it)"
     )
     assert "artifact" not in info.value.render()
+
+
+def test_loading_a_flow_and_running_tasks_imports_no_archive_or_temp_file_modules() -> None:
+    """What the warm worker imports before it forks (and every scheduler, and a remote
+    worker) leaves out what only a rare path needs: reading a package's resources
+    (importlib.readers, with zipfile), extracting a package (tempfile, shutil), a store's
+    retry jitter (random)."""
+    probe = (
+        "import sys, flowkit.task.code, flowkit.task.execute, flowkit.store.local; "
+        "print(sorted(set(sys.modules) & "
+        "{'importlib.readers', 'zipfile', 'tempfile', 'shutil', 'random'}))"
+    )
+    result = run_python("-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
