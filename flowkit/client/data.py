@@ -42,6 +42,7 @@ class DataArtifact:
         self._store = store
         self.pathspec = f"{pathspec}/{name}"
         self.id = name
+        self._ref = ref
         self.sha = ref.digest
         self.size = ref.size
         self.type = ref.type
@@ -54,7 +55,8 @@ class DataArtifact:
     def data(self) -> Any:
         """The value, read from the store and verified against its digest."""
         task, name = self.pathspec.rsplit("/", 1)
-        return self._store.values.load(self.sha, owner=f"artifact '{name}' of task {task}")
+        owner = f"artifact '{name}' of task {task}"
+        return self._store.values.load_artifact(self._ref, owner=owner)
 
     def __repr__(self) -> str:
         return f"DataArtifact('{self.pathspec}', type={self.type}, size={self.size})"
@@ -117,7 +119,7 @@ class TaskData:
             if ref is None:
                 raise _missing(self._pathspec, name, self._refs)
             owner = f"artifact '{name}' of task {self._pathspec}"
-            self._values[name] = self._store.values.load(ref.digest, owner=owner)
+            self._values[name] = self._store.values.load_artifact(ref, owner=owner)
         return self._values[name]
 
     def __contains__(self, name: object) -> bool:

@@ -22,7 +22,8 @@ to be neutral. User step decorators (``@environment`` among them) are part of th
 code digest (:mod:`flowkit.graph.code`).
 
 Nothing is cloned or reused without its data: a task whose artifacts' blobs are missing or
-damaged runs again (and its write heals the blobs). The check is cheap, a size and a header
+damaged, or whose record holds a tiny artifact inline that does not verify, runs again (and
+its write heals the blobs). The check is cheap, a size and a header
 per distinct blob, never a re-hash; a resume checks every blob of its origin in one pass.
 A foreach split recorded without frozen items (by an older flowkit) runs again too: its
 branches would have no item to load.
@@ -40,6 +41,7 @@ from flowkit.authoring.decorators import DecoratorSpec
 from flowkit.graph.code import first_difference, key_text, unkeyed_reason
 from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.plan.tasks import Branch
+from flowkit.store.values import INLINE_DAMAGED, inline_damaged
 
 if TYPE_CHECKING:
     from flowkit.store import RunRecord, Store, TaskRecord
@@ -228,7 +230,11 @@ class Decider:
         return broken
 
     def _lost(self, record: TaskRecord) -> str | None:
-        """Why ``record`` cannot stand in for a new task: a blob it names is gone."""
+        """Why ``record`` cannot stand in for a new task: a blob it names is gone, or a
+        value it holds inline does not verify."""
+        for name, ref in sorted(record.artifacts.items()):
+            if inline_damaged(ref):
+                return f"its artifact '{name}' is damaged in its record ({INLINE_DAMAGED})"
         broken = self._check([record])
         for what, digest, _ in _blobs(record):
             why = broken.get(digest)
@@ -306,7 +312,7 @@ class Decider:
         if ref is None or self.parameters[attr][1] > 4096 or ref.size > 4096:
             return ""
         old, new = (
-            self.store.values.load(ref.digest),
+            self.store.values.load_artifact(ref),
             self.store.values.load(self.parameters[attr][0]),
         )
         return f" ({old!r} -> {new!r})"
@@ -315,7 +321,8 @@ class Decider:
 def _blobs(record: TaskRecord) -> Iterator[tuple[str, str, int | None]]:
     """Every blob a task's record names: (what it is, for a reason; digest; raw size)."""
     for name, ref in sorted(record.artifacts.items()):
-        yield f"its artifact '{name}' is", ref.digest, ref.size
+        if ref.inline is None:  # one held inline is in the record itself
+            yield f"its artifact '{name}' is", ref.digest, ref.size
     for digest, _count in record.foreach_items:
         yield "the foreach items it stored are", digest, None
 

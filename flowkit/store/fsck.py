@@ -2,7 +2,8 @@
 ``repair`` removes what can go safely.
 
 Checks, without changing anything: every blob reads back and hashes to its name; every
-record parses and sits under the key its contents say; every blob a record names exists
+record parses and sits under the key its contents say, and the tiny values a task record
+holds inline verify against their digests; every blob a record names exists
 (what a record names is defined once, in :mod:`flowkit.store.gc_names`, for gc's mark and
 for fsck: a run's code package, a notebook flow's class blob and the parameters; a task's
 artifacts and foreach item chunks; a dead letter's); step indexes, cache entries and dead letters name records that
@@ -57,6 +58,7 @@ from flowkit.store.records import (
 from flowkit.store.step_index import read_index
 from flowkit.store.store import Store
 from flowkit.store.trash import scan_trash
+from flowkit.store.values import INLINE_DAMAGED, inline_damaged
 
 #: Where ``repair`` moves a damaged blob before it deletes it (see :func:`repair`); what is
 #: there was left by a repair that was stopped.
@@ -214,7 +216,11 @@ class _Checker:
         actual = (record.flow, record.run_id, record.step, record.task_id, record.attempt)
         if parsed is None or actual != expected:
             self.report.add(key, f"the record is of attempt {record.pathspec}.{record.attempt}")
-        named = {ref.digest: (f"artifact '{n}'", "names") for n, ref in record.artifacts.items()}
+        named = {
+            ref.digest: (f"artifact '{n}'", "names")
+            for n, ref in record.artifacts.items()
+            if ref.inline is None  # the record holds it: no blob to find
+        }
         named.update({digest: ("the foreach items", "name") for digest, _ in record.foreach_items})
         named.update({c.digest: (f"its {c.type} card", "names") for c in record.cards})
         for digest in task_names(record).digests - set(named):
@@ -222,6 +228,9 @@ class _Checker:
         for digest, (what, verb) in sorted(named.items()):
             if record.final:
                 self.named(key, what, verb, digest, f"task {record.pathspec}")
+        for name, ref in sorted(record.artifacts.items()):
+            if inline_damaged(ref):
+                self.report.add(key, f"artifact '{name}': {INLINE_DAMAGED} {ref.digest}")
 
     def named(self, key: str, what: str, verb: str, digest: str, owner: str) -> None:
         """Report blob ``digest`` if it is missing: the record at ``key`` names it as ``what``

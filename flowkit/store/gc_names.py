@@ -106,8 +106,9 @@ def run_names(record: RunRecord) -> frozenset[str]:
 
 
 def task_names(record: TaskRecord) -> Names:
-    """The blobs a task record names, and the run its clone was copied from."""
-    digests = {ref.digest for ref in record.artifacts.values()}
+    """The blobs a task record names (not the values it holds inline), and the run its
+    clone was copied from."""
+    digests = {ref.digest for ref in record.artifacts.values() if ref.inline is None}
     digests.update(digest for digest, _ in record.foreach_items)
     digests.update(card.digest for card in record.cards)
     digests.update(digests_in(record.path))  # a foreach branch's item chunk

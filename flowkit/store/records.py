@@ -43,6 +43,10 @@ class ArtifactRef:
     digest: str
     size: int
     type: str
+    #: A tiny value's pickle stream (base64) when the record holds it instead of a blob
+    #: (``digest`` names it all the same; see :mod:`flowkit.store.values`); None otherwise,
+    #: as in every record from before flowkit stored values inline.
+    inline: str | None = None
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ class Records(RecordReads):
         if record.status not in TASK_FINAL_STATUSES:
             raise ValueError(f"a final task status is one of {sorted(TASK_FINAL_STATUSES)}")
         for name, ref in record.artifacts.items():
-            if not self._values.has(ref.digest):
+            if not self._values.stored(ref):
                 raise StoreError(
                     f"{record.pathspec}: artifact '{name}' names blob {ref.digest}, "
                     f"which is not in {self._url}",

@@ -2,20 +2,31 @@
 
 ``store.values`` is what a task writes its artifacts through and what every reader loads
 them from; the blob format itself lives in :mod:`flowkit.store.blobs`.
+
+A tiny artifact (a count, a flag, a short string) is not worth a file and an fsync of its
+own: its pickle stream travels inline in the task's final record (``ArtifactRef.inline``,
+base64), still named by the digest its blob would have, so comparing, dedup and reuse
+keys see no difference, and a read verifies it against that digest as it would a blob.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flowkit.store.backend import Backend
-from flowkit.store.blobs import BlobStore, Segment
-from flowkit.store.errors import CorruptBlobError
+from flowkit.store.blobs import BlobStore, Segment, digest_of
+from flowkit.store.errors import CorruptBlobError, StoreError
 from flowkit.store.pages import Pages, address, pristine
 from flowkit.store.records import ArtifactRef, TaskRecord
 from flowkit.store.serialize import Frames, from_frames, to_frames, type_name
+
+#: Artifacts whose whole serialized form is a pickle stream this short or shorter are stored
+#: inline in their task's record (as base64, a third longer) rather than as blobs.
+INLINE_MAX = 96
 
 #: A loaded value's pickle stream is kept (to recognise the value unchanged when its task
 #: ends) up to this size; a larger one is let go, and such a value is stored as any other.
@@ -70,11 +81,18 @@ class Values:
         name: str = "<value>",
         step: str | None = None,
         loaded: Loaded | None = None,
+        inline: bool = False,
     ) -> ArtifactRef:
         """Store ``value`` (once per distinct content); ``name``/``step`` word any error.
         A value still as ``loaded`` read it is named by its digest, neither hashed nor
-        written again: it was verified when it was read."""
+        written again: it was verified when it was read. With ``inline``, a tiny value is
+        not written at all: the ref carries it, for a task's record to hold (only a
+        record's artifacts may: everything else is read back by digest alone)."""
         frames = to_frames(value, name=name, step=step)
+        stream = frames.segments[0]
+        if inline and len(frames.segments) == 1 and len(stream) <= INLINE_MAX:
+            text = base64.b64encode(stream).decode("ascii")
+            return ArtifactRef(digest_of(frames.segments), frames.size, type_name(value), text)
         if loaded is not None and loaded.holds(frames):
             digest = loaded.digest
         else:
@@ -94,13 +112,36 @@ class Values:
         step: str,
         loaded: Mapping[str, Loaded] | None = None,
     ) -> dict[str, ArtifactRef]:
-        """Store each artifact of a step (those still as ``loaded`` read them, by
-        reference); the error for an unpicklable one names it."""
+        """Store each artifact of a step for its record (tiny ones inline, those still as
+        ``loaded`` read them by reference); the error for an unpicklable one names it."""
         loaded = loaded or {}
         return {
-            name: self.put(v, name=name, step=step, loaded=loaded.get(name))
+            name: self.put(v, name=name, step=step, loaded=loaded.get(name), inline=True)
             for name, v in values.items()
         }
+
+    def load_artifact(self, ref: ArtifactRef, *, owner: str | None = None) -> Any:
+        """The value ``ref`` names (a record's artifact: inline, or a blob), verified."""
+        return self.read_artifact(ref, owner=owner)[0]
+
+    def read_artifact(
+        self, ref: ArtifactRef, *, owner: str | None = None
+    ) -> tuple[Any, Loaded | None]:
+        """:meth:`load_artifact`, with what :meth:`put` needs (see :meth:`read`)."""
+        if ref.inline is None:
+            return self.read(ref.digest, owner=owner)
+        stream = _inline_stream(ref.inline, ref.digest)
+        if stream is None:
+            raise StoreError(
+                f"{owner or 'a value'}: {INLINE_DAMAGED} {ref.digest}",
+                "the task's record was changed after it was written; resume the run: "
+                "the task runs again",
+            )
+        return from_frames([stream]), Loaded(ref.digest, [stream])
+
+    def stored(self, ref: ArtifactRef) -> bool:
+        """Whether the value ``ref`` names can be read: it is inline, or its blob stored."""
+        return ref.inline is not None or self.has(ref.digest)
 
     def load(self, digest: str, *, owner: str | None = None) -> Any:
         """The value stored as ``digest``, verified against it; ``owner`` (``artifact 'x' of
@@ -133,8 +174,27 @@ class Values:
         """The attempt's artifacts as an :class:`~flowkit.authoring.artifacts.ArtifactSource`.
         A stored record names only stored blobs, so a task that passes them on by reference
         need not ask the store for them again (a round trip each on a remote store)."""
-        self._known.update(ref.digest for ref in record.artifacts.values())
+        self._known.update(r.digest for r in record.artifacts.values() if r.inline is None)
         return StoreArtifacts(self, record.artifacts, owner=record.pathspec)
+
+
+#: How an inline value that does not verify is reported (by reads, fsck and resume).
+INLINE_DAMAGED = "the value its record holds inline does not match its digest"
+
+
+def inline_damaged(ref: ArtifactRef) -> bool:
+    """Whether ``ref`` holds a value inline that does not verify against its digest (a
+    record changed after it was written): checked without unpickling anything."""
+    return ref.inline is not None and _inline_stream(ref.inline, ref.digest) is None
+
+
+def _inline_stream(text: str, digest: str) -> bytearray | None:
+    """The pickle stream ``text`` (base64) holds, if it hashes to ``digest``."""
+    try:
+        stream = bytearray(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    return stream if digest_of([stream]) == digest else None
 
 
 class StoreArtifacts:
@@ -160,7 +220,7 @@ class StoreArtifacts:
 
     def load(self, name: str) -> Any:
         owner = f"artifact '{name}' of task {self._owner}" if self._owner else f"artifact '{name}'"
-        value, loaded = self._values.read(self._refs[name].digest, owner=owner)
+        value, loaded = self._values.read_artifact(self._refs[name], owner=owner)
         if loaded is not None:
             self._loaded[name] = (value, loaded)
         return value

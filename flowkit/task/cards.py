@@ -125,7 +125,8 @@ class TaskCards:
         return self._store.records.get_run(self._spec.flow, self._spec.run_id)
 
     def _load(self, ref: ArtifactRef) -> Any:
-        return self._store.values.load(ref.digest, owner=f"an artifact of {self._spec.pathspec}")
+        owner = f"an artifact of {self._spec.pathspec}"
+        return self._store.values.load_artifact(ref, owner=owner)
 
 
 def _slot(args: Mapping[str, Any]) -> CardSlot:

@@ -37,7 +37,8 @@ def _artifact(store: Store, request: Request) -> tuple[TaskRecord, str, Artifact
 
 
 def _load(store: Store, record: TaskRecord, name: str, ref: ArtifactRef) -> Any:
-    return store.values.load(ref.digest, owner=f"artifact '{name}' of task {record.pathspec}")
+    owner = f"artifact '{name}' of task {record.pathspec}"
+    return store.values.load_artifact(ref, owner=owner)
 
 
 def snippet(store: Store, record: TaskRecord, name: str, attempt: int | None) -> str:

@@ -148,7 +148,7 @@ def _text(store: Store, ref: ArtifactRef) -> str | None:
     if ref.size > TEXT_BYTES:
         return None
     try:
-        value = store.values.load(ref.digest)
+        value = store.values.load_artifact(ref)
     except Exception:  # unpickling runs the value's own code: any error; the digest still compares
         return None
     return short_repr(value, TEXT_CHARS)

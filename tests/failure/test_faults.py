@@ -118,23 +118,23 @@ def test_a_corrupt_blob_is_reported_with_its_artifact_and_task(tmp_path: Path) -
     join = run["join"].task
     store = open_store(str(tmp_path))
     record = store.records.get_task("FragileFlow", run.id, "join", join.id)
-    path = tmp_path / blob_key(record.artifacts["total"].digest)
+    path = tmp_path / blob_key(record.artifacts["payload"].digest)  # a blob: PAYLOAD is long
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     (problem,) = fsck(store).problems
-    owner = f"artifact 'total' of task {join.pathspec}"
+    owner = f"artifact 'payload' of task {join.pathspec}"
     assert owner in problem.message and "is corrupt" in problem.message
     result = flowkit_cli("fsck", "--store", tmp_path)
     assert result.returncode == 1 and owner in result.stdout
     assert "1 problem found" in result.stdout
     with pytest.raises(CorruptBlobError, match=f"{owner}: blob .* is corrupt"):
-        store.values.artifact_source(record).load("total")
+        store.values.artifact_source(record).load("payload")
     reader = flowkit.Task(join.pathspec, store=str(tmp_path))  # the client names it too
     with pytest.raises(CorruptBlobError, match=f"{owner}: blob .* is corrupt"):
-        _ = reader.data.total
+        _ = reader.data.payload
     with pytest.raises(CorruptBlobError, match=f"{owner}: blob .* is corrupt"):
-        _ = reader["total"].data
+        _ = reader["payload"].data
 
 
 def test_a_full_disk_fails_the_task_clearly_and_corrupts_nothing(

@@ -15,7 +15,8 @@ from flowkit import FlowSpec, Parameter, catch, current, retry, step, timeout
 from flowkit.authoring.decorators import alert
 
 #: The value ``FragileFlow.start`` stores: fault tests aim the store hook at its blob.
-PAYLOAD = "fault-injection payload"
+#: Long enough not to be held inline by its record: a blob, for the fault tests to hit.
+PAYLOAD = "fault-injection payload " * 8
 
 
 class FlakyFlow(FlowSpec):

@@ -147,6 +147,16 @@ def test_dry_run_and_show_from_the_command_line(flow_file: Path, tmp_path: Path)
     assert f"run: its code changed at {flow_file}:{code_line}" in shown.stdout
 
 
+#: Scales the values of ``work`` (0, 10 and 20 before) and so ``scaled``'s result (210) up
+#: to pickle streams too long to be held inline by their records (INLINE_MAX): blobs, for
+#: the tests below to delete and damage.
+BIG = 10**300
+
+
+def _big_values(flow_file: Path) -> None:
+    _edit(flow_file, "self.value = self.input * 10", "self.value = self.input * 10 * 10**300")
+
+
 def _blob_of(store: str, value: object) -> Path:
     """The file of the blob that stores ``value``."""
     return Path(store) / blob_key(digest_of(to_frames(value).segments))
@@ -154,7 +164,8 @@ def _blob_of(store: str, value: object) -> Path:
 
 def _break(store: str, *, missing: int, damaged: int) -> str:
     """Delete the blob of one value and truncate that of another; the damage, as reported.
-    With n=3 and scale=7, only split 2 of ``work`` writes 20 and only ``scaled`` writes 210."""
+    With n=3 and scale=7, only split 2 of ``work`` writes 20 * BIG and only ``scaled`` writes
+    210 * BIG."""
     _blob_of(store, missing).unlink()
     blob = _blob_of(store, damaged)
     data = blob.read_bytes()
@@ -170,8 +181,9 @@ def test_reuse_runs_again_a_task_whose_data_is_missing_or_damaged(
     flow_file: Path, tmp_path: Path
 ) -> None:
     store = str(tmp_path / "store")
+    _big_values(flow_file)
     flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=3, scale=7)
-    damage = _break(store, missing=20, damaged=210)
+    damage = _break(store, missing=20 * BIG, damaged=210 * BIG)
     preview = flowkit.run(flow_file, store=store, reuse=True, dry_run=True, n=3, scale=7)
     assert _reasons(preview.decisions, "run") == [
         ("end", "its input from step 'scaled' runs again"),
@@ -187,9 +199,9 @@ def test_reuse_runs_again_a_task_whose_data_is_missing_or_damaged(
         ("scaled", f"its artifact 'result' is damaged in the store ({damage})"),
         ("work", "its artifact 'value' is missing from the store"),
     ]
-    assert sorted(t.data.value for t in again["work"]) == [0, 10, 20]
-    assert again.data.result == 210 and again["scaled"].task.data.result == 210
-    assert open_store(store).values.blobs.damage(digest_of(to_frames(210).segments)) is None
+    assert sorted(t.data.value for t in again["work"]) == [0, 10 * BIG, 20 * BIG]
+    assert again.data.result == 210 * BIG and again["scaled"].task.data.result == 210 * BIG
+    assert open_store(store).values.blobs.damage(digest_of(to_frames(210 * BIG).segments)) is None
 
     third = flowkit.run(flow_file, store=store, progress=Quiet(), reuse=True, n=3, scale=7)
     assert _ran(third) == []  # the cache now names the tasks that ran again
@@ -199,8 +211,9 @@ def test_resume_runs_again_a_cloned_task_whose_data_is_missing_or_damaged(
     flow_file: Path, tmp_path: Path
 ) -> None:
     store = str(tmp_path / "store")
+    _big_values(flow_file)
     origin = flowkit.run(flow_file, store=store, progress=Quiet(), n=3, scale=7)
-    damage = _break(store, missing=210, damaged=20)
+    damage = _break(store, missing=210 * BIG, damaged=20 * BIG)
     work_reason = f"its artifact 'value' is damaged in the store ({damage})"
     dry = run_python(flow_file, "resume", "--store", store, "--dry-run")
     assert f"    run: {work_reason}" in dry.stdout, dry.stdout + dry.stderr
@@ -212,8 +225,8 @@ def test_resume_runs_again_a_cloned_task_whose_data_is_missing_or_damaged(
         ("scaled", "its input from step 'join' ran again"),
         ("work", work_reason),
     ]
-    assert sorted(t.data.value for t in resumed["work"]) == [0, 10, 20]
-    assert resumed.data.result == 210
+    assert sorted(t.data.value for t in resumed["work"]) == [0, 10 * BIG, 20 * BIG]
+    assert resumed.data.result == 210 * BIG
     shown = run_python("-m", "flowkit", "show", f"FanoutFlow/{resumed.id}", "--store", store)
     assert f"    run: {work_reason}" in shown.stdout, shown.stderr
     again = flowkit.resume(flow_file, store=store, progress=Quiet())

@@ -155,12 +155,14 @@ def test_a_new_run_writing_the_same_value_heals_a_damaged_blob(
     from tests.flows.fanout import FanoutFlow
     from tests.runtime.test_shapes import Quiet
 
-    first = flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=3, scale=7)
-    path = tmp_path / blob_key(digest_of(to_frames(210).segments))  # scaled's result
+    # scaled's result, 210 * 10**300: a pickle stream too long to be inline, so a blob
+    scale, result = 7 * 10**300, 210 * 10**300
+    first = flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=3, scale=scale)
+    path = tmp_path / blob_key(digest_of(to_frames(result).segments))
     good = path.read_bytes()
     path.write_bytes(damage(good))  # type: ignore[operator]
     with pytest.raises(CorruptBlobError, match="artifact 'result' of task FanoutFlow/"):
         _ = first["scaled"].task.data.result
-    second = flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=3, scale=7)
+    second = flowkit.run(FanoutFlow, store=str(tmp_path), progress=Quiet(), n=3, scale=scale)
     assert path.read_bytes() == good
-    assert second.data.result == 210 and first["scaled"].task.data.result == 210  # verified
+    assert second.data.result == result and first["scaled"].task.data.result == result

@@ -31,12 +31,18 @@ def _blobs(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
+#: With n=3, scaled's result is 30 * SCALE: too long a pickle stream to be held inline by its
+#: record (INLINE_MAX), so a blob, for the fixture to damage.
+SCALE = 7 * 10**300
+RESULT = 210 * 10**300
+
+
 @pytest.fixture
 def damaged(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A store after a good run, then: an old and a young temporary file, a damaged log
     chunk, two broken cache entries and a bit-flipped blob. The keys of what is wrong."""
     root = tmp_path / "store"
-    run = flowkit.run(FanoutFlow, store=str(root), progress=Quiet(), n=3, scale=7)
+    run = flowkit.run(FanoutFlow, store=str(root), progress=Quiet(), n=3, scale=SCALE)
     store = open_store(str(root))
     record = store.records.get_task("FanoutFlow", run.id, "join", run["join"].task.id)
     with store.logs.writer(record, "stdout", flush_interval=1000) as writer:
@@ -57,7 +63,7 @@ def damaged(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     older = root / layout.cache_key_path("FanoutFlow", "ab" * 32)  # an older flowkit's entry
     older.parent.mkdir(parents=True)
     older.write_text(json.dumps({"pathspec": f"FanoutFlow/{run.id}/join/nope", "attempt": 0}))
-    flipped = root / blob_key(digest_of(to_frames(210).segments))  # scaled's result
+    flipped = root / blob_key(digest_of(to_frames(RESULT).segments))  # scaled's result
     data = bytearray(flipped.read_bytes())
     data[-2] ^= 0x10
     flipped.write_bytes(bytes(data))
@@ -116,7 +122,7 @@ def test_repair_removes_them_says_so_and_keeps_every_good_blob(
         after.exit_code == 1 and "names blob" in after.output and "which is missing" in after.output
     )
     resumed = flowkit.resume(FanoutFlow, store=str(root), progress=Quiet())
-    assert resumed.data.result == 210
+    assert resumed.data.result == RESULT
     assert _fsck(root).exit_code == 0
 
 
@@ -124,10 +130,10 @@ def test_repair_leaves_a_blob_that_verifies_by_then(damaged: tuple[Path, dict[st
     root, keys = damaged
     store = open_store(str(root))
     report = fsck(store)
-    store.values.put(210)  # a run wrote the same value meanwhile: the write healed it
+    store.values.put(RESULT)  # a run wrote the same value meanwhile: the write healed it
     removed = {p.key for p in repair(store, report)}
     assert keys["blob"] not in removed and (root / keys["blob"]).exists()
-    assert store.values.load(digest_of(to_frames(210).segments)) == 210
+    assert store.values.load(digest_of(to_frames(RESULT).segments)) == RESULT
 
 
 def _join(root: Path) -> TaskRecord:

@@ -161,7 +161,8 @@ def test_a_run_going_during_gc_succeeds(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_nothing_written_since_a_running_run_started_is_taken(store: Store) -> None:
-    running = write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": 1})]}, finish=None)
+    big = "x" * 200  # too long to be held inline by its record: a blob, for gc to spare
+    running = write_fake_run(store, "SafeFlow", {"start": [FakeTask({"x": big})]}, finish=None)
     store.leases.renew("SafeFlow", running.run_id, interval=60)
     spec = store.put_spec('{"a queued task": "named by nothing yet"}')
     report = collect(store, Policy(keep_tags=("none",), grace=0))

@@ -27,5 +27,5 @@ def test_a_loaded_array_only_read_is_named_as_loaded_and_one_changed_in_place_is
     original = np.random.default_rng(1).random(COUNT)
     assert changed[COUNT // 2] == -1.0
     assert np.array_equal(np.delete(changed, COUNT // 2), np.delete(original, COUNT // 2))
-    assert store.values.load(use.artifacts["listed"].digest) == [1, 2, 3]
+    assert store.values.load_artifact(use.artifacts["listed"]) == [1, 2, 3]
     assert run.data.total == float(np.random.default_rng(0).random(COUNT).sum())

@@ -118,7 +118,7 @@ def test_a_value_over_the_limit_is_not_loaded(
     def no_load(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a value over the limit was loaded")
 
-    monkeypatch.setattr(store.values, "load", no_load)
+    monkeypatch.setattr(store.values, "load_artifact", no_load)  # blob or inline
 
     answer = get(client, join, "table")
     assert answer["preview"] == {"kind": "too_large", "limit": 100}
