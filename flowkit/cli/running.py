@@ -154,13 +154,15 @@ def _option(keyword: str, *aliases: str, **attrs: Any) -> click.Option:
 
 
 def _go(start: Callable[..., Any], flow_cls: type, given: dict[str, Any]) -> None:
+    from flowkit.executor import warm
     from flowkit.runtime.api import RunFailed
 
     options = {k: v for k, v in given.items() if k in _BY_KEYWORD}
     # a parameter not given keeps its default (or, on a resume, the origin run's value)
     params = {k: v for k, v in given.items() if k not in _BY_KEYWORD and v is not None}
     try:
-        with sigterm_as_interrupt():
+        # this process ends with its run: its worker is shut down then, not parked
+        with sigterm_as_interrupt(), warm.parking(False):
             result = start(flow_cls, **options, **params)
     except RunFailed as failed:
         # the terminal view already showed the traceback and how to resume

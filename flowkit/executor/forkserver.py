@@ -14,6 +14,7 @@ gone), every task still running is killed and the worker exits quietly.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import json
@@ -112,7 +113,11 @@ class ForkServer:
         self.config_attrs = _config_attrs(self.flow_cls)
         #: The flow class configured for each run's configs (by their digests) seen so far.
         self.configured: dict[tuple[tuple[str, str], ...], type] = {}
-        _preload_task_modules()
+        _preload_task_modules()  # done already, before the hello, unless that failed
+        # Objects alive now are shared with every task; freezing them keeps the collector
+        # from walking, and so copying, those pages in each child.
+        gc.collect()
+        gc.freeze()
 
     def task_class(self, spec: Any) -> type:
         """The class ``spec``'s task runs: the flow configured with its run's configs (its
@@ -405,12 +410,9 @@ def _preload_task_modules() -> None:
     import flowkit.authoring.configure
     import flowkit.authoring.join
     import flowkit.authoring.mutable
+    import flowkit.store
+    import flowkit.task.code
     import flowkit.task.execute  # noqa: F401
-
-    # Objects alive now are shared with every task; freezing them keeps the collector from
-    # walking, and so copying, those pages in each child.
-    gc.collect()
-    gc.freeze()
 
 
 #: Files opened for reading in this worker (not in its tasks) by their absolute paths: what
@@ -522,6 +524,10 @@ def main() -> None:
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything the flow's module prints goes to stderr, not the channel
     server = ForkServer(out_fd)
+    # While the run that started this worker lints, plans and snapshots its code: its hello
+    # names that code. An import that fails here fails again in setup, which reports it.
+    with contextlib.suppress(Exception):
+        _preload_task_modules()
     first = sys.stdin.buffer.readline()
     if not first:
         return
@@ -541,6 +547,19 @@ def main() -> None:
         return
     server.send({"op": "ready", "pid": os.getpid()})
     server.serve()
+    _exit()
+
+
+def _exit() -> NoReturn:
+    """Exit once served (every task killed and reaped, its logs flushed and ended) without
+    the interpreter's teardown, which frees the objects of every module imported one by one
+    and took most of a worker's shutdown; what the flow's modules registered to run at exit
+    still runs."""
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

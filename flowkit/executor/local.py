@@ -23,7 +23,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -94,13 +93,8 @@ class LocalExecutor:
         parked = warm.take(self._key)
         if parked is not None and self._handshake(parked, {"op": "renew"}, _RENEW_TIMEOUT):
             return
-        fresh = subprocess.Popen(
-            [sys.executable, "-m", "flowkit.executor.forkserver"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            start_new_session=True,  # terminal signals reach the scheduler, which decides
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        # A spare the run started as it began has imported flowkit's task modules meanwhile.
+        fresh = warm.take_spare() or warm.spawn()
         if not self._handshake(fresh, self._hello, self._start_timeout):
             raise WorkerStartError(
                 "the warm worker did not start",
@@ -268,11 +262,12 @@ class LocalExecutor:
             self._eof = True
 
     def close(self) -> None:
-        """Keep the worker for a later run here if it is idle and healthy, else shut it down."""
+        """Keep the worker for a later run here if it is idle and healthy (and this process
+        parks workers, see :func:`warm.parking`), else shut it down."""
         if self._closed:
             return
         self._closed = True
-        idle = not (self._tasks or self._waiting or self._pending or self._buffer)
+        idle = warm.parks() and not (self._tasks or self._waiting or self._pending or self._buffer)
         try:
             files = self._loaded_files() if idle and not self._eof and self.alive else None
         except BaseException:  # interrupted while it asked (Ctrl-C): kept by no one

@@ -13,6 +13,12 @@ disk (modification time or size) of any file of a module the worker imported, th
 and those from outside it alike (a library on ``PYTHONPATH`` edited, a package upgraded), or
 of any file the worker itself read (a settings file the flow's module read at import).
 
+A run that knows it will fork its tasks here starts a *spare* worker first (:func:`spare`):
+a fresh interpreter that imports flowkit's task modules while the run lints, plans and
+snapshots its code, then waits for its hello (which names the code, so it cannot come
+earlier). A spare is generic until it reads its hello: any run here with the same interpreter,
+working directory and environment may take it; one not taken is killed when its run ends.
+
 Parked workers are bounded (:data:`MAX_IDLE`, the oldest goes first) and never outlive this
 process: they are shut down at exit, and a process that dies without running its exit
 handlers (a kernel killed or restarted) closes their stdin, on which they exit. A process
@@ -46,7 +52,10 @@ import select
 import subprocess
 import sys
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: Idle warm workers kept at most: each holds the memory its flow's imports took.
@@ -56,26 +65,119 @@ MAX_IDLE = 2
 #: with its modification time and size then.
 _idle: OrderedDict[str, tuple[subprocess.Popen[bytes], dict[str, list[int]]]] = OrderedDict()
 _at_exit = False
-#: Held while ``_idle`` changes: runs in several threads take and park at once.
+#: Held while ``_idle`` or ``_spares`` change: runs in several threads take and park at once.
 _lock = threading.Lock()
+#: Spare workers not yet taken, each with the key of what it was started with (see
+#: :func:`_spare_key`).
+_spares: dict[subprocess.Popen[bytes], str] = {}
+#: Whether a worker idle at the end of its run is parked (see :func:`parking`).
+_parking = [True]
 
 
 def _forget_inherited() -> None:
-    """In a process just forked from this one: the parent's parked workers are not ours.
-    Close our copies of their pipes (so they still see end of file when the parent dies) and
-    forget them, without a word to them."""
+    """In a process just forked from this one: the parent's parked and spare workers are not
+    ours. Close our copies of their pipes (so they still see end of file when the parent
+    dies) and forget them, without a word to them."""
     global _lock
     _lock = threading.Lock()  # another thread may have held it at the fork
-    for proc, _ in _idle.values():
+    for proc in [*(proc for proc, _ in _idle.values()), *_spares]:
         for pipe in (proc.stdin, proc.stdout):
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()  # the file object, so its fd is not closed again later
         proc.returncode = 0  # not ours to wait for
     _idle.clear()
+    _spares.clear()
 
 
 os.register_at_fork(after_in_child=_forget_inherited)
+
+
+def spawn() -> subprocess.Popen[bytes]:
+    """A fresh worker, which imports what its tasks need and then waits for its hello."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flowkit.executor.forkserver"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,  # terminal signals reach the scheduler, which decides
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _spare_key() -> str:
+    """What a fresh worker started here and now inherits: a spare is taken only by a run
+    that would start an identical one."""
+    state = {"python": sys.executable, "cwd": os.getcwd(), "env": dict(os.environ)}
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+class Spare:
+    """A spare worker started for one run (see :func:`spare`)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes] | None) -> None:
+        self._proc = proc
+
+    def drop(self) -> None:
+        """Kill the spare if no run took it (the run turned out not to need it)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with _lock:
+            untaken = _spares.pop(proc, None) is not None
+        if untaken:
+            shutdown(proc, grace=0.0)  # it holds nothing yet: killing it loses nothing
+
+
+@contextmanager
+def spare(wanted: bool = True) -> Iterator[Spare]:
+    """Start a spare worker (when ``wanted``) for the run prepared in the block, which its
+    local executor takes (:func:`take_spare`) once the run's hello is known; killed at the
+    block's end if no run took it, however the block ended. None is started while a worker
+    is parked here: the run will most likely take that one."""
+    proc = None
+    if wanted:
+        with _lock:
+            wanted = not _idle
+    if wanted:
+        key = _spare_key()
+        proc = spawn()
+        with _lock:
+            _spares[proc] = key
+    handle = Spare(proc)
+    try:
+        yield handle
+    finally:
+        handle.drop()
+
+
+def take_spare() -> subprocess.Popen[bytes] | None:
+    """A spare worker this run may use (removed from the spares), or None."""
+    key = _spare_key()
+    with _lock:
+        proc = next((p for p, k in _spares.items() if k == key), None)
+        if proc is not None:
+            del _spares[proc]
+    if proc is not None and proc.poll() is not None:
+        shutdown(proc)  # it died importing: a fresh one started now says why
+        return None
+    return proc
+
+
+@contextmanager
+def parking(allowed: bool) -> Iterator[None]:
+    """While the block runs, park idle workers at their run's end only if ``allowed``: a
+    process that exits after its run (the command line) shuts its worker down at once
+    rather than asking it which files it imported, to park it, and shutting it down at exit."""
+    before, _parking[0] = _parking[0], allowed
+    try:
+        yield
+    finally:
+        _parking[0] = before
+
+
+def parks() -> bool:
+    """Whether a worker idle at its run's end is parked for a later run (see :func:`parking`)."""
+    return _parking[0]
 
 
 def worker_key(hello: dict[str, Any]) -> str:
@@ -147,9 +249,7 @@ def shutdown(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
             proc.stdin.close()
         except (BrokenPipeError, ValueError):
             pass
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
+        if not _exited(proc, grace):
             proc.kill()
             proc.wait()
     if proc.stdin is not None:
@@ -157,6 +257,39 @@ def shutdown(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
             proc.stdin.close()
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether ``proc`` exited (and was reaped) within ``timeout`` seconds: woken by its exit
+    through a pidfd where the kernel has them, not by Popen.wait's polling, while what it
+    still sends is read and dropped (so it cannot block on a full pipe)."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    try:
+        pidfd = pidfd_open(proc.pid) if pidfd_open is not None else None
+    except OSError:  # a kernel without pidfds, or gone and reaped already
+        pidfd = None
+    if pidfd is None:
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        fds = [pidfd] if proc.stdout is None else [pidfd, proc.stdout.fileno()]
+        deadline = time.monotonic() + timeout
+        while pidfd not in (ready := select.select(fds, [], [], _left(deadline))[0]):
+            if not ready:
+                return False
+            if not os.read(fds[1], 1 << 16):
+                fds.pop()  # its end of the pipe closed: only its exit is left to wait for
+    finally:
+        os.close(pidfd)
+    proc.wait()
+    return True
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def _changed(files: dict[str, list[int]]) -> bool:

@@ -32,6 +32,7 @@ from flowkit.runtime.settle import (
 
 if TYPE_CHECKING:
     from flowkit.client import Run
+    from flowkit.executor.warm import Spare
     from flowkit.graph.model import FlowGraph
     from flowkit.runtime.events import ProgressSink
     from flowkit.store import RunRecord, Store
@@ -140,10 +141,38 @@ def start(
     restart_step: str | None = None,
     dry_run: bool = False,
 ) -> Run | Preview:
+    from flowkit.executor import warm
+
+    # A run that may fork its tasks here starts its worker first, which imports while the
+    # run lints, plans and snapshots its code (the hello it waits for names that code).
+    with warm.spare(not (dry_run or options.detach)) as spare:
+        return _start(
+            flow,
+            params,
+            options,
+            spare,
+            reuse=reuse,
+            resume_from=resume_from,
+            restart_step=restart_step,
+            dry_run=dry_run,
+        )
+
+
+def _start(
+    flow: FlowLike,
+    params: dict[str, Any],
+    options: RunOptions,
+    spare: Spare,
+    *,
+    reuse: bool,
+    resume_from: str | None,
+    restart_step: str | None,
+    dry_run: bool,
+) -> Run | Preview:
     from flowkit.authoring.environment import environment_warning
     from flowkit.authoring.loader import load_flow_file
     from flowkit.client.tags import check_tag_count, check_tags
-    from flowkit.executor.registry import load_executors
+    from flowkit.executor.registry import LOCAL, load_executors
     from flowkit.lint.api import check
     from flowkit.plan.reuse import Decider
     from flowkit.runtime.alerts import alerts_for
@@ -177,6 +206,8 @@ def start(
     policy = FailurePolicy(parse_with(options.with_decorators, retry_setting=settings.retry))
     # Every executor the run needs is installed and loads, or nothing runs.
     executors = load_executors(graph, policy.executor)
+    if LOCAL not in executors:
+        spare.drop()  # no task forks here
     alerts = alerts_for(flow_cls, settings.alerts)
     the_store = open_store(where) if resumed_in is None else resumed_in  # opened once
     if not (dry_run or the_store.shared):  # every executor runs tasks in other processes
