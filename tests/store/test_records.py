@@ -12,7 +12,7 @@ import pytest
 
 import flowkit
 from flowkit.store import ExceptionInfo, RecordExistsError, Store, StoreError
-from flowkit.store.records import RunRecord, TaskRecord, loads
+from flowkit.store.records import ArtifactRef, RunRecord, TaskRecord, loads
 from flowkit.store.step_index import read_index
 
 
@@ -208,6 +208,33 @@ def test_newer_fields_inside_a_record_are_ignored_too() -> None:
         StoreError, match="not a valid TaskRecord: its ExceptionInfo is not a JSON object"
     ):
         loads(TaskRecord, json.dumps({**data, "exception": "E: m"}).encode(), "x.json")
+
+
+def test_task_records_read_back_share_their_repeated_strings() -> None:
+    # what the scheduler holds for each of a fan-out's tasks: one copy of what they share
+    def branch(i: int) -> bytes:
+        return json.dumps({
+            "flow": "Fan", "run_id": "r1", "step": "work", "task_id": f"t{i}", "attempt": 0,
+            "status": "succeeded", "started_at": 1.0, "host": "node1", "next_steps": ["join"],
+            "parents": ["Fan/r1/start/t0"], "path": [["start", "t0", i, 2, "foreach", "c" * 64, i]],
+            "artifacts": {"items": {"digest": "d" * 64, "size": 9, "type": "list"},
+                          "value": {"digest": f"{i}" * 64, "size": 5, "type": "int"}},
+        }).encode()  # fmt: skip
+
+    one, two = loads(TaskRecord, branch(0)), loads(TaskRecord, branch(1))
+    assert (one.task_id, two.path[0][2], two.artifacts["value"].digest) == ("t0", 1, "1" * 64)
+    shared = [
+        lambda r: r.flow, lambda r: r.run_id, lambda r: r.step, lambda r: r.status,
+        lambda r: r.host, lambda r: r.next_steps[0], lambda r: r.parents[0],
+        lambda r: r.path[0][1], lambda r: r.path[0][5], lambda r: r.artifacts["items"].digest,
+        lambda r: r.artifacts["items"].type, lambda r: next(iter(r.artifacts)),
+    ]  # fmt: skip
+    assert all(get(one) is get(two) for get in shared)
+    assert one.artifacts["items"] is two.artifacts["items"] == ArtifactRef("d" * 64, 9, "list")
+    with pytest.raises(StoreError, match="is not a valid TaskRecord"):  # a ref without digest
+        data = json.loads(branch(0))
+        del data["artifacts"]["items"]["digest"]
+        loads(TaskRecord, json.dumps(data).encode(), "x.json")
 
 
 def test_specs_are_stored_by_content_many_at_once(store: Store) -> None:
