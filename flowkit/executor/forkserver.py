@@ -1,7 +1,8 @@
 """The warm worker: imports flowkit and the flow once, then forks one process per task.
 
-Run as ``python -m flowkit.executor.forkserver`` by :class:`LocalExecutor`. It talks JSON
-lines: requests on stdin, news on its original stdout (the flow's own prints are sent to
+Run as ``python -m flowkit.executor.forkserver`` (:func:`flowkit.executor.warm.spawn`), often
+as a run begins: it imports what tasks need before it reads its hello, the first line of its
+stdin, which names the flow's code. It talks JSON lines: requests on stdin, news on its original stdout (the flow's own prints are sent to
 stderr so they can never garble the channel). For each task it forks a *shepherd*, which
 leads a session of its own, forks the task's process, and runs no user code: it reaps every
 child it gets (the task, and on Linux whatever the task orphaned, see
