@@ -27,7 +27,8 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     store = Store(LocalBackend(tmp_path / "store", durable=False))
     for i in range(3):
         tags = ["keep"] if i == 0 else []
-        write_fake_run(store, "F", {"start": [FakeTask({"x": i}, stdout=f"{i}\n")]}, tags=tags)
+        x = f"{i:0>100}"  # too long to be held inline by its record: a blob, for gc to free
+        write_fake_run(store, "F", {"start": [FakeTask({"x": x}, stdout=f"{i}\n")]}, tags=tags)
     return tmp_path / "store"
 
 
