@@ -119,14 +119,16 @@ class RecordReads:
                 continue
             task_id, attempt, final = parsed
             latest[task_id] = max(latest.get(task_id, (-1, False)), (attempt, final))
-        keys = [
-            layout.attempt_key(flow, run_id, step, t, a, final=f)
-            for t, (a, f) in sorted(latest.items())
-        ]
         held = held or {}
-        return overlapped(
-            self._backend, lambda key: held.get(key) or self._read(TaskRecord, key), keys
-        )
+
+        def read(item: tuple[str, tuple[int, bool]]) -> TaskRecord:
+            # each key made as it is read: a 10,000-task step's keys at once were ~1.4 MB
+            # at the peak of a run's end, which holds every final record already
+            task_id, (attempt, final) = item
+            key = layout.attempt_key(flow, run_id, step, task_id, attempt, final=final)
+            return held.get(key) or self._read(TaskRecord, key)
+
+        return overlapped(self._backend, read, sorted(latest.items()))
 
     def task_attempts(self, flow: str, run_id: str, step: str, task_id: str) -> list[TaskRecord]:
         """Every attempt of one task, oldest first (final records where they exist)."""
