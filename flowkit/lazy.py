@@ -34,7 +34,7 @@ def lazy_exports(
     def __getattr__(name: str) -> Any:
         module = home.get(name)
         if module is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            return _submodule(package, name)
         value = getattr(importlib.import_module(module), name)
         setattr(sys.modules[package], name, value)
         return value
@@ -43,3 +43,18 @@ def lazy_exports(
         return sorted({*vars(sys.modules[package]), *home})
 
     return __getattr__, __dir__
+
+
+def _submodule(package: str, name: str) -> Any:
+    """``package.name`` as an attribute when it is a submodule (``import flowkit`` then
+    ``flowkit.client.Flow`` worked while the package imported everything), else the
+    AttributeError Python gives."""
+    missing = AttributeError(f"module {package!r} has no attribute {name!r}")
+    if name.startswith("_"):
+        raise missing
+    try:
+        return importlib.import_module(f"{package}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{package}.{name}":
+            raise
+    raise missing

@@ -50,7 +50,10 @@ def find_plugin(group: str, name: str) -> Any | None:
     builtin = _BUILTIN.get(group, {}).get(name)
     if builtin is not None:
         module, _, attr = builtin.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except Exception as exc:  # as an installed plug-in's failure reads (see _load)
+            raise _load_error(group, name, builtin, exc) from exc
     entry = _entry_points(group, tuple(sys.path)).get(name)
     return None if entry is None else _load(group, entry)
 
@@ -95,11 +98,14 @@ def _load(group: str, entry: EntryPoint) -> Any:
     try:
         return entry.load()
     except Exception as exc:  # a plug-in's import can raise anything: say which one failed
-        raise PluginLoadError(
-            f"the plug-in '{entry.name}' ({group} = {entry.value}) failed to load: "
-            f"{type(exc).__name__}: {exc}",
-            "fix or reinstall the package that provides it, or uninstall it",
-        ) from exc
+        raise _load_error(group, entry.name, entry.value, exc) from exc
+
+
+def _load_error(group: str, name: str, value: str, exc: Exception) -> PluginLoadError:
+    return PluginLoadError(
+        f"the plug-in '{name}' ({group} = {value}) failed to load: {type(exc).__name__}: {exc}",
+        "fix or reinstall the package that provides it, or uninstall it",
+    )
 
 
 @lru_cache(maxsize=16)

@@ -13,6 +13,7 @@ import pytest
 
 import flowkit
 from flowkit.lazy import lazy_exports
+from tests.conftest import run_python
 
 ROOT = Path(flowkit.__file__).parent
 LAZY = ("flowkit", "flowkit.client", "flowkit.lint", "flowkit.store")
@@ -100,3 +101,15 @@ def test_a_star_import_brings_every_name_in_all(package: str) -> None:
     assert {name: namespace[name] for name in module.__all__} == {
         name: getattr(module, name) for name in module.__all__
     }
+
+
+def test_a_subpackage_is_an_attribute_after_import_flowkit_alone() -> None:
+    # flowkit once imported every layer, so `import flowkit` then `flowkit.client.Flow` worked
+    probe = (
+        "import flowkit\n"
+        "print(flowkit.client.Flow.__name__, flowkit.store.__name__, hasattr(flowkit, 'nope'),"
+        " hasattr(flowkit, '_private'))\n"
+    )
+    result = run_python("-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["Flow", "flowkit.store", "False", "False"]

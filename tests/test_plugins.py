@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 from importlib.metadata import distribution
+from pathlib import Path
+
+import pytest
 
 from flowkit import plugins
 from flowkit.executor.local import LocalExecutor
@@ -45,3 +48,19 @@ def test_a_name_no_package_provides_is_still_missing() -> None:
     assert not plugins.is_installed(plugins.EXECUTORS, "no-such-executor")
     assert plugins.find_plugin(plugins.EXECUTORS, "no-such-executor") is None
     assert plugins.entry_point(plugins.EXECUTORS, "no-such-executor") == plugins.EXECUTORS
+
+
+def test_a_builtin_plugin_that_fails_to_import_says_which_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "broken_executor.py").write_text("raise RuntimeError('half-installed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(
+        plugins._BUILTIN, plugins.EXECUTORS, {"local": "broken_executor:LocalExecutor"}
+    )
+    with pytest.raises(plugins.PluginLoadError) as caught:
+        plugins.load_plugin(plugins.EXECUTORS, "local")
+    assert caught.value.message == (
+        "the plug-in 'local' (flowkit.executors = broken_executor:LocalExecutor) failed to "
+        "load: RuntimeError: half-installed"
+    )

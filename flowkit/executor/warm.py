@@ -278,7 +278,7 @@ def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
         fds = [pidfd] if proc.stdout is None else [pidfd, proc.stdout.fileno()]
         deadline = time.monotonic() + timeout
         while pidfd not in (ready := select.select(fds, [], [], _left(deadline))[0]):
-            if not ready:
+            if not ready or time.monotonic() >= deadline:  # a worker that keeps talking too
                 return False
             if not os.read(fds[1], 1 << 16):
                 fds.pop()  # its end of the pipe closed: only its exit is left to wait for
