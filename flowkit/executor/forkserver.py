@@ -40,6 +40,8 @@ from flowkit.executor.reaper import (
 from flowkit.task.outcome import describe_status
 
 _CHUNK = 65536
+#: Seconds a task's log end mark may wait for the worker to be idle (see ForkServer.finish).
+_MARK_WITHIN = 0.5
 #: Seconds a shepherd has, once all below it was killed, to reap it and exit on its own.
 _SHEPHERD_GRACE = 2.0
 #: Signals a shepherd ignores: one the task's code sends its own process group (a polite
@@ -79,6 +81,9 @@ class ForkServer:
         #: Tasks that ended, reported, whose log end marks are still to be written: they are
         #: written when nothing else waits (see :meth:`finish`).
         self.unmarked: list[Any] = []
+        #: When the oldest of them ended (monotonic clock): a busy worker writes them anyway
+        #: once it is ``_MARK_WITHIN`` old, so a follower of that log is not kept waiting.
+        self.unmarked_since = 0.0
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -168,9 +173,11 @@ class ForkServer:
             timeout = min(dues) if timeout is None else min(timeout, min(dues))
         fds = [*extra, self.wake_r, *self.by_fd]
         readable = _select(fds, 0.0 if self.unmarked else timeout)
-        if self.unmarked and not readable:  # idle: the end marks that wait (see finish)
+        overdue = self.unmarked and time.monotonic() - self.unmarked_since > _MARK_WITHIN
+        if self.unmarked and (overdue or not readable):  # idle, or kept busy: see finish
             self.mark_ended()
-            readable = _select(fds, timeout)
+            if not readable:
+                readable = _select(fds, timeout)
         if self.wake_r in readable:
             os.read(self.wake_r, 512)
         for fd in readable:
@@ -357,6 +364,8 @@ class ForkServer:
         # log of it for its readers too). The end mark, a file of its own, is written once
         # this worker is idle, off the path from this task's end to the next task's start.
         self.send({"op": "exit", "key": child.key, "status": status})
+        if not self.unmarked:
+            self.unmarked_since = time.monotonic()
         self.unmarked.append(child.spec)
 
     def mark_ended(self) -> None:
