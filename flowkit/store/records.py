@@ -205,14 +205,15 @@ _TUPLES = ("tags", "steps", "foreach", "parents", "next_steps", "system_tags", "
 
 def dumps(record: RunRecord | RunEndRecord | TaskRecord | TagChangeRecord) -> bytes:
     """The record as compact JSON: fields at their defaults are left out (readers default
-    them, as they do for records older than a field)."""
+    them, as they do for records older than a field), all but ``schema``."""
     return json.dumps(compact(record), separators=(",", ":"), default=nested).encode()
 
 
 def compact(record: Any, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
     """``record``'s fields (a record's or a nested one's, e.g. :class:`ArtifactRef`) that
-    differ from their defaults, less ``leave_out``: what :func:`from_dict` needs to build it
-    again. Nested records stay objects: :func:`nested` as ``json.dumps``'s ``default``.
+    differ from their defaults, and its ``schema``, less ``leave_out``: what
+    :func:`from_dict` needs to build it again. Nested records stay objects: :func:`nested`
+    as ``json.dumps``'s ``default``.
     (``dataclasses.asdict`` deep-copies every value first: the larger part of a task's
     record write.)"""
     values = record.__dict__
@@ -241,7 +242,11 @@ _REQUIRED = object()
 def _defaults(kind: type) -> tuple[tuple[str, Any], ...]:
     found = []
     for f in fields(kind):
-        if f.default is not MISSING:
+        if f.name == "schema":
+            # always written, so that a reader of a later schema tells this one's records
+            # from its own (a record without it is from before the field: schema 1)
+            found.append((f.name, _REQUIRED))
+        elif f.default is not MISSING:
             found.append((f.name, f.default))
         elif f.default_factory is not MISSING:
             found.append((f.name, f.default_factory()))
@@ -262,16 +267,18 @@ def from_dict(
             values[name] = tuple(values[name])
     try:
         if kind is TaskRecord:
-            for name in _REPEATED:
+            for name in _NAMES:
                 if isinstance(values.get(name), str):
                     values[name] = intern(values[name])
-            for name in ("parents", "next_steps"):
-                values[name] = tuple(map(_interned, values.get(name, ())))
+            if isinstance(values.get("run_id"), str):
+                values["run_id"] = _shared(values["run_id"])
+            values["next_steps"] = tuple(map(_interned, values.get("next_steps", ())))
+            values["parents"] = tuple(map(_shared, values.get("parents", ())))
             values["artifacts"] = {
                 intern(name): _artifact_ref(ref)
                 for name, ref in values.get("artifacts", {}).items()
             }
-            values["path"] = tuple(tuple(map(_interned, b)) for b in values.get("path", ()))
+            values["path"] = tuple(tuple(map(_shared, b)) for b in values.get("path", ()))
             values["foreach_items"] = tuple(
                 (str(d), int(n)) for d, n in values.get("foreach_items", ())
             )
@@ -285,22 +292,44 @@ def from_dict(
         raise StoreError(f"{where} is not a valid {kind.__name__}: {exc}", hint) from None
 
 
-#: A task record's strings that repeat across a run's records. They are interned as they
-#: are read, as are the parents, next steps, path and artifacts' names, digests and types:
-#: the scheduler holds every final record of a 10,000-task fan-out, which repeat the same
-#: flow, step, split and inherited artifacts (2.9 kB a record with copies, 1.5 kB without).
-_REPEATED = ("flow", "run_id", "step", "status", "host")
+#: A task record's strings that repeat across a run's records, and across runs: a flow's
+#: own vocabulary (and the hosts it runs on), a few hundred strings at most, interned as
+#: they are read, as are next steps and artifact names and types. The scheduler holds every
+#: final record of a 10,000-task fan-out, which repeat the same flow, step, split and
+#: inherited artifacts (2.9 kB a record with copies, 1.5 kB without; see :func:`_shared`).
+_NAMES = ("flow", "step", "status", "host")
+
+#: How many strings :func:`_shared` keeps before it starts again.
+SHARED_MAX = 2048
+_SHARED: dict[str, str] = {}
 
 
 def _interned(value: Any) -> Any:
     return intern(value) if type(value) is str else value
 
 
+def _shared(value: Any) -> Any:
+    """One copy of a string that repeats across one run's records but not beyond (run ids,
+    digests, parents, a split's task): the last :data:`SHARED_MAX` kept in a table that is
+    emptied when full, not interned: CPython 3.12.0-3.12.4 never frees an interned string
+    (cpython#113993), so a long-lived reader (``flowkit ui``, a notebook) would keep every
+    one it ever read. A fan-out's records are read together, so they still share them."""
+    if type(value) is not str:
+        return value
+    found = _SHARED.get(value)
+    if found is None:
+        if len(_SHARED) >= SHARED_MAX:
+            _SHARED.clear()
+        found = _SHARED[value] = value
+    return found
+
+
 def _artifact_ref(data: Any) -> ArtifactRef:
     ref = _known(ArtifactRef, data)
-    for name in ("digest", "type"):
-        if name in ref:  # a missing one is the damage ArtifactRef(**ref) reports
-            ref[name] = _interned(ref[name])
+    if "digest" in ref:  # a missing one is the damage ArtifactRef(**ref) reports
+        ref["digest"] = _shared(ref["digest"])
+    if "type" in ref:
+        ref["type"] = _interned(ref["type"])
     return _shared_ref(**ref)
 
 

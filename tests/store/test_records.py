@@ -6,12 +6,14 @@ import datetime as dt
 import json
 import os
 import platform
+import sys
+import zlib
 from dataclasses import replace
 
 import pytest
 
 import flowkit
-from flowkit.store import ExceptionInfo, RecordExistsError, Store, StoreError
+from flowkit.store import ExceptionInfo, RecordExistsError, Store, StoreError, records
 from flowkit.store.records import ArtifactRef, RunRecord, TaskRecord, loads
 from flowkit.store.step_index import read_index
 
@@ -39,7 +41,7 @@ def test_run_record_fields_and_end(store: Store) -> None:
         f"flowkit_version:{flowkit.__version__}",
         "project:demo",  # the runtime's own, after flowkit's, each once
     ]
-    # fields at their defaults (schema 1, no step code, no graph) are left out
+    # fields at their defaults (no step code, no graph) are left out, but not the schema
     assert raw == {
         "flow": "RecFlow",
         "run_id": run.run_id,
@@ -52,10 +54,11 @@ def test_run_record_fields_and_end(store: Store) -> None:
         "steps": ["start", "end"],
         "source": "/work/flows/rec.py",
         "parameter_digests": {"alpha": "a1" * 32, "name": "e2" * 32},
+        "schema": 1,
     }
     assert store.records.get_run("RecFlow", run.run_id) == run
     # an older flowkit wrote every field: its records read back the same
-    full = {**raw, "system_tags": list(run.system_tags), "schema": 1, "step_code": {}}
+    full = {**raw, "system_tags": list(run.system_tags), "step_code": {}}
     assert loads(RunRecord, json.dumps({**full, "graph": {}}).encode()) == run
     del raw["parameter_digests"]  # a run recorded before the field existed reads back
     old = loads(RunRecord, json.dumps(raw).encode())
@@ -153,6 +156,27 @@ def test_step_index_is_written_at_run_end_and_used(store: Store) -> None:
     assert store.records.list_tasks("RecFlow", run.run_id, "train") == scanned
 
 
+def test_every_record_names_its_schema_and_one_without_it_is_schema_1(store: Store) -> None:
+    run = store.records.create_run("RecFlow")
+    start = store.records.start_task("RecFlow", run.run_id, "train", "t0")
+    store.records.finish_task(start.finished("succeeded"))
+    store.tags.change(run, added=["x"])
+    store.records.end_run("RecFlow", run.run_id, "succeeded")
+    prefix = f"runs/RecFlow/{run.run_id}"
+    keys = [info.key for info in store.backend.scan(prefix)]
+    records = [k for k in keys if "/index/" not in k]
+    assert len(records) == 5  # run, end, start and final record, tag change
+    assert all(json.loads(store.backend.get(k))["schema"] == 1 for k in records), keys
+    index = json.loads(zlib.decompress(store.backend.get(f"{prefix}/index/train.json")))
+    assert [entry["schema"] for entry in index["tasks"]] == [1]
+    raw = json.loads(store.backend.get(f"{prefix}/steps/train/t0.0.json"))
+    assert loads(TaskRecord, json.dumps({**raw, "schema": 2}).encode()).schema == 2
+    del raw["schema"]  # as flowkit wrote them for a while: schema 1
+    assert loads(TaskRecord, json.dumps(raw).encode()) == store.records.get_task(
+        "RecFlow", run.run_id, "train", "t0"
+    )
+
+
 def test_clone_points_back_and_copies_no_data(store: Store) -> None:
     run = store.records.create_run("RecFlow")
     start = store.records.start_task("RecFlow", run.run_id, "start", "t1")
@@ -210,18 +234,21 @@ def test_newer_fields_inside_a_record_are_ignored_too() -> None:
         loads(TaskRecord, json.dumps({**data, "exception": "E: m"}).encode(), "x.json")
 
 
+def _branch(i: int, run_id: str = "r1", items: str = "d" * 64) -> bytes:
+    """A fan-out's branch ``i`` as its final record is stored."""
+    return json.dumps({
+        "flow": "Fan", "run_id": run_id, "step": "work", "task_id": f"t{i}", "attempt": 0,
+        "status": "succeeded", "started_at": 1.0, "host": "node1", "next_steps": ["join"],
+        "parents": [f"Fan/{run_id}/start/t0"],
+        "path": [["start", "t0", i, 2, "foreach", "c" * 64, i]],
+        "artifacts": {"items": {"digest": items, "size": 9, "type": "list"},
+                      "value": {"digest": f"{i}" * 64, "size": 5, "type": "int"}},
+    }).encode()  # fmt: skip
+
+
 def test_task_records_read_back_share_their_repeated_strings() -> None:
     # what the scheduler holds for each of a fan-out's tasks: one copy of what they share
-    def branch(i: int) -> bytes:
-        return json.dumps({
-            "flow": "Fan", "run_id": "r1", "step": "work", "task_id": f"t{i}", "attempt": 0,
-            "status": "succeeded", "started_at": 1.0, "host": "node1", "next_steps": ["join"],
-            "parents": ["Fan/r1/start/t0"], "path": [["start", "t0", i, 2, "foreach", "c" * 64, i]],
-            "artifacts": {"items": {"digest": "d" * 64, "size": 9, "type": "list"},
-                          "value": {"digest": f"{i}" * 64, "size": 5, "type": "int"}},
-        }).encode()  # fmt: skip
-
-    one, two = loads(TaskRecord, branch(0)), loads(TaskRecord, branch(1))
+    one, two = loads(TaskRecord, _branch(0)), loads(TaskRecord, _branch(1))
     assert (one.task_id, two.path[0][2], two.artifacts["value"].digest) == ("t0", 1, "1" * 64)
     shared = [
         lambda r: r.flow, lambda r: r.run_id, lambda r: r.step, lambda r: r.status,
@@ -232,9 +259,32 @@ def test_task_records_read_back_share_their_repeated_strings() -> None:
     assert all(get(one) is get(two) for get in shared)
     assert one.artifacts["items"] is two.artifacts["items"] == ArtifactRef("d" * 64, 9, "list")
     with pytest.raises(StoreError, match="is not a valid TaskRecord"):  # a ref without digest
-        data = json.loads(branch(0))
+        data = json.loads(_branch(0))
         del data["artifacts"]["items"]["digest"]
         loads(TaskRecord, json.dumps(data).encode(), "x.json")
+
+
+def _interned(text: str) -> bool:
+    # an equal string made afresh: sys.intern gives back ``text`` only if it was interned
+    return sys.intern("".join(text)) is text
+
+
+def test_only_a_flow_s_own_names_are_interned_and_the_rest_is_shared_in_a_bounded_table() -> None:
+    # CPython 3.12.0-3.12.4 never frees an interned string: a long-lived reader would keep
+    # every run id and digest it ever read
+    salt = os.urandom(8).hex()  # strings no earlier test made
+    run_id, items = f"run{salt}", f"{salt}" * 4
+    record = loads(TaskRecord, _branch(7, run_id, items))
+    names = [record.flow, record.step, record.status, record.host, record.next_steps[0]]
+    names += [next(iter(record.artifacts)), record.artifacts["items"].type]
+    assert all(map(_interned, names))
+    ids = [record.run_id, record.parents[0], record.path[0][1], record.path[0][5]]
+    ids += [record.artifacts["items"].digest, record.artifacts["value"].digest]
+    assert ids[:2] == [run_id, f"Fan/{run_id}/start/t0"] and ids[4] == items
+    assert not any(map(_interned, ids))
+    for i in range(3 * records.SHARED_MAX // 2):  # a reader that goes on reading runs
+        loads(TaskRecord, _branch(i, f"run{salt}{i}", f"{i:064x}"))
+    assert 0 < len(records._SHARED) <= records.SHARED_MAX
 
 
 def test_specs_are_stored_by_content_many_at_once(store: Store) -> None:
