@@ -214,8 +214,15 @@ def _stored_size(table: Sequence[Entry]) -> int:
 
 def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
     """Read and verify a blob; :class:`CorruptBlobError` if anything does not match."""
+    return read_blob(fh, digest, where)[0]
+
+
+def read_blob(fh: Reader, digest: str, where: str) -> tuple[list[Segment], str]:
+    """:func:`read_segments`, and the digest its pickle stream alone would have as a blob
+    (``digest_of(segments[:1])``): the hasher's state once the stream is in, no second hash."""
     segments: list[Segment] = []
     hasher = _hasher()
+    stream = ""
     for index, (codec, raw_len, stored_len) in enumerate(_read_table(fh, digest, where)):
         hasher.update(_LENGTH.pack(raw_len))
         try:
@@ -226,12 +233,14 @@ def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
         if segment is None:
             raise CorruptBlobError(digest, where, "the data is truncated or has the wrong size")
         segments.append(segment)
+        if index == 0:
+            stream = hasher.copy().hexdigest()
     if fh.read(1):
         raise CorruptBlobError(digest, where, "there are extra bytes after the data")
     actual = hasher.hexdigest()
     if actual != digest:
         raise CorruptBlobError(digest, where, f"its contents hash to {actual}")
-    return segments
+    return segments, stream
 
 
 def _raw_matches(fh: Reader, view: memoryview) -> bool:
@@ -356,14 +365,15 @@ class BlobStore:
         whys = overlapped(self.backend, lambda item: self.damage(*item), sizes.items())
         return {digest: why for digest, why in zip(sizes, whys, strict=True) if why is not None}
 
-    def read(self, digest: str) -> list[Segment]:
-        """The verified segments of blob ``digest``."""
+    def read(self, digest: str) -> tuple[list[Segment], str]:
+        """The verified segments of blob ``digest``, and its pickle stream's own digest
+        (see :func:`read_blob`)."""
         key = blob_key(digest)
         where = f"{self.backend.url}/{key}"
         for last in (False, True):
             try:
                 with self.backend.open(key) as fh:
-                    return read_segments(fh, digest, where)
+                    return read_blob(fh, digest, where)
             except KeyNotFoundError:
                 # gc moved it to its trash, before the read or (a large object on a remote
                 # store, read in parts) during it: put it back and read it again

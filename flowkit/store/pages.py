@@ -10,14 +10,23 @@ so: the page is no longer "file or shared". "Every page is still the memfd's" th
 proves, without reading a byte, that the memory holds what was verified when it was filled
 (nothing else can write the memfd: its descriptor is closed once both mappings exist).
 
-Elsewhere (no memfd, or a pagemap this process may not read) segments are plain
-bytearrays, and a finishing task hashes them as before.
+The cost is memory when the value *is* changed in place: the memfd keeps every page while
+the private mapping exists, and each page written gets an anonymous copy besides, so a
+loaded array changed throughout takes twice its size, where plain memory takes it once.
+To bound that, a segment is tracked only while it is at most a quarter of the memory this
+process can still take when it is read (:func:`room`: ``MemAvailable``, or less where a
+cgroup v2 limit leaves less); a larger one is plain memory, hashed again as before.
+
+Elsewhere (no memfd, or a pagemap this process may not read or that does not show a
+write: :func:`tracking` tries one) segments are plain bytearrays, and a finishing task
+hashes them as before.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import sys
 from functools import cache
 
 #: Segments at least this large are read into tracked memory: below it a mapping costs
@@ -29,6 +38,9 @@ _STATE = 0xE0
 #: A page that is mapped and still the memfd's, or one never touched (it reads as the memfd's).
 _PRISTINE = frozenset({0xA0, 0x00})
 _ENTRY = 8
+#: A segment is tracked only if at most this fraction of :func:`room` (see the module
+#: docstring): changing it in place then costs at most a quarter of the memory left again.
+_ROOM_SHARE = 4
 #: ``bytes.translate`` table: 0 for a pristine page's top byte, 1 for any other.
 _FLAGS = bytes(0 if (b & _STATE) in _PRISTINE else 1 for b in range(256))
 
@@ -46,27 +58,81 @@ def _page_size() -> int:
 
 @cache
 def tracking() -> bool:
-    """Whether this process can prove pages unmodified (Linux with a readable pagemap)."""
+    """Whether this process can prove pages unmodified: Linux with memfd and a pagemap
+    that shows a page of a private mapping pristine, then written once it is (a kernel
+    whose entries read as zeros would pass every changed page as pristine)."""
     if not hasattr(os, "memfd_create"):
         return False
     try:
-        with open("/proc/self/pagemap", "rb") as fh:
-            return len(fh.read(_ENTRY)) == _ENTRY
+        fd = os.memfd_create("flowkit-probe", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, _page_size())
+            pages = _private(fd, _page_size())
+        finally:
+            os.close(fd)
     except OSError:
         return False
+    try:
+        before = pages[0] == 0 and pristine(pages)  # read: mapped, still the memfd's
+        pages[0] = 1
+        return before and not pristine(pages)
+    finally:
+        pages.close()
+
+
+def _private(fd: int, size: int) -> Pages:
+    """A private, writable mapping of memfd ``fd``'s first ``size`` bytes."""
+    pages = Pages(fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    pages.address = address(memoryview(pages))
+    return pages
+
+
+def _read(path: str) -> str | None:
+    """The text of a small file of the kernel's; None if it cannot be read."""
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read()
+    except (OSError, ValueError):
+        return None
+
+
+def room() -> int:
+    """Bytes of memory this process can still take: ``MemAvailable``, or what its cgroup
+    v2 memory limit leaves (``memory.max`` less ``memory.current``) where that is less;
+    0 when the kernel does not say."""
+    available = 0
+    for line in (_read("/proc/meminfo") or "").splitlines():
+        name, _, value = line.partition(":")
+        kib = _number(value.strip().removesuffix("kB")) if name == "MemAvailable" else None
+        if kib is not None:
+            available = kib * 1024
+    groups = (_read("/proc/self/cgroup") or "").splitlines()
+    path = next((line[3:] for line in groups if line.startswith("0::")), None)
+    if path is None:  # no cgroup v2 hierarchy
+        return available
+    folder = "/sys/fs/cgroup" + path.rstrip("/")
+    limit = _number(_read(f"{folder}/memory.max"))
+    used = _number(_read(f"{folder}/memory.current"))
+    if limit is None or used is None:  # no limit: "max", or the root group (it has none)
+        return available
+    return min(available, max(0, limit - used))
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text is not None and text.strip().isdigit() else None
 
 
 class Fill:
     """Memory for one segment as it is read: :attr:`view` is written, then :meth:`seal`
-    gives the segment (a :class:`Pages` if ``track`` and it is large enough, else a
-    bytearray); :meth:`discard` frees it."""
+    gives the segment (a :class:`Pages` if ``track``, it is large enough, and it is at most
+    a quarter of :func:`room`; else a bytearray); :meth:`discard` frees it."""
 
     def __init__(self, size: int, *, track: bool = True) -> None:
         self._fd: int | None = None
         self._shared: mmap.mmap | None = None
         self._plain: bytearray | None = None
         self.size = size
-        if track and size >= TRACKED_MIN and tracking():
+        if track and size >= TRACKED_MIN and tracking() and size <= room() // _ROOM_SHARE:
             try:
                 self._fd = os.memfd_create("flowkit-segment", os.MFD_CLOEXEC)
                 os.ftruncate(self._fd, size)
@@ -85,14 +151,11 @@ class Fill:
             return self._plain
         assert self._shared is not None and self._fd is not None
         try:
-            self._shared.close()
-            pages = Pages(
-                self._fd, self.size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE
-            )
+            return _private(self._fd, self.size)
+        except OSError:  # no address space or commit charge left for it: keep what was read
+            return bytearray(self._shared)
         finally:
-            self._close_fd()
-        pages.address = address(memoryview(pages))
-        return pages
+            self.discard()
 
     def discard(self) -> None:
         """Free the memory of a read that failed."""
@@ -132,6 +195,12 @@ def pristine(pages: Pages) -> bool:
             entries = fh.read(count * _ENTRY)
     except OSError:
         return False
-    if len(entries) != count * _ENTRY:
-        return False
-    return 1 not in entries[_ENTRY - 1 :: _ENTRY].translate(_FLAGS)
+    return len(entries) == count * _ENTRY and _pristine_entries(entries)
+
+
+def _pristine_entries(entries: bytes) -> bool:
+    """Whether every pagemap entry (a u64 in this machine's byte order) in ``entries`` is a
+    pristine page's: its flags are the top byte, the last of each entry on a little-endian
+    machine, the first on a big-endian one."""
+    top = _ENTRY - 1 if sys.byteorder == "little" else 0
+    return 1 not in entries[top::_ENTRY].translate(_FLAGS)

@@ -28,41 +28,49 @@ from flowkit.store.serialize import Frames, from_frames, to_frames, type_name
 #: inline in their task's record (as base64, a third longer) rather than as blobs.
 INLINE_MAX = 96
 
-#: A loaded value's pickle stream is kept (to recognise the value unchanged when its task
-#: ends) up to this size; a larger one is let go, and such a value is stored as any other.
-_KEEP_STREAM = 64 << 20
-
 
 @dataclass(frozen=True)
 class Loaded:
-    """What a read of blob ``digest`` gave the value it built: its pickle stream and the
-    memory of its out-of-band buffers, for :meth:`Values.put` to recognise it unchanged."""
+    """What a read of blob ``digest`` gave the value it built, for :meth:`Values.put` to
+    recognise it unchanged: its pickle stream's digest and length (not the stream, which is
+    freed once unpickled: a join may load many), and the tracked memory that holds its
+    out-of-band buffers (the value's own memory, so keeping it costs nothing)."""
 
     digest: str
-    segments: Sequence[Segment]
+    #: ``digest_of([stream])``: the digest the stream alone would have as a blob.
+    stream: str
+    stream_size: int
+    pages: tuple[Pages, ...]
+
+    @classmethod
+    def of(cls, digest: str, stream: str, segments: Sequence[Segment]) -> Loaded | None:
+        """What to keep of a read of ``segments``, whose stream hashes to ``stream``; None
+        when a buffer is plain memory: that proves nothing (the value may share it and have
+        changed it), so such a value is stored as any other."""
+        pages = tuple(s for s in segments[1:] if isinstance(s, Pages))
+        if len(pages) != len(segments) - 1:
+            return None
+        return cls(digest, stream, len(segments[0]), pages)
 
     def holds(self, frames: Frames) -> bool:
         """Whether ``frames`` (the value serialized again) are exactly the stored blob's
-        segments, proven without hashing: the same pickle stream, and each out-of-band
-        buffer the very memory this read filled, with no page of it written since. A buffer
-        in plain memory proves nothing (the value may share it and have changed it), so a
-        value with one is stored as any other."""
-        stream = self.segments[0]  # a bytearray: comparing it is one memcmp
-        if len(frames.segments) != len(self.segments) or stream != frames.segments[0]:
+        segments, proven without hashing its buffers: the same pickle stream (by its
+        digest), and each out-of-band buffer the very memory this read filled, with no page
+        of it written since."""
+        stream = frames.segments[0]
+        if len(frames.segments) != 1 + len(self.pages) or len(stream) != self.stream_size:
             return False
-        return all(
-            _unchanged(memoryview(mine), stored)
-            for mine, stored in zip(frames.segments[1:], self.segments[1:], strict=True)
+        return (
+            all(
+                _unchanged(memoryview(mine), stored)
+                for mine, stored in zip(frames.segments[1:], self.pages, strict=True)
+            )
+            and digest_of([stream]) == self.stream
         )
 
 
-def _unchanged(view: memoryview, stored: Segment) -> bool:
-    return (
-        isinstance(stored, Pages)
-        and view.nbytes == len(stored)
-        and address(view) == stored.address
-        and pristine(stored)
-    )
+def _unchanged(view: memoryview, stored: Pages) -> bool:
+    return view.nbytes == len(stored) and address(view) == stored.address and pristine(stored)
 
 
 class Values:
@@ -137,7 +145,7 @@ class Values:
                 "the task's record was changed after it was written; resume the run: "
                 "the task runs again",
             )
-        return from_frames([stream]), Loaded(ref.digest, [stream])
+        return from_frames([stream]), Loaded(ref.digest, ref.digest, len(stream), ())
 
     def stored(self, ref: ArtifactRef) -> bool:
         """Whether the value ``ref`` names can be read: it is inline, or its blob stored."""
@@ -150,17 +158,15 @@ class Values:
 
     def read(self, digest: str, *, owner: str | None = None) -> tuple[Any, Loaded | None]:
         """:meth:`load`, with what :meth:`put` needs to recognise the value unchanged (None
-        when its pickle stream is too large to keep)."""
+        when nothing can prove it: see :meth:`Loaded.of`)."""
         try:
-            segments = self.blobs.read(digest)
+            segments, stream = self.blobs.read(digest)
         except CorruptBlobError as exc:
             if owner is None:
                 raise
             raise exc.naming(owner) from None
         self._known.add(digest)
-        value = from_frames(segments)
-        keep = len(segments[0]) <= _KEEP_STREAM
-        return value, Loaded(digest, segments) if keep else None
+        return from_frames(segments), Loaded.of(digest, stream, segments)
 
     def has(self, digest: str) -> bool:
         return digest in self._known or self.blobs.exists(digest)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import mmap
 import os
+import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -85,6 +87,7 @@ def test_arrays_swapped_inside_a_loaded_value_are_stored_anew(store: Store) -> N
     assert first[0] == 1.0 and second[0] == 0.0
 
 
+@needs_tracking
 def test_another_object_is_not_taken_for_the_loaded_one(store: Store) -> None:
     source = _source(store, array=np.arange(COUNT, dtype=np.float64))
     back = source.load("array")
@@ -173,3 +176,153 @@ def test_a_failed_read_frees_its_memory(store: Store) -> None:
     with pytest.raises(CorruptBlobError, match="its contents hash to"):
         Store(store.backend).values.load(ref.digest)
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+# -- what a loaded value keeps, and when memory is tracked (review of issue 19) ---------------
+
+
+@pytest.fixture
+def fresh_tracking() -> object:
+    """``tracking()`` answered afresh in the test, and again after it (it is cached)."""
+    answer = pages_module.tracking  # a test may replace it
+    answer.cache_clear()
+    yield
+    answer.cache_clear()
+
+
+def test_a_loaded_value_keeps_no_copy_of_its_pickle_stream(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    size = 8 << 20
+    source = _source(store, blob=os.urandom(size))  # bytes pickle in band: an 8 MiB stream
+    tracemalloc.start()
+    try:
+        back = source.load("blob")
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(back) == size
+    assert held < 1.25 * size  # the value alone: the stream it was read from is freed
+    _no_writes(monkeypatch)  # and it is still recognised unchanged, by the stream's digest
+    assert _again(store, source, "blob", back) == source.ref("blob")
+
+
+def test_a_stream_changed_to_the_same_length_is_stored_anew(store: Store) -> None:
+    source = _source(store, items=list(range(1000)))
+    items = source.load("items")
+    items[500] = 501  # same pickle length, different bytes
+    ref = _again(store, source, "items", items)
+    assert ref.digest != source.ref("items").digest
+    assert Store(store.backend).values.load(ref.digest)[499:502] == [499, 501, 501]
+
+
+def test_no_proof_is_kept_for_a_value_with_a_buffer_in_plain_memory(
+    store: Store, monkeypatch: pytest.MonkeyPatch, fresh_tracking: object
+) -> None:
+    source = _source(store, small=np.arange(10), large=np.arange(COUNT, dtype=np.float64))
+    small = source.load("small")  # its buffer is out of band, but too small to track
+    assert source.loaded("small", small) is None
+    monkeypatch.setattr(pages_module, "tracking", lambda: False)
+    large = source.load("large")
+    assert source.loaded("large", large) is None
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The files :func:`room` reads, as this test sets them (a missing one is not there)."""
+    files: dict[str, str] = {"/proc/meminfo": "MemTotal: 33554432 kB\nMemAvailable: 16777216 kB\n"}
+
+    def read(path: str) -> str | None:
+        return files.get(path)
+
+    monkeypatch.setattr(pages_module, "_read", read)
+    return files
+
+
+def test_room_is_memavailable_without_a_cgroup_v2_limit(machine: dict[str, str]) -> None:
+    assert pages_module.room() == 16 << 30
+    machine["/proc/self/cgroup"] = "4:memory:/job\n0::/\n"  # the root: no memory.max
+    assert pages_module.room() == 16 << 30
+    machine["/sys/fs/cgroup/memory.max"] = "max\n"
+    machine["/sys/fs/cgroup/memory.current"] = "1073741824\n"
+    assert pages_module.room() == 16 << 30
+
+
+def test_room_is_what_a_cgroup_v2_limit_leaves(machine: dict[str, str]) -> None:
+    machine["/proc/self/cgroup"] = "0::/jobs/one\n"
+    machine["/sys/fs/cgroup/jobs/one/memory.max"] = "8589934592\n"  # 8 GiB
+    machine["/sys/fs/cgroup/jobs/one/memory.current"] = "6442450944\n"  # 6 GiB used
+    assert pages_module.room() == 2 << 30
+    machine["/sys/fs/cgroup/jobs/one/memory.current"] = "9663676416\n"  # over it: none
+    assert pages_module.room() == 0
+    machine["/sys/fs/cgroup/jobs/one/memory.max"] = "68719476736\n"  # 64 GiB: RAM is less
+    assert pages_module.room() == 16 << 30
+
+
+def test_room_is_none_when_nothing_says(machine: dict[str, str]) -> None:
+    del machine["/proc/meminfo"]
+    assert pages_module.room() == 0
+    machine["/proc/meminfo"] = "MemTotal: 33554432 kB\n"  # a kernel before 3.14
+    assert pages_module.room() == 0
+
+
+@needs_tracking
+def test_a_segment_is_tracked_only_within_a_quarter_of_the_memory_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    size = 2 * TRACKED_MIN
+    monkeypatch.setattr(pages_module, "room", lambda: 4 * size)
+    assert isinstance(Fill(size).seal(), Pages)
+    monkeypatch.setattr(pages_module, "room", lambda: 4 * size - 1)
+    fill = Fill(size)
+    fill.view[:2] = b"ok"
+    segment = fill.seal()
+    assert isinstance(segment, bytearray) and segment[:2] == b"ok"
+
+
+@pytest.mark.parametrize("order", ["little", "big"])
+def test_the_page_flags_are_read_in_the_machines_byte_order(
+    monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    monkeypatch.setattr(sys, "byteorder", order)
+    pfn = 0xFF_FFFF_FFFF  # a frame number whose low bytes would pass for flags
+
+    def entries(*flags: int) -> bytes:
+        return b"".join(((f << 56) | pfn).to_bytes(8, order) for f in flags)  # type: ignore[arg-type]
+
+    assert pages_module._pristine_entries(entries(0xA0, 0x00, 0xA0))
+    assert not pages_module._pristine_entries(entries(0xA0, 0x80, 0xA0))  # one page copied
+    assert not pages_module._pristine_entries(entries(0xC0))  # swapped out
+
+
+@needs_tracking
+def test_tracking_needs_a_pagemap_that_shows_a_write(
+    monkeypatch: pytest.MonkeyPatch, fresh_tracking: object
+) -> None:
+    assert tracking()
+    pages_module.tracking.cache_clear()
+    # a kernel that gives zeroed entries: every page would look pristine, written or not
+    monkeypatch.setattr(pages_module, "pristine", lambda pages: True)
+    assert not tracking()
+    pages_module.tracking.cache_clear()
+    monkeypatch.setattr(pages_module, "pristine", lambda pages: False)
+    assert not tracking()
+
+
+@needs_tracking
+def test_a_private_mapping_refused_leaves_the_data_in_plain_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Refused(Pages):
+        def __new__(cls, *args: object, **kwargs: object) -> Refused:
+            raise OSError(12, "Cannot allocate memory")  # overcommit_memory=2
+
+    before = len(os.listdir("/proc/self/fd"))
+    fill = Fill(TRACKED_MIN)
+    fill.view[:3] = b"abc"
+    fill.view[-3:] = b"xyz"
+    monkeypatch.setattr(pages_module, "Pages", Refused)
+    segment = fill.seal()
+    assert isinstance(segment, bytearray) and len(segment) == TRACKED_MIN
+    assert segment[:3] == b"abc" and segment[-3:] == b"xyz"
+    assert len(os.listdir("/proc/self/fd")) == before  # the memfd is closed
