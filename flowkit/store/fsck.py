@@ -6,15 +6,18 @@ record parses and sits under the key its contents say, and the tiny values a tas
 holds inline verify against their digests; every blob a record names exists
 (what a record names is defined once, in :mod:`flowkit.store.gc_names`, for gc's mark and
 for fsck: a run's code package, a notebook flow's class blob and the parameters; a task's
-artifacts and foreach item chunks; a dead letter's); step indexes, cache entries and dead letters name records that
-exist; every log chunk is in flowkit's format; no temporary file of a killed writer is left
+artifacts and foreach item chunks; a dead letter's); step indexes and dead letters name
+records that exist; every log chunk is in flowkit's format; no temporary file of a killed writer is left
 (backends that stage writes). A corrupt blob is reported with the artifacts and tasks that
 name it. The store is listed with ``scan`` (one call per thousand objects on an object
 store), and nothing fsck checks is read through a path that changes the store.
 
-Two states that ``flowkit gc`` (:mod:`flowkit.store.gc`) may leave are not problems: a run
+Three states that ``flowkit gc`` (:mod:`flowkit.store.gc`) may leave are not problems: a run
 folder without a ``run.json`` (a gc stopped while deleting a run: it is no run, and the next
-gc removes the rest), and a named blob that waits in gc's trash (a read puts it back).
+gc removes the rest), a named blob that waits in gc's trash (a read puts it back), and a
+cache entry naming a task that is gone (a run that ended while gc deleted the task's run
+merged its entry back in): it is reported as stale, as reuse reads an entry's task before
+taking it and runs one that is gone again; ``repair`` prunes such entries and keeps the rest.
 
 What ``repair`` removes, and why that is safe:
 
@@ -26,8 +29,8 @@ What ``repair`` removes, and why that is safe:
 - a blob in :data:`QUARANTINE` (a repair was stopped half-way): it goes back if it
   verifies, else it is deleted;
 - a damaged log chunk: the rest of the log reads without it;
-- a broken cache entry, or a step's broken cache index (not one, or naming a task that is
-  not stored): it is only an index, and the next run of the step enters its tasks again;
+- a broken cache entry, or a step's broken cache index (not one): it is only an index, and
+  the next run of the step enters its tasks again;
 - a temporary file not written to for :data:`TEMPORARY_GRACE` seconds: a live writer writes
   to its file continuously, so one this old belongs to a writer that was killed. Younger
   ones are left alone (and are not problems: they may be writes in progress).
@@ -82,9 +85,22 @@ class Damage:
     removable: Removal | None = None
 
 
+@dataclass(frozen=True)
+class Stale:
+    """A step's cache index (or an older flowkit's cache entry) at ``key`` naming tasks whose
+    final records, ``targets``, are gone: not a problem (see the module docstring)."""
+
+    key: str
+    targets: tuple[str, ...]
+
+
 @dataclass
 class Report:
     problems: list[Damage] = field(default_factory=list)
+    #: Cache entries naming tasks that are gone, by index.
+    stale: list[Stale] = field(default_factory=list)
+    #: How many of those entries :func:`repair` pruned.
+    pruned: int = 0
     blobs: int = 0
     records: int = 0
     chunks: int = 0
@@ -109,9 +125,21 @@ class Report:
                 f" ({self.young_temporaries} temporary file(s) written to in the last "
                 f"{TEMPORARY_GRACE / 3600:g} h left alone: writes that may be in progress)"
             )
+        stale = sum(len(s.targets) for s in self.stale)
+        if self.pruned:
+            what += f" ({self.pruned} stale cache entr{_ies(self.pruned)} pruned)"
+        elif stale:
+            what += (
+                f" ({stale} stale cache entr{_ies(stale)} naming a task that is gone: harmless, "
+                "as reuse runs such a task again; flowkit fsck --repair prunes stale entries)"
+            )
         if not self.problems:
             return f"{what}: no problems found."
         return f"{what}: {len(self.problems)} problem{'s' * (len(self.problems) != 1)} found."
+
+
+def _ies(count: int) -> str:
+    return "y" if count == 1 else "ies"
 
 
 @dataclass
@@ -277,22 +305,17 @@ class _Checker:
                 why = f"{type(exc).__name__}: {exc.message}"
                 self.report.add(key, f"a broken cache entry (not a cache entry: {why})", "object")
                 continue
-            missing = [t for t in targets if not self.has_key(t)]
+            missing = tuple(t for t in targets if not self.has_key(t))
             if missing:
-                self.report.add(
-                    key, f"a broken cache entry: names {missing[0]}, which is missing", "object"
-                )
+                self.report.stale.append(Stale(key, missing))
 
     def cache_targets(self, key: str) -> list[str]:
         """The final records a step's cache index, or an older flowkit's entry, names."""
-        parts = key.split("/")
-        if len(parts) == 4 and parts[2] == layout.CACHE_STEPS and parts[3].endswith(".json"):
-            flow, step = parts[1], parts[3].removesuffix(".json")
+        step = _cache_step(key)
+        if step is not None:
+            flow = key.split("/")[1]
             entries = reuse_keys.parse(self.store.backend.get(key), f"{self.store.url}/{key}")
-            return [
-                layout.attempt_key(flow, run_id, step, task_id, n, final=True)
-                for run_id, task_id, n in entries.values()
-            ]
+            return [reuse_keys.record_key(flow, step, entry) for entry in entries.values()]
         flow, run_id, step, task_id, attempt = self.store.index.cache_entry(key)
         return [layout.attempt_key(flow, run_id, step, task_id, attempt, final=True)]
 
@@ -371,9 +394,20 @@ def fsck(store: Store, *, now: float | None = None) -> Report:
     return checker.report
 
 
+def _cache_step(key: str) -> str | None:
+    """The step whose cache index is stored under ``key``; None for an older flowkit's entry."""
+    parts = key.split("/")
+    if len(parts) == 4 and parts[2] == layout.CACHE_STEPS and parts[3].endswith(".json"):
+        return parts[3].removesuffix(".json")
+    return None
+
+
 def repair(store: Store, report: Report) -> list[Damage]:
     """Remove what ``report`` found removable (see the module docstring for why each is
-    safe); the problems it removed. A damaged blob that verifies by now is left alone."""
+    safe), and prune its stale cache entries (``report.pruned`` says how many); the problems
+    it removed. A damaged blob that verifies by now is left alone."""
+    for stale in report.stale:
+        report.pruned += _prune(store, stale)
     removed = []
     for problem in report.problems:
         if problem.removable == "temporary":
@@ -391,6 +425,24 @@ def repair(store: Store, report: Report) -> list[Damage]:
             continue
         removed.append(problem)
     return removed
+
+
+def _prune(store: Store, stale: Stale) -> int:
+    """Take the entries naming tasks that are still gone out of the cache index at
+    ``stale.key`` (or delete an older flowkit's entry), leaving the rest; how many went.
+    The index is read again: a run that ended since fsck looked may have merged its own."""
+    backend = store.backend
+    gone = {target for target in stale.targets if not backend.exists(target)}
+    if not gone:
+        return 0
+    step = _cache_step(stale.key)
+    if step is None:
+        backend.delete(stale.key)
+        return 1
+    flow = stale.key.split("/")[1]
+    return reuse_keys.drop(
+        backend, flow, step, lambda entry: reuse_keys.record_key(flow, step, entry) in gone
+    )
 
 
 def _remove_blob(store: Store, key: str) -> bool:

@@ -6,6 +6,9 @@ with its step indexes, so a task costs no store write of its own, and ``run --re
 one object per step, not one per task. Like every index it may lag or lose entries (a run
 killed before its end adds none; two runs that end at once may each drop the other's
 merge): a task that could have been reused then runs again, and its run enters it anew.
+It may also name a task that is gone: a run that ends while gc deletes another can merge
+the deleted run's entries back in. Reuse reads an entry's task before it takes it (one that
+is gone runs again), fsck reports such entries as stale, and ``fsck --repair`` prunes them.
 The JSON is compressed (:func:`~flowkit.store.records.packed`). A task ``@catch`` caught is
 not entered (its failure may be transient, and reuse would keep it), nor is a clone (the
 task it was copied from is, by the run it ran in).
@@ -14,7 +17,7 @@ task it was copied from is, by the run it ran in).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from flowkit.store import layout
@@ -84,15 +87,27 @@ def forget_runs(
     """Take the tasks of ``run_ids`` (runs gc deletes) out of the step cache indexes named
     ``names`` (``<step>.json`` each, as listed under ``cache/<Flow>/steps``)."""
     for name in names:
-        step = name.removesuffix(".json")
-        entries = read_step(backend, flow, step)
-        kept = {k: e for k, e in entries.items() if e[0] not in run_ids}
-        if len(kept) == len(entries):
-            continue
-        if kept:
-            _write(backend, flow, step, kept)
-        else:
-            backend.delete(layout.step_cache_key(flow, step))
+        drop(backend, flow, name.removesuffix(".json"), lambda entry: entry[0] in run_ids)
+
+
+def drop(backend: Backend, flow: str, step: str, going: Callable[[Entry], bool]) -> int:
+    """Take the entries ``going`` picks out of the step's cache index (an index left empty
+    is deleted); how many went."""
+    entries = read_step(backend, flow, step)
+    kept = {k: e for k, e in entries.items() if not going(e)}
+    if len(kept) == len(entries):
+        return 0
+    if kept:
+        _write(backend, flow, step, kept)
+    else:
+        backend.delete(layout.step_cache_key(flow, step))
+    return len(entries) - len(kept)
+
+
+def record_key(flow: str, step: str, entry: Entry) -> str:
+    """The key of the final record that ``entry`` of the step's cache index names."""
+    run_id, task_id, attempt = entry
+    return layout.attempt_key(flow, run_id, step, task_id, attempt, final=True)
 
 
 def _write(backend: Backend, flow: str, step: str, entries: dict[str, Entry]) -> None:

@@ -1,5 +1,6 @@
 """``flowkit fsck`` finds stray temporary files, damaged log chunks, broken cache entries and
-damaged blobs; ``--repair`` removes them, says so, and leaves every good blob alone."""
+damaged blobs; ``--repair`` removes them, says so, and leaves every good blob alone (stale
+cache entries are not damage: it prunes them)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ RESULT = 210 * 10**300
 @pytest.fixture
 def damaged(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A store after a good run, then: an old and a young temporary file, a damaged log
-    chunk, two broken cache entries and a bit-flipped blob. The keys of what is wrong."""
+    chunk, a broken cache index, an older flowkit's cache entry naming a task that is not
+    stored (stale, not damage) and a bit-flipped blob. The keys of what is wrong."""
     root = tmp_path / "store"
     run = flowkit.run(FanoutFlow, store=str(root), progress=Quiet(), n=3, scale=SCALE)
     store = open_store(str(root))
@@ -81,19 +83,23 @@ def test_fsck_finds_each_kind_of_damage(damaged: tuple[Path, dict[str, str]]) ->
     root, keys = damaged
     report = fsck(open_store(str(root)))
     found = {p.key: p.message for p in report.problems}
+    stale = keys.pop("missing task")  # names a task that is gone: harmless, not damage
     assert sorted(found) == sorted(keys.values())
+    assert [(s.key, s.targets) for s in report.stale] == [
+        (stale, (f"runs/FanoutFlow/{_join(root).run_id}/steps/join/nope.0.json",))
+    ]
     assert found[keys["temporary"]].startswith(
         "a temporary file of 69000 bytes that a killed writer left (last written 2.0 h ago)"
     )
     assert found[keys["chunk"]].startswith("a damaged log chunk: log chunk ")
     assert "is not in flowkit's log format" in found[keys["chunk"]]
     assert found[keys["bad json"]].startswith("a broken cache entry (not a cache entry: ")
-    assert found[keys["missing task"]].startswith("a broken cache entry: names runs/FanoutFlow/")
     assert "artifact 'result' of task FanoutFlow/" in found[keys["blob"]]
     assert report.young_temporaries == 1
     result = _fsck(root)
     assert result.exit_code == 1, result.output
-    assert "5 problems found" in result.output
+    assert "4 problems found" in result.output
+    assert "(1 stale cache entry naming a task that is gone: harmless" in result.output
     assert "1 temporary file(s) written to in the last 1 h left alone" in result.output
     assert "flowkit fsck --repair removes what can go safely" in result.output
     assert (root / keys["temporary"]).exists()  # fsck alone changes nothing
@@ -106,10 +112,13 @@ def test_repair_removes_them_says_so_and_keeps_every_good_blob(
     good = {k: v for k, v in _blobs(root).items() if k != keys["blob"]}
     result = _fsck(root, "--repair")
     assert result.exit_code == 0, result.output
+    stale = keys.pop("missing task")
     for key in keys.values():
         assert f"removed {key}\n" in result.output
         assert not (root / key).exists()
-    assert "5 of 5 problem(s) repaired." in result.output
+    assert not (root / stale).exists() and stale not in result.output  # pruned, not a problem
+    assert "4 of 4 problem(s) repaired." in result.output
+    assert "(1 stale cache entry pruned)" in result.output
     assert "resume the runs that named the removed blobs" in result.output
     assert _blobs(root) == good
     assert (root / "runs" / ".tmp-4243-0123456789ab").exists()  # young: maybe a live writer

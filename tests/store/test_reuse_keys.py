@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import time
 import zlib
+from pathlib import Path
 
-from flowkit.store import Store, layout
-from flowkit.store.fsck import fsck
+import flowkit
+from flowkit.store import LocalBackend, Store, layout, open_store
+from flowkit.store.fsck import Stale, fsck, repair
 from flowkit.store.gc import collect
 from flowkit.store.gc_plan import Policy
 from flowkit.store.records import ExceptionInfo, TaskRecord
+from tests.flows.linear import LinearFlow
+from tests.runtime.test_shapes import Quiet
 
 KEY = "k" * 64
 
@@ -66,14 +70,82 @@ def test_a_broken_index_is_no_index_and_the_next_run_replaces_it(store: Store) -
     assert fsck(store).problems == []
 
 
-def test_an_entry_naming_a_lost_task_is_no_entry_and_fsck_names_it(store: Store) -> None:
+def test_an_entry_naming_a_lost_task_is_no_entry_and_fsck_calls_it_stale(store: Store) -> None:
     _, (ok,) = _run(store, ("succeeded", KEY))
-    store.backend.delete(
-        layout.attempt_key("RkFlow", ok.run_id, "train", ok.task_id, 0, final=True)
-    )
+    gone = layout.attempt_key("RkFlow", ok.run_id, "train", ok.task_id, 0, final=True)
+    store.backend.delete(gone)
     assert store.index.reuse_keys("RkFlow").lookup("train", KEY) is None
-    messages = [p.message for p in fsck(store).problems]
-    assert any("broken cache entry" in m and ok.task_id in m for m in messages), messages
+    report = fsck(store)
+    index = layout.step_cache_key("RkFlow", "train")
+    assert report.stale == [Stale(index, (gone,))]
+    assert "1 stale cache entry naming a task that is gone: harmless" in report.summary()
+
+
+class GcAsARunEnds(LocalBackend):
+    """A store where gc runs (keeping each flow's last run) just after a run's end has read
+    a step's cache index to merge its own tasks in, before it writes the merge."""
+
+    armed = False
+
+    def get(self, key: str) -> bytes:
+        data = super().get(key)
+        if self.armed and key == layout.step_cache_key("RkFlow", "train"):
+            self.armed = False
+            plain = Store(LocalBackend(self.root, durable=False))
+            collect(plain, Policy(keep_last=1, grace=0), now=time.time() + 3600)
+        return data
+
+
+def test_a_run_ending_while_gc_deletes_another_leaves_stale_entries_repair_prunes(
+    tmp_path: Path,
+) -> None:
+    backend = GcAsARunEnds(tmp_path / "store", durable=False)
+    store = Store(backend)
+    old_id, (old,) = _run(store, ("succeeded", "a" * 64))
+    backend.armed = True
+    new_id, (new,) = _run(store, ("succeeded", KEY))
+    assert not backend.armed and store.records.list_runs("RkFlow") == [new_id]  # gc ran
+    # the merge read the index before gc took the old run out: it put its entry back
+    assert _index(store) == {"a" * 64: [old_id, old.task_id, 0], KEY: [new_id, new.task_id, 0]}
+    assert store.index.reuse_keys("RkFlow").lookup("train", "a" * 64) is None
+    report = fsck(store)
+    assert report.problems == []  # harmless: not damage
+    gone = layout.attempt_key("RkFlow", old_id, "train", old.task_id, 0, final=True)
+    assert report.stale == [Stale(layout.step_cache_key("RkFlow", "train"), (gone,))]
+    assert repair(store, report) == [] and report.pruned == 1
+    assert "(1 stale cache entry pruned)" in report.summary()
+    assert _index(store) == {KEY: [new_id, new.task_id, 0]}  # the rest of the index stays
+    assert store.index.reuse_keys("RkFlow").lookup("train", KEY) == new
+    assert fsck(store).stale == []
+
+
+def test_repair_prunes_only_entries_still_gone_and_keeps_a_merge_made_since(
+    store: Store,
+) -> None:
+    first_id, (first,) = _run(store, ("succeeded", "a" * 64))
+    kept_id, (kept,) = _run(store, ("succeeded", KEY))
+    index = layout.step_cache_key("RkFlow", "train")
+    merged = store.backend.get(index)  # what a merge that read the index before gc writes
+    collect(store, Policy(keep_last=1, grace=0), now=time.time() + 3600)
+    store.backend.put(index, [merged])
+    report = fsck(store)
+    gone = layout.attempt_key("RkFlow", first_id, "train", first.task_id, 0, final=True)
+    assert report.problems == [] and [s.targets for s in report.stale] == [(gone,)]
+    again_id, (again,) = _run(store, ("succeeded", "a" * 64))  # takes the key over since
+    assert repair(store, report) == [] and report.pruned == 0
+    assert _index(store) == {
+        "a" * 64: [again_id, again.task_id, 0],
+        KEY: [kept_id, kept.task_id, 0],
+    }
+    # an older flowkit's entry (one object per key) naming a task that is gone: deleted
+    older = layout.cache_key_path("RkFlow", "b" * 64)
+    body = {"pathspec": f"RkFlow/{first_id}/train/{first.task_id}", "attempt": 0}
+    store.backend.put(older, [json.dumps(body).encode()])
+    report = fsck(store)
+    assert report.problems == [] and report.stale == [Stale(older, (gone,))]
+    repair(store, report)
+    assert report.pruned == 1 and not store.backend.exists(older)
+    assert len(_index(store)) == 2
 
 
 def test_an_older_flowkit_s_entry_still_reads(store: Store) -> None:
@@ -96,3 +168,30 @@ def test_gc_takes_the_tasks_of_runs_it_deletes_out_of_the_index(store: Store) ->
 
 def _keys(store: Store) -> list[str]:
     return [info.key for info in store.backend.scan("cache")]
+
+
+def test_reuse_runs_again_a_task_whose_entry_names_a_deleted_run(tmp_path: Path) -> None:
+    root = str(tmp_path / "store")
+    first = flowkit.run(LinearFlow, store=root, progress=Quiet(), reuse=True)
+    store = open_store(root)
+    steps = ["start", "a", "b", "end"]
+    merged = {s: store.backend.get(layout.step_cache_key("LinearFlow", s)) for s in steps}
+    other = flowkit.run(LinearFlow, store=root, progress=Quiet(), base=2)  # other keys
+    collect(store, Policy(keep_last=1, grace=0), now=time.time() + 3600)
+    assert store.records.list_runs("LinearFlow") == [other.id]
+    for step, raw in merged.items():  # a merge that read the indexes before gc wrote them
+        store.backend.put(layout.step_cache_key("LinearFlow", step), [raw])
+    report = fsck(store)
+    assert report.problems == [] and len(report.stale) == 4
+    assert all(first.id in s.targets[0] for s in report.stale)
+
+    again = flowkit.run(LinearFlow, store=root, progress=Quiet(), reuse=True)
+    assert [(d["step"], d["action"]) for d in again.explanation] == [(s, "run") for s in steps]
+    why = {d["reason"] for d in again.explanation}
+    assert why == {"no earlier task had the same code, inputs and parameters"}
+    assert again.data.total == 6 and again["end"].task.data.total == 6
+    keys = store.index.reuse_keys("LinearFlow")  # its run entered its tasks in their place
+    for step in steps:
+        (task,) = store.records.list_tasks("LinearFlow", again.id, step)
+        assert keys.lookup(step, task.cache_key or "") == task
+    assert fsck(store).stale == []
