@@ -10,8 +10,9 @@ It may also name a task that is gone: a run that ends while gc deletes another c
 the deleted run's entries back in. Reuse reads an entry's task before it takes it (one that
 is gone runs again), fsck reports such entries as stale, and ``fsck --repair`` prunes them.
 The JSON is compressed (:func:`~flowkit.store.records.packed`). A task ``@catch`` caught is
-not entered (its failure may be transient, and reuse would keep it), nor is a clone (the
-task it was copied from is, by the run it ran in).
+not entered (its failure may be transient, and reuse would keep it), nor is a clone: the
+task it was copied from is, by the run it ran in, or, where that run never ended (killed,
+then resumed), by the run that cloned it, for a key the index has no entry for.
 """
 
 from __future__ import annotations
@@ -35,14 +36,38 @@ def remember(
     backend: Backend, flow: str, run_id: str, step: str, tasks: Iterable[TaskRecord]
 ) -> None:
     """Merge the reusable ones of ``tasks`` (a step's, of run ``run_id``) into the step's
-    cache index, taking over their keys from earlier runs."""
-    fresh = {
-        t.cache_key: (run_id, t.task_id, t.attempt)
-        for t in tasks
-        if t.cache_key and t.successful and not t.caught and t.origin_pathspec is None
-    }
-    if fresh:
-        _write(backend, flow, step, {**read_step(backend, flow, step), **fresh})
+    cache index, taking over their keys from earlier runs; a clone's origin task goes in
+    for a key that has no entry."""
+    reusable = [(t.cache_key, t) for t in tasks if t.cache_key and t.successful and not t.caught]
+    fresh = {k: (run_id, t.task_id, t.attempt) for k, t in reusable if not t.origin_pathspec}
+    clones = {k: t.origin_pathspec for k, t in reusable if t.origin_pathspec}
+    if not fresh and not clones:
+        return
+    entries = read_step(backend, flow, step)
+    clones = {k: origin for k, origin in clones.items() if k not in entries and k not in fresh}
+    if fresh or clones:
+        _write(backend, flow, step, {**_origins(backend, flow, step, clones), **entries, **fresh})
+
+
+def _origins(backend: Backend, flow: str, step: str, clones: dict[str, str]) -> dict[str, Entry]:
+    """Each clone's key (in ``clones``, with the clone's ``origin_pathspec``) and the task
+    it was copied from: its run and task id, and its latest attempt with a final record (a
+    clone is attempt 0 whichever attempt it copied), found with one listing of each origin
+    run's step."""
+    by_run: dict[str, dict[str, str]] = {}  # origin run -> task id -> key
+    for key, origin in clones.items():
+        origin_flow, origin_run, origin_step, task_id = origin.split("/")
+        if (origin_flow, origin_step) == (flow, step):  # what clone_task copies
+            by_run.setdefault(origin_run, {})[task_id] = key
+    found: dict[str, Entry] = {}
+    for origin_run, keys in by_run.items():
+        finals: dict[str, int] = {}
+        for name in backend.list(layout.step_prefix(flow, origin_run, step)):
+            parsed = layout.parse_attempt_name(name)
+            if parsed is not None and parsed[2] and parsed[0] in keys:
+                finals[parsed[0]] = max(finals.get(parsed[0], -1), parsed[1])
+        found.update((keys[t], (origin_run, t, n)) for t, n in finals.items())
+    return found
 
 
 def read_step(backend: Backend, flow: str, step: str) -> dict[str, Entry]:

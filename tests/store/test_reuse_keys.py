@@ -195,3 +195,63 @@ def test_reuse_runs_again_a_task_whose_entry_names_a_deleted_run(tmp_path: Path)
         (task,) = store.records.list_tasks("LinearFlow", again.id, step)
         assert keys.lookup(step, task.cache_key or "") == task
     assert fsck(store).stale == []
+
+
+def test_a_resume_enters_the_tasks_it_cloned_from_a_run_that_never_ended(store: Store) -> None:
+    earlier_id, (earlier,) = _run(store, ("succeeded", "c" * 64))
+    killed = store.records.create_run("RkFlow")  # SIGKILLed: it never ends, enters nothing
+
+    def task(key: str, *, attempts: int = 1) -> TaskRecord:
+        start = store.records.start_task("RkFlow", killed.run_id, "train", cache_key=key)
+        for n in range(1, attempts):  # the attempts before the last failed
+            store.records.finish_task(start.finished("failed", exception=ExceptionInfo("E", "m")))
+            start = store.records.start_task(
+                "RkFlow", killed.run_id, "train", start.task_id, attempt=n, cache_key=key
+            )
+        return store.records.finish_task(start.finished("succeeded"))
+
+    retried, other = task(KEY, attempts=2), task("c" * 64)
+    resumed = store.records.create_run("RkFlow", origin_run_id=killed.run_id)
+    clones = [store.records.clone_task(t, resumed.run_id, {}) for t in (retried, other)]
+    assert [c.attempt for c in clones] == [0, 0]  # a clone says nothing of the attempt
+    start = store.records.start_task("RkFlow", resumed.run_id, "train", cache_key="f" * 64)
+    ran = store.records.finish_task(start.finished("succeeded"))
+    store.records.end_run("RkFlow", resumed.run_id, "succeeded")
+    assert _index(store) == {
+        KEY: [killed.run_id, retried.task_id, 1],  # the attempt that succeeded
+        "c" * 64: [earlier_id, earlier.task_id, 0],  # an entry a clone's origin leaves alone
+        "f" * 64: [resumed.run_id, ran.task_id, 0],
+    }
+    assert store.index.reuse_keys("RkFlow").lookup("train", KEY) == retried
+    assert fsck(store).stale == []
+    again = store.records.create_run("RkFlow", origin_run_id=resumed.run_id)
+    store.records.clone_task(clones[0], again.run_id, {})  # a clone of a clone: no change
+    store.records.end_run("RkFlow", again.run_id, "succeeded")
+    assert _index(store)[KEY] == [killed.run_id, retried.task_id, 1]
+
+
+def test_run_reuse_after_a_resume_of_a_killed_run_reuses_what_the_resume_cloned(
+    tmp_path: Path,
+) -> None:
+    root = str(tmp_path / "store")
+    killed = flowkit.run(LinearFlow, store=root, progress=Quiet())
+    store = open_store(root)
+    # what a scheduler SIGKILLed once step a's task had ended leaves: no end record, no step
+    # index, nothing entered in the cache indexes, no record of steps b and end
+    prefix = layout.run_prefix("LinearFlow", killed.id)
+    gone = [f"{prefix}/end.json", *(f"{prefix}/index/{s}.json" for s in ("start", "a", "b"))]
+    gone += [f"{prefix}/index/end.json", *(i.key for i in store.backend.scan("cache"))]
+    gone += [i.key for s in ("b", "end") for i in store.backend.scan(f"{prefix}/steps/{s}")]
+    for key in gone:
+        store.backend.delete(key)
+    resumed = flowkit.resume(LinearFlow, store=root, progress=Quiet())
+    assert [(d["step"], d["action"]) for d in resumed.explanation] == [
+        ("start", "clone"), ("a", "clone"), ("b", "run"), ("end", "run")
+    ]  # fmt: skip
+    again = flowkit.run(LinearFlow, store=root, progress=Quiet(), reuse=True)
+    assert {d["step"]: d["action"] for d in again.explanation} == dict.fromkeys(
+        ("start", "a", "b", "end"), "reuse"
+    )
+    origins = {d["step"]: d["origin"].split("/")[1] for d in again.explanation}
+    assert origins == {"start": killed.id, "a": killed.id, "b": resumed.id, "end": resumed.id}
+    assert again.data.total == 6
