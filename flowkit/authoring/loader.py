@@ -67,7 +67,9 @@ def _import(file: Path, origin: str | None = None) -> ModuleType:
             return existing  # imported already, and the file has not changed since
     elif existing is not None:
         name = f"flowkit_flow_{abs(hash(file))}"
-    loader = None if origin is None else CopyLoader(name, str(file), origin)
+    # Never from the bytecode cache: it is trusted by the file's mtime (whole seconds) and
+    # size, so an edit that keeps the size, within a second of the last, would run old code.
+    loader = CopyLoader(name, str(file), str(file) if origin is None else origin)
     spec = importlib.util.spec_from_file_location(name, file, loader=loader)
     if spec is None or spec.loader is None:
         raise FlowLoadError(f"{file} cannot be imported as Python", "flow files end in .py")
@@ -103,9 +105,9 @@ def _is_user_frame(filename: str) -> bool:
 
 
 class CopyLoader(importlib.machinery.SourceFileLoader):
-    """Imports ``path``, a copy of the source file at ``origin``, as if it were that file:
-    its code objects name ``origin``. No bytecode cache is read or written (a cached file
-    would name the copy again)."""
+    """Imports ``path``, a copy of the source file at ``origin`` (or that file itself), as if
+    it were that file: its code objects name ``origin``. No bytecode cache is read or
+    written (a cached file would name the copy again, or be older than the source)."""
 
     def __init__(self, fullname: str, path: str, origin: str) -> None:
         super().__init__(fullname, path)
