@@ -13,7 +13,7 @@ from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.errors import KeyNotFoundError, StoreError
 from flowkit.store.records import TaskRecord
-from flowkit.store.reuse_keys import Entry, old_entry, read_step
+from flowkit.store.reuse_keys import KeyEntry, old_entry, read_step
 from flowkit.store.runs import Records
 
 
@@ -56,7 +56,7 @@ class ReuseKeys:
 
     def __init__(self, backend: Backend, records: Records, flow: str) -> None:
         self._backend, self._records, self._flow = backend, records, flow
-        self._steps: dict[str, dict[str, Entry]] = {}
+        self._steps: dict[str, dict[str, KeyEntry]] = {}
         self._old: bool | None = None
 
     def lookup(self, step: str, key: str) -> TaskRecord | None:

@@ -27,7 +27,7 @@ from flowkit.store.errors import KeyNotFoundError, StoreError
 from flowkit.store.records import TaskRecord, decode, packed
 
 #: A task as its step's cache index names it: run id, task id, attempt.
-Entry = tuple[str, str, int]
+KeyEntry = tuple[str, str, int]
 
 HINT = "it is only an index: remove it, and the next runs of the step enter their tasks again"
 
@@ -49,7 +49,7 @@ def remember(
         _write(backend, flow, step, {**_origins(backend, flow, step, clones), **entries, **fresh})
 
 
-def _origins(backend: Backend, flow: str, step: str, clones: dict[str, str]) -> dict[str, Entry]:
+def _origins(backend: Backend, flow: str, step: str, clones: dict[str, str]) -> dict[str, KeyEntry]:
     """Each clone's key (in ``clones``, with the clone's ``origin_pathspec``) and the task
     it was copied from: its run and task id, and its latest attempt with a final record (a
     clone is attempt 0 whichever attempt it copied), found with one listing of each origin
@@ -59,7 +59,7 @@ def _origins(backend: Backend, flow: str, step: str, clones: dict[str, str]) -> 
         origin_flow, origin_run, origin_step, task_id = origin.split("/")
         if (origin_flow, origin_step) == (flow, step):  # what clone_task copies
             by_run.setdefault(origin_run, {})[task_id] = key
-    found: dict[str, Entry] = {}
+    found: dict[str, KeyEntry] = {}
     for origin_run, keys in by_run.items():
         finals: dict[str, int] = {}
         for name in backend.list(layout.step_prefix(flow, origin_run, step)):
@@ -70,7 +70,7 @@ def _origins(backend: Backend, flow: str, step: str, clones: dict[str, str]) -> 
     return found
 
 
-def read_step(backend: Backend, flow: str, step: str) -> dict[str, Entry]:
+def read_step(backend: Backend, flow: str, step: str) -> dict[str, KeyEntry]:
     """The step's cache index; empty if there is none, or it is broken (a broken one is
     replaced by the next merge)."""
     key = layout.step_cache_key(flow, step)
@@ -80,7 +80,7 @@ def read_step(backend: Backend, flow: str, step: str) -> dict[str, Entry]:
         return {}
 
 
-def parse(raw: bytes, where: str) -> dict[str, Entry]:
+def parse(raw: bytes, where: str) -> dict[str, KeyEntry]:
     """A step's cache index from its stored bytes, or a :class:`StoreError` naming ``where``."""
     data = decode(raw, where, HINT)
     tasks = data.get("tasks") if isinstance(data, dict) else None
@@ -115,7 +115,7 @@ def forget_runs(
         drop(backend, flow, name.removesuffix(".json"), lambda entry: entry[0] in run_ids)
 
 
-def drop(backend: Backend, flow: str, step: str, going: Callable[[Entry], bool]) -> int:
+def drop(backend: Backend, flow: str, step: str, going: Callable[[KeyEntry], bool]) -> int:
     """Take the entries ``going`` picks out of the step's cache index (an index left empty
     is deleted); how many went."""
     entries = read_step(backend, flow, step)
@@ -129,13 +129,13 @@ def drop(backend: Backend, flow: str, step: str, going: Callable[[Entry], bool])
     return len(entries) - len(kept)
 
 
-def record_key(flow: str, step: str, entry: Entry) -> str:
+def record_key(flow: str, step: str, entry: KeyEntry) -> str:
     """The key of the final record that ``entry`` of the step's cache index names."""
     run_id, task_id, attempt = entry
     return layout.attempt_key(flow, run_id, step, task_id, attempt, final=True)
 
 
-def _write(backend: Backend, flow: str, step: str, entries: dict[str, Entry]) -> None:
+def _write(backend: Backend, flow: str, step: str, entries: dict[str, KeyEntry]) -> None:
     body: dict[str, Any] = {"flow": flow, "step": step, "tasks": entries}
     text = json.dumps(body, separators=(",", ":")).encode()
     backend.put(layout.step_cache_key(flow, step), [packed(text)])
