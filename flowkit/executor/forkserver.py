@@ -2,12 +2,12 @@
 
 Run as ``python -m flowkit.executor.forkserver`` (:func:`flowkit.executor.warm.spawn`), often
 as a run begins: it imports what tasks need before it reads its hello, the first line of its
-stdin, which names the flow's code. It talks JSON lines: requests on stdin, news on its original stdout (the flow's own prints are sent to
-stderr so they can never garble the channel). For each task it forks a *shepherd*, which
-leads a session of its own, forks the task's process, and runs no user code: it reaps every
-child it gets (the task, and on Linux whatever the task orphaned, see
-:mod:`flowkit.executor.reaper`) and, once the task has ended, kills what is left below it and
-exits as the task did. Cancelling a task kills the shepherd's whole tree. The task's
+stdin, which names the flow's code. It talks JSON lines: requests on stdin, news on its
+original stdout (the flow's own prints are sent to stderr so they can never garble the
+channel). For each task it forks a *shepherd*, which leads a session of its own, forks the
+task's process, and runs no user code: it reaps every child it gets (the task, and on Linux
+whatever the task orphaned, see :mod:`flowkit.executor.reaper`) and, once the task has
+ended, kills what is left below it and exits as the task did. Cancelling a task kills the shepherd's whole tree. The task's
 stdout/stderr are piped back here, where the lines are timestamped into the store's log and
 echoed to the scheduler. When stdin closes or the news cannot be sent (the scheduler is
 gone), every task still running is killed and the worker exits quietly.

@@ -16,7 +16,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from flowkit.store.errors import StoreError
-from flowkit.store.records import DAMAGED, TaskRecord, compact, decode, from_dict, nested
+from flowkit.store.records import (
+    DAMAGED,
+    PACK_LEVEL,
+    TaskRecord,
+    compact,
+    decode,
+    from_dict,
+    nested,
+)
 
 #: What every entry of one step's index shares, written once at its top.
 _SHARED = ("flow", "run_id", "step")
@@ -28,7 +36,7 @@ def index_body(flow: str, run_id: str, step: str, tasks: Iterable[TaskRecord]) -
     ``{"flow": ..., "run_id": ..., "step": ..., "tasks": [entry, ...]}``."""
     dumps = json.JSONEncoder(separators=(",", ":"), default=nested).encode
     head = dumps({"flow": flow, "run_id": run_id, "step": step})
-    out = zlib.compressobj(1)  # records.packed's level, which decode reads back
+    out = zlib.compressobj(PACK_LEVEL)  # as records.packed compresses: decode reads it
     chunks = [out.compress(f'{head[:-1]},"tasks":['.encode())]
     for i, task in enumerate(tasks):
         entry = dumps(compact(task, _LEFT_OUT))
