@@ -40,6 +40,7 @@ def jobs_fields(cluster: SlurmCluster, job_id: str) -> list[dict[str, str]]:
 def job_fields(cluster: SlurmCluster, job_id: str) -> dict[str, str]:
     """The fields of one job (``12``) or array element (``12_3``), as ``scontrol show job -o``
     says them (``{"JobState": "COMPLETED", "NumCPUs": "3", ...}``)."""
+    assert job_id, "no job id given: scontrol would show every job"
     records = jobs_fields(cluster, job_id)
     assert len(records) == 1, f"scontrol shows {len(records)} records for job {job_id}"
     return records[0]

@@ -33,7 +33,9 @@ class DetachFlow(FlowSpec):
     @step
     def wait(self):
         gate = Path(os.environ["GATE"])
-        Path(f"{gate}.waiting").write_text(os.environ["SLURM_JOB_ID"])
+        # written whole, then renamed: the test reads the job id as soon as the name appears
+        Path(f"{gate}.waiting.tmp").write_text(os.environ["SLURM_JOB_ID"])
+        os.replace(f"{gate}.waiting.tmp", f"{gate}.waiting")
         while not gate.exists():
             time.sleep(0.05)
         self.value = self.base + 22
