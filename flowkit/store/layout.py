@@ -36,6 +36,14 @@
                                                          aside before deleting it
     trash/<batch>/<digest>                               a blob gc took away; a read puts it
                                                          back, a later gc deletes it
+    deployments/<Flow>/versions/<id>.json                one version of a flow's deployment
+                                                         (written once; the latest wins, and
+                                                         an undeploy is a version of its own)
+    deployments/<Flow>/claims/<what>.json                a schedule slot, upstream run or
+                                                         event the scheduler fired the flow
+                                                         for (written once: put_new)
+    deployments/<Flow>/state.json                        how far the scheduler got (overwritten)
+    events/<name>/<id>.json                              a published event (written once)
 
 Records, blobs and log chunks are written once and never changed, so no writer needs a lock.
 A lease has one writer (its run's scheduler) and lives apart, under its own prefix; a step's
@@ -186,6 +194,35 @@ def trash_batch_prefix(batch: str) -> str:
 def trash_key(batch: str, digest: str) -> str:
     """Where gc batch ``batch`` puts blob ``digest`` (see :mod:`flowkit.store.trash`)."""
     return f"{trash_batch_prefix(batch)}/{check_name('digest', digest)}"
+
+
+DEPLOYMENTS = "deployments"
+EVENTS = "events"
+
+
+def deployment_prefix(flow: str) -> str:
+    return f"{DEPLOYMENTS}/{check_name('flow', flow)}"
+
+
+def deployment_version_key(flow: str, version: str) -> str:
+    return f"{deployment_prefix(flow)}/versions/{check_name('deployment version', version)}.json"
+
+
+def deployment_claim_key(flow: str, claim: str) -> str:
+    """``claim``: ``slot.<epoch seconds>``, ``run.<Flow>.<run_id>`` or ``event.<name>.<id>``."""
+    return f"{deployment_prefix(flow)}/claims/{claim}.json"
+
+
+def deployment_state_key(flow: str) -> str:
+    return f"{deployment_prefix(flow)}/state.json"
+
+
+def event_prefix(name: str) -> str:
+    return f"{EVENTS}/{check_name('event', name)}"
+
+
+def event_key(name: str, event_id: str) -> str:
+    return f"{event_prefix(name)}/{check_name('event id', event_id)}.json"
 
 
 #: Top-level prefixes whose every object is written once and never changed (a blob is only
