@@ -100,6 +100,11 @@ class RunOptions:
     #: ``--namespace``: the namespace the steps' client reads runs in (``""``: every run);
     #: None: the default, ``user:<you>``.
     namespace: str | None = None
+    #: A deployed flow's code package, stored already (a ``CodeRef``): the run runs it, not
+    #: a new snapshot of the files (``flowkit scheduler``'s runs). None: snapshot them now.
+    code: Any = None
+    #: System tags besides ``@project``'s (the scheduler's: what fired the run).
+    system_tags: Iterable[str] = ()
 
 
 FlowLike = type | str | os.PathLike[str]
@@ -237,7 +242,7 @@ def _start(
     if dry_run:
         return _preview(graph, the_store, decider, parameters, origin)
     # The code as it is now: every task runs this snapshot, whatever is edited meanwhile.
-    code = code_ref_for(flow_cls, the_store)
+    code = options.code if options.code is not None else code_ref_for(flow_cls, the_store)
     record = the_store.records.create_run(
         graph.name,
         parameters=shown,
@@ -250,7 +255,7 @@ def _start(
         source=flow_source(flow_cls, notebook=options.notebook),
         parameter_digests={attr: digest for attr, (digest, _, _) in parameters.items()},
         run_id=options.run_id,
-        system_tags=project_tags(configured, options),
+        system_tags=(*project_tags(configured, options), *options.system_tags),
     )
     try:
         id_files.write(record.flow, record.run_id, the_store.url)
