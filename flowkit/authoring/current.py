@@ -50,6 +50,8 @@ class TaskContext(NamedTuple):
     parameter_names: tuple[str, ...] = ()
     #: Builds the flow's graph description (Metaflow's ``_graph_info``) when first asked.
     graph_info: Callable[[], dict[str, Any]] | None = None
+    #: Builds ``current.trigger`` (what fired a run ``flowkit scheduler`` started) when asked.
+    trigger: Callable[[], Any] | None = None
 
     @property
     def pathspec(self) -> str:
@@ -159,6 +161,13 @@ class Current:
         if ctx.graph_info is None:
             raise NotInTaskError("current.graph is not available in this task")
         return ctx.graph_info()
+
+    @property
+    def trigger(self) -> Any:
+        """Which upstream runs or events fired this run (Metaflow's ``current.trigger``:
+        ``.event``, ``.events``, ``.run``, ``.runs``); None for a run nothing fired."""
+        ctx = self._ctx("trigger")
+        return None if ctx.trigger is None else ctx.trigger()
 
     @property
     def parallel(self) -> Parallel:

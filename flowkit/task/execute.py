@@ -18,6 +18,7 @@ from flowkit.authoring.join import Inputs
 from flowkit.authoring.parameters import PARAMETERS_ATTR
 from flowkit.client.namespace import namespace
 from flowkit.client.provider import read_from
+from flowkit.client.trigger import Trigger
 from flowkit.errors import FlowDefinitionError
 from flowkit.graph.compat import metaflow_graph
 from flowkit.plan.tasks import Branch
@@ -142,6 +143,7 @@ def run_step(
         system_tags=spec.system_tags,
         parameter_names=tuple(sorted(spec.parameters)),
         graph_info=lambda: metaflow_graph(flow_cls).info(),
+        trigger=lambda: Trigger.from_tags(spec.system_tags),
     )
     with bound(ctx):
         if spec.contract.takes_inputs:
