@@ -61,6 +61,7 @@ if typing.TYPE_CHECKING:  # the same names as below, for type checkers and IDEs
     from flowkit.client.objects import Flow, Run, Step, Task
     from flowkit.client.provider import default_metadata, get_metadata, metadata
     from flowkit.client.root import Metaflow
+    from flowkit.deploy.register import publish_event
     from flowkit.errors import (
         FlowDefinitionError,
         FlowkitError,
@@ -156,6 +157,7 @@ __getattr__, __dir__ = lazy.lazy_exports(
         "flowkit.client.objects": ("Flow", "Run", "Step", "Task"),
         "flowkit.client.provider": ("default_metadata", "get_metadata", "metadata"),
         "flowkit.client.root": ("Metaflow",),
+        "flowkit.deploy.register": ("publish_event",),
         "flowkit.errors": (
             "FlowDefinitionError",
             "FlowkitError",
@@ -249,6 +251,7 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "parallel_map",
     "profile",
     "project",
+    "publish_event",
     "pypi",
     "pypi_base",
     "pytorch_parallel",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import click
@@ -64,6 +65,16 @@ cli.add_command(gc_cmd)
 cli.add_command(tag_cmd)
 cli.add_command(card_cmd)
 cli.add_command(ui_cmd)
+
+
+def _deploy_command(name: str) -> click.Command:
+    from flowkit.cli.deploy_commands import COMMANDS as DEPLOY_COMMANDS
+
+    return DEPLOY_COMMANDS[name]
+
+
+for _name in ("deploy", "deployments", "undeploy", "event", "scheduler"):
+    cli.add_lazy_command(_name, functools.partial(_deploy_command, _name))
 
 
 def main() -> None:

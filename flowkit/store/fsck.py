@@ -48,6 +48,7 @@ from flowkit.store import layout, reuse_keys
 from flowkit.store.backend import StagesWrites
 from flowkit.store.blobs import blob_key, read_segments
 from flowkit.store.deadletters import letter_from_json
+from flowkit.store.deployments import check_deployments
 from flowkit.store.errors import CorruptBlobError, KeyNotFoundError, StoreError
 from flowkit.store.gc_names import letter_names, package_names, run_names, task_names
 from flowkit.store.logs import check_chunk
@@ -319,6 +320,16 @@ class _Checker:
         flow, run_id, step, task_id, attempt = self.store.index.cache_entry(key)
         return [layout.attempt_key(flow, run_id, step, task_id, attempt, final=True)]
 
+    def deployments(self) -> None:
+        """Deployments, the scheduler's claims and state, and events parse; a deployment's
+        code package exists."""
+        for key, problem, code in check_deployments(self.store.backend):
+            self.report.records += 1
+            if problem is not None:
+                self.report.add(key, problem)
+            elif code is not None:
+                self.named(key, "the code package", "is", code, f"deployment {key.split('/')[1]}")
+
     def logs(self) -> None:
         for key in self.walk("logs"):
             if key.rpartition("/")[2] == layout.LOG_END:
@@ -388,6 +399,7 @@ def fsck(store: Store, *, now: float | None = None) -> Report:
     checker.blobs()
     checker.cache()
     checker.letters()
+    checker.deployments()
     checker.logs()
     checker.temporaries(time.time() if now is None else now)
     checker.quarantined()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from flowkit.settings import Settings
 from flowkit.store import layout
 from flowkit.store.backend import Backend, ObjectInfo, StagesWrites, Temporary
+from flowkit.store.deployments import deployed_code
 from flowkit.store.errors import KeyNotFoundError, StoreError
 from flowkit.store.fsck import TEMPORARY_GRACE
 from flowkit.store.gc_names import (
@@ -250,7 +251,8 @@ def mark(store: Store, plan: Plan, staying: list[RunFolder] | None = None) -> se
     records = [plan.runs[f.id] for f in staying if f.id in plan.runs]
     for record in records:
         marked |= run_names(record)
-    codes = sorted({r.code_digest for r in records if r.code_digest})
+    # a deployed flow's package stays while it is deployed: the scheduler runs it
+    codes = sorted({r.code_digest for r in records if r.code_digest} | deployed_code(store.backend))
     trash_keys = {t.digest: t.key for t in plan.trash}
     for named in overlapped(
         store.backend, lambda c: package_names(store.backend, c, trash_keys), codes
