@@ -1,7 +1,9 @@
 """Extensions found through entry points: read lazily, on the first lookup that needs one.
 
 Groups: ``flowkit.stores`` (URL scheme -> backend factory), ``flowkit.executors`` (name ->
-executor factory, the local one included) and ``flowkit.alerts`` (kind -> sink factory).
+executor factory, the local one included), ``flowkit.alerts`` (kind -> sink factory),
+``flowkit.hooks`` (name -> run hook factory, see :mod:`flowkit.runtime.hooks`) and
+``flowkit.commands`` (name -> a click command of the ``flowkit`` CLI).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ _BUILTIN = {EXECUTORS: {"local": "flowkit.executor.local:LocalExecutor"}}
 _PACKAGES = {
     EXECUTORS: {"slurm": "flowkit-slurm", "batch": "flowkit-aws-batch"},
     "flowkit.datatools": {"s3": "flowkit-s3"},
+    "flowkit.hooks": {"mlflow": "flowkit-mlflow"},
+    "flowkit.commands": {"mlflow": "flowkit-mlflow"},
 }
 
 
@@ -61,6 +65,11 @@ def find_plugin(group: str, name: str) -> Any | None:
 def is_installed(group: str, name: str) -> bool:
     """Whether an entry point ``name`` of ``group`` exists (nothing is imported)."""
     return name in _BUILTIN.get(group, {}) or name in _entry_points(group, tuple(sys.path))
+
+
+def installed(group: str) -> list[str]:
+    """The names of ``group``'s plug-ins, built in and installed (nothing is imported)."""
+    return sorted({*_BUILTIN.get(group, {}), *_entry_points(group, tuple(sys.path))})
 
 
 def load_plugin(group: str, name: str, *, kind: str = "plug-in") -> Any:

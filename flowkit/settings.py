@@ -7,6 +7,8 @@ Precedence, highest first: explicit arguments > ``FLOWKIT_*`` environment variab
 all; lost tasks are retried once regardless). ``alerts`` lists alert sinks, each a table
 such as ``{kind = "webhook", url = "https://..."}`` or ``{kind = "command", argv = [...]}``
 (``FLOWKIT_ALERTS`` takes the same list as JSON); see :mod:`flowkit.runtime.alerts`.
+``hooks`` enables run hooks, by name (``[tool.flowkit.hooks] mlflow = {experiment = "x"}``;
+``FLOWKIT_HOOKS`` takes the same table as JSON); see :mod:`flowkit.runtime.hooks`.
 
 ``gc_*`` are ``flowkit gc``'s retention rules and grace period (see :mod:`flowkit.store.gc`):
 ``gc_keep_last`` (runs per flow), ``gc_keep_newer_than`` and ``gc_grace`` (durations such as
@@ -21,7 +23,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,8 @@ class Settings:
     source: Mapping[str, str]
     retry: int = 0
     alerts: tuple[Mapping[str, Any], ...] = ()
+    #: Run hooks every run enables, by name, with their arguments (see flowkit.runtime.hooks).
+    hooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     gc_keep_last: int | None = None
     #: Seconds.
     gc_keep_newer_than: float | None = None
@@ -77,6 +81,7 @@ class Settings:
         values["max_workers"] = _positive_int("max_workers", values["max_workers"], source)
         values["retry"] = _count("retry", values["retry"], source)
         values["alerts"] = _alerts(values["alerts"], source)
+        values["hooks"] = _hooks(values["hooks"], source)
         _gc_settings(values, source)
         values["store"] = str(values["store"])
         return Settings(source=source, **values)
@@ -128,6 +133,7 @@ def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
         "max_workers": os.cpu_count() or 1,
         "retry": 0,
         "alerts": (),
+        "hooks": {},
         "gc_keep_last": None,
         "gc_keep_newer_than": None,
         "gc_keep_tags": (),
@@ -204,6 +210,25 @@ def _alerts(value: Any, source: Mapping[str, str]) -> tuple[Mapping[str, Any], .
             hint,
         )
     return tuple(dict(v) for v in value)
+
+
+def _hooks(value: Any, source: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Run hooks: a table of tables (``[tool.flowkit.hooks] mlflow = {experiment = "x"}``), or
+    the same as JSON in ``FLOWKIT_HOOKS``."""
+    hint = 'give a table of tables, e.g. {"mlflow": {"experiment": "ranking"}}'
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise FlowkitError(
+                f"setting hooks is not valid JSON ({exc}) (from {source['hooks']})", hint
+            ) from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise FlowkitError(
+            f"setting hooks must be a table of tables, got {value!r} (from {source['hooks']})",
+            hint,
+        )
+    return {str(k): dict(v) for k, v in value.items()}
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")

@@ -8,7 +8,7 @@ returning a guess.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -222,6 +222,22 @@ class Current:
         from flowkit.authoring.card_collector import active_collector
 
         return active_collector(str(self._get("step_name")))
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Log a metric of this task (``step``: the epoch or iteration); stored with the
+        task's artifacts when it succeeds, for a tracker to read (see
+        :mod:`flowkit.authoring.metrics`). An append: cheap in a loop."""
+        from flowkit.authoring import metrics
+
+        self._ctx("log_metric")
+        metrics.log(name, value, step)
+
+    def log_metrics(self, values: Mapping[str, float], step: int | None = None) -> None:
+        """Log several metrics of this task at once (see :meth:`log_metric`)."""
+        from flowkit.authoring import metrics
+
+        self._ctx("log_metrics")
+        metrics.log_many(values, step)
 
     def __repr__(self) -> str:
         ctx = _CONTEXT.get()

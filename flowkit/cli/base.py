@@ -23,6 +23,10 @@ class FlowkitGroup(click.Group):
     """A click group whose commands report a :class:`FlowkitError` without a traceback, and
     whose commands may be made only when asked for (:meth:`add_lazy_command`)."""
 
+    #: The entry point group whose commands this group has as well, loaded when one is named
+    #: (``flowkit mlflow`` from the flowkit-mlflow package); None: none.
+    plugin_commands: str | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lazy: dict[str, Callable[[], click.Command]] = {}
@@ -33,13 +37,25 @@ class FlowkitGroup(click.Group):
         self._lazy[name] = make
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self._lazy})
+        plugins: list[str] = []
+        if self.plugin_commands is not None:
+            from flowkit.plugins import installed
+
+            plugins = installed(self.plugin_commands)
+        return sorted({*super().list_commands(ctx), *self._lazy, *plugins})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         make = self._lazy.pop(cmd_name, None)
         if make is not None:
             self.add_command(make(), cmd_name)
-        return super().get_command(ctx, cmd_name)
+        found = super().get_command(ctx, cmd_name)
+        if found is None and self.plugin_commands is not None:
+            from flowkit.plugins import find_plugin
+
+            found = find_plugin(self.plugin_commands, cmd_name)
+            if found is not None:
+                self.add_command(found, cmd_name)
+        return found
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

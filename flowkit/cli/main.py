@@ -65,6 +65,7 @@ cli.add_command(gc_cmd)
 cli.add_command(tag_cmd)
 cli.add_command(card_cmd)
 cli.add_command(ui_cmd)
+cli.plugin_commands = "flowkit.commands"  # e.g. flowkit mlflow, from flowkit-mlflow
 
 
 def _deploy_command(name: str) -> click.Command:

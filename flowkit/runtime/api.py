@@ -181,6 +181,7 @@ def _start(
     from flowkit.lint.api import check
     from flowkit.plan.reuse import Decider
     from flowkit.runtime.alerts import alerts_for
+    from flowkit.runtime.hooks import enabled_hooks, load_hooks, split_with
     from flowkit.runtime.policy import FailurePolicy, parse_with
     from flowkit.settings import Settings
     from flowkit.store import Store, UnsharedStoreError, open_store
@@ -208,7 +209,10 @@ def _start(
     warned = environment_warning(flow_cls)  # @conda/@pypi: once, where the packages come from
     if warned:
         sys.stderr.write(f"warning: {warned}\n")
-    policy = FailurePolicy(parse_with(options.with_decorators, retry_setting=settings.retry))
+    with_items, with_hooks = split_with(options.with_decorators)
+    policy = FailurePolicy(parse_with(with_items, retry_setting=settings.retry))
+    hooks = enabled_hooks(flow_cls, settings.hooks, with_hooks)
+    hook_factories = load_hooks(hooks)  # installed and loading, or nothing runs
     # Every executor the run needs is installed and loads, or nothing runs.
     executors = load_executors(graph, policy.executor)
     if LOCAL not in executors:
@@ -283,6 +287,8 @@ def _start(
         retry=settings.retry,
         alert_settings=settings.alerts,
         resuming=defaulted_origin(origin) if origin is not None and not resume_from else None,
+        hooks=hooks,
+        hook_factories=hook_factories,
     )
     if options.detach:
         from flowkit.runtime.detach import detach

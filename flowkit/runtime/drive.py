@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowkitError
@@ -58,6 +58,9 @@ class Prepared:
     alert_settings: tuple[Mapping[str, Any], ...] = ()
     #: A resume's origin, described, when the user did not name it (see :func:`defaulted_origin`).
     resuming: str | None = None
+    #: The run hooks it enables (name -> arguments) and their factories (see runtime.hooks).
+    hooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    hook_factories: Mapping[str, Any] = field(default_factory=dict)
 
 
 def drive(prepared: Prepared, options: RunOptions) -> Run:
@@ -68,6 +71,7 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
     from flowkit.executor.base import ExecutorContext
     from flowkit.executor.registry import Executors
     from flowkit.runtime.heartbeat import Heartbeat
+    from flowkit.runtime.hooks import RunHooks
     from flowkit.runtime.limits import cpu_limit
     from flowkit.runtime.scheduler import Scheduler
 
@@ -97,6 +101,8 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
             heartbeat.start()
             executors.start()  # the warm worker and every plug-in start (or fail) before any task
             hint = resume_hint(record.flow, record.run_id, record.source)
+            hooks = RunHooks(prepared.hook_factories, prepared.hooks, store, record)
+            cleanup.callback(hooks.close)  # before the view closes: what they say is seen
             scheduler = Scheduler(
                 graph=graph,
                 store=store,
@@ -104,7 +110,7 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
                 run=record,
                 code=prepared.code,
                 parameters=prepared.parameters,
-                sink=sink,
+                sink=hooks.tee(sink),
                 max_num_splits=options.max_num_splits,
                 fail_fast=options.fail_fast,
                 resume_hint=lambda: hint,

@@ -94,7 +94,7 @@ def parse_with(items: Iterable[str], *, retry_setting: int = 0) -> dict[str, Dec
                 "e.g. --with retry:times=2",
             )
         try:
-            arguments = _arguments(text)
+            arguments = parse_arguments(text)
             if name in WITH_DECORATORS:
                 defaults[name] = decorator_spec(name, arguments)
             else:
@@ -113,7 +113,9 @@ def parse_with(items: Iterable[str], *, retry_setting: int = 0) -> dict[str, Dec
     return defaults
 
 
-def _arguments(text: str) -> dict[str, Any]:
+def parse_arguments(text: str) -> dict[str, Any]:
+    """``ARG=VALUE,ARG=VALUE`` as a dict of ints, floats, booleans and strings; a ValueError
+    says what is wrong."""
     arguments: dict[str, Any] = {}
     for pair in filter(None, text.split(",")):
         key, eq, raw = pair.partition("=")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from flowkit.authoring import metrics
 from flowkit.authoring.current import TaskContext, bound
 from flowkit.authoring.flowspec import FlowSpecBase, Transition, bind_parameters
 from flowkit.authoring.join import Inputs
@@ -145,6 +146,7 @@ def run_step(
         graph_info=lambda: metaflow_graph(flow_cls).info(),
         trigger=lambda: Trigger.from_tags(spec.system_tags),
     )
+    metrics.start()  # what an earlier task in this process logged is not this one's
     with bound(ctx):
         if spec.contract.takes_inputs:
             chunks = ChunkCache(store)  # branches of one split share their chunks

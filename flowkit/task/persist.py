@@ -31,6 +31,8 @@ def persist(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, Any]:
     """What the task assigned is stored; what it did not touch, and the run's parameters,
     are named by reference, and so is what it loaded and left unchanged (proven so without
     hashing it again: :meth:`flowkit.store.values.Loaded.holds`)."""
+    from flowkit.authoring import metrics
+    from flowkit.authoring.metrics import METRICS_ARTIFACT
     from flowkit.store.records import ArtifactRef
 
     values = {k: v for k, v in flow.__dict__.items() if not k.startswith("_")}
@@ -45,6 +47,11 @@ def persist(flow: FlowSpecBase, store: Store, spec: TaskSpec) -> dict[str, Any]:
     for name, source in sources.items():
         if name not in refs:
             refs[name] = source.ref(name)
+    # a task's metrics are its own: never a parent's, inherited
+    refs.pop(METRICS_ARTIFACT, None)
+    logged = metrics.taken()
+    if logged:
+        refs.update(store.values.put_artifacts({METRICS_ARTIFACT: logged}, step=spec.step))
     # the run's own values: a parent cloned from an earlier run may carry that run's values
     for attr, (digest, size, kind) in spec.parameters.items():
         refs[attr] = ArtifactRef(digest, size, kind)
