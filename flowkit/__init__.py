@@ -50,6 +50,7 @@ if typing.TYPE_CHECKING:  # the same names as below, for type checkers and IDEs
     from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
     from flowkit.authoring.project import project
     from flowkit.authoring.s3 import S3
+    from flowkit.authoring.sla import sla
     from flowkit.authoring.user_decorators import (
         USER_SKIP_STEP,
         UserStepDecorator,
@@ -146,6 +147,7 @@ __getattr__, __dir__ = lazy.lazy_exports(
         ),
         "flowkit.authoring.project": ("project",),
         "flowkit.authoring.s3": ("S3",),
+        "flowkit.authoring.sla": ("sla",),
         "flowkit.authoring.user_decorators": (
             "USER_SKIP_STEP",
             "UserStepDecorator",
@@ -262,6 +264,7 @@ __all__ = [  # noqa: RUF022  (plainly sorted: USER_SKIP_STEP among the classes)
     "run_notebook",
     "schedule",
     "secrets",
+    "sla",
     "slurm",
     "step",
     "timeout",

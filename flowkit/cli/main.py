@@ -8,6 +8,7 @@ import os
 import click
 
 from flowkit.authoring.loader import load_flow_file
+from flowkit.cli.airflow_commands import airflow_cmd
 from flowkit.cli.base import FlowkitGroup, store_option
 from flowkit.cli.card_command import card_cmd
 from flowkit.cli.code_command import code_cmd
@@ -76,6 +77,7 @@ def _deploy_command(name: str) -> click.Command:
 
 for _name in ("deploy", "deployments", "undeploy", "event", "scheduler"):
     cli.add_lazy_command(_name, functools.partial(_deploy_command, _name))
+cli.add_command(airflow_cmd)
 
 
 def main() -> None:

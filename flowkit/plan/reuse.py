@@ -63,8 +63,9 @@ def record_position(record: TaskRecord) -> Position:
 #: Step decorators that change nothing a successful task stores: where it runs (executor
 #: decorators, ``@resources``), how often it is tried (``@retry``: a reused task succeeded),
 #: the packages flowkit only checks are installed (``@conda``, ``@pypi``), ``@no_cache``
-#: (such a step always runs). Any other decorator is part of the cache key.
-NEUTRAL_DECORATORS = frozenset({"retry", "resources", "conda", "pypi", "no_cache"})
+#: (such a step always runs), ``@sla`` (it only alerts). Any other decorator is part of the
+#: cache key.
+NEUTRAL_DECORATORS = frozenset({"retry", "resources", "conda", "pypi", "no_cache", "sla"})
 
 #: Arguments of key decorators that change only what is printed.
 _NEUTRAL_ARGUMENTS = {"catch": frozenset({"print_exception"})}
