@@ -252,7 +252,9 @@ def mark(store: Store, plan: Plan, staying: list[RunFolder] | None = None) -> se
     for record in records:
         marked |= run_names(record)
     # a deployed flow's package stays while it is deployed: the scheduler runs it
-    codes = sorted({r.code_digest for r in records if r.code_digest} | deployed_code(store.backend))
+    deployed = deployed_code(store.backend)
+    marked |= deployed
+    codes = sorted({r.code_digest for r in records if r.code_digest} | deployed)
     trash_keys = {t.digest: t.key for t in plan.trash}
     for named in overlapped(
         store.backend, lambda c: package_names(store.backend, c, trash_keys), codes
