@@ -4,7 +4,7 @@
 # tests, which start a private cluster of their own (extensions/flowkit-slurm/tests/slurmcluster.py);
 # Debian's Chromium and a font, for the web UI's browser tests (tests/ui/browser/, driven by
 # Playwright: never `playwright install`, whose downloaded browsers need libraries Debian names
-# otherwise).
+# otherwise); Apache Airflow in a virtual environment of its own (below).
 #
 # Does nothing, quickly and quietly, when they are installed. Installs them as root, or through
 # passwordless sudo; otherwise says what to install and exits 0 (the Slurm and browser tests then
@@ -30,6 +30,29 @@ browser_installed() {
     command -v chromium >/dev/null &&
         [ -n "$(find /usr/share/fonts -name DejaVuSans.ttf -print -quit 2>/dev/null)" ]
 }
+
+# Apache Airflow 3, for tests/export's runs of exported DAGs (`airflow dags test`), in a
+# virtual environment of its own: ~300 MB and ~3 minutes to install, and its dependencies
+# must not pin flowkit's. Pinned to the release those tests were written against; Airflow's
+# constraint files cannot be fetched here, so pip resolves its dependencies itself. The
+# DAGs' tasks run flowkit from flowkit's own environment, so this one needs only Airflow.
+AIRFLOW_VENV="${FLOWKIT_AIRFLOW_VENV:-/opt/flowkit-airflow}"
+AIRFLOW_VERSION=3.3.2
+
+airflow_installed() {
+    [ "$("$AIRFLOW_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))' 2>/dev/null)" = "$AIRFLOW_VERSION" ]
+}
+
+if ! airflow_installed; then
+    if mkdir -p "$AIRFLOW_VENV" 2>/dev/null && [ -w "$AIRFLOW_VENV" ]; then
+        echo "install-test-services: installing apache-airflow $AIRFLOW_VERSION in $AIRFLOW_VENV (for the Airflow export tests)" >&2
+        python3 -m venv "$AIRFLOW_VENV" &&
+            "$AIRFLOW_VENV/bin/pip" install -q "apache-airflow==$AIRFLOW_VERSION" >/dev/null ||
+            echo "install-test-services: installing Airflow in $AIRFLOW_VENV failed" >&2
+    else
+        echo "install-test-services: cannot write $AIRFLOW_VENV for Airflow; set FLOWKIT_AIRFLOW_VENV to a folder you can write, or run as root" >&2
+    fi
+fi
 
 PACKAGES=()
 slurm_installed || PACKAGES+=("${SLURM[@]}")

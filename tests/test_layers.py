@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("task",),
     ("executor",),
     ("runtime",),
-    ("surfaces", "notebook", "ui", "deploy"),
+    ("surfaces", "notebook", "ui", "export", "deploy"),
     ("cli",),
     ("__init__", "__main__", "worker", "driver", "testing", "cards"),
 )

@@ -1,0 +1,224 @@
+"""One flowkit task run by one Airflow task: plan it from its parents' final records, run
+it through ``python -m flowkit.worker`` (the path every remote executor takes), and apply
+its step's ``@timeout``, ``@retry`` bookkeeping, ``@catch`` and dead letter as the local
+scheduler does, so its records are those a local run writes.
+
+Airflow passes each task its parents' *descriptions* (:func:`describe`: step, task id, input
+tasks, open splits); the plan (:class:`~flowkit.plan.tasks.Planner`) turns them, with the
+parents' records, into this task's inputs and path. Airflow retries a failed task (the
+step's ``@retry``); each retry is the task's next attempt, found in the store, so the
+attempt numbers are flowkit's whatever Airflow's try number says, and a task that already
+succeeded is not run again when Airflow runs its task a second time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flowkit.errors import FlowkitError
+from flowkit.plan.tasks import Branch, Outcome, PlannedTask, Planner
+
+if TYPE_CHECKING:
+    from flowkit.export.run_spec import AirflowRun
+    from flowkit.graph.model import FlowGraph
+    from flowkit.runtime.alerts import Alerts
+    from flowkit.store import Store, TaskRecord
+    from flowkit.task.spec import TaskSpec
+
+#: Exit statuses of ``airflow_task step``: Airflow may retry the first, never the second.
+RETRY_STATUS = 75
+FAILED_STATUS = 1
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """How one Airflow task of a step ended: its flowkit task's final record, and whether
+    Airflow should try again (the step's ``@retry`` has attempts left)."""
+
+    record: TaskRecord
+    planned: PlannedTask
+    retry: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return describe(self.planned, self.record)
+
+
+def describe(planned: PlannedTask, record: TaskRecord) -> dict[str, Any]:
+    """What a child's Airflow task needs of this task (JSON, passed as XCom)."""
+    return {
+        "step": planned.step,
+        "task_id": record.task_id,
+        "inputs": list(planned.inputs),
+        "path": [b.to_json() for b in planned.path],
+        "next": list(record.next_steps),
+        "count": record.foreach_count,
+    }
+
+
+def plan(
+    graph: FlowGraph,
+    store: Store,
+    run: AirflowRun,
+    step: str,
+    parents: list[dict[str, Any]],
+    index: int | None,
+) -> tuple[PlannedTask, list[TaskRecord]]:
+    """The task of ``step`` that ``parents`` (the descriptions of the parent tasks that ran;
+    for a foreach body's first step, the foreach task and ``index``, the item) make ready,
+    and its input tasks' final records."""
+    planner = Planner(graph)
+    ready: list[PlannedTask] = [planner.first()] if step == "start" and not parents else []
+    records: dict[str, TaskRecord] = {}
+    for parent in parents:
+        record = _successful(store, run, parent["step"], parent["task_id"])
+        records[record.task_id] = record
+        planned = PlannedTask(
+            parent["step"],
+            tuple(parent["inputs"]),
+            tuple(Branch.from_json(b) for b in parent["path"]),
+        )
+        ready += [
+            p for p in planner.after(record.task_id, planned, Outcome.of(record)) if p.step == step
+        ]
+    if index is not None:
+        ready = ready[index : index + 1]
+    if len(ready) != 1:
+        raise FlowkitError(
+            f"step '{step}' of {run.flow}/{run.run_id}: its parents "
+            f"({', '.join(p['step'] + '/' + p['task_id'] for p in parents) or 'none'}) make "
+            f"{len(ready)} tasks of it ready, not one",
+            "run the DAG that `flowkit airflow create` wrote for this flow, unchanged",
+        )
+    return ready[0], [records[i] for i in ready[0].inputs]
+
+
+def _successful(store: Store, run: AirflowRun, step: str, task_id: str) -> TaskRecord:
+    record = store.records.get_task(run.flow, run.run_id, step, task_id)
+    if not record.successful:
+        raise FlowkitError(
+            f"task {record.pathspec} did not succeed ({record.status}); its children cannot run",
+            "look at it with: flowkit show " + record.pathspec,
+        )
+    return record
+
+
+def run_step(
+    graph: FlowGraph,
+    store: Store,
+    run: AirflowRun,
+    planned: PlannedTask,
+    inputs: list[TaskRecord],
+    alerts: Alerts | None,
+) -> StepResult:
+    """Run the next attempt of ``planned``'s task (an earlier one that succeeded stands)."""
+    from flowkit.plan.admit import Admission
+    from flowkit.runtime.attempts import LiveAttempt, caught_attempt
+    from flowkit.runtime.deadletter import dead_letter
+    from flowkit.runtime.policy import FailurePolicy
+
+    node = graph.steps[planned.step]
+    policy = FailurePolicy()
+    key = Admission(graph, run.parameters).decide(planned, inputs).cache_key
+    earlier = _earlier(store, run, planned, inputs)
+    if earlier is not None and earlier.successful:
+        return StepResult(earlier, planned)
+    task = LiveAttempt(
+        earlier.task_id if earlier else store.records.new_task_id(),
+        planned,
+        attempt=earlier.attempt + 1 if earlier else 0,
+        cache_key=key,
+    )
+    spec = _spec(graph, store, run, task, inputs)
+    record = _attempt(store, spec, policy.timeout(node))
+    if record.successful:
+        return StepResult(record, planned)
+    if task.attempt < policy.retries(node, record):
+        return StepResult(record, planned, retry=True)
+    catch = policy.catch(node)
+    if catch is not None:  # not a retry: one more attempt only stores the exception
+        error = str(record.exception) if record.exception else record.status
+        caught = caught_attempt(task, record, catch.args, error)
+        caught_spec = _spec(graph, store, run, caught, inputs)
+        record = _attempt(store, caught_spec, None)
+        if record.successful:
+            return StepResult(record, planned)
+        spec = caught_spec
+    dead_letter(store, record, spec, alerts)
+    return StepResult(record, planned)
+
+
+def _earlier(
+    store: Store, run: AirflowRun, planned: PlannedTask, inputs: list[TaskRecord]
+) -> TaskRecord | None:
+    """The latest attempt of this very task, if an earlier Airflow try ran it: the task of
+    the step with the same parents and foreach position."""
+    parents = tuple(f"{r.flow}/{r.run_id}/{r.step}/{r.task_id}" for r in inputs)
+    foreach = tuple(b.index for b in planned.path if b.kind == "foreach")
+    if planned.step not in store.records.list_steps(run.flow, run.run_id):
+        return None
+    for record in store.records.list_tasks(run.flow, run.run_id, planned.step):
+        if tuple(record.parents) == parents and tuple(record.foreach) == foreach:
+            return record
+    return None
+
+
+def _spec(
+    graph: FlowGraph, store: Store, run: AirflowRun, task: Any, inputs: list[TaskRecord]
+) -> TaskSpec:
+    from flowkit.runtime.attempts import spec_fields
+    from flowkit.runtime.policy import FailurePolicy
+    from flowkit.task.spec import task_spec
+
+    record = store.records.get_run(run.flow, run.run_id)
+    node = graph.steps[task.planned.step]
+    return task_spec(
+        node,
+        store=store.url,
+        flow=run.flow,
+        run_id=run.run_id,
+        task_id=task.task_id,
+        attempt=task.attempt,
+        code=run.code_ref,
+        inputs=tuple(f"{r.step}/{r.task_id}/{r.attempt}" for r in inputs),
+        path=task.planned.path,
+        parameters=run.parameters,
+        origin_run_id=record.origin_run_id,
+        user=record.user,
+        tags=tuple(record.tags),
+        system_tags=tuple(record.system_tags),
+        cache_key=task.cache_key,
+        catch=task.catch,
+        **spec_fields(FailurePolicy(), node, task.attempt),
+    )
+
+
+def _attempt(store: Store, spec: TaskSpec, timeout: float | None) -> TaskRecord:
+    """Run one attempt as ``python -m flowkit.worker STORE KEY`` in a process group of its
+    own, killed whole at ``timeout`` (the step's ``@timeout``); its final record."""
+    from flowkit.task.outcome import final_record
+
+    key = store.put_spec(spec.to_json())
+    command = [sys.executable, "-m", "flowkit.worker", store.url, key]
+    process = subprocess.Popen(command, start_new_session=True)
+    timed_out = False
+    try:
+        status = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        status = _kill(process)
+    except BaseException:  # Airflow's own timeout or a cancel: the task dies with this
+        _kill(process)
+        raise
+    return final_record(store, spec, status, timeout=timeout if timed_out else None)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> int:
+    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+        os.killpg(process.pid, signal.SIGKILL)
+    return process.wait()

@@ -1,0 +1,88 @@
+"""What every Airflow task of an exported flow's run shares: the run's keys, its code
+package and its settled parameters, stored once by the run's first task (by content, as a
+task spec is) and named by key in what Airflow passes between tasks (XCom)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from flowkit.errors import FlowkitError
+from flowkit.task.spec import CodeRef
+
+if TYPE_CHECKING:
+    from flowkit.graph.model import FlowGraph
+    from flowkit.store import Store
+
+#: How long a run executed by Airflow reads as running after a task of it last spoke: Airflow
+#: may keep the next task queued a while. Each task renews it as it starts and ends.
+AIRFLOW_LEASE_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class AirflowRun:
+    """A run that Airflow executes: what each of its tasks needs besides the store."""
+
+    flow: str
+    run_id: str
+    code: dict[str, Any]
+    parameters: dict[str, tuple[str, int, str]]
+
+    def to_json(self) -> str:
+        return json.dumps({"airflow_run": asdict(self)}, sort_keys=True, separators=(",", ":"))
+
+    @staticmethod
+    def load(store: Store, key: str) -> AirflowRun:
+        """The run stored under ``key``, or a :class:`FlowkitError` saying what is wrong."""
+        from flowkit.store import InvalidKeyError
+
+        try:
+            stored = store.values.has(key)
+        except InvalidKeyError:
+            stored = False
+        if not stored:
+            raise FlowkitError(
+                f"no flowkit run '{key}' for Airflow in the store at {store.url}",
+                "every task of the DAG must reach the store its first task used: set the same "
+                "FLOWKIT_STORE (or export with --store) for all of Airflow's workers",
+            )
+        try:
+            data = json.loads(store.get_spec(key))["airflow_run"]
+            data["parameters"] = {k: tuple(v) for k, v in data["parameters"].items()}
+            return AirflowRun(**data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FlowkitError(
+                f"{store.url} spec {key} is not a flowkit run for Airflow ({exc})",
+                "pass the value the DAG's first task (flowkit-start-run) returned",
+            ) from None
+
+    @property
+    def code_ref(self) -> CodeRef:
+        return CodeRef.from_json(self.code)
+
+    def renew(self, store: Store) -> None:
+        """Say the run is alive for :data:`AIRFLOW_LEASE_SECONDS` more."""
+        store.leases.renew(self.flow, self.run_id, interval=AIRFLOW_LEASE_SECONDS / 3)
+
+
+def flow_of(
+    code: CodeRef, store: Store, parameter_digests: dict[str, str]
+) -> tuple[type, FlowGraph]:
+    """The flow class of the code package ``code`` and its checked graph, configured with the
+    configs a run stored (``parameter_digests``), or their defaults for a new run."""
+    from flowkit.authoring.configure import configure
+    from flowkit.lint.api import check
+    from flowkit.runtime.origin import stored_configs
+    from flowkit.task.code import load_flow_class
+
+    if code.kind == "package" and not store.values.has(code.target):
+        raise FlowkitError(
+            f"the code package of {code.flow} ({code.target[:12]}) is not in the store at "
+            f"{store.url}",
+            "export the DAG again with --store naming the store Airflow's workers use (the "
+            "package is stored there at export)",
+        )
+    flow_cls = load_flow_class(code, store)
+    configs = stored_configs(flow_cls, store, parameter_digests)
+    return flow_cls, check(configure(flow_cls, configs))
