@@ -8,6 +8,7 @@ Also where flow decorators record what lint should report about a flow class.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 from flowkit.authoring.decorators import DecoratorSpec, _make
@@ -16,6 +17,8 @@ from flowkit.errors import FlowkitError
 
 #: Where a flow class keeps what its flow decorators found wrong, for lint.
 FLOW_PROBLEMS_ATTR = "_flowkit_flow_problems"
+#: Where a flow class keeps the checks its flow decorators want lint to run on it.
+FLOW_CHECKS_ATTR = "_flowkit_flow_checks"
 
 
 class Hinted(str):
@@ -41,17 +44,30 @@ def record_flow_problem(cls: type, problem: str) -> None:
     setattr(cls, FLOW_PROBLEMS_ATTR, (*cls.__dict__.get(FLOW_PROBLEMS_ATTR, ()), problem))
 
 
+def record_flow_check(cls: type, check: Callable[[type], Iterable[str]]) -> None:
+    """Have lint report what ``check(flow_class)`` finds, at the flow class's own line: for
+    what can only be judged once the class is complete (its parameters, its subclasses)."""
+    checks = cls.__dict__.get(FLOW_CHECKS_ATTR, ())
+    if check not in checks:
+        setattr(cls, FLOW_CHECKS_ATTR, (*checks, check))
+
+
 def flow_problems_of(cls: type) -> tuple[str, ...]:
-    """What the flow decorators on ``cls`` (and its bases) recorded for lint."""
+    """What the flow decorators on ``cls`` (and its bases) recorded or find, for lint."""
     found: list[str] = []
+    checks: list[Callable[[type], Iterable[str]]] = []
     for klass in reversed(cls.__mro__):
         found += klass.__dict__.get(FLOW_PROBLEMS_ATTR, ())
+        checks += [c for c in klass.__dict__.get(FLOW_CHECKS_ATTR, ()) if c not in checks]
+    for check in checks:
+        found += check(cls)
     return tuple(found)
 
 
 _SCHEDULERS = (
-    "flowkit deploys no flow to a production scheduler: start runs from cron, CI or any "
-    "scheduler with `python flow.py run` (or flowkit.run(...)), and act on their end with @alert"
+    "run a flow by the clock, after other flows or on events with @schedule, "
+    "@trigger_on_finish or @trigger and `flowkit deploy flow.py` (run by `flowkit scheduler`), "
+    "or start runs from cron or CI with `python flow.py run` (or flowkit.run(...))"
 )
 _INTERNAL = "it is internal to Metaflow's schedulers; remove it, flowkit does not need it"
 _GANG = (
@@ -79,9 +95,6 @@ STEP_REFUSALS: dict[str, str] = {
 
 #: Flow decorators: name -> what to use instead.
 FLOW_REFUSALS: dict[str, str] = {
-    "schedule": _SCHEDULERS,
-    "trigger": _SCHEDULERS,
-    "trigger_on_finish": _SCHEDULERS,
     "airflow_external_task_sensor": _SCHEDULERS,
     "airflow_s3_key_sensor": _SCHEDULERS,
     "exit_hook": (
@@ -177,9 +190,6 @@ argo_workflows_internal = refused_step_decorator("argo_workflows_internal")
 step_functions_internal = refused_step_decorator("step_functions_internal")
 airflow_internal = refused_step_decorator("airflow_internal")
 unbounded_test_foreach_internal = refused_step_decorator("unbounded_test_foreach_internal")
-schedule = refused_flow_decorator("schedule")
-trigger = refused_flow_decorator("trigger")
-trigger_on_finish = refused_flow_decorator("trigger_on_finish")
 exit_hook = refused_flow_decorator("exit_hook")
 airflow_external_task_sensor = refused_flow_decorator("airflow_external_task_sensor")
 airflow_s3_key_sensor = refused_flow_decorator("airflow_s3_key_sensor")

@@ -173,19 +173,19 @@ def test_every_name_a_metaflow_user_imports_is_there() -> None:
 
 
 def test_refused_decorators_are_lint_problems_at_their_lines(tmp_path: Path) -> None:
-    from tests.metaflow_compat.flows.decorators_refused import ScheduledFlow
+    from tests.metaflow_compat.flows.decorators_refused import RefusedFlow
 
     with pytest.raises(flowkit.LintError) as caught:
-        flowkit.run(ScheduledFlow, store=str(tmp_path), progress=Quiet())
+        flowkit.run(RefusedFlow, store=str(tmp_path), progress=Quiet())
     by_message = {p.message: p for p in caught.value.problems}
     assert set(by_message) == {
-        "@schedule is a Metaflow feature that flowkit does not offer",
+        "@exit_hook is a Metaflow feature that flowkit does not offer",
         "@kubernetes is a Metaflow feature that flowkit does not offer",
         "@secrets is a Metaflow feature that flowkit does not offer",
     }
-    schedule = by_message["@schedule is a Metaflow feature that flowkit does not offer"]
-    assert schedule.file.endswith("decorators_refused.py") and schedule.line == 7  # the class
-    assert "python flow.py run" in schedule.hint and schedule.step is None
+    hook = by_message["@exit_hook is a Metaflow feature that flowkit does not offer"]
+    assert hook.file.endswith("decorators_refused.py") and hook.line == 7  # the class
+    assert "@alert" in hook.hint and hook.step is None
     kube = by_message["@kubernetes is a Metaflow feature that flowkit does not offer"]
     assert (kube.step, kube.line) == ("start", 8)
     assert "@slurm" in kube.hint and "@batch" in kube.hint

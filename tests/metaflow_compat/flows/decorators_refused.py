@@ -1,10 +1,10 @@
 """Flows using Metaflow features flowkit does not offer: importing works, lint refuses."""
 
-from flowkit import FlowSpec, kubernetes, schedule, secrets, step
+from flowkit import FlowSpec, exit_hook, kubernetes, secrets, step
 
 
-@schedule(daily=True)
-class ScheduledFlow(FlowSpec):
+@exit_hook(on_error=["page_someone"])
+class RefusedFlow(FlowSpec):
     @kubernetes(cpu=2)
     @step
     def start(self):
