@@ -46,7 +46,7 @@ def test_bad_project_settings_are_reported(tmp_path: Path) -> None:
     cwd = _project(tmp_path, "stoer = 1")
     with pytest.raises(FlowkitError, match=r"unknown setting.*stoer") as info:
         Settings.resolve(environ={}, cwd=cwd)
-    known = "alerts, gc_grace, gc_keep_last, gc_keep_newer_than, gc_keep_tags, max_workers"
+    known = "alerts, gc_grace, gc_keep_last, gc_keep_newer_than, gc_keep_tags, hooks, max_workers"
     assert f"known settings are: {known}, retry, store" in info.value.render()
     with pytest.raises(FlowkitError, match="max_workers must be a positive integer"):
         Settings.resolve(environ={"FLOWKIT_MAX_WORKERS": "zero"}, cwd=tmp_path.parent)
