@@ -23,10 +23,7 @@ if typing.TYPE_CHECKING:  # the same names as below, for type checkers and IDEs
         kubernetes,
         parallel,
         pytorch_parallel,
-        schedule,
         secrets,
-        trigger,
-        trigger_on_finish,
     )
     from flowkit.authoring.config import Config, ConfigValue
     from flowkit.authoring.current import current
@@ -50,6 +47,7 @@ if typing.TYPE_CHECKING:  # the same names as below, for type checkers and IDEs
     from flowkit.authoring.parameters import IncludeFile, JSONType, Parameter
     from flowkit.authoring.project import project
     from flowkit.authoring.s3 import S3
+    from flowkit.authoring.scheduling import schedule, trigger, trigger_on_finish
     from flowkit.authoring.sla import sla
     from flowkit.authoring.user_decorators import (
         USER_SKIP_STEP,
@@ -100,10 +98,7 @@ __getattr__, __dir__ = lazy.lazy_exports(
             "kubernetes",
             "parallel",
             "pytorch_parallel",
-            "schedule",
             "secrets",
-            "trigger",
-            "trigger_on_finish",
         ),
         "flowkit.authoring.config": (
             "Config",
@@ -147,6 +142,7 @@ __getattr__, __dir__ = lazy.lazy_exports(
         ),
         "flowkit.authoring.project": ("project",),
         "flowkit.authoring.s3": ("S3",),
+        "flowkit.authoring.scheduling": ("schedule", "trigger", "trigger_on_finish"),
         "flowkit.authoring.sla": ("sla",),
         "flowkit.authoring.user_decorators": (
             "USER_SKIP_STEP",
