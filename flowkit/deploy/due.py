@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.client.trigger import trigger_tags
 from flowkit.store.deployments import Deployment, Deployments, SchedulerState
-from flowkit.store.ids import id_time
 
 if TYPE_CHECKING:
     from flowkit.store import Store
@@ -135,8 +134,7 @@ def settled_runs(store: Store, upstream: str, after: str, before: str | None = N
 def _events(registry: Deployments, deployment: Deployment, state: SchedulerState) -> Iterator[Due]:
     for spec in deployment.events:
         for event in registry.events_after(spec.name, state.events.get(spec.name)):
-            published = id_time(event.id) or event.published_at
-            if published < deployment.active_since:
+            if event.published_at < deployment.active_since:
                 continue
             params = {p: event.payload[f] for p, f in spec.parameters if f in event.payload}
             yield Due(
