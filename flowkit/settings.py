@@ -10,6 +10,9 @@ such as ``{kind = "webhook", url = "https://..."}`` or ``{kind = "command", argv
 ``hooks`` enables run hooks, by name (``[tool.flowkit.hooks] mlflow = {experiment = "x"}``;
 ``FLOWKIT_HOOKS`` takes the same table as JSON); see :mod:`flowkit.runtime.hooks`.
 
+``sla_learned`` (default true) lets a task or run without ``@sla`` be alerted on when it
+takes much longer than the flow's recent runs; see :mod:`flowkit.runtime.sla`.
+
 ``gc_*`` are ``flowkit gc``'s retention rules and grace period (see :mod:`flowkit.store.gc`):
 ``gc_keep_last`` (runs per flow), ``gc_keep_newer_than`` and ``gc_grace`` (durations such as
 ``30d``, ``12h``, ``90m`` or a number of seconds) and ``gc_keep_tags`` (a list of tags;
@@ -47,6 +50,8 @@ class Settings:
     gc_keep_tags: tuple[str, ...] = ()
     #: Seconds.
     gc_grace: float = 3600.0
+    #: Learn a task's or run's SLA from past runs when it has no @sla (flowkit.runtime.sla).
+    sla_learned: bool = True
 
     @staticmethod
     def resolve(
@@ -83,6 +88,7 @@ class Settings:
         values["alerts"] = _alerts(values["alerts"], source)
         values["hooks"] = _hooks(values["hooks"], source)
         _gc_settings(values, source)
+        values["sla_learned"] = _flag("sla_learned", values["sla_learned"], source)
         values["store"] = str(values["store"])
         return Settings(source=source, **values)
 
@@ -138,6 +144,7 @@ def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
         "gc_keep_newer_than": None,
         "gc_keep_tags": (),
         "gc_grace": 3600.0,
+        "sla_learned": True,
     }
 
 
@@ -184,6 +191,20 @@ def _count(name: str, value: Any, source: Mapping[str, str]) -> int:
             f"set {name} to 0 or more",
         )
     return number
+
+
+def _flag(name: str, value: Any, source: Mapping[str, str]) -> bool:
+    """true or false (a variable may also say 1/0, yes/no, on/off)."""
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "1": True, "yes": True, "on": True}
+    words |= {"false": False, "0": False, "no": False, "off": False}
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise FlowkitError(
+        f"setting {name} must be true or false, got {value!r} (from {source[name]})",
+        f"set {name} = true or {name} = false (FLOWKIT_{name.upper()}=false)",
+    )
 
 
 def _alerts(value: Any, source: Mapping[str, str]) -> tuple[Mapping[str, Any], ...]:

@@ -47,7 +47,7 @@ def test_bad_project_settings_are_reported(tmp_path: Path) -> None:
     with pytest.raises(FlowkitError, match=r"unknown setting.*stoer") as info:
         Settings.resolve(environ={}, cwd=cwd)
     known = "alerts, gc_grace, gc_keep_last, gc_keep_newer_than, gc_keep_tags, hooks, max_workers"
-    assert f"known settings are: {known}, retry, store" in info.value.render()
+    assert f"known settings are: {known}, retry, sla_learned, store" in info.value.render()
     with pytest.raises(FlowkitError, match="max_workers must be a positive integer"):
         Settings.resolve(environ={"FLOWKIT_MAX_WORKERS": "zero"}, cwd=tmp_path.parent)
 

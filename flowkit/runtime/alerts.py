@@ -1,4 +1,7 @@
-"""Alerts: tell someone when a run fails, a task is dead-lettered, or a run succeeds.
+"""Alerts: tell someone when a run fails, a task is dead-lettered, a run succeeds, or a task
+or a run takes longer than its SLA (``sla_missed``, while it goes on: see
+:mod:`flowkit.runtime.sla`; the event says ``limit`` and ``elapsed`` in seconds and whether
+the limit was ``learned`` from past runs or set with ``@sla``).
 
 A sink is configured as a table: ``{kind = "webhook", url = "...", timeout = 10}`` posts the
 event as JSON; ``{kind = "command", argv = ["notify", "--flow"]}`` runs the command (never a
@@ -24,8 +27,8 @@ from typing import Any, Literal, Protocol
 from flowkit.authoring.decorators import ALERTS_ATTR
 from flowkit.errors import FlowkitError
 
-AlertKind = Literal["run_failed", "task_dead_lettered", "run_succeeded"]
-EVENTS: tuple[AlertKind, ...] = ("run_failed", "task_dead_lettered", "run_succeeded")
+AlertKind = Literal["run_failed", "task_dead_lettered", "run_succeeded", "sla_missed"]
+EVENTS: tuple[AlertKind, ...] = ("run_failed", "task_dead_lettered", "run_succeeded", "sla_missed")
 ENTRY_POINT_GROUP = "flowkit.alerts"
 
 
@@ -45,6 +48,11 @@ class AlertEvent:
     traceback: str | None = None
     dead_letter: str | None = None
     message: str | None = None
+    #: ``sla_missed``: the SLA and how long the task or run had taken, in seconds, and
+    #: whether the SLA was learned from past runs (False: set with ``@sla``).
+    limit: float | None = None
+    elapsed: float | None = None
+    learned: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

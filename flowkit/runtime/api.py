@@ -183,6 +183,7 @@ def _start(
     from flowkit.runtime.alerts import alerts_for
     from flowkit.runtime.hooks import enabled_hooks, load_hooks, split_with
     from flowkit.runtime.policy import FailurePolicy, parse_with
+    from flowkit.runtime.sla import sla_rules
     from flowkit.settings import Settings
     from flowkit.store import Store, UnsharedStoreError, open_store
     from flowkit.task.code import code_ref_for
@@ -287,6 +288,7 @@ def _start(
         retry=settings.retry,
         alert_settings=settings.alerts,
         resuming=defaulted_origin(origin) if origin is not None and not resume_from else None,
+        sla=sla_rules(flow_cls, learned=settings.sla_learned),
         hooks=hooks,
         hook_factories=hook_factories,
     )

@@ -60,6 +60,8 @@ class DriverSpec:
     quiet: bool = False
     alerts: list[dict[str, Any]] = field(default_factory=list)
     namespace: str | None = None
+    #: The ``sla_learned`` setting where the run was started.
+    sla_learned: bool = True
 
     def to_json(self) -> str:
         return json.dumps({"driver": asdict(self)}, sort_keys=True, separators=(",", ":"))
@@ -102,6 +104,7 @@ def detach(prepared: Prepared, options: RunOptions) -> Run:
             namespace=options.namespace,
             retry=prepared.retry,
             alerts=[dict(a) for a in prepared.alert_settings],
+            sla_learned=prepared.sla is None or prepared.sla.learned,
         )
         key = store.put_spec(spec.to_json())
         store.leases.renew(record.flow, record.run_id, interval=QUEUED_LEASE_SECONDS / 3)
@@ -192,6 +195,7 @@ def drive_stored(store: Store, key: str, progress: Callable[[bool], ProgressSink
     from flowkit.plan.reuse import Decider
     from flowkit.runtime.alerts import alerts_for
     from flowkit.runtime.policy import FailurePolicy, parse_with
+    from flowkit.runtime.sla import sla_rules
     from flowkit.task.code import load_flow_class
     from flowkit.task.spec import CodeRef
 
@@ -252,6 +256,7 @@ def drive_stored(store: Store, key: str, progress: Callable[[bool], ProgressSink
             max_workers_chosen=spec.max_workers_chosen,
             retry=spec.retry,
             alert_settings=alerts,
+            sla=sla_rules(flow_cls, learned=spec.sla_learned),
         )
     except BaseException as exc:  # the run would otherwise read as running for an hour
         end_unstarted(store, record, exc)

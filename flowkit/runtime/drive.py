@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from flowkit.runtime.alerts import Alerts
     from flowkit.runtime.api import RunOptions
     from flowkit.runtime.policy import FailurePolicy
+    from flowkit.runtime.sla import SlaRules
     from flowkit.store import RunRecord, Store
     from flowkit.store.records import RunStatus
     from flowkit.task.spec import CodeRef
@@ -58,6 +59,8 @@ class Prepared:
     alert_settings: tuple[Mapping[str, Any], ...] = ()
     #: A resume's origin, described, when the user did not name it (see :func:`defaulted_origin`).
     resuming: str | None = None
+    #: The flow's ``@sla`` and the ``sla_learned`` setting (see :mod:`flowkit.runtime.sla`).
+    sla: SlaRules | None = None
     #: The run hooks it enables (name -> arguments) and their factories (see runtime.hooks).
     hooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     hook_factories: Mapping[str, Any] = field(default_factory=dict)
@@ -120,6 +123,7 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
                 resuming=prepared.resuming,
                 limit=cpu_limit(graph, prepared.policy, prepared.max_workers),
                 client_namespace=options.namespace,
+                sla=prepared.sla,
             )
         except BaseException as exc:
             end_unstarted(store, record, exc)

@@ -95,6 +95,22 @@ class RunFinished:
 
 
 @dataclass(frozen=True)
+class SlaMissed:
+    """A task (``step``/``task_id``) or, with both None, the run has taken ``elapsed``
+    seconds, past its SLA of ``limit`` (``learned`` from past runs, or set with ``@sla``);
+    sent once, as it is seen, while it goes on (see :mod:`flowkit.runtime.sla`)."""
+
+    flow: str
+    run_id: str
+    step: str | None
+    task_id: str | None
+    limit: float
+    elapsed: float
+    learned: bool
+    time: float
+
+
+@dataclass(frozen=True)
 class RunDetached:
     """The run's scheduler was submitted to run elsewhere (``--detach``): as ``where`` on
     the ``executor`` (``"Slurm job 42"``); the run goes on without this process."""
@@ -107,7 +123,7 @@ class RunDetached:
     time: float
 
 
-Event = RunStarted | TaskEvent | TaskOutput | FanOut | RunFinished | RunDetached
+Event = RunStarted | TaskEvent | TaskOutput | FanOut | SlaMissed | RunFinished | RunDetached
 
 
 class ProgressSink(Protocol):

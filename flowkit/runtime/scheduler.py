@@ -55,6 +55,7 @@ from flowkit.runtime.events import (
     TaskPhase,
 )
 from flowkit.runtime.policy import FailurePolicy
+from flowkit.runtime.sla import SlaMonitor, SlaRules
 from flowkit.store.records import ArtifactRef, RunStatus
 from flowkit.task.outcome import describe_status, final_record
 from flowkit.task.spec import CodeRef, TaskSpec, task_spec
@@ -98,6 +99,10 @@ class Scheduler:
     limit: str | None = None
     #: ``--namespace``: the namespace the steps' client reads runs in (see TaskSpec).
     client_namespace: str | None = None
+    #: The flow's ``@sla`` and whether SLAs are learned; None: no SLA is watched.
+    sla: SlaRules | None = None
+    #: Watches the SLAs while the run goes; None when there are none (see runtime.sla).
+    _sla: SlaMonitor | None = None
     _ready: list[LiveAttempt] = field(default_factory=list)
     #: Submitted and not yet ended (started, or waiting in their executor's queue).
     _running: dict[str, LiveAttempt] = field(default_factory=dict)
@@ -145,10 +150,16 @@ class Scheduler:
             why = None if cloning else self._never_runnable()
             if why is not None:
                 return self._finish("failed", why)
+            if self.sla is not None:
+                self._sla = SlaMonitor.start(
+                    self.graph, self.sla, self.store, self.run, self.alerts, self.emit
+                )
             self._admit([self.planner.first()])
             while self._ready or self._running:
                 self._launch()
                 self._wait()
+                if self._sla is not None:
+                    self._sla.check(self.clock())
         except KeyboardInterrupt:
             return self._finish("cancelled", "cancelled by the user")
         except Exception as exc:
@@ -473,16 +484,11 @@ class Scheduler:
     ) -> None:
         if status in ("succeeded", "caught", "failed", "killed"):
             self._counts[status] = self._counts.get(status, 0) + 1
+        now = self.clock()
+        if self._sla is not None:
+            self._sla.task_event(task.planned.step, task.task_id, status, now)
         self.emit(
-            TaskEvent(
-                task.planned.step,
-                task.task_id,
-                status,
-                task.attempt,
-                self.clock(),
-                error,
-                exit_code,
-            )
+            TaskEvent(task.planned.step, task.task_id, status, task.attempt, now, error, exit_code)
         )
 
     def emit(self, event: Event) -> None:

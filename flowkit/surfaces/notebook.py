@@ -15,7 +15,14 @@ from html import escape
 from typing import Any
 
 from flowkit.client.dag import dag_svg
-from flowkit.runtime.events import Event, RunDetached, RunFinished, RunStarted, TaskOutput
+from flowkit.runtime.events import (
+    Event,
+    RunDetached,
+    RunFinished,
+    RunStarted,
+    SlaMissed,
+    TaskOutput,
+)
 from flowkit.surfaces.layout import UNICODE, limit_text, resuming_text, step_caption
 from flowkit.surfaces.state import RunProgress
 
@@ -79,6 +86,10 @@ class NotebookView:
                 self._targets = [(s.name, s.targets) for s in event.steps]
             elif isinstance(event, TaskOutput) and not self._quiet:
                 self._logs.append(f"[{event.step}/{event.task_id}] {event.text}")
+            elif isinstance(event, SlaMissed):  # with --quiet too: someone should know
+                from flowkit.runtime.sla import missed_text
+
+                self._logs.append(f"[sla] {missed_text(event)}")
             if isinstance(event, RunStarted | RunFinished):
                 self._draw(now)
         if isinstance(event, RunStarted) and self._ticker is None:

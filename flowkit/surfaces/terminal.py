@@ -19,6 +19,7 @@ from flowkit.runtime.events import (
     RunDetached,
     RunFinished,
     RunStarted,
+    SlaMissed,
     TaskEvent,
     TaskOutput,
 )
@@ -107,6 +108,10 @@ class TerminalView:
                 self._task(event, completed, now)
             elif isinstance(event, RunFinished):
                 self._finished(completed, now)
+            elif isinstance(event, SlaMissed):  # shown even with --quiet: someone should know
+                from flowkit.runtime.sla import missed_text
+
+                self._print([f"{self._glyphs.retrying} {missed_text(event)}"], now)
             elif isinstance(event, RunDetached):  # shown even with --quiet: it is the answer
                 # no live block after it: no run goes on in this process to draw
                 self._print(detached_lines(event, self._glyphs), now, redraw=False)

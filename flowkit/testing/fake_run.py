@@ -22,6 +22,8 @@ class FakeTask:
     foreach: tuple[int, ...] = ()
     #: Attempts that failed before this one (each gets a start and a failed final record).
     failed_attempts: int = 0
+    #: How long its last attempt took, as its records say (None: as long as writing it did).
+    seconds: float | None = None
 
 
 def write_task(
@@ -46,6 +48,7 @@ def write_task(
             record = start.finished(
                 spec.status, artifacts=refs, exception=spec.exception,
                 exit_code=0 if spec.status == "succeeded" else 1,
+                finished_at=None if spec.seconds is None else start.started_at + spec.seconds,
             )  # fmt: skip
         else:
             error = ExceptionInfo("RuntimeError", f"attempt {attempt} failed", "Traceback ...")

@@ -1,0 +1,347 @@
+"""``@sla`` and learned SLAs: a task or a run that takes longer than its SLA is alerted on
+(``sla_missed``, through the run's alert sinks) while it is still going: each step below
+that should be alerted on waits for its alert to arrive before it ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flowkit
+from flowkit import FlowSpec, Parameter, sla, step
+from flowkit.errors import FlowDefinitionError, LintError
+from flowkit.lint.api import check
+from flowkit.runtime import sla as sla_module
+from flowkit.runtime.events import RunFinished, SlaMissed, TaskEvent
+from flowkit.runtime.sla import SlaMonitor, SlaRules, learned_limits, limits_for
+from flowkit.store import open_store
+from flowkit.testing.fake_run import FakeTask, write_fake_run
+from tests.runtime.test_shapes import Quiet
+
+#: A command sink: writes each alert it is given to a file of its own in ``argv[1]``, whole
+#: (written aside, then renamed into place), for a step or the test to read.
+_SINK = """
+import os, sys, time
+body = sys.stdin.read()
+name = os.path.join(sys.argv[1], f"{time.time_ns()}-{os.getpid()}")
+with open(name + ".tmp", "w") as fh:
+    fh.write(body)
+os.rename(name + ".tmp", name + ".json")
+"""
+
+
+def alerts_in(folder: str | Path) -> list[dict[str, Any]]:
+    files = sorted(Path(folder).glob("*.json"))
+    return [json.loads(f.read_text()) for f in files]
+
+
+def wait_for_alert(folder: str, step: str | None, timeout: float = 60.0) -> dict[str, Any]:
+    """The ``sla_missed`` alert for ``step`` (None: for the run), once it is there: a step
+    that calls this ends only after its alert arrived, so the alert came while it ran."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for alert in alerts_in(folder):
+            if alert["event"] == "sla_missed" and alert["step"] == step:
+                return alert
+        time.sleep(0.02)
+    raise AssertionError(f"no sla_missed alert for {step or 'the run'} in {timeout:g} s")
+
+
+class StepSlaFlow(FlowSpec):
+    alerts = Parameter("alerts", default="")
+
+    @step
+    def start(self):
+        self.next(self.slow)
+
+    @step
+    @sla(seconds=0.5)
+    def slow(self):
+        self.alert = wait_for_alert(self.alerts, "slow")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+@sla(seconds=0.5)
+class WholeRunSlaFlow(FlowSpec):
+    alerts = Parameter("alerts", default="")
+
+    @step
+    def start(self):
+        self.alert = wait_for_alert(self.alerts, None)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class LearnedFlow(FlowSpec):
+    alerts = Parameter("alerts", default="")
+
+    @step
+    def start(self):
+        self.next(self.slow)
+
+    @step
+    def slow(self):
+        self.alert = wait_for_alert(self.alerts, "slow")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class PlainFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+@pytest.fixture
+def alerts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder every alert of a run started in this test lands in (one file each)."""
+    folder = tmp_path / "alerts"
+    folder.mkdir()
+    sink = {"kind": "command", "argv": [sys.executable, "-c", _SINK, str(folder)]}
+    monkeypatch.setenv("FLOWKIT_ALERTS", json.dumps([sink]))
+    return folder
+
+
+def _index(events: list[object], wanted: type, **fields: Any) -> int:
+    return next(
+        i
+        for i, e in enumerate(events)
+        if isinstance(e, wanted) and all(getattr(e, k) == v for k, v in fields.items())
+    )
+
+
+def test_a_step_past_its_sla_is_alerted_on_while_it_runs(tmp_path: Path, alerts: Path) -> None:
+    view = Quiet()
+    run = flowkit.run(StepSlaFlow, store=str(tmp_path / "store"), progress=view, alerts=str(alerts))
+    assert run.successful
+    task = run["slow"].task
+    seen = task.data.alert  # what the step itself read before it ended
+    assert seen["event"] == "sla_missed" and seen["flow"] == "StepSlaFlow"
+    assert (seen["step"], seen["task_id"]) == ("slow", task.id)
+    assert seen["pathspec"] == task.pathspec and seen["run_id"] == run.id
+    assert seen["limit"] == 0.5 and seen["elapsed"] >= 0.5 and seen["learned"] is False
+    assert "past its SLA of 0.50s (set with @sla)" in seen["message"]
+    # once, and only for the step with an SLA; then the run's own end
+    assert [(a["event"], a["step"]) for a in alerts_in(alerts)] == [
+        ("sla_missed", "slow"),
+        ("run_succeeded", None),
+    ]
+    # the views heard of it before the task ended, and before the run did
+    missed = _index(view.events, SlaMissed, step="slow", task_id=task.id)
+    ended = _index(view.events, TaskEvent, step="slow", status="succeeded")
+    assert missed < ended < _index(view.events, RunFinished)
+    event = view.events[missed]
+    assert isinstance(event, SlaMissed) and event.limit == 0.5 and not event.learned
+
+
+def test_a_run_past_its_flow_sla_is_alerted_on_while_it_runs(tmp_path: Path, alerts: Path) -> None:
+    view = Quiet()
+    run = flowkit.run(
+        WholeRunSlaFlow, store=str(tmp_path / "store"), progress=view, alerts=str(alerts)
+    )
+    assert run.successful
+    seen = run["start"].task.data.alert
+    assert (seen["step"], seen["task_id"], seen["pathspec"]) == (
+        None,
+        None,
+        f"WholeRunSlaFlow/{run.id}",
+    )
+    assert seen["limit"] == 0.5 and seen["elapsed"] >= 0.5 and seen["learned"] is False
+    assert [a["event"] for a in alerts_in(alerts)] == ["sla_missed", "run_succeeded"]
+    missed = _index(view.events, SlaMissed, step=None)
+    assert missed < _index(view.events, TaskEvent, step="start", status="succeeded")
+
+
+def _history(store_path: Path, runs: int = 20) -> None:
+    """``runs`` past successful runs of LearnedFlow: start and end took 30 s a task, slow
+    took no time at all (as long as writing its records did)."""
+    store = open_store(str(store_path))
+    normal = [FakeTask(seconds=30.0)]
+    for _ in range(runs):
+        write_fake_run(store, "LearnedFlow", {"start": normal, "slow": [FakeTask()], "end": normal})
+
+
+def test_a_task_much_slower_than_its_history_is_alerted_on(
+    tmp_path: Path, alerts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_path = tmp_path / "store"
+    _history(store_path)
+    # the floor is a minute; one second keeps the test short (p95 of slow is ~1 ms)
+    monkeypatch.setattr(sla_module, "LEARNED_FLOOR", 1.0)
+    view = Quiet()
+    run = flowkit.run(LearnedFlow, store=str(store_path), progress=view, alerts=str(alerts))
+    assert run.successful
+    seen = run["slow"].task.data.alert
+    assert seen["learned"] is True and 1.0 <= seen["limit"] < 1.1 <= seen["elapsed"] + 0.1
+    assert "learned from" in seen["message"]
+    by_step = {a["step"]: a for a in alerts_in(alerts) if a["event"] == "sla_missed"}
+    # start and end took far less than the 30 s they usually take; the run took longer
+    # than the 20 fake runs (a few ms each), by more than the floor
+    assert set(by_step) == {"slow", None}
+    assert by_step[None]["learned"] is True and by_step[None]["elapsed"] >= 1.0
+
+
+def test_learned_slas_are_off_with_the_setting_and_need_enough_history(tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    _history(store_path, runs=sla_module.LEARNED_MIN_RUNS)
+    store, graph = open_store(str(store_path)), check(LearnedFlow)
+    steps, run = limits_for(graph, SlaRules(learned=True), store, "LearnedFlow")
+    assert set(steps) == {"start", "slow", "end"} and run is not None
+    assert steps["start"].seconds == 30.0 + sla_module.LEARNED_FLOOR  # p95 + floor > 1.5 x
+    assert steps["start"].learned and run.learned
+    assert limits_for(graph, SlaRules(learned=False), store, "LearnedFlow") == ({}, None)
+    # one run fewer than the minimum: nothing is learned
+    fewer = tmp_path / "fewer"
+    _history(fewer, runs=sla_module.LEARNED_MIN_RUNS - 1)
+    assert limits_for(graph, SlaRules(), open_store(str(fewer)), "LearnedFlow") == ({}, None)
+
+
+def test_the_setting_reaches_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowkit.settings import Settings
+
+    assert Settings.resolve(environ={}).sla_learned is True
+    assert Settings.resolve(environ={"FLOWKIT_SLA_LEARNED": "false"}).sla_learned is False
+    with pytest.raises(Exception, match="sla_learned must be true or false"):
+        Settings.resolve(environ={"FLOWKIT_SLA_LEARNED": "sometimes"})
+    assert sla_module.sla_rules(WholeRunSlaFlow, learned=False) == SlaRules(0.5, False)
+    assert sla_module.sla_rules(PlainFlow, learned=True) == SlaRules(None, True)
+
+
+def test_no_sla_and_no_history_no_alert_and_no_monitor(tmp_path: Path, alerts: Path) -> None:
+    store_path = tmp_path / "store"
+    run = flowkit.run(PlainFlow, store=str(store_path), progress=Quiet())
+    assert [a["event"] for a in alerts_in(alerts)] == ["run_succeeded"]
+    store = open_store(str(store_path))
+    record = store.records.get_run("PlainFlow", run.id)
+    # one past run is no history: the scheduler watches nothing and pays nothing per task
+    monitor = SlaMonitor.start(check(PlainFlow), SlaRules(), store, record, None, print)
+    assert monitor is None
+
+
+def test_learned_limits_rule() -> None:
+    from flowkit.client.durations import RunTimes, StepTimes
+
+    history = [
+        RunTimes(str(i), 0.0, 100.0 + i, {"a": StepTimes((10.0, 10.0 + i), 10.0 + i)})
+        for i in range(20)
+    ]
+    steps, run = learned_limits(history)
+    # nearest rank: the 38th of the 40 task times (21 x 10, then 11..29) is 27; the 19th of
+    # the 20 runs' (100..119) is 118
+    assert steps["a"].seconds == max(27.0 * 1.5, 27.0 + 60.0) == 87.0
+    assert run is not None and run.seconds == max(118.0 * 1.5, 118.0 + 60.0) == 178.0
+    assert learned_limits(history[:4]) == ({}, None)
+
+
+def test_a_monitor_alerts_each_task_and_the_run_once() -> None:
+    from flowkit.runtime.sla import Limit
+    from flowkit.store.records import RunRecord
+
+    record = RunRecord("F", "1", created_at=100.0)
+    seen: list[object] = []
+    monitor = SlaMonitor(
+        record, "mem://", {"a": Limit(5.0, False)}, Limit(20.0, True), None, seen.append
+    )
+    monitor.task_event("a", "t1", "running", 101.0)
+    monitor.task_event("a", "t2", "running", 101.0)
+    monitor.task_event("b", "t3", "running", 101.0)  # no SLA: not watched
+    monitor.task_event("a", "t2", "succeeded", 105.0)  # ended in time
+    monitor.check(105.9)
+    assert seen == []
+    monitor.task_event("a", "t1", "retrying", 106.0)
+    monitor.task_event("a", "t1", "running", 106.5)  # its next attempt: the clock goes on
+    monitor.check(106.0)
+    monitor.check(107.0)
+    assert [(e.step, e.task_id, e.elapsed) for e in seen] == [("a", "t1", 5.0)]  # type: ignore[attr-defined]
+    monitor.task_event("a", "t1", "running", 108.0)
+    monitor.check(200.0)
+    assert [(e.step, e.task_id, e.elapsed) for e in seen] == [  # type: ignore[attr-defined]
+        ("a", "t1", 5.0),
+        (None, None, 100.0),
+    ]
+    monitor.check(300.0)
+    assert len(seen) == 2
+
+
+def test_bad_sla_values_are_reported_at_the_step_and_class() -> None:
+    class BadSteps(FlowSpec):
+        @sla(minutes=0)
+        @step
+        def start(self):
+            self.next(self.middle)
+
+        @step
+        @sla(seconds=-1)
+        def middle(self):
+            self.next(self.other)
+
+        @sla
+        @step
+        def other(self):
+            self.next(self.end)
+
+        @sla(days=1)
+        @step
+        def end(self):
+            pass
+
+    with pytest.raises(LintError) as raised:
+        check(BadSteps)
+    problems = {p.step: p for p in raised.value.problems}
+    here = Path(__file__).name
+    assert problems["start"].message == "@sla(minutes=0) allows no time at all"
+    assert (
+        problems["middle"].message == "@sla(seconds=-1) is invalid: seconds must be a number >= 0"
+    )
+    assert problems["other"].message == "@sla needs a duration"
+    assert problems["end"].message.startswith("@sla has no argument 'days'")
+    for p in problems.values():
+        assert p.file is not None and p.file.endswith(here) and p.line
+        assert "@sla(minutes=30)" in p.hint
+    assert problems["start"].line == BadSteps.start.__code__.co_firstlineno
+
+    @sla(hours=0, minutes=0)
+    class BadFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    with pytest.raises(LintError) as raised:
+        check(BadFlow)
+    (problem,) = raised.value.problems
+    assert problem.message == "@sla(hours=0, minutes=0) allows no time at all"
+    assert problem.file is not None and problem.file.endswith(here) and problem.step is None
+
+    with pytest.raises(FlowDefinitionError) as wrong:
+
+        @sla(minutes=5)
+        class NotAFlow:
+            pass
+
+    assert "@sla applies to a step or a flow class, not to class NotAFlow" in str(wrong.value)
+    assert wrong.value.file == __file__ and wrong.value.line is not None
+    assert os.path.basename(wrong.value.problem.where()).startswith("test_sla.py:")
