@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -12,6 +13,7 @@ from flowkit.cli.base import open_store_at, store_option
 from flowkit.cli.show import describe_code
 from flowkit.cli.task_paths import task_at
 from flowkit.client import Flow, Run, Step, Task
+from flowkit.client.durations import format_duration, percentile, recent_times, sparkline
 from flowkit.errors import FlowkitError
 from flowkit.store import parse_pathspec
 from flowkit.store.errors import NotFoundError
@@ -61,6 +63,30 @@ def runs_cmd(flow: str, limit: int, store_url: str | None) -> None:
             break
         runs.append(run)
     click.echo(_run_rows(runs))
+
+
+#: How many of a flow's latest successful runs ``flowkit show FLOW`` draws the trends of.
+TREND_RUNS = 20
+
+
+def _trends(store: Store, flow: str) -> str | None:
+    """Each step's duration (its first task's start to its last task's end) and the whole
+    run's, over the flow's latest successful runs: a sparkline, oldest first, then the
+    median, the 95th percentile and the latest; None if no run succeeded."""
+    history = recent_times(store, flow, runs=TREND_RUNS)[::-1]
+    if not history:
+        return None
+    steps = list(store.records.get_run(flow, history[-1].run_id).steps)
+    steps += sorted({s for r in history for s in r.steps} - set(steps))
+    series = [(s, [r.steps[s].wall for r in history if s in r.steps]) for s in steps]
+    series.append(("(run)", [r.seconds for r in history if r.seconds is not None]))
+    rows = [["STEP", "TREND", "MEDIAN", "P95", "LAST"]]
+    for name, values in series:
+        if values:
+            shown = [statistics.median(values), percentile(values, 95), values[-1]]
+            rows.append([name, sparkline(values), *map(format_duration, shown)])
+    runs = f"{len(history)} successful run{'s' if len(history) > 1 else ''}"
+    return f"durations over the latest {runs}, oldest first\n\n" + _table(rows)
 
 
 def _show_run(run: Run) -> str:
@@ -132,7 +158,8 @@ def _show_task(task: Task) -> str:
 
 
 def show_pathspec(pathspec: str, store_url: str | None) -> None:
-    """Print a flow's runs, a run's steps, a step's tasks, or a task's artifacts.
+    """Print a flow's runs (and its steps' duration trends), a run's steps, a step's tasks,
+    or a task's artifacts.
 
     PATHSPEC is Flow, Flow/run, Flow/run/step or Flow/run/step/task.
     """
@@ -140,6 +167,9 @@ def show_pathspec(pathspec: str, store_url: str | None) -> None:
     store = open_store_at(store_url)
     if spec.depth == 1:
         click.echo(_run_rows(list(Flow(spec.flow, store=store, _namespace_check=False).runs())))
+        trends = _trends(store, spec.flow)
+        if trends is not None:
+            click.echo("\n" + trends)
     elif spec.depth == 2:
         click.echo(_show_run(Run(str(spec), store=store, _namespace_check=False)))
     elif spec.depth == 3:
