@@ -136,12 +136,17 @@ class SchedulerState:
                     mine[key] = value
 
 
+#: One for the process, so that events (and versions) published one after the other in it
+#: sort in that order even within a millisecond, whichever ``Deployments`` made them.
+_IDS = IdGenerator()
+
+
 class Deployments:
     """Reads and writes deployments, claims, scheduler state and events on one backend."""
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
-        self._ids = IdGenerator()
+        self._ids = _IDS
 
     @property
     def url(self) -> str:
