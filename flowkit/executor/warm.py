@@ -14,9 +14,10 @@ and those from outside it alike (a library on ``PYTHONPATH`` edited, a package u
 of any file the worker itself read (a settings file the flow's module read at import).
 
 A run that knows it will fork its tasks here starts a *spare* worker first (:func:`spare`):
-a fresh interpreter that imports flowkit's task modules while the run lints, plans and
-snapshots its code, then waits for its hello (which names the code, so it cannot come
-earlier). A spare is generic until it reads its hello: any run here with the same interpreter,
+a worker that imports flowkit's task modules while the run lints, plans and snapshots its
+code, then waits for its hello (which names the code, so it cannot come earlier). It is
+forked from this process where that is safe (the command line, see
+:mod:`flowkit.executor.forked`), else a fresh interpreter. A spare is generic until it reads its hello: any run here with the same interpreter,
 working directory and environment may take it; one not taken is killed when its run ends.
 
 Parked workers are bounded (:data:`MAX_IDLE`, the oldest goes first) and never outlive this
@@ -56,20 +57,28 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from flowkit.executor.forked import Forked
+
+    #: A warm worker's process: spawned, or forked from this one.
+    Worker: TypeAlias = subprocess.Popen[bytes] | Forked
 
 #: Idle warm workers kept at most: each holds the memory its flow's imports took.
 MAX_IDLE = 2
 
 #: The parked workers by key: the process and the files of the modules it imported, each
 #: with its modification time and size then.
-_idle: OrderedDict[str, tuple[subprocess.Popen[bytes], dict[str, list[int]]]] = OrderedDict()
+_idle: OrderedDict[str, tuple[Worker, dict[str, list[int]]]] = OrderedDict()
 _at_exit = False
 #: Held while ``_idle`` or ``_spares`` change: runs in several threads take and park at once.
 _lock = threading.Lock()
 #: Spare workers not yet taken, each with the key of what it was started with (see
 #: :func:`_spare_key`).
-_spares: dict[subprocess.Popen[bytes], str] = {}
+_spares: dict[Worker, str] = {}
 #: Whether a worker idle at the end of its run is parked (see :func:`parking`).
 _parking = [True]
 
@@ -93,8 +102,14 @@ def _forget_inherited() -> None:
 os.register_at_fork(after_in_child=_forget_inherited)
 
 
-def spawn() -> subprocess.Popen[bytes]:
-    """A fresh worker, which imports what its tasks need and then waits for its hello."""
+def spawn() -> Worker:
+    """A fresh worker, which imports what its tasks need and then waits for its hello:
+    forked from this process where that is safe (see :mod:`flowkit.executor.forked`), which
+    has imported flowkit already, else a new interpreter."""
+    from flowkit.executor import forked
+
+    if forked.safe():
+        return forked.fork()
     return subprocess.Popen(
         [sys.executable, "-m", "flowkit.executor.forkserver"],
         stdin=subprocess.PIPE,
@@ -114,7 +129,7 @@ def _spare_key() -> str:
 class Spare:
     """A spare worker started for one run (see :func:`spare`)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes] | None) -> None:
+    def __init__(self, proc: Worker | None) -> None:
         self._proc = proc
 
     def drop(self) -> None:
@@ -150,7 +165,7 @@ def spare(wanted: bool = True) -> Iterator[Spare]:
         handle.drop()
 
 
-def take_spare() -> subprocess.Popen[bytes] | None:
+def take_spare() -> Worker | None:
     """A spare worker this run may use (removed from the spares), or None."""
     key = _spare_key()
     with _lock:
@@ -191,7 +206,7 @@ def worker_key(hello: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
-def take(key: str) -> subprocess.Popen[bytes] | None:
+def take(key: str) -> Worker | None:
     """The idle worker parked under ``key``, removed from the idle ones, if it is still
     alive and silent and no module it imported changed on disk since (else it is shut
     down)."""
@@ -206,7 +221,7 @@ def take(key: str) -> subprocess.Popen[bytes] | None:
     return proc
 
 
-def keep(key: str, proc: subprocess.Popen[bytes], files: dict[str, list[int]]) -> None:
+def keep(key: str, proc: Worker, files: dict[str, list[int]]) -> None:
     """Park ``proc`` (idle: it runs no task) under ``key`` for a later run to take, with
     the files of the modules it imported (path -> modification time, size)."""
     global _at_exit
@@ -238,7 +253,7 @@ def close_all() -> None:
         shutdown(proc)
 
 
-def shutdown(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+def shutdown(proc: Worker, grace: float = 5.0) -> None:
     """Ask the worker ``proc`` to kill its tasks and exit; kill it if it has not within
     ``grace`` seconds (none for one still importing the flow, which reads no request)."""
     if proc.poll() is None:
@@ -259,7 +274,7 @@ def shutdown(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         proc.stdout.close()
 
 
-def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+def _exited(proc: Worker, timeout: float) -> bool:
     """Whether ``proc`` exited (and was reaped) within ``timeout`` seconds: woken by its exit
     through a pidfd where the kernel has them, not by Popen.wait's polling, while what it
     still sends is read and dropped (so it cannot block on a full pipe)."""
@@ -303,7 +318,7 @@ def _changed(files: dict[str, list[int]]) -> bool:
     return False
 
 
-def _has_output(proc: subprocess.Popen[bytes]) -> bool:
+def _has_output(proc: Worker) -> bool:
     assert proc.stdout is not None
     readable, _, _ = select.select([proc.stdout.fileno()], [], [], 0)
     return bool(readable)
