@@ -34,6 +34,7 @@ from flowkit.authoring.mutators import (
     has_mutators,
 )
 from flowkit.authoring.parameters import IncludeFile, Parameter, _infer_kind, parameters_of
+from flowkit.authoring.scheduling import waits_for_configs
 from flowkit.authoring.user_decorators import WRAPPERS_ATTR
 from flowkit.errors import ParameterError
 
@@ -66,6 +67,8 @@ def _waits_for_configs(flow_cls: type) -> bool:
     if any(is_delayed(p.default) for p in parameters_of(flow_cls) if not isinstance(p, Config)):
         return True
     if is_delayed(getattr(flow_cls, PROJECT_ATTR, None)):
+        return True
+    if waits_for_configs(flow_cls):  # @schedule, @trigger, @trigger_on_finish
         return True
     return any(_step_waits(func) for func in step_functions(flow_cls).values())
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
 from flowkit.authoring.compat import Hinted, record_flow_check
+from flowkit.authoring.config import configured_values, namespace, resolve_configs
 from flowkit.authoring.cron import normalize_cron, zone_named
+from flowkit.authoring.delayed import UNPACK_PREFIX, ConfigExprError, is_delayed, resolve
 from flowkit.authoring.parameters import parameters_of
 from flowkit.errors import FlowDefinitionError
 
@@ -77,7 +79,10 @@ class _Written:
 
     @property
     def text(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
+        shown = ", ".join(
+            f"**{getattr(v, 'text', v)}" if k.startswith(UNPACK_PREFIX) else f"{k}={v!r}"
+            for k, v in self.args.items()
+        )
         return f"@{self.name}({shown})"
 
 
@@ -102,6 +107,7 @@ def schedule(
     timezone: str | None = None,
     catchup: bool = False,
     overlap: Overlap = "skip",
+    **from_config: Any,
 ) -> Any:
     """Run the flow by the clock (once ``flowkit deploy``-ed and ``flowkit scheduler`` runs).
 
@@ -123,7 +129,8 @@ def schedule(
         "catchup": catchup,
         "overlap": overlap,
     }
-    written = _Written("schedule", {k: v for k, v in given.items() if v != _DEFAULTS[k]})
+    given = {k: v for k, v in given.items() if v != _DEFAULTS[k]}
+    written = _Written("schedule", given | _unpacked("schedule", from_config))
     return lambda cls: _record(cls, written)
 
 
@@ -133,6 +140,7 @@ def trigger_on_finish(
     *,
     options: Mapping[str, Any] | None = None,
     overlap: Overlap | None = None,
+    **from_config: Any,
 ) -> Any:
     """Run the flow when a run of ``flow`` (or of any of ``flows``) succeeds. A flow is a
     name, ``project.branch.Name`` or ``{"name": ..., "project_branch": ...}``; flowkit
@@ -140,7 +148,8 @@ def trigger_on_finish(
     if isinstance(bare := cast(object, flow), type):  # bare: names no flow, reported by lint
         return _record(bare, _Written("trigger_on_finish"))
     args = {"flow": flow, "flows": flows, "options": options, "overlap": overlap}
-    written = _Written("trigger_on_finish", {k: v for k, v in args.items() if v is not None})
+    args = {k: v for k, v in args.items() if v is not None}
+    written = _Written("trigger_on_finish", args | _unpacked("trigger_on_finish", from_config))
     return lambda cls: _record(cls, written)
 
 
@@ -150,6 +159,7 @@ def trigger(
     *,
     options: Mapping[str, Any] | None = None,
     overlap: Overlap | None = None,
+    **from_config: Any,
 ) -> Any:
     """Run the flow when ``event`` (or any of ``events``) is published (``flowkit event
     publish NAME``). An event is a name or ``{"name": ..., "parameters": ...}``, where
@@ -159,8 +169,36 @@ def trigger(
     if isinstance(bare := cast(object, event), type):  # bare: names no event, reported by lint
         return _record(bare, _Written("trigger"))
     args = {"event": event, "events": events, "options": options, "overlap": overlap}
-    written = _Written("trigger", {k: v for k, v in args.items() if v is not None})
+    args = {k: v for k, v in args.items() if v is not None}
+    written = _Written("trigger", args | _unpacked("trigger", from_config))
     return lambda cls: _record(cls, written)
+
+
+#: What each decorator takes (a config unpacked into it with ``**cfg`` may give only these).
+_ARGUMENTS = {
+    "schedule": tuple(_DEFAULTS),
+    "trigger_on_finish": ("flow", "flows", "options", "overlap"),
+    "trigger": ("event", "events", "options", "overlap"),
+}
+
+
+def _unpacked(name: str, from_config: Mapping[str, Any]) -> dict[str, Any]:
+    """``**cfg.x`` written in the decorator's call: kept until the config's value is known."""
+    for key in from_config:
+        if not key.startswith(UNPACK_PREFIX):
+            raise TypeError(
+                f"@{name}() got an unexpected keyword argument {key!r}; it takes "
+                f"{', '.join(_ARGUMENTS[name])}"
+            )
+    return dict(from_config)
+
+
+def waits_for_configs(flow_cls: type) -> bool:
+    """Whether the flow's scheduling decorators hold config expressions."""
+    return any(
+        (written := _written(flow_cls, name)) is not None and is_delayed(dict(written.args))
+        for name in _ATTRS
+    )
 
 
 def _record(cls: C, written: _Written) -> C:
@@ -210,8 +248,10 @@ def overlap_of(flow_cls: type) -> str:
     asked: dict[str, str] = {}
     for name in _ATTRS:
         written = _written(flow_cls, name)
-        if written is not None and written.args.get("overlap") is not None:
-            value = _checked(flow_cls, written, lambda w, _: _overlap(w))
+        if written is None:
+            continue
+        value = _checked(flow_cls, written, lambda w, _: w.args.get("overlap") and _overlap(w))
+        if value is not None:
             asked.setdefault(value, written.text)
     if len(asked) > 1:
         shown = " and ".join(f"{text} asks for overlap={value!r}" for value, text in asked.items())
@@ -254,7 +294,7 @@ def _checked(flow_cls: type, written: _Written, read: Callable[[_Written, type],
                 f"{written.text} is on the class twice",
                 f"keep one @{written.name}; list several flows or events in one decorator",
             )
-        return read(written, flow_cls)
+        return read(_settled(flow_cls, written), flow_cls)
     except _Wrong as wrong:
         raise FlowDefinitionError(
             f"{written.text} on {flow_cls.__name__}: {wrong.message}",
@@ -263,19 +303,44 @@ def _checked(flow_cls: type, written: _Written, read: Callable[[_Written, type],
         ) from None
 
 
+def _settled(flow_cls: type, written: _Written) -> _Written:
+    """``written`` with its config expressions evaluated: with the configs the class was
+    configured with for a run, else with the configs' defaults."""
+    if not is_delayed(dict(written.args)):
+        return written
+    values = configured_values(flow_cls)
+    if values is None:
+        values = resolve_configs(flow_cls, {})
+    try:
+        args = resolve(dict(written.args), namespace(flow_cls, values))
+    except ConfigExprError as exc:
+        raise _Wrong(str(exc), "fix the expression, or the config it reads") from None
+    unknown = sorted(str(k) for k in args if k not in _ARGUMENTS[written.name])
+    if unknown:
+        raise _Wrong(
+            f"the config gives {', '.join(unknown)}, which @{written.name} does not take",
+            f"@{written.name} takes {', '.join(_ARGUMENTS[written.name])}",
+        )
+    return _Written(written.name, args, written.twice)
+
+
 def _where(flow_cls: type) -> dict[str, Any]:
     """The file and line of ``class Flow``, where lint reports these problems too."""
-    try:
-        lines, start = inspect.getsourcelines(flow_cls)
-        file = inspect.getsourcefile(flow_cls)
-    except (OSError, TypeError):  # no source found for the class: where its first method is
-        for value in vars(flow_cls).values():
-            code = getattr(value, "__code__", None)
-            if code is not None:
-                return {"file": code.co_filename, "line": code.co_firstlineno}
-        return {}
-    below = next((i for i, text in enumerate(lines) if text.lstrip().startswith("class ")), 0)
-    return {"file": file, "line": start + below}
+    for klass in flow_cls.__mro__:  # a class configured for a run is made from the user's
+        if klass.__name__ != flow_cls.__name__:
+            continue
+        try:
+            lines, start = inspect.getsourcelines(klass)
+            file = inspect.getsourcefile(klass)
+        except (OSError, TypeError):
+            continue
+        below = next((i for i, text in enumerate(lines) if text.lstrip().startswith("class ")), 0)
+        return {"file": file, "line": start + below}
+    for value in vars(flow_cls).values():  # no source found for the class: its first method
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            return {"file": code.co_filename, "line": code.co_firstlineno}
+    return {}
 
 
 def _overlap(written: _Written) -> str:

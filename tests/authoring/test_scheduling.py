@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 import flowkit
-from flowkit import FlowSpec, Parameter, schedule, step, trigger, trigger_on_finish
+from flowkit import (
+    Config,
+    FlowSpec,
+    Parameter,
+    config_expr,
+    schedule,
+    step,
+    trigger,
+    trigger_on_finish,
+)
+from flowkit.authoring.configure import configure
 from flowkit.authoring.scheduling import (
     EventTrigger,
     Schedule,
@@ -49,11 +59,11 @@ def _flow(*decorators: object) -> type:
 FLOW_LINE = inspect.getsourcelines(_flow)[1] + 3  # the class statement in _flow
 
 
-def _refusal(flow_cls: type, read=None) -> FlowDefinitionError:  # type: ignore[no-untyped-def]
+def _refusal(flow_cls: type, read=None, line: int = FLOW_LINE) -> FlowDefinitionError:  # type: ignore[no-untyped-def]
     with pytest.raises(FlowDefinitionError) as caught:
         (read or (lambda c: (schedule_of(c), triggers_of(c), overlap_of(c))))(flow_cls)
     problem = caught.value.problem
-    assert (problem.file, problem.line) == (HERE, FLOW_LINE)
+    assert (problem.file, problem.line) == (HERE, line)
     assert problem.hint
     return caught.value
 
@@ -249,3 +259,46 @@ def test_a_decorated_flow_runs_as_any_other(tmp_path: Path) -> None:
     )
     run = flowkit.run(flow, store=str(tmp_path), progress=Quiet(), alpha=0.5)
     assert run.successful and run.data.alpha == 0.5
+
+
+@schedule(cron=config_expr("cfg.cron"), timezone=config_expr("cfg.zone"))
+@trigger(**config_expr("cfg.trigger"))
+class ConfiguredFlow(FlowSpec):
+    cfg = Config(
+        "cfg",
+        default_value={
+            "cron": "0 3 * * *",
+            "zone": "Europe/Berlin",
+            "trigger": {"event": {"name": "drift", "parameters": ["alpha"]}},
+        },
+    )
+    alpha = Parameter("alpha", default=1)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_config_expressions_take_the_configs_of_the_run() -> None:
+    found = schedule_of(ConfiguredFlow)  # not configured: the configs' defaults
+    assert found is not None and (found.cron, found.timezone) == ("0 3 * * *", "Europe/Berlin")
+    assert triggers_of(ConfiguredFlow).events == (EventTrigger("drift", (("alpha", "alpha"),)),)
+    values = {"cron": "@hourly", "zone": "UTC", "trigger": {"event": "e", "overlap": "queue"}}
+    configured = configure(ConfiguredFlow, {"cfg": values})
+    found = schedule_of(configured)
+    assert found is not None and (found.cron, found.timezone) == ("0 * * * *", "UTC")
+    assert triggers_of(configured) == Triggers(events=(EventTrigger("e"),))
+    assert overlap_of(configured) == "queue"
+    wrong = configure(ConfiguredFlow, {"cfg": {**values, "trigger": {"event": "e", "when": 1}}})
+    class_line = inspect.getsourcelines(ConfiguredFlow)[1] + 2
+    refused = _refusal(wrong, triggers_of, class_line)
+    assert "the config gives when, which @trigger does not take" in refused.problem.message
+
+
+def test_a_misspelt_argument_is_a_type_error_naming_what_is_taken() -> None:
+    with pytest.raises(TypeError, match=r"@schedule\(\) got an unexpected keyword argument 'crn'"):
+        schedule(crn="0 2 * * *")
