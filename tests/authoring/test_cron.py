@@ -5,6 +5,7 @@ America/New_York on 2026-03-08 and 2026-11-01)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -169,3 +170,77 @@ def test_naive_times_and_unknown_zones_are_refused() -> None:
         CronSchedule("0 2 * * *", "Europe/Berln")
     with pytest.raises(ValueError, match="has 7 fields"):
         CronSchedule("0 0 0 ? * * *")
+
+
+def _transitions(zone: ZoneInfo, year: int) -> list[datetime]:
+    """The instants in ``year`` at which ``zone``'s offset changes (to the minute)."""
+    found = []
+    hour = datetime(year, 1, 1, tzinfo=UTC)
+    while hour.year == year:
+        after = hour + timedelta(hours=1)
+        if hour.astimezone(zone).utcoffset() != after.astimezone(zone).utcoffset():
+            minute = hour
+            while minute.astimezone(zone).utcoffset() == hour.astimezone(zone).utcoffset():
+                minute += timedelta(minutes=1)
+            found.append(minute)
+        hour = after
+    return found
+
+
+def _reference(cron: str, zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+    """The module docstring's rules, applied minute by minute by brute force."""
+    parsed = CronSchedule(cron)._cron
+    every_hour = len(parsed.hours) == 24
+
+    def names(wall: datetime) -> bool:
+        return (
+            parsed.matches(wall.date())
+            and wall.hour in parsed.hours
+            and wall.minute in parsed.minutes
+        )
+
+    out = []
+    moment = start + timedelta(minutes=1)
+    while moment <= end:
+        local = moment.astimezone(zone)
+        wall = local.replace(tzinfo=None)
+        earlier = moment - timedelta(minutes=1)
+        jumped = local.utcoffset() - earlier.astimezone(zone).utcoffset()  # type: ignore[operator]
+        fires = names(wall) and (local.fold == 0 or every_hour)
+        if jumped > timedelta(0) and not every_hour:  # the gap ends now: its wall times fire
+            gap = wall - jumped
+            while gap < wall and not fires:
+                fires = names(gap)
+                gap += timedelta(minutes=1)
+        if fires:
+            out.append(moment)
+        moment += timedelta(minutes=1)
+    return out
+
+
+@pytest.mark.parametrize(
+    "zone_name",
+    [
+        "Europe/Berlin",
+        "America/New_York",
+        "America/Santiago",  # changes at midnight: 00:00 does not exist in spring
+        "Australia/Sydney",  # southern hemisphere
+        "Australia/Lord_Howe",  # changes by 30 minutes
+        "Pacific/Chatham",  # +12:45/+13:45
+        "Asia/Kolkata",  # no change
+    ],
+)
+def test_fire_times_match_the_rules_applied_minute_by_minute(zone_name: str) -> None:
+    zone = ZoneInfo(zone_name)
+    crons = ["30 2 * * *", "0 0 * * *", "0 * * * *", "*/20 1-3 * * *", "15,45 */2 * * *"]
+    around = _transitions(zone, 2026) or [datetime(2026, 6, 1, tzinfo=UTC)]
+    for instant in around:
+        start, end = instant - timedelta(hours=26), instant + timedelta(hours=26)
+        for cron in crons:
+            got = list(CronSchedule(cron, zone_name).slots(start, end))
+            assert got == _reference(cron, zone, start, end), (cron, instant)
+            # next_after and previous agree with slots at every fire time
+            for before, fire in zip([start, *got], got, strict=False):
+                assert CronSchedule(cron, zone_name).next_after(before) == fire
+            for fire in got:
+                assert CronSchedule(cron, zone_name).previous(fire) == fire
