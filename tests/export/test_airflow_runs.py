@@ -1,0 +1,162 @@
+"""Exported DAGs run by real Airflow (``airflow dags test`` on sqlite, from the virtual
+environment scripts/install-test-services.sh makes), then read back and resumed with
+flowkit: the records a run under Airflow writes are the ones a local run writes.
+
+Airflow only runs tasks here: no scheduler, no API server, nothing listens (``dags test``
+executes in its own process). One AIRFLOW_HOME and ``airflow db migrate`` serve the module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from flowkit.client import Flow, Run
+from flowkit.store import open_store
+from tests.browser import fail_or_skip
+
+pytestmark = pytest.mark.slow
+
+FLOWS = Path(__file__).parent / "flows"
+VENV = Path(os.environ.get("FLOWKIT_AIRFLOW_VENV", "/opt/flowkit-airflow"))
+
+
+@dataclass(frozen=True)
+class Airflow:
+    env: dict[str, str]
+    dags: Path
+    store: Path
+
+    def export(self, flow_file: str) -> None:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "flowkit",
+                "airflow",
+                "create",
+                str(FLOWS / flow_file),
+                "-o",
+                str(self.dags / flow_file),
+                "--store",
+                str(self.store),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+
+    def dags_test(
+        self, dag_id: str, conf: dict[str, object] | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        command = [str(VENV / "bin" / "airflow"), "dags", "test", dag_id]
+        if conf is not None:
+            command += ["-c", json.dumps(conf)]
+        return subprocess.run(
+            command,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
+    if not (VENV / "bin" / "airflow").exists():
+        fail_or_skip(f"Airflow is not installed in {VENV} (scripts/install-test-services.sh)")
+    home = tmp_path_factory.mktemp("airflow")
+    (home / "dags").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FLOWKIT_"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        # the DAG's tasks run flowkit with this interpreter (baked in at export, too)
+        FLOWKIT_PYTHON=sys.executable,
+    )
+    migrated = subprocess.run(
+        [str(VENV / "bin" / "airflow"), "db", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
+    made = Airflow(env, home / "dags", home / "store")
+    for flow_file in ("foreach_flow.py", "failing_flow.py", "switch_flow.py"):
+        made.export(flow_file)
+    return made
+
+
+def latest(airflow: Airflow, flow: str) -> Run:
+    run = Flow(flow, store=str(airflow.store)).latest_run
+    assert run is not None
+    return run
+
+
+def test_a_foreach_runs_under_airflow_with_flowkits_records(airflow: Airflow) -> None:
+    done = airflow.dags_test("ForeachFlow", conf={"shift_by": 100})
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    run = latest(airflow, "ForeachFlow")
+    assert run.successful
+    assert run.data.shift_by == 100
+    assert run["join"].task.data.values == [101, 104, 109]
+    assert run["end"].task.data.total == 314
+    squares = sorted((t.index, t.data.value) for t in run["square"])
+    assert squares == [(0, 1), (1, 4), (2, 9)]
+    # each body task's log is flowkit's, in the store
+    assert {t.index for t in run["shift"]} == {0, 1, 2}
+
+
+def test_a_failing_run_fails_the_dag_and_resumes_locally(airflow: Airflow) -> None:
+    done = airflow.dags_test("FailingFlow", FLOWKIT_TEST_BREAK="1")
+    assert done.returncode != 0  # the DAG run failed, and `airflow dags test` says so
+    run = latest(airflow, "FailingFlow")
+    assert not run.successful
+    store = open_store(airflow.store)
+    assert store.leases.run_state(run.record) == "failed"
+    (work,) = list(run["work"])
+    attempts = store.records.task_attempts("FailingFlow", run.id, "work", work.id)
+    # @retry(times=1): Airflow retried once, as flowkit's attempt 1 of the same task
+    assert [(a.attempt, a.status) for a in attempts] == [(0, "failed"), (1, "failed")]
+    assert attempts[-1].exception is not None
+    assert "broken on purpose" in str(attempts[-1].exception)
+    assert "end" not in [s.id for s in run]
+    # resumed with flowkit, here: start is cloned, work runs again and succeeds
+    resumed = subprocess.run(
+        [sys.executable, str(FLOWS / "failing_flow.py"), "resume", "--origin-run-id", run.id],
+        env={**os.environ, "FLOWKIT_STORE": str(airflow.store), "FLOWKIT_TEST_BREAK": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    again = latest(airflow, "FailingFlow")
+    assert again.id != run.id and again.successful
+    assert again["work"].task.data.result == 10
+    start = store.records.list_tasks("FailingFlow", again.id, "start")[0]
+    assert start.origin_pathspec is not None and f"/{run.id}/start/" in start.origin_pathspec
+
+
+def test_a_switch_skips_the_case_not_taken(airflow: Airflow) -> None:
+    skipped = airflow.dags_test("SwitchFlow")
+    assert skipped.returncode == 0, skipped.stdout[-5000:] + skipped.stderr[-3000:]
+    run = latest(airflow, "SwitchFlow")
+    assert run.successful
+    assert [s.id for s in run] and "deploy" not in [s.id for s in run]
+    assert run["end"].task.data.finished is True
+    taken = airflow.dags_test("SwitchFlow", conf={"decision": "deploy"})
+    assert taken.returncode == 0, taken.stdout[-5000:] + taken.stderr[-3000:]
+    run = latest(airflow, "SwitchFlow")
+    assert run.successful
+    assert run["deploy"].task.data.deployed is True
+    assert run["end"].task.data.finished is True
