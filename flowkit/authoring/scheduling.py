@@ -17,11 +17,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, cast
 
 from flowkit.authoring.compat import Hinted, record_flow_check
 from flowkit.authoring.config import configured_values, namespace, resolve_configs
-from flowkit.authoring.cron import normalize_cron, zone_named
+from flowkit.authoring.cron import CronSchedule, normalize_cron, zone_named
 from flowkit.authoring.delayed import UNPACK_PREFIX, ConfigExprError, is_delayed, resolve
 from flowkit.authoring.parameters import parameters_of
 from flowkit.errors import FlowDefinitionError
@@ -499,3 +500,33 @@ def _pairs(parameters: Any, name: str) -> tuple[tuple[str, str], ...]:
         if not isinstance(param, str) or not isinstance(payload_field, str):
             raise _Wrong(f"event {name!r}: {(param, payload_field)!r} is not two names", hint)
     return tuple(pairs)
+
+
+def describe(flow_cls: type, now: datetime | None = None) -> str:
+    """The flow's schedule and triggers as text a person reads ("" if it has none), with the
+    next fire time after ``now``; what is written wrongly is said, not raised."""
+    lines: list[str] = []
+    try:
+        found, triggers, overlap = (
+            schedule_of(flow_cls),
+            triggers_of(flow_cls),
+            overlap_of(flow_cls),
+        )
+    except FlowDefinitionError as exc:
+        return f"\n\nSchedule and triggers\n  written wrongly: {exc.problem.message}"
+    if found is not None:
+        timing = CronSchedule(found.cron, found.timezone)
+        upcoming = timing.next_after(now or datetime.now(UTC))
+        missed = "every one, oldest first" if found.catchup else "the latest only"
+        lines += [
+            f"  cron '{found.cron}' in {found.timezone or 'UTC'}  ({found.written})",
+            f"  next {upcoming:%Y-%m-%d %H:%M} UTC; after missed slots it runs {missed}",
+        ]
+    lines += [f"  after a run of {name} succeeds" for name in triggers.on_finish]
+    for event in triggers.events:
+        mapped = ", ".join(f"{param} <- payload[{field!r}]" for param, field in event.parameters)
+        lines.append(f"  on event {event.name!r}" + (f"  ({mapped})" if mapped else ""))
+    if not lines:
+        return ""
+    lines.append(f"  a run due while the last one runs: {overlap}")
+    return "\n\n" + "\n".join(["Schedule and triggers (flowkit deploy, flowkit scheduler)", *lines])

@@ -4,6 +4,7 @@ and written wrongly refused at the class's file and line with what to write inst
 from __future__ import annotations
 
 import inspect
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,12 @@ from flowkit.authoring.scheduling import (
     EventTrigger,
     Schedule,
     Triggers,
+    describe,
     overlap_of,
     schedule_of,
     triggers_of,
 )
+from flowkit.cli.flow_commands import show_flow
 from flowkit.errors import FlowDefinitionError
 from flowkit.lint.api import check
 from tests.runtime.test_shapes import Quiet
@@ -302,3 +305,29 @@ def test_config_expressions_take_the_configs_of_the_run() -> None:
 def test_a_misspelt_argument_is_a_type_error_naming_what_is_taken() -> None:
     with pytest.raises(TypeError, match=r"@schedule\(\) got an unexpected keyword argument 'crn'"):
         schedule(crn="0 2 * * *")
+
+
+def test_show_says_when_the_flow_runs_next_and_what_triggers_it(capsys) -> None:  # type: ignore[no-untyped-def]
+    flow = _flow(
+        schedule(cron="0 0 ? * MON-FRI *", timezone="Europe/Berlin", catchup=True),
+        trigger_on_finish(flow="IngestFlow"),
+        trigger(event={"name": "drift", "parameters": {"alpha": "score"}}, overlap="queue"),
+    )
+    text = describe(flow, now=datetime(2026, 11, 28, 12, tzinfo=UTC))  # a Saturday
+    assert text.splitlines()[2:] == [
+        "Schedule and triggers (flowkit deploy, flowkit scheduler)",
+        "  cron '0 0 * * 1-5' in Europe/Berlin  "
+        "(@schedule(cron='0 0 ? * MON-FRI *', timezone='Europe/Berlin', catchup=True))",
+        "  next 2026-11-29 23:00 UTC; after missed slots it runs every one, oldest first",
+        "  after a run of IngestFlow succeeds",
+        "  on event 'drift'  (alpha <- payload['score'])",
+        "  a run due while the last one runs: queue",
+    ]
+    assert describe(_flow()) == ""
+    assert "written wrongly: @schedule(cron='0 0 2 * * *')" in describe(
+        _flow(schedule(cron="0 0 2 * * *"))
+    )
+    show_flow(flow, as_json=False)  # python flow.py show, flowkit show flow.py
+    out = capsys.readouterr().out
+    assert "finishes the flow\n\nSchedule and triggers (flowkit deploy" in out
+    assert out.endswith("\n  a run due while the last one runs: queue\n")
