@@ -6,15 +6,19 @@ tasks as ``flowkit run`` would, keeps the run's lease and records its end. The p
 the deployment's stored code package (never the files as they are now) with the
 deployment's parameters, overridden by those the trigger mapped (an event's payload), and
 the system tags naming what fired it. Its exit status says how the run ended: 0 succeeded,
-1 failed or could not start (the message is on stderr).
+1 failed, was cancelled or could not start (the message is on stderr). SIGTERM or SIGINT
+to this process cancels the run cleanly (recorded as cancelled, resumable), as Ctrl-C does
+to ``flowkit run``.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowkitError
@@ -102,8 +106,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m flowkit.deploy.launch STORE REQUEST_JSON\n")
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cancels the run, as Ctrl-C does
     try:
         start_deployed(open_store(argv[0]), LaunchRequest.from_json(argv[1]))
+    except KeyboardInterrupt:
+        return 130
     except RunFailed as exc:
         sys.stderr.write(f"{exc}\n")
         return 1
@@ -111,6 +118,10 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"error: {exc.render()}\n")
         return 1
     return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
