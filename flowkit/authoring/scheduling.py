@@ -118,7 +118,8 @@ def schedule(
     the cron's wall-clock times are in. ``catchup``: after slots were missed (the scheduler
     was down), run every one of them, oldest first, instead of only the latest. ``overlap``:
     when a run is due while the flow's last one still runs, ``skip`` it, ``queue`` it, or
-    ``allow`` both to run."""
+    ``allow`` both to run; a flow has one policy, ``skip`` unless one of its decorators asks
+    for another."""
     if isinstance(bare := cast(object, cron), type):  # bare @schedule: daily, as Metaflow's
         return _record(bare, _Written("schedule"))
     given: dict[str, Any] = {
@@ -251,7 +252,7 @@ def overlap_of(flow_cls: type) -> str:
         written = _written(flow_cls, name)
         if written is None:
             continue
-        value = _checked(flow_cls, written, lambda w, _: w.args.get("overlap") and _overlap(w))
+        value = _checked(flow_cls, written, _asked_overlap)
         if value is not None:
             asked.setdefault(value, written.text)
     if len(asked) > 1:
@@ -342,6 +343,10 @@ def _where(flow_cls: type) -> dict[str, Any]:
         if code is not None:
             return {"file": code.co_filename, "line": code.co_firstlineno}
     return {}
+
+
+def _asked_overlap(written: _Written, flow_cls: type) -> str | None:
+    return None if written.args.get("overlap") is None else _overlap(written)
 
 
 def _overlap(written: _Written) -> str:
