@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flowkit.store import Store
+    from flowkit.store import RunEndRecord, RunRecord, Store
 
 #: Eight heights, lowest to highest, for :func:`sparkline`.
 _BARS = "▁▂▃▄▅▆▇█"
@@ -50,31 +50,54 @@ class RunTimes:
     steps: dict[str, StepTimes]
 
 
-def recent_times(store: Store, flow: str, *, runs: int = 20, scan: int = 200) -> list[RunTimes]:
-    """The times of the last ``runs`` successful runs of ``flow``, newest first: each run's
-    start and end records and one step index per step (the records of a step's tasks in one
-    object). Runs that failed, were cancelled or are still going are skipped; at most
+@dataclass(frozen=True)
+class PastRun:
+    """A run that succeeded, as its start and end records say."""
+
+    record: RunRecord
+    end: RunEndRecord
+
+    @property
+    def seconds(self) -> float | None:
+        """From its start record to its end record; None for a resume (see RunTimes)."""
+        return None if self.record.origin_run_id else self.end.finished_at - self.record.created_at
+
+
+def successful_runs(store: Store, flow: str, *, runs: int = 20, scan: int = 200) -> list[PastRun]:
+    """The last ``runs`` successful runs of ``flow``, newest first, from their start and end
+    records alone. Runs that failed, were cancelled or are still going are skipped; at most
     ``scan`` runs are looked at, so a flow that has failed for weeks costs no more."""
-    found: list[RunTimes] = []
+    found: list[PastRun] = []
     for looked, record in enumerate(store.records.iter_runs(flow)):
         if len(found) == runs or looked == scan:
             break
         end = store.records.get_run_end(flow, record.run_id)
-        if end is None or end.status != "succeeded":
-            continue
-        steps: dict[str, StepTimes] = {}
-        for step in store.records.list_steps(flow, record.run_id):
-            spans = [
-                (task.started_at, task.finished_at)
-                for task in store.records.list_tasks(flow, record.run_id, step)
-                if task.successful and task.finished_at is not None and not task.origin_pathspec
-            ]
-            if spans:
-                wall = max(f for _, f in spans) - min(s for s, _ in spans)
-                steps[step] = StepTimes(tuple(f - s for s, f in spans), wall)
-        whole = None if record.origin_run_id else end.finished_at - record.created_at
-        found.append(RunTimes(record.run_id, record.created_at, whole, steps))
+        if end is not None and end.status == "succeeded":
+            found.append(PastRun(record, end))
     return found
+
+
+def run_times(store: Store, past: PastRun) -> RunTimes:
+    """The times of a past run and of its steps: one step index per step (the records of a
+    step's tasks in one object)."""
+    flow, run_id = past.record.flow, past.record.run_id
+    steps: dict[str, StepTimes] = {}
+    for step in store.records.list_steps(flow, run_id):
+        spans = [
+            (task.started_at, task.finished_at)
+            for task in store.records.list_tasks(flow, run_id, step)
+            if task.successful and task.finished_at is not None and not task.origin_pathspec
+        ]
+        if spans:
+            wall = max(f for _, f in spans) - min(s for s, _ in spans)
+            steps[step] = StepTimes(tuple(f - s for s, f in spans), wall)
+    return RunTimes(run_id, past.record.created_at, past.seconds, steps)
+
+
+def recent_times(store: Store, flow: str, *, runs: int = 20) -> list[RunTimes]:
+    """The times of the last ``runs`` successful runs of ``flow`` and of their steps, newest
+    first (see :func:`successful_runs` and :func:`run_times`)."""
+    return [run_times(store, past) for past in successful_runs(store, flow, runs=runs)]
 
 
 def percentile(values: Sequence[float], q: float) -> float:

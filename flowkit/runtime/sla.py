@@ -2,32 +2,47 @@
 has taken longer than its SLA, while the run is still going.
 
 A step's SLA is its ``@sla``; the run's is the flow class's ``@sla``. Without one, an SLA is
-learned from the flow's last :data:`LEARNED_RUNS` successful runs (read once, as the run
-starts), unless the ``sla_learned`` setting is off. The rule, so that noise never alerts:
+learned from the flow's last :data:`LEARNED_RUNS` successful runs, unless the
+``sla_learned`` setting is off. The rule, so that noise never alerts:
 
-- nothing is learned from fewer than :data:`LEARNED_MIN_RUNS` past runs (of the step: runs
+- nothing is learned from fewer than :data:`LEARNED_MIN_RUNS` past runs (for a step: runs
   in which it ran, not cloned it);
 - the limit is the 95th percentile of what was seen (every task of the step in those runs;
   the runs' own durations for the run, resumes left out), times :data:`LEARNED_MARGIN`, and
   at least that percentile plus :data:`LEARNED_FLOOR` seconds: a step that usually takes a
   second is not alerted on at two, but one that usually takes ten minutes is at fifteen.
 
+What it costs: the past runs' start and end records are read as the run starts (~1 ms for
+20 runs; the run's limit needs no more). Their steps' task records (one step index per step
+and run: about a second for 20 runs of a 1,000-task fan-out) are read only once a task
+without ``@sla`` has run for :data:`LEARNED_FLOOR` seconds, as no learned limit is shorter,
+and in a thread of their own, so the scheduler's loop never waits on them: a run whose tasks
+are all quicker never reads them.
+
 A task's time counts from the start of its first attempt (retries and their backoff
 included) until it ends for good; each task and the run are alerted on once. The scheduler
-asks :meth:`SlaMonitor.check` on every turn of its loop, which is a comparison with the
-nearest deadline; a run with no SLA at all has no monitor, and pays nothing per task.
+asks :meth:`SlaMonitor.check` on every turn of its loop, which compares the time with the
+nearest deadline; a run with no SLA to watch has no monitor, and pays nothing per task.
 """
 
 from __future__ import annotations
 
 import heapq
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flowkit.authoring.sla import flow_sla, sla_seconds
-from flowkit.client.durations import RunTimes, format_duration, percentile, recent_times
+from flowkit.client.durations import (
+    PastRun,
+    RunTimes,
+    format_duration,
+    percentile,
+    run_times,
+    successful_runs,
+)
 from flowkit.errors import FlowkitError
 from flowkit.runtime.alerts import AlertEvent, Alerts
 from flowkit.runtime.events import Event, SlaMissed
@@ -44,6 +59,9 @@ LEARNED_MIN_RUNS = 5
 LEARNED_MARGIN = 1.5
 #: ...and at least the 95th percentile plus this many seconds.
 LEARNED_FLOOR = 60.0
+
+#: How often a task waiting for its step's limit to be learned looks again, in seconds.
+_LEARNING_AGAIN = 0.5
 
 #: Task phases after which a task is done for good (``retrying`` is not one).
 _ENDED = frozenset({"succeeded", "caught", "failed", "killed"})
@@ -77,70 +95,63 @@ def learned_limit(samples: Sequence[float]) -> float:
     return max(p95 * LEARNED_MARGIN, p95 + LEARNED_FLOOR)
 
 
-def learned_limits(history: Sequence[RunTimes]) -> tuple[dict[str, Limit], Limit | None]:
-    """Each step's learned limit, and the run's, from past runs (see the module docstring)."""
+def learned_run_limit(past: Sequence[PastRun]) -> Limit | None:
+    """The run's learned limit from past runs (see the module docstring); None if too few."""
+    whole = [p.seconds for p in past if p.seconds is not None]
+    return Limit(learned_limit(whole), True) if len(whole) >= LEARNED_MIN_RUNS else None
+
+
+def learned_step_limits(history: Sequence[RunTimes]) -> dict[str, Limit]:
+    """Each step's learned limit from past runs (see the module docstring)."""
     samples: dict[str, list[float]] = {}
     seen_in: dict[str, int] = {}
     for past in history:
         for step, times in past.steps.items():
             samples.setdefault(step, []).extend(times.tasks)
             seen_in[step] = seen_in.get(step, 0) + 1
-    steps = {
+    return {
         step: Limit(learned_limit(values), learned=True)
         for step, values in samples.items()
         if seen_in[step] >= LEARNED_MIN_RUNS
     }
-    whole = [r.seconds for r in history if r.seconds is not None]
-    run = Limit(learned_limit(whole), True) if len(whole) >= LEARNED_MIN_RUNS else None
-    return steps, run
 
 
-def limits_for(
-    graph: FlowGraph, rules: SlaRules, store: Store, flow: str
-) -> tuple[dict[str, Limit], Limit | None]:
-    """Each step's SLA and the run's: ``@sla`` where given, else learned (if it is on and
-    the history says enough). The history is read only when something is left to learn."""
-    steps: dict[str, Limit] = {}
-    for node in graph.ordered():
-        spec = node.decorator("sla")
-        if spec is not None:
-            steps[node.name] = Limit(sla_seconds(spec.args), learned=False)
-    run = None if rules.flow is None else Limit(rules.flow, learned=False)
-    if not rules.learned or (run is not None and len(steps) == len(graph.steps)):
-        return steps, run
-    try:
-        history = recent_times(store, flow, runs=LEARNED_RUNS)
-    except (FlowkitError, OSError) as exc:  # a damaged old run must not stop this one
-        print(
-            f"flowkit: no SLA is learned for this run of {flow}: its past runs could not be "
-            f"read ({exc})",
-            file=sys.stderr,
-            flush=True,
-        )
-        return steps, run
-    learned_steps, learned_run = learned_limits(history)
-    own = {name: limit for name, limit in learned_steps.items() if name in graph.steps}
-    return {**own, **steps}, run or learned_run
+def _unreadable(flow: str, exc: Exception) -> None:
+    print(
+        f"flowkit: no SLA is learned for this run of {flow}: its past runs could not be read "
+        f"({exc})",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 class SlaMonitor:
     """Watches one run's tasks and the run against their SLAs; reports each miss once, as
-    an alert (``sla_missed``) and as a :class:`~flowkit.runtime.events.SlaMissed` event."""
+    an alert (``sla_missed``) and as a :class:`~flowkit.runtime.events.SlaMissed` event.
+    ``learn`` are the past runs whose steps' times give the steps in ``learnable`` (those
+    without ``@sla``) their limits, read when a task of one has run :data:`LEARNED_FLOOR`."""
 
     def __init__(
         self,
         run: RunRecord,
-        store_url: str,
+        store: Store,
         steps: Mapping[str, Limit],
         run_limit: Limit | None,
         alerts: Alerts | None,
         emit: Callable[[Event], None],
+        *,
+        learn: Sequence[PastRun] = (),
+        learnable: frozenset[str] = frozenset(),
     ) -> None:
-        self._run, self._store_url = run, store_url
+        self._run, self._store = run, store
         self._steps = dict(steps)
         self._run_limit = run_limit
         self._run_deadline = None if run_limit is None else run.created_at + run_limit.seconds
         self._alerts, self._emit = alerts, emit
+        self._learn, self._learnable = list(learn), learnable
+        #: Reads the past runs' step times (see :meth:`_learn_steps`), once one is needed.
+        self._reader: threading.Thread | None = None
+        self._learned: dict[str, Limit] = {}
         #: task id -> (step, when its first attempt started), for tasks not yet done.
         self._live: dict[str, tuple[str, float]] = {}
         #: (deadline, task id) of each live task: the nearest first.
@@ -157,21 +168,44 @@ class SlaMonitor:
         alerts: Alerts | None,
         emit: Callable[[Event], None],
     ) -> SlaMonitor | None:
-        """The monitor of ``run``; None when neither a step nor the run has an SLA."""
-        steps, run_limit = limits_for(graph, rules, store, run.flow)
-        if not steps and run_limit is None:
+        """The monitor of ``run``; None when neither a step nor the run has an SLA to watch
+        (none is set, and none can be learned)."""
+        steps: dict[str, Limit] = {}
+        for node in graph.ordered():
+            spec = node.decorator("sla")
+            if spec is not None:
+                steps[node.name] = Limit(sla_seconds(spec.args), learned=False)
+        run_limit = None if rules.flow is None else Limit(rules.flow, learned=False)
+        learnable = frozenset(graph.steps) - set(steps)
+        past: list[PastRun] = []
+        if rules.learned and (run_limit is None or learnable):
+            try:
+                past = successful_runs(store, run.flow, runs=LEARNED_RUNS)
+            except (FlowkitError, OSError) as exc:  # a damaged old run must not stop this one
+                _unreadable(run.flow, exc)
+            if len(past) < LEARNED_MIN_RUNS:
+                past = []
+            run_limit = run_limit or learned_run_limit(past)
+        if not steps and run_limit is None and not (past and learnable):
             return None
-        return SlaMonitor(run, store.url, steps, run_limit, alerts, emit)
+        return SlaMonitor(
+            run, store, steps, run_limit, alerts, emit, learn=past, learnable=learnable
+        )
 
     def task_event(self, step: str, task_id: str, phase: str, now: float) -> None:
         """A task of ``step`` changed phase (as the scheduler tells the views)."""
-        limit = self._steps.get(step)
-        if limit is None:
-            return
         if phase == "running":
-            if task_id not in self._live and task_id not in self._missed:
-                self._live[task_id] = (step, now)
-                heapq.heappush(self._due, (now + limit.seconds, task_id))
+            if task_id in self._live or task_id in self._missed:
+                return  # a later attempt: the task's clock goes on
+            limit = self._steps.get(step)
+            if limit is not None:
+                after = limit.seconds
+            elif self._learn and step in self._learnable:
+                after = LEARNED_FLOOR  # no learned limit is shorter: look again then
+            else:
+                return
+            self._live[task_id] = (step, now)
+            heapq.heappush(self._due, (now + after, task_id))
         elif phase in _ENDED:
             self._live.pop(task_id, None)
 
@@ -183,12 +217,46 @@ class SlaMonitor:
             self._miss(None, None, self._run_limit, now - self._run.created_at, now)
         while self._due and self._due[0][0] <= now:
             _, task_id = heapq.heappop(self._due)
-            live = self._live.pop(task_id, None)
+            live = self._live.get(task_id)
             if live is None:  # it ended in time
                 continue
             step, started = live
-            self._missed.add(task_id)
-            self._miss(step, task_id, self._steps[step], now - started, now)
+            if step not in self._steps and self._learn and not self._learned_now():
+                heapq.heappush(self._due, (now + _LEARNING_AGAIN, task_id))
+                continue
+            limit = self._steps.get(step)
+            if limit is None:  # nothing was learned for its step
+                del self._live[task_id]
+            elif started + limit.seconds > now:
+                heapq.heappush(self._due, (started + limit.seconds, task_id))
+            else:
+                del self._live[task_id]
+                self._missed.add(task_id)
+                self._miss(step, task_id, limit, now - started, now)
+
+    def _learned_now(self) -> bool:
+        """Whether the steps' learned limits are known (then in ``_steps``); the first ask
+        starts reading them."""
+        if self._reader is None:
+            self._reader = threading.Thread(
+                target=self._learn_steps, name="flowkit-sla-history", daemon=True
+            )
+            self._reader.start()
+        if self._reader.is_alive():
+            return False
+        learned, self._learn = self._learned, []
+        self._steps.update({s: learned[s] for s in self._learnable if s in learned})
+        return True
+
+    def _learn_steps(self) -> None:
+        """Read the past runs' step times and learn the limits of the steps without ``@sla``
+        from them (in the reader thread: it touches nothing the scheduler's thread uses)."""
+        try:
+            history = [run_times(self._store, p) for p in self._learn]
+        except (FlowkitError, OSError) as exc:
+            _unreadable(self._run.flow, exc)
+            return
+        self._learned = learned_step_limits(history)
 
     def _miss(
         self, step: str | None, task_id: str | None, limit: Limit, elapsed: float, now: float
@@ -205,7 +273,7 @@ class SlaMonitor:
                     "sla_missed",
                     run.flow,
                     run.run_id,
-                    self._store_url,
+                    self._store.url,
                     now,
                     step=step,
                     task_id=task_id,
@@ -226,11 +294,7 @@ def missed_text(event: SlaMissed) -> str:
         if event.step is None
         else f"task {event.step}/{event.task_id}"
     )
-    source = (
-        f"learned from the last {LEARNED_RUNS} successful runs at most"
-        if event.learned
-        else "set with @sla"
-    )
+    source = "learned from the flow's recent runs" if event.learned else "set with @sla"
     return (
         f"{what} has run {format_duration(event.elapsed)}, past its SLA of "
         f"{format_duration(event.limit)} ({source}); it goes on"

@@ -19,7 +19,7 @@ from flowkit.errors import FlowDefinitionError, LintError
 from flowkit.lint.api import check
 from flowkit.runtime import sla as sla_module
 from flowkit.runtime.events import RunFinished, SlaMissed, TaskEvent
-from flowkit.runtime.sla import SlaMonitor, SlaRules, learned_limits, limits_for
+from flowkit.runtime.sla import SlaMonitor, SlaRules
 from flowkit.store import open_store
 from flowkit.testing.fake_run import FakeTask, write_fake_run
 from tests.runtime.test_shapes import Quiet
@@ -202,18 +202,39 @@ def test_a_task_much_slower_than_its_history_is_alerted_on(
 
 
 def test_learned_slas_are_off_with_the_setting_and_need_enough_history(tmp_path: Path) -> None:
+    from flowkit.store.records import RunRecord
+
     store_path = tmp_path / "store"
     _history(store_path, runs=sla_module.LEARNED_MIN_RUNS)
     store, graph = open_store(str(store_path)), check(LearnedFlow)
-    steps, run = limits_for(graph, SlaRules(learned=True), store, "LearnedFlow")
-    assert set(steps) == {"start", "slow", "end"} and run is not None
-    assert steps["start"].seconds == 30.0 + sla_module.LEARNED_FLOOR  # p95 + floor > 1.5 x
-    assert steps["start"].learned and run.learned
-    assert limits_for(graph, SlaRules(learned=False), store, "LearnedFlow") == ({}, None)
-    # one run fewer than the minimum: nothing is learned
+    now = RunRecord("LearnedFlow", "now", created_at=1000.0)
+    seen: list[SlaMissed] = []
+    monitor = SlaMonitor.start(graph, SlaRules(learned=True), store, now, None, seen.append)
+    assert monitor is not None
+    floor = sla_module.LEARNED_FLOOR
+    monitor.task_event("start", "t1", "running", 1000.0)
+    monitor.check(1000.0 + floor - 0.01)
+    assert seen == []
+    # the fake runs took a few ms: the run's limit is the floor and a few ms
+    monitor.check(1000.0 + floor + 1.0)
+    assert [(e.step, e.learned) for e in seen] == [(None, True)]
+    # start ran the floor: its step's times are being read, in a thread of their own
+    reader = monitor._reader
+    assert reader is not None
+    reader.join(30)
+    assert floor < seen[0].limit < floor + 1.0
+    # start took 30 s a task: its limit, learned once it ran the floor, is 30 s + the floor
+    monitor.check(1000.0 + 30.0 + floor - 0.01)
+    assert len(seen) == 1
+    monitor.check(1000.0 + 30.0 + floor)
+    assert [(e.step, e.task_id, e.limit, e.learned) for e in seen[1:]] == [
+        ("start", "t1", 30.0 + floor, True)
+    ]
+    # off with the setting; nothing learned from one run fewer than the minimum
+    assert SlaMonitor.start(graph, SlaRules(learned=False), store, now, None, print) is None
     fewer = tmp_path / "fewer"
     _history(fewer, runs=sla_module.LEARNED_MIN_RUNS - 1)
-    assert limits_for(graph, SlaRules(), open_store(str(fewer)), "LearnedFlow") == ({}, None)
+    assert SlaMonitor.start(graph, SlaRules(), open_store(str(fewer)), now, None, print) is None
 
 
 def test_the_setting_reaches_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -239,18 +260,28 @@ def test_no_sla_and_no_history_no_alert_and_no_monitor(tmp_path: Path, alerts: P
 
 
 def test_learned_limits_rule() -> None:
-    from flowkit.client.durations import RunTimes, StepTimes
+    from flowkit.client.durations import PastRun, RunTimes, StepTimes
+    from flowkit.runtime.sla import learned_run_limit, learned_step_limits
+    from flowkit.store.records import RunEndRecord, RunRecord
 
     history = [
-        RunTimes(str(i), 0.0, 100.0 + i, {"a": StepTimes((10.0, 10.0 + i), 10.0 + i)})
+        RunTimes(str(i), 0.0, None, {"a": StepTimes((10.0, 10.0 + i), 1.0)}) for i in range(20)
+    ]
+    # nearest rank: the 38th of the 40 task times (21 x 10, then 11..29) is 27
+    assert learned_step_limits(history)["a"].seconds == max(27.0 * 1.5, 27.0 + 60.0) == 87.0
+    assert learned_step_limits(history[:4]) == {}
+    past = [
+        PastRun(RunRecord("F", str(i), 0.0), RunEndRecord("F", str(i), "succeeded", 1000.0 + i))
         for i in range(20)
     ]
-    steps, run = learned_limits(history)
-    # nearest rank: the 38th of the 40 task times (21 x 10, then 11..29) is 27; the 19th of
-    # the 20 runs' (100..119) is 118
-    assert steps["a"].seconds == max(27.0 * 1.5, 27.0 + 60.0) == 87.0
-    assert run is not None and run.seconds == max(118.0 * 1.5, 118.0 + 60.0) == 178.0
-    assert learned_limits(history[:4]) == ({}, None)
+    # the 19th of the 20 runs' durations (1000..1019) is 1018: 1.5 x it is more than + 60 s
+    limit = learned_run_limit(past)
+    assert limit is not None and limit.learned and limit.seconds == 1018.0 * 1.5
+    assert learned_run_limit(past[:4]) is None
+    resumed = [
+        PastRun(RunRecord("F", p.record.run_id, 0.0, origin_run_id="0"), p.end) for p in past
+    ]
+    assert learned_run_limit(resumed) is None  # a resume's clones took no time: no sample
 
 
 def test_a_monitor_alerts_each_task_and_the_run_once() -> None:
