@@ -146,7 +146,11 @@ class DeploymentScheduler:
             dict(item.params),
             (item.tag, f"deployment:{deployment.version}"),
         )
-        process = spawn(self.store.url, request, wait=self._wait)
+        try:
+            process = spawn(self.store.url, request, wait=self._wait)
+        except OSError as exc:  # its claim stays: the run is not started twice, but lost
+            self._log(f"{deployment.flow}: {item.reason}: the run could not start: {exc}")
+            return 1
         if not self._wait:
             self._children.setdefault(deployment.flow, []).append(process)
             return None
