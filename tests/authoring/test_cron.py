@@ -79,6 +79,16 @@ def test_refused_forms_say_what_is_wrong(written: str, says: str) -> None:
     assert says in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "quartz", ["0 0 12 ? * MON-FRI", "0 30 2 * * ?", "0 0 2 ? * *", "*/10 * * * * ?", "0 0 * * * *"]
+)
+def test_six_fields_starting_with_seconds_are_never_accepted(quartz: str) -> None:
+    # Quartz/Spring put '?' in their 4th or 6th field, AWS in its 3rd or 5th: a seconds-first
+    # expression cannot pass as AWS's, so none is read with its fields shifted
+    with pytest.raises(ValueError, match=r"has 6 fields|is not in"):
+        normalize_cron(quartz)
+
+
 def test_a_six_field_refusal_says_what_to_write_instead() -> None:
     with pytest.raises(ValueError) as caught:
         normalize_cron("0 0 2 * * *")
