@@ -85,7 +85,7 @@ def _trends(store: Store, flow: str) -> str | None:
         if values:
             shown = [statistics.median(values), percentile(values, 95), values[-1]]
             rows.append([name, sparkline(values), *map(format_duration, shown)])
-    runs = f"{len(history)} successful run{'s' if len(history) > 1 else ''}"
+    runs = f"{len(history)} successful runs" if len(history) > 1 else "successful run"
     return f"durations over the latest {runs}, oldest first\n\n" + _table(rows)
 
 

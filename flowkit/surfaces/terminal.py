@@ -111,7 +111,7 @@ class TerminalView:
             elif isinstance(event, SlaMissed):  # shown even with --quiet: someone should know
                 from flowkit.runtime.sla import missed_text
 
-                self._print([f"{self._glyphs.retrying} {missed_text(event)}"], now)
+                self._print([f"{self._glyphs.running} {missed_text(event)}"], now)
             elif isinstance(event, RunDetached):  # shown even with --quiet: it is the answer
                 # no live block after it: no run goes on in this process to draw
                 self._print(detached_lines(event, self._glyphs), now, redraw=False)
