@@ -4,12 +4,14 @@ refusals included."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from flowkit.cli.main import cli
-from flowkit.store import LocalBackend
+from flowkit.deploy.loop import DeploymentScheduler
+from flowkit.store import LocalBackend, Store
 from flowkit.store.deployments import Deployments
 from tests.deploy.conftest import FLOWS
 
@@ -95,3 +97,23 @@ def test_memory_store_is_refused() -> None:
         cli, ["deploy", str(FLOWS / "scheduled_flow.py"), "--store", "memory://"]
     )
     assert refused.exit_code != 0 and "memory://" in refused.output
+
+
+def test_a_redeploy_keeps_the_schedule_going_and_an_undeploy_stops_it(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    flow_file = str(FLOWS / "scheduled_flow.py")
+    assert flowkit(store, "deploy", flow_file).exit_code == 0
+    registry = Deployments(LocalBackend(store))
+    first = registry.latest("NightlyFlow")
+    assert flowkit(store, "deploy", flow_file, "--size", "9").exit_code == 0
+    second = registry.latest("NightlyFlow")
+    assert first is not None and second is not None
+    assert second.version > first.version and second.parameters == {"size": "9"}
+    assert second.active_since == first.active_since  # slots since the first deploy count
+    assert flowkit(store, "undeploy", "NightlyFlow").exit_code == 0
+    later = datetime.now(UTC) + timedelta(days=3)
+    scheduler = DeploymentScheduler(Store(LocalBackend(store)), now=lambda: later, wait=True)
+    assert scheduler.tick() == []
+    assert flowkit(store, "deploy", flow_file).exit_code == 0
+    third = registry.latest("NightlyFlow")
+    assert third is not None and third.active_since > second.active_since  # a fresh start

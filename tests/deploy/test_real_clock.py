@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.deploy.register import deploy
+from flowkit.deploy.register import deploy, publish_event
 from flowkit.store import LocalBackend, Store
 from tests.conftest import ROOT
 from tests.deploy.conftest import FLOWS
@@ -51,3 +51,27 @@ def test_a_per_minute_schedule_fires_once(tmp_path: Path) -> None:
     assert store.records.get_run_end("MinuteFlow", run_id).status == "succeeded"  # type: ignore[union-attr]
     assert "MinuteFlow: schedule" in output and "starting a run" in output
     assert output.rstrip().endswith("stopped"), output
+
+
+@pytest.mark.slow  # two scheduler processes and a run
+def test_two_scheduler_processes_start_one_run_for_an_event(tmp_path: Path) -> None:
+    store = Store(LocalBackend(tmp_path / "store", durable=False))
+    deploy(FLOWS / "chain_flows.py", flow_name="Retrain", store=store)
+    publish_event("drift_detected", {"drift": 0.2}, store=store)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "flowkit", "scheduler", "--once", "--wait"]
+    racers = [
+        subprocess.Popen(
+            [*command, "--store", store.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    outputs = [racer.communicate(timeout=120)[0] for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0], outputs
+    assert sum("starting a run" in output for output in outputs) == 1, outputs
+    (run_id,) = store.records.list_runs("Retrain")
+    assert store.records.get_run_end("Retrain", run_id).status == "succeeded"  # type: ignore[union-attr]
