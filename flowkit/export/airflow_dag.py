@@ -263,7 +263,8 @@ def flowkit_step(run, step, parents=(), parent=None):
     index = ""
     if parent is not None and "index" in parent:
         found, index = [parent["task"]], str(parent["index"])
-    return flowkit("step", run["store"], run["run"], step, json.dumps(list(found)), index)
+    tries = str(get_current_context()["ti"].try_number)
+    return flowkit("step", run["store"], run["run"], step, json.dumps(list(found)), index, tries)
 
 
 @task.branch

@@ -54,6 +54,7 @@ def describe(planned: PlannedTask, record: TaskRecord) -> dict[str, Any]:
     return {
         "step": planned.step,
         "task_id": record.task_id,
+        "attempt": record.attempt,
         "inputs": list(planned.inputs),
         "path": [b.to_json() for b in planned.path],
         "next": list(record.next_steps),
@@ -75,8 +76,13 @@ def plan(
     planner = Planner(graph)
     ready: list[PlannedTask] = [planner.first()] if step == "start" and not parents else []
     records: dict[str, TaskRecord] = {}
-    for parent in parents:
-        record = _successful(store, run, parent["step"], parent["task_id"])
+    # one read per parent, by its keys (overlapped on a remote store): a foreach's join
+    # has one parent per item
+    found = store.records.get_attempts(
+        run.flow, run.run_id, [(p["step"], p["task_id"], int(p["attempt"])) for p in parents]
+    )
+    for parent, record in zip(parents, found, strict=True):
+        record = _successful(record, parent)
         records[record.task_id] = record
         planned = PlannedTask(
             parent["step"],
@@ -98,8 +104,13 @@ def plan(
     return ready[0], [records[i] for i in ready[0].inputs]
 
 
-def _successful(store: Store, run: AirflowRun, step: str, task_id: str) -> TaskRecord:
-    record = store.records.get_task(run.flow, run.run_id, step, task_id)
+def _successful(record: TaskRecord | None, parent: dict[str, Any]) -> TaskRecord:
+    if record is None:
+        raise FlowkitError(
+            f"task {parent['step']}/{parent['task_id']} attempt {parent['attempt']} has no "
+            "record in the store",
+            "every task of the DAG must reach the store its first task used",
+        )
     if not record.successful:
         raise FlowkitError(
             f"task {record.pathspec} did not succeed ({record.status}); its children cannot run",
@@ -115,8 +126,12 @@ def run_step(
     planned: PlannedTask,
     inputs: list[TaskRecord],
     alerts: Alerts | None,
+    *,
+    first_try: bool = False,
 ) -> StepResult:
-    """Run the next attempt of ``planned``'s task (an earlier one that succeeded stands)."""
+    """Run the next attempt of ``planned``'s task (an earlier one that succeeded stands).
+    ``first_try``: Airflow says this is its task's first try, so no earlier attempt exists
+    to look for (a retry, or a task cleared to run again, looks in the store)."""
     from flowkit.plan.admit import Admission
     from flowkit.runtime.attempts import LiveAttempt, caught_attempt
     from flowkit.runtime.deadletter import dead_letter
@@ -125,7 +140,7 @@ def run_step(
     node = graph.steps[planned.step]
     policy = FailurePolicy()
     key = Admission(graph, run.parameters).decide(planned, inputs).cache_key
-    earlier = _earlier(store, run, planned, inputs)
+    earlier = None if first_try else _earlier(store, run, planned, inputs)
     if earlier is not None and earlier.successful:
         return StepResult(earlier, planned)
     task = LiveAttempt(
@@ -201,10 +216,14 @@ def _spec(
 def _attempt(store: Store, spec: TaskSpec, timeout: float | None) -> TaskRecord:
     """Run one attempt as ``python -m flowkit.worker STORE KEY`` in a process group of its
     own, killed whole at ``timeout`` (the step's ``@timeout``); its final record."""
+    from flowkit.runtime.heartbeat import Heartbeat
     from flowkit.task.outcome import final_record
 
     key = store.put_spec(spec.to_json())
     command = [sys.executable, "-m", "flowkit.worker", store.url, key]
+    # the run lives while its task runs, however long (the caller renews the run's longer
+    # lease, for the wait in Airflow's queue before the next task, once it ends)
+    heartbeat = Heartbeat(store, spec.flow, spec.run_id).start()
     process = subprocess.Popen(command, start_new_session=True)
     timed_out = False
     try:
@@ -215,6 +234,8 @@ def _attempt(store: Store, spec: TaskSpec, timeout: float | None) -> TaskRecord:
     except BaseException:  # Airflow's own timeout or a cancel: the task dies with this
         _kill(process)
         raise
+    finally:
+        heartbeat.stop()
     return final_record(store, spec, status, timeout=timeout if timed_out else None)
 
 

@@ -4,8 +4,9 @@ flowkit and the flow's dependencies), one command per Airflow task:
 
 - ``start STORE CODE SOURCE CONF``: create the run (its record, settled parameters from the
   DAG run's ``conf``) from the code package CODE (a CodeRef as JSON) snapshotted at export;
-- ``step STORE RUN STEP PARENTS [INDEX]``: run the task of STEP that its PARENTS (JSON: the
-  descriptions their tasks printed) make ready (INDEX: a foreach body's item);
+- ``step STORE RUN STEP PARENTS [INDEX [TRY]]``: run the task of STEP that its PARENTS (JSON:
+  the descriptions their tasks printed) make ready (INDEX: a foreach body's item, "" for
+  none; TRY: Airflow's try number, "1" saying no earlier attempt of it exists);
 - ``end STORE RUN END``: write the run's end record (succeeded if END, the ``end`` step's
   description, names a successful task; else failed).
 
@@ -97,7 +98,7 @@ def _start(store_url: str, code_json: str, source: str, conf: str) -> tuple[Any,
 
 
 def _step(
-    store_url: str, run_key: str, step: str, parents_json: str, index: str = ""
+    store_url: str, run_key: str, step: str, parents_json: str, index: str = "", tries: str = ""
 ) -> tuple[Any, int]:
     from flowkit.export.airflow_step import FAILED_STATUS, RETRY_STATUS, plan, run_step
     from flowkit.export.run_spec import AirflowRun, flow_of
@@ -116,7 +117,7 @@ def _step(
     planned, inputs = plan(graph, store, run, step, parents, int(index) if index else None)
     run.renew(store)
     alerts = alerts_for(flow_cls, Settings.resolve().alerts)
-    result = run_step(graph, store, run, planned, inputs, alerts)
+    result = run_step(graph, store, run, planned, inputs, alerts, first_try=tries == "1")
     run.renew(store)
     described = result.describe()
     if result.record.successful:
