@@ -77,6 +77,7 @@ class DeploymentScheduler:
         self._wait = wait
         self._children: dict[str, list[subprocess.Popen[bytes]]] = {}
         self._who = f"{socket.gethostname()}:{os.getpid()}"
+        self._queued: set[str] = set()
 
     def tick(self) -> list[Fired]:
         """Handle everything due now, flow by flow; what was done."""
@@ -111,7 +112,9 @@ class DeploymentScheduler:
                 done.append(Fired(flow, item, "missed"))
             elif busy and deployment.overlap == "queue":
                 blocked[source] = item
-                self._log(f"{flow}: {item.reason}: queued, a run of {flow} is still going")
+                if item.claim not in self._queued:  # said once, not at every tick it waits
+                    self._queued.add(item.claim)
+                    self._log(f"{flow}: {item.reason}: queued, a run of {flow} is still going")
                 done.append(Fired(flow, item, "queued"))
                 continue
             elif busy and deployment.overlap == "skip":
