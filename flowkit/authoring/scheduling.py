@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, cast
 
 from flowkit.authoring.compat import Hinted, record_flow_check
 from flowkit.authoring.config import configured_values, namespace, resolve_configs
@@ -26,8 +26,6 @@ from flowkit.authoring.cron import CronSchedule, normalize_cron, zone_named
 from flowkit.authoring.delayed import UNPACK_PREFIX, ConfigExprError, is_delayed, resolve
 from flowkit.authoring.parameters import parameters_of
 from flowkit.errors import FlowDefinitionError
-
-C = TypeVar("C", bound=type)
 
 Overlap = Literal["skip", "queue", "allow"]
 OVERLAPS: tuple[str, ...] = ("skip", "queue", "allow")
@@ -203,9 +201,15 @@ def waits_for_configs(flow_cls: type) -> bool:
     )
 
 
-def _record(cls: C, written: _Written) -> C:
+def _record(cls: Any, written: _Written) -> Any:
     if not isinstance(cls, type):
-        raise TypeError(f"@{written.name}(...) decorates a flow class, not {cls!r}")
+        code = getattr(cls, "__code__", None)
+        where = {"file": code.co_filename, "line": code.co_firstlineno} if code else {}
+        raise FlowDefinitionError(
+            f"@{written.name} decorates a flow class, not {cls!r}",
+            f"put @{written.name}(...) above `class MyFlow(FlowSpec):`, not above a step",
+            **where,
+        )
     attr = _ATTRS[written.name]
     if attr in cls.__dict__:
         written = _Written(written.name, written.args, twice=True)

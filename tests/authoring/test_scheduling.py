@@ -331,3 +331,15 @@ def test_show_says_when_the_flow_runs_next_and_what_triggers_it(capsys) -> None:
     out = capsys.readouterr().out
     assert "finishes the flow\n\nSchedule and triggers (flowkit deploy" in out
     assert out.endswith("\n  a run due while the last one runs: queue\n")
+
+
+def test_on_a_step_it_is_refused_where_it_was_put() -> None:
+    def start(self):  # type: ignore[no-untyped-def]
+        pass
+
+    with pytest.raises(FlowDefinitionError) as caught:
+        trigger(event="e")(start)
+    problem = caught.value.problem
+    assert problem.message.startswith("@trigger decorates a flow class, not <function")
+    assert (problem.file, problem.line) == (HERE, start.__code__.co_firstlineno)
+    assert "above `class MyFlow(FlowSpec):`" in problem.hint
