@@ -7,7 +7,6 @@ import json
 
 import click
 
-from flowkit.authoring.scheduling import describe as describe_scheduling
 from flowkit.cli.show import describe
 from flowkit.lint.api import check, graph_of
 
@@ -20,6 +19,8 @@ def check_flow(flow_cls: type) -> None:
 
 def show_flow(flow_cls: type, *, as_json: bool) -> None:
     """Print the flow's steps, transitions and docstrings, or its graph as JSON."""
+    from flowkit.authoring.scheduling import describe as describe_scheduling  # zoneinfo: only here
+
     built = graph_of(flow_cls)
     if as_json:
         click.echo(json.dumps(built.to_json(), indent=2, default=repr))
