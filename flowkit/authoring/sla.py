@@ -15,7 +15,7 @@ from types import FunctionType, MappingProxyType
 from typing import Any
 
 from flowkit.authoring.compat import Hinted, record_flow_problem
-from flowkit.authoring.decorators import DecoratorSpec, _make
+from flowkit.authoring.decorators import DecoratorSpec, _make, decorators_of, is_step
 from flowkit.authoring.flowspec import FlowSpecBase
 from flowkit.errors import FlowDefinitionError
 
@@ -90,6 +90,23 @@ def _apply(obj: Any, kwargs: Mapping[str, Any], frame: Any) -> Any:
         file=frame.f_code.co_filename,
         line=frame.f_lineno,
     )
+
+
+def check_placed(flow_cls: type) -> None:
+    """Raise a :class:`FlowDefinitionError` at the first method of ``flow_cls`` that has an
+    ``@sla`` and is not a step: no task of it is ever watched."""
+    for klass in flow_cls.__mro__:
+        for name, value in vars(klass).items():
+            if not isinstance(value, FunctionType) or is_step(value):
+                continue
+            if any(spec.name == "sla" for spec in decorators_of(value)[0]):
+                code = value.__code__
+                raise FlowDefinitionError(
+                    f"@sla is on {flow_cls.__name__}.{name}, which is not a step",
+                    f"add @step to {name}, or move @sla to a step or to the flow class",
+                    file=code.co_filename,
+                    line=code.co_firstlineno,
+                )
 
 
 def flow_sla(flow_cls: type) -> float | None:

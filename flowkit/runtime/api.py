@@ -219,6 +219,7 @@ def _start(
     if LOCAL not in executors:
         spare.drop()  # no task forks here
     alerts = alerts_for(flow_cls, settings.alerts)
+    sla = sla_rules(flow_cls, learned=settings.sla_learned)  # before the run: it may refuse
     the_store = open_store(where) if resumed_in is None else resumed_in  # opened once
     if not (dry_run or the_store.shared):  # every executor runs tasks in other processes
         raise UnsharedStoreError(the_store.url)
@@ -288,7 +289,7 @@ def _start(
         retry=settings.retry,
         alert_settings=settings.alerts,
         resuming=defaulted_origin(origin) if origin is not None and not resume_from else None,
-        sla=sla_rules(flow_cls, learned=settings.sla_learned),
+        sla=sla,
         hooks=hooks,
         hook_factories=hook_factories,
     )

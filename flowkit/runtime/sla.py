@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flowkit.authoring.sla import flow_sla, sla_seconds
+from flowkit.authoring.sla import check_placed, flow_sla, sla_seconds
 from flowkit.client.durations import (
     PastRun,
     RunTimes,
@@ -77,7 +77,10 @@ class SlaRules:
 
 
 def sla_rules(flow_cls: type, *, learned: bool) -> SlaRules:
-    """The rules for a run of ``flow_cls``; ``learned`` is the ``sla_learned`` setting."""
+    """The rules for a run of ``flow_cls``; ``learned`` is the ``sla_learned`` setting. An
+    ``@sla`` on a method that is not a step is a :class:`FlowDefinitionError` (it would
+    watch nothing)."""
+    check_placed(flow_cls)
     return SlaRules(flow_sla(flow_cls), learned)
 
 

@@ -376,3 +376,27 @@ def test_bad_sla_values_are_reported_at_the_step_and_class() -> None:
     assert "@sla applies to a step or a flow class, not to class NotAFlow" in str(wrong.value)
     assert wrong.value.file == __file__ and wrong.value.line is not None
     assert os.path.basename(wrong.value.problem.where()).startswith("test_sla.py:")
+
+
+class MisplacedSlaFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @sla(minutes=5)
+    def helper(self):
+        pass
+
+    @step
+    def end(self):
+        pass
+
+
+def test_an_sla_on_a_method_that_is_no_step_refuses_the_run(tmp_path: Path) -> None:
+    with pytest.raises(FlowDefinitionError) as wrong:
+        flowkit.run(MisplacedSlaFlow, store=str(tmp_path), progress=Quiet())
+    assert wrong.value.message == "@sla is on MisplacedSlaFlow.helper, which is not a step"
+    assert "add @step to helper" in wrong.value.hint
+    assert wrong.value.file == __file__
+    assert wrong.value.line == MisplacedSlaFlow.helper.__code__.co_firstlineno
+    assert open_store(str(tmp_path)).records.list_runs("MisplacedSlaFlow") == []  # nothing ran
