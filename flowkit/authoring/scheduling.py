@@ -22,7 +22,6 @@ from typing import Any, Literal, cast
 
 from flowkit.authoring.compat import Hinted, record_flow_check
 from flowkit.authoring.config import configured_values, namespace, resolve_configs
-from flowkit.authoring.cron import CronSchedule, normalize_cron, zone_named
 from flowkit.authoring.delayed import UNPACK_PREFIX, ConfigExprError, is_delayed, resolve
 from flowkit.authoring.parameters import parameters_of
 from flowkit.errors import FlowDefinitionError
@@ -365,6 +364,9 @@ def _overlap(written: _Written) -> str:
 
 
 def _schedule(written: _Written, flow_cls: type) -> Schedule | None:
+    # zoneinfo is imported by flows with a schedule, not by every run that configures a class
+    from flowkit.authoring.cron import normalize_cron, zone_named
+
     args = written.args
     overlap = _overlap(written)
     catchup = args.get("catchup", False)
@@ -514,6 +516,8 @@ def _pairs(parameters: Any, name: str) -> tuple[tuple[str, str], ...]:
 def describe(flow_cls: type, now: datetime | None = None) -> str:
     """The flow's schedule and triggers as text a person reads ("" if it has none), with the
     next fire time after ``now``; what is written wrongly is said, not raised."""
+    from flowkit.authoring.cron import CronSchedule
+
     lines: list[str] = []
     try:
         found, triggers, overlap = (
