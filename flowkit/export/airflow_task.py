@@ -89,12 +89,22 @@ def _start(store_url: str, code_json: str, source: str, conf: str) -> tuple[Any,
         graph={s.name: list(s.targets) for s in graph.steps.values()},
         source=source or None,
         parameter_digests={attr: digest for attr, (digest, _, _) in parameters.items()},
+        system_tags=_project_tags(configured),
     )
     run = AirflowRun(record.flow, record.run_id, json.loads(json.dumps(vars(code))), parameters)
     key = store.put_spec(run.to_json())
     run.renew(store)
     print(f"flowkit: run {record.flow}/{record.run_id} in the store at {store.url}", flush=True)
     return {"store": store.url, "run": key, "flow": record.flow, "run_id": record.run_id}, 0
+
+
+def _project_tags(flow_cls: type) -> tuple[str, ...]:
+    """``@project``'s system tags of the run (its user branch: the Airflow worker's user)."""
+    from flowkit.authoring.project import project_of
+    from flowkit.settings import current_user
+
+    info = project_of(flow_cls, user=current_user())
+    return () if info is None else info.system_tags
 
 
 def _step(

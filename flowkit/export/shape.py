@@ -4,7 +4,8 @@ express, refused with the step, file and line.
 Airflow maps a task over a list once (dynamic task mapping) and cannot map inside a mapped
 task, so a foreach body is a chain of linear steps, each mapped over the foreach's items,
 closed by the foreach's join (a fan-in). Refused: a foreach, static split or switch inside a
-foreach body, and a switch that loops back to an earlier step (a DAG has no cycles).
+foreach body, a switch that loops back to an earlier step (a DAG has no cycles), and a step
+sent to another executor (``@slurm``, ``@batch``): Airflow's worker runs every task.
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ def shapes(graph: FlowGraph) -> dict[str, StepShape]:
     for name in _topological(graph, order):
         node = graph.steps[name]
         stack = opened[name]
+        executor = next((d for d in node.decorators if d.executor), None)
+        if executor is not None:
+            raise UnsupportedShape(
+                f"step '{name}' runs on @{executor.name}, but under Airflow every step runs on "
+                "the Airflow worker that runs its task",
+                f"drop @{executor.name} from the flow you export and send the task where it "
+                "should run with Airflow (a queue, a pool, an executor of Airflow's), or run "
+                "the flow with flowkit",
+                step=name,
+                file=node.file,
+                line=node.line,
+            )
         in_foreach = any(kind == "foreach" for kind, _ in stack)
         if in_foreach and node.transition in ("foreach", "split", "switch"):
             outer = next(step for kind, step in reversed(stack) if kind == "foreach")

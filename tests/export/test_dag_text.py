@@ -275,3 +275,32 @@ def test_the_command_says_what_it_refuses(tmp_path: Path) -> None:
     assert "recursive switch" in result.output
     assert "recursion.py:" in result.output
     assert not (tmp_path / "dag.py").exists()
+
+
+def test_a_step_sent_to_another_executor_is_refused(tmp_path: Path) -> None:
+    path = write_flow(
+        tmp_path,
+        """
+        from flowkit import FlowSpec, slurm, step
+
+        class ClusterFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.train)
+
+            @slurm(partition="gpu")
+            @step
+            def train(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """,
+    )
+    error = refusal(path, tmp_path)
+    assert (error.step, error.file) == ("train", str(path))
+    assert "step 'train' runs on @slurm, but under Airflow every step runs on the Airflow" in (
+        error.render()
+    )
+    assert "drop @slurm from the flow you export" in error.render()
