@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 import click
 
 from flowkit.cli.base import open_store_at, store_option
+
+#: What Airflow accepts as a DAG id.
+_DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 
 
 @click.group("airflow")
@@ -56,6 +60,12 @@ def create_cmd(
     from flowkit.authoring.loader import load_flow_file
     from flowkit.export.airflow import export_dag
 
+    if dag_id is not None and not _DAG_ID.fullmatch(dag_id):
+        raise click.BadParameter(
+            f"{dag_id!r} is not an Airflow DAG id: use at most 250 letters, digits, '_', '-' "
+            "and '.'",
+            param_hint="--dag-id",
+        )
     flow_cls = load_flow_file(path, flow_name)
     store = open_store_at(store_url)
     text = export_dag(

@@ -304,3 +304,23 @@ def test_a_step_sent_to_another_executor_is_refused(tmp_path: Path) -> None:
         error.render()
     )
     assert "drop @slurm from the flow you export" in error.render()
+
+
+def test_a_dag_id_airflow_would_refuse_is_refused_here(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "airflow",
+            "create",
+            str(FLOWS / "foreach_flow.py"),
+            "-o",
+            str(tmp_path / "dag.py"),
+            "--dag-id",
+            "nightly numbers!",
+            "--store",
+            str(tmp_path / "store"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "'nightly numbers!' is not an Airflow DAG id" in result.output
+    assert not (tmp_path / "dag.py").exists()
