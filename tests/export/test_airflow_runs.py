@@ -21,7 +21,9 @@ from flowkit.client import Flow, Run
 from flowkit.store import open_store
 from tests.browser import fail_or_skip
 
-pytestmark = pytest.mark.slow
+# Airflow starts slowly (~5 s a command, ~1 s a task), and the first test also migrates the
+# database: far past the suite's default timeout on a busy machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 FLOWS = Path(__file__).parent / "flows"
 VENV = Path(os.environ.get("FLOWKIT_AIRFLOW_VENV", "/opt/flowkit-airflow"))
@@ -80,6 +82,10 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
         AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        # nothing leaves the machine: no usage reports
+        AIRFLOW__USAGE_DATA_COLLECTION__ENABLED="False",
+        SCARF_ANALYTICS="false",
+        DO_NOT_TRACK="true",
         # the DAG's tasks run flowkit with this interpreter (baked in at export, too)
         FLOWKIT_PYTHON=sys.executable,
     )
