@@ -400,3 +400,34 @@ def test_an_sla_on_a_method_that_is_no_step_refuses_the_run(tmp_path: Path) -> N
     assert wrong.value.file == __file__
     assert wrong.value.line == MisplacedSlaFlow.helper.__code__.co_firstlineno
     assert open_store(str(tmp_path)).records.list_runs("MisplacedSlaFlow") == []  # nothing ran
+
+
+def test_the_terminal_and_the_notebook_say_so_even_when_quiet() -> None:
+    import io
+
+    from flowkit.runtime.events import RunStarted
+    from flowkit.surfaces.terminal import TerminalView
+    from tests.conftest import require
+    from tests.surfaces.events import STEPS
+
+    started = RunStarted("TrainFlow", "r1", "/tmp/store", STEPS, 0.0)
+    missed = SlaMissed("TrainFlow", "r1", "train", "t7", 1800.0, 1801.5, False, 1.0)
+    whole = SlaMissed("TrainFlow", "r1", None, None, 5400.0, 5400.2, True, 2.0)
+    out = io.StringIO()
+    view = TerminalView(out, quiet=True, live=False, refresh_interval=None)
+    for event in (started, missed, whole):
+        view.handle(event)
+    view.close()
+    assert out.getvalue().splitlines() == [
+        "▸ task train/t7 has run 30m01s, past its SLA of 30m00s (set with @sla); it goes on",
+        "▸ run TrainFlow/r1 has run 1h30m, past its SLA of 1h30m (learned from the flow's "
+        "recent runs); it goes on",
+    ]
+    require("ipywidgets")
+    from flowkit.surfaces.notebook import NotebookView
+
+    widget = NotebookView(quiet=True, display=lambda widget: None)
+    for event in (started, missed):
+        widget.handle(event)
+    widget.close()
+    assert "[sla] task train/t7 has run 30m01s, past its SLA of 30m00s" in widget.widget.value
