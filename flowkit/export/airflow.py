@@ -1,5 +1,5 @@
 """``export_dag``: a flow class as the text of an Airflow DAG, after checking that Airflow
-can express it (graph shape, triggers), its code snapshotted into the store."""
+can express its graph, its code snapshotted into the store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowDefinitionError
 from flowkit.export.airflow_dag import DagOptions, render
-from flowkit.export.shape import REFUSED_HINT, UnsupportedShape, shapes
+from flowkit.export.shape import UnsupportedShape, shapes
 
 if TYPE_CHECKING:
     from flowkit.store import Store
@@ -35,16 +35,6 @@ def export_dag(
     graph = check(configure(flow_cls, {}))
     steps = shapes(graph)
     triggers = triggers_of(flow_cls)
-    if triggers.events:
-        names = ", ".join(repr(e.name) for e in triggers.events)
-        raise UnsupportedShape(
-            f"{graph.name} is triggered by flowkit events ({names}), which Airflow cannot wait for",
-            "drop @trigger for the export and trigger the DAG where the event happens (Airflow's "
-            "REST API, or an Asset your producer emits), or run the flow with `flowkit "
-            f"scheduler`; {REFUSED_HINT.split(', or reshape')[0]}",
-            file=graph.file,
-            line=graph.line,
-        )
     if not store.shared:
         raise UnsharedStoreError(store.url)
     schedule = schedule_of(flow_cls)
@@ -58,6 +48,7 @@ def export_dag(
         cron=(schedule.cron, schedule.timezone) if schedule else None,
         catchup=schedule.catchup if schedule else False,
         on_finish=triggers.on_finish,
+        events=tuple((e.name, tuple(e.parameters)) for e in triggers.events),
         overlap=schedule.overlap if schedule else "skip",
     )
     return render(graph, steps, options)

@@ -14,7 +14,9 @@ How the flow's graph maps (:mod:`flowkit.export.shape` refuses what does not):
   flowkit kills the task at its timeout, and ``execution_timeout`` (a minute later) is
   Airflow's backstop; ``@schedule`` -> the DAG's cron timetable in its time zone;
   ``@trigger_on_finish`` -> the Asset that the upstream flow's exported DAG emits when a run
-  of it succeeds (every exported DAG emits ``flowkit://<FlowName>``).
+  of it succeeds (every exported DAG emits ``flowkit://<FlowName>``); ``@trigger(event=NAME)``
+  -> the Asset ``flowkit-event://NAME``, whose event's ``extra`` is the event's payload: the
+  run's parameters are mapped from it as ``@trigger(event={"parameters": ...})`` says.
 
 The DAG imports nothing of flowkit: Airflow's environment needs only Airflow, and the tasks
 run the interpreter given at export (``--python``; ``$FLOWKIT_PYTHON`` overrides it).
@@ -53,6 +55,8 @@ class DagOptions:
     catchup: bool = False
     #: Upstream flows whose successful runs trigger this one.
     on_finish: tuple[str, ...] = ()
+    #: ``@trigger``'s events: (name, ((flow parameter, payload field), ...)) each.
+    events: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     #: flowkit's overlap policy: "allow" lets runs overlap; "skip" and "queue" run one at
     #: a time (Airflow queues the next run; it cannot skip it).
     overlap: str = "skip"
@@ -73,6 +77,7 @@ def render(graph: FlowGraph, shapes: dict[str, StepShape], options: DagOptions) 
         store=options.store,
         code=json.dumps(options.code, sort_keys=True),
         source=options.source,
+        events={name: dict(mapping) for name, mapping in options.events},
     ) + _dag(graph, options, body)
 
 
@@ -108,7 +113,12 @@ def _schedule(options: DagOptions) -> str:
     if options.cron is not None:
         cron, zone = options.cron
         timetable = f"CronTriggerTimetable({cron!r}, timezone={zone or 'UTC'!r})"
-    assets = " & ".join(f"flowkit_asset({flow!r})" for flow in options.on_finish)
+    groups = [
+        " & ".join(f"flowkit_asset({flow!r})" for flow in options.on_finish),
+        " & ".join(f"flowkit_event_asset({name!r})" for name, _ in options.events),
+    ]
+    # the upstream flows all finished, or the events all happened: either starts a run
+    assets = " | ".join(f"({g})" if "&" in g else g for g in groups if g)
     if timetable and assets:
         return f"AssetOrTimeSchedule(timetable={timetable}, assets={assets})"
     return timetable or assets or "None"
@@ -216,8 +226,28 @@ RESULT = "flowkit-result: "
 RETRY = 75
 
 
+#: @trigger's events: name -> {{flow parameter: payload field}}.
+EVENTS = {events!r}
+
+
 def flowkit_asset(flow):
+    """What an exported DAG of FLOW emits when a run of it succeeds."""
     return Asset(name="flowkit." + flow, uri="flowkit://" + flow)
+
+
+def flowkit_event_asset(event):
+    """The flowkit event EVENT as an Asset: emit it (with the payload as its extra) to fire."""
+    return Asset(name="flowkit.event." + event, uri="flowkit-event://" + event)
+
+
+def flowkit_event_parameters(triggering):
+    """Parameters from the payloads (extra) of the latest asset events that fired this run."""
+    given = {{}}
+    for event, mapping in EVENTS.items():
+        fired = triggering.get(flowkit_event_asset(event)) or []
+        payload = (fired[-1].extra or {{}}) if fired else {{}}
+        given.update({{p: payload[f] for p, f in mapping.items() if f in payload}})
+    return given
 
 
 def flowkit(*args):
@@ -248,10 +278,13 @@ def flowkit(*args):
 
 @task(task_id="flowkit-start-run")
 def flowkit_start_run():
-    """Create the flowkit run; the DAG run's conf gives its parameters by name."""
-    conf = get_current_context()["dag_run"].conf or {{}}
+    """Create the flowkit run: its parameters by name from the DAG run's conf, else from the
+    payload of the event that fired it."""
+    context = get_current_context()
+    given = flowkit_event_parameters(context.get("triggering_asset_events") or {{}})
+    given.update(context["dag_run"].conf or {{}})
     return flowkit("start", os.environ.get("FLOWKIT_STORE", "") if not STORE else STORE,
-                   CODE, SOURCE, json.dumps(conf))
+                   CODE, SOURCE, json.dumps(given))
 
 
 @task

@@ -35,7 +35,7 @@ class Airflow:
     dags: Path
     store: Path
 
-    def export(self, flow_file: str) -> None:
+    def export(self, flow_file: str, target: Path | None = None) -> None:
         done = subprocess.run(
             [
                 sys.executable,
@@ -45,7 +45,7 @@ class Airflow:
                 "create",
                 str(FLOWS / flow_file),
                 "-o",
-                str(self.dags / flow_file),
+                str(target or self.dags / flow_file),
                 "--store",
                 str(self.store),
             ],
@@ -166,3 +166,36 @@ def test_a_switch_skips_the_case_not_taken(airflow: Airflow) -> None:
     assert run.successful
     assert run["deploy"].task.data.deployed is True
     assert run["end"].task.data.finished is True
+
+
+def test_the_daily_pipeline_parses_and_an_events_payload_gives_parameters(
+    airflow: Airflow, tmp_path: Path
+) -> None:
+    examples = Path(__file__).parents[2] / "examples" / "daily_pipeline"
+    folder = tmp_path / "dags"
+    for name in ("ingest", "features", "train", "evaluate"):
+        airflow.export(str(examples / f"{name}.py"), folder / f"{name}.py")
+    checked = subprocess.run(
+        [
+            str(VENV / "bin" / "python"),
+            str(Path(__file__).parent / "airflow_event_check.py"),
+            str(folder),
+            str(folder / "train.py"),
+        ],
+        env=airflow.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    found = json.loads(checked.stdout.splitlines()[-1])
+    assert found["errors"] == {}
+    assert found["dags"] == {
+        "IngestFlow": "CronTriggerTimetable",
+        "FeaturesFlow": "AssetTriggeredTimetable",
+        "TrainFlow": "AssetTriggeredTimetable",
+        "EvaluateFlow": "AssetTriggeredTimetable",
+    }
+    # the latest drift_detected event's payload, mapped as @trigger says; none: no parameters
+    assert found["parameters"] == {"reason": "input mean moved"}
+    assert found["none"] == {}

@@ -190,14 +190,17 @@ def test_branching_inside_a_foreach_is_refused(tmp_path: Path, inner: str, what:
     assert f"{what} inside the body of foreach 'start' cannot be exported" in error.render()
 
 
-def test_an_event_trigger_is_refused(tmp_path: Path) -> None:
+def test_an_event_trigger_is_an_asset_whose_payload_gives_parameters(tmp_path: Path) -> None:
     path = write_flow(
         tmp_path,
         """
-        from flowkit import FlowSpec, step, trigger
+        from flowkit import FlowSpec, Parameter, step, trigger, trigger_on_finish
 
-        @trigger(event="drift_detected")
+        @trigger_on_finish(flows=["IngestFlow", "LabelFlow"])
+        @trigger(event={"name": "drift_detected", "parameters": {"why": "reason"}})
         class EventFlow(FlowSpec):
+            why = Parameter("why", default="scheduled")
+
             @step
             def start(self):
                 self.next(self.end)
@@ -207,10 +210,11 @@ def test_an_event_trigger_is_refused(tmp_path: Path) -> None:
                 pass
         """,
     )
-    error = refusal(path, tmp_path)
-    assert error.file == str(path)
-    assert "triggered by flowkit events ('drift_detected'), which Airflow cannot wait for" in (
-        error.render()
+    text = exported(path, tmp_path)
+    assert "EVENTS = {'drift_detected': {'why': 'reason'}}" in text
+    assert (
+        "schedule=(flowkit_asset('IngestFlow') & flowkit_asset('LabelFlow')) | "
+        "flowkit_event_asset('drift_detected')," in dag_body(text)
     )
 
 
