@@ -160,7 +160,6 @@ class SlaMonitor:
         #: (deadline, task id) of each live task: the nearest first.
         self._due: list[tuple[float, str]] = []
         self._missed: set[str] = set()
-        self.misses: list[SlaMissed] = []
 
     @staticmethod
     def start(
@@ -268,7 +267,6 @@ class SlaMonitor:
         event = SlaMissed(
             run.flow, run.run_id, step, task_id, limit.seconds, elapsed, limit.learned, now
         )
-        self.misses.append(event)
         self._emit(event)
         if self._alerts:
             self._alerts.emit(
