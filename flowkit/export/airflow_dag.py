@@ -252,7 +252,8 @@ def flowkit_event_parameters(triggering):
 
 def flowkit(*args):
     """Run `python -m flowkit.export.airflow_task ARGS` and return the result it prints; its
-    other output goes to this task's log. Killed whole if Airflow stops this task."""
+    other output goes to this task's log. If Airflow stops this task, flowkit is told to stop
+    (SIGTERM: it kills the step's process group and records the attempt as killed)."""
     command = [PYTHON, "-m", "flowkit.export.airflow_task", *args]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, text=True, start_new_session=True
@@ -265,7 +266,10 @@ def flowkit(*args):
             else:
                 print(line, end="", flush=True)
         status = process.wait()
-    except BaseException:
+    except BaseException:  # Airflow stops this task: flowkit kills its own and records it
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(30)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         raise

@@ -13,9 +13,6 @@ succeeded is not run again when Airflow runs its task a second time.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -214,8 +211,8 @@ def _spec(
 
 
 def _attempt(store: Store, spec: TaskSpec, timeout: float | None) -> TaskRecord:
-    """Run one attempt as ``python -m flowkit.worker STORE KEY`` in a process group of its
-    own, killed whole at ``timeout`` (the step's ``@timeout``); its final record."""
+    """Run one attempt as ``python -m flowkit.worker STORE KEY``, killed with everything it
+    started at ``timeout`` (the step's ``@timeout``); its final record."""
     from flowkit.runtime.heartbeat import Heartbeat
     from flowkit.task.outcome import final_record
 
@@ -231,8 +228,8 @@ def _attempt(store: Store, spec: TaskSpec, timeout: float | None) -> TaskRecord:
     except subprocess.TimeoutExpired:
         timed_out = True
         status = _kill(process)
-    except BaseException:  # Airflow's own timeout or a cancel: the task dies with this
-        _kill(process)
+    except BaseException:  # Airflow stopped its task (SIGTERM, see airflow_task): so does this
+        final_record(store, spec, _kill(process), killed=True)
         raise
     finally:
         heartbeat.stop()
@@ -240,6 +237,9 @@ def _attempt(store: Store, spec: TaskSpec, timeout: float | None) -> TaskRecord:
 
 
 def _kill(process: subprocess.Popen[bytes]) -> int:
-    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
-        os.killpg(process.pid, signal.SIGKILL)
+    """Kill the worker and every process below it: the task runs in a session of its own
+    (the fork server's shepherd), which killing the worker's process group would spare."""
+    from flowkit.executor.reaper import kill_tree
+
+    kill_tree(process.pid)
     return process.wait()

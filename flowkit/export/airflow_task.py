@@ -10,7 +10,8 @@ flowkit and the flow's dependencies), one command per Airflow task:
 - ``end STORE RUN END``: write the run's end record (succeeded if END, the ``end`` step's
   description, names a successful task; else failed).
 
-Each prints one line ``flowkit-result: JSON`` last (what the DAG passes on as XCom) and exits
+SIGTERM kills a running attempt's process group and records it as killed. Each prints one
+line ``flowkit-result: JSON`` last (what the DAG passes on as XCom) and exits
 0; a step that failed exits 75 when its ``@retry`` allows another attempt (Airflow retries)
 and 1 when not; any other error exits 2 after saying what is wrong.
 """
@@ -18,6 +19,7 @@ and 1 when not; any other error exits 2 after saying what is wrong.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     print(RESULT_PREFIX + json.dumps(result), flush=True)
     return status
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _store(url: str) -> Any:
@@ -191,4 +197,7 @@ def _first_failure(store: Any, flow: str, run_id: str) -> Any:
 
 
 if __name__ == "__main__":
+    # Airflow stopping its task (its timeout, a cancel) sends SIGTERM: a step's running
+    # attempt is then killed whole and recorded as killed before this exits
+    signal.signal(signal.SIGTERM, _terminated)
     sys.exit(main())

@@ -3,7 +3,13 @@ without Airflow: what each command prints and exits with, and the records it wri
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -55,6 +61,8 @@ def test_timeout_catch_and_retry_as_a_local_run_records_them(
     record = store.records.get_task(run["flow"], run["run_id"], "slow", slow["task_id"])
     assert (record.status, record.failure) == ("failed", "timeout")
     assert "@timeout of 1s" in str(record.exception)
+    assert record.pid is not None
+    assert gone(record.pid)  # killed, not left sleeping in its own session
     assert "slow" in err and "failed" in err
     letters = [letter.pathspec for letter in list_letters(store)]
     assert letters == [f"{run['flow']}/{run['run_id']}/slow/{slow['task_id']}"]
@@ -109,3 +117,59 @@ def test_a_code_package_the_store_lacks_is_a_clear_error(
 def test_usage(capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["step", "only-one-argument"]) == 2
     assert "python -m flowkit.export.airflow_task" in capfd.readouterr().err
+
+
+def test_sigterm_kills_the_attempt_and_records_it(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """What the DAG does when Airflow stops a task (its execution_timeout, a cancel)."""
+    store = open_store(tmp_path / "store")
+    code = code_ref_for(load_flow_file(FLOWS / "hang_flow.py"), store)
+    _, run, _ = call(capfd, "start", store.url, json.dumps(asdict(code)), "", "{}")
+    where = (run["store"], run["run"])
+    _, start, _ = call(capfd, "step", *where, "start", "[]", "", "1")
+    step = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flowkit.export.airflow_task",
+            "step",
+            *where,
+            "hang",
+            json.dumps([start]),
+            "",
+            "1",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not [r for r in _hang_tasks(store, run) if r.pid] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (running,) = _hang_tasks(store, run)
+        assert running.status == "running" and running.pid
+        step.send_signal(signal.SIGTERM)
+        assert step.wait(30) != 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(step.pid, signal.SIGKILL)
+    (killed,) = _hang_tasks(store, run)
+    assert killed.status == "killed"
+    assert gone(running.pid)  # the task's own process is gone too
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie left for its new parent to reap counts:
+    this process may be the subreaper it was handed to)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+def _hang_tasks(store: Store, run: dict[str, Any]) -> list[Any]:
+    if "hang" not in store.records.list_steps(run["flow"], run["run_id"]):
+        return []
+    return store.records.list_tasks(run["flow"], run["run_id"], "hang")
