@@ -29,6 +29,9 @@ class FlowSpec(FlowSpecBase):
     def __init__(self, use_cli: bool = True) -> None:
         super().__init__()
         if use_cli and _launched_as_script(type(self)):
+            from flowkit.executor.warm import prefork
+
+            prefork(sys.argv[1:])  # a run's worker, forked before the CLI's imports
             from flowkit.cli.flow_cli import main
 
             main(type(self))

@@ -8,6 +8,9 @@ It is forked only where that is safe (:func:`safe`): on Linux, in a process that
 its run (the command line: see :func:`flowkit.executor.warm.parking`), from its main thread,
 while it runs no other thread (a thread holding a lock at the fork would leave it held in
 the worker forever; a Jupyter kernel always runs several). Elsewhere the worker is spawned.
+The command line forks it as it starts (:func:`flowkit.executor.warm.prefork`), before it
+imports the scheduler's modules: the worker then holds only what its tasks need, which makes
+each task's fork cheaper, and imports the rest while the command line imports its own.
 
 The forked worker then makes itself what a spawned one is (:func:`_become_worker`): it
 leads a session of its own; its stdin and stdout are the pipes to the scheduler and no other
@@ -40,11 +43,10 @@ from typing import IO, Any, NoReturn
 _KEPT_ROOTS = ("stdlib", "platstdlib", "purelib", "platlib")
 
 
-def safe() -> bool:
-    """Whether a worker may be forked from this process now (see the module's docstring)."""
-    from flowkit.executor.warm import parks
-
-    if parks() or not sys.platform.startswith("linux"):
+def safe(*, ends_with_run: bool) -> bool:
+    """Whether a worker may be forked from this process now, which ``ends_with_run`` or not
+    (see the module's docstring)."""
+    if not ends_with_run or not sys.platform.startswith("linux"):
         return False
     if threading.current_thread() is not threading.main_thread():
         return False

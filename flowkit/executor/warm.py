@@ -108,7 +108,7 @@ def spawn() -> Worker:
     has imported flowkit already, else a new interpreter."""
     from flowkit.executor import forked
 
-    if forked.safe():
+    if forked.safe(ends_with_run=not parks()):
         return forked.fork()
     return subprocess.Popen(
         [sys.executable, "-m", "flowkit.executor.forkserver"],
@@ -117,6 +117,27 @@ def spawn() -> Worker:
         start_new_session=True,  # terminal signals reach the scheduler, which decides
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+#: Whether a spare was forked as the command line started (see :func:`prefork`).
+_preforked: list[Worker] = []
+
+
+def prefork(argv: list[str]) -> None:
+    """Fork a spare worker now, as ``python flow.py run`` (or ``resume``) starts, before the
+    command line imports the scheduler's modules: a worker forked then holds only what its
+    tasks need (each task's fork costs less) and imports the rest while the command line
+    does. The run's :func:`spare` takes it; one no run takes reads end of file on its stdin
+    when this process exits, and exits too."""
+    from flowkit.executor import forked
+
+    if not ({"run", "resume"} & set(argv)) or {"--help", "--dry-run", "--detach"} & set(argv):
+        return
+    if forked.safe(ends_with_run=True):
+        proc = forked.fork()
+        with _lock:
+            _spares[proc] = _spare_key()
+            _preforked.append(proc)
 
 
 def _spare_key() -> str:
@@ -153,8 +174,18 @@ def spare(wanted: bool = True) -> Iterator[Spare]:
     if wanted:
         with _lock:
             wanted = not _idle
-    if wanted:
-        key = _spare_key()
+    key = _spare_key()
+    with _lock:
+        preforked = [p for p in _preforked if _spares.get(p) is not None]
+        _preforked.clear()
+    for early in preforked:  # one forked as the command line started: taken if it fits
+        if proc is None and wanted and _spares.get(early) == key:
+            proc = early
+        else:
+            with _lock:
+                _spares.pop(early, None)
+            shutdown(early, grace=0.0)
+    if wanted and proc is None:
         proc = spawn()
         with _lock:
             _spares[proc] = key

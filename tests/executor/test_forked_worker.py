@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from flowkit.client import Flow
-from flowkit.executor import forked, warm
+from flowkit.executor import forked
 from tests.conftest import ROOT
 
 _HELPER = """
@@ -114,15 +114,14 @@ def test_the_command_line_forks_its_worker_which_keeps_nothing_of_the_scheduler(
     assert "printed by the task" in task.stdout
 
 
-def test_a_worker_is_not_forked_while_another_thread_runs_or_where_workers_are_parked() -> None:
+def test_a_worker_is_not_forked_while_another_thread_runs_or_where_the_process_lives_on() -> None:
+    # a long-lived process (a notebook, a script) keeps its workers between runs: spawned
+    assert not forked.safe(ends_with_run=False)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
-    with warm.parking(True):
-        assert not forked.safe()  # a long-lived process (a notebook, a script) parks its workers
     thread.start()
-    try:
-        with warm.parking(False):
-            assert not forked.safe()  # a thread could hold a lock the worker would inherit held
+    try:  # a thread could hold a lock the worker would inherit, held for ever
+        assert not forked.safe(ends_with_run=True)
     finally:
         stop.set()
         thread.join()
