@@ -3,15 +3,23 @@ succeeded, and events, oldest first within each, each with the claim that fires 
 
 - **Slots**: every fire time of the schedule after the last one considered (never before
   the flow was deployed) up to now. With ``catchup=False`` (the default) only the latest
-  of them runs; the others are reported as missed. With ``catchup=True`` each runs, oldest
-  first.
+  of them runs (found with :meth:`CronSchedule.previous`, however long the scheduler was
+  down: the slots in between are never enumerated), and one item reports the others as
+  missed. With ``catchup=True`` each runs, oldest first.
 - **Upstream runs** (``@trigger_on_finish``): each run of an upstream flow that ended in
   success after the flow was deployed fires once; one that failed, was cancelled or
   crashed never does. Runs are read in id order from the last one settled, so a run still
-  going is looked at again on the next tick.
+  going is looked at again on the next tick. A run whose id is not time-sorted (a resume
+  given ``--run-id``) is looked at on every tick (its claim keeps it to one run): the
+  cursor never moves past it, or every later run would sort below the cursor.
 - **Events** (``@trigger``): each event of the names the flow waits for, published after
   the flow was deployed, fires once, with the parameters mapped from its payload (a field
   the payload lacks leaves the parameter at its default).
+
+Ids are made before their record is written, by many processes: a run or event with an
+older id can appear after a newer one was read. So the cursors stay :data:`SETTLE` seconds
+behind the present: what is younger is looked at again on the next ticks (its claim keeps
+it to one run), and what appears late within that time is not passed over.
 
 Nothing here writes: :mod:`flowkit.deploy.loop` claims, starts and moves the cursors.
 """
@@ -20,16 +28,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.client.trigger import trigger_tags
 from flowkit.store.deployments import Deployment, Deployments, SchedulerState
+from flowkit.store.ids import id_time
 
 if TYPE_CHECKING:
     from flowkit.store import Store
 
 Kind = Literal["schedule", "run", "event"]
+#: Seconds a cursor stays behind the present (see the module's docstring): a run or event
+#: record appears within this time of its id being made.
+SETTLE = 60.0
 
 
 @dataclass(frozen=True)
@@ -69,33 +81,62 @@ def _slots(deployment: Deployment, state: SchedulerState, now: datetime) -> Iter
         return
     schedule = CronSchedule(deployment.cron, deployment.timezone)
     after = max(state.slot or deployment.active_since, deployment.active_since)
-    slots = [s.timestamp() for s in schedule.slots(datetime.fromtimestamp(after, UTC), now)]
-    if not deployment.catchup:
-        for slot in slots[:-1]:
-            yield Due(
-                "schedule",
-                f"slot.{int(slot)}",
-                f"slot {iso(slot)} was missed (catchup=False runs only the latest)",
-                "",
-                cursor=slot,
-                missed=True,
-            )
-        slots = slots[-1:]
-    for slot in slots:
+    start = datetime.fromtimestamp(after, UTC)
+    if deployment.catchup:
+        for fire in schedule.slots(start, now):
+            yield _slot_due(deployment, fire.timestamp())
+        return
+    latest = schedule.previous(now)
+    if latest is None or latest <= start:
+        return
+    first = schedule.next_after(start)
+    if first < latest:  # slots the scheduler was away for: reported, never run
+        last_missed = schedule.previous(latest - timedelta(seconds=1))
+        assert last_missed is not None  # first is one, before latest
+        which = (
+            f"slot {iso(first.timestamp())} was"
+            if last_missed == first
+            else f"slots {iso(first.timestamp())} to {iso(last_missed.timestamp())} were"
+        )
         yield Due(
             "schedule",
-            f"slot.{int(slot)}",
-            f"schedule {deployment.schedule_written or deployment.cron} slot {iso(slot)}",
-            trigger_tags("schedule", iso(slot), slot),
-            cursor=slot,
+            f"slot.{int(last_missed.timestamp())}",
+            f"{which} missed (catchup=False runs only the latest)",
+            "",
+            cursor=last_missed.timestamp(),
+            missed=True,
         )
+    yield _slot_due(deployment, latest.timestamp())
+
+
+def _slot_due(deployment: Deployment, slot: float) -> Due:
+    return Due(
+        "schedule",
+        f"slot.{int(slot)}",
+        f"schedule {deployment.schedule_written or deployment.cron} slot {iso(slot)}",
+        trigger_tags("schedule", iso(slot), slot),
+        cursor=slot,
+    )
+
+
+def time_sorted(value: str) -> bool:
+    """Whether ``value`` is one of the store's time-sorted ids (a run id given with
+    ``--run-id`` is not: it sorts anywhere)."""
+    return id_time(value) is not None
+
+
+def settled(value: str, now: float) -> bool:
+    """Whether a cursor may move past the time-sorted id ``value`` at ``now`` (real time):
+    no record with a smaller id can still appear."""
+    made = id_time(value)
+    return made is not None and made <= now - SETTLE
 
 
 def _upstream_runs(store: Store, deployment: Deployment, state: SchedulerState) -> Iterator[Due]:
     for upstream in deployment.on_finish:
         after = state.runs.get(upstream, "")
         for run_id in store.records.list_runs(upstream):
-            if run_id <= after:
+            if run_id <= after and time_sorted(run_id):
                 continue
             end = store.records.get_run_end(upstream, run_id)
             if (
@@ -113,22 +154,25 @@ def _upstream_runs(store: Store, deployment: Deployment, state: SchedulerState) 
             )
 
 
-def settled_runs(store: Store, upstream: str, after: str, before: str | None = None) -> str:
+def settled_runs(
+    store: Store, upstream: str, after: str, before: str | None = None, *, now: float
+) -> str:
     """The newest run id of ``upstream`` (below ``before``, a run still waiting to fire)
-    such that every run up to it has ended or crashed: the cursor may move there, as none
-    of them can fire any more."""
-    settled = after
+    such that every run up to it has ended or crashed and is older than :data:`SETTLE`
+    (at ``now``, real time): the cursor may move there, as none of them can fire any
+    more. Ids that are not time-sorted are passed over: the cursor never lands on one."""
+    found = after
     for run_id in store.records.list_runs(upstream):
-        if run_id <= after:
+        if not time_sorted(run_id) or run_id <= after:
             continue
-        if before is not None and run_id >= before:
+        if (before is not None and run_id >= before) or not settled(run_id, now):
             break
         if store.records.get_run_end(upstream, run_id) is None:
             record = store.records.get_run(upstream, run_id)
             if store.leases.run_state(record) == "running":
                 break
-        settled = run_id
-    return settled
+        found = run_id
+    return found
 
 
 def _events(registry: Deployments, deployment: Deployment, state: SchedulerState) -> Iterator[Due]:

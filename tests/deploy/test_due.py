@@ -29,12 +29,31 @@ def test_without_catchup_only_the_latest_missed_slot_runs(store: Store) -> None:
         )
     )
     assert [(d.claim, d.missed) for d in found] == [
-        (f"slot.{int(utc(2026, 11, 1, 1).timestamp())}", True),  # 02:00 CET is 01:00 UTC
-        (f"slot.{int(utc(2026, 11, 2, 1).timestamp())}", True),
+        (f"slot.{int(utc(2026, 11, 2, 1).timestamp())}", True),  # 02:00 CET is 01:00 UTC
         (f"slot.{int(utc(2026, 11, 3, 1).timestamp())}", False),
     ]
     assert found[-1].tag == "trigger:schedule:2026-11-03T01:00:00Z"
-    assert "missed" in found[0].reason
+    assert "slots 2026-11-01T01:00:00Z to 2026-11-02T01:00:00Z were missed" in found[0].reason
+
+
+def test_a_year_down_without_catchup_is_one_run_and_one_line(store: Store) -> None:
+    # a per-minute cron down for a year: 525,600 slots, never enumerated one by one
+    every_minute = deployment(active_since=DEPLOYED, cron="* * * * *")
+    found = list(
+        due(store, every_minute, SchedulerState("NightlyFlow"), utc(2027, 11, 1, 0, 0, 30))
+    )
+    assert [(d.cursor, d.missed) for d in found] == [
+        (utc(2027, 10, 31, 23, 59).timestamp(), True),
+        (utc(2027, 11, 1).timestamp(), False),
+    ]
+    assert "slots 2026-11-01T00:01:00Z to 2027-10-31T23:59:00Z were missed" in found[0].reason
+    # one slot missed is named alone; none missed: only the run
+    state = SchedulerState("NightlyFlow", slot=utc(2027, 10, 31, 23, 58).timestamp())
+    found = list(due(store, every_minute, state, utc(2027, 11, 1, 0, 0, 30)))
+    assert "slot 2027-10-31T23:59:00Z was missed" in found[0].reason
+    state = SchedulerState("NightlyFlow", slot=utc(2027, 10, 31, 23, 59).timestamp())
+    found = list(due(store, every_minute, state, utc(2027, 11, 1, 0, 0, 30)))
+    assert [(d.cursor, d.missed) for d in found] == [(utc(2027, 11, 1).timestamp(), False)]
 
 
 def test_with_catchup_every_missed_slot_runs_oldest_first(store: Store) -> None:
@@ -125,3 +144,27 @@ def test_events_map_parameters_from_their_payload(store: Store) -> None:
     assert [d.cursor for d in due(store, deployed, state, utc(2026, 11, 3))] == [
         ("drift", second.id)
     ]
+
+
+def test_a_run_id_that_is_not_time_sorted_never_moves_the_cursor(store: Store) -> None:
+    import time
+
+    from flowkit.deploy.due import settled, settled_runs
+
+    records = store.records
+    resumed = records.create_run("Upstream", run_id="my-resume")  # a resume given --run-id
+    records.end_run("Upstream", resumed.run_id, "succeeded")
+    later = records.create_run("Upstream")
+    records.end_run("Upstream", later.run_id, "succeeded")
+    # 'my-resume' sorts after every time-sorted id: a cursor there would pass over all runs
+    assert sorted(records.list_runs("Upstream"))[-1] == "my-resume"
+    settled_now = time.time() + 120
+    cursor = settled_runs(store, "Upstream", "", now=settled_now)
+    assert cursor == later.run_id
+    deployed = deployment("Downstream", on_finish=("Upstream",), active_since=0.0)
+    state = SchedulerState("Downstream", runs={"Upstream": cursor})
+    found = list(due(store, deployed, state, utc(2026, 11, 3)))
+    assert [d.claim for d in found] == ["run.Upstream.my-resume"]  # its claim keeps it once
+    # a run (or event) id just made may still be overtaken by an older one: not settled yet
+    assert settled_runs(store, "Upstream", "", now=time.time()) == ""
+    assert not settled(later.run_id, time.time()) and settled(later.run_id, settled_now)
