@@ -5,7 +5,16 @@
   its own that says the flow is gone (a tombstone), so every change stays readable.
 - A **claim** is written once with ``put_new`` before the scheduler starts a run for a
   schedule slot, an upstream run or an event: of two schedulers on one store only the one
-  whose ``put_new`` created the claim starts the run, so none is fired twice.
+  whose ``put_new`` created the claim starts the run, so none is fired twice. It names its
+  claimant (the scheduler instance) and when, and holds what the run is started with, so
+  that a launch a crash cut short can be made again (see :mod:`flowkit.deploy.recover`).
+- A **launched** record (``deployments/<Flow>/launched/<what>.json``, written once) closes
+  a claim: the run it started (its id; the run's process writes it once its run exists),
+  or that it was skipped, or given up. A claim without one is a launch still going, or one
+  a crash cut short.
+- A **takeover** (``deployments/<Flow>/takeovers/<what>.<n>.json``, written once) is the
+  n-th attempt to launch a claim whose earlier attempt left neither a launched record nor
+  a run: of several schedulers only the one whose ``put_new`` made it launches again.
 - The **state** of a flow (the last slot considered, and how far its upstream runs and
   events were read) is one object the scheduler overwrites; it only ever moves forward
   (a scheduler merges what it reads with what it knows), and the claims make a state that
@@ -14,8 +23,9 @@
 - An **event** is a write-once record under its name (``events/<name>/<id>.json``), its id
   time-sorted, so a reader takes the events after the last one it saw with one listing.
 
-``gc`` keeps the code package of each flow's current deployment, and ``fsck`` checks these
-records (see :func:`deployed_code` and :func:`check_deployments`).
+``gc`` keeps the code package of each flow's current deployment, drops the claims and events
+that can no longer matter (:func:`collect_scheduler_records`, and :data:`RETENTION`), and
+``fsck`` checks these records (see :func:`deployed_code` and :func:`check_deployments`).
 """
 
 from __future__ import annotations
@@ -27,10 +37,14 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from flowkit.store import layout
-from flowkit.store.backend import Backend
+from flowkit.store.backend import Backend, ObjectInfo
 from flowkit.store.errors import KeyNotFoundError, StoreError
 from flowkit.store.ids import IdGenerator
 from flowkit.store.keys import check_key, check_name, is_name
+
+#: How long gc keeps a claim (with its launched and takeover records) or an event that can
+#: no longer matter: 30 days, so that what a person reads about last month's runs is there.
+RETENTION = 30 * 24 * 3600.0
 
 _DAMAGED = "the record is damaged: deploy the flow again (flowkit deploy FLOW_FILE)"
 
@@ -155,6 +169,11 @@ class Deployments:
     def new_version(self) -> str:
         return self._ids.new()
 
+    @staticmethod
+    def new_instance() -> str:
+        """An id for one scheduler process, which its claims name."""
+        return _IDS.new()
+
     # deployments
     def put(self, deployment: Deployment) -> Deployment:
         key = layout.deployment_version_key(deployment.flow, deployment.version)
@@ -196,12 +215,52 @@ class Deployments:
         return self._backend.put_new(key, json.dumps(body, sort_keys=True).encode())
 
     def claimed(self, flow: str, what: str) -> dict[str, Any] | None:
-        key = check_key(layout.deployment_claim_key(flow, what))
+        return self._read(layout.deployment_claim_key(flow, what))
+
+    def claims(self, flow: str) -> list[str]:
+        """The flow's claims (``what`` of each)."""
+        return _names(self._backend, f"{layout.deployment_prefix(flow)}/claims")
+
+    def launch_done(self, flow: str, what: str, details: dict[str, Any]) -> bool:
+        """Close the claim ``what``, once: ``details`` say the run it started (``run_id``),
+        or that it was skipped or given up. True if this call wrote it."""
+        key = check_key(_launched_key(flow, what))
+        body = {"flow": flow, "claim": what, "at": time.time(), **details}
+        return self._backend.put_new(key, json.dumps(body, sort_keys=True).encode())
+
+    def launched(self, flow: str, what: str) -> dict[str, Any] | None:
+        return self._read(_launched_key(flow, what))
+
+    def open_claims(self, flow: str) -> list[str]:
+        """The flow's claims no launched record closes (two listings)."""
+        done = set(_names(self._backend, f"{layout.deployment_prefix(flow)}/launched"))
+        return [what for what in self.claims(flow) if what not in done]
+
+    def take_over(self, flow: str, what: str, attempt: int, details: dict[str, Any]) -> bool:
+        """Make attempt ``attempt`` (1, 2, ...) to launch the claim ``what``, once: True if
+        this call made it."""
+        key = check_key(_takeover_key(flow, what, attempt))
+        body = {"flow": flow, "claim": what, "attempt": attempt, "at": time.time(), **details}
+        return self._backend.put_new(key, json.dumps(body, sort_keys=True).encode())
+
+    def attempts(self, flow: str, what: str) -> list[dict[str, Any]]:
+        """The claim ``what`` and its takeovers, in order (the claim first; empty if none)."""
+        claim = self.claimed(flow, what)
+        if claim is None:
+            return []
+        found = [claim]
+        while (later := self._read(_takeover_key(flow, what, len(found)))) is not None:
+            found.append(later)
+        return found
+
+    def _read(self, key: str) -> dict[str, Any] | None:
         try:
-            data: dict[str, Any] = json.loads(self._backend.get(key))
+            data = json.loads(self._backend.get(check_key(key)))
         except KeyNotFoundError:
             return None
-        return data
+        except ValueError as exc:
+            raise StoreError(f"{self.url}/{key} is not valid JSON: {exc}", _DAMAGED) from None
+        return data if isinstance(data, dict) else None
 
     # state
     def state(self, flow: str) -> SchedulerState:
@@ -260,11 +319,36 @@ class Deployments:
             return None
 
 
+def _launched_key(flow: str, what: str) -> str:
+    return f"{layout.deployment_prefix(flow)}/launched/{what}.json"
+
+
+def _takeover_key(flow: str, what: str, attempt: int) -> str:
+    return f"{layout.deployment_prefix(flow)}/takeovers/{what}.{attempt}.json"
+
+
+def _names(backend: Backend, prefix: str) -> list[str]:
+    return [n[: -len(".json")] for n in backend.list(prefix) if n.endswith(".json")]
+
+
 def deployed_code(backend: Backend) -> set[str]:
     """The code package digests of every flow's current deployment, which gc keeps: the
-    scheduler starts runs from them, whatever runs of the flow gc deletes."""
-    store = Deployments(backend)
-    return {d.code_digest for d in store.current() if d.code_digest}
+    scheduler starts runs from them, whatever runs of the flow gc deletes. One scan (gc
+    lists nothing)."""
+    latest: dict[str, str] = {}
+    for info in backend.scan(layout.DEPLOYMENTS):
+        parts = info.key.split("/")
+        if len(parts) == 4 and parts[2] == "versions" and info.key.endswith(".json"):
+            latest[parts[1]] = max(latest.get(parts[1], ""), info.key)
+    found = set()
+    for key in latest.values():
+        try:
+            deployment = Deployment.from_bytes(backend.get(key), f"{backend.url}/{key}")
+        except KeyNotFoundError:
+            continue
+        if not deployment.deleted and deployment.code_digest:
+            found.add(deployment.code_digest)
+    return found
 
 
 def check_deployments(backend: Backend) -> Iterator[tuple[str, str | None, str | None]]:
@@ -279,7 +363,9 @@ def check_deployments(backend: Backend) -> Iterator[tuple[str, str | None, str |
                 if deployment.flow != parts[1]:
                     yield key, f"the deployment is of flow {deployment.flow}", None
                 yield key, None, deployment.code_digest
-            elif (len(parts) == 4 and parts[2] == "claims") or parts[2:] == ["state.json"]:
+            elif (len(parts) == 4 and parts[2] in ("claims", "launched", "takeovers")) or parts[
+                2:
+            ] == ["state.json"]:
                 json.loads(backend.get(key))
                 yield key, None, None
             else:
@@ -298,3 +384,113 @@ def check_deployments(backend: Backend) -> Iterator[tuple[str, str | None, str |
             continue
         except StoreError as exc:
             yield info.key, exc.message, None
+
+
+def collect_scheduler_records(
+    backend: Backend, *, now: float, retention: float = RETENTION, dry_run: bool = False
+) -> int:
+    """For ``gc``: delete the claims (with their launched and takeover records) and events
+    that can no longer matter; how many records went (would go, in a dry run).
+
+    A claim goes when it is older than ``retention``, its flow's cursor is past it (the
+    scheduler never looks at it again), and it is not the newest of its kind (schedule
+    slots, each upstream flow's runs, each event name's events) for its flow. An event goes
+    when it is older than ``retention`` and every deployed flow waiting for it has read
+    past it (or was deployed after it was published). A claim goes before its launched
+    record, so a gc stopped half-way never leaves a claim that looks cut short."""
+    from flowkit.store.ids import id_time
+
+    store = Deployments(backend)
+    old = now - retention
+    gone: list[str] = []
+    by_flow: dict[str, dict[str, ObjectInfo]] = {}  # one scan: gc lists nothing else
+    for info in backend.scan(layout.DEPLOYMENTS):
+        by_flow.setdefault(info.key.split("/")[1], {})[info.key] = info
+    waiting: dict[str, list[tuple[str, float]]] = {}  # event -> (cursor, active since)
+    for flow, infos in by_flow.items():
+        prefix = layout.deployment_prefix(flow)
+        state = store.state(flow)
+        versions = sorted(k for k in infos if k.startswith(f"{prefix}/versions/"))
+        current = None
+        if versions:
+            try:
+                current = Deployment.from_bytes(backend.get(versions[-1]), versions[-1])
+            except (KeyNotFoundError, StoreError):
+                current = None
+        if current is not None and not current.deleted:
+            for spec in current.events:
+                cursor = state.events.get(spec.name, "")
+                waiting.setdefault(spec.name, []).append((cursor, current.active_since))
+        claims: dict[str, list[str]] = {}  # kind -> whats
+        for key in infos:
+            parts = key.split("/")
+            if len(parts) == 4 and parts[2] == "claims" and key.endswith(".json"):
+                what = parts[3][: -len(".json")]
+                claims.setdefault(_claim_kind(what), []).append(what)
+        dropped: set[str] = set()
+        for whats in claims.values():
+            newest = max(whats, key=_claim_order)
+            for what in whats:
+                key = f"{prefix}/claims/{what}.json"
+                if what != newest and infos[key].modified < old and _behind(what, state):
+                    gone.append(key)
+                    dropped.add(what)
+        for key, info in infos.items():  # after the claims: launched and takeovers
+            parts = key.split("/")
+            if len(parts) != 4 or parts[2] not in ("launched", "takeovers"):
+                continue
+            what = parts[3][: -len(".json")]
+            if parts[2] == "takeovers":
+                what = what.rpartition(".")[0]
+            claimed = f"{prefix}/claims/{what}.json" in infos
+            if what in dropped or (not claimed and info.modified < old):
+                gone.append(key)
+    for info in backend.scan(layout.EVENTS):
+        parts = info.key.split("/")
+        if len(parts) != 3 or not info.key.endswith(".json") or info.modified >= old:
+            continue
+        event_id = parts[2][: -len(".json")]
+        made = id_time(event_id) or 0.0
+        if all(event_id <= cursor or made < since for cursor, since in waiting.get(parts[1], [])):
+            gone.append(info.key)
+    if not dry_run:
+        for key in gone:
+            try:
+                backend.delete(key)
+            except KeyNotFoundError:
+                continue
+    return len(gone)
+
+
+def _claim_kind(what: str) -> str:
+    """``slot``, ``run.<Flow>`` or ``event.<name>``: the claims one cursor orders."""
+    return "slot" if what.startswith("slot.") else what.rpartition(".")[0]
+
+
+def _claim_order(what: str) -> tuple[float, str]:
+    head, _, tail = what.rpartition(".")
+    if head == "slot":
+        try:
+            return float(tail), ""
+        except ValueError:
+            return 0.0, tail
+    return 0.0, tail
+
+
+def _behind(what: str, state: SchedulerState) -> bool:
+    """Whether the flow's cursor is past the claim ``what``: the scheduler never yields it
+    again (a run id that is not time-sorted is never behind: it is looked at every tick)."""
+    from flowkit.store.ids import id_time
+
+    kind, _, tail = what.rpartition(".")
+    if kind == "slot":
+        try:
+            return state.slot is not None and float(tail) <= state.slot
+        except ValueError:
+            return False
+    if kind.startswith("run."):
+        cursor = state.runs.get(kind[len("run.") :], "")
+        return id_time(tail) is not None and tail <= cursor
+    if kind.startswith("event."):
+        return tail <= state.events.get(kind[len("event.") :], "")
+    return False

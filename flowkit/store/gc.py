@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from flowkit.store import layout, reuse_keys
 from flowkit.store.backend import Backend, StagesWrites
 from flowkit.store.blobs import blob_key
+from flowkit.store.deployments import collect_scheduler_records
 from flowkit.store.errors import StoreError
 from flowkit.store.gc_names import RunId, group_runs
 from flowkit.store.gc_plan import (
@@ -80,6 +81,7 @@ def collect(
         report.leftovers = _leftover_count(plan)
         report.temporaries = len(plan.temporaries)
         report.temporaries_bytes = sum(t.size for t in plan.temporaries)
+        report.scheduler_records = _scheduler_records(store, policy, plan.started, dry_run=True)
         return report
     backend = store.backend
     progress("taking in runs started since", 0, 0)
@@ -99,8 +101,17 @@ def collect(
         backend.remove_temporary(temp.name)
     report.temporaries = len(plan.temporaries)
     report.temporaries_bytes = sum(t.size for t in plan.temporaries)
+    report.scheduler_records = _scheduler_records(store, policy, plan.started, dry_run=False)
     report.seconds = time.monotonic() - clock
     return report
+
+
+def _scheduler_records(store: Store, policy: Policy, now: float, *, dry_run: bool) -> int:
+    """The scheduler's claims and events that can no longer matter (not when gc is limited
+    to one flow's runs)."""
+    if policy.flow is not None:
+        return 0
+    return collect_scheduler_records(store.backend, now=now, dry_run=dry_run)
 
 
 def _report_runs(report: GcReport, plan: Plan) -> None:

@@ -37,6 +37,9 @@ class GcReport:
     waiting_until: float | None = None
     temporaries: int = 0
     temporaries_bytes: int = 0
+    #: The scheduler's claims (with their launched and takeover records) and events that
+    #: could no longer matter (see flowkit.store.deployments.collect_scheduler_records).
+    scheduler_records: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -73,6 +76,11 @@ class GcReport:
                 else ""
             )
         )
+        if self.scheduler_records:
+            lines.append(
+                f"  the scheduler's claims and events no longer needed: "
+                f"{self.scheduler_records} {would('deleted')}"
+            )
         if self.restored:
             lines.append(f"  trash: {self.restored} blob(s) a record names {would('put back')}")
         lines.append(

@@ -125,3 +125,43 @@ def test_a_deployment_reads_back_as_written(store: Store) -> None:
     assert Deployment.from_bytes(written.to_bytes(), "here") == written
     with pytest.raises(StoreError, match="here is not a flowkit deployment"):
         Deployment.from_bytes(b'{"flow": "F"}', "here")
+
+
+def test_gc_drops_the_claims_and_events_that_can_no_longer_matter(store: Store) -> None:
+    from flowkit.store.deployments import RETENTION
+
+    registry = Deployments(store.backend)
+    waiting = (EventSpec("drift"),)
+    registry.put(deployment("Retrain", version=registry.new_version(), events=waiting))
+    for slot in ("slot.100", "slot.200"):
+        registry.claim("Retrain", slot, {})
+        registry.launch_done("Retrain", slot, {"run_id": "r"})
+    registry.take_over("Retrain", "slot.100", 1, {})
+    ids = [registry.publish("drift", {"n": n}).id for n in range(3)]
+    for event_id in ids[:2]:
+        registry.claim("Retrain", f"event.drift.{event_id}", {})
+    registry.publish("nobody_waits", {})
+    registry.save_state(SchedulerState("Retrain", 200.0, {}, {"drift": ids[1]}))
+    policy = Policy(keep_last=1, grace=0)
+
+    assert collect(store, policy).scheduler_records == 0  # nothing is old yet
+    later = time.time() + RETENTION + 60
+    dry = collect(store, policy, dry_run=True, now=later)
+    assert dry.scheduler_records == 7
+    assert "the scheduler's claims and events no longer needed: 7 would be deleted" in (
+        dry.summary()
+    )
+    assert collect(store, policy, now=later).scheduler_records == 7
+    left = sorted(
+        i.key for i in store.backend.scan("deployments/Retrain") if "/versions/" not in i.key
+    )
+    assert left == [
+        f"deployments/Retrain/claims/event.drift.{ids[1]}.json",  # the newest of its kind
+        "deployments/Retrain/claims/slot.200.json",  # the newest slot
+        "deployments/Retrain/launched/slot.200.json",
+        "deployments/Retrain/state.json",
+    ]
+    # the event its reader has not passed stays; those read, and one nobody waits for, go
+    assert [e.id for e in registry.events_after("drift", None)] == [ids[2]]
+    assert list(registry.events_after("nobody_waits", None)) == []
+    assert fsck(store).problems == []
