@@ -42,6 +42,10 @@
     deployments/<Flow>/claims/<what>.json                a schedule slot, upstream run or
                                                          event the scheduler fired the flow
                                                          for (written once: put_new)
+    deployments/<Flow>/launched/<what>.json              the run a claim started (or that it
+                                                         was skipped, given up): written once
+    deployments/<Flow>/takeovers/<what>.<n>.json         the n-th launch of a claim a crash
+                                                         cut short (written once)
     deployments/<Flow>/state.json                        how far the scheduler got (overwritten)
     events/<name>/<id>.json                              a published event (written once)
 
