@@ -9,6 +9,13 @@ the system tags naming what fired it. Its exit status says how the run ended: 0 
 1 failed, was cancelled or could not start (the message is on stderr). SIGTERM or SIGINT
 to this process cancels the run cleanly (recorded as cancelled, resumable), as Ctrl-C does
 to ``flowkit run``.
+
+A run launched for a claim (see :mod:`flowkit.store.deployments`) closes it: as soon as the
+run exists (its first event, before any task), this process writes the claim's launched
+record naming the run, once. If that record exists already (another attempt at the claim
+got there first), nothing runs: before the run, the process exits saying which run has it;
+after the run was made (two attempts racing), the run fails before its first task. So a
+claim is never run twice, whoever launches it again after a crash.
 """
 
 from __future__ import annotations
@@ -36,18 +43,34 @@ class LaunchRequest:
     version: str
     params: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    #: The claim the run is launched for, and which attempt at it (0: the claim's own).
+    claim: str | None = None
+    attempt: int = 0
 
     def to_json(self) -> str:
         return json.dumps(
-            {"flow": self.flow, "version": self.version, "params": self.params, "tags": self.tags}
+            {
+                "flow": self.flow,
+                "version": self.version,
+                "params": self.params,
+                "tags": self.tags,
+                "claim": self.claim,
+                "attempt": self.attempt,
+            }
         )
 
     @staticmethod
     def from_json(text: str) -> LaunchRequest:
         try:
             data = json.loads(text)
+            claim = data.get("claim")
             return LaunchRequest(
-                str(data["flow"]), str(data["version"]), dict(data["params"]), tuple(data["tags"])
+                str(data["flow"]),
+                str(data["version"]),
+                dict(data["params"]),
+                tuple(data["tags"]),
+                None if claim is None else str(claim),
+                int(data.get("attempt", 0)),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise FlowkitError(
@@ -73,7 +96,7 @@ def start_deployed(store: Store, request: LaunchRequest) -> Run:
     """Run the deployment version ``request`` names, to its end (in this process)."""
     from flowkit.runtime.api import RunOptions, start
     from flowkit.store import KeyNotFoundError, layout
-    from flowkit.store.deployments import Deployment
+    from flowkit.store.deployments import Deployment, Deployments
     from flowkit.surfaces.default import default_view
     from flowkit.task.code import load_flow_class
     from flowkit.task.spec import CodeRef
@@ -86,17 +109,64 @@ def start_deployed(store: Store, request: LaunchRequest) -> Run:
             f"deployment {request.flow} version {request.version} is not in {store.url}",
             f"deploy the flow again: flowkit deploy FLOW_FILE --flow {request.flow}",
         ) from None
+    registry = Deployments(store.backend)
+    if registry.latest(request.flow) is None:
+        raise FlowkitError(
+            f"{request.flow} was undeployed after the scheduler decided to start it; nothing ran",
+            f"deploy it again to have it run: flowkit deploy FLOW_FILE --flow {request.flow}",
+        )
+    if request.claim is not None:
+        done = registry.launched(request.flow, request.claim)
+        if done is not None:
+            raise FlowkitError(
+                f"{request.flow}'s {request.claim} was launched already "
+                f"({_launched_as(done)}); nothing ran",
+                "nothing to do: the scheduler launches a slot, run or event once",
+            )
     code = CodeRef.from_json(deployment.code)
     flow_cls = load_flow_class(code, store)
     params = {**deployment.parameters, **request.params}
     options = RunOptions(
-        lambda: default_view(True),
+        lambda: _ClaimSink(default_view(True), registry, request),
         store,
         quiet=True,
         code=code,
         system_tags=request.tags,
     )
     return start(flow_cls, params, options)
+
+
+def _launched_as(record: dict[str, Any]) -> str:
+    if record.get("run_id"):
+        return f"as run {record['flow']}/{record['run_id']}"
+    return "skipped" if record.get("skipped") else "given up"
+
+
+class _ClaimSink:
+    """The run's progress view, which also closes the run's claim once the run exists."""
+
+    def __init__(self, inner: Any, registry: Any, request: LaunchRequest) -> None:
+        self._inner = inner
+        self._registry = registry
+        self._request = request
+
+    def handle(self, event: Any) -> None:
+        from flowkit.runtime.events import RunStarted
+
+        request = self._request
+        if isinstance(event, RunStarted) and request.claim is not None:
+            details = {"run_id": event.run_id, "attempt": request.attempt}
+            if not self._registry.launch_done(request.flow, request.claim, details):
+                done = self._registry.launched(request.flow, request.claim) or {}
+                raise FlowkitError(
+                    f"{request.flow}'s {request.claim} was launched already "
+                    f"({_launched_as(done)}): this run stops before its first task",
+                    "nothing to do: the scheduler launches a slot, run or event once",
+                )
+        self._inner.handle(event)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,10 @@ scheduler restarted after a crash finds the claims of what it fired before. Its 
 nothing due while it was down is lost: a missed slot runs (``catchup``), a run that ended and
 an event published meanwhile fire when it is back.
 
+A crash between a claim and its run (the scheduler killed after its ``put_new``, before the
+run's process made the run) leaves the claim open; a later tick of any scheduler on the store
+launches it again, once (:mod:`flowkit.deploy.recover`). Nothing is lost and nothing doubled.
+
 Overlap, per flow (``@schedule(overlap=)``, ``@trigger(overlap=)``...), against the flow's
 runs still going (those this scheduler started and still waits on, and any in the store whose
 lease is alive): ``skip`` (the default) passes over what is due (its claim says it was
@@ -25,13 +29,15 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from flowkit.deploy.due import Due, due, settled_runs
+from flowkit.deploy.due import Due, due, settled, settled_runs
 from flowkit.deploy.launch import LaunchRequest, spawn
+from flowkit.deploy.recover import GRACE, MAX_ATTEMPTS, claim_tag, cut_short, tagged_run
 from flowkit.errors import FlowkitError
 from flowkit.store.deployments import Deployment, Deployments, SchedulerState
 
@@ -69,6 +75,7 @@ class DeploymentScheduler:
         now: Callable[[], datetime] = utc_now,
         log: Callable[[str], None] = lambda line: None,
         wait: bool = False,
+        claim_grace: float = GRACE,
     ) -> None:
         self.store = store
         self.registry = Deployments(store.backend)
@@ -77,6 +84,8 @@ class DeploymentScheduler:
         self._wait = wait
         self._children: dict[str, list[subprocess.Popen[bytes]]] = {}
         self._who = f"{socket.gethostname()}:{os.getpid()}"
+        self._instance = Deployments.new_instance()
+        self._grace = claim_grace
         self._queued: set[str] = set()
 
     def tick(self) -> list[Fired]:
@@ -101,8 +110,10 @@ class DeploymentScheduler:
         state = self.registry.state(flow)
         moved = SchedulerState(flow)
         busy = self._busy(flow)
+        done = self._recover(deployment, now, busy)
+        busy = busy or (deployment.overlap != "allow" and any(d.exit_code is None for d in done))
         blocked: dict[tuple[str, str], Due] = {}  # queue: (kind, source) -> first waiting
-        done: list[Fired] = []
+        real_now = time.time()
         for item in due(self.store, deployment, state, now):
             source = (item.kind, item.cursor[0] if item.kind != "schedule" else "")
             if source in blocked:
@@ -110,6 +121,8 @@ class DeploymentScheduler:
             if item.missed:
                 self._log(f"{flow}: {item.reason}")
                 done.append(Fired(flow, item, "missed"))
+            elif self.registry.claimed(flow, item.claim) is not None:
+                pass  # handled already: looked at again while its cursor settles
             elif busy and deployment.overlap == "queue":
                 blocked[source] = item
                 if item.claim not in self._queued:  # said once, not at every tick it waits
@@ -118,14 +131,15 @@ class DeploymentScheduler:
                 done.append(Fired(flow, item, "queued"))
                 continue
             elif busy and deployment.overlap == "skip":
-                if self.registry.claim(flow, item.claim, {"skipped": True, "by": self._who}):
+                if self._claim(deployment, item, now, skipped=True):
+                    self.registry.launch_done(flow, item.claim, {"skipped": True})
                     self._log(f"{flow}: {item.reason}: skipped, a run of {flow} is still going")
                     done.append(Fired(flow, item, "skipped"))
-            elif self.registry.claim(flow, item.claim, {"by": self._who, "reason": item.reason}):
+            elif self._claim(deployment, item, now):
                 code = self._start(deployment, item)
                 done.append(Fired(flow, item, "started", code))
                 busy = deployment.overlap != "allow" and (code is None or self._busy(flow))
-            _advance(moved, item)
+            _advance(moved, item, real_now)
         for upstream in deployment.on_finish:
             waiting = blocked.get(("run", upstream))
             moved.runs[upstream] = settled_runs(
@@ -133,26 +147,102 @@ class DeploymentScheduler:
                 upstream,
                 state.runs.get(upstream, ""),
                 before=waiting.cursor[1] if waiting else None,
+                now=real_now,
             )
         self.registry.save_state(moved)
         return done
 
-    def _start(self, deployment: Deployment, item: Due) -> int | None:
+    def _claim(
+        self, deployment: Deployment, item: Due, now: datetime, *, skipped: bool = False
+    ) -> bool:
+        """Claim ``item`` for ``deployment``'s flow, once per store; the claim names this
+        scheduler and holds what its run is started with (see :mod:`flowkit.deploy.recover`)."""
+        details = {
+            "by": self._who,
+            "scheduler": self._instance,
+            "clock": now.timestamp(),
+            "reason": item.reason,
+            "kind": item.kind,
+            "tag": item.tag,
+            "params": item.params,
+            "version": deployment.version,
+        }
+        if skipped:
+            details["skipped"] = True
+        return self.registry.claim(deployment.flow, item.claim, details)
+
+    def _recover(self, deployment: Deployment, now: datetime, busy: bool) -> list[Fired]:
+        """Launch again each claim of the flow whose launch a crash cut short (see
+        :mod:`flowkit.deploy.recover`); what was done."""
+        flow = deployment.flow
+        done: list[Fired] = []
+        for what in self.registry.open_claims(flow):
+            attempts = self.registry.attempts(flow, what)
+            if not attempts:
+                continue
+            claim = attempts[0]
+            if "scheduler" not in claim or claim.get("skipped"):
+                # skipped (its record cut short), or made before claims named their claimant
+                self.registry.launch_done(flow, what, {"skipped": bool(claim.get("skipped"))})
+                continue
+            if not cut_short(attempts, now.timestamp(), self._grace):
+                continue
+            found = tagged_run(self.store, flow, what, float(claim.get("at", 0.0)))
+            if found is not None:  # its process stopped before it could say so
+                self.registry.launch_done(flow, what, {"run_id": found, "attempt": None})
+                continue
+            item = Due(
+                claim.get("kind", "schedule"),
+                what,
+                f"{claim.get('reason', what)} (claimed by {claim.get('by')}, whose run never "
+                "started)",
+                str(claim.get("tag", "")),
+                dict(claim.get("params") or {}),
+            )
+            if len(attempts) >= MAX_ATTEMPTS:
+                if self.registry.launch_done(flow, what, {"given_up": len(attempts)}):
+                    self._log(
+                        f"{flow}: {item.reason}: given up after {len(attempts)} attempts "
+                        "that never started a run (see the scheduler's earlier lines)"
+                    )
+                continue
+            if busy and deployment.overlap == "queue":
+                continue  # it waits, as anything due does
+            details = {"by": self._who, "scheduler": self._instance, "clock": now.timestamp()}
+            if not self.registry.take_over(flow, what, len(attempts), details):
+                continue  # another scheduler took it over
+            if busy and deployment.overlap == "skip":
+                self.registry.launch_done(flow, what, {"skipped": True})
+                self._log(f"{flow}: {item.reason}: skipped, a run of {flow} is still going")
+                done.append(Fired(flow, item, "skipped"))
+                continue
+            code = self._start(deployment, item, attempt=len(attempts))
+            done.append(Fired(flow, item, "started", code))
+            busy = deployment.overlap != "allow" and (code is None or self._busy(flow))
+        return done
+
+    def _start(self, deployment: Deployment, item: Due, *, attempt: int = 0) -> int | None:
         params = {**deployment.parameters, **item.params}
         shown = ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()))
         self._log(
             f"{deployment.flow}: {item.reason}: starting a run" + (f" ({shown})" if shown else "")
         )
+        tags = (item.tag, claim_tag(item.claim), f"deployment:{deployment.version}")
         request = LaunchRequest(
             deployment.flow,
             deployment.version,
             dict(item.params),
-            (item.tag, f"deployment:{deployment.version}"),
+            tuple(t for t in tags if t),
+            item.claim,
+            attempt,
         )
         try:
             process = spawn(self.store.url, request, wait=self._wait)
-        except OSError as exc:  # its claim stays: the run is not started twice, but lost
-            self._log(f"{deployment.flow}: {item.reason}: the run could not start: {exc}")
+        except OSError as exc:  # the claim stays open: launched again after the grace period
+            self._log(
+                f"{deployment.flow}: {item.reason}: the run could not start: {exc} (tried "
+                f"again in {self._grace:g} s, {MAX_ATTEMPTS} attempts in all)"
+            )
             return 1
         if not self._wait:
             self._children.setdefault(deployment.flow, []).append(process)
@@ -182,9 +272,11 @@ class DeploymentScheduler:
         return sum(1 for ps in self._children.values() for p in ps if p.poll() is None)
 
 
-def _advance(state: SchedulerState, item: Due) -> None:
+def _advance(state: SchedulerState, item: Due, now: float) -> None:
+    """Move ``state``'s cursor past ``item`` (an event only once it settled at ``now``)."""
     if item.kind == "schedule":
         state.slot = max(state.slot or item.cursor, item.cursor)
     elif item.kind == "event":
         name, event_id = item.cursor
-        state.events[name] = max(state.events.get(name, ""), event_id)
+        if settled(event_id, now):
+            state.events[name] = max(state.events.get(name, ""), event_id)

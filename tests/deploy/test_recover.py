@@ -1,0 +1,119 @@
+"""A scheduler that crashed between a claim and its run's launch: the claim is launched again
+by a later tick (of a restarted scheduler or another), once, after the grace period; never
+when its run exists; and a launch for a claim that has its run runs nothing."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flowkit.client import Flow
+from flowkit.deploy.due import due
+from flowkit.deploy.launch import LaunchRequest, start_deployed
+from flowkit.deploy.loop import DeploymentScheduler, Fired
+from flowkit.deploy.recover import GRACE
+from flowkit.deploy.register import deploy
+from flowkit.errors import FlowkitError
+from flowkit.store import Store
+from flowkit.store.deployments import Deployments
+from tests.deploy.conftest import FLOWS
+
+
+def crash_after_claim(store: Store, now: datetime) -> str:
+    """What a scheduler killed right after its claim's ``put_new`` leaves: the claim alone
+    (no run, no launched record, its state not saved). The claim's ``what``."""
+    crashed = DeploymentScheduler(store, now=lambda: now, wait=True)
+    (deployment,) = crashed.registry.current()
+    (item,) = due(store, deployment, crashed.registry.state(deployment.flow), now)
+    assert crashed._claim(deployment, item, now)  # the tick's own step, then the kill
+    return item.claim
+
+
+@pytest.mark.slow  # the run launched again is a process of its own
+def test_a_claim_cut_short_is_launched_again_once(store: Store) -> None:
+    deployed = deploy(FLOWS / "scheduled_flow.py", store=store)
+    slot = datetime.fromtimestamp(deployed.active_since, UTC).replace(
+        hour=1, minute=0, second=0, microsecond=0
+    ) + timedelta(days=1)
+    what = crash_after_claim(store, slot + timedelta(minutes=1))
+    registry = Deployments(store.backend)
+    assert registry.open_claims("NightlyFlow") == [what]
+
+    log: list[str] = []
+    restarted = DeploymentScheduler(
+        store, now=lambda: slot + timedelta(minutes=2), log=log.append, wait=True
+    )
+    assert restarted.tick() == []  # within the grace period: its launch may be going on
+    assert store.records.list_runs("NightlyFlow") == []
+
+    later = slot + timedelta(minutes=1, seconds=GRACE + 1)
+    racers = [
+        DeploymentScheduler(store, now=lambda: later, log=log.append, wait=True) for _ in "ab"
+    ]
+    barrier = threading.Barrier(2)
+    results: list[list[Fired]] = []
+
+    def race(racer: DeploymentScheduler) -> None:
+        barrier.wait()
+        results.append(racer.tick())
+
+    threads = [threading.Thread(target=race, args=(r,)) for r in racers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fired = [f for r in results for f in r]
+    assert [(f.outcome, f.exit_code, f.due.claim) for f in fired] == [("started", 0, what)]
+    (run,) = Flow("NightlyFlow", store=store, _namespace_check=False).runs()
+    assert f"claim:{what}" in run.system_tags
+    assert f"trigger:schedule:{slot:%Y-%m-%dT%H:%M:%SZ}" in run.system_tags
+    assert run.data.trigger is None  # still a schedule's run, as the claim said
+    launched = registry.launched("NightlyFlow", what)
+    assert launched is not None and launched["run_id"] == run.id and launched["attempt"] == 1
+    assert registry.open_claims("NightlyFlow") == []
+    assert any("whose run never started" in line for line in log)
+
+    # the launched record lost (the run's process killed just after making its run): the
+    # run is found by its tag, and the claim closed without a second run
+    store.backend.delete(f"deployments/NightlyFlow/launched/{what}.json")
+    much_later = later + timedelta(seconds=GRACE + 1)
+    assert DeploymentScheduler(store, now=lambda: much_later, wait=True).tick() == []
+    assert len(list(Flow("NightlyFlow", store=store, _namespace_check=False).runs())) == 1
+    launched = registry.launched("NightlyFlow", what)
+    assert launched is not None and launched["run_id"] == run.id
+
+
+def test_a_claim_that_never_gets_a_run_is_given_up(store: Store) -> None:
+    deployed = deploy(FLOWS / "scheduled_flow.py", store=store)
+    slot = datetime.fromtimestamp(deployed.active_since, UTC).replace(
+        hour=1, minute=0, second=0, microsecond=0
+    ) + timedelta(days=1)
+    what = crash_after_claim(store, slot)
+    registry = Deployments(store.backend)
+    # two takeovers whose schedulers crashed too, each after its grace period
+    for attempt in (1, 2):
+        clock = (slot + timedelta(seconds=attempt * (GRACE + 1))).timestamp()
+        assert registry.take_over("NightlyFlow", what, attempt, {"clock": clock})
+    log: list[str] = []
+    late = slot + timedelta(seconds=4 * (GRACE + 1))
+    assert DeploymentScheduler(store, now=lambda: late, log=log.append).tick() == []
+    assert registry.launched("NightlyFlow", what) == {
+        "flow": "NightlyFlow",
+        "claim": what,
+        "at": pytest.approx(datetime.now(UTC).timestamp(), abs=60),
+        "given_up": 3,
+    }
+    assert any("given up after 3 attempts" in line for line in log)
+
+
+def test_a_launch_for_a_claim_that_has_its_run_runs_nothing(store: Store) -> None:
+    deployed = deploy(FLOWS / "scheduled_flow.py", store=store)
+    registry = Deployments(store.backend)
+    registry.claim("NightlyFlow", "slot.1", {})
+    registry.launch_done("NightlyFlow", "slot.1", {"run_id": "the-first-run"})
+    request = LaunchRequest("NightlyFlow", deployed.version, {}, (), "slot.1", 1)
+    with pytest.raises(FlowkitError, match=r"launched already \(as run NightlyFlow/the-first"):
+        start_deployed(store, request)
+    assert store.records.list_runs("NightlyFlow") == []
