@@ -30,7 +30,8 @@ def deploy_cmd(
     ctx: click.Context, flow_file: str, flow_name: str | None, store_url: str | None
 ) -> None:
     """Register FLOW_FILE's flow with the scheduler: its code as it is now, its parameters
-    (``--alpha 0.5`` after the file, as for ``run``), @schedule and triggers."""
+    (``--alpha 0.5`` after the file, as for ``run``), its configs (``--config NAME FILE``,
+    ``--config-value NAME JSON``; read now, so every run has them), @schedule and triggers."""
     from flowkit.deploy.register import deploy
     from flowkit.deploy.table import next_fire
 
@@ -48,11 +49,21 @@ def deploy_cmd(
 
 
 def _flow_params(args: list[str]) -> dict[str, Any]:
-    """``--name value`` / ``--name=value`` pairs after the flow file, as typed."""
+    """``--name value`` / ``--name=value`` pairs after the flow file, as typed, and
+    ``--config NAME FILE`` / ``--config-value NAME JSON`` (config NAME: a Path, a text)."""
+    from pathlib import Path
+
     params: dict[str, Any] = {}
     rest = list(args)
     while rest:
         arg = rest.pop(0)
+        if arg in ("--config", "--config-value"):
+            if len(rest) < 2 or any(a.startswith("--") for a in rest[:2]):
+                what = "FILE" if arg == "--config" else "JSON"
+                raise FlowkitError(f"{arg} takes two values", f"write {arg} NAME {what}")
+            name, value = rest.pop(0), rest.pop(0)
+            params[name] = Path(value) if arg == "--config" else value
+            continue
         if not arg.startswith("--") or len(arg) < 3:
             raise FlowkitError(
                 f"unexpected argument {arg!r}",

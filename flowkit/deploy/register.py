@@ -58,11 +58,13 @@ def deploy(
 
     given = dict(params or {})
     flow_cls = load_flow_file(Path(flow_file), flow_name)
+    # configs given (by name or attribute: a Path to read, a JSON text, a dict) else their
+    # defaults; the schedule and triggers are read on the class configured with them
     configured, settled = configured_flow(flow_cls, given, None, None)
     graph = check(configured)
-    schedule = schedule_of(flow_cls)
-    triggers = triggers_of(flow_cls)
-    overlap = overlap_of(flow_cls)
+    schedule = schedule_of(configured)
+    triggers = triggers_of(configured)
+    overlap = overlap_of(configured)
     if schedule is None and not triggers.on_finish and not triggers.events:
         raise FlowDefinitionError(
             f"{graph.name} has neither a schedule nor a trigger: the scheduler would never "
@@ -91,7 +93,7 @@ def deploy(
             code=asdict(code),
             code_digest=code.target,
             source=str(Path(flow_file).resolve()),
-            parameters={k: _plain(k, v, graph) for k, v in given.items()},
+            parameters=_stored_parameters(settled, graph),
             cron=schedule.cron if schedule else None,
             timezone=schedule.timezone if schedule else None,
             catchup=schedule.catchup if schedule else False,
@@ -101,6 +103,17 @@ def deploy(
             overlap=overlap,
         )
     )
+
+
+def _stored_parameters(settled: dict[str, Any], graph: FlowGraph) -> dict[str, Any]:
+    """The parameters given and every config's value as read now (a config file is read at
+    deploy, as the code is snapshotted: each run gets the same configs, which chose the
+    schedule)."""
+    from flowkit.authoring.config import Settled
+
+    return {
+        k: v.value if isinstance(v, Settled) else _plain(k, v, graph) for k, v in settled.items()
+    }
 
 
 def _plain(name: str, value: Any, graph: FlowGraph) -> Any:

@@ -117,3 +117,41 @@ def test_a_redeploy_keeps_the_schedule_going_and_an_undeploy_stops_it(tmp_path: 
     assert flowkit(store, "deploy", flow_file).exit_code == 0
     third = registry.latest("NightlyFlow")
     assert third is not None and third.active_since > second.active_since  # a fresh start
+
+
+def test_a_schedule_from_a_config_takes_the_config_given_at_deploy(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    flow_file = str(FLOWS / "config_flow.py")
+    registry = Deployments(LocalBackend(store))
+    assert flowkit(store, "deploy", flow_file).exit_code == 0
+    by_default = registry.latest("ConfiguredNightly")
+    assert by_default is not None and by_default.cron == "0 2 * * *"
+    assert [e.name for e in by_default.events] == ["by_default"]
+    config = tmp_path / "sched.json"
+    config.write_text(json.dumps({"cron": "30 4 * * 1-5", "zone": "Europe/Berlin", "event": "go"}))
+    deployed = flowkit(store, "deploy", flow_file, "--config", "sched", str(config))
+    assert deployed.exit_code == 0, deployed.output
+    assert "04:30 CE" in deployed.output and "runs on event go" in deployed.output
+    latest = registry.latest("ConfiguredNightly")
+    assert latest is not None
+    assert (latest.cron, latest.timezone, [e.name for e in latest.events]) == (
+        "30 4 * * 1-5",
+        "Europe/Berlin",
+        ["go"],
+    )
+    # the config's value as read at deploy goes to every run, whatever the file says later
+    assert latest.parameters == {
+        "sched": {"cron": "30 4 * * 1-5", "zone": "Europe/Berlin", "event": "go"}
+    }
+    value = '{"cron": "0 5 * * *", "zone": "UTC", "event": "go"}'
+    inline = flowkit(store, "deploy", flow_file, "--config-value", "sched", value)
+    assert inline.exit_code == 0, inline.output
+    assert "05:00 UTC" in inline.output
+    partial = flowkit(
+        store, "deploy", flow_file, "--config-value", "sched", '{"cron": "0 5 * * *"}'
+    )
+    assert partial.exit_code != 0
+    assert "config_flow.py:8: @schedule(" in partial.output
+    assert "the config has no key 'zone'" in partial.output
+    missing = flowkit(store, "deploy", flow_file, "--config", "sched")
+    assert missing.exit_code != 0 and "--config takes two values" in missing.output
