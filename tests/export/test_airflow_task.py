@@ -55,14 +55,16 @@ def test_timeout_catch_and_retry_as_a_local_run_records_them(
     status, start, _ = call(capfd, "step", *where, "start", "[]", "", "1")
     assert status == 0 and start["step"] == "start" and start["next"] == ["slow", "caught", "flaky"]
 
-    # @timeout(seconds=1): killed at its timeout, recorded so, no retry left: dead-lettered
+    # @timeout(seconds=3): killed at its timeout, recorded so, no retry left: dead-lettered
     status, slow, err = call(capfd, "step", *where, "slow", json.dumps([start]), "", "1")
     assert status == FAILED_STATUS
     record = store.records.get_task(run["flow"], run["run_id"], "slow", slow["task_id"])
     assert (record.status, record.failure) == ("failed", "timeout")
-    assert "@timeout of 1s" in str(record.exception)
-    assert record.pid is not None
-    assert gone(record.pid)  # killed, not left sleeping in its own session
+    assert "@timeout of 3s" in str(record.exception)
+    # killed, not left sleeping in its own session (unless the worker was killed before the
+    # task began: on a busy machine it may take that long to start, and its record is then
+    # written here)
+    assert record.pid == os.getpid() or gone(record.pid)
     assert "slow" in err and "failed" in err
     letters = [letter.pathspec for letter in list_letters(store)]
     assert letters == [f"{run['flow']}/{run['run_id']}/slow/{slow['task_id']}"]
@@ -159,14 +161,21 @@ def test_sigterm_kills_the_attempt_and_records_it(
     assert gone(running.pid)  # the task's own process is gone too
 
 
-def gone(pid: int) -> bool:
-    """Whether process ``pid`` has ended (a zombie left for its new parent to reap counts:
-    this process may be the subreaper it was handed to)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
+def gone(pid: int, within: float = 10.0) -> bool:
+    """Whether process ``pid`` ends within ``within`` seconds (SIGKILL takes effect a moment
+    after it is sent); a zombie left for its new parent to reap counts as ended: this
+    process may be the subreaper it was handed to."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def _hang_tasks(store: Store, run: dict[str, Any]) -> list[Any]:

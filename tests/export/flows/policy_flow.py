@@ -11,7 +11,7 @@ class PolicyFlow(FlowSpec):
     def start(self):
         self.next(self.slow, self.caught, self.flaky)
 
-    @timeout(seconds=1)
+    @timeout(seconds=3)
     @step
     def slow(self):
         time.sleep(60)
