@@ -139,7 +139,9 @@ def start_deployed(store: Store, request: LaunchRequest) -> Run:
 def _launched_as(record: dict[str, Any]) -> str:
     if record.get("run_id"):
         return f"as run {record['flow']}/{record['run_id']}"
-    return "skipped" if record.get("skipped") else "given up"
+    if record.get("skipped"):
+        return "skipped"
+    return "given up" if record.get("given_up") else "by an earlier scheduler"
 
 
 class _ClaimSink:

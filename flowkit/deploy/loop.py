@@ -181,9 +181,11 @@ class DeploymentScheduler:
             if not attempts:
                 continue
             claim = attempts[0]
-            if "scheduler" not in claim or claim.get("skipped"):
-                # skipped (its record cut short), or made before claims named their claimant
-                self.registry.launch_done(flow, what, {"skipped": bool(claim.get("skipped"))})
+            if claim.get("skipped"):  # its launched record cut short
+                self.registry.launch_done(flow, what, {"skipped": True})
+                continue
+            if "scheduler" not in claim:  # made before claims named their claimant: its
+                self.registry.launch_done(flow, what, {"unknown": True})  # run is not known
                 continue
             if not cut_short(attempts, now.timestamp(), self._grace):
                 continue

@@ -168,3 +168,13 @@ def test_a_run_id_that_is_not_time_sorted_never_moves_the_cursor(store: Store) -
     # a run (or event) id just made may still be overtaken by an older one: not settled yet
     assert settled_runs(store, "Upstream", "", now=time.time()) == ""
     assert not settled(later.run_id, time.time()) and settled(later.run_id, settled_now)
+
+
+def test_a_clock_set_back_starts_nothing_again(store: Store) -> None:
+    for catchup in (False, True):
+        nightly = deployment(active_since=DEPLOYED, catchup=catchup, **NIGHTLY)
+        state = SchedulerState("NightlyFlow", slot=utc(2026, 11, 3, 1).timestamp())
+        assert list(due(store, nightly, state, utc(2026, 11, 2, 12))) == []  # a day back
+        assert list(due(store, nightly, state, utc(2026, 11, 3, 12))) == []
+        found = list(due(store, nightly, state, utc(2026, 11, 4, 1)))
+        assert [(d.cursor, d.missed) for d in found] == [(utc(2026, 11, 4, 1).timestamp(), False)]
