@@ -4,8 +4,13 @@ when its run exists; and a launch for a claim that has its run runs nothing."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,10 +19,11 @@ from flowkit.deploy.due import due
 from flowkit.deploy.launch import LaunchRequest, start_deployed
 from flowkit.deploy.loop import DeploymentScheduler, Fired
 from flowkit.deploy.recover import GRACE
-from flowkit.deploy.register import deploy
+from flowkit.deploy.register import deploy, publish_event
 from flowkit.errors import FlowkitError
-from flowkit.store import Store
+from flowkit.store import LocalBackend, Store
 from flowkit.store.deployments import Deployments
+from flowkit.testing.faults import ENV, faulty_url
 from tests.deploy.conftest import FLOWS
 
 
@@ -117,3 +123,34 @@ def test_a_launch_for_a_claim_that_has_its_run_runs_nothing(store: Store) -> Non
     with pytest.raises(FlowkitError, match=r"launched already \(as run NightlyFlow/the-first"):
         start_deployed(store, request)
     assert store.records.list_runs("NightlyFlow") == []
+
+
+@pytest.mark.slow  # a real scheduler process, and its run's process killed
+def test_a_run_killed_before_it_said_it_launched_is_not_launched_again(tmp_path: Path) -> None:
+    """The run's process SIGKILLed (by the store's fault injection) as it writes its launched
+    record: its run exists, the claim looks open. Past the grace period the claim is closed
+    with that run, and nothing is launched again."""
+    store = Store(LocalBackend(tmp_path / "store", durable=False))
+    deploy(FLOWS / "chain_flows.py", flow_name="Retrain", store=store)
+    event_id = publish_event("drift_detected", {"drift": 0.7}, store=store)
+    what = f"event.drift_detected.{event_id}"
+    command = [sys.executable, "-m", "flowkit", "scheduler", "--once", "--wait"]
+    done = subprocess.run(
+        [*command, "--store", faulty_url(store.url)],
+        env={**os.environ, ENV: "kill:/launched/"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"the run failed (exit -{signal.SIGKILL})" in done.stdout
+    (run_id,) = store.records.list_runs("Retrain")  # made, then killed before its first task
+    assert f"claim:{what}" in store.records.get_run("Retrain", run_id).system_tags
+    registry = Deployments(store.backend)
+    assert registry.open_claims("Retrain") == [what]
+
+    later = datetime.now(UTC) + timedelta(seconds=GRACE + 1)
+    assert DeploymentScheduler(store, now=lambda: later, wait=True).tick() == []
+    assert store.records.list_runs("Retrain") == [run_id]  # never a second run
+    launched = registry.launched("Retrain", what)
+    assert launched is not None and launched["run_id"] == run_id
