@@ -7,7 +7,6 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from flowkit.errors import FlowDefinitionError
 from flowkit.export.airflow_dag import DagOptions, render
 from flowkit.export.shape import UnsupportedShape, shapes
 
@@ -25,7 +24,7 @@ def export_dag(
     source: str,
 ) -> str:
     """The DAG file's text for ``flow_cls``; raise :class:`UnsupportedShape` (a
-    :class:`FlowDefinitionError`) for what Airflow cannot express."""
+    :class:`~flowkit.errors.FlowDefinitionError`) for what Airflow cannot express."""
     from flowkit.authoring.configure import configure
     from flowkit.authoring.scheduling import schedule_of, triggers_of
     from flowkit.lint.api import check
@@ -52,6 +51,3 @@ def export_dag(
         overlap=schedule.overlap if schedule else "skip",
     )
     return render(graph, steps, options)
-
-
-__all__ = ["FlowDefinitionError", "UnsupportedShape", "export_dag"]
