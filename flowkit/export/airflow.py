@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from flowkit.export.airflow_dag import DagOptions, render
-from flowkit.export.shape import UnsupportedShape, shapes
+from flowkit.export.shape import shapes
 
 if TYPE_CHECKING:
     from flowkit.store import Store
