@@ -86,6 +86,7 @@ class DeploymentScheduler:
         self._who = f"{socket.gethostname()}:{os.getpid()}"
         self._instance = Deployments.new_instance()
         self._grace = claim_grace
+        self._recovered_at: dict[str, float] = {}  # flow -> when its open claims were read
         self._queued: set[str] = set()
 
     def tick(self) -> list[Fired]:
@@ -176,6 +177,10 @@ class DeploymentScheduler:
         :mod:`flowkit.deploy.recover`); what was done."""
         flow = deployment.flow
         done: list[Fired] = []
+        last = self._recovered_at.get(flow)
+        if last is not None and 0 <= now.timestamp() - last < self._grace / 5:
+            return done  # listing the claims every tick would cost more than it finds
+        self._recovered_at[flow] = now.timestamp()
         for what in self.registry.open_claims(flow):
             attempts = self.registry.attempts(flow, what)
             if not attempts:
