@@ -34,7 +34,12 @@ def test_tool_is_clean(command: list[str], where: Path) -> None:
 
 
 def test_every_extension_is_found() -> None:
-    assert [e.name for e in EXTENSIONS] == ["flowkit-aws-batch", "flowkit-s3", "flowkit-slurm"]
+    assert [e.name for e in EXTENSIONS] == [
+        "flowkit-aws-batch",
+        "flowkit-mlflow",
+        "flowkit-s3",
+        "flowkit-slurm",
+    ]
 
 
 def test_no_test_module_imports_a_conftest() -> None:

@@ -149,7 +149,8 @@ class RunHooks:
 
     def _failed(self, name: str, event: Event | None, exc: Exception) -> None:
         what = "closing" if event is None else type(event).__name__
-        line = f"flowkit: the run hook '{name}' failed on {what} of {self._run}: {type(exc).__name__}: {exc}"
+        said = exc.render() if isinstance(exc, FlowkitError) else f"{type(exc).__name__}: {exc}"
+        line = f"flowkit: the run hook '{name}' failed on {what} of {self._run}: {said}"
         self.failures.append(line)
         if (name, what) not in self._said:  # once: a tracker that is down fails on every task
             self._said.add((name, what))
