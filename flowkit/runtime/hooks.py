@@ -15,14 +15,18 @@ imports nothing of it):
 Later places' arguments win, name by name. A hook sees only :class:`RunStarted`, the final
 :class:`TaskEvent` of each task (succeeded, caught, failed, killed, cloned) and
 :class:`RunFinished`: never a task's output lines, and never anything in a task's process, so
-it costs a task nothing. A hook that raises never fails the run: what it raised is written to
+it costs a task nothing. It is told in order, on a thread of its own in the scheduler's
+process, so the scheduler never waits for it; the run's end waits until it has been told
+everything (:meth:`RunHooks.close`). A hook that raises never fails the run: what it raised is written to
 stderr (once per hook and kind of event) and kept in :attr:`RunHooks.failures`; the hook itself
 records in the store what it could not do (the MLflow one tags the run), to be done later.
 """
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,8 +44,8 @@ _TASK_ENDS = frozenset({"succeeded", "caught", "failed", "killed", "cloned"})
 
 
 class RunHook(Protocol):
-    """Told of a run's start, its tasks' ends and its end, in order, on the scheduler's
-    thread; it should be quick (a slow one slows the run's scheduling, not its tasks)."""
+    """Told of a run's start, its tasks' ends and its end, in order, on the hooks' own thread
+    (see :class:`RunHooks`); a slow one delays the run's end, never its scheduling."""
 
     def handle(self, event: Event) -> None: ...
 
@@ -116,10 +120,16 @@ class RunHooks:
                     f"see the documentation of the package that provides '{name}'",
                 ) from None
 
+        #: What the hooks are still to be told, in order; None: the run is over.
+        self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
     def __bool__(self) -> bool:
         return bool(self._hooks)
 
     def handle(self, event: Event) -> None:
+        """Queue ``event`` for the hooks, if it is one they are told of: the scheduler never
+        waits for a hook (a tracker may take tens of milliseconds a call)."""
         from flowkit.runtime.events import RunFinished, RunStarted, TaskEvent
 
         if isinstance(event, TaskEvent):
@@ -127,13 +137,24 @@ class RunHooks:
                 return
         elif not isinstance(event, RunStarted | RunFinished):
             return
-        for name, hook in self._hooks:
-            try:
-                hook.handle(event)
-            except Exception as exc:  # any hook, extensions' too: reported, never fatal
-                self._failed(name, event, exc)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._tell, name="flowkit-hooks", daemon=True)
+            self._thread.start()
+        self._queue.put(event)
+
+    def _tell(self) -> None:
+        while (event := self._queue.get()) is not None:
+            for name, hook in self._hooks:
+                try:
+                    hook.handle(event)
+                except Exception as exc:  # any hook, extensions' too: reported, never fatal
+                    self._failed(name, event, exc)
 
     def close(self) -> None:
+        """Wait until the hooks have been told everything queued, then close them."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
         for name, hook in self._hooks:
             close = getattr(hook, "close", None)
             try:

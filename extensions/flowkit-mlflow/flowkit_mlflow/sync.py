@@ -11,7 +11,7 @@ names, types and sizes as tags, and its status. A task cloned by a resume is log
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.metrics import METRICS_ARTIFACT
@@ -51,7 +51,7 @@ class Syncer:
     experiment: str
     values: bool = False
     _run_id: str | None = None
-    _done: set[str] = field(default_factory=set)
+    _experiment: str | None = None
 
     @property
     def pathspec(self) -> str:
@@ -97,7 +97,11 @@ class Syncer:
         parent = self.run_id()
         pathspec = record.pathspec
         found = self._find(self._experiment_id(), pathspec)
-        if found is not None and found.data.tags.get(TAG_METRICS):
+        status = _TASK_STATUS.get(record.status, "FINISHED")
+        end = int((record.finished_at or record.started_at) * 1000)
+        if found is not None and TAG_METRICS in found.data.tags:  # logged: at most, end it
+            if found.info.status != status:
+                self.client.set_terminated(found.info.run_id, status, end_time=end)
             return str(found.info.run_id)
         if found is None:
             run_id = str(
@@ -131,15 +135,16 @@ class Syncer:
             if self.values:
                 value = self.store.values.load_artifact(ref)
                 tags.append(RunTag(f"flowkit.value.{name}", _text(value, _VALUE_CHARS)))
-        self.client.log_batch(run_id, tags=tags)
         metrics = [] if record.origin_pathspec else _metrics(self.store, record)
         batch = [Metric(name, value, stamp, step) for name, value, step, stamp in metrics]
-        for start in range(0, len(batch), _BATCH):
-            self.client.log_batch(run_id, metrics=batch[start : start + _BATCH])
-        status = _TASK_STATUS.get(record.status, "FINISHED")
-        end = record.finished_at or record.started_at
-        self.client.set_terminated(run_id, status, end_time=int(end * 1000))
-        self.client.set_tag(run_id, TAG_METRICS, str(len(batch)))
+        # the mark that the metrics are in goes with the last of them (one call for a task's
+        # tags and up to 1,000 metrics): a sync stopped before it sends them again
+        chunks = [batch[start : start + _BATCH] for start in range(0, len(batch), _BATCH)] or [[]]
+        for number, chunk in enumerate(chunks, 1):
+            last = number == len(chunks)
+            marks = [*tags, RunTag(TAG_METRICS, str(len(batch)))] if last else []
+            self.client.log_batch(run_id, metrics=chunk, tags=marks)
+        self.client.set_terminated(run_id, status, end_time=end)
         return run_id
 
     def finish(self, end: RunEndRecord) -> None:
@@ -173,10 +178,13 @@ class Syncer:
             self.store.tags.change(self.run, added=sorted(added), removed=sorted(removed))
 
     def _experiment_id(self) -> str:
-        found = self.client.get_experiment_by_name(self.experiment)
-        if found is not None:
-            return str(found.experiment_id)
-        return str(self.client.create_experiment(self.experiment))
+        if self._experiment is None:
+            found = self.client.get_experiment_by_name(self.experiment)
+            if found is not None:
+                self._experiment = str(found.experiment_id)
+            else:
+                self._experiment = str(self.client.create_experiment(self.experiment))
+        return self._experiment
 
     def _find(self, experiment_id: str, pathspec: str) -> Any | None:
         runs = self.client.search_runs(
