@@ -8,6 +8,7 @@ class PlainFlow(FlowSpec):
     @step
     def start(self):
         current.log_metric("seen", 1.0)
+        self.greeting = "hello"
         self.next(self.end)
 
     @step

@@ -146,6 +146,18 @@ def test_with_mlflow_tracks_a_flow_without_track(tracking: Tracking, tmp_path: P
     assert logged[run["start"].task.pathspec].data.metrics == {"seen": 1.0}
 
 
+def test_the_hooks_setting_tracks_every_run_with_values_when_asked(
+    tracking: Tracking, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "FLOWKIT_HOOKS", f'{{"mlflow": {{"experiment": "{EXPERIMENT}", "values": true}}}}'
+    )
+    run = flowkit.run(PlainFlow, store=str(tmp_path), progress=Quiet())
+    start = runs_of(tracking.client, run.pathspec)[run["start"].task.pathspec]
+    assert start.data.tags["flowkit.artifact.greeting"] == "str, 20 B"
+    assert start.data.tags["flowkit.value.greeting"] == "hello"
+
+
 def test_track_refuses_what_is_not_an_experiment_name() -> None:
     from flowkit.errors import FlowkitError
     from flowkit_mlflow import track
