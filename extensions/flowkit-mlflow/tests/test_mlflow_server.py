@@ -161,6 +161,7 @@ def metrics_in_one_batch_and_one_call_each(mlflow_server: Tracking) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # the server's start (~30 s on a busy machine), two runs, a browser
 def test_against_a_mlflow_server(
     mlflow_server: Tracking,
     tmp_path: Path,

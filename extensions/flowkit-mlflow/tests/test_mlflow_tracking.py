@@ -41,6 +41,7 @@ def losses(client: Any, run: Any) -> list[tuple[int, float]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # the warm worker imports MLflow and scikit-learn (seconds)
 def test_a_foreach_training_run_is_in_mlflow(tracking: Tracking, tmp_path: Path) -> None:
     model = f"ranker-{uuid.uuid4().hex[:8]}"
     run = flowkit.run(TrainFlow, store=str(tmp_path), progress=Quiet(), epochs=3, model_name=model)
@@ -76,6 +77,7 @@ def test_a_foreach_training_run_is_in_mlflow(tracking: Tracking, tmp_path: Path)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # the warm worker imports MLflow and scikit-learn (seconds)
 def test_a_failed_run_and_its_resume_log_no_metric_twice(
     tracking: Tracking, tmp_path: Path
 ) -> None:
