@@ -68,7 +68,7 @@ def create_cmd(
         )
     flow_cls = load_flow_file(path, flow_name)
     store = open_store_at(store_url)
-    text = export_dag(
+    exported = export_dag(
         flow_cls,
         store,
         dag_id=dag_id,
@@ -79,7 +79,9 @@ def create_cmd(
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(text)
+    temporary.write_text(exported.text)
     temporary.replace(target)  # Airflow's DAG processor never reads half a file
     click.echo(f"wrote {target}: DAG '{dag_id or flow_cls.__name__}' of {flow_cls.__name__}")
     click.echo(f"its runs land in the store at {store.url}")
+    for warning in exported.warnings:
+        click.echo(f"warning: {warning}", err=True)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from flowkit.export.run_spec import AirflowRun
     from flowkit.graph.model import FlowGraph
     from flowkit.runtime.alerts import Alerts
+    from flowkit.runtime.policy import FailurePolicy
     from flowkit.store import Store, TaskRecord
     from flowkit.task.spec import TaskSpec
 
@@ -124,45 +125,114 @@ def run_step(
     inputs: list[TaskRecord],
     alerts: Alerts | None,
     *,
+    policy: FailurePolicy,
+    airflow_retries: bool,
     first_try: bool = False,
 ) -> StepResult:
     """Run the next attempt of ``planned``'s task (an earlier one that succeeded stands).
-    ``first_try``: Airflow says this is its task's first try, so no earlier attempt exists
-    to look for (a retry, or a task cleared to run again, looks in the store)."""
+
+    ``airflow_retries``: Airflow runs this task again if this try fails (its try number is
+    within its ``max_tries``); only then does a failure that ``policy`` would retry exit for
+    Airflow to retry it; otherwise ``@catch`` and the dead letter apply now, as locally
+    after the last retry. ``first_try``: Airflow says this is its task's first try, so no
+    earlier attempt exists to look for (a retry, or a task cleared to run again, looks in
+    the store)."""
     from flowkit.plan.admit import Admission
     from flowkit.runtime.attempts import LiveAttempt, caught_attempt
     from flowkit.runtime.deadletter import dead_letter
-    from flowkit.runtime.policy import FailurePolicy
 
     node = graph.steps[planned.step]
-    policy = FailurePolicy()
     key = Admission(graph, run.parameters).decide(planned, inputs).cache_key
     earlier = None if first_try else _earlier(store, run, planned, inputs)
     if earlier is not None and earlier.successful:
         return StepResult(earlier, planned)
+    if earlier is not None and not earlier.final:
+        # an earlier Airflow try's attempt that never ended: its task's process was killed
+        # (SIGKILL, a lost worker) before it could stop the attempt. It must not run beside
+        # the next one: killed if it still runs here, and recorded as lost
+        stale = LiveAttempt(earlier.task_id, planned, attempt=earlier.attempt, cache_key=key)
+        earlier = close_stale(store, earlier, _spec(graph, store, run, stale, inputs, policy))
+    if earlier is not None and earlier.final and not _may_follow(policy, node, earlier):
+        raise FlowkitError(
+            f"task {earlier.pathspec} failed for good at attempt {earlier.attempt} "
+            f"({earlier.status}); its @retry has no attempt left, so it does not run again",
+            "recover the run with flowkit: python FLOW_FILE resume --origin-run-id "
+            f"{run.run_id} (or start a new DAG run); clearing the task in Airflow does not",
+        )
     task = LiveAttempt(
         earlier.task_id if earlier else store.records.new_task_id(),
         planned,
         attempt=earlier.attempt + 1 if earlier else 0,
         cache_key=key,
     )
-    spec = _spec(graph, store, run, task, inputs)
+    spec = _spec(graph, store, run, task, inputs, policy)
     record = _attempt(store, spec, policy.timeout(node))
     if record.successful:
         return StepResult(record, planned)
-    if task.attempt < policy.retries(node, record):
+    if airflow_retries and task.attempt < policy.retries(node, record):
         return StepResult(record, planned, retry=True)
     catch = policy.catch(node)
     if catch is not None:  # not a retry: one more attempt only stores the exception
         error = str(record.exception) if record.exception else record.status
         caught = caught_attempt(task, record, catch.args, error)
-        caught_spec = _spec(graph, store, run, caught, inputs)
+        caught_spec = _spec(graph, store, run, caught, inputs, policy)
         record = _attempt(store, caught_spec, None)
         if record.successful:
             return StepResult(record, planned)
         spec = caught_spec
     dead_letter(store, record, spec, alerts)
     return StepResult(record, planned)
+
+
+def _may_follow(policy: FailurePolicy, node: Any, earlier: TaskRecord) -> bool:
+    """Whether a new attempt may follow the failed final attempt ``earlier``: Airflow
+    stopped it (killed: a timeout, a cancel, its task's process gone), or its step's retries
+    (``@retry``, the retry setting, the one retry of a lost attempt) allow one more."""
+    return earlier.status == "killed" or earlier.attempt < policy.retries(node, earlier)
+
+
+def close_stale(store: Store, record: TaskRecord, spec: TaskSpec) -> TaskRecord:
+    """End the attempt ``record`` that no Airflow task watches any more: its process (and
+    everything below it) killed if it still runs on this machine, and its final record
+    written as lost, unless it wrote its own meanwhile."""
+    from flowkit.task.outcome import final_record
+
+    kill_attempt(record)
+    return final_record(
+        store,
+        spec,
+        -9,
+        worker_lost=True,
+        reason="the Airflow task running this attempt ended without ending it (its process "
+        "was killed); a later Airflow try found it unfinished",
+    )
+
+
+def kill_attempt(record: TaskRecord) -> None:
+    """Kill the process tree of the running attempt ``record`` if it runs on this machine,
+    and only if the process with its pid started before the attempt did (not a reused pid)."""
+    import os
+    import time
+
+    from flowkit.executor.reaper import kill_tree, start_time
+    from flowkit.store.runs import host
+
+    if record.pid is None or record.host != host():
+        return
+    started = start_time(record.pid)
+    if started is None:
+        return
+    try:
+        boot = next(
+            float(line.split()[1])
+            for line in open("/proc/stat").read().splitlines()  # noqa: SIM115
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError):
+        return
+    began = boot + started / os.sysconf("SC_CLK_TCK")
+    if began <= record.started_at + 1.0 and began <= time.time():
+        kill_tree(record.pid, start=started)
 
 
 def _earlier(
@@ -181,10 +251,14 @@ def _earlier(
 
 
 def _spec(
-    graph: FlowGraph, store: Store, run: AirflowRun, task: Any, inputs: list[TaskRecord]
+    graph: FlowGraph,
+    store: Store,
+    run: AirflowRun,
+    task: Any,
+    inputs: list[TaskRecord],
+    policy: FailurePolicy,
 ) -> TaskSpec:
     from flowkit.runtime.attempts import spec_fields
-    from flowkit.runtime.policy import FailurePolicy
     from flowkit.task.spec import task_spec
 
     record = store.records.get_run(run.flow, run.run_id)
@@ -206,7 +280,7 @@ def _spec(
         system_tags=tuple(record.system_tags),
         cache_key=task.cache_key,
         catch=task.catch,
-        **spec_fields(FailurePolicy(), node, task.attempt),
+        **spec_fields(policy, node, task.attempt),
     )
 
 

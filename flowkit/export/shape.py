@@ -41,12 +41,14 @@ class StepShape:
 
 
 def shapes(graph: FlowGraph) -> dict[str, StepShape]:
-    """Each step's shape, in the graph's order; raise :class:`UnsupportedShape` for a shape
+    """Each step's shape, every step after all of its parents (the DAG file defines each
+    task before a child uses it); raise :class:`UnsupportedShape` for a shape
     Airflow cannot express."""
     _refuse_cycles(graph)
     opened: dict[str, tuple[tuple[str, str], ...]] = {"start": ()}  # (kind, split step)
     order = [n.name for n in graph.ordered() if n.name in _reachable(graph)]
-    for name in _topological(graph, order):
+    placed = _topological(graph, order)
+    for name in placed:
         node = graph.steps[name]
         stack = opened[name]
         executor = next((d for d in node.decorators if d.executor), None)
@@ -81,7 +83,7 @@ def shapes(graph: FlowGraph) -> dict[str, StepShape]:
                 after = stack
             opened.setdefault(target, after)
     result: dict[str, StepShape] = {}
-    for name in order:
+    for name in placed:
         node = graph.steps[name]
         stack = opened[name]
         parents = [graph.steps[p] for p in node.parents if p in opened]

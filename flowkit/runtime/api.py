@@ -25,6 +25,7 @@ from flowkit.runtime.run_id_file import RunIdFiles
 from flowkit.runtime.settle import (
     check_new_run_id,
     configured_flow,
+    create_run_record,
     flow_source,
     project_tags,
     settle_parameters,
@@ -249,19 +250,17 @@ def _start(
         return _preview(graph, the_store, decider, parameters, origin)
     # The code as it is now: every task runs this snapshot, whatever is edited meanwhile.
     code = options.code if options.code is not None else code_ref_for(flow_cls, the_store)
-    record = the_store.records.create_run(
-        graph.name,
-        parameters=shown,
+    record = create_run_record(
+        the_store,
+        graph,
+        parameters,
+        shown,
         code_digest=code.target,
         tags=tags,
-        steps=[s.name for s in graph.ordered()],
-        origin_run_id=origin.run_id if origin else None,
-        step_code={s.name: s.code for s in graph.steps.values()},
-        graph={s.name: list(s.targets) for s in graph.steps.values()},
-        source=flow_source(flow_cls, notebook=options.notebook),
-        parameter_digests={attr: digest for attr, (digest, _, _) in parameters.items()},
-        run_id=options.run_id,
         system_tags=(*project_tags(configured, options), *options.system_tags),
+        source=flow_source(flow_cls, notebook=options.notebook),
+        origin_run_id=origin.run_id if origin else None,
+        run_id=options.run_id,
     )
     try:
         id_files.write(record.flow, record.run_id, the_store.url)

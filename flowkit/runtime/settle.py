@@ -11,6 +11,9 @@ from flowkit.errors import FlowkitError
 from flowkit.runtime.origin import origin_configs, origin_parameters
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from flowkit.graph.model import FlowGraph
     from flowkit.runtime.api import RunOptions
     from flowkit.store import RunRecord, Store
 
@@ -64,15 +67,51 @@ def settle_parameters(
     return stored, shown
 
 
-def project_tags(flow_cls: type, options: RunOptions) -> tuple[str, ...]:
-    """The system tags of ``@project`` (none without it)."""
+def project_tags(flow_cls: type, options: RunOptions | None) -> tuple[str, ...]:
+    """The system tags of ``@project`` (none without it); ``options`` None: the user's
+    branch, as a run without ``--branch``/``--production`` has."""
     from flowkit.authoring.project import project_of
     from flowkit.settings import current_user
 
     info = project_of(
-        flow_cls, branch=options.branch, production=options.production, user=current_user()
+        flow_cls,
+        branch=options.branch if options else None,
+        production=options.production if options else False,
+        user=current_user(),
     )
     return () if info is None else info.system_tags
+
+
+def create_run_record(
+    store: Store,
+    graph: FlowGraph,
+    parameters: dict[str, tuple[str, int, str]],
+    shown: dict[str, Any],
+    *,
+    code_digest: str,
+    tags: Sequence[str],
+    system_tags: Sequence[str],
+    source: str | None,
+    origin_run_id: str | None = None,
+    run_id: str | None = None,
+) -> RunRecord:
+    """A new run's record: its graph, each step's code, its settled ``parameters`` (as
+    :func:`settle_parameters` returns them) and tags. Every way a run starts (the command
+    line, Python, an Airflow DAG's first task) creates it here."""
+    return store.records.create_run(
+        graph.name,
+        parameters=shown,
+        code_digest=code_digest,
+        tags=list(tags),
+        steps=[s.name for s in graph.ordered()],
+        origin_run_id=origin_run_id,
+        step_code={s.name: s.code for s in graph.steps.values()},
+        graph={s.name: list(s.targets) for s in graph.steps.values()},
+        source=source,
+        parameter_digests={attr: digest for attr, (digest, _, _) in parameters.items()},
+        run_id=run_id,
+        system_tags=tuple(system_tags),
+    )
 
 
 def check_new_run_id(store: Store, flow: str, run_id: str) -> None:

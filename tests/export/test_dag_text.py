@@ -1,4 +1,6 @@
-"""The text of exported DAGs (no Airflow needed): how each flow shape and decorator maps,
+"""Exported DAGs without Airflow: each DAG file executed against a tiny fake of the Airflow
+names it uses (tests/export/fake_airflow.py: every task defined before a task follows it,
+each task's settings and upstream tasks recorded), how each flow shape and decorator maps,
 and the shapes refused, with the step, file and line."""
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from flowkit.errors import FlowDefinitionError
 from flowkit.export.airflow import export_dag
 from flowkit.export.shape import UnsupportedShape
 from flowkit.store import open_store
+from tests.export.fake_airflow import DAG, load_dag
 
 FLOWS = Path(__file__).parent / "flows"
 SHARED_FLOWS = Path(__file__).parent.parent / "flows"
@@ -30,9 +33,17 @@ def exported(path: Path, tmp_path: Path, **options: object) -> str:
         bake_store=True,
         source=str(path),
         **options,  # type: ignore[arg-type]
-    )
-    compile(text, "dag.py", "exec")  # valid Python, whatever Airflow makes of it
+    ).text
+    load_dag(text)  # it executes: every task is defined before a task that follows it
     return text
+
+
+def dag_of(path: Path, tmp_path: Path, **options: object) -> DAG:
+    return load_dag(exported(path, tmp_path, **options))[0]
+
+
+def upstream(dag: DAG) -> dict[str, list[str]]:
+    return {t.task_id: sorted(set(t.upstream)) for t in dag.tasks.values()}
 
 
 def dag_body(text: str) -> list[str]:
@@ -40,22 +51,40 @@ def dag_body(text: str) -> list[str]:
 
 
 def test_foreach_maps_its_body_and_fans_in(tmp_path: Path) -> None:
-    body = dag_body(exported(FLOWS / "foreach_flow.py", tmp_path))
-    assert (
-        "out['square'] = flowkit_step.override(task_id='square')"
-        ".partial(run=run, step='square').expand(parent=out['start'])" in body
-    )
-    assert (
-        "out['shift'] = flowkit_step.override(task_id='shift')"
-        ".partial(run=run, step='shift').expand(parent=out['square'])" in body
-    )
-    # the join takes every mapped task's result, not a list of one
-    assert (
-        "out['join'] = flowkit_step.override(task_id='join')(run, 'join', parents=out['shift'])"
-        in body
-    )
-    assert "schedule=None," in body
-    assert "[*out.values(), *choices] >> done" in body
+    dag = dag_of(FLOWS / "foreach_flow.py", tmp_path)
+    tasks = dag.tasks
+    assert list(tasks) == [
+        "flowkit-start-run", "start", "square", "shift", "join", "end", "flowkit-end-run"
+    ]  # fmt: skip
+    assert [t for t, task in tasks.items() if task.mapped] == ["square", "shift"]
+    assert upstream(dag)["square"] == ["flowkit-start-run", "start"]
+    assert upstream(dag)["shift"] == ["flowkit-start-run", "square"]
+    # the join takes every mapped task's result as its parents (not a list of one)
+    assert tasks["join"].arguments["parents"] is tasks["shift"]
+    assert upstream(dag)["flowkit-end-run"] == [
+        "end", "flowkit-start-run", "join", "shift", "square", "start"
+    ]  # fmt: skip
+    assert tasks["flowkit-end-run"].settings["outlets"][0].text == "flowkit://ForeachFlow"
+    assert dag.settings["schedule"] is None
+    # started by hand only: runs may overlap, as flowkit's own do
+    assert "max_active_runs" not in dag.settings
+    # the parameter, with its type and default, in Airflow's trigger form
+    param = dag.settings["params"]["shift_by"]
+    assert (param.default, param.type) == (10, "integer")
+    # every step may be retried once (a lost attempt's retry), at once
+    assert {tasks[s].settings["retries"] for s in ("start", "square", "join", "end")} == {1}
+
+
+def test_an_uneven_split_with_a_foreach_in_a_branch_defines_tasks_parents_first(
+    tmp_path: Path,
+) -> None:
+    dag = dag_of(FLOWS / "uneven_flow.py", tmp_path)
+    order = list(dag.tasks)
+    for task in dag.tasks.values():
+        assert all(order.index(u) < order.index(task.task_id) for u in task.upstream)
+    assert upstream(dag)["join"] == ["a2", "b_join", "flowkit-start-run"]
+    assert [t for t, task in dag.tasks.items() if task.mapped] == ["body", "body2"]
+    assert dag.tasks["b_join"].arguments["parents"] is dag.tasks["body2"]
 
 
 def test_the_code_package_store_and_python_are_baked_in(tmp_path: Path) -> None:
@@ -70,45 +99,38 @@ def test_the_code_package_store_and_python_are_baked_in(tmp_path: Path) -> None:
 
 
 def test_switch_branches_and_meets_again(tmp_path: Path) -> None:
-    body = dag_body(exported(FLOWS / "switch_flow.py", tmp_path))
+    dag = dag_of(FLOWS / "switch_flow.py", tmp_path)
+    choose = dag.tasks["choose-start"]
+    assert choose.settings == {"branch": True, "task_id": "choose-start"}
     # the "skip" case is where the "deploy" case ends: following deploy must not skip it
-    assert (
-        "choose_start = flowkit_switch.override(task_id='choose-start')"
-        "(out['start'], {'deploy': ['deploy', 'end'], 'end': ['end']})" in body
-    )
-    assert "choose_start >> out['deploy']" in body
-    assert (
-        "out['end'] = flowkit_step.override(task_id='end', "
-        'trigger_rule="none_failed_min_one_success")'
-        "(run, 'end', parents=[out['start'], out['deploy']])" in body
-    )
+    assert choose.arguments["follow"] == {"deploy": ["deploy", "end"], "end": ["end"]}
+    assert upstream(dag)["deploy"] == ["choose-start", "flowkit-start-run", "start"]
+    assert dag.tasks["end"].settings["trigger_rule"] == "none_failed_min_one_success"
+    assert upstream(dag)["end"] == ["choose-start", "deploy", "flowkit-start-run", "start"]
 
 
 def test_decorators_map_to_retries_timeouts_schedule_and_assets(tmp_path: Path) -> None:
-    body = dag_body(exported(FLOWS / "decorated_flow.py", tmp_path))
-    assert (
-        "out['left'] = flowkit_step.override(task_id='left', retries=3, "
-        "retry_delay=timedelta(seconds=2), retry_exponential_backoff=2.0, "
-        "max_retry_delay=timedelta(seconds=30))(run, 'left', parents=[out['start']])" in body
-    )
+    dag = dag_of(FLOWS / "decorated_flow.py", tmp_path)
+    left, right = dag.tasks["left"].settings, dag.tasks["right"].settings
+    assert {k: str(v) for k, v in left.items()} == {
+        "task_id": "left",
+        "retries": "3",
+        "retry_delay": "0:00:02",
+        "retry_exponential_backoff": "2.0",
+        "max_retry_delay": "0:00:30",
+    }
     # flowkit kills the task at its @timeout; Airflow's is a backstop a minute later
-    assert (
-        "out['right'] = flowkit_step.override(task_id='right', "
-        "execution_timeout=timedelta(seconds=70))(run, 'right', parents=[out['start']])" in body
-    )
-    assert (
-        "out['join'] = flowkit_step.override(task_id='join')(run, 'join', parents=[out['left'], out['right']])"
-        in body
-    )
-    assert (
-        "schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable('30 2 * * *', "
-        "timezone='Europe/Berlin'), assets=flowkit_asset('IngestFlow'))," in body
-    )
-    assert "catchup=False," in body
-    assert (
-        "done = flowkit_end_run.override(outlets=[flowkit_asset('DecoratedFlow')])"
-        '(run, out["end"])' in body
-    )
+    assert str(right["execution_timeout"]) == "0:01:10"
+    assert (right["retries"], str(right["retry_delay"])) == (1, "0:00:00")
+    assert upstream(dag)["join"] == ["flowkit-start-run", "left", "right"]
+    schedule = dag.settings["schedule"]
+    assert (schedule.timetable.cron, schedule.timetable.timezone) == ("30 2 * * *", "Europe/Berlin")
+    assert schedule.assets.text == "flowkit://IngestFlow"
+    assert dag.settings["catchup"] is False
+    assert dag.settings["max_active_runs"] == 1  # scheduled: overlap="skip" by default
+    # a fixed start date: exporting an unchanged flow again writes the same file
+    assert str(dag.settings["start_date"]) == "2024-01-01 00:00:00+00:00"
+    assert dag.tasks["flowkit-end-run"].settings["outlets"][0].text == "flowkit://DecoratedFlow"
 
 
 def write_flow(tmp_path: Path, source: str) -> Path:
@@ -212,10 +234,12 @@ def test_an_event_trigger_is_an_asset_whose_payload_gives_parameters(tmp_path: P
     )
     text = exported(path, tmp_path)
     assert "EVENTS = {'drift_detected': {'why': 'reason'}}" in text
-    assert (
-        "schedule=(flowkit_asset('IngestFlow') & flowkit_asset('LabelFlow')) | "
-        "flowkit_event_asset('drift_detected')," in dag_body(text)
+    dag, _ = load_dag(text)
+    # any one upstream run or event starts a run, as flowkit's scheduler does
+    assert dag.settings["schedule"].text == (
+        "((flowkit://IngestFlow | flowkit://LabelFlow) | flowkit-event://drift_detected)"
     )
+    assert dag.settings["max_active_runs"] == 1
 
 
 def test_a_flow_with_lint_problems_is_not_exported(tmp_path: Path) -> None:
