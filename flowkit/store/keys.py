@@ -21,7 +21,7 @@ def is_name(value: object) -> bool:
 def name_rule(kind: str) -> str:
     """The rule :func:`is_name` checks, worded for a ``kind`` of name."""
     return (
-        f"a {kind} name is 1-128 ASCII letters, digits, '_' or '-', and starts with a letter, "
+        f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} name is 1-128 ASCII letters, digits, '_' or '-', and starts with a letter, "
         "digit or '_' (no '/', '.', spaces or other characters)"
     )
 
