@@ -85,7 +85,7 @@ def export_dag(
     return Exported(render(graph, steps, options, policy), _warnings(flow_cls, graph, resolved))
 
 
-def _param(parameter: Parameter) -> tuple[str, Any, Any, bool]:
+def _param(parameter: Parameter) -> tuple[str, Any, Any, bool, str]:
     """The DAG's Param for a flow parameter: its default when it is plain JSON (not a
     function or a config expression, which flowkit works out when the run starts)."""
     default = parameter.default
@@ -96,9 +96,11 @@ def _param(parameter: Parameter) -> tuple[str, Any, Any, bool]:
         except (TypeError, ValueError):
             plain = False
     kind: Any = _PARAM_TYPES.get(parameter.kind)
+    if parameter.required and default is None:  # the trigger form asks for it
+        return parameter.name, None, kind, False, parameter.help
     if kind is not None and (not plain or default is None):
         kind = [kind, "null"]  # flowkit settles it when the run starts
-    return parameter.name, default if plain else None, kind, plain or not parameter.required
+    return parameter.name, default if plain else None, kind, True, parameter.help
 
 
 def _warnings(flow_cls: type, graph: FlowGraph, settings: Settings) -> tuple[str, ...]:

@@ -66,8 +66,8 @@ class DagOptions:
     #: The key of the settings stored at export (see :func:`~flowkit.export.run_spec.run_settings`).
     settings: str = ""
     #: The DAG's params, one per flow parameter: (name, default or None, JSON schema type
-    #: or None, whether a default is given).
-    params: tuple[tuple[str, Any, Any, bool], ...] = ()
+    #: or None, whether a default is given, its help).
+    params: tuple[tuple[str, Any, Any, bool, str], ...] = ()
     #: The DAG's start date, (year, month, day): a fixed one unless catchup needs one.
     start: tuple[int, int, int] = (2024, 1, 1)
 
@@ -124,10 +124,12 @@ def _params(options: DagOptions) -> str:
     """The DAG's params (Airflow's trigger form shows them; a DAG run's conf is checked
     against them)."""
     made = []
-    for name, default, kind, has_default in options.params:
+    for name, default, kind, has_default, description in options.params:
         args = [repr(default)] if has_default else []
         if kind is not None:
             args.append(f"type={kind!r}")
+        if description:
+            args.append(f"description={description!r}")
         made.append(f"{name!r}: Param({', '.join(args)})")
     return "{" + ", ".join(made) + "}"
 

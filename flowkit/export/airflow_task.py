@@ -184,7 +184,7 @@ def conf_hint(flow_cls: type, error: ParameterError) -> str:
         return error.hint
     kinds = {p.name: p.kind for p in parameters_of(flow_cls)}
     if error.parameter in kinds:
-        return f"'{error.parameter}' takes a {kinds[error.parameter]}"
+        return f"'{error.parameter}' takes a value of type {kinds[error.parameter]}"
     return "its parameters: " + (", ".join(f"{n} ({k})" for n, k in kinds.items()) or "none")
 
 
@@ -205,7 +205,8 @@ def trigger_tags_of(triggers: list[dict[str, Any]]) -> tuple[str, ...]:
 
     tags: list[str] = []
     for event in triggers:
-        uri, extra = str(event.get("uri", "")), event.get("extra") or {}
+        # Airflow normalizes a URI with no path to end in "/": flowkit://Flow/
+        uri, extra = str(event.get("uri", "")).rstrip("/"), event.get("extra") or {}
         at = float(event.get("at") or 0.0)
         if uri.startswith("flowkit://") and extra.get("run_id"):
             tags.append(trigger_tags("run", f"{uri[len('flowkit://') :]}/{extra['run_id']}", at))

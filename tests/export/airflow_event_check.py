@@ -1,7 +1,8 @@
 """Run by the Airflow venv's Python (tests/export/test_airflow_runs.py): parse a folder of
 exported DAGs as Airflow's DAG processor does, and map a @trigger event's payload to a run's
 parameters through the exported DAG's own helper, with events built as Airflow builds them.
-Prints JSON: import errors, each DAG's timetable, the parameters mapped."""
+Prints JSON: import errors, each DAG's timetable, max_active_runs and params, the
+parameters mapped, and what the DAG's start task passes on of the events that fired it."""
 
 import importlib.util
 import json
@@ -45,6 +46,9 @@ print(
         {
             "errors": {k: v.splitlines()[-1] for k, v in bag.import_errors.items()},
             "dags": {d.dag_id: type(d.timetable).__name__ for d in bag.dags.values()},
+            "max_active_runs": {d.dag_id: d.max_active_runs for d in bag.dags.values()},
+            "params": {d.dag_id: d.params.dump() for d in bag.dags.values()},
+            "triggers": module.flowkit_triggers(fired),
             "parameters": module.flowkit_event_parameters(fired),
             "none": module.flowkit_event_parameters({}),
         }

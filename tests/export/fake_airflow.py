@@ -38,6 +38,7 @@ def Asset(name: str, uri: str) -> Expression:
 class Param:
     default: Any = None
     type: Any = None
+    description: str | None = None
 
 
 @dataclass

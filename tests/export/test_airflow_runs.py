@@ -98,7 +98,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
     )
     assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
     made = Airflow(env, home / "dags", home / "store")
-    for flow_file in ("foreach_flow.py", "failing_flow.py", "switch_flow.py"):
+    for flow_file in ("foreach_flow.py", "failing_flow.py", "switch_flow.py", "uneven_flow.py"):
         made.export(flow_file)
     return made
 
@@ -119,8 +119,28 @@ def test_a_foreach_runs_under_airflow_with_flowkits_records(airflow: Airflow) ->
     assert run["end"].task.data.total == 314
     squares = sorted((t.index, t.data.value) for t in run["square"])
     assert squares == [(0, 1), (1, 4), (2, 9)]
-    # each body task's log is flowkit's, in the store
     assert {t.index for t in run["shift"]} == {0, 1, 2}
+    # the run names the DAG and the DAG run that executed it
+    tags = {t for t in run.system_tags if t.startswith("airflow:")}
+    assert "airflow:dag:ForeachFlow" in tags
+    assert any(t.startswith("airflow:dag_run:manual__") for t in tags)
+
+
+def test_an_uneven_split_with_a_foreach_in_a_branch_runs(airflow: Airflow) -> None:
+    """The DAG Airflow could not load when its tasks were written breadth-first."""
+    done = airflow.dags_test("UnevenFlow")
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    run = latest(airflow, "UnevenFlow")
+    assert run.successful
+    assert run["a2"].task.data.value == 21
+    assert sorted(t.data.square for t in run["body2"]) == [2, 5, 10]
+    assert run["join"].task.data.values == [17, 21]
+    assert run["end"].task.data.total == 38
+    # each mapped task's output is in flowkit's store, as a local run's is
+    logs = {t.index: t.stdout for t in run["body"]}
+    assert {i: f"body of item {i + 1}: {(i + 1) ** 2}" in logs[i] for i in logs} == {
+        0: True, 1: True, 2: True
+    }  # fmt: skip
 
 
 def test_a_failing_run_fails_the_dag_and_resumes_locally(airflow: Airflow) -> None:
@@ -196,6 +216,17 @@ def test_the_daily_pipeline_parses_and_an_events_payload_gives_parameters(
         "TrainFlow": "AssetTriggeredTimetable",
         "EvaluateFlow": "AssetTriggeredTimetable",
     }
+    # scheduled or triggered: one run at a time (overlap="skip")
+    assert set(found["max_active_runs"].values()) == {1}
+    # each flow parameter is a param of the DAG, with its default (Airflow's trigger form)
+    assert found["params"]["TrainFlow"] == {"reason": "new features"}
+    assert found["params"]["IngestFlow"] == {"rows": 200}
     # the latest drift_detected event's payload, mapped as @trigger says; none: no parameters
     assert found["parameters"] == {"reason": "input mean moved"}
     assert found["none"] == {}
+    # what the start task passes on for current.trigger, read from Airflow's own event objects
+    assert [(t["uri"].rstrip("/"), t["extra"]) for t in found["triggers"]] == [
+        ("flowkit-event://drift_detected", {"reason": "old"}),
+        ("flowkit-event://drift_detected", {"reason": "input mean moved", "other": 1}),
+    ]
+    assert found["triggers"][1]["at"] == 1796004000.0

@@ -366,3 +366,55 @@ def test_a_lost_attempt_is_retried_once_while_airflow_retries_then_catch_applies
     # the caught attempt keeps why the step failed, as a local run's does
     assert [(a.status, a.failure) for a in attempts] == [("failed", "lost"), ("caught", "lost")]
     assert not list_letters(store)
+
+
+def test_a_bad_conf_says_to_fix_the_dag_runs_conf(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    store = open_store(tmp_path / "store")
+    code = json.dumps(asdict(code_ref_for(load_flow_file(FLOWS / "foreach_flow.py"), store)))
+    status, _, err = call(
+        capfd, "start", store.url, code, "", "", given={"conf": {"shift_by": "x"}}
+    )
+    assert status == 2
+    assert "(in the DAG run's conf)" in err
+    assert "'shift_by' takes a value of type int" in err
+    assert "--shift_by" not in err  # the command line's option, which a DAG run has not
+    status, _, err = call(capfd, "start", store.url, code, "", "", given={"conf": {"shfit_by": 1}})
+    assert status == 2 and "has no parameter 'shfit_by'" in err and "did you mean" in err
+
+
+def test_the_settings_stored_at_export_are_the_runs(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The retry setting of the flow's project (not of the Airflow worker's directory)."""
+    store = open_store(tmp_path / "store")
+    code = json.dumps(asdict(code_ref_for(load_flow_file(FLOWS / "policy_flow.py"), store)))
+    kept = {"retry": 1, "alerts": [], "sla_learned": True}
+    key = store.put_spec(json.dumps({"airflow_settings": kept}))
+    _, run, _ = call(capfd, "start", store.url, code, "", key, given={})
+    where = (run["store"], run["run"])
+    _, start, _ = call(capfd, "step", *where, "start", "", "1", "1", given=[])
+    # @catch, and retry(times=1) from the setting: Airflow tries once more before catching
+    status, _, _ = call(capfd, "step", *where, "caught", "", "1", "1", given=[start])
+    assert status == RETRY_STATUS
+
+
+def test_the_events_that_fired_a_dag_run_are_its_current_trigger() -> None:
+    from flowkit.client.trigger import Trigger
+    from flowkit.export.airflow_task import trigger_tags_of
+
+    tags = trigger_tags_of(
+        [
+            {"uri": "flowkit://IngestFlow/", "extra": {"run_id": "R1"}, "at": 1796004000.0},
+            {"uri": "flowkit-event://drift", "extra": {"reason": "x"}, "at": 1796000400.0,
+             "id": "manual__1"},
+            {"uri": "s3://elsewhere", "extra": {}, "at": 1.0},
+        ]
+    )  # fmt: skip
+    trigger = Trigger.from_tags(tags)
+    assert trigger is not None
+    assert [(e.name, e.id, e.type) for e in trigger.events or []] == [
+        ("metaflow.IngestFlow.end", "IngestFlow/R1", "run"),
+        ("drift", "manual__1", "event"),
+    ]

@@ -352,3 +352,52 @@ def test_a_dag_id_airflow_would_refuse_is_refused_here(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "'nightly numbers!' is not an Airflow DAG id" in result.output
     assert not (tmp_path / "dag.py").exists()
+
+
+def test_the_retry_setting_retries_steps_without_their_own(tmp_path: Path) -> None:
+    from flowkit.settings import Settings
+
+    settings = Settings.resolve({"retry": 2}, environ={}, cwd=tmp_path)
+    dag = dag_of(FLOWS / "decorated_flow.py", tmp_path, settings=settings)
+    assert dag.tasks["start"].settings["retries"] == 2  # the setting's retry(times=2)
+    assert dag.tasks["left"].settings["retries"] == 3  # its own @retry wins
+
+
+def test_what_does_not_work_under_airflow_is_said_at_export(tmp_path: Path) -> None:
+    path = write_flow(
+        tmp_path,
+        """
+        from flowkit import FlowSpec, Parameter, project, sla, step
+
+        @project(name="shop")
+        @sla(minutes=30)
+        class GapFlow(FlowSpec):
+            when = Parameter("when", required=True, help="the day to run for")
+            limit = Parameter("limit", default=None, type=int)
+
+            @sla(minutes=5)
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        """,
+    )
+    exported_dag = export_dag(
+        load_flow_file(path),
+        open_store(tmp_path / "store"),
+        dag_id=None,
+        python=sys.executable,
+        bake_store=True,
+        source=str(path),
+    )
+    said = "\n".join(exported_dag.warnings)
+    assert "@sla on the flow's and steps start raises no sla_missed alert under Airflow" in said
+    assert "@project: runs under Airflow are on the user branch" in said
+    # the trigger form asks for a required parameter, and allows null where flowkit does
+    assert "'when': Param(type='string', description='the day to run for')" in exported_dag.text
+    dag, _ = load_dag(exported_dag.text)
+    param = dag.settings["params"]["limit"]
+    assert (param.default, param.type) == (None, ["integer", "null"])
