@@ -13,9 +13,10 @@ from flowkit.cli.base import open_store_at, store_option
 from flowkit.cli.show import describe_code
 from flowkit.cli.task_paths import task_at
 from flowkit.client import Flow, Run, Step, Task
-from flowkit.client.durations import format_duration, percentile, recent_times, sparkline
+from flowkit.client.durations import GAP, format_duration, sparkline
 from flowkit.errors import FlowkitError
 from flowkit.store import parse_pathspec
+from flowkit.store.durations import percentile, recent_times
 from flowkit.store.errors import NotFoundError
 from flowkit.store.logs import STREAMS, LogLine
 from flowkit.store.store import Store
@@ -71,22 +72,38 @@ TREND_RUNS = 20
 
 def _trends(store: Store, flow: str) -> str | None:
     """Each step's duration (its first task's start to its last task's end) and the whole
-    run's, over the flow's latest successful runs: a sparkline, oldest first, then the
-    median, the 95th percentile and the latest; None if no run succeeded."""
+    run's, over the flow's latest successful runs: a sparkline, oldest first, with a gap
+    where the step did not run (cloned by a resume, a branch not taken, not in the flow
+    yet; the run's own time is a gap for a resume, whose clones took no time), so every
+    line has a bar per run; then the median, the 95th percentile and the latest run's ("-"
+    when it has none); None if no run succeeded."""
     history = recent_times(store, flow, runs=TREND_RUNS)[::-1]
     if not history:
         return None
     steps = list(store.records.get_run(flow, history[-1].run_id).steps)
     steps += sorted({s for r in history for s in r.steps} - set(steps))
-    series = [(s, [r.steps[s].wall for r in history if s in r.steps]) for s in steps]
-    series.append(("(run)", [r.seconds for r in history if r.seconds is not None]))
+    series: list[tuple[str, list[float | None]]] = [
+        (s, [r.steps[s].wall if s in r.steps else None for r in history]) for s in steps
+    ]
+    series.append(("(run)", [r.seconds for r in history]))
     rows = [["STEP", "TREND", "MEDIAN", "P95", "LAST"]]
     for name, values in series:
-        if values:
-            shown = [statistics.median(values), percentile(values, 95), values[-1]]
-            rows.append([name, sparkline(values), *map(format_duration, shown)])
+        seen = [v for v in values if v is not None]
+        if seen:
+            typical = [
+                format_duration(statistics.median(seen)),
+                format_duration(percentile(seen, 95)),
+            ]
+            last = "-" if values[-1] is None else format_duration(values[-1])
+            rows.append([name, sparkline(values), *typical, last])
     runs = f"{len(history)} successful runs" if len(history) > 1 else "successful run"
-    return f"durations over the latest {runs}, oldest first\n\n" + _table(rows)
+    text = f"durations over the latest {runs}, oldest first\n\n" + _table(rows)
+    if any(v is None for _, values in series for v in values):
+        text += (
+            f"\n\n{GAP}: did not run in that run (cloned by a resume, a branch not taken, or "
+            "not in the flow then); (run) has no time for a resume"
+        )
+    return text
 
 
 def _show_run(run: Run) -> str:

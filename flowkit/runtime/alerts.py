@@ -11,15 +11,19 @@ table's other keys and returns an object with ``send(event)``. Every table may s
 ``on = ["run_failed", ...]`` to pick events (default: all of :data:`EVENTS`).
 
 Sinks come from settings (``alerts``) and from ``@alert(...)`` on the flow class. A sink that
-fails never fails the run: the failure is written to stderr and the run goes on.
+fails never fails the run: the failure is written to stderr and the run goes on. A run's
+scheduler sends its alerts through an :class:`AlertSender`, on a thread of its own and in
+order, so that a slow sink never holds the run's tasks; the run's end waits for them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
@@ -53,6 +57,9 @@ class AlertEvent:
     limit: float | None = None
     elapsed: float | None = None
     learned: bool | None = None
+    #: ``sla_missed`` for a step, sent with the run's end when more than one of its tasks
+    #: passed the SLA (each step's first is alerted on alone, as it is seen): how many did.
+    tasks_missed: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,6 +173,40 @@ class Alerts:
             except Exception as exc:  # any sink, extensions' too: reported, never fatal
                 failures.append(_failed(kind, event, exc))
         return failures
+
+
+class AlertSender:
+    """Sends a run's alerts to its sinks on one thread of its own, in the order given: the
+    scheduler's loop never waits for a sink (a webhook may take seconds, a command tenths of
+    one). :meth:`close` waits until every alert given so far was sent, which each sink's own
+    timeout bounds."""
+
+    def __init__(self, alerts: Alerts) -> None:
+        self._alerts = alerts
+        #: What is still to be sent, in order; None: stop once the rest is sent.
+        self._queue: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._alerts)
+
+    def emit(self, event: AlertEvent) -> None:
+        """Queue ``event`` to be sent (a sink's failure is written to stderr, as ever)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._send, name="flowkit-alerts", daemon=True)
+            self._thread.start()
+        self._queue.put(event)
+
+    def _send(self) -> None:
+        while (event := self._queue.get()) is not None:
+            self._alerts.emit(event)
+
+    def close(self) -> None:
+        """Wait until every alert queued was sent (or failed); a later one starts again."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 def _failed(kind: str, event: AlertEvent, exc: BaseException) -> str:

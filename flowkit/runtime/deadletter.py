@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowkitError
-from flowkit.runtime.alerts import AlertEvent, Alerts
+from flowkit.runtime.alerts import AlertEvent, Alerts, AlertSender
 from flowkit.store.deadletters import read_letter, record_retry, write_letter
 
 if TYPE_CHECKING:
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from flowkit.task.spec import TaskSpec
 
 
-def dead_letter(store: Store, record: TaskRecord, spec: TaskSpec, alerts: Alerts | None) -> str:
+def dead_letter(
+    store: Store, record: TaskRecord, spec: TaskSpec, alerts: Alerts | AlertSender | None
+) -> str:
     """Write the dead letter for ``record`` (its task's final failed attempt), alert; its id."""
     letter_id = write_letter(store, record, spec.to_json(), spec.inputs)
     if alerts:

@@ -34,7 +34,7 @@ from flowkit.graph.model import FlowGraph
 from flowkit.plan.admit import Admission, Admitted, Placed, admit
 from flowkit.plan.reuse import Decider
 from flowkit.plan.tasks import MAX_NUM_SPLITS, Outcome, PlannedTask, Planner, TooManySplits
-from flowkit.runtime.alerts import Alerts
+from flowkit.runtime.alerts import Alerts, AlertSender
 from flowkit.runtime.attempts import (
     LiveAttempt,
     caught_attempt,
@@ -123,6 +123,8 @@ class Scheduler:
         self.admission = Admission(self.graph, self.parameters, self.decider)
         #: The run's parameters and configs, as the records of its clones name them.
         self._run_values = {attr: ArtifactRef(*ref) for attr, ref in self.parameters.items()}
+        #: Sends the run's alerts off the loop, in order; the run's end waits for them.
+        self._alerts = AlertSender(self.alerts) if self.alerts else None
 
     # -- the loop ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -152,7 +154,7 @@ class Scheduler:
                 return self._finish("failed", why)
             if self.sla is not None:
                 self._sla = SlaMonitor.start(
-                    self.graph, self.sla, self.store, self.run, self.alerts, self.emit
+                    self.graph, self.sla, self.store, self.run, self._alerts, self.emit
                 )
             self._admit([self.planner.first()])
             while self._ready or self._running:
@@ -325,7 +327,7 @@ class Scheduler:
             return
         self._task_event(task, "failed", error=error, exit_code=record.exit_code)
         self._failures.append(record)
-        dead_letter(self.store, record, self._spec(task), self.alerts)
+        dead_letter(self.store, record, self._spec(task), self._alerts)
         if self.fail_fast:
             self._stop_launching = True
 
@@ -373,8 +375,11 @@ class Scheduler:
         # After an abort, the scheduler's failure is what the user must see first.
         failures = [] if abort else list(self._failures)
         failed = failures[0] if failures else None
-        if self.alerts:
-            self.alerts.emit(run_alert(self.store, self.run, status, failed, message))
+        if self._sla is not None:
+            self._sla.finish(self.clock())
+        if self._alerts:
+            self._alerts.emit(run_alert(self.store, self.run, status, failed, message))
+            self._alerts.close()
         self.emit(
             RunFinished(
                 self.run.flow,

@@ -20,9 +20,15 @@ and in a thread of their own, so the scheduler's loop never waits on them: a run
 are all quicker never reads them.
 
 A task's time counts from the start of its first attempt (retries and their backoff
-included) until it ends for good; each task and the run are alerted on once. The scheduler
-asks :meth:`SlaMonitor.check` on every turn of its loop, which compares the time with the
-nearest deadline; a run with no SLA to watch has no monitor, and pays nothing per task.
+included) until it ends for good (what is learned is measured the same way). Each task that
+misses is told to the views (a :class:`~flowkit.runtime.events.SlaMissed` event), but a step
+is alerted on once, for its first task that misses, and once more with the run's end if
+later tasks missed too (``tasks_missed`` says how many in all): a 40-way foreach past its SLA
+is two alerts, not forty. The run is alerted on once. Alerts go through the run's
+:class:`~flowkit.runtime.alerts.AlertSender`, so a slow sink never holds the scheduler. The
+scheduler asks :meth:`SlaMonitor.check` on every turn of its loop, which compares the time
+with the nearest deadline; a run with no SLA to watch has no monitor, and pays nothing per
+task.
 """
 
 from __future__ import annotations
@@ -35,17 +41,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flowkit.authoring.sla import check_placed, flow_sla, sla_seconds
-from flowkit.client.durations import (
-    PastRun,
-    RunTimes,
-    format_duration,
-    percentile,
-    run_times,
-    successful_runs,
-)
+from flowkit.client.durations import format_duration  # words only: no reads of the client's
 from flowkit.errors import FlowkitError
-from flowkit.runtime.alerts import AlertEvent, Alerts
+from flowkit.runtime.alerts import AlertEvent, AlertSender
 from flowkit.runtime.events import Event, SlaMissed
+from flowkit.store.durations import PastRun, RunTimes, percentile, run_times, successful_runs
 
 if TYPE_CHECKING:
     from flowkit.graph.model import FlowGraph
@@ -129,8 +129,9 @@ def _unreadable(flow: str, exc: Exception) -> None:
 
 
 class SlaMonitor:
-    """Watches one run's tasks and the run against their SLAs; reports each miss once, as
-    an alert (``sla_missed``) and as a :class:`~flowkit.runtime.events.SlaMissed` event.
+    """Watches one run's tasks and the run against their SLAs; reports each miss once as a
+    :class:`~flowkit.runtime.events.SlaMissed` event, and as an alert (``sla_missed``) the
+    run's and each step's first (see :meth:`finish` for the rest).
     ``learn`` are the past runs whose steps' times give the steps in ``learnable`` (those
     without ``@sla``) their limits, read when a task of one has run :data:`LEARNED_FLOOR`."""
 
@@ -140,7 +141,7 @@ class SlaMonitor:
         store: Store,
         steps: Mapping[str, Limit],
         run_limit: Limit | None,
-        alerts: Alerts | None,
+        alerts: AlertSender | None,
         emit: Callable[[Event], None],
         *,
         learn: Sequence[PastRun] = (),
@@ -160,6 +161,8 @@ class SlaMonitor:
         #: (deadline, task id) of each live task: the nearest first.
         self._due: list[tuple[float, str]] = []
         self._missed: set[str] = set()
+        #: step -> (its first miss's task, limit; how many of its tasks missed in all).
+        self._step_misses: dict[str, tuple[str, Limit, int]] = {}
 
     @staticmethod
     def start(
@@ -167,7 +170,7 @@ class SlaMonitor:
         rules: SlaRules,
         store: Store,
         run: RunRecord,
-        alerts: Alerts | None,
+        alerts: AlertSender | None,
         emit: Callable[[Event], None],
     ) -> SlaMonitor | None:
         """The monitor of ``run``; None when neither a step nor the run has an SLA to watch
@@ -260,6 +263,32 @@ class SlaMonitor:
             return
         self._learned = learned_step_limits(history)
 
+    def finish(self, now: float) -> None:
+        """The run is ending: alert once for each step more than one of whose tasks missed
+        its SLA (its first was alerted on as it was seen), with how many did."""
+        run = self._run
+        for step, (first, limit, count) in self._step_misses.items():
+            if count > 1 and self._alerts:
+                source = _source(limit.learned)
+                self._alerts.emit(
+                    AlertEvent(
+                        "sla_missed",
+                        run.flow,
+                        run.run_id,
+                        self._store.url,
+                        now,
+                        step=step,
+                        pathspec=f"{run.flow}/{run.run_id}/{step}",
+                        message=f"{count} tasks of step {step} passed their SLA of "
+                        f"{format_duration(limit.seconds)} ({source}), the first "
+                        f"{step}/{first} (alerted on then)",
+                        limit=limit.seconds,
+                        learned=limit.learned,
+                        tasks_missed=count,
+                    )
+                )
+        self._step_misses.clear()
+
     def _miss(
         self, step: str | None, task_id: str | None, limit: Limit, elapsed: float, now: float
     ) -> None:
@@ -268,6 +297,13 @@ class SlaMonitor:
             run.flow, run.run_id, step, task_id, limit.seconds, elapsed, limit.learned, now
         )
         self._emit(event)
+        if step is not None and task_id is not None:
+            seen = self._step_misses.get(step)
+            self._step_misses[step] = (
+                (task_id, limit, 1) if seen is None else (*seen[:2], seen[2] + 1)
+            )
+            if seen is not None:
+                return  # counted: alerted on with the run's end (see finish)
         if self._alerts:
             self._alerts.emit(
                 AlertEvent(
@@ -295,8 +331,11 @@ def missed_text(event: SlaMissed) -> str:
         if event.step is None
         else f"task {event.step}/{event.task_id}"
     )
-    source = "learned from the flow's recent runs" if event.learned else "set with @sla"
     return (
         f"{what} has run {format_duration(event.elapsed)}, past its SLA of "
-        f"{format_duration(event.limit)} ({source}); it goes on"
+        f"{format_duration(event.limit)} ({_source(event.learned)}); it goes on"
     )
+
+
+def _source(learned: bool) -> str:
+    return "learned from the flow's recent runs" if learned else "set with @sla"

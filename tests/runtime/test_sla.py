@@ -260,8 +260,8 @@ def test_no_sla_and_no_history_no_alert_and_no_monitor(tmp_path: Path, alerts: P
 
 
 def test_learned_limits_rule() -> None:
-    from flowkit.client.durations import PastRun, RunTimes, StepTimes
     from flowkit.runtime.sla import learned_run_limit, learned_step_limits
+    from flowkit.store.durations import PastRun, RunTimes, StepTimes
     from flowkit.store.records import RunEndRecord, RunRecord
 
     history = [
@@ -431,3 +431,139 @@ def test_the_terminal_and_the_notebook_say_so_even_when_quiet() -> None:
         widget.handle(event)
     widget.close()
     assert "[sla] task train/t7 has run 30m01s, past its SLA of 30m00s" in widget.widget.value
+
+
+class _Sent:
+    """An alert sender that keeps what it is given (the scheduler's sends it on a thread)."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def __bool__(self) -> bool:
+        return True
+
+    def emit(self, event: Any) -> None:
+        self.events.append(event)
+
+
+def test_a_step_is_alerted_on_once_then_with_how_many_missed_at_the_run_s_end(
+    tmp_path: Path,
+) -> None:
+    from flowkit.runtime.sla import Limit
+    from flowkit.store.records import RunRecord
+
+    store = open_store(str(tmp_path))
+    record = RunRecord("F", "1", created_at=100.0)
+    views: list[Any] = []
+    sent = _Sent()
+    limits = {"fan": Limit(5.0, False), "one": Limit(5.0, True)}
+    monitor = SlaMonitor(record, store, limits, None, sent, views.append)  # type: ignore[arg-type]
+    for task in ("t1", "t2", "t3", "t4"):
+        monitor.task_event("fan", task, "running", 101.0)
+    monitor.task_event("one", "t9", "running", 101.0)
+    monitor.check(107.0)
+    # every miss reaches the views; the alerts: each step's first miss alone
+    assert [(e.step, e.task_id) for e in views] == [
+        ("fan", "t1"),
+        ("fan", "t2"),
+        ("fan", "t3"),
+        ("fan", "t4"),
+        ("one", "t9"),
+    ]
+    assert [(a.step, a.task_id, a.tasks_missed) for a in sent.events] == [
+        ("fan", "t1", None),
+        ("one", "t9", None),
+    ]
+    monitor.finish(110.0)
+    # with the run's end, a count for the step that missed more than once
+    summary = sent.events[-1]
+    assert len(sent.events) == 3 and summary.event == "sla_missed"
+    assert (summary.step, summary.task_id, summary.tasks_missed) == ("fan", None, 4)
+    assert summary.pathspec == "F/1/fan" and summary.limit == 5.0 and summary.learned is False
+    assert summary.message == (
+        "4 tasks of step fan passed their SLA of 5.00s (set with @sla), the first fan/t1 "
+        "(alerted on then)"
+    )
+    monitor.finish(111.0)
+    assert len(sent.events) == 3  # once
+
+
+class FanOutSlaFlow(FlowSpec):
+    alerts = Parameter("alerts", default="")
+
+    @step
+    def start(self):
+        self.items = [0, 1, 2, 3]
+        self.next(self.slow, foreach="items")
+
+    @step
+    @sla(seconds=0.3)
+    def slow(self):
+        self.alert = wait_for_alert(self.alerts, "slow")
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_a_fan_out_past_its_sla_is_one_alert_then_a_count(tmp_path: Path, alerts: Path) -> None:
+    view = Quiet()
+    run = flowkit.run(
+        FanOutSlaFlow, store=str(tmp_path / "store"), progress=view, alerts=str(alerts)
+    )
+    assert run.successful
+    missed = [e for e in view.events if isinstance(e, SlaMissed)]
+    sent = [
+        (a["event"], a["step"], a["task_id"] is None, a["tasks_missed"]) for a in alerts_in(alerts)
+    ]
+    # the first miss while it ran (the tasks waited for it), a count if more tasks missed,
+    # then the run's end: in order, every one sent before the run returned
+    count = [("sla_missed", "slow", True, len(missed))] if len(missed) > 1 else []
+    assert sent == [
+        ("sla_missed", "slow", False, None),
+        *count,
+        ("run_succeeded", None, True, None),
+    ]
+
+
+def test_a_retried_task_s_time_counts_from_its_first_attempt(tmp_path: Path) -> None:
+    """What a step's SLA is learned from is measured as a live task is: a task whose first
+    attempt failed 30 s before its second took 1 s took 31 s."""
+    from flowkit.store.durations import run_times, successful_runs
+
+    store = open_store(str(tmp_path))
+    run = store.records.create_run("RetriedFlow", steps=["start"])
+    task_id = store.records.new_task_id()
+    first = store.records.start_task("RetriedFlow", run.run_id, "start", task_id, attempt=0)
+    store.records.finish_task(first.finished("failed", exit_code=1))
+    second = store.records.start_task("RetriedFlow", run.run_id, "start", task_id, attempt=1)
+    began = first.started_at + 30.0
+    store.records.finish_task(
+        second.finished("succeeded", exit_code=0, started_at=began, finished_at=began + 1.0)
+    )
+    once = write_fake_run(store, "RetriedFlow", {"start": [FakeTask(seconds=2.0)]})
+    store.records.end_run("RetriedFlow", run.run_id, "succeeded")
+    times = {p.record.run_id: run_times(store, p) for p in successful_runs(store, "RetriedFlow")}
+    assert times[run.run_id].steps["start"].tasks == (31.0,)
+    assert times[run.run_id].steps["start"].wall == 31.0
+    assert times[once.run_id].steps["start"].tasks == (2.0,)  # never retried: its one attempt
+
+
+def test_the_runtime_reads_past_runs_from_the_store_not_the_client() -> None:
+    """The history SLAs are learned from is read at store level (flowkit.store.durations);
+    of the client, runtime.sla uses only how a duration is worded."""
+    import ast
+
+    tree = ast.parse(Path(sla_module.__file__).read_text())
+    from_client = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("flowkit.client")
+        for alias in node.names
+    }
+    assert from_client == {"format_duration"}
