@@ -169,8 +169,14 @@ def _start(
     run = AirflowRun(
         record.flow, record.run_id, json.loads(json.dumps(vars(code))), parameters, settings
     )
-    key = store.put_spec(run.to_json())
-    run.renew(store)
+    try:
+        key = store.put_spec(run.to_json())
+        run.renew(store)
+    except BaseException as exc:  # stopped (SIGTERM) before Airflow has the run's key
+        from flowkit.runtime.drive import end_unstarted
+
+        end_unstarted(store, record, exc)  # it reads failed, not running for an hour
+        raise
     print(f"flowkit: run {record.flow}/{record.run_id} in the store at {store.url}", flush=True)
     return {"store": store.url, "run": key, "flow": record.flow, "run_id": record.run_id}, 0
 

@@ -197,7 +197,10 @@ if __name__ == "__main__":
     # call one helper of a DAG file, as the Airflow task process that runs it would:
     # python fake_airflow.py DAG_FILE FUNCTION '{"args": [...], "kwargs": {...}}'
     import json
+    import signal
 
+    # as Airflow's task runner does: SIGTERM (a timeout, a cancel) raises in the task
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     _, helpers = load_dag(open(sys.argv[1]).read(), sys.argv[1])  # noqa: SIM115
     call = json.loads(sys.argv[3])
     print(json.dumps(helpers[sys.argv[2]](*call["args"], **call.get("kwargs", {}))), flush=True)

@@ -241,11 +241,14 @@ def _running_hang(store: Store, run: dict[str, Any], process: subprocess.Popen[s
     return running
 
 
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
 def test_the_task_process_of_a_killed_airflow_task_stops_its_attempt(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], how: signal.Signals
 ) -> None:
-    """The Airflow task's process SIGKILLed: the command its DAG helper started (in a
-    session of its own) notices, kills its attempt and records it; nothing runs on."""
+    """The Airflow task's process running the DAG's helper SIGKILLed: the command the helper
+    started (in a session of its own) notices, kills its attempt and records it; nothing runs
+    on. SIGTERM (Airflow's execution_timeout, a cancel): the helper stops the command, which
+    does the same."""
     from flowkit.export.airflow import export_dag
 
     store, run, start = _started(tmp_path, capfd, "hang_flow.py")
@@ -275,8 +278,8 @@ def test_the_task_process_of_a_killed_airflow_task_stops_its_attempt(
     )
     try:
         running = _running_hang(store, run, airflow_task)
-        airflow_task.kill()
-        airflow_task.wait()
+        airflow_task.send_signal(how)
+        airflow_task.wait(60)
         deadline = time.monotonic() + 30
         while _hang_tasks(store, run)[0].status == "running" and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -418,3 +421,23 @@ def test_the_events_that_fired_a_dag_run_are_its_current_trigger() -> None:
         ("metaflow.IngestFlow.end", "IngestFlow/R1", "run"),
         ("drift", "manual__1", "event"),
     ]
+
+
+def test_a_start_task_stopped_after_creating_the_run_ends_it(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped (SIGTERM) before Airflow has the run's key, no task of the DAG run can end
+    the run: it reads failed, not running for the hour of its lease."""
+    from flowkit.export.run_spec import AirflowRun
+
+    def stopped(self: AirflowRun, store: Store) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    store = open_store(tmp_path / "store")
+    code = json.dumps(asdict(code_ref_for(load_flow_file(FLOWS / "foreach_flow.py"), store)))
+    monkeypatch.setattr(AirflowRun, "renew", stopped)
+    with pytest.raises(SystemExit):
+        main(["start", store.url, code, "", ""], "{}")
+    (run_id,) = store.records.list_runs("ForeachFlow")
+    run = store.records.get_run("ForeachFlow", run_id)
+    assert store.leases.run_state(run) == "failed"

@@ -401,3 +401,36 @@ def test_what_does_not_work_under_airflow_is_said_at_export(tmp_path: Path) -> N
     dag, _ = load_dag(exported_dag.text)
     param = dag.settings["params"]["limit"]
     assert (param.default, param.type) == (None, ["integer", "null"])
+
+
+def test_a_joins_many_parents_reach_the_task_command_whole(tmp_path: Path) -> None:
+    """A foreach's join has one parent per item (~280 bytes each): on the command line, ~460
+    of them passed Linux's limit on one argument; they go on the command's stdin."""
+    from tests.export import fake_airflow
+
+    _, helpers = load_dag(exported(FLOWS / "foreach_flow.py", tmp_path))
+    helpers["PYTHON"] = sys.executable
+    store = open_store(tmp_path / "store")
+    parents = [{"step": "shift", "task_id": f"t{i}", "pad": "x" * 300} for i in range(2000)]
+    with pytest.raises(fake_airflow.AirflowFailException, match="exit status 2"):
+        # the command reads them all, then finds no such run (its key is made up)
+        helpers["flowkit"]("step", store.url, "0" * 64, "join", "", "1", "1", given=parents)
+
+
+def test_a_foreach_over_more_items_than_airflow_maps_fails_saying_so(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from tests.export import fake_airflow
+
+    _, helpers = load_dag(exported(FLOWS / "foreach_flow.py", tmp_path))
+    entry = {"task": {"step": "start"}, "index": 0}
+    helpers["flowkit"] = lambda *args, given=None: [entry] * 1025
+    fake_airflow.CONTEXT["ti"] = SimpleNamespace(try_number=1, max_tries=1)
+    run = {"store": "s", "run": "k", "flow": "ForeachFlow", "run_id": "R"}
+    try:
+        with pytest.raises(fake_airflow.AirflowFailException) as failed:
+            helpers["flowkit_step"].function(run, "start")
+    finally:
+        fake_airflow.CONTEXT.clear()
+    assert "foreach step 'start' of run ForeachFlow/R made 1025 items" in str(failed.value)
+    assert "AIRFLOW__CORE__MAX_MAP_LENGTH" in str(failed.value)
