@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flowkit.errors import FlowkitError, NotInTaskError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from flowkit.authoring.card_collector import CardCollector
 
 
@@ -168,6 +170,15 @@ class Current:
         ``.event``, ``.events``, ``.run``, ``.runs``); None for a run nothing fired."""
         ctx = self._ctx("trigger")
         return None if ctx.trigger is None else ctx.trigger()
+
+    @property
+    def scheduled_at(self) -> datetime | None:
+        """The ``@schedule`` slot this run is for (``flowkit scheduler`` started it), an aware
+        datetime in the schedule's time zone; None for a run no schedule started. flowkit's
+        own: Metaflow has no such name, and its ``current.trigger`` is None here too."""
+        from flowkit.authoring.scheduling import scheduled_at
+
+        return scheduled_at(self._ctx("scheduled_at").system_tags)
 
     @property
     def parallel(self) -> Parallel:

@@ -25,6 +25,7 @@ from flowkit.authoring.config import configured_values, namespace, resolve_confi
 from flowkit.authoring.delayed import UNPACK_PREFIX, ConfigExprError, is_delayed, resolve
 from flowkit.authoring.parameters import parameters_of
 from flowkit.errors import FlowDefinitionError
+from flowkit.store.keys import is_name, name_rule
 
 Overlap = Literal["skip", "queue", "allow"]
 OVERLAPS: tuple[str, ...] = ("skip", "queue", "allow")
@@ -475,6 +476,8 @@ def _event(event: Any, known: set[str]) -> EventTrigger:
             f"event {event!r} has no name",
             "write event={'name': 'drift_detected', 'parameters': {...}}",
         )
+    if not is_name(name):  # flowkit event publish refuses it: the flow would never run
+        raise _Wrong(f"event name {name!r} cannot be published", name_rule("event"))
     pairs = _pairs(event.get("parameters") or {}, name)
     for param, _ in pairs:
         if param not in known:
@@ -511,6 +514,34 @@ def _pairs(parameters: Any, name: str) -> tuple[tuple[str, str], ...]:
         if not isinstance(param, str) or not isinstance(payload_field, str):
             raise _Wrong(f"event {name!r}: {(param, payload_field)!r} is not two names", hint)
     return tuple(pairs)
+
+
+#: The system tag naming the slot a scheduled run is for: ``trigger:schedule:<slot, ISO
+#: UTC>@<the schedule's time zone>``.
+SCHEDULE_TAG = "trigger:schedule:"
+
+
+def schedule_tag(slot: float, timezone: str | None) -> str:
+    """The system tag of a run ``flowkit scheduler`` starts for the slot ``slot``."""
+    at = datetime.fromtimestamp(slot, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{SCHEDULE_TAG}{at}@{timezone or 'UTC'}"
+
+
+def scheduled_at(system_tags: Iterable[str]) -> datetime | None:
+    """``current.scheduled_at``: the slot :func:`schedule_tag` names among a run's system
+    tags, aware, in the schedule's zone; None if there is none."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    for tag in system_tags:
+        if not tag.startswith(SCHEDULE_TAG):
+            continue
+        at, _, zone = tag[len(SCHEDULE_TAG) :].partition("@")
+        try:
+            slot = datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            return slot.astimezone(ZoneInfo(zone) if zone and zone != "UTC" else UTC)
+        except (ValueError, ZoneInfoNotFoundError):
+            continue
+    return None
 
 
 def describe(flow_cls: type, now: datetime | None = None) -> str:

@@ -2,10 +2,12 @@
 
 The scheduler names what fired a run in the run's system tags (see :func:`trigger_tags`):
 ``trigger:run:<Flow>/<run_id>@<end time>``, ``trigger:event:<name>/<id>@<time>`` or
-``trigger:schedule:<slot, ISO UTC>``. :class:`Trigger` reads them back with Metaflow's shape
+``trigger:schedule:<slot, ISO UTC>@<time zone>`` (read as ``current.scheduled_at``, see
+:func:`flowkit.authoring.scheduling.scheduled_at`). :class:`Trigger` reads them back with Metaflow's shape
 (``.event``, ``.events``, ``.run``, ``.runs``, ``trigger[name]``); a run an upstream run fired
 is named as Metaflow names it, ``metaflow.<Flow>.end``, so code that filters on it works as is.
-A run no trigger fired (started by hand, or by a schedule) has no ``current.trigger``: None.
+A run no trigger fired (started by hand, or by a schedule) has no ``current.trigger``: None,
+as in Metaflow.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ class TriggerEvent(NamedTuple):
 
 
 def trigger_tags(kind: str, what: str, at: float) -> str:
-    """The system tag naming what fired a run: ``kind`` ``run`` (``what``: ``Flow/run_id``),
-    ``event`` (``name/id``) or ``schedule`` (``what``: the slot, ISO UTC)."""
+    """The system tag naming what fired a run: ``kind`` ``run`` (``what``: ``Flow/run_id``)
+    or ``event`` (``name/id``); a schedule's is :func:`~flowkit.authoring.scheduling.schedule_tag`."""
     return f"{PREFIX}{kind}:{what}" + ("" if kind == "schedule" else f"@{at:.3f}")
 
 

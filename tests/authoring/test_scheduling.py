@@ -28,6 +28,8 @@ from flowkit.authoring.scheduling import (
     describe,
     overlap_of,
     schedule_of,
+    schedule_tag,
+    scheduled_at,
     triggers_of,
 )
 from flowkit.cli.flow_commands import show_flow
@@ -219,6 +221,7 @@ def test_trigger_takes_metaflows_forms(decorator: object, events: tuple[EventTri
         (trigger(event=lambda context: "a"), "deploy-time functions are not offered"),
         (trigger(event={"name": "a", "parameters": [("alpha",)]}), "is not a parameter mapping"),
         (trigger(), "it names no event"),
+        (trigger(event="data.ready"), "event name 'data.ready' cannot be published"),
     ],
 )
 def test_a_bad_trigger_is_refused_at_the_class(decorator: object, says: str) -> None:
@@ -343,3 +346,15 @@ def test_on_a_step_it_is_refused_where_it_was_put() -> None:
     assert problem.message.startswith("@trigger decorates a flow class, not <function")
     assert (problem.file, problem.line) == (HERE, start.__code__.co_firstlineno)
     assert "above `class MyFlow(FlowSpec):`" in problem.hint
+
+
+def test_scheduled_at_is_the_slot_in_the_schedules_zone() -> None:
+    slot = datetime(2026, 12, 1, 1, 0, tzinfo=UTC).timestamp()
+    tag = schedule_tag(slot, "Europe/Berlin")
+    assert tag == "trigger:schedule:2026-12-01T01:00:00Z@Europe/Berlin"
+    found = scheduled_at(["deployment:v1", tag])
+    assert found is not None and (found.day, found.hour) == (1, 2)
+    assert str(found.tzinfo) == "Europe/Berlin" and found.timestamp() == slot
+    assert scheduled_at([schedule_tag(slot, None)]) == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    assert scheduled_at(["trigger:event:drift/1@1.0"]) is None  # an event's run has none
+    assert scheduled_at(["trigger:schedule:2026-12-01T01:00:00Z@No/Such"]) is None
