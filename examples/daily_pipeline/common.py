@@ -11,15 +11,13 @@ from datetime import date
 
 
 def run_day() -> str:
-    """The day the running run is for: its schedule slot's date (``flowkit scheduler`` gives
-    the run the system tag ``trigger:schedule:<slot, ISO UTC>``), else today."""
-    from flowkit import Run, current
+    """The day the running run is for: its schedule slot's date in the schedule's time zone
+    (``current.scheduled_at``: 02:00 Berlin on the 1st is the 1st, though 01:00 UTC), else
+    today."""
+    from flowkit import current
 
-    run = Run(f"{current.flow_name}/{current.run_id}", _namespace_check=False)
-    for tag in run.system_tags:
-        if tag.startswith("trigger:schedule:"):
-            return tag.removeprefix("trigger:schedule:")[:10]
-    return date.today().isoformat()
+    slot = current.scheduled_at
+    return (slot.date() if slot is not None else date.today()).isoformat()
 
 
 def daily_rows(day: str, count: int = 200) -> list[tuple[float, float]]:

@@ -6,7 +6,7 @@ flowkit event publish drift_detected --payload '{"reason": "input mean moved"}'
 
 from common import fit
 
-from flowkit import Flow, FlowSpec, Parameter, current, step, trigger, trigger_on_finish
+from flowkit import Flow, FlowSpec, Parameter, current, sla, step, trigger, trigger_on_finish
 
 
 @trigger_on_finish(flow="FeaturesFlow")
@@ -16,6 +16,7 @@ class TrainFlow(FlowSpec):
 
     reason = Parameter("reason", default="new features", help="why this model is trained")
 
+    @sla(minutes=30)  # a sla_missed alert while it goes, if training takes longer
     @step
     def start(self):
         """The features run that fired this one; on a drift event, the latest good one."""

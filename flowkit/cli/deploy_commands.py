@@ -40,7 +40,7 @@ def deploy_cmd(
     local, utc = next_fire(deployment, datetime.now(UTC))
     click.echo(f"deployed {deployment.flow} (version {deployment.version})")
     if deployment.cron is not None:
-        click.echo(f"  next run: {local} ({utc})")
+        click.echo(f"  next run: {local}" + ("" if local == utc else f" ({utc})"))
     for upstream in deployment.on_finish:
         click.echo(f"  runs when a run of {upstream} succeeds")
     for event in deployment.events:
@@ -141,14 +141,23 @@ def publish_cmd(name: str, payload: str | None, store_url: str | None) -> None:
 def scheduler_cmd(once: bool, wait: bool, poll: float, store_url: str | None) -> None:
     """Start the deployed flows when due, in the foreground, until Ctrl-C or SIGTERM.
 
-    Runs it started go on to their end when it stops."""
+    Runs it started go on to their end when it stops. With ``--once`` it exits 1 if a flow
+    could not be handled or (with ``--wait``) a run it started failed or could not start."""
     from flowkit.deploy.loop import DeploymentScheduler
+    from flowkit.deploy.register import open_deploy_store
 
-    store = open_store_at(store_url)
+    store = open_deploy_store(store_url)  # memory:// is refused: its runs would see nothing
     scheduler = DeploymentScheduler(store, log=_log, wait=wait)
     _log(f"scheduler on {store.url} (every {poll:g} s{', once' if once else ''})")
     if once:
-        scheduler.tick()
+        done = scheduler.tick()
+        failed = [d for d in done if d.exit_code not in (None, 0)]
+        if failed or scheduler.errors:
+            _log(
+                f"{len(failed)} run(s) failed or could not start, {scheduler.errors} flow(s) "
+                "could not be handled (see above)"
+            )
+            sys.exit(1)
         return
     stop = threading.Event()
 

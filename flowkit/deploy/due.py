@@ -2,7 +2,8 @@
 succeeded, and events, oldest first within each, each with the claim that fires it once.
 
 - **Slots**: every fire time of the schedule after the last one considered (never before
-  the flow was deployed) up to now. With ``catchup=False`` (the default) only the latest
+  the flow was deployed, nor before a redeploy that changed its cron, zone or catchup) up
+  to now. With ``catchup=False`` (the default) only the latest
   of them runs (found with :meth:`CronSchedule.previous`, however long the scheduler was
   down: the slots in between are never enumerated), and one item reports the others as
   missed. With ``catchup=True`` each runs, oldest first.
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from flowkit.authoring.scheduling import schedule_tag
 from flowkit.client.trigger import trigger_tags
 from flowkit.store.deployments import Deployment, Deployments, SchedulerState
 from flowkit.store.ids import id_time
@@ -80,7 +82,8 @@ def _slots(deployment: Deployment, state: SchedulerState, now: datetime) -> Iter
     if deployment.cron is None:
         return
     schedule = CronSchedule(deployment.cron, deployment.timezone)
-    after = max(state.slot or deployment.active_since, deployment.active_since)
+    since = deployment.slots_since  # a slot before the schedule took its form never fires
+    after = max(state.slot or since, since)
     start = datetime.fromtimestamp(after, UTC)
     if deployment.catchup:
         for fire in schedule.slots(start, now):
@@ -114,7 +117,7 @@ def _slot_due(deployment: Deployment, slot: float) -> Due:
         "schedule",
         f"slot.{int(slot)}",
         f"schedule {deployment.schedule_written or deployment.cron} slot {iso(slot)}",
-        trigger_tags("schedule", iso(slot), slot),
+        schedule_tag(slot, deployment.timezone),
         cursor=slot,
     )
 

@@ -33,6 +33,7 @@ from flowkit.errors import FlowkitError
 if TYPE_CHECKING:
     from flowkit.client import Run
     from flowkit.store import Store
+    from flowkit.store.deployments import Deployment, Deployments
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ def start_deployed(store: Store, request: LaunchRequest) -> Run:
         ) from None
     registry = Deployments(store.backend)
     if registry.latest(request.flow) is None:
+        if request.claim is not None:  # closed: a later deploy must not run it after all
+            registry.launch_done(request.flow, request.claim, {"undeployed": True})
         raise FlowkitError(
             f"{request.flow} was undeployed after the scheduler decided to start it; nothing ran",
             f"deploy it again to have it run: flowkit deploy FLOW_FILE --flow {request.flow}",
@@ -126,6 +129,7 @@ def start_deployed(store: Store, request: LaunchRequest) -> Run:
     code = CodeRef.from_json(deployment.code)
     flow_cls = load_flow_class(code, store)
     params = {**deployment.parameters, **request.params}
+    _check_params(flow_cls, deployment, request, registry)
     options = RunOptions(
         lambda: _ClaimSink(default_view(True), registry, request),
         store,
@@ -136,11 +140,52 @@ def start_deployed(store: Store, request: LaunchRequest) -> Run:
     return start(flow_cls, params, options)
 
 
+def _check_params(
+    flow_cls: type, deployment: Deployment, request: LaunchRequest, registry: Deployments
+) -> None:
+    """Refuse, before any run, parameters the trigger gave that do not convert (an event's
+    payload field). The claim is closed as failed (no later attempt could do
+    better) and the error names the event, its payload field and what to publish."""
+    from flowkit.authoring.parameters import parameters_of, resolve_parameters
+    from flowkit.errors import ParameterError
+
+    if not request.params:
+        return  # the deployment's own values were checked when it was deployed
+    given = set(request.params)
+    others = [str(p.attr) for p in parameters_of(flow_cls) if not {str(p.attr), p.name} & given]
+    try:  # only the values the trigger gave: no file of another parameter is read twice
+        resolve_parameters(flow_cls, request.params, kept=others)
+    except ParameterError as exc:
+        error: FlowkitError = exc
+        claim = request.claim or ""
+        if claim.startswith("event.") and exc.parameter in request.params:
+            event, _, event_id = claim[len("event.") :].rpartition(".")
+            fields = {
+                p: f for spec in deployment.events if spec.name == event for p, f in spec.parameters
+            }
+            field = fields.get(exc.parameter, exc.parameter)
+            value = request.params[exc.parameter]
+            error = FlowkitError(
+                f"event {event} ({event_id}): its payload field {field!r} = {value!r} does not "
+                f"convert for parameter {exc.parameter!r} of {deployment.flow}: {exc.message}; "
+                "no run started",
+                f"publish the event again with a valid {field!r}: flowkit event publish "
+                f"{event} --payload '{{\"{field}\": ...}}'",
+            )
+        if request.claim is not None:
+            registry.launch_done(request.flow, request.claim, {"failed": error.message})
+        raise error from None
+
+
 def _launched_as(record: dict[str, Any]) -> str:
     if record.get("run_id"):
         return f"as run {record['flow']}/{record['run_id']}"
     if record.get("skipped"):
         return "skipped"
+    if record.get("failed"):
+        return f"failed: {record['failed']}"
+    if record.get("undeployed"):
+        return "not run: the flow was undeployed"
     return "given up" if record.get("given_up") else "by an earlier scheduler"
 
 

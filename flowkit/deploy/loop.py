@@ -86,24 +86,43 @@ class DeploymentScheduler:
         self._who = f"{socket.gethostname()}:{os.getpid()}"
         self._instance = Deployments.new_instance()
         self._grace = claim_grace
-        self._recovered_at: dict[str, float] = {}  # flow -> when its open claims were read
+        self._recovered_at: dict[str, float] = {}
+        self._started: dict[
+            int, tuple[str, Due]
+        ] = {}  # pid -> what its run is for  # flow -> when its open claims were read
         self._queued: set[str] = set()
+        #: How many flows a tick could not handle (their error is in the log).
+        self.errors = 0
 
     def tick(self) -> list[Fired]:
-        """Handle everything due now, flow by flow; what was done."""
+        """Handle everything due now, flow by flow; what was done. A flow whose deployment
+        or records cannot be read is said in the log (and counted in :attr:`errors`); the
+        others go on."""
         now = self._now()
         done: list[Fired] = []
-        for deployment in self.registry.current():
+        self._reap()
+        for flow, deployment in self.registry.each_current():
             try:
+                if isinstance(deployment, FlowkitError):
+                    raise deployment
                 done += self._tick_flow(deployment, now)
-            except FlowkitError as exc:  # one broken deployment must not stop the others
-                self._log(f"{deployment.flow}: error: {exc.render()}")
+            except (FlowkitError, OSError) as exc:  # one broken flow must not stop the others
+                self.errors += 1
+                shown = exc.render() if isinstance(exc, FlowkitError) else str(exc)
+                self._log(f"{flow}: error: {shown}")
         return done
 
     def serve(self, poll: float, stop: threading.Event) -> None:
-        """Tick every ``poll`` seconds until ``stop`` is set."""
+        """Tick every ``poll`` seconds until ``stop`` is set. A tick that fails (the store
+        unreachable for a while) is said in the log; the next one tries again."""
         while not stop.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception as exc:  # a scheduler left running goes on
+                self.errors += 1
+                self._log(
+                    f"error: this look at the store failed: {exc} (tried again in {poll:g} s)"
+                )
             stop.wait(poll)
 
     def _tick_flow(self, deployment: Deployment, now: datetime) -> list[Fired]:
@@ -124,7 +143,7 @@ class DeploymentScheduler:
                 done.append(Fired(flow, item, "missed"))
             elif self.registry.claimed(flow, item.claim) is not None:
                 pass  # handled already: looked at again while its cursor settles
-            elif busy and deployment.overlap == "queue":
+            elif busy and _queues(deployment, item):
                 blocked[source] = item
                 if item.claim not in self._queued:  # said once, not at every tick it waits
                     self._queued.add(item.claim)
@@ -186,6 +205,10 @@ class DeploymentScheduler:
             if not attempts:
                 continue
             claim = attempts[0]
+            if float(claim.get("at", 0.0)) < deployment.active_since:  # made before an
+                # undeploy: what it was for is not due any more (a launch then refused it)
+                self.registry.launch_done(flow, what, {"undeployed": True})
+                continue
             if claim.get("skipped"):  # its launched record cut short
                 self.registry.launch_done(flow, what, {"skipped": True})
                 continue
@@ -213,7 +236,7 @@ class DeploymentScheduler:
                         "that never started a run (see the scheduler's earlier lines)"
                     )
                 continue
-            if busy and deployment.overlap == "queue":
+            if busy and _queues(deployment, item):
                 continue  # it waits, as anything due does
             details = {"by": self._who, "scheduler": self._instance, "clock": now.timestamp()}
             if not self.registry.take_over(flow, what, len(attempts), details):
@@ -253,14 +276,33 @@ class DeploymentScheduler:
             return 1
         if not self._wait:
             self._children.setdefault(deployment.flow, []).append(process)
+            self._started[process.pid] = (deployment.flow, item)
             return None
-        how = "succeeded" if process.returncode == 0 else f"failed (exit {process.returncode})"
-        self._log(f"{deployment.flow}: {item.reason}: the run {how}")
+        self._ended(deployment.flow, item, process.returncode)
         return process.returncode
+
+    def _ended(self, flow: str, item: Due, code: int) -> None:
+        """Say how the run started for ``item`` ended, and why it failed when its launch
+        said so (a payload whose field does not convert, ...)."""
+        how = "succeeded" if code == 0 else f"failed (exit {code})"
+        launched = self.registry.launched(flow, item.claim) if code else None
+        why = launched.get("failed") if launched else None
+        self._log(f"{flow}: {item.reason}: the run {how}" + (f": {why}" if why else ""))
+
+    def _reap(self) -> None:
+        """Say how each run started without ``wait`` ended, once it has."""
+        for flow, processes in self._children.items():
+            for process in processes:
+                code = process.poll()
+                started = self._started.get(process.pid)
+                if code is not None and started is not None:
+                    del self._started[process.pid]
+                    self._ended(flow, started[1], code)
 
     def _busy(self, flow: str) -> bool:
         """Whether a run of ``flow`` is still going: one this scheduler started whose process
         lives, or one in the store whose lease is alive."""
+        self._reap()
         children = [p for p in self._children.get(flow, []) if p.poll() is None]
         self._children[flow] = children
         if children:
@@ -277,6 +319,16 @@ class DeploymentScheduler:
     def running_children(self) -> int:
         """How many runs this scheduler started are still going (their processes live)."""
         return sum(1 for ps in self._children.values() for p in ps if p.poll() is None)
+
+
+def _queues(deployment: Deployment, item: Due) -> bool:
+    """Whether ``item``, due while a run of the flow goes on, waits for it: with
+    ``overlap="queue"``, and a slot of a ``catchup=True`` schedule whatever ``overlap`` says
+    (catch-up slots run each, one after the other: ``skip`` would pass over all but the
+    first, ``allow`` would start them all at once)."""
+    if deployment.overlap == "queue":
+        return True
+    return item.kind == "schedule" and deployment.catchup and deployment.overlap == "skip"
 
 
 def _advance(state: SchedulerState, item: Due, now: float) -> None:

@@ -10,8 +10,10 @@ scheduler on the store (the one restarted after the crash, or another) may take 
 the takeover is written once (``put_new``), so only one of them launches the run again;
 its process refuses to run if the claim got its run meanwhile (:mod:`flowkit.deploy.launch`).
 A scheduler reads a flow's open claims (two listings) at its first tick and then at most
-every fifth of the grace period, not at every tick. After :data:`MAX_ATTEMPTS` attempts that never made a run, the claim is given up (closed,
-and said in the log), so a run that cannot start is not retried for ever.
+every fifth of the grace period, not at every tick. After :data:`MAX_ATTEMPTS` attempts
+that never made a run, the claim is given up (closed, and said in the log), so a run that
+cannot start is not retried for ever. A claim made before the flow was last undeployed is
+closed, never launched: what it was for stopped being due with the undeploy.
 """
 
 from __future__ import annotations

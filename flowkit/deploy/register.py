@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowDefinitionError, FlowkitError
 from flowkit.store.deployments import Deployment, Deployments, EventSpec
+from flowkit.store.errors import StoreError
 
 if TYPE_CHECKING:
     from flowkit.graph.model import FlowGraph
@@ -80,23 +81,37 @@ def deploy(
     registry = Deployments(the_store.backend)
     _refuse_loops(graph, triggers.on_finish, registry)
     code = code_ref_for(flow_cls, the_store)
-    previous = registry.latest(graph.name, with_deleted=True)
+    try:
+        previous = registry.latest(graph.name, with_deleted=True)
+    except StoreError:  # a damaged version: this deploy replaces it, as its hint says
+        previous = None
     now = time.time()
-    still_deployed = previous is not None and not previous.deleted
+    if previous is None or previous.deleted:
+        previous = None
+    cron, zone = (schedule.cron, schedule.timezone) if schedule else (None, None)
+    catchup = schedule.catchup if schedule else False
+    same_schedule = previous is not None and (previous.cron, previous.timezone) == (cron, zone)
     return registry.put(
         Deployment(
             flow=graph.name,
             version=registry.new_version(),
             created_at=now,
-            active_since=previous.active_since if still_deployed and previous else now,
+            active_since=previous.active_since if previous else now,
+            # another cron (or zone, or catchup) counts its slots from now: the old one's
+            # slots were handled under it, the new one's before now were never due
+            schedule_since=(
+                previous.slots_since
+                if previous and same_schedule and previous.catchup == catchup
+                else now
+            ),
             user=current_user(),
             code=asdict(code),
             code_digest=code.target,
             source=str(Path(flow_file).resolve()),
             parameters=_stored_parameters(settled, graph),
-            cron=schedule.cron if schedule else None,
-            timezone=schedule.timezone if schedule else None,
-            catchup=schedule.catchup if schedule else False,
+            cron=cron,
+            timezone=zone,
+            catchup=catchup,
             schedule_written=schedule.written if schedule else None,
             on_finish=tuple(triggers.on_finish),
             events=tuple(EventSpec(e.name, tuple(e.parameters)) for e in triggers.events),

@@ -41,7 +41,10 @@ def next_fire(deployment: Deployment, now: datetime) -> tuple[str, str]:
 
 def rows(store: Store, now: datetime) -> list[Row]:
     found = []
-    for deployment in Deployments(store.backend).current():
+    for flow, deployment in Deployments(store.backend).each_current():
+        if not isinstance(deployment, Deployment):  # said in its row; the others are listed
+            found.append(Row(flow, "DAMAGED", "-", "-", deployment.message, "-", "-", "-"))
+            continue
         local, utc = next_fire(deployment, now)
         triggers = [f"after {f}" for f in deployment.on_finish]
         triggers += [f"event {e.name}" for e in deployment.events]

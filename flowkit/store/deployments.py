@@ -84,6 +84,15 @@ class Deployment:
     overlap: str = "skip"
     #: An undeploy: the flow is not deployed from this version on.
     deleted: bool = False
+    #: When the schedule (cron, timezone, catchup) took its present form: slots before it
+    #: never fire (a redeploy with another cron starts afresh). None: ``active_since``.
+    schedule_since: float | None = None
+
+    @property
+    def slots_since(self) -> float:
+        """The time the schedule's slots are counted from."""
+        since = self.active_since if self.schedule_since is None else self.schedule_since
+        return max(since, self.active_since)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
@@ -202,9 +211,22 @@ class Deployments:
         return [n for n in self._backend.list(layout.DEPLOYMENTS) if is_name(n)]
 
     def current(self) -> list[Deployment]:
-        """Every flow's current deployment, by flow name."""
-        found = (self.latest(flow) for flow in self.flows())
-        return [d for d in found if d is not None]
+        """Every flow's current deployment, by flow name; a damaged one is left out (see
+        :meth:`each_current`, which says so)."""
+        return [d for _, d in self.each_current() if isinstance(d, Deployment)]
+
+    def each_current(self) -> Iterator[tuple[str, Deployment | StoreError]]:
+        """``(flow, its current deployment)`` for each deployed flow, by flow name; the error
+        in its place when its latest version does not read back, so that one damaged record
+        stops nothing but its own flow."""
+        for flow in self.flows():
+            try:
+                found = self.latest(flow)
+            except StoreError as exc:
+                yield flow, exc
+                continue
+            if found is not None:
+                yield flow, found
 
     # claims
     def claim(self, flow: str, what: str, details: dict[str, Any]) -> bool:

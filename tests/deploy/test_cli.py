@@ -4,18 +4,24 @@ refusals included."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from flowkit.cli.main import cli
+from flowkit.client import Run
+from flowkit.deploy.due import due
 from flowkit.deploy.loop import DeploymentScheduler
 from flowkit.store import LocalBackend, Store
-from flowkit.store.deployments import Deployments
+from flowkit.store.deployments import Deployments, SchedulerState
 from tests.deploy.conftest import FLOWS
 
 MORE = str(FLOWS / "more_flows.py")
+DAY = timedelta(days=1)
 
 
 def flowkit(store: Path, *args: str) -> Result:
@@ -97,6 +103,28 @@ def test_memory_store_is_refused() -> None:
         cli, ["deploy", str(FLOWS / "scheduled_flow.py"), "--store", "memory://"]
     )
     assert refused.exit_code != 0 and "memory://" in refused.output
+    polling = CliRunner().invoke(cli, ["scheduler", "--once", "--store", "memory://"])
+    assert polling.exit_code != 0 and "memory://" in polling.output
+
+
+def test_an_event_name_that_cannot_be_published_is_refused(tmp_path: Path) -> None:
+    flow_file = tmp_path / "dotted.py"
+    flow_file.write_text(
+        "from flowkit import FlowSpec, step, trigger\n\n\n"
+        "@trigger(event='data.ready')\n"
+        "class Dotted(FlowSpec):\n"
+        "    @step\n"
+        "    def start(self):\n"
+        "        self.next(self.end)\n\n"
+        "    @step\n"
+        "    def end(self):\n"
+        "        pass\n"
+    )
+    refused = flowkit(tmp_path / "store", "deploy", str(flow_file))
+    assert refused.exit_code != 0
+    assert "dotted.py:5" in refused.output
+    assert "event name 'data.ready' cannot be published" in refused.output
+    assert "an event name is 1-128 ASCII letters" in refused.output
 
 
 def test_a_redeploy_keeps_the_schedule_going_and_an_undeploy_stops_it(tmp_path: Path) -> None:
@@ -146,7 +174,21 @@ def test_a_schedule_from_a_config_takes_the_config_given_at_deploy(tmp_path: Pat
     value = '{"cron": "0 5 * * *", "zone": "UTC", "event": "go"}'
     inline = flowkit(store, "deploy", flow_file, "--config-value", "sched", value)
     assert inline.exit_code == 0, inline.output
-    assert "05:00 UTC" in inline.output
+    (next_run,) = [line for line in inline.output.splitlines() if "next run" in line]
+    assert next_run.count("05:00 UTC") == 1  # said once when the zone is UTC
+    # another cron counts its slots from the redeploy: none from before runs, nor is missed
+    changed = registry.latest("ConfiguredNightly")
+    assert changed is not None and changed.schedule_since == changed.created_at
+    handled = SchedulerState("ConfiguredNightly", slot=changed.created_at - 2 * 86400)
+    after = datetime.fromtimestamp(changed.created_at + 60, UTC)
+    assert list(due(Store(LocalBackend(store)), changed, handled, after)) == []
+    assert [d.kind for d in due(Store(LocalBackend(store)), changed, handled, after + DAY)] == [
+        "schedule"
+    ]
+    # the same schedule again: its slots go on from where they were
+    assert flowkit(store, "deploy", flow_file, "--config-value", "sched", value).exit_code == 0
+    same = registry.latest("ConfiguredNightly")
+    assert same is not None and same.schedule_since == changed.schedule_since
     partial = flowkit(
         store, "deploy", flow_file, "--config-value", "sched", '{"cron": "0 5 * * *"}'
     )
@@ -155,3 +197,63 @@ def test_a_schedule_from_a_config_takes_the_config_given_at_deploy(tmp_path: Pat
     assert "the config has no key 'zone'" in partial.output
     missing = flowkit(store, "deploy", flow_file, "--config", "sched")
     assert missing.exit_code != 0 and "--config takes two values" in missing.output
+
+
+@pytest.mark.slow  # two runs' processes
+def test_a_payload_that_does_not_convert_fails_once_and_once_wait_says_so(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert flowkit(store, "deploy", MORE, "--flow", "TypedFlow").exit_code == 0
+    bad = flowkit(store, "event", "publish", "numbers", "--payload", '{"value": "abc"}')
+    assert bad.exit_code == 0
+    failed = flowkit(store, "scheduler", "--once", "--wait")
+    assert failed.exit_code == 1, failed.output
+    assert "payload field 'value' = 'abc' does not convert for parameter 'alpha'" in failed.output
+    assert "1 run(s) failed or could not start" in failed.output
+    registry = Deployments(LocalBackend(store))
+    (claim,) = registry.claims("TypedFlow")
+    launched = registry.launched("TypedFlow", claim)
+    assert launched is not None and "'abc'" in launched["failed"]  # closed: never tried again
+    assert registry.open_claims("TypedFlow") == []
+    assert flowkit(store, "event", "publish", "numbers", "--payload", '{"value": 2}').exit_code == 0
+    good = flowkit(store, "scheduler", "--once", "--wait")
+    assert good.exit_code == 0, good.output
+    (run,) = Store(LocalBackend(store)).records.list_runs("TypedFlow")
+    assert Run(f"TypedFlow/{run}", store=Store(LocalBackend(store))).data.doubled == 4.0
+
+
+def test_a_damaged_deployment_stops_only_its_own_flow(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert flowkit(store, "deploy", str(FLOWS / "scheduled_flow.py")).exit_code == 0
+    assert flowkit(store, "deploy", MORE, "--flow", "TypedFlow").exit_code == 0
+    registry = Deployments(LocalBackend(store))
+    (version,) = registry.versions("NightlyFlow")
+    (store / "deployments/NightlyFlow/versions" / f"{version}.json").write_text("{torn")
+    table = flowkit(store, "deployments")
+    assert table.exit_code == 0, table.output
+    damaged = next(line for line in table.output.splitlines() if line.startswith("NightlyFlow"))
+    assert "DAMAGED" in damaged and "not a flowkit deployment" in damaged
+    assert any(line.startswith("TypedFlow") for line in table.output.splitlines())
+    # the scheduler handles the others, says which one it could not, and --once exits 1
+    assert flowkit(store, "event", "publish", "numbers", "--payload", '{"value": 1}').exit_code == 0
+    log: list[str] = []
+    scheduler = DeploymentScheduler(Store(LocalBackend(store)), log=log.append)
+    assert [(d.flow, d.outcome) for d in scheduler.tick()] == [("TypedFlow", "started")]
+    assert scheduler.errors == 1
+    assert any(line.startswith("NightlyFlow: error:") for line in log)
+    once = flowkit(store, "scheduler", "--once")
+    assert once.exit_code == 1 and "NightlyFlow: error:" in once.output
+    # a tick that fails as a whole is logged, and the scheduler goes on
+    stop = threading.Event()
+
+    def unreachable() -> list[object]:
+        stop.set()
+        raise OSError("the store's disk is gone")
+
+    scheduler.tick = unreachable  # type: ignore[method-assign]
+    scheduler.serve(0.01, stop)
+    assert "this look at the store failed: the store's disk is gone" in log[-1]
+    # deploying again replaces the damaged version, as its hint says
+    assert flowkit(store, "deploy", str(FLOWS / "scheduled_flow.py")).exit_code == 0
+    assert "DAMAGED" not in flowkit(store, "deployments").output
+    while scheduler.running_children():
+        time.sleep(0.1)

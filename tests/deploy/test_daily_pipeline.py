@@ -5,13 +5,16 @@ with which parameters and data."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from flowkit.authoring.cron import CronSchedule
+from flowkit.authoring.loader import load_flow_file
 from flowkit.client import Flow, Run
 from flowkit.deploy.loop import DeploymentScheduler
 from flowkit.deploy.register import deploy, publish_event
+from flowkit.lint.api import check
 from flowkit.store import Store
 from tests.conftest import ROOT
 
@@ -47,7 +50,8 @@ def test_one_night_and_a_drift_event(store: Store) -> None:
         return sorted(Flow(flow, store=store, _namespace_check=False).runs(), key=lambda r: r.id)
 
     (ingest,) = runs("IngestFlow")
-    assert ingest.data.day == night.strftime("%Y-%m-%d")  # the slot's day, not the clock's
+    # the slot's day in Berlin (current.scheduled_at), not the clock's nor UTC's
+    assert ingest.data.day == night.astimezone(ZoneInfo("Europe/Berlin")).date().isoformat()
     (features,) = runs("FeaturesFlow")
     assert features.data.source == ingest.pathspec
     nightly, retrain = runs("TrainFlow")
@@ -72,3 +76,10 @@ def test_one_night_and_a_drift_event(store: Store) -> None:
         "TrainFlow",
         "EvaluateFlow",
     ]
+
+
+def test_the_pipeline_retries_its_ingest_and_watches_its_training() -> None:
+    ingest = check(load_flow_file(PIPELINE / "ingest.py")).steps["start"].decorator("retry")
+    assert ingest is not None and ingest.args["times"] == 2
+    train = check(load_flow_file(PIPELINE / "train.py")).steps["start"].decorator("sla")
+    assert train is not None and train.args["minutes"] == 30

@@ -32,7 +32,7 @@ def test_without_catchup_only_the_latest_missed_slot_runs(store: Store) -> None:
         (f"slot.{int(utc(2026, 11, 2, 1).timestamp())}", True),  # 02:00 CET is 01:00 UTC
         (f"slot.{int(utc(2026, 11, 3, 1).timestamp())}", False),
     ]
-    assert found[-1].tag == "trigger:schedule:2026-11-03T01:00:00Z"
+    assert found[-1].tag == "trigger:schedule:2026-11-03T01:00:00Z@Europe/Berlin"
     assert "slots 2026-11-01T01:00:00Z to 2026-11-02T01:00:00Z were missed" in found[0].reason
 
 

@@ -19,7 +19,7 @@ from flowkit.deploy.due import due
 from flowkit.deploy.launch import LaunchRequest, start_deployed
 from flowkit.deploy.loop import DeploymentScheduler, Fired
 from flowkit.deploy.recover import GRACE
-from flowkit.deploy.register import deploy, publish_event
+from flowkit.deploy.register import deploy, publish_event, undeploy
 from flowkit.errors import FlowkitError
 from flowkit.store import LocalBackend, Store
 from flowkit.store.deployments import Deployments
@@ -74,7 +74,7 @@ def test_a_claim_cut_short_is_launched_again_once(store: Store) -> None:
     assert [(f.outcome, f.exit_code, f.due.claim) for f in fired] == [("started", 0, what)]
     (run,) = Flow("NightlyFlow", store=store, _namespace_check=False).runs()
     assert f"claim:{what}" in run.system_tags
-    assert f"trigger:schedule:{slot:%Y-%m-%dT%H:%M:%SZ}" in run.system_tags
+    assert f"trigger:schedule:{slot:%Y-%m-%dT%H:%M:%SZ}@Europe/Berlin" in run.system_tags
     assert run.data.trigger is None  # still a schedule's run, as the claim said
     launched = registry.launched("NightlyFlow", what)
     assert launched is not None and launched["run_id"] == run.id and launched["attempt"] == 1
@@ -142,7 +142,7 @@ def test_a_run_killed_before_it_said_it_launched_is_not_launched_again(tmp_path:
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr  # --once --wait: a run failed
     assert f"the run failed (exit -{signal.SIGKILL})" in done.stdout
     (run_id,) = store.records.list_runs("Retrain")  # made, then killed before its first task
     assert f"claim:{what}" in store.records.get_run("Retrain", run_id).system_tags
@@ -154,3 +154,38 @@ def test_a_run_killed_before_it_said_it_launched_is_not_launched_again(tmp_path:
     assert store.records.list_runs("Retrain") == [run_id]  # never a second run
     launched = registry.launched("Retrain", what)
     assert launched is not None and launched["run_id"] == run_id
+
+
+def test_a_claim_refused_because_the_flow_was_undeployed_never_runs_later(store: Store) -> None:
+    deployed = deploy(FLOWS / "scheduled_flow.py", store=store)
+    now = datetime.fromtimestamp(deployed.active_since, UTC)
+    registry = Deployments(store.backend)
+    # claimed, then undeployed before the run's process looked: it refuses, closing the claim
+    refused = crash_after_claim_of(store, "slot.1", now)
+    stale = crash_after_claim_of(store, "slot.2", now)  # its scheduler killed: no launch
+    undeploy("NightlyFlow", store=store)
+    with pytest.raises(FlowkitError, match="undeployed after the scheduler decided"):
+        start_deployed(store, LaunchRequest("NightlyFlow", deployed.version, {}, (), refused))
+    assert registry.launched("NightlyFlow", refused) == {
+        "flow": "NightlyFlow",
+        "claim": refused,
+        "at": pytest.approx(datetime.now(UTC).timestamp(), abs=60),
+        "undeployed": True,
+    }
+    # deployed again: the claim no launch closed is from before, so it is not launched
+    again = deploy(FLOWS / "scheduled_flow.py", store=store)
+    assert again.active_since > deployed.active_since
+    later = datetime.fromtimestamp(again.active_since + 1, UTC)
+    assert DeploymentScheduler(store, now=lambda: later, claim_grace=0.0).tick() == []
+    assert store.records.list_runs("NightlyFlow") == []  # neither ran after the redeploy
+    launched = registry.launched("NightlyFlow", stale)
+    assert launched is not None and launched["undeployed"] is True
+
+
+def crash_after_claim_of(store: Store, what: str, now: datetime) -> str:
+    """A claim as a scheduler makes it, its launch never done."""
+    registry = Deployments(store.backend)
+    (deployment,) = registry.current()
+    details = {"by": "a:1", "scheduler": "gone", "clock": now.timestamp() - 10, "kind": "schedule"}
+    assert registry.claim(deployment.flow, what, {**details, "version": deployment.version})
+    return what

@@ -55,7 +55,10 @@ def test_missed_slots_a_restart_and_two_schedulers_racing(store: Store) -> None:
     assert nightly.data.rows == [0, 1, 2, 3, 4]  # the deployment's parameter
     assert nightly.data.trigger is None  # a schedule is no event: as Metaflow's
     slot = (first_slot + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert f"trigger:schedule:{slot}" in nightly.system_tags
+    assert f"trigger:schedule:{slot}@Europe/Berlin" in nightly.system_tags
+    # current.scheduled_at: the slot, in the schedule's zone (02:00 there, 01:00 UTC)
+    assert nightly.data.slot == first_slot + timedelta(days=2)
+    assert (nightly.data.slot.hour, str(nightly.data.slot.tzinfo)) == (2, "Europe/Berlin")
     assert any("slot" in line and "missed" in line for line in log)
 
     # restarted: the cursor says the slot was handled
@@ -138,3 +141,29 @@ def test_overlap_queue_waits_and_skip_passes_over(store: Store) -> None:
     skipped = Deployments(store.backend).claimed("SkippedFlow", f"event.work.{published[1]}")
     assert skipped is not None and skipped["skipped"] is True
     assert any("SkippedFlow" in line and "skipped" in line for line in log)
+
+
+def wait_for(going: DeploymentScheduler) -> None:
+    deadline = time.monotonic() + 120
+    while going.running_children() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert going.running_children() == 0
+
+
+def test_catchup_runs_each_missed_slot_in_turn_without_wait(store: Store) -> None:
+    deployed = deploy(FLOWS / "more_flows.py", flow_name="CatchupFlow", store=store)
+    since = datetime.fromtimestamp(deployed.active_since, UTC)
+    hour = since.replace(minute=0, second=0, microsecond=0)
+    slots = [hour + timedelta(hours=n) for n in (1, 2, 3)]
+    log: list[str] = []
+    going = DeploymentScheduler(store, now=lambda: slots[-1] + timedelta(minutes=5), log=log.append)
+    outcomes = []
+    for _ in range(3):  # the default overlap="skip" passes over none of them
+        done = going.tick()
+        outcomes.append([d.outcome for d in done])
+        wait_for(going)
+    assert outcomes == [["started", "queued"], ["started", "queued"], ["started"]]
+    assert [r.data.slot for r in runs(store, "CatchupFlow")] == slots  # oldest first
+    assert going.tick() == []
+    # without --wait, how each run ended is said at the next tick
+    assert sum("the run succeeded" in line for line in log) == 3

@@ -1,6 +1,6 @@
 """Flows for the scheduler's tests: overlap policies, refusals, a loop, a per-minute flow."""
 
-from flowkit import FlowSpec, Parameter, schedule, step, trigger, trigger_on_finish
+from flowkit import FlowSpec, Parameter, current, schedule, step, trigger, trigger_on_finish
 
 
 @trigger(event={"name": "work", "parameters": ["item"]}, overlap="queue")
@@ -67,6 +67,32 @@ class LoopB(FlowSpec):
 class MinuteFlow(FlowSpec):
     @step
     def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+@schedule(hourly=True, catchup=True)
+class CatchupFlow(FlowSpec):
+    @step
+    def start(self):
+        self.slot = current.scheduled_at
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+@trigger(event={"name": "numbers", "parameters": {"alpha": "value"}})
+class TypedFlow(FlowSpec):
+    alpha = Parameter("alpha", default=0.5)
+
+    @step
+    def start(self):
+        self.doubled = 2 * self.alpha
         self.next(self.end)
 
     @step

@@ -11,6 +11,7 @@ class NightlyFlow(FlowSpec):
     def start(self):
         self.rows = list(range(int(self.size)))
         self.trigger = current.trigger
+        self.slot = current.scheduled_at
         self.tags = sorted(current.tags) if hasattr(current, "tags") else []
         self.next(self.end)
 
