@@ -126,6 +126,10 @@ def _show_run(run: Run) -> str:
         lines.append(f"  system    {', '.join(sorted(run.system_tags))}")
     if run.origin_run_id:
         lines.append(f"  resumed from {run.origin_run_id}")
+    end = run.end_record
+    if end is not None and end.sla_missed:
+        lines.append("  sla missed")
+        lines += [f"    {line}" for line in end.sla_missed]
     lines.append(describe_code(run))
     rows = [["STEP", "TASKS", "SUCCEEDED", "CAUGHT", "FAILED", "RUNNING"]]
     for step in run.graph_steps():

@@ -361,6 +361,8 @@ class Scheduler:
             self._running.clear()
             self._started.clear()
         message = message or self._message
+        # each step past its SLA more than once is alerted on again now, with a count
+        missed = self._sla.finish(self.clock()) if self._sla is not None else ()
         if self.admission.decisions:
             self.store.index.write_explanation(
                 self.run.flow, self.run.run_id, self.admission.decisions
@@ -371,12 +373,11 @@ class Scheduler:
             status,
             message=message,
             known=self._succeeded.values(),
+            sla_missed=missed,
         )
         # After an abort, the scheduler's failure is what the user must see first.
         failures = [] if abort else list(self._failures)
         failed = failures[0] if failures else None
-        if self._sla is not None:
-            self._sla.finish(self.clock())
         if self._alerts:
             self._alerts.emit(run_alert(self.store, self.run, status, failed, message))
             self._alerts.close()

@@ -163,6 +163,8 @@ class SlaMonitor:
         self._missed: set[str] = set()
         #: step -> (its first miss's task, limit; how many of its tasks missed in all).
         self._step_misses: dict[str, tuple[str, Limit, int]] = {}
+        #: The run's limit, once the run passed it.
+        self._run_missed: Limit | None = None
 
     @staticmethod
     def start(
@@ -263,11 +265,25 @@ class SlaMonitor:
             return
         self._learned = learned_step_limits(history)
 
-    def finish(self, now: float) -> None:
+    def finish(self, now: float) -> tuple[str, ...]:
         """The run is ending: alert once for each step more than one of whose tasks missed
-        its SLA (its first was alerted on as it was seen), with how many did."""
+        its SLA (its first was alerted on as it was seen), with how many did. What missed,
+        one line each, for the run's end record."""
         run = self._run
+        lines = (
+            []
+            if self._run_missed is None
+            else [
+                f"run {run.flow}/{run.run_id} ran past its SLA of "
+                f"{format_duration(self._run_missed.seconds)} ({_source(self._run_missed.learned)})"
+            ]
+        )
         for step, (first, limit, count) in self._step_misses.items():
+            what = f"task {step}/{first}" if count == 1 else f"{count} tasks of step {step}"
+            lines.append(
+                f"{what} ran past {'its' if count == 1 else 'their'} SLA of "
+                f"{format_duration(limit.seconds)} ({_source(limit.learned)})"
+            )
             if count > 1 and self._alerts:
                 source = _source(limit.learned)
                 self._alerts.emit(
@@ -288,6 +304,8 @@ class SlaMonitor:
                     )
                 )
         self._step_misses.clear()
+        self._run_missed = None
+        return tuple(lines)
 
     def _miss(
         self, step: str | None, task_id: str | None, limit: Limit, elapsed: float, now: float
@@ -297,7 +315,9 @@ class SlaMonitor:
             run.flow, run.run_id, step, task_id, limit.seconds, elapsed, limit.learned, now
         )
         self._emit(event)
-        if step is not None and task_id is not None:
+        if step is None:
+            self._run_missed = limit
+        elif task_id is not None:
             seen = self._step_misses.get(step)
             self._step_misses[step] = (
                 (task_id, limit, 1) if seen is None else (*seen[:2], seen[2] + 1)

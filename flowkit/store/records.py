@@ -132,6 +132,8 @@ class RunEndRecord:
     status: RunStatus
     finished_at: float
     message: str | None = None
+    #: What passed its SLA while the run went, one line each (see flowkit.runtime.sla).
+    sla_missed: tuple[str, ...] = ()
     schema: int = SCHEMA
 
 
@@ -200,7 +202,10 @@ class TaskRecord:
 
 Record = TypeVar("Record", RunRecord, RunEndRecord, TaskRecord, TagChangeRecord)
 #: Fields JSON gives back as lists that the records hold as tuples.
-_TUPLES = ("tags", "steps", "foreach", "parents", "next_steps", "system_tags", "added", "removed")
+_TUPLES = (
+    *("tags", "steps", "foreach", "parents", "next_steps", "system_tags", "added", "removed"),
+    "sla_missed",
+)
 
 
 def dumps(record: RunRecord | RunEndRecord | TaskRecord | TagChangeRecord) -> bytes:

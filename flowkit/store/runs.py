@@ -116,11 +116,13 @@ class Records(RecordReads):
         *,
         message: str | None = None,
         known: Iterable[TaskRecord] = (),
+        sla_missed: Iterable[str] = (),
     ) -> RunEndRecord:
         """Write each step's task index and merge its tasks into the step's cache index
         (:mod:`flowkit.store.reuse_keys`), then the run's end record (which makes it final).
         ``known``: final records the caller holds already (the scheduler has read every
-        task's), which the index takes instead of reading them again."""
+        task's), which the index takes instead of reading them again. ``sla_missed``: what
+        passed its SLA, one line each (see :mod:`flowkit.runtime.sla`)."""
         if status not in RUN_END_STATUSES:
             raise ValueError(f"run status must be one of {sorted(RUN_END_STATUSES)}")
         held = {attempt_key(r, final=True): r for r in known if r.final}
@@ -129,7 +131,7 @@ class Records(RecordReads):
             body = index_body(flow, run_id, step, tasks)
             self._backend.put_new(layout.step_index_key(flow, run_id, step), body)
             reuse_keys.remember(self._backend, flow, run_id, step, tasks)
-        record = RunEndRecord(flow, run_id, status, time.time(), message)
+        record = RunEndRecord(flow, run_id, status, time.time(), message, tuple(sla_missed))
         self._write_once(layout.run_end_key(flow, run_id), record)
         return record
 

@@ -69,3 +69,14 @@ def test_a_resumed_run_leaves_a_gap_where_its_step_was_cloned(tmp_path: Path) ->
     assert rows["train"][1:] == ["▁·", "10.0s", "10.0s", "-"]
     assert rows["(run)"][1][1] == "·" and rows["(run)"][-1] == "-"
     assert "·: did not run in that run (cloned by a resume" in out
+
+
+def test_show_run_says_what_passed_its_sla(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path))
+    run = write_fake_run(store, "LateFlow", {"start": [FakeTask()]}, finish=None)
+    missed = ("4 tasks of step start ran past their SLA of 5.00s (set with @sla)",)
+    store.records.end_run("LateFlow", run.run_id, "succeeded", sla_missed=missed)
+    out = _show(tmp_path, f"LateFlow/{run.run_id}")
+    assert f"  sla missed\n    {missed[0]}\n" in out
+    on_time = write_fake_run(store, "LateFlow", {"start": [FakeTask()]})
+    assert "sla missed" not in _show(tmp_path, f"LateFlow/{on_time.run_id}")

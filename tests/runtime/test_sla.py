@@ -152,6 +152,11 @@ def test_a_step_past_its_sla_is_alerted_on_while_it_runs(tmp_path: Path, alerts:
     assert missed < ended < _index(view.events, RunFinished)
     event = view.events[missed]
     assert isinstance(event, SlaMissed) and event.limit == 0.5 and not event.learned
+    # and the run's end record says so, for the client and `flowkit show RUN`
+    end = run.end_record
+    assert end is not None and end.sla_missed == (
+        f"task slow/{task.id} ran past its SLA of 0.50s (set with @sla)",
+    )
 
 
 def test_a_run_past_its_flow_sla_is_alerted_on_while_it_runs(tmp_path: Path, alerts: Path) -> None:
@@ -170,6 +175,10 @@ def test_a_run_past_its_flow_sla_is_alerted_on_while_it_runs(tmp_path: Path, ale
     assert [a["event"] for a in alerts_in(alerts)] == ["sla_missed", "run_succeeded"]
     missed = _index(view.events, SlaMissed, step=None)
     assert missed < _index(view.events, TaskEvent, step="start", status="succeeded")
+    end = run.end_record
+    assert end is not None and end.sla_missed == (
+        f"run WholeRunSlaFlow/{run.id} ran past its SLA of 0.50s (set with @sla)",
+    )
 
 
 def _history(store_path: Path, runs: int = 20) -> None:
@@ -457,7 +466,8 @@ def test_a_step_is_alerted_on_once_then_with_how_many_missed_at_the_run_s_end(
     views: list[Any] = []
     sent = _Sent()
     limits = {"fan": Limit(5.0, False), "one": Limit(5.0, True)}
-    monitor = SlaMonitor(record, store, limits, None, sent, views.append)  # type: ignore[arg-type]
+    run_limit = Limit(20.0, True)
+    monitor = SlaMonitor(record, store, limits, run_limit, sent, views.append)  # type: ignore[arg-type]
     for task in ("t1", "t2", "t3", "t4"):
         monitor.task_event("fan", task, "running", 101.0)
     monitor.task_event("one", "t9", "running", 101.0)
@@ -474,18 +484,24 @@ def test_a_step_is_alerted_on_once_then_with_how_many_missed_at_the_run_s_end(
         ("fan", "t1", None),
         ("one", "t9", None),
     ]
-    monitor.finish(110.0)
-    # with the run's end, a count for the step that missed more than once
+    monitor.check(200.0)  # the run, too (20 s)
+    assert sent.events[-1].step is None and len(sent.events) == 3
+    # with the run's end, a count for the step that missed more than once; what missed,
+    # for the run's end record
+    assert monitor.finish(210.0) == (
+        "run F/1 ran past its SLA of 20.0s (learned from the flow's recent runs)",
+        "4 tasks of step fan ran past their SLA of 5.00s (set with @sla)",
+        "task one/t9 ran past its SLA of 5.00s (learned from the flow's recent runs)",
+    )
     summary = sent.events[-1]
-    assert len(sent.events) == 3 and summary.event == "sla_missed"
+    assert len(sent.events) == 4 and summary.event == "sla_missed"
     assert (summary.step, summary.task_id, summary.tasks_missed) == ("fan", None, 4)
     assert summary.pathspec == "F/1/fan" and summary.limit == 5.0 and summary.learned is False
     assert summary.message == (
         "4 tasks of step fan passed their SLA of 5.00s (set with @sla), the first fan/t1 "
         "(alerted on then)"
     )
-    monitor.finish(111.0)
-    assert len(sent.events) == 3  # once
+    assert monitor.finish(211.0) == () and len(sent.events) == 4  # once
 
 
 class FanOutSlaFlow(FlowSpec):
@@ -529,6 +545,12 @@ def test_a_fan_out_past_its_sla_is_one_alert_then_a_count(tmp_path: Path, alerts
         *count,
         ("run_succeeded", None, True, None),
     ]
+    end = run.end_record
+    assert end is not None and end.sla_missed == (
+        (f"{len(missed)} tasks of step slow ran past their SLA of 0.30s (set with @sla)",)
+        if len(missed) > 1
+        else (f"task slow/{missed[0].task_id} ran past its SLA of 0.30s (set with @sla)",)
+    )
 
 
 def test_a_retried_task_s_time_counts_from_its_first_attempt(tmp_path: Path) -> None:
