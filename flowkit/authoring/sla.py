@@ -62,7 +62,9 @@ def sla(target: Any = None, /, **kwargs: Any) -> Any:
     """Alert (``sla_missed``, through the run's alert sinks) the moment a task of this step,
     or a whole run of this flow, has taken longer than ``hours + minutes + seconds``:
     ``@sla(minutes=30)`` on a step or on the flow class. The run goes on; the alert is sent
-    once per task and once per run, while it is still going."""
+    while it is still going, once for the run and once for a step (its first task past
+    it; with the run's end, one more saying how many of its tasks were, if more than one),
+    and the run's end record lists what missed (``Run.end_record.sla_missed``)."""
     if target is not None:  # a bare @sla: no duration
         return _apply(target, kwargs, sys._getframe(1))
     where = sys._getframe(1)

@@ -24,7 +24,9 @@ included) until it ends for good (what is learned is measured the same way). Eac
 misses is told to the views (a :class:`~flowkit.runtime.events.SlaMissed` event), but a step
 is alerted on once, for its first task that misses, and once more with the run's end if
 later tasks missed too (``tasks_missed`` says how many in all): a 40-way foreach past its SLA
-is two alerts, not forty. The run is alerted on once. Alerts go through the run's
+is two alerts, not forty. The run is alerted on once. What missed is also written to the
+run's end record (``sla_missed``, one line each), which ``flowkit show RUN`` and the client
+(``Run.end_record``) read. Alerts go through the run's
 :class:`~flowkit.runtime.alerts.AlertSender`, so a slow sink never holds the scheduler. The
 scheduler asks :meth:`SlaMonitor.check` on every turn of its loop, which compares the time
 with the nearest deadline; a run with no SLA to watch has no monitor, and pays nothing per
