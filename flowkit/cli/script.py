@@ -31,7 +31,7 @@ class FlowSpec(FlowSpecBase):
         if use_cli and _launched_as_script(type(self)):
             from flowkit.executor.warm import prefork
 
-            prefork(sys.argv[1:])  # a run's worker, forked before the CLI's imports
+            prefork(sys.argv[1:])  # a run's worker imports while the CLI imports
             from flowkit.cli.flow_cli import main
 
             main(type(self))

@@ -1,7 +1,7 @@
 """The warm worker: imports flowkit and the flow once, then forks one process per task.
 
-Run as ``python -m flowkit.executor.forkserver`` (:func:`flowkit.executor.warm.spawn`), or
-forked from the command line's process (:mod:`flowkit.executor.forked`), often as a run begins: it imports what tasks need before it reads its hello, the first line of its
+Run as ``python -m flowkit.executor.forkserver`` (:func:`flowkit.executor.warm.spawn`), often
+as a run begins: it imports what tasks need before it reads its hello, the first line of its
 stdin, which names the flow's code. It talks JSON lines: requests on stdin, news on its
 original stdout (the flow's own prints are sent to stderr so they can never garble the
 channel). For each task it forks a *shepherd*, which leads a session of its own, forks the

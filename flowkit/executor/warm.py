@@ -14,11 +14,16 @@ and those from outside it alike (a library on ``PYTHONPATH`` edited, a package u
 of any file the worker itself read (a settings file the flow's module read at import).
 
 A run that knows it will fork its tasks here starts a *spare* worker first (:func:`spare`):
-a worker that imports flowkit's task modules while the run lints, plans and snapshots its
-code, then waits for its hello (which names the code, so it cannot come earlier). It is
-forked from this process where that is safe (the command line, see
-:mod:`flowkit.executor.forked`), else a fresh interpreter. A spare is generic until it reads its hello: any run here with the same interpreter,
+a fresh interpreter that imports flowkit's task modules while the run lints, plans and
+snapshots its code, then waits for its hello (which names the code, so it cannot come
+earlier). A spare is generic until it reads its hello: any run here with the same interpreter,
 working directory and environment may take it; one not taken is killed when its run ends.
+The command line starts its run's spare earlier still, as the flow file hands it control
+(:func:`prefork`), so that the worker imports while the command line imports its own modules.
+
+A worker is always a fresh interpreter, never forked from the process that starts the run:
+that process has run the flow file, ``sitecustomize`` and the project's modules, whose open
+files, logging handlers, threads and debugger a fork would carry into the worker and every task.
 
 Parked workers are bounded (:data:`MAX_IDLE`, the oldest goes first) and never outlive this
 process: they are shut down at exit, and a process that dies without running its exit
@@ -57,28 +62,20 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from typing import TypeAlias
-
-    from flowkit.executor.forked import Forked
-
-    #: A warm worker's process: spawned, or forked from this one.
-    Worker: TypeAlias = subprocess.Popen[bytes] | Forked
+from typing import Any
 
 #: Idle warm workers kept at most: each holds the memory its flow's imports took.
 MAX_IDLE = 2
 
 #: The parked workers by key: the process and the files of the modules it imported, each
 #: with its modification time and size then.
-_idle: OrderedDict[str, tuple[Worker, dict[str, list[int]]]] = OrderedDict()
+_idle: OrderedDict[str, tuple[subprocess.Popen[bytes], dict[str, list[int]]]] = OrderedDict()
 _at_exit = False
 #: Held while ``_idle`` or ``_spares`` change: runs in several threads take and park at once.
 _lock = threading.Lock()
 #: Spare workers not yet taken, each with the key of what it was started with (see
 #: :func:`_spare_key`).
-_spares: dict[Worker, str] = {}
+_spares: dict[subprocess.Popen[bytes], str] = {}
 #: Whether a worker idle at the end of its run is parked (see :func:`parking`).
 _parking = [True]
 
@@ -97,19 +94,14 @@ def _forget_inherited() -> None:
         proc.returncode = 0  # not ours to wait for
     _idle.clear()
     _spares.clear()
+    _early.clear()
 
 
 os.register_at_fork(after_in_child=_forget_inherited)
 
 
-def spawn() -> Worker:
-    """A fresh worker, which imports what its tasks need and then waits for its hello:
-    forked from this process where that is safe (see :mod:`flowkit.executor.forked`), which
-    has imported flowkit already, else a new interpreter."""
-    from flowkit.executor import forked
-
-    if forked.safe(ends_with_run=not parks()):
-        return forked.fork()
+def spawn() -> subprocess.Popen[bytes]:
+    """A fresh worker, which imports what its tasks need and then waits for its hello."""
     return subprocess.Popen(
         [sys.executable, "-m", "flowkit.executor.forkserver"],
         stdin=subprocess.PIPE,
@@ -119,25 +111,35 @@ def spawn() -> Worker:
     )
 
 
-#: Whether a spare was forked as the command line started (see :func:`prefork`).
-_preforked: list[Worker] = []
+#: The spare started as the command line started (see :func:`prefork`), until a run's
+#: :func:`spare` takes it or drops it.
+_early: list[subprocess.Popen[bytes]] = []
 
 
 def prefork(argv: list[str]) -> None:
-    """Fork a spare worker now, as ``python flow.py run`` (or ``resume``) starts, before the
-    command line imports the scheduler's modules: a worker forked then holds only what its
-    tasks need (each task's fork costs less) and imports the rest while the command line
-    does. The run's :func:`spare` takes it; one no run takes reads end of file on its stdin
-    when this process exits, and exits too."""
-    from flowkit.executor import forked
-
+    """Start the run's spare worker now, as ``python flow.py run`` (or ``resume``) hands the
+    command line control, so that the fresh interpreter imports flowkit's task modules while
+    the command line imports its own, then lints, plans and snapshots the code. The run's
+    :func:`spare` takes it, as it would have started it; a command that starts no run here
+    (``--help``, ``--dry-run``, ``--detach``, a run with no local step) shuts it down, and
+    one that never gets that far (a usage error, Ctrl-C) shuts it down as this process
+    exits (or, killed, closes its stdin, on which it exits too)."""
     if not ({"run", "resume"} & set(argv)) or {"--help", "--dry-run", "--detach"} & set(argv):
         return
-    if forked.safe(ends_with_run=True):
-        proc = forked.fork()
-        with _lock:
-            _spares[proc] = _spare_key()
-            _preforked.append(proc)
+    proc = spawn()
+    with _lock:
+        _spares[proc] = _spare_key()
+        _early.append(proc)
+    atexit.register(_drop_early)
+
+
+def _drop_early() -> None:
+    """Shut down the spare :func:`prefork` started if no run took it."""
+    with _lock:
+        early = [proc for proc in _early if _spares.pop(proc, None) is not None]
+        _early.clear()
+    for proc in early:
+        shutdown(proc, grace=0.0)  # it holds nothing yet: killing it loses nothing
 
 
 def _spare_key() -> str:
@@ -150,7 +152,7 @@ def _spare_key() -> str:
 class Spare:
     """A spare worker started for one run (see :func:`spare`)."""
 
-    def __init__(self, proc: Worker | None) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes] | None) -> None:
         self._proc = proc
 
     def drop(self) -> None:
@@ -175,17 +177,14 @@ def spare(wanted: bool = True) -> Iterator[Spare]:
         with _lock:
             wanted = not _idle
     key = _spare_key()
-    with _lock:
-        preforked = [p for p in _preforked if _spares.get(p) is not None]
-        _preforked.clear()
-    for early in preforked:  # one forked as the command line started: taken if it fits
-        if proc is None and wanted and _spares.get(early) == key:
-            proc = early
-        else:
-            with _lock:
-                _spares.pop(early, None)
-            shutdown(early, grace=0.0)
-    if wanted and proc is None:
+    with _lock:  # the command line's early spare, if it still fits (see :func:`prefork`)
+        early = next((p for p in _early if _spares.get(p) == key), None) if wanted else None
+        if early is not None:
+            _early.remove(early)
+    _drop_early()  # one that does not fit, or is not wanted
+    if early is not None:
+        proc = early
+    elif wanted:
         proc = spawn()
         with _lock:
             _spares[proc] = key
@@ -196,7 +195,7 @@ def spare(wanted: bool = True) -> Iterator[Spare]:
         handle.drop()
 
 
-def take_spare() -> Worker | None:
+def take_spare() -> subprocess.Popen[bytes] | None:
     """A spare worker this run may use (removed from the spares), or None."""
     key = _spare_key()
     with _lock:
@@ -237,7 +236,7 @@ def worker_key(hello: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
-def take(key: str) -> Worker | None:
+def take(key: str) -> subprocess.Popen[bytes] | None:
     """The idle worker parked under ``key``, removed from the idle ones, if it is still
     alive and silent and no module it imported changed on disk since (else it is shut
     down)."""
@@ -252,7 +251,7 @@ def take(key: str) -> Worker | None:
     return proc
 
 
-def keep(key: str, proc: Worker, files: dict[str, list[int]]) -> None:
+def keep(key: str, proc: subprocess.Popen[bytes], files: dict[str, list[int]]) -> None:
     """Park ``proc`` (idle: it runs no task) under ``key`` for a later run to take, with
     the files of the modules it imported (path -> modification time, size)."""
     global _at_exit
@@ -284,7 +283,7 @@ def close_all() -> None:
         shutdown(proc)
 
 
-def shutdown(proc: Worker, grace: float = 5.0) -> None:
+def shutdown(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     """Ask the worker ``proc`` to kill its tasks and exit; kill it if it has not within
     ``grace`` seconds (none for one still importing the flow, which reads no request)."""
     if proc.poll() is None:
@@ -305,7 +304,7 @@ def shutdown(proc: Worker, grace: float = 5.0) -> None:
         proc.stdout.close()
 
 
-def _exited(proc: Worker, timeout: float) -> bool:
+def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
     """Whether ``proc`` exited (and was reaped) within ``timeout`` seconds: woken by its exit
     through a pidfd where the kernel has them, not by Popen.wait's polling, while what it
     still sends is read and dropped (so it cannot block on a full pipe)."""
@@ -349,7 +348,7 @@ def _changed(files: dict[str, list[int]]) -> bool:
     return False
 
 
-def _has_output(proc: Worker) -> bool:
+def _has_output(proc: subprocess.Popen[bytes]) -> bool:
     assert proc.stdout is not None
     readable, _, _ = select.select([proc.stdout.fileno()], [], [], 0)
     return bool(readable)

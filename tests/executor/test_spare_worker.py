@@ -146,6 +146,50 @@ def test_a_spare_is_taken_only_with_the_environment_it_was_started_in(
     assert spawned[1].returncode == -signal.SIGKILL
 
 
+def test_the_command_lines_early_spare_is_the_one_its_run_takes(
+    spawned: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """``python flow.py run`` starts its spare as the flow file hands it control
+    (:func:`warm.prefork`); the run takes that one and starts no other."""
+    warm.prefork(["run", "--store", str(tmp_path / "s")])
+    assert len(spawned) == 1
+    with warm.parking(False):
+        run = flowkit.run(_flow(tmp_path), store=str(tmp_path / "s"), quiet=True)
+    assert len(spawned) == 1
+    assert run["start"].task.data.worker == spawned[0].pid
+    assert spawned[0].returncode == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["show"], ["run", "--help"], ["run", "--dry-run"], ["run", "--detach"], ["resume", "--help"]],
+)
+def test_a_command_that_runs_nothing_here_starts_no_early_spare(
+    spawned: list[subprocess.Popen[bytes]], argv: list[str]
+) -> None:
+    warm.prefork(argv)
+    assert spawned == []
+
+
+def test_an_early_spare_no_run_takes_is_shut_down(
+    spawned: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # a dry run after all (--dry-run spelled so that prefork missed it): killed at once
+    warm.prefork(["run"])
+    flowkit.run(_flow(tmp_path), store=str(tmp_path / "s"), dry_run=True)
+    assert [proc.returncode for proc in spawned] == [-signal.SIGKILL]
+    # the command line changed the environment since: a fresh spare, the early one killed
+    warm.prefork(["run"])
+    monkeypatch.setenv("SPARE_CHANGED", "1")
+    with warm.spare():
+        assert [proc.returncode for proc in spawned[1:]] == [-signal.SIGKILL, None]
+    assert spawned[2].returncode == -signal.SIGKILL
+    # a command line that never got to its run: shut down as its process exits
+    warm.prefork(["run"])
+    warm._drop_early()  # what atexit calls
+    assert spawned[3].returncode == -signal.SIGKILL
+
+
 @pytest.mark.parametrize(
     ("then", "status"),
     [("sys.stdin.read()", 0), ("time.sleep(60)", -signal.SIGKILL)],
