@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import pickle
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -28,12 +29,21 @@ def test_text_that_mentions_main_is_pickled_plainly() -> None:
     assert from_frames(frames.segments) == {"flow.py": source, "note": "runs as __main__"}
 
 
-def test_an_object_of_a_class_from_main_is_cloudpickled(main_class: type) -> None:
+def test_an_object_of_a_class_from_main_is_cloudpickled(main_class: type, tmp_path: Path) -> None:
     point = main_class()
     point.x = 3  # type: ignore[attr-defined]
     frames = to_frames(["__main__", point, main_class()])  # the text first: memoized
     assert frames.cloudpickled
-    # the class travels by value: a reader without that __main__ still loads it
-    restored = pickle.loads(frames.segments[0])
-    assert restored[0] == "__main__" and restored[1].x == 3
-    assert type(restored[1]).__name__ == "Point"
+    # the class travels by value: a reader without that __main__ (another process) loads it
+    stream = tmp_path / "point.pickle"
+    stream.write_bytes(bytes(frames.segments[0]))
+    read = (
+        "import pickle, sys\n"
+        "restored = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "print(restored[0], restored[1].x, type(restored[1]).__name__, restored[2].__class__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", read, str(stream)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["__main__", "3", "Point", "<class", "'__main__.Point'>"]
