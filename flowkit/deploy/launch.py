@@ -20,13 +20,15 @@ claim is never run twice, whoever launches it again after a crash.
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from flowkit.errors import FlowkitError
 
@@ -225,7 +227,15 @@ def main(argv: list[str]) -> int:
         return 2
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cancels the run, as Ctrl-C does
     try:
-        start_deployed(open_store(argv[0]), LaunchRequest.from_json(argv[1]))
+        request = LaunchRequest.from_json(argv[1])
+    except FlowkitError as exc:
+        sys.stderr.write(f"error: {exc.render()}\n")
+        return 2
+    # the scheduler's output is this process's too: each line says when, and which flow
+    sys.stdout = _Stamped(sys.stdout, request.flow)
+    sys.stderr = _Stamped(sys.stderr, request.flow)
+    try:
+        start_deployed(open_store(argv[0]), request)
     except KeyboardInterrupt:
         return 130
     except RunFailed as exc:
@@ -234,7 +244,38 @@ def main(argv: list[str]) -> int:
     except FlowkitError as exc:
         sys.stderr.write(f"error: {exc.render()}\n")
         return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
     return 0
+
+
+class _Stamped(io.TextIOBase):
+    """A text stream that starts each line with the time and the flow, as the scheduler
+    starts its own: a launched run's lines (its progress, an error) are told apart in the
+    scheduler's log. Written to the inherited stream as each line ends."""
+
+    def __init__(self, inner: TextIO, flow: str) -> None:
+        self._inner = inner
+        self._flow = flow
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self._inner.write(f"{stamp} {self._flow}: {line}\n")
+        if lines:
+            self._inner.flush()
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        if self._pending:
+            self.write("\n")
+        self._inner.flush()
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -23,8 +23,8 @@
 - An **event** is a write-once record under its name (``events/<name>/<id>.json``), its id
   time-sorted, so a reader takes the events after the last one it saw with one listing.
 
-``gc`` keeps the code package of each flow's current deployment, drops the claims and events
-that can no longer matter (:func:`collect_scheduler_records`, and :data:`RETENTION`), and
+``gc`` keeps the code package of each flow's current deployment, drops the claims, events
+and replaced deployment versions that can no longer matter (:func:`collect_scheduler_records`, and :data:`RETENTION`), and
 ``fsck`` checks these records (see :func:`deployed_code` and :func:`check_deployments`).
 """
 
@@ -411,8 +411,10 @@ def check_deployments(backend: Backend) -> Iterator[tuple[str, str | None, str |
 def collect_scheduler_records(
     backend: Backend, *, now: float, retention: float = RETENTION, dry_run: bool = False
 ) -> int:
-    """For ``gc``: delete the claims (with their launched and takeover records) and events
-    that can no longer matter; how many records went (would go, in a dry run).
+    """For ``gc``: delete the claims (with their launched and takeover records), events and
+    deployment versions that can no longer matter; how many records went (would go, in a
+    dry run). A deployment version goes when it is older than ``retention`` and a newer
+    version of its flow replaced it.
 
     A claim goes when it is older than ``retention``, its flow's cursor is past it (the
     scheduler never looks at it again), and it is not the newest of its kind (schedule
@@ -433,6 +435,8 @@ def collect_scheduler_records(
         prefix = layout.deployment_prefix(flow)
         state = store.state(flow)
         versions = sorted(k for k in infos if k.startswith(f"{prefix}/versions/"))
+        # versions the newest replaced, older than the retention (each tick lists them)
+        gone += [k for k in versions[:-1] if infos[k].modified < old]
         current = None
         if versions:
             try:

@@ -4,6 +4,7 @@ when its run exists; and a launch for a claim that has its run runs nothing."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from flowkit.client import Flow
 from flowkit.deploy.due import due
-from flowkit.deploy.launch import LaunchRequest, start_deployed
+from flowkit.deploy.launch import LaunchRequest, _Stamped, start_deployed
 from flowkit.deploy.loop import DeploymentScheduler, Fired
 from flowkit.deploy.recover import GRACE
 from flowkit.deploy.register import deploy, publish_event, undeploy
@@ -189,3 +190,18 @@ def crash_after_claim_of(store: Store, what: str, now: datetime) -> str:
     details = {"by": "a:1", "scheduler": "gone", "clock": now.timestamp() - 10, "kind": "schedule"}
     assert registry.claim(deployment.flow, what, {**details, "version": deployment.version})
     return what
+
+
+def test_a_launched_runs_lines_say_when_and_which_flow() -> None:
+    out = io.StringIO()
+    stamped = _Stamped(out, "NightlyFlow")
+    stamped.write("✓ NightlyFlow/1 succeeded\nerror: a")
+    stamped.write("nd a hint\n    hint: x")
+    stamped.flush()
+    lines = out.getvalue().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "NightlyFlow: ✓ NightlyFlow/1 succeeded",
+        "NightlyFlow: error: and a hint",
+        "NightlyFlow:     hint: x",
+    ]
+    assert all(datetime.strptime(line.split(" ")[0], "%Y-%m-%dT%H:%M:%SZ") for line in lines)

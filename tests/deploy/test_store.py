@@ -133,6 +133,8 @@ def test_gc_drops_the_claims_and_events_that_can_no_longer_matter(store: Store) 
     registry = Deployments(store.backend)
     waiting = (EventSpec("drift"),)
     registry.put(deployment("Retrain", version=registry.new_version(), events=waiting))
+    replaced = registry.versions("Retrain")
+    newest = registry.put(deployment("Retrain", version=registry.new_version(), events=waiting))
     for slot in ("slot.100", "slot.200"):
         registry.claim("Retrain", slot, {})
         registry.launch_done("Retrain", slot, {"run_id": "r"})
@@ -147,11 +149,13 @@ def test_gc_drops_the_claims_and_events_that_can_no_longer_matter(store: Store) 
     assert collect(store, policy).scheduler_records == 0  # nothing is old yet
     later = time.time() + RETENTION + 60
     dry = collect(store, policy, dry_run=True, now=later)
-    assert dry.scheduler_records == 7
-    assert "the scheduler's claims and events no longer needed: 7 would be deleted" in (
+    assert dry.scheduler_records == 8
+    assert "the scheduler's claims and events no longer needed: 8 would be deleted" in (
         dry.summary()
     )
-    assert collect(store, policy, now=later).scheduler_records == 7
+    assert collect(store, policy, now=later).scheduler_records == 8
+    assert replaced != [newest.version]
+    assert registry.versions("Retrain") == [newest.version]  # the one it replaced went
     left = sorted(
         i.key for i in store.backend.scan("deployments/Retrain") if "/versions/" not in i.key
     )
