@@ -8,7 +8,9 @@ tasks, open splits); the plan (:class:`~flowkit.plan.tasks.Planner`) turns them,
 parents' records, into this task's inputs and path. Airflow retries a failed task (the
 step's ``@retry``); each retry is the task's next attempt, found in the store, so the
 attempt numbers are flowkit's whatever Airflow's try number says, and a task that already
-succeeded is not run again when Airflow runs its task a second time.
+succeeded is not run again when Airflow runs its task a second time. An earlier try's attempt
+that never ended (its task's process killed) is killed and recorded as lost before the next
+attempt starts; a task that failed for good starts no attempt after it.
 """
 
 from __future__ import annotations
