@@ -54,6 +54,8 @@ class TaskContext(NamedTuple):
     graph_info: Callable[[], dict[str, Any]] | None = None
     #: Builds ``current.trigger`` (what fired a run ``flowkit scheduler`` started) when asked.
     trigger: Callable[[], Any] | None = None
+    #: The run hooks the run enables, with their arguments (see runtime.hooks.task_arguments).
+    hooks: Mapping[str, Mapping[str, Any]] | None = None
 
     @property
     def pathspec(self) -> str:
@@ -256,6 +258,11 @@ class Current:
 
 
 current = Current()
+
+
+def bound_context() -> TaskContext | None:
+    """The running step's context; None outside one."""
+    return _CONTEXT.get()
 
 
 @contextmanager

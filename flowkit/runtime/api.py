@@ -295,6 +295,13 @@ def _start(
     if options.detach:
         from flowkit.runtime.detach import detach
 
+        if hooks:  # the detached scheduler tells none (see runtime.hooks)
+            sys.stderr.write(
+                f"warning: a detached run tells no run hook ({', '.join(sorted(hooks))}): "
+                f"{record.flow}/{record.run_id} is not logged by them; log it once it ends "
+                "as their package says (flowkit-mlflow: flowkit mlflow sync FLOW/RUN)\n"
+            )
+
         return detach(prepared, options)
     return drive(prepared, options)
 

@@ -124,6 +124,7 @@ def drive(prepared: Prepared, options: RunOptions) -> Run:
                 limit=cpu_limit(graph, prepared.policy, prepared.max_workers),
                 client_namespace=options.namespace,
                 sla=prepared.sla,
+                hooks=prepared.hooks,
             )
         except BaseException as exc:
             end_unstarted(store, record, exc)

@@ -24,6 +24,7 @@ records in the store what it could not do (the MLflow one tags the run), to be d
 
 from __future__ import annotations
 
+import inspect
 import queue
 import sys
 import threading
@@ -89,11 +90,54 @@ def enabled_hooks(
 
 
 def load_hooks(enabled: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The factories of the ``enabled`` hooks, loaded: one that is not installed, or does
-    not load, stops the run before anything runs."""
+    """The factories of the ``enabled`` hooks, loaded, their arguments checked: a hook that is
+    not installed, does not load, or is given arguments it does not take (or, when the
+    factory has a ``check(**args)``, of values it refuses) stops the run before it exists."""
     from flowkit.plugins import load_plugin
 
-    return {name: load_plugin(GROUP, name, kind="run hook") for name in enabled}
+    factories = {name: load_plugin(GROUP, name, kind="run hook") for name in enabled}
+    for name, factory in factories.items():
+        args = dict(enabled[name])
+        try:
+            inspect.signature(factory).bind(None, None, **args)
+        except TypeError as exc:  # arguments the hook does not take: the user's to fix
+            raise _refused(name, factory, args, str(exc)) from None
+        except ValueError:  # a factory Python cannot read the signature of: it says at the call
+            pass
+        check = getattr(factory, "check", None)
+        if check is not None:
+            try:
+                check(**args)
+            except FlowkitError:
+                raise
+            except Exception as exc:
+                raise _refused(name, factory, args, f"{type(exc).__name__}: {exc}") from None
+    return factories
+
+
+def _refused(name: str, factory: Any, args: Mapping[str, Any], why: str) -> FlowkitError:
+    try:
+        taken = [p for p in inspect.signature(factory).parameters][2:]
+    except (TypeError, ValueError):
+        taken = []
+    return FlowkitError(
+        f"the run hook '{name}' does not take the arguments {dict(args)}: {why}",
+        (f"it takes: {', '.join(taken)}; " if taken else "")
+        + f"see the documentation of the package that provides '{name}'",
+    )
+
+
+def task_arguments(name: str) -> dict[str, Any] | None:
+    """In a running step: the arguments the run enabled the hook ``name`` with (an
+    extension's code in the step reads its own, e.g. the tracking URI); None when the run does
+    not enable it or outside a step."""
+    from flowkit.authoring.current import bound_context
+
+    ctx = bound_context()
+    if ctx is None or ctx.hooks is None:
+        return None
+    found = ctx.hooks.get(name)
+    return None if found is None else dict(found)
 
 
 class RunHooks:
@@ -113,12 +157,12 @@ class RunHooks:
         for name, factory in factories.items():
             try:
                 self._hooks.append((name, factory(store, run, **enabled[name])))
-            except TypeError as exc:  # arguments the hook does not take: the user's to fix
-                raise FlowkitError(
-                    f"the run hook '{name}' does not take the arguments {dict(enabled[name])}: "
-                    f"{exc}",
-                    f"see the documentation of the package that provides '{name}'",
-                ) from None
+            except FlowkitError:
+                raise
+            except Exception as exc:  # checked by load_hooks: said as the hook's, with its args
+                raise _refused(
+                    name, factory, enabled[name], f"{type(exc).__name__}: {exc}"
+                ) from exc
 
         #: What the hooks are still to be told, in order; None: the run is over.
         self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()

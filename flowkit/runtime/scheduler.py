@@ -62,6 +62,9 @@ from flowkit.task.spec import CodeRef, TaskSpec, task_spec
 from flowkit.task.timeout import hard_kill_after
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
     from flowkit.store import RunRecord, Store, TaskRecord
 
 #: How long a cancelled run waits for its killed tasks to be reported.
@@ -101,6 +104,8 @@ class Scheduler:
     client_namespace: str | None = None
     #: The flow's ``@sla`` and whether SLAs are learned; None: no SLA is watched.
     sla: SlaRules | None = None
+    #: The run hooks the run enables, with their arguments, for the tasks (see TaskSpec).
+    hooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Watches the SLAs while the run goes; None when there are none (see runtime.sla).
     _sla: SlaMonitor | None = None
     _ready: list[LiveAttempt] = field(default_factory=list)
@@ -436,6 +441,7 @@ class Scheduler:
             cache_key=task.cache_key,
             catch=task.catch,
             client_namespace=self.client_namespace,
+            hooks={name: dict(args) for name, args in self.hooks.items()},
             **spec_fields(self.policy, self.graph.steps[task.planned.step], task.attempt),
         )
 

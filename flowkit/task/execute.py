@@ -145,6 +145,7 @@ def run_step(
         parameter_names=tuple(sorted(spec.parameters)),
         graph_info=lambda: metaflow_graph(flow_cls).info(),
         trigger=lambda: Trigger.from_tags(spec.system_tags),
+        hooks=spec.hooks,
     )
     metrics.start()  # what an earlier task in this process logged is not this one's
     with bound(ctx):

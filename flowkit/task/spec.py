@@ -98,6 +98,9 @@ class TaskSpec:
     #: ``run --namespace``: the namespace the step's client reads runs in (``""``: every
     #: run); None: the default, ``user:<you>``. ``current.namespace`` stays ``user:<you>``.
     client_namespace: str | None = None
+    #: The run hooks the run enables, with their arguments: an extension's code in the step
+    #: reads its own (``log_model`` the tracking URI and experiment of ``mlflow``).
+    hooks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def pathspec(self) -> str:

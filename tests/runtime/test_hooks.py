@@ -3,6 +3,7 @@ by --with, a flow class's decorator or the hooks setting, later ones' arguments 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,61 @@ def test_the_hooks_setting_is_a_table_of_tables(tmp_path: Path) -> None:
     assert "from FLOWKIT_HOOKS" in info.value.render()
     with pytest.raises(FlowkitError, match="setting hooks is not valid JSON"):
         Settings.resolve(environ={"FLOWKIT_HOOKS": "{mlflow"}, cwd=tmp_path)
+
+
+class Checked(Recorder):
+    """A hook whose factory checks its arguments' values before the run is made."""
+
+    @staticmethod
+    def check(fail: bool = False) -> None:
+        if not isinstance(fail, bool):
+            raise AttributeError(f"{fail!r} has no truth here")
+
+
+class HookArgsFlow(flowkit.FlowSpec):
+    """Keeps what its step is told of the run's hooks."""
+
+    @flowkit.step
+    def start(self) -> None:
+        from flowkit.runtime.hooks import task_arguments
+
+        self.mine = task_arguments("rec")
+        self.other = task_arguments("nope")
+        self.next(self.end)
+
+    @flowkit.step
+    def end(self) -> None:
+        pass
+
+
+@pytest.fixture
+def rec_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flowkit.plugins
+
+    monkeypatch.setattr(flowkit.plugins, "load_plugin", lambda group, name, kind: Checked)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ('{"colour": "red"}', r"got an unexpected keyword argument 'colour'.*it takes: fail"),
+        ('{"fail": "no"}', r"AttributeError: 'no' has no truth here.*it takes: fail"),
+    ],
+)
+def test_a_hook_is_checked_before_the_run_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rec_installed: None, args: str, said: str
+) -> None:
+    monkeypatch.setenv("FLOWKIT_HOOKS", f'{{"rec": {args}}}')
+    with pytest.raises(FlowkitError, match=r"the run hook 'rec' does not take the arguments") as e:
+        flowkit.run(HookArgsFlow, store=str(tmp_path), progress=Quiet())
+    assert re.search(said, e.value.render(), re.S)
+    assert open_store(str(tmp_path)).records.list_flows() == []  # no run was made
+
+
+def test_a_step_reads_the_arguments_its_run_enabled_a_hook_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rec_installed: None
+) -> None:
+    monkeypatch.setenv("FLOWKIT_HOOKS", '{"rec": {"fail": false}}')
+    run = flowkit.run(HookArgsFlow, store=str(tmp_path), progress=Quiet())
+    assert run["start"].task.data.mine == {"fail": False}
+    assert run["start"].task.data.other is None

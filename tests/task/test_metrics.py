@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,39 @@ def test_a_bad_metric_fails_its_step_saying_why(tmp_path: Path, bad: str, messag
 def test_outside_a_step_log_metric_says_where_it_works() -> None:
     with pytest.raises(NotInTaskError, match=r"current.log_metric has no value outside"):
         flowkit.current.log_metric("loss", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "step", "message"),
+    [
+        ("acc@top5", 0.5, None, "the metric name 'acc@top5' is not one MLflow takes"),
+        ("a..b", 0.5, None, "the metric name 'a..b' is not one MLflow takes"),
+        ("x" * 251, 0.5, None, "at most 250 characters"),
+        ("loss", 0.5, 2**70, f"metric 'loss' has step={2**70}, past a 64-bit integer"),
+        ("loss", [1.0, 2.0], None, "metric 'loss' has the value [1.0, 2.0], not a number"),
+    ],
+)
+def test_a_metric_a_tracker_would_refuse_is_refused_when_logged(
+    name: str, value: object, step: int | None, message: str
+) -> None:
+    """Refused in the step, naming the metric: MLflow would refuse it later, for the whole
+    task's batch (and every sync after)."""
+    from flowkit.authoring import metrics
+    from flowkit.errors import FlowkitError
+
+    with pytest.raises(FlowkitError, match=re.escape(message)):
+        metrics.log(name, value, step)
+    assert metrics.taken() == []
+    metrics.log("acc_top-5/val: a.b", 0.5, 2**63 - 1)  # the rule's edges are taken
+    assert [m[:3] for m in metrics.taken()] == [("acc_top-5/val: a.b", 0.5, 2**63 - 1)]
+
+
+def test_a_numpy_array_is_not_a_metric() -> None:
+    np = pytest.importorskip("numpy")
+    from flowkit.authoring import metrics
+    from flowkit.errors import FlowkitError
+
+    with pytest.raises(FlowkitError, match=r"metric 'm' has the value array\(\[1\., 2\.\]\)"):
+        metrics.log("m", np.array([1.0, 2.0]), None)
+    metrics.log("m", np.float32(0.5), None)
+    assert [m[:3] for m in metrics.taken()] == [("m", 0.5, 0)]
