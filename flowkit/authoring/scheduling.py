@@ -25,7 +25,7 @@ from flowkit.authoring.config import configured_values, namespace, resolve_confi
 from flowkit.authoring.delayed import UNPACK_PREFIX, ConfigExprError, is_delayed, resolve
 from flowkit.authoring.parameters import parameters_of
 from flowkit.errors import FlowDefinitionError
-from flowkit.store.keys import is_name, name_rule
+from flowkit.store import is_name, name_rule
 
 Overlap = Literal["skip", "queue", "allow"]
 OVERLAPS: tuple[str, ...] = ("skip", "queue", "allow")

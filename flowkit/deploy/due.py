@@ -73,7 +73,7 @@ def due(
     """Everything due for ``deployment`` at ``now``, given how far ``state`` got."""
     yield from _slots(deployment, state, now)
     yield from _upstream_runs(store, deployment, state)
-    yield from _events(Deployments(store.backend), deployment, state)
+    yield from _events(store.deployments, deployment, state)
 
 
 def _slots(deployment: Deployment, state: SchedulerState, now: datetime) -> Iterator[Due]:

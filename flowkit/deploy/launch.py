@@ -98,21 +98,19 @@ def spawn(store_url: str, request: LaunchRequest, *, wait: bool) -> subprocess.P
 def start_deployed(store: Store, request: LaunchRequest) -> Run:
     """Run the deployment version ``request`` names, to its end (in this process)."""
     from flowkit.runtime.api import RunOptions, start
-    from flowkit.store import KeyNotFoundError, layout
-    from flowkit.store.deployments import Deployment, Deployments
+    from flowkit.store import KeyNotFoundError
     from flowkit.surfaces.default import default_view
     from flowkit.task.code import load_flow_class
     from flowkit.task.spec import CodeRef
 
-    key = layout.deployment_version_key(request.flow, request.version)
     try:
-        deployment = Deployment.from_bytes(store.backend.get(key), f"{store.url}/{key}")
+        deployment = store.deployments.version(request.flow, request.version)
     except KeyNotFoundError:
         raise FlowkitError(
             f"deployment {request.flow} version {request.version} is not in {store.url}",
             f"deploy the flow again: flowkit deploy FLOW_FILE --flow {request.flow}",
         ) from None
-    registry = Deployments(store.backend)
+    registry = store.deployments
     if registry.latest(request.flow) is None:
         if request.claim is not None:  # closed: a later deploy must not run it after all
             registry.launch_done(request.flow, request.claim, {"undeployed": True})

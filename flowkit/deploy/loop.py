@@ -78,7 +78,7 @@ class DeploymentScheduler:
         claim_grace: float = GRACE,
     ) -> None:
         self.store = store
-        self.registry = Deployments(store.backend)
+        self.registry = store.deployments
         self._now = now
         self._log = log
         self._wait = wait

@@ -78,7 +78,7 @@ def deploy(
         )
     resolve_parameters(configured, settled)  # a bad or missing value fails here, not at 02:00
     the_store = open_deploy_store(store)
-    registry = Deployments(the_store.backend)
+    registry = the_store.deployments
     _refuse_loops(graph, triggers.on_finish, registry)
     code = code_ref_for(flow_cls, the_store)
     try:
@@ -188,7 +188,7 @@ def undeploy(flow: str, *, store: str | os.PathLike[str] | Store | None = None) 
     (its runs stay, and a run going on goes on)."""
     from flowkit.settings import current_user
 
-    registry = Deployments(open_deploy_store(store).backend)
+    registry = open_deploy_store(store).deployments
     latest = registry.latest(flow)
     if latest is None:
         deployed = ", ".join(d.flow for d in registry.current()) or "none"
@@ -236,4 +236,4 @@ def publish_event(
             f"the payload of event {name} is not JSON: {exc}",
             "give its fields as text, numbers, bools, lists or dicts",
         ) from None
-    return Deployments(open_deploy_store(store).backend).publish(name, payload, current_user()).id
+    return open_deploy_store(store).deployments.publish(name, payload, current_user()).id

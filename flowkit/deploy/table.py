@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from flowkit.store.deployments import Deployment, Deployments
+from flowkit.store.deployments import Deployment
 
 if TYPE_CHECKING:
     from flowkit.store import Store
@@ -41,7 +41,7 @@ def next_fire(deployment: Deployment, now: datetime) -> tuple[str, str]:
 
 def rows(store: Store, now: datetime) -> list[Row]:
     found = []
-    for flow, deployment in Deployments(store.backend).each_current():
+    for flow, deployment in store.deployments.each_current():
         if not isinstance(deployment, Deployment):  # said in its row; the others are listed
             found.append(Row(flow, "DAMAGED", "-", "-", deployment.message, "-", "-", "-"))
             continue

@@ -202,9 +202,13 @@ class Deployments:
         versions = self.versions(flow)
         if not versions:
             return None
-        key = layout.deployment_version_key(flow, versions[-1])
-        found = Deployment.from_bytes(self._backend.get(key), f"{self.url}/{key}")
+        found = self.version(flow, versions[-1])
         return found if with_deleted or not found.deleted else None
+
+    def version(self, flow: str, version: str) -> Deployment:
+        """One deployment version of ``flow``; KeyNotFoundError if there is none."""
+        key = layout.deployment_version_key(flow, version)
+        return Deployment.from_bytes(self._backend.get(key), f"{self.url}/{key}")
 
     def flows(self) -> list[str]:
         """Every flow that has a deployment version (deployed now or not)."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, TypeVar
 
 from flowkit.store.backend import Backend
 from flowkit.store.errors import StoreError
@@ -25,6 +26,9 @@ from flowkit.store.overlap import overlapped
 from flowkit.store.runs import Records
 from flowkit.store.tags import RunTags
 from flowkit.store.values import StoreArtifacts, Values
+
+if TYPE_CHECKING:
+    from flowkit.store.deployments import Deployments
 
 __all__ = ["Store", "StoreArtifacts"]
 
@@ -60,6 +64,14 @@ class Store:
         """Whether each call is a network round trip (an object store): a poller asks less
         often then."""
         return self.backend.remote
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        """Deployed flows, their claims and published events (the one-machine scheduler's
+        records); imported on first use, as only the scheduler's commands need them."""
+        from flowkit.store.deployments import Deployments
+
+        return Deployments(self.backend)
 
     def __repr__(self) -> str:
         return f"Store({self.backend!r})"
