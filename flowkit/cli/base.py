@@ -52,7 +52,10 @@ class FlowkitGroup(click.Group):
         if found is None and self.plugin_commands is not None:
             from flowkit.plugins import find_plugin
 
-            found = find_plugin(self.plugin_commands, cmd_name)
+            try:
+                found = find_plugin(self.plugin_commands, cmd_name)
+            except FlowkitError as error:  # one broken package: listed, refused when run
+                return _unloadable(cmd_name, error)
             if found is not None:
                 self.add_command(found, cmd_name)
         return found
@@ -64,6 +67,23 @@ class FlowkitGroup(click.Group):
             prefix = "" if isinstance(error, LintError) else "error: "
             click.echo(prefix + error.render(), err=True)
             ctx.exit(exit_code(error))
+
+
+def _unloadable(name: str, error: FlowkitError) -> click.Command:
+    """A plug-in command that does not load: ``flowkit --help`` lists it as such, and running
+    it says why (the rest of the CLI works)."""
+
+    def refuse() -> None:
+        raise error
+
+    return click.Command(
+        name,
+        callback=refuse,
+        help=f"failed to load: {error.message}",
+        short_help=f"failed to load: {error.message.splitlines()[0][:60]}",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
 
 
 class StoreOption(click.Option):
