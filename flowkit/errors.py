@@ -8,7 +8,8 @@ complete)::
     ├── FlowDefinitionError         the flow class is written wrongly (names step, file, line)
     │   ├── LintError               every problem lint found, at once (``.problems``)
     │   ├── ReadOnlyParameterError  a step assigned to a parameter; an AttributeError [authoring.parameters]
-    │   └── TooManySplits           a foreach fans out past max_num_splits [plan.tasks]
+    │   ├── TooManySplits           a foreach fans out past max_num_splits [plan.tasks]
+    │   └── UnsupportedShape        a flow shape an Airflow DAG cannot express [export.shape]
     ├── FlowLoadError               a flow file could not be found, imported or chosen
     ├── ParameterError              a parameter value is missing or does not convert
     │   └── ConfigError             a config cannot be read, parsed or evaluated [authoring.config]
