@@ -21,10 +21,10 @@ are all quicker never reads them.
 
 A task's time counts from the start of its first attempt (retries and their backoff
 included) until it ends for good (what is learned is measured the same way). Each task that
-misses is told to the views (a :class:`~flowkit.runtime.events.SlaMissed` event), but a step
-is alerted on once, for its first task that misses, and once more with the run's end if
-later tasks missed too (``tasks_missed`` says how many in all): a 40-way foreach past its SLA
-is two alerts, not forty. The run is alerted on once. What missed is also written to the
+A step is told to the views (a :class:`~flowkit.runtime.events.SlaMissed` event) and alerted
+on once, for its first task that misses, and alerted on once more with the run's end if later
+tasks missed too (``tasks_missed`` says how many in all): a 40-way foreach past its SLA is one
+line on the terminal and two alerts, not forty. The run is alerted on once. What missed is also written to the
 run's end record (``sla_missed``, one line each), which ``flowkit show RUN`` and the client
 (``Run.end_record``) read. Alerts go through the run's
 :class:`~flowkit.runtime.alerts.AlertSender`, so a slow sink never holds the scheduler. The
@@ -316,7 +316,6 @@ class SlaMonitor:
         event = SlaMissed(
             run.flow, run.run_id, step, task_id, limit.seconds, elapsed, limit.learned, now
         )
-        self._emit(event)
         if step is None:
             self._run_missed = limit
         elif task_id is not None:
@@ -325,7 +324,10 @@ class SlaMonitor:
                 (task_id, limit, 1) if seen is None else (*seen[:2], seen[2] + 1)
             )
             if seen is not None:
-                return  # counted: alerted on with the run's end (see finish)
+                # counted: told and alerted on with the run's end (see finish), so a slow
+                # fan-out of 1,000 tasks is one line and one alert, not 1,000
+                return
+        self._emit(event)
         if self._alerts:
             self._alerts.emit(
                 AlertEvent(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -472,14 +473,8 @@ def test_a_step_is_alerted_on_once_then_with_how_many_missed_at_the_run_s_end(
         monitor.task_event("fan", task, "running", 101.0)
     monitor.task_event("one", "t9", "running", 101.0)
     monitor.check(107.0)
-    # every miss reaches the views; the alerts: each step's first miss alone
-    assert [(e.step, e.task_id) for e in views] == [
-        ("fan", "t1"),
-        ("fan", "t2"),
-        ("fan", "t3"),
-        ("fan", "t4"),
-        ("one", "t9"),
-    ]
+    # the views and the alerts: each step's first miss alone
+    assert [(e.step, e.task_id) for e in views] == [("fan", "t1"), ("one", "t9")]
     assert [(a.step, a.task_id, a.tasks_missed) for a in sent.events] == [
         ("fan", "t1", None),
         ("one", "t9", None),
@@ -533,24 +528,28 @@ def test_a_fan_out_past_its_sla_is_one_alert_then_a_count(tmp_path: Path, alerts
         FanOutSlaFlow, store=str(tmp_path / "store"), progress=view, alerts=str(alerts)
     )
     assert run.successful
-    missed = [e for e in view.events if isinstance(e, SlaMissed)]
+    (missed,) = [e for e in view.events if isinstance(e, SlaMissed)]  # one line, not one a task
+    assert missed.step == "slow"
     sent = [
         (a["event"], a["step"], a["task_id"] is None, a["tasks_missed"]) for a in alerts_in(alerts)
     ]
+    # how many tasks missed depends on how soon each saw the first alert: the end record says
+    end = run.end_record
+    assert end is not None
+    (line,) = end.sla_missed
+    many = re.fullmatch(
+        r"([234]) tasks of step slow ran past their SLA of 0.30s \(set with @sla\)", line
+    )
+    if many is None:
+        assert line == f"task slow/{missed.task_id} ran past its SLA of 0.30s (set with @sla)"
     # the first miss while it ran (the tasks waited for it), a count if more tasks missed,
     # then the run's end: in order, every one sent before the run returned
-    count = [("sla_missed", "slow", True, len(missed))] if len(missed) > 1 else []
+    count = [("sla_missed", "slow", True, int(many[1]))] if many else []
     assert sent == [
         ("sla_missed", "slow", False, None),
         *count,
         ("run_succeeded", None, True, None),
     ]
-    end = run.end_record
-    assert end is not None and end.sla_missed == (
-        (f"{len(missed)} tasks of step slow ran past their SLA of 0.30s (set with @sla)",)
-        if len(missed) > 1
-        else (f"task slow/{missed[0].task_id} ran past its SLA of 0.30s (set with @sla)",)
-    )
 
 
 def test_a_retried_task_s_time_counts_from_its_first_attempt(tmp_path: Path) -> None:
