@@ -21,18 +21,24 @@ def mlflow_cmd() -> None:
     "--tracking-uri", default=None, help="Where MLflow is (default: MLFLOW_TRACKING_URI)."
 )
 @click.option("--values", is_flag=True, help="Log the artifacts' values too (their repr).")
+@click.option(
+    "--copy",
+    is_flag=True,
+    help="Log a second copy in --experiment when the run is in MLflow in another one.",
+)
 @store_option
 def sync_cmd(
     pathspec: str,
     experiment: str | None,
     tracking_uri: str | None,
     values: bool,
+    copy: bool,
     store_url: str | None,
 ) -> None:
     """Log the run FLOW/RUN, its tasks, parameters and metrics to MLflow."""
     from flowkit.settings import Settings
     from flowkit.store import open_store
-    from flowkit_mlflow.connect import client, quick
+    from flowkit_mlflow.connect import client, problem, quick
     from flowkit_mlflow.connect import tracking_uri as uri_of
     from flowkit_mlflow.sync import Syncer, experiment_of
 
@@ -51,20 +57,20 @@ def sync_cmd(
         store,
         run,
         client(uri),
-        experiment_of(store, run, experiment or setting.get("experiment")),
+        experiment_of(store, run, experiment, setting.get("experiment")),
         values or bool(setting.get("values")),
+        copy=copy,
     )
     try:
         with quick():
             count = syncer.everything()
+    except FlowkitError:
+        raise
     except Exception as exc:  # MLflow's many errors: said as one, with what to do
-        syncer.link(failed=True)
-        raise FlowkitError(
-            f"logging {pathspec} to MLflow at {uri or 'the default URI'} failed: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
-            "check that MLflow is reachable there (MLFLOW_TRACKING_URI or --tracking-uri), "
-            "then run this again: nothing is logged twice",
-        ) from exc
+        where = uri or "MLflow's default tracking URI"
+        said, hint = problem(exc, where, "run this again (nothing is logged twice)")
+        syncer.link(failed=True, error=said)
+        raise FlowkitError(f"logging {pathspec} to MLflow at {where} failed: {said}", hint) from exc
     syncer.link(failed=False)
     click.echo(
         f"{pathspec}: {count} tasks in MLflow run {syncer.run_id()} "

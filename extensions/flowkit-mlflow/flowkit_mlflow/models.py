@@ -4,13 +4,17 @@ truth; this is MLflow's copy, for its registry and serving."""
 
 from __future__ import annotations
 
+import re
 import sys
+import warnings
 from typing import Any
 
 from flowkit.authoring.current import current
-from flowkit.errors import FlowkitError
-from flowkit_mlflow.connect import client, quick, tracking_uri
+from flowkit.errors import FlowkitError, NotInTaskError
+from flowkit.runtime.hooks import task_arguments
+from flowkit_mlflow.connect import PROBE, client, quick, tracking_uri
 from flowkit_mlflow.sync import TAG_PATHSPEC
+from flowkit_mlflow.track import NAME
 
 #: flavor -> the module that makes a model's type belong to it (its class's top package).
 _BY_PACKAGE = {
@@ -22,6 +26,10 @@ _BY_PACKAGE = {
     "keras": "keras",
     "statsmodels": "statsmodels",
 }
+
+
+#: MLflow's warnings that a python model's predict has no type hints, or hints it cannot check.
+_HINTS = r"Add type hints|type hint is inferred"
 
 
 def flavor_of(obj: Any) -> str:
@@ -44,30 +52,54 @@ def log_model(
 ) -> str | None:
     """Store ``obj`` in the running task's MLflow run (made here if the run hook has not yet)
     with ``flavor`` (default: the one its type fits); ``register`` makes it a version of the
-    registered model ``name``, tagged ``flowkit.pathspec``. The version, as a string; None when
-    not registered, or when MLflow could not be reached: that never fails the step (it says so on
-    stderr, in the task's log), the flowkit artifact holding the model all the same."""
-    import mlflow
-
-    pathspec = current.pathspec  # raises outside a running step
+    registered model ``name``, tagged ``flowkit.pathspec``. It logs where the run's ``mlflow``
+    hook does (its tracking URI and experiment; ``experiment`` overrides). The version, as a
+    string; None when not registered, or when MLflow could not be reached: that never fails the
+    step (it says so on stderr, in the task's log), the flowkit artifact holding the model all
+    the same."""
+    try:
+        pathspec = current.pathspec
+    except NotInTaskError:
+        raise NotInTaskError(
+            f"log_model(name={name!r}) is called outside a running step",
+            "call it inside a @step method while the flow runs, after setting the artifact",
+        ) from None
     if not isinstance(name, str) or not name:
         raise FlowkitError(
             f"log_model(name={name!r}): the model's name is a non-empty string",
             'e.g. log_model(self.model, name="ranker")',
         )
     chosen = flavor or flavor_of(obj)
+    if chosen == "pyfunc" and not callable(getattr(obj, "predict", None)):
+        raise FlowkitError(
+            f"log_model: the model '{name}' is a {type(obj).__name__} with no predict method, "
+            "and of no type an MLflow flavor fits",
+            "give an object with predict(model_input) (MLflow calls it to serve the model), "
+            "or one of a library MLflow has a flavor for, or name it with flavor=",
+        )
+    import mlflow
+
     module = getattr(mlflow, chosen, None)
     if module is None or not hasattr(module, "log_model"):
         raise FlowkitError(
             f"log_model: MLflow has no flavor '{chosen}' (for {name})",
             "give flavor= one of MLflow's model flavors (sklearn, pytorch, pyfunc, ...)",
         )
-    uri = tracking_uri(None)
+    hook = task_arguments(NAME)
+    uri = tracking_uri(hook.get("tracking_uri") if hook else None)
+    where = uri or "MLflow's default tracking URI"
+    if hook is None:
+        print(
+            f"flowkit-mlflow: log_model('{name}') in {pathspec}, a run MLflow does not track "
+            f"(no @track, --with mlflow or hooks setting): the model goes to {where} in an "
+            "MLflow run of its own, with no parent",
+            file=sys.stderr,
+            flush=True,
+        )
+    chosen_experiment = experiment or (hook.get("experiment") if hook else None)
     try:
-        with quick():
-            return _log(mlflow, module, obj, name, chosen, register, experiment, uri, pathspec)
+        return _log(mlflow, module, obj, name, chosen, register, chosen_experiment, uri, pathspec)
     except Exception as exc:  # MLflow's many errors: the step goes on, the artifact holds it
-        where = uri or "MLflow's default tracking URI"
         print(
             f"flowkit-mlflow: model '{name}' of {pathspec} was not logged to MLflow at {where}: "
             f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}; "
@@ -89,29 +121,36 @@ def _log(
     uri: str | None,
     pathspec: str,
 ) -> str | None:
-    run_id = _task_run(client(uri), experiment, pathspec)
+    # the first call asks once, briefly: a server that accepts and never answers (or is
+    # down) costs the step seconds, not MLflow's minutes of retries
+    with quick(PROBE):
+        run_id = _task_run(client(uri), experiment, pathspec)
     if uri:
         mlflow.set_tracking_uri(uri)
-    with mlflow.start_run(run_id=run_id):
+        mlflow.set_registry_uri(uri)
+    with quick(), mlflow.start_run(run_id=run_id):
         if chosen == "pyfunc":
-            info = mlflow.pyfunc.log_model(name=name, python_model=_pickled(obj))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                info = mlflow.pyfunc.log_model(name=name, python_model=_pickled(obj))
+            for said in caught:  # but that the wrapper cannot know its model's input type
+                if not re.search(_HINTS, str(said.message)):
+                    warnings.warn_explicit(said.message, said.category, said.filename, said.lineno)
         else:
             info = module.log_model(obj, name=name)
     if not register:
         return None
-    version = mlflow.register_model(info.model_uri, name, tags={TAG_PATHSPEC: pathspec})
+    with quick():
+        version = mlflow.register_model(info.model_uri, name, tags={TAG_PATHSPEC: pathspec})
     return str(version.version)
 
 
 def _task_run(mlflow_client: Any, experiment: str | None, pathspec: str) -> str:
     """The task's MLflow run (the hook logs the rest of it there when the task ends), found by
     its tag or made, nested under the run's, in the run's experiment (``experiment``, else the
-    one the hook logs the run in, else the flow's name)."""
+    flow's name)."""
     flow, run, step, task = pathspec.split("/")
-    if experiment is not None:
-        ids = [_experiment_id(mlflow_client, experiment)]
-    else:
-        ids = [str(e.experiment_id) for e in mlflow_client.search_experiments()]
+    ids = [_experiment_id(mlflow_client, experiment or flow)]
 
     def one(spec: str) -> Any | None:
         runs = mlflow_client.search_runs(
@@ -124,12 +163,9 @@ def _task_run(mlflow_client: Any, experiment: str | None, pathspec: str) -> str:
         return str(mine.info.run_id)
     parent = one(f"{flow}/{run}")
     tags = {TAG_PATHSPEC: pathspec}
-    if parent is not None:
+    if parent is not None:  # else the hook, logging the task, nests it (see sync.Syncer.task)
         tags["mlflow.parentRunId"] = str(parent.info.run_id)
-        experiment_id = str(parent.info.experiment_id)
-    else:
-        experiment_id = _experiment_id(mlflow_client, experiment or flow)
-    made = mlflow_client.create_run(experiment_id, tags=tags, run_name=f"{step}/{task}")
+    made = mlflow_client.create_run(ids[0], tags=tags, run_name=f"{step}/{task}")
     return str(made.info.run_id)
 
 
@@ -139,14 +175,27 @@ def _experiment_id(mlflow_client: Any, name: str) -> str:
 
 
 def _pickled(model: Any) -> Any:
-    """A python model of no flavor MLflow knows: pickled whole, ``predict`` called through."""
-    import mlflow.pyfunc
+    """A python model of no flavor MLflow knows: pickled whole, with its class (and the flow
+    module that defines it) by value, so that it loads outside the flow's folder."""
+    import cloudpickle
 
-    class Pickled(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-        def __init__(self, model: Any) -> None:
-            self.model = model
+    from flowkit_mlflow import wrapper
 
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
-            return self.model.predict(model_input)
+    cloudpickle.register_pickle_by_value(wrapper)
+    for cls in type(model).__mro__:
+        owner = sys.modules.get(cls.__module__)
+        if owner is not None and _users_code(owner):
+            cloudpickle.register_pickle_by_value(owner)
+    return wrapper.Pickled(model)
 
-    return Pickled(model)
+
+def _users_code(module: Any) -> bool:
+    """A module of the user's (the flow's file, a module beside it), not an installed
+    package's nor Python's own: those load by name wherever the model is served."""
+    import sysconfig
+
+    path = getattr(module, "__file__", None)
+    if module.__name__ == "__main__" or not path:
+        return False  # cloudpickle keeps __main__'s by value anyway
+    installed = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib")}
+    return not any(path.startswith(p) for p in installed) and "site-packages" not in path

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flowkit.authoring.metrics import METRICS_ARTIFACT
+from flowkit.authoring.metrics import METRICS_ARTIFACT, refusal
+from flowkit.errors import FlowkitError
 
 if TYPE_CHECKING:
     from flowkit.store import RunRecord, Store, TaskRecord
@@ -28,6 +29,13 @@ TAG_METRICS = "flowkit.metrics_logged"
 LINK_PREFIX = "mlflow_run_id:"
 EXPERIMENT_PREFIX = "mlflow_experiment:"
 UNSYNCED = "mlflow:unsynced"
+#: The first line of the last error logging the run met (the hook's, a sync's); gone once synced.
+ERROR_PREFIX = "mlflow_error:"
+_ERROR_CHARS = 200
+#: On a task's MLflow run: metrics its record holds that MLflow would not take (logged before
+#: flowkit checked names), and what MLflow refused of the task (the rest is logged all the same).
+TAG_DROPPED = "flowkit.metrics_dropped"
+TAG_REFUSED = "flowkit.refused"
 
 _TASK_STATUS = {
     "succeeded": "FINISHED",
@@ -50,6 +58,8 @@ class Syncer:
     client: Any
     experiment: str
     values: bool = False
+    #: Log the run in ``experiment`` even though its tags link it to a run in another.
+    copy: bool = False
     _run_id: str | None = None
     _experiment: str | None = None
 
@@ -63,6 +73,11 @@ class Syncer:
             return self._run_id
         from mlflow.entities import Param
 
+        linked = self._linked()
+        if linked is not None:
+            self._experiment = str(linked.info.experiment_id)
+            self._run_id = str(linked.info.run_id)
+            return self._run_id
         experiment_id = self._experiment_id()
         found = self._find(experiment_id, self.pathspec)
         if found is not None:
@@ -100,9 +115,12 @@ class Syncer:
         status = _TASK_STATUS.get(record.status, "FINISHED")
         end = int((record.finished_at or record.started_at) * 1000)
         if found is not None and TAG_METRICS in found.data.tags:  # logged: at most, end it
+            if found.data.tags.get("mlflow.parentRunId") != parent:
+                self.client.set_tag(found.info.run_id, "mlflow.parentRunId", parent)
             if found.info.status != status:
                 self.client.set_terminated(found.info.run_id, status, end_time=end)
             return str(found.info.run_id)
+        tags: list[Any] = []
         if found is None:
             run_id = str(
                 self.client.create_run(
@@ -118,7 +136,11 @@ class Syncer:
             )
         else:  # made by log_model in the task, or by a sync that stopped halfway
             run_id = str(found.info.run_id)
-        tags = [
+            if found.data.tags.get("mlflow.parentRunId") != parent:  # made before its parent
+                tags.append(RunTag("mlflow.parentRunId", parent))
+            if self.run.user and "mlflow.user" not in found.data.tags:
+                tags.append(RunTag("mlflow.user", self.run.user))
+        tags += [
             RunTag("flowkit.step", record.step),
             RunTag("flowkit.task_id", record.task_id),
             RunTag("flowkit.attempt", str(record.attempt)),
@@ -133,19 +155,45 @@ class Syncer:
                 continue
             tags.append(RunTag(f"flowkit.artifact.{name}", f"{ref.type}, {ref.size} B"))
             if self.values:
-                value = self.store.values.load_artifact(ref)
-                tags.append(RunTag(f"flowkit.value.{name}", _text(value, _VALUE_CHARS)))
+                tags.append(RunTag(f"flowkit.value.{name}", self._value(ref)))
         metrics = [] if record.origin_pathspec else _metrics(self.store, record)
-        batch = [Metric(name, value, stamp, step) for name, value, step, stamp in metrics]
-        # the mark that the metrics are in goes with the last of them (one call for a task's
-        # tags and up to 1,000 metrics): a sync stopped before it sends them again
+        kept = [m for m in metrics if refusal(m[0], m[2]) is None]
+        if len(kept) < len(metrics):  # stored before flowkit checked them: MLflow refuses them
+            first = next(refusal(m[0], m[2]) for m in metrics if refusal(m[0], m[2]))
+            tags.append(RunTag(TAG_DROPPED, f"{len(metrics) - len(kept)}: {first}"[:_VALUE_CHARS]))
+        batch = [Metric(name, value, stamp, step) for name, value, step, stamp in kept]
         chunks = [batch[start : start + _BATCH] for start in range(0, len(batch), _BATCH)] or [[]]
-        for number, chunk in enumerate(chunks, 1):
-            last = number == len(chunks)
-            marks = [*tags, RunTag(TAG_METRICS, str(len(batch)))] if last else []
-            self.client.log_batch(run_id, metrics=chunk, tags=marks)
+        refused: list[str] = []
+        for number, chunk in enumerate(chunks):
+            self._send(run_id, chunk, tags if number == 0 else [], refused)
+        if refused:  # said on the task's run; the rest is in, and sending it again changes nothing
+            self._send(run_id, [], [RunTag(TAG_REFUSED, refused[0][:_VALUE_CHARS])], [])
+        # the mark that the metrics are in goes alone, after every one of them: MLflow splits a
+        # batch into requests, and a sync stopped before the mark sends them all again
+        self.client.log_batch(run_id, tags=[RunTag(TAG_METRICS, str(len(batch)))])
         self.client.set_terminated(run_id, status, end_time=end)
         return run_id
+
+    def _send(self, run_id: str, metrics: list[Any], tags: list[Any], refused: list[str]) -> None:
+        """One log_batch; what MLflow refuses (a 4xx) is kept in ``refused``, not raised: it
+        would refuse it again at every sync, and the task's other records are worth logging."""
+        from flowkit_mlflow.connect import refused as refusal_code
+
+        try:
+            self.client.log_batch(run_id, metrics=metrics, tags=tags)
+        except Exception as exc:
+            code = refusal_code(exc)
+            if code is None:
+                raise
+            refused.append(f"{code}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+    def _value(self, ref: Any) -> str:
+        """An artifact's value as text; one that does not load in this process (a class of
+        the flow's module, a package not installed here) says so instead."""
+        try:
+            return _text(self.store.values.load_artifact(ref), _VALUE_CHARS)
+        except Exception as exc:  # unpickling runs arbitrary imports: any error, one artifact
+            return _text(f"(not loadable here: {type(exc).__name__}: {exc})", _VALUE_CHARS)
 
     def finish(self, end: RunEndRecord) -> None:
         """The MLflow run ends as the flowkit run did."""
@@ -166,16 +214,56 @@ class Syncer:
             self.finish(end)
         return count
 
-    def link(self, *, failed: bool) -> None:
-        """Tag the flowkit run with its MLflow run (or as not logged there yet, ``failed``)."""
+    def link(self, *, failed: bool, error: str | None = None) -> None:
+        """Tag the flowkit run with its MLflow run and experiment (replacing tags naming
+        others), or, ``failed``, as not (fully) logged there yet with the first line of
+        ``error``; a run a sync already linked stays linked when a later one fails."""
         tags = self.store.tags.user_tags(self.run)
-        link = f"{LINK_PREFIX}{self._run_id}" if self._run_id and not failed else None
-        wanted = {f"{EXPERIMENT_PREFIX}{self.experiment}"}
-        wanted |= {UNSYNCED} if failed else {link} if link else set()
-        removed = set() if failed else {UNSYNCED} & tags
+        linked = any(t.startswith(LINK_PREFIX) for t in tags)
+        wanted: set[str] = set()
+        if failed and error:
+            wanted.add(ERROR_PREFIX + " ".join(error.split())[:_ERROR_CHARS])
+        if failed and not linked:
+            wanted |= {UNSYNCED, f"{EXPERIMENT_PREFIX}{self.experiment}"}
+        elif not failed:
+            wanted.add(f"{EXPERIMENT_PREFIX}{self.experiment}")
+            if self._run_id:
+                wanted.add(f"{LINK_PREFIX}{self._run_id}")
+        replaced = [ERROR_PREFIX] + ([] if failed else [LINK_PREFIX, EXPERIMENT_PREFIX, UNSYNCED])
+        removed = {t for t in tags if t.startswith(tuple(replaced)) and t not in wanted}
         added = wanted - tags
         if added or removed:
             self.store.tags.change(self.run, added=sorted(added), removed=sorted(removed))
+
+    def _linked(self) -> Any | None:
+        """The MLflow run the flowkit run's tags name (in whatever experiment it is), if it
+        is still there; with an experiment that is not its own, a refusal."""
+        ids = [
+            t[len(LINK_PREFIX) :]
+            for t in self.store.tags.user_tags(self.run)
+            if t.startswith(LINK_PREFIX)
+        ]
+        if not ids:
+            return None
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.get_run(sorted(ids)[0])
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        if found.info.lifecycle_stage == "deleted":
+            return None
+        theirs = self.client.get_experiment(found.info.experiment_id).name
+        if theirs != self.experiment and not self.copy:
+            raise FlowkitError(
+                f"{self.pathspec} is in MLflow already, as run {found.info.run_id} of the "
+                f"experiment '{theirs}', not '{self.experiment}'",
+                f"sync it there (leave --experiment out), or log a second copy in "
+                f"'{self.experiment}' with --copy",
+            )
+        return None if theirs != self.experiment else found
 
     def _experiment_id(self) -> str:
         if self._experiment is None:
@@ -206,12 +294,14 @@ def _text(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def experiment_of(store: Store, run: RunRecord, given: str | None) -> str:
-    """The experiment to log ``run`` in: ``given``, else the one its tags name, else its
-    flow's name."""
+def experiment_of(
+    store: Store, run: RunRecord, given: str | None, default: str | None = None
+) -> str:
+    """The experiment to log ``run`` in: ``given``, else the one its tags name (where it is
+    logged), else ``default`` (the setting's), else its flow's name."""
     if given:
         return given
     for tag in store.tags.user_tags(run):
         if tag.startswith(EXPERIMENT_PREFIX):
             return tag[len(EXPERIMENT_PREFIX) :]
-    return run.flow
+    return default or run.flow

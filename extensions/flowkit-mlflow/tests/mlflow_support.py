@@ -23,3 +23,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class Quiet:
+    """A progress sink that keeps the events it is told of and shows nothing."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def handle(self, event: object) -> None:
+        self.events.append(event)
+
+    def close(self) -> None:
+        pass

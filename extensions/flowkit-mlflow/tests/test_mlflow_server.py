@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from mlflow_flows import TrainFlow
-from mlflow_support import EXPERIMENT, Tracking, free_port
+from mlflow_support import EXPERIMENT, Quiet, Tracking, free_port
 from test_mlflow_tracking import losses, runs_of
-from tests.runtime.test_shapes import Quiet
 
 import flowkit
 from flowkit.cli.main import cli
@@ -84,7 +83,7 @@ def test_sync_of_a_server_that_is_down_says_what_to_do(
     )
     assert result.exit_code == 1
     assert f"error: logging {run.pathspec} to MLflow at {down} failed" in result.output
-    assert "then run this again: nothing is logged twice" in result.output
+    assert "run this again (nothing is logged twice)" in result.output
     assert "mlflow:unsynced" in flowkit.Run(run.pathspec, store=store).tags
     bad = CliRunner().invoke(cli, ["mlflow", "sync", "PlainFlow", "--store", store])
     assert bad.exit_code == 1 and "'PlainFlow' is not FLOW/RUN" in bad.output

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 from mlflow_flows import TrainFlow
-from mlflow_support import EXPERIMENT, Tracking
+from mlflow_support import EXPERIMENT, Quiet, Tracking
 from plain_flow import PlainFlow
-from tests.runtime.test_shapes import Quiet
 
 import flowkit
 from flowkit.runtime.api import RunFailed
