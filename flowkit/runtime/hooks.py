@@ -15,7 +15,9 @@ imports nothing of it):
 Later places' arguments win, name by name. A hook sees only :class:`RunStarted`, the final
 :class:`TaskEvent` of each task (succeeded, caught, failed, killed, cloned) and
 :class:`RunFinished`: never a task's output lines, and never anything in a task's process, so
-it costs a task nothing. It is told in order, on a thread of its own in the scheduler's
+it costs a task nothing. Its arguments are checked before the run is made (:func:`load_hooks`)
+and reach each task in its spec: an extension's code in a step reads its own with
+:func:`task_arguments` (the MLflow one's ``log_model``, the tracking URI). It is told in order, on a thread of its own in the scheduler's
 process, so the scheduler never waits for it; the run's end waits until it has been told
 everything (:meth:`RunHooks.close`). A hook that raises never fails the run: what it raised is written to
 stderr (once per hook and kind of event) and kept in :attr:`RunHooks.failures`; the hook itself

@@ -92,7 +92,7 @@ def test_sync_of_a_server_that_is_down_says_what_to_do(
 def the_mlflow_ui_shows_a_flowkit_run(
     mlflow_server: Tracking, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.browser import chromium
+    from mlflow_chromium import chromium
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
     model = f"ranker-{uuid.uuid4().hex[:8]}"

@@ -253,3 +253,40 @@ def test_hook_arguments_are_checked_before_the_run_exists(
     with pytest.raises(FlowkitError, match=said):
         flowkit.run(LegacyFlow, store=str(tmp_path), progress=Quiet(), with_decorators=[given])
     assert open_store(str(tmp_path)).records.list_flows() == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)  # the scheduler's process imports MLflow (seconds)
+def test_a_cancelled_run_and_its_killed_task_end_killed(tracking: Tracking, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    store = tmp_path / "store"
+    tracked = ["--with", f"mlflow:experiment={EXPERIMENT}"]
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "sleep_flow.py"), "run", "--store", str(store), *tracked],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    opened = open_store(str(store))
+    deadline = time.monotonic() + 120
+    while True:  # the task is running, and its run is in MLflow (the hook's first call)
+        runs = opened.records.list_runs("SleepFlow") if (store / "runs").exists() else []
+        tasks = opened.records.list_tasks("SleepFlow", runs[0], "start") if runs else []
+        if (
+            tasks
+            and tasks[0].status == "running"
+            and runs_of(tracking.client, f"SleepFlow/{runs[0]}")
+        ):
+            break
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    logged = runs_of(tracking.client, f"SleepFlow/{runs[0]}")
+    assert {p: r.info.status for p, r in logged.items()} == {
+        f"SleepFlow/{runs[0]}": "KILLED",
+        f"SleepFlow/{runs[0]}/start/{tasks[0].task_id}": "KILLED",
+    }

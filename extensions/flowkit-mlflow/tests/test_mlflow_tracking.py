@@ -93,22 +93,24 @@ def test_a_failed_run_and_its_resume_log_no_metric_twice(
     assert logged[first.pathspec].info.status == "FAILED"
     join = next(r for p, r in logged.items() if "/join/" in p)
     assert join.info.status == "FAILED"
+    with pytest.raises(RunFailed):  # resumed with the gate still closed: fails again
+        flowkit.resume(TrainFlow, store=store, progress=Quiet())
+    middle = flowkit.Flow("TrainFlow", store=store).latest_run
     gate.unlink()
-    resumed = flowkit.resume(TrainFlow, store=store, progress=Quiet())
+    resumed = flowkit.resume(TrainFlow, store=store, progress=Quiet())  # a resume's resume
     again = runs_of(tracking.client, resumed.pathspec)
     assert again[resumed.pathspec].info.status == "FINISHED"
-    assert again[resumed.pathspec].data.tags["flowkit.origin_run_id"] == first.id
-    clones = {p: r for p, r in again.items() if TAG_CLONE in r.data.tags}
-    assert sorted(p.split("/")[2] for p in clones) == ["start", "train", "train"]
-    for pathspec, clone in clones.items():
-        assert clone.data.tags[TAG_CLONE].startswith(first.pathspec + "/")
-        assert clone.data.metrics == {}, pathspec  # its origin's run has them, once
-    origins = [
-        logged[c.data.tags[TAG_CLONE]]
-        for c in clones.values()
-        if "/train/" in c.data.tags[TAG_CLONE]
-    ]
-    assert [len(losses(tracking.client, o)) for o in origins] == [2, 2]
+    assert again[resumed.pathspec].data.tags["flowkit.origin_run_id"] == middle.id
+    every = {**logged, **runs_of(tracking.client, middle.pathspec), **again}
+    for run in (middle, resumed):
+        clones = {p: r for p, r in every.items() if p.startswith(run.pathspec + "/")}
+        clones = {p: r for p, r in clones.items() if TAG_CLONE in r.data.tags}
+        assert sorted(p.split("/")[2] for p in clones) == ["start", "train", "train"]
+        for pathspec, clone in clones.items():
+            assert clone.data.metrics == {}, pathspec  # its origin's run has them, once
+            assert clone.data.tags[TAG_CLONE] in every, pathspec
+    trains = [r for p, r in every.items() if "/train/" in p and TAG_CLONE not in r.data.tags]
+    assert [len(losses(tracking.client, t)) for t in trains] == [2, 2]  # logged once, in all
     # no model registered twice: the cloned train tasks did not run again
     assert len(tracking.client.search_model_versions(f"name='{model}'")) == 2
 
