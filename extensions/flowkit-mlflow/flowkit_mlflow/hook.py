@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowkitError
 from flowkit.runtime.events import RunFinished, RunStarted, TaskEvent
-from flowkit_mlflow.connect import client, problem, quick
+from flowkit_mlflow.connect import PROBE, client, problem, quick
 from flowkit_mlflow.connect import tracking_uri as tracking_uri_of
 from flowkit_mlflow.sync import Syncer
 
@@ -70,7 +70,9 @@ class MlflowHook:
         if self.failed is not None:
             return
         try:
-            with quick():
+            # the first call asks once, briefly: a server that is down or hung costs the run
+            # (whose end waits for the hook) seconds, not MLflow's minutes of retries
+            with quick(PROBE if isinstance(event, RunStarted) else None):
                 self._log(event)
         except Exception as exc:  # MLflow raises many kinds (HTTP, REST, SQL): all are recorded
             where = self.uri or "MLflow's default tracking URI"
