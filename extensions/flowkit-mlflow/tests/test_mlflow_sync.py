@@ -290,3 +290,19 @@ def test_a_cancelled_run_and_its_killed_task_end_killed(tracking: Tracking, tmp_
         f"SleepFlow/{runs[0]}": "KILLED",
         f"SleepFlow/{runs[0]}/start/{tasks[0].task_id}": "KILLED",
     }
+
+
+def test_log_model_in_a_run_mlflow_does_not_track_says_where_it_goes(
+    tracking: Tracking, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from sync_flows import Scaler
+
+    from flowkit.authoring.current import TaskContext, bound
+    from flowkit_mlflow import log_model
+
+    with bound(TaskContext("Untracked", "1", "start", "2")):
+        assert log_model(Scaler(2), name="m", register=False, experiment=EXPERIMENT) is None
+    err = capfd.readouterr().err
+    assert "log_model('m') in Untracked/1/start/2, a run MLflow does not track" in err
+    assert f"the model goes to {tracking.uri} in an MLflow run of its own" in err
+    assert "not logged to MLflow" not in err
