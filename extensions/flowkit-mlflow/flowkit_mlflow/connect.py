@@ -60,8 +60,12 @@ def _install() -> None:
 
     with _installed:
         for name in _QUICK:
-            variable = getattr(variables, name)
-            if getattr(variable, "_flowkit_quick", False):
+            # a release of MLflow that renames or drops one of these loses only its speed-up,
+            # never the run: its own default then applies
+            variable: Any = getattr(variables, name, None)
+            if not callable(getattr(variable, "get", None)) or getattr(
+                variable, "_flowkit_quick", False
+            ):
                 continue
             variable.get = _thread_get(variable, type(variable).get)
             variable._flowkit_quick = True
