@@ -40,7 +40,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.sla import check_placed, flow_sla, sla_seconds
 from flowkit.client.durations import format_duration  # words only: no reads of the client's
@@ -286,25 +286,13 @@ class SlaMonitor:
                 f"{what} ran past {'its' if count == 1 else 'their'} SLA of "
                 f"{format_duration(limit.seconds)} ({_source(limit.learned)})"
             )
-            if count > 1 and self._alerts:
-                source = _source(limit.learned)
-                self._alerts.emit(
-                    AlertEvent(
-                        "sla_missed",
-                        run.flow,
-                        run.run_id,
-                        self._store.url,
-                        now,
-                        step=step,
-                        pathspec=f"{run.flow}/{run.run_id}/{step}",
-                        message=f"{count} tasks of step {step} passed their SLA of "
-                        f"{format_duration(limit.seconds)} ({source}), the first "
-                        f"{step}/{first} (alerted on then)",
-                        limit=limit.seconds,
-                        learned=limit.learned,
-                        tasks_missed=count,
-                    )
+            if count > 1:
+                message = (
+                    f"{count} tasks of step {step} passed their SLA of "
+                    f"{format_duration(limit.seconds)} ({_source(limit.learned)}), the first "
+                    f"{step}/{first} (alerted on then)"
                 )
+                self._alert(now, limit, message, step, tasks_missed=count)
         self._step_misses.clear()
         self._run_missed = None
         return tuple(lines)
@@ -328,24 +316,38 @@ class SlaMonitor:
                 # fan-out of 1,000 tasks is one line and one alert, not 1,000
                 return
         self._emit(event)
-        if self._alerts:
-            self._alerts.emit(
-                AlertEvent(
-                    "sla_missed",
-                    run.flow,
-                    run.run_id,
-                    self._store.url,
-                    now,
-                    step=step,
-                    task_id=task_id,
-                    pathspec=f"{run.flow}/{run.run_id}"
-                    + (f"/{step}/{task_id}" if step is not None else ""),
-                    message=missed_text(event),
-                    limit=limit.seconds,
-                    elapsed=elapsed,
-                    learned=limit.learned,
-                )
+        self._alert(now, limit, missed_text(event), step, task_id, elapsed=elapsed)
+
+    def _alert(
+        self,
+        now: float,
+        limit: Limit,
+        message: str,
+        step: str | None,
+        task_id: str | None = None,
+        **more: Any,
+    ) -> None:
+        """Send an ``sla_missed`` alert about the run, a step or a task, if any sink listens."""
+        if not self._alerts:
+            return
+        run = self._run
+        where = "/".join(part for part in (step, task_id) if part is not None)
+        self._alerts.emit(
+            AlertEvent(
+                "sla_missed",
+                run.flow,
+                run.run_id,
+                self._store.url,
+                now,
+                step=step,
+                task_id=task_id,
+                pathspec=f"{run.flow}/{run.run_id}" + (f"/{where}" if where else ""),
+                message=message,
+                limit=limit.seconds,
+                learned=limit.learned,
+                **more,
             )
+        )
 
 
 def missed_text(event: SlaMissed) -> str:
