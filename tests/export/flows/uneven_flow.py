@@ -1,11 +1,13 @@
 """A static split whose branches differ in length, the longer one a foreach: the DAG must
 define every task before a task that follows it (the graph's breadth-first order reaches
-the join from the short branch first)."""
+the join from the short branch first). A parameter, given as the DAG run's conf."""
 
-from flowkit import FlowSpec, step
+from flowkit import FlowSpec, Parameter, step
 
 
 class UnevenFlow(FlowSpec):
+    shift_by = Parameter("shift_by", default=1)
+
     @step
     def start(self):
         self.next(self.a, self.b)
@@ -33,7 +35,7 @@ class UnevenFlow(FlowSpec):
 
     @step
     def body2(self):
-        self.square += 1
+        self.square += self.shift_by
         self.next(self.b_join)
 
     @step
