@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
 from flowkit.authoring.decorators import ALERTS_ATTR
 from flowkit.errors import FlowkitError
+from flowkit.runtime.inorder import InOrder
 
 AlertKind = Literal["run_failed", "task_dead_lettered", "run_succeeded", "sla_missed"]
 EVENTS: tuple[AlertKind, ...] = ("run_failed", "task_dead_lettered", "run_succeeded", "sla_missed")
@@ -183,30 +182,18 @@ class AlertSender:
 
     def __init__(self, alerts: Alerts) -> None:
         self._alerts = alerts
-        #: What is still to be sent, in order; None: stop once the rest is sent.
-        self._queue: queue.SimpleQueue[AlertEvent | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._line: InOrder[AlertEvent] = InOrder(alerts.emit, "flowkit-alerts")
 
     def __bool__(self) -> bool:
         return bool(self._alerts)
 
     def emit(self, event: AlertEvent) -> None:
         """Queue ``event`` to be sent (a sink's failure is written to stderr, as ever)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._send, name="flowkit-alerts", daemon=True)
-            self._thread.start()
-        self._queue.put(event)
-
-    def _send(self) -> None:
-        while (event := self._queue.get()) is not None:
-            self._alerts.emit(event)
+        self._line.put(event)
 
     def close(self) -> None:
         """Wait until every alert queued was sent (or failed); a later one starts again."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        self._line.close()
 
 
 def _failed(kind: str, event: AlertEvent, exc: BaseException) -> str:

@@ -27,13 +27,12 @@ records in the store what it could not do (the MLflow one tags the run), to be d
 from __future__ import annotations
 
 import inspect
-import queue
 import sys
-import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flowkit.errors import FlowkitError
+from flowkit.runtime.inorder import InOrder
 
 if TYPE_CHECKING:
     from flowkit.runtime.events import Event, ProgressSink
@@ -166,9 +165,7 @@ class RunHooks:
                     name, factory, enabled[name], f"{type(exc).__name__}: {exc}"
                 ) from exc
 
-        #: What the hooks are still to be told, in order; None: the run is over.
-        self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._line: InOrder[Event] = InOrder(self._tell, "flowkit-hooks")
 
     def __bool__(self) -> bool:
         return bool(self._hooks)
@@ -183,24 +180,18 @@ class RunHooks:
                 return
         elif not isinstance(event, RunStarted | RunFinished):
             return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._tell, name="flowkit-hooks", daemon=True)
-            self._thread.start()
-        self._queue.put(event)
+        self._line.put(event)
 
-    def _tell(self) -> None:
-        while (event := self._queue.get()) is not None:
-            for name, hook in self._hooks:
-                try:
-                    hook.handle(event)
-                except Exception as exc:  # any hook, extensions' too: reported, never fatal
-                    self._failed(name, event, exc)
+    def _tell(self, event: Event) -> None:
+        for name, hook in self._hooks:
+            try:
+                hook.handle(event)
+            except Exception as exc:  # any hook, extensions' too: reported, never fatal
+                self._failed(name, event, exc)
 
     def close(self) -> None:
         """Wait until the hooks have been told everything queued, then close them."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
+        self._line.close()
         for name, hook in self._hooks:
             close = getattr(hook, "close", None)
             try:
