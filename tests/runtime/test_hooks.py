@@ -148,8 +148,11 @@ class HookArgsFlow(flowkit.FlowSpec):
 
 @pytest.fixture
 def rec_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flowkit.executor.registry  # binds the real load_plugin at its import
     import flowkit.plugins
 
+    # only the hooks' lookup (flowkit.plugins.load_plugin, read at each call) sees this: a
+    # module first imported while it is patched would keep the fake for the worker's life
     monkeypatch.setattr(flowkit.plugins, "load_plugin", lambda group, name, kind: Checked)
 
 
