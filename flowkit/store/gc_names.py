@@ -228,10 +228,9 @@ def _union(names: Iterable[Names]) -> Names:
 
 
 def letter_digests(raw: bytes) -> frozenset[str]:
-    """The blobs a dead letter names: every digest in its task spec (code package,
-    parameters, the foreach item chunks of its path), but its cache key, which names no
-    blob. Of a letter that does not parse, every digest-like string in it (gc keeps too
-    much rather than too little)."""
+    """The blobs a dead letter names: its task spec's code package, parameters and the
+    foreach item chunks of its path. Of a letter that does not parse, every digest-like
+    string in it (gc keeps too much rather than too little)."""
     try:
         return letter_names(json.loads(raw))
     except (ValueError, KeyError, TypeError):
@@ -244,8 +243,14 @@ def letter_names(letter: Any) -> frozenset[str]:
     spec = json.loads(letter["spec"])
     if not isinstance(spec, dict):
         raise TypeError("a dead letter's spec is not a JSON object")
-    spec.pop("cache_key", None)
-    return frozenset(digests_in(spec))
+    code = spec["code"]
+    # only the fields that name blobs: the spec's other strings (the launching process's
+    # sys.path, which may hold an extracted package's folder, named by its digest; tags)
+    # are not references, and a folder of another store's package is no missing blob here
+    named = [spec.get("parameters", {}), spec.get("path", [])]
+    if code["kind"] in ("package", "blob"):
+        named.append(code["target"])
+    return frozenset(digests_in(named))
 
 
 class _PlainData(pickle.Unpickler):

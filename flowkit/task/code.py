@@ -25,7 +25,7 @@ from flowkit.errors import FlowLoadError
 from flowkit.graph.source import global_names
 from flowkit.store.errors import ArtifactNotSerializable
 from flowkit.store.packages import CodePackage
-from flowkit.task.package import extract, notebook_modules, snapshot
+from flowkit.task.package import cache_folder, extract, notebook_modules, snapshot
 from flowkit.task.spec import CodeRef
 
 if TYPE_CHECKING:
@@ -38,7 +38,10 @@ def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
     """Snapshot the code of ``flow_cls`` into the store as a package; how a worker finds it."""
     module = sys.modules.get(flow_cls.__module__)
     file = getattr(module, "__file__", None)
-    path = tuple(p for p in sys.path if isinstance(p, str))
+    # not the folders of packages this process extracted (an in-process task, a client that
+    # loaded a run's code): a worker gets this run's package, never a stale copy of another
+    extracted = str(cache_folder()) + os.sep
+    path = tuple(p for p in sys.path if isinstance(p, str) and not p.startswith(extracted))
     # A class the module still holds under its name is imported from the package's copy of
     # its file; one redefined in a notebook cell, or made by exec, travels by value.
     if isinstance(file, str) and getattr(module, flow_cls.__name__, None) is flow_cls:

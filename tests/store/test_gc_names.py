@@ -143,7 +143,9 @@ def test_fsck_reports_a_missing_class_blob_a_notebook_flows_package_names() -> N
     )
 
 
-def test_fsck_reports_a_missing_blob_a_dead_letter_names_but_not_its_cache_key() -> None:
+def test_fsck_reports_a_missing_blob_a_dead_letter_names_but_not_other_hex_strings() -> None:
+    """Its code package and parameters are blobs; its cache key, and a folder on the launching
+    process's sys.path that an extracted package (named by its digest) left there, are not."""
     store = Store(MemoryBackend("letters"))
     failed = ExceptionInfo("ValueError", "two")
     run = write_fake_run(
@@ -151,10 +153,22 @@ def test_fsck_reports_a_missing_blob_a_dead_letter_names_but_not_its_cache_key()
     )
     [task] = store.records.list_tasks("LetterFlow", run.run_id, "start")
     code = store.values.put(b"the code package").digest
-    spec = json.dumps({"code": {"kind": "package", "target": code}, "cache_key": "c" * 64})
+    param = store.values.put(b"a parameter").digest
+    extracted = f"/root/.cache/flowkit/code/{'e' * 64}"
+    spec = json.dumps(
+        {
+            "code": {"kind": "package", "target": code, "sys_path": [extracted], "root": ""},
+            "parameters": {"n": [param, 11, "int"]},
+            "tags": ["d" * 64],
+            "cache_key": "c" * 64,
+        }
+    )
     letter = write_letter(store, task, spec, ())
     assert fsck(store).problems == []
     store.backend.delete(blob_key(code))
-    [problem] = fsck(store).problems
-    assert problem.key == f"deadletters/{letter}/letter.json"
-    assert problem.message == f"its task spec names blob {code}, which is missing"
+    store.backend.delete(blob_key(param))
+    problems = fsck(store).problems
+    assert {p.key for p in problems} == {f"deadletters/{letter}/letter.json"}
+    assert sorted(p.message for p in problems) == sorted(
+        f"its task spec names blob {d}, which is missing" for d in (code, param)
+    )

@@ -16,7 +16,7 @@ import flowkit
 from flowkit.errors import FlowLoadError
 from flowkit.store import open_store
 from flowkit.store.packages import CodePackage
-from flowkit.task.code import code_ref_for
+from flowkit.task.code import code_ref_for, load_flow_class
 from flowkit.task.package import extract, project_root
 from tests.conftest import ROOT
 from tests.runtime.test_shapes import Quiet
@@ -99,7 +99,7 @@ def test_unchanged_code_is_one_package_and_changed_code_another(
     # hashes are seeded differently, is the same bytes: the same blob.
     snapshot = (
         "import sys; from flowkit.authoring.loader import load_flow_file; "
-        "from flowkit.store import open_store; from flowkit.task.code import code_ref_for; "
+        "from flowkit.store import open_store; from flowkit.task.code import code_ref_for, load_flow_class; "
         f"print(code_ref_for(load_flow_file({str(flow)!r}), open_store({store!r})).target)"
     )
     made = subprocess.run(
@@ -180,6 +180,25 @@ def test_a_snapshot_holds_the_project_modules_only(tmp_path: Path) -> None:
         ("flows",),
     )
     assert ref.root == str(tmp_path / "proj")
+
+
+def test_a_run_s_code_ref_leaves_out_packages_this_process_extracted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that loaded a run's code (an in-process task, a client) has that package's
+    folder on sys.path; a run it starts next must not hand it to its workers (a stale copy of
+    other modules, and a digest-named folder that is no blob of the store)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    flow = write_project(tmp_path / "proj", "extracted")
+    store = open_store(str(tmp_path / "store"))
+    first = code_ref_for(first_class(flow), store)
+    load_flow_class(first, store)
+    assert any(p.startswith(str(tmp_path / "cache")) for p in sys.path)
+    again = code_ref_for(first_class(flow), store)
+    assert again.target == first.target
+    assert not [p for p in again.sys_path if p.startswith(str(tmp_path / "cache"))]
+    assert str(tmp_path / "proj") in again.sys_path or again.root == str(tmp_path / "proj")
 
 
 def test_two_workers_extracting_one_package_both_get_it_whole(
