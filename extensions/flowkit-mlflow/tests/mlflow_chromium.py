@@ -1,12 +1,18 @@
 """Headless Chromium for the screenshots of the MLflow UI: Debian's Chromium (never a browser
-Playwright downloads), driven by Playwright's sync API. Missing, it skips the test, or fails it
-under FLOWKIT_REQUIRE_SERVICES=1. (The extension's own: its tests import none of the core's.)"""
+Playwright downloads), driven by Playwright's sync API in a thread of its own. Missing, it
+skips the test, or fails it under FLOWKIT_REQUIRE_SERVICES=1. (The extension's own: its tests
+import none of the core's.)
+
+Its own thread, because Playwright's sync API keeps an asyncio loop running in the thread that
+started it for as long as it is open, and refuses to start where one runs: in one pytest
+process, the core's UI tests keep their browser open until the session ends."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,3 +41,22 @@ def chromium() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+def with_chromium(use: Callable[[Any], None]) -> None:
+    """``use(browser)`` with a launched headless Chromium, in a thread of its own; what it
+    raises (a failed assertion, pytest's skip or fail) is raised here."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with chromium() as browser:
+                use(browser)
+        except BaseException as exc:  # handed to the test's own thread
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, name="chromium")
+    thread.start()
+    thread.join()
+    if raised:
+        raise raised[0]

@@ -12,6 +12,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -92,7 +93,7 @@ def test_sync_of_a_server_that_is_down_says_what_to_do(
 def the_mlflow_ui_shows_a_flowkit_run(
     mlflow_server: Tracking, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlflow_chromium import chromium
+    from mlflow_chromium import with_chromium
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
     model = f"ranker-{uuid.uuid4().hex[:8]}"
@@ -103,8 +104,9 @@ def the_mlflow_ui_shows_a_flowkit_run(
         r for p, r in runs_of(mlflow_server.client, run.pathspec).items() if "/train/" in p
     )
     SHOTS.mkdir(parents=True, exist_ok=True)
-    shots = {}
-    with chromium() as browser:
+    shots: dict[str, Path] = {}
+
+    def shoot(browser: Any) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for name, mlflow_run, shown in (
             ("run", top, "model_name"),  # the flowkit run: its params, tags and tasks
@@ -126,6 +128,8 @@ def the_mlflow_ui_shows_a_flowkit_run(
             time.sleep(1.0)  # charts and tables settle
             shots[name] = SHOTS / f"{name}.png"
             page.screenshot(path=str(shots[name]), full_page=True)
+
+    with_chromium(shoot)
     for name, shot in shots.items():
         assert shot.stat().st_size > 10_000
         if os.environ.get("FLOWKIT_UPDATE_SCREENSHOTS") == "1":
