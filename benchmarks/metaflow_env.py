@@ -56,3 +56,10 @@ def ensure(where: Path = VENV, *, spec: str = "metaflow", log: TextIO = sys.stde
             f"(exit {pip.returncode}):\n{pip.stderr[-2000:]}"
         )
     return version
+
+
+if __name__ == "__main__":  # scripts/install-test-services.sh: ahead of the test suite
+    try:
+        print(f"Metaflow {ensure()} in {VENV}")
+    except MetaflowUnavailable as exc:
+        sys.exit(f"benchmarks/metaflow_env.py: {exc}")

@@ -4,7 +4,8 @@
 # tests, which start a private cluster of their own (extensions/flowkit-slurm/tests/slurmcluster.py);
 # Debian's Chromium and a font, for the web UI's browser tests (tests/ui/browser/, driven by
 # Playwright: never `playwright install`, whose downloaded browsers need libraries Debian names
-# otherwise); Apache Airflow in a virtual environment of its own (below).
+# otherwise); Apache Airflow in a virtual environment of its own, and Metaflow in another, for
+# the benchmarks' side-by-side test (below).
 #
 # Does nothing, quickly and quietly, when they are installed. Installs them as root, or through
 # passwordless sudo; otherwise says what to install and exits 0 (the Slurm and browser tests then
@@ -53,6 +54,12 @@ if ! airflow_installed; then
         echo "install-test-services: cannot write $AIRFLOW_VENV for Airflow; set FLOWKIT_AIRFLOW_VENV to a folder you can write, or run as root" >&2
     fi
 fi
+
+# Metaflow (and numpy) in .bench/metaflow-venv, for tests/benchmarks' side-by-side run
+# (`python -m benchmarks --quick`): installed here rather than by that test, so the suite's
+# time is the tests' own. The system's python3 runs it (flowkit's environment may not exist yet).
+python3 "$(dirname "$0")/../benchmarks/metaflow_env.py" >/dev/null ||
+    echo "install-test-services: installing Metaflow into .bench/metaflow-venv failed" >&2
 
 PACKAGES=()
 slurm_installed || PACKAGES+=("${SLURM[@]}")

@@ -243,13 +243,15 @@ def letter_names(letter: Any) -> frozenset[str]:
     spec = json.loads(letter["spec"])
     if not isinstance(spec, dict):
         raise TypeError("a dead letter's spec is not a JSON object")
-    code = spec["code"]
+    code = spec.get("code") or {}
+    if not isinstance(code, dict):
+        raise TypeError("a dead letter's code reference is not a JSON object")
     # only the fields that name blobs: the spec's other strings (the launching process's
     # sys.path, which may hold an extracted package's folder, named by its digest; tags)
     # are not references, and a folder of another store's package is no missing blob here
     named = [spec.get("parameters", {}), spec.get("path", [])]
-    if code["kind"] in ("package", "blob"):
-        named.append(code["target"])
+    if code.get("kind") in ("package", "blob"):
+        named.append(code.get("target", ""))
     return frozenset(digests_in(named))
 
 
