@@ -3,8 +3,9 @@
     python -m benchmarks [--quick] [--repeat 3] [--repeat-big 2] [--json FILE]
                          [--only hello,linear,...] [--tools flowkit,metaflow] [--keep DIR]
 
-The first run installs Metaflow (and numpy) from PyPI into ``.bench/metaflow-venv``; later
-runs reuse it. Every store lives in a temporary folder, removed at the end unless ``--keep``.
+The first run installs Metaflow (and numpy) from PyPI into ``.bench/metaflow-venv``, and
+this tree into ``.bench/flowkit-venv`` (regular installs, as users make them; flowkit's code is
+then imported from the tree itself); later runs reuse them. Every store lives in a temporary folder, removed at the end unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "--flowkit-path",
         type=Path,
         default=None,
-        help="import flowkit from this folder (e.g. a commit's tree) instead of the installed one",
+        help="import flowkit from this folder (e.g. a commit's tree) instead of this tree",
     )
     parser.add_argument("--metaflow-spec", default="metaflow", help="pip requirement to install")
     return parser
@@ -62,12 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     if not tool_names or set(tool_names) - set(makers):
         raise SystemExit("--tools takes flowkit, metaflow or both")
     meta: dict[str, object] = {"quick": args.quick, "flowkit_path": str(args.flowkit_path)}
-    if "metaflow" in tool_names:
-        try:
+    try:
+        if "metaflow" in tool_names:
             meta["metaflow_version"] = metaflow_env.ensure(spec=args.metaflow_spec)
-        except metaflow_env.MetaflowUnavailable as exc:
-            print(exc, file=sys.stderr)
-            return EXIT_NO_METAFLOW
+        made = [makers[t]() for t in tool_names]
+    except metaflow_env.MetaflowUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_NO_METAFLOW
     if args.quick:
         chosen = [s for s in chosen if not s.full_only]
     sizes = QUICK if args.quick else FULL
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rows = run_all(
                 chosen,
-                [makers[t]() for t in tool_names],
+                made,
                 scratch=scratch,
                 sizes=sizes,
                 repeat=repeat,

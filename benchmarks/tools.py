@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +71,10 @@ class Tool:
 
 
 def flowkit(source_path: Path | None = None) -> Tool:
-    """flowkit from this interpreter, or from ``source_path`` (a tree holding ``flowkit/``)."""
-    return Tool("flowkit", Path(sys.executable), "flowkit", source_path)
+    """flowkit from its benchmark environment (a regular install, as Metaflow's is), importing
+    this tree's code, or ``source_path``'s (a tree holding ``flowkit/``)."""
+    python = metaflow_env.ensure_flowkit()
+    return Tool("flowkit", python, "flowkit", source_path or metaflow_env.ROOT)
 
 
 def metaflow() -> Tool:
