@@ -52,7 +52,8 @@ complete)::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from flowkit.fastdata import dataclass
 
 
 @dataclass(frozen=True)

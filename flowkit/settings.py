@@ -26,11 +26,11 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass, field, fields
 
 
 @dataclass(frozen=True)

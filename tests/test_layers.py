@@ -14,12 +14,12 @@ import pytest
 import flowkit
 
 #: Bottom to top. A module may import its own layer and the layers below it, never above.
-#: ``flowkit/errors.py``, ``settings.py``, ``plugins.py``, ``lazy.py`` and ``version.py`` are the
-#: base every layer may use;
+#: ``flowkit/errors.py``, ``settings.py``, ``plugins.py``, ``lazy.py``, ``version.py`` and
+#: ``fastdata.py`` are the base every layer may use;
 #: the entry points (``flowkit/__init__.py``, ``__main__.py``, ``worker.py``, ``driver.py``,
 #: ``testing``) sit on top and may use anything.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "settings", "plugins", "lazy", "version"),
+    ("errors", "settings", "plugins", "lazy", "version", "fastdata"),
     ("store",),
     ("authoring",),
     ("graph",),

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
 from flowkit.authoring.cards import CardComponent, Html, error_box
+from flowkit.fastdata import dataclass, field
 
 #: The card types flowkit renders.
 KNOWN_TYPES = frozenset({"default", "blank"})

@@ -15,7 +15,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,6 +22,7 @@ from flowkit.authoring.delayed import DelayedExpr
 from flowkit.authoring.delayed import plain as plain_value
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.errors import ParameterError
+from flowkit.fastdata import dataclass
 
 #: On a configured class: the config values it was made with (attribute -> value).
 CONFIGURED_ATTR = "_flowkit_configured"

@@ -9,11 +9,11 @@ file never fails halfway through the class body.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import FunctionType, MappingProxyType
 from typing import Any, TypeVar, overload
 
 from flowkit.authoring.delayed import is_delayed
+from flowkit.fastdata import dataclass
 
 F = TypeVar("F", bound=Callable[..., Any])
 

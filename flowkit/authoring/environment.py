@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from flowkit.authoring.compat import Hinted, record_flow_problem
 from flowkit.authoring.decorators import DecoratorSpec, _make, decorators_of
 from flowkit.authoring.user_decorators import UserStepDecorator
+from flowkit.fastdata import dataclass
 
 #: Where a flow class keeps its ``@conda_base`` / ``@pypi_base``.
 BASE_ATTR = "_flowkit_environment_base"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from flowkit.authoring.artifacts import ArtifactSource, value_digest
 from flowkit.authoring.decorators import is_step
 from flowkit.authoring.parameters import PARAMETERS_ATTR
 from flowkit.errors import FlowDefinitionError
+from flowkit.fastdata import dataclass, field, replace
 
 #: Names a step may not use for a step, a parameter or an artifact: FlowSpec owns them.
 RESERVED_NAMES = frozenset(

@@ -7,8 +7,9 @@ against it, and lint refuses a parameter named like any of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from flowkit.fastdata import dataclass
 
 
 @dataclass(frozen=True)

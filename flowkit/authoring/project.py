@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flowkit.authoring.config import PROJECT_ATTR
 from flowkit.errors import FlowDefinitionError, ParameterError
+from flowkit.fastdata import dataclass
 
 C = TypeVar("C", bound=type)
 

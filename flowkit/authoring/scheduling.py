@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
@@ -25,6 +24,7 @@ from flowkit.authoring.config import configured_values, namespace, resolve_confi
 from flowkit.authoring.delayed import UNPACK_PREFIX, ConfigExprError, is_delayed, resolve
 from flowkit.authoring.parameters import parameters_of
 from flowkit.errors import FlowDefinitionError
+from flowkit.fastdata import dataclass, field
 from flowkit.store import is_name, name_rule
 
 Overlap = Literal["skip", "queue", "allow"]

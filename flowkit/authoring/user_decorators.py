@@ -11,11 +11,11 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from types import FunctionType
 from typing import Any
 
 from flowkit.errors import FlowDefinitionError
+from flowkit.fastdata import dataclass
 
 #: Where a step function keeps its user step decorators, outermost first.
 WRAPPERS_ATTR = "_flowkit_wrappers"

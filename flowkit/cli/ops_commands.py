@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from datetime import datetime
 
 import click
 
 from flowkit.cli.base import note_if_empty, open_store_at, store_option
+from flowkit.fastdata import asdict
 from flowkit.store.deadletters import DeadLetter, list_letters, read_letter, retries_of
 from flowkit.store.store import Store
 

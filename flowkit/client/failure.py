@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from flowkit.fastdata import dataclass
 from flowkit.store.records import ExceptionInfo
 
 

@@ -28,12 +28,12 @@ Nothing here writes: :mod:`flowkit.deploy.loop` claims, starts and moves the cur
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.authoring.scheduling import schedule_tag
 from flowkit.client.trigger import trigger_tags
+from flowkit.fastdata import dataclass, field
 from flowkit.store.deployments import Deployment, Deployments, SchedulerState
 from flowkit.store.ids import id_time
 

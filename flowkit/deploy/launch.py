@@ -26,11 +26,11 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass, field
 
 if TYPE_CHECKING:
     from flowkit.client import Run

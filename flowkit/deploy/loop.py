@@ -31,7 +31,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -39,6 +38,7 @@ from flowkit.deploy.due import Due, due, settled, settled_runs
 from flowkit.deploy.launch import LaunchRequest, spawn
 from flowkit.deploy.recover import GRACE, MAX_ATTEMPTS, claim_tag, cut_short, tagged_run
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass
 from flowkit.store.deployments import Deployment, Deployments, SchedulerState
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowDefinitionError, FlowkitError
+from flowkit.fastdata import asdict
 from flowkit.store.deployments import Deployment, Deployments, EventSpec
 from flowkit.store.errors import StoreError
 

@@ -3,10 +3,10 @@ time zone and in UTC), its triggers, overlap policy, and its latest run and how 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from flowkit.fastdata import dataclass
 from flowkit.store.deployments import Deployment
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from flowkit.fastdata import dataclass, field
 from flowkit.task.spec import CodeRef, TaskSpec
 
 if TYPE_CHECKING:

@@ -26,7 +26,6 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from flowkit.executor.reaper import (
@@ -37,6 +36,7 @@ from flowkit.executor.reaper import (
     no_core_dump,
     start_time,
 )
+from flowkit.fastdata import dataclass, field
 from flowkit.task.outcome import describe_status
 
 _CHUNK = 65536

@@ -26,7 +26,6 @@ import subprocess
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from flowkit.errors import FlowkitError
@@ -44,6 +43,7 @@ from flowkit.executor.base import (
 )
 from flowkit.executor.reaper import kill_tree
 from flowkit.executor.resources import ResourcePool, visible_gpus
+from flowkit.fastdata import asdict
 
 
 class WorkerStartError(FlowkitError):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from flowkit.fastdata import dataclass, field
 
 
 def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -10,11 +10,11 @@ tailed), and asks its backend only about tasks that ended without a final record
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from itertools import groupby
 from typing import TYPE_CHECKING
 
 from flowkit.executor.base import Message, Output, Started, ended
+from flowkit.fastdata import dataclass
 
 if TYPE_CHECKING:
     from flowkit.store import Store, TaskRecord

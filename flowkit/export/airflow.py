@@ -6,12 +6,12 @@ Airflow, said as warnings."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flowkit.export.airflow_dag import DagOptions, render
 from flowkit.export.shape import shapes
+from flowkit.fastdata import asdict, dataclass
 
 if TYPE_CHECKING:
     from flowkit.authoring.parameters import Parameter

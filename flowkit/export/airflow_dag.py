@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.decorators import timeout_seconds
 from flowkit.export.shape import StepShape
+from flowkit.fastdata import dataclass
 from flowkit.graph.model import FlowGraph, StepNode
 
 if TYPE_CHECKING:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass
 from flowkit.plan.tasks import Branch, Outcome, PlannedTask, Planner
 
 if TYPE_CHECKING:

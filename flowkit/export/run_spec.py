@@ -6,10 +6,10 @@ between tasks (XCom)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import asdict, dataclass, field
 from flowkit.task.spec import CodeRef
 
 if TYPE_CHECKING:

@@ -10,9 +10,8 @@ sent to another executor (``@slurm``, ``@batch``): Airflow's worker runs every t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flowkit.errors import FlowDefinitionError
+from flowkit.fastdata import dataclass
 from flowkit.graph.model import FlowGraph, StepNode
 
 #: What to do about a refused shape.

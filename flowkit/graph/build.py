@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-from dataclasses import replace
 from types import FunctionType, MappingProxyType
 
 from flowkit.authoring.compat import flow_problems_of
@@ -14,6 +13,7 @@ from flowkit.authoring.flowspec import step_functions
 from flowkit.authoring.parameters import Parameter, parameters_of
 from flowkit.authoring.user_decorators import wrappers_of
 from flowkit.errors import Problem
+from flowkit.fastdata import replace
 from flowkit.graph.code import (
     code_digest,
     decorators_code,

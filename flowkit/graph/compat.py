@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
+from flowkit.fastdata import dataclass, field
 from flowkit.graph.build import build_graph
 from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.graph.structure import Structure, analyze

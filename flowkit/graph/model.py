@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flowkit.authoring.decorators import DecoratorSpec
 from flowkit.errors import Problem
+from flowkit.fastdata import dataclass, field
 
 TransitionKind = Literal["linear", "split", "foreach", "switch", "end", "invalid"]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
 from flowkit.authoring.flowspec import RESERVED_NAMES
 from flowkit.errors import Problem
+from flowkit.fastdata import dataclass, field
 from flowkit.graph.model import TransitionKind
 
 _SWITCH_HINT = 'to choose the next step at run time, use self.next({"a": self.a, "b": self.b}, condition="attr")'

@@ -8,9 +8,9 @@ open splits around it, outermost first, each as ``(split step, branch step)``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from flowkit.errors import Problem
+from flowkit.fastdata import dataclass, field
 from flowkit.graph.model import FlowGraph, StepNode
 
 Frame = tuple[str, str]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass
 
 if TYPE_CHECKING:
     from flowkit.authoring.flowspec import FlowSpecBase

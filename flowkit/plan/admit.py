@@ -10,9 +10,9 @@ the template's record in a preview) is the caller's ``place``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flowkit.fastdata import dataclass, field
 from flowkit.graph.model import FlowGraph
 from flowkit.plan.reuse import Decider, Decision, cache_key
 from flowkit.plan.tasks import Outcome, PlannedTask

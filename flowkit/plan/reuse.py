@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.authoring.decorators import DecoratorSpec
+from flowkit.fastdata import dataclass
 from flowkit.graph.code import first_difference, key_text, unkeyed_reason
 from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.plan.tasks import Branch

@@ -9,10 +9,10 @@ branches all line up without special cases.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.errors import FlowDefinitionError
+from flowkit.fastdata import dataclass, field
 from flowkit.graph.model import FlowGraph
 
 if TYPE_CHECKING:

@@ -23,11 +23,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
 from flowkit.authoring.decorators import ALERTS_ATTR
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import asdict, dataclass
 from flowkit.runtime.inorder import InOrder
 
 AlertKind = Literal["run_failed", "task_dead_lettered", "run_succeeded", "sla_missed"]

@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass
 from flowkit.plan.tasks import MAX_NUM_SPLITS
 from flowkit.runtime.drive import Prepared, RunFailed, drive, end_unstarted
 from flowkit.runtime.origin import (

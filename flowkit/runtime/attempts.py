@@ -5,9 +5,9 @@ interrupts the step's code, ``--with card``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flowkit.fastdata import dataclass
 from flowkit.graph.model import StepNode
 from flowkit.plan.tasks import PlannedTask
 from flowkit.runtime.policy import FailurePolicy

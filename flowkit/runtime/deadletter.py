@@ -106,8 +106,8 @@ def _run_alone(store: Store, spec: TaskSpec, *, quiet: bool) -> TaskRecord:
     (the code path every executor uses); its final record."""
     import subprocess
     import sys
-    from dataclasses import replace
 
+    from flowkit.fastdata import replace
     from flowkit.task.outcome import final_record
 
     attempts = store.records.task_attempts(spec.flow, spec.run_id, spec.step, spec.task_id)

@@ -19,12 +19,12 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from flowkit.errors import FlowkitError
 from flowkit.executor.base import Detaches, ExecutorContext
 from flowkit.executor.registry import LOCAL, executor_of
+from flowkit.fastdata import asdict, dataclass, field
 from flowkit.runtime.api import RunOptions
 from flowkit.runtime.drive import Prepared, drive, end_unstarted
 from flowkit.runtime.events import ProgressSink, RunDetached

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass, field
 
 if TYPE_CHECKING:
     from flowkit.client import Run

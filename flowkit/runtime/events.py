@@ -6,9 +6,9 @@ and tests subscribe. Sinks must be quick and must never raise into the scheduler
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from flowkit.fastdata import dataclass, field
 from flowkit.store.records import RunStatus, TaskStatus
 
 #: What a task is doing as the surfaces show it: a stored task status, or one that only a

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from flowkit.authoring.decorators import (
@@ -23,6 +22,7 @@ from flowkit.authoring.decorators import (
     timeout_seconds,
 )
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass, field
 from flowkit.graph.model import StepNode
 from flowkit.store.records import TaskRecord
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowkitError
@@ -30,6 +29,7 @@ from flowkit.executor.base import (
     Submission,
 )
 from flowkit.executor.registry import LOCAL, Executors, executor_of
+from flowkit.fastdata import dataclass, field
 from flowkit.graph.model import FlowGraph
 from flowkit.plan.admit import Admission, Admitted, Placed, admit
 from flowkit.plan.reuse import Decider

@@ -39,12 +39,12 @@ import heapq
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.sla import check_placed, flow_sla, sla_seconds
 from flowkit.client.durations import format_duration  # words only: no reads of the client's
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass
 from flowkit.runtime.alerts import AlertEvent, AlertSender
 from flowkit.runtime.events import Event, SlaMissed
 from flowkit.store.durations import PastRun, RunTimes, percentile, run_times, successful_runs

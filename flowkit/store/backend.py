@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
+
+from flowkit.fastdata import dataclass
 
 #: Bytes a backend accepts without copying them first.
 Bytes = bytes | bytearray | memoryview | mmap.mmap

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
 from typing import Any
 
+from flowkit.fastdata import asdict, dataclass
 from flowkit.store import layout
 from flowkit.store.errors import KeyNotFoundError, NotFoundError, RecordExistsError, StoreError
 from flowkit.store.records import SCHEMA, ExceptionInfo, TaskRecord

@@ -33,9 +33,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from flowkit.fastdata import asdict, dataclass, field, fields
 from flowkit.store import layout
 from flowkit.store.backend import Backend, ObjectInfo
 from flowkit.store.errors import KeyNotFoundError, StoreError

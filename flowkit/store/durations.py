@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from flowkit.fastdata import dataclass
 
 if TYPE_CHECKING:
     from flowkit.store.records import RunEndRecord, RunRecord

@@ -41,9 +41,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Literal
 
+from flowkit.fastdata import dataclass, field
 from flowkit.store import layout, reuse_keys
 from flowkit.store.backend import StagesWrites
 from flowkit.store.blobs import blob_key, read_segments

@@ -20,9 +20,9 @@ import json
 import pickle
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
+from flowkit.fastdata import dataclass, field
 from flowkit.store import layout
 from flowkit.store.backend import Backend, ObjectInfo
 from flowkit.store.blobs import blob_key, read_segments

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 
+from flowkit.fastdata import dataclass, field
 from flowkit.settings import Settings
 from flowkit.store import layout
 from flowkit.store.backend import Backend, ObjectInfo, StagesWrites, Temporary

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
+from flowkit.fastdata import dataclass, field
 from flowkit.store.gc_plan import Policy
 
 

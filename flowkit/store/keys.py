@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from flowkit.fastdata import dataclass
 from flowkit.store.errors import BadPathspecError, InvalidKeyError
 
 #: A flow, run, step or task name: no separators, no dots, nothing a file system interprets.

@@ -22,9 +22,9 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
 from typing import Literal
 
+from flowkit.fastdata import asdict, dataclass
 from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.errors import KeyNotFoundError, StoreError

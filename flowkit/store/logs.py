@@ -15,10 +15,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
+from flowkit.fastdata import dataclass
 from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.errors import StoreError

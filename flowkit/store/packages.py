@@ -8,11 +8,11 @@ or absolute paths), so unchanged code makes the same blob and is stored once.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass, field
 from flowkit.store.errors import StoreError
 
 FORMAT = "flowkit-code/1"

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from functools import cache, lru_cache
 from sys import intern
 from typing import Any, Literal, TypeVar
 
+from flowkit.fastdata import MISSING, dataclass, field, fields, is_dataclass, replace
 from flowkit.store.errors import StoreError
 
 SCHEMA = 1

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from flowkit.fastdata import dataclass
 from flowkit.store.backend import Bytes
 from flowkit.store.errors import ArtifactNotSerializable
 

@@ -11,8 +11,7 @@ freed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from flowkit.fastdata import dataclass
 from flowkit.store import layout
 from flowkit.store.backend import Backend
 from flowkit.store.ids import id_time

@@ -14,9 +14,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from flowkit.fastdata import dataclass
 from flowkit.store.backend import Backend
 from flowkit.store.blobs import BlobStore, Segment, digest_of
 from flowkit.store.errors import CorruptBlobError, StoreError

@@ -4,11 +4,11 @@ each step is, the parameters, and that lint found nothing); a flow with problems
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from html import escape
 from typing import Any
 
 from flowkit.client.dag import dag_svg
+from flowkit.fastdata import dataclass, fields
 from flowkit.graph.model import FlowGraph
 from flowkit.lint.api import check as lint_check
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
 from flowkit.client.durations import format_duration as format_duration
+from flowkit.fastdata import dataclass
 from flowkit.runtime.events import RunDetached, TaskEvent, TaskOutput, TaskPhase
 from flowkit.surfaces.state import RunProgress, StepPhase, StepState
 

@@ -8,9 +8,9 @@ so "now" and the step timings always come from the same clock.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Literal
 
+from flowkit.fastdata import dataclass, field
 from flowkit.runtime.events import (
     Event,
     FanOut,

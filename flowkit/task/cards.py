@@ -14,12 +14,12 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.card_collector import CardCollector, CardSlot, collecting
 from flowkit.authoring.decorators import decorators_of
 from flowkit.client.display import PREVIEW_LIMIT
+from flowkit.fastdata import replace
 from flowkit.store.records import ArtifactRef, CardRef, RunRecord, TaskRecord
 from flowkit.task.card_page import blank_card, default_card, error_card
 from flowkit.task.failure import message

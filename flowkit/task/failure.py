@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowDefinitionError
+from flowkit.fastdata import replace
 from flowkit.task.caught import CaughtFailure, qualified_name
 from flowkit.task.outcome import EXIT_FAILED, EXIT_OK
 from flowkit.task.persist import persist

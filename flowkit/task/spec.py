@@ -8,9 +8,9 @@ can run in a forked warm worker, in ``python -m flowkit.worker``, or on a cluste
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flowkit.fastdata import dataclass, field
 from flowkit.graph.model import StepNode
 from flowkit.plan.tasks import MAX_NUM_SPLITS, Branch
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from flowkit.fastdata import dataclass, field
 from flowkit.store.records import ExceptionInfo, RunRecord, RunStatus, TaskRecord, TaskStatus
 from flowkit.store.store import Store
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from flowkit.client import Run
 from flowkit.client.data import ObjectNotFound
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass
 from flowkit.store import Store
 from flowkit.store.errors import NotFoundError
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass, field
 from typing import Any
 
 from flowkit.client import Run
+from flowkit.fastdata import dataclass, field
 from flowkit.store import Store
 from flowkit.store.errors import NotFoundError
 from flowkit.store.record_reads import run_order

@@ -6,10 +6,10 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import Counter, OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 from flowkit.client.dag import caption, depths, phase
+from flowkit.fastdata import dataclass
 from flowkit.store import RunRecord, Store, TaskRecord
 from flowkit.ui.common import page_url
 from flowkit.ui.letters import exception_json

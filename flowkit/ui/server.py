@@ -15,13 +15,13 @@ import threading
 import webbrowser
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import FrameType
 from urllib.parse import quote
 
 import uvicorn
 
 from flowkit.errors import FlowkitError
+from flowkit.fastdata import dataclass
 from flowkit.store import Store
 from flowkit.store.cached import cached
 from flowkit.store.errors import NotFoundError

@@ -1,0 +1,158 @@
+"""flowkit.fastdata's ``@dataclass`` behaves as the standard library's for every option flowkit
+uses: each check runs on classes made by both, and their answers must agree. And the modules a
+client or a command line imports first no longer import :mod:`dataclasses` (nor :mod:`inspect`)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import subprocess
+import sys
+from types import ModuleType
+from typing import Any, ClassVar
+
+import pytest
+
+from flowkit import fastdata
+from tests.conftest import ROOT
+
+
+def shapes(dc: ModuleType) -> dict[str, Any]:
+    """The same classes, made by ``dc.dataclass``."""
+
+    @dc.dataclass(frozen=True)
+    class Ref:
+        digest: str
+        size: int = 0
+        tags: tuple[str, ...] = ()
+        extra: dict[str, int] = dc.field(default_factory=dict)
+        note: str = dc.field(default="", compare=False)
+        KIND: ClassVar[str] = "ref"
+
+    @dc.dataclass
+    class Mutable:
+        name: str
+        items: list[int] = dc.field(default_factory=list)
+
+    @dc.dataclass(frozen=True)
+    class Checked:
+        low: int
+        high: int
+
+        def __post_init__(self) -> None:
+            if self.low > self.high:
+                raise ValueError("low above high")
+
+    @dc.dataclass(frozen=True)
+    class Child(Ref):
+        step: str = "start"
+
+    @dc.dataclass(frozen=True, slots=True)
+    class Slotted:
+        a: int
+        b: str = "b"
+
+    @dc.dataclass(frozen=True)
+    class OwnMethods:
+        x: int
+
+        def __repr__(self) -> str:
+            return f"<x {self.x}>"
+
+        def __hash__(self) -> int:
+            return 7
+
+    return {
+        "Ref": Ref,
+        "Mutable": Mutable,
+        "Checked": Checked,
+        "Child": Child,
+        "Slotted": Slotted,
+        "OwnMethods": OwnMethods,
+    }
+
+
+BOTH = [dataclasses, fastdata]
+
+
+def observe(dc: ModuleType) -> list[Any]:
+    """What a user of the classes can see, as plain values."""
+    c = shapes(dc)
+    Ref, Mutable, Checked, Child, Slotted, Own = (
+        c[k] for k in ("Ref", "Mutable", "Checked", "Child", "Slotted", "OwnMethods")
+    )
+    seen: list[Any] = []
+    r = Ref("d", 3, ("t",), note="n")
+    seen += [repr(r), r == Ref("d", 3, ("t",), note="other"), r == Ref("d", 4), r != Ref("d")]
+    seen += [Ref.KIND, r.extra]
+    with pytest.raises(TypeError, match="unhashable type: 'dict'"):
+        hash(r)  # its dict field
+    seen += [Ref("a").extra is not Ref("b").extra]
+    with pytest.raises(dataclasses.FrozenInstanceError) as frozen:
+        r.size = 5
+    seen.append(str(frozen.value))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del r.size
+    seen += [[f.name for f in dataclasses.fields(r)], dataclasses.asdict(r)]
+    seen += [repr(dataclasses.replace(r, size=9)), dataclasses.is_dataclass(Ref)]
+    seen += [dataclasses.is_dataclass(r), Ref.__match_args__]
+    m = Mutable("m")
+    m.items.append(1)
+    m.name = "n"
+    seen += [repr(m), m == Mutable("n", [1]), Mutable.__hash__ is None]
+    with pytest.raises(ValueError, match="low above high"):
+        Checked(2, 1)
+    seen.append(repr(Checked(1, 2)))
+    child = Child("d", step="s")
+    seen += [repr(child), [f.name for f in dataclasses.fields(Child)], child == Ref("d")]
+    seen += [isinstance(child, Ref), dataclasses.asdict(child)]
+    s = Slotted(1)
+    seen += [repr(s), hasattr(s, "__dict__"), Slotted.__slots__, hash(s) == hash(Slotted(1))]
+    # the state protocol pickle uses (a local class cannot be pickled by reference)
+    seen += [copy.deepcopy(s) == s, copy.deepcopy(r) == r, s.__reduce_ex__(2)[2]]
+    seen += [repr(Own(1)), hash(Own(1)), Own(1) == Own(1)]
+    with pytest.raises(TypeError) as missing:
+        Ref()
+    seen.append(type(missing.value).__name__)
+    return seen
+
+
+def test_the_classes_behave_as_the_standard_librarys() -> None:
+    assert observe(fastdata) == observe(dataclasses)
+
+
+@pytest.mark.parametrize("dc", BOTH, ids=["dataclasses", "fastdata"])
+def test_definitions_dataclasses_refuse_are_refused(dc: ModuleType) -> None:
+    with pytest.raises(ValueError, match="mutable default"):
+
+        @dc.dataclass
+        class Shared:
+            items: list[int] = []  # noqa: RUF012 - the mistake under test
+
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+
+        @dc.dataclass
+        class Order:
+            a: int = 0
+            b: int
+
+    with pytest.raises(TypeError, match="__setattr__"):
+
+        @dc.dataclass(frozen=True)
+        class Settable:
+            a: int
+
+            def __setattr__(self, name: str, value: object) -> None:
+                object.__setattr__(self, name, value)
+
+
+def test_a_client_and_the_records_import_neither_dataclasses_nor_inspect() -> None:
+    code = (
+        "import sys\n"
+        "import flowkit.store.store, flowkit.client, flowkit.settings, flowkit.errors\n"
+        "print(sorted({'dataclasses', 'inspect'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
