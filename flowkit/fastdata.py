@@ -10,13 +10,14 @@ flowkit defines over a hundred, and every command, worker and client process pai
 The classes are still data classes to the standard library: ``dataclasses.fields``,
 ``replace``, ``asdict`` and ``is_dataclass`` work on them, through a ``__dataclass_fields__``
 made (and :mod:`dataclasses` imported) the first time something asks for it. ``fields``,
-``replace`` and ``is_dataclass`` here are the same for these classes without importing it;
-``asdict`` imports it when called.
+``replace``, ``asdict`` and ``is_dataclass`` here do the same without importing it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from types import MemberDescriptorType, SimpleNamespace
 from typing import Any, TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
@@ -73,19 +74,55 @@ def dataclass(
 
 def _is_classvar(annotation: Any) -> bool:
     text = annotation if isinstance(annotation, str) else repr(annotation)
-    return text.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
+    for prefix in ("ClassVar", "typing.ClassVar", "t.ClassVar"):
+        if text == prefix or text.startswith(prefix + "["):
+            return True
+    return False
+
+
+def _annotations(cls: type) -> dict[str, Any]:
+    """The class's own annotations, as written (strings, under ``from __future__ import
+    annotations``, which every flowkit module has)."""
+    # not inspect.get_annotations: importing inspect is the cost this module avoids
+    own = cls.__dict__.get("__annotations__")  # noqa: RUF063
+    if own is None and sys.version_info >= (3, 14):  # annotations made lazily, on request
+        import annotationlib  # type: ignore[import-not-found, unused-ignore]
+
+        own = annotationlib.get_annotations(cls, format=annotationlib.Format.FORWARDREF)
+    return dict(own or {})
+
+
+def _base_fields(cls: type) -> dict[str, Field]:
+    """The fields the class inherits, in the order its bases define them (a base made by the
+    standard library's ``@dataclass`` too)."""
+    found: dict[str, Field] = {}
+    for base in reversed(cls.__mro__[1:]):
+        made = base.__dict__.get("__fastdata_fields__")
+        if made is None and isinstance(base.__dict__.get("__dataclass_fields__"), dict):
+            made = _from_stdlib(base)
+        for spec in made or ():
+            found[spec.name] = spec
+    return found
 
 
 def _process(cls: type[T], *, frozen: bool, slots: bool) -> type[T]:
-    inherited: dict[str, Field] = {}
-    for base in reversed(cls.__mro__[1:]):
-        inherited.update({f.name: f for f in base.__dict__.get("__fastdata_fields__", ())})
-    own: dict[str, Field] = {}
-    # not inspect.get_annotations: importing inspect is the cost this module avoids
-    for name, annotation in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063
+    for base in cls.__mro__[1:]:
+        base_frozen = _frozen_flag(base)
+        if base_frozen is not None and base_frozen != frozen:
+            raise TypeError(
+                "cannot inherit frozen dataclass from a non-frozen one"
+                if frozen
+                else "cannot inherit non-frozen dataclass from a frozen one"
+            )
+    specs_by_name = _base_fields(cls)  # a field redefined keeps its place, as in dataclasses
+    own: list[str] = []
+    annotations = _annotations(cls)
+    for name, annotation in annotations.items():
         if _is_classvar(annotation):
             continue
-        value = cls.__dict__.get(name, MISSING)
+        value = getattr(cls, name, MISSING)
+        if isinstance(value, MemberDescriptorType):  # a base's slot: no default
+            value = MISSING
         spec = value if isinstance(value, Field) else Field(value, MISSING, True)
         spec.name, spec.type = name, annotation
         if isinstance(value, Field):  # the class keeps a plain default, as dataclasses does
@@ -93,14 +130,17 @@ def _process(cls: type[T], *, frozen: bool, slots: bool) -> type[T]:
                 delattr(cls, name)
             else:
                 setattr(cls, name, spec.default)
-        if spec.default_factory is MISSING and isinstance(spec.default, list | dict | set):
+        if spec.default_factory is MISSING and type(spec.default).__hash__ is None:
             raise ValueError(
-                f"mutable default {type(spec.default)} for field {name} of {cls.__qualname__} "
-                "is not allowed: use default_factory"
+                f"mutable default {type(spec.default)} for field {name} is not allowed: "
+                "use default_factory"
             )
-        inherited.pop(name, None)
-        own[name] = spec
-    specs = (*inherited.values(), *own.values())
+        specs_by_name[name] = spec
+        own.append(name)
+    for name, value in cls.__dict__.items():
+        if isinstance(value, Field) and name not in annotations:
+            raise TypeError(f"{name!r} is a field but has no type annotation")
+    specs = tuple(specs_by_name.values())
     seen_default = False
     for spec in specs:
         has_default = spec.default is not MISSING or spec.default_factory is not MISSING
@@ -108,7 +148,7 @@ def _process(cls: type[T], *, frozen: bool, slots: bool) -> type[T]:
             raise TypeError(f"non-default argument {spec.name!r} follows default argument")
         seen_default = seen_default or has_default
     if slots:
-        cls = _with_slots(cls, [s.name for s in own.values()], frozen)
+        cls = _with_slots(cls, own, frozen)
     # as dataclasses: a __hash__ the class wrote itself stays; else frozen ones hash their
     # compared fields and mutable ones are unhashable (their __eq__ compares values)
     own_hash = cls.__dict__.get("__hash__", MISSING)
@@ -117,16 +157,30 @@ def _process(cls: type[T], *, frozen: bool, slots: bool) -> type[T]:
     for name, method in methods.items():
         if name in ("__setattr__", "__delattr__") and name in cls.__dict__:
             raise TypeError(f"cannot overwrite attribute {name} in class {cls.__name__}")
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
         if name == "__hash__" or name in cls.__dict__:
             continue  # a method the class defines itself wins
-        method.__qualname__ = f"{cls.__qualname__}.{name}"
         setattr(cls, name, method)
     if not explicit_hash:
         cls.__hash__ = methods["__hash__"] if frozen else None  # type: ignore[assignment]
-    setattr(cls, "__fastdata_fields__", specs)  # noqa: B010 - not an attribute mypy knows
+    if "__match_args__" not in cls.__dict__:
+        setattr(cls, "__match_args__", tuple(s.name for s in specs))  # noqa: B010
+    if "__replace__" not in cls.__dict__:  # copy.replace, from Python 3.13
+        setattr(cls, "__replace__", replace)  # noqa: B010 - not an attribute mypy knows
+    setattr(cls, "__fastdata_fields__", specs)  # noqa: B010
+    setattr(cls, "__fastdata_frozen__", frozen)  # noqa: B010
     setattr(cls, "__dataclass_fields__", _StdlibFields())  # noqa: B010
-    setattr(cls, "__match_args__", tuple(s.name for s in specs))  # noqa: B010
+    setattr(cls, "__dataclass_params__", _StdlibParams())  # noqa: B010
     return cls
+
+
+def _frozen_flag(cls: type) -> bool | None:
+    """Whether a data class base is frozen (None: ``cls`` is no data class)."""
+    if "__fastdata_frozen__" in cls.__dict__:
+        return bool(cls.__dict__["__fastdata_frozen__"])
+    if isinstance(cls.__dict__.get("__dataclass_fields__"), dict):  # the standard library's
+        return bool(cls.__dict__["__dataclass_params__"].frozen)
+    return None
 
 
 def _methods(cls: type, specs: tuple[Field, ...], frozen: bool) -> dict[str, Any]:
@@ -134,13 +188,13 @@ def _methods(cls: type, specs: tuple[Field, ...], frozen: bool) -> dict[str, Any
     ``__delattr__``), written as one module's source and run once."""
     names = [s.name for s in specs]
     compared = [s.name for s in specs if s.compare]
-    env: dict[str, Any] = {"MISSING": MISSING, "__object_setattr": object.__setattr__}
+    env: dict[str, Any] = {"_FACTORY": _FACTORY, "__object_setattr": object.__setattr__}
     params, body = [], []
     for spec in specs:
         if spec.default_factory is not MISSING:
             env[f"__factory_{spec.name}"] = spec.default_factory
-            params.append(f"{spec.name}=MISSING")
-            value = f"__factory_{spec.name}() if {spec.name} is MISSING else {spec.name}"
+            params.append(f"{spec.name}=_FACTORY")
+            value = f"__factory_{spec.name}() if {spec.name} is _FACTORY else {spec.name}"
         elif spec.default is not MISSING:
             env[f"__default_{spec.name}"] = spec.default
             params.append(f"{spec.name}=__default_{spec.name}")
@@ -171,23 +225,38 @@ def _methods(cls: type, specs: tuple[Field, ...], frozen: bool) -> dict[str, Any
         source += [
             "def __hash__(self):",
             f"  return hash({mine})",
+            # as dataclasses: a plain subclass may set attributes of its own
             "def __setattr__(self, name, value):",
-            "  _frozen(self, name)",
+            "  if type(self) is __cls or name in __names:",
+            "    _frozen(f'cannot assign to field {name!r}')",
+            "  super(__cls, self).__setattr__(name, value)",
             "def __delattr__(self, name):",
-            "  _frozen(self, name)",
+            "  if type(self) is __cls or name in __names:",
+            "    _frozen(f'cannot delete field {name!r}')",
+            "  super(__cls, self).__delattr__(name)",
         ]
-        env["_frozen"] = _frozen
+        env.update(_frozen=_frozen, __cls=cls, __names=frozenset(names))
     exec("\n".join(source), env)  # flowkit's own source, as dataclasses runs its own
+    env["__init__"].__annotations__ = {**{s.name: s.type for s in specs}, "return": None}
     wanted = ["__init__", "__repr__", "__eq__"]
     if frozen:
         wanted += ["__hash__", "__setattr__", "__delattr__"]
     return {name: env[name] for name in wanted}
 
 
-def _frozen(instance: object, name: str) -> None:
+def _frozen(message: str) -> None:
     from dataclasses import FrozenInstanceError
 
-    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+    raise FrozenInstanceError(message)
+
+
+class _Factory:
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+#: The default ``__init__`` shows for a field made by its default_factory.
+_FACTORY = _Factory()
 
 
 def _with_slots(cls: type[T], names: list[str], frozen: bool) -> type[T]:
@@ -234,7 +303,7 @@ class _StdlibFields:
                 ),
                 compare=spec.compare,
             )
-            std.name, std.type = spec.name, spec.type
+            std.name, std.type, std.kw_only = spec.name, spec.type, False
             # what dataclasses.fields() keeps: a private name (tests/test_fastdata.py checks it)
             std._field_type = dataclasses._FIELD  # type: ignore[attr-defined]
             made[spec.name] = std
@@ -243,24 +312,66 @@ class _StdlibFields:
         return made
 
 
+class _StdlibParams:
+    """``__dataclass_params__``, for what reads it (a standard library data class that
+    subclasses one of these reads ``frozen``; pytest's diffs read ``repr``)."""
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        return SimpleNamespace(
+            init=True,
+            repr=True,
+            eq=True,
+            order=False,
+            unsafe_hash=False,
+            frozen=owner.__fastdata_frozen__,  # type: ignore[attr-defined]
+            match_args=True,
+            kw_only=False,
+            slots="__slots__" in owner.__dict__,
+            weakref_slot=False,
+        )
+
+
+def _from_stdlib(cls: type) -> tuple[Field, ...]:
+    """The fields of a class the standard library's ``@dataclass`` made, as this module's."""
+    import dataclasses
+
+    made = []
+    for std in dataclasses.fields(cls):
+        spec = Field(
+            MISSING if std.default is dataclasses.MISSING else std.default,
+            MISSING if std.default_factory is dataclasses.MISSING else std.default_factory,
+            std.compare,
+        )
+        spec.name, spec.type = std.name, std.type
+        made.append(spec)
+    return tuple(made)
+
+
 def fields(obj: Any) -> tuple[Field, ...]:
-    """The fields of a class made here, or of an instance of one, in order (this module's
-    :class:`Field`, whose ``default`` is :data:`MISSING` when there is none)."""
+    """The fields of a data class or an instance of one, in order, as this module's
+    :class:`Field` (whose ``default`` is :data:`MISSING` when there is none), whether this
+    module or the standard library made the class; a ``TypeError`` for anything else."""
     cls = obj if isinstance(obj, type) else type(obj)
-    try:
-        made: tuple[Field, ...] = cls.__fastdata_fields__  # type: ignore[attr-defined]
-    except AttributeError:
-        raise TypeError(f"{cls.__qualname__} is not a flowkit.fastdata data class") from None
-    return made
+    made: tuple[Field, ...] | None = getattr(cls, "__fastdata_fields__", None)
+    if made is not None:
+        return made
+    if is_dataclass(cls):
+        return _from_stdlib(cls)
+    raise TypeError("must be called with a dataclass type or instance")
 
 
 def is_dataclass(obj: Any) -> bool:
-    """Whether ``obj`` is a class made here or an instance of one."""
-    return hasattr(obj if isinstance(obj, type) else type(obj), "__fastdata_fields__")
+    """Whether ``obj`` is a data class (this module's or the standard library's) or an
+    instance of one, without importing :mod:`dataclasses` to tell."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    return any(
+        "__fastdata_fields__" in c.__dict__ or "__dataclass_fields__" in c.__dict__
+        for c in cls.__mro__
+    )
 
 
 def replace(obj: T, /, **changes: Any) -> T:
-    """A copy of ``obj`` (made here) with ``changes``, as ``dataclasses.replace``."""
+    """A copy of ``obj`` with ``changes``, as ``dataclasses.replace``."""
     for spec in fields(obj):
         if spec.name not in changes:
             changes[spec.name] = getattr(obj, spec.name)
@@ -268,8 +379,28 @@ def replace(obj: T, /, **changes: Any) -> T:
 
 
 def asdict(obj: Any) -> dict[str, Any]:
-    """``obj`` as a dict, nested data classes too, values deep-copied
-    (``dataclasses.asdict``)."""
-    import dataclasses
+    """``obj`` (a data class instance) as a dict, as ``dataclasses.asdict`` makes it: nested
+    data classes, lists, tuples and dicts converted, anything else deep-copied."""
+    if isinstance(obj, type) or not is_dataclass(obj):
+        raise TypeError("asdict() should be called on dataclass instances")
+    made: dict[str, Any] = _plain(obj)
+    return made
 
-    return dataclasses.asdict(obj)
+
+_IMMUTABLE = (str, int, float, bool, bytes, type(None))
+
+
+def _plain(value: Any) -> Any:
+    if type(value) in _IMMUTABLE:  # what deepcopy would hand back as it is
+        return value
+    if not isinstance(value, type) and is_dataclass(value):
+        return {spec.name: _plain(getattr(value, spec.name)) for spec in fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*[_plain(v) for v in value])
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return type(value)((_plain(k), _plain(v)) for k, v in value.items())
+    import copy
+
+    return copy.deepcopy(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import subprocess
 import sys
 from types import ModuleType
@@ -62,7 +63,24 @@ def shapes(dc: ModuleType) -> dict[str, Any]:
         def __hash__(self) -> int:
             return 7
 
+    @dc.dataclass(frozen=True)
+    class Redefined(Ref):
+        digest: str = "again"  # an inherited field redefined: it keeps its place
+
+    class Defaults:
+        size = 4
+
+    @dc.dataclass
+    class FromBase(Defaults):
+        size: int  # its default comes from the base class
+
+    class Plain(Ref):  # not a data class: may set attributes of its own
+        pass
+
     return {
+        "Redefined": Redefined,
+        "FromBase": FromBase,
+        "Plain": Plain,
         "Ref": Ref,
         "Mutable": Mutable,
         "Checked": Checked,
@@ -114,6 +132,30 @@ def observe(dc: ModuleType) -> list[Any]:
     with pytest.raises(TypeError) as missing:
         Ref()
     seen.append(type(missing.value).__name__)
+    with pytest.raises(dataclasses.FrozenInstanceError) as deleting:
+        del r.digest
+    seen.append(str(deleting.value))
+    seen += [repr(c["Redefined"](1)), c["Redefined"].__match_args__, repr(c["FromBase"]())]
+    plain = c["Plain"]("d")
+    plain.mine = 1
+    seen.append(plain.mine)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plain.digest = "x"
+    seen += [str(inspect.signature(cls)) for cls in (Ref, Mutable, Child, Slotted)]
+    seen += [Ref.__dataclass_params__.frozen, Mutable.__dataclass_params__.frozen]
+
+    @dataclasses.dataclass(frozen=True)
+    class StdlibChild(Ref):  # the standard library's, on top of one of these
+        queue: str = "q"
+
+    @dc.dataclass(frozen=True)
+    class OnStdlib(StdlibChild):  # and one of these on top of that
+        more: int = 1
+
+    seen += [repr(StdlibChild("d")), repr(OnStdlib("d", more=2)), OnStdlib.__match_args__]
+    nested = Mutable("n", [Ref("x", tags=("a",)), {"k": (1, [2])}, {3}])
+    seen += [dc.asdict(child) if dc is fastdata else dataclasses.asdict(child)]
+    seen += [(dc.asdict if dc is fastdata else dataclasses.asdict)(nested)]
     return seen
 
 
@@ -136,6 +178,22 @@ def test_definitions_dataclasses_refuse_are_refused(dc: ModuleType) -> None:
             a: int = 0
             b: int
 
+    with pytest.raises(ValueError, match="mutable default"):
+
+        @dc.dataclass
+        class SharedInstance:
+            inner: Any = dataclasses.make_dataclass("Box", ["x"])(1)  # unhashable: mutable
+
+    with pytest.raises(TypeError, match="non-frozen dataclass from a frozen one"):
+        Frozen = dc.dataclass(frozen=True)(type("Frozen", (), {"__annotations__": {"a": "int"}}))
+        dc.dataclass(type("Thawed", (Frozen,), {"__annotations__": {"b": "int"}}))
+
+    with pytest.raises(TypeError, match="'loose' is a field but has no type annotation"):
+
+        @dc.dataclass
+        class Loose:
+            loose = dc.field(default=1)
+
     with pytest.raises(TypeError, match="__setattr__"):
 
         @dc.dataclass(frozen=True)
@@ -144,6 +202,21 @@ def test_definitions_dataclasses_refuse_are_refused(dc: ModuleType) -> None:
 
             def __setattr__(self, name: str, value: object) -> None:
                 object.__setattr__(self, name, value)
+
+
+def test_fields_and_is_dataclass_take_the_standard_librarys_classes_too() -> None:
+    @dataclasses.dataclass
+    class Theirs:
+        x: int
+        tags: list[str] = dataclasses.field(default_factory=list)
+
+    assert fastdata.is_dataclass(Theirs) and fastdata.is_dataclass(Theirs(1))
+    assert not fastdata.is_dataclass(object()) and not fastdata.is_dataclass(int)
+    x, tags = fastdata.fields(Theirs)
+    assert (x.name, x.default is fastdata.MISSING, tags.default_factory) == ("x", True, list)
+    assert fastdata.replace(Theirs(1, ["a"]), x=2) == Theirs(2, ["a"])
+    with pytest.raises(TypeError, match="dataclass type or instance"):
+        fastdata.fields(object())
 
 
 def test_a_client_and_the_records_import_neither_dataclasses_nor_inspect() -> None:
