@@ -4,7 +4,6 @@ Playwright's sync API. Missing, it skips the test, or fails it under FLOWKIT_REQ
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 from collections.abc import Iterator
@@ -44,24 +43,30 @@ def chromium() -> Iterator[Any]:
         named = os.environ.get("FLOWKIT_TEST_CHROMIUM")
         where = f"FLOWKIT_TEST_CHROMIUM={named} is not an executable" if named else "no chromium"
         fail_or_skip(f"Chromium is not installed: {where} (apt-get install chromium)")
-    launched = _playwright(sync_api).chromium.launch(
-        executable_path=executable, args=["--no-sandbox"]
-    )
+    with _playwright(sync_api) as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+#: This process's Playwright while someone uses it, and how many do.
+_SHARED: dict[str, Any] = {}
+
+
+@contextmanager
+def _playwright(sync_api: Any) -> Iterator[Any]:
+    """One Playwright for whoever uses one at once, stopped when the last of them is done:
+    its sync API runs an asyncio loop in this thread while it is open, so a second one (a
+    test's own while the UI tests' session browser is open) would refuse to start."""
+    if not _SHARED:
+        _SHARED.update(playwright=sync_api.sync_playwright().start(), users=0)
+    _SHARED["users"] += 1
     try:
-        yield launched
+        yield _SHARED["playwright"]
     finally:
-        launched.close()
-
-
-_STARTED: list[Any] = []
-
-
-def _playwright(sync_api: Any) -> Any:
-    """This process's one Playwright, started on first use and stopped at exit: its sync API
-    runs an asyncio loop in the thread that started it for as long as it is open, so a second
-    one started there (the UI tests' session browser still open) would refuse to start."""
-    if not _STARTED:
-        started = sync_api.sync_playwright().start()
-        atexit.register(started.stop)
-        _STARTED.append(started)
-    return _STARTED[0]
+        _SHARED["users"] -= 1
+        if not _SHARED["users"]:
+            _SHARED.pop("playwright").stop()
+            _SHARED.clear()

@@ -1,21 +1,18 @@
 """flowkit.fastdata's ``@dataclass`` behaves as the standard library's for every option flowkit
-uses: each check runs on classes made by both, and their answers must agree. And the modules a
-client or a command line imports first no longer import :mod:`dataclasses` (nor :mod:`inspect`)."""
+uses: each check runs on classes made by both, and their answers must agree. (That a client
+imports neither :mod:`dataclasses` nor :mod:`inspect` is tests/store/test_open.py's.)"""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import inspect
-import subprocess
-import sys
 from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
 
 from flowkit import fastdata
-from tests.conftest import ROOT
 
 
 def shapes(dc: ModuleType) -> dict[str, Any]:
@@ -217,15 +214,3 @@ def test_fields_and_is_dataclass_take_the_standard_librarys_classes_too() -> Non
     assert fastdata.replace(Theirs(1, ["a"]), x=2) == Theirs(2, ["a"])
     with pytest.raises(TypeError, match="dataclass type or instance"):
         fastdata.fields(object())
-
-
-def test_a_client_and_the_records_import_neither_dataclasses_nor_inspect() -> None:
-    code = (
-        "import sys\n"
-        "import flowkit.store.store, flowkit.client, flowkit.settings, flowkit.errors\n"
-        "print(sorted({'dataclasses', 'inspect'} & set(sys.modules)))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.strip() == "[]", done.stdout + done.stderr
