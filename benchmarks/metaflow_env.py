@@ -53,10 +53,11 @@ def ensure(where: Path = VENV, *, spec: str = "metaflow", log: TextIO = sys.stde
 def ensure_flowkit(where: Path = FLOWKIT_VENV, *, log: TextIO = sys.stderr) -> Path:
     """The interpreter of flowkit's benchmark environment, made when missing or stale."""
     stamp = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    probe = f"{_FLOWKIT_PROBE}; print(open({str(where / 'pyproject.sha256')!r}).read())"
-    if installed_version(where, probe) != f"ok\n{stamp}":
+    made_from = where / "pyproject.sha256"  # the pyproject.toml it was made from
+    current = made_from.exists() and made_from.read_text() == stamp
+    if not current or installed_version(where, _FLOWKIT_PROBE) != "ok":
         _ensure(where, [str(ROOT), *EXTRA], _FLOWKIT_PROBE, log=log, fresh=True)
-        (where / "pyproject.sha256").write_text(stamp)
+        made_from.write_text(stamp)
     return python(where)
 
 

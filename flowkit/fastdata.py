@@ -364,10 +364,8 @@ def is_dataclass(obj: Any) -> bool:
     """Whether ``obj`` is a data class (this module's or the standard library's) or an
     instance of one, without importing :mod:`dataclasses` to tell."""
     cls = obj if isinstance(obj, type) else type(obj)
-    return any(
-        "__fastdata_fields__" in c.__dict__ or "__dataclass_fields__" in c.__dict__
-        for c in cls.__mro__
-    )
+    # every class made here has one too (a descriptor that would import dataclasses if read)
+    return any("__dataclass_fields__" in c.__dict__ for c in cls.__mro__)
 
 
 def replace(obj: T, /, **changes: Any) -> T:
