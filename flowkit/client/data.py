@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowkit.store.errors import NotFoundError
 from flowkit.store.records import ArtifactRef
 from flowkit.store.store import Store
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class ObjectNotFound(NotFoundError, KeyError):
@@ -46,10 +48,22 @@ class DataArtifact:
         self.sha = ref.digest
         self.size = ref.size
         self.type = ref.type
-        #: When the task that stored it finished (Metaflow's ``finished_at``, an alias of
-        #: ``created_at``); None while that task runs.
-        self.finished_at = None if finished_at is None else datetime.fromtimestamp(finished_at, UTC)
-        self.created_at = self.finished_at
+        self._finished_at = finished_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the task that stored it finished (Metaflow's ``finished_at``); None while
+        that task runs."""
+        if self._finished_at is None:
+            return None
+        from datetime import UTC, datetime  # here: a client that reads no time never imports it
+
+        return datetime.fromtimestamp(self._finished_at, UTC)
+
+    @property
+    def created_at(self) -> datetime | None:
+        """An alias of :attr:`finished_at`, as in Metaflow."""
+        return self.finished_at
 
     @property
     def data(self) -> Any:

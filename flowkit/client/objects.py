@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowkit.client.code import RunCode
 from flowkit.client.data import ObjectNotFound, TaskData
@@ -33,6 +32,9 @@ from flowkit.store.lease import RunState
 from flowkit.store.records import SUCCEEDED, RunEndRecord, RunRecord, TaskRecord
 from flowkit.store.store import Store
 from flowkit.store.tags import system_tags
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class Flow:

@@ -4,7 +4,6 @@ logs, Metaflow's metadata, and its parent and child tasks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from flowkit.client import lineage
@@ -22,11 +21,18 @@ from flowkit.store.store import Store
 from flowkit.store.tags import system_tags
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from flowkit.client.objects import Step
 
 
 def as_time(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+    """``seconds`` since the epoch as an aware UTC time; None for None."""
+    if seconds is None:
+        return None
+    from datetime import UTC, datetime  # here: a client that reads no time never imports it
+
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 class Task:
@@ -240,6 +246,8 @@ class Task:
 
     def loglines(self, stream: str = "stdout") -> Iterator[tuple[datetime, str]]:
         """``(time, line)`` for each line the task wrote to ``stream``."""
+        from datetime import UTC, datetime
+
         for line in self._store.logs.read(self.record, stream):
             yield datetime.fromtimestamp(line.timestamp, tz=UTC), line.text
 
