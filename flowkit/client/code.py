@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowkit.store.errors import NotFoundError
 from flowkit.store.packages import CodePackage
 from flowkit.store.store import Store
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class RunCode:

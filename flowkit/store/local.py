@@ -15,11 +15,14 @@ import os
 import stat
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowkit.store.backend import Bytes, ObjectInfo, Reader, Temporary
 from flowkit.store.errors import InvalidKeyError, KeyNotFoundError, StoreFullError
 from flowkit.store.keys import check_key
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: Largest single ``os.write``; large buffers go out in slices, never copied whole.
 _WRITE_SLICE = 64 << 20
@@ -276,4 +279,6 @@ class LocalBackend:
 
     def path_of(self, key: str) -> Path:
         """The file that holds ``key`` (for messages and tests; not part of the contract)."""
+        from pathlib import Path  # here: pathlib costs every process that opens a store ~5 ms
+
         return Path(self._path(key))

@@ -8,12 +8,14 @@ or absolute paths), so unchanged code makes the same blob and is stored once.
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.errors import FlowkitError
 from flowkit.fastdata import dataclass, field
 from flowkit.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 FORMAT = "flowkit-code/1"
 
@@ -91,6 +93,8 @@ class CodePackage:
         """Write every file under ``folder`` (created if missing); the paths written. Files
         there already with the same bytes are fine; any other file in the way is an error
         that names them all, before anything is written, unless ``force``."""
+        from pathlib import Path  # here: a client that only reads a package never imports it
+
         root = Path(folder)
         in_the_way = [] if force else self.differing(root)
         if in_the_way:
@@ -131,8 +135,7 @@ class WouldOverwriteError(FlowkitError):
 
 def check_relative(name: str) -> str:
     """``name`` if it is a relative POSIX path that stays below its folder."""
-    path = PurePosixPath(name)
-    if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
+    if not name or name.startswith("/") or ".." in name.split("/") or "\\" in name:
         raise StoreError(
             f"code package file name {name!r} would leave its folder",
             "the package is damaged or was not written by flowkit; rerun the flow",
