@@ -21,12 +21,10 @@ takes much longer than the flow's recent runs; see :mod:`flowkit.runtime.sla`.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flowkit.errors import FlowkitError
@@ -58,11 +56,11 @@ class Settings:
         explicit: Mapping[str, Any] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> Settings:
         """Resolve every setting by the documented precedence."""
         env = os.environ if environ is None else environ
-        here = Path.cwd() if cwd is None else cwd
+        here = os.getcwd() if cwd is None else os.fspath(cwd)
         project_file = find_pyproject(here)
         project = _project_table(project_file) if project_file else {}
         defaults = _defaults(env)
@@ -80,7 +78,8 @@ class Settings:
                 values[f.name] = project[f.name]
                 source[f.name] = f"[tool.flowkit] in {project_file}"
                 if f.name == "store" and project_file is not None:
-                    values[f.name] = _relative_to(project_file.parent, str(project[f.name]))
+                    folder = os.path.dirname(project_file)
+                    values[f.name] = _relative_to(folder, str(project[f.name]))
             else:
                 values[f.name], source[f.name] = defaults[f.name], "default"
         values["max_workers"] = _positive_int("max_workers", values["max_workers"], source)
@@ -93,20 +92,28 @@ class Settings:
         return Settings(source=source, **values)
 
 
-def find_pyproject(start: Path) -> Path | None:
-    """The nearest ``pyproject.toml`` at or above ``start``, if any."""
-    for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+# Paths here are strings (os.path), not pathlib: every process that opens a store resolves
+# settings, and pathlib's imports (urllib.parse, ipaddress, fnmatch, ...) cost it ~5 ms.
+
+
+def find_pyproject(start: str) -> str | None:
+    """The nearest ``pyproject.toml`` in the folder ``start`` or above it, if any."""
+    folder = start
+    while True:
+        candidate = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(candidate):
             return candidate
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
-def _project_table(path: Path) -> dict[str, Any]:
+def _project_table(path: str) -> dict[str, Any]:
     import tomllib  # here: ~10 ms of imports, for a project that has a pyproject.toml
 
     try:
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise FlowkitError(
@@ -129,8 +136,8 @@ def _project_table(path: Path) -> dict[str, Any]:
 def default_store(env: Mapping[str, str]) -> str:
     """The per-user store, used when no flag, variable or project names one. flowkit makes
     it private to its user when it creates it (see :func:`flowkit.store.open.backend_for`)."""
-    data_home = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(data_home) / "flowkit" / "store")
+    data_home = env.get("XDG_DATA_HOME") or os.path.join(_expand_user("~"), ".local", "share")
+    return os.path.normpath(os.path.join(data_home, "flowkit", "store"))
 
 
 def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
@@ -148,11 +155,24 @@ def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _relative_to(base: Path, value: str) -> str:
+def _relative_to(base: str, value: str) -> str:
     if "://" in value:
         return value
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else (base / path).resolve())
+    path = _expand_user(value)
+    return (
+        os.path.normpath(path)
+        if os.path.isabs(path)
+        else os.path.realpath(os.path.join(base, path))
+    )
+
+
+def _expand_user(path: str) -> str:
+    """``path`` with a leading ``~`` or ``~user`` expanded; the error pathlib raises when
+    there is no such home (rather than a folder named ``~`` made in the working directory)."""
+    expanded = os.path.expanduser(path)
+    if expanded.startswith("~"):
+        raise RuntimeError("Could not determine home directory.")
+    return expanded
 
 
 def _not_empty(env_name: str, value: str) -> str:
@@ -308,7 +328,14 @@ def current_user() -> str | None:
     """Who starts a run, as its record names them: ``FLOWKIT_USER``, else the login name
     (``LOGNAME``, ``USER``, ``LNAME``, ``USERNAME``, then the password database); None if
     nothing says."""
+    # getpass.getuser's lookup, without importing getpass (and termios, for its prompts)
+    for name in ("FLOWKIT_USER", "LOGNAME", "USER", "LNAME", "USERNAME"):
+        user = os.environ.get(name)
+        if user:
+            return user
     try:
-        return os.environ.get("FLOWKIT_USER") or getpass.getuser()
-    except (KeyError, OSError):  # no such variable and no password entry (a bare container)
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # no password entry (a bare container), or no pwd module
         return None

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -118,6 +119,36 @@ def test_a_run_record_names_its_user_the_one_way(
     assert current_user() == expected
     record = open_store(str(tmp_path / "store")).records.create_run("F")
     assert record.user == expected
+
+
+def test_without_a_login_name_the_user_is_the_password_database_s_or_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pwd
+
+    for name in ("FLOWKIT_USER", "LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert current_user() == pwd.getpwuid(os.getuid()).pw_name
+    monkeypatch.setattr(pwd, "getpwuid", _no_password_entry)
+    assert current_user() is None  # a bare container
+
+
+def _no_password_entry(uid: int) -> NoReturn:
+    raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+
+def test_a_project_store_under_home_or_relative_to_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    cwd = _project(tmp_path, 'store = "~/stores//mine/"')
+    assert Settings.resolve(environ={}, cwd=cwd).store == str(tmp_path / "home" / "stores" / "mine")
+    (tmp_path / "pyproject.toml").write_text('[tool.flowkit]\nstore = "./data/../store"\n')
+    assert Settings.resolve(environ={}, cwd=str(cwd)).store == str(tmp_path.resolve() / "store")
+    monkeypatch.delenv("HOME")
+    monkeypatch.setattr("pwd.getpwuid", _no_password_entry)
+    with pytest.raises(RuntimeError, match="Could not determine home directory"):
+        Settings.resolve(environ={}, cwd=tmp_path.parent)  # the default store is under ~
 
 
 def test_without_a_pyproject_no_toml_parser_is_imported(tmp_path: Path) -> None:

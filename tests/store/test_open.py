@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 
+import flowkit
 from flowkit.settings import Settings
 from flowkit.store import LocalBackend, MemoryBackend, UnknownStoreError, open_store
+from tests.flows.linear import LinearFlow
+from tests.runtime.test_shapes import Quiet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,14 +50,26 @@ def test_opening_does_no_io(tmp_path: Path) -> None:
     assert not (tmp_path / "not-yet").exists()
 
 
-def test_client_import_is_light() -> None:
-    """Nor dataclasses and inspect: flowkit's data classes are made by flowkit.fastdata."""
+def test_client_import_is_light(tmp_path: Path) -> None:
+    """Nor dataclasses and inspect: flowkit's data classes are made by flowkit.fastdata. A
+    read of the latest run's artifact imports neither pathlib (urllib.parse, ipaddress, ...),
+    getpass (termios) nor datetime, which it asks no time of."""
+    flowkit.run(LinearFlow, store=str(tmp_path / "store"), progress=Quiet())
     code = (
         "import sys, flowkit.client, flowkit.store, flowkit.store.store, flowkit.settings; "
-        "print(sorted(m for m in ('numpy', 'cloudpickle', 'click', 'socket', "
-        "'importlib.metadata', 'dataclasses', 'inspect') if m in sys.modules))"
+        "from flowkit import Flow; "
+        "total = Flow('LinearFlow').latest_run.data.total; "
+        "print(total, sorted(m for m in ('numpy', 'cloudpickle', 'click', 'socket', "
+        "'importlib.metadata', 'dataclasses', 'inspect', 'pathlib', 'getpass', 'datetime') "
+        "if m in sys.modules))"
     )
+    # -S, with site-packages on the path instead: the editable install's import hook (a .pth
+    # that site runs) imports pathlib in every process of the dev environment, and users'
+    # regular installs have no such hook.
+    path = os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])
+    env = {**os.environ, "FLOWKIT_STORE": str(tmp_path / "store"), "PYTHONPATH": path}
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-S", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )
-    assert done.stdout.strip() == "[]"
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "6 []"
