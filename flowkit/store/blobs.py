@@ -6,8 +6,12 @@ A blob holds one serialized value (:mod:`flowkit.store.serialize`)::
     table    per segment: codec u8 | raw length u64 | stored length u64
     payload  the segments, back to back, each raw or zlib-compressed
 
-The digest is the SHA-256 of the *uncompressed* segments (each preceded by its length), so
-the same value has the same name whether or not it was compressed. Writing a value that is
+The digest is the BLAKE3 hash of the *uncompressed* segments (each preceded by its length), so
+the same value has the same name whether or not it was compressed. BLAKE3 runs two to four
+times as fast as SHA-256 on one core and uses more for a large value (a 500 MB array
+is named in about 0.1 s instead of 0.4 s). Format 1, which named blobs by SHA-256, is still
+read and verified: its version byte says which hash a stored blob is named by. A value first
+stored in format 1 is stored once more, under its BLAKE3 name, the next time it is written. Writing a value that is
 already stored costs its hash, a size check, and one read of the stored copy compared with
 the writer's bytes: a copy that is damaged is replaced (see :meth:`BlobStore.put`).
 """
@@ -16,11 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import struct
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import Protocol
+
+from blake3 import blake3
 
 from flowkit.store.backend import Backend, Bytes, Reader
 from flowkit.store.errors import CorruptBlobError, InvalidKeyError, KeyNotFoundError
@@ -29,10 +37,17 @@ from flowkit.store.pages import Fill, Pages
 from flowkit.store.serialize import Frames
 from flowkit.store.trash import restore
 
-if TYPE_CHECKING:
-    from hashlib import _Hash as Hasher
 
-FORMAT_VERSION = 1
+class Hasher(Protocol):
+    def update(self, data: Bytes, /) -> object: ...
+    def copy(self) -> Hasher: ...
+    def hexdigest(self) -> str: ...
+
+
+#: The format blobs are written in; :data:`_READABLE` are read.
+FORMAT_VERSION = 2
+_SHA256_FORMAT = 1
+_READABLE = (_SHA256_FORMAT, FORMAT_VERSION)
 _MAGIC = b"FKBLOB"
 _HEAD = struct.Struct("<6sBBI")
 _SEGMENT = struct.Struct("<BQQ")
@@ -63,18 +78,42 @@ def blob_key(digest: str) -> str:
     return f"blobs/{digest[:2]}/{digest}"
 
 
-def _hasher() -> Hasher:
-    return hashlib.sha256(b"flowkit-blob-1\n")
+#: A value at least this large is hashed on several threads: below it, starting them costs
+#: more than they save (about 45 us against 0.4 ms a MB on one core).
+_THREADED_MIN = 1 << 20
 
 
-def digest_of(segments: Sequence[Bytes]) -> str:
+@cache
+def _threads() -> int:
+    """How many threads hash a large value: the cores this process may run on, up to 8."""
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+
+
+def _hasher(version: int = FORMAT_VERSION, size: int = 0) -> Hasher:
+    """A hasher for blobs of format ``version``, fed ``size`` bytes in all (a hint)."""
+    if version == _SHA256_FORMAT:
+        return hashlib.sha256(b"flowkit-blob-1\n")
+    # A thread pool of the hasher's own, never blake3's shared one (``max_threads=AUTO``):
+    # a fork server's children would wait forever on the shared pool's threads, which a
+    # fork does not copy.
+    threads = _threads() if size >= _THREADED_MIN else 1
+    return blake3(b"flowkit-blob-2\n", max_threads=threads)
+
+
+def digest_of(segments: Sequence[Bytes], version: int = FORMAT_VERSION) -> str:
     """The content address of a serialized value (see the module docstring)."""
-    hasher = _hasher()
-    for segment in segments:
-        view = memoryview(segment).cast("B")
+    views = [memoryview(segment).cast("B") for segment in segments]
+    hasher = _hasher(version, sum(view.nbytes for view in views))
+    for view in views:
         hasher.update(_LENGTH.pack(view.nbytes))
         hasher.update(view)
     return hasher.hexdigest()
+
+
+def names(segments: Sequence[Bytes], digest: str) -> bool:
+    """Whether ``digest`` is the content address of ``segments`` in any format read (a
+    value kept by its digest, such as an inline artifact, may predate this format)."""
+    return any(digest_of(segments, version) == digest for version in reversed(_READABLE))
 
 
 def _pays_to_compress(view: memoryview) -> bool:
@@ -187,15 +226,16 @@ def _inflate(fh: Reader, stored_len: int, limit: int) -> Iterator[bytes | None]:
 Entry = tuple[int, int, int]
 
 
-def _read_table(fh: Reader, digest: str, where: str) -> list[Entry]:
-    """The header and segment table of a blob; :class:`CorruptBlobError` if they are damaged."""
+def _read_table(fh: Reader, digest: str, where: str) -> tuple[int, list[Entry]]:
+    """The format version and segment table of a blob; :class:`CorruptBlobError` if they are
+    damaged."""
     head = fh.read(_HEAD.size)
     if len(head) != _HEAD.size:
         raise CorruptBlobError(digest, where, "the header is truncated")
     magic, version, _flags, count = _HEAD.unpack(head)
     if magic != _MAGIC:
         raise CorruptBlobError(digest, where, "it is not a flowkit blob (bad magic bytes)")
-    if version != FORMAT_VERSION:
+    if version not in _READABLE:
         raise CorruptBlobError(digest, where, f"unknown format version {version}")
     table_bytes = fh.read(_SEGMENT.size * count)
     if len(table_bytes) != _SEGMENT.size * count:
@@ -204,7 +244,7 @@ def _read_table(fh: Reader, digest: str, where: str) -> list[Entry]:
     for codec, raw_len, stored_len in table:
         if codec not in (_RAW, _ZLIB) or (codec == _RAW and raw_len != stored_len):
             raise CorruptBlobError(digest, where, f"the segment table is damaged (codec {codec})")
-    return table
+    return version, table
 
 
 def _stored_size(table: Sequence[Entry]) -> int:
@@ -219,11 +259,13 @@ def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
 
 def read_blob(fh: Reader, digest: str, where: str) -> tuple[list[Segment], str]:
     """:func:`read_segments`, and the digest its pickle stream alone would have as a blob
-    (``digest_of(segments[:1])``): the hasher's state once the stream is in, no second hash."""
+    (``digest_of(segments[:1])``): the hasher's state once the stream is in, no second hash;
+    ``""`` for a blob of an older format."""
     segments: list[Segment] = []
-    hasher = _hasher()
+    version, table = _read_table(fh, digest, where)
+    hasher = _hasher(version, sum(raw for _, raw, _ in table))
     stream = ""
-    for index, (codec, raw_len, stored_len) in enumerate(_read_table(fh, digest, where)):
+    for index, (codec, raw_len, stored_len) in enumerate(table):
         hasher.update(_LENGTH.pack(raw_len))
         try:
             # the pickle stream is only ever read: its memory need not be tracked
@@ -233,7 +275,9 @@ def read_blob(fh: Reader, digest: str, where: str) -> tuple[list[Segment], str]:
         if segment is None:
             raise CorruptBlobError(digest, where, "the data is truncated or has the wrong size")
         segments.append(segment)
-        if index == 0:
+        if index == 0 and version == FORMAT_VERSION:
+            # (none for an older format's blob: a value read from one is stored again, under
+            # its name in this format, rather than recognised unchanged by another hash)
             stream = hasher.copy().hexdigest()
     if fh.read(1):
         raise CorruptBlobError(digest, where, "there are extra bytes after the data")
@@ -273,11 +317,13 @@ def _holds(fh: Reader, digest: str, segments: Sequence[Bytes], size: int) -> boo
     The table and the size are checked first (they catch truncation and appended bytes
     without reading the data); then the data is compared with the writer's own bytes, which
     is what verification against the digest would prove, at the cost of a read and a
-    ``memcmp`` instead of a read and a second SHA-256.
+    ``memcmp`` instead of a read and a second hash.
     """
     views = [memoryview(s).cast("B") for s in segments]
-    table = _read_table(fh, digest, "")
-    if [raw for _, raw, _ in table] != [v.nbytes for v in views] or _stored_size(table) != size:
+    version, table = _read_table(fh, digest, "")
+    if version != FORMAT_VERSION or _stored_size(table) != size:
+        return False
+    if [raw for _, raw, _ in table] != [v.nbytes for v in views]:
         return False
     for (codec, _raw, stored_len), view in zip(table, views, strict=True):
         same = _raw_matches(fh, view) if codec == _RAW else _zlib_matches(fh, view, stored_len)
@@ -347,7 +393,7 @@ class BlobStore:
             return "missing"
         try:
             with self.backend.open(key) as fh:
-                table = _read_table(fh, digest, "")
+                _version, table = _read_table(fh, digest, "")
         except KeyNotFoundError:
             return "missing"
         except CorruptBlobError as exc:

@@ -11,14 +11,13 @@ keys see no difference, and a read verifies it against that digest as it would a
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from flowkit.fastdata import dataclass
 from flowkit.store.backend import Backend
-from flowkit.store.blobs import BlobStore, Segment, digest_of
+from flowkit.store.blobs import BlobStore, Segment, digest_of, names
 from flowkit.store.errors import CorruptBlobError, StoreError
 from flowkit.store.pages import Pages, address, pristine
 from flowkit.store.records import ArtifactRef, TaskRecord
@@ -99,7 +98,7 @@ class Values:
         frames = to_frames(value, name=name, step=step)
         stream = frames.segments[0]
         if inline and len(frames.segments) == 1 and len(stream) <= INLINE_MAX:
-            text = base64.b64encode(stream).decode("ascii")
+            text = binascii.b2a_base64(stream, newline=False).decode("ascii")
             return ArtifactRef(digest_of(frames.segments), frames.size, type_name(value), text)
         if loaded is not None and loaded.holds(frames):
             digest = loaded.digest
@@ -197,10 +196,10 @@ def inline_damaged(ref: ArtifactRef) -> bool:
 def _inline_stream(text: str, digest: str) -> bytearray | None:
     """The pickle stream ``text`` (base64) holds, if it hashes to ``digest``."""
     try:
-        stream = bytearray(base64.b64decode(text, validate=True))
+        stream = bytearray(binascii.a2b_base64(text, strict_mode=True))
     except (binascii.Error, ValueError):
         return None
-    return stream if digest_of([stream]) == digest else None
+    return stream if names([stream], digest) else None
 
 
 class StoreArtifacts:
