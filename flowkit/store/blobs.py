@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 import os
 import re
 import struct
@@ -33,7 +34,7 @@ from blake3 import blake3
 from flowkit.store.backend import Backend, Bytes, Reader
 from flowkit.store.errors import CorruptBlobError, InvalidKeyError, KeyNotFoundError
 from flowkit.store.overlap import overlapped
-from flowkit.store.pages import Fill, Pages
+from flowkit.store.pages import Fill
 from flowkit.store.serialize import Frames
 from flowkit.store.trash import restore
 
@@ -63,8 +64,8 @@ _SAMPLE = 64 << 10
 #: when the whole segment shrinks to ``_KEEP_RATIO`` or less.
 _TRY_RATIO, _KEEP_RATIO = 0.8, 0.9
 _READ_CHUNK = 8 << 20
-#: A segment as a read gives it: writable memory of its own.
-Segment = bytearray | Pages
+#: A segment as a read gives it: writable memory of its own (:mod:`flowkit.store.pages`).
+Segment = bytearray | mmap.mmap
 
 #: On a remote store, values up to this size (serialized) are written without a probe first;
 #: larger ones are probed, so an upload is never repeated for a value already stored.
@@ -110,7 +111,7 @@ def digest_of(segments: Sequence[Bytes], version: int = FORMAT_VERSION) -> str:
     return hasher.hexdigest()
 
 
-def names(segments: Sequence[Bytes], digest: str) -> bool:
+def is_digest_of(segments: Sequence[Bytes], digest: str) -> bool:
     """Whether ``digest`` is the content address of ``segments`` in any format read (a
     value kept by its digest, such as an inline artifact, may predate this format)."""
     return any(digest_of(segments, version) == digest for version in reversed(_READABLE))
@@ -338,11 +339,12 @@ class BlobStore:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
-    def put(self, frames: Frames) -> tuple[str, bool]:
-        """Store ``frames``; (digest, True) if this call wrote it, (digest, False) if an
-        intact copy was already stored. A stored copy that is damaged (truncated, extended,
-        bit rot) is replaced, atomically, so damaged data heals on the next write."""
-        digest = digest_of(frames.segments)
+    def put(self, frames: Frames, digest: str | None = None) -> tuple[str, bool]:
+        """Store ``frames`` (whose digest is ``digest``, if the caller has it); (digest,
+        True) if this call wrote it, (digest, False) if an intact copy was already stored.
+        A stored copy that is damaged (truncated, extended, bit rot) is replaced,
+        atomically, so damaged data heals on the next write."""
+        digest = digest or digest_of(frames.segments)
         key = blob_key(digest)
         if self.backend.remote and frames.size <= _WRITE_FIRST:
             return digest, self._put_small(key, digest, frames)

@@ -17,7 +17,7 @@ from typing import Any
 
 from flowkit.fastdata import dataclass
 from flowkit.store.backend import Backend
-from flowkit.store.blobs import BlobStore, Segment, digest_of, names
+from flowkit.store.blobs import BlobStore, Segment, digest_of, is_digest_of
 from flowkit.store.errors import CorruptBlobError, StoreError
 from flowkit.store.pages import Pages, address, pristine
 from flowkit.store.records import ArtifactRef, TaskRecord
@@ -30,26 +30,28 @@ INLINE_MAX = 96
 
 @dataclass(frozen=True)
 class Loaded:
-    """What a read of blob ``digest`` gave the value it built, for :meth:`Values.put` to
+    """What a read of ``digest`` gave the value it built, for :meth:`Values.put` to
     recognise it unchanged: its pickle stream's digest and length (not the stream, which is
     freed once unpickled: a join may load many), and the tracked memory that holds its
-    out-of-band buffers (the value's own memory, so keeping it costs nothing)."""
+    out-of-band buffers (the value's own memory, so keeping it costs nothing), or None
+    where a buffer is plain memory, which proves nothing (the value may share it and have
+    changed it)."""
 
     digest: str
     #: ``digest_of([stream])``: the digest the stream alone would have as a blob.
     stream: str
     stream_size: int
-    pages: tuple[Pages, ...]
+    pages: tuple[Pages, ...] | None
+    #: Whether ``digest`` is a blob this read verified (not a record's inline value): a
+    #: value serialized to the same digest again is stored, intact, with nothing to write.
+    blob: bool = True
 
     @classmethod
-    def of(cls, digest: str, stream: str, segments: Sequence[Segment]) -> Loaded | None:
-        """What to keep of a read of ``segments``, whose stream hashes to ``stream``; None
-        when a buffer is plain memory: that proves nothing (the value may share it and have
-        changed it), so such a value is stored as any other."""
+    def of(cls, digest: str, stream: str, segments: Sequence[Segment]) -> Loaded:
+        """What to keep of a read of ``segments``, whose stream hashes to ``stream``."""
         pages = tuple(s for s in segments[1:] if isinstance(s, Pages))
-        if len(pages) != len(segments) - 1:
-            return None
-        return cls(digest, stream, len(segments[0]), pages)
+        tracked = len(pages) == len(segments) - 1
+        return cls(digest, stream, len(segments[0]), pages if tracked else None)
 
     def holds(self, frames: Frames) -> bool:
         """Whether ``frames`` (the value serialized again) are exactly the stored blob's
@@ -57,6 +59,8 @@ class Loaded:
         digest), and each out-of-band buffer the very memory this read filled, with no page
         of it written since."""
         stream = frames.segments[0]
+        if self.pages is None or not self.stream:
+            return False
         if len(frames.segments) != 1 + len(self.pages) or len(stream) != self.stream_size:
             return False
         return (
@@ -103,12 +107,16 @@ class Values:
         if loaded is not None and loaded.holds(frames):
             digest = loaded.digest
         else:
-            digest = self.put_frames(frames)
+            digest = digest_of(frames.segments)
+            if loaded is None or not loaded.blob or digest != loaded.digest:
+                self.put_frames(frames, digest)
+            # else: the bytes this task read and verified; their stored copy needs no read
         return ArtifactRef(digest, frames.size, type_name(value))
 
-    def put_frames(self, frames: Frames) -> str:
-        """Store a value already serialized; its digest."""
-        digest, _ = self.blobs.put(frames)
+    def put_frames(self, frames: Frames, digest: str | None = None) -> str:
+        """Store a value already serialized (whose digest is ``digest``, if known); its
+        digest."""
+        digest, _ = self.blobs.put(frames, digest)
         self._known.add(digest)
         return digest
 
@@ -131,9 +139,7 @@ class Values:
         """The value ``ref`` names (a record's artifact: inline, or a blob), verified."""
         return self.read_artifact(ref, owner=owner)[0]
 
-    def read_artifact(
-        self, ref: ArtifactRef, *, owner: str | None = None
-    ) -> tuple[Any, Loaded | None]:
+    def read_artifact(self, ref: ArtifactRef, *, owner: str | None = None) -> tuple[Any, Loaded]:
         """:meth:`load_artifact`, with what :meth:`put` needs (see :meth:`read`)."""
         if ref.inline is None:
             return self.read(ref.digest, owner=owner)
@@ -144,7 +150,7 @@ class Values:
                 "the task's record was changed after it was written; resume the run: "
                 "the task runs again",
             )
-        return from_frames([stream]), Loaded(ref.digest, ref.digest, len(stream), ())
+        return from_frames([stream]), Loaded(ref.digest, ref.digest, len(stream), (), blob=False)
 
     def stored(self, ref: ArtifactRef) -> bool:
         """Whether the value ``ref`` names can be read: it is inline, or its blob stored."""
@@ -155,9 +161,8 @@ class Values:
         task F/r/s/t``) words the error when the blob is corrupt or missing."""
         return self.read(digest, owner=owner)[0]
 
-    def read(self, digest: str, *, owner: str | None = None) -> tuple[Any, Loaded | None]:
-        """:meth:`load`, with what :meth:`put` needs to recognise the value unchanged (None
-        when nothing can prove it: see :meth:`Loaded.of`)."""
+    def read(self, digest: str, *, owner: str | None = None) -> tuple[Any, Loaded]:
+        """:meth:`load`, with what :meth:`put` needs to recognise the value unchanged."""
         try:
             segments, stream = self.blobs.read(digest)
         except CorruptBlobError as exc:
@@ -199,7 +204,7 @@ def _inline_stream(text: str, digest: str) -> bytearray | None:
         stream = bytearray(binascii.a2b_base64(text, strict_mode=True))
     except (binascii.Error, ValueError):
         return None
-    return stream if names([stream], digest) else None
+    return stream if is_digest_of([stream], digest) else None
 
 
 class StoreArtifacts:
@@ -211,7 +216,9 @@ class StoreArtifacts:
         self._values = values
         self._refs = dict(refs)
         self._owner = owner
-        #: name -> (the value a load gave, what the read knew of it)
+        #: name -> (the value a load gave, what the read knew of it). The value is kept
+        #: only while tracked memory holds it (that memory is its own): nothing could prove
+        #: another one unchanged, and a join that loads many in turn must not keep them all.
         self._loaded: dict[str, tuple[Any, Loaded]] = {}
 
     def names(self) -> Iterable[str]:
@@ -226,12 +233,15 @@ class StoreArtifacts:
     def load(self, name: str) -> Any:
         owner = f"artifact '{name}' of task {self._owner}" if self._owner else f"artifact '{name}'"
         value, loaded = self._values.read_artifact(self._refs[name], owner=owner)
-        if loaded is not None:
-            self._loaded[name] = (value, loaded)
+        self._loaded[name] = (value if loaded.pages is not None else None, loaded)
         return value
 
     def loaded(self, name: str, value: Any) -> Loaded | None:
         """What the read of artifact ``name`` knew, if ``value`` is the very object it gave
-        (whether it is still unchanged, :meth:`Loaded.holds` says)."""
+        or nothing could prove it unchanged anyway (whether it is, :meth:`Loaded.holds`
+        says, or failing that its digest, hashed again)."""
         found = self._loaded.get(name)
-        return found[1] if found is not None and found[0] is value else None
+        if found is None:
+            return None
+        kept, loaded = found
+        return loaded if loaded.pages is None or kept is value else None

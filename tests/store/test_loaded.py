@@ -6,6 +6,7 @@ import mmap
 import os
 import sys
 import tracemalloc
+import weakref
 
 import numpy as np
 import pytest
@@ -13,11 +14,28 @@ import pytest
 from flowkit.store import CorruptBlobError, Store
 from flowkit.store import pages as pages_module
 from flowkit.store.blobs import BlobStore
-from flowkit.store.pages import TRACKED_MIN, Fill, Pages, address, pristine, tracking
+from flowkit.store.pages import (
+    TRACKED_MIN,
+    Fill,
+    Pages,
+    address,
+    huge_pages,
+    pristine,
+    tracking,
+)
 from flowkit.store.records import ArtifactRef
+from flowkit.store.serialize import to_frames
 from flowkit.store.values import StoreArtifacts
 
 needs_tracking = pytest.mark.skipif(not tracking(), reason="no memfd or readable pagemap here")
+
+
+@pytest.fixture(autouse=True)
+def _no_huge_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large segment is tracked only where anonymous memory gets no huge pages (plain
+    memory is then cheaper to fill than a memfd): these tests are about tracked memory."""
+    monkeypatch.setattr(pages_module, "huge_pages", lambda: False)
+
 
 #: 4 MiB of float64: above the size whose memory is tracked.
 COUNT = 4 * TRACKED_MIN // 8
@@ -137,13 +155,18 @@ def test_pages_show_a_write_by_any_means(tmp_path: object) -> None:
     assert pages[-1:] == b"x" and not pristine(pages)
 
 
+def _plain(segment: object) -> bool:
+    """Plain memory: a bytearray, or (a large segment) an anonymous mapping, untracked."""
+    return isinstance(segment, bytearray | mmap.mmap) and not isinstance(segment, Pages)
+
+
 def test_small_or_untracked_segments_are_plain_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     small = Fill(TRACKED_MIN - 1, track=True)
     assert isinstance(small.seal(), bytearray)
     stream = Fill(TRACKED_MIN, track=False)
-    assert isinstance(stream.seal(), bytearray)
+    assert _plain(stream.seal())
     monkeypatch.setattr(pages_module, "tracking", lambda: False)
-    assert isinstance(Fill(TRACKED_MIN).seal(), bytearray)
+    assert _plain(Fill(TRACKED_MIN).seal())
 
 
 @needs_tracking
@@ -157,7 +180,7 @@ def test_without_descriptors_to_spare_a_segment_is_plain_memory(
     fill = Fill(TRACKED_MIN)
     fill.view[:3] = b"abc"
     segment = fill.seal()
-    assert isinstance(segment, bytearray) and segment[:3] == b"abc"
+    assert _plain(segment) and segment[:3] == b"abc"
 
 
 def test_a_read_only_buffer_has_no_known_address() -> None:
@@ -221,10 +244,59 @@ def test_no_proof_is_kept_for_a_value_with_a_buffer_in_plain_memory(
 ) -> None:
     source = _source(store, small=np.arange(10), large=np.arange(COUNT, dtype=np.float64))
     small = source.load("small")  # its buffer is out of band, but too small to track
-    assert source.loaded("small", small) is None
     monkeypatch.setattr(pages_module, "tracking", lambda: False)
     large = source.load("large")
-    assert source.loaded("large", large) is None
+    for name, value in (("small", small), ("large", large)):
+        loaded = source.loaded(name, value)
+        assert loaded is not None and loaded.pages is None
+        assert not loaded.holds(to_frames(value))  # its digest is what tells, hashed again
+    kept = weakref.ref(large)
+    del large, value
+    assert kept() is None  # nor is the value kept: a join may load many in turn
+
+
+@pytest.mark.parametrize("huge", [True, False])
+def test_a_large_value_in_plain_memory_is_hashed_again_but_not_written_or_read(
+    store: Store, monkeypatch: pytest.MonkeyPatch, huge: bool
+) -> None:
+    # huge pages: plain memory is chosen over a memfd; without them, untracked only where
+    # there is no memfd or no pagemap to read
+    monkeypatch.setattr(pages_module, "huge_pages", lambda: huge)
+    monkeypatch.setattr(pages_module, "tracking", lambda: huge and tracking())
+    array = np.random.default_rng(3).random(COUNT)
+    source = _source(store, array=array)
+    back = source.load("array")
+    loaded = source.loaded("array", back)
+    assert loaded is not None and loaded.pages is None  # plain memory, either way
+    with monkeypatch.context() as patched:  # verified when read: no write, no second read
+        patched.setattr(BlobStore, "put", lambda self, frames, digest=None: 1 / 0)
+        patched.setattr(BlobStore, "exists", lambda self, digest: 1 / 0)
+        assert _again(store, source, "array", back) == source.ref("array")
+    back[7] = -1.0  # changed in place: no page tracking, the hash sees it
+    ref = _again(store, source, "array", back)
+    assert ref.digest != source.ref("array").digest
+    assert Store(store.backend).values.load(ref.digest)[7] == -1.0
+
+
+@pytest.mark.parametrize(
+    ("setting", "huge"),
+    [
+        ("[always] madvise never", True),
+        ("always [madvise] never", True),
+        ("always madvise [never]", False),
+        (None, False),  # no THP in this kernel
+    ],
+)
+def test_huge_pages_are_what_the_kernel_gives_anonymous_memory_that_asks(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, huge: bool
+) -> None:
+    files = {"/sys/kernel/mm/transparent_hugepage/enabled": setting}
+    monkeypatch.setattr(pages_module, "_read", files.get)
+    huge_pages.cache_clear()  # the module's own, which the fixture above replaced
+    try:
+        assert huge_pages() is huge
+    finally:
+        huge_pages.cache_clear()
 
 
 @pytest.fixture
@@ -277,7 +349,7 @@ def test_a_segment_is_tracked_only_within_a_quarter_of_the_memory_left(
     fill = Fill(size)
     fill.view[:2] = b"ok"
     segment = fill.seal()
-    assert isinstance(segment, bytearray) and segment[:2] == b"ok"
+    assert _plain(segment) and segment[:2] == b"ok"
 
 
 @pytest.mark.parametrize("order", ["little", "big"])
