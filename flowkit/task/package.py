@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from flowkit.caches import user_cache
 from flowkit.errors import FlowLoadError
 from flowkit.graph.source import parse_python
 from flowkit.store.packages import CodePackage, EntryKind
@@ -283,8 +284,7 @@ def cache_folder() -> Path:
     """Where packages are extracted: a per-user cache on this machine (``$XDG_CACHE_HOME``,
     else ``~/.cache``), so it serves every store, local or remote, and lives on local disk
     on a cluster node."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "flowkit" / "code"
+    return Path(user_cache("code"))
 
 
 def extract(digest: str, package: CodePackage) -> Path:
