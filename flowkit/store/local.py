@@ -112,23 +112,33 @@ class LocalBackend:
         try:
             return self._write_file(path, parts)
         except OSError as exc:
-            if exc.errno in _FULL:
-                raise StoreFullError(self.root, os.path.relpath(path, self.root), exc) from None
-            raise
+            raise self._full(path, exc) from None
 
-    def _write_file(self, path: str, parts: Sequence[Bytes]) -> str:
+    def _full(self, path: str, exc: OSError) -> Exception:
+        """``exc``, or a :class:`StoreFullError` naming ``path`` when the disk is full."""
+        if exc.errno in _FULL:
+            return StoreFullError(self.root, os.path.relpath(path, self.root), exc)
+        return exc
+
+    def _create(self, path: str) -> int:
+        """A descriptor of the new, empty file ``path`` (``FileExistsError`` if there is one
+        already), its folder made first where there is none."""
         folder = os.path.dirname(path)
-        temp = os.path.join(folder, f"{_TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         for tries_left in range(_FOLDER_TRIES - 1, -1, -1):
             try:
-                fd = os.open(temp, flags, 0o644)
-                break
+                return os.open(path, flags, 0o644)
             except FileNotFoundError:
                 # no folder yet, or a delete that emptied it removed it just now
                 if not tries_left:
                     raise
                 self._make_folder(folder)
+        raise AssertionError("unreachable")
+
+    def _write_file(self, path: str, parts: Sequence[Bytes]) -> str:
+        folder = os.path.dirname(path)
+        temp = os.path.join(folder, f"{_TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
+        fd = self._create(temp)
         try:
             _write_all(fd, parts)
             if self.durable:
@@ -160,6 +170,17 @@ class LocalBackend:
         path = self._path(key)
         if os.path.exists(path):
             return False
+        if not len(data):
+            # A mark (a log's end, say): with no bytes to tear, creating the file is the
+            # whole write, and a crash leaves it there or not, as a link of a temporary
+            # file would; no temporary file, and no fsync of nothing.
+            try:
+                os.close(self._create(path))
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                raise self._full(path, exc) from None
+            return True
         temp = self._write_temp(path, [data])
         try:
             os.link(temp, path)
