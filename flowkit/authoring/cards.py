@@ -10,18 +10,19 @@ page when the task ends (:mod:`flowkit.task.cards`).
 
 from __future__ import annotations
 
-import base64
-import inspect
 import io
 import json
-import pprint
 import reprlib
-import textwrap
 from collections.abc import Callable
 from html import escape
 from typing import Any
 
 from flowkit.authoring.card_markdown import markdown_html
+
+# base64, inspect, pprint and textwrap are imported where a component uses them: every task
+# makes its card collector (this module's classes), few put such a component in a card, and
+# together (inspect with ast and dis, pprint with dataclasses) they were ~10 ms of a warm
+# worker's start.
 
 
 class Html(str):
@@ -75,10 +76,10 @@ class Markdown(CardComponent):
     REALTIME_UPDATABLE = True
 
     def __init__(self, text: str | None = None) -> None:
-        self._text = textwrap.dedent(text) if text is not None else None
+        self._text = _dedent(text) if text is not None else None
 
     def update(self, text: str | None = None) -> None:
-        self._text = textwrap.dedent(text) if text is not None else None
+        self._text = _dedent(text) if text is not None else None
 
     def render(self) -> Html:
         return Html(f"<div class='fk-markdown'>{markdown_html(self._text or '')}</div>")
@@ -96,7 +97,12 @@ class Artifact(CardComponent):
         self._artifact = artifact
 
     def render(self) -> Html:
-        text = _SHORT.repr(self._artifact) if self._compressed else pprint.pformat(self._artifact)
+        if self._compressed:
+            text = _SHORT.repr(self._artifact)
+        else:
+            import pprint
+
+            text = pprint.pformat(self._artifact)
         name = f"<b>{escape(str(self._name))}</b>" if self._name is not None else ""
         return Html(f"<div class='fk-artifact'>{name}<pre>{escape(text)}</pre></div>")
 
@@ -173,7 +179,11 @@ def image_type(data: bytes) -> str | None:
 def data_uri(data: bytes) -> str | None:
     """Image bytes as a ``data:`` URI, None when they are no image."""
     kind = image_type(data)
-    return None if kind is None else f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
+    if kind is None:
+        return None
+    import base64
+
+    return f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
 
 
 class Image(CardComponent):
@@ -364,13 +374,22 @@ class PythonCode(CardComponent):
     def __init__(
         self, code_func: Callable[..., Any] | None = None, code_string: str | None = None
     ) -> None:
-        self._code = inspect.getsource(code_func) if code_func is not None else code_string
+        if code_func is not None:
+            import inspect
+
+            self._code: str | None = inspect.getsource(code_func)
+        else:
+            self._code = code_string
 
     def render(self) -> Html:
         if self._code is None:
             return error_box(
                 "`PythonCode` component requires a `code_func` or `code_string` argument."
             )
-        return Html(
-            f"<pre class='fk-code'><code>{escape(textwrap.dedent(self._code))}</code></pre>"
-        )
+        return Html(f"<pre class='fk-code'><code>{escape(_dedent(self._code))}</code></pre>")
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text)

@@ -14,10 +14,8 @@ the flow's name only. ``options=`` (tuning for Argo Events) is accepted and has 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from flowkit.authoring.compat import Hinted, record_flow_check
 from flowkit.authoring.config import configured_values, namespace, resolve_configs
@@ -26,6 +24,9 @@ from flowkit.authoring.parameters import parameters_of
 from flowkit.errors import FlowDefinitionError
 from flowkit.fastdata import dataclass, field
 from flowkit.store import is_name, name_rule
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 Overlap = Literal["skip", "queue", "allow"]
 OVERLAPS: tuple[str, ...] = ("skip", "queue", "allow")
@@ -332,6 +333,8 @@ def _settled(flow_cls: type, written: _Written) -> _Written:
 
 def _where(flow_cls: type) -> dict[str, Any]:
     """The file and line of ``class Flow``, where lint reports these problems too."""
+    import inspect  # here: only a decorator written wrongly is located
+
     for klass in flow_cls.__mro__:  # a class configured for a run is made from the user's
         if klass.__name__ != flow_cls.__name__:
             continue
@@ -523,6 +526,8 @@ SCHEDULE_TAG = "trigger:schedule:"
 
 def schedule_tag(slot: float, timezone: str | None) -> str:
     """The system tag of a run ``flowkit scheduler`` starts for the slot ``slot``."""
+    from datetime import UTC, datetime
+
     at = datetime.fromtimestamp(slot, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"{SCHEDULE_TAG}{at}@{timezone or 'UTC'}"
 
@@ -530,6 +535,7 @@ def schedule_tag(slot: float, timezone: str | None) -> str:
 def scheduled_at(system_tags: Iterable[str]) -> datetime | None:
     """``current.scheduled_at``: the slot :func:`schedule_tag` names among a run's system
     tags, aware, in the schedule's zone; None if there is none."""
+    from datetime import UTC, datetime
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     for tag in system_tags:
@@ -547,6 +553,8 @@ def scheduled_at(system_tags: Iterable[str]) -> datetime | None:
 def describe(flow_cls: type, now: datetime | None = None) -> str:
     """The flow's schedule and triggers as text a person reads ("" if it has none), with the
     next fire time after ``now``; what is written wrongly is said, not raised."""
+    from datetime import UTC, datetime
+
     from flowkit.authoring.cron import CronSchedule
 
     lines: list[str] = []

@@ -9,7 +9,6 @@ Applying one records an instance on the step function, outermost first;
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Callable, Generator
 from types import FunctionType
 from typing import Any
@@ -136,6 +135,8 @@ def user_step_decorator(*args: Any, **kwargs: Any) -> Any:
     if not args:
         return lambda gen: user_step_decorator(gen, **kwargs)
     gen = args[0]
+    import inspect  # here: only a flow that defines a user decorator needs it
+
     if not isinstance(gen, FunctionType) or not inspect.isgeneratorfunction(gen):
         raise FlowDefinitionError(
             "@user_step_decorator can only decorate generator functions",

@@ -13,10 +13,11 @@ as in Metaflow.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from flowkit.client.objects import Run
 
 PREFIX = "trigger:"
@@ -39,6 +40,8 @@ def trigger_tags(kind: str, what: str, at: float) -> str:
 
 
 def _parse(tag: str) -> TriggerEvent | None:
+    from datetime import UTC, datetime  # here: a task that never reads current.trigger
+
     kind, _, rest = tag[len(PREFIX) :].partition(":")
     what, _, at = rest.rpartition("@")
     try:

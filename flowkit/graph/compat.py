@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from flowkit.fastdata import dataclass, field
-from flowkit.graph.build import build_graph
 from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.graph.structure import Structure, analyze
 
@@ -215,6 +214,10 @@ def metaflow_graph(flow_cls: type) -> MetaflowGraph:
     """The Metaflow view of ``flow_cls``'s graph, built on first use, once per class."""
     graph = _GRAPHS.get(flow_cls)
     if graph is None:
+        # here: every flow imports this module (FlowSpec's ``_graph``), but building the
+        # graph (ast, inspect, dis: ~10 ms) waits until someone asks for it
+        from flowkit.graph.build import build_graph
+
         graph = _GRAPHS[flow_cls] = MetaflowGraph(build_graph(flow_cls))
     return graph
 

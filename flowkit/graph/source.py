@@ -8,7 +8,6 @@ No temporary file is ever written.
 from __future__ import annotations
 
 import ast
-import dis
 import hashlib
 import linecache
 import sys
@@ -92,6 +91,8 @@ def global_names(code: CodeType) -> Iterator[str]:
     """The global names ``code`` reads, its nested functions', classes' and comprehensions'
     too (as cloudpickle finds them). Not ``co_names``, which also holds every attribute name:
     ``"abc".upper()`` does not read a global ``upper``."""
+    import dis  # here: a worker imports this module to load a flow, which never needs dis
+
     for instruction in dis.get_instructions(code):
         if instruction.opname in _GLOBAL_LOADS:
             yield instruction.argval

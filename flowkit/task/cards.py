@@ -11,17 +11,14 @@ from __future__ import annotations
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.card_collector import CardCollector, CardSlot, collecting
 from flowkit.authoring.decorators import decorators_of
-from flowkit.client.display import PREVIEW_LIMIT
 from flowkit.fastdata import replace
 from flowkit.store.records import ArtifactRef, CardRef, RunRecord, TaskRecord
-from flowkit.task.card_page import blank_card, default_card, error_card
 from flowkit.task.failure import message
 
 if TYPE_CHECKING:
@@ -78,6 +75,8 @@ class TaskCards:
             try:
                 result["html"] = self.render(card, record)
             except Exception as exc:  # a card that cannot render must not fail its task
+                import traceback
+
                 result["error"] = "".join(traceback.format_exception(exc))
 
         limit = card.timeout
@@ -98,11 +97,17 @@ class TaskCards:
                 )
         else:
             title, detail = f"{what} failed to render", result.get("error", "")
+        from flowkit.task.card_page import error_card
+
         sys.stderr.write(f"[@card WARNING] {record.pathspec}: {title}\n{detail}")
         return error_card(record, title, detail)
 
     def render(self, card: CardSlot, record: TaskRecord) -> str:
         """The card's HTML page; a type flowkit does not have renders as a page saying so."""
+        # here: the page (datetime, html, the DAG's SVG) is made only for a step with a card
+        from flowkit.client.display import PREVIEW_LIMIT
+        from flowkit.task.card_page import blank_card, default_card, error_card
+
         components = list(card.components)
         if card.type == "blank":
             return blank_card(record, components)
