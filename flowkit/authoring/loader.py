@@ -6,7 +6,6 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import sys
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from types import CodeType, ModuleType
@@ -89,6 +88,8 @@ def _import(file: Path, origin: str | None = None) -> ModuleType:
         ) from None
     except Exception as exc:
         del sys.modules[name]
+        import traceback  # here: only a flow file that fails to import needs it
+
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_user_frame(f.filename)]
         where = "".join(traceback.format_list(frames)).rstrip()
         raise FlowLoadError(

@@ -24,7 +24,6 @@ import select
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -299,6 +298,8 @@ class ForkServer:
             status = run_task(spec, self.store, flow_cls)
         except BaseException:
             status = 70
+            import traceback  # here: a task that runs its step never needs it
+
             # a failure in flowkit's own code: never silent (the task's stderr is its log)
             sys.stderr.write(
                 f"flowkit: task {spec.pathspec} could not be finished (exit status 70): "
@@ -412,10 +413,14 @@ def _select(fds: list[int], timeout: float | None) -> list[int]:
 
 
 def _preload_task_modules() -> None:
-    """Import, once and before any fork, what tasks would otherwise import each time."""
-    import socket  # noqa: F401 - task start records name the host
+    """Import, once and before any fork, what tasks would otherwise import each time.
 
-    import cloudpickle  # noqa: F401 - artifacts of classes defined in __main__
+    Not cloudpickle (logging, platform, uuid: ~10 ms): a task needs it only for a value
+    plain pickle cannot save (a lambda, a class of ``__main__``), and the flow's own classes
+    are not ``__main__``'s here, where its file is imported under its own name; a flow that
+    travels by value (a notebook's) imports it as :meth:`ForkServer.setup` loads the class.
+    """
+    import ctypes  # noqa: F401 - each shepherd and task sets process options with it (reaper)
 
     import flowkit.authoring.configure
     import flowkit.authoring.join

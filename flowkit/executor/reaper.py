@@ -12,11 +12,14 @@ still below the shepherd, its process group included, is killed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import resource
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ctypes
 
 #: From ``<linux/prctl.h>``.
 _PR_SET_PDEATHSIG = 1
@@ -34,6 +37,10 @@ def _prctl(option: int, arg: int) -> bool:
         return False
     try:
         if _libc is None:
+            # here: the run's scheduler finds and kills trees but sets no process options,
+            # and ctypes was ~3 ms of its start (the warm worker preloads it for its forks)
+            import ctypes
+
             _libc = ctypes.CDLL(None, use_errno=True)
         return bool(_libc.prctl(option, arg, 0, 0, 0) == 0)
     except (OSError, AttributeError):

@@ -267,6 +267,10 @@ def start_tags(user: str | None, created_at: float) -> list[str]:
 
 
 def host() -> str:
-    import socket  # only task writers need it; keep it off the client's import path
+    """This machine's name, as ``socket.gethostname()`` gives it: on POSIX that is the
+    kernel's node name, read without importing socket (~3 ms of every task writer's start)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
 
     return socket.gethostname()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -155,6 +154,8 @@ def user_traceback(exc: BaseException, main: str | None = None) -> str:
     """The traceback of ``exc`` with flowkit's own frames left out (and notebook cells named
     as Jupyter names them); a class of module ``main`` (the flow's file) is named as Python
     names one of the script it runs (``MyError``, not ``flow.MyError``)."""
+    import traceback  # here: a task that succeeds never formats one
+
     from flowkit.graph.source import display_name
 
     frames = [

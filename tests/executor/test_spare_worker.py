@@ -4,9 +4,11 @@ never left behind, however the run ends; and how a worker is shut down."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +77,34 @@ def _flow(tmp_path: Path, source: str = _FLOW) -> str:
     path = tmp_path / "spareflow.py"
     path.write_text(textwrap.dedent(source))
     return str(path)
+
+
+def test_a_spare_imports_what_tasks_need_and_not_what_only_failures_and_cards_do(
+    tmp_path: Path,
+) -> None:
+    """A spare imports flowkit's task modules as a run begins, and so every run waits for it
+    when its command line is quicker: not socket (the host is named from os.uname), nor
+    cloudpickle (logging, platform: only values pickle cannot save need it), traceback (a
+    failure's), inspect or datetime (cards', schedules', triggers')."""
+    heavy = ("socket", "cloudpickle", "logging", "platform", "traceback", "inspect", "datetime")
+    code = (
+        "import sys; from flowkit.executor.forkserver import _preload_task_modules; "
+        "_preload_task_modules(); "
+        f"print('flowkit.task.execute' in sys.modules, [m for m in {heavy!r} if m in sys.modules])"
+    )
+    root = Path(__file__).resolve().parents[2]
+    # -S, with site-packages on the path instead, as a user's regular install has it: the
+    # editable install's import hook (a .pth that site runs) imports modules of its own
+    path = os.pathsep.join([str(root), sysconfig.get_paths()["purelib"]])
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True []"
 
 
 def test_a_run_takes_the_spare_it_started_and_parks_it(
