@@ -29,6 +29,7 @@ from flowkit.task.package import cache_folder, extract, notebook_modules, snapsh
 from flowkit.task.spec import CodeRef
 
 if TYPE_CHECKING:
+    from importlib.abc import PathEntryFinder
     from importlib.readers import FileReader
 
     from flowkit.store import Store
@@ -270,7 +271,8 @@ def _load_package(ref: CodeRef, store: Store) -> type:
 
 def _import_as_originals(folder: Path, root: str) -> None:
     """Have modules imported from ``folder`` compiled as the files under ``root`` they copy."""
-    from importlib.abc import PathEntryFinder
+    # Not importlib.abc: it imports importlib.resources, and so tempfile and shutil (~8 ms
+    # of a warm worker's setup, after the run's hello), for a type named in an annotation.
     from importlib.machinery import (
         EXTENSION_SUFFIXES,
         SOURCE_SUFFIXES,
