@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import unicodedata
 from collections import Counter
 
 from flowkit.authoring.flowspec import RESERVED_NAMES
@@ -99,6 +97,8 @@ def _unknown_targets(graph: FlowGraph) -> list[Problem]:
         for target in node.targets:
             if target in graph.steps:
                 continue
+            import difflib  # here: every run lints its flow, few name a step that is not there
+
             close = difflib.get_close_matches(target, list(graph.steps), n=1)
             hint = (
                 f"did you mean self.{close[0]}?"
@@ -189,6 +189,8 @@ def _shortened(name: str) -> str:
 
 
 def _suggestion(name: str) -> str:
+    import unicodedata  # here: only a step misnamed needs it
+
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     ascii_name = ascii_name[:128]
     return f", e.g. '{ascii_name}'" if ascii_name and is_name(ascii_name) else ""

@@ -12,7 +12,6 @@ the run as cancelled.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -512,6 +511,8 @@ def scheduler_failure(exc: Exception) -> str:
     for anything else (a bug in flowkit), what was raised and where."""
     if isinstance(exc, FlowkitError):
         return f"the scheduler stopped: {exc.render()}"
+    import traceback  # here: only a scheduler that failed needs it
+
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return (
