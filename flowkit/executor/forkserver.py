@@ -83,6 +83,8 @@ class ForkServer:
         #: When the oldest of them ended (monotonic clock): a busy worker writes them anyway
         #: once it is ``_MARK_WITHIN`` old, so a follower of that log is not kept waiting.
         self.unmarked_since = 0.0
+        #: Whether what rendering a card takes is imported (for the first task with a card).
+        self.renders_cards = False
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -231,10 +233,14 @@ class ForkServer:
         self.send({"op": "ready", "pid": os.getpid()})
 
     def fork(self, key: str, spec_json: str, env: dict[str, str]) -> None:
+        from flowkit.task.cards import cards_of, load_renderers
         from flowkit.task.spec import TaskSpec
 
         spec = TaskSpec.from_json(spec_json)
         flow_cls = self.task_class(spec)
+        if not self.renders_cards and cards_of(spec, flow_cls):
+            load_renderers()  # here, once: not in each task with a card, after its step
+            self.renders_cards = True
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sys.stdout.flush()

@@ -26,16 +26,29 @@ if TYPE_CHECKING:
     from flowkit.task.spec import TaskSpec
 
 
+def cards_of(spec: TaskSpec, flow_cls: type) -> list[Mapping[str, Any]]:
+    """The arguments of each card ``spec``'s task makes: its step's ``@card`` decorators,
+    else the one ``run --with card`` gives every step."""
+    decorators, _ = decorators_of(getattr(flow_cls, spec.step, None))
+    cards = [d.args for d in decorators if d.name == "card"]
+    if not cards and spec.with_card is not None:  # run --with card
+        cards = [spec.with_card]
+    return cards
+
+
+def load_renderers() -> None:
+    """Import what rendering a card takes (the page, its DAG picture, the previews): a
+    worker forking tasks that have cards does it once, not each task after its step."""
+    import flowkit.client.display
+    import flowkit.task.card_page  # noqa: F401
+
+
 class TaskCards:
     """The cards of one task attempt, from its step's ``@card`` decorators."""
 
     def __init__(self, spec: TaskSpec, store: Store, flow_cls: type) -> None:
         self._spec, self._store = spec, store
-        decorators, _ = decorators_of(getattr(flow_cls, spec.step, None))
-        cards = [d.args for d in decorators if d.name == "card"]
-        if not cards and spec.with_card is not None:  # run --with card
-            cards = [spec.with_card]
-        self.collector = CardCollector([_slot(c) for c in cards], step=spec.step)
+        self.collector = CardCollector([_slot(c) for c in cards_of(spec, flow_cls)], step=spec.step)
 
     @contextmanager
     def collecting(self) -> Iterator[CardCollector]:
