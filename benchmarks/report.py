@@ -127,7 +127,13 @@ def _overhead(row: Row, tool: str) -> str:
     if found is None:
         return MISSING
     wall, cpu = found
-    return f"+{_seconds(wall)} (CPU +{_seconds(cpu)})"
+    return f"{_signed(wall)} (CPU {_signed(cpu)})"
+
+
+def _signed(value: float) -> str:
+    """A difference with its sign: with few runs, noise in the plain runs can put one below
+    zero."""
+    return ("+" if value >= 0 else "") + _seconds(value)
 
 
 def overhead_table(rows: list[Row], tools: list[str]) -> str:

@@ -58,6 +58,13 @@ def test_overhead_is_each_run_less_the_plain_run_before_it() -> None:
     )
 
 
+def test_an_overhead_below_zero_shows_its_own_sign() -> None:
+    array = Row("array", "500 MB array", "array")
+    array.samples["flowkit"] = [_sample(1.4, 1.0, baseline=_sample(1.75, 0.9))]
+    line = report.overhead_table([array], ["flowkit"]).splitlines()[2]
+    assert line.endswith("| 1.400 s | -0.350 s (CPU +0.100 s) |")
+
+
 def test_json_has_cpu_per_task_overhead_and_leaves_out_what_did_not_run() -> None:
     huge, array = _rows()
     data = json.loads(json.dumps(report.to_json([huge, array], ["flowkit", "metaflow"], {})))
