@@ -18,7 +18,6 @@ the writer's bytes: a copy that is damaged is replaced (see :meth:`BlobStore.put
 
 from __future__ import annotations
 
-import hashlib
 import io
 import mmap
 import os
@@ -93,6 +92,8 @@ def _threads() -> int:
 def _hasher(version: int = FORMAT_VERSION, size: int = 0) -> Hasher:
     """A hasher for blobs of format ``version``, fed ``size`` bytes in all (a hint)."""
     if version == _SHA256_FORMAT:
+        import hashlib  # only for format 1 blobs: OpenSSL costs a process ~4 ms to load
+
         return hashlib.sha256(b"flowkit-blob-1\n")
     # A thread pool of the hasher's own, never blake3's shared one (``max_threads=AUTO``):
     # a fork server's children would wait forever on the shared pool's threads, which a

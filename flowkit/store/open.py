@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 from flowkit.store.backend import Backend
 from flowkit.store.errors import StoreError, UnknownStoreError
 from flowkit.store.local import LocalBackend
-from flowkit.store.memory import MemoryBackend
 from flowkit.store.store import Store
 
 if TYPE_CHECKING:
     from flowkit.settings import Settings
+    from flowkit.store.memory import MemoryBackend
 
 #: Named in-memory stores, so ``memory://name`` means the same store within a process.
 _MEMORY: dict[str, MemoryBackend] = {}
@@ -42,6 +42,8 @@ def backend_for(url: str, *, origin: str | None = None) -> Backend:
     if scheme == "file":
         return _local(rest, url, origin)
     if scheme == "memory":
+        from flowkit.store.memory import MemoryBackend  # tests' and notebooks' stores only
+
         return _MEMORY.setdefault(rest, MemoryBackend(rest))
     from flowkit.plugins import find_plugin
 

@@ -53,14 +53,16 @@ def test_opening_does_no_io(tmp_path: Path) -> None:
 def test_client_import_is_light(tmp_path: Path) -> None:
     """Nor dataclasses and inspect: flowkit's data classes are made by flowkit.fastdata. A
     read of the latest run's artifact imports neither pathlib (urllib.parse, ipaddress, ...),
-    getpass (termios) nor datetime, which it asks no time of."""
+    getpass (termios) nor datetime, which it asks no time of; nor hashlib (OpenSSL), which
+    only blobs of the SHA-256 format need, nor the in-memory backend."""
     flowkit.run(LinearFlow, store=str(tmp_path / "store"), progress=Quiet())
     code = (
         "import sys, flowkit.client, flowkit.store, flowkit.store.store, flowkit.settings; "
         "from flowkit import Flow; "
         "total = Flow('LinearFlow').latest_run.data.total; "
         "print(total, sorted(m for m in ('numpy', 'cloudpickle', 'click', 'socket', "
-        "'importlib.metadata', 'dataclasses', 'inspect', 'pathlib', 'getpass', 'datetime') "
+        "'importlib.metadata', 'dataclasses', 'inspect', 'pathlib', 'getpass', 'datetime', "
+        "'hashlib', 'flowkit.store.memory') "
         "if m in sys.modules))"
     )
     # -S, with site-packages on the path instead: the editable install's import hook (a .pth
