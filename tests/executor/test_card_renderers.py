@@ -8,18 +8,24 @@ from pathlib import Path
 
 import flowkit
 from flowkit.cards import get_cards
-from tests.flows.card_renderers import CardRenderersFlow, NoCardsFlow
+from tests.flows.card_renderers import CardRenderersFlow
 from tests.runtime.test_shapes import Quiet
 
 
 def test_the_worker_imports_the_card_renderers_before_a_task_with_a_card(tmp_path: Path) -> None:
-    run = flowkit.run(CardRenderersFlow, store=str(tmp_path / "store"), progress=Quiet())
+    run = flowkit.run(
+        CardRenderersFlow,
+        store=str(tmp_path / "store"),
+        progress=Quiet(),
+        with_decorators=["card"],  # run --with card: a card on every step
+    )
     assert run.successful
     assert run["start"].task.data.loaded is True
     [page] = get_cards(run["start"].task)  # and the card was rendered and stored
     assert "CardRenderersFlow" in page.get()
+    assert [card.type for card in get_cards(run["end"].task)] == ["default"]
 
 
 def test_a_flow_without_cards_never_imports_them(tmp_path: Path) -> None:
-    run = flowkit.run(NoCardsFlow, store=str(tmp_path / "store"), progress=Quiet())
+    run = flowkit.run(CardRenderersFlow, store=str(tmp_path / "store"), progress=Quiet())
     assert [run["start"].task.data.loaded, run["end"].task.data.loaded] == [False, False]
