@@ -31,7 +31,12 @@ from typing import Protocol
 from blake3 import blake3
 
 from flowkit.store.backend import Backend, Bytes, Reader
-from flowkit.store.errors import CorruptBlobError, InvalidKeyError, KeyNotFoundError
+from flowkit.store.errors import (
+    CorruptBlobError,
+    InvalidKeyError,
+    KeyNotFoundError,
+    NewerBlobFormatError,
+)
 from flowkit.store.overlap import overlapped
 from flowkit.store.pages import Fill
 from flowkit.store.serialize import Frames
@@ -40,7 +45,6 @@ from flowkit.store.trash import restore
 
 class Hasher(Protocol):
     def update(self, data: Bytes, /) -> object: ...
-    def copy(self) -> Hasher: ...
     def hexdigest(self) -> str: ...
 
 
@@ -81,6 +85,7 @@ def blob_key(digest: str) -> str:
 #: A value at least this large is hashed on several threads: below it, starting them costs
 #: more than they save (about 45 us against 0.4 ms a MB on one core).
 _THREADED_MIN = 1 << 20
+_BLAKE3_PREFIX = b"flowkit-blob-2\n"
 
 
 @cache
@@ -95,17 +100,26 @@ def _hasher(version: int = FORMAT_VERSION, size: int = 0) -> Hasher:
         import hashlib  # only for format 1 blobs: OpenSSL costs a process ~4 ms to load
 
         return hashlib.sha256(b"flowkit-blob-1\n")
-    # A thread pool of the hasher's own, never blake3's shared one (``max_threads=AUTO``):
-    # a fork server's children would wait forever on the shared pool's threads, which a
-    # fork does not copy.
-    threads = _threads() if size >= _THREADED_MIN else 1
-    return blake3(b"flowkit-blob-2\n", max_threads=threads)
+    if size >= _THREADED_MIN and _threads() > 1:
+        # A thread pool of the hasher's own, never blake3's shared one (``max_threads=AUTO``):
+        # a fork server's children would wait forever on the shared pool's threads, which a
+        # fork does not copy.
+        try:
+            return blake3(_BLAKE3_PREFIX, max_threads=_threads())
+        except BaseException as exc:  # pyo3's PanicException is a BaseException
+            # no threads to be had (pids.max, ulimit -u in a wide fan-out): one does the work
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+    return blake3(_BLAKE3_PREFIX, max_threads=1)
 
 
-def digest_of(segments: Sequence[Bytes], version: int = FORMAT_VERSION) -> str:
-    """The content address of a serialized value (see the module docstring)."""
+def digest_of(
+    segments: Sequence[Bytes], version: int = FORMAT_VERSION, *, threaded: bool = True
+) -> str:
+    """The content address of a serialized value (see the module docstring); hashed on one
+    thread unless ``threaded`` and large."""
     views = [memoryview(segment).cast("B") for segment in segments]
-    hasher = _hasher(version, sum(view.nbytes for view in views))
+    hasher = _hasher(version, sum(view.nbytes for view in views) if threaded else 0)
     for view in views:
         hasher.update(_LENGTH.pack(view.nbytes))
         hasher.update(view)
@@ -151,7 +165,10 @@ def encode(frames: Frames) -> list[Bytes]:
 def _read_exact(fh: Reader, into: memoryview) -> int:
     done = 0
     while done < into.nbytes:
-        count = fh.readinto(into[done:])
+        # each slice released as soon as it is used, even when the read raises: a traceback
+        # holding it would keep the segment's memory from being freed (see Fill.discard)
+        with into[done:] as rest:
+            count = fh.readinto(rest)
         if not count:
             break
         done += count
@@ -183,10 +200,10 @@ def _fill(fh: Reader, codec: int, stored_len: int, view: memoryview, hasher: Has
     """Read one segment into ``view``, hashing it; whether it was all there."""
     if codec == _RAW:
         for start in range(0, view.nbytes, _READ_CHUNK):
-            chunk = view[start : start + _READ_CHUNK]
-            if _read_exact(fh, chunk) != chunk.nbytes:
-                return False
-            hasher.update(chunk)
+            with view[start : start + _READ_CHUNK] as chunk:
+                if _read_exact(fh, chunk) != chunk.nbytes:
+                    return False
+                hasher.update(chunk)
         return True
     filled = 0
     for piece in _inflate(fh, stored_len, view.nbytes):
@@ -237,6 +254,8 @@ def _read_table(fh: Reader, digest: str, where: str) -> tuple[int, list[Entry]]:
     magic, version, _flags, count = _HEAD.unpack(head)
     if magic != _MAGIC:
         raise CorruptBlobError(digest, where, "it is not a flowkit blob (bad magic bytes)")
+    if version > FORMAT_VERSION:
+        raise NewerBlobFormatError(digest, where, version, _READABLE)
     if version not in _READABLE:
         raise CorruptBlobError(digest, where, f"unknown format version {version}")
     table_bytes = fh.read(_SEGMENT.size * count)
@@ -261,8 +280,7 @@ def read_segments(fh: Reader, digest: str, where: str) -> list[Segment]:
 
 def read_blob(fh: Reader, digest: str, where: str) -> tuple[list[Segment], str]:
     """:func:`read_segments`, and the digest its pickle stream alone would have as a blob
-    (``digest_of(segments[:1])``): the hasher's state once the stream is in, no second hash;
-    ``""`` for a blob of an older format."""
+    (``digest_of(segments[:1])``); ``""`` for a blob of an older format."""
     segments: list[Segment] = []
     version, table = _read_table(fh, digest, where)
     hasher = _hasher(version, sum(raw for _, raw, _ in table))
@@ -279,8 +297,10 @@ def read_blob(fh: Reader, digest: str, where: str) -> tuple[list[Segment], str]:
         segments.append(segment)
         if index == 0 and version == FORMAT_VERSION:
             # (none for an older format's blob: a value read from one is stored again, under
-            # its name in this format, rather than recognised unchanged by another hash)
-            stream = hasher.copy().hexdigest()
+            # its name in this format, rather than recognised unchanged by another hash).
+            # Hashed on its own, on one thread: a copy of a threaded hasher makes a second
+            # thread pool.
+            stream = digest_of([segment], threaded=False)
     if fh.read(1):
         raise CorruptBlobError(digest, where, "there are extra bytes after the data")
     actual = hasher.hexdigest()

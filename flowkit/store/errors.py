@@ -67,6 +67,20 @@ class CorruptBlobError(StoreError):
         return CorruptBlobError(self.digest, self.where, self.why, owner=owner)
 
 
+class NewerBlobFormatError(StoreError):
+    """A blob written by a newer flowkit, in a format this one cannot read: not damaged, so
+    nothing (``fsck --repair`` included) takes it away; this flowkit needs upgrading."""
+
+    def __init__(self, digest: str, where: str, version: int, readable: tuple[int, ...]) -> None:
+        super().__init__(
+            f"blob {digest} at {where} is in format {version}, written by a newer flowkit "
+            f"(this one reads formats {', '.join(map(str, readable))})",
+            "upgrade flowkit here (pip install -U flowkit), and on every machine that runs "
+            "this store's tasks, before reading or writing the store with it",
+        )
+        self.digest, self.where, self.version = digest, where, version
+
+
 class StoreFullError(StoreError):
     """A write failed because the disk or quota under the store is full; nothing was kept."""
 

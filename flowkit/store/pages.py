@@ -33,6 +33,7 @@ as before.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import sys
@@ -193,15 +194,15 @@ class Fill:
             self.discard()
 
     def discard(self) -> None:
-        """Free the memory of a read that failed."""
+        """Free the memory of a read that failed (or, if something still holds a view of it,
+        leave that to the collector: the read's own error is the news, not this)."""
         if hasattr(self, "view"):
             self.view.release()
-        if self._shared is not None:
-            self._shared.close()
-            self._shared = None
-        if isinstance(self._plain, mmap.mmap):
-            self._plain.close()
-        self._plain = None
+        for memory in (self._shared, self._plain):
+            if isinstance(memory, mmap.mmap):
+                with contextlib.suppress(BufferError):
+                    memory.close()
+        self._shared = self._plain = None
         self._close_fd()
 
     def _close_fd(self) -> None:

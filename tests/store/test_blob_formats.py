@@ -17,7 +17,11 @@ import pytest
 from blake3 import blake3
 
 from flowkit.store import CorruptBlobError, Store
-from flowkit.store.blobs import blob_key, digest_of, encode
+from flowkit.store import blobs as blobs_module
+from flowkit.store import pages as pages_module
+from flowkit.store.blobs import blob_key, digest_of, encode, read_blob
+from flowkit.store.errors import NewerBlobFormatError
+from flowkit.store.fsck import fsck, repair
 from flowkit.store.serialize import to_frames
 from flowkit.store.values import inline_damaged
 
@@ -147,3 +151,70 @@ def test_a_forked_child_hashes_a_large_value_after_its_parent_did(tmp_path: Path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "child 0"
+
+
+class _Dropping:
+    """A reader of ``data`` whose connection drops after ``good`` bytes (a remote store's
+    ranged read, say): the read's own error is what the caller must see."""
+
+    def __init__(self, data: bytes, good: int) -> None:
+        self._data, self._good, self._at = data, good, 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._data) if size < 0 else self._at + size
+        chunk = self._data[self._at : min(end, self._good)]
+        self._at += len(chunk)
+        if not chunk and self._at < len(self._data):
+            raise ConnectionResetError("the connection dropped")
+        return chunk
+
+    def readinto(self, into: memoryview) -> int:
+        if self._at >= self._good:
+            raise ConnectionResetError("the connection dropped")
+        count = min(len(into), self._good - self._at)
+        into[:count] = self._data[self._at : self._at + count]
+        self._at += count
+        return count
+
+
+@pytest.mark.parametrize("huge", [True, False])
+def test_a_read_that_fails_midway_raises_its_own_error_and_frees_its_memory(
+    monkeypatch: pytest.MonkeyPatch, huge: bool
+) -> None:
+    monkeypatch.setattr(pages_module, "huge_pages", lambda: huge)
+    frames = to_frames(np.random.default_rng(4).random(3_000_000))  # 24 MB: large segments
+    data = b"".join(bytes(part) for part in encode(frames))
+    digest = digest_of(frames.segments)
+    with pytest.raises(ConnectionResetError, match="the connection dropped"):
+        read_blob(_Dropping(data, 10 << 20), digest, "somewhere")
+
+
+def test_a_thread_pool_refused_hashes_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Panic(BaseException):  # what pyo3 raises when blake3 cannot start its threads
+        pass
+
+    def refusing(data: bytes = b"", *, max_threads: int = 1) -> object:
+        if max_threads != 1:
+            raise Panic("Resource temporarily unavailable")
+        return blake3(data, max_threads=1)
+
+    monkeypatch.setattr(blobs_module, "_threads", lambda: 4)
+    monkeypatch.setattr(blobs_module, "blake3", refusing)
+    data = np.random.default_rng(5).bytes(3 << 20)
+    assert digest_of([data]) == _by_hand(b"flowkit-blob-2\n", blake3, [data])
+
+
+def test_a_blob_of_a_newer_format_is_not_damage_and_repair_keeps_it(store: Store) -> None:
+    ref = store.values.put(np.random.default_rng(6).bytes(20_000))
+    path = blob_file(store, ref.digest)
+    data = bytearray(path.read_bytes())
+    data[_VERSION_AT] = 3  # what a newer flowkit might write
+    path.write_bytes(bytes(data))
+    with pytest.raises(NewerBlobFormatError, match="format 3, written by a newer flowkit") as info:
+        Store(store.backend).values.load(ref.digest)
+    assert "upgrade flowkit" in info.value.hint
+    report = fsck(store)
+    [problem] = report.problems
+    assert "newer flowkit" in problem.message and problem.removable is None
+    assert repair(store, report) == []
+    assert path.read_bytes() == bytes(data)  # kept, byte for byte
