@@ -89,6 +89,6 @@ def test_installed_console_script() -> None:
     exe = shutil.which("flowkit", path=str(Path(sys.executable).parent)) or shutil.which("flowkit")
     assert exe, "the flowkit console script is not installed"
     result = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and result.stdout.startswith("flowkit 0.1.0")
+    assert result.returncode == 0 and result.stdout.startswith("flowkit 0.2.0")
     helped = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
     assert "check" in helped.stdout and "show" in helped.stdout
