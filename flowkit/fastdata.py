@@ -18,9 +18,11 @@ under the per-user cache (:func:`flowkit.caches.user_cache`), mapping each class
 generated source, exactly, to its compiled code. A process whose classes are all there
 loads that code (~20 us a class) instead of compiling it; one that compiled any writes
 its module's file again as it exits, holding the classes it defined there. The source is
-the key, so a class that changed can never get another's code. Nothing is written where
-Python writes no bytecode (``PYTHONDONTWRITEBYTECODE``), and a file that cannot be read
-or written is compiled around.
+the key, so a class that changed can never get another's code, and the file is per Python
+version. Nothing is written where Python writes no bytecode (``PYTHONDONTWRITEBYTECODE``);
+a file or folder another user could write is never read (its code would run in every
+flowkit process), nor is any under ``sudo``; and a file that cannot be read or written
+is compiled around.
 """
 
 from __future__ import annotations
@@ -284,15 +286,36 @@ def _compiled(source: str, module: str) -> CodeType:
     return code
 
 
-def _codes_file(module: str) -> str:
-    return os.path.join(user_cache("fastdata"), f"{module}.{sys.implementation.cache_tag}")
+def _codes_file(module: str) -> str | None:
+    """The cache file of ``module``'s classes for this exact Python (its version, pre-release
+    serial included); None where no cache is used: a relative cache folder, or a process
+    whose effective user is not its real one (``sudo`` keeping the user's ``HOME``)."""
+    folder = user_cache("fastdata")
+    if not os.path.isabs(folder) or _euid() != getattr(os, "getuid", _euid)():
+        return None
+    return os.path.join(folder, f"{module}.{sys.implementation.cache_tag}-{sys.hexversion:x}")
+
+
+def _euid() -> int:
+    return os.geteuid() if hasattr(os, "geteuid") else 0
+
+
+def _trusted(info: os.stat_result) -> bool:
+    """Whether a cache file or folder is this user's alone: code loaded from it runs in
+    every flowkit process, so one another user could write is never read."""
+    return not hasattr(os, "geteuid") or (info.st_uid == _euid() and not info.st_mode & 0o022)
 
 
 def _read_codes(module: str) -> dict[str, CodeType]:
     """The compiled code the cache holds for ``module``'s classes; nothing if it cannot be
-    read or is not what this module writes."""
+    read, is not this user's alone, or is not what this module writes."""
+    path = _codes_file(module)
+    if path is None:
+        return {}
     try:
-        with open(_codes_file(module), "rb") as fh:
+        with open(path, "rb") as fh:
+            if not (_trusted(os.fstat(fh.fileno())) and _trusted(os.stat(os.path.dirname(path)))):
+                return {}
             codes = marshal.load(fh)
     except (OSError, EOFError, ValueError, TypeError):
         return {}
@@ -305,15 +328,22 @@ def _read_codes(module: str) -> dict[str, CodeType]:
 
 def _write_codes() -> None:
     """Write the cache file of each module a class of which was compiled here, with the
-    code of the classes this process defined in it: written whole, then renamed into place,
-    so a reader sees one process's file or another's, never a mix."""
+    code of the classes this process defined in it: into a temporary file of its own (no
+    other process, on this machine or one sharing the home folder, writes the same one),
+    then renamed into place, so a reader sees one process's file or another's, never a
+    mix."""
     for module in sorted(_compiled_in):
-        codes = {source: _codes[module][source] for source in _defined[module]}
         path = _codes_file(module)
-        temporary = f"{path}.{os.getpid()}.tmp"
+        if path is None:
+            continue
+        codes = {source: _codes[module][source] for source in _defined[module]}
+        temporary = f"{path}.{os.getpid()}-{os.urandom(6).hex()}.tmp"
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(temporary, "wb") as fh:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            if not _trusted(os.stat(os.path.dirname(path))):
+                continue
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(fd, "wb") as fh:
                 marshal.dump(codes, fh)
             os.replace(temporary, path)
         except OSError:  # a read-only or full disk: the next process compiles again

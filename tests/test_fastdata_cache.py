@@ -61,7 +61,8 @@ def _run(cache: Path, fields: str, **env: str) -> tuple[int, str]:
 
 
 def _file(cache: Path) -> Path:
-    return cache / "flowkit" / "fastdata" / f"fdcache_probe.{sys.implementation.cache_tag}"
+    name = f"fdcache_probe.{sys.implementation.cache_tag}-{sys.hexversion:x}"
+    return cache / "flowkit" / "fastdata" / name
 
 
 def test_a_second_process_loads_the_code_the_first_compiled(tmp_path: Path) -> None:
@@ -97,3 +98,34 @@ def test_a_cache_that_cannot_be_written_costs_only_the_compile(tmp_path: Path) -
     blocker.write_text("a file where the cache folder would be")
     assert _run(tmp_path, "x") == (1, "Point(x=10) True")
     assert _run(tmp_path, "x")[0] == 1
+
+
+def test_a_cache_another_user_could_write_is_never_read(tmp_path: Path) -> None:
+    _run(tmp_path, "x,y")
+    _file(tmp_path).chmod(0o666)  # its code would run in every flowkit process
+    assert _run(tmp_path, "x,y")[0] == 1
+    _file(tmp_path).chmod(0o644)
+    _file(tmp_path).parent.chmod(0o777)  # anyone could put another file in its place
+    assert _run(tmp_path, "x,y")[0] == 1
+    _file(tmp_path).parent.chmod(0o700)
+    assert _run(tmp_path, "x,y")[0] == 0
+
+
+def test_a_relative_cache_folder_is_not_used(tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", _PROGRAM],
+            cwd=tmp_path / "work",
+            capture_output=True,
+            text=True,
+            check=True,
+            env={
+                **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+                "XDG_CACHE_HOME": "relative-cache",
+                "FIELDS": "x",
+                "PYTHONPATH": str(ROOT),
+            },
+        )
+        assert done.stdout.startswith("1 ")
+    assert list((tmp_path / "work").iterdir()) == []
