@@ -233,14 +233,12 @@ class ForkServer:
         self.send({"op": "ready", "pid": os.getpid()})
 
     def fork(self, key: str, spec_json: str, env: dict[str, str]) -> None:
-        from flowkit.task.cards import cards_of, load_renderers
         from flowkit.task.spec import TaskSpec
 
         spec = TaskSpec.from_json(spec_json)
         flow_cls = self.task_class(spec)
-        if not self.renders_cards and cards_of(spec, flow_cls):
-            load_renderers()  # here, once: not in each task with a card, after its step
-            self.renders_cards = True
+        if not self.renders_cards:
+            self._load_renderers(spec, flow_cls)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sys.stdout.flush()
@@ -287,6 +285,20 @@ class ForkServer:
         self.by_fd[err_r] = child
         # Read before the shepherd is reaped, so the pid cannot be another process's yet.
         self.send({"op": "started", "key": key, "pid": pid, "start": start_time(pid)})
+
+    def _load_renderers(self, spec: Any, flow_cls: type) -> None:
+        """Before the first task with a card: what rendering it takes, imported here once,
+        not in each such task after its step. Tried once; should it fail, each task imports
+        it itself, where a card that cannot render never fails its task."""
+        from flowkit.task.cards import cards_of, load_renderers
+
+        try:
+            if not cards_of(spec, flow_cls):
+                return
+            self.renders_cards = True
+            load_renderers()
+        except Exception:  # the task tries again, and reports what it finds
+            pass
 
     def _run_task(self, spec: Any, shepherd: int, flow_cls: type) -> NoReturn:
         """In the task's process, below its shepherd: run the user's code, exit with its status."""

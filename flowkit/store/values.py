@@ -59,8 +59,8 @@ class Loaded:
         digest), and each out-of-band buffer the very memory this read filled, with no page
         of it written since."""
         stream = frames.segments[0]
-        if self.pages is None or not self.stream:
-            return False
+        if self.pages is None or not self.stream or not self.blob:
+            return False  # (a record's inline value has no blob to be named by)
         if len(frames.segments) != 1 + len(self.pages) or len(stream) != self.stream_size:
             return False
         return (
@@ -217,8 +217,8 @@ class StoreArtifacts:
         self._refs = dict(refs)
         self._owner = owner
         #: name -> (the value a load gave, what the read knew of it). The value is kept
-        #: only while tracked memory holds it (that memory is its own): nothing could prove
-        #: another one unchanged, and a join that loads many in turn must not keep them all.
+        #: only while tracked memory holds it (that memory is its own, and it is what is
+        #: proven unchanged); for any other value, its digest, hashed again, tells.
         self._loaded: dict[str, tuple[Any, Loaded]] = {}
 
     def names(self) -> Iterable[str]:

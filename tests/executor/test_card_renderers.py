@@ -5,9 +5,14 @@ never imports it."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 import flowkit
 from flowkit.cards import get_cards
+from flowkit.executor.forkserver import ForkServer
+from flowkit.task import cards
 from tests.flows.card_renderers import CardRenderersFlow
 from tests.runtime.test_shapes import Quiet
 
@@ -29,3 +34,16 @@ def test_the_worker_imports_the_card_renderers_before_a_task_with_a_card(tmp_pat
 def test_a_flow_without_cards_never_imports_them(tmp_path: Path) -> None:
     run = flowkit.run(CardRenderersFlow, store=str(tmp_path / "store"), progress=Quiet())
     assert [run["start"].task.data.loaded, run["end"].task.data.loaded] == [False, False]
+
+
+def test_renderers_that_fail_to_import_leave_the_worker_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken() -> None:
+        raise ImportError("a card dependency is missing")
+
+    monkeypatch.setattr(cards, "load_renderers", broken)
+    worker = SimpleNamespace(renders_cards=False)
+    spec = SimpleNamespace(step="start", with_card={"type": "default"})
+    ForkServer._load_renderers(worker, spec, CardRenderersFlow)  # type: ignore[arg-type]
+    assert worker.renders_cards is True  # tried once; each task imports them itself
