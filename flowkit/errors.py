@@ -31,6 +31,7 @@ complete)::
     │   │       └── ArtifactNotFound  no such artifact; an AttributeError too [client.data]
     │   ├── RecordExistsError       a write-once record exists already [store.errors]
     │   ├── CorruptBlobError        a blob's bytes do not hash to its name [store.errors]
+    │   ├── NewerBlobFormatError    a blob a newer flowkit wrote, in a format unread here [store.errors]
     │   ├── StoreFullError          the disk or quota under the store is full [store.errors]
     │   ├── ArtifactNotSerializable  neither pickle nor cloudpickle can save it [store.errors]
     │   ├── UnknownStoreError       no installed backend has the URL's scheme [store.errors]
