@@ -37,6 +37,7 @@ from types import CodeType, MemberDescriptorType, SimpleNamespace
 from typing import Any, TypeVar, dataclass_transform, overload
 
 from flowkit.caches import user_cache
+from flowkit.files import replace_file
 
 T = TypeVar("T")
 
@@ -328,27 +329,18 @@ def _read_codes(module: str) -> dict[str, CodeType]:
 
 def _write_codes() -> None:
     """Write the cache file of each module a class of which was compiled here, with the
-    code of the classes this process defined in it: into a temporary file of its own (no
-    other process, on this machine or one sharing the home folder, writes the same one),
-    then renamed into place, so a reader sees one process's file or another's, never a
-    mix."""
+    code of the classes this process defined in it, whole (:func:`flowkit.files.replace_file`):
+    a reader sees one process's file or another's, never a mix."""
     for module in sorted(_compiled_in):
         path = _codes_file(module)
         if path is None:
             continue
         codes = {source: _codes[module][source] for source in _defined[module]}
-        temporary = f"{path}.{os.getpid()}-{os.urandom(6).hex()}.tmp"
-        try:
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            if not _trusted(os.stat(os.path.dirname(path))):
-                continue
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with open(fd, "wb") as fh:
-                marshal.dump(codes, fh)
-            os.replace(temporary, path)
-        except OSError:  # a read-only or full disk: the next process compiles again
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+        folder = os.path.dirname(path)
+        with contextlib.suppress(OSError):  # a read-only or full disk: the next one compiles
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            if _trusted(os.stat(folder)):
+                replace_file(path, marshal.dumps(codes))
     _compiled_in.clear()
 
 

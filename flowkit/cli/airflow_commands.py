@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from flowkit.cli.base import open_store_at, store_option
+from flowkit.files import replace_file
 
 #: What Airflow accepts as a DAG id.
 _DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
@@ -78,9 +79,8 @@ def create_cmd(
     )
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(exported.text)
-    temporary.replace(target)  # Airflow's DAG processor never reads half a file
+    # Airflow's DAG processor never reads half a file
+    replace_file(target, exported.text.encode("utf-8"), mode=0o666)
     click.echo(f"wrote {target}: DAG '{dag_id or flow_cls.__name__}' of {flow_cls.__name__}")
     click.echo(f"its runs land in the store at {store.url}")
     for warning in exported.warnings:

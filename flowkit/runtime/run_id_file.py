@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flowkit.errors import FlowkitError
 from flowkit.fastdata import dataclass
+from flowkit.files import replace_file
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,10 @@ class RunIdFiles:
     def write(self, flow: str, run_id: str, store_url: str) -> None:
         """Write each file whole (a reader sees nothing or all of it, never half an id)."""
         if self.run_id is not None:
-            _write_atomically(Path(self.run_id), run_id)
+            replace_file(self.run_id, run_id.encode("utf-8"))
         if self.attributes is not None:
             text = json.dumps({"run_id": run_id, "flow_name": flow, "store": store_url})
-            _write_atomically(Path(self.attributes), text)
+            replace_file(self.attributes, text.encode("utf-8"))
 
 
 def _check_writable(option: str, path: Path) -> None:
@@ -55,16 +56,3 @@ def _check_writable(option: str, path: Path) -> None:
             f"{option} {path}: the folder {folder} is not writable; nothing ran",
             "give a path in a folder you can write to",
         )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    import tempfile  # here: ~10 ms of imports (shutil, random) that most runs never need
-
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
