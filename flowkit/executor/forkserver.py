@@ -43,9 +43,10 @@ _CHUNK = 65536
 _MARK_WITHIN = 0.5
 #: Seconds a shepherd has, once all below it was killed, to reap it and exit on its own.
 _SHEPHERD_GRACE = 2.0
-#: Signals a shepherd ignores: one the task's code sends its own process group (a polite
-#: SIGTERM, say) reaches the shepherd too, which must outlive the task to clean up after it.
-_SHEPHERD_IGNORES = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+#: Signals a shepherd blocks (SIGINT it ignores already, as this worker does): one the
+#: task's code sends its own process group (a polite SIGTERM, say) reaches the shepherd too,
+#: which must outlive the task to clean up after it. The task unblocks them.
+_SHEPHERD_BLOCKS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 @dataclass
@@ -265,10 +266,12 @@ class ForkServer:
                     *self.by_fd,
                 ):
                     os.close(fd)
-                os.environ.update(env)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                for sig in _SHEPHERD_IGNORES:
-                    signal.signal(sig, signal.SIG_IGN)
+                if env:
+                    os.environ.update(env)
+                # One mask, not a handler per signal: a shepherd is a copy of this worker
+                # that runs only to wait, and each page it writes is copied for it (setting
+                # handlers through the signal module's enums was ~45 of ~500 such copies).
+                signal.pthread_sigmask(signal.SIG_BLOCK, _SHEPHERD_BLOCKS)
                 become_subreaper()  # what the task starts stays below the shepherd
                 shepherd = os.getpid()
                 task = os.fork()
@@ -307,8 +310,9 @@ class ForkServer:
             # A shepherd killed by someone else (not flowkit) takes its task with it.
             if die_with_parent() and os.getppid() != shepherd:
                 os._exit(status)
-            for sig in (signal.SIGCHLD, *_SHEPHERD_IGNORES):
+            for sig in (signal.SIGCHLD, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SHEPHERD_BLOCKS)
             sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
             sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
             from flowkit.task.execute import run_task
@@ -438,8 +442,9 @@ def _preload_task_modules() -> None:
     are not ``__main__``'s here, where its file is imported under its own name; a flow that
     travels by value (a notebook's) imports it as :meth:`ForkServer.setup` loads the class.
     """
-    import ctypes  # noqa: F401 - each shepherd and task sets process options with it (reaper)
+    from flowkit.executor.reaper import load_libc
 
+    load_libc()  # each shepherd and task sets process options with it
     import flowkit.authoring.configure
     import flowkit.authoring.join
     import flowkit.authoring.mutable

@@ -31,19 +31,25 @@ _MAX_ROUNDS = 100
 _libc: ctypes.CDLL | None = None
 
 
-def _prctl(option: int, arg: int) -> bool:
+def load_libc() -> ctypes.CDLL | None:
+    """The C library, through which process options are set (Linux; None elsewhere): opened
+    once, by the warm worker before it forks, so that no shepherd opens it again (a tenth of
+    a shepherd's page faults). Imported here: the run's scheduler finds and kills trees but
+    sets no process options, and ctypes was ~3 ms of its start."""
     global _libc
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        if _libc is None:
-            # here: the run's scheduler finds and kills trees but sets no process options,
-            # and ctypes was ~3 ms of its start (the warm worker preloads it for its forks)
-            import ctypes
+    if _libc is None and sys.platform.startswith("linux"):
+        import ctypes
 
+        with contextlib.suppress(OSError):
             _libc = ctypes.CDLL(None, use_errno=True)
-        return bool(_libc.prctl(option, arg, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
+    return _libc
+
+
+def _prctl(option: int, arg: int) -> bool:
+    libc = load_libc()
+    try:
+        return libc is not None and bool(libc.prctl(option, arg, 0, 0, 0) == 0)
+    except AttributeError:
         return False
 
 
