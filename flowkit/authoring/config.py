@@ -15,7 +15,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, NoReturn
 
 from flowkit.authoring.delayed import DelayedExpr
@@ -166,7 +165,7 @@ class Config(Parameter):
         if isinstance(raw, Settled):
             return raw.value
         if isinstance(raw, os.PathLike):
-            return self.parse(_read(self, Path(raw), "configuration file"))
+            return self.parse(_read(self, os.fspath(raw), "configuration file"))
         if isinstance(raw, str | bytes):
             return self.parse(raw.decode() if isinstance(raw, bytes) else raw)
         return self._checked(raw)
@@ -217,7 +216,7 @@ class Config(Parameter):
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             hint = "fix the JSON, or give Config(..., parser=...) for another format"
-            if len(text) < 4096 and Path(text).expanduser().is_file():  # a path, given as text
+            if len(text) < 4096 and os.path.isfile(os.path.expanduser(text)):  # a path, as text
                 hint = (
                     f"to read the file, give {self.attr}=pathlib.Path({text!r}) "
                     f"(--config {self.name} FILE on the command line)"
@@ -242,17 +241,18 @@ class Config(Parameter):
         return plain_value(value)
 
     @staticmethod
-    def _default_path(default: str, flow_file: str | None) -> Path:
-        path = Path(default).expanduser()
-        if path.is_absolute() or path.exists() or not flow_file:
+    def _default_path(default: str, flow_file: str | None) -> str:
+        path = os.path.expanduser(default)
+        if os.path.isabs(path) or os.path.exists(path) or not flow_file:
             return path
-        beside = Path(flow_file).parent / path
-        return beside if beside.exists() else path
+        beside = os.path.join(os.path.dirname(flow_file), path)
+        return beside if os.path.exists(beside) else path
 
 
-def _read(config: Config, path: Path, what: str) -> str:
+def _read(config: Config, path: str, what: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            return file.read()
     except (OSError, UnicodeDecodeError) as exc:
         why = getattr(exc, "strerror", None) or exc
         raise ConfigError(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import importlib.machinery
 import importlib.util
+import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
@@ -15,7 +15,7 @@ from flowkit.errors import FlowLoadError
 
 
 def load_flow_file(
-    path: str | Path, flow_name: str | None = None, *, origin: str | None = None
+    path: str | os.PathLike[str], flow_name: str | None = None, *, origin: str | None = None
 ) -> type:
     """The flow class defined in ``path`` (``flow_name`` picks one when there are several).
 
@@ -24,8 +24,8 @@ def load_flow_file(
     ``path`` may be a copy of the file at ``origin`` (a code package's): its code then names
     ``origin``, as the user knows it, in tracebacks and messages.
     """
-    file = Path(path).expanduser().resolve()
-    if not file.is_file():
+    file = os.path.realpath(os.path.expanduser(os.fspath(path)))
+    if not os.path.isfile(file):
         raise FlowLoadError(f"no flow file at {path}", "check the path; it should name a .py file")
     module = _import(file, origin)
     from flowkit.authoring.flowspec import FlowSpecBase
@@ -57,24 +57,26 @@ def load_flow_file(
     return next(iter(flows.values()))
 
 
-def _import(file: Path, origin: str | None = None) -> ModuleType:
-    name = file.stem if file.stem.isidentifier() else "flowkit_flow_" + str(abs(hash(file)))
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+def _import(file: str, origin: str | None = None) -> ModuleType:
+    stem = os.path.splitext(os.path.basename(file))[0]
+    name = stem if stem.isidentifier() else "flowkit_flow_" + str(abs(hash(file)))
+    with open(file, "rb") as source:
+        digest = hashlib.sha256(source.read()).hexdigest()
     existing = sys.modules.get(name)
-    if existing is not None and getattr(existing, "__file__", None) == str(file):
+    if existing is not None and getattr(existing, "__file__", None) == file:
         if getattr(existing, "__flowkit_source__", None) == digest:
             return existing  # imported already, and the file has not changed since
     elif existing is not None:
         name = f"flowkit_flow_{abs(hash(file))}"
     # Never from the bytecode cache: it is trusted by the file's mtime (whole seconds) and
     # size, so an edit that keeps the size, within a second of the last, would run old code.
-    loader = CopyLoader(name, str(file), str(file) if origin is None else origin)
+    loader = CopyLoader(name, file, file if origin is None else origin)
     spec = importlib.util.spec_from_file_location(name, file, loader=loader)
     if spec is None or spec.loader is None:
         raise FlowLoadError(f"{file} cannot be imported as Python", "flow files end in .py")
     module = importlib.util.module_from_spec(spec)
     module.__flowkit_source__ = digest  # type: ignore[attr-defined]
-    folder = str(file.parent)
+    folder = os.path.dirname(file)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     sys.modules[name] = module
@@ -101,7 +103,7 @@ def _import(file: Path, origin: str | None = None) -> ModuleType:
 
 
 def _is_user_frame(filename: str) -> bool:
-    flowkit_dir = str(Path(__file__).resolve().parent.parent)
+    flowkit_dir = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     return not (filename.startswith(flowkit_dir) or filename.startswith("<frozen"))
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from typing import Any
 
 from flowkit.authoring.delayed import is_delayed
@@ -213,12 +213,13 @@ class IncludeFile(Parameter):
         """Read the file ``raw`` names; content already read (bytes) passes through."""
         if isinstance(raw, bytes):
             return raw.decode(self.encoding) if self.is_text else raw
-        path = Path(str(raw)).expanduser()
+        path = os.path.expanduser(str(raw))
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as file:
+                data = file.read()
         except OSError as exc:
             raise ParameterError(
-                f"parameter '{self.name}' names file {str(path)!r}, which cannot be read "
+                f"parameter '{self.name}' names file {path!r}, which cannot be read "
                 f"({exc.strerror or exc})",
                 f"pass --{self.name} with the path of a readable file",
                 parameter=self.name,
@@ -229,7 +230,7 @@ class IncludeFile(Parameter):
             return data.decode(self.encoding)
         except UnicodeDecodeError:
             raise ParameterError(
-                f"parameter '{self.name}': file {str(path)!r} is not valid {self.encoding} text",
+                f"parameter '{self.name}': file {path!r} is not valid {self.encoding} text",
                 f"declare IncludeFile('{self.name}', is_text=False) to receive bytes",
                 parameter=self.name,
             ) from None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -126,7 +126,8 @@ def _add_store_commands(cli: FlowkitGroup, flow_cls: type) -> None:
 def main(flow_cls: type) -> None:
     """Run the flow's command line on ``sys.argv`` and exit with its status."""
     cli = make_cli(flow_cls)
-    cli.main(prog_name=Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "flow.py")
+    script = sys.argv[0] if sys.argv and sys.argv[0] else "flow.py"
+    cli.main(prog_name=os.path.basename(os.path.normpath(script)))
 
 
 def _option(param: Parameter) -> click.Option:

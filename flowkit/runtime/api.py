@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flowkit.errors import FlowkitError
@@ -191,7 +190,7 @@ def _start(
 
     # the tag rules of Run.add_tag: a tag refused here could not be removed later
     tags = sorted(check_tags(options.tags, "the run's tags (--tag)"))
-    flow_cls = flow if isinstance(flow, type) else load_flow_file(Path(flow))
+    flow_cls = flow if isinstance(flow, type) else load_flow_file(os.fspath(flow))
     check_tag_count(len(tags), f"{flow_cls.__name__}'s new run")
     settings = Settings.resolve(
         {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 from flowkit.errors import FlowkitError
 from flowkit.fastdata import dataclass
@@ -27,7 +26,7 @@ class RunIdFiles:
             ("--runner-attribute-file", self.attributes),
         ):
             if path is not None:
-                _check_writable(option, Path(path))
+                _check_writable(option, path)
 
     def write(self, flow: str, run_id: str, store_url: str) -> None:
         """Write each file whole (a reader sees nothing or all of it, never half an id)."""
@@ -38,14 +37,14 @@ class RunIdFiles:
             replace_file(self.attributes, text.encode("utf-8"))
 
 
-def _check_writable(option: str, path: Path) -> None:
-    folder = path.parent
-    if path.is_dir():
+def _check_writable(option: str, path: str) -> None:
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(path):
         raise FlowkitError(
             f"{option} {path} is a folder; the run id is written to a file",
-            f"give a file's path, e.g. {path / 'run_id'}",
+            f"give a file's path, e.g. {os.path.join(path, 'run_id')}",
         )
-    if not folder.is_dir():
+    if not os.path.isdir(folder):
         raise FlowkitError(
             f"{option} {path}: the folder {folder} does not exist, so the run id could not be "
             "written there; nothing ran",

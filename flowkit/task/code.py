@@ -16,7 +16,6 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import CodeType, FunctionType, ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +40,7 @@ def code_ref_for(flow_cls: type, store: Store) -> CodeRef:
     file = getattr(module, "__file__", None)
     # not the folders of packages this process extracted (an in-process task, a client that
     # loaded a run's code): a worker gets this run's package, never a stale copy of another
-    extracted = str(cache_folder()) + os.sep
+    extracted = cache_folder() + os.sep
     path = tuple(p for p in sys.path if isinstance(p, str) and not p.startswith(extracted))
     # A class the module still holds under its name is imported from the package's copy of
     # its file; one redefined in a notebook cell, or made by exec, travels by value.
@@ -238,11 +237,11 @@ def _load_package(ref: CodeRef, store: Store) -> type:
     if package.kind == "blob" and not package.paths:  # cells only: nothing to import
         return _load(CodeRef("blob", package.entry, ref.flow), store)
     folder = extract(ref.target, package)
-    root = ref.root or str(folder)
+    root = ref.root or folder
     if ref.root:
         _import_as_originals(folder, ref.root)
     for entry in reversed(package.paths):
-        path = os.path.normpath(folder / entry)
+        path = os.path.normpath(os.path.join(folder, entry))
         if path in sys.path:
             sys.path.remove(path)
         sys.path.insert(0, path)
@@ -259,7 +258,7 @@ def _load_package(ref: CodeRef, store: Store) -> type:
         from flowkit.authoring.loader import load_flow_file
 
         origin = os.path.join(root, package.entry)
-        flow_cls = load_flow_file(folder / package.entry, ref.flow, origin=origin)
+        flow_cls = load_flow_file(os.path.join(folder, package.entry), ref.flow, origin=origin)
     elif package.kind == "blob":  # unpickling it imports its project modules from the copy
         flow_cls = _load(CodeRef("blob", package.entry, ref.flow), store)
     else:
@@ -269,7 +268,7 @@ def _load_package(ref: CodeRef, store: Store) -> type:
     return flow_cls
 
 
-def _import_as_originals(folder: Path, root: str) -> None:
+def _import_as_originals(folder: str, root: str) -> None:
     """Have modules imported from ``folder`` compiled as the files under ``root`` they copy."""
     # Not importlib.abc: it imports importlib.resources, and so tempfile and shutil (~8 ms
     # of a warm worker's setup, after the run's hello), for a type named in an annotation.
@@ -280,7 +279,7 @@ def _import_as_originals(folder: Path, root: str) -> None:
         FileFinder,
     )
 
-    prefix = str(folder) + os.sep
+    prefix = folder + os.sep
 
     class Copy(_PackageFileLoader):
         def __init__(self, fullname: str, path: str) -> None:
@@ -291,7 +290,7 @@ def _import_as_originals(folder: Path, root: str) -> None:
     )
 
     def hook(path: str) -> PathEntryFinder:
-        if path == str(folder) or path.startswith(prefix):
+        if path == folder or path.startswith(prefix):
             return finder(path)
         raise ImportError(f"{path} is not in the code package")
 
@@ -322,11 +321,11 @@ class _PackageFileLoader(CopyLoader):
         return FileReader(SimpleNamespace(path=self.origin))  # type: ignore[arg-type]
 
 
-def _point_at_originals(folder: Path, root: str) -> None:
+def _point_at_originals(folder: str, root: str) -> None:
     """Give each module loaded from the package the ``__file__`` it has in the project, so
     that files the code reads next to itself (a notebook, a config) are found where they
     are: the package holds the code, not the project's data."""
-    prefix = str(folder) + os.sep
+    prefix = folder + os.sep
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if isinstance(file, str) and file.startswith(prefix):

@@ -7,9 +7,9 @@ stores that failure in ``var`` and takes the step's normal transition.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowkit.errors import FlowDefinitionError
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from flowkit.store.records import ArtifactRef, ExceptionInfo
     from flowkit.task.spec import TaskSpec
 
-_FLOWKIT_DIR = str(Path(__file__).resolve().parent.parent)
+_FLOWKIT_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def failed_record(

@@ -25,12 +25,12 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import posixpath
 import site
 import sys
 import sysconfig
 import warnings
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 from flowkit.caches import user_cache
@@ -43,11 +43,14 @@ _MARKERS = ("pyproject.toml", "setup.py", ".git")
 
 def project_root(flow_file: str) -> str:
     """The nearest ancestor of ``flow_file`` that holds a project marker, else its folder."""
-    folder = Path(flow_file).parent
-    for candidate in (folder, *folder.parents):
-        if any((candidate / marker).exists() for marker in _MARKERS):
-            return str(candidate)
-    return str(folder)
+    folder = candidate = os.path.dirname(flow_file) or "."
+    while True:
+        if any(os.path.exists(os.path.join(candidate, marker)) for marker in _MARKERS):
+            return candidate
+        parent = os.path.dirname(candidate) or "."
+        if parent == candidate:
+            return folder
+        candidate = parent
 
 
 def snapshot(flow_cls: type, module_file: str) -> tuple[CodePackage, str]:
@@ -69,11 +72,11 @@ def snapshot(flow_cls: type, module_file: str) -> tuple[CodePackage, str]:
     elif module_name == "__main__" or hasattr(module, "__flowkit_source__") or not entry_rel:
         # A script, or a file imported by path: imported by path again (loader.py's rules).
         kind, entry = "file", entry_rel or os.path.basename(flow_file)
-        first = str(PurePosixPath(entry).parent)
+        first = posixpath.dirname(entry) or "."
     else:
         kind, entry = "module", module_name
     if first is not None:
-        files[entry_rel or entry] = Path(flow_file).read_bytes()
+        files[entry_rel or entry] = _read(flow_file)
         paths = [first, *(p for p in sorted(paths) if p != first)]
     else:
         paths.sort()
@@ -108,7 +111,7 @@ def _imported_project_files(
     paths: list[str] = []
     for name, file, rel in _project_modules(root, excluded):
         try:
-            files[rel] = Path(file).read_bytes()
+            files[rel] = _read(file)
         except OSError:  # a module whose file went away since it was imported
             continue
         folder = _import_root(name, rel)
@@ -134,7 +137,7 @@ def _not_imported_yet(
             try:
                 if path.startswith(excluded):  # flowkit itself, a virtualenv in the project
                     raise FileNotFoundError(path)
-                found[candidate] = Path(path).read_bytes()
+                found[candidate] = _read(path)
             except OSError:  # not a project file (most imports are not)
                 missing.add(candidate)
                 continue
@@ -147,11 +150,11 @@ def _imported_files(rel: str, source: bytes, paths: list[str]) -> Iterator[str]:
     for module, names, level in _imports(source):
         roots = paths
         if level:  # relative to the importing file's package
-            folder = PurePosixPath(rel).parent
+            folder = _parent(rel)
             for _ in range(level - 1):
-                folder = folder.parent
-            roots = [str(folder)]
-            yield str(folder / "__init__.py")
+                folder = _parent(folder)
+            roots = [folder]
+            yield _join(folder, "__init__.py")
         for name in ["", *names]:  # the module, and any submodule it names
             yield from _module_files(".".join(p for p in (module, name) if p), roots)
 
@@ -217,9 +220,25 @@ def _module_files(name: str, roots: list[str]) -> Iterator[str]:
     parts = name.split(".") if name else []
     for root in roots:
         for end in range(1, len(parts) + 1):
-            base = PurePosixPath(root, *parts[:end])
+            base = _join(root, *parts[:end])
             yield f"{base}.py"
-            yield str(base / "__init__.py")
+            yield _join(base, "__init__.py")
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def _parent(rel: str) -> str:
+    """The folder of ``rel``, a path relative to the project root ("." for the root's own)."""
+    return posixpath.dirname(rel) or "."
+
+
+def _join(folder: str, *names: str) -> str:
+    """``names`` under ``folder``, relative to the project root, as ``files`` keys them:
+    nothing before them for the root itself (``.``)."""
+    return "/".join(p for p in (folder, *names) if p not in ("", "."))
 
 
 def _excluded(root: str) -> tuple[str, ...]:
@@ -253,7 +272,7 @@ def _relative(file: str, root: str) -> str | None:
 def _import_root(name: str, rel: str) -> str | None:
     """The folder (relative) that, on ``sys.path``, makes ``rel`` importable as ``name``;
     None when the file's place does not spell its name (a module made by some importer)."""
-    parts = list(PurePosixPath(rel).parts)
+    parts = rel.split("/")
     parts[-1] = parts[-1].split(".")[0]
     if parts[-1] == "__init__":
         parts.pop()
@@ -280,19 +299,19 @@ def _prefixes(places: set[str]) -> tuple[str, ...]:
     return tuple(p.rstrip(os.sep) + os.sep for p in sorted(found))
 
 
-def cache_folder() -> Path:
+def cache_folder() -> str:
     """Where packages are extracted: a per-user cache on this machine (``$XDG_CACHE_HOME``,
     else ``~/.cache``), so it serves every store, local or remote, and lives on local disk
     on a cluster node."""
-    return Path(user_cache("code"))
+    return user_cache("code")
 
 
-def extract(digest: str, package: CodePackage) -> Path:
+def extract(digest: str, package: CodePackage) -> str:
     """The folder holding ``package``'s files, extracted once per digest: into a temporary
     folder, then renamed into place, so a folder that exists is complete and two workers
     extracting the same package at once both end up using one of them."""
-    final = cache_folder() / digest
-    if final.is_dir():
+    final = os.path.join(cache_folder(), digest)
+    if os.path.isdir(final):
         return final
     # here: tempfile and shutil (with random, fnmatch, ...) cost every scheduler and warm
     # worker ~5 ms to import, and a package is extracted once per digest
@@ -300,22 +319,23 @@ def extract(digest: str, package: CodePackage) -> Path:
     import tempfile
 
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=final.parent)
+        os.makedirs(cache_folder(), exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=cache_folder())
     except OSError as exc:
         raise _cannot_extract(final, exc) from None
     try:
-        package.write_to(tmp)
+        package.write_files(tmp)
         os.rename(tmp, final)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if not final.is_dir():  # not another worker's win: a real failure
+        if not os.path.isdir(final):  # not another worker's win: a real failure
             raise _cannot_extract(final, exc) from None
     return final
 
 
-def _cannot_extract(final: Path, exc: OSError) -> FlowLoadError:
+def _cannot_extract(final: str, exc: OSError) -> FlowLoadError:
+    folder, name = os.path.split(final)
     return FlowLoadError(
-        f"cannot extract code package {final.name} into {final.parent}: {exc}",
+        f"cannot extract code package {name} into {folder}: {exc}",
         "make room or make the folder writable, or point XDG_CACHE_HOME at another folder",
     )

@@ -218,10 +218,10 @@ def test_two_workers_extracting_one_package_both_get_it_whole(
 
     with monkeypatch.context() as patched:
         patched.setattr(os, "rename", others_first)
-        assert extract(digest, package) == final
+        assert extract(digest, package) == str(final)
     assert [p.name for p in final.parent.iterdir()] == [digest]  # the loser's copy is gone
     assert (final / "pkg" / "m.py").read_bytes() == b"y = 2\n"
-    assert extract(digest, package) == final  # and from now on, it is simply there
+    assert extract(digest, package) == str(final)  # and from now on, it is simply there
 
 
 def test_a_package_that_cannot_be_extracted_says_where_and_what_to_do(
