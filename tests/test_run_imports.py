@@ -21,6 +21,9 @@ import pytest
 
 #: Modules a run does without: pathlib (with urllib.parse, ipaddress, fnmatch: ~5 ms).
 NOT_IMPORTED = ("pathlib", "urllib.parse")
+#: And what only the command line imports (click does), not ``flowkit.run`` in a notebook or
+#: script: platform (a dozen patterns compiled) and datetime, for a run's system tags.
+NOT_IMPORTED_IN_PROCESS = ("platform", "datetime")
 
 _FLOW = """\
 import atexit
@@ -89,6 +92,21 @@ def test_a_run_imports_none_of_them_in_the_cli_or_in_a_task(
 
     task = Flow("ImportsFlow", store=str(store)).latest_run["start"].task
     assert task.data.loaded == ["flowkit.task.execute"]
+
+
+def test_a_run_in_process_imports_none_of_them_nor_what_only_click_needs(
+    regular_python: Path, tmp_path: Path
+) -> None:
+    names = [*NOT_IMPORTED, *NOT_IMPORTED_IN_PROCESS, "flowkit.runtime.scheduler"]
+    (tmp_path / "imports_flow.py").write_text(_FLOW.format(names=names))
+    code = (
+        "import flowkit, json, sys; "
+        "run = flowkit.run('imports_flow.py', store='store', quiet=True); "
+        f"print(json.dumps([n for n in {names!r} if n in sys.modules]), run.successful)"
+    )
+    done = _run(regular_python, "-c", code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ['["flowkit.runtime.scheduler"]', "True"]
 
 
 def _run(python: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -257,12 +258,11 @@ class Records(RecordReads):
 
 def start_tags(user: str | None, created_at: float) -> list[str]:
     """The system tags flowkit gives every run, as Metaflow names them."""
-    import platform
-    from datetime import UTC, datetime
-
+    # Not platform.python_version() nor datetime: their imports (platform compiles a dozen
+    # patterns) cost every run's start ~5 ms, for a version sys.version begins with and a date.
     tags = [] if user is None else [f"user:{user}"]
-    tags += ["runtime:dev", f"python_version:{platform.python_version()}"]
-    tags.append(f"date:{datetime.fromtimestamp(created_at, tz=UTC).date().isoformat()}")
+    tags += ["runtime:dev", f"python_version:{sys.version.split()[0]}"]
+    tags.append(f"date:{time.strftime('%Y-%m-%d', time.gmtime(created_at))}")
     return [*tags, f"flowkit_version:{VERSION}"]
 
 
