@@ -22,7 +22,6 @@ import json
 import os
 import select
 import signal
-import subprocess
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -101,9 +100,7 @@ class LocalExecutor:
                 "see the output above; run 'python -m flowkit.executor.forkserver' to debug",
             )
 
-    def _handshake(
-        self, proc: subprocess.Popen[bytes], hello: dict[str, Any], timeout: float
-    ) -> bool:
+    def _handshake(self, proc: warm.Worker, hello: dict[str, Any], timeout: float) -> bool:
         """Make ``proc`` this executor's worker once it answers ``hello`` ready; False (and
         it shut down) if it is gone or silent. Interrupted meanwhile (Ctrl-C while the flow
         imports), it is shut down too: a worker no executor holds would live on unused."""
@@ -120,7 +117,7 @@ class LocalExecutor:
             warm.shutdown(proc, grace=0.0)
             raise
 
-    def _attach(self, proc: subprocess.Popen[bytes]) -> None:
+    def _attach(self, proc: warm.Worker) -> None:
         assert proc.stdin is not None and proc.stdout is not None
         self._proc = proc
         self._in = proc.stdin

@@ -25,6 +25,14 @@ A worker is always a fresh interpreter, never forked from the process that start
 that process has run the flow file, ``sitecustomize`` and the project's modules, whose open
 files, logging handlers, threads and debugger a fork would carry into the worker and every task.
 
+A command line is a process that exits after its run, so it keeps no worker in-process;
+instead, if its run used a local warm worker, it leaves a generic spare behind as it exits,
+detached, which the next command-line run in an identical context takes over in about a
+millisecond (:mod:`flowkit.executor.rendezvous`): :func:`prefork` tries that first. Such a
+worker is not this process's child: the executor holds it as an
+:class:`~flowkit.executor.rendezvous.Adopted`, which does what it needs of a
+:class:`subprocess.Popen` (:class:`Worker`).
+
 Parked workers are bounded (:data:`MAX_IDLE`, the oldest goes first) and never outlive this
 process: they are shut down at exit, and a process that dies without running its exit
 handlers (a kernel killed or restarted) closes their stdin, on which they exit. A process
@@ -62,22 +70,43 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any, Protocol
+
+from flowkit.executor import rendezvous
+
+
+class Worker(Protocol):
+    """A warm worker process as the executor uses it: one it started
+    (:class:`subprocess.Popen`) or one it took over (:class:`rendezvous.Adopted`)."""
+
+    pid: int
+    stdin: IO[bytes] | None
+    stdout: IO[bytes] | None
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
 
 #: Idle warm workers kept at most: each holds the memory its flow's imports took.
 MAX_IDLE = 2
 
 #: The parked workers by key: the process and the files of the modules it imported, each
 #: with its modification time and size then.
-_idle: OrderedDict[str, tuple[subprocess.Popen[bytes], dict[str, list[int]]]] = OrderedDict()
+_idle: OrderedDict[str, tuple[Worker, dict[str, list[int]]]] = OrderedDict()
 _at_exit = False
 #: Held while ``_idle`` or ``_spares`` change: runs in several threads take and park at once.
 _lock = threading.Lock()
 #: Spare workers not yet taken, each with the key of what it was started with (see
 #: :func:`_spare_key`).
-_spares: dict[subprocess.Popen[bytes], str] = {}
+_spares: dict[Worker, str] = {}
 #: Whether a worker idle at the end of its run is parked (see :func:`parking`).
 _parking = [True]
+#: Whether a run in this process used a local warm worker (see :func:`_leave_spare`).
+_used = [False]
 
 
 def _forget_inherited() -> None:
@@ -95,6 +124,7 @@ def _forget_inherited() -> None:
     _idle.clear()
     _spares.clear()
     _early.clear()
+    _used[0] = False
 
 
 os.register_at_fork(after_in_child=_forget_inherited)
@@ -113,24 +143,55 @@ def spawn() -> subprocess.Popen[bytes]:
 
 #: The spare started as the command line started (see :func:`prefork`), until a run's
 #: :func:`spare` takes it or drops it.
-_early: list[subprocess.Popen[bytes]] = []
+_early: list[Worker] = []
 
 
 def prefork(argv: list[str]) -> None:
     """Start the run's spare worker now, as ``python flow.py run`` (or ``resume``) hands the
     command line control, so that the fresh interpreter imports flowkit's task modules while
-    the command line imports its own, then lints, plans and snapshots the code. The run's
-    :func:`spare` takes it, as it would have started it; a command that starts no run here
-    (``--help``, ``--dry-run``, ``--detach``, a run with no local step) shuts it down, and
-    one that never gets that far (a usage error, Ctrl-C) shuts it down as this process
-    exits (or, killed, closes its stdin, on which it exits too)."""
+    the command line imports its own, then lints, plans and snapshots the code; or, faster,
+    take over the one an earlier command line here left parked (see
+    :mod:`flowkit.executor.rendezvous`), which has done that already. The run's :func:`spare`
+    takes it, as it would have started it; a command that starts no run here (``--help``,
+    ``--dry-run``, ``--detach``, a run with no local step) shuts it down, and one that never
+    gets that far (a usage error, Ctrl-C) shuts it down as this process exits (or, killed,
+    closes its stdin, on which it exits too). If a run here used a local warm worker, this
+    process leaves a parked spare for the next command line as it exits."""
     if not ({"run", "resume"} & set(argv)) or {"--help", "--dry-run", "--detach"} & set(argv):
         return
-    proc = spawn()
+    key = _spare_key()
+    lingers = rendezvous.lingers()
+    proc = (rendezvous.adopt(key[: rendezvous.NAME_LENGTH]) if lingers else None) or spawn()
     with _lock:
-        _spares[proc] = _spare_key()
+        _spares[proc] = key
         _early.append(proc)
     atexit.register(_drop_early)
+    if lingers:
+        atexit.register(_leave_spare)
+
+
+def _leave_spare() -> None:
+    """At the command line's exit, once a run here used a local warm worker: start the
+    parked spare that the next command-line run here takes over (see
+    :mod:`flowkit.executor.rendezvous`), detached (a session of its own, no terminal, no
+    pipe of this process's), in this process's environment and working directory as they
+    are now, as a worker spawned now would have them. It starts as this process ends, so it
+    costs the run nothing; it settles its own settings (``worker_linger`` 0: it exits)."""
+    if not _used[0] or rendezvous.folder(create=True) is None:
+        return
+    name = _spare_key()[: rendezvous.NAME_LENGTH]
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flowkit.executor.parked", name],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    except OSError:
+        return  # the next run spawns its worker, as it would have anyway
+    proc.returncode = 0  # not this process's to wait for: it outlives it
 
 
 def _drop_early() -> None:
@@ -144,15 +205,23 @@ def _drop_early() -> None:
 
 def _spare_key() -> str:
     """What a fresh worker started here and now inherits: a spare is taken only by a run
-    that would start an identical one."""
-    state = {"python": sys.executable, "cwd": os.getcwd(), "env": dict(os.environ)}
+    that would start an identical one. Beyond the interpreter, working directory and whole
+    environment, on Linux also what confines this process (credentials, umask, resource
+    limits, CPU affinity, cgroup, namespaces, ...: :func:`rendezvous.context`), so that a
+    spare left by a command line inside a Slurm job or a sandbox is never taken outside it."""
+    state = {
+        "python": sys.executable,
+        "cwd": os.getcwd(),
+        "env": dict(os.environ),
+        "context": rendezvous.context() if rendezvous.supported() else None,
+    }
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
 class Spare:
     """A spare worker started for one run (see :func:`spare`)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes] | None) -> None:
+    def __init__(self, proc: Worker | None) -> None:
         self._proc = proc
 
     def drop(self) -> None:
@@ -195,10 +264,12 @@ def spare(wanted: bool = True) -> Iterator[Spare]:
         handle.drop()
 
 
-def take_spare() -> subprocess.Popen[bytes] | None:
-    """A spare worker this run may use (removed from the spares), or None."""
+def take_spare() -> Worker | None:
+    """A spare worker this run may use (removed from the spares), or None. A run that asks
+    uses a local warm worker: at its end, a command line leaves a spare behind."""
     key = _spare_key()
     with _lock:
+        _used[0] = True
         proc = next((p for p, k in _spares.items() if k == key), None)
         if proc is not None:
             del _spares[proc]
@@ -236,7 +307,7 @@ def worker_key(hello: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
-def take(key: str) -> subprocess.Popen[bytes] | None:
+def take(key: str) -> Worker | None:
     """The idle worker parked under ``key``, removed from the idle ones, if it is still
     alive and silent and no module it imported changed on disk since (else it is shut
     down)."""
@@ -251,7 +322,7 @@ def take(key: str) -> subprocess.Popen[bytes] | None:
     return proc
 
 
-def keep(key: str, proc: subprocess.Popen[bytes], files: dict[str, list[int]]) -> None:
+def keep(key: str, proc: Worker, files: dict[str, list[int]]) -> None:
     """Park ``proc`` (idle: it runs no task) under ``key`` for a later run to take, with
     the files of the modules it imported (path -> modification time, size)."""
     global _at_exit
@@ -283,7 +354,7 @@ def close_all() -> None:
         shutdown(proc)
 
 
-def shutdown(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+def shutdown(proc: Worker, grace: float = 5.0) -> None:
     """Ask the worker ``proc`` to kill its tasks and exit; kill it if it has not within
     ``grace`` seconds (none for one still importing the flow, which reads no request)."""
     if proc.poll() is None:
@@ -304,15 +375,11 @@ def shutdown(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         proc.stdout.close()
 
 
-def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+def _exited(proc: Worker, timeout: float) -> bool:
     """Whether ``proc`` exited (and was reaped) within ``timeout`` seconds: woken by its exit
     through a pidfd where the kernel has them, not by Popen.wait's polling, while what it
     still sends is read and dropped (so it cannot block on a full pipe)."""
-    pidfd_open = getattr(os, "pidfd_open", None)
-    try:
-        pidfd = pidfd_open(proc.pid) if pidfd_open is not None else None
-    except OSError:  # a kernel without pidfds, or gone and reaped already
-        pidfd = None
+    pidfd = _pidfd(proc)
     if pidfd is None:
         try:
             proc.wait(timeout=timeout)
@@ -333,6 +400,18 @@ def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
     return True
 
 
+def _pidfd(proc: Worker) -> int | None:
+    """A new pidfd of ``proc``, or None (a kernel without them, or gone and reaped already).
+    One taken over has its own, opened while its pid surely named it."""
+    if isinstance(proc, rendezvous.Adopted):
+        return proc.exit_fd()
+    pidfd_open = getattr(os, "pidfd_open", None)
+    try:
+        return pidfd_open(proc.pid) if pidfd_open is not None else None
+    except OSError:
+        return None
+
+
 def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
@@ -348,7 +427,7 @@ def _changed(files: dict[str, list[int]]) -> bool:
     return False
 
 
-def _has_output(proc: subprocess.Popen[bytes]) -> bool:
+def _has_output(proc: Worker) -> bool:
     assert proc.stdout is not None
     readable, _, _ = select.select([proc.stdout.fileno()], [], [], 0)
     return bool(readable)
