@@ -17,8 +17,6 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from flowkit.authoring.card_markdown import markdown_html
-
 # base64, inspect, pprint and textwrap are imported where a component uses them: every task
 # makes its card collector (this module's classes), few put such a component in a card, and
 # together (inspect with ast and dis, pprint with dataclasses) they were ~10 ms of a warm
@@ -82,6 +80,9 @@ class Markdown(CardComponent):
         self._text = _dedent(text) if text is not None else None
 
     def render(self) -> Html:
+        # here: its patterns cost every warm worker's start ~1 ms; most tasks show no Markdown
+        from flowkit.authoring.card_markdown import markdown_html
+
         return Html(f"<div class='fk-markdown'>{markdown_html(self._text or '')}</div>")
 
 
