@@ -17,10 +17,10 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-# base64, inspect, pprint and textwrap are imported where a component uses them: every task
-# makes its card collector (this module's classes), few put such a component in a card, and
-# together (inspect with ast and dis, pprint with dataclasses) they were ~10 ms of a warm
-# worker's start.
+# base64, inspect, pprint, textwrap and the Markdown renderer (its patterns) are imported
+# where a component uses them: every task makes its card collector (this module's classes),
+# few put such a component in a card, and together (inspect with ast and dis, pprint with
+# dataclasses) they were ~10 ms of a warm worker's start.
 
 
 class Html(str):
@@ -80,7 +80,6 @@ class Markdown(CardComponent):
         self._text = _dedent(text) if text is not None else None
 
     def render(self) -> Html:
-        # here: its patterns cost every warm worker's start ~1 ms; most tasks show no Markdown
         from flowkit.authoring.card_markdown import markdown_html
 
         return Html(f"<div class='fk-markdown'>{markdown_html(self._text or '')}</div>")
