@@ -65,6 +65,8 @@ _STATUS_LINES = (
     "Groups",
     "NoNewPrivs",
     "Seccomp",
+    "SigBlk",
+    "SigIgn",
     "CapInh",
     "CapPrm",
     "CapEff",
@@ -94,8 +96,9 @@ def address(where: str, name: str) -> str:
 def context(pid: int | str = "self") -> list[str]:
     """What the process ``pid`` is confined by and hands on to a process it starts, besides
     its environment and interpreter: its working directory, credentials, umask, capabilities,
-    seccomp, CPU and memory affinity (``/proc/PID/status``), resource limits, nice value and
-    scheduling policy, OOM score adjustment, cgroup, namespaces, root and security label."""
+    seccomp, blocked and ignored signals, CPU and memory affinity (``/proc/PID/status``),
+    resource limits, nice value and scheduling policy, OOM score adjustment, cgroup,
+    namespaces, root and security label."""
     proc = f"/proc/{pid}"
     state = [_link(f"{proc}/cwd"), _link(f"{proc}/root")]
     state += [_link(f"{proc}/ns/{ns}") for ns in _NAMESPACES]
