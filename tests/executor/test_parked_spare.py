@@ -430,3 +430,15 @@ def test_of_two_command_lines_taking_one_spare_at_once_exactly_one_gets_it(
     outputs = sorted(taker.communicate(timeout=60)[0].split() for taker in takers)
     assert outputs == [["0"], [str(spare), "0"]]  # one got it, and shut it down (no hello)
     assert not _alive(spare) and _sockets(runtime) == []
+
+
+def test_the_idle_time_is_a_duration_setting(tmp_path: Path) -> None:
+    from flowkit.errors import FlowkitError
+    from flowkit.settings import Settings
+
+    assert Settings.resolve(environ={}, cwd=tmp_path).worker_linger == 300.0
+    assert Settings.resolve(environ={"FLOWKIT_WORKER_LINGER": "90s"}).worker_linger == 90.0
+    (tmp_path / "pyproject.toml").write_text('[tool.flowkit]\nworker_linger = "2m"\n')
+    assert Settings.resolve(environ={}, cwd=tmp_path).worker_linger == 120.0
+    with pytest.raises(FlowkitError, match="worker_linger"):
+        Settings.resolve(environ={"FLOWKIT_WORKER_LINGER": "soon"})
