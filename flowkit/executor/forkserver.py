@@ -4,12 +4,14 @@ Run as ``python -m flowkit.executor.forkserver`` (:func:`flowkit.executor.warm.s
 as a run begins: it imports what tasks need before it reads its hello, the first line of its
 stdin, which names the flow's code. It talks JSON lines: requests on stdin, news on its
 original stdout (the flow's own prints are sent to stderr so they can never garble the
-channel). For each task it forks a *shepherd*, which leads a session of its own, forks the
+channel). Once it has imported the flow it forks its *zygote* (:mod:`.zygote`), a copy of
+itself that does its forking, so that its own pages are not write-protected at each fork.
+For each task the zygote forks a *shepherd*, which leads a session of its own, forks the
 task's process, and runs no user code: it reaps every child it gets (the task, and on Linux
 whatever the task orphaned, see :mod:`flowkit.executor.reaper`) and, once the task has
-ended, kills what is left below it and exits as the task did. Cancelling a task kills the shepherd's whole tree. The task's
-stdout/stderr are piped back here, where the lines are timestamped into the store's log and
-echoed to the scheduler. When stdin closes or the news cannot be sent (the scheduler is
+ended, kills what is left below it and exits as the task did. Cancelling a task kills the
+shepherd's whole tree. The task's stdout/stderr are piped back here, where the lines are
+timestamped into the store's log and echoed to the scheduler. When stdin closes or the news cannot be sent (the scheduler is
 gone), every task still running is killed and the worker exits quietly.
 """
 
@@ -25,7 +27,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from flowkit.executor.reaper import (
     become_subreaper,
@@ -37,6 +39,9 @@ from flowkit.executor.reaper import (
 )
 from flowkit.fastdata import dataclass, field
 from flowkit.task.outcome import describe_status
+
+if TYPE_CHECKING:
+    from flowkit.executor.zygote import Zygote
 
 _CHUNK = 65536
 #: Seconds a task's log end mark may wait for the worker to be idle (see ForkServer.finish).
@@ -61,6 +66,9 @@ class _Child:
     writers: dict[str, Any] = field(default_factory=dict)
     partial: dict[str, bytes] = field(default_factory=lambda: {"stdout": b"", "stderr": b""})
     status: int | None = None
+    #: When the shepherd started (see :func:`~flowkit.executor.reaper.start_time`): with
+    #: its pid, it names the shepherd even once another process (the zygote) reaped it.
+    start: int | None = None
     #: Whether the task was cancelled (all below its shepherd killed).
     killed: bool = False
     #: When its shepherd, if still there, is killed too (monotonic clock).
@@ -86,6 +94,10 @@ class ForkServer:
         self.unmarked_since = 0.0
         #: Whether what rendering a card takes is imported (for the first task with a card).
         self.renders_cards = False
+        #: The zygote that forks the tasks (see :meth:`start_zygote`); None: forked here.
+        self.zygote: Zygote | None = None
+        #: The steps (with their run's configs) the zygote made ready for (:meth:`prepare`).
+        self.prepared: set[tuple[Any, str]] = set()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -132,11 +144,9 @@ class ForkServer:
         mutators run, its config expressions evaluated), made here once per run's configs and
         inherited by every task forked after, as the run's scheduler made it (same configs).
         If making it fails, each task makes its own and records the failure as its own."""
-        if self.config_attrs is None:
+        key = self.configs_of(spec)
+        if key is None:
             return self.flow_cls
-        key = tuple(
-            (a, str(spec.parameters[a][0])) for a in self.config_attrs if a in spec.parameters
-        )
         if key not in self.configured:
             from flowkit.authoring.configure import configure_from
             from flowkit.task.execute import StoredParameters
@@ -147,6 +157,21 @@ class ForkServer:
             except Exception:  # a user's mutator: the tasks report it, each in its record
                 self.configured[key] = self.flow_cls
         return self.configured[key]
+
+    def configs_of(self, spec: Any) -> tuple[tuple[str, str], ...] | None:
+        """The values of the configs ``spec``'s run was given; None for a flow without."""
+        if self.config_attrs is None:
+            return None
+        params = spec.parameters
+        return tuple((a, str(params[a][0])) for a in self.config_attrs if a in params)
+
+    def prepare(self, spec: Any) -> type:
+        """Make ready, here, what tasks like ``spec`` need before they are forked: the flow
+        class configured with their run's configs, the card renderers if they have a card."""
+        flow_cls = self.task_class(spec)
+        if not self.renders_cards:
+            self._load_renderers(spec, flow_cls)
+        return flow_cls
 
     def serve(self) -> None:
         """Take requests from stdin and relay the tasks' news until stdin closes."""
@@ -173,7 +198,8 @@ class ForkServer:
         dues = [d for w in self._writers() if (d := w.due()) is not None]
         if dues:
             timeout = min(dues) if timeout is None else min(timeout, min(dues))
-        fds = [*extra, self.wake_r, *self.by_fd]
+        zygote = self.zygote
+        fds = [*extra, self.wake_r, *self.by_fd, *([zygote.fd] if zygote is not None else [])]
         readable = _select(fds, 0.0 if self.unmarked else timeout)
         overdue = self.unmarked and time.monotonic() - self.unmarked_since > _MARK_WITHIN
         if self.unmarked and (overdue or not readable):  # idle, or kept busy: see finish
@@ -187,13 +213,20 @@ class ForkServer:
                 self.read_output(fd)
         for writer in self._writers():
             writer.flush_if_due()
-        self.reap()
+        if zygote is None:
+            self.reap()
+        else:
+            if zygote.fd in readable:
+                zygote.read()
+            self.zygote_news(zygote.messages())
+            if zygote.gone:
+                self.zygote_gone()
         if deadlines:
             now = time.monotonic()
             for child in self.children.values():
                 if child.kill_by is not None and child.kill_by <= now:
                     child.kill_by = None
-                    _kill(child.pid)
+                    _kill(child.pid, child.start)
         return [fd for fd in readable if fd in extra]
 
     def _writers(self) -> list[Any]:
@@ -219,7 +252,7 @@ class ForkServer:
                 return False
             elif op == "modules":  # the run is over: its logs end before the answer
                 self.mark_ended()
-                self.send({"op": "modules", "files": loaded_files()})
+                self.send({"op": "modules", "files": self.modules()})
             elif op == "renew":
                 self.renew()
         return True
@@ -228,43 +261,90 @@ class ForkServer:
         """Ready a worker kept from an earlier run for the next: its store opened afresh,
         so no digest it saw stored then (a gc since may have swept it) is taken for stored
         by a task forked now; a record names only blobs that are there."""
-        from flowkit.store import open_store
-
-        self.store = open_store(self.store_url)
+        self.renew_store()
+        if self.zygote is not None:
+            self.zygote.send({"op": "renew"})  # before any task of the next run: in order
         self.send({"op": "ready", "pid": os.getpid()})
 
     def fork(self, key: str, spec_json: str, env: dict[str, str]) -> None:
+        """Start the task ``spec_json`` below a shepherd of its own, forked by the zygote
+        (or here, by a worker that has none) and tell the scheduler it started."""
         from flowkit.task.spec import TaskSpec
 
         spec = TaskSpec.from_json(spec_json)
-        flow_cls = self.task_class(spec)
-        if not self.renders_cards:
-            self._load_renderers(spec, flow_cls)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        zygote = self.zygote
+        try:
+            if zygote is None:
+                close = [out_r, err_r, self.out_fd, self.wake_r, self.wake_w, *self.by_fd]
+                pid = self.fork_shepherd(spec, env, out_w, err_w, close, self.prepare(spec))
+            else:
+                prepared = (self.configs_of(spec), spec.step)
+                if prepared not in self.prepared:  # once per step and run's configs
+                    self.prepared.add(prepared)
+                    zygote.send({"op": "prepare", "spec": spec_json})
+                request = {"op": "run", "spec": spec_json, "env": env}
+                zygote.send(request, (out_w, err_w))
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        if zygote is None:
+            start = start_time(pid)  # read before it is reaped: the pid is still its own
+        else:
+            answer, before = zygote.wait_for("forked")
+            self.zygote_news(before)
+            if answer is None:
+                os.close(out_r)
+                os.close(err_r)
+                self.zygote_gone()
+            pid, start = int(answer["pid"]), answer["start"]
+        child = _Child(key, pid, {out_r: "stdout", err_r: "stderr"}, spec, start=start)
+        self.children[pid] = child
+        self.by_fd[out_r] = child
+        self.by_fd[err_r] = child
+        self.send({"op": "started", "key": key, "pid": pid, "start": start})
+        if zygote is not None:
+            self.zygote_news(zygote.messages())  # ends it sent after its answer
+
+    def prepare_task(self, spec_json: str) -> None:
+        """In the zygote: :meth:`prepare` for tasks like ``spec_json``."""
+        from flowkit.task.spec import TaskSpec
+
+        self.prepare(TaskSpec.from_json(spec_json))
+
+    def fork_shepherd(
+        self,
+        spec: Any,
+        env: dict[str, str],
+        out_w: int,
+        err_w: int,
+        close: list[int],
+        flow_cls: type | None = None,
+    ) -> int:
+        """Fork the task's shepherd, whose stdout and stderr are ``out_w`` and ``err_w``
+        and which holds none of the descriptors in ``close``; its pid. The zygote gives the
+        spec as JSON, read in the shepherd with its class (made ready by :meth:`prepare`):
+        each page the zygote writes between two forks is copied, and reading a spec there
+        copied ~120."""
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # the shepherd
             status = 70
             try:
+                if flow_cls is None:
+                    from flowkit.task.spec import TaskSpec
+
+                    spec = TaskSpec.from_json(spec)
+                    flow_cls = self.task_class(spec)
                 os.setsid()  # its process group and session hold the task's
                 signal.set_wakeup_fd(-1)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
-                for fd in (
-                    out_r,
-                    out_w,
-                    err_r,
-                    err_w,
-                    devnull,
-                    self.out_fd,
-                    self.wake_r,
-                    self.wake_w,
-                    *self.by_fd,
-                ):
+                for fd in (out_w, err_w, devnull, *close):
                     os.close(fd)
                 if env:
                     os.environ.update(env)
@@ -280,14 +360,58 @@ class ForkServer:
                 _shepherd(task)
             finally:
                 os._exit(status)
-        os.close(out_w)
-        os.close(err_w)
-        child = _Child(key, pid, {out_r: "stdout", err_r: "stderr"}, spec)
-        self.children[pid] = child
-        self.by_fd[out_r] = child
-        self.by_fd[err_r] = child
-        # Read before the shepherd is reaped, so the pid cannot be another process's yet.
-        self.send({"op": "started", "key": key, "pid": pid, "start": start_time(pid)})
+        return pid
+
+    def start_zygote(self) -> None:
+        """Fork the zygote (see :mod:`flowkit.executor.zygote`), which forks the tasks from
+        now on; where it cannot be forked (a process limit), this worker forks them itself."""
+        from flowkit.executor import zygote
+
+        with contextlib.suppress(OSError):
+            self.zygote = zygote.start(self)
+
+    def become_zygote(self) -> None:
+        """In the zygote, as it starts: hold nothing that is this worker's alone, and note
+        the files read here (a config mutator's) as the worker notes its own."""
+        for fd in (self.out_fd, self.wake_r, self.wake_w, *self.by_fd):
+            os.close(fd)
+        _WORKER[0] = os.getpid()
+
+    def renew_store(self) -> None:
+        from flowkit.store import open_store
+
+        self.store = open_store(self.store_url)
+
+    def modules(self) -> dict[str, list[int]]:
+        """The files imported or read here and, with a zygote, there (see :func:`loaded_files`)."""
+        files = loaded_files()
+        if self.zygote is not None:
+            self.zygote.send({"op": "modules"})
+            answer, before = self.zygote.wait_for("modules")
+            self.zygote_news(before)
+            if answer is None:
+                self.zygote_gone()
+            files.update(answer["files"])
+        return files
+
+    def zygote_news(self, messages: list[dict[str, Any]]) -> None:
+        """Handle what the zygote reported: the ends of shepherds."""
+        for message in messages:
+            if message["op"] == "exit":
+                child = self.children.pop(int(message["pid"]), None)
+                if child is not None:
+                    self.finish(child, int(message["status"]))
+
+    def zygote_gone(self) -> NoReturn:
+        """The zygote died (killed, out of memory), and the tasks' ends with it: this worker
+        is as good as dead. Kill what is left of its tasks and exit; the run's executor
+        reports them lost, as for a worker that died, and starts a fresh worker."""
+        for child in self.children.values():
+            _kill(child.pid, child.start)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write("flowkit: the warm worker's zygote died; its tasks are lost\n")
+            sys.stderr.flush()
+        os._exit(70)
 
     def _load_renderers(self, spec: Any, flow_cls: type) -> None:
         """Before the first task with a card: what rendering it takes, imported here once,
@@ -411,9 +535,7 @@ class ForkServer:
         """Kill all below the task's shepherd, which then reaps it and exits as its task did:
         killed. (Killed itself, it would leave those zombies to init, which in a container
         may be a process that never reaps.) A shepherd still there after a grace is killed."""
-        kill_tree(child.pid, spare_root=True)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child.pid, signal.SIGCONT)
+        kill_tree(child.pid, start=child.start, spare_root=True)
         child.killed = True
         child.kill_by = time.monotonic() + _SHEPHERD_GRACE
 
@@ -499,10 +621,10 @@ def _config_attrs(flow_cls: type) -> tuple[str, ...] | None:
     return tuple(str(c.attr) for c in configs_of(flow_cls))
 
 
-def _kill(pid: int) -> None:
-    """Kill a shepherd (a child not yet reaped, so its pid is its own) and all still below
-    it."""
-    kill_tree(pid)
+def _kill(pid: int, start: int | None) -> None:
+    """Kill a shepherd and all still below it, if ``pid`` is still the process that started
+    at ``start`` (a zygote may have reaped it since); what is left of its process group too."""
+    kill_tree(pid, start=start)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
 
@@ -584,6 +706,7 @@ def main() -> None:
         )
         return
     server.send({"op": "ready", "pid": os.getpid()})
+    server.start_zygote()  # while the scheduler sends the first task
     server.serve()
     _exit()
 

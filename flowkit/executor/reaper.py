@@ -1,7 +1,7 @@
 """Finding and killing every process a task started, even ones that left its process group.
 
-Each task runs below a *shepherd*: the process the warm worker forks for the task, which
-runs no user code. On Linux the shepherd is a child subreaper
+Each task runs below a *shepherd*: the process the warm worker (its zygote) forks for the
+task, which runs no user code. On Linux the shepherd is a child subreaper
 (``prctl(PR_SET_CHILD_SUBREAPER)``): a process whose parent dies is re-parented to it instead
 of to init, so everything the task started (a ``setsid`` child, a daemon that double-forked)
 stays below the shepherd, which reaps what it adopts (no zombies pile up) and, once the task
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 #: From ``<linux/prctl.h>``.
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
+_PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
 #: Walks of a tree before giving up on it (each walk finds what the previous one missed).
 _MAX_ROUNDS = 100
@@ -53,6 +54,16 @@ def _prctl(option: int, arg: int) -> bool:
         return False
 
 
+def name_process(name: str) -> bool:
+    """Name this process ``name`` (at most 15 bytes) where ``ps -o comm``, ``top`` and
+    ``/proc/PID/comm`` show it (Linux); False elsewhere."""
+    libc = load_libc()
+    try:
+        return libc is not None and libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0) == 0
+    except (AttributeError, TypeError):
+        return False
+
+
 def become_subreaper() -> bool:
     """Make this process adopt its orphaned descendants; False where that is not possible."""
     return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
@@ -74,11 +85,16 @@ def no_core_dump() -> None:
 def _stat(pid: int) -> list[str] | None:
     """The fields of ``/proc/PID/stat`` from the state (field 3) on; None if it cannot be read.
     (The command name before them, in parentheses, may hold spaces.)"""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rpartition(")")[2].split()
+    try:  # not open(): no file objects, for the zygote, which reads it after each fork
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
+    try:
+        return os.read(fd, 4096).decode(errors="replace").rpartition(")")[2].split()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def start_time(pid: int) -> int | None:
@@ -119,11 +135,11 @@ def _children_by_scan(pid: int) -> list[int]:
 def kill_tree(pid: int, *, start: int | None = None, spare_root: bool = False) -> list[int]:
     """SIGKILL ``pid`` and every process below it; the pids signalled, ``pid`` first.
 
-    ``pid`` is stopped first and killed last; with ``spare_root``, it is left stopped instead
-    (a shepherd, continued, then reaps what was killed below it). Each process below it is stopped before its
-    children are listed, so none can start another unseen; one whose parent exits before it
-    is stopped is re-parented to ``pid`` when ``pid`` is a subreaper, so the tree is walked
-    again until a walk finds nothing new. With ``start`` (see :func:`start_time`), nothing is
+    ``pid`` is stopped first and killed last; with ``spare_root``, it is continued instead
+    (a shepherd, which then reaps what was killed below it). Each process below it is
+    stopped before its children are listed, so none can start another unseen; one whose
+    parent exits before it is stopped is re-parented to ``pid`` when ``pid`` is a subreaper,
+    so the tree is walked again until a walk finds nothing new. With ``start`` (see :func:`start_time`), nothing is
     signalled unless ``pid`` is still the process that started then (its pid may have been
     reused): checked through a pidfd where the kernel has them, so the check cannot race.
     """
@@ -156,9 +172,8 @@ def kill_tree(pid: int, *, start: int | None = None, spare_root: bool = False) -
                     os.kill(member, signal.SIGKILL)
             killed.update(found)
             tree += found
-        if not spare_root:
-            with contextlib.suppress(ProcessLookupError):
-                send(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            send(signal.SIGCONT if spare_root else signal.SIGKILL)
         return tree
     finally:
         send.close()

@@ -18,12 +18,14 @@ there raises the :class:`~flowkit.store.errors.StoreFullError` a full backend ra
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
+from flowkit.executor.zygote import NAME as ZYGOTE_NAME
 from flowkit.store import Backend, Bytes, backend_for
 from flowkit.store.backend import ObjectInfo, Reader
 from flowkit.store.errors import StoreFullError
@@ -163,12 +165,17 @@ def _fault_for(key: str) -> Callable[[], None] | None:
 
 def _warm_worker() -> int:
     """The writer's parent; for a task, the warm worker above the shepherd that leads the
-    task's session."""
+    task's session and, where the worker has one, its zygote."""
     parent = os.getppid()
     if os.getsid(0) == parent:
-        try:
-            with open(f"/proc/{parent}/stat") as fh:
-                return int(fh.read().rpartition(")")[2].split()[1])
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            parent = _parent_of(parent)
+            with open(f"/proc/{parent}/comm") as fh:
+                if fh.read().strip() == ZYGOTE_NAME:
+                    parent = _parent_of(parent)
     return parent
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rpartition(")")[2].split()[1])

@@ -50,7 +50,7 @@ def _spawned(pid_dir: Path, attempts: int = 1) -> list[int]:
     return sorted(pids)
 
 
-@pytest.mark.parametrize("mode", ["succeed", "fail", "timeout", "kill-worker"])
+@pytest.mark.parametrize("mode", ["succeed", "fail", "timeout", "kill-worker", "kill-zygote"])
 def test_a_tasks_descendants_end_with_it(mode: str, tmp_path: Path) -> None:
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
@@ -62,10 +62,16 @@ def test_a_tasks_descendants_end_with_it(mode: str, tmp_path: Path) -> None:
         assert mode == "succeed" and run.successful
     except flowkit.RunFailed as failed:
         assert mode != "succeed", failed.render()
-        expected = {"fail": "RuntimeError", "timeout": "TaskTimedOut", "kill-worker": "TaskLost"}
+        expected = {
+            "fail": "RuntimeError",
+            "timeout": "TaskTimedOut",
+            "kill-worker": "TaskLost",
+            "kill-zygote": "TaskLost",  # the worker's tasks are lost with it, as with the worker
+        }
         assert expected[mode] in failed.render()
-    pids = _spawned(pid_dir, 2 if mode == "kill-worker" else 1)  # a lost task is retried
-    if mode == "kill-worker":  # killed by the scheduler, not reaped by it: they die soon
+    lost = mode in ("kill-worker", "kill-zygote")
+    pids = _spawned(pid_dir, 2 if lost else 1)  # a lost task is retried
+    if lost:  # killed by the scheduler, not reaped by it: they die soon
         deadline = time.monotonic() + 5
         while _alive(pids) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -14,12 +14,17 @@ from tests.conftest import run_python
 
 pytestmark = pytest.mark.slow
 
-#: The warm worker a task runs under (the parent of its shepherd), as flows here record it.
-_GRANDPARENT = """
+#: The warm worker a task runs under (above its shepherd and the worker's zygote), as flows
+#: here record it.
+_WORKER = """
 
-def _grandparent():
-    with open(f"/proc/{os.getppid()}/stat") as stat:
+def _parent(pid):
+    with open(f"/proc/{pid}/stat") as stat:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def _worker():
+    return _parent(_parent(os.getppid()))
 """
 
 _FLOW = """
@@ -35,7 +40,7 @@ class WarmFlow(FlowSpec):
         self.helper = heavymod.VERSION
         self.lib = extlib.VERSION
         self.env = os.environ.get("WARM_TEST_VAR")
-        self.worker = _grandparent()
+        self.worker = _worker()
         self.next(self.end)
 
     @step
@@ -83,7 +88,7 @@ def test_a_long_lived_process_reuses_its_warm_worker_and_sees_every_change(
 ) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    (project / "wflow.py").write_text(_FLOW + _GRANDPARENT)
+    (project / "wflow.py").write_text(_FLOW + _WORKER)
     (project / "heavymod.py").write_text(_HEAVY.format(version="v1"))
     lib = tmp_path / "lib"  # on the path, outside the project: like an installed package
     lib.mkdir()
@@ -289,7 +294,7 @@ class RetryFlow(FlowSpec):
     @step
     def start(self):
         self.value = rhelper.value()
-        self.worker = _grandparent()
+        self.worker = _worker()
         self.next(self.end)
 
     @step
@@ -345,7 +350,7 @@ def test_a_resume_after_a_failed_run_reuses_its_worker_only_for_the_same_code(
     the failing helper was fixed runs the fix, in a fresh worker."""
     project = tmp_path / "project"
     project.mkdir()
-    (project / "rflow.py").write_text(_FAILING_FLOW + _GRANDPARENT)
+    (project / "rflow.py").write_text(_FAILING_FLOW + _WORKER)
     (project / "rhelper.py").write_text(_HELPER.format(word="first"))
     fixed_helper = "def value():\n    return 'fixed'\n"
     done = run_python(

@@ -223,7 +223,8 @@ class WhoFlow(FlowSpec):
     @step
     def start(self):
         self.traced = sys.gettrace() is not None
-        worker = int(_stat(os.getppid())[1])  # the task's parent is its shepherd
+        zygote = int(_stat(os.getppid())[1])  # the task's parent is its shepherd
+        worker = int(_stat(zygote)[1])
         self.worker_parent = int(_stat(worker)[1])
         with open(f"/proc/{worker}/cmdline", "rb") as cmdline:
             self.worker_argv = cmdline.read().decode().split("\\0")[:-1]

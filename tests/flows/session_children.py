@@ -1,7 +1,8 @@
 """``spawn`` starts two ``sleep 60`` processes that leave the task's process group: one in a
 session of its own, one daemonized (its parent exits, so it is orphaned). It then succeeds,
-fails, outlives its @timeout, hangs (to be cancelled) or kills its warm worker, as ``mode``
-says. Each sleep's pid is written to ``pid_dir``, one file per process and attempt."""
+fails, outlives its @timeout, hangs (to be cancelled), kills its warm worker or the worker's
+zygote, as ``mode`` says. Each sleep's pid is written to ``pid_dir``, one file per process
+and attempt."""
 
 import os
 import signal
@@ -43,9 +44,12 @@ class SessionChildrenFlow(FlowSpec):
         Path(self.pid_dir, "ready").write_text("")
         if self.mode == "fail":
             raise RuntimeError("failing on purpose")
+        zygote = _parent_of(os.getppid())  # the task's parent is its shepherd
         if self.mode == "kill-worker":
-            os.kill(_parent_of(os.getppid()), signal.SIGKILL)  # the task's parent is its shepherd
-        if self.mode in ("timeout", "hang", "kill-worker"):
+            os.kill(_parent_of(zygote), signal.SIGKILL)
+        if self.mode == "kill-zygote":  # the warm worker's child that forks its tasks
+            os.kill(zygote, signal.SIGKILL)
+        if self.mode in ("timeout", "hang", "kill-worker", "kill-zygote"):
             time.sleep(60)
         self.next(self.end)
 

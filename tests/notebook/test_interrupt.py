@@ -59,7 +59,8 @@ def test_interrupting_the_kernel_cancels_the_run(tmp_path: Path) -> None:
             for p in kernel.children(recursive=True)
             if p.pid in nap_pids or "flowkit.executor.forkserver" in " ".join(p.cmdline())
         ]
-        assert len(watched) == 5  # the warm worker, the two napping tasks and their shepherds
+        # the warm worker, its zygote, the two napping tasks and their shepherds
+        assert len(watched) == 6
         started = time.monotonic()
         km.interrupt_kernel()
         reply = kc.get_shell_msg(timeout=10)

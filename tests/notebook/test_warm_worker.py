@@ -22,10 +22,13 @@ from flowkit import FlowSpec, step
 from flowkit.executor import warm
 STORE = {store!r}
 
-def worker():
-    '''The warm worker: the parent of this task's shepherd.'''
-    with open(f"/proc/{{os.getppid()}}/stat") as stat:
+def parent(pid):
+    with open(f"/proc/{{pid}}/stat") as stat:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+def worker():
+    '''The warm worker: above this task's shepherd and the worker's zygote.'''
+    return parent(parent(os.getppid()))
 """
 
 FLOW = """

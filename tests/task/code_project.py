@@ -25,6 +25,11 @@ import helper_{tag} as helper
 MARK = "{value}"
 
 
+def _parent(pid):
+    with open("/proc/%d/stat" % pid) as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
 class EditFlow(FlowSpec):
     @step
     def start(self):
@@ -42,11 +47,10 @@ class EditFlow(FlowSpec):
     def each(self):
         gate = os.environ.get("FLOWKIT_TEST_GATE")
         if gate and not os.path.exists(gate + ".restarted"):
-            # kill the warm worker (the parent of this task's shepherd): a new one starts,
-            # after the edit, and runs this step again
+            # kill the warm worker (above this task's shepherd and the worker's zygote): a new
+            # one starts, after the edit, and runs this step again
             open(gate + ".restarted", "w").close()
-            with open("/proc/%d/stat" % os.getppid()) as stat:
-                os.kill(int(stat.read().rsplit(")", 1)[1].split()[1]), signal.SIGKILL)
+            os.kill(_parent(_parent(os.getppid())), signal.SIGKILL)
             time.sleep(60)
         import lazy_{tag} as lazy  # imported by the step only, not when the run starts
 
