@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -120,6 +121,17 @@ def hello(ctx: Context) -> Rows:
     return {"hello": ctx.run(folder, ctx.flow(folder, "hello_flow.py", flows.HELLO))}
 
 
+def hello_again(ctx: Context) -> Rows:
+    """hello run a second time in the same project a second after the first, as a user
+    re-running it does: flowkit's command line finds the spare worker the first run parked
+    (see flowkit.executor.parked); Metaflow keeps nothing between runs."""
+    folder = ctx.fresh("hello-again")
+    flow = ctx.flow(folder, "hello_flow.py", flows.HELLO)
+    ctx.run(folder, flow)
+    time.sleep(1.0)
+    return {"hello-again": ctx.run(folder, flow)}
+
+
 def linear(ctx: Context) -> Rows:
     folder = ctx.fresh("linear")
     flow = ctx.flow(folder, "linear_flow.py", flows.linear(ctx.sizes.linear_steps))
@@ -207,6 +219,11 @@ def client(ctx: Context) -> Rows:
 
 SCENARIOS = [
     Scenario("hello", lambda s: {"hello": "hello, 3 steps"}, hello),
+    Scenario(
+        "hello-again",
+        lambda s: {"hello-again": "hello again, same project, 1 s later"},
+        hello_again,
+    ),
     Scenario("linear", lambda s: {"linear": f"linear, {s.linear_steps} steps"}, linear),
     Scenario(
         "foreach-small",

@@ -19,6 +19,7 @@ from tests.conftest import ROOT
 
 ROWS = [
     "hello",
+    "hello-again",
     "linear",
     "foreach-small",
     "foreach-large",
