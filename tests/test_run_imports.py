@@ -19,9 +19,16 @@ from pathlib import Path
 
 import pytest
 
-#: Modules a run does without: pathlib (with urllib.parse, ipaddress, fnmatch: ~5 ms), and
-#: the Markdown of cards (its patterns), for a step that shows none.
-NOT_IMPORTED = ("pathlib", "urllib.parse", "flowkit.authoring.card_markdown")
+#: Modules a run does without: pathlib (with urllib.parse, ipaddress, fnmatch: ~5 ms), the
+#: Markdown of cards (its patterns) for a step that shows none, and tempfile and shutil (with
+#: random, bz2, lzma: ~5 ms) for the worker to extract the code, new to it, that it runs.
+NOT_IMPORTED = (
+    "pathlib",
+    "urllib.parse",
+    "flowkit.authoring.card_markdown",
+    "tempfile",
+    "shutil",
+)
 #: And what only the command line imports (click does), not ``flowkit.run`` in a notebook or
 #: script: platform (a dozen patterns compiled) and datetime, for a run's system tags.
 NOT_IMPORTED_IN_PROCESS = ("platform", "datetime")

@@ -313,20 +313,21 @@ def extract(digest: str, package: CodePackage) -> str:
     final = os.path.join(cache_folder(), digest)
     if os.path.isdir(final):
         return final
-    # here: tempfile and shutil (with random, fnmatch, ...) cost every scheduler and warm
-    # worker ~5 ms to import, and a package is extracted once per digest
-    import shutil
-    import tempfile
-
+    # Not tempfile.mkdtemp: tempfile's imports (shutil, random, bz2, lzma, ...) cost a worker
+    # ~5 ms each time the code changed. The name is one no other worker picks, here or on
+    # another host sharing the cache, as flowkit.files.replace_file names its files.
+    tmp = os.path.join(cache_folder(), f".{digest[:16]}-{os.getpid()}-{os.urandom(6).hex()}")
     try:
         os.makedirs(cache_folder(), exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=cache_folder())
+        os.mkdir(tmp, 0o700)
     except OSError as exc:
         raise _cannot_extract(final, exc) from None
     try:
         package.write_files(tmp)
         os.rename(tmp, final)
     except OSError as exc:
+        import shutil  # here: only a failed extraction, or one another worker won, needs it
+
         shutil.rmtree(tmp, ignore_errors=True)
         if not os.path.isdir(final):  # not another worker's win: a real failure
             raise _cannot_extract(final, exc) from None
