@@ -25,14 +25,7 @@ import time
 from collections.abc import Iterator
 
 from flowkit.executor import forkserver
-from flowkit.executor.rendezvous import (
-    MAX_PARKED,
-    TAKE,
-    address,
-    context,
-    folder,
-)
-from flowkit.executor.warm import _changed
+from flowkit.executor.rendezvous import MAX_PARKED, TAKE, address, changed, context, folder
 from flowkit.settings import Settings, find_pyproject
 
 #: Seconds between checks that its socket file is still its own (a newer spare pokes it).
@@ -208,7 +201,7 @@ def _serve(
             return False  # a poke, or nothing that makes sense: see whether it is still here
         if uid != os.getuid() or pid <= 0 or context(pid) != context():
             return False
-        if _changed(files) or find_pyproject(os.getcwd()) != project:
+        if changed(files) or find_pyproject(os.getcwd()) != project:
             listener.close()
             return None  # stale: the command line finds the connection closed, and spawns
         listener.close()  # a second command line connecting now finds no one, and spawns

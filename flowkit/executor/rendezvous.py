@@ -111,6 +111,18 @@ def context(pid: int | str = "self") -> list[str]:
     return state
 
 
+def changed(files: dict[str, list[int]]) -> bool:
+    """Whether any of ``files`` (path -> modification time in ns, size) changed or is gone."""
+    for path, (mtime, size) in files.items():
+        try:
+            info = os.stat(path)
+        except OSError:
+            return True
+        if (info.st_mtime_ns, info.st_size) != (mtime, size):
+            return True
+    return False
+
+
 def _read(path: str) -> str:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:

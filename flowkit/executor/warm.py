@@ -316,7 +316,7 @@ def take(key: str) -> Worker | None:
     if parked is None:
         return None
     proc, files = parked
-    if proc.poll() is not None or _has_output(proc) or _changed(files):
+    if proc.poll() is not None or _has_output(proc) or rendezvous.changed(files):
         shutdown(proc)
         return None
     return proc
@@ -414,17 +414,6 @@ def _pidfd(proc: Worker) -> int | None:
 
 def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
-
-
-def _changed(files: dict[str, list[int]]) -> bool:
-    for path, (mtime, size) in files.items():
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return True
-        if (stat.st_mtime_ns, stat.st_size) != (mtime, size):
-            return True
-    return False
 
 
 def _has_output(proc: Worker) -> bool:
