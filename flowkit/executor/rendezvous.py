@@ -7,11 +7,11 @@ worker leaves one *parked spare* behind as it exits (:func:`flowkit.executor.war
 a detached ``python -m flowkit.executor.parked`` that imports those modules (never a flow's:
 it is generic, before its hello) and waits on a Unix socket in a folder of this user's alone
 (:func:`folder`), named by the digest of everything a worker started here would inherit
-(:func:`flowkit.executor.warm.spare_key`: interpreter, working directory, the whole
+(``flowkit.executor.warm._spare_key``: interpreter, working directory, the whole
 environment, credentials, umask, resource limits, CPU affinity, cgroup, namespaces, ...).
 The next command line with an identical key connects (:func:`adopt`), hands it the ends of
 the pipes it would have given a worker it spawned (and its own stderr), and gets its pid back:
-about a millisecond instead of the worker's ~100 ms start.
+a few milliseconds instead of the worker's ~100 ms start.
 
 What keeps this safe:
 

@@ -27,8 +27,8 @@ files, logging handlers, threads and debugger a fork would carry into the worker
 
 A command line is a process that exits after its run, so it keeps no worker in-process;
 instead, if its run used a local warm worker, it leaves a generic spare behind as it exits,
-detached, which the next command-line run in an identical context takes over in about a
-millisecond (:mod:`flowkit.executor.rendezvous`): :func:`prefork` tries that first. Such a
+detached, which the next command-line run in an identical context takes over in a few
+milliseconds (:mod:`flowkit.executor.rendezvous`): :func:`prefork` tries that first. Such a
 worker is not this process's child: the executor holds it as an
 :class:`~flowkit.executor.rendezvous.Adopted`, which does what it needs of a
 :class:`subprocess.Popen` (:class:`Worker`).
@@ -175,8 +175,9 @@ def _leave_spare() -> None:
     parked spare that the next command-line run here takes over (see
     :mod:`flowkit.executor.rendezvous`), detached (a session of its own, no terminal, no
     pipe of this process's), in this process's environment and working directory as they
-    are now, as a worker spawned now would have them. It starts as this process ends, so it
-    costs the run nothing; it settles its own settings (``worker_linger`` 0: it exits)."""
+    are now, as a worker spawned now would have them. Started as this process ends, after
+    the run's output, it costs the command line only its fork and exec (~1-3 ms); it
+    settles its own settings (``worker_linger`` 0 in ``pyproject.toml``: it exits)."""
     if not _used[0] or rendezvous.folder(create=True) is None:
         return
     name = _spare_key()[: rendezvous.NAME_LENGTH]
