@@ -442,3 +442,26 @@ def test_the_idle_time_is_a_duration_setting(tmp_path: Path) -> None:
     assert Settings.resolve(environ={}, cwd=tmp_path).worker_linger == 120.0
     with pytest.raises(FlowkitError, match="worker_linger"):
         Settings.resolve(environ={"FLOWKIT_WORKER_LINGER": "soon"})
+
+
+def test_a_run_started_in_process_neither_takes_nor_leaves_a_spare(
+    tmp_path: Path, runtime: str
+) -> None:
+    """Only the command line parks a spare: a script or a kernel that runs a flow keeps its
+    worker in-process (flowkit.executor.warm), and shuts it down as it exits."""
+    project = _project(tmp_path)
+    _run(project, runtime)
+    spare = _one_spare(runtime)
+    script = (
+        "import flowkit; "
+        f"flowkit.run({str(project / 'flow.py')!r}, store={str(project / 'store')!r}, quiet=True)"
+    )
+    env = {**os.environ, "XDG_RUNTIME_DIR": runtime, "PYTHONPATH": str(ROOT)}
+    env.pop("FLOWKIT_WORKER_LINGER", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, env=env, capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert spare not in _ran_under(project)
+    time.sleep(1.0)
+    assert _spares(runtime) == [spare] and _alive(spare)
