@@ -29,11 +29,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from flowkit.executor import handoff
 from flowkit.executor.reaper import (
     become_subreaper,
     children_of,
     die_with_parent,
     kill_tree,
+    name_process,
     no_core_dump,
     start_time,
 )
@@ -55,6 +57,22 @@ _SHEPHERD_BLOCKS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 @dataclass
+class TaskStart:
+    """What a shepherd is given to start its task with."""
+
+    #: A JSON object: the task's ``spec`` (as JSON) and ``env``. Passed on to the task as it
+    #: is, and read there: each page the zygote or the shepherd writes after a fork is copied
+    #: for it, and reading a spec in the zygote copied ~120 of its pages a task.
+    request: bytes
+    #: The task's stdout and stderr.
+    out_w: int
+    err_w: int
+    #: Where the shepherd writes the task's exit status once all below it is dead, before
+    #: it exits itself (see :meth:`ForkServer.read_status`); None: it exits and is reaped.
+    status_w: int | None
+
+
+@dataclass
 class _Child:
     key: str
     pid: int
@@ -69,6 +87,9 @@ class _Child:
     #: When the shepherd started (see :func:`~flowkit.executor.reaper.start_time`): with
     #: its pid, it names the shepherd even once another process (the zygote) reaped it.
     start: int | None = None
+    #: Where its shepherd writes the task's exit status once all below it is dead, before
+    #: it exits itself (see :meth:`ForkServer.read_status`); None: from its exit, when reaped.
+    status_fd: int | None = None
     #: Whether the task was cancelled (all below its shepherd killed).
     killed: bool = False
     #: When its shepherd, if still there, is killed too (monotonic clock).
@@ -94,6 +115,8 @@ class ForkServer:
         self.unmarked_since = 0.0
         #: Whether what rendering a card takes is imported (for the first task with a card).
         self.renders_cards = False
+        #: The running tasks by the descriptor their shepherds write their status to.
+        self.by_status: dict[int, _Child] = {}
         #: The zygote that forks the tasks (see :meth:`start_zygote`); None: forked here.
         self.zygote: Zygote | None = None
         #: The steps (with their run's configs) the zygote made ready for (:meth:`prepare`).
@@ -199,7 +222,9 @@ class ForkServer:
         if dues:
             timeout = min(dues) if timeout is None else min(timeout, min(dues))
         zygote = self.zygote
-        fds = [*extra, self.wake_r, *self.by_fd, *([zygote.fd] if zygote is not None else [])]
+        fds = [*extra, self.wake_r, *self.by_fd, *self.by_status]
+        if zygote is not None:
+            fds.append(zygote.fd)
         readable = _select(fds, 0.0 if self.unmarked else timeout)
         overdue = self.unmarked and time.monotonic() - self.unmarked_since > _MARK_WITHIN
         if self.unmarked and (overdue or not readable):  # idle, or kept busy: see finish
@@ -211,6 +236,9 @@ class ForkServer:
         for fd in readable:
             if fd in self.by_fd:
                 self.read_output(fd)
+        for fd in readable:
+            if fd in self.by_status:
+                self.read_status(fd)
         for writer in self._writers():
             writer.flush_if_due()
         if zygote is None:
@@ -275,89 +303,97 @@ class ForkServer:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         zygote = self.zygote
-        try:
-            if zygote is None:
-                close = [out_r, err_r, self.out_fd, self.wake_r, self.wake_w, *self.by_fd]
-                pid = self.fork_shepherd(spec, env, out_w, err_w, close, self.prepare(spec))
-            else:
-                prepared = (self.configs_of(spec), spec.step)
-                if prepared not in self.prepared:  # once per step and run's configs
-                    self.prepared.add(prepared)
-                    zygote.send({"op": "prepare", "spec": spec_json})
-                request = {"op": "run", "spec": spec_json, "env": env}
-                zygote.send(request, (out_w, err_w))
-        finally:
-            os.close(out_w)
-            os.close(err_w)
+        status_r = None
         if zygote is None:
+            close = [out_r, err_r, self.out_fd, self.wake_r, self.wake_w, *self.by_fd]
+            self.prepare(spec)
+            request = json.dumps({"spec": spec_json, "env": env}).encode()
+            given = TaskStart(request, out_w, err_w, None)
+            try:
+                pid = self.fork_shepherd(close, lambda: given)
+            finally:
+                os.close(out_w)
+                os.close(err_w)
             start = start_time(pid)  # read before it is reaped: the pid is still its own
         else:
+            status_r, status_w = os.pipe()
+            prepared = (self.configs_of(spec), spec.step)
+            if prepared not in self.prepared:  # once per step and run's configs
+                self.prepared.add(prepared)
+                zygote.send({"op": "prepare", "spec": spec_json})
+            zygote.send({"op": "run", "spec": spec_json, "env": env}, (out_w, err_w, status_w))
+            for fd in (out_w, err_w, status_w):
+                os.close(fd)
             answer, before = zygote.wait_for("forked")
             self.zygote_news(before)
             if answer is None:
-                os.close(out_r)
-                os.close(err_r)
                 self.zygote_gone()
             pid, start = int(answer["pid"]), answer["start"]
         child = _Child(key, pid, {out_r: "stdout", err_r: "stderr"}, spec, start=start)
         self.children[pid] = child
         self.by_fd[out_r] = child
         self.by_fd[err_r] = child
+        if status_r is not None:
+            child.status_fd = status_r
+            self.by_status[status_r] = child
         self.send({"op": "started", "key": key, "pid": pid, "start": start})
         if zygote is not None:
             self.zygote_news(zygote.messages())  # ends it sent after its answer
 
-    def prepare_task(self, spec_json: str) -> None:
-        """In the zygote: :meth:`prepare` for tasks like ``spec_json``."""
+    def prepare_task(self, spec_json: str) -> bool:
+        """In the zygote: :meth:`prepare` for tasks like ``spec_json``; whether that made
+        anything (a configured class, the card renderers imported)."""
         from flowkit.task.spec import TaskSpec
 
+        before = (len(self.configured), self.renders_cards)
         self.prepare(TaskSpec.from_json(spec_json))
+        return (len(self.configured), self.renders_cards) != before
 
     def fork_shepherd(
-        self,
-        spec: Any,
-        env: dict[str, str],
-        out_w: int,
-        err_w: int,
-        close: list[int],
-        flow_cls: type | None = None,
+        self, close: list[int], task: Callable[[], TaskStart | None], name: str | None = None
     ) -> int:
-        """Fork the task's shepherd, whose stdout and stderr are ``out_w`` and ``err_w``
-        and which holds none of the descriptors in ``close``; its pid. The zygote gives the
-        spec as JSON, read in the shepherd with its class (made ready by :meth:`prepare`):
-        each page the zygote writes between two forks is copied, and reading a spec there
-        copied ~120."""
+        """Fork a task's shepherd, which holds none of the descriptors in ``close``, takes
+        the process name ``name`` (the zygote's children, the worker's) and forks the task's
+        process at once; its pid. The shepherd then gets the task from
+        ``task()`` (given here; or, in a shepherd the zygote forks ahead of its task, as it
+        comes: None if it never does, see :mod:`.zygote`) and hands it to the process, so
+        that a task forked ahead waits for no fork."""
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # the shepherd
             status = 70
             try:
-                if flow_cls is None:
-                    from flowkit.task.spec import TaskSpec
-
-                    spec = TaskSpec.from_json(spec)
-                    flow_cls = self.task_class(spec)
                 os.setsid()  # its process group and session hold the task's
                 signal.set_wakeup_fd(-1)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(devnull, 0)
-                for fd in (out_w, err_w, devnull, *close):
+                for fd in (devnull, *close):
                     os.close(fd)
-                if env:
-                    os.environ.update(env)
                 # One mask, not a handler per signal: a shepherd is a copy of this worker
                 # that runs only to wait, and each page it writes is copied for it (setting
                 # handlers through the signal module's enums was ~45 of ~500 such copies).
                 signal.pthread_sigmask(signal.SIG_BLOCK, _SHEPHERD_BLOCKS)
                 become_subreaper()  # what the task starts stays below the shepherd
+                if name is not None:
+                    name_process(name)
+                ours, theirs = handoff.socketpair()
                 shepherd = os.getpid()
-                task = os.fork()
-                if task == 0:
-                    self._run_task(spec, shepherd, flow_cls)
-                _shepherd(task)
+                child = os.fork()
+                if child == 0:
+                    ours.close()
+                    self._run_task(theirs, shepherd)
+                theirs.close()
+                start = task()
+                if start is None:  # let go: the waiting task process sees the end, and exits
+                    ours.close()
+                    os.waitpid(child, 0)
+                    os._exit(0)
+                handoff.send(ours, start.request + b"\n", (start.out_w, start.err_w))
+                for fd in (start.out_w, start.err_w):
+                    os.close(fd)
+                ours.close()
+                _shepherd(child, start.status_w)
             finally:
                 os._exit(status)
         return pid
@@ -397,7 +433,7 @@ class ForkServer:
     def zygote_news(self, messages: list[dict[str, Any]]) -> None:
         """Handle what the zygote reported: the ends of shepherds."""
         for message in messages:
-            if message["op"] == "exit":
+            if message["op"] == "exit":  # unless its shepherd said so already
                 child = self.children.pop(int(message["pid"]), None)
                 if child is not None:
                     self.finish(child, int(message["status"]))
@@ -427,13 +463,31 @@ class ForkServer:
         except Exception:  # the task tries again, and reports what it finds
             pass
 
-    def _run_task(self, spec: Any, shepherd: int, flow_cls: type) -> NoReturn:
-        """In the task's process, below its shepherd: run the user's code, exit with its status."""
+    def _run_task(self, sock: Any, shepherd: int) -> NoReturn:
+        """In the task's process, below its shepherd: wait for the task on ``sock`` (its
+        request, stdout and stderr), run the user's code, exit with its status."""
         status = 70
+        spec: Any = None
         try:
             # A shepherd killed by someone else (not flowkit) takes its task with it.
             if die_with_parent() and os.getppid() != shepherd:
                 os._exit(status)
+            given = handoff.receive_line(sock, 2)
+            if given is None:  # the shepherd was let go without a task
+                os._exit(0)
+            sock.close()
+            line, (out_w, err_w) = given
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.close(out_w)
+            os.close(err_w)
+            request = json.loads(line)
+            if request["env"]:
+                os.environ.update(request["env"])
+            from flowkit.task.spec import TaskSpec
+
+            spec = TaskSpec.from_json(request["spec"])
+            flow_cls = self.task_class(spec)  # made ready before the fork (see prepare)
             for sig in (signal.SIGCHLD, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _SHEPHERD_BLOCKS)
@@ -447,8 +501,9 @@ class ForkServer:
             import traceback  # here: a task that runs its step never needs it
 
             # a failure in flowkit's own code: never silent (the task's stderr is its log)
+            name = "" if spec is None else f" {spec.pathspec}"
             sys.stderr.write(
-                f"flowkit: task {spec.pathspec} could not be finished (exit status 70): "
+                f"flowkit: task{name} could not be finished (exit status 70): "
                 f"flowkit's own code failed around its step:\n{traceback.format_exc()}"
             )
         try:
@@ -484,7 +539,30 @@ class ForkServer:
             if status is not None:
                 self.finish(self.children.pop(pid), status)
 
+    def read_status(self, fd: int) -> None:
+        """The task's exit status, which its shepherd writes once all below it is dead and
+        before it exits: the task ends here now, not once the zygote has reaped the shepherd
+        (a shepherd's exit, which unmaps a copy of the whole worker, took ~2-4 ms). A
+        shepherd killed before it could write says nothing: the zygote reports its end."""
+        child = self.by_status[fd]
+        try:
+            data = os.read(fd, 64)
+        except OSError:
+            data = b""
+        if not data.endswith(b"\n"):  # it died first; or, never in practice, a torn write
+            self._close_status(child)
+            return
+        if self.children.pop(child.pid, None) is child:
+            self.finish(child, int(data))
+
+    def _close_status(self, child: _Child) -> None:
+        if child.status_fd is not None:
+            del self.by_status[child.status_fd]
+            os.close(child.status_fd)
+            child.status_fd = None
+
     def finish(self, child: _Child, status: int) -> None:
+        self._close_status(child)
         # Take what the task printed last; a grandchild holding the pipe open cannot stall us.
         for fd in [fd for fd, c in self.by_fd.items() if c is child]:
             os.set_blocking(fd, False)
@@ -647,8 +725,9 @@ def _reap(pid: int, options: int) -> int | None:
     return None if got == 0 else os.waitstatus_to_exitcode(raw)
 
 
-def _shepherd(task: int) -> NoReturn:
-    """Reap every child until ``task`` exits, kill and reap what is left, exit as it did."""
+def _shepherd(task: int, status_w: int | None) -> NoReturn:
+    """Reap every child until ``task`` exits, kill and reap what is left, write its exit
+    status to ``status_w`` (if given), exit as it did."""
     raw = None
     while raw is None:
         try:
@@ -667,6 +746,9 @@ def _shepherd(task: int) -> NoReturn:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG if pid in spared else 0)
     code = 70 if raw is None else os.waitstatus_to_exitcode(raw)
+    if status_w is not None:
+        with contextlib.suppress(OSError):
+            os.write(status_w, b"%d\n" % code)
     if code < 0:  # killed by a signal: die by the same one, without a core file
         sig = -code
         if sig not in (signal.SIGKILL, signal.SIGSTOP):

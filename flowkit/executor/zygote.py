@@ -5,41 +5,44 @@ Forking write-protects every page of the process that forks, and each page it wr
 copied for it. The worker writes a great deal between two forks (it reads requests, relays
 and stores the tasks' output, reports their ends): forking its tasks itself, it was copying
 ~380 pages a task, ~2 ms of system time on a VM where a copied page costs ~5 µs. The zygote
-writes little between forks (it reads a request, forks the task's shepherd, answers), and the
-worker, which no longer forks, copies nothing once it has written each page once.
+writes little between forks (it reads a request, hands it on, answers), and the worker, which
+no longer forks, copies nothing once it has written each page once.
+
+The zygote keeps one shepherd forked ahead of the next task, with the task's process already
+forked below it and waiting (see :class:`_Loop`): the next task starts without waiting for a
+fork (each was ~2-4 ms on a VM), which is most of a linear flow's time between two steps.
 
 The worker talks to its zygote over a socket pair, in JSON lines like the rest of the warm
-worker: ``run`` (the task's key, spec and environment, with the write ends of its output pipes
-passed along, ``SCM_RIGHTS``), ``renew`` and ``modules`` (see :mod:`.forkserver`); the zygote
-answers ``forked`` (the shepherd's pid and start time, read before it can be reaped, so they
-name it), ``modules``, and reports each shepherd's ``exit`` as it reaps it. The zygote dies
-with the worker (``PR_SET_PDEATHSIG``); the worker treats the end of its zygote as its own
-(see :meth:`flowkit.executor.forkserver.ForkServer.zygote_gone`).
-
-It talks through ``_socket``, the C module under :mod:`socket`: the zygote needs a socket
-pair and ``sendmsg``/``recvmsg``, not the ~3 ms of enums and helpers the worker would import.
+worker: ``run`` (the task's spec and environment, with the write ends of its stdout, stderr
+and status pipes passed along, ``SCM_RIGHTS``), ``prepare``, ``renew`` and ``modules`` (see
+:mod:`.forkserver`); the zygote answers ``forked`` (the shepherd's pid and start time, read
+before it can be reaped, so they name it) and ``modules``, and reports the ``exit`` of each
+shepherd it reaps. The zygote dies with the worker (``PR_SET_PDEATHSIG``); the worker treats
+the end of its zygote as its own (see :meth:`.forkserver.ForkServer.zygote_gone`).
 """
 
 from __future__ import annotations
 
-import _socket
 import contextlib
 import json
 import os
 import select
 import signal
-import struct
 from collections import deque
+from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
 
+from flowkit.executor import handoff
+from flowkit.executor.forkserver import TaskStart
 from flowkit.executor.reaper import die_with_parent, name_process, start_time
 
 #: What the zygote is called in ``/proc/PID/comm`` (``ps -o comm``, ``top``).
 NAME = "flowkit-zygote"
-_CHUNK = 65536
-#: Descriptors one read may carry: two per ``run``, and a read may hold several requests.
-_MAX_FDS = 64
-_INT = struct.calcsize("i")
+#: Descriptors one read may carry: three per ``run``, and a read may hold several requests.
+_MAX_FDS = 63
+#: How a request to run a task begins (as :meth:`Zygote.send` writes it): such a request is
+#: handed on as it came, not read here (see TaskStart).
+_RUN = b'{"op":"run",'
 
 
 class Forker(Protocol):
@@ -49,12 +52,14 @@ class Forker(Protocol):
         """Close what is the worker's alone (its news channel, its wakeup pipe)."""
 
     def fork_shepherd(
-        self, spec: str, env: dict[str, str], out_w: int, err_w: int, close: list[int]
+        self, close: list[int], task: Callable[[], TaskStart | None], name: str | None = None
     ) -> int:
-        """Fork the shepherd of the task ``spec`` (its JSON, read in the shepherd); its pid."""
+        """Fork a shepherd, which closes ``close``, takes the process name ``name`` and
+        gets its task from ``task()``."""
 
-    def prepare_task(self, spec_json: str) -> None:
-        """Make ready what tasks like ``spec_json`` need before they are forked."""
+    def prepare_task(self, spec_json: str) -> bool:
+        """Make ready what tasks like ``spec_json`` need before they are forked; whether
+        that made anything."""
 
     def renew_store(self) -> None:
         """Open the store afresh (a kept worker's next run)."""
@@ -78,20 +83,16 @@ class Zygote:
 
     def send(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
         """Send ``message``; its descriptors, if any, travel with its first byte."""
-        data = memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode())
-        ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))]
+        data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
         try:
-            sent = self.sock.sendmsg([data], ancillary if fds else [])
-            while sent < len(data):  # a signal cut the write short: the rest, plainly
-                data = data[sent:]
-                sent = self.sock.sendmsg([data])
+            handoff.send(self.sock, data, fds)
         except OSError:  # gone: the caller finds out as it reads
             self.gone = True
 
     def read(self) -> None:
         """Read what the zygote sent (call when its socket is readable)."""
         try:
-            data = self.sock.recv(_CHUNK)
+            data = self.sock.recv(handoff.CHUNK)
         except OSError:
             data = b""
         if not data:
@@ -123,14 +124,10 @@ class Zygote:
                 select.select([self.fd], [], [])
             self.read()
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
 
 def start(worker: Forker) -> Zygote:
     """Fork the zygote of ``worker`` (which has imported the flow), and its end of the socket."""
-    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    ours, theirs = handoff.socketpair()
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
@@ -147,83 +144,174 @@ def _serve(worker: Forker, sock: Any, parent: int) -> NoReturn:
     """In the zygote: fork what the worker asks for and report each end, until it is gone."""
     if die_with_parent() and os.getppid() != parent:
         os._exit(0)
+    name = _name()
     name_process(NAME)  # its command line is the worker's: ps -o comm, top tell them apart
-    fd = sock.fileno()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # the run's requests are the worker's to read
     os.close(devnull)
     worker.become_zygote()  # so the worker's channel ends when the worker does
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)  # the worker's SIGCHLD handler stays: it only wakes us
-    buffer = b""
-    passed: deque[int] = deque()
-    while True:
-        try:
-            readable = select.select([fd, wake_r], [], [])[0]
-        except InterruptedError:
-            readable = []
-        if wake_r in readable:  # a SIGCHLD: a shepherd, maybe more, ended
-            os.read(wake_r, 512)
-            _report_ends(sock)
-        if fd not in readable:
-            continue
-        data, ancillary, flags, _ = sock.recvmsg(_CHUNK, _socket.CMSG_SPACE(_MAX_FDS * _INT))
-        if not data:
-            _report_ends(sock)
-            os._exit(0)  # the worker closed its end: it is exiting, its tasks all ended
-        if flags & _socket.MSG_CTRUNC:
+    _Loop(worker, sock, name).serve()
+
+
+class _Spare:
+    """A shepherd forked ahead of its task, waiting for it on its socket (see _Loop)."""
+
+    def __init__(self, pid: int, sock: Any) -> None:
+        self.pid = pid
+        self.start = start_time(pid)  # read before it is reaped: the pid is still its own
+        self.sock = sock
+
+
+class _Loop:
+    """The zygote's loop. It keeps one *spare*: a shepherd forked ahead of the next task,
+    whose task process is forked too and waits for the task. A spare is let go (both exit)
+    when the zygote's state changes under it: a step made ready (a configured class, the
+    card renderers imported) or the store renewed."""
+
+    def __init__(self, worker: Forker, sock: Any, name: str) -> None:
+        self.worker = worker
+        self.sock = sock
+        self.fd: int = sock.fileno()
+        #: The worker's process name, which shepherds and tasks take back.
+        self.name = name
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)  # the worker's SIGCHLD handler stays: it wakes us
+        self.buffer = b""
+        #: Descriptors passed along with requests not yet handled, in order.
+        self.passed: deque[int] = deque()
+        self.spare: _Spare | None = None
+        #: Spares let go: their ends are no task's, and not reported.
+        self.dropped: set[int] = set()
+
+    def serve(self) -> NoReturn:
+        while True:
+            if self.spare is None:
+                self.spare = self.fork_spare()
+            try:
+                readable = select.select([self.fd, self.wake_r], [], [])[0]
+            except InterruptedError:
+                readable = []
+            if self.wake_r in readable:  # a SIGCHLD: a shepherd, maybe more, ended
+                os.read(self.wake_r, 512)
+                self.report_ends()
+            if self.fd in readable:
+                self.read()
+
+    def read(self) -> None:
+        data, fds, cut = handoff.receive(self.sock, _MAX_FDS)
+        if not data:  # the worker closed its end: it is exiting, its tasks all ended
+            self.drop_spare()
+            self.report_ends()
+            os._exit(0)
+        if cut:
             raise RuntimeError("the worker passed more descriptors than one read takes")
-        for level, kind, payload in ancillary:
-            if (level, kind) == (_socket.SOL_SOCKET, _socket.SCM_RIGHTS):
-                count = len(payload) // _INT
-                passed.extend(struct.unpack(f"{count}i", payload[: count * _INT]))
-        buffer += data
-        *lines, buffer = buffer.split(b"\n")
+        self.passed.extend(fds)
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
         for line in lines:
-            if line.strip():
-                _handle(worker, sock, json.loads(line), passed, [fd, wake_r, wake_w])
+            if line.startswith(_RUN):
+                self.run(line)
+            elif line.strip():
+                self.handle(json.loads(line))
 
-
-def _handle(
-    worker: Forker, sock: Any, request: dict[str, Any], passed: deque[int], close: list[int]
-) -> None:
-    op = request["op"]
-    if op == "run":
-        out_w, err_w = passed.popleft(), passed.popleft()
-        try:  # the shepherd holds no other task's pipes: they would not end with that task
-            pid = worker.fork_shepherd(
-                request["spec"], request["env"], out_w, err_w, [*close, *passed]
-            )
-        finally:
-            os.close(out_w)
-            os.close(err_w)
-        start = start_time(pid)  # read before it is reaped: the pid is still its own
-        _answer(sock, f'{{"op":"forked","pid":{pid},"start":{"null" if start is None else start}}}')
-    elif op == "prepare":
-        with contextlib.suppress(Exception):  # each task then makes ready for itself
-            worker.prepare_task(request["spec"])
-    elif op == "renew":
-        worker.renew_store()
-    elif op == "modules":
-        _answer(sock, json.dumps({"op": "modules", "files": worker.modules()}))
-
-
-def _report_ends(sock: Any) -> None:
-    """Reap every shepherd that exited and report its status. One killed by a third party
-    takes what is left of its process group along (its pid names the group until reaped)."""
-    while True:
+    def run(self, line: bytes) -> None:
+        """Hand the task (the worker's request, as it came) to the spare."""
+        fds = (self.passed.popleft(), self.passed.popleft(), self.passed.popleft())
+        spare, self.spare = self.spare, None
         try:
-            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return
-        if info is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(info.si_pid, signal.SIGKILL)
-        _, raw = os.waitpid(info.si_pid, 0)
-        status = os.waitstatus_to_exitcode(raw)
-        _answer(sock, f'{{"op":"exit","pid":{info.si_pid},"status":{status}}}')
+            if spare is not None:
+                try:
+                    handoff.send(spare.sock, line + b"\n", fds)
+                except OSError:  # it died waiting (killed): fork one now
+                    spare.sock.close()
+                    spare = None
+            if spare is None:
+                spare = self.fork_spare(close=fds)
+                handoff.send(spare.sock, line + b"\n", fds)
+            spare.sock.close()
+        finally:
+            for fd in fds:
+                os.close(fd)
+        start = "null" if spare.start is None else spare.start
+        _answer(self.sock, f'{{"op":"forked","pid":{spare.pid},"start":{start}}}')
+
+    def handle(self, request: dict[str, Any]) -> None:
+        op = request["op"]
+        if op == "prepare":
+            try:
+                made = self.worker.prepare_task(request["spec"])
+            except Exception:  # each task then makes ready for itself
+                made = True
+            if made:
+                self.drop_spare()  # forked before the class or renderers were ready
+        elif op == "renew":
+            self.drop_spare()  # it holds the store as it was
+            self.worker.renew_store()
+        elif op == "modules":
+            _answer(self.sock, json.dumps({"op": "modules", "files": self.worker.modules()}))
+
+    def fork_spare(self, close: tuple[int, ...] = ()) -> _Spare:
+        """Fork a shepherd to wait for the next task; it holds none of the zygote's
+        descriptors, nor ``close``."""
+        ours, theirs = handoff.socketpair()
+        held = [self.fd, self.wake_r, self.wake_w, ours.fileno(), *self.passed, *close]
+        try:
+            pid = self.worker.fork_shepherd(held, lambda: _receive_task(theirs), self.name)
+        finally:
+            theirs.close()
+        return _Spare(pid, ours)
+
+    def drop_spare(self) -> None:
+        """Let the spare go: its socket closed, it exits without a task."""
+        if self.spare is not None:
+            self.dropped.add(self.spare.pid)
+            self.spare.sock.close()
+            self.spare = None
+
+    def report_ends(self) -> None:
+        """Reap every shepherd that exited and report its status. One killed by a third
+        party takes what is left of its process group along (its pid names the group
+        until reaped)."""
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None:
+                return
+            pid = info.si_pid
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            _, raw = os.waitpid(pid, 0)
+            if self.spare is not None and pid == self.spare.pid:  # killed while it waited
+                self.spare.sock.close()
+                self.spare = None
+            elif pid in self.dropped:
+                self.dropped.discard(pid)
+            else:
+                status = os.waitstatus_to_exitcode(raw)
+                _answer(self.sock, f'{{"op":"exit","pid":{pid},"status":{status}}}')
+
+
+def _receive_task(sock: Any) -> TaskStart | None:
+    """In a spare shepherd: wait for its task (a run request with the task's stdout,
+    stderr and status descriptors); None if the zygote lets it go instead."""
+    given = handoff.receive_line(sock, 3)
+    sock.close()
+    if given is None:
+        return None
+    request, (out_w, err_w, status_w) = given
+    return TaskStart(request, out_w, err_w, status_w)
+
+
+def _name() -> str:
+    """This process's name (``/proc/self/comm``); "python" where it cannot be read."""
+    try:
+        with open("/proc/self/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return "python"
 
 
 def _answer(sock: Any, line: str) -> None:
