@@ -484,3 +484,58 @@ def test_a_file_the_flows_module_read_at_import_edited_between_runs_is_seen(
     assert (first, again, edited) == ("first", "first", "edited")
     assert reused == worker  # unchanged: the worker is used again
     assert fresh != worker
+
+
+_SWEPT_FLOW = (
+    """
+import os
+from flowkit import FlowSpec, step
+"""
+    + _WORKER
+    + """
+
+class SweptFlow(FlowSpec):
+    @step
+    def start(self):
+        self.big = "a value both runs store " * 10000  # a blob, not inline in the record
+        self.worker = _worker()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+)
+
+_SWEPT_SCRIPT = """
+import json, sys
+import flowkit
+from flowkit.store import open_store
+from flowkit.store.blobs import blob_key
+
+flow, path = sys.argv[1], sys.argv[2]
+store = open_store(path)
+first = flowkit.run(flow, store=path, quiet=True)
+record = store.records.get_task("SweptFlow", first.id, "start", first["start"].task.id)
+digest = record.artifacts["big"].digest
+store.backend.delete(blob_key(digest))  # a gc between the runs
+second = flowkit.run(flow, store=path, quiet=True)  # the parked worker, renewed
+record = store.records.get_task("SweptFlow", second.id, "start", second["start"].task.id)
+workers = [run["start"].task.data.worker for run in (first, second)]
+print(json.dumps([record.artifacts["big"].digest == digest, store.backend.exists(blob_key(digest)),
+                  workers[0] == workers[1]]))
+"""
+
+
+def test_a_kept_worker_s_next_task_stores_again_a_value_swept_between_runs(
+    tmp_path: Path,
+) -> None:
+    """The next run of a kept worker (whose zygote forks its tasks, one ahead of time)
+    stores again a value a gc swept between the runs, rather than naming a missing blob."""
+    (tmp_path / "swept.py").write_text(_SWEPT_FLOW)
+    done = run_python(
+        "-c", _SWEPT_SCRIPT, tmp_path / "swept.py", tmp_path / "store", cwd=tmp_path, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    same, stored, kept = json.loads(done.stdout.splitlines()[-1])
+    assert (same, stored, kept) == (True, True, True)
