@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+from flowkit.errors import FlowkitError
 from flowkit.executor import forkserver
 from flowkit.executor.rendezvous import MAX_PARKED, TAKE, address, changed, context, folder
 from flowkit.settings import Settings, find_pyproject
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> None:
         return
     try:
         linger = Settings.resolve().worker_linger
-    except Exception:  # a bad setting: the run says so; its next run spawns a worker
+    except (FlowkitError, RuntimeError):  # a bad setting, no home: the run says so
         return
     where = folder(create=True)
     if not linger or where is None:
