@@ -202,6 +202,8 @@ class ForkServer:
             readable = self.pump([0])
             if self.scheduler_gone or (0 in readable and not self.read_requests()):
                 self.kill_all()
+                if self.zygote is not None:
+                    self.zygote.end()
                 return
 
     def wait_all(self) -> None:

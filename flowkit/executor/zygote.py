@@ -28,6 +28,7 @@ import json
 import os
 import select
 import signal
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
@@ -40,6 +41,8 @@ from flowkit.executor.reaper import die_with_parent, name_process, start_time
 NAME = "flowkit-zygote"
 #: Descriptors one read may carry: three per ``run``, and a read may hold several requests.
 _MAX_FDS = 63
+#: Seconds the zygote, told to end, waits for its shepherds to exit (they are all ending).
+_END_WITHIN = 2.0
 #: How a request to run a task begins (as :meth:`Zygote.send` writes it): such a request is
 #: handed on as it came, not read here (see TaskStart).
 _RUN = b'{"op":"run",'
@@ -107,6 +110,19 @@ class Zygote:
         taken = list(self._queue)
         self._queue.clear()
         return taken
+
+    def end(self) -> None:
+        """Close the zygote's socket, on which it lets its spare go, reaps its shepherds
+        and exits, and reap it (killed if it has not exited within a few seconds)."""
+        self.sock.close()
+        deadline = time.monotonic() + 2 * _END_WITHIN
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(self.pid, os.WNOHANG)[0] == 0:
+                if time.monotonic() >= deadline:
+                    os.kill(self.pid, signal.SIGKILL)
+                    os.waitpid(self.pid, 0)
+                    return
+                time.sleep(0.002)
 
     def wait_for(self, op: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """Read until the answer ``op`` comes: it (None if the zygote is gone first) and
@@ -202,7 +218,7 @@ class _Loop:
         data, fds, cut = handoff.receive(self.sock, _MAX_FDS)
         if not data:  # the worker closed its end: it is exiting, its tasks all ended
             self.drop_spare()
-            self.report_ends()
+            _reap_all(within=_END_WITHIN)
             os._exit(0)
         if cut:
             raise RuntimeError("the worker passed more descriptors than one read takes")
@@ -292,6 +308,19 @@ class _Loop:
             else:
                 status = os.waitstatus_to_exitcode(raw)
                 _answer(self.sock, f'{{"op":"exit","pid":{pid},"status":{status}}}')
+
+
+def _reap_all(within: float) -> None:
+    """Reap every child as it exits, for up to ``within`` seconds: each shepherd's time
+    (its task's with it) then counts to the zygote, and the zygote's to the worker, which
+    reaps it (see Zygote.end), as when the worker forked its tasks itself."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG) is None:
+                time.sleep(0.002)
+        except ChildProcessError:
+            return
 
 
 def _receive_task(sock: Any) -> TaskStart | None:
