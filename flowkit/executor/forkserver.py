@@ -391,7 +391,8 @@ class ForkServer:
                     ours.close()
                     os.waitpid(child, 0)
                     os._exit(0)
-                handoff.send(ours, start.request + b"\n", (start.out_w, start.err_w))
+                with contextlib.suppress(OSError):  # the task killed waiting: see below
+                    handoff.send(ours, start.request + b"\n", (start.out_w, start.err_w))
                 for fd in (start.out_w, start.err_w):
                     os.close(fd)
                 ours.close()
@@ -703,8 +704,13 @@ def _config_attrs(flow_cls: type) -> tuple[str, ...] | None:
 
 def _kill(pid: int, start: int | None) -> None:
     """Kill a shepherd and all still below it, if ``pid`` is still the process that started
-    at ``start`` (a zygote may have reaped it since); what is left of its process group too."""
+    at ``start`` (a zygote may have reaped it since); what is left of its process group too,
+    unless ``pid`` now names another process (which may lead a group of that id: a spare
+    shepherd forked since). While any of the old group lives, its id is no new process's."""
     kill_tree(pid, start=start)
+    now = start_time(pid)
+    if start is not None and now is not None and now != start:
+        return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
 

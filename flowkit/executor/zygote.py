@@ -197,13 +197,22 @@ class _Loop:
         #: Descriptors passed along with requests not yet handled, in order.
         self.passed: deque[int] = deque()
         self.spare: _Spare | None = None
+        #: Whether to fork a spare when idle: not once one died waiting (a process limit
+        #: reached, say) until the next task, which then waits for its fork.
+        self.ahead = True
+        #: The shepherds forked here and not yet reaped (spares included): the only
+        #: children it reaps (a config mutator run here may start processes of its own).
+        self.shepherds: set[int] = set()
         #: Spares let go: their ends are no task's, and not reported.
         self.dropped: set[int] = set()
 
     def serve(self) -> NoReturn:
         while True:
-            if self.spare is None:
-                self.spare = self.fork_spare()
+            if self.spare is None and self.ahead:
+                try:
+                    self.spare = self.fork_spare()
+                except OSError:  # no process to be had now: the next task forks its own
+                    self.ahead = False
             try:
                 readable = select.select([self.fd, self.wake_r], [], [])[0]
             except InterruptedError:
@@ -218,7 +227,7 @@ class _Loop:
         data, fds, cut = handoff.receive(self.sock, _MAX_FDS)
         if not data:  # the worker closed its end: it is exiting, its tasks all ended
             self.drop_spare()
-            _reap_all(within=_END_WITHIN)
+            self.reap_all(within=_END_WITHIN)
             os._exit(0)
         if cut:
             raise RuntimeError("the worker passed more descriptors than one read takes")
@@ -235,6 +244,7 @@ class _Loop:
         """Hand the task (the worker's request, as it came) to the spare."""
         fds = (self.passed.popleft(), self.passed.popleft(), self.passed.popleft())
         spare, self.spare = self.spare, None
+        self.ahead = True
         try:
             if spare is not None:
                 try:
@@ -276,6 +286,7 @@ class _Loop:
             pid = self.worker.fork_shepherd(held, lambda: _receive_task(theirs), self.name)
         finally:
             theirs.close()
+        self.shepherds.add(pid)
         return _Spare(pid, ours)
 
     def drop_spare(self) -> None:
@@ -285,42 +296,43 @@ class _Loop:
             self.spare.sock.close()
             self.spare = None
 
+    def reap_all(self, within: float) -> None:
+        """Reap each shepherd as it exits, for up to ``within`` seconds: its time (its
+        task's with it) then counts to the zygote, and the zygote's to the worker, which
+        reaps it (see Zygote.end), as when the worker forked its tasks itself."""
+        deadline = time.monotonic() + within
+        while self.shepherds and time.monotonic() < deadline:
+            for pid in list(self.shepherds):
+                with contextlib.suppress(ChildProcessError):
+                    if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                        continue
+                self.shepherds.discard(pid)
+            time.sleep(0.002)
+
     def report_ends(self) -> None:
         """Reap every shepherd that exited and report its status. One killed by a third
         party takes what is left of its process group along (its pid names the group
         until reaped)."""
-        while True:
+        for pid in list(self.shepherds):
             try:
-                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return
-            if info is None:
-                return
-            pid = info.si_pid
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                    continue
+            except ChildProcessError:  # never, as only this loop reaps them
+                self.shepherds.discard(pid)
+                continue
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
             _, raw = os.waitpid(pid, 0)
-            if self.spare is not None and pid == self.spare.pid:  # killed while it waited
+            self.shepherds.discard(pid)
+            if self.spare is not None and pid == self.spare.pid:  # it died waiting
                 self.spare.sock.close()
                 self.spare = None
+                self.ahead = False  # no fork at once: a process limit would make a loop
             elif pid in self.dropped:
                 self.dropped.discard(pid)
             else:
                 status = os.waitstatus_to_exitcode(raw)
                 _answer(self.sock, f'{{"op":"exit","pid":{pid},"status":{status}}}')
-
-
-def _reap_all(within: float) -> None:
-    """Reap every child as it exits, for up to ``within`` seconds: each shepherd's time
-    (its task's with it) then counts to the zygote, and the zygote's to the worker, which
-    reaps it (see Zygote.end), as when the worker forked its tasks itself."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG) is None:
-                time.sleep(0.002)
-        except ChildProcessError:
-            return
 
 
 def _receive_task(sock: Any) -> TaskStart | None:
