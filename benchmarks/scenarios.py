@@ -123,13 +123,15 @@ def hello(ctx: Context) -> Rows:
 
 def hello_again(ctx: Context) -> Rows:
     """hello run a second time in the same project a second after the first, as a user
-    re-running it does: flowkit's command line finds the spare worker the first run parked
-    (see flowkit.executor.parked); Metaflow keeps nothing between runs."""
+    re-running it does, with flowkit's parked spares turned on (worker_linger; off by
+    default): its command line takes over the worker the first run parked (see
+    flowkit.executor.parked). Metaflow keeps nothing between runs."""
     folder = ctx.fresh("hello-again")
     flow = ctx.flow(folder, "hello_flow.py", flows.HELLO)
-    ctx.run(folder, flow)
+    parked = {"FLOWKIT_WORKER_LINGER": "1m"}
+    ctx.run(folder, flow, env=parked)
     time.sleep(1.0)
-    return {"hello-again": ctx.run(folder, flow)}
+    return {"hello-again": ctx.run(folder, flow, env=parked)}
 
 
 def linear(ctx: Context) -> Rows:
@@ -221,7 +223,7 @@ SCENARIOS = [
     Scenario("hello", lambda s: {"hello": "hello, 3 steps"}, hello),
     Scenario(
         "hello-again",
-        lambda s: {"hello-again": "hello again, same project, 1 s later"},
+        lambda s: {"hello-again": "hello again 1 s later, parked spare on"},
         hello_again,
     ),
     Scenario("linear", lambda s: {"linear": f"linear, {s.linear_steps} steps"}, linear),

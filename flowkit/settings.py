@@ -10,9 +10,9 @@ such as ``{kind = "webhook", url = "https://..."}`` or ``{kind = "command", argv
 ``hooks`` enables run hooks, by name (``[tool.flowkit.hooks] mlflow = {experiment = "x"}``;
 ``FLOWKIT_HOOKS`` takes the same table as JSON); see :mod:`flowkit.runtime.hooks`.
 
-``worker_linger`` (a duration, default ``5m``) is how long the spare worker a command-line
-run leaves behind waits for the next run here, which takes it over instead of starting an
-interpreter (``0`` leaves none); see :mod:`flowkit.executor.rendezvous`.
+``worker_linger`` (a duration, default ``0``: off) is how long the spare worker a
+command-line run leaves behind waits for the next run here, which takes it over instead of
+starting an interpreter (``5m``, say); see :mod:`flowkit.executor.rendezvous`.
 
 ``sla_learned`` (default true) lets a task or run without ``@sla`` be alerted on when it
 takes much longer than the flow's recent runs; see :mod:`flowkit.runtime.sla`.
@@ -54,9 +54,9 @@ class Settings:
     gc_grace: float = 3600.0
     #: Learn a task's or run's SLA from past runs when it has no @sla (flowkit.runtime.sla).
     sla_learned: bool = True
-    #: Seconds a spare worker a command-line run leaves waits for the next (0: none is left;
-    #: see flowkit.executor.rendezvous).
-    worker_linger: float = 300.0
+    #: Seconds a spare worker a command-line run leaves waits for the next (0, the default:
+    #: none is left; see flowkit.executor.rendezvous).
+    worker_linger: float = 0.0
 
     @staticmethod
     def resolve(
@@ -159,7 +159,7 @@ def _defaults(env: Mapping[str, str]) -> dict[str, Any]:
         "gc_keep_tags": (),
         "gc_grace": 3600.0,
         "sla_learned": True,
-        "worker_linger": 300.0,
+        "worker_linger": 0.0,
     }
 
 

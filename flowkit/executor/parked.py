@@ -53,7 +53,12 @@ def main(argv: list[str]) -> None:
         forkserver._preload_task_modules()
     files = forkserver.loaded_files()
     project = find_pyproject(os.getcwd())  # the settings it resolved, and their file's state
-    for extra in (os.path.realpath(sys.executable), project):
+    # A folder on the path changes as an install adds or removes files there (a new package,
+    # an editable install's finder): modules this spare never imported may be newer there.
+    # Not the first entry, the working folder, which a run changes as it writes its outputs
+    # (a module added there, as in any folder a kept worker imported from, is not seen).
+    folders = [os.path.abspath(entry) for entry in sys.path[1:] if entry]
+    for extra in (os.path.realpath(sys.executable), project, *folders):
         if extra is not None:
             with contextlib.suppress(OSError):
                 info = os.stat(extra)

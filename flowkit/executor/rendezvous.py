@@ -20,14 +20,16 @@ What keeps this safe:
   process sandboxed inside them can never reach out of it through the socket; the command
   line takes only a spare of its own user.
 - Before it hands itself over, the spare checks that no file of a module it imported (nor
-  the interpreter, nor the project's ``pyproject.toml``) changed on disk since; if one did (an
-  edit of flowkit, an upgrade), it refuses and exits, and the command line spawns a fresh
+  the interpreter, nor the project's ``pyproject.toml``, nor a folder on its ``sys.path``,
+  where an install adds files) changed on disk since; if one did (an edit of flowkit, an
+  upgrade, a ``pip install``), it refuses and exits, and the command line spawns a fresh
   worker, as it does whenever nothing fits or anything fails: the feature is never visible
   except in time.
 - One spare is taken by one command line: it stops listening before it answers, so of two
   command lines that connect at once, the other finds the connection closed and spawns.
-- A spare exits after the idle time of the ``worker_linger`` setting (default five minutes;
-  ``FLOWKIT_WORKER_LINGER=0`` or ``worker_linger = 0`` turns the feature off), once its
+- Spares are off unless the ``worker_linger`` setting asks for them (``FLOWKIT_WORKER_LINGER=5m``
+  or ``worker_linger = "5m"``): a command line leaves one only if its run's settings do. A
+  spare exits after that idle time, once its
   socket file is removed or replaced, and when a newer spare makes it one too many
   (:data:`MAX_PARKED` per user, the oldest goes). A socket left by a spare that was killed
   is removed by the next command line that finds no one listening.

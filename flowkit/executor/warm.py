@@ -107,6 +107,8 @@ _spares: dict[Worker, str] = {}
 _parking = [True]
 #: Whether a run in this process used a local warm worker (see :func:`_leave_spare`).
 _used = [False]
+#: Whether the settings of a run here ask for a parked spare (``worker_linger``).
+_leaves = [False]
 
 
 def _forget_inherited() -> None:
@@ -125,6 +127,7 @@ def _forget_inherited() -> None:
     _spares.clear()
     _early.clear()
     _used[0] = False
+    _leaves[0] = False
 
 
 os.register_at_fork(after_in_child=_forget_inherited)
@@ -178,7 +181,7 @@ def _leave_spare() -> None:
     are now, as a worker spawned now would have them. Started as this process ends, after
     the run's output, it costs the command line only its fork and exec (~1-3 ms); it
     settles its own settings (``worker_linger`` 0 in ``pyproject.toml``: it exits)."""
-    if not _used[0] or rendezvous.folder(create=True) is None:
+    if not (_used[0] and _leaves[0]) or rendezvous.folder(create=True) is None:
         return
     name = _spare_key()[: rendezvous.NAME_LENGTH]
     try:
@@ -224,6 +227,11 @@ class Spare:
 
     def __init__(self, proc: Worker | None) -> None:
         self._proc = proc
+
+    def leave_parked(self, linger: float) -> None:
+        """Say what the run's settings say of parked spares (``worker_linger``: seconds; 0,
+        the default, for none): a command line leaves one as it exits only if asked to."""
+        _leaves[0] = linger > 0
 
     def drop(self) -> None:
         """Kill the spare if no run took it (the run turned out not to need it)."""

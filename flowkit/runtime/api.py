@@ -198,6 +198,7 @@ def _start(
             "max_workers": options.max_workers,
         }
     )
+    spare.leave_parked(settings.worker_linger)  # at a command line's exit (off by default)
     where = options.store if isinstance(options.store, Store) else settings
     # A resume's origin, picked once: its configs shape the flow, its tasks are cloned.
     resumed_in = None if resume_from is None else open_store(where)

@@ -94,13 +94,18 @@ def _run(
     folder: Path,
     runtime: str,
     *args: str,
-    env: dict[str, str] | None = None,
+    env: dict[str, str | None] | None = None,
     cwd: Path | None = None,
     path: tuple[Path, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "XDG_RUNTIME_DIR": runtime}
-    environ.pop("FLOWKIT_WORKER_LINGER", None)
-    environ.update(env or {})
+    """Run the project's flow from the command line, with parked spares turned on (they are
+    off unless a setting asks) unless ``env`` says otherwise (None: a variable unset)."""
+    environ = {**os.environ, "XDG_RUNTIME_DIR": runtime, "FLOWKIT_WORKER_LINGER": "5m"}
+    for name, value in (env or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
     environ["PYTHONPATH"] = os.pathsep.join(map(str, [*path, ROOT]))
     done = subprocess.run(
         [sys.executable, str(folder / "flow.py"), "run", "--store", str(folder / "store"), *args],
@@ -258,6 +263,24 @@ def test_a_spare_whose_flowkit_changed_on_disk_refuses_and_the_run_spawns(
     assert _until(lambda: not _alive(spare))  # it exits as it refuses
 
 
+def test_a_spare_is_refused_once_an_install_changes_a_folder_on_its_path(
+    tmp_path: Path, runtime: str
+) -> None:
+    """A package installed since the spare started (a new module in a folder on its path,
+    as ``pip install`` or an editable install's finder adds): the spare, which never
+    imported it, refuses; the run's fresh worker sees the new package."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    project = _project(tmp_path)
+    _run(project, runtime, path=(lib,))
+    spare = _one_spare(runtime)
+    (lib / "newly_installed.py").write_text("VALUE = 1\n")
+    done = _run(project, runtime, path=(lib,))
+    assert spare not in _ran_under(project)
+    assert "Traceback" not in done.stderr
+    assert _until(lambda: not _alive(spare))
+
+
 def test_a_spare_exits_after_its_idle_time_and_removes_its_socket(
     tmp_path: Path, runtime: str
 ) -> None:
@@ -354,22 +377,28 @@ def test_a_command_that_runs_nothing_takes_no_spare_and_leaves_none(
     assert _spares(runtime) == [spare] and _alive(spare)
 
 
-def test_the_setting_turns_it_off(tmp_path: Path, runtime: str) -> None:
+def test_it_is_off_unless_a_setting_turns_it_on(tmp_path: Path, runtime: str) -> None:
     project = _project(tmp_path)
+    _run(project, runtime, env={"FLOWKIT_WORKER_LINGER": None})  # the default: off
     _run(project, runtime, env={"FLOWKIT_WORKER_LINGER": "0"})
-    # the project's setting is read by the spare itself, which exits at once
-    (project / "pyproject.toml").write_text("[tool.flowkit]\nworker_linger = 0\n")
-    _run(project, runtime)
-    assert _until(lambda: not _spares(runtime))
-    assert _sockets(runtime) == []
+    time.sleep(1.0)
+    assert _spares(runtime) == [] and _sockets(runtime) == []
+    (project / "pyproject.toml").write_text('[tool.flowkit]\nworker_linger = "5m"\n')
+    _run(project, runtime, env={"FLOWKIT_WORKER_LINGER": None})
+    spare = _one_spare(runtime)
+    _run(project, runtime, env={"FLOWKIT_WORKER_LINGER": None})
+    assert spare in _ran_under(project)  # taken by the next run, which leaves another
+    _one_spare(runtime)
 
 
 def test_a_spare_is_refused_once_the_project_setting_changes(tmp_path: Path, runtime: str) -> None:
     project = _project(tmp_path)
-    _run(project, runtime)
+    (project / "pyproject.toml").write_text('[tool.flowkit]\nworker_linger = "5m"\n')
+    unset: dict[str, str | None] = {"FLOWKIT_WORKER_LINGER": None}
+    _run(project, runtime, env=unset)
     spare = _one_spare(runtime)
     (project / "pyproject.toml").write_text("[tool.flowkit]\nworker_linger = 0\n")
-    _run(project, runtime)
+    _run(project, runtime, env=unset)
     assert spare not in _ran_under(project)
     assert _until(lambda: not _alive(spare))
     time.sleep(1.0)
@@ -407,7 +436,7 @@ def test_of_two_command_lines_taking_one_spare_at_once_exactly_one_gets_it(
     runtime: str,
 ) -> None:
     env = {**os.environ, "XDG_RUNTIME_DIR": runtime, "PYTHONPATH": str(ROOT)}
-    env.pop("FLOWKIT_WORKER_LINGER", None)
+    env["FLOWKIT_WORKER_LINGER"] = "5m"
     env["PYTHONUNBUFFERED"] = "1"  # as a spare is started
     os.makedirs(_parked(runtime), mode=0o700)
     name = "a" * rendezvous.NAME_LENGTH
@@ -436,7 +465,7 @@ def test_the_idle_time_is_a_duration_setting(tmp_path: Path) -> None:
     from flowkit.errors import FlowkitError
     from flowkit.settings import Settings
 
-    assert Settings.resolve(environ={}, cwd=tmp_path).worker_linger == 300.0
+    assert Settings.resolve(environ={}, cwd=tmp_path).worker_linger == 0.0  # off
     assert Settings.resolve(environ={"FLOWKIT_WORKER_LINGER": "90s"}).worker_linger == 90.0
     (tmp_path / "pyproject.toml").write_text('[tool.flowkit]\nworker_linger = "2m"\n')
     assert Settings.resolve(environ={}, cwd=tmp_path).worker_linger == 120.0
