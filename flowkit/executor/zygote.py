@@ -250,6 +250,7 @@ class _Loop:
                 try:
                     handoff.send(spare.sock, line + b"\n", fds)
                 except OSError:  # it died waiting (killed): fork one now
+                    self.dropped.add(spare.pid)  # its end is no task's
                     spare.sock.close()
                     spare = None
             if spare is None:

@@ -218,11 +218,11 @@ def test_logs_follow_shows_output_while_the_task_runs(
             text=True,
         )
         assert follow.stdout is not None
-        started = time.monotonic()
+        # The task waits for the go file, written only below: a first line read here reached
+        # --follow while the task ran (one shown only at its end would block this read until
+        # the test's timeout). No bound on how soon: a loaded CI machine took 10.1 s once.
         first = follow.stdout.readline()
-        waited = time.monotonic() - started
         assert "first line" in first
-        assert waited < 10, f"the first line took {waited:.1f}s to reach logs --follow"
         assert follow.poll() is None  # still following: the task has not ended
         go.touch()
         rest, err = follow.communicate(timeout=60)
