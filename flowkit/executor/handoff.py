@@ -1,5 +1,6 @@
 """Handing a line and open descriptors to another process over a Unix socket (``SCM_RIGHTS``):
-how the warm worker gives its zygote a task's pipes, and how a shepherd gives its task them.
+how the warm worker gives its zygote a task's pipes, how a shepherd gives its task them, and
+how a command line gives a parked spare its stdin, stdout and stderr.
 
 Through ``_socket``, the C module under :mod:`socket`: these processes need a socket pair and
 ``sendmsg``/``recvmsg``, not the ~3 ms of enums and helpers :mod:`socket` would import.
@@ -28,6 +29,14 @@ def send(sock: Any, data: bytes, fds: tuple[int, ...] = ()) -> None:
     while sent < len(view):  # a signal cut the write short: the rest, plainly
         view = view[sent:]
         sent = sock.sendmsg([view])
+
+
+def peer(sock: Any) -> tuple[int, int]:
+    """The pid and uid of the process at the other end of the Unix socket ``sock``
+    (``SO_PEERCRED``: as it was when it connected)."""
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _ = struct.unpack("3i", creds)
+    return pid, uid
 
 
 def rights(fds: tuple[int, ...]) -> list[tuple[int, int, bytes]]:

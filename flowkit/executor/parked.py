@@ -19,13 +19,12 @@ import os
 import select
 import socket
 import stat
-import struct
 import sys
 import time
 from collections.abc import Iterator
 
 from flowkit.errors import FlowkitError
-from flowkit.executor import forkserver
+from flowkit.executor import forkserver, handoff
 from flowkit.executor.rendezvous import MAX_PARKED, TAKE, address, changed, context, folder
 from flowkit.settings import Settings, find_pyproject
 
@@ -197,8 +196,7 @@ def _serve(
     (or where it is) changed on disk (None: it exits)."""
     conn.settimeout(_REQUEST_TIMEOUT)
     try:
-        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        pid, uid, _ = struct.unpack("3i", creds)
+        pid, uid = handoff.peer(conn)
         message, fds, _, _ = socket.recv_fds(conn, 16, 3)
     except OSError:
         return False

@@ -104,6 +104,13 @@ def start_time(pid: int) -> int | None:
     return None if fields is None else int(fields[19])
 
 
+def parent_of(pid: int) -> int | None:
+    """The pid of ``pid``'s parent (field 4 of ``/proc/PID/stat``); None where it is not
+    known."""
+    fields = _stat(pid)
+    return None if fields is None else int(fields[1])
+
+
 def children_of(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (zombies included), from ``/proc``."""
     try:
@@ -126,8 +133,7 @@ def children_of(pid: int) -> list[int]:
 def _children_by_scan(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
-        fields = _stat(int(entry)) if entry.isdigit() else None
-        if fields is not None and int(fields[1]) == pid:  # field 4: the parent's pid
+        if entry.isdigit() and parent_of(int(entry)) == pid:
             found.append(int(entry))
     return found
 

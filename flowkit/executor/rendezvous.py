@@ -167,7 +167,8 @@ def adopt(name: str) -> Adopted | None:
     # _socket, not socket: socket.py makes enums of the platform's constants as it is
     # imported, ~3 ms of a command line whose whole start is ~100 ms.
     import _socket
-    import struct
+
+    from flowkit.executor import handoff
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)  # close-on-exec
     pidfd: int | None = None
@@ -180,8 +181,7 @@ def adopt(name: str) -> Adopted | None:
             with contextlib.suppress(OSError):
                 os.unlink(path)
             return None
-        creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
-        pid, uid, _ = struct.unpack("3i", creds)
+        pid, uid = handoff.peer(sock)
         if uid != os.getuid() or pid <= 0 or context(pid) != context():
             return None
         # opened while the spare is known alive (it answers below): it names that process
@@ -189,8 +189,7 @@ def adopt(name: str) -> Adopted | None:
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         pipes = [in_r, in_w, out_r, out_w]
-        rights = struct.pack("3i", in_r, out_w, 2)  # its stdin, stdout and stderr
-        sock.sendmsg([TAKE], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+        handoff.send(sock, TAKE, (in_r, out_w, 2))  # its stdin, stdout and stderr
         os.close(in_r)
         os.close(out_w)
         pipes = [in_w, out_r]

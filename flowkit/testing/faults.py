@@ -25,6 +25,7 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
+from flowkit.executor.reaper import parent_of
 from flowkit.executor.zygote import NAME as ZYGOTE_NAME
 from flowkit.store import Backend, Bytes, backend_for
 from flowkit.store.backend import ObjectInfo, Reader
@@ -168,14 +169,8 @@ def _warm_worker() -> int:
     task's session and, where the worker has one, its zygote."""
     parent = os.getppid()
     if os.getsid(0) == parent:
-        with contextlib.suppress(OSError):
-            parent = _parent_of(parent)
-            with open(f"/proc/{parent}/comm") as fh:
-                if fh.read().strip() == ZYGOTE_NAME:
-                    parent = _parent_of(parent)
+        parent = parent_of(parent) or parent
+        with contextlib.suppress(OSError), open(f"/proc/{parent}/comm") as fh:
+            if fh.read().strip() == ZYGOTE_NAME:
+                parent = parent_of(parent) or parent
     return parent
-
-
-def _parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as fh:
-        return int(fh.read().rpartition(")")[2].split()[1])
