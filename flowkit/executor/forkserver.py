@@ -11,8 +11,9 @@ task's process, and runs no user code: it reaps every child it gets (the task, a
 whatever the task orphaned, see :mod:`flowkit.executor.reaper`) and, once the task has
 ended, kills what is left below it and exits as the task did. Cancelling a task kills the
 shepherd's whole tree. The task's stdout/stderr are piped back here, where the lines are
-timestamped into the store's log and echoed to the scheduler. When stdin closes or the news cannot be sent (the scheduler is
-gone), every task still running is killed and the worker exits quietly.
+timestamped into the store's log and echoed to the scheduler. When stdin closes or the news
+cannot be sent (the scheduler is gone), every task still running is killed and the worker
+exits quietly.
 """
 
 from __future__ import annotations

@@ -145,9 +145,10 @@ def kill_tree(pid: int, *, start: int | None = None, spare_root: bool = False) -
     (a shepherd, which then reaps what was killed below it). Each process below it is
     stopped before its children are listed, so none can start another unseen; one whose
     parent exits before it is stopped is re-parented to ``pid`` when ``pid`` is a subreaper,
-    so the tree is walked again until a walk finds nothing new. With ``start`` (see :func:`start_time`), nothing is
-    signalled unless ``pid`` is still the process that started then (its pid may have been
-    reused): checked through a pidfd where the kernel has them, so the check cannot race.
+    so the tree is walked again until a walk finds nothing new. With ``start`` (see
+    :func:`start_time`), nothing is signalled unless ``pid`` is still the process that
+    started then (its pid may have been reused): checked through a pidfd where the kernel
+    has them, so the check cannot race.
     """
     send = _root_signaller(pid, start)
     if send is None:
