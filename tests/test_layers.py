@@ -15,11 +15,11 @@ import flowkit
 
 #: Bottom to top. A module may import its own layer and the layers below it, never above.
 #: ``flowkit/errors.py``, ``settings.py``, ``plugins.py``, ``lazy.py``, ``version.py``,
-#: ``fastdata.py``, ``caches.py`` and ``files.py`` are the base every layer may use;
+#: ``fastdata.py``, ``caches.py``, ``files.py`` and ``exits.py`` are the base every layer may use;
 #: the entry points (``flowkit/__init__.py``, ``__main__.py``, ``worker.py``, ``driver.py``,
 #: ``testing``) sit on top and may use anything.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "settings", "plugins", "lazy", "version", "fastdata", "caches", "files"),
+    ("errors", "settings", "plugins", "lazy", "version", "fastdata", "caches", "files", "exits"),
     ("store",),
     ("authoring",),
     ("graph",),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import click
 
@@ -19,6 +20,7 @@ from flowkit.cli.ops_commands import COMMANDS as OPS_COMMANDS
 from flowkit.cli.store_commands import COMMANDS, show_pathspec
 from flowkit.cli.tag_command import tag_cmd
 from flowkit.cli.ui_command import ui_cmd
+from flowkit.exits import leave_if_owned
 
 _FLOW_OPTION = click.option(
     "--flow", "flow_name", default=None, help="The flow to use when the file has several."
@@ -82,7 +84,11 @@ cli.add_command(airflow_cmd)
 
 def main() -> None:
     """Entry point of the ``flowkit`` console script."""
-    cli.main(prog_name="flowkit")
+    try:
+        cli.main(prog_name="flowkit")
+    except SystemExit as done:
+        leave_if_owned(done, sys._getframe())
+        raise
 
 
 if __name__ == "__main__":

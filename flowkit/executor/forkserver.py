@@ -18,7 +18,6 @@ exits quietly.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import gc
 import json
@@ -40,6 +39,7 @@ from flowkit.executor.reaper import (
     no_core_dump,
     start_time,
 )
+from flowkit.exits import leave
 from flowkit.fastdata import dataclass, field
 from flowkit.task.outcome import describe_status
 
@@ -804,14 +804,9 @@ def main() -> None:
 
 def _exit() -> NoReturn:
     """Exit once served (every task killed and reaped, its logs flushed and ended) without
-    the interpreter's teardown, which frees the objects of every module imported one by one
-    and took most of a worker's shutdown; what the flow's modules registered to run at exit
-    still runs."""
-    atexit._run_exitfuncs()
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(0)
+    the interpreter's teardown, which took most of a worker's shutdown; what the flow's
+    modules registered to run at exit still runs."""
+    leave(0)
 
 
 if __name__ == "__main__":
