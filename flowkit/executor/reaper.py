@@ -14,8 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import select
 import signal
 import sys
+import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -220,3 +223,46 @@ def _root_signaller(pid: int, start: int | None) -> _Send | None:
             os.close(fd)
         return None
     return _Send(pid, fd)
+
+
+def reap_within(pids: Iterable[int], within: float) -> set[int]:
+    """Reap each of the child processes ``pids`` as it exits, for up to ``within`` seconds;
+    the ones still running then. Woken by each exit through pidfds where the kernel has them
+    (a run's end waits on two levels of these: every millisecond of polling showed)."""
+    left = set(pids)
+    deadline = time.monotonic() + within
+    fds = _exit_fds(left)
+    try:
+        while True:
+            for pid in list(left):
+                with contextlib.suppress(ChildProcessError):  # reaped already: not ours
+                    if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                        continue
+                left.discard(pid)
+            remaining = deadline - time.monotonic()
+            if not left or remaining <= 0:
+                return left
+            if fds is None:
+                time.sleep(min(0.002, remaining))
+            else:
+                select.select([fds[pid] for pid in left], [], [], remaining)
+    finally:
+        for fd in (fds or {}).values():
+            os.close(fd)
+
+
+def _exit_fds(pids: set[int]) -> dict[int, int] | None:
+    """A pidfd for each of ``pids`` (readable once it exits), or None where the kernel has
+    none, or one has been reaped already (the polling loop then sees it gone)."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
+    fds: dict[int, int] = {}
+    for pid in pids:
+        try:
+            fds[pid] = pidfd_open(pid)
+        except OSError:
+            for fd in fds.values():
+                os.close(fd)
+            return None
+    return fds

@@ -28,14 +28,13 @@ import json
 import os
 import select
 import signal
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
 
 from flowkit.executor import handoff
 from flowkit.executor.forkserver import TaskStart
-from flowkit.executor.reaper import die_with_parent, name_process, start_time
+from flowkit.executor.reaper import die_with_parent, name_process, reap_within, start_time
 
 #: What the zygote is called in ``/proc/PID/comm`` (``ps -o comm``, ``top``).
 NAME = "flowkit-zygote"
@@ -115,14 +114,9 @@ class Zygote:
         """Close the zygote's socket, on which it lets its spare go, reaps its shepherds
         and exits, and reap it (killed if it has not exited within a few seconds)."""
         self.sock.close()
-        deadline = time.monotonic() + 2 * _END_WITHIN
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(self.pid, os.WNOHANG)[0] == 0:
-                if time.monotonic() >= deadline:
-                    os.kill(self.pid, signal.SIGKILL)
-                    os.waitpid(self.pid, 0)
-                    return
-                time.sleep(0.002)
+        if reap_within([self.pid], 2 * _END_WITHIN):
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
 
     def wait_for(self, op: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """Read until the answer ``op`` comes: it (None if the zygote is gone first) and
@@ -301,14 +295,7 @@ class _Loop:
         """Reap each shepherd as it exits, for up to ``within`` seconds: its time (its
         task's with it) then counts to the zygote, and the zygote's to the worker, which
         reaps it (see Zygote.end), as when the worker forked its tasks itself."""
-        deadline = time.monotonic() + within
-        while self.shepherds and time.monotonic() < deadline:
-            for pid in list(self.shepherds):
-                with contextlib.suppress(ChildProcessError):
-                    if os.waitpid(pid, os.WNOHANG)[0] == 0:
-                        continue
-                self.shepherds.discard(pid)
-            time.sleep(0.002)
+        self.shepherds = reap_within(self.shepherds, within)
 
     def report_ends(self) -> None:
         """Reap every shepherd that exited and report its status. One killed by a third
