@@ -339,7 +339,6 @@ def _close_open_attempts(store: Any, flow: str, run_id: str) -> list[Any]:
         for task in store.records.list_tasks(flow, run_id, step):
             if task.final:
                 continue
-            kill_attempt(task)
             info = ExceptionInfo(
                 TaskKilled.__name__,
                 "the task was killed: its run ended while the attempt was unfinished (the "
@@ -347,10 +346,13 @@ def _close_open_attempts(store: Any, flow: str, run_id: str) -> list[Any]:
                 "",
                 qualified_name(TaskKilled),
             )
+            # Recorded before it is killed: what runs the attempt (a worker left running
+            # when its Airflow task was killed) would else record the kill as its failure.
             try:
                 store.records.finish_task(task.finished("killed", exception=info))
             except RecordExistsError:  # it wrote its own final record meanwhile
                 continue
+            kill_attempt(task)
             closed.append(task)
     return closed
 
