@@ -657,6 +657,22 @@ def _preload_task_modules() -> None:
     import flowkit.task.execute  # noqa: F401
 
 
+def _preload_installed(given: list[str]) -> None:
+    """Import the installed packages the command line named (``NAME=FILE`` each, see
+    :func:`flowkit.executor.warm.installed_imports`): the flow's own imports, done before its
+    hello. Only where this process finds a package in the very file the command line
+    imported it from; one that fails to import here fails again as the flow is imported,
+    which reports it."""
+    from importlib.util import find_spec
+
+    for item in given:
+        name, _, path = item.partition("=")
+        with contextlib.suppress(Exception):
+            found = find_spec(name)
+            if found is not None and found.origin == path:
+                __import__(name)
+
+
 #: Files opened for reading in this worker (not in its tasks) by their absolute paths: what
 #: the flow's module read as it was imported (a settings file, a table loaded at module level).
 #: A forked task's reads are not (its process is not the worker's).
@@ -779,6 +795,7 @@ def main() -> None:
     # names that code. An import that fails here fails again in setup, which reports it.
     with contextlib.suppress(Exception):
         _preload_task_modules()
+    _preload_installed(sys.argv[1:])
     first = sys.stdin.buffer.readline()
     if not first:
         return

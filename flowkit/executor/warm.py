@@ -19,7 +19,9 @@ snapshots its code, then waits for its hello (which names the code, so it cannot
 earlier). A spare is generic until it reads its hello: any run here with the same interpreter,
 working directory and environment may take it; one not taken is killed when its run ends.
 The command line starts its run's spare earlier still, as the flow file hands it control
-(:func:`prefork`), so that the worker imports while the command line imports its own modules.
+(:func:`prefork`), so that the worker imports while the command line imports its own modules;
+that spare also imports the installed packages the flow file imported (numpy, torch: see
+:func:`installed_imports`), which the flow's import after the hello then finds done.
 
 A worker is always a fresh interpreter, never forked from the process that starts the run:
 that process has run the flow file, ``sitecustomize`` and the project's modules, whose open
@@ -133,10 +135,11 @@ def _forget_inherited() -> None:
 os.register_at_fork(after_in_child=_forget_inherited)
 
 
-def spawn() -> subprocess.Popen[bytes]:
-    """A fresh worker, which imports what its tasks need and then waits for its hello."""
+def spawn(preload: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """A fresh worker, which imports what its tasks need (and the installed packages
+    ``preload`` names, see :func:`installed_imports`) and then waits for its hello."""
     return subprocess.Popen(
-        [sys.executable, "-m", "flowkit.executor.forkserver"],
+        [sys.executable, "-m", "flowkit.executor.forkserver", *(preload or [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         start_new_session=True,  # terminal signals reach the scheduler, which decides
@@ -164,13 +167,39 @@ def prefork(argv: list[str]) -> None:
         return
     key = _spare_key()
     lingers = rendezvous.lingers()
-    proc = (rendezvous.adopt(key[: rendezvous.NAME_LENGTH]) if lingers else None) or spawn()
+    adopted = rendezvous.adopt(key[: rendezvous.NAME_LENGTH]) if lingers else None
+    proc = adopted or spawn(installed_imports())
     with _lock:
         _spares[proc] = key
         _early.append(proc)
     atexit.register(_drop_early)
     if lingers:
         atexit.register(_leave_spare)
+
+
+def installed_imports() -> list[str]:
+    """``NAME=FILE`` for each installed package (one in a site-packages folder, not
+    flowkit) this process has imported: the flow file's own imports (numpy, pandas, torch)
+    by the time it hands the command line control. Its spare worker imports them while the
+    command line lints, plans and snapshots the code: the flow's import, after the hello,
+    then finds them done. Nothing of the project itself is named (it comes from the code
+    snapshot), and the flow's module code has already run here, so what it set in
+    ``os.environ`` before its imports is in the worker's environment too."""
+    site = sys.modules.get("site")
+    if site is None:  # python -S: no site-packages to tell apart
+        return []
+    with contextlib.suppress(AttributeError):  # an old virtualenv's site module lacks these
+        folders = [*site.getsitepackages(), site.getusersitepackages()]
+        roots = tuple(os.path.join(folder, "") for folder in folders)
+        found = []
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None)
+            if "." in name or name.startswith("__") or name == "flowkit":
+                continue
+            if isinstance(path, str) and path.startswith(roots):
+                found.append(f"{name}={path}")
+        return found
+    return []
 
 
 def _leave_spare() -> None:

@@ -69,8 +69,8 @@ def spawned(
     procs: list[subprocess.Popen[bytes]] = []
     real = warm.spawn
 
-    def spawn() -> subprocess.Popen[bytes]:
-        procs.append(real())
+    def spawn(preload: list[str] | None = None) -> subprocess.Popen[bytes]:
+        procs.append(real(preload))
         return procs[-1]
 
     monkeypatch.setattr(warm, "spawn", spawn)
@@ -193,6 +193,48 @@ def test_the_command_lines_early_spare_is_the_one_its_run_takes(
     assert len(spawned) == 1
     assert run["start"].task.data.worker == spawned[0].pid
     assert spawned[0].returncode == 0
+
+
+def test_the_early_spare_imports_the_installed_packages_the_flow_file_did(
+    spawned: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """Before its hello, while the command line lints and plans: the flow's own import,
+    after it, finds them done. Here this process stands for the command line, and click for
+    a flow file's numpy: installed, imported here, and by nothing a worker runs itself."""
+    import click
+
+    warm.prefork(["run"])
+    assert f"click={click.__file__}" in spawned[0].args
+    assert not any(arg.startswith(("flowkit=", "tests=")) for arg in spawned[0].args)
+    source = _FLOW.replace(
+        "self.worker = _worker()",
+        "self.worker, self.click = _worker(), __import__('sys').modules.get('click') is not None",
+    )
+    with warm.parking(False):
+        run = flowkit.run(_flow(tmp_path, source), store=str(tmp_path / "s"), quiet=True)
+    assert run["start"].task.data.worker == spawned[0].pid
+    assert run["start"].task.data.click is True
+
+
+def test_a_package_found_elsewhere_than_where_the_command_line_imported_it_is_left(
+    tmp_path: Path,
+) -> None:
+    """A worker imports an installed package early only from the file the command line
+    imported it from: a package shadowed on the worker's path is left to the flow's import."""
+    code = (
+        "import sys; from importlib.util import find_spec; "
+        "from flowkit.executor.forkserver import _preload_installed; "
+        "origin = find_spec('nbformat').origin; "
+        "_preload_installed(['nbformat=/elsewhere/nbformat/__init__.py', 'no_such=/x.py']); "
+        "before = 'nbformat' in sys.modules; "
+        "_preload_installed([f'nbformat={origin}']); "
+        "print(before, 'nbformat' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False True"
 
 
 @pytest.mark.parametrize(
