@@ -22,10 +22,11 @@ class Torn:
     def __del__(self):
         sys.stderr.write("torn down\\n")
 
-torn = Torn()
-atexit.register(lambda: open(sys.argv[0] + ".atexit", "w").write("ran"))
-left_open = open(sys.argv[0] + ".open", "w")
-left_open.write("flushed")
+if __name__ == "__main__":  # the command line's process, not the worker importing the flow
+    torn = Torn()
+    atexit.register(lambda: open(sys.argv[0] + ".atexit", "w").write("ran"))
+    left_open = open(sys.argv[0] + ".open", "w")
+    left_open.write("flushed")
 
 class ExitFlow(FlowSpec):
     @step
@@ -36,13 +37,14 @@ class ExitFlow(FlowSpec):
     def end(self):
         {end}
 
+if __name__ == "__main__":
 {call}
 """
 
 
 def _flow(tmp_path: Path, call: str = "ExitFlow()", end: str = "pass") -> Path:
     path = tmp_path / "exit_flow.py"
-    path.write_text(FLOW.format(call=call, end=end))
+    path.write_text(FLOW.format(call=textwrap.indent(call, "    "), end=end))
     return path
 
 
