@@ -16,7 +16,7 @@ import inspect
 import json
 import marshal
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import CodeType, FunctionType
 from typing import Any
 
@@ -25,9 +25,12 @@ from flowkit.graph.source import SourceUnavailable, function_node, global_names,
 from flowkit.graph.stable import Unstable, plain_text, stable_text
 
 
+@functools.lru_cache(maxsize=1024)
 def normalized(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    """The function's code as text, without decorators, docstring, comments or layout."""
-    clean = copy.deepcopy(node)
+    """The function's code as text, without decorators, docstring, comments or layout.
+    Kept per node: syntax trees are cached by their file's content and never changed, and a
+    graph's steps call the same helpers."""
+    clean = copy.copy(node)  # unparsing reads the children: only these two fields differ
     clean.decorator_list = []
     body = clean.body
     if (
@@ -87,8 +90,11 @@ def _constants(func: FunctionType, module: str) -> dict[str, str]:
     return found
 
 
-def _global_attributes(code: CodeType) -> Iterator[tuple[str, str]]:
-    """``(name, attr)`` for each ``name.attr`` read where ``name`` is a global, nested code too."""
+@functools.lru_cache(maxsize=1024)
+def _global_attributes(code: CodeType) -> tuple[tuple[str, str], ...]:
+    """``(name, attr)`` for each ``name.attr`` read where ``name`` is a global, nested code
+    too; kept per code object, as :func:`global_names` is."""
+    found = []
     previous = None
     for instruction in dis.get_instructions(code):
         if (
@@ -96,11 +102,12 @@ def _global_attributes(code: CodeType) -> Iterator[tuple[str, str]]:
             and previous.opname in ("LOAD_GLOBAL", "LOAD_NAME")
             and instruction.opname in ("LOAD_ATTR", "LOAD_METHOD")
         ):
-            yield previous.argval, instruction.argval
+            found.append((previous.argval, instruction.argval))
         previous = instruction
     for const in code.co_consts:
         if isinstance(const, CodeType):
-            yield from _global_attributes(const)
+            found += _global_attributes(const)
+    return tuple(found)
 
 
 def _attribute_text(owner: type, attr: str) -> str | None:

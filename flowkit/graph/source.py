@@ -12,7 +12,6 @@ import hashlib
 import linecache
 import sys
 import threading
-from collections.abc import Iterator
 from functools import lru_cache
 from types import CodeType, FunctionType
 from typing import Any
@@ -87,18 +86,19 @@ def function_node(func: FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef:
 _GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 
 
-def global_names(code: CodeType) -> Iterator[str]:
+@lru_cache(maxsize=1024)
+def global_names(code: CodeType) -> tuple[str, ...]:
     """The global names ``code`` reads, its nested functions', classes' and comprehensions'
     too (as cloudpickle finds them). Not ``co_names``, which also holds every attribute name:
-    ``"abc".upper()`` does not read a global ``upper``."""
+    ``"abc".upper()`` does not read a global ``upper``. Kept per code object (they are
+    immutable): a graph's steps read the same helpers, each disassembled once."""
     import dis  # here: a worker imports this module to load a flow, which never needs dis
 
-    for instruction in dis.get_instructions(code):
-        if instruction.opname in _GLOBAL_LOADS:
-            yield instruction.argval
+    names = [i.argval for i in dis.get_instructions(code) if i.opname in _GLOBAL_LOADS]
     for const in code.co_consts:
         if isinstance(const, CodeType):
-            yield from global_names(const)
+            names += global_names(const)
+    return tuple(names)
 
 
 def class_node(tree: ast.Module, name: str, inner_line: int) -> ast.ClassDef | None:
