@@ -3,17 +3,25 @@ environment scripts/install-test-services.sh makes), then read back and resumed 
 flowkit: the records a run under Airflow writes are the ones a local run writes.
 
 Airflow only runs tasks here: no scheduler, no API server, nothing listens (``dags test``
-executes in its own process). One AIRFLOW_HOME and ``airflow db migrate`` serve the module.
+executes in its own process). One AIRFLOW_HOME, migrated once, serves the test session, its
+pytest-xdist workers included; the three DAG runs the tests read are ``airflow dags test``
+commands run one after another in one Airflow process (airflow_dags_batch.py), once for the
+session, each test reading its own: a fresh ``airflow`` costs ~15 s of start-up on a busy
+machine, for runs of a few seconds.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -22,11 +30,28 @@ from flowkit.store import open_store
 from tests.browser import fail_or_skip
 
 # Airflow starts slowly (~5 s a command, ~1 s a task), and the first test also migrates the
-# database: far past the suite's default timeout on a busy machine
+# database and runs the DAGs: far past the suite's default timeout on a busy machine
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 FLOWS = Path(__file__).parent / "flows"
 VENV = Path(os.environ.get("FLOWKIT_AIRFLOW_VENV", "/opt/flowkit-airflow"))
+BATCH = Path(__file__).parent / "airflow_dags_batch.py"
+T = TypeVar("T")
+
+#: The DAG runs the tests read: dag_id -> (the run's conf, the environment of its tasks).
+RUNS: dict[str, tuple[dict[str, object] | None, dict[str, str]]] = {
+    "UnevenFlow": ({"shift_by": 100}, {}),
+    "FailingFlow": (None, {"FLOWKIT_TEST_BREAK": "1"}),
+    "SwitchFlow": (None, {}),
+}
+
+
+@dataclass(frozen=True)
+class DagsTest:
+    """What ``airflow dags test DAG_ID`` ended with: its exit status and its output."""
+
+    returncode: int
+    output: str
 
 
 @dataclass(frozen=True)
@@ -55,52 +80,125 @@ class Airflow:
         )
         assert done.returncode == 0, done.stderr
 
-    def dags_test(
-        self, dag_id: str, conf: dict[str, object] | None = None, **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        command = [str(VENV / "bin" / "airflow"), "dags", "test", dag_id]
-        if conf is not None:
-            command += ["-c", json.dumps(conf)]
-        return subprocess.run(
-            command,
-            env={**self.env, **env},
+    def dags_tests(self, logs: Path) -> dict[str, DagsTest]:
+        """``airflow dags test`` of each DAG in RUNS, in one Airflow process."""
+        logs.mkdir(exist_ok=True)
+        runs = [
+            {"dag_id": dag_id, "conf": conf, "env": env, "log": str(logs / f"{dag_id}.log")}
+            for dag_id, (conf, env) in RUNS.items()
+        ]
+        done = subprocess.run(
+            [str(VENV / "bin" / "python"), str(BATCH), json.dumps(runs)],
+            env=self.env,
             capture_output=True,
             text=True,
-            timeout=400,
+            timeout=500,
         )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        statuses = json.loads(done.stdout.splitlines()[-1])
+        return {
+            run["dag_id"]: DagsTest(status, Path(run["log"]).read_text(errors="replace"))
+            for run, status in zip(runs, statuses, strict=True)
+        }
 
 
-@pytest.fixture(scope="module")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test session that its pytest-xdist workers share (each worker has a
+    session, and a base temporary folder, of its own: their parent is the run's)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return root / "airflow-runs"
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{folder}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def once(
+    folder: Path, make: Callable[[], T], dump: Callable[[T], str], load: Callable[[str], T]
+) -> T:
+    """``make()``, made by the first worker of the session to ask and read by the others from
+    ``folder``: what it raised, too (each worker's tests fail with it, none makes it again)."""
+    with locked(folder):
+        made, failed = folder / "made.json", folder / "failed.txt"
+        if failed.exists():
+            pytest.fail(
+                f"another worker of this session failed to make {folder.name}: "
+                + failed.read_text()
+            )
+        if made.exists():
+            return load(made.read_text())
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            value = make()
+        except BaseException as exc:
+            failed.write_text(f"{type(exc).__name__}: {exc}")
+            raise
+        made.write_text(dump(value))
+        return value
+
+
+@pytest.fixture(scope="session")
+def airflow(shared: Path) -> Airflow:
     if not (VENV / "bin" / "airflow").exists():
         fail_or_skip(f"Airflow is not installed in {VENV} (scripts/install-test-services.sh)")
-    home = tmp_path_factory.mktemp("airflow")
-    (home / "dags").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FLOWKIT_"))}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        # nothing leaves the machine: no usage reports
-        AIRFLOW__USAGE_DATA_COLLECTION__ENABLED="False",
-        SCARF_ANALYTICS="false",
-        DO_NOT_TRACK="true",
-        # the DAG's tasks run flowkit with this interpreter (baked in at export, too)
-        FLOWKIT_PYTHON=sys.executable,
+    home = shared / "home"
+
+    def make() -> Airflow:
+        (home / "dags").mkdir(parents=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FLOWKIT_"))}
+        env.update(
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+            # nothing leaves the machine: no usage reports
+            AIRFLOW__USAGE_DATA_COLLECTION__ENABLED="False",
+            SCARF_ANALYTICS="false",
+            DO_NOT_TRACK="true",
+            # the DAG's tasks run flowkit with this interpreter (baked in at export, too)
+            FLOWKIT_PYTHON=sys.executable,
+        )
+        migrated = subprocess.run(
+            [str(VENV / "bin" / "airflow"), "db", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
+        made = Airflow(env, home / "dags", home / "store")
+        for flow_file in ("failing_flow.py", "switch_flow.py", "uneven_flow.py"):
+            made.export(flow_file)
+        return made
+
+    return once(
+        home,
+        make,
+        lambda made: json.dumps({"env": made.env}),
+        lambda text: Airflow(json.loads(text)["env"], home / "dags", home / "store"),
     )
-    migrated = subprocess.run(
-        [str(VENV / "bin" / "airflow"), "db", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+
+
+@pytest.fixture(scope="session")
+def dags_tests(airflow: Airflow, shared: Path) -> dict[str, DagsTest]:
+    """The session's ``airflow dags test`` of each DAG in RUNS (made by the first worker that
+    needs them, read by the others)."""
+    folder = shared / "dags-tests"
+    return once(
+        folder,
+        lambda: airflow.dags_tests(folder / "logs"),
+        lambda done: json.dumps({k: [v.returncode, v.output] for k, v in done.items()}),
+        lambda text: {k: DagsTest(*v) for k, v in json.loads(text).items()},
     )
-    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
-    made = Airflow(env, home / "dags", home / "store")
-    for flow_file in ("failing_flow.py", "switch_flow.py", "uneven_flow.py"):
-        made.export(flow_file)
-    return made
 
 
 def latest(airflow: Airflow, flow: str) -> Run:
@@ -110,12 +208,12 @@ def latest(airflow: Airflow, flow: str) -> Run:
 
 
 def test_an_uneven_split_with_a_foreach_in_a_branch_runs_with_flowkits_records(
-    airflow: Airflow,
+    airflow: Airflow, dags_tests: dict[str, DagsTest]
 ) -> None:
     """A foreach (mapped tasks, a fan-in) beside a shorter branch, whose DAG Airflow could
     not load when its tasks were written breadth-first; a parameter given as conf."""
-    done = airflow.dags_test("UnevenFlow", conf={"shift_by": 100})
-    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    done = dags_tests["UnevenFlow"]
+    assert done.returncode == 0, done.output[-8000:]
     run = latest(airflow, "UnevenFlow")
     assert run.successful
     assert run.data.shift_by == 100
@@ -135,8 +233,10 @@ def test_an_uneven_split_with_a_foreach_in_a_branch_runs_with_flowkits_records(
     assert any(t.startswith("airflow:dag_run:manual__") for t in tags)
 
 
-def test_a_failing_run_fails_the_dag_and_resumes_locally(airflow: Airflow) -> None:
-    done = airflow.dags_test("FailingFlow", FLOWKIT_TEST_BREAK="1")
+def test_a_failing_run_fails_the_dag_and_resumes_locally(
+    airflow: Airflow, dags_tests: dict[str, DagsTest]
+) -> None:
+    done = dags_tests["FailingFlow"]  # its tasks ran with FLOWKIT_TEST_BREAK=1
     assert done.returncode != 0  # the DAG run failed, and `airflow dags test` says so
     run = latest(airflow, "FailingFlow")
     assert not run.successful
@@ -165,12 +265,14 @@ def test_a_failing_run_fails_the_dag_and_resumes_locally(airflow: Airflow) -> No
     assert start.origin_pathspec is not None and f"/{run.id}/start/" in start.origin_pathspec
 
 
-def test_a_switch_skips_the_case_not_taken(airflow: Airflow) -> None:
+def test_a_switch_skips_the_case_not_taken(
+    airflow: Airflow, dags_tests: dict[str, DagsTest]
+) -> None:
     """The case not taken is skipped and where the cases meet still runs (the taken case's
     branch and trigger rules are checked on the DAG's text in test_dag_text: one real run
     here, as each costs Airflow's start-up)."""
-    skipped = airflow.dags_test("SwitchFlow")
-    assert skipped.returncode == 0, skipped.stdout[-5000:] + skipped.stderr[-3000:]
+    skipped = dags_tests["SwitchFlow"]
+    assert skipped.returncode == 0, skipped.output[-8000:]
     run = latest(airflow, "SwitchFlow")
     assert run.successful
     assert sorted(s.id for s in run) == ["end", "start"]
