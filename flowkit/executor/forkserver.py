@@ -796,8 +796,10 @@ def main() -> None:
     # names that code. An import that fails here fails again in setup, which reports it.
     with contextlib.suppress(Exception):
         _preload_task_modules()
-    _preload_installed(sys.argv[1:])
     first = sys.stdin.buffer.readline()
+    if first.startswith(b'{"op":"preload",'):  # the command line's (warm.prefork), first
+        _preload_installed(json.loads(first)["modules"])
+        first = sys.stdin.buffer.readline()
     if not first:
         return
     try:

@@ -135,11 +135,10 @@ def _forget_inherited() -> None:
 os.register_at_fork(after_in_child=_forget_inherited)
 
 
-def spawn(preload: list[str] | None = None) -> subprocess.Popen[bytes]:
-    """A fresh worker, which imports what its tasks need (and the installed packages
-    ``preload`` names, see :func:`installed_imports`) and then waits for its hello."""
+def spawn() -> subprocess.Popen[bytes]:
+    """A fresh worker, which imports what its tasks need and then waits for its hello."""
     return subprocess.Popen(
-        [sys.executable, "-m", "flowkit.executor.forkserver", *(preload or [])],
+        [sys.executable, "-m", "flowkit.executor.forkserver"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         start_new_session=True,  # terminal signals reach the scheduler, which decides
@@ -167,8 +166,14 @@ def prefork(argv: list[str]) -> None:
         return
     key = _spare_key()
     lingers = rendezvous.lingers()
-    adopted = rendezvous.adopt(key[: rendezvous.NAME_LENGTH]) if lingers else None
-    proc = adopted or spawn(installed_imports())
+    proc = (rendezvous.adopt(key[: rendezvous.NAME_LENGTH]) if lingers else None) or spawn()
+    preload = installed_imports()
+    if preload:  # ahead of the hello, which only the run can send
+        with contextlib.suppress(OSError, ValueError):  # gone: the run will start another
+            assert proc.stdin is not None
+            message = {"op": "preload", "modules": preload}  # as forkserver.main reads it
+            proc.stdin.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+            proc.stdin.flush()
     with _lock:
         _spares[proc] = key
         _early.append(proc)
@@ -178,13 +183,13 @@ def prefork(argv: list[str]) -> None:
 
 
 def installed_imports() -> list[str]:
-    """``NAME=FILE`` for each installed package (one in a site-packages folder, not
-    flowkit) this process has imported: the flow file's own imports (numpy, pandas, torch)
-    by the time it hands the command line control. Its spare worker imports them while the
-    command line lints, plans and snapshots the code: the flow's import, after the hello,
-    then finds them done. Nothing of the project itself is named (it comes from the code
-    snapshot), and the flow's module code has already run here, so what it set in
-    ``os.environ`` before its imports is in the worker's environment too."""
+    """``NAME=FILE`` for each installed package (one in a site-packages folder; not
+    flowkit, nor a private ``_name``) this process has imported: the flow file's own imports
+    (numpy, pandas, torch) by the time it hands the command line control. Its spare worker
+    imports them while the command line lints, plans and snapshots the code: the flow's
+    import, after the hello, then finds them done. Nothing of the project itself is named
+    (it comes from the code snapshot), and the flow's module code has already run here, so
+    what it set in ``os.environ`` before its imports is in the worker's environment too."""
     site = sys.modules.get("site")
     if site is None:  # python -S: no site-packages to tell apart
         return []
@@ -194,7 +199,7 @@ def installed_imports() -> list[str]:
         found = []
         for name, module in list(sys.modules.items()):
             path = getattr(module, "__file__", None)
-            if "." in name or name.startswith("__") or name == "flowkit":
+            if "." in name or name.startswith("_") or name == "flowkit":
                 continue
             if isinstance(path, str) and path.startswith(roots):
                 found.append(f"{name}={path}")
