@@ -31,9 +31,9 @@ def leave(code: int) -> NoReturn:
     """Exit with status ``code`` now: run what was registered to run at exit, flush stdout
     and stderr, and end the process without the interpreter's teardown."""
     atexit._run_exitfuncs()
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-        sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # closed, or replaced by something odd
+            stream.flush()
     os._exit(code)
 
 
@@ -47,7 +47,7 @@ def leave_if_owned(done: SystemExit, entry: FrameType) -> None:
     script = sys.modules["__main__"]
     for value in list(vars(script).values()):
         if isinstance(value, io.IOBase) and not value.closed:
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(Exception):
                 value.flush()  # what the teardown would have done, closing it
     leave(code)
 
