@@ -69,7 +69,15 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracking
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": "",
+            # no job runner: it starts one Python process and three huey consumers beside the
+            # server, for MLflow's GenAI jobs (scorers, trace rollups) that no test here asks
+            # for; they cost the busy machine seconds of CPU at start and the server's SIGTERM
+            # the whole of stop_group's grace (10 s) at the end
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        },
     )
     try:
         deadline = time.monotonic() + 180
