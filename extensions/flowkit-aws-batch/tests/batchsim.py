@@ -216,7 +216,8 @@ def running(folder: Path) -> Iterator[BatchServer]:
     try:
         yield server
     finally:
-        stop_group(server.process)
+        # moto keeps everything in memory: nothing is lost if SIGTERM is not enough at once
+        stop_group(server.process, grace=2)
 
 
 # --- the data plane -------------------------------------------------------------------------

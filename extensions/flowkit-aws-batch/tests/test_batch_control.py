@@ -53,6 +53,16 @@ def _calls(monkeypatch: pytest.MonkeyPatch) -> list[Call]:
     return calls
 
 
+@pytest.fixture
+def short_failed_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The executor waits 1 s, not 5, for the final record of a job Batch says ended badly
+    before it calls the job lost: for tests whose jobs die before that record (never started,
+    killed), where the record never comes and the wait is only time."""
+    from flowkit_aws_batch import executor
+
+    monkeypatch.setattr(executor, "FAILED_GRACE", 1.0)
+
+
 def _named(calls: list[Call], operation: str) -> list[Call]:
     return [call for call in calls if call.operation == operation]
 
@@ -257,7 +267,7 @@ WIDE = """
     class WideFlow(FlowSpec):
         @step
         def start(self):
-            self.items = list(range(110))
+            self.items = list(range({width}))
             self.next(self.each, foreach="items")
 
         @step
@@ -274,6 +284,11 @@ WIDE = """
 """
 
 
+#: One child past what one DescribeJobs takes (100 ids): the children take two calls.
+WIDTH = 101
+
+
+@pytest.mark.usefixtures("short_failed_grace")
 def test_describe_jobs_asks_about_100_ids_at_most_and_never_none(
     batch_server: BatchServer,
     batch_store: str,
@@ -282,12 +297,12 @@ def test_describe_jobs_asks_about_100_ids_at_most_and_never_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # every child dies before it starts (a reclaimed spot instance), its retry too: no
-    # process runs, and the executor must describe all 110 children of each array
-    batch_runner.die(lambda job: job.index is not None, times=220)
+    # process runs, and the executor must describe all WIDTH children of each array
+    batch_runner.die(lambda job: job.index is not None, times=2 * WIDTH)
     calls = _calls(monkeypatch)
     with pytest.raises(flowkit.RunFailed):
         flowkit.run(
-            _flow(tmp_path, WIDE),
+            _flow(tmp_path, WIDE.format(width=WIDTH)),
             store=batch_store,
             with_decorators=_with(batch_server, _image()),
             progress=Quiet(),
@@ -299,7 +314,7 @@ def test_describe_jobs_asks_about_100_ids_at_most_and_never_none(
     ]
     assert len(arrays) == 2  # the first attempt's array, and the retry's
     asked = {job for call in _named(calls, "DescribeJobs") for job in call.params["jobs"]}
-    assert {f"{parent}:{i}" for parent in arrays for i in range(110)} <= asked
+    assert {f"{parent}:{i}" for parent in arrays for i in range(WIDTH)} <= asked
 
 
 HANGS = """
@@ -392,6 +407,7 @@ def _when(check: Callable[[], bool], timeout: float) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.usefixtures("short_failed_grace")
 def test_a_job_that_ended_without_its_record_is_lost_and_retried_once(
     batch_server: BatchServer, batch_store: str, batch_runner: Runner, tmp_path: Path
 ) -> None:
@@ -418,6 +434,7 @@ def test_a_job_that_ended_without_its_record_is_lost_and_retried_once(
         assert f"ended SUCCEEDED {began}: {SPOT_RECLAIMED}" in first.exception.message
 
 
+@pytest.mark.usefixtures("short_failed_grace")
 def test_an_image_that_cannot_run_the_command_fails_without_retry(
     batch_server: BatchServer,
     batch_store: str,
