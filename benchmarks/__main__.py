@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 sizes=sizes,
                 repeat=repeat,
                 repeat_big=args.repeat_big,
+                warm=not args.quick,
             )
         except CommandFailed as exc:
             print(f"benchmark command failed: {exc}", file=sys.stderr)

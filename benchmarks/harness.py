@@ -77,11 +77,14 @@ def run_all(
     sizes: Sizes,
     repeat: int,
     repeat_big: int,
+    warm: bool = True,
     log: TextIO = sys.stderr,
 ) -> list[Row]:
-    """Run each scenario ``repeat`` times (``repeat_big`` for big ones), tools alternating."""
+    """Run each scenario ``repeat`` times (``repeat_big`` for big ones), tools alternating;
+    with ``warm``, after :func:`warm_up` (a quick run, whose times mean nothing, skips it)."""
     contexts = [Context(tool, scratch / tool.name, sizes) for tool in tools]
-    warm_up(contexts)
+    if warm:
+        warm_up(contexts)
     rows: list[Row] = []
     for scenario in scenarios:
         labels = scenario.labels(sizes)
