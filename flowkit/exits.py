@@ -5,25 +5,34 @@ of CPU for a command line that has run a flow, on its critical path, and most of
 shutdown. Where nothing but that teardown is left to run, flowkit ends the process at once,
 after what a normal exit does that anyone could observe: the functions registered to run at
 exit run (``atexit``: logging's shutdown, ``weakref.finalize``, a coverage tool's save, the
-flow's own), files the script left open at module level are flushed, and so are stdout and
-stderr. The status is the one the interpreter would have exited with.
+flow's own) and stdout and stderr are flushed. The status is the one the interpreter would
+have exited with.
 
-A command line takes this path only where it is the whole program (:func:`leave_if_owned`):
-a script whose module code called flowkit's entry point directly, with no ``try`` or
-``with`` of its own around it (whose ``finally`` or ``__exit__`` would run as the exit
-unwinds), no other thread the interpreter would wait for, and no interactive prompt to drop
-into afterwards. Anything else (IPython's ``%run``, ``pdb``, ``runpy``, a test calling the
-command) exits as it always did.
+A command line takes this path only where it is the whole program and the teardown would do
+nothing anyone could see (:func:`leave_if_owned`): a script whose module code called
+flowkit's entry point directly, with no ``try`` or ``with`` of its own around it (whose
+``finally`` or ``__exit__`` would run as the exit unwinds), no other thread the interpreter
+would wait for, no interactive prompt to drop into afterwards, and nothing in its own
+modules' globals that the teardown would finalize: only modules, classes, functions and plain
+values (an open file, a gzip or zip archive being written, a temporary file, an instance of
+the flow's own classes: the interpreter's exit closes or finalizes them, so it gets to).
+Anything else (IPython's ``%run``, ``pdb``, ``runpy``, a test calling the command) exits as
+it always did.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import io
 import os
 import sys
-from types import FrameType
+from types import (
+    BuiltinFunctionType,
+    FrameType,
+    FunctionType,
+    MethodType,
+    ModuleType,
+)
 from typing import NoReturn
 
 
@@ -31,9 +40,10 @@ def leave(code: int) -> NoReturn:
     """Exit with status ``code`` now: run what was registered to run at exit, flush stdout
     and stderr, and end the process without the interpreter's teardown."""
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         with contextlib.suppress(Exception):  # closed, or replaced by something odd
-            stream.flush()
+            if stream is not None:
+                stream.flush()
     os._exit(code)
 
 
@@ -42,19 +52,14 @@ def leave_if_owned(done: SystemExit, entry: FrameType) -> None:
     take; return otherwise (the caller raises ``done`` again). ``entry``: the frame of
     flowkit's entry point (a flow's ``FlowSpec()``, the console script's ``main``)."""
     code = 0 if done.code is None else done.code
-    if not isinstance(code, int) or not _owned(entry):
-        return
-    script = sys.modules["__main__"]
-    for value in list(vars(script).values()):
-        if isinstance(value, io.IOBase) and not value.closed:
-            with contextlib.suppress(Exception):
-                value.flush()  # what the teardown would have done, closing it
-    leave(code)
+    if isinstance(code, int) and -(2**31) <= code < 2**31 and _owned(entry):
+        leave(code)
 
 
 def _owned(entry: FrameType) -> bool:
     """Whether the script's module code called ``entry`` directly, outside any ``try`` or
-    ``with`` of its own, with no other non-daemon thread alive and no ``python -i``."""
+    ``with`` of its own, with no other non-daemon thread alive, no ``python -i``, and
+    nothing in its modules' globals that the teardown would close or finalize."""
     outer = entry.f_back
     script = sys.modules.get("__main__")
     if outer is None or outer.f_back is not None or script is None:
@@ -66,10 +71,80 @@ def _owned(entry: FrameType) -> bool:
     if sys.flags.inspect or os.environ.get("PYTHONINSPECT"):
         return False
     threading = sys.modules.get("threading")
-    if threading is None:
+    if threading is not None:
+        main = threading.main_thread()
+        if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+            return False
+    return all(_inert(value) for module in _own_modules(script) for value in _values(module))
+
+
+def _own_modules(script: ModuleType) -> list[ModuleType]:
+    """The script's module and the modules imported from its folder (the project's, not
+    an installed package's, even one in a virtual environment there)."""
+    path = getattr(script, "__file__", None)
+    if not isinstance(path, str):
+        return [script]
+    folder = os.path.join(os.path.dirname(os.path.abspath(path)), "")
+    own = [script]
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if (
+            module is not script
+            and isinstance(file, str)
+            and file.startswith(folder)
+            and "-packages" + os.sep not in file[len(folder) :]
+        ):
+            own.append(module)
+    return own
+
+
+def _values(module: ModuleType) -> list[object]:
+    return [v for k, v in list(vars(module).items()) if not k.startswith("__")]
+
+
+#: What the teardown would only free: nothing of these is closed, flushed or finalized.
+_PLAIN = (int, float, complex, str, bytes, bool, type(None), range, type(...), slice)
+_NAMED = (type, ModuleType, FunctionType, BuiltinFunctionType, MethodType, staticmethod)
+#: Library types a flow file often holds at module level, as plain as the above.
+_INERT_TYPES = frozenset(
+    {
+        "re.Pattern",
+        "pathlib.PurePath",
+        "logging.Logger",  # its handlers are closed by logging's own exit function
+        "logging.LoggerAdapter",
+        "datetime.date",
+        "datetime.time",
+        "datetime.timedelta",
+        "decimal.Decimal",
+        "fractions.Fraction",
+        "uuid.UUID",
+        "functools.partial",
+        "typing.TypeVar",
+        "enum.Enum",
+    }
+)
+#: Containers deeper or longer than this count as holding something (a table loaded at
+#: module level): looking through them would cost what the fast exit saves.
+_DEPTH, _LENGTH = 3, 1000
+
+
+def _inert(value: object, depth: int = 0) -> bool:
+    """Whether the teardown would do nothing to ``value`` but free it: flowkit's own
+    objects (``current``) included."""
+    if isinstance(value, _PLAIN + _NAMED) or _plain_type(type(value)):
         return True
-    main = threading.main_thread()
-    return not any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate())
+    if isinstance(value, tuple | list | set | frozenset | dict):
+        if depth >= _DEPTH or len(value) > _LENGTH:
+            return False
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        return all(_inert(item, depth + 1) for item in items)
+    return False
+
+
+def _plain_type(kind: type) -> bool:
+    if kind.__module__.split(".")[0] == "flowkit":
+        return True
+    return any(f"{k.__module__}.{k.__qualname__}" in _INERT_TYPES for k in kind.__mro__)
 
 
 def _handled(frame: FrameType) -> bool:
