@@ -148,8 +148,7 @@ class ForkServer:
         from flowkit.task.spec import CodeRef
 
         code = hello["code"]
-        _WORKER[0] = os.getpid()
-        sys.addaudithook(_note_read)  # what the flow's import reads, a worker kept depends on
+        watch_reads()  # what the flow's import reads, a worker kept depends on
         self.store_url = str(hello["store"])
         self.store = open_store(self.store_url)
         self.echo = bool(hello.get("echo", True))
@@ -664,14 +663,19 @@ def _preload_installed(given: list[str]) -> None:
     hello. Only where this process finds a package in the very file the command line
     imported it from; one that fails to import here fails again as the flow is imported,
     which reports it."""
+    import warnings
     from importlib.util import find_spec
 
-    for item in given:
-        name, _, path = item.partition("=")
-        with contextlib.suppress(Exception):
-            found = find_spec(name)
-            if found is not None and found.origin == path:
-                __import__(name)
+    # Quiet: the flow file may set warning filters before its imports, which have not run
+    # here yet; the command line's import of the same packages has shown what they say.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for item in given:
+            name, _, path = item.partition("=")
+            with contextlib.suppress(Exception):
+                found = find_spec(name)
+                if found is not None and found.origin == path:
+                    __import__(name)
 
 
 #: Files opened for reading in this worker (not in its tasks) by their absolute paths: what
@@ -680,6 +684,15 @@ def _preload_installed(given: list[str]) -> None:
 _read_here: dict[str, None] = {}
 #: The worker's process id, once it set up.
 _WORKER = [0]
+
+
+def watch_reads() -> None:
+    """Note, from now on, the files this worker opens for reading (:func:`loaded_files`);
+    once per process."""
+    if _WORKER[0] != os.getpid():
+        if not _WORKER[0]:
+            sys.addaudithook(_note_read)
+        _WORKER[0] = os.getpid()
 
 
 def _note_read(event: str, args: tuple[Any, ...]) -> None:
@@ -798,6 +811,7 @@ def main() -> None:
         _preload_task_modules()
     first = sys.stdin.buffer.readline()
     if first.startswith(b'{"op":"preload",'):  # the command line's (warm.prefork), first
+        watch_reads()  # what those imports read (a package's settings file) counts too
         _preload_installed(json.loads(first)["modules"])
         first = sys.stdin.buffer.readline()
     if not first:
