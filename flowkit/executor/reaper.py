@@ -244,8 +244,11 @@ def reap_within(pids: Iterable[int], within: float) -> set[int]:
                 return left
             if fds is None:
                 time.sleep(min(0.002, remaining))
-            else:
-                select.select([fds[pid] for pid in left], [], [], remaining)
+            else:  # poll, not select: a worker may hold descriptors past select's 1024
+                waiting = select.poll()
+                for pid in left:
+                    waiting.register(fds[pid], select.POLLIN)
+                waiting.poll(remaining * 1000)
     finally:
         for fd in (fds or {}).values():
             os.close(fd)
