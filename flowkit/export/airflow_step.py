@@ -194,13 +194,14 @@ def _may_follow(policy: FailurePolicy, node: Any, earlier: TaskRecord) -> bool:
 
 
 def close_stale(store: Store, record: TaskRecord, spec: TaskSpec) -> TaskRecord:
-    """End the attempt ``record`` that no Airflow task watches any more: its process (and
-    everything below it) killed if it still runs on this machine, and its final record
-    written as lost, unless it wrote its own meanwhile."""
+    """End the attempt ``record`` that no Airflow task watches any more: its final record
+    written as lost, unless it wrote its own meanwhile, then its process (and everything
+    below it) killed if it still runs on this machine."""
     from flowkit.task.outcome import final_record
 
-    kill_attempt(record)
-    return final_record(
+    # Recorded before it is killed: killed first, the flowkit.worker still running it would
+    # record the kill as the attempt's own crash.
+    closed = final_record(
         store,
         spec,
         -9,
@@ -208,6 +209,8 @@ def close_stale(store: Store, record: TaskRecord, spec: TaskSpec) -> TaskRecord:
         reason="the Airflow task running this attempt ended without ending it (its process "
         "was killed); a later Airflow try found it unfinished",
     )
+    kill_attempt(record)
+    return closed
 
 
 def kill_attempt(record: TaskRecord) -> None:
