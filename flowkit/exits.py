@@ -26,6 +26,7 @@ import atexit
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from types import (
     BuiltinFunctionType,
     FrameType,
@@ -45,6 +46,19 @@ def leave(code: int) -> NoReturn:
             if stream is not None:
                 stream.flush()
     os._exit(code)
+
+
+def run_as_program(main: Callable[[], object]) -> None:
+    """Call ``main``, a command line that ends by raising ``SystemExit``, and exit as it
+    asks: without the teardown if this process's exit is flowkit's to take, else by raising
+    it again. Called from the frame of flowkit's entry point (a flow's ``FlowSpec()``, the
+    console script's ``main``), which :func:`leave_if_owned` looks above."""
+    entry = sys._getframe(1)
+    try:
+        main()
+    except SystemExit as done:
+        leave_if_owned(done, entry)
+        raise
 
 
 def leave_if_owned(done: SystemExit, entry: FrameType) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 
 import click
 
@@ -20,7 +19,7 @@ from flowkit.cli.ops_commands import COMMANDS as OPS_COMMANDS
 from flowkit.cli.store_commands import COMMANDS, show_pathspec
 from flowkit.cli.tag_command import tag_cmd
 from flowkit.cli.ui_command import ui_cmd
-from flowkit.exits import leave_if_owned
+from flowkit.exits import run_as_program
 
 _FLOW_OPTION = click.option(
     "--flow", "flow_name", default=None, help="The flow to use when the file has several."
@@ -84,11 +83,7 @@ cli.add_command(airflow_cmd)
 
 def main() -> None:
     """Entry point of the ``flowkit`` console script."""
-    try:
-        cli.main(prog_name="flowkit")
-    except SystemExit as done:
-        leave_if_owned(done, sys._getframe())
-        raise
+    run_as_program(functools.partial(cli.main, prog_name="flowkit"))
 
 
 if __name__ == "__main__":

@@ -33,14 +33,9 @@ class FlowSpec(FlowSpecBase):
 
             prefork(sys.argv[1:])  # a run's worker imports while the CLI imports
             from flowkit.cli.flow_cli import main
+            from flowkit.exits import run_as_program
 
-            try:
-                main(type(self))
-            except SystemExit as done:
-                from flowkit.exits import leave_if_owned
-
-                leave_if_owned(done, sys._getframe())
-                raise
+            run_as_program(lambda: main(type(self)))
 
     def __iter__(self) -> Iterator[Any]:
         """The flow's step functions in graph order (``for step in self``), as in Metaflow:
