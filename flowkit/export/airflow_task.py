@@ -351,10 +351,10 @@ def _close_open_attempts(store: Any, flow: str, run_id: str) -> list[Any]:
             try:
                 store.records.finish_task(task.finished("killed", exception=info))
             except RecordExistsError:  # it wrote its own final record meanwhile
-                kill_attempt(task)  # and may linger: the run ends with nothing of it running
-                continue
-            kill_attempt(task)
-            closed.append(task)
+                pass
+            else:
+                closed.append(task)
+            kill_attempt(task)  # either way: the run ends with nothing of it running
     return closed
 
 
