@@ -27,10 +27,10 @@ What keeps this safe:
   except in time.
 - One spare is taken by one command line: it stops listening before it answers, so of two
   command lines that connect at once, the other finds the connection closed and spawns.
-- Spares are off unless the ``worker_linger`` setting asks for them (``FLOWKIT_WORKER_LINGER=5m``
-  or ``worker_linger = "5m"``): a command line leaves one only if its run's settings do. A
-  spare exits after that idle time, once its
-  socket file is removed or replaced, and when a newer spare makes it one too many
+- Spares are off unless the ``worker_linger`` setting asks for them
+  (``FLOWKIT_WORKER_LINGER=5m`` or ``worker_linger = "5m"``): a command line leaves one only
+  if its run's settings do. A spare exits after that idle time, once its socket file is
+  removed or replaced, and when a newer spare makes it one too many
   (:data:`MAX_PARKED` per user, the oldest goes). A socket left by a spare that was killed
   is removed by the next command line that finds no one listening.
 
